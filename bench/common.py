@@ -1,0 +1,115 @@
+"""Shared helpers: timing, the cached large store, and the report table."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+OUT = Path(os.environ.get("JARVIS_BENCH_DIR", Path(__file__).resolve().parent / "out"))
+
+
+@dataclass
+class Figure:
+    """One line of the report: a measured figure against its target and a baseline."""
+
+    name: str
+    target: str
+    measured: float
+    unit: str
+    ok: bool
+    baseline: float | None = None
+    baseline_name: str = ""
+    higher_is_better: bool = False
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or self.measured == 0 or self.baseline == 0:
+            return None
+        if self.higher_is_better:
+            return self.measured / self.baseline
+        return self.baseline / self.measured
+
+
+def timed(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of *fn* in seconds."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def large_store(n: int, seed: int = 7) -> Path:
+    """A demo workspace with *n* traces, built once and cached under bench/out/."""
+    from jarvis_tui.demo import build_demo
+
+    root = OUT / f"demo-{n}-{seed}"
+    marker = root / ".complete"
+    if not marker.exists():
+        if root.exists():
+            shutil.rmtree(root)
+        t0 = time.perf_counter()
+        print(f"building a {n:,}-trace demo store in {root} (once; cached)…", flush=True)
+        build_demo(root, traces=n, seed=seed)
+        marker.write_text(f"{time.perf_counter() - t0:.1f}\n")
+    return root
+
+
+def openjarvis_copy(src_db: Path, dest: Path) -> Path:
+    """A copy of *src_db* as OpenJarvis itself leaves it: none of our tables or indexes."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(str(dest) + suffix)
+        if p.exists():
+            p.unlink()
+    src = sqlite3.connect(src_db)
+    src.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    src.close()
+    shutil.copyfile(src_db, dest)
+    conn = sqlite3.connect(dest)
+    names = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE name LIKE 'jt_%' AND type IN ('table','index','trigger')"
+    ).fetchall()
+    for kind, name in names:
+        if kind == "trigger":
+            conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    for kind, name in names:
+        if kind == "index":
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
+    for kind, name in names:
+        if kind == "table":
+            conn.execute(f"DROP TABLE IF EXISTS {name}")
+    conn.commit()
+    conn.close()
+    return dest
+
+
+def report(figures: list[Figure], title: str) -> bool:
+    """Print the table; True when every target is met."""
+    table = Table(title=title, show_lines=False)
+    for col in ("figure", "target", "measured", "baseline", "ratio", ""):
+        table.add_column(col)
+    for f in figures:
+        ratio = f.ratio
+        table.add_row(
+            f.name,
+            f.target,
+            f"{f.measured:,.3g} {f.unit}" if f.measured < 1000 else f"{f.measured:,.0f} {f.unit}",
+            "" if f.baseline is None else f"{f.baseline:,.3g} {f.unit} ({f.baseline_name})",
+            "" if ratio is None else f"{ratio:,.1f}×",
+            "[green]ok[/]" if f.ok else "[bold red]MISSED[/]",
+        )
+    Console().print(table)
+    return all(f.ok for f in figures)

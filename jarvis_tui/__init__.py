@@ -1,0 +1,3 @@
+"""jarvis-tui: a keyboard-first terminal app for the OpenJarvis learning loop."""
+
+__version__ = "0.1.0"

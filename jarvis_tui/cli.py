@@ -1,0 +1,209 @@
+"""Command line: ``jarvis-tui`` opens the app; subcommands run the engine headless.
+
+Every subcommand is a ``_cmd_<name>(args) -> int`` registered in :func:`build_parser`
+(learn, train, optimize and export-best will join ``demo`` here). Heavy or UI imports
+happen inside the command that needs them, so ``jarvis-tui --help`` stays instant
+and headless commands never load Textual or torch.
+
+Errors a user can act on (a bad path, a locked or foreign database, a bad value)
+print one line, ``jarvis-tui: error: ...``, and exit 1; usage errors exit 2 (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from jarvis_tui import __version__
+from jarvis_tui.paths import Workspace, resolve_home
+from jarvis_tui.traces.store import StoreError
+
+PROG = "jarvis-tui"
+DEFAULT_DEMO_DIR = Path("jarvis-demo")
+DEFAULT_DEMO_TRACES = 20_000
+DEFAULT_DEMO_SEED = 7
+
+USER_ERRORS: tuple[type[BaseException], ...] = (StoreError, OSError, ValueError, sqlite3.Error)
+"""Exceptions reported as one line and exit status 1 (never a traceback)."""
+
+
+class CommandError(Exception):
+    """A user-facing failure a command raises to print one line and exit 1."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number > 0 (``20000`` or ``20_000``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number, got {text!r}"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        usage="%(prog)s [-h] [--version] [--home DIR] [COMMAND ...]",
+        description="A keyboard-first terminal app for the OpenJarvis learning loop.",
+        epilog="Run without a command to open the app on the workspace.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--home",
+        metavar="DIR",
+        help="workspace directory (default: $JARVIS_TUI_HOME, else ~/.openjarvis)",
+    )
+    parser.set_defaults(func=_cmd_open)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="build a demo workspace offline and open it",
+        description=(
+            "Build a realistic demo workspace (traces from five models and three agents, "
+            "60%% labelled) offline and deterministically, then open the app on it."
+        ),
+    )
+    demo.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_DEMO_DIR,
+        metavar="DIR",
+        help=f"where to build it (default: ./{DEFAULT_DEMO_DIR})",
+    )
+    demo.add_argument(
+        "--traces",
+        type=positive_int,
+        default=DEFAULT_DEMO_TRACES,
+        metavar="N",
+        help=f"number of traces (default: {DEFAULT_DEMO_TRACES:,})",
+    )
+    demo.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_DEMO_SEED,
+        metavar="S",
+        help=f"random seed; the same seed builds the same traces (default: {DEFAULT_DEMO_SEED})",
+    )
+    demo.add_argument("--force", action="store_true", help="replace an existing traces.db in DIR")
+    demo.add_argument("--no-open", action="store_true", help="build only; do not open the app")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``jarvis-tui`` script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except (CommandError, *USER_ERRORS) as exc:
+        _error(_describe(exc))
+        return 1
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _cmd_open(args: argparse.Namespace) -> int:
+    return _open_app(resolve_home(args.home))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from jarvis_tui.demo import build_demo
+
+    console = Console(stderr=True, highlight=False)
+    ws = Workspace(args.dir.expanduser())
+    if ws.root.exists() and not ws.root.is_dir():
+        raise CommandError(f"{ws.root} exists and is not a directory")
+    if ws.traces_db.exists() and not args.force:
+        console.print(
+            f"Reusing the demo workspace in {ws.root} (its traces.db exists; --force rebuilds it).",
+            markup=False,
+            soft_wrap=True,
+        )
+    else:
+        started = time.perf_counter()
+        _build_with_progress(console, build_demo, ws.root, args.traces, args.seed, args.force)
+        size = ws.traces_db.stat().st_size
+        console.print(
+            f"Built {args.traces:,} traces in {ws.root} "
+            f"({size / 1e6:,.1f} MB, {time.perf_counter() - started:.1f} s).",
+            markup=False,
+            soft_wrap=True,
+        )
+    if args.no_open:
+        console.print(f"Open it with: {PROG} --home {ws.root}", markup=False, soft_wrap=True)
+        return 0
+    return _open_app(ws.root)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _build_with_progress(console, build_demo, root: Path, traces: int, seed: int, force: bool):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Building demo traces", total=traces)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        build_demo(root, traces=traces, seed=seed, progress=progress, force=force)
+
+
+def _open_app(home: Path) -> int:
+    # Imported here: the UI pulls in Textual, which headless commands never need.
+    from jarvis_tui.ui.app import run_app
+
+    return int(run_app(home) or 0)
+
+
+def _describe(exc: BaseException) -> str:
+    """One line saying what went wrong (OSError gets its path and reason)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+        if exc.filename is not None:
+            text = f"{exc.filename}: {text}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Core types shared by the engine (no Textual, no torch)."""

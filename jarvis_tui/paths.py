@@ -1,0 +1,121 @@
+"""Where a workspace's files live, and how we create them (owner-only, atomically)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_HOME = "JARVIS_TUI_HOME"
+DEFAULT_HOME = Path("~/.openjarvis")
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
+    """The workspace directory: ``--home``, else ``$JARVIS_TUI_HOME``, else ``~/.openjarvis``."""
+    if home is None:
+        home = os.environ.get(ENV_HOME) or DEFAULT_HOME
+    return Path(home).expanduser()
+
+
+def ensure_dir(path: str | os.PathLike[str]) -> Path:
+    """Create *path* (and parents) owner-only; an existing directory keeps its mode."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise NotADirectoryError(f"{p} exists and is not a directory")
+    missing = []
+    cur = p
+    while not cur.exists():
+        missing.append(cur)
+        cur = cur.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(d, DIR_MODE)  # mkdir's mode is filtered by the umask
+    return p
+
+
+def secure_touch(path: str | os.PathLike[str]) -> Path:
+    """Create an empty owner-only file if it does not exist yet (never truncates)."""
+    p = Path(path)
+    ensure_dir(p.parent)
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return p
+    os.close(fd)
+    return p
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write *data* to *path* atomically: temp file in the same dir, fsync, rename.
+
+    A reader sees either the old file or the new one, never a partial write.
+    The file is created owner-only.
+    """
+    p = Path(path)
+    ensure_dir(p.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename durable
+        dfd = os.open(p.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return p
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Text variant of :func:`atomic_write_bytes` (UTF-8)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The files of one workspace (an OpenJarvis home directory)."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, home: str | os.PathLike[str] | None = None) -> Workspace:
+        return cls(resolve_home(home))
+
+    @property
+    def traces_db(self) -> Path:
+        return self.root / "traces.db"
+
+    @property
+    def optimize_db(self) -> Path:
+        return self.root / "optimize.db"
+
+    @property
+    def agents_dir(self) -> Path:
+        return self.root / "agents"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"

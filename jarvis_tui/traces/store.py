@@ -1,0 +1,1349 @@
+"""SQLite trace store on the OpenJarvis schema, built for browsing a million traces.
+
+The tables ``traces``, ``trace_steps`` and ``traces_fts`` are OpenJarvis's own and
+are never altered: OpenJarvis reads ``traces`` with ``SELECT *`` and positional
+indexes, so adding a column there would break it. What a browser needs lives in
+tables of ours, prefixed ``jt_``, which OpenJarvis ignores:
+
+``jt_rows``
+    one narrow row per trace (time, query class, agent, model, outcome, feedback,
+    latency, tokens) with one index per sort key, so a filtered, sorted page is an
+    index range scan that stops after ``limit`` rows (keyset paging, no OFFSET).
+``jt_label_history`` / ``jt_notes``
+    every label change with its old and new value, so a correction never erases
+    the previous label; free-text notes per trace.
+``jt_meta``
+    schema version, the id up to which ``jt_rows`` mirrors ``traces``, and a label
+    generation counter bumped by a trigger on every feedback/outcome change (by us
+    or by OpenJarvis), which makes "has anything changed?" two O(1) lookups.
+
+The one trigger we add (``jt_traces_au``) is plain SQL, so OpenJarvis's own
+``update_feedback`` keeps working and keeps our mirror in sync. New traces written by
+another process are picked up by :meth:`TraceStore.sync`, which classifies only
+the rows it has not seen (never re-running the regexes over the whole store).
+
+Threading: a small pool of connections; each connection is used by one thread at a
+time (checked out per operation). WAL, a busy timeout and short ``BEGIN IMMEDIATE``
+write transactions let a running assistant write at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import queue
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+
+from jarvis_tui.core.types import StepType, Trace, TraceStep
+from jarvis_tui.learning.classify import classify_query
+from jarvis_tui.paths import FILE_MODE, ensure_dir
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 15_000
+SNIPPET_CHARS = 240
+
+ProgressFn = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``: called from the worker thread doing the work."""
+
+
+class StoreError(Exception):
+    """A problem with the trace store that the user can act on (message says what)."""
+
+
+class NotATraceStore(StoreError):
+    """The file is not SQLite, or is SQLite without OpenJarvis's ``traces`` table."""
+
+
+class ReadOnlyStore(StoreError):
+    """A write was asked of a store opened read-only."""
+
+
+# --------------------------------------------------------------------------- schema
+
+_OJ_TRACES = """
+CREATE TABLE IF NOT EXISTS traces (
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+    trace_id             TEXT    NOT NULL UNIQUE,
+    query                TEXT    NOT NULL DEFAULT '',
+    agent                TEXT    NOT NULL DEFAULT '',
+    model                TEXT    NOT NULL DEFAULT '',
+    engine               TEXT    NOT NULL DEFAULT '',
+    result               TEXT    NOT NULL DEFAULT '',
+    outcome              TEXT,
+    feedback             REAL,
+    started_at           REAL    NOT NULL DEFAULT 0.0,
+    ended_at             REAL    NOT NULL DEFAULT 0.0,
+    total_tokens         INTEGER NOT NULL DEFAULT 0,
+    total_latency_seconds REAL   NOT NULL DEFAULT 0.0,
+    metadata             TEXT    NOT NULL DEFAULT '{}',
+    messages             TEXT    NOT NULL DEFAULT '[]'
+)"""
+
+_OJ_STEPS = """
+CREATE TABLE IF NOT EXISTS trace_steps (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    trace_id         TEXT    NOT NULL,
+    step_index       INTEGER NOT NULL,
+    step_type        TEXT    NOT NULL,
+    timestamp        REAL    NOT NULL DEFAULT 0.0,
+    duration_seconds REAL    NOT NULL DEFAULT 0.0,
+    input            TEXT    NOT NULL DEFAULT '{}',
+    output           TEXT    NOT NULL DEFAULT '{}',
+    metadata         TEXT    NOT NULL DEFAULT '{}',
+    FOREIGN KEY (trace_id) REFERENCES traces(trace_id)
+)"""
+
+_OJ_FTS = """
+CREATE VIRTUAL TABLE IF NOT EXISTS traces_fts USING fts5(
+    trace_id, query, result, agent,
+    content='traces',
+    content_rowid='rowid',
+    tokenize='unicode61'
+)"""
+
+_OJ_FTS_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS traces_fts_ai AFTER INSERT ON traces BEGIN
+    INSERT INTO traces_fts(rowid, trace_id, query, result, agent)
+    VALUES (new.rowid, new.trace_id, new.query, new.result, new.agent);
+END"""
+
+# Our tables. ``{s}`` is the schema: ``main`` normally; an attached in-memory
+# database when the trace file is read-only (we never write to a file we may not).
+_JT_TABLES = (
+    "CREATE TABLE IF NOT EXISTS {s}.jt_meta (key TEXT PRIMARY KEY, value)",
+    """CREATE TABLE IF NOT EXISTS {s}.jt_rows (
+        id         INTEGER PRIMARY KEY,
+        started_at REAL    NOT NULL,
+        qclass     TEXT,
+        agent      TEXT    NOT NULL,
+        model      TEXT    NOT NULL,
+        outcome    TEXT,
+        feedback   REAL,
+        latency    REAL    NOT NULL,
+        tokens     INTEGER NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS {s}.jt_label_history (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        trace_id  TEXT NOT NULL,
+        field     TEXT NOT NULL,
+        old_value TEXT,
+        new_value TEXT,
+        note      TEXT NOT NULL DEFAULT '',
+        source    TEXT NOT NULL DEFAULT '',
+        at        REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS {s}.jt_notes (
+        trace_id   TEXT PRIMARY KEY,
+        note       TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+)
+
+# Built after the bulk copy (faster than maintaining them row by row).
+# Sort expressions must match SORT_EXPR below character for character so the
+# planner uses these expression indexes.
+_JT_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_time ON jt_rows"
+    "(started_at, id, qclass, agent, model, outcome, feedback)",
+    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_score ON jt_rows(coalesce(feedback, -1.0))",
+    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_latency ON jt_rows(latency)",
+    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_tokens ON jt_rows(tokens)",
+    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_agent ON jt_rows(agent)",
+    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_model ON jt_rows(model)",
+    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_class ON jt_rows(qclass)",
+    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_unclassified ON jt_rows(id) WHERE qclass IS NULL",
+    "CREATE INDEX IF NOT EXISTS {s}.jt_label_history_trace ON jt_label_history(trace_id, id)",
+)
+
+# On the trace file itself (read-write only): the index OpenJarvis lacks (its
+# step lookup is a full scan: 41 s per 100 traces at 1M), and the mirror trigger.
+_MAIN_EXTRAS = (
+    "CREATE INDEX IF NOT EXISTS jt_steps_trace ON trace_steps(trace_id, step_index)",
+    "CREATE INDEX IF NOT EXISTS jt_traces_started ON traces(started_at)",
+    """CREATE TRIGGER IF NOT EXISTS jt_traces_au AFTER UPDATE OF feedback, outcome ON traces
+    BEGIN
+        UPDATE jt_rows SET feedback = new.feedback, outcome = new.outcome WHERE id = new.id;
+        UPDATE jt_meta SET value = value + 1 WHERE key = 'label_gen';
+    END""",
+)
+
+REQUIRED_TRACE_COLUMNS = {
+    "id", "trace_id", "query", "agent", "model", "engine", "result", "outcome",
+    "feedback", "started_at", "ended_at", "total_tokens", "total_latency_seconds",
+    "metadata",
+}  # fmt: skip
+
+SORT_EXPR: Dict[str, str] = {
+    "time": "r.started_at",
+    "score": "coalesce(r.feedback, -1.0)",
+    "latency": "r.latency",
+    "tokens": "r.tokens",
+    "agent": "r.agent",
+    "model": "r.model",
+    "class": "r.qclass",
+}
+"""Sort keys the browser offers, each backed by an index."""
+
+OUTCOMES = ("success", "failure")
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    """What the browser shows. Every field is optional; all given fields must hold."""
+
+    agent: Optional[str] = None
+    model: Optional[str] = None
+    outcome: Optional[str] = None
+    """``success``, ``failure`` or ``unknown`` (no outcome recorded)."""
+    query_class: Optional[str] = None
+    labelled: Optional[bool] = None
+    """True: has a feedback score; False: unrated."""
+    since: Optional[float] = None
+    until: Optional[float] = None
+    text: Optional[str] = None
+    """Full-text search (see :func:`to_fts_query` for the syntax)."""
+
+    def is_empty(self) -> bool:
+        return self == TraceFilter()
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    """One row of the browser table: the narrow columns plus a query snippet."""
+
+    rowid: int
+    trace_id: str
+    started_at: float
+    query_class: Optional[str]
+    agent: str
+    model: str
+    outcome: Optional[str]
+    feedback: Optional[float]
+    latency: float
+    tokens: int
+    snippet: str
+
+    def sort_key(self, sort: str) -> tuple[Any, int]:
+        """The keyset position of this row under *sort*."""
+        value: Any = {
+            "time": self.started_at,
+            "score": -1.0 if self.feedback is None else self.feedback,
+            "latency": self.latency,
+            "tokens": self.tokens,
+            "agent": self.agent,
+            "model": self.model,
+            "class": self.query_class,
+        }[sort]
+        return (value, self.rowid)
+
+
+@dataclass
+class Page:
+    """A slice of the filtered, sorted store."""
+
+    rows: List[TraceRow]
+    has_more: bool
+    """More rows exist beyond the last one in the direction of the request."""
+    fts_note: str = ""
+    """Set when the search text was reinterpreted (e.g. a stray quote)."""
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    """One entry of a trace's label history."""
+
+    trace_id: str
+    field: str
+    old_value: Any
+    new_value: Any
+    note: str
+    source: str
+    at: float
+
+
+@dataclass(frozen=True)
+class LabelChange:
+    """The result of :meth:`TraceStore.set_label`: enough to undo it."""
+
+    trace_id: str
+    old_feedback: Optional[float]
+    new_feedback: Optional[float]
+    old_outcome: Optional[str]
+    new_outcome: Optional[str]
+    at: float
+
+
+_UNSET: Any = object()
+
+
+# --------------------------------------------------------------------------- FTS
+
+
+_FTS_TOKEN = re.compile(r'"[^"]*"?|\S+')
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def to_fts_query(text: str) -> tuple[str, str]:
+    """Turn what a user typed into a safe FTS5 expression; never raises.
+
+    Syntax: words (all must match), ``"exact phrase"``, ``prefix*``, ``-exclude``,
+    ``a OR b``. Anything else (stray quotes, ``AND``, punctuation) is read as plain
+    words. Returns ``(expression, note)``; the note says what was reinterpreted,
+    and the expression is ``""`` when there is nothing to search for.
+    """
+    notes: list[str] = []
+    if text.count('"') % 2:
+        notes.append("unbalanced quote closed")
+    positives: list[str] = []  # groups already OR-joined
+    negatives: list[str] = []
+    pending_or = False
+    for tok in _FTS_TOKEN.findall(text):
+        if tok == "OR":
+            pending_or = bool(positives)
+            continue
+        if tok in ("AND", "NOT"):
+            notes.append(f"{tok} ignored (words are AND-ed; use -word to exclude)")
+            continue
+        negative = tok.startswith("-") and len(tok) > 1
+        if negative:
+            tok = tok[1:]
+        prefix = tok.endswith("*") and not tok.startswith('"')
+        words = _WORD.findall(tok)
+        if not words:
+            continue
+        expr = '"' + " ".join(words) + '"'
+        if prefix:
+            expr += "*"
+        if negative:
+            negatives.append(expr)
+        elif pending_or and positives:
+            positives[-1] = f"{positives[-1]} OR {expr}"
+            pending_or = False
+        else:
+            positives.append(expr)
+    if not positives:
+        if negatives:
+            return "", "add a word to search for; -word only excludes"
+        return "", "nothing to search for" if text.strip() else ""
+    parts = [f"({p})" if " OR " in p else p for p in positives]
+    expr = " AND ".join(parts)
+    for neg in negatives:
+        expr += f" NOT {neg}"
+    return expr, "; ".join(notes)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _loads(text: Any, default: Any) -> Any:
+    """Parse a JSON column; invalid JSON is kept, marked, never raised."""
+    if text is None or text == "":
+        return default
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return {"_invalid_json": str(text)}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _step_type(value: str) -> Any:
+    try:
+        return StepType(value)
+    except ValueError:
+        return value  # foreign step type: keep it as text rather than fail
+
+
+def validate_score(score: Any) -> float:
+    """A feedback score must be a finite number in [0, 1]."""
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        raise ValueError(f"score must be a number in [0, 1], got {score!r}")
+    value = float(score)
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"score must be in [0, 1], got {score!r}")
+    return value
+
+
+def validate_outcome(outcome: Optional[str]) -> Optional[str]:
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be success, failure or none, got {outcome!r}")
+    return outcome
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_path(path: Path) -> bool:
+    """Raise for paths we must not open; True when the file already exists."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a trace database")
+    if not path.exists():
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except PermissionError as exc:
+        raise StoreError(f"cannot read {path}: permission denied") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if head and head != _SQLITE_MAGIC:
+        raise NotATraceStore(f"{path} is not an SQLite database")
+    return bool(head)
+
+
+# --------------------------------------------------------------------------- store
+
+
+class TraceStore:
+    """Trace storage with the OpenJarvis ``TraceStore`` interface plus a browser API.
+
+    ``TraceStore(db_path)`` opens (or creates) ``db_path``. A ``traces.db`` written by
+    OpenJarvis opens as it is; the first open adds our tables and indexes once (see
+    :meth:`needs_migration`; pass ``migrate=False`` to do that later with a progress
+    callback). A read-only file opens read-only: browsing works, labelling raises
+    :class:`ReadOnlyStore`.
+    """
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        *,
+        migrate: bool = True,
+        progress: Optional[ProgressFn] = None,
+        read_only: bool = False,
+    ) -> None:
+        self._path = Path(db_path).expanduser()
+        self._memory = str(db_path) == ":memory:"
+        self._lock = threading.Lock()
+        self._serial = threading.RLock()
+        self._ro_label_sig: Optional[tuple[float, int]] = None
+        self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._all: list[sqlite3.Connection] = []
+        self._closed = False
+        self._mem_name = f"jtmem_{uuid.uuid4().hex}"
+        self.read_only = read_only
+        if self._memory:
+            # One shared in-process database so every pooled connection sees it.
+            self._uri = f"file:{self._mem_name}_main?mode=memory&cache=shared"
+            self._keepalive = self._connect_raw()
+        else:
+            existed = _check_path(self._path)
+            if not existed:
+                if read_only:
+                    raise StoreError(f"{self._path} does not exist")
+                try:
+                    ensure_dir(self._path.parent)
+                    fd = os.open(self._path, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+                    os.close(fd)
+                except OSError as exc:
+                    raise StoreError(f"cannot create {self._path}: {exc.strerror or exc}") from exc
+            if not os.access(self._path, os.W_OK) or not os.access(self._path.parent, os.W_OK):
+                self.read_only = True
+            mode = "ro" if self.read_only else "rwc"
+            self._uri = f"file:{_uri_path(self._path)}?mode={mode}"
+            self._keepalive = None
+        self._schema = "jtmem" if self.read_only else "main"
+        self._has_messages = False
+        self._has_fts = False
+        try:
+            self._open_schema(migrate=migrate, progress=progress)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise _friendly(exc, self._path) from exc
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------ connections
+
+    def _connect_raw(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._uri,
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,  # pooled: one thread at a time, see _conn()
+        )
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA cache_size=-16384")  # 16 MiB per connection
+        conn.execute("PRAGMA temp_store=MEMORY")
+        return conn
+
+    def _new_conn(self) -> sqlite3.Connection:
+        conn = self._connect_raw()
+        if not self._memory and not self.read_only:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        if self.read_only:
+            conn.execute(
+                f"ATTACH DATABASE 'file:{self._mem_name}?mode=memory&cache=shared' AS jtmem"
+            )
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        """Check a connection out of the pool for the current thread.
+
+        Shared-cache in-memory databases (``:memory:`` stores, and the ``jtmem``
+        side database of read-only stores) answer SQLITE_LOCKED instead of waiting,
+        which no busy timeout retries; there, access is serialised by one lock.
+        """
+        if self._closed:
+            raise StoreError("the trace store is closed")
+        if self._memory or self.read_only:
+            with self._serial:
+                with self._pooled() as conn:
+                    yield conn
+        else:
+            with self._pooled() as conn:
+                yield conn
+
+    @contextmanager
+    def _pooled(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = self._new_conn()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if self._closed:
+                conn.close()
+            elif self._pool.qsize() < 4:
+                self._pool.put(conn)
+            else:
+                with self._lock:
+                    if conn in self._all:
+                        self._all.remove(conn)
+                conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A short write transaction (``BEGIN IMMEDIATE``: take the lock up front)."""
+        if self.read_only:
+            raise ReadOnlyStore(f"{self._path} is read-only: changes cannot be saved")
+        with self._conn() as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise _friendly(exc, self._path) from exc
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection."""
+        self._closed = True
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        if self._keepalive is not None:
+            self._keepalive.close()
+            self._keepalive = None
+
+    def __enter__(self) -> TraceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # ------------------------------------------------------------ schema
+
+    def _open_schema(self, *, migrate: bool, progress: Optional[ProgressFn]) -> None:
+        with self._conn() as conn:
+            tables = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM main.sqlite_master WHERE type IN ('table','view')"
+                )
+            }
+            if "traces" not in tables:
+                user_tables = sorted(t for t in tables if not t.startswith("sqlite_"))
+                if user_tables:
+                    shown = ", ".join(user_tables[:5])
+                    raise NotATraceStore(
+                        f"{self._path} is not an OpenJarvis trace store "
+                        f"(it has tables {shown} but no 'traces')"
+                    )
+                if self.read_only:
+                    raise NotATraceStore(f"{self._path} holds no traces table")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                for ddl in (_OJ_TRACES, _OJ_STEPS, _OJ_FTS, _OJ_FTS_TRIGGER):
+                    conn.execute(ddl)
+                conn.execute("COMMIT")
+                tables |= {"traces", "trace_steps", "traces_fts"}
+            cols = {r[1] for r in conn.execute("PRAGMA main.table_info(traces)")}
+            missing = REQUIRED_TRACE_COLUMNS - cols
+            if missing:
+                raise NotATraceStore(
+                    f"{self._path} has a 'traces' table that is not OpenJarvis's "
+                    f"(missing columns: {', '.join(sorted(missing))})"
+                )
+            if "trace_steps" not in tables:
+                if self.read_only:
+                    raise NotATraceStore(f"{self._path} has no trace_steps table")
+                conn.execute(_OJ_STEPS)
+            self._has_messages = "messages" in cols
+            self._has_fts = "traces_fts" in tables
+            if not self._has_fts and not self.read_only:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(_OJ_FTS)
+                conn.execute(_OJ_FTS_TRIGGER)
+                conn.execute("INSERT INTO traces_fts(traces_fts) VALUES('rebuild')")
+                conn.execute("COMMIT")
+                self._has_fts = True
+            if not self.read_only and not self._memory:
+                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if mode.lower() != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+        if self.needs_migration():
+            if migrate or self.read_only:
+                self.migrate(progress=progress)
+        else:
+            self.sync()
+
+    def needs_migration(self) -> bool:
+        """True until our tables and indexes exist (first open of an OpenJarvis file)."""
+        s = self._schema
+        with self._conn() as conn:
+            has_meta = conn.execute(
+                f"SELECT 1 FROM {s}.sqlite_master WHERE type='table' AND name='jt_meta'"
+            ).fetchone()
+            if not has_meta:
+                return True
+            row = conn.execute(f"SELECT value FROM {s}.jt_meta WHERE key='schema'").fetchone()
+            return row is None or int(row[0]) < SCHEMA_VERSION
+
+    def migrate(self, *, progress: Optional[ProgressFn] = None) -> None:
+        """Add our tables, mirror ``traces`` into ``jt_rows`` and build the indexes.
+
+        Done once per file; the file stays readable (and writable) by OpenJarvis.
+        Large stores are copied in chunks, each its own short transaction, so a
+        concurrent OpenJarvis writer is never blocked for long.
+        """
+        s = self._schema
+        report = progress or (lambda phase, done, total: None)
+        with self._conn() as conn:
+            conn.execute("BEGIN IMMEDIATE" if not self.read_only else "BEGIN")
+            for ddl in _JT_TABLES:
+                conn.execute(ddl.format(s=s))
+            conn.execute(f"INSERT OR IGNORE INTO {s}.jt_meta(key, value) VALUES ('mirrored_id', 0)")
+            conn.execute(f"INSERT OR IGNORE INTO {s}.jt_meta(key, value) VALUES ('label_gen', 0)")
+            conn.execute("COMMIT")
+        self._mirror_new_rows(progress=report, chunk=50_000)
+        steps = [*(ix.format(s=s) for ix in _JT_INDEXES)]
+        if not self.read_only:
+            steps += list(_MAIN_EXTRAS)
+        for i, ddl in enumerate(steps):
+            report("indexing", i, len(steps))
+            with self._conn() as conn:
+                conn.execute("BEGIN IMMEDIATE" if not self.read_only else "BEGIN")
+                conn.execute(ddl)
+                conn.execute("COMMIT")
+        if self.read_only:
+            self._build_ro_steps_map()
+            with self._conn() as conn:
+                self._ro_label_sig = self._label_signature(conn)
+        with self._conn() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('schema', ?)",
+                (SCHEMA_VERSION,),
+            )
+            conn.execute("ANALYZE main" if not self.read_only else "ANALYZE jtmem")
+        report("indexing", len(steps), len(steps))
+
+    def _build_ro_steps_map(self) -> None:
+        """Read-only file: an in-memory trace_id → steps index (we cannot add one)."""
+        with self._conn() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS jtmem.jt_steps_map"
+                " (trace_id TEXT, step_index INTEGER, step_rowid INTEGER)"
+            )
+            conn.execute(
+                "INSERT INTO jtmem.jt_steps_map"
+                " SELECT trace_id, step_index, id FROM main.trace_steps"
+            )
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS jtmem.jt_steps_map_ix"
+                " ON jt_steps_map(trace_id, step_index)"
+            )
+
+    def _mirror_new_rows(
+        self,
+        *,
+        progress: Optional[ProgressFn] = None,
+        chunk: int = 20_000,
+        conn: Optional[sqlite3.Connection] = None,
+    ) -> int:
+        """Copy traces past the mirrored watermark into ``jt_rows``, classifying them."""
+        if conn is not None:
+            return self._mirror_chunk(conn, chunk=10**12)[0]
+        s = self._schema
+        with self._conn() as c:
+            wm = c.execute(f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'").fetchone()
+            top = c.execute("SELECT coalesce(max(id), 0) FROM main.traces").fetchone()[0]
+        start = int(wm[0]) if wm else 0
+        total = max(0, top - start)
+        added = 0
+        while True:
+            with self._conn() as c:
+                c.execute("BEGIN IMMEDIATE" if not self.read_only else "BEGIN")
+                try:
+                    n, done = self._mirror_chunk(c, chunk=chunk)
+                    c.execute("COMMIT")
+                except BaseException:
+                    c.execute("ROLLBACK")
+                    raise
+            added += n
+            if progress and total:
+                progress("mirroring", min(added, total), total)
+            if done:
+                return added
+
+    def _mirror_chunk(self, conn: sqlite3.Connection, *, chunk: int) -> tuple[int, bool]:
+        """Inside a transaction: mirror up to *chunk* traces; ``(added, finished)``."""
+        s = self._schema
+        wm = int(
+            conn.execute(f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'").fetchone()[0]
+        )
+        rows = conn.execute(
+            "SELECT id, started_at, query, agent, model, outcome, feedback,"
+            " total_latency_seconds, total_tokens FROM main.traces"
+            " WHERE id > ? ORDER BY id LIMIT ?",
+            (wm, chunk),
+        ).fetchall()
+        if not rows:
+            return 0, True
+        conn.executemany(
+            f"INSERT OR IGNORE INTO {s}.jt_rows"
+            "(id, started_at, qclass, agent, model, outcome, feedback, latency, tokens)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    r[0], r[1] or 0.0, classify_query(r[2] or ""), r[3] or "", r[4] or "",
+                    r[5], r[6], r[7] or 0.0, r[8] or 0,
+                )
+                for r in rows
+            ],
+        )  # fmt: skip
+        conn.execute(f"UPDATE {s}.jt_meta SET value = ? WHERE key='mirrored_id'", (rows[-1][0],))
+        return len(rows), len(rows) < chunk
+
+    def sync(self) -> int:
+        """Mirror traces another process added since we last looked; returns how many."""
+        if self.read_only:
+            return self._sync_read_only()
+        try:
+            return self._mirror_new_rows()
+        except sqlite3.OperationalError as exc:
+            raise _friendly(exc, self._path) from exc
+
+    def _label_signature(self, conn: sqlite3.Connection) -> tuple[float, int]:
+        row = conn.execute(
+            "SELECT total(feedback) + total(length(coalesce(outcome, ''))) * 1e-3,"
+            " count(feedback) FROM main.traces"
+        ).fetchone()
+        return float(row[0]), int(row[1])
+
+    def _sync_read_only(self) -> int:
+        """Read-only file, no trigger possible: mirror new rows and their steps, and
+        re-read feedback/outcome when the file's labels changed (a full scan, the
+        price of a file we may not index)."""
+        with self._conn() as conn:
+            conn.execute("BEGIN")
+            wm = int(
+                conn.execute("SELECT value FROM jtmem.jt_meta WHERE key='mirrored_id'").fetchone()[
+                    0
+                ]
+            )
+            n, _ = self._mirror_chunk(conn, chunk=10**12)
+            if n:
+                conn.execute(
+                    "INSERT INTO jtmem.jt_steps_map SELECT s.trace_id, s.step_index, s.id"
+                    " FROM main.trace_steps s JOIN main.traces t ON t.trace_id = s.trace_id"
+                    " WHERE t.id > ?",
+                    (wm,),
+                )
+            sig = self._label_signature(conn)
+            if self._ro_label_sig is not None and sig != self._ro_label_sig:
+                conn.execute(
+                    "UPDATE jtmem.jt_rows SET feedback = t.feedback, outcome = t.outcome"
+                    " FROM main.traces t WHERE t.id = jt_rows.id"
+                    " AND (jt_rows.feedback IS NOT t.feedback OR jt_rows.outcome IS NOT t.outcome)"
+                )
+                conn.execute("UPDATE jtmem.jt_meta SET value = value + 1 WHERE key='label_gen'")
+            self._ro_label_sig = sig
+            conn.execute("COMMIT")
+        return n
+
+    def change_token(self) -> tuple[int, int]:
+        """Cheap "has anything changed?" value: (newest trace id, label generation).
+
+        Two O(1) lookups; compare with the previous token and call :meth:`sync`
+        when it changed. (A read-only file has no trigger: there the label part
+        comes from :meth:`sync`'s re-read.)
+        """
+        s = self._schema
+        if self.read_only:
+            self._sync_read_only()
+        with self._conn() as conn:
+            top = conn.execute("SELECT coalesce(max(id), 0) FROM main.traces").fetchone()[0]
+            gen = conn.execute(f"SELECT value FROM {s}.jt_meta WHERE key='label_gen'").fetchone()
+        return int(top), int(gen[0]) if gen else 0
+
+    # ------------------------------------------------------------ OpenJarvis API
+
+    def save(self, trace: Trace) -> None:
+        """Persist a complete trace with its steps (a no-op if the id is stored)."""
+        self.save_many([trace])
+
+    def save_many(
+        self,
+        traces: Iterable[Trace],
+        *,
+        batch_size: int = 2_000,
+        progress: Optional[Callable[[int], None]] = None,
+    ) -> int:
+        """Bulk insert: one short transaction per *batch_size* traces.
+
+        Returns how many traces were new (ids already stored are skipped, as in
+        OpenJarvis). ``progress(saved_so_far)`` is called after each batch.
+        """
+        saved = 0
+        batch: list[Trace] = []
+        for trace in traces:
+            batch.append(trace)
+            if len(batch) >= batch_size:
+                saved += self._save_batch(batch)
+                batch = []
+                if progress:
+                    progress(saved)
+        if batch:
+            saved += self._save_batch(batch)
+            if progress:
+                progress(saved)
+        return saved
+
+    def _save_batch(self, batch: Sequence[Trace]) -> int:
+        s = self._schema
+        cols = (
+            "trace_id, query, agent, model, engine, result, outcome, feedback,"
+            " started_at, ended_at, total_tokens, total_latency_seconds, metadata"
+        )
+        marks = "?,?,?,?,?,?,?,?,?,?,?,?,?"
+        if self._has_messages:
+            cols += ", messages"
+            marks += ",?"
+        insert = f"INSERT OR IGNORE INTO main.traces ({cols}) VALUES ({marks}) RETURNING id"
+        for t in batch:
+            if t.feedback is not None:
+                validate_score(t.feedback)
+        with self._write() as conn:
+            # Rows another process added are mirrored first, so the watermark
+            # can move past our own rows afterwards without skipping theirs.
+            self._mirror_chunk(conn, chunk=10**12)
+            jt_params = []
+            step_params = []
+            for t in batch:
+                values = [
+                    t.trace_id, t.query, t.agent, t.model, t.engine, t.result,
+                    t.outcome, t.feedback, t.started_at, t.ended_at,
+                    t.total_tokens, t.total_latency_seconds, _dumps(t.metadata),
+                ]  # fmt: skip
+                if self._has_messages:
+                    values.append(_dumps(t.messages))
+                row = conn.execute(insert, values).fetchone()
+                if row is None:
+                    continue
+                jt_params.append(
+                    (
+                        row[0], t.started_at, classify_query(t.query), t.agent, t.model,
+                        t.outcome, t.feedback, t.total_latency_seconds, t.total_tokens,
+                    )
+                )  # fmt: skip
+                for idx, st in enumerate(t.steps):
+                    stype = (
+                        st.step_type.value
+                        if isinstance(st.step_type, StepType)
+                        else str(st.step_type)
+                    )
+                    step_params.append(
+                        (
+                            t.trace_id, idx, stype, st.timestamp, st.duration_seconds,
+                            _dumps(st.input), _dumps(st.output), _dumps(st.metadata),
+                        )
+                    )  # fmt: skip
+            conn.executemany(
+                f"INSERT OR IGNORE INTO {s}.jt_rows"
+                "(id, started_at, qclass, agent, model, outcome, feedback, latency, tokens)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                jt_params,
+            )
+            conn.executemany(
+                "INSERT INTO main.trace_steps (trace_id, step_index, step_type, timestamp,"
+                " duration_seconds, input, output, metadata) VALUES (?,?,?,?,?,?,?,?)",
+                step_params,
+            )
+            conn.execute(
+                f"UPDATE {s}.jt_meta SET value = (SELECT coalesce(max(id), 0) FROM main.traces)"
+                " WHERE key='mirrored_id'"
+            )
+        return len(jt_params)
+
+    def get(self, trace_id: str) -> Optional[Trace]:
+        """Retrieve a trace with its steps, or ``None`` if not found."""
+        with self._conn() as conn:
+            row = conn.execute(
+                f"SELECT {self._trace_cols()} FROM main.traces WHERE trace_id = ?",
+                (trace_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            return self._rows_to_traces(conn, [row])[0]
+
+    def list_traces(
+        self,
+        *,
+        agent: Optional[str] = None,
+        model: Optional[str] = None,
+        outcome: Optional[str] = None,
+        since: Optional[float] = None,
+        until: Optional[float] = None,
+        limit: int = 100,
+    ) -> List[Trace]:
+        """Full traces (with steps), newest ``started_at`` first; since/until inclusive."""
+        where, params = ["1=1"], []
+        for col, val in (("agent", agent), ("model", model), ("outcome", outcome)):
+            if val is not None:
+                where.append(f"r.{col} = ?")
+                params.append(val)
+        if since is not None:
+            where.append("r.started_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("r.started_at <= ?")
+            params.append(until)
+        s = self._schema
+        sql = (
+            f"SELECT {self._trace_cols('t')} FROM {s}.jt_rows r"
+            " JOIN main.traces t ON t.id = r.id"
+            f" WHERE {' AND '.join(where)} ORDER BY r.started_at DESC, r.id DESC LIMIT ?"
+        )
+        with self._conn() as conn:
+            rows = conn.execute(sql, [*params, int(limit)]).fetchall()
+            return self._rows_to_traces(conn, rows)
+
+    def iter_traces(
+        self,
+        *,
+        agent: Optional[str] = None,
+        labelled: Optional[bool] = None,
+        batch_size: int = 1_000,
+        stop: Optional[threading.Event] = None,
+    ) -> Iterator[Trace]:
+        """Stream every trace (oldest first, by id) in batches; memory bounded by the batch."""
+        last = 0
+        where = ["t.id > ?"]
+        extra: list[Any] = []
+        if agent is not None:
+            where.append("t.agent = ?")
+            extra.append(agent)
+        if labelled is True:
+            where.append("t.feedback IS NOT NULL")
+        elif labelled is False:
+            where.append("t.feedback IS NULL")
+        sql = (
+            f"SELECT {self._trace_cols('t')} FROM main.traces t WHERE {' AND '.join(where)}"
+            " ORDER BY t.id LIMIT ?"
+        )
+        while stop is None or not stop.is_set():
+            with self._conn() as conn:
+                rows = conn.execute(sql, [last, *extra, batch_size]).fetchall()
+                if not rows:
+                    return
+                last = rows[-1][0]
+                traces = self._rows_to_traces(conn, rows)
+            yield from traces
+
+    def count(self) -> int:
+        """Total number of stored traces."""
+        with self._conn() as conn:
+            return int(conn.execute(f"SELECT count(*) FROM {self._schema}.jt_rows").fetchone()[0])
+
+    def search(
+        self, query: str, *, agent: Optional[str] = None, limit: int = 20
+    ) -> List[Dict[str, Any]]:
+        """Full-text search, best match first. Bad FTS syntax is read as plain words."""
+        expr, _note = to_fts_query(query)
+        if not expr or not self._has_fts:
+            return []
+        sql = (
+            "SELECT t.trace_id, t.query, t.result, t.agent, t.model, t.outcome, t.started_at"
+            " FROM traces_fts f JOIN main.traces t ON f.rowid = t.rowid"
+            " WHERE traces_fts MATCH ?"
+        )
+        params: list[Any] = [expr]
+        if agent:
+            sql += " AND t.agent = ?"
+            params.append(agent)
+        sql += " ORDER BY f.rank LIMIT ?"
+        params.append(int(limit))
+        with self._conn() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        keys = ("trace_id", "query", "result", "agent", "model", "outcome", "started_at")
+        return [dict(zip(keys, r, strict=False)) for r in rows]
+
+    def update_feedback(self, trace_id: str, score: float) -> bool:
+        """Set the feedback score; False for an unknown id. Recorded in the history."""
+        try:
+            self.set_label(trace_id, feedback=score, source="api")
+        except KeyError:
+            return False
+        return True
+
+    # ------------------------------------------------------------ browser API
+
+    def _where(self, flt: TraceFilter) -> tuple[list[str], list[Any], str]:
+        where: list[str] = []
+        params: list[Any] = []
+        note = ""
+        if flt.agent is not None:
+            where.append("r.agent = ?")
+            params.append(flt.agent)
+        if flt.model is not None:
+            where.append("r.model = ?")
+            params.append(flt.model)
+        if flt.outcome is not None:
+            if flt.outcome in ("unknown", "none", ""):
+                where.append("r.outcome IS NULL")
+            else:
+                where.append("r.outcome = ?")
+                params.append(flt.outcome)
+        if flt.query_class is not None:
+            where.append("r.qclass = ?")
+            params.append(flt.query_class)
+        if flt.labelled is True:
+            where.append("r.feedback IS NOT NULL")
+        elif flt.labelled is False:
+            where.append("r.feedback IS NULL")
+        if flt.since is not None:
+            where.append("r.started_at >= ?")
+            params.append(flt.since)
+        if flt.until is not None:
+            where.append("r.started_at <= ?")
+            params.append(flt.until)
+        if flt.text:
+            expr, note = to_fts_query(flt.text)
+            if expr and self._has_fts:
+                where.append("r.id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)")
+                params.append(expr)
+            else:
+                where.append("0")
+        return where, params, note
+
+    def page(
+        self,
+        flt: TraceFilter = TraceFilter(),
+        *,
+        sort: str = "time",
+        descending: bool = True,
+        after: Optional[tuple[Any, int]] = None,
+        before: Optional[tuple[Any, int]] = None,
+        limit: int = 100,
+    ) -> Page:
+        """One keyset page of the filtered store in *sort* order.
+
+        *after* is the :meth:`TraceRow.sort_key` of the last row shown (next page);
+        *before* the key of the first row shown (previous page; rows still come back
+        in display order). Cost is independent of how deep the page is.
+        """
+        if sort not in SORT_EXPR:
+            raise ValueError(f"unknown sort {sort!r}; choose from {', '.join(SORT_EXPR)}")
+        expr = SORT_EXPR[sort]
+        where, params, note = self._where(flt)
+        backwards = before is not None
+        # Direction of the scan: display order, or reversed for a previous page.
+        desc = descending != backwards
+        key = before if backwards else after
+        if key is not None:
+            op = "<" if desc else ">"
+            if sort == "class" and key[0] is None:
+                key = ("", key[1])
+            where.append(f"({expr}, r.id) {op} (?, ?)")
+            params.extend(key)
+        order = "DESC" if desc else "ASC"
+        s = self._schema
+        sql = (
+            "SELECT r.id, t.trace_id, r.started_at, r.qclass, r.agent, r.model, r.outcome,"
+            f" r.feedback, r.latency, r.tokens, substr(t.query, 1, {SNIPPET_CHARS})"
+            f" FROM {s}.jt_rows r JOIN main.traces t ON t.id = r.id"
+            f" WHERE {' AND '.join(where) or '1=1'}"
+            f" ORDER BY {expr} {order}, r.id {order} LIMIT ?"
+        )
+        with self._conn() as conn:
+            rows = conn.execute(sql, [*params, int(limit) + 1]).fetchall()
+        has_more = len(rows) > limit
+        out = [TraceRow(*r) for r in rows[:limit]]
+        if backwards:
+            out.reverse()
+        return Page(rows=out, has_more=has_more, fts_note=note)
+
+    def count_filtered(self, flt: TraceFilter = TraceFilter()) -> tuple[int, int]:
+        """``(matching, labelled among them)`` for the filter."""
+        where, params, _ = self._where(flt)
+        sql = (
+            f"SELECT count(*), count(r.feedback) FROM {self._schema}.jt_rows r"
+            f" WHERE {' AND '.join(where) or '1=1'}"
+        )
+        with self._conn() as conn:
+            total, labelled = conn.execute(sql, params).fetchone()
+        return int(total), int(labelled)
+
+    def class_counts(self, flt: TraceFilter = TraceFilter()) -> Dict[str, int]:
+        """Traces per query class under the filter (from the stored class, no regex)."""
+        where, params, _ = self._where(flt)
+        sql = (
+            f"SELECT coalesce(r.qclass, '?'), count(*) FROM {self._schema}.jt_rows r"
+            f" WHERE {' AND '.join(where) or '1=1'} GROUP BY r.qclass"
+        )
+        with self._conn() as conn:
+            return {k: int(v) for k, v in conn.execute(sql, params)}
+
+    def facets(self) -> Dict[str, List[str]]:
+        """Distinct agents and models (for filter pickers)."""
+        s = self._schema
+        with self._conn() as conn:
+            agents = [
+                r[0] for r in conn.execute(f"SELECT DISTINCT agent FROM {s}.jt_rows ORDER BY agent")
+            ]
+            models = [
+                r[0] for r in conn.execute(f"SELECT DISTINCT model FROM {s}.jt_rows ORDER BY model")
+            ]
+        return {"agents": agents, "models": models}
+
+    def position(self, flt: TraceFilter, sort: str, descending: bool, key: tuple[Any, int]) -> int:
+        """0-based index of the row with sort *key* under the filter (rows before it)."""
+        expr = SORT_EXPR[sort]
+        where, params, _ = self._where(flt)
+        op = ">" if descending else "<"
+        where.append(f"({expr}, r.id) {op} (?, ?)")
+        params.extend(key)
+        sql = f"SELECT count(*) FROM {self._schema}.jt_rows r WHERE {' AND '.join(where)}"
+        with self._conn() as conn:
+            return int(conn.execute(sql, params).fetchone()[0])
+
+    # ------------------------------------------------------------ labels
+
+    def set_label(
+        self,
+        trace_id: str,
+        *,
+        feedback: Any = _UNSET,
+        outcome: Any = _UNSET,
+        note: Optional[str] = None,
+        source: str = "tui",
+    ) -> LabelChange:
+        """Set the score and/or outcome (``None`` clears) and/or a note, atomically.
+
+        Every change is appended to the label history with its old value, so an
+        undo or a correction never erases what was there. Raises ``KeyError`` for
+        an unknown trace, ``ValueError`` for a bad score/outcome and
+        :class:`ReadOnlyStore` when the file cannot be written.
+        """
+        if feedback is not _UNSET and feedback is not None:
+            feedback = validate_score(feedback)
+        if outcome is not _UNSET:
+            outcome = validate_outcome(outcome)
+        now = time.time()
+        s = self._schema
+        try:
+            with self._write() as conn:
+                row = conn.execute(
+                    "SELECT feedback, outcome FROM main.traces WHERE trace_id = ?", (trace_id,)
+                ).fetchone()
+                if row is None:
+                    raise KeyError(trace_id)
+                old_fb, old_out = row
+                new_fb = old_fb if feedback is _UNSET else feedback
+                new_out = old_out if outcome is _UNSET else outcome
+                history = []  # only fields that really change
+                if feedback is not _UNSET and new_fb != old_fb:
+                    history.append(("feedback", old_fb, new_fb))
+                if outcome is not _UNSET and new_out != old_out:
+                    history.append(("outcome", old_out, new_out))
+                if (new_fb, new_out) != (old_fb, old_out):
+                    # The jt_traces_au trigger mirrors this into jt_rows.
+                    conn.execute(
+                        "UPDATE main.traces SET feedback = ?, outcome = ? WHERE trace_id = ?",
+                        (new_fb, new_out, trace_id),
+                    )
+                if note is not None:
+                    old_note = conn.execute(
+                        f"SELECT note FROM {s}.jt_notes WHERE trace_id = ?", (trace_id,)
+                    ).fetchone()
+                    history.append(("note", old_note[0] if old_note else None, note))
+                    conn.execute(
+                        f"INSERT OR REPLACE INTO {s}.jt_notes(trace_id, note, updated_at)"
+                        " VALUES (?,?,?)",
+                        (trace_id, note, now),
+                    )
+                    conn.execute(f"UPDATE {s}.jt_meta SET value = value + 1 WHERE key='label_gen'")
+                conn.executemany(
+                    f"INSERT INTO {s}.jt_label_history"
+                    "(trace_id, field, old_value, new_value, note, source, at)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    [
+                        (trace_id, f, _dumps(o), _dumps(n), note or "", source, now)
+                        for f, o, n in history
+                    ],
+                )
+        except sqlite3.OperationalError as exc:
+            raise _friendly(exc, self._path) from exc
+        return LabelChange(trace_id, old_fb, new_fb, old_out, new_out, now)
+
+    def label_history(self, trace_id: str) -> List[LabelEvent]:
+        """Every label change of a trace, oldest first."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT trace_id, field, old_value, new_value, note, source, at"
+                f" FROM {self._schema}.jt_label_history WHERE trace_id = ? ORDER BY id",
+                (trace_id,),
+            ).fetchall()
+        return [
+            LabelEvent(r[0], r[1], _loads(r[2], None), _loads(r[3], None), r[4], r[5], r[6])
+            for r in rows
+        ]
+
+    def note(self, trace_id: str) -> Optional[str]:
+        with self._conn() as conn:
+            row = conn.execute(
+                f"SELECT note FROM {self._schema}.jt_notes WHERE trace_id = ?", (trace_id,)
+            ).fetchone()
+        return row[0] if row else None
+
+    # ------------------------------------------------------------ internals
+
+    def _trace_cols(self, alias: str = "") -> str:
+        p = f"{alias}." if alias else ""
+        cols = [
+            "id", "trace_id", "query", "agent", "model", "engine", "result", "outcome",
+            "feedback", "started_at", "ended_at", "total_tokens", "total_latency_seconds",
+            "metadata",
+        ]  # fmt: skip
+        out = ", ".join(p + c for c in cols)
+        out += f", {p}messages" if self._has_messages else ", '[]'"
+        return out
+
+    def _rows_to_traces(self, conn: sqlite3.Connection, rows: Sequence[tuple]) -> List[Trace]:
+        if not rows:
+            return []
+        ids = [r[1] for r in rows]
+        steps: Dict[str, List[TraceStep]] = {i: [] for i in ids}
+        marks = ",".join("?" * len(ids))
+        if self.read_only:
+            sql = (
+                "SELECT s.trace_id, s.step_type, s.timestamp, s.duration_seconds, s.input,"
+                " s.output, s.metadata FROM jtmem.jt_steps_map m"
+                " JOIN main.trace_steps s ON s.id = m.step_rowid"
+                f" WHERE m.trace_id IN ({marks}) ORDER BY m.trace_id, m.step_index"
+            )
+        else:
+            sql = (
+                "SELECT trace_id, step_type, timestamp, duration_seconds, input, output,"
+                f" metadata FROM main.trace_steps WHERE trace_id IN ({marks})"
+                " ORDER BY trace_id, step_index"
+            )
+        for sr in conn.execute(sql, ids):
+            steps[sr[0]].append(
+                TraceStep(
+                    step_type=_step_type(sr[1]),
+                    timestamp=sr[2] or 0.0,
+                    duration_seconds=sr[3] or 0.0,
+                    input=_loads(sr[4], {}),
+                    output=_loads(sr[5], {}),
+                    metadata=_loads(sr[6], {}),
+                )
+            )
+        out = []
+        for r in rows:
+            messages = _loads(r[14], [])
+            out.append(
+                Trace(
+                    trace_id=r[1], query=r[2] or "", agent=r[3] or "", model=r[4] or "",
+                    engine=r[5] or "", result=r[6] or "", outcome=r[7], feedback=r[8],
+                    started_at=r[9] or 0.0, ended_at=r[10] or 0.0,
+                    total_tokens=r[11] or 0, total_latency_seconds=r[12] or 0.0,
+                    metadata=_loads(r[13], {}),
+                    messages=messages if isinstance(messages, list) else [messages],
+                    steps=steps[r[1]],
+                )
+            )  # fmt: skip
+        return out
+
+
+def _uri_path(path: Path) -> str:
+    from urllib.parse import quote
+
+    return quote(str(path.resolve()))
+
+
+def _friendly(exc: sqlite3.Error, path: Path) -> StoreError:
+    """Turn an sqlite3 error into one sentence a user can act on."""
+    msg = str(exc)
+    low = msg.lower()
+    if "file is not a database" in low or "malformed" in low:
+        return NotATraceStore(f"{path} is not a valid SQLite database ({msg})")
+    if "locked" in low or "busy" in low:
+        return StoreError(f"{path} is locked by another program; try again in a moment")
+    if "readonly" in low or "read-only" in low:
+        return ReadOnlyStore(f"{path} is read-only: changes cannot be saved")
+    if "unable to open" in low:
+        return StoreError(f"cannot open {path} ({msg})")
+    return StoreError(f"{path}: {msg}")
+
+
+__all__ = [
+    "LabelChange",
+    "LabelEvent",
+    "NotATraceStore",
+    "OUTCOMES",
+    "Page",
+    "ReadOnlyStore",
+    "SORT_EXPR",
+    "StoreError",
+    "TraceFilter",
+    "TraceRow",
+    "TraceStore",
+    "to_fts_query",
+    "validate_score",
+]

@@ -1,0 +1,1 @@
+"""The Textual app. Imports Textual; the engine never imports this package."""

@@ -1,0 +1,993 @@
+"""Traces pane: browse the whole store a page at a time and label at one key per trace.
+
+The table holds a sliding window of at most ``WINDOW_MAX`` rows fetched by keyset
+pages; it never loads the store. Every database call runs in a thread worker
+(STYLE rule 2); labels go through one ordered writer thread so a label and its
+undo can never land out of order.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Iterable, Optional
+
+from rich.console import Group
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Label, Select, Static, TextArea
+from textual.worker import get_current_worker
+
+from jarvis_tui.core.types import Trace
+from jarvis_tui.learning.classify import QUERY_CLASSES
+from jarvis_tui.traces import (
+    LabelChange,
+    StoreError,
+    TraceFilter,
+    TraceRow,
+    TraceStore,
+)
+from jarvis_tui.traces.store import SORT_EXPR
+from jarvis_tui.ui.text import one_line, safe_text, visible
+
+PAGE = 100
+WINDOW_MAX = 600
+EDGE = 8  # rows from the window edge at which the next page is fetched
+POLL_SECONDS = 2.0
+DETAIL_CHARS = 4_000
+FULL_VIEW_CHARS = 1_000_000
+
+COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    # (key, label, width) — None: takes what is left
+    ("time", "Time", 11),
+    ("class", "Class", 7),
+    ("agent", "Agent", 11),
+    ("model", "Model", 14),
+    ("query", "Query", 20),
+    ("outcome", "Out", 3),
+    ("score", "Score", 5),
+    ("latency", "Latency", 7),
+    ("tokens", "Tokens", 6),
+)
+SORT_LABELS = {"time": "time", "score": "score", "latency": "latency", "tokens": "tokens",
+               "agent": "agent", "model": "model", "class": "class"}  # fmt: skip
+
+
+def _fmt_time(ts: float) -> str:
+    try:
+        return datetime.fromtimestamp(ts).strftime("%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return "?"
+
+
+def _score_cell(fb: Optional[float]) -> Text:
+    if fb is None:
+        return Text("–", style="dim", justify="right")
+    style = "green" if fb >= 0.7 else "yellow" if fb >= 0.4 else "red"
+    return Text(f"{fb:.2f}", style=style, justify="right")
+
+
+def _outcome_cell(outcome: Optional[str]) -> Text:
+    if outcome == "success":
+        return Text(" ✓", style="bold green")
+    if outcome == "failure":
+        return Text(" ✗", style="bold red")
+    if outcome is None:
+        return Text(" ·", style="dim")
+    return Text(visible(outcome)[:3])
+
+
+def row_cells(row: TraceRow) -> list[Any]:
+    """The table cells of a row, all plain ``Text`` (never markup)."""
+    return [
+        Text(_fmt_time(row.started_at), style="dim"),
+        Text(row.query_class or "?"),
+        Text(one_line(row.agent, 11)),
+        Text(one_line(row.model, 14)),
+        Text(one_line(row.snippet, 160)),
+        _outcome_cell(row.outcome),
+        _score_cell(row.feedback),
+        Text(f"{row.latency:.2f}s", justify="right"),
+        Text(f"{row.tokens:,}", justify="right"),
+    ]
+
+
+# --------------------------------------------------------------------------- widgets
+
+
+class TraceTable(DataTable):
+    """The visible window of traces; row keys are trace ids."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="traces.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="traces.up"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+
+    def on_resize(self) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Narrow terminals get narrower name columns; the query takes what is left."""
+        # Always reserve the vertical scrollbar: whether it shows depends on the
+        # rows, and the widths must not change when they arrive.
+        width = self.size.width - max(2, self.styles.scrollbar_size_vertical)
+        if width <= 0 or not self.columns:
+            return
+        narrow = width < 110
+        wanted = {key: w for key, _label, w in COLUMNS}
+        if narrow:
+            wanted.update(agent=8, model=10)
+        pad = 2 * self.cell_padding
+        fixed = sum(w + pad for k, w in wanted.items() if k != "query")
+        wanted["query"] = max(20, width - fixed - pad - 1)
+        changed = False
+        for key, col in self.columns.items():
+            w = wanted.get(str(key.value))
+            if w is not None and (col.width != w or col.auto_width):
+                col.width, col.auto_width = w, False
+                changed = True
+        if changed:
+            self._require_update_dimensions = True
+            self._clear_caches()
+            self.refresh()
+
+
+class TraceDetail(VerticalScroll):
+    """Side panel: the highlighted trace in full, rendered as literal text."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("No trace selected.", style="dim"), id="detail-body")
+
+    def show(self, trace: Trace, note: Optional[str], history: list[Any]) -> None:
+        parts: list[Any] = []
+        parts.append(Text(trace.trace_id, style="bold"))
+        parts.append(
+            Text(f"{visible(trace.agent)} · {visible(trace.model)} · {visible(trace.engine)}")
+        )
+        meta = Text(style="dim")
+        meta.append(
+            f"{_fmt_time(trace.started_at)}  {trace.total_latency_seconds:.2f}s  "
+            f"{trace.total_tokens:,} tokens  outcome {trace.outcome or '–'}  "
+            f"score {'–' if trace.feedback is None else f'{trace.feedback:.2f}'}"
+        )
+        parts.append(meta)
+        parts.append(Text("\nQuery", style="bold underline"))
+        parts.append(safe_text(trace.query, limit=DETAIL_CHARS))
+        parts.append(Text("\nResult", style="bold underline"))
+        parts.append(safe_text(trace.result, limit=DETAIL_CHARS))
+        parts.append(Text(f"\nSteps ({len(trace.steps)})", style="bold underline"))
+        for i, st in enumerate(trace.steps):
+            stype = getattr(st.step_type, "value", st.step_type)
+            tool = st.input.get("tool", "") if isinstance(st.input, dict) else ""
+            line = Text()
+            line.append(f"{i:>2} ", style="dim")
+            line.append(f"{visible(str(stype)):<10}", style="bold")
+            line.append(f"{st.duration_seconds:7.2f}s")
+            if tool:
+                line.append(f"  {one_line(str(tool), 24)}", style="cyan")
+            parts.append(line)
+            parts.append(Text(f"   in  {one_line(_compact(st.input), 300)}", style="dim"))
+            parts.append(Text(f"   out {one_line(_compact(st.output), 300)}", style="dim"))
+        parts.append(Text("\nMetadata", style="bold underline"))
+        parts.append(safe_text(_compact(trace.metadata, 2_000)))
+        if note:
+            parts.append(Text("\nNote", style="bold underline"))
+            parts.append(safe_text(note))
+        if history:
+            parts.append(Text("\nLabel history", style="bold underline"))
+            for ev in history[-8:]:
+                when = datetime.fromtimestamp(ev.at).strftime("%m-%d %H:%M:%S")
+                parts.append(
+                    Text(
+                        f"{when} {ev.field}: {ev.old_value!r} → {ev.new_value!r}"
+                        f"{' (' + ev.source + ')' if ev.source else ''}",
+                        style="dim",
+                    )
+                )
+        self.query_one("#detail-body", Static).update(Group(*parts))
+        self.scroll_home(animate=False)
+
+    def clear(self, message: str = "No trace selected.") -> None:
+        self.query_one("#detail-body", Static).update(Text(message, style="dim"))
+
+
+def _compact(value: Any, limit: int = 400) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class NoteScreen(ModalScreen[Optional[str]]):
+    """Ask for a note on the current trace."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="note.cancel")]
+
+    def __init__(self, trace_id: str, current: str = "") -> None:
+        super().__init__()
+        self._trace_id = trace_id
+        self._current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-box"):
+            yield Label(f"Note for {self._trace_id} (enter saves, escape cancels)")
+            yield Input(value=self._current, id="note-input", placeholder="why this score?")
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TraceScreen(ModalScreen[None]):
+    """Everything of one trace, scrollable, for bodies too long for the side panel."""
+
+    BINDINGS = [Binding("escape,q", "close", "Close", id="trace.close")]
+
+    def __init__(self, trace: Trace) -> None:
+        super().__init__()
+        self._trace = trace
+
+    def compose(self) -> ComposeResult:
+        t = self._trace
+        steps = "\n".join(
+            f"  [{i}] {getattr(s.step_type, 'value', s.step_type)} {s.duration_seconds:.3f}s\n"
+            f"      input:  {_compact(s.input, 20_000)}\n      output: {_compact(s.output, 20_000)}"
+            for i, s in enumerate(t.steps)
+        )
+        body = (
+            f"trace {t.trace_id}\nagent {t.agent}  model {t.model}  engine {t.engine}\n"
+            f"\n== QUERY ({len(t.query):,} chars)\n{t.query}\n"
+            f"\n== RESULT ({len(t.result):,} chars)\n{t.result}\n"
+            f"\n== STEPS\n{steps}\n\n== METADATA\n{_compact(t.metadata, 100_000)}\n"
+        )
+        if len(body) > FULL_VIEW_CHARS:
+            body = body[:FULL_VIEW_CHARS] + f"\n… truncated at {FULL_VIEW_CHARS:,} characters"
+        yield TextArea(visible(body), read_only=True, id="trace-full", soft_wrap=True)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+# --------------------------------------------------------------------------- pane
+
+
+class TracesPane(Widget):
+    """Browse, filter, search and label traces."""
+
+    HELP_TITLE = "Traces"
+    HELP_TEXT = (
+        "Browse every trace of the workspace, newest first. Scores: 0–9 set tenths, = sets "
+        "1.0; s/f mark success/failure; u undoes the last label; n adds a note. After a "
+        "label the cursor jumps to the next unlabelled trace (a toggles). / searches: "
+        'words, "exact phrase", prefix*, -exclude, a OR b. o cycles the sort column, '
+        "O reverses it. enter opens the full trace."
+    )
+
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search", id="traces.search"),
+        Binding("5", "score(0.5)", "Score (0–9, =)", key_display="0-9", id="traces.score"),
+        *(
+            Binding(str(d), f"score({d / 10})", "", show=False, id=f"traces.score{d}")
+            for d in (0, 1, 2, 3, 4, 6, 7, 8, 9)
+        ),  # fmt: skip
+        Binding("equals_sign", "score(1.0)", "", show=False, id="traces.score10"),
+        Binding("s", "outcome('success')", "Success", id="traces.success"),
+        Binding("f", "outcome('failure')", "Failure", id="traces.failure"),
+        Binding("x", "clear_label", "Clear label", show=False, id="traces.clear"),
+        Binding("u", "undo", "Undo", id="traces.undo"),
+        Binding("n", "note", "Note", id="traces.note"),
+        Binding("enter", "open_trace", "Open", id="traces.open"),
+        Binding("o", "cycle_sort", "Sort", id="traces.sort"),
+        Binding("O", "reverse_sort", "Reverse", show=False, id="traces.reverse"),
+        Binding("d", "toggle_detail", "Detail", show=False, id="traces.detail"),
+        Binding("a", "toggle_advance", "Auto-advance", show=False, id="traces.advance"),
+        Binding("g", "top", "Top", show=False, id="traces.top"),
+        Binding("G", "bottom", "Bottom", show=False, id="traces.bottom"),
+        Binding("escape", "clear_search", "Clear search", show=False, id="traces.escape"),
+    ]
+
+    class PageLoaded(Message):
+        """A page of rows arrived for request *token* (stale tokens are dropped)."""
+
+        def __init__(self, token: int, mode: str, rows: list[TraceRow], has_more: bool,
+                     note: str, anchor: Optional[tuple[Any, int]], offset: int) -> None:  # fmt: skip
+            super().__init__()
+            self.token, self.mode, self.rows, self.has_more = token, mode, rows, has_more
+            self.note, self.anchor, self.offset = note, anchor, offset
+
+    class CountsLoaded(Message):
+        def __init__(self, token: int, total: int, labelled: int, store_total: int) -> None:
+            super().__init__()
+            self.token, self.total, self.labelled, self.store_total = (
+                token, total, labelled, store_total,
+            )  # fmt: skip
+
+    class DetailLoaded(Message):
+        def __init__(self, trace: Optional[Trace], note: Optional[str], history: list) -> None:
+            super().__init__()
+            self.trace, self.note, self.history = trace, note, history
+
+    class Labelled(Message):
+        """A label reached the store (or failed: *error* says why)."""
+
+        def __init__(self, change: Optional[LabelChange], trace_id: str, error: str = "") -> None:
+            super().__init__()
+            self.change, self.trace_id, self.error = change, trace_id, error
+
+    class StoreChanged(Message):
+        def __init__(self, new_traces: int, labels_changed: bool) -> None:
+            super().__init__()
+            self.new_traces, self.labels_changed = new_traces, labels_changed
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store: Optional[TraceStore] = None
+        """The workspace store; None until the app opened it."""
+        self.filter = TraceFilter()
+        """What the table shows."""
+        self.sort = "time"
+        self.descending = True
+        self.auto_advance = True
+        """After a label, jump to the next unlabelled trace."""
+        self._rows: list[TraceRow] = []
+        self._index: dict[str, int] = {}
+        self._offset = 0  # position of the first window row in the filtered list
+        self._anchor: Optional[tuple[Any, int]] = None  # key of the row before the window
+        self._more_after = False
+        self._loading = False
+        self._token = 0
+        self._total = 0
+        self._labelled = 0
+        self._store_total = 0
+        self._fts_note = ""
+        self._undo: list[tuple[str, Optional[float], Optional[str]]] = []
+        self._label_times: deque[float] = deque()
+        self._labels_done = 0
+        self._writes: deque[tuple] = deque()
+        self._write_lock = threading.Lock()
+        self._writer_running = False
+        self._last_token: Optional[tuple[int, int]] = None
+        self._own_label_gen = 0
+        self._poll_timer: Optional[Timer] = None
+        self._search_timer: Optional[Timer] = None
+        self._pending_cursor: Optional[str] = None
+        self._detail_trace: Optional[Trace] = None
+        self._detail_note: Optional[str] = None
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="filter-bar"):
+            yield Input(
+                placeholder='search: words "phrase" pre* -not a OR b', id="search",
+            )  # fmt: skip
+            yield Select([], prompt="agent", id="f-agent")
+            yield Select([], prompt="model", id="f-model")
+            yield Select([(c, c) for c in QUERY_CLASSES], prompt="class", id="f-class")
+            yield Select(
+                [("success", "success"), ("failure", "failure"), ("unknown", "unknown")],
+                prompt="outcome", id="f-outcome",
+            )  # fmt: skip
+            yield Select(
+                [("unlabelled", "unlabelled"), ("labelled", "labelled")],
+                prompt="labels", id="f-labelled",
+            )  # fmt: skip
+        yield Static(Text("Opening trace store…", style="dim"), id="traces-status")
+        with Horizontal(id="traces-main"):
+            yield TraceTable(id="trace-table")
+            yield TraceDetail(id="trace-detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one(TraceTable)
+        for key, label, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
+        self.watch(table, "scroll_y", lambda _old, _new: self._render_status(), init=False)
+        table.loading = True
+        table.call_after_refresh(table.fit_columns)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < 26, "-short")
+
+    def focus_default(self) -> None:
+        self.query_one(TraceTable).focus()
+
+    # ------------------------------------------------------------ store lifecycle
+
+    def store_opened(self, store: TraceStore) -> None:
+        self.store = store
+        self.query_one(TraceTable).loading = False
+        self._load_facets()
+        self.reload()
+        self._poll_timer = self.set_interval(POLL_SECONDS, self._poll)
+        self.focus_default()
+
+    def store_failed(self, reason: str) -> None:
+        table = self.query_one(TraceTable)
+        table.loading = False
+        self.query_one("#traces-status", Static).update(
+            Text(f"Cannot open the trace store: {reason}", style="bold red")
+        )
+        self.query_one(TraceDetail).clear(
+            "Nothing was changed. Point --home at an OpenJarvis workspace, or run "
+            "`jarvis-tui demo` to build one."
+        )
+
+    def store_progress(self, phase: str, done: int, total: int) -> None:
+        pct = f" {100 * done // total}%" if total else ""
+        self.query_one("#traces-status", Static).update(
+            Text(f"First open: {phase} the trace store{pct} (once per file)…", style="yellow")
+        )
+
+    # ------------------------------------------------------------ loading
+
+    def reload(self, *, keep: Optional[str] = None) -> None:
+        """Fetch the first page for the current filter and sort."""
+        if self.store is None:
+            return
+        self._token += 1
+        self._pending_cursor = keep
+        self._loading = True
+        self._fetch_page(self._token, "reset", None, None, 0)
+        self._fetch_counts(self._token)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="traces.page",
+          description="load traces")  # fmt: skip
+    def _fetch_page(self, token: int, mode: str, after: Optional[tuple], before: Optional[tuple],
+                    offset: int) -> None:  # fmt: skip
+        assert self.store is not None
+        flt, sort, desc = self.filter, self.sort, self.descending
+        anchor: Optional[tuple[Any, int]] = None
+        if mode == "before":
+            page = self.store.page(flt, sort=sort, descending=desc, before=before, limit=PAGE + 1)
+            rows = page.rows
+            if len(rows) > PAGE:
+                anchor = rows[0].sort_key(sort)
+                rows = rows[1:]
+            has_more = True
+        elif mode == "bottom":
+            page = self.store.page(flt, sort=sort, descending=not desc, limit=PAGE + 1)
+            rows = list(reversed(page.rows))
+            if len(rows) > PAGE:
+                anchor = rows[0].sort_key(sort)
+                rows = rows[1:]
+            has_more = False
+            total, _ = self.store.count_filtered(flt)
+            offset = max(0, total - len(rows))
+        else:
+            page = self.store.page(flt, sort=sort, descending=desc, after=after, limit=PAGE)
+            rows, has_more = page.rows, page.has_more
+            anchor = after
+        if get_current_worker().is_cancelled:
+            return
+        self.post_message(
+            self.PageLoaded(token, mode, rows, has_more, page.fts_note, anchor, offset)
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="traces.count",
+          description="count traces")  # fmt: skip
+    def _fetch_counts(self, token: int) -> None:
+        assert self.store is not None
+        total, labelled = self.store.count_filtered(self.filter)
+        store_total = total if self.filter.is_empty() else self.store.count()
+        self.post_message(self.CountsLoaded(token, total, labelled, store_total))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="traces.facets",
+          description="list agents and models")  # fmt: skip
+    def _load_facets(self) -> None:
+        assert self.store is not None
+        facets = self.store.facets()
+        self.app.call_from_thread(self._set_facets, facets)
+
+    def _set_facets(self, facets: dict[str, list[str]]) -> None:
+        self.query_one("#f-agent", Select).set_options(
+            (one_line(a, 30), a) for a in facets["agents"]
+        )
+        self.query_one("#f-model", Select).set_options(
+            (one_line(m, 30), m) for m in facets["models"]
+        )
+
+    @on(PageLoaded)
+    def _page_loaded(self, msg: TracesPane.PageLoaded) -> None:
+        if msg.token != self._token:
+            return  # superseded by a newer filter/sort
+        self._loading = False
+        self._fts_note = msg.note
+        table = self.query_one(TraceTable)
+        if msg.mode in ("reset", "bottom"):
+            self._set_window(msg.rows, msg.offset, msg.anchor, msg.has_more)
+            if msg.mode == "bottom" and self._rows:
+                table.move_cursor(row=len(self._rows) - 1, animate=False)
+            elif self._pending_cursor and self._pending_cursor in self._index:
+                table.move_cursor(row=self._index[self._pending_cursor], animate=False)
+            self._pending_cursor = None
+        elif msg.mode == "after":
+            self._more_after = msg.has_more
+            start = len(self._rows)
+            self._rows.extend(r for r in msg.rows if r.trace_id not in self._index)
+            with self.app.batch_update():
+                for i, r in enumerate(self._rows[start:], start):
+                    self._index[r.trace_id] = i
+                    table.add_row(*row_cells(r), key=r.trace_id)
+            if len(self._rows) > WINDOW_MAX:
+                self._trim(front=True)
+            if self._pending_cursor and self._pending_cursor in self._index:
+                table.move_cursor(row=self._index[self._pending_cursor], animate=False)
+                self._pending_cursor = None
+        elif msg.mode == "before":
+            current = self._current_id()
+            rows = [r for r in msg.rows if r.trace_id not in self._index] + self._rows
+            offset = max(0, self._offset - len(msg.rows))
+            anchor = msg.anchor if offset > 0 else None
+            more = self._more_after
+            if len(rows) > WINDOW_MAX:
+                rows = rows[:WINDOW_MAX]
+                more = True
+            self._set_window(rows, offset, anchor, more)
+            if current in self._index:
+                table.move_cursor(row=self._index[current], animate=False)
+        self._render_status()
+        self.call_after_refresh(self._render_status)  # once the table knows its height
+        self.refresh_bindings()  # label keys apply only when a row is selected
+
+    def _set_window(self, rows: list[TraceRow], offset: int, anchor: Optional[tuple],
+                    more_after: bool) -> None:  # fmt: skip
+        table = self.query_one(TraceTable)
+        self._rows = list(rows)
+        self._index = {r.trace_id: i for i, r in enumerate(self._rows)}
+        self._offset = offset
+        self._anchor = anchor
+        self._more_after = more_after
+        with self.app.batch_update():
+            table.clear()
+            table.fit_columns()
+            for r in self._rows:
+                table.add_row(*row_cells(r), key=r.trace_id)
+        if not self._rows:
+            self.query_one(TraceDetail).clear(
+                "No traces match." if not self.filter.is_empty() else "The store has no traces yet."
+            )
+
+    def _trim(self, *, front: bool) -> None:
+        """Keep the window bounded: drop a page from the far end, keep the cursor row."""
+        current = self._current_id()
+        if front:
+            drop = len(self._rows) - WINDOW_MAX + PAGE
+            anchor = self._rows[drop - 1].sort_key(self.sort)
+            self._set_window(self._rows[drop:], self._offset + drop, anchor, self._more_after)
+        if current in self._index:
+            self.query_one(TraceTable).move_cursor(row=self._index[current], animate=False)
+
+    @on(CountsLoaded)
+    def _counts_loaded(self, msg: TracesPane.CountsLoaded) -> None:
+        if msg.token != self._token:
+            return
+        self._total, self._labelled, self._store_total = msg.total, msg.labelled, msg.store_total
+        self._render_status()
+
+    def _current_id(self) -> Optional[str]:
+        table = self.query_one(TraceTable)
+        if not self._rows or table.cursor_row < 0 or table.cursor_row >= len(self._rows):
+            return None
+        return self._rows[table.cursor_row].trace_id
+
+    # ------------------------------------------------------------ status line
+
+    def _render_status(self) -> None:
+        status = self.query_one("#traces-status", Static)
+        table = self.query_one(TraceTable)
+        out = Text()
+        if self._rows:
+            first = self._offset + int(table.scroll_y) + 1
+            visible_rows = max(1, table.size.height - 1)
+            last = min(self._offset + len(self._rows), first + visible_rows - 1)
+            out.append(f"rows {first:,}–{last:,} of {self._total:,}", style="bold")
+        else:
+            out.append(f"0 of {self._total:,} rows", style="bold")
+        filtered = not self.filter.is_empty()
+        out.append(f" · labelled {self._labelled:,} of {self._total:,}")
+        if filtered:
+            out.append(f" (filtered; {self._store_total:,} in store)", style="dim")
+        arrow = "↓" if self.descending else "↑"
+        out.append(f" · sort {SORT_LABELS[self.sort]} {arrow}")
+        now = time.monotonic()
+        while self._label_times and now - self._label_times[0] > 60:
+            self._label_times.popleft()
+        out.append(f" · {len(self._label_times)} labels/min")
+        if not self.auto_advance:
+            out.append(" · auto-advance off", style="yellow")
+        if self.store is not None and self.store.read_only:
+            out.append(" · read-only", style="bold yellow")
+        if self._fts_note:
+            out.append(f" · search: {self._fts_note}", style="yellow")
+        if self._loading:
+            out.append(" · loading…", style="dim")
+        status.update(out)
+
+    # ------------------------------------------------------------ table events
+
+    @on(DataTable.RowHighlighted, "#trace-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        idx = event.cursor_row
+        if 0 <= idx < len(self._rows):
+            self._fetch_detail(self._rows[idx].trace_id)
+        self._maybe_extend(idx)
+        self._render_status()
+
+    def _maybe_extend(self, idx: int) -> None:
+        if self._loading or self.store is None or not self._rows:
+            return
+        if idx >= len(self._rows) - EDGE and self._more_after:
+            self._loading = True
+            self._fetch_page(self._token, "after", self._rows[-1].sort_key(self.sort), None, 0)
+        elif idx < EDGE and self._offset > 0:
+            self._loading = True
+            self._fetch_page(self._token, "before", None, self._rows[0].sort_key(self.sort), 0)
+
+    @on(DataTable.HeaderSelected, "#trace-table")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        if key not in SORT_EXPR:
+            self.app.notify(f"cannot sort by {key}", severity="warning")
+            return
+        if key == self.sort:
+            self.descending = not self.descending
+        else:
+            self.sort, self.descending = key, key in ("time", "score", "latency", "tokens")
+        self.reload(keep=self._current_id())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="traces.detail",
+          description="load trace")  # fmt: skip
+    def _fetch_detail(self, trace_id: str) -> None:
+        assert self.store is not None
+        trace = self.store.get(trace_id)
+        if get_current_worker().is_cancelled:
+            return
+        note = self.store.note(trace_id)
+        history = self.store.label_history(trace_id)
+        self.post_message(self.DetailLoaded(trace, note, history))
+
+    @on(DetailLoaded)
+    def _detail_loaded(self, msg: TracesPane.DetailLoaded) -> None:
+        if msg.trace is None:
+            self.query_one(TraceDetail).clear("This trace no longer exists.")
+        elif msg.trace.trace_id == self._current_id():
+            self.query_one(TraceDetail).show(msg.trace, msg.note, msg.history)
+            self._detail_trace = msg.trace
+            self._detail_note = msg.note
+
+    # ------------------------------------------------------------ filters
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(0.3, self._apply_filters)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._apply_filters()
+        self.focus_default()
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        self._apply_filters()
+
+    def _apply_filters(self) -> None:
+        def value(sel_id: str) -> Optional[str]:
+            v = self.query_one(sel_id, Select).value
+            return None if v is Select.NULL or v is None else str(v)
+
+        labelled = value("#f-labelled")
+        text = self.query_one("#search", Input).value.strip() or None
+        flt = TraceFilter(
+            agent=value("#f-agent"),
+            model=value("#f-model"),
+            outcome=value("#f-outcome"),
+            query_class=value("#f-class"),
+            labelled=None if labelled is None else labelled == "labelled",
+            text=text,
+        )
+        if flt != self.filter:
+            self.filter = flt
+            self.reload(keep=self._current_id())
+
+    def set_filter(self, flt: TraceFilter) -> None:
+        """Programmatic filter change (command palette, tests)."""
+        self.filter = flt
+        self.reload()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_clear_search(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.value:
+            search.value = ""
+            self._apply_filters()
+        self.focus_default()
+
+    # ------------------------------------------------------------ sorting & moving
+
+    def action_cycle_sort(self) -> None:
+        keys = list(SORT_EXPR)
+        self.sort = keys[(keys.index(self.sort) + 1) % len(keys)]
+        self.descending = self.sort in ("time", "score", "latency", "tokens")
+        self.reload(keep=self._current_id())
+
+    def action_reverse_sort(self) -> None:
+        self.descending = not self.descending
+        self.reload(keep=self._current_id())
+
+    def action_top(self) -> None:
+        if self._offset == 0:
+            self.query_one(TraceTable).move_cursor(row=0, animate=False)
+        else:
+            self.reload()
+
+    def action_bottom(self) -> None:
+        if not self._more_after:
+            self.query_one(TraceTable).move_cursor(row=len(self._rows) - 1, animate=False)
+            return
+        self._token += 1
+        self._loading = True
+        self._fetch_page(self._token, "bottom", None, None, 0)
+
+    def action_toggle_detail(self) -> None:
+        self.toggle_class("-no-detail")
+
+    def action_toggle_advance(self) -> None:
+        self.auto_advance = not self.auto_advance
+        self._render_status()
+
+    # ------------------------------------------------------------ labelling
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("score", "outcome", "clear_label", "note", "open_trace"):
+            return self._current_id() is not None
+        if action == "undo":
+            return bool(self._undo)
+        return True
+
+    def action_score(self, value: float) -> None:
+        self._label(feedback=round(float(value), 2))
+
+    def action_outcome(self, outcome: str) -> None:
+        self._label(outcome=outcome)
+
+    def action_clear_label(self) -> None:
+        self._label(feedback=None, outcome=None, advance=False)
+
+    def _label(self, *, advance: bool = True, **fields: Any) -> None:
+        trace_id = self._current_id()
+        if trace_id is None or self.store is None:
+            return
+        if self.store.read_only:
+            self.app.notify(
+                f"{self.store.path} is read-only: labels cannot be saved", severity="error"
+            )
+            return
+        row = self._rows[self._index[trace_id]]
+        self._undo.append((trace_id, row.feedback, row.outcome))
+        if len(self._undo) == 1:
+            self.refresh_bindings()
+        new = replace(
+            row,
+            feedback=fields.get("feedback", row.feedback),
+            outcome=fields.get("outcome", row.outcome),
+        )
+        self._apply_row(new)  # optimistic; reverted if the write fails
+        self._enqueue_write(("set", trace_id, fields, "tui"))
+        self._label_times.append(time.monotonic())
+        self._labels_done += 1
+        if advance and self.auto_advance and "feedback" in fields:
+            self._advance_from(self._index[trace_id])
+        self._render_status()
+
+    def _apply_row(self, row: TraceRow) -> None:
+        idx = self._index.get(row.trace_id)
+        if idx is None:
+            return
+        old = self._rows[idx]
+        self._rows[idx] = row
+        table = self.query_one(TraceTable)
+        if old.feedback != row.feedback:
+            table.update_cell(row.trace_id, "score", _score_cell(row.feedback))
+        if old.outcome != row.outcome:
+            table.update_cell(row.trace_id, "outcome", _outcome_cell(row.outcome))
+        delta = (row.feedback is not None) - (old.feedback is not None)
+        self._labelled += delta
+
+    def _advance_from(self, idx: int) -> None:
+        table = self.query_one(TraceTable)
+        for j in range(idx + 1, len(self._rows)):
+            if self._rows[j].feedback is None:
+                table.move_cursor(row=j, animate=False)
+                return
+        # Nothing unlabelled left in the window: step on; paging continues the hunt.
+        if idx + 1 < len(self._rows):
+            table.move_cursor(row=idx + 1, animate=False)
+
+    def action_undo(self) -> None:
+        if not self._undo:
+            self.app.notify("nothing to undo")
+            return
+        trace_id, fb, outcome = self._undo.pop()
+        if not self._undo:
+            self.refresh_bindings()
+        idx = self._index.get(trace_id)
+        if idx is not None:
+            self._apply_row(replace(self._rows[idx], feedback=fb, outcome=outcome))
+            self.query_one(TraceTable).move_cursor(row=idx, animate=False)
+        self._enqueue_write(("set", trace_id, {"feedback": fb, "outcome": outcome}, "undo"))
+        self.app.notify(f"undone: {trace_id}", timeout=2)
+        self._render_status()
+
+    def action_note(self) -> None:
+        trace_id = self._current_id()
+        if trace_id is None:
+            return
+        detail = self._detail_trace
+        current = self._detail_note or "" if detail and detail.trace_id == trace_id else ""
+
+        def done(note: Optional[str]) -> None:
+            if note is not None:
+                self._enqueue_write(("set", trace_id, {"note": note}, "tui"))
+
+        self.app.push_screen(NoteScreen(trace_id, current), done)
+
+    def action_open_trace(self) -> None:
+        trace = self._detail_trace
+        if trace is not None and trace.trace_id == self._current_id():
+            self.app.push_screen(TraceScreen(trace))
+
+    def _enqueue_write(self, item: tuple) -> None:
+        """Queue a label write; one drainer at a time keeps them in typing order."""
+        with self._write_lock:
+            self._writes.append(item)
+            if self._writer_running:
+                return
+            self._writer_running = True
+        self._drain_writes()
+
+    @work(thread=True, exit_on_error=False, group="traces.labels", description="save labels")
+    def _drain_writes(self) -> None:
+        while True:
+            with self._write_lock:
+                if not self._writes or self.store is None:
+                    self._writer_running = False
+                    return
+                _, trace_id, fields, source = self._writes.popleft()
+            try:
+                change = self.store.set_label(trace_id, source=source, **fields)
+            except (StoreError, ValueError, KeyError) as exc:
+                msg = f"unknown trace {trace_id}" if isinstance(exc, KeyError) else str(exc)
+                self.post_message(self.Labelled(None, trace_id, msg))
+            else:
+                with self._write_lock:
+                    self._own_label_gen += 1
+                self.post_message(self.Labelled(change, trace_id))
+
+    @on(Labelled)
+    def _labelled_done(self, msg: TracesPane.Labelled) -> None:
+        if msg.error:
+            severity = "error"
+            self.app.notify(f"label not saved: {msg.error}", severity=severity, timeout=8)
+            # Re-read the truth for that row.
+            self._refresh_rows([msg.trace_id])
+            return
+        if msg.trace_id == self._current_id():
+            self._fetch_detail(msg.trace_id)
+
+    @work(thread=True, exit_on_error=False, group="traces.refresh", description="refresh rows")
+    def _refresh_rows(self, trace_ids: list[str]) -> None:
+        assert self.store is not None
+        for tid in trace_ids:
+            t = self.store.get(tid)
+            if t is not None:
+                self.app.call_from_thread(self._apply_trace_values, tid, t.feedback, t.outcome)
+
+    def _apply_trace_values(
+        self, trace_id: str, fb: Optional[float], outcome: Optional[str]
+    ) -> None:
+        idx = self._index.get(trace_id)
+        if idx is not None:
+            self._apply_row(replace(self._rows[idx], feedback=fb, outcome=outcome))
+            self._render_status()
+
+    # ------------------------------------------------------------ live updates
+
+    def _poll(self) -> None:
+        if self.store is not None:
+            self._check_changes()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="traces.poll",
+          description="watch store")  # fmt: skip
+    def _check_changes(self) -> None:
+        assert self.store is not None
+        token = self.store.change_token()
+        last = self._last_token
+        self._last_token = token
+        if last is None or token == last:
+            return
+        new = self.store.sync() if token[0] > last[0] else 0
+        with self._write_lock:
+            own, self._own_label_gen = self._own_label_gen, 0
+        labels_changed = token[1] - last[1] > own
+        if new or labels_changed or token[0] > last[0]:
+            self.post_message(self.StoreChanged(max(new, token[0] - last[0]), labels_changed))
+
+    @on(StoreChanged)
+    def _store_changed(self, msg: TracesPane.StoreChanged) -> None:
+        if msg.new_traces and self._offset == 0 and self.sort == "time" and self.descending:
+            self.reload(keep=self._current_id())
+        else:
+            self._fetch_counts(self._token)
+            if msg.labels_changed:
+                self._refresh_rows([r.trace_id for r in self._rows[:200]])
+        if msg.new_traces:
+            self.app.notify(f"{msg.new_traces:,} new trace(s)", timeout=2)
+
+    # ------------------------------------------------------------ palette
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("traces: search", "Focus the search box", self.action_focus_search)
+        for d in range(11):
+            yield SystemCommand(
+                f"traces: score {d / 10:.1f}", "Set the score of the selected trace",
+                lambda v=d / 10: self.action_score(v),
+            )  # fmt: skip
+        yield SystemCommand(
+            "traces: mark success", "Outcome success", lambda: self.action_outcome("success")
+        )
+        yield SystemCommand(
+            "traces: mark failure", "Outcome failure", lambda: self.action_outcome("failure")
+        )
+        yield SystemCommand("traces: undo last label", "Undo", self.action_undo)
+        yield SystemCommand("traces: add note", "Note on the selected trace", self.action_note)
+        yield SystemCommand("traces: open trace", "Full view", self.action_open_trace)
+        for key in SORT_EXPR:
+            yield SystemCommand(
+                f"traces: sort by {key}", f"Sort the table by {key}",
+                lambda k=key: self._sort_by(k),
+            )  # fmt: skip
+        yield SystemCommand(
+            "traces: show unlabelled only", "Filter to traces without a score",
+            lambda: self._set_select("#f-labelled", "unlabelled"),
+        )  # fmt: skip
+        yield SystemCommand(
+            "traces: clear filters", "Show every trace", self._clear_filters,
+        )  # fmt: skip
+
+    def _sort_by(self, key: str) -> None:
+        self.sort = key
+        self.descending = key in ("time", "score", "latency", "tokens")
+        self.reload(keep=self._current_id())
+
+    def _set_select(self, sel_id: str, value: str) -> None:
+        self.query_one(sel_id, Select).value = value
+
+    def _clear_filters(self) -> None:
+        for sel in self.query(Select):
+            sel.clear()
+        self.query_one("#search", Input).value = ""
+        self._apply_filters()

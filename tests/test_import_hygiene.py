@@ -1,0 +1,102 @@
+"""The engine never imports Textual, and only training code may import torch (STYLE rule 1).
+
+Each check runs in a fresh interpreter, so modules imported by other tests (or by
+pytest plugins such as pytest-textual-snapshot) cannot hide or fake a violation.
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+import textwrap
+
+import jarvis_tui
+
+UI_PREFIX = "jarvis_tui.ui"
+ENTRY_POINTS = {"jarvis_tui.cli", "jarvis_tui.__main__"}  # __main__ would run the CLI
+TRAINING_PREFIX = "jarvis_tui.learning.training"
+HEAVY = ("torch", "transformers", "peft")
+# Optional extras a module may import at the top, and where: anywhere else, a
+# missing extra means the module is not importable without it, which is a bug.
+OPTIONAL = {
+    "torch": TRAINING_PREFIX,
+    "transformers": TRAINING_PREFIX,
+    "peft": TRAINING_PREFIX,
+    "optuna": "jarvis_tui.learning.optimize",
+}
+
+
+def _in(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _engine_modules() -> list[str]:
+    names = [
+        m.name
+        for m in pkgutil.walk_packages(jarvis_tui.__path__, "jarvis_tui.")
+        if not _in(m.name, UI_PREFIX) and m.name not in ENTRY_POINTS
+    ]
+    return sorted(["jarvis_tui", *names])
+
+
+_PROBE = textwrap.dedent(
+    """
+    import importlib, json, sys
+    names, optional = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+    errors, skipped = [], []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            root = (exc.name or "").split(".")[0]
+            prefix = optional.get(root)
+            if prefix and (name == prefix or name.startswith(prefix + ".")):
+                skipped.append(name)
+            else:
+                errors.append(f"{name}: {exc!r}")
+        except Exception as exc:
+            errors.append(f"{name}: {exc!r}")
+    print(json.dumps({
+        "errors": errors,
+        "skipped": skipped,
+        "loaded": sorted(m for m in sys.modules if "." not in m),
+    }))
+    """
+)
+
+
+def _probe(names: list[str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(names), json.dumps(OPTIONAL)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_engine_modules_are_found() -> None:
+    names = _engine_modules()
+    assert {"jarvis_tui.demo", "jarvis_tui.traces.store", "jarvis_tui.paths"} <= set(names)
+    assert not any(_in(n, UI_PREFIX) for n in names)
+
+
+def test_engine_never_imports_textual() -> None:
+    result = _probe(_engine_modules())
+    assert result["errors"] == []
+    assert "textual" not in result["loaded"]
+
+
+def test_non_training_engine_never_imports_torch() -> None:
+    names = [n for n in _engine_modules() if not _in(n, TRAINING_PREFIX)]
+    result = _probe(names)
+    assert result["errors"] == []
+    assert not set(HEAVY) & set(result["loaded"])
+
+
+def test_cli_imports_neither_ui_nor_torch() -> None:
+    result = _probe(["jarvis_tui.cli"])
+    assert result["errors"] == []
+    assert not {*HEAVY, "textual"} & set(result["loaded"])

@@ -1,0 +1,79 @@
+"""Pilot-test fixtures: a small deterministic workspace, clocks pinned to UTC."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from jarvis_tui.core.types import StepType, Trace, TraceStep
+from jarvis_tui.traces import TraceStore
+
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+BASE = 1_780_000_000.0
+AGENTS = ("simple", "orchestrator", "react")
+MODELS = ("qwen2.5-coder:7b", "llama3.1:8b", "llama3.1:70b", "gpt-4o-mini")
+QUERIES = (
+    "fix `parse()` so it handles empty input",
+    "solve the equation 2x + 3 = 11 for x, showing each step please",
+    "hi there",
+    "explain how photosynthesis turns light into chemical energy in plants",
+    "summarize " + "the quarterly report on cloud spending and forecasts " * 12,
+)
+
+
+def make_traces(n: int, *, seed: int = 1, start: float = BASE) -> list[Trace]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        q = f"{QUERIES[i % len(QUERIES)]} #{i}"
+        steps = [
+            TraceStep(StepType.ROUTE, start + i, 0.01, {"query": q}, {"model": "m"}),
+            TraceStep(StepType.TOOL_CALL, start + i + 0.1, 0.2, {"tool": "web_search"}, {"ok": 1}),
+            TraceStep(StepType.RESPOND, start + i + 0.4, 0.3, {}, {"tokens": 40}),
+        ]
+        out.append(
+            Trace(
+                trace_id=f"t{seed}-{i:05d}",
+                query=q,
+                agent=AGENTS[i % 3],
+                model=MODELS[i % 4],
+                engine="ollama",
+                steps=steps,
+                result=f"answer {i}",
+                outcome=None,
+                feedback=None if i % 2 else round(rng.random(), 2),
+                started_at=start + i * 60,
+                ended_at=start + i * 60 + 1,
+                total_tokens=100 + i,
+                total_latency_seconds=0.5 + (i % 7),
+                metadata={"i": i},
+            )
+        )
+    return out
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    traces = make_traces(400)
+    traces.append(
+        Trace(
+            trace_id="evil",
+            query="[bold red]not bold[/] [link=http://x.invalid]click[/link] \x1b[31mred\x1b]0;pwned\x07",
+            agent="simple",
+            model="llama3.1:8b",
+            result="needle in a haystack \x00\x08 done",
+            started_at=BASE - 10,
+            metadata={"k": "[i]v[/i]"},
+        )
+    )
+    store.save_many(traces)
+    store.close()
+    return home

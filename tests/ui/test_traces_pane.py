@@ -1,0 +1,223 @@
+"""Pilot tests: what the user sees in the Traces pane and what lands on disk."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console
+from textual.widgets import DataTable, Input, Select, Static
+
+from jarvis_tui.traces import TraceStore
+from jarvis_tui.ui.app import HelpScreen, JarvisApp
+from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane
+from tests.ui.conftest import make_traces
+
+
+def plain(renderable) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def status(app: JarvisApp) -> str:
+    return str(app.query_one("#traces-status", Static).render())
+
+
+async def settle(app: JarvisApp, pilot) -> None:
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def test_opens_on_first_page_of_whole_store(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        table = app.query_one("#trace-table", DataTable)
+        assert table.row_count == 100  # one page, not the store
+        assert "rows 1–" in status(app) and "of 401" in status(app)
+        assert "labelled 200 of 401" in status(app)
+        # newest first
+        pane = app.query_one(TracesPane)
+        assert pane._rows[0].trace_id == "t1-00399"
+        assert str(table.coordinate_to_cell_key((0, 0)).row_key.value) == "t1-00399"
+
+
+async def test_label_three_by_key_and_undo_one(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.query_one("#f-labelled", Select).value = "unlabelled"
+        await settle(app, pilot)
+        ids = [pane._rows[i].trace_id for i in range(4)]
+        await pilot.press("7")  # first unlabelled → 0.7, cursor advances
+        await pilot.press("equals_sign")  # second → 1.0
+        await pilot.press("f")  # third: outcome failure (an outcome does not advance)
+        await pilot.press("2")  # third → 0.2, advance to the fourth
+        await settle(app, pilot)
+        await pilot.press("u")  # undo the 0.2 on the third (cursor goes back to it)
+        await pilot.press("u")  # undo the outcome on the third
+        await settle(app, pilot)
+        assert "labels/min" in status(app)
+    store = TraceStore(workspace / "traces.db")
+    try:
+        got = {i: (store.get(i).feedback, store.get(i).outcome) for i in ids}
+        assert got[ids[0]] == (0.7, None)
+        assert got[ids[1]] == (1.0, None)
+        assert got[ids[2]] == (None, None)
+        assert got[ids[3]] == (None, None)
+        hist = store.label_history(ids[2])
+        assert [(h.field, h.old_value, h.new_value) for h in hist] == [
+            ("outcome", None, "failure"),
+            ("feedback", None, 0.2),
+            ("feedback", 0.2, None),
+            ("outcome", "failure", None),
+        ]
+        assert hist[-1].source == "undo"
+    finally:
+        store.close()
+
+
+async def test_search_and_filters_combine(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        await pilot.press("slash")
+        await pilot.press(*"photosynthesis")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert pane._rows and all("photosynthesis" in r.snippet for r in pane._rows)
+        assert "of 80" in status(app)
+        pane.query_one("#f-agent", Select).value = "react"
+        await settle(app, pilot)
+        assert pane._rows and all(r.agent == "react" for r in pane._rows)
+        assert all("photosynthesis" in r.snippet for r in pane._rows)
+        pane.query_one("#f-class", Select).value = "code"
+        await settle(app, pilot)
+        assert pane._rows == [] and "0 of 0 rows" in status(app)
+
+
+async def test_bad_search_syntax_is_read_as_words(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        await pilot.press("slash")
+        for text in ('"needle', "AND *", "needle -", "-x"):
+            pane.query_one("#search", Input).value = text
+            await pilot.press("enter")
+            await settle(app, pilot)
+            await pilot.press("slash")
+        assert "search:" in status(app)  # the note says what was reinterpreted
+        pane.query_one("#search", Input).value = '"needle'
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert [r.trace_id for r in pane._rows] == ["evil"]
+        assert "unbalanced quote" in status(app)
+
+
+async def test_markup_and_escapes_render_literally(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        await pilot.press("slash")
+        pane.query_one("#search", Input).value = "needle"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        table = app.query_one("#trace-table", DataTable)
+        cell = table.get_row_at(0)[4]
+        assert "[bold red]not bold[/]" in cell.plain
+        assert "\x1b" not in cell.plain and "␛" in cell.plain
+        body = plain(app.query_one(TraceDetail).query_one("#detail-body", Static).content)
+        assert "[link=http://x.invalid]click[/link]" in body
+        assert "\x07" not in body and "\x00" not in body
+
+
+async def test_read_only_store_refuses_labels_and_says_so(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.store.read_only = True  # as if the file were read-only
+        first = pane._rows[0]
+        await pilot.press("3")
+        await settle(app, pilot)
+        assert any("read-only" in n.message for n in app._notifications)
+        assert pane._rows[0].feedback == first.feedback
+    store = TraceStore(workspace / "traces.db")
+    assert store.get(first.trace_id).feedback == first.feedback
+    store.close()
+
+
+async def test_scrolling_pages_through_the_store(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        for _ in range(6):
+            await pilot.press("pagedown")
+            await settle(app, pilot)
+        assert len(pane._rows) > 100  # next pages fetched by keyset
+        await pilot.press("G")
+        await settle(app, pilot)
+        assert pane._rows[-1].trace_id == "evil"  # oldest
+        assert "of 401" in status(app) and "401" in status(app).split("of")[0]
+
+
+async def test_new_traces_from_another_writer_appear(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane._poll()
+        await settle(app, pilot)
+        other = TraceStore(workspace / "traces.db")
+        other.save_many(make_traces(25, seed=2, start=1_790_000_000.0))
+        other.close()
+        pane._poll()
+        await settle(app, pilot)
+        assert "of 426" in status(app)
+        assert pane._rows[0].trace_id.startswith("t2-")
+
+
+async def test_help_lists_keys_and_panes_switch(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        keys = app.screen._rows
+        descriptions = {d for _, d in keys}
+        for word in ("Score (0–9, =)", "Search", "Note", "Success", "Failure", "Help"):
+            assert word in descriptions
+        assert "Undo (not available now)" in descriptions  # nothing labelled yet
+        assert ("0-9", "Score (0–9, =)") in keys
+        await pilot.press("escape")
+        await pilot.press("R")
+        await pilot.pause()
+        assert app.query_one("#panes").active == "routing"
+        body = " ".join(str(s.render()) for s in app.query("#routing-pane Static"))
+        assert "not built yet" in body
+        await pilot.press("T")
+        assert app.query_one("#panes").active == "traces"
+
+
+async def test_note_lands_in_store(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        tid = pane._rows[0].trace_id
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"too verbose")
+        await pilot.press("enter")
+        await settle(app, pilot)
+    store = TraceStore(workspace / "traces.db")
+    assert store.note(tid) == "too verbose"
+    store.close()
