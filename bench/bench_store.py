@@ -196,10 +196,10 @@ def main(argv: list[str] | None = None) -> int:
                        cnt <= 0.2))  # fmt: skip
 
     # -- full-text search
-    fts = timed(lambda: store.page(TraceFilter(text="kubernetes deployment"), limit=100))
+    fts = timed(lambda: store.page(TraceFilter(text="vendor contract"), limit=100))
     like = timed(
         lambda: conn.execute(
-            "SELECT id FROM traces WHERE query LIKE '%kubernetes%' AND query LIKE '%deployment%'"
+            "SELECT id FROM traces WHERE query LIKE '%vendor%' AND query LIKE '%contract%'"
             " ORDER BY started_at DESC LIMIT 100"
         ).fetchall(),
         repeat=3,

@@ -157,9 +157,6 @@ _JT_INDEXES = (
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_score ON jt_rows(coalesce(feedback, -1.0))",
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_latency ON jt_rows(latency)",
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_tokens ON jt_rows(tokens)",
-    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_agent ON jt_rows(agent)",
-    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_model ON jt_rows(model)",
-    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_class ON jt_rows(qclass)",
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_unclassified ON jt_rows(id) WHERE qclass IS NULL",
     "CREATE INDEX IF NOT EXISTS {s}.jt_label_history_trace ON jt_label_history(trace_id, id)",
 )
@@ -187,11 +184,9 @@ SORT_EXPR: Dict[str, str] = {
     "score": "coalesce(r.feedback, -1.0)",
     "latency": "r.latency",
     "tokens": "r.tokens",
-    "agent": "r.agent",
-    "model": "r.model",
-    "class": "r.qclass",
 }
-"""Sort keys the browser offers, each backed by an index."""
+"""Sort keys the browser offers, each backed by an index. (Agent, model and class
+are filters: an index per text column would cost every insert for little use.)"""
 
 OUTCOMES = ("success", "failure")
 
@@ -242,9 +237,6 @@ class TraceRow:
             "score": -1.0 if self.feedback is None else self.feedback,
             "latency": self.latency,
             "tokens": self.tokens,
-            "agent": self.agent,
-            "model": self.model,
-            "class": self.query_class,
         }[sort]
         return (value, self.rowid)
 
@@ -1096,23 +1088,26 @@ class TraceStore:
     # ------------------------------------------------------------ browser API
 
     def _where(self, flt: TraceFilter) -> tuple[list[str], list[Any], str]:
+        # Equality filters carry a unary ``+`` so the planner keeps scanning the
+        # sort key's index and stops after ``limit`` rows, instead of taking every
+        # row of one agent and sorting them (133 ms → 4.5 ms at 1M traces).
         where: list[str] = []
         params: list[Any] = []
         note = ""
         if flt.agent is not None:
-            where.append("r.agent = ?")
+            where.append("+r.agent = ?")
             params.append(flt.agent)
         if flt.model is not None:
-            where.append("r.model = ?")
+            where.append("+r.model = ?")
             params.append(flt.model)
         if flt.outcome is not None:
             if flt.outcome in ("unknown", "none", ""):
                 where.append("r.outcome IS NULL")
             else:
-                where.append("r.outcome = ?")
+                where.append("+r.outcome = ?")
                 params.append(flt.outcome)
         if flt.query_class is not None:
-            where.append("r.qclass = ?")
+            where.append("+r.qclass = ?")
             params.append(flt.query_class)
         if flt.labelled is True:
             where.append("r.feedback IS NOT NULL")
@@ -1159,8 +1154,6 @@ class TraceStore:
         key = before if backwards else after
         if key is not None:
             op = "<" if desc else ">"
-            if sort == "class" and key[0] is None:
-                key = ("", key[1])
             where.append(f"({expr}, r.id) {op} (?, ?)")
             params.extend(key)
         order = "DESC" if desc else "ASC"

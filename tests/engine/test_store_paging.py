@@ -242,7 +242,7 @@ FILTERS: list[tuple[str, TraceFilter, Callable[[Truth], bool]]] = [
 
 
 @pytest.mark.parametrize(
-    ("sort", "descending"), [("time", True), ("score", False), ("latency", True), ("class", False)]
+    ("sort", "descending"), [("time", True), ("score", False), ("latency", True), ("tokens", False)]
 )
 @pytest.mark.parametrize(("name", "flt", "keep"), FILTERS, ids=[f[0] for f in FILTERS])
 def test_filtered_paging_and_counts(paged, name, flt, keep, sort, descending):
@@ -273,7 +273,7 @@ def test_rows_carry_the_narrow_columns(paged):
 
 
 @pytest.mark.parametrize(
-    ("sort", "descending"), [("time", True), ("score", False), ("agent", True)]
+    ("sort", "descending"), [("time", True), ("score", False), ("tokens", True)]
 )
 def test_position_matches_paging_index(paged, sort, descending):
     store, _ = paged

@@ -221,3 +221,26 @@ async def test_note_lands_in_store(workspace: Path) -> None:
     store = TraceStore(workspace / "traces.db")
     assert store.note(tid) == "too verbose"
     store.close()
+
+
+async def test_enter_opens_full_trace_with_huge_body(tmp_path: Path) -> None:
+    from jarvis_tui.core.types import Trace
+    from jarvis_tui.ui.panes.traces import TraceScreen
+
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    big = "line of output\n" * 350_000  # ~5 MB
+    store.save_many([Trace(trace_id="big", query="huge result", result=big, started_at=1.0)])
+    store.close()
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        body = plain(app.query_one(TraceDetail).query_one("#detail-body", Static).content)
+        assert "more characters" in body  # truncated in the side panel
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TraceScreen)
+        text = app.screen.query_one("#trace-full").text
+        assert "truncated at 1,000,000 characters" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TraceScreen)

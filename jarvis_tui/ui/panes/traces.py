@@ -60,8 +60,9 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("latency", "Latency", 7),
     ("tokens", "Tokens", 6),
 )
-SORT_LABELS = {"time": "time", "score": "score", "latency": "latency", "tokens": "tokens",
-               "agent": "agent", "model": "model", "class": "class"}  # fmt: skip
+TIME_RANGES = (("last hour", 3600), ("last 24 h", 86_400), ("last 7 days", 7 * 86_400),
+               ("last 30 days", 30 * 86_400))  # fmt: skip
+SORT_LABELS = {"time": "time", "score": "score", "latency": "latency", "tokens": "tokens"}
 
 
 def _fmt_time(ts: float) -> str:
@@ -110,6 +111,7 @@ class TraceTable(DataTable):
     """The visible window of traces; row keys are trace ids."""
 
     BINDINGS = [
+        Binding("enter", "select_cursor", "Open trace", show=False, id="traces.open"),
         Binding("j", "cursor_down", "Down", show=False, id="traces.down"),
         Binding("k", "cursor_up", "Up", show=False, id="traces.up"),
     ]
@@ -294,7 +296,6 @@ class TracesPane(Widget):
         Binding("x", "clear_label", "Clear label", show=False, id="traces.clear"),
         Binding("u", "undo", "Undo", id="traces.undo"),
         Binding("n", "note", "Note", id="traces.note"),
-        Binding("enter", "open_trace", "Open", id="traces.open"),
         Binding("o", "cycle_sort", "Sort", id="traces.sort"),
         Binding("O", "reverse_sort", "Reverse", show=False, id="traces.reverse"),
         Binding("d", "toggle_detail", "Detail", show=False, id="traces.detail"),
@@ -389,6 +390,10 @@ class TracesPane(Widget):
             yield Select(
                 [("unlabelled", "unlabelled"), ("labelled", "labelled")],
                 prompt="labels", id="f-labelled",
+            )  # fmt: skip
+            yield Select(
+                [(label, str(secs)) for label, secs in TIME_RANGES],
+                prompt="time", id="f-time",
             )  # fmt: skip
         yield Static(Text("Opening trace store…", style="dim"), id="traces-status")
         with Horizontal(id="traces-main"):
@@ -641,6 +646,10 @@ class TracesPane(Widget):
             self._loading = True
             self._fetch_page(self._token, "before", None, self._rows[0].sort_key(self.sort), 0)
 
+    @on(DataTable.RowSelected, "#trace-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_trace()
+
     @on(DataTable.HeaderSelected, "#trace-table")
     def _header_selected(self, event: DataTable.HeaderSelected) -> None:
         key = str(event.column_key.value)
@@ -698,6 +707,7 @@ class TracesPane(Widget):
             return None if v is Select.NULL or v is None else str(v)
 
         labelled = value("#f-labelled")
+        window = value("#f-time")
         text = self.query_one("#search", Input).value.strip() or None
         flt = TraceFilter(
             agent=value("#f-agent"),
@@ -705,6 +715,7 @@ class TracesPane(Widget):
             outcome=value("#f-outcome"),
             query_class=value("#f-class"),
             labelled=None if labelled is None else labelled == "labelled",
+            since=None if window is None else time.time() - float(window),
             text=text,
         )
         if flt != self.filter:

@@ -1,0 +1,77 @@
+"""The issue's workflow on a real demo workspace: search, filter, label three, undo one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Select, Static
+
+from jarvis_tui.demo import build_demo
+from jarvis_tui.traces import TraceFilter, TraceStore
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.panes.traces import TracesPane
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("demo") / "ws", traces=1500, seed=11)
+
+
+async def settle(app: JarvisApp, pilot) -> None:
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def test_search_filter_label_three_undo_one(demo_home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    home = tmp_path / "ws"
+    shutil.copytree(demo_home, home)
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        await pilot.press("slash")
+        await pilot.press(*"python")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        pane.query_one("#f-labelled", Select).value = "unlabelled"
+        await settle(app, pilot)
+        assert pane.filter == TraceFilter(text="python", labelled=False)
+        rows = list(pane._rows)
+        assert rows and all(r.feedback is None for r in rows)
+        status = str(app.query_one("#traces-status", Static).render())
+        total, _ = pane.store.count_filtered(pane.filter)
+        assert f"of {total:,}" in status and "(filtered;" in status
+        await pilot.press("8", "s", "2", "f", "equals_sign")
+        await settle(app, pilot)
+        await pilot.press("u")  # takes back the 1.0 on the third
+        await settle(app, pilot)
+        assert pane.query_one("#search", Input).value == "python"
+    store = TraceStore(home / "traces.db")
+    try:
+        got = [(store.get(r.trace_id).feedback, store.get(r.trace_id).outcome) for r in rows[:3]]
+        assert got == [(0.8, None), (0.2, "success"), (None, "failure")]
+        assert [h.new_value for h in store.label_history(rows[2].trace_id)] == [
+            "failure",
+            1.0,
+            None,
+        ]
+    finally:
+        store.close()
+
+
+async def test_time_filter_limits_rows(demo_home: Path) -> None:
+    app = JarvisApp(demo_home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.query_one("#f-time", Select).value = str(30 * 86_400)
+        await settle(app, pilot)
+        since = pane.filter.since
+        assert since is not None
+        assert all(r.started_at >= since for r in pane._rows)
+        total, _ = pane.store.count_filtered(TraceFilter())
+        assert pane._total == pane.store.count_filtered(TraceFilter(since=since))[0] < total
