@@ -10,6 +10,7 @@ import sys
 
 async def main(home: str) -> None:
     from jarvis_tui.ui.app import JarvisApp
+    from jarvis_tui.ui.testing import settle
 
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -20,13 +21,13 @@ async def main(home: str) -> None:
         print("PAINTED", flush=True)
         for _ in range(40):
             await pilot.press("pagedown")
-            await app.workers.wait_for_complete()
+            await settle(app, pilot, rounds=1)
         await pilot.press("slash")
         await pilot.press(*"error")
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await settle(app, pilot, rounds=1)
         await pilot.press("G")
-        await app.workers.wait_for_complete()
+        await settle(app, pilot, rounds=1)
         await pilot.pause()
     heavy = sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -128,11 +128,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # -- first open of a file OpenJarvis wrote (no tables of ours), then later opens
     raw = openjarvis_copy(db, OUT / "openjarvis-copy" / "traces.db")
+    # The reference query first, while the file has none of our indexes.
+    ref_100 = reference_list_traces(raw, 2) * 50  # 2 traces measured, scaled to 100
     t0 = time.perf_counter()
     TraceStore(raw).close()
     first_open = time.perf_counter() - t0
     later_open = timed(lambda: TraceStore(raw).close(), repeat=5)
-    ref_100 = reference_list_traces(raw, 2) * 50  # 2 traces measured, scaled to 100
     figs.append(Figure("first open of an OpenJarvis traces.db (adds indexes once)", "≤ 30 s",
                        first_open, "s", first_open <= 30))  # fmt: skip
     figs.append(Figure("later open", "≤ 0.5 s", later_open, "s", later_open <= 0.5))

@@ -111,5 +111,5 @@ def report(figures: list[Figure], title: str) -> bool:
             "" if ratio is None else f"{ratio:,.1f}×",
             "[green]ok[/]" if f.ok else "[bold red]MISSED[/]",
         )
-    Console().print(table)
+    Console(width=160).print(table)
     return all(f.ok for f in figures)

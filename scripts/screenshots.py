@@ -22,15 +22,10 @@ sys.path.insert(0, str(ROOT))
 
 from jarvis_tui.demo import build_demo  # noqa: E402
 from jarvis_tui.ui.app import JarvisApp  # noqa: E402
+from jarvis_tui.ui.testing import settle  # noqa: E402
 
 SIZE = (120, 40)
 OUT = ROOT / "screenshots"
-
-
-async def settle(app: JarvisApp, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def shoot(home: Path) -> list[Path]:

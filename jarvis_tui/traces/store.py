@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
@@ -50,6 +50,9 @@ from jarvis_tui.paths import FILE_MODE, ensure_dir
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15_000
 SNIPPET_CHARS = 240
+FTS_SET_MAX = 5_000
+"""Above this many matching documents a time-ordered search walks the time index
+instead of materialising every match (see ``TraceStore._page_by_time_probe``)."""
 
 ProgressFn = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: called from the worker thread doing the work."""
@@ -360,6 +363,10 @@ def _dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+def _classify_text(value: Any) -> str:
+    return classify_query(value if isinstance(value, str) else str(value or ""))
+
+
 def _step_type(value: str) -> Any:
     try:
         return StepType(value)
@@ -424,7 +431,9 @@ class TraceStore:
         migrate: bool = True,
         progress: Optional[ProgressFn] = None,
         read_only: bool = False,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> None:
+        self._busy_ms = int(busy_timeout_ms)
         self._path = Path(db_path).expanduser()
         self._memory = str(db_path) == ":memory:"
         self._lock = threading.Lock()
@@ -473,11 +482,12 @@ class TraceStore:
         conn = sqlite3.connect(
             self._uri,
             uri=True,
-            timeout=BUSY_TIMEOUT_MS / 1000,
+            timeout=self._busy_ms / 1000,
             isolation_level=None,
             check_same_thread=False,  # pooled: one thread at a time, see _conn()
         )
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.create_function("jt_classify", 1, _classify_text, deterministic=True)
+        conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         conn.execute("PRAGMA cache_size=-16384")  # 16 MiB per connection
         conn.execute("PRAGMA temp_store=MEMORY")
         return conn
@@ -745,28 +755,26 @@ class TraceStore:
         wm = int(
             conn.execute(f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'").fetchone()[0]
         )
-        rows = conn.execute(
-            "SELECT id, started_at, query, agent, model, outcome, feedback,"
-            " total_latency_seconds, total_tokens FROM main.traces"
-            " WHERE id > ? ORDER BY id LIMIT ?",
+        n, top = conn.execute(
+            "SELECT count(*), max(id) FROM"
+            " (SELECT id FROM main.traces WHERE id > ? ORDER BY id LIMIT ?)",
             (wm, chunk),
-        ).fetchall()
-        if not rows:
+        ).fetchone()
+        if not n:
             return 0, True
-        conn.executemany(
+        # One INSERT … SELECT: the class comes from jt_classify (classify_query,
+        # registered on our connections only; no trigger of ours ever calls it).
+        conn.execute(
             f"INSERT OR IGNORE INTO {s}.jt_rows"
             "(id, started_at, qclass, agent, model, outcome, feedback, latency, tokens)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    r[0], r[1] or 0.0, classify_query(r[2] or ""), r[3] or "", r[4] or "",
-                    r[5], r[6], r[7] or 0.0, r[8] or 0,
-                )
-                for r in rows
-            ],
-        )  # fmt: skip
-        conn.execute(f"UPDATE {s}.jt_meta SET value = ? WHERE key='mirrored_id'", (rows[-1][0],))
-        return len(rows), len(rows) < chunk
+            " SELECT id, coalesce(started_at, 0.0), jt_classify(coalesce(query, '')),"
+            " coalesce(agent, ''), coalesce(model, ''), outcome, feedback,"
+            " coalesce(total_latency_seconds, 0.0), coalesce(total_tokens, 0)"
+            " FROM main.traces WHERE id > ? AND id <= ?",
+            (wm, top),
+        )
+        conn.execute(f"UPDATE {s}.jt_meta SET value = ? WHERE key='mirrored_id'", (top,))
+        return int(n), n < chunk
 
     def sync(self) -> int:
         """Mirror traces another process added since we last looked; returns how many."""
@@ -858,6 +866,8 @@ class TraceStore:
             # growing index thrashes (100k traces: 580 s at 16 MiB, 34 s at 256),
             # so one connection with a large cache does the whole load.
             conn.execute("PRAGMA cache_size=-131072")
+            # Fewer, larger WAL checkpoints while loading (4096 pages = 16 MiB).
+            conn.execute("PRAGMA wal_autocheckpoint=4096")
             try:
                 for trace in traces:
                     batch.append(trace)
@@ -872,6 +882,7 @@ class TraceStore:
                         progress(saved)
             finally:
                 conn.execute("PRAGMA cache_size=-16384")
+                conn.execute("PRAGMA wal_autocheckpoint=1000")
         if saved >= 10_000:
             self.analyze()
         return saved
@@ -1146,6 +1157,13 @@ class TraceStore:
         """
         if sort not in SORT_EXPR:
             raise ValueError(f"unknown sort {sort!r}; choose from {', '.join(SORT_EXPR)}")
+        if flt.text and sort == "time" and self._has_fts:
+            fts, note = to_fts_query(flt.text)
+            if fts and self._fts_estimate(fts) > FTS_SET_MAX:
+                return self._page_by_time_probe(
+                    flt, fts, note, descending=descending, after=after, before=before,
+                    limit=limit,
+                )  # fmt: skip
         expr = SORT_EXPR[sort]
         where, params, note = self._where(flt)
         backwards = before is not None
@@ -1167,6 +1185,92 @@ class TraceStore:
         )
         with self._conn() as conn:
             rows = conn.execute(sql, [*params, int(limit) + 1]).fetchall()
+        has_more = len(rows) > limit
+        out = [TraceRow(*r) for r in rows[:limit]]
+        if backwards:
+            out.reverse()
+        return Page(rows=out, has_more=has_more, fts_note=note)
+
+    def _fts_estimate(self, fts: str) -> int:
+        """How many documents *fts* matches, counted only up to ``FTS_SET_MAX + 1``
+        (FTS5 streams matches, so this costs a few milliseconds at most)."""
+        with self._conn() as conn:
+            return int(
+                conn.execute(
+                    "SELECT count(*) FROM (SELECT rowid FROM traces_fts"
+                    " WHERE traces_fts MATCH ? LIMIT ?)",
+                    (fts, FTS_SET_MAX + 1),
+                ).fetchone()[0]
+            )
+
+    def _page_by_time_probe(
+        self,
+        flt: TraceFilter,
+        fts: str,
+        note: str,
+        *,
+        descending: bool,
+        after: Optional[tuple[Any, int]],
+        before: Optional[tuple[Any, int]],
+        limit: int,
+    ) -> Page:
+        """Time-ordered search for a frequent term: walk the time index in batches and
+        ask FTS5 only about each batch's rowid range, stopping at *limit* matches.
+
+        Building the whole match set first (``id IN (MATCH …)``) costs 300 ms for two
+        common words at 1M traces; this stops as soon as a page is full.
+        """
+        s = self._schema
+        where, params, _ = self._where(replace(flt, text=None))
+        backwards = before is not None
+        desc = descending != backwards
+        key = before if backwards else after
+        order = "DESC" if desc else "ASC"
+        op = "<" if desc else ">"
+        found: list[int] = []
+        batch = 4_000
+        with self._conn() as conn:
+            while len(found) <= limit:
+                cond = list(where)
+                args = list(params)
+                if key is not None:
+                    cond.append(f"(r.started_at, r.id) {op} (?, ?)")
+                    args.extend(key)
+                cand = conn.execute(
+                    f"SELECT r.id, r.started_at FROM {s}.jt_rows r"
+                    f" WHERE {' AND '.join(cond) or '1=1'}"
+                    f" ORDER BY r.started_at {order}, r.id {order} LIMIT ?",
+                    [*args, batch],
+                ).fetchall()
+                if not cand:
+                    break
+                ids = [c[0] for c in cand]
+                hits = {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?"
+                        " AND rowid >= ? AND rowid <= ?",
+                        (fts, min(ids), max(ids)),
+                    )
+                }
+                found.extend(i for i in ids if i in hits)
+                key = (cand[-1][1], cand[-1][0])
+                if len(cand) < batch:
+                    break
+                batch = min(batch * 2, 64_000)
+            chosen = found[: limit + 1]
+            rows = []
+            if chosen:
+                marks = ",".join("?" * len(chosen))
+                rows = conn.execute(
+                    "SELECT r.id, t.trace_id, r.started_at, r.qclass, r.agent, r.model,"
+                    " r.outcome, r.feedback, r.latency, r.tokens,"
+                    f" substr(t.query, 1, {SNIPPET_CHARS})"
+                    f" FROM {s}.jt_rows r JOIN main.traces t ON t.id = r.id"
+                    f" WHERE r.id IN ({marks})"
+                    f" ORDER BY r.started_at {order}, r.id {order}",
+                    chosen,
+                ).fetchall()
         has_more = len(rows) > limit
         out = [TraceRow(*r) for r in rows[:limit]]
         if backwards:

@@ -287,3 +287,32 @@ def test_unknown_sort_is_value_error(paged):
     store, _ = paged
     with pytest.raises(ValueError):
         store.page(sort="query; DROP TABLE traces")
+
+
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize(
+    "flt",
+    [
+        TraceFilter(text="alpha"),
+        TraceFilter(text="beta", agent="react"),
+        TraceFilter(text="alpha -centauri", labelled=False),
+        TraceFilter(text="alpha OR beta", outcome="unknown"),
+        TraceFilter(text="nomatchword"),
+    ],
+    ids=lambda f: f.text,
+)
+def test_frequent_term_probe_pages_like_the_match_set(paged, monkeypatch, flt, descending):
+    """The time-index probe (used above FTS_SET_MAX matches) returns the same pages,
+    forwards and backwards, as materialising the match set."""
+    import jarvis_tui.traces.store as store_mod
+
+    store, _ = paged
+    monkeypatch.setattr(store_mod, "FTS_SET_MAX", 10**9)  # always the match set
+    expected = [r.trace_id for p in walk(store, flt, "time", descending, 37) for r in p.rows]
+    monkeypatch.setattr(store_mod, "FTS_SET_MAX", -1)  # always the probe
+    pages = walk(store, flt, "time", descending, 37)
+    assert [r.trace_id for p in pages for r in p.rows] == expected
+    if len(pages) > 2:
+        back = store.page(flt, descending=descending, before=pages[2].rows[0].sort_key("time"),
+                          limit=37)  # fmt: skip
+        assert [r.trace_id for r in back.rows] == [r.trace_id for r in pages[1].rows]

@@ -11,17 +11,12 @@ from jarvis_tui.demo import build_demo
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.traces import TracesPane
+from jarvis_tui.ui.testing import settle
 
 
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_demo(tmp_path_factory.mktemp("demo") / "ws", traces=1500, seed=11)
-
-
-async def settle(app: JarvisApp, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def test_search_filter_label_three_undo_one(demo_home: Path, tmp_path: Path) -> None:

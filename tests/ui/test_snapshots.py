@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.testing import settle
 
 
 async def _ready(pilot) -> None:
     app = pilot.app
     app.sub_title = "demo workspace"
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+    await settle(app, pilot)
 
 
 def test_traces_pane_120x40(workspace: Path, snap_compare) -> None:

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import HelpScreen, JarvisApp
 from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane
+from jarvis_tui.ui.testing import settle
 from tests.ui.conftest import make_traces
 
 
@@ -22,12 +23,6 @@ def plain(renderable) -> str:
 
 def status(app: JarvisApp) -> str:
     return str(app.query_one("#traces-status", Static).render())
-
-
-async def settle(app: JarvisApp, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def test_opens_on_first_page_of_whole_store(workspace: Path) -> None:
