@@ -47,7 +47,7 @@ from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.learning.classify import classify_query
 from jarvis_tui.paths import FILE_MODE, ensure_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: jt_rows_group
 BUSY_TIMEOUT_MS = 15_000
 SNIPPET_CHARS = 240
 FTS_SET_MAX = 5_000
@@ -158,6 +158,10 @@ _JT_INDEXES = (
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_time ON jt_rows"
     "(started_at, id, qclass, agent, model, outcome, feedback)",
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_score ON jt_rows(coalesce(feedback, -1.0))",
+    # Covering, in GROUP BY order: per class × model × agent × outcome statistics
+    # over every trace stream from this index without a sort (1.7 s → 0.3 s at 1M).
+    "CREATE INDEX IF NOT EXISTS {s}.jt_rows_group ON jt_rows"
+    "(qclass, model, agent, outcome, feedback, latency, tokens)",
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_latency ON jt_rows(latency)",
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_tokens ON jt_rows(tokens)",
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_unclassified ON jt_rows(id) WHERE qclass IS NULL",
@@ -168,7 +172,9 @@ _JT_INDEXES = (
 # step lookup is a full scan: 41 s per 100 traces at 1M), and the mirror trigger.
 _MAIN_EXTRAS = (
     "CREATE INDEX IF NOT EXISTS jt_steps_trace ON trace_steps(trace_id, step_index)",
-    "CREATE INDEX IF NOT EXISTS jt_traces_started ON traces(started_at)",
+    # v1 indexed traces.started_at for OpenJarvis's own list_traces; it cost
+    # every insert and we never read it.
+    "DROP INDEX IF EXISTS jt_traces_started",
     """CREATE TRIGGER IF NOT EXISTS jt_traces_au AFTER UPDATE OF feedback, outcome ON traces
     BEGIN
         UPDATE jt_rows SET feedback = new.feedback, outcome = new.outcome WHERE id = new.id;
@@ -1033,10 +1039,18 @@ class TraceStore:
         *,
         agent: Optional[str] = None,
         labelled: Optional[bool] = None,
+        min_feedback: Optional[float] = None,
+        exclude_failures: bool = False,
+        with_steps: bool = True,
         batch_size: int = 1_000,
         stop: Optional[threading.Event] = None,
     ) -> Iterator[Trace]:
-        """Stream every trace (oldest first, by id) in batches; memory bounded by the batch."""
+        """Stream every trace (oldest first, by id) in batches; memory bounded by the batch.
+
+        *min_feedback* keeps rated traces scoring at least that much;
+        *exclude_failures* drops traces whose outcome is ``failure`` (unknown stays);
+        ``with_steps=False`` skips the step lookups when only the text is needed.
+        """
         last = 0
         where = ["t.id > ?"]
         extra: list[Any] = []
@@ -1047,6 +1061,11 @@ class TraceStore:
             where.append("t.feedback IS NOT NULL")
         elif labelled is False:
             where.append("t.feedback IS NULL")
+        if min_feedback is not None:
+            where.append("t.feedback >= ?")
+            extra.append(float(min_feedback))
+        if exclude_failures:
+            where.append("(t.outcome IS NULL OR t.outcome != 'failure')")
         sql = (
             f"SELECT {self._trace_cols('t')} FROM main.traces t WHERE {' AND '.join(where)}"
             " ORDER BY t.id LIMIT ?"
@@ -1057,8 +1076,191 @@ class TraceStore:
                 if not rows:
                     return
                 last = rows[-1][0]
-                traces = self._rows_to_traces(conn, rows)
+                traces = self._rows_to_traces(conn, rows, with_steps=with_steps)
             yield from traces
+
+    def iter_pairs(
+        self,
+        *,
+        agent: Optional[str] = None,
+        min_feedback: Optional[float] = None,
+        exclude_failures: bool = False,
+        batch_size: int = 5_000,
+        stop: Optional[threading.Event] = None,
+    ) -> Iterator[tuple[str, str, str, Optional[float], Optional[str]]]:
+        """Stream ``(query, result, model, feedback, query_class)``, newest first.
+
+        What SFT mining needs and nothing more: no JSON decoding, no steps
+        (building full ``Trace`` objects is 4x slower at 1M traces).
+        """
+        where, params = self._quality_where(agent, min_feedback, exclude_failures)
+        base = (
+            "SELECT r.id, t.query, t.result, r.model, r.feedback, r.qclass, r.started_at"
+            f" FROM {self._schema}.jt_rows r JOIN main.traces t ON t.id = r.id WHERE "
+        )
+        key: Optional[tuple[float, int]] = None
+        while stop is None or not stop.is_set():
+            cond = list(where)
+            args = list(params)
+            if key is not None:
+                cond.append("(r.started_at, r.id) < (?, ?)")
+                args.extend(key)
+            sql = (
+                base
+                + (" AND ".join(cond) or "1=1")
+                + " ORDER BY r.started_at DESC, r.id DESC LIMIT ?"
+            )
+            with self._conn() as conn:
+                rows = conn.execute(sql, [*args, batch_size]).fetchall()
+            if not rows:
+                return
+            key = (rows[-1][6], rows[-1][0])
+            for r in rows:
+                yield (r[1] or "", r[2] or "", r[3] or "", r[4], r[5])
+
+    # ------------------------------------------------------------ aggregates
+
+    _GROUPABLE = {"qclass": "r.qclass", "model": "r.model", "agent": "r.agent",
+                  "outcome": "r.outcome"}  # fmt: skip
+
+    def _quality_where(
+        self, agent: Optional[str], min_feedback: Optional[float], exclude_failures: bool
+    ) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if agent is not None:
+            where.append("+r.agent = ?")
+            params.append(agent)
+        if min_feedback is not None:
+            where.append("r.feedback >= ?")
+            params.append(float(min_feedback))
+        if exclude_failures:
+            where.append("(r.outcome IS NULL OR r.outcome != 'failure')")
+        return where, params
+
+    def feedback_stats(
+        self,
+        by: Sequence[str] = ("qclass", "model"),
+        *,
+        agent: Optional[str] = None,
+        min_feedback: Optional[float] = None,
+        exclude_failures: bool = False,
+    ) -> List[Dict[str, Any]]:
+        """Per-group statistics over EVERY trace, computed in SQL (no trace is loaded).
+
+        Each dict has the group columns plus ``n`` (traces), ``rated`` (with
+        feedback), ``fb_sum``, ``fb_sq_sum`` (for a variance), ``latency``,
+        ``tokens`` (means over all traces of the group), ``success``, ``failure``.
+        Unrated traces count in ``n`` but never in the feedback sums.
+        """
+        cols = []
+        for name in by:
+            if name not in self._GROUPABLE:
+                raise ValueError(f"cannot group by {name!r}")
+            cols.append(self._GROUPABLE[name])
+        where, params = self._quality_where(agent, min_feedback, exclude_failures)
+        group = ", ".join(cols)
+        sql = (
+            f"SELECT {group + ',' if cols else ''} count(*), count(r.feedback),"
+            " total(r.feedback), total(r.feedback * r.feedback), avg(r.latency),"
+            " avg(r.tokens), total(r.outcome = 'success'), total(r.outcome = 'failure')"
+            f" FROM {self._schema}.jt_rows r WHERE {' AND '.join(where) or '1=1'}"
+            + (f" GROUP BY {group}" if cols else "")
+        )
+        keys = ("n", "rated", "fb_sum", "fb_sq_sum", "latency", "tokens", "success", "failure")
+        out = []
+        with self._conn() as conn:
+            for row in conn.execute(sql, params):
+                d: Dict[str, Any] = dict(zip(by, row[: len(by)], strict=True))
+                d.update(zip(keys, row[len(by) :], strict=True))
+                for k in ("n", "rated", "success", "failure"):
+                    d[k] = int(d[k])
+                d["latency"] = float(d["latency"] or 0.0)
+                d["tokens"] = float(d["tokens"] or 0.0)
+                out.append(d)
+        return out
+
+    def cube(self, *, min_quality: float, agent: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Every statistic the learning engine needs, in one index scan.
+
+        One dict per (qclass, model, agent, outcome) with ``n``, ``rated``,
+        ``fb_sum``, ``fb_sq_sum``, ``latency_sum``, ``tokens_sum``, and
+        ``q_n`` / ``q_fb_sum``: the traces rated ≥ *min_quality* and their sum.
+        (Quality also excludes ``outcome == "failure"``: the caller drops those
+        groups.) Unrated traces count in ``n`` only.
+        """
+        where = ["1=1"]
+        params: list[Any] = [float(min_quality), float(min_quality)]
+        if agent is not None:
+            where.append("r.agent = ?")
+            params.append(agent)
+        sql = (
+            "SELECT r.qclass, r.model, r.agent, r.outcome, count(*), count(r.feedback),"
+            " total(r.feedback), total(r.feedback * r.feedback), total(r.latency),"
+            " total(r.tokens), total(r.feedback >= ?),"
+            " total(CASE WHEN r.feedback >= ? THEN r.feedback END)"
+            f" FROM {self._schema}.jt_rows r WHERE {' AND '.join(where)}"
+            " GROUP BY r.qclass, r.model, r.agent, r.outcome"
+        )
+        keys = ("qclass", "model", "agent", "outcome", "n", "rated", "fb_sum", "fb_sq_sum",
+                "latency_sum", "tokens_sum", "q_n", "q_fb_sum")  # fmt: skip
+        with self._conn() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        out = []
+        for row in rows:
+            d = dict(zip(keys, row, strict=True))
+            for k in ("n", "rated", "q_n"):
+                d[k] = int(d[k])
+            out.append(d)
+        return out
+
+    def tool_counts(
+        self,
+        by: Sequence[str] = ("qclass", "agent"),
+        *,
+        agent: Optional[str] = None,
+        min_feedback: Optional[float] = None,
+        exclude_failures: bool = False,
+        pairs: Optional[Sequence[tuple[str, str]]] = None,
+    ) -> Dict[tuple, Dict[str, int]]:
+        """Tool-call counts per group: ``{(group values…): {tool: calls}}``.
+
+        *pairs* restricts to these ``(query class, agent)`` combinations (one scan
+        for all of them).
+
+        A tool call is a ``tool_call`` step whose input has ``{"tool": name}``
+        (the OpenJarvis convention); steps with other inputs are ignored.
+        """
+        cols = []
+        for name in by:
+            if name not in self._GROUPABLE:
+                raise ValueError(f"cannot group by {name!r}")
+            cols.append(self._GROUPABLE[name])
+        where, params = self._quality_where(agent, min_feedback, exclude_failures)
+        where.append("s.step_type = 'tool_call'")
+        if pairs is not None:
+            if not pairs:
+                return {}
+            where.append(
+                "(r.qclass, r.agent) IN (VALUES " + ",".join("(?, ?)" for _ in pairs) + ")"
+            )
+            params.extend(v for pair in pairs for v in pair)
+        tool = "json_extract(CASE WHEN json_valid(s.input) THEN s.input END, '$.tool')"
+        sql = (
+            f"SELECT {', '.join(cols) + ',' if cols else ''} {tool} AS tool, count(*)"
+            f" FROM {self._schema}.jt_rows r JOIN main.traces t ON t.id = r.id"
+            " JOIN main.trace_steps s ON s.trace_id = t.trace_id"
+            f" WHERE {' AND '.join(where)}"
+            f" GROUP BY {', '.join([*cols, 'tool'])}"
+        )
+        out: Dict[tuple, Dict[str, int]] = {}
+        with self._conn() as conn:
+            for row in conn.execute(sql, params):
+                name = row[len(by)]
+                if not isinstance(name, str) or not name:
+                    continue
+                out.setdefault(tuple(row[: len(by)]), {})[name] = int(row[-1])
+        return out
 
     def count(self) -> int:
         """Total number of stored traces."""
@@ -1423,7 +1625,9 @@ class TraceStore:
         out += f", {p}messages" if self._has_messages else ", '[]'"
         return out
 
-    def _rows_to_traces(self, conn: sqlite3.Connection, rows: Sequence[tuple]) -> List[Trace]:
+    def _rows_to_traces(
+        self, conn: sqlite3.Connection, rows: Sequence[tuple], *, with_steps: bool = True
+    ) -> List[Trace]:
         if not rows:
             return []
         ids = [r[1] for r in rows]
@@ -1442,7 +1646,7 @@ class TraceStore:
                 f" metadata FROM main.trace_steps WHERE trace_id IN ({marks})"
                 " ORDER BY trace_id, step_index"
             )
-        for sr in conn.execute(sql, ids):
+        for sr in conn.execute(sql, ids) if with_steps else ():
             steps[sr[0]].append(
                 TraceStep(
                     step_type=_step_type(sr[1]),

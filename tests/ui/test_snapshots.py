@@ -34,3 +34,8 @@ def test_placeholder_pane(workspace: Path, snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(JarvisApp(workspace), terminal_size=(120, 40), run_before=go)
+
+
+def test_traces_pane_ansi_theme(workspace: Path, snap_compare) -> None:
+    app = JarvisApp(workspace, theme="ansi-dark")
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_ready)

@@ -160,6 +160,7 @@ async def test_scrolling_pages_through_the_store(workspace: Path) -> None:
         await pilot.press("G")
         await settle(app, pilot)
         assert pane._rows[-1].trace_id == "evil"  # oldest
+        assert len(pane._rows) == 100 and pane._offset == 301  # one page, no runaway loads
         assert "of 401" in status(app) and "401" in status(app).split("of")[0]
 
 

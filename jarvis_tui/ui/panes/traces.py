@@ -631,6 +631,11 @@ class TracesPane(Widget):
     @on(DataTable.RowHighlighted, "#trace-table")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         idx = event.cursor_row
+        if idx != self.query_one(TraceTable).cursor_row:
+            # Stale: a window rebuild resets the cursor to 0 and then moves it
+            # back; reacting to the 0 would fetch the previous page, rebuild,
+            # reset again… and walk the whole store backwards.
+            return
         if 0 <= idx < len(self._rows):
             self._fetch_detail(self._rows[idx].trace_id)
         self._maybe_extend(idx)
