@@ -30,7 +30,12 @@ async def main(home: str) -> None:
         await settle(app, pilot, rounds=1)
         await pilot.pause()
     heavy = sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules)
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent.
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                rss_mb = int(line.split()[1]) / 1024
     print(json.dumps({"rss_mb": rss_mb, "heavy_modules": heavy}), flush=True)
 
 

@@ -97,7 +97,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="replace an existing traces.db in DIR")
     demo.add_argument("--no-open", action="store_true", help="build only; do not open the app")
     demo.set_defaults(func=_cmd_demo)
+
+    learn = sub.add_parser(
+        "learn",
+        help="run one learning cycle headless",
+        description=(
+            "Mine every trace of the workspace (SFT pairs, routing and agent statistics), "
+            "evolve the agent configs in agents/, and report what changed."
+        ),
+    )
+    learn.add_argument("--home", dest="learn_home", metavar="DIR", help="workspace directory")
+    learn.add_argument("--agent", metavar="A", help="consider and evolve only this agent")
+    learn.add_argument(
+        "--min-quality", type=_unit_float, default=0.7, metavar="Q",
+        help="minimum feedback of a quality trace, in [0, 1] (default: 0.7)",
+    )  # fmt: skip
+    learn.add_argument("--json", action="store_true", help="print the result as JSON")
+    learn.set_defaults(func=_cmd_learn)
     return parser
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,6 +178,51 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         console.print(f"Open it with: {PROG} --home {ws.root}", markup=False, soft_wrap=True)
         return 0
     return _open_app(ws.root)
+
+
+def _cmd_learn(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+
+    from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
+    from jarvis_tui.traces import TraceStore
+
+    ws = Workspace(resolve_home(args.learn_home or args.home))
+    if not ws.traces_db.is_file():
+        raise CommandError(f"no trace store at {ws.traces_db}")
+    console = Console(stderr=True, highlight=False)
+    store = TraceStore(ws.traces_db)
+    try:
+        orch = LearningOrchestrator(
+            trace_store=store, config_dir=ws.agents_dir, min_quality=args.min_quality
+        )
+        with console.status("learning…") as status:
+            result = orch.run(
+                agent_id=args.agent,
+                progress=lambda step, msg: status.update(f"{step} {msg}".strip()),
+            )
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        out = Console(highlight=False)
+        out.print(
+            f"status: {result['status']}"
+            + (f" ({result['reason']})" if result.get("reason") else ""),
+            markup=False,
+        )
+        out.print(
+            f"{result.get('sft_pairs', 0):,} SFT pairs · {result.get('routing_classes', 0)} routing"
+            f" classes · {result.get('agent_classes', 0)} agent classes",
+            markup=False,
+        )
+        for qc, model in sorted(result.get("routing", {}).items()):
+            out.print(f"  route {qc:<8} → {model}", markup=False)
+        for name, version in result.get("configs_written", []):
+            out.print(f"  wrote agents/{name}.toml (version {version})", markup=False)
+    return 0 if result["status"] in ("completed", "skipped") else 1
 
 
 # --------------------------------------------------------------------------- helpers

@@ -18,6 +18,12 @@ from jarvis_tui.learning.training.data import TrainingDataMiner
 
 _LAZY = {
     "AgentConfigEvolver": "jarvis_tui.learning.agent_evolver",
+    "Change": "jarvis_tui.learning.agent_evolver",
+    "ConfigWriteError": "jarvis_tui.learning.agent_evolver",
+    "MalformedConfigError": "jarvis_tui.learning.agent_evolver",
+    "VERSION_CAUSES": "jarvis_tui.learning.agent_evolver",
+    "toml_diff": "jarvis_tui.learning.agent_evolver",
+    "validate_agent_name": "jarvis_tui.learning.agent_evolver",
     "LearningOrchestrator": "jarvis_tui.learning.learning_orchestrator",
     "TraceDrivenPolicy": "jarvis_tui.learning.trace_policy",
     "BanditRouterPolicy": "jarvis_tui.learning.bandit_router",

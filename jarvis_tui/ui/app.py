@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from jarvis_tui.paths import Workspace
 from jarvis_tui.traces import StoreError, TraceStore
 from jarvis_tui.ui.panes.placeholder import PlaceholderPane
+from jarvis_tui.ui.panes.routing import RoutingPane
 from jarvis_tui.ui.panes.traces import TracesPane
 
 
@@ -44,12 +45,6 @@ PANES: tuple[tuple[str, str, str], ...] = (
 )
 
 PLACEHOLDERS = {
-    "routing": (
-        "Routing recommendations are not built yet.",
-        "Per query class (code, math, short, long, general): which model wins, with "
-        "sample counts, mean feedback and a 95% interval, and 'not enough evidence' "
-        "where data is thin.",
-    ),
     "configs": (
         "The agent config timeline is not built yet.",
         "Walk every version of an agent's TOML config, diff any two, roll back.",
@@ -123,7 +118,7 @@ class JarvisApp(App[int]):
     """The jarvis-tui application over one workspace."""
 
     TITLE = "jarvis-tui"
-    CSS_PATH = [STYLES_DIR / "global.tcss", STYLES_DIR / "traces.tcss"]
+    CSS_PATH = [STYLES_DIR / "global.tcss", STYLES_DIR / "traces.tcss", STYLES_DIR / "routing.tcss"]
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         *(
@@ -151,6 +146,8 @@ class JarvisApp(App[int]):
                 with TabPane(f"{title} \\[{key}]", id=pid):
                     if pid == "traces":
                         yield TracesPane(id="traces-pane")
+                    elif pid == "routing":
+                        yield RoutingPane(id="routing-pane")
                     else:
                         head, body = PLACEHOLDERS[pid]
                         yield PlaceholderPane(title, head, body, id=f"{pid}-pane")
@@ -177,6 +174,20 @@ class JarvisApp(App[int]):
     def _store_opened(self, event: StoreOpened) -> None:
         self.store = event.store
         self.query_one(TracesPane).store_opened(event.store)
+        self.query_one(RoutingPane).store_opened(event.store)
+
+    @on(TracesPane.Labelled)
+    def _labels_changed(self) -> None:
+        self.query_one(RoutingPane).mark_stale()
+
+    @on(TracesPane.StoreChanged)
+    def _store_changed(self) -> None:
+        self.query_one(RoutingPane).mark_stale()
+
+    @on(RoutingPane.DrillDown)
+    def _drill_down(self, event: RoutingPane.DrillDown) -> None:
+        self.action_show_pane("traces")
+        self.query_one(TracesPane).show_filter(event.filter)
 
     @on(StoreFailed)
     def _store_failed(self, event: StoreFailed) -> None:

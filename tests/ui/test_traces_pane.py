@@ -194,10 +194,10 @@ async def test_help_lists_keys_and_panes_switch(workspace: Path) -> None:
         assert "Undo (not available now)" in descriptions  # nothing labelled yet
         assert ("0-9", "Score (0–9, =)") in keys
         await pilot.press("escape")
-        await pilot.press("R")
+        await pilot.press("P")
         await pilot.pause()
-        assert app.query_one("#panes").active == "routing"
-        body = " ".join(str(s.render()) for s in app.query("#routing-pane Static"))
+        assert app.query_one("#panes").active == "trials"
+        body = " ".join(str(s.render()) for s in app.query("#trials-pane Static"))
         assert "not built yet" in body
         await pilot.press("T")
         assert app.query_one("#panes").active == "traces"

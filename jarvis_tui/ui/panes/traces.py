@@ -727,6 +727,32 @@ class TracesPane(Widget):
             self.filter = flt
             self.reload(keep=self._current_id())
 
+    def show_filter(self, flt: TraceFilter) -> None:
+        """Show *flt* in the filter bar (and so in the table): drill-downs from other panes."""
+        self.query_one("#search", Input).value = flt.text or ""
+        with self.prevent(Select.Changed):
+            for sel_id, value in (
+                ("#f-agent", flt.agent),
+                ("#f-model", flt.model),
+                ("#f-class", flt.query_class),
+                ("#f-outcome", flt.outcome),
+                (
+                    "#f-labelled",
+                    None if flt.labelled is None else "labelled" if flt.labelled else "unlabelled",
+                ),  # fmt: skip
+                ("#f-time", None),
+            ):
+                sel = self.query_one(sel_id, Select)
+                try:
+                    sel.value = Select.NULL if value is None else value
+                except Exception:  # an option the picker does not list (yet)
+                    sel.value = Select.NULL
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self.filter = flt
+        self.reload()
+        self.focus_default()
+
     def set_filter(self, flt: TraceFilter) -> None:
         """Programmatic filter change (command palette, tests)."""
         self.filter = flt

@@ -1,0 +1,316 @@
+"""LearningOrchestrator — one trace → learn → eval cycle (``openjarvis.learning``).
+
+Differences from the reference, on purpose:
+
+* ``run(agent_id=...)`` considers *and evolves* only that agent: the miner and the
+  evolver see only its traces, and only its config is written (the reference mines
+  one agent but then rewrites the config of whatever agent won any class).
+* The evolver's per-class recommendations are merged per agent before writing:
+  one new version per agent per cycle (the reference writes one version per class,
+  so an agent recommended for three classes got three versions and kept the last).
+  The tools are the union ordered by how often the classes used them; ``max_turns``
+  is the largest recommended.
+* The agent's other settings (temperature, system prompt) are kept from its current
+  config; the reference reset them to defaults, wiping the user's system prompt.
+  A config that would not change is not rewritten.
+* When the eval gate rejects the cycle, the configs written by it are rolled back
+  (each rollback is itself a recorded version); the reference reported "rejected"
+  and left the new configs in place.
+* LoRA training runs only when configured, with enough pairs, and when torch is
+  importable; it is imported lazily.
+* ``run`` takes an optional ``progress(step, message)`` callback and a ``stop``
+  event (checked between steps).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Union
+
+from jarvis_tui.learning.training.data import TrainingDataMiner
+
+STEPS = (
+    "mine traces",
+    "check data",
+    "baseline eval",
+    "routing recommendations",
+    "evolve agent configs",
+    "LoRA training",
+    "post-learning eval",
+    "accept or reject",
+)
+
+
+class _AgentView:
+    """A trace store restricted to one agent (for the evolver's analysis)."""
+
+    def __init__(self, store: Any, agent: str) -> None:
+        self._store = store
+        self._agent = agent
+
+    def iter_traces(self, **kwargs: Any) -> Iterator[Any]:
+        kwargs["agent"] = self._agent
+        return self._store.iter_traces(**kwargs)
+
+    def list_traces(self, **kwargs: Any) -> List[Any]:
+        kwargs["agent"] = self._agent
+        return self._store.list_traces(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+class LearningOrchestrator:
+    """Orchestrate a single trace->learn->eval cycle.
+
+    Parameters
+    ----------
+    trace_store:
+        Object with ``list_traces(limit=...)`` returning ``List[Trace]`` (typically a
+        :class:`TraceStore`).
+    config_dir:
+        Directory where agent TOML configs are written / evolved.
+    eval_fn:
+        Optional callable returning a float score (higher = better). Called before
+        and after learning to gate acceptance.
+    min_improvement:
+        Minimum improvement in eval score required to accept the update.
+    min_sft_pairs:
+        Minimum number of SFT pairs required to trigger LoRA training.
+    min_quality:
+        Minimum feedback quality threshold for :class:`TrainingDataMiner`.
+    lora_config:
+        Optional ``LoRATrainingConfig``. When provided (and enough SFT pairs exist
+        and torch is available), LoRA training runs.
+    model_name:
+        Model name for LoRA training (passed to ``LoRATrainer``).
+    """
+
+    def __init__(
+        self,
+        *,
+        trace_store: Any,
+        config_dir: Union[str, Path],
+        eval_fn: Optional[Callable[[], float]] = None,
+        min_improvement: float = 0.02,
+        min_sft_pairs: int = 10,
+        min_quality: float = 0.7,
+        lora_config: Optional[Any] = None,
+        model_name: Optional[str] = None,
+    ) -> None:
+        self._trace_store = trace_store
+        self._config_dir = Path(config_dir)
+        self._eval_fn = eval_fn
+        self._min_improvement = min_improvement
+        self._min_sft_pairs = min_sft_pairs
+        self._min_quality = min_quality
+        self._lora_config = lora_config
+        self._model_name = model_name
+        self._miner = TrainingDataMiner(trace_store, min_quality=min_quality)
+
+    def _evolver(self, agent_id: Optional[str]) -> Any:
+        from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+
+        store = self._trace_store if agent_id is None else _AgentView(self._trace_store, agent_id)
+        return AgentConfigEvolver(store, config_dir=self._config_dir)
+
+    def run(
+        self,
+        *,
+        agent_id: str | None = None,
+        progress: Optional[Callable[[str, str], None]] = None,
+        stop: Optional[threading.Event] = None,
+    ) -> Dict[str, Any]:
+        """Execute one learning cycle.
+
+        Parameters
+        ----------
+        agent_id:
+            When provided, only traces from this agent are considered, and only
+            this agent's config is evolved.
+
+        Returns a dict with at least ``timestamp`` and ``status`` keys.
+
+        Steps
+        -----
+        1. Mine traces: extract sft_pairs, routing_pairs, agent_pairs
+        2. If no data: return skipped
+        3. Run baseline eval (if eval_fn provided)
+        4. Update routing recommendations
+        5. Evolve agent configs
+        6. Run LoRA training (if lora_config provided AND enough pairs
+           AND torch available)
+        7. Run post-learning eval (if eval_fn provided)
+        8. Accept/reject based on improvement threshold
+        """
+        say = progress or (lambda step, message: None)
+        result: Dict[str, Any] = {"timestamp": time.time(), "agent": agent_id}
+
+        def stopped() -> bool:
+            if stop is not None and stop.is_set():
+                result["status"] = "cancelled"
+                result["reason"] = "stopped by the user"
+                return True
+            return False
+
+        # 1. Mine training data from every trace
+        say(STEPS[0], "mining SFT pairs, routing and agent statistics")
+        sft_pairs = self._miner.extract_sft_pairs(agent=agent_id)
+        routing_pairs = self._miner.extract_routing_pairs(agent=agent_id)
+        agent_pairs = self._miner.extract_agent_config_pairs(agent=agent_id)
+        result["sft_pairs"] = len(sft_pairs)
+        result["routing_classes"] = len(routing_pairs)
+        result["agent_classes"] = len(agent_pairs)
+        result["routing"] = {qc: p["best_model"] for qc, p in routing_pairs.items()}
+        if stopped():
+            return result
+
+        # 2. Any data at all?
+        say(STEPS[1], "")
+        if len(sft_pairs) + len(routing_pairs) + len(agent_pairs) == 0:
+            result["status"] = "skipped"
+            result["reason"] = "no training data available"
+            return result
+
+        # 3. Baseline eval
+        baseline: Optional[float] = None
+        if self._eval_fn is not None:
+            say(STEPS[2], "")
+            baseline = float(self._eval_fn())
+            result["baseline_score"] = baseline
+
+        # 4. Routing recommendations (returned; the Routing pane shows the evidence)
+        say(STEPS[3], "")
+        result["routing_updated"] = len(routing_pairs) > 0
+        if stopped():
+            return result
+
+        # 5. Evolve agent configs
+        say(STEPS[4], "analysing traces for agent configs")
+        evolver = self._evolver(agent_id)
+        recommendations = evolver.analyze(stop=stop)
+        if stopped():
+            return result
+        written = self._write_configs(evolver, recommendations, agent_id)
+        result["agent_configs_evolved"] = bool(written)
+        result["configs_written"] = [(name, version) for name, version, _ in written]
+
+        # 6. LoRA training (optional)
+        result["lora_training"] = None
+        if self._lora_config is not None and len(sft_pairs) >= self._min_sft_pairs:
+            say(STEPS[5], f"{len(sft_pairs)} pairs")
+            result["lora_training"] = self._try_lora_training(sft_pairs)
+
+        # 7. Post-learning eval
+        post: Optional[float] = None
+        if self._eval_fn is not None:
+            say(STEPS[6], "")
+            post = float(self._eval_fn())
+            result["post_score"] = post
+
+        # 8. Accept / reject
+        say(STEPS[7], "")
+        if baseline is not None and post is not None:
+            improvement = post - baseline
+            result["improvement"] = improvement
+            if improvement >= self._min_improvement:
+                result["accepted"] = True
+                result["status"] = "completed"
+            else:
+                result["accepted"] = False
+                result["status"] = "rejected"
+                result["reason"] = (
+                    f"eval improvement {improvement:.4f} below threshold {self._min_improvement}"
+                )
+                result["rolled_back"] = self._undo(evolver, written)
+        else:
+            result["accepted"] = True
+            result["status"] = "completed"
+        return result
+
+    # -- steps ----------------------------------------------------------------------
+
+    @staticmethod
+    def _merge(recommendations: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+        """Per agent: tools ordered by use across the classes it wins, largest max_turns."""
+        merged: Dict[str, Dict[str, Any]] = {}
+        for rec in recommendations:
+            name = rec.get("recommended_agent") or ""
+            if not name:
+                continue
+            m = merged.setdefault(name, {"tools": {}, "max_turns": 0, "classes": []})
+            weight = int(rec.get("sample_count", 1)) or 1
+            for rank, tool in enumerate(rec.get("recommended_tools", [])):
+                m["tools"][tool] = m["tools"].get(tool, 0) + weight / (rank + 1)
+            m["max_turns"] = max(m["max_turns"], int(rec.get("recommended_max_turns", 10)))
+            m["classes"].append(rec.get("query_class", "?"))
+        return merged
+
+    def _write_configs(
+        self, evolver: Any, recommendations: List[Dict[str, Any]], agent_id: Optional[str]
+    ) -> List[tuple[str, int, int]]:
+        """Write one version per agent that changes; returns ``(agent, new, previous)``."""
+        written: List[tuple[str, int, int]] = []
+        for name, m in sorted(self._merge(recommendations).items()):
+            if agent_id is not None and name != agent_id:
+                continue
+            tools = sorted(m["tools"], key=lambda t: (-m["tools"][t], t))
+            current = self._current(evolver, name)
+            settings = current.get("agent", {}) if isinstance(current, dict) else {}
+            temperature = settings.get("temperature", 0.3)
+            system_prompt = settings.get("system_prompt", "")
+            if settings.get("tools") == tools and settings.get("max_turns") == m["max_turns"]:
+                continue  # nothing would change
+            before = len(evolver.list_versions(name))
+            evolver.write_config(
+                name,
+                tools=tools,
+                max_turns=m["max_turns"],
+                temperature=temperature if isinstance(temperature, (int, float)) else 0.3,
+                system_prompt=system_prompt if isinstance(system_prompt, str) else "",
+                cause="evolver",
+                note="learning cycle: best for " + ", ".join(sorted(m["classes"])),
+            )
+            written.append((name, len(evolver.list_versions(name)), before))
+        return written
+
+    @staticmethod
+    def _current(evolver: Any, name: str) -> Dict[str, Any]:
+        versions = evolver.list_versions(name)
+        if not versions:
+            return {}
+        try:
+            return evolver.load_version(name, versions[-1]["version"])
+        except ValueError:
+            return {}  # malformed current config: the new version replaces it
+
+    @staticmethod
+    def _undo(evolver: Any, written: List[tuple[str, int, int]]) -> List[tuple[str, int]]:
+        undone = []
+        for name, _new, previous in written:
+            if previous >= 1:
+                evolver.rollback(name, previous)
+                undone.append((name, previous))
+        return undone
+
+    def _try_lora_training(self, sft_pairs: List[Dict[str, Any]]) -> Dict[str, Any]:
+        if importlib.util.find_spec("torch") is None:
+            return {
+                "status": "skipped",
+                "reason": "torch is not installed (pip install '.[train]')",
+            }
+        try:
+            from jarvis_tui.learning.training.lora import LoRATrainer  # type: ignore
+        except ImportError as exc:
+            return {"status": "skipped", "reason": f"LoRA trainer unavailable: {exc}"}
+        try:
+            trainer = LoRATrainer(self._lora_config, model_name=self._model_name)
+            return dict(trainer.train(sft_pairs))
+        except Exception as exc:  # training failure must not lose the cycle's result
+            return {"status": "error", "reason": str(exc)}
+
+
+__all__ = ["LearningOrchestrator"]

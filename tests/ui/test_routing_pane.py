@@ -1,0 +1,139 @@
+"""Routing pane: the evidence a user sees, drill-down into Traces, live recompute."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from jarvis_tui.demo import build_demo
+from jarvis_tui.traces import TraceFilter
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.panes.routing import RoutingPane, replay
+from jarvis_tui.ui.panes.traces import TracesPane
+from jarvis_tui.ui.testing import settle
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("rdemo") / "ws", traces=3000, seed=5)
+
+
+@pytest.fixture
+def home(demo_home: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "ws"
+    shutil.copytree(demo_home, dest)
+    return dest
+
+
+def text_of(widget: Static) -> str:
+    from io import StringIO
+
+    from rich.console import Console
+
+    console = Console(width=200, file=StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def test_matrix_shows_every_class_and_model_with_recommendations(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await settle(app, pilot)
+        pane = app.query_one(RoutingPane)
+        m = pane.matrix
+        assert m is not None
+        assert set(m.classes) == {"code", "math", "short", "long", "general"}
+        table = app.query_one("#routing-matrix", DataTable)
+        assert table.row_count == 5 and len(table.columns) == len(m.models) + 1
+        # the demo's designed winners
+        assert m.recommendations["code"].best == "qwen2.5-coder:7b"
+        assert m.recommendations["math"].best == "llama3.1:70b"
+        recs = app.query_one("#routing-recs", DataTable)
+        assert str(recs.get_cell("code", "recommended")) == "qwen2.5-coder:7b"
+        best_cell = table.get_cell("code", "qwen2.5-coder:7b")
+        assert "★" in best_cell.plain
+        est = replay(m)
+        assert est.d_feedback > 0  # routing to the winners would have helped
+        assert "Δ mean feedback" in text_of(app.query_one("#routing-replay", Static))
+
+
+async def test_thin_evidence_is_marked(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await settle(app, pilot)
+        pane = app.query_one(RoutingPane)
+        pane.min_evidence = 10_000
+        pane.action_recompute()
+        await settle(app, pilot)
+        assert {r.confidence for r in pane.matrix.recommendations.values()} == {
+            "not enough evidence"
+        }
+        assert (
+            "?" in app.query_one("#routing-matrix", DataTable).get_cell("code", "phi3:3.8b").plain
+        )
+
+
+async def test_enter_on_a_cell_lands_in_traces_filtered_to_its_unlabelled(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await settle(app, pilot)
+        pane = app.query_one(RoutingPane)
+        table = app.query_one("#routing-matrix", DataTable)
+        table.focus()
+        row = pane.matrix.classes.index("math")
+        col = pane.matrix.models.index("phi3:3.8b") + 1
+        table.cursor_coordinate = (row, col)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.query_one("#panes").active == "traces"
+        traces = app.query_one(TracesPane)
+        assert traces.filter == TraceFilter(model="phi3:3.8b", query_class="math", labelled=False)
+        assert traces._rows and all(
+            r.model == "phi3:3.8b" and r.query_class == "math" and r.feedback is None
+            for r in traces._rows
+        )
+        # labelling there makes the routing numbers stale and they are recomputed
+        before = pane.matrix.cells[("math", "phi3:3.8b")].rated.n
+        await pilot.press("9")
+        await settle(app, pilot)
+        assert pane.stale
+        await pilot.press("R")
+        await settle(app, pilot)
+        assert pane.matrix.cells[("math", "phi3:3.8b")].rated.n == before + 1
+
+
+async def test_query_box_shows_each_routers_decision(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await settle(app, pilot)
+        await pilot.press("slash")
+        app.query_one("#routing-query", Input).value = "please fix `parse()`, it crashes"
+        await settle(app, pilot)
+        text = text_of(app.query_one("#routing-decisions", Static))
+        assert "class code" in text
+        for name in ("heuristic", "trace", "bandit"):
+            assert name in text
+        assert "rule 1" in text
+        assert "has_code=True" in text
+
+
+async def test_empty_store_says_so(tmp_path: Path) -> None:
+    app = JarvisApp(tmp_path / "empty")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await settle(app, pilot)
+        pane = app.query_one(RoutingPane)
+        assert pane.matrix is not None and pane.matrix.classes == []
+        assert "0 traces" in text_of(app.query_one("#routing-status", Static))
