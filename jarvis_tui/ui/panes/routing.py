@@ -157,6 +157,7 @@ class RoutingPane(Widget):
         self.stale = True
         """Labels changed since the last computation."""
         self._routers: dict[str, Any] = {}
+        self._routers_started = False
         self._cycle: Optional[dict[str, Any]] = None
 
     def compose(self) -> ComposeResult:
@@ -180,13 +181,21 @@ class RoutingPane(Widget):
 
     def focus_default(self) -> None:
         self.query_one("#routing-matrix", DataTable).focus()
-        if self.stale and self.store is not None:
-            self.action_recompute()
+        if self.store is not None:
+            if self.stale:
+                self.action_recompute()
+            if not self._routers_started:
+                self._routers_started = True
+                self._load_routers()
 
     def store_opened(self, store: TraceStore) -> None:
+        """Nothing is computed until the pane is first shown: startup stays fast."""
         self.store = store
-        self.action_recompute()
-        self._load_routers()
+        self.query_one("#routing-status", Static).update(
+            Text("Evidence is computed when this pane is shown.", style="dim")
+        )
+        if self._visible():
+            self.focus_default()
 
     def mark_stale(self) -> None:
         """Labels changed: recompute now if visible, else when next shown."""
