@@ -47,7 +47,42 @@ async def shoot(home: Path) -> list[Path]:
         await pilot.press("question_mark")
         await pilot.pause()
         written.append(Path(app.save_screenshot("help.svg", str(OUT))))
+        await pilot.press("escape")
+        await pilot.press("R")
+        await settle(app, pilot)
+        await pilot.press("slash")
+        await pilot.press(*"why does my `import pandas` fail?")
+        await settle(app, pilot)
+        written.append(Path(app.save_screenshot("routing.svg", str(OUT))))
+        await pilot.press("escape")
+        await pilot.press("C")
+        await settle(app, pilot)
+        app.query_one("#configs-agents").move_cursor(row=1)  # react: the longest history
+        await settle(app, pilot)
+        versions = app.query_one("#configs-versions")
+        versions.focus()
+        versions.move_cursor(row=versions.row_count - 1)
+        await settle(app, pilot)
+        written.append(Path(app.save_screenshot("configs.svg", str(OUT))))
     return written
+
+
+def seed_configs(home: Path) -> None:
+    """Give the demo a config history: a learning cycle, a hand edit, a rollback."""
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+    from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
+    from jarvis_tui.traces import TraceStore
+
+    store = TraceStore(home / "traces.db")
+    ev = AgentConfigEvolver(store, config_dir=home / "agents")
+    ev.write_config("react", tools=["web_search"], max_turns=6, cause="manual",
+                    system_prompt="You are a careful assistant.\nCite sources.",
+                    note="first hand-written config")  # fmt: skip
+    LearningOrchestrator(trace_store=store, config_dir=home / "agents").run()
+    ev.write_config("react", tools=["web_search", "code_exec"], max_turns=20, cause="manual",
+                    note="try more turns")  # fmt: skip
+    ev.rollback("react", 2)
+    store.close()
 
 
 def main() -> int:
@@ -55,6 +90,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "demo"
         build_demo(home, traces=20_000, seed=7)
+        seed_configs(home)
         for path in asyncio.run(shoot(home)):
             print(path.relative_to(ROOT))
     return 0

@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from jarvis_tui.paths import Workspace
 from jarvis_tui.traces import StoreError, TraceStore
+from jarvis_tui.ui.panes.configs import ConfigsPane
 from jarvis_tui.ui.panes.placeholder import PlaceholderPane
 from jarvis_tui.ui.panes.routing import RoutingPane
 from jarvis_tui.ui.panes.traces import TracesPane
@@ -45,10 +46,6 @@ PANES: tuple[tuple[str, str, str], ...] = (
 )
 
 PLACEHOLDERS = {
-    "configs": (
-        "The agent config timeline is not built yet.",
-        "Walk every version of an agent's TOML config, diff any two, roll back.",
-    ),
     "training": (
         "LoRA training is not built yet.",
         "Mine SFT pairs from labelled traces, train a LoRA adapter and watch loss, "
@@ -118,7 +115,12 @@ class JarvisApp(App[int]):
     """The jarvis-tui application over one workspace."""
 
     TITLE = "jarvis-tui"
-    CSS_PATH = [STYLES_DIR / "global.tcss", STYLES_DIR / "traces.tcss", STYLES_DIR / "routing.tcss"]
+    CSS_PATH = [
+        STYLES_DIR / "global.tcss",
+        STYLES_DIR / "traces.tcss",
+        STYLES_DIR / "routing.tcss",
+        STYLES_DIR / "configs.tcss",
+    ]
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         *(
@@ -148,6 +150,8 @@ class JarvisApp(App[int]):
                         yield TracesPane(id="traces-pane")
                     elif pid == "routing":
                         yield RoutingPane(id="routing-pane")
+                    elif pid == "configs":
+                        yield ConfigsPane(id="configs-pane")
                     else:
                         head, body = PLACEHOLDERS[pid]
                         yield PlaceholderPane(title, head, body, id=f"{pid}-pane")
@@ -175,6 +179,7 @@ class JarvisApp(App[int]):
         self.store = event.store
         self.query_one(TracesPane).store_opened(event.store)
         self.query_one(RoutingPane).store_opened(event.store)
+        self.query_one(ConfigsPane).store_opened(event.store, self.workspace.agents_dir)
 
     @on(TracesPane.Labelled)
     def _labels_changed(self) -> None:
@@ -183,6 +188,16 @@ class JarvisApp(App[int]):
     @on(TracesPane.StoreChanged)
     def _store_changed(self) -> None:
         self.query_one(RoutingPane).mark_stale()
+
+    @on(TabbedContent.TabActivated, "#panes")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """A pane shown by any means (key, click, focus) loads what it shows lazily."""
+        pane_id = event.pane.id if event.pane is not None else None
+        if pane_id:
+            pane = self.query_one(f"#{pane_id}-pane")
+            shown = getattr(pane, "pane_shown", None)
+            if callable(shown):
+                shown()
 
     @on(RoutingPane.DrillDown)
     def _drill_down(self, event: RoutingPane.DrillDown) -> None:

@@ -39,3 +39,47 @@ def test_placeholder_pane(workspace: Path, snap_compare) -> None:
 def test_traces_pane_ansi_theme(workspace: Path, snap_compare) -> None:
     app = JarvisApp(workspace, theme="ansi-dark")
     assert snap_compare(app, terminal_size=(120, 40), run_before=_ready)
+
+
+def test_routing_pane(workspace: Path, snap_compare) -> None:
+    async def go(pilot) -> None:
+        await _ready(pilot)
+        await pilot.press("R")
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(JarvisApp(workspace), terminal_size=(120, 40), run_before=go)
+
+
+def _pin_config_times(agents: Path) -> None:
+    """Version times come from the history log and file times: pin them."""
+    import json
+    import os
+
+    for log in sorted((agents / ".history").glob("*.log.jsonl")):
+        lines = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+        for i, entry in enumerate(lines):
+            entry["ts"] = 1_780_000_000 + 3600 * i
+        log.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    for f in agents.rglob("*.toml"):
+        os.utime(f, (1_780_000_000, 1_780_000_000))
+
+
+def test_configs_pane(workspace: Path, snap_compare) -> None:
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+    from jarvis_tui.traces import TraceStore
+
+    store = TraceStore(workspace / "traces.db")
+    ev = AgentConfigEvolver(store, config_dir=workspace / "agents")
+    ev.write_config("react", tools=["web_search"], max_turns=8, cause="manual", note="first")
+    ev.write_config("react", tools=["web_search", "calculator"], max_turns=12, cause="evolver")
+    ev.rollback("react", 1)
+    ev.write_config("simple", tools=["file_read"], cause="manual", note="hand written")
+    store.close()
+    _pin_config_times(workspace / "agents")
+
+    async def go(pilot) -> None:
+        await _ready(pilot)
+        await pilot.press("C")
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(JarvisApp(workspace), terminal_size=(120, 40), run_before=go)

@@ -124,6 +124,7 @@ class RoutingPane(Widget):
             "plus,equals_sign", "evidence(10)", "More evidence", show=False, id="routing.more"
         ),  # fmt: skip
         Binding("minus", "evidence(-10)", "Less evidence", show=False, id="routing.less"),
+        Binding("escape", "leave_query", "Back to the matrix", show=False, id="routing.escape"),
     ]
 
     class Computed(Message):
@@ -181,6 +182,13 @@ class RoutingPane(Widget):
 
     def focus_default(self) -> None:
         self.query_one("#routing-matrix", DataTable).focus()
+        self.pane_shown()
+
+    def action_leave_query(self) -> None:
+        self.query_one("#routing-matrix", DataTable).focus()
+
+    def pane_shown(self) -> None:
+        """On screen: compute what is stale, learn the routers once."""
         if self.store is not None:
             if self.stale:
                 self.action_recompute()

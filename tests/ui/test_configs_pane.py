@@ -1,0 +1,153 @@
+"""Configs pane: timeline, diff two versions, roll back (and the file on disk), evolve."""
+
+from __future__ import annotations
+
+import io
+import tomllib
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import DataTable, Static
+
+from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+from jarvis_tui.traces import TraceStore
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.panes.configs import ConfigsPane, ConfirmScreen
+from jarvis_tui.ui.testing import settle
+from tests.ui.conftest import make_traces
+
+
+def plain(widget: Static) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    store.save_many(make_traces(300))
+    ev = AgentConfigEvolver(store, config_dir=home / "agents")
+    ev.write_config("react", tools=["web_search"], max_turns=8, cause="manual", note="first")
+    ev.write_config("react", tools=["web_search", "calculator"], max_turns=12, cause="manual",
+                    note="more tools")  # fmt: skip
+    ev.write_config("react", tools=["calculator"], max_turns=12, temperature=0.5,
+                    system_prompt='Say "hi"\nthen stop', cause="evolver")  # fmt: skip
+    store.close()
+    (home / "agents" / "broken.toml").write_text("[agent\nname = 'x'\n")
+    return home
+
+
+async def open_configs(app: JarvisApp, pilot) -> ConfigsPane:
+    await settle(app, pilot)
+    await pilot.press("C")
+    await settle(app, pilot)
+    return app.query_one(ConfigsPane)
+
+
+async def test_timeline_and_key_level_diff_against_current(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_configs(app, pilot)
+        agents = app.query_one("#configs-agents", DataTable)
+        assert agents.row_count == 2  # broken.toml is listed, not hidden
+        assert "⚠" in str(agents.get_cell("broken", "agent"))
+        pane._select_agent("react")
+        await settle(app, pilot)
+        assert [v["version"] for v in pane.versions] == [1, 2, 3]
+        versions = app.query_one("#configs-versions", DataTable)
+        assert versions.row_count == 3
+        versions.move_cursor(row=2)  # oldest (newest is on top)
+        await settle(app, pilot)
+        body = plain(app.query_one("#configs-diff-body", Static))
+        assert "version 1 → version 3" in body
+        assert "agent.max_turns: 8 → 12" in body
+        assert "agent.tools: + calculator" in body and "agent.tools: - web_search" in body
+
+
+async def test_mark_compares_any_two_versions_and_text_diff(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_configs(app, pilot)
+        pane._select_agent("react")
+        await settle(app, pilot)
+        versions = app.query_one("#configs-versions", DataTable)
+        versions.focus()
+        versions.move_cursor(row=2)  # v1
+        await settle(app, pilot)
+        await pilot.press("m")
+        versions.move_cursor(row=1)  # v2
+        await settle(app, pilot)
+        body = plain(app.query_one("#configs-diff-body", Static))
+        assert "version 1 → version 2" in body and "agent.tools: + calculator" in body
+        assert "web_search" not in body.split("Version 1")[0].replace("+ calculator", "")
+        await pilot.press("t")
+        await settle(app, pilot)
+        body = plain(app.query_one("#configs-diff-body", Static))
+        assert "--- v1" in body and "+++ v2" in body
+
+
+async def test_rollback_previews_then_writes_a_new_version(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_configs(app, pilot)
+        pane._select_agent("react")
+        await settle(app, pilot)
+        versions = app.query_one("#configs-versions", DataTable)
+        versions.focus()
+        versions.move_cursor(row=2)  # v1
+        await settle(app, pilot)
+        await pilot.press("b")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        preview = plain(app.screen.query_one("#confirm-body", Static))
+        assert "max_turns = 8" in preview
+        await pilot.press("n")  # cancel: nothing written
+        await settle(app, pilot)
+        assert len(pane.versions) == 3
+        await pilot.press("b")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert [v["version"] for v in pane.versions] == [1, 2, 3, 4]
+        assert pane.versions[-1]["cause"] == "rollback"
+    cfg = tomllib.loads((home / "agents" / "react.toml").read_text())["agent"]
+    assert cfg["tools"] == ["web_search"] and cfg["max_turns"] == 8
+
+
+async def test_malformed_config_is_shown_as_text_not_a_crash(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_configs(app, pilot)
+        pane._select_agent("broken")
+        await settle(app, pilot)
+        body = plain(app.query_one("#configs-diff-body", Static))
+        assert "[agent" in body  # the raw text is there
+
+
+async def test_evolve_shows_proposals_and_writes_only_accepted(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_configs(app, pilot)
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert pane.proposals, "the traces recommend configs"
+        names = [p.agent for p in pane.proposals]
+        body = plain(app.query_one("#configs-diff-body", Static))
+        assert "evolver proposal" in body
+        first = names[0]
+        await pilot.press("y")
+        await settle(app, pilot)
+        for _ in names[1:]:
+            await pilot.press("n")
+            await settle(app, pilot)
+        assert pane.proposals == []
+    agents = home / "agents"
+    assert (agents / f"{first}.toml").is_file()
+    for skipped in names[1:]:
+        assert not (agents / f"{skipped}.toml").exists() or skipped == "react"
+    if "react" in names[1:]:
+        cfg = tomllib.loads((agents / "react.toml").read_text())["agent"]
+        assert cfg["tools"] == ["calculator"]  # skipped: unchanged
