@@ -137,3 +137,17 @@ async def test_empty_store_says_so(tmp_path: Path) -> None:
         pane = app.query_one(RoutingPane)
         assert pane.matrix is not None and pane.matrix.classes == []
         assert "0 traces" in text_of(app.query_one("#routing-status", Static))
+
+
+async def test_learning_cycle_from_the_pane_writes_configs_and_reports(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot)
+        side = text_of(app.query_one("#routing-replay", Static))
+        assert "Last learning cycle" in side and "status completed" in side
+        assert "SFT pairs" in side and "configs:" in side
+    assert sorted(p.name for p in (home / "agents").glob("*.toml"))

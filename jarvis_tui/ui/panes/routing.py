@@ -435,7 +435,13 @@ class RoutingPane(Widget):
 
         agents_dir = self.app.workspace.agents_dir  # type: ignore[attr-defined]
         orch = LearningOrchestrator(trace_store=self.store, config_dir=agents_dir)
-        result = orch.run()
+        status = self.query_one("#routing-status", Static)
+
+        def progress(step: str, message: str) -> None:
+            line = Text(f"Learning cycle: {step}… {message}".rstrip(), style="yellow")
+            self.app.call_from_thread(status.update, line)
+
+        result = orch.run(progress=progress, stop=get_current_worker().cancelled_event)
         self.post_message(self.CycleDone(result))
 
     @on(CycleDone)

@@ -1,0 +1,23 @@
+"""``python -m bench``: every benchmark, one after the other; exit 1 if any target is missed."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import bench_configs, bench_learning, bench_store
+
+
+def main() -> int:
+    failed = []
+    for mod in (bench_store, bench_learning, bench_configs):
+        if mod.main([]) != 0:
+            failed.append(mod.__name__)
+    if failed:
+        print("targets missed in: " + ", ".join(failed))
+        return 1
+    print("every target met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
