@@ -40,11 +40,11 @@ def classify_query(query: str) -> str:
             return "code"
         if any(w in low for w in _MATH_WORDS) and _MATH_RE.search(query):
             return "math"
-    else:
-        if _CODE_RE.search(query):
-            return "code"
-        if _MATH_RE.search(query):
-            return "math"
+        return _by_length(query)
+    return _classify_reference(query)
+
+
+def _by_length(query: str) -> str:
     if len(query) < 50:
         return "short"
     if len(query) > 500:
@@ -53,16 +53,12 @@ def classify_query(query: str) -> str:
 
 
 def _classify_reference(query: str) -> str:
-    """The reference implementation, kept for the equivalence test."""
+    """The reference implementation (two regexes), kept for the equivalence test."""
     if _CODE_RE.search(query):
         return "code"
     if _MATH_RE.search(query):
         return "math"
-    if len(query) < 50:
-        return "short"
-    if len(query) > 500:
-        return "long"
-    return "general"
+    return _by_length(query)
 
 
 __all__ = ["QUERY_CLASSES", "classify_query"]

@@ -1148,6 +1148,12 @@ class TraceStore:
     _GROUPABLE = {"qclass": "r.qclass", "model": "r.model", "agent": "r.agent",
                   "outcome": "r.outcome"}  # fmt: skip
 
+    def _group_columns(self, by: Sequence[str]) -> list[str]:
+        unknown = [name for name in by if name not in self._GROUPABLE]
+        if unknown:
+            raise ValueError(f"cannot group by {unknown[0]!r}")
+        return [self._GROUPABLE[name] for name in by]
+
     def _quality_where(
         self, agent: Optional[str], min_feedback: Optional[float], exclude_failures: bool
     ) -> tuple[list[str], list[Any]]:
@@ -1178,11 +1184,7 @@ class TraceStore:
         ``tokens`` (means over all traces of the group), ``success``, ``failure``.
         Unrated traces count in ``n`` but never in the feedback sums.
         """
-        cols = []
-        for name in by:
-            if name not in self._GROUPABLE:
-                raise ValueError(f"cannot group by {name!r}")
-            cols.append(self._GROUPABLE[name])
+        cols = self._group_columns(by)
         where, params = self._quality_where(agent, min_feedback, exclude_failures)
         group = ", ".join(cols)
         sql = (
@@ -1256,11 +1258,7 @@ class TraceStore:
         A tool call is a ``tool_call`` step whose input has ``{"tool": name}``
         (the OpenJarvis convention); steps with other inputs are ignored.
         """
-        cols = []
-        for name in by:
-            if name not in self._GROUPABLE:
-                raise ValueError(f"cannot group by {name!r}")
-            cols.append(self._GROUPABLE[name])
+        cols = self._group_columns(by)
         where, params = self._quality_where(agent, min_feedback, exclude_failures)
         where.append("s.step_type = 'tool_call'")
         if pairs is not None:

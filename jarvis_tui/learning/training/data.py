@@ -36,6 +36,12 @@ from jarvis_tui.learning.classify import QUERY_CLASSES, classify_query
 from jarvis_tui.learning.stats import MeanCI, mean_ci
 
 
+def _empty_cell(qclass: str, model: str) -> Dict[str, Any]:
+    """Accumulator for one class × model cell (sums; means are taken at the end)."""
+    return {"qclass": qclass, "model": model, "n": 0, "rated": 0, "fb_sum": 0.0,
+            "fb_sq_sum": 0.0, "latency": 0.0, "tokens": 0.0, "success": 0, "failure": 0}  # fmt: skip
+
+
 def _rank_key(item: tuple[str, float, int]) -> tuple[float, int, str]:
     name, avg, count = item
     return (-avg, -count, name)
@@ -306,12 +312,7 @@ class TrainingDataMiner:
             merged: Dict[tuple[str, str], Dict[str, Any]] = {}
             for c in self._cube(agent):
                 key = (c["qclass"], c["model"])
-                d = merged.setdefault(
-                    key,
-                    {"qclass": key[0], "model": key[1], "n": 0, "rated": 0, "fb_sum": 0.0,
-                     "fb_sq_sum": 0.0, "latency": 0.0, "tokens": 0.0, "success": 0,
-                     "failure": 0},
-                )  # fmt: skip
+                d = merged.setdefault(key, _empty_cell(*key))
                 d["n"] += c["n"]
                 d["rated"] += c["rated"]
                 d["fb_sum"] += c["fb_sum"]
@@ -329,12 +330,7 @@ class TrainingDataMiner:
             acc: Dict[tuple[str, str], Dict[str, Any]] = {}
             for t in self._iter_all(agent):
                 key = (classify_query(t.query), t.model)
-                d = acc.setdefault(
-                    key,
-                    {"qclass": key[0], "model": key[1], "n": 0, "rated": 0, "fb_sum": 0.0,
-                     "fb_sq_sum": 0.0, "latency": 0.0, "tokens": 0.0, "success": 0,
-                     "failure": 0},
-                )  # fmt: skip
+                d = acc.setdefault(key, _empty_cell(*key))
                 d["n"] += 1
                 d["latency"] += t.total_latency_seconds
                 d["tokens"] += t.total_tokens
