@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_configs, bench_learning, bench_store
+from bench import bench_configs, bench_learning, bench_store, bench_training, bench_ui_lag
 
 
 def main() -> int:
     failed = []
-    for mod in (bench_store, bench_learning, bench_configs):
+    for mod in (bench_store, bench_learning, bench_configs, bench_training, bench_ui_lag):
         if mod.main([]) != 0:
             failed.append(mod.__name__)
     if failed:

@@ -114,7 +114,44 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     learn.add_argument("--json", action="store_true", help="print the result as JSON")
     learn.set_defaults(func=_cmd_learn)
+
+    train = sub.add_parser(
+        "train",
+        help="train a LoRA adapter headless (the TUI can follow the run)",
+        description=(
+            "Mine SFT pairs from the labelled traces and train a LoRA adapter. The run "
+            "writes checkpoints/<run>/ (run.json, metrics.jsonl, adapters), which the "
+            "Training pane follows live, also from another machine sharing the folder."
+        ),
+    )
+    train.add_argument("--home", dest="train_home", metavar="DIR", help="workspace directory")
+    train.add_argument("--model", metavar="PATH",
+                       help="local Hugging Face model folder (default: the workspace's tiny LM)")  # fmt: skip
+    train.add_argument("--epochs", type=positive_int, default=2, metavar="N")
+    train.add_argument("--batch-size", type=positive_int, default=4, metavar="N")
+    train.add_argument("--rank", type=positive_int, default=8, metavar="R")
+    train.add_argument("--alpha", type=positive_int, default=16, metavar="A")
+    train.add_argument("--lr", type=_positive_float, default=5e-4, metavar="LR")
+    train.add_argument("--max-length", type=positive_int, default=256, metavar="TOKENS")
+    train.add_argument("--max-pairs", type=positive_int, default=200, metavar="N")
+    train.add_argument("--min-quality", type=_unit_float, default=0.7, metavar="Q")
+    train.add_argument("--eval-split", type=_unit_float, default=0.1, metavar="F")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    train.add_argument("--json", action="store_true", help="print the summary as JSON")
+    train.set_defaults(func=_cmd_train)
     return parser
+
+
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
 
 
 def _unit_float(text: str) -> float:
@@ -223,6 +260,75 @@ def _cmd_learn(args: argparse.Namespace) -> int:
         for name, version in result.get("configs_written", []):
             out.print(f"  wrote agents/{name}.toml (version {version})", markup=False)
     return 0 if result["status"] in ("completed", "skipped") else 1
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from jarvis_tui.learning.training import TrainingDataMiner
+    from jarvis_tui.learning.training.lora import LoRATrainer, LoRATrainingConfig
+    from jarvis_tui.traces import TraceStore
+
+    ws = Workspace(resolve_home(args.train_home or args.home))
+    if not ws.traces_db.is_file():
+        raise CommandError(f"no trace store at {ws.traces_db}")
+    config = LoRATrainingConfig(
+        lora_rank=args.rank, lora_alpha=args.alpha, learning_rate=args.lr,
+        num_epochs=args.epochs, batch_size=args.batch_size, max_seq_length=args.max_length,
+        output_dir=str(ws.checkpoints_dir), gradient_checkpointing=False,
+    )  # fmt: skip
+    problems = config.validate()
+    if problems:
+        raise CommandError("; ".join(problems))
+    store = TraceStore(ws.traces_db)
+    try:
+        pairs = []
+        for pair in TrainingDataMiner(store, min_quality=args.min_quality).iter_sft_pairs():
+            pairs.append(pair)
+            if len(pairs) >= args.max_pairs:
+                break
+    finally:
+        store.close()
+    if not pairs:
+        raise CommandError(f"no SFT pairs with feedback >= {args.min_quality}: label traces first")
+    console = Console(stderr=True, highlight=False)
+    if args.model:
+        model = args.model
+    else:
+        from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+
+        model = str(ensure_tiny_lm(ws.models_dir))
+    device = None if args.device == "auto" else args.device
+    trainer = LoRATrainer(config, model_name=model, device=device)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(), console=console, transient=not args.json,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(f"training on {len(pairs)} pairs", total=None, info="")
+
+        def on_step(rec: dict) -> None:
+            total = rec.get("total_steps")
+            bar.update(
+                task, completed=rec["step"], total=total,
+                info=f"loss {rec['loss']:.3f} · {rec.get('tokens_per_s', 0):,.0f} tok/s",
+            )  # fmt: skip
+
+        summary = trainer.train(
+            pairs, callback=on_step, run_dir=str(ws.checkpoints_dir),
+            eval_fraction=args.eval_split,
+        )  # fmt: skip
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        out = Console(highlight=False)
+        out.print(f"status: {summary.get('status')}", markup=False)
+        for key in ("run_dir", "final_loss", "tokens_per_s", "train_examples", "truncated"):
+            if key in summary:
+                out.print(f"  {key}: {summary[key]}", markup=False)
+    return 0 if summary.get("status") in ("completed", "cancelled") else 1
 
 
 # --------------------------------------------------------------------------- helpers

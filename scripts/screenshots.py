@@ -64,6 +64,20 @@ async def shoot(home: Path) -> list[Path]:
         versions.move_cursor(row=versions.row_count - 1)
         await settle(app, pilot)
         written.append(Path(app.save_screenshot("configs.svg", str(OUT))))
+        await pilot.press("L")
+        await settle(app, pilot)
+        pane = app.query_one("TrainingPane")
+        for key, value in {"max_pairs": "400", "num_epochs": "3", "max_seq_length": "256",
+                           "eval_fraction": "0.1", "learning_rate": "0.002"}.items():  # fmt: skip
+            pane.query_one(f"#f-{key}").value = value
+        await pilot.press("s")
+        await settle(app, pilot, rounds=8)
+        pane._follow()
+        await settle(app, pilot)
+        pane._last_plot = 0.0
+        pane._plot()
+        await pilot.pause()
+        written.append(Path(app.save_screenshot("training.svg", str(OUT))))
     return written
 
 

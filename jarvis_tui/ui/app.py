@@ -23,6 +23,7 @@ from jarvis_tui.ui.panes.configs import ConfigsPane
 from jarvis_tui.ui.panes.placeholder import PlaceholderPane
 from jarvis_tui.ui.panes.routing import RoutingPane
 from jarvis_tui.ui.panes.traces import TracesPane
+from jarvis_tui.ui.panes.training import TrainingPane
 
 
 def _styles_dir() -> Path:
@@ -46,11 +47,6 @@ PANES: tuple[tuple[str, str, str], ...] = (
 )
 
 PLACEHOLDERS = {
-    "training": (
-        "LoRA training is not built yet.",
-        "Mine SFT pairs from labelled traces, train a LoRA adapter and watch loss, "
-        "learning rate, tokens/s and ETA live; stop it cleanly.",
-    ),
     "trials": (
         "Optimization trials are not built yet.",
         "See trials on a Pareto frontier and steer the run by hand.",
@@ -120,6 +116,7 @@ class JarvisApp(App[int]):
         STYLES_DIR / "traces.tcss",
         STYLES_DIR / "routing.tcss",
         STYLES_DIR / "configs.tcss",
+        STYLES_DIR / "training.tcss",
     ]
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help"),
@@ -152,6 +149,8 @@ class JarvisApp(App[int]):
                         yield RoutingPane(id="routing-pane")
                     elif pid == "configs":
                         yield ConfigsPane(id="configs-pane")
+                    elif pid == "training":
+                        yield TrainingPane(id="training-pane")
                     else:
                         head, body = PLACEHOLDERS[pid]
                         yield PlaceholderPane(title, head, body, id=f"{pid}-pane")
@@ -180,6 +179,7 @@ class JarvisApp(App[int]):
         self.query_one(TracesPane).store_opened(event.store)
         self.query_one(RoutingPane).store_opened(event.store)
         self.query_one(ConfigsPane).store_opened(event.store, self.workspace.agents_dir)
+        self.query_one(TrainingPane).store_opened(event.store, self.workspace)
 
     @on(TracesPane.Labelled)
     def _labels_changed(self) -> None:

@@ -30,7 +30,7 @@ def test_traces_pane_light_theme(workspace: Path, snap_compare) -> None:
 def test_placeholder_pane(workspace: Path, snap_compare) -> None:
     async def go(pilot) -> None:
         await _ready(pilot)
-        await pilot.press("L")
+        await pilot.press("P")
         await pilot.pause()
 
     assert snap_compare(JarvisApp(workspace), terminal_size=(120, 40), run_before=go)
@@ -80,6 +80,15 @@ def test_configs_pane(workspace: Path, snap_compare) -> None:
     async def go(pilot) -> None:
         await _ready(pilot)
         await pilot.press("C")
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(JarvisApp(workspace), terminal_size=(120, 40), run_before=go)
+
+
+def test_training_pane_before_a_run(workspace: Path, snap_compare) -> None:
+    async def go(pilot) -> None:
+        await _ready(pilot)
+        await pilot.press("L")
         await settle(pilot.app, pilot)
 
     assert snap_compare(JarvisApp(workspace), terminal_size=(120, 40), run_before=go)

@@ -1,0 +1,549 @@
+"""Training pane: mine SFT pairs, train a LoRA adapter, watch every step live.
+
+The pane never talks to torch directly: a thread worker calls the trainer, and
+the charts follow the run folder's ``metrics.jsonl`` (tailed incrementally), so a
+run started by ``jarvis-tui train`` in another process — or on a GPU box sharing
+the folder — is followed exactly like one started here.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Optional
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Label, ProgressBar, Static
+from textual_plotext import PlotextPlot
+
+from jarvis_tui.ui.text import one_line, visible
+
+MAX_POINTS = 20_000
+"""Chart series are bounded (deque maxlen): memory does not grow with a long run."""
+FOLLOW_SECONDS = 0.5
+
+FIELDS: tuple[tuple[str, str, str], ...] = (
+    # (id, label, default)
+    ("min_quality", "min quality", "0.7"),
+    ("max_pairs", "max pairs", "200"),
+    ("model", "model", ""),
+    ("lora_rank", "rank", "8"),
+    ("lora_alpha", "alpha", "16"),
+    ("lora_dropout", "dropout", "0.05"),
+    ("learning_rate", "learning rate", "0.0005"),
+    ("num_epochs", "epochs", "2"),
+    ("batch_size", "batch size", "4"),
+    ("max_seq_length", "max length", "256"),
+    ("eval_fraction", "eval split", "0.1"),
+)
+
+
+def ema(values: list[float], alpha: float) -> list[float]:
+    """Exponential moving average (NaN-safe: a NaN point repeats the last value)."""
+    out: list[float] = []
+    cur: Optional[float] = None
+    for v in values:
+        if v is None or not math.isfinite(v):
+            out.append(cur if cur is not None else float("nan"))
+            continue
+        cur = v if cur is None else alpha * v + (1 - alpha) * cur
+        out.append(cur)
+    return out
+
+
+def alerts(steps: list[dict[str, Any]], alpha: float = 0.1) -> list[str]:
+    """NaN, a spike far above the moving average, or a plateau."""
+    out: list[str] = []
+    losses = [s.get("loss") for s in steps]
+    if any(v is not None and not math.isfinite(v) for v in losses):
+        first = next(s["step"] for s in steps if not math.isfinite(s.get("loss", 0.0)))
+        out.append(f"loss is NaN/inf from step {first}: training diverged")
+    smooth = ema(losses, alpha)
+    for i in range(10, len(losses)):
+        v, avg = losses[i], smooth[i - 1]
+        if v is not None and math.isfinite(v) and math.isfinite(avg) and v > 3 * avg:
+            out.append(f"spike at step {steps[i]['step']}: loss {v:.3f} vs average {avg:.3f}")
+            break
+    if len(smooth) >= 60 and all(math.isfinite(x) for x in smooth[-60:]):
+        old, new = smooth[-60], smooth[-1]
+        if old > 0 and abs(old - new) / old < 0.005:
+            out.append(f"plateau: the smoothed loss moved {abs(old - new):.4f} in 60 steps")
+    return out
+
+
+class TrainingPane(Widget):
+    """LoRA training: data, form, live charts, runs."""
+
+    HELP_TITLE = "Training"
+    HELP_TEXT = (
+        "Mine SFT pairs from labelled traces (min quality), pick a model (the workspace's "
+        "tiny LM by default) and LoRA settings, then s starts a run in the background. "
+        "The charts follow the run's metrics file step by step: raw and smoothed loss "
+        "(+/- changes the smoothing), eval loss, learning rate and real tokens/s; c "
+        "cancels cleanly (the current step finishes and the adapter is saved). The runs "
+        "list shows every run in checkpoints/, also those started elsewhere; o overlays "
+        "the highlighted run's loss on the chart."
+    )
+
+    BINDINGS = [
+        Binding("s", "start", "Start run", id="training.start"),
+        Binding("c", "cancel", "Cancel run", id="training.cancel"),
+        Binding("o", "overlay", "Overlay run", id="training.overlay"),
+        Binding(
+            "plus,equals_sign", "smoothing(-1)", "Smoother", show=False, id="training.smoother"
+        ),  # fmt: skip
+        Binding("minus", "smoothing(1)", "Rawer", show=False, id="training.rawer"),
+        Binding("r", "refresh_runs", "Reload runs", show=False, id="training.refresh"),
+    ]
+
+    class Mined(Message):
+        def __init__(self, pairs: list[dict[str, Any]], total: int) -> None:
+            super().__init__()
+            self.pairs, self.total = pairs, total
+
+    class RunsLoaded(Message):
+        def __init__(self, runs: list[Any]) -> None:
+            super().__init__()
+            self.runs = runs
+
+    class MetricsArrived(Message):
+        """New lines of the followed run's metrics file."""
+
+        def __init__(self, run_id: str, records: list[dict[str, Any]], reset: bool) -> None:
+            super().__init__()
+            self.run_id, self.records, self.reset = run_id, records, reset
+
+    class RunFinished(Message):
+        def __init__(self, summary: dict[str, Any]) -> None:
+            super().__init__()
+            self.summary = summary
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store: Any = None
+        self.workspace: Any = None
+        self.pairs: list[dict[str, Any]] = []
+        self.runs: list[Any] = []
+        self.followed: Optional[str] = None
+        """The run whose metrics the charts show."""
+        self.steps: deque[dict[str, Any]] = deque(maxlen=MAX_POINTS)
+        self.evals: deque[dict[str, Any]] = deque(maxlen=1_000)
+        self.epochs: deque[dict[str, Any]] = deque(maxlen=1_000)
+        self.overlays: dict[str, list[tuple[int, float]]] = {}
+        self.alpha = 0.1
+        """EMA smoothing of the loss curve."""
+        self.training = False
+        """A run started from this pane is in progress."""
+        self._stop: Optional[threading.Event] = None
+        self._tail: Any = None
+        self._started_at = 0.0
+        self._loaded = False
+        self._last_plot = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Waiting for the workspace…", style="dim"), id="training-status")
+        with Horizontal(id="training-main"):
+            with VerticalScroll(id="training-left"):
+                yield Static(id="training-data")
+                for fid, label, default in FIELDS:
+                    with Horizontal(classes="form-row"):
+                        yield Label(label, classes="form-label")
+                        yield Input(value=default, id=f"f-{fid}", classes="form-input")
+                yield Static(id="training-form-errors")
+                yield DataTable(id="training-runs", cursor_type="row")
+            with Vertical(id="training-charts"):
+                with Horizontal(id="training-progress-row"):
+                    yield ProgressBar(id="training-progress", show_eta=False,
+                                      show_percentage=False)  # fmt: skip
+                    yield Static(id="training-eta")
+                yield PlotextPlot(id="chart-loss")
+                with Horizontal(id="training-small-charts"):
+                    yield PlotextPlot(id="chart-lr")
+                    yield PlotextPlot(id="chart-tps")
+                yield Static(id="training-alerts")
+
+    def on_mount(self) -> None:
+        runs = self.query_one("#training-runs", DataTable)
+        for label, key, width in (("Run", "run", 15), ("Status", "status", 11),
+                                  ("Loss", "loss", 6), ("Time", "time", 5)):  # fmt: skip
+            runs.add_column(label, key=key, width=width)
+        self.set_interval(FOLLOW_SECONDS, self._follow)
+        # Determinate from the start: an indeterminate bar animates forever.
+        self.query_one("#training-progress", ProgressBar).update(total=100, progress=0)
+        self._plot()
+
+    def store_opened(self, store: Any, workspace: Any) -> None:
+        self.store = store
+        self.workspace = workspace
+        self.query_one("#f-model", Input).placeholder = "models/tiny-lm (built on first run)"
+
+    def _visible(self) -> bool:
+        try:
+            return self.app.query_one("#panes").active == "training"  # type: ignore[attr-defined]
+        except Exception:
+            return False
+
+    def focus_default(self) -> None:
+        self.query_one("#training-runs", DataTable).focus()
+        self.pane_shown()
+
+    def pane_shown(self) -> None:
+        if self.store is not None and not self._loaded:
+            self._loaded = True
+            self._mine()
+            self.action_refresh_runs()
+
+    # ------------------------------------------------------------ data
+
+    def _form(self) -> tuple[dict[str, Any], list[str]]:
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        kinds = {"min_quality": float, "max_pairs": int, "lora_rank": int, "lora_alpha": int,
+                 "lora_dropout": float, "learning_rate": float, "num_epochs": int,
+                 "batch_size": int, "max_seq_length": int, "eval_fraction": float}  # fmt: skip
+        for fid, label, _ in FIELDS:
+            raw = self.query_one(f"#f-{fid}", Input).value.strip()
+            if fid == "model":
+                values[fid] = raw
+                continue
+            try:
+                values[fid] = kinds[fid](raw)
+                if isinstance(values[fid], float) and not math.isfinite(values[fid]):
+                    raise ValueError
+            except ValueError:
+                problems.append(f"{label}: {raw!r} is not a {kinds[fid].__name__}")
+        if not problems:
+            if not 0.0 <= values["min_quality"] <= 1.0:
+                problems.append("min quality must be in [0, 1]")
+            if values["max_pairs"] < 1:
+                problems.append("max pairs must be at least 1")
+            if not 0.0 <= values["eval_fraction"] < 1.0:
+                problems.append("eval split must be in [0, 1)")
+        return values, problems
+
+    @on(Input.Changed, "#f-min_quality")
+    def _quality_changed(self) -> None:
+        if self.store is not None and self._loaded:
+            self._mine()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training.mine",
+          description="mine SFT pairs")  # fmt: skip
+    def _mine(self) -> None:
+        from jarvis_tui.learning.training.data import TrainingDataMiner
+
+        values, problems = self.app.call_from_thread(self._form)
+        if "min_quality" not in values:
+            return
+        miner = TrainingDataMiner(self.store, min_quality=values["min_quality"])
+        pairs = []
+        total = 0
+        for pair in miner.iter_sft_pairs():
+            total += 1
+            if len(pairs) < 100_000:
+                pairs.append(pair)
+        self.post_message(self.Mined(pairs, total))
+
+    @on(Mined)
+    def _mined(self, msg: TrainingPane.Mined) -> None:
+        self.pairs = msg.pairs
+        out = Text()
+        out.append(f"{msg.total:,} SFT pairs", style="bold")
+        out.append(" · mined from labelled traces, newest first\n", style="dim")
+        if msg.pairs:
+            p = msg.pairs[0]
+            out.append("e.g. ", style="dim")
+            out.append(one_line(p["input"], 60) + "\n")
+            out.append("  → ", style="dim")
+            out.append(one_line(p["output"], 60), style="italic")
+        else:
+            out.append("Label traces (score ≥ min quality) to get training data.", style="yellow")
+        self.query_one("#training-data", Static).update(out)
+        self._status()
+
+    def _status(self, extra: str = "") -> None:
+        line = Text()
+        if self.training:
+            line.append("training… ", style="bold yellow")
+        if self.followed:
+            line.append(f"following {self.followed}", style="bold")
+        else:
+            line.append(f"{len(self.runs)} runs in checkpoints/", style="bold")
+        if extra:
+            line.append(f" · {extra}")
+        self.query_one("#training-status", Static).update(line)
+
+    # ------------------------------------------------------------ runs
+
+    def action_refresh_runs(self) -> None:
+        if self.workspace is not None:
+            self._load_runs()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training.runs",
+          description="list runs")  # fmt: skip
+    def _load_runs(self) -> None:
+        from jarvis_tui.learning.training.runs import list_runs
+
+        self.post_message(self.RunsLoaded(list_runs(self.workspace.checkpoints_dir)))
+
+    @on(RunsLoaded)
+    def _runs_loaded(self, msg: TrainingPane.RunsLoaded) -> None:
+        self.runs = msg.runs
+        table = self.query_one("#training-runs", DataTable)
+        keep = self.followed
+        table.clear()
+        styles = {"completed": "green", "running": "yellow", "cancelled": "cyan",
+                  "interrupted": "red", "failed": "red", "diverged": "red"}  # fmt: skip
+        for r in msg.runs:
+            loss = "–" if r.final_loss is None else f"{r.final_loss:.3f}"
+            dur = "–" if not r.duration else f"{r.duration:.0f}s"
+            table.add_row(
+                one_line(r.run_id, 15), Text(r.status, style=styles.get(r.status, "")),
+                loss, dur, key=r.run_id,
+            )  # fmt: skip
+        if self.training and (keep is None or keep not in [r.run_id for r in msg.runs]):
+            fresh = [r for r in msg.runs if r.created >= self._started_at - 1]
+            if fresh:
+                keep = fresh[0].run_id
+        if keep is None and msg.runs:
+            keep = msg.runs[0].run_id
+        if keep is not None and keep in [r.run_id for r in msg.runs]:
+            table.move_cursor(row=[r.run_id for r in msg.runs].index(keep))
+            self._follow_run(keep)
+        self._status()
+
+    @on(DataTable.RowHighlighted, "#training-runs")
+    def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self._follow_run(str(event.row_key.value))
+
+    def _run(self, run_id: str) -> Any:
+        return next((r for r in self.runs if r.run_id == run_id), None)
+
+    def _follow_run(self, run_id: str) -> None:
+        if run_id == self.followed:
+            return
+        from jarvis_tui.learning.training.runs import METRICS_FILE, MetricsTail
+
+        run = self._run(run_id)
+        if run is None:
+            return
+        self.followed = run_id
+        self._tail = MetricsTail(Path(run.path) / METRICS_FILE)
+        self.steps.clear()
+        self.evals.clear()
+        self.epochs.clear()
+        self._follow()
+
+    def _follow(self) -> None:
+        if self._tail is not None and self.followed is not None:
+            self._read_tail(self.followed, self._tail)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training.tail",
+          description="follow metrics")  # fmt: skip
+    def _read_tail(self, run_id: str, tail: Any) -> None:
+        records = tail.read_new()
+        if records:
+            self.post_message(self.MetricsArrived(run_id, records, False))
+
+    @on(MetricsArrived)
+    def _metrics(self, msg: TrainingPane.MetricsArrived) -> None:
+        if msg.run_id != self.followed:
+            return
+        for rec in msg.records:
+            kind = rec.get("type", "step")
+            if kind == "step":
+                self.steps.append(rec)
+            elif kind == "eval":
+                self.evals.append(rec)
+            elif kind == "epoch":
+                self.epochs.append(rec)
+        self._update_progress()
+        self._plot()
+
+    def _update_progress(self) -> None:
+        run = self._run(self.followed) if self.followed else None
+        bar = self.query_one("#training-progress", ProgressBar)
+        eta = self.query_one("#training-eta", Static)
+        if not self.steps:
+            bar.update(total=100, progress=0)
+            eta.update("")
+            return
+        last = self.steps[-1]
+        total = getattr(run, "total_steps", 0) or last["step"]
+        bar.update(total=max(total, last["step"]), progress=last["step"])
+        eta.update(
+            Text(
+                f" step {last['step']}/{total} · loss {last['loss']:.3f} · "
+                f"{last.get('tokens_per_s', 0):,.0f} tok/s · ETA {last.get('eta', 0):.0f}s"
+            )
+        )
+        found = alerts(list(self.steps), self.alpha)
+        self.query_one("#training-alerts", Static).update(
+            Text("\n".join("⚠ " + a for a in found), style="bold red") if found else Text("")
+        )
+
+    def _plot(self) -> None:
+        now = time.monotonic()
+        if now - self._last_plot < 0.25 and self.training:
+            return  # at most four redraws a second while a run streams
+        self._last_plot = now
+        xs = [s["step"] for s in self.steps]
+        loss_plot = self.query_one("#chart-loss", PlotextPlot)
+        plt = loss_plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(f"loss (EMA α={self.alpha:.2f})" if xs else "loss: no run selected")
+        for run_id, points in self.overlays.items():
+            if points and run_id != self.followed:
+                plt.plot([p[0] for p in points], [p[1] for p in points],
+                         label=one_line(run_id, 14), marker="braille")  # fmt: skip
+        if xs:
+            losses = [s["loss"] for s in self.steps]
+            plt.plot(xs, losses, label="loss", marker="braille")
+            plt.plot(xs, ema(losses, self.alpha), label="EMA", marker="braille")
+            if self.evals:
+                plt.scatter([e["step"] for e in self.evals], [e["eval_loss"] for e in self.evals],
+                            label="eval", marker="●")  # fmt: skip
+            for e in self.epochs:
+                plt.vline(e["step"])
+        loss_plot.refresh()
+        for chart_id, key, title in (("#chart-lr", "lr", "learning rate"),
+                                     ("#chart-tps", "tokens_per_s", "real tokens/s")):  # fmt: skip
+            w = self.query_one(chart_id, PlotextPlot)
+            w.plt.clear_data()
+            w.plt.clear_figure()
+            w.plt.title(title)
+            if xs:
+                w.plt.plot(xs, [s.get(key, 0.0) for s in self.steps], marker="braille")
+            w.refresh()
+
+    def action_smoothing(self, direction: int) -> None:
+        steps = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+        i = min(range(len(steps)), key=lambda k: abs(steps[k] - self.alpha))
+        self.alpha = steps[max(0, min(len(steps) - 1, i + direction))]
+        self._last_plot = 0.0
+        self._plot()
+
+    def action_overlay(self) -> None:
+        table = self.query_one("#training-runs", DataTable)
+        if table.row_count == 0:
+            return
+        run_id = str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        if run_id in self.overlays:
+            del self.overlays[run_id]
+            self._last_plot = 0.0
+            self._plot()
+        else:
+            self._load_overlay(run_id)
+
+    @work(thread=True, exit_on_error=False, group="training.overlay", description="load run")
+    def _load_overlay(self, run_id: str) -> None:
+        from jarvis_tui.learning.training.runs import METRICS_FILE, MetricsTail
+
+        run = self._run(run_id)
+        if run is None:
+            return
+        records = MetricsTail(Path(run.path) / METRICS_FILE).read_new()
+        points = [(r["step"], r["loss"]) for r in records if r.get("type", "step") == "step"]
+        self.app.call_from_thread(self._set_overlay, run_id, points)
+
+    def _set_overlay(self, run_id: str, points: list[tuple[int, float]]) -> None:
+        self.overlays[run_id] = points
+        self._last_plot = 0.0
+        self._plot()
+
+    # ------------------------------------------------------------ start / cancel
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start":
+            return not self.training
+        if action == "cancel":
+            return self.training
+        return True
+
+    def action_start(self) -> None:
+        if self.training or self.workspace is None:
+            return
+        values, problems = self._form()
+        config = None
+        if not problems:
+            from jarvis_tui.learning.training.lora import LoRATrainingConfig
+
+            config = LoRATrainingConfig(
+                lora_rank=values["lora_rank"], lora_alpha=values["lora_alpha"],
+                lora_dropout=values["lora_dropout"], learning_rate=values["learning_rate"],
+                num_epochs=values["num_epochs"], batch_size=values["batch_size"],
+                max_seq_length=values["max_seq_length"],
+                output_dir=str(self.workspace.checkpoints_dir),
+                gradient_checkpointing=False,
+            )  # fmt: skip
+            problems = list(config.validate())
+        if not problems and not self.pairs:
+            problems = ["no SFT pairs: label traces or lower min quality"]
+        errors = self.query_one("#training-form-errors", Static)
+        if problems:
+            errors.update(Text("\n".join("✗ " + visible(p) for p in problems), style="bold red"))
+            return
+        errors.update("")
+        pairs = self.pairs[: values["max_pairs"]]
+        self.training = True
+        self._started_at = time.time()
+        self._stop = threading.Event()
+        self.followed = None
+        self.refresh_bindings()
+        self._status(f"{len(pairs)} pairs")
+        self._train(config, values["model"], pairs, values["eval_fraction"], self._stop)
+
+    @work(thread=True, exit_on_error=False, group="training.run", description="LoRA training")
+    def _train(self, config: Any, model: str, pairs: list, eval_fraction: float,
+               stop: threading.Event) -> None:  # fmt: skip
+        from jarvis_tui.learning.training.lora import LoRATrainer
+        from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+
+        try:
+            model_path = model or str(ensure_tiny_lm(self.workspace.models_dir))
+            seen = [False]
+
+            def on_step(record: dict[str, Any]) -> None:
+                if not seen[0]:
+                    seen[0] = True
+                    self.app.call_from_thread(self.action_refresh_runs)
+
+            trainer = LoRATrainer(config, model_name=model_path)
+            summary = trainer.train(
+                pairs, callback=on_step, stop=stop, run_dir=config.output_dir,
+                eval_fraction=eval_fraction,
+            )  # fmt: skip
+        except Exception as exc:  # reported in the pane, not as a traceback
+            summary = {"status": "failed", "message": str(exc)}
+        self.post_message(self.RunFinished(dict(summary)))
+
+    def action_cancel(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._status("cancelling: finishing the current step and saving the adapter")
+
+    @on(RunFinished)
+    def _finished(self, msg: TrainingPane.RunFinished) -> None:
+        self.training = False
+        self._stop = None
+        self.refresh_bindings()
+        s = msg.summary
+        status = s.get("status", "?")
+        severity = "information" if status in ("completed", "cancelled") else "error"
+        text = f"training {status}"
+        if s.get("message"):
+            text += f": {s['message']}"
+        self.app.notify(text, severity=severity, timeout=8)
+        self._last_plot = 0.0
+        self._follow()
+        self.action_refresh_runs()
