@@ -157,3 +157,29 @@ def test_python_dash_m_version() -> None:
         check=True,
     )
     assert out.stdout.strip() == f"jarvis-tui {__version__}"
+
+
+def test_train_runs_headless_and_writes_a_run_folder(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("torch")
+    import json as _json
+
+    from jarvis_tui.core.types import Trace
+    from jarvis_tui.traces import TraceStore
+
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    store.save_many(
+        Trace(trace_id=f"p{i}", query=f"what is {i} plus {i}?", result=f"It is {2 * i}.",
+              feedback=0.9, started_at=float(i))
+        for i in range(12)
+    )  # fmt: skip
+    store.close()
+    assert main(["train", "--home", str(home), "--epochs", "1", "--max-pairs", "8",
+                 "--max-length", "64", "--eval-split", "0", "--json"]) == 0  # fmt: skip
+    summary = _json.loads(capsys.readouterr().out)
+    assert summary["status"] == "completed" and summary["train_examples"] == 8
+    run = Path(summary["run_dir"])
+    assert (run / "run.json").is_file() and (run / "final").is_dir()
+    assert main(["train", "--home", str(home), "--model", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a Hugging Face model folder" in err[0]

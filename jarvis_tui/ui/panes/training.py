@@ -148,6 +148,7 @@ class TrainingPane(Widget):
         self._started_at = 0.0
         self._loaded = False
         self._last_plot = 0.0
+        self._ticks = 0
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="training-status")
@@ -346,6 +347,10 @@ class TrainingPane(Widget):
     def _follow(self) -> None:
         if self._tail is not None and self.followed is not None:
             self._read_tail(self.followed, self._tail)
+        self._ticks += 1
+        if self._ticks % 10 == 0 and self._loaded and self._visible():
+            # Runs started elsewhere (jarvis-tui train, another machine) show up.
+            self.action_refresh_runs()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training.tail",
           description="follow metrics")  # fmt: skip
