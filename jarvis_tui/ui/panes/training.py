@@ -548,6 +548,11 @@ class TrainingPane(Widget):
         text = f"training {status}"
         if s.get("message"):
             text += f": {s['message']}"
+        if s.get("truncated") or s.get("dropped"):
+            text += (
+                f" ({s.get('truncated', 0)} pairs truncated to the max length,"
+                f" {s.get('dropped', 0)} dropped: no response left)"
+            )
         self.app.notify(text, severity=severity, timeout=8)
         self._last_plot = 0.0
         self._follow()
