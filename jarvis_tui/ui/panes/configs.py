@@ -184,7 +184,9 @@ class ConfigsPane(Widget):
             return False
 
     def focus_default(self) -> None:
-        self.query_one("#configs-agents", DataTable).focus()
+        # Immediate (Widget.focus() is deferred): a key typed right after the pane
+        # switch must already reach this pane.
+        self.screen.set_focus(self.query_one("#configs-agents", DataTable))
         self.pane_shown()
 
     def pane_shown(self) -> None:

@@ -181,7 +181,7 @@ class RoutingPane(Widget):
             recs.add_column(label, key=label.lower())
 
     def focus_default(self) -> None:
-        self.query_one("#routing-matrix", DataTable).focus()
+        self.screen.set_focus(self.query_one("#routing-matrix", DataTable))  # immediate
         self.pane_shown()
 
     def action_leave_query(self) -> None:

@@ -371,6 +371,7 @@ class TracesPane(Widget):
         self._search_timer: Optional[Timer] = None
         self._pending_cursor: Optional[str] = None
         self._detail_trace: Optional[Trace] = None
+        self._searching = False
         self._detail_note: Optional[str] = None
 
     # ------------------------------------------------------------ layout
@@ -412,7 +413,9 @@ class TracesPane(Widget):
         self.set_class(self.size.height < 26, "-short")
 
     def focus_default(self) -> None:
-        self.query_one(TraceTable).focus()
+        # Immediate (Widget.focus() is deferred): keys typed right after a pane
+        # switch or a search must already reach the table.
+        self.screen.set_focus(self.query_one(TraceTable))
 
     # ------------------------------------------------------------ store lifecycle
 
@@ -624,6 +627,8 @@ class TracesPane(Widget):
             out.append(f" · search: {self._fts_note}", style="yellow")
         if self._loading:
             out.append(" · loading…", style="dim")
+        if self._searching:
+            out = Text.assemble(("searching (enter applies, escape leaves) · ", "bold"), out)
         status.update(out)
 
     # ------------------------------------------------------------ table events
@@ -758,8 +763,18 @@ class TracesPane(Widget):
         self.filter = flt
         self.reload()
 
+    def on_descendant_focus(self, event: Any) -> None:
+        if getattr(event.widget, "id", None) == "search":
+            self._searching = True
+            self._render_status()
+
+    def on_descendant_blur(self, event: Any) -> None:
+        if getattr(event.widget, "id", None) == "search":
+            self._searching = False
+            self._render_status()
+
     def action_focus_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        self.screen.set_focus(self.query_one("#search", Input))
 
     def action_clear_search(self) -> None:
         search = self.query_one("#search", Input)

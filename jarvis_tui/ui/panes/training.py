@@ -194,7 +194,7 @@ class TrainingPane(Widget):
             return False
 
     def focus_default(self) -> None:
-        self.query_one("#training-runs", DataTable).focus()
+        self.screen.set_focus(self.query_one("#training-runs", DataTable))  # immediate
         self.pane_shown()
 
     def pane_shown(self) -> None:

@@ -1,0 +1,225 @@
+"""Core data types of the optimization loop, field-for-field as in OpenJarvis.
+
+Names, field order, types and defaults match ``openjarvis.learning.optimize.types``
+so runs written by OpenJarvis load here and ours load there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The dimension kinds a SearchSpace may hold.
+DIM_TYPES = ("categorical", "continuous", "integer", "subset", "text")
+
+
+@dataclass(slots=True)
+class SearchDimension:
+    """One tunable dimension of the config space."""
+
+    name: str
+    dim_type: str  # one of DIM_TYPES
+    values: list[Any] = field(default_factory=list)
+    low: float | None = None
+    high: float | None = None
+    description: str = ""
+    primitive: str = ""  # intelligence | engine | agent | tools | learning
+
+
+@dataclass(slots=True)
+class SearchSpace:
+    """The full space of configs the optimizer may propose."""
+
+    dimensions: list[SearchDimension] = field(default_factory=list)
+    fixed: dict[str, Any] = field(default_factory=dict)
+    constraints: list[str] = field(default_factory=list)
+
+    def dimension(self, name: str) -> SearchDimension | None:
+        """The dimension called *name*, or None."""
+        for d in self.dimensions:
+            if d.name == name:
+                return d
+        return None
+
+    def to_prompt_description(self) -> str:
+        """The space as structured Markdown for the optimizer model's prompt."""
+        lines = ["# Search Space", ""]
+        by_primitive: dict[str, list[SearchDimension]] = {}
+        for dim in self.dimensions:
+            by_primitive.setdefault(dim.primitive or "other", []).append(dim)
+        for primitive, dims in sorted(by_primitive.items()):
+            lines.append(f"## {primitive.title()}")
+            for dim in dims:
+                lines.append(f"- **{dim.name}** ({dim.dim_type})")
+                if dim.description:
+                    lines.append(f"  Description: {dim.description}")
+                if dim.dim_type in ("categorical", "subset"):
+                    lines.append(f"  Options: {dim.values}")
+                elif dim.dim_type in ("continuous", "integer"):
+                    lines.append(f"  Range: [{dim.low}, {dim.high}]")
+                elif dim.dim_type == "text":
+                    lines.append("  Free-form text")
+            lines.append("")
+        if self.fixed:
+            lines.append("## Fixed Parameters")
+            lines.extend(f"- {k} = {v}" for k, v in sorted(self.fixed.items()))
+            lines.append("")
+        if self.constraints:
+            lines.append("## Constraints")
+            lines.extend(f"- {c}" for c in self.constraints)
+            lines.append("")
+        return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class SampleScore:
+    """Per-sample metrics from an evaluation trial."""
+
+    record_id: str
+    is_correct: bool | None = None
+    score: float | None = None
+    latency_seconds: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    error: str | None = None
+    ttft: float = 0.0
+    energy_joules: float = 0.0
+    power_watts: float = 0.0
+    gpu_utilization_pct: float = 0.0
+    throughput_tok_per_sec: float = 0.0
+    mfu_pct: float = 0.0
+    mbu_pct: float = 0.0
+    ipw: float = 0.0
+    ipj: float = 0.0
+    energy_per_output_token_joules: float = 0.0
+    throughput_per_watt: float = 0.0
+    mean_itl_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class BenchmarkScore:
+    """Per-benchmark metrics from a multi-benchmark trial."""
+
+    benchmark: str
+    accuracy: float = 0.0
+    mean_latency_seconds: float = 0.0
+    total_cost_usd: float = 0.0
+    total_energy_joules: float = 0.0
+    total_tokens: int = 0
+    samples_evaluated: int = 0
+    errors: int = 0
+    weight: float = 1.0
+    summary: Any | None = None  # a RunSummary; not persisted
+    sample_scores: list[SampleScore] = field(default_factory=list)  # not persisted
+
+
+@dataclass(slots=True)
+class TrialFeedback:
+    """Structured feedback from the analysis of one trial."""
+
+    summary_text: str = ""
+    failure_patterns: list[str] = field(default_factory=list)
+    primitive_ratings: dict[str, str] = field(default_factory=dict)
+    suggested_changes: list[str] = field(default_factory=list)
+    target_primitive: str = ""
+
+
+@dataclass(slots=True)
+class ObjectiveSpec:
+    """One optimization objective: a TrialResult attribute and its direction."""
+
+    metric: str
+    direction: str  # "maximize" or "minimize"
+    weight: float = 1.0
+
+
+DEFAULT_OBJECTIVES = [
+    ObjectiveSpec("accuracy", "maximize"),
+    ObjectiveSpec("mean_latency_seconds", "minimize"),
+    ObjectiveSpec("total_cost_usd", "minimize"),
+]
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """Aggregate result of one evaluation run (the subset of OpenJarvis' eval summary
+    the optimizer reads)."""
+
+    benchmark: str = ""
+    category: str = ""
+    backend: str = ""
+    model: str = ""
+    accuracy: float = 0.0
+    mean_latency_seconds: float = 0.0
+    total_cost_usd: float = 0.0
+    total_energy_joules: float = 0.0
+    total_samples: int = 0
+    scored_samples: int = 0
+    correct: int = 0
+    errors: int = 0
+    total_input_tokens: int = 0
+    total_output_tokens: int = 0
+
+
+@dataclass(slots=True)
+class TrialConfig:
+    """One candidate configuration proposed by the optimizer."""
+
+    trial_id: str
+    params: dict[str, Any] = field(default_factory=dict)  # dotted keys -> values
+    reasoning: str = ""
+
+
+@dataclass(slots=True)
+class TrialResult:
+    """Result of evaluating a trial: scalar metrics plus textual feedback."""
+
+    trial_id: str
+    config: TrialConfig
+    accuracy: float = 0.0
+    mean_latency_seconds: float = 0.0
+    total_cost_usd: float = 0.0
+    total_energy_joules: float = 0.0
+    total_tokens: int = 0
+    samples_evaluated: int = 0
+    analysis: str = ""
+    failure_modes: list[str] = field(default_factory=list)
+    per_sample_feedback: list[dict[str, Any]] = field(default_factory=list)
+    summary: RunSummary | None = None
+    sample_scores: list[SampleScore] = field(default_factory=list)
+    structured_feedback: TrialFeedback | None = None
+    per_benchmark: list[BenchmarkScore] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class OptimizationRun:
+    """A complete optimization session."""
+
+    run_id: str
+    search_space: SearchSpace
+    trials: list[TrialResult] = field(default_factory=list)
+    best_trial: TrialResult | None = None
+    best_recipe_path: str | None = None
+    status: str = "running"  # running | completed | failed
+    optimizer_model: str = ""
+    benchmark: str = ""
+    benchmarks: list[str] = field(default_factory=list)
+    pareto_frontier: list[TrialResult] = field(default_factory=list)
+    objectives: list[ObjectiveSpec] = field(default_factory=lambda: list(DEFAULT_OBJECTIVES))
+
+
+__all__ = [
+    "DEFAULT_OBJECTIVES",
+    "DIM_TYPES",
+    "BenchmarkScore",
+    "ObjectiveSpec",
+    "OptimizationRun",
+    "RunSummary",
+    "SampleScore",
+    "SearchDimension",
+    "SearchSpace",
+    "TrialConfig",
+    "TrialFeedback",
+    "TrialResult",
+]

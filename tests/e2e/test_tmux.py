@@ -1,0 +1,161 @@
+"""A real terminal: tmux runs `jarvis-tui demo` at 120×40 and we type at it.
+
+Checks what `capture-pane` shows and what lands on disk. Waits are bounded polls
+for a condition on the screen or the disk, never fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    # Opt-in until it is proven stable in CI (one unexplained 120 s wait for the
+    # cancelled run in ~10 local runs): JT_E2E=1 pytest tests/e2e
+    pytest.mark.skipif(os.environ.get("JT_E2E") != "1", reason="set JT_E2E=1 to run"),
+]
+
+BIN = Path(sys.executable).parent / "jarvis-tui"
+
+
+class Tmux:
+    def __init__(self, cwd: Path) -> None:
+        self.name = f"jt-{uuid.uuid4().hex[:8]}"
+        self.socket = f"jt-{uuid.uuid4().hex[:8]}"
+        self.cwd = cwd
+
+    def run(self, *args: str) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=30
+        )
+        return out.stdout
+
+    def start(self, command: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX")}
+        subprocess.run(
+            ["tmux", "-L", self.socket, "new-session", "-d", "-s", self.name, "-x", "120",
+             "-y", "40", "-c", str(self.cwd), command],
+            check=True, env={**env, "TERM": "xterm-256color"},
+        )  # fmt: skip
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.name)
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self.run("send-keys", "-t", self.name, *(["-l"] if literal else []), *keys)
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+def wait_until(check, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def term(tmp_path: Path):
+    t = Tmux(tmp_path)
+    yield t
+    t.kill()
+
+
+def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    # A config with two versions, so there is something to diff.
+    subprocess.run([str(BIN), "demo", str(home), "--traces", "2000", "--seed", "3",
+                    "--no-open"], check=True, capture_output=True)  # fmt: skip
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+
+    ev = AgentConfigEvolver(None, config_dir=home / "agents")
+    ev.write_config("react", tools=["web_search"], max_turns=6, cause="manual")
+    ev.write_config("react", tools=["web_search", "calculator"], max_turns=9, cause="manual")
+
+    term.start(f"{BIN} demo {home}")
+    term.wait_for("rows 1–")
+    screen = term.wait_for("labelled")
+    assert "of 2,000" in screen
+
+    # every pane answers its key
+    for key, text in (("R", "evidence minimum"), ("C", "agents in agents/"),
+                      ("L", "SFT pairs"), ("P", "not built yet"), ("T", "rows 1–")):  # fmt: skip
+        term.keys(key)
+        term.wait_for(text)
+
+    # search (wait until the box has the focus: keys sent in the same millisecond
+    # as "/" can reach the table before the focus moves)
+    term.keys("/")
+    term.wait_for("enter applies")
+    term.keys("python", literal=True)
+    term.keys("Enter")
+    screen = term.wait_for("(filtered;")
+
+    # label two traces by key (enter gave the table focus)
+    wait_until(lambda: "(filtered;" in term.screen(), what="the filtered table")
+    term.keys("7")
+    term.keys("3")
+    db = home / "traces.db"
+
+    def labels() -> int:
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute(
+                "SELECT count(*) FROM jt_label_history WHERE source = 'tui'"
+            ).fetchone()[0]
+        finally:
+            conn.close()
+
+    wait_until(lambda: labels() == 2, what="two labels in the store")
+
+    # diff a config
+    term.keys("C")
+    term.wait_for("agents in agents/")
+    term.keys("Tab")  # to the versions table
+    term.keys("Down")
+    screen = term.wait_for("version 1 → version 2")
+    assert "agent.max_turns: 6 → 9" in screen
+
+    # start a training run and cancel it
+    term.keys("L")
+    term.wait_for("SFT pairs")
+    term.keys("s")
+    term.keys("c")
+    runs = home / "checkpoints"
+
+    def finished_run():
+        for run in runs.glob("*/run.json") if runs.exists() else []:
+            info = json.loads(run.read_text())
+            if info.get("status") not in (None, "running"):
+                return info
+        return None
+
+    info = wait_until(finished_run, timeout=120, what="the training run to end")
+    assert info["status"] == "cancelled"
+    term.keys("C-q")
+    wait_until(lambda: "rows" not in term.screen(), timeout=20, what="the app to quit")
+    assert oct(db.stat().st_mode & 0o777) == "0o600"
