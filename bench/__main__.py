@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_configs, bench_learning, bench_store, bench_training, bench_ui_lag
+from bench import (
+    bench_configs,
+    bench_learning,
+    bench_optimize,
+    bench_store,
+    bench_training,
+    bench_ui_lag,
+)
 
 
 def main() -> int:
     failed = []
-    for mod in (bench_store, bench_learning, bench_configs, bench_training, bench_ui_lag):
+    for mod in (bench_store, bench_learning, bench_configs, bench_training, bench_ui_lag,
+                bench_optimize):  # fmt: skip
         if mod.main([]) != 0:
             failed.append(mod.__name__)
     if failed:

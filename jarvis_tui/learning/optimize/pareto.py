@@ -96,6 +96,9 @@ def frontier_mask(values: np.ndarray) -> np.ndarray:
     if k == 2:
         _sweep2(v, order, mask)
         return mask
+    if k == 3:
+        _sweep3(v, order, mask)
+        return mask
     archive = np.empty((0, k))
     for start in range(0, n, _BLOCK):
         block = v[start : start + _BLOCK]
@@ -117,6 +120,37 @@ def frontier_mask(values: np.ndarray) -> np.ndarray:
         mask[order[start : start + _BLOCK][keep]] = True
         archive = np.concatenate([archive, block[keep]])
     return mask
+
+
+def _sweep3(v: np.ndarray, order: np.ndarray, mask: np.ndarray) -> None:
+    """Three objectives in O(n log n + n·h): rows sorted by (f1, f2, f3), so every
+    dominator of a row comes before it. A staircase of the (f2, f3) frontier seen so far
+    (f2 ascending, f3 strictly descending, with the smallest f1 of each point) answers
+    "is there an earlier row ≤ in f2 and f3?" with one bisect; an exact duplicate of a
+    frontier point is kept, as everywhere here."""
+    import bisect
+
+    s2: list[float] = []
+    s3: list[float] = []
+    s1: list[float] = []
+    f1, f2, f3 = v[:, 0].tolist(), v[:, 1].tolist(), v[:, 2].tolist()
+    for i in range(len(f1)):
+        a, b, c = f1[i], f2[i], f3[i]
+        j = bisect.bisect_right(s2, b) - 1
+        if j >= 0 and s3[j] <= c:
+            if not (s2[j] == b and s3[j] == c and s1[j] == a):
+                continue  # dominated
+            mask[order[i]] = True  # exact duplicate of a frontier point
+            continue
+        mask[order[i]] = True
+        # Insert (b, c); drop the staircase points it now dominates (f2 ≥ b, f3 ≥ c).
+        k = j + 1
+        end = k
+        while end < len(s2) and s3[end] >= c:
+            end += 1
+        s2[k:end] = [b]
+        s3[k:end] = [c]
+        s1[k:end] = [a]
 
 
 def _sweep2(v: np.ndarray, order: np.ndarray, mask: np.ndarray) -> None:
