@@ -28,6 +28,12 @@ def home(demo_home: Path, tmp_path: Path) -> Path:
     return dest
 
 
+async def open_routing(app: JarvisApp, pilot) -> None:
+    await settle(app, pilot)
+    await pilot.press("R")
+    await settle(app, pilot)
+
+
 def text_of(widget: Static) -> str:
     from io import StringIO
 
@@ -41,9 +47,7 @@ def text_of(widget: Static) -> str:
 async def test_matrix_shows_every_class_and_model_with_recommendations(home: Path) -> None:
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("R")
-        await settle(app, pilot)
+        await open_routing(app, pilot)
         pane = app.query_one(RoutingPane)
         m = pane.matrix
         assert m is not None
@@ -65,9 +69,7 @@ async def test_matrix_shows_every_class_and_model_with_recommendations(home: Pat
 async def test_thin_evidence_is_marked(home: Path) -> None:
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("R")
-        await settle(app, pilot)
+        await open_routing(app, pilot)
         pane = app.query_one(RoutingPane)
         pane.min_evidence = 10_000
         pane.action_recompute()
@@ -83,9 +85,7 @@ async def test_thin_evidence_is_marked(home: Path) -> None:
 async def test_enter_on_a_cell_lands_in_traces_filtered_to_its_unlabelled(home: Path) -> None:
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("R")
-        await settle(app, pilot)
+        await open_routing(app, pilot)
         pane = app.query_one(RoutingPane)
         table = app.query_one("#routing-matrix", DataTable)
         table.focus()
@@ -114,9 +114,7 @@ async def test_enter_on_a_cell_lands_in_traces_filtered_to_its_unlabelled(home: 
 async def test_query_box_shows_each_routers_decision(home: Path) -> None:
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("R")
-        await settle(app, pilot)
+        await open_routing(app, pilot)
         await pilot.press("slash")
         app.query_one("#routing-query", Input).value = "please fix `parse()`, it crashes"
         await settle(app, pilot)
@@ -131,9 +129,7 @@ async def test_query_box_shows_each_routers_decision(home: Path) -> None:
 async def test_empty_store_says_so(tmp_path: Path) -> None:
     app = JarvisApp(tmp_path / "empty")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("R")
-        await settle(app, pilot)
+        await open_routing(app, pilot)
         pane = app.query_one(RoutingPane)
         assert pane.matrix is not None and pane.matrix.classes == []
         assert "0 traces" in text_of(app.query_one("#routing-status", Static))
@@ -142,9 +138,7 @@ async def test_empty_store_says_so(tmp_path: Path) -> None:
 async def test_learning_cycle_from_the_pane_writes_configs_and_reports(home: Path) -> None:
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("R")
-        await settle(app, pilot)
+        await open_routing(app, pilot)
         await pilot.press("c")
         await settle(app, pilot)
         side = text_of(app.query_one("#routing-replay", Static))
