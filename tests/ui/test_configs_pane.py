@@ -100,7 +100,7 @@ async def test_rollback_previews_then_writes_a_new_version(home: Path) -> None:
         versions.move_cursor(row=2)  # v1
         await settle(app, pilot)
         await pilot.press("b")
-        await pilot.pause()
+        await settle(app, pilot)  # the preview is read in a worker
         assert isinstance(app.screen, ConfirmScreen)
         preview = plain(app.screen.query_one("#confirm-body", Static))
         assert "max_turns = 8" in preview
@@ -108,7 +108,7 @@ async def test_rollback_previews_then_writes_a_new_version(home: Path) -> None:
         await settle(app, pilot)
         assert len(pane.versions) == 3
         await pilot.press("b")
-        await pilot.pause()
+        await settle(app, pilot)  # the preview is read in a worker
         await pilot.press("y")
         await settle(app, pilot)
         assert [v["version"] for v in pane.versions] == [1, 2, 3, 4]

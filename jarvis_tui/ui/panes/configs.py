@@ -372,15 +372,21 @@ class ConfigsPane(Widget):
         if sel == self._current_version():
             self.app.notify("that is already the current version")
             return
+        self._preview_rollback(agent, sel)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="configs.preview",
+          description="preview rollback")  # fmt: skip
+    def _preview_rollback(self, agent: str, version: int) -> None:
+        """Read exactly what a rollback would write (off the UI thread), then ask."""
         try:
-            text = self.evolver.preview_rollback(agent, sel)
+            text = self.evolver.preview_rollback(agent, version)
         except ValueError as exc:
-            self.app.notify(str(exc), severity="error", timeout=8)
+            self.app.call_from_thread(self.app.notify, str(exc), severity="error", timeout=8)
             return
         body = Text.assemble(
             (
-                f"agents/{agent}.toml will become version {sel}'s content, recorded as a new "
-                "version (cause: rollback):\n\n",
+                f"agents/{agent}.toml will become version {version}'s content, recorded as a "
+                "new version (cause: rollback):\n\n",
                 "dim",
             ),  # fmt: skip
         )
@@ -388,9 +394,13 @@ class ConfigsPane(Widget):
 
         def done(ok: bool | None) -> None:
             if ok:
-                self._do_rollback(agent, sel)
+                self._do_rollback(agent, version)
 
-        self.app.push_screen(ConfirmScreen(f"Roll {agent} back to version {sel}?", body), done)
+        self.app.call_from_thread(
+            self.app.push_screen,
+            ConfirmScreen(f"Roll {agent} back to version {version}?", body),
+            done,
+        )
 
     @work(thread=True, exit_on_error=False, group="configs.write", description="roll back")
     def _do_rollback(self, agent: str, version: int) -> None:
