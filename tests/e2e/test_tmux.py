@@ -135,6 +135,7 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
     # diff a config
     term.keys("C")
     term.wait_for("agents in agents/")
+    term.wait_for("Roll back")  # the footer lists the pane's keys once it has the focus
     term.keys("Tab")  # to the versions table
     term.keys("Down")
     screen = term.wait_for("version 1 → version 2")
@@ -143,6 +144,7 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
     # start a training run and cancel it
     term.keys("L")
     term.wait_for("SFT pairs")
+    term.wait_for("Start run")  # the footer lists the pane's keys once it has the focus
     term.keys("s")
     term.keys("c")
     runs = home / "checkpoints"

@@ -24,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Label, Static
 
 from jarvis_tui.ui.text import one_line, safe_text, visible
+from jarvis_tui.ui.widgets.focus import focus_now
 
 KIND_STYLE = {"added": "green", "removed": "red", "changed": "yellow"}
 
@@ -186,7 +187,7 @@ class ConfigsPane(Widget):
     def focus_default(self) -> None:
         # Immediate (Widget.focus() is deferred): a key typed right after the pane
         # switch must already reach this pane.
-        self.screen.set_focus(self.query_one("#configs-agents", DataTable))
+        focus_now(self.query_one("#configs-agents", DataTable))
         self.pane_shown()
 
     def pane_shown(self) -> None:

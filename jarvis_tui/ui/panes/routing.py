@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 from jarvis_tui.learning.training.data import RoutingMatrix, TrainingDataMiner
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.text import one_line, visible
+from jarvis_tui.ui.widgets.focus import focus_now
 
 MIN_EVIDENCE = 30
 """Ratings a class's best model needs before its recommendation counts."""
@@ -181,7 +182,7 @@ class RoutingPane(Widget):
             recs.add_column(label, key=label.lower())
 
     def focus_default(self) -> None:
-        self.screen.set_focus(self.query_one("#routing-matrix", DataTable))  # immediate
+        focus_now(self.query_one("#routing-matrix", DataTable))  # immediate
         self.pane_shown()
 
     def action_leave_query(self) -> None:

@@ -40,6 +40,7 @@ from jarvis_tui.traces import (
 )
 from jarvis_tui.traces.store import SORT_EXPR
 from jarvis_tui.ui.text import one_line, safe_text, visible
+from jarvis_tui.ui.widgets.focus import focus_now
 
 PAGE = 100
 WINDOW_MAX = 600
@@ -415,7 +416,7 @@ class TracesPane(Widget):
     def focus_default(self) -> None:
         # Immediate (Widget.focus() is deferred): keys typed right after a pane
         # switch or a search must already reach the table.
-        self.screen.set_focus(self.query_one(TraceTable))
+        focus_now(self.query_one(TraceTable))
 
     # ------------------------------------------------------------ store lifecycle
 
@@ -774,7 +775,7 @@ class TracesPane(Widget):
             self._render_status()
 
     def action_focus_search(self) -> None:
-        self.screen.set_focus(self.query_one("#search", Input))
+        focus_now(self.query_one("#search", Input))
 
     def action_clear_search(self) -> None:
         search = self.query_one("#search", Input)

@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from jarvis_tui.ui.text import one_line, visible
+from jarvis_tui.ui.widgets.focus import focus_now
 
 MAX_POINTS = 20_000
 """Chart series are bounded (deque maxlen): memory does not grow with a long run."""
@@ -194,7 +195,7 @@ class TrainingPane(Widget):
             return False
 
     def focus_default(self) -> None:
-        self.screen.set_focus(self.query_one("#training-runs", DataTable))  # immediate
+        focus_now(self.query_one("#training-runs", DataTable))  # immediate
         self.pane_shown()
 
     def pane_shown(self) -> None:
