@@ -31,6 +31,8 @@ from jarvis_tui.ui.widgets.focus import focus_now
 MAX_POINTS = 20_000
 """Chart series are bounded (deque maxlen): memory does not grow with a long run."""
 FOLLOW_SECONDS = 0.5
+PLOT_POINTS = 400
+"""Points per chart series on screen (longer runs are strided)."""
 
 FIELDS: tuple[tuple[str, str, str], ...] = (
     # (id, label, default)
@@ -133,6 +135,8 @@ class TrainingPane(Widget):
         self.store: Any = None
         self.workspace: Any = None
         self.pairs: list[dict[str, Any]] = []
+        """A preview of the mined SFT pairs (the first few)."""
+        self.total_pairs = 0
         self.runs: list[Any] = []
         self.followed: Optional[str] = None
         """The run whose metrics the charts show."""
@@ -250,13 +254,14 @@ class TrainingPane(Widget):
         total = 0
         for pair in miner.iter_sft_pairs():
             total += 1
-            if len(pairs) < 100_000:
+            if len(pairs) < 3:  # a preview: the run mines its own pairs when it starts
                 pairs.append(pair)
         self.post_message(self.Mined(pairs, total))
 
     @on(Mined)
     def _mined(self, msg: TrainingPane.Mined) -> None:
         self.pairs = msg.pairs
+        self.total_pairs = msg.total
         out = Text()
         out.append(f"{msg.total:,} SFT pairs", style="bold")
         out.append(" · mined from labelled traces, newest first\n", style="dim")
@@ -392,7 +397,7 @@ class TrainingPane(Widget):
                 f"{last.get('tokens_per_s', 0):,.0f} tok/s · ETA {last.get('eta', 0):.0f}s"
             )
         )
-        found = alerts(list(self.steps), self.alpha)
+        found = alerts(list(self.steps)[-2_000:], self.alpha)
         self.query_one("#training-alerts", Static).update(
             Text("\n".join("⚠ " + a for a in found), style="bold red") if found else Text("")
         )
@@ -402,7 +407,14 @@ class TrainingPane(Widget):
         if now - self._last_plot < 0.25 and self.training:
             return  # at most four redraws a second while a run streams
         self._last_plot = now
-        xs = [s["step"] for s in self.steps]
+        # Plot at most ~PLOT_POINTS per series: a terminal chart cannot show more, and
+        # plotext's cost grows with the points (this runs on the UI thread).
+        steps = list(self.steps)
+        stride = max(1, len(steps) // PLOT_POINTS)
+        shown = steps[::stride]
+        if steps and shown[-1] is not steps[-1]:
+            shown.append(steps[-1])
+        xs = [s["step"] for s in shown]
         loss_plot = self.query_one("#chart-loss", PlotextPlot)
         plt = loss_plot.plt
         plt.clear_data()
@@ -413,9 +425,13 @@ class TrainingPane(Widget):
                 plt.plot([p[0] for p in points], [p[1] for p in points],
                          label=one_line(run_id, 14), marker="braille")  # fmt: skip
         if xs:
-            losses = [s["loss"] for s in self.steps]
+            losses = [s["loss"] for s in shown]
+            full = ema([s["loss"] for s in steps], self.alpha)
+            smooth = full[::stride]
+            if len(smooth) < len(xs):
+                smooth.append(full[-1])  # the last step, appended to the strided points
             plt.plot(xs, losses, label="loss", marker="braille")
-            plt.plot(xs, ema(losses, self.alpha), label="EMA", marker="braille")
+            plt.plot(xs, smooth[: len(xs)], label="EMA", marker="braille")
             if self.evals:
                 plt.scatter([e["step"] for e in self.evals], [e["eval_loss"] for e in self.evals],
                             label="eval", marker="●")  # fmt: skip
@@ -429,7 +445,7 @@ class TrainingPane(Widget):
             w.plt.clear_figure()
             w.plt.title(title)
             if xs:
-                w.plt.plot(xs, [s.get(key, 0.0) for s in self.steps], marker="braille")
+                w.plt.plot(xs, [s.get(key, 0.0) for s in shown], marker="braille")
             w.refresh()
 
     def action_smoothing(self, direction: int) -> None:
@@ -493,29 +509,35 @@ class TrainingPane(Widget):
                 gradient_checkpointing=False,
             )  # fmt: skip
             problems = list(config.validate())
-        if not problems and not self.pairs:
+        if not problems and not self.total_pairs:
             problems = ["no SFT pairs: label traces or lower min quality"]
         errors = self.query_one("#training-form-errors", Static)
         if problems:
             errors.update(Text("\n".join("✗ " + visible(p) for p in problems), style="bold red"))
             return
         errors.update("")
-        pairs = self.pairs[: values["max_pairs"]]
         self.training = True
         self._started_at = time.time()
         self._stop = threading.Event()
         self.followed = None
         self.refresh_bindings()
-        self._status(f"{len(pairs)} pairs")
-        self._train(config, values["model"], pairs, values["eval_fraction"], self._stop)
+        self._status(f"up to {values['max_pairs']:,} pairs")
+        self._train(config, values["model"], values["min_quality"], values["max_pairs"],
+                    values["eval_fraction"], self._stop)  # fmt: skip
 
     @work(thread=True, exit_on_error=False, group="training.run", description="LoRA training")
-    def _train(self, config: Any, model: str, pairs: list, eval_fraction: float,
-               stop: threading.Event) -> None:  # fmt: skip
+    def _train(self, config: Any, model: str, min_quality: float, max_pairs: int,
+               eval_fraction: float, stop: threading.Event) -> None:  # fmt: skip
+        from itertools import islice
+
+        from jarvis_tui.learning.training.data import TrainingDataMiner
         from jarvis_tui.learning.training.lora import LoRATrainer
         from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
 
         try:
+            # Only what the run trains on is held in memory (the newest pairs first).
+            miner = TrainingDataMiner(self.store, min_quality=min_quality)
+            pairs = list(islice(miner.iter_sft_pairs(), max_pairs))
             model_path = model or str(ensure_tiny_lm(self.workspace.models_dir))
             seen = [False]
 
