@@ -307,6 +307,19 @@ def _diff_tables(old: Dict[str, Any], new: Dict[str, Any], prefix: str, out: Lis
             out.append(Change(_join_key(prefix, k), "added", new=v))
 
 
+def _multiset_minus(a: list, b: list) -> list:
+    """Elements of *a* not matched one-for-one by an element of *b* (order of *a* kept)."""
+    spare = Counter(map(_scalar_key, b))
+    out = []
+    for x in a:
+        k = _scalar_key(x)
+        if spare[k] > 0:
+            spare[k] -= 1
+        else:
+            out.append(x)
+    return out
+
+
 def _diff_values(a: Any, b: Any, key: str, out: List[Change]) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         _diff_tables(a, b, key, out)
@@ -319,22 +332,8 @@ def _diff_values(a: Any, b: Any, key: str, out: List[Change]) -> None:
         and all(map(_is_scalar, a))
         and all(map(_is_scalar, b))
     ):
-        spare = Counter(map(_scalar_key, b))
-        removed = []
-        for x in a:
-            k = _scalar_key(x)
-            if spare[k] > 0:
-                spare[k] -= 1
-            else:
-                removed.append(x)
-        spare = Counter(map(_scalar_key, a))
-        added = []
-        for x in b:
-            k = _scalar_key(x)
-            if spare[k] > 0:
-                spare[k] -= 1
-            else:
-                added.append(x)
+        removed = _multiset_minus(a, b)
+        added = _multiset_minus(b, a)
         if removed or added:
             out.extend(Change(key, "removed", old=x, element=True) for x in removed)
             out.extend(Change(key, "added", new=x, element=True) for x in added)
