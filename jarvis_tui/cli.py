@@ -139,6 +139,43 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     train.add_argument("--json", action="store_true", help="print the summary as JSON")
     train.set_defaults(func=_cmd_train)
+
+    opt = sub.add_parser(
+        "optimize",
+        help="run an optimization of the agent config headless",
+        description=(
+            "Propose configs from the workspace's search space (optimize.toml, else one "
+            "derived from the traces), estimate each by replaying the labelled traces, and "
+            "keep the Pareto frontier of accuracy, latency and cost in optimize.db. Offline "
+            "the proposer is Optuna's multi-objective sampler; --backend uses an LLM on any "
+            "OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server)."
+        ),
+    )
+    opt.add_argument("--home", dest="opt_home", metavar="DIR", help="workspace directory")
+    opt.add_argument("--trials", type=positive_int, default=20, metavar="N",
+                     help="trials in the run (default: 20)")  # fmt: skip
+    opt.add_argument("--patience", type=positive_int, default=5, metavar="N",
+                     help="stop after N trials without a better accuracy (default: 5)")  # fmt: skip
+    opt.add_argument("--backend", metavar="URL",
+                     help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 "
+                          "(default: $JARVIS_TUI_OPTIMIZER_URL; key: $JARVIS_TUI_OPTIMIZER_KEY)")  # fmt: skip
+    opt.add_argument("--model", metavar="M", help="optimizer model name at the endpoint")
+    opt.add_argument("--bound", action="append", default=[], metavar="EXPR",
+                     help="objective bound such as 'latency <= 2s' (repeatable)")  # fmt: skip
+    opt.add_argument("--resume", metavar="RUN_ID", help="continue a stopped run")
+    opt.add_argument("--seed", type=int, default=None, help="seed of the offline proposer")
+    opt.add_argument("--json", action="store_true", help="print the run as JSON")
+    opt.set_defaults(func=_cmd_optimize)
+
+    exp = sub.add_parser(
+        "export-best",
+        help="write a run's best config as a TOML recipe",
+        description="Write the best trial of RUN_ID as a TOML recipe at PATH (atomically).",
+    )
+    exp.add_argument("run_id", metavar="RUN_ID")
+    exp.add_argument("path", metavar="PATH", type=Path)
+    exp.add_argument("--home", dest="exp_home", metavar="DIR", help="workspace directory")
+    exp.set_defaults(func=_cmd_export_best)
     return parser
 
 
@@ -177,6 +214,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, *USER_ERRORS) as exc:
         _error(_describe(exc))
         return 1
+    except Exception as exc:
+        # The optimization store's errors, without importing it (and numpy) for --help.
+        mod = sys.modules.get("jarvis_tui.learning.optimize.store")
+        if mod is not None and isinstance(exc, mod.StoreError):
+            _error(_describe(exc))
+            return 1
+        raise
 
 
 # --------------------------------------------------------------------------- commands
@@ -329,6 +373,122 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if key in summary:
                 out.print(f"  {key}: {summary[key]}", markup=False)
     return 0 if summary.get("status") in ("completed", "cancelled") else 1
+
+
+def _cmd_optimize(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+
+    from jarvis_tui.learning.optimize.optimizer import RunControl
+    from jarvis_tui.learning.optimize.session import open_session
+    from jarvis_tui.learning.optimize.types import ObjectiveBound
+
+    ws = Workspace(resolve_home(args.opt_home or args.home))
+    bounds = [ObjectiveBound.parse(b) for b in args.bound]
+    if args.model and not args.backend:
+        raise CommandError("--model needs --backend URL (the endpoint that serves it)")
+    # Progress is the command's output (stdout), so stderr holds only a failure's one
+    # line; --json keeps stdout to the JSON document and prints no progress.
+    console = Console(highlight=False, quiet=args.json)
+    session = open_session(
+        ws, max_trials=args.trials, patience=args.patience, backend_url=args.backend,
+        model=args.model, seed=args.seed,
+    )  # fmt: skip
+    try:
+        console.print(
+            f"search space: {session.space_origin} ({len(session.space.dimensions)} dimensions)"
+            f" · proposer: {session.proposer_name} · trials: trace replay (estimates)",
+            markup=False, soft_wrap=True,
+        )  # fmt: skip
+        control = RunControl(bounds=bounds)
+
+        def on_event(ev) -> None:
+            if ev.kind == "trial_done" and ev.result is not None:
+                r = ev.result
+                bad = ev.meta.get(r.trial_id, {}).get("infeasible")
+                star = "*" if r in ev.run.pareto_frontier else " "
+                console.print(
+                    f"{star} trial {ev.trial_num:>3}/{ev.max_trials} {r.trial_id:<14} "
+                    f"acc {r.accuracy:.3f}  lat {r.mean_latency_seconds:.2f}s  "
+                    f"cost ${r.total_cost_usd:.5f}  ({ev.source})"
+                    + (f"  infeasible: {', '.join(bad)}" if bad else ""),
+                    markup=False, soft_wrap=True,
+                )  # fmt: skip
+            elif ev.kind == "notice":
+                console.print(f"  {ev.message}", markup=False, soft_wrap=True)
+
+        run = session.engine.run(control=control, on_event=on_event, resume_run_id=args.resume)
+        message = session.opt_store.get_run_meta(run.run_id).get("message", "")
+    finally:
+        session.close()
+    if args.json:
+        print(json.dumps(_run_json(run, message), indent=2))
+    else:
+        out = Console(highlight=False)
+        out.print(f"run {run.run_id}: {run.status} ({message})", markup=False, soft_wrap=True)
+        if run.best_trial is not None:
+            b = run.best_trial
+            out.print(
+                f"  best {b.trial_id}: accuracy {b.accuracy:.3f}, latency "
+                f"{b.mean_latency_seconds:.2f}s, cost ${b.total_cost_usd:.5f} (estimates)",
+                markup=False, soft_wrap=True,
+            )  # fmt: skip
+        out.print(f"  frontier: {len(run.pareto_frontier)} of {len(run.trials)} trials",
+                  markup=False)  # fmt: skip
+        out.print(f"  export: {PROG} export-best {run.run_id} best.toml", markup=False)
+    if run.status == "failed":
+        raise CommandError(f"run {run.run_id} failed: {message}")
+    return 0
+
+
+def _run_json(run, message: str) -> dict:
+    from dataclasses import asdict
+
+    def trial(t) -> dict:
+        return {
+            "trial_id": t.trial_id, "params": t.config.params, "accuracy": t.accuracy,
+            "mean_latency_seconds": t.mean_latency_seconds, "total_cost_usd": t.total_cost_usd,
+            "samples_evaluated": t.samples_evaluated, "analysis": t.analysis,
+        }  # fmt: skip
+
+    return {
+        "run_id": run.run_id,
+        "status": run.status,
+        "message": message,
+        "optimizer_model": run.optimizer_model,
+        "benchmark": run.benchmark,
+        "objectives": [asdict(o) for o in run.objectives],
+        "best_trial": run.best_trial.trial_id if run.best_trial else None,
+        "pareto_frontier": [t.trial_id for t in run.pareto_frontier],
+        "trials": [trial(t) for t in run.trials],
+    }
+
+
+def _cmd_export_best(args: argparse.Namespace) -> int:
+    from jarvis_tui.learning.optimize.optimizer import export_best_recipe
+    from jarvis_tui.learning.optimize.store import OptimizationStore
+
+    ws = Workspace(resolve_home(args.exp_home or args.home))
+    if not ws.optimize_db.is_file():
+        raise CommandError(f"no optimization store at {ws.optimize_db}")
+    store = OptimizationStore(ws.optimize_db)
+    try:
+        run = store.get_run(args.run_id)
+        if run is None:
+            known = [r["run_id"] for r in store.list_runs(limit=5)]
+            raise CommandError(
+                f"no run {args.run_id!r} in {ws.optimize_db}"
+                + (f" (recent: {', '.join(known)})" if known else " (it holds no runs)")
+            )
+        if run.best_trial is None:
+            raise CommandError(f"run {args.run_id} has no best trial to export")
+        path = export_best_recipe(run, args.path)
+        store.save_run(run)  # remembers best_recipe_path, as the reference does
+    finally:
+        store.close()
+    print(f"wrote {path} (trial {run.best_trial.trial_id})")
+    return 0
 
 
 # --------------------------------------------------------------------------- helpers

@@ -718,6 +718,7 @@ def build_demo(
     seed: int = 7,
     progress: ProgressFn | None = None,
     force: bool = False,
+    optimize: bool = True,
 ) -> Path:
     """Create a demo workspace in *root* and return *root*.
 
@@ -755,9 +756,53 @@ def build_demo(
         raise
     _remove_db(target)
     os.replace(building, target)
+    if optimize:
+        build_demo_optimization(ws, seed=seed, force=force)
     if progress:
         progress(traces, traces)
     return ws.root
+
+
+DEMO_RUN_TRIALS = 24
+"""Trials of the finished optimization run the demo workspace ships with."""
+
+
+def build_demo_optimization(ws: Workspace, *, seed: int = 7, force: bool = False) -> str | None:
+    """Write the demo's search space (``optimize.toml``) and one finished run.
+
+    The run is the offline default (Optuna proposer, trace replay), seeded, so the
+    Trials pane opens on a real frontier. An existing ``optimize.db`` is kept unless
+    *force*. Returns the run id (None when an existing store was kept).
+    """
+    from jarvis_tui.learning.optimize.optimizer import RunControl
+    from jarvis_tui.learning.optimize.session import (
+        derive_search_space,
+        open_session,
+        search_space_path,
+        write_search_space,
+    )
+
+    if ws.optimize_db.exists() and not force:
+        return None
+    _remove_db(ws.optimize_db)
+    store = TraceStore(ws.traces_db)
+    try:
+        if force or not search_space_path(ws).exists():
+            space = derive_search_space(store)
+            space.constraints = [
+                "estimates come from replayed traces: latency and cost are per query"
+            ]
+            write_search_space(ws, space)
+        session = open_session(
+            ws, max_trials=DEMO_RUN_TRIALS, patience=DEMO_RUN_TRIALS, seed=seed, trace_store=store
+        )
+        try:
+            run = session.engine.run(control=RunControl())
+        finally:
+            session.close()
+    finally:
+        store.close()
+    return run.run_id
 
 
 # The file being built is private (a temporary name nobody else opens), so the

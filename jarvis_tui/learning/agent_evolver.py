@@ -41,6 +41,7 @@ Deliberate differences from the reference (``openjarvis.learning.agent_evolver``
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import inspect
@@ -720,6 +721,35 @@ class AgentConfigEvolver:
             self._commit(name, snap, content, cause, note, summarize_config(data))
         return self._config_dir / f"{name}.toml"
 
+    def promoted_config(self, agent_name: str, params: Dict[str, Any]) -> tuple[str, str]:
+        """(current text, text after promoting *params*) for *agent_name*.
+
+        *params* are an optimization trial's dotted keys; each becomes a key of the
+        config's nested tables, everything else of the current config (the system
+        prompt, unknown tables) is kept. ``agent.name`` only names the file.
+        """
+        name = validate_agent_name(agent_name)
+        with self._locked(exclusive=False):
+            snap = self._snapshot(name)
+        old = snap.current.decode("utf-8", errors="replace") if snap.current else ""
+        data = parse_config(snap.current, self.config_path(name)) if snap.current else {}
+        return old, _overlay_toml(data, params, name)
+
+    def promote_params(self, agent_name: str, params: Dict[str, Any], *, note: str = "") -> int:
+        """Write a trial's *params* over *agent_name*'s config as a new version.
+
+        The version's cause is ``promoted-trial``; returns its number. Raises
+        ValueError for a bad name or params that TOML cannot hold.
+        """
+        name = validate_agent_name(agent_name)
+        cause, note = _check_cause("promoted-trial", note)
+        with self._locked(exclusive=True):
+            snap = self._snapshot(name, cleanup=True)
+            data = parse_config(snap.current, self.config_path(name)) if snap.current else {}
+            text = _overlay_toml(data, params, name)
+            content = text.encode("utf-8")
+            return self._commit(name, snap, content, cause, note, _summarize_bytes(content))
+
     def rollback(self, agent_name: str, version: int) -> None:
         """Make *version* the current config again, as a new version.
 
@@ -1160,6 +1190,31 @@ def _scan(directory: Path) -> List[os.DirEntry]:
             return list(it)
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+def _overlay_toml(data: Dict[str, Any], params: Dict[str, Any], agent: str) -> str:
+    """*data* with dotted *params* written into its tables, as TOML that reads back."""
+    out = copy.deepcopy(data)
+    for key, value in params.items():
+        if value is None:
+            continue
+        parts = [p for p in str(key).split(".") if p]
+        if not parts or key == "agent.name":
+            continue
+        node = out
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if not isinstance(nxt, dict):
+                nxt = node[part] = {}
+            node = nxt
+        node[parts[-1]] = value
+    agent_table = out.setdefault("agent", {})
+    if isinstance(agent_table, dict):
+        agent_table["name"] = agent
+    text = tomli_w.dumps(out)
+    if parse_config(text) != out:
+        raise ValueError("the promoted config does not round-trip through TOML")
+    return text
 
 
 def _read(path: str) -> bytes:

@@ -20,10 +20,10 @@ from textual.worker import Worker, WorkerState
 from jarvis_tui.paths import Workspace
 from jarvis_tui.traces import StoreError, TraceStore
 from jarvis_tui.ui.panes.configs import ConfigsPane
-from jarvis_tui.ui.panes.placeholder import PlaceholderPane
 from jarvis_tui.ui.panes.routing import RoutingPane
 from jarvis_tui.ui.panes.traces import TracesPane
 from jarvis_tui.ui.panes.training import TrainingPane
+from jarvis_tui.ui.panes.trials import TrialsPane
 
 
 def _styles_dir() -> Path:
@@ -45,13 +45,6 @@ PANES: tuple[tuple[str, str, str], ...] = (
     ("training", "Training", "L"),
     ("trials", "Trials", "P"),
 )
-
-PLACEHOLDERS = {
-    "trials": (
-        "Optimization trials are not built yet.",
-        "See trials on a Pareto frontier and steer the run by hand.",
-    ),
-}
 
 
 class StoreOpened(Message):
@@ -117,6 +110,7 @@ class JarvisApp(App[int]):
         STYLES_DIR / "routing.tcss",
         STYLES_DIR / "configs.tcss",
         STYLES_DIR / "training.tcss",
+        STYLES_DIR / "trials.tcss",
     ]
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help"),
@@ -152,8 +146,7 @@ class JarvisApp(App[int]):
                     elif pid == "training":
                         yield TrainingPane(id="training-pane")
                     else:
-                        head, body = PLACEHOLDERS[pid]
-                        yield PlaceholderPane(title, head, body, id=f"{pid}-pane")
+                        yield TrialsPane(id="trials-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -180,6 +173,7 @@ class JarvisApp(App[int]):
         self.query_one(RoutingPane).store_opened(event.store)
         self.query_one(ConfigsPane).store_opened(event.store, self.workspace.agents_dir)
         self.query_one(TrainingPane).store_opened(event.store, self.workspace)
+        self.query_one(TrialsPane).store_opened(event.store, self.workspace)
 
     @on(TracesPane.Labelled)
     def _labels_changed(self) -> None:

@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable, Container
 from typing import Any
 
 from textual.app import App
 
 
-async def settle(app: App[Any], pilot: Any, rounds: int = 3) -> None:
+async def settle(
+    app: App[Any], pilot: Any, rounds: int = 3, ignore: Container[str] = ()
+) -> None:
     """Wait until no worker runs and the screen has refreshed, *rounds* times.
 
     ``App.workers.wait_for_complete()`` raises when an exclusive worker was
     superseded (cancelled) meanwhile; a superseded query is normal here, so
-    outcomes are gathered, not raised.
+    outcomes are gathered, not raised. Workers of the groups in *ignore* (a run
+    waiting for the user, say) are not waited for.
     """
     for _ in range(rounds):
         for _ in range(1000):
-            workers = [w for w in app.workers if not w.is_finished]
+            workers = [w for w in app.workers if not w.is_finished and w.group not in ignore]
             if not workers:
                 break
             await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await pilot.pause()
+
+
+async def wait_until(
+    pilot: Any, condition: Callable[[], bool], *, timeout: float = 60.0, what: str = ""
+) -> None:
+    """Let the app run until *condition()* holds (for a worker thread to get somewhere).
+
+    The timeout only turns a hang into a failure: it never decides an outcome.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.01)

@@ -162,7 +162,11 @@ def test_search_index_is_filled(demo_root: Path) -> None:
 def test_file_modes_and_no_leftovers(demo_root: Path) -> None:
     assert stat.S_IMODE(demo_root.stat().st_mode) == 0o700
     assert stat.S_IMODE((demo_root / "traces.db").stat().st_mode) == 0o600
-    assert sorted(p.name for p in demo_root.iterdir()) == ["traces.db"]
+    assert sorted(p.name for p in demo_root.iterdir()) == [
+        "optimize.db", "optimize.toml", "traces.db",
+    ]  # fmt: skip
+    for name in ("optimize.db", "optimize.toml"):
+        assert stat.S_IMODE((demo_root / name).stat().st_mode) == 0o600
 
 
 def test_existing_db_is_kept_unless_forced(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.testing import settle
 
@@ -27,13 +29,34 @@ def test_traces_pane_light_theme(workspace: Path, snap_compare) -> None:
     assert snap_compare(app, terminal_size=(120, 40), run_before=_ready)
 
 
-def test_placeholder_pane(workspace: Path, snap_compare) -> None:
+@pytest.fixture(scope="module")
+def trials_demo(tmp_path_factory) -> Path:
+    """A demo workspace whose finished run has fixed ids (uuid4 is seeded while it runs)."""
+    import random
+    import uuid
+    from unittest import mock
+
+    from jarvis_tui.demo import build_demo
+
+    rng = random.Random(5)
+    with mock.patch.object(uuid, "uuid4", lambda: uuid.UUID(int=rng.getrandbits(128), version=4)):
+        home = build_demo(tmp_path_factory.mktemp("snapdemo") / "ws", traces=1500, seed=3)
+    import sqlite3
+
+    with sqlite3.connect(home / "optimize.db") as conn:  # the wall time shown is pinned too
+        conn.execute("UPDATE jt_run_meta SET meta = json_set(meta, '$.elapsed', 3.0)")
+    return home
+
+
+def test_trials_pane(trials_demo: Path, snap_compare) -> None:
     async def go(pilot) -> None:
         await _ready(pilot)
         await pilot.press("P")
-        await pilot.pause()
+        await settle(pilot.app, pilot)
+        await pilot.press("l")  # a frontier member selected: its detail and trade-offs
+        await settle(pilot.app, pilot)
 
-    assert snap_compare(JarvisApp(workspace), terminal_size=(120, 40), run_before=go)
+    assert snap_compare(JarvisApp(trials_demo), terminal_size=(120, 40), run_before=go)
 
 
 def test_traces_pane_ansi_theme(workspace: Path, snap_compare) -> None:

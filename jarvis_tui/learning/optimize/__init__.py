@@ -13,6 +13,7 @@ from jarvis_tui.learning.optimize.store import OptimizationStore, StoreError
 from jarvis_tui.learning.optimize.types import (
     DEFAULT_OBJECTIVES,
     BenchmarkScore,
+    ObjectiveBound,
     ObjectiveSpec,
     OptimizationRun,
     RunSummary,
@@ -27,6 +28,7 @@ from jarvis_tui.learning.optimize.types import (
 __all__ = [
     "DEFAULT_OBJECTIVES",
     "BenchmarkScore",
+    "ObjectiveBound",
     "ObjectiveSpec",
     "OptimizationRun",
     "OptimizationStore",

@@ -100,6 +100,13 @@ _BASE_COLUMNS = {
     ],
 }  # fmt: skip
 _INDEX = "CREATE INDEX IF NOT EXISTS idx_trial_results_run_id ON trial_results(run_id, id)"
+# Our own additions (OpenJarvis ignores tables it does not know): what the steering
+# loop needs to resume a run and to show where each trial came from.
+_CREATE_META = (
+    "CREATE TABLE IF NOT EXISTS jt_run_meta (run_id TEXT PRIMARY KEY, meta TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS jt_trial_meta (run_id TEXT NOT NULL, trial_id TEXT NOT NULL, "
+    "meta TEXT NOT NULL, PRIMARY KEY (run_id, trial_id))",
+)
 
 _TRIAL_COLS = (
     "trial_id, config, reasoning, accuracy, mean_latency_seconds, total_cost_usd, "
@@ -166,7 +173,7 @@ class OptimizationStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self._db_path}: not an SQLite database ({exc})") from exc
         ours = {"optimization_runs", "trial_results"}
-        others = tables - ours - {"sqlite_sequence"}
+        others = tables - ours - {"sqlite_sequence", "jt_run_meta", "jt_trial_meta"}
         if not tables & ours and others:
             raise StoreError(
                 f"{self._db_path}: not an optimize.db (it holds other tables: {', '.join(sorted(others)[:5])})"
@@ -195,6 +202,8 @@ class OptimizationStore:
                         if name not in cols:
                             conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
                 conn.execute(_INDEX)
+                for stmt in _CREATE_META:
+                    conn.execute(stmt)
         except sqlite3.Error as exc:
             raise StoreError(f"{self._db_path}: cannot prepare the store: {exc}") from exc
 
@@ -316,6 +325,39 @@ class OptimizationStore:
             f"SELECT {_TRIAL_COLS} FROM trial_results WHERE run_id = ? ORDER BY id", (run_id,)
         ).fetchall()
         return [_row_to_trial(r) for r in rows]
+
+    # -- our metadata (not in OpenJarvis) --------------------------------------
+
+    def save_run_meta(self, run_id: str, meta: dict[str, Any]) -> None:
+        """Store the settings a run needs to be resumed (objectives, bounds, budget…)."""
+        with self._conn as conn:
+            conn.execute(
+                "INSERT INTO jt_run_meta (run_id, meta) VALUES (?, ?) "
+                "ON CONFLICT(run_id) DO UPDATE SET meta = excluded.meta",
+                (run_id, json.dumps(meta, default=str)),
+            )
+
+    def get_run_meta(self, run_id: str) -> dict[str, Any]:
+        row = self._conn.execute(
+            "SELECT meta FROM jt_run_meta WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return _loads(row[0], {}, dict) if row else {}
+
+    def save_trial_meta(self, run_id: str, trial_id: str, meta: dict[str, Any]) -> None:
+        """Store where a trial came from (source, parent, feasibility, timing)."""
+        with self._conn as conn:
+            conn.execute(
+                "INSERT INTO jt_trial_meta (run_id, trial_id, meta) VALUES (?, ?, ?) "
+                "ON CONFLICT(run_id, trial_id) DO UPDATE SET meta = excluded.meta",
+                (run_id, trial_id, json.dumps(meta, default=str)),
+            )
+
+    def get_trial_meta(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """trial_id -> metadata for the trials of *run_id* that have any."""
+        rows = self._conn.execute(
+            "SELECT trial_id, meta FROM jt_trial_meta WHERE run_id = ?", (run_id,)
+        ).fetchall()
+        return {r[0]: _loads(r[1], {}, dict) for r in rows}
 
     # -- lifecycle -----------------------------------------------------------
 

@@ -141,6 +141,78 @@ DEFAULT_OBJECTIVES = [
 ]
 
 
+# Short names a user may type for the metrics of DEFAULT_OBJECTIVES.
+METRIC_ALIASES = {
+    "accuracy": "accuracy",
+    "acc": "accuracy",
+    "latency": "mean_latency_seconds",
+    "mean_latency_seconds": "mean_latency_seconds",
+    "cost": "total_cost_usd",
+    "total_cost_usd": "total_cost_usd",
+    "energy": "total_energy_joules",
+    "total_energy_joules": "total_energy_joules",
+    "tokens": "total_tokens",
+    "total_tokens": "total_tokens",
+}
+
+
+@dataclass(slots=True, frozen=True)
+class ObjectiveBound:
+    """A hard limit on one metric ("latency <= 2 s"): a trial outside it is infeasible.
+
+    Not in the reference: the steering control adds bounds while a run goes on, and
+    an infeasible trial stays in the history but never joins the frontier.
+    """
+
+    metric: str
+    op: str  # "<=" or ">="
+    value: float
+
+    def __post_init__(self) -> None:
+        if self.op not in ("<=", ">="):
+            raise ValueError(f"bound on {self.metric}: operator must be <= or >=, not {self.op!r}")
+
+    def violation(self, trial: Any) -> float:
+        """How far *trial* is outside the bound (0.0 when it satisfies it)."""
+        got = float(getattr(trial, self.metric))
+        return max(0.0, got - self.value) if self.op == "<=" else max(0.0, self.value - got)
+
+    def satisfied_by(self, trial: Any) -> bool:
+        return self.violation(trial) <= 0.0
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+    @classmethod
+    def parse(cls, text: str) -> ObjectiveBound:
+        """``"latency <= 2s"``, ``"cost<=0.01"``, ``"accuracy >= 0.8"``, ``"latency <= 1500ms"``.
+
+        Raises ValueError with a one-line reason for anything else.
+        """
+        import re
+
+        m = re.fullmatch(
+            r"\s*([A-Za-z_]+)\s*(<=|>=|<|>|≤|≥)\s*\$?\s*([-+]?[0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*([a-z%]*)\s*",
+            text or "",
+        )
+        if not m:
+            raise ValueError(f"cannot read bound {text!r}: write it like 'latency <= 2s'")
+        name, op, num, unit = m.groups()
+        metric = METRIC_ALIASES.get(name.lower())
+        if metric is None:
+            raise ValueError(
+                f"unknown metric {name!r} in bound (known: accuracy, latency, cost, energy, tokens)"
+            )
+        op = {"<": "<=", "≤": "<=", ">": ">=", "≥": ">="}.get(op, op)
+        value = float(num)
+        scale = {"": 1.0, "s": 1.0, "ms": 0.001, "%": 0.01, "usd": 1.0, "j": 1.0}.get(unit)
+        if scale is None:
+            raise ValueError(f"unknown unit {unit!r} in bound {text!r}")
+        if unit == "ms" and metric != "mean_latency_seconds":
+            raise ValueError(f"'ms' only applies to latency, not {name}")
+        return cls(metric, op, value * scale)
+
+
 @dataclass(slots=True)
 class RunSummary:
     """Aggregate result of one evaluation run (the subset of OpenJarvis' eval summary
@@ -213,6 +285,8 @@ __all__ = [
     "DEFAULT_OBJECTIVES",
     "DIM_TYPES",
     "BenchmarkScore",
+    "METRIC_ALIASES",
+    "ObjectiveBound",
     "ObjectiveSpec",
     "OptimizationRun",
     "RunSummary",

@@ -1,0 +1,419 @@
+"""Where the optimizer's prompts go: any OpenAI-compatible chat-completions endpoint.
+
+OpenJarvis hands ``LLMOptimizer`` one of its own inference engines; here the optimizer
+talks to whatever serves ``/v1/chat/completions`` (Ollama, vLLM, llama.cpp, a cloud API)
+with the standard library only, so the engine needs no SDK and no network library.
+
+Every failure is a :class:`BackendError` whose message is one line a user can act on
+("... is unreachable (connection refused)"), never a traceback and never the API key.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import os
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, runtime_checkable
+
+#: Environment variables read by :func:`backend_from_env`.
+ENV_URL = "JARVIS_TUI_OPTIMIZER_URL"
+ENV_MODEL = "JARVIS_TUI_OPTIMIZER_MODEL"
+ENV_KEY = "JARVIS_TUI_OPTIMIZER_KEY"
+ENV_TIMEOUT = "JARVIS_TUI_OPTIMIZER_TIMEOUT"
+
+BACKEND_ERROR_KINDS = ("unreachable", "timeout", "http", "garbage")
+
+# A chat completion is a few KiB; anything far larger is not one, and reading it whole
+# would only hold memory hostage.
+_MAX_BODY_BYTES = 16 * 1024 * 1024
+_SNIPPET_CHARS = 120
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@runtime_checkable
+class InferenceBackend(Protocol):
+    """Anything that turns a prompt into a completion (the optimizer's only dependency)."""
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        system: str = "",
+        temperature: float = 0.7,
+        max_tokens: int = 2048,
+    ) -> str: ...
+
+
+def _one_line(text: str, limit: int | None = None) -> str:
+    """*text* with all whitespace runs (newlines included) collapsed to single spaces."""
+    flat = " ".join(str(text).split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: max(0, limit - 1)] + "…"
+    return flat
+
+
+class BackendError(Exception):
+    """The optimizer endpoint could not give a completion; the message is one line."""
+
+    def __init__(self, message: str, *, kind: str, status: int | None = None) -> None:
+        if kind not in BACKEND_ERROR_KINDS:
+            raise ValueError(f"BackendError kind must be one of {BACKEND_ERROR_KINDS}")
+        super().__init__(_one_line(message))
+        self.kind = kind
+        """unreachable | timeout | http | garbage: what went wrong, for callers that retry."""
+        self.status = status
+        """The HTTP status for kind ``http``, else None."""
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again later may help (network trouble, 429, 5xx)."""
+        if self.kind in ("unreachable", "timeout"):
+            return True
+        return (
+            self.kind == "http"
+            and self.status is not None
+            and (self.status == 429 or self.status >= 500)
+        )
+
+
+def _chat_completions_url(base_url: str) -> str:
+    url = base_url.strip()
+    if url.rstrip("/").endswith("/chat/completions"):
+        return url.rstrip("/")
+    return url.rstrip("/") + "/chat/completions"
+
+
+def _display_url(url: str) -> str:
+    """*url* without user:password@, which must never reach a message."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
+
+
+def _describe_reason(reason: object) -> str:
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, socket.gaierror):
+        return f"cannot resolve host: {reason.strerror or reason}"
+    if isinstance(reason, ConnectionResetError):
+        return "connection reset"
+    if isinstance(reason, ConnectionError):
+        return "connection closed"
+    if isinstance(reason, OSError) and reason.strerror:
+        return str(reason.strerror)
+    return _one_line(str(reason), 80) or type(reason).__name__
+
+
+class OpenAICompatibleBackend:
+    """Chat completions over HTTP(S) with ``urllib``; safe to share between threads.
+
+    ``base_url`` may be the API root (``http://localhost:11434/v1``) or the full
+    ``.../chat/completions`` URL. Network trouble, 429 and 5xx are retried ``retries``
+    times, ``retry_wait`` seconds apart; other answers fail at once.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 1,
+        retry_wait: float = 1.0,
+    ) -> None:
+        parts = urllib.parse.urlsplit(str(base_url).strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"optimizer URL {_one_line(_display_url(str(base_url)), 120)!r} "
+                "must start with http:// or https:// and name a host"
+            )
+        if isinstance(timeout, bool) or not (isinstance(timeout, int | float) and timeout > 0):
+            raise ValueError(
+                f"optimizer timeout must be a positive number of seconds, not {timeout!r}"
+            )
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"optimizer retries must be a non-negative integer, not {retries!r}")
+        if not (isinstance(retry_wait, int | float) and retry_wait >= 0):
+            raise ValueError(f"optimizer retry_wait must be >= 0 seconds, not {retry_wait!r}")
+        self.url = _chat_completions_url(str(base_url))
+        """The chat-completions URL every request is POSTed to."""
+        self.timeout = float(timeout)
+        """Seconds one attempt may take (connect and read)."""
+        self.retries = retries
+        """Extra attempts after a retryable failure."""
+        self.retry_wait = float(retry_wait)
+        """Seconds between attempts."""
+        self._api_key = api_key or None
+        self._bypass_proxy = (parts.hostname or "").lower() in _LOOPBACK_HOSTS
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return (
+            f"OpenAICompatibleBackend(url={_display_url(self.url)!r}, api_key={key}, "
+            f"timeout={self.timeout:g}, retries={self.retries})"
+        )
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether requests carry an Authorization header."""
+        return self._api_key is not None
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        system: str = "",
+        temperature: float = 0.7,
+        max_tokens: int = 2048,
+    ) -> str:
+        """The completion's text; BackendError (one line) when there is none."""
+        messages: list[dict[str, str]] = []
+        if system:
+            messages.append({"role": "system", "content": system})
+        messages.append({"role": "user", "content": prompt})
+        body = json.dumps(
+            {
+                "model": model,
+                "messages": messages,
+                "temperature": temperature,
+                "max_tokens": max_tokens,
+                "stream": False,
+            }
+        ).encode("utf-8")
+        attempts = 1 + self.retries
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._post_once(body)
+            except BackendError as exc:
+                if not exc.retryable or attempt == attempts:
+                    if attempt > 1:
+                        raise BackendError(
+                            f"{exc} (after {attempt} attempts)", kind=exc.kind, status=exc.status
+                        ) from exc
+                    raise
+            if self.retry_wait > 0:
+                time.sleep(self.retry_wait)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
+
+    def _opener(self) -> urllib.request.OpenerDirector:
+        # A local server is never behind the user's proxy; remote ones honour *_proxy.
+        # Built per request so proxy variables changed at run time take effect.
+        if self._bypass_proxy:
+            return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        return urllib.request.build_opener()
+
+    def _fail(self, what: str, *, kind: str, status: int | None = None) -> BackendError:
+        return BackendError(
+            f"optimizer endpoint {_display_url(self.url)} {what}", kind=kind, status=status
+        )
+
+    def _redact(self, text: str) -> str:
+        if self._api_key and self._api_key in text:
+            text = text.replace(self._api_key, "***")
+        return text
+
+    def _post_once(self, body: bytes) -> str:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        try:
+            with self._opener().open(request, timeout=self.timeout) as response:
+                raw = response.read(_MAX_BODY_BYTES + 1)
+        except urllib.error.HTTPError as exc:
+            try:
+                detail = exc.read(4096).decode("utf-8", "replace")
+            except Exception:  # the status alone is still worth reporting
+                detail = ""
+            finally:
+                exc.close()
+            detail = _one_line(self._redact(detail), _SNIPPET_CHARS) or _one_line(exc.reason or "")
+            what = f"answered HTTP {exc.code}: {detail}" if detail else f"answered HTTP {exc.code}"
+            raise self._fail(what, kind="http", status=exc.code) from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, TimeoutError):
+                raise self._timed_out() from None
+            raise self._fail(
+                f"is unreachable ({_describe_reason(exc.reason)})", kind="unreachable"
+            ) from None
+        except TimeoutError:
+            raise self._timed_out() from None
+        except ConnectionError as exc:
+            raise self._fail(
+                f"is unreachable ({_describe_reason(exc)})", kind="unreachable"
+            ) from None
+        except http.client.HTTPException as exc:
+            raise self._fail(
+                f"answered something that is not HTTP ({type(exc).__name__})", kind="garbage"
+            ) from None
+        except OSError as exc:
+            raise self._fail(
+                f"is unreachable ({_describe_reason(exc)})", kind="unreachable"
+            ) from None
+        if len(raw) > _MAX_BODY_BYTES:
+            raise self._garbage(f"a body over {_MAX_BODY_BYTES // (1024 * 1024)} MiB")
+        return self._content_of(raw)
+
+    def _timed_out(self) -> BackendError:
+        return self._fail(f"timed out after {self.timeout:g} s", kind="timeout")
+
+    def _garbage(self, what: str) -> BackendError:
+        return self._fail(
+            f"answered something that is not an OpenAI chat completion ({what})", kind="garbage"
+        )
+
+    def _content_of(self, raw: bytes) -> str:
+        text = raw.decode("utf-8", "replace")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise self._garbage(f"not JSON: {_one_line(self._redact(text), 40)!r}") from None
+        if not isinstance(data, dict):
+            raise self._garbage(f"a JSON {type(data).__name__}, not an object")
+        if "error" in data and "choices" not in data:
+            err = data["error"]
+            msg = err.get("message") if isinstance(err, dict) else err
+            raise self._garbage(f"an error: {_one_line(self._redact(str(msg)), _SNIPPET_CHARS)}")
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise self._garbage("no choices")
+        first = choices[0]
+        message = first.get("message") if isinstance(first, dict) else None
+        if not isinstance(message, dict):
+            raise self._garbage("choices[0] has no message")
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            # Newer servers may answer with content parts: [{"type": "text", "text": ...}]
+            texts = [
+                part.get("text")
+                for part in content
+                if isinstance(part, dict) and isinstance(part.get("text"), str)
+            ]
+            texts += [part for part in content if isinstance(part, str)]
+            if texts:
+                return "".join(texts)
+            raise self._garbage("message content has no text parts")
+        raise self._garbage("message has no text content")
+
+
+def backend_from_env(
+    url: str | None = None, model: str | None = None
+) -> tuple[OpenAICompatibleBackend, str] | None:
+    """The optimizer backend and model the user configured, or None when no URL is set.
+
+    The URL and model come from the arguments, else ``JARVIS_TUI_OPTIMIZER_URL`` and
+    ``JARVIS_TUI_OPTIMIZER_MODEL``; the key from ``JARVIS_TUI_OPTIMIZER_KEY``, else
+    ``OPENAI_API_KEY``; the timeout from ``JARVIS_TUI_OPTIMIZER_TIMEOUT`` (default 120 s).
+    """
+    url = (url or os.environ.get(ENV_URL, "")).strip() or None
+    if url is None:
+        return None
+    model = (model or os.environ.get(ENV_MODEL, "")).strip() or None
+    if model is None:
+        raise ValueError(
+            f"optimizer URL {_display_url(url)} is set but no model: "
+            f"set {ENV_MODEL} or pass a model name"
+        )
+    key = (os.environ.get(ENV_KEY) or os.environ.get("OPENAI_API_KEY") or "").strip() or None
+    raw_timeout = os.environ.get(ENV_TIMEOUT, "").strip()
+    timeout = 120.0
+    if raw_timeout:
+        try:
+            timeout = float(raw_timeout)
+        except ValueError:
+            timeout = math.nan
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ValueError(
+                f"{ENV_TIMEOUT}={_one_line(raw_timeout, 40)!r} is not a positive number of seconds"
+            )
+    return OpenAICompatibleBackend(url, api_key=key, timeout=timeout), model
+
+
+ScriptedReply = str | BaseException
+ScriptedFunction = Callable[[str, str], str]
+
+
+class ScriptedBackend:
+    """A backend that answers from a script, for tests and offline demos; thread-safe.
+
+    ``replies`` is a list of strings returned in order (an exception instance in the
+    list is raised instead), or a function ``(prompt, system) -> str`` called every time.
+    """
+
+    def __init__(self, replies: Iterable[ScriptedReply] | ScriptedFunction) -> None:
+        self._lock = threading.Lock()
+        self._function: ScriptedFunction | None = replies if callable(replies) else None
+        self._replies: list[ScriptedReply] = [] if callable(replies) else list(replies)
+        self._next = 0
+        self.calls: list[dict[str, Any]] = []
+        """Every generate() call: prompt, model, system, temperature, max_tokens."""
+
+    def __repr__(self) -> str:
+        if self._function is not None:
+            return "ScriptedBackend(function)"
+        return f"ScriptedBackend({self.remaining} of {len(self._replies)} replies left)"
+
+    @property
+    def remaining(self) -> int:
+        """Replies not yet given (0 for a function-driven script)."""
+        with self._lock:
+            return len(self._replies) - self._next
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        system: str = "",
+        temperature: float = 0.7,
+        max_tokens: int = 2048,
+    ) -> str:
+        """The next scripted reply (or raise the scripted exception)."""
+        with self._lock:
+            self.calls.append(
+                {
+                    "prompt": prompt,
+                    "model": model,
+                    "system": system,
+                    "temperature": temperature,
+                    "max_tokens": max_tokens,
+                }
+            )
+            if self._function is None:
+                if self._next >= len(self._replies):
+                    raise BackendError(
+                        f"scripted backend has no reply left (it had {len(self._replies)})",
+                        kind="garbage",
+                    )
+                reply = self._replies[self._next]
+                self._next += 1
+        if self._function is not None:
+            # Called outside the lock so a slow or re-entrant function cannot block others.
+            reply = self._function(prompt, system)
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+
+__all__ = [
+    "BACKEND_ERROR_KINDS",
+    "BackendError",
+    "InferenceBackend",
+    "OpenAICompatibleBackend",
+    "ScriptedBackend",
+    "backend_from_env",
+]

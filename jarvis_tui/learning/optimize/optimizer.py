@@ -1,0 +1,852 @@
+"""The optimization loop (propose → evaluate → analyze → repeat), and a human at the wheel.
+
+:class:`OptimizationEngine` follows the reference loop: a first proposal, then per
+trial evaluate, analyze, record, recompute the Pareto frontier, persist, track the
+best trial, stop early after *early_stop_patience* trials without a better accuracy;
+the next proposal merges frontier members every 5th trial (when there are ≥ 2),
+targets one primitive after trial 2 when the analysis names one, and otherwise asks
+for the next config.
+
+What the reference lacks, and this adds through a :class:`RunControl` the UI drives
+from another thread:
+
+* pause / resume / stop, honoured between trials (a trial is never cut in half);
+* a queue of hand-written configs, each evaluated before the next proposal;
+* review mode: each proposal waits for accept, edit (accept changed params) or
+  reject with a reason, and the reason goes into the next proposal's prompt;
+* which frontier members the next merge combines;
+* objective bounds ("latency <= 2 s"): a trial outside them stays in the history,
+  marked infeasible, but never joins the frontier nor becomes the best trial;
+* a run persisted per trial can be resumed later from the store (same run id).
+
+A reply the proposer cannot use (:class:`ValueError`, e.g. ``ProposalError``) is fed
+back and retried; after :data:`PROPOSAL_RETRIES` failures a random config from the
+space stands in, marked as such. An unreachable optimizer or a runner that cannot
+evaluate ends the run as ``failed`` with the reason (resumable), never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Protocol
+
+import tomli_w
+
+from jarvis_tui.learning.optimize.pareto import compute_pareto_frontier
+from jarvis_tui.learning.optimize.search_space import validate_config
+from jarvis_tui.learning.optimize.types import (
+    DEFAULT_OBJECTIVES,
+    ObjectiveBound,
+    ObjectiveSpec,
+    OptimizationRun,
+    SearchSpace,
+    TrialConfig,
+    TrialResult,
+)
+from jarvis_tui.paths import atomic_write_bytes
+
+LOGGER = logging.getLogger(__name__)
+
+PROPOSAL_RETRIES = 2
+"""Unusable optimizer replies tolerated per proposal before a random config stands in."""
+
+MERGE_EVERY = 5
+"""The reference merges frontier members after every 5th trial."""
+
+#: Where a trial's config came from (shown in the Trials pane).
+SOURCES = ("initial", "next", "targeted", "merge", "queued", "edited", "fallback")
+
+
+class Proposer(Protocol):
+    """What the engine needs of a proposer: LLMOptimizer and OptunaProposer both fit."""
+
+    optimizer_model: str
+
+    def propose_initial(self) -> TrialConfig: ...
+
+    def propose_next(
+        self, history: list[TrialResult], traces: Any = None, frontier_ids: Optional[set] = None
+    ) -> TrialConfig: ...
+
+    def propose_targeted(
+        self,
+        history: list[TrialResult],
+        base_config: TrialConfig,
+        target_primitive: str,
+        frontier_ids: Optional[set] = None,
+    ) -> TrialConfig: ...
+
+    def propose_merge(
+        self,
+        candidates: list[TrialResult],
+        history: list[TrialResult],
+        frontier_ids: Optional[set] = None,
+    ) -> TrialConfig: ...
+
+    def analyze_trial(self, trial: TrialConfig, summary: Any, **kw: Any) -> Any: ...
+
+
+# --------------------------------------------------------------------------- control
+
+
+@dataclass(slots=True)
+class Review:
+    """A proposal waiting for the reviewer, and the decision once made."""
+
+    config: TrialConfig
+    source: str
+    decision: str = ""  # "" (waiting) | accept | edit | reject
+    params: dict[str, Any] | None = None
+    reason: str = ""
+
+
+class RunControl:
+    """Steering for one optimization run, shared by the UI thread and the engine.
+
+    Every method is thread-safe. The engine checks the control only between trials
+    and while it waits for a review, so a decision never interrupts an evaluation.
+    """
+
+    def __init__(self, *, review: bool = False, bounds: Sequence[ObjectiveBound] = ()) -> None:
+        self._cond = threading.Condition()
+        self._paused = False
+        self._stopped = False
+        self._review_mode = review
+        self._queue: deque[TrialConfig] = deque()
+        self._pending: Review | None = None
+        self._merge_pick: list[str] = []
+        self._bounds: list[ObjectiveBound] = list(bounds)
+        self._bounds_changed = False
+
+    # -- run state -------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Hold the run before its next trial (a running trial finishes)."""
+        with self._cond:
+            self._paused = True
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """End the run after the current trial; it stays resumable from the store."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    # -- queue -------------------------------------------------------------------------
+
+    def enqueue(self, params: dict[str, Any], *, note: str = "") -> TrialConfig:
+        """Queue a hand-written config; it is evaluated before the next proposal."""
+        config = TrialConfig(
+            trial_id=f"q-{uuid.uuid4().hex[:10]}",
+            params=dict(params),
+            reasoning=note or "hand-written config (queued by the user)",
+        )
+        with self._cond:
+            self._queue.append(config)
+            self._cond.notify_all()
+        return config
+
+    def queued(self) -> list[TrialConfig]:
+        with self._cond:
+            return list(self._queue)
+
+    def drop_queued(self, trial_id: str) -> bool:
+        with self._cond:
+            for c in self._queue:
+                if c.trial_id == trial_id:
+                    self._queue.remove(c)
+                    return True
+        return False
+
+    def _pop_queued(self) -> TrialConfig | None:
+        with self._cond:
+            return self._queue.popleft() if self._queue else None
+
+    # -- review ------------------------------------------------------------------------
+
+    @property
+    def review_mode(self) -> bool:
+        return self._review_mode
+
+    def set_review(self, on: bool) -> None:
+        """Turn review mode on or off; off also accepts a proposal that is waiting."""
+        with self._cond:
+            self._review_mode = on
+            if not on and self._pending is not None and not self._pending.decision:
+                self._pending.decision = "accept"
+            self._cond.notify_all()
+
+    @property
+    def pending(self) -> Review | None:
+        """The proposal waiting for a decision, if any."""
+        with self._cond:
+            p = self._pending
+            return p if p is not None and not p.decision else None
+
+    def accept(self, params: dict[str, Any] | None = None) -> None:
+        """Accept the waiting proposal, with edited *params* when given."""
+        with self._cond:
+            if self._pending is None or self._pending.decision:
+                raise ValueError("no proposal is waiting for review")
+            self._pending.decision = "edit" if params is not None else "accept"
+            self._pending.params = dict(params) if params is not None else None
+            self._cond.notify_all()
+
+    def reject(self, reason: str) -> None:
+        """Reject the waiting proposal; *reason* goes into the next prompt."""
+        reason = " ".join(str(reason).split())
+        if not reason:
+            raise ValueError("say why the proposal is rejected: the reason guides the next one")
+        with self._cond:
+            if self._pending is None or self._pending.decision:
+                raise ValueError("no proposal is waiting for review")
+            self._pending.decision = "reject"
+            self._pending.reason = reason
+            self._cond.notify_all()
+
+    def _await_review(self, review: Review, on_wait: Callable[[], None]) -> Review | None:
+        """Block until *review* is decided; None when the run is stopped meanwhile."""
+        with self._cond:
+            self._pending = review
+        on_wait()
+        with self._cond:
+            while not review.decision and not self._stopped and self._review_mode:
+                self._cond.wait()
+            self._pending = None
+            if self._stopped and not review.decision:
+                return None
+            if not review.decision:
+                review.decision = "accept"
+            return review
+
+    # -- merge pick and bounds -------------------------------------------------------
+
+    def pick_for_merge(self, trial_ids: Sequence[str]) -> None:
+        """The frontier members the next merge combines (empty: the engine chooses)."""
+        with self._cond:
+            self._merge_pick = [str(t) for t in trial_ids]
+
+    @property
+    def merge_pick(self) -> list[str]:
+        with self._cond:
+            return list(self._merge_pick)
+
+    def set_bounds(self, bounds: Sequence[ObjectiveBound]) -> None:
+        """Replace the objective bounds; the engine re-marks every trial."""
+        with self._cond:
+            self._bounds = list(bounds)
+            self._bounds_changed = True
+            self._cond.notify_all()
+
+    @property
+    def bounds(self) -> list[ObjectiveBound]:
+        with self._cond:
+            return list(self._bounds)
+
+    def _take_bounds_change(self) -> bool:
+        with self._cond:
+            changed, self._bounds_changed = self._bounds_changed, False
+            return changed
+
+    # -- waiting -------------------------------------------------------------------------
+
+    def _wait_runnable(self, on_pause: Callable[[], None]) -> bool:
+        """Wait while paused (and no stop); False when the run must end."""
+        with self._cond:
+            if self._stopped:
+                return False
+            if not self._paused:
+                return True
+        on_pause()
+        with self._cond:
+            while self._paused and not self._stopped:
+                self._cond.wait()
+            return not self._stopped
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(slots=True)
+class RunEvent:
+    """What the engine tells its watcher (the Trials pane, the CLI) as the run goes.
+
+    ``kind`` is one of: ``started``, ``proposing``, ``review`` (a proposal waits;
+    ``config``), ``trial_started`` (``config``, ``source``), ``trial_done``
+    (``result``), ``rejected`` (``config``, ``reason``), ``paused``, ``resumed``,
+    ``notice`` (``message``), ``finished`` (``status``, ``message``).
+    Every event carries the run's state at that moment so a watcher can redraw from
+    any single event.
+    """
+
+    kind: str
+    run: OptimizationRun
+    trial_num: int
+    max_trials: int
+    elapsed: float
+    config: TrialConfig | None = None
+    source: str = ""
+    result: TrialResult | None = None
+    message: str = ""
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+EventFn = Callable[[RunEvent], None]
+
+
+# --------------------------------------------------------------------------- engine
+
+
+class OptimizationEngine:
+    """Orchestrates the optimize loop: propose -> evaluate -> analyze -> repeat."""
+
+    def __init__(
+        self,
+        search_space: SearchSpace,
+        llm_optimizer: Any,
+        trial_runner: Any,
+        store: Any = None,
+        max_trials: int = 20,
+        early_stop_patience: int = 5,
+        *,
+        objectives: Sequence[ObjectiveSpec] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
+            raise ValueError(f"max_trials must be a positive integer, not {max_trials!r}")
+        if (
+            isinstance(early_stop_patience, bool)
+            or not isinstance(early_stop_patience, int)
+            or early_stop_patience < 1
+        ):
+            raise ValueError(
+                f"early_stop_patience must be a positive integer, not {early_stop_patience!r}"
+            )
+        self.search_space = search_space
+        self.llm_optimizer = llm_optimizer
+        self.trial_runner = trial_runner
+        self.store = store
+        self.max_trials = max_trials
+        self.early_stop_patience = early_stop_patience
+        self.objectives = list(objectives or DEFAULT_OBJECTIVES)
+        self._rng = random.Random(seed)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(
+        self,
+        progress_callback: Optional[Callable[[int, int], None]] = None,
+        *,
+        control: RunControl | None = None,
+        on_event: EventFn | None = None,
+        resume_run_id: str | None = None,
+    ) -> OptimizationRun:
+        """Execute the optimization loop; returns the run (also persisted per trial).
+
+        *progress_callback* ``(trial_num, max_trials)`` is called after each trial, as in
+        the reference. *control* steers the run (see :class:`RunControl`); *on_event*
+        receives a :class:`RunEvent` at each step. With *resume_run_id* the run's
+        trials are read back from the store and the loop continues until the run holds
+        ``max_trials`` trials.
+        """
+        control = control or RunControl()
+        t0 = time.monotonic()
+        history: list[TrialResult] = []
+        meta: dict[str, dict[str, Any]] = {}
+        if resume_run_id is not None:
+            opt_run, history, meta, run_meta = self._load_for_resume(resume_run_id)
+            t0 -= float(run_meta.get("elapsed", 0.0) or 0.0)
+            if not control.bounds and run_meta.get("bounds"):
+                try:
+                    control.set_bounds([ObjectiveBound(*b) for b in run_meta["bounds"]])
+                except (TypeError, ValueError):
+                    pass  # unreadable bounds from an older file: run unbounded
+                control._take_bounds_change()
+        else:
+            opt_run = OptimizationRun(
+                run_id=uuid.uuid4().hex[:16],
+                search_space=self.search_space,
+                status="running",
+                optimizer_model=str(getattr(self.llm_optimizer, "optimizer_model", "")),
+                benchmark=str(getattr(self.trial_runner, "benchmark", "")),
+                objectives=list(self.objectives),
+            )
+        opt_run.status = "running"
+        self._apply_bounds(control, history, meta, opt_run)
+
+        def emit(kind: str, **kw: Any) -> None:
+            if on_event is not None:
+                on_event(
+                    RunEvent(
+                        kind=kind,
+                        run=opt_run,
+                        trial_num=len(history),
+                        max_trials=self.max_trials,
+                        elapsed=time.monotonic() - t0,
+                        meta=meta,
+                        **kw,
+                    )
+                )
+
+        self._persist_run(opt_run, control, t0)
+        emit("started", message="resumed" if resume_run_id else "")
+
+        pending: tuple[TrialConfig, str] | None = None
+        status, message = "completed", ""
+        try:
+            while len(history) < self.max_trials:
+                if not control._wait_runnable(lambda: emit("paused")):
+                    status, message = "stopped", "stopped by the user"
+                    break
+                if control._take_bounds_change():
+                    self._apply_bounds(control, history, meta, opt_run)
+                    self._persist_run(opt_run, control, t0)
+                    emit("notice", message="bounds changed: " + _bounds_text(control.bounds))
+
+                queued = control._pop_queued()
+                if queued is not None:
+                    config, source = queued, "queued"
+                    problems = validate_config(self.search_space, config.params)
+                    if problems:
+                        emit("notice", message=f"queued config dropped: {problems[0]}")
+                        continue
+                else:
+                    if pending is None:
+                        emit("proposing")
+                        pending = self._propose(history, opt_run, control, emit)
+                    config, source = pending
+                    pending = None
+                    if control.review_mode:
+                        review = control._await_review(
+                            Review(config, source),
+                            lambda c=config, s=source: emit("review", config=c, source=s),
+                        )
+                        if review is None:
+                            status, message = "stopped", "stopped by the user"
+                            break
+                        if review.decision == "reject":
+                            self._note_rejection(config, review.reason)
+                            emit("rejected", config=config, message=review.reason)
+                            continue
+                        if review.decision == "edit" and review.params is not None:
+                            problems = validate_config(self.search_space, review.params)
+                            if problems:
+                                # The UI validates first; a bad edit here is a bug, not a crash.
+                                emit("notice", message=f"edited config refused: {problems[0]}")
+                                pending = (config, source)
+                                continue
+                            config = TrialConfig(
+                                trial_id=config.trial_id,
+                                params=dict(review.params),
+                                reasoning=config.reasoning
+                                + "\n[edited by the reviewer before evaluation]",
+                            )
+                            source = "edited"
+
+                if any(t.trial_id == config.trial_id for t in history):
+                    # A proposer restarted on a resumed run may reuse ids; a trial id
+                    # names one row in the store, so give this one its own.
+                    config.trial_id = f"t-{uuid.uuid4().hex[:10]}"
+                emit("trial_started", config=config, source=source)
+                started = time.time()
+                result = self.trial_runner.run_trial(config)
+                result.trial_id = config.trial_id
+                result.config = config
+                self._analyze(config, result, emit)
+                history.append(result)
+                opt_run.trials.append(result)
+                trial_meta = {
+                    "source": source,
+                    "parent": self._parent_of(source, history),
+                    "started_at": started,
+                    "seconds": round(time.time() - started, 4),
+                    "num": len(history),
+                    "estimate": bool(getattr(self.trial_runner, "is_estimate", False)),
+                }
+                meta[result.trial_id] = trial_meta
+                self._apply_bounds(control, history, meta, opt_run)
+                if self.store is not None:
+                    self.store.save_trial(opt_run.run_id, result)
+                    self.store.save_trial_meta(opt_run.run_id, result.trial_id, trial_meta)
+                self._persist_run(opt_run, control, t0)
+                if progress_callback is not None:
+                    progress_callback(len(history), self.max_trials)
+                emit("trial_done", result=result, source=source)
+
+                stale = self._trials_without_improvement(history, meta)
+                if stale >= self.early_stop_patience:
+                    message = (
+                        f"early stop: no better accuracy in the last "
+                        f"{self.early_stop_patience} trials"
+                    )
+                    LOGGER.info(message)
+                    break
+            else:
+                message = f"reached {self.max_trials} trials"
+        except Exception as exc:  # the watcher gets the reason; the run stays resumable
+            if not _is_expected_failure(exc):
+                raise
+            status, message = "failed", _one_line(exc)
+        opt_run.status = status
+        self._persist_run(opt_run, control, t0, message=message)
+        emit("finished", message=message)
+        return opt_run
+
+    # -- proposals -----------------------------------------------------------------------
+
+    def _propose(
+        self,
+        history: list[TrialResult],
+        opt_run: OptimizationRun,
+        control: RunControl,
+        emit: Callable[..., None],
+    ) -> tuple[TrialConfig, str]:
+        """The next config by the reference's strategy, retrying unusable replies."""
+        opt = self.llm_optimizer
+        frontier = opt_run.pareto_frontier
+        frontier_ids = {t.trial_id for t in frontier}
+        n = len(history)
+        if hasattr(opt, "extra_constraints"):
+            opt.extra_constraints = [str(b) for b in control.bounds]
+        if hasattr(opt, "set_bounds"):
+            opt.set_bounds(control.bounds)
+        last_error = ""
+        for _attempt in range(PROPOSAL_RETRIES + 1):
+            try:
+                if n == 0:
+                    return opt.propose_initial(), "initial"
+                last = history[-1]
+                target = ""
+                if last.structured_feedback is not None:
+                    target = last.structured_feedback.target_primitive or ""
+                if n % MERGE_EVERY == 0 and len(frontier) >= 2:
+                    picked = [t for t in frontier if t.trial_id in set(control.merge_pick)]
+                    candidates = picked if len(picked) >= 2 else frontier[:3]
+                    return opt.propose_merge(candidates, history, frontier_ids=frontier_ids), "merge"
+                if target and n > 2:
+                    return (
+                        opt.propose_targeted(
+                            history, last.config, target, frontier_ids=frontier_ids
+                        ),
+                        "targeted",
+                    )
+                return opt.propose_next(history, frontier_ids=frontier_ids), "next"
+            except ValueError as exc:
+                if not _is_proposal_error(exc, opt):
+                    raise
+                last_error = _one_line(exc)
+                emit("notice", message=f"optimizer reply rejected: {last_error}")
+                if hasattr(opt, "add_guidance"):
+                    opt.add_guidance(f"Your previous reply could not be used: {last_error}")
+        config = random_config(self.search_space, self._rng)
+        config.reasoning = (
+            f"random config from the search space: the optimizer's replies were unusable "
+            f"{PROPOSAL_RETRIES + 1} times (last: {last_error})"
+        )
+        return config, "fallback"
+
+    def _note_rejection(self, config: TrialConfig, reason: str) -> None:
+        if hasattr(self.llm_optimizer, "note_rejection"):
+            self.llm_optimizer.note_rejection(config, reason)
+
+    def _analyze(self, config: TrialConfig, result: TrialResult, emit: Callable) -> None:
+        """Fill the result's analysis; a failing analysis never loses the trial."""
+        summary = result.summary
+        if summary is None and not result.per_benchmark:
+            result.analysis = result.analysis or ""
+            return
+        if summary is None:
+            from jarvis_tui.learning.optimize.types import RunSummary
+
+            summary = RunSummary(
+                benchmark="multi",
+                category="multi",
+                backend="jarvis-agent",
+                model=str(config.params.get("intelligence.model", "")),
+                accuracy=result.accuracy,
+                mean_latency_seconds=result.mean_latency_seconds,
+                total_cost_usd=result.total_cost_usd,
+                total_energy_joules=result.total_energy_joules,
+                total_samples=result.samples_evaluated,
+                scored_samples=result.samples_evaluated,
+                correct=int(result.accuracy * result.samples_evaluated),
+                total_output_tokens=result.total_tokens,
+            )
+        try:
+            feedback = self.llm_optimizer.analyze_trial(
+                config,
+                summary,
+                sample_scores=result.sample_scores or None,
+                per_benchmark=result.per_benchmark or None,
+            )
+        except Exception as exc:
+            if not _is_expected_failure(exc):
+                raise
+            emit("notice", message=f"analysis of {config.trial_id} failed: {_one_line(exc)}")
+            return
+        result.structured_feedback = feedback
+        result.analysis = feedback.summary_text
+
+    @staticmethod
+    def _parent_of(source: str, history: list[TrialResult]) -> str | None:
+        if source in ("targeted", "next") and len(history) >= 2:
+            return history[-2].trial_id
+        return None
+
+    # -- frontier, bounds, best --------------------------------------------------------
+
+    def _apply_bounds(
+        self,
+        control: RunControl,
+        history: list[TrialResult],
+        meta: dict[str, dict[str, Any]],
+        opt_run: OptimizationRun,
+    ) -> None:
+        """Mark feasibility under the current bounds; recompute frontier and best."""
+        bounds = control.bounds
+        feasible: list[TrialResult] = []
+        for t in history:
+            bad = [str(b) for b in bounds if not b.satisfied_by(t)]
+            m = meta.setdefault(t.trial_id, {})
+            m["infeasible"] = bad
+            if not bad and _finite(t, self.objectives):
+                feasible.append(t)
+        opt_run.pareto_frontier = (
+            compute_pareto_frontier(feasible, self.objectives) if feasible else []
+        )
+        best = None
+        for t in feasible:
+            if best is None or t.accuracy > best.accuracy:
+                best = t
+        opt_run.best_trial = best
+
+    @staticmethod
+    def _trials_without_improvement(
+        history: list[TrialResult], meta: dict[str, dict[str, Any]]
+    ) -> int:
+        """Trials since the best accuracy last improved (infeasible trials never improve)."""
+        best = -math.inf
+        stale = 0
+        for t in history:
+            if not meta.get(t.trial_id, {}).get("infeasible") and t.accuracy > best:
+                best = t.accuracy
+                stale = 0
+            else:
+                stale += 1
+        return stale
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def _persist_run(
+        self, opt_run: OptimizationRun, control: RunControl, t0: float, message: str = ""
+    ) -> None:
+        if self.store is None:
+            return
+        self.store.save_run(opt_run)
+        self.store.save_run_meta(
+            opt_run.run_id,
+            {
+                "objectives": [[o.metric, o.direction, o.weight] for o in self.objectives],
+                "bounds": [[b.metric, b.op, b.value] for b in control.bounds],
+                "max_trials": self.max_trials,
+                "early_stop_patience": self.early_stop_patience,
+                "elapsed": round(time.monotonic() - t0, 3),
+                "estimate": bool(getattr(self.trial_runner, "is_estimate", False)),
+                "message": message,
+            },
+        )
+
+    def _load_for_resume(
+        self, run_id: str
+    ) -> tuple[OptimizationRun, list[TrialResult], dict[str, dict[str, Any]], dict[str, Any]]:
+        if self.store is None:
+            raise ValueError("resuming a run needs the store it was saved in")
+        opt_run = self.store.get_run(run_id)
+        if opt_run is None:
+            raise ValueError(f"no optimization run {run_id!r} in the store")
+        run_meta = self.store.get_run_meta(run_id)
+        objectives = run_meta.get("objectives")
+        if objectives:
+            try:
+                self.objectives = [ObjectiveSpec(m, d, float(w)) for m, d, w in objectives]
+            except (TypeError, ValueError):
+                pass
+        opt_run.objectives = list(self.objectives)
+        opt_run.search_space = opt_run.search_space or self.search_space
+        meta = self.store.get_trial_meta(run_id)
+        return opt_run, list(opt_run.trials), meta, run_meta
+
+    # -- export ----------------------------------------------------------------------------
+
+    def export_best_recipe(self, run: OptimizationRun, path: Path) -> Path:
+        """Write the best trial's config as a TOML recipe (atomically, owner-only).
+
+        Raises ValueError when the run has no best trial, or when *path* is a
+        directory.
+        """
+        return export_best_recipe(run, path)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def export_best_recipe(run: OptimizationRun, path: str | Path) -> Path:
+    """Module-level form of :meth:`OptimizationEngine.export_best_recipe`."""
+    if run.best_trial is None:
+        raise ValueError("No best trial to export.")
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory: give a file name such as {path / 'best.toml'}")
+    data = trial_to_recipe_dict(run.best_trial, run)
+    atomic_write_bytes(path, tomli_w.dumps(data).encode("utf-8"))
+    run.best_recipe_path = str(path)
+    return path
+
+
+def trial_to_recipe_dict(trial: TrialResult, run: OptimizationRun | None = None) -> dict:
+    """The nested TOML tables of a trial's config (dotted keys become tables), plus a
+    ``[recipe]`` table saying where it came from and what it measured."""
+    data: dict[str, Any] = {}
+    params = dict(run.search_space.fixed) if run is not None else {}
+    params.update(trial.config.params)
+    for key, value in params.items():
+        if value is None:
+            continue  # TOML has no null
+        parts = [p for p in str(key).split(".") if p]
+        if not parts:
+            continue
+        node = data
+        for part in parts[:-1]:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):  # "a" and "a.b" both set: keep the deeper one
+                nxt = node[part] = {}
+            node = nxt
+        if isinstance(node.get(parts[-1]), dict):
+            continue
+        node[parts[-1]] = value
+    recipe = {
+        "trial_id": trial.trial_id,
+        "accuracy": float(trial.accuracy),
+        "mean_latency_seconds": float(trial.mean_latency_seconds),
+        "total_cost_usd": float(trial.total_cost_usd),
+    }
+    if run is not None:
+        recipe["run_id"] = run.run_id
+        if run.benchmark:
+            recipe["benchmark"] = run.benchmark
+    data["recipe"] = recipe
+    return data
+
+
+def random_config(space: SearchSpace, rng: random.Random) -> TrialConfig:
+    """A uniformly random config inside *space* (the proposal of last resort)."""
+    params: dict[str, Any] = {}
+    for dim in space.dimensions:
+        if dim.dim_type == "categorical" and dim.values:
+            params[dim.name] = rng.choice(dim.values)
+        elif dim.dim_type == "continuous" and dim.low is not None and dim.high is not None:
+            params[dim.name] = round(rng.uniform(dim.low, dim.high), 4)
+        elif dim.dim_type == "integer" and dim.low is not None and dim.high is not None:
+            params[dim.name] = rng.randint(int(dim.low), int(dim.high))
+        elif dim.dim_type == "subset":
+            params[dim.name] = [v for v in dim.values if rng.random() < 0.5]
+        elif dim.dim_type == "text":
+            params[dim.name] = str(space.fixed.get(dim.name, ""))
+    return TrialConfig(trial_id=f"t-{uuid.uuid4().hex[:10]}", params=params)
+
+
+def default_config(space: SearchSpace) -> dict[str, Any]:
+    """A plain starting config: fixed value, else first option / middle of the range."""
+    params: dict[str, Any] = {}
+    for dim in space.dimensions:
+        if dim.name in space.fixed:
+            params[dim.name] = space.fixed[dim.name]
+        elif dim.dim_type == "categorical" and dim.values:
+            params[dim.name] = dim.values[0]
+        elif dim.dim_type == "continuous" and dim.low is not None and dim.high is not None:
+            params[dim.name] = (dim.low + dim.high) / 2
+        elif dim.dim_type == "integer" and dim.low is not None and dim.high is not None:
+            params[dim.name] = int(round((dim.low + dim.high) / 2))
+        elif dim.dim_type == "subset":
+            params[dim.name] = []
+        elif dim.dim_type == "text":
+            params[dim.name] = ""
+    return params
+
+
+def _finite(trial: TrialResult, objectives: Sequence[ObjectiveSpec]) -> bool:
+    for o in objectives:
+        try:
+            v = float(getattr(trial, o.metric))
+        except (AttributeError, TypeError, ValueError):
+            return False
+        if not math.isfinite(v):
+            return False
+    return True
+
+
+def _bounds_text(bounds: Sequence[ObjectiveBound]) -> str:
+    return ", ".join(str(b) for b in bounds) or "none"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def _is_proposal_error(exc: ValueError, opt: Any) -> bool:
+    """A reply the proposer could not use (retry), not a missing backend (fatal)."""
+    try:
+        from jarvis_tui.learning.optimize.llm_optimizer import ProposalError
+    except ImportError:  # pragma: no cover - the module ships with the package
+        return False
+    return isinstance(exc, ProposalError)
+
+
+def _is_expected_failure(exc: BaseException) -> bool:
+    """Failures a user can act on (endpoint down, nothing to replay, bad config, disk)."""
+    try:
+        from jarvis_tui.learning.optimize.backends import BackendError
+    except ImportError:  # pragma: no cover
+        BackendError = ()  # type: ignore[assignment]  # noqa: N806
+    from jarvis_tui.learning.optimize.store import StoreError
+
+    return isinstance(exc, (BackendError, StoreError, ValueError, OSError))
+
+
+__all__ = [
+    "MERGE_EVERY",
+    "PROPOSAL_RETRIES",
+    "SOURCES",
+    "OptimizationEngine",
+    "Proposer",
+    "Review",
+    "RunControl",
+    "RunEvent",
+    "default_config",
+    "export_best_recipe",
+    "random_config",
+    "trial_to_recipe_dict",
+]

@@ -1,0 +1,203 @@
+"""Wiring an optimization run to a workspace: which space, proposer, runner and store.
+
+Shared by ``jarvis-tui optimize`` and the Trials pane so both run the same thing:
+
+* the search space is ``<home>/optimize.toml`` (OpenJarvis' ``[optimize]`` layout)
+  when it exists, else one derived from the models, agents and query classes the
+  workspace's traces actually contain (only what replaying traces can estimate);
+* the proposer is the LLMOptimizer over an OpenAI-compatible endpoint when one is
+  configured (arguments, else ``JARVIS_TUI_OPTIMIZER_URL`` / ``_MODEL`` / ``_KEY``),
+  else the offline Optuna proposer;
+* trials are evaluated by replaying the workspace's labelled traces (estimates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jarvis_tui.learning.optimize.search_space import load_search_space
+from jarvis_tui.learning.optimize.trial_runner import NO_OVERRIDE
+from jarvis_tui.learning.optimize.types import SearchDimension, SearchSpace
+from jarvis_tui.paths import Workspace, atomic_write_text
+
+SEARCH_SPACE_FILE = "optimize.toml"
+"""The workspace's search space, next to ``optimize.db``."""
+
+ROUTED_CLASSES_MAX = 5
+"""At most this many per-class routing dimensions in a derived space."""
+
+DEFAULT_ROUTE = NO_OVERRIDE[0]
+"""A routing option meaning "no override: use intelligence.model for this class"."""
+
+
+def search_space_path(ws: Workspace) -> Path:
+    return ws.root / SEARCH_SPACE_FILE
+
+
+def derive_search_space(trace_store: Any) -> SearchSpace:
+    """A space over what the traces can speak to: model, agent, per-class routing."""
+    facets = trace_store.facets()
+    models = [m for m in facets.get("models", []) if m]
+    agents = [a for a in facets.get("agents", []) if a]
+    if not models:
+        raise ValueError("the trace store has no traces to derive a search space from")
+    dims = [
+        SearchDimension(
+            "intelligence.model", "categorical", list(models),
+            description="model answering every query class without an override",
+            primitive="intelligence",
+        ),
+    ]  # fmt: skip
+    if len(agents) > 1:
+        dims.append(
+            SearchDimension(
+                "agent.name", "categorical", list(agents),
+                description="agent whose traces are replayed (and whose config a trial promotes)",
+                primitive="agent",
+            )
+        )  # fmt: skip
+    counts = trace_store.class_counts()
+    classes = [c for c, _ in sorted(counts.items(), key=lambda kv: -kv[1]) if c and c != "?"]
+    for qclass in classes[:ROUTED_CLASSES_MAX]:
+        dims.append(
+            SearchDimension(
+                f"routing.{qclass}.model", "categorical", [DEFAULT_ROUTE, *models],
+                description=f"model for {qclass} queries ({DEFAULT_ROUTE}: intelligence.model)",
+                primitive="routing",
+            )
+        )  # fmt: skip
+    return SearchSpace(dimensions=dims)
+
+
+def space_to_toml(space: SearchSpace) -> str:
+    """The ``[optimize]`` TOML of *space* (what ``optimize.toml`` holds)."""
+    import tomli_w
+
+    entries = []
+    for d in space.dimensions:
+        e: dict[str, Any] = {"name": d.name, "type": d.dim_type}
+        if d.values:
+            e["values"] = list(d.values)
+        if d.low is not None:
+            e["low"] = d.low
+        if d.high is not None:
+            e["high"] = d.high
+        if d.description:
+            e["description"] = d.description
+        if d.primitive:
+            e["primitive"] = d.primitive
+        entries.append(e)
+    body: dict[str, Any] = {"search": entries}
+    if space.fixed:
+        body["fixed"] = dict(space.fixed)
+    if space.constraints:
+        body["constraints"] = {"rules": list(space.constraints)}
+    return tomli_w.dumps({"optimize": body})
+
+
+def load_workspace_space(ws: Workspace, trace_store: Any) -> tuple[SearchSpace, str]:
+    """The workspace's search space and where it came from (a path, or "derived")."""
+    path = search_space_path(ws)
+    if path.exists():
+        if path.is_dir():
+            raise ValueError(f"{path} is a directory, not a search space file")
+        return load_search_space(path), str(path)
+    return derive_search_space(trace_store), "derived from the traces"
+
+
+def write_search_space(ws: Workspace, space: SearchSpace) -> Path:
+    return atomic_write_text(search_space_path(ws), space_to_toml(space))
+
+
+@dataclass
+class OptimizeSession:
+    """Everything one run needs; ``close()`` releases the stores."""
+
+    engine: Any
+    opt_store: Any
+    trace_store: Any
+    space: SearchSpace
+    space_origin: str
+    proposer_name: str
+
+    def close(self) -> None:
+        for s in (self.opt_store, self.trace_store):
+            try:
+                s.close()
+            except Exception:  # noqa: BLE001 - closing must not mask the real outcome
+                pass
+
+
+def open_session(
+    ws: Workspace,
+    *,
+    max_trials: int = 20,
+    patience: int = 5,
+    backend_url: str | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    trace_store: Any = None,
+) -> OptimizeSession:
+    """Open the stores and build the engine for *ws* (raises ValueError/StoreError)."""
+    from jarvis_tui.learning.optimize.backends import backend_from_env
+    from jarvis_tui.learning.optimize.optimizer import OptimizationEngine
+    from jarvis_tui.learning.optimize.store import OptimizationStore
+    from jarvis_tui.learning.optimize.trial_runner import TraceReplayRunner
+    from jarvis_tui.traces.store import TraceStore
+
+    own_traces = trace_store is None
+    if own_traces:
+        if not ws.traces_db.is_file():
+            raise ValueError(f"no trace store at {ws.traces_db}")
+        trace_store = TraceStore(ws.traces_db)
+    opt_store = None
+    try:
+        space, origin = load_workspace_space(ws, trace_store)
+        if not space.dimensions:
+            raise ValueError(f"the search space ({origin}) has no dimensions")
+        configured = backend_from_env(backend_url, model)
+        if configured is not None:
+            from jarvis_tui.learning.optimize.llm_optimizer import LLMOptimizer
+
+            backend, model_name = configured
+            proposer: Any = LLMOptimizer(space, optimizer_model=model_name, optimizer_backend=backend)
+            name = f"LLM {model_name} at {backend_url or 'the configured endpoint'}"
+        else:
+            from jarvis_tui.learning.optimize.optuna_proposer import OptunaProposer
+
+            proposer = OptunaProposer(space, seed=seed)
+            name = f"{proposer.optimizer_model} (offline)"
+        opt_store = OptimizationStore(ws.optimize_db)
+        engine = OptimizationEngine(
+            space,
+            proposer,
+            TraceReplayRunner(trace_store),
+            opt_store,
+            max_trials=max_trials,
+            early_stop_patience=patience,
+            seed=seed,
+        )
+    except BaseException:
+        if opt_store is not None:
+            opt_store.close()
+        if own_traces:
+            trace_store.close()
+        raise
+    return OptimizeSession(
+        engine, opt_store, trace_store if own_traces else _NoClose(trace_store), space, origin, name
+    )
+
+
+class _NoClose:
+    """A borrowed store: the session must not close what it did not open."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

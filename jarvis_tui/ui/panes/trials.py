@@ -1,0 +1,1132 @@
+"""Trials pane: optimization trials on a Pareto frontier, and a human steering the run.
+
+The run executes in a thread worker (``OptimizationEngine.run``); the engine reports
+each step through its event callback, which hands the pane a snapshot on the UI
+thread (``call_from_thread``: the engine waits while the pane applies it, so the
+pane never reads state the engine is changing). The pane steers through the run's
+:class:`RunControl` only: pause, resume, stop, queued configs, review decisions,
+merge picks and objective bounds. Runs already in ``optimize.db`` (finished here,
+by ``jarvis-tui optimize``, or by OpenJarvis) are shown the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from jarvis_tui.learning.optimize.types import (
+    DEFAULT_OBJECTIVES,
+    ObjectiveBound,
+    ObjectiveSpec,
+    SearchSpace,
+    TrialResult,
+)
+from jarvis_tui.ui.panes.configs import ConfirmScreen
+from jarvis_tui.ui.text import one_line
+from jarvis_tui.ui.widgets.focus import focus_now
+from jarvis_tui.ui.widgets.forms import ConfigFormScreen, PromptScreen
+from jarvis_tui.ui.widgets.scatter import ScatterPlot
+
+DEFAULT_TRIALS = 20
+PLOT_EVERY = 0.25
+"""Seconds between plot redraws while trials stream in (the table updates at once)."""
+
+SORTS: tuple[tuple[str, str], ...] = (
+    ("num", "#"),
+    ("accuracy", "accuracy"),
+    ("mean_latency_seconds", "latency"),
+    ("total_cost_usd", "cost"),
+)
+
+SHORT = {
+    "accuracy": "accuracy",
+    "mean_latency_seconds": "latency s",
+    "total_cost_usd": "cost $",
+    "total_energy_joules": "energy J",
+    "total_tokens": "tokens",
+}
+
+
+def fmt_metric(metric: str, value: float) -> str:
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return "–"
+    if metric == "accuracy":
+        return f"{value:.3f}"
+    if metric == "mean_latency_seconds":
+        return f"{value:.2f}"
+    if metric == "total_cost_usd":
+        return f"{value:.2e}" if 0 < abs(value) < 1e-3 else f"{value:.5f}"
+    return f"{value:,.0f}"
+
+
+def tradeoff(a: TrialResult, b: TrialResult) -> str:
+    """What +1 point of accuracy costs going from frontier member *a* to *b*."""
+    d_acc = (b.accuracy - a.accuracy) * 100
+    d_lat = (b.mean_latency_seconds - a.mean_latency_seconds) * 1000
+    d_cost = b.total_cost_usd - a.total_cost_usd
+    if abs(d_acc) < 1e-9:
+        return f"{b.trial_id}: same accuracy, {d_lat:+.0f} ms, {d_cost:+.2e} $"
+    return (
+        f"{b.trial_id}: {d_acc:+.1f} pt accuracy; per +1 pt: "
+        f"{d_lat / d_acc:+.0f} ms, {d_cost / d_acc:+.2e} $"
+    )
+
+
+@dataclass
+class RunView:
+    """What the pane shows of one run (a snapshot; the engine never touches it)."""
+
+    run_id: str = ""
+    status: str = ""
+    trials: list[TrialResult] = field(default_factory=list)
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    frontier: list[str] = field(default_factory=list)
+    best: str | None = None
+    objectives: list[ObjectiveSpec] = field(default_factory=lambda: list(DEFAULT_OBJECTIVES))
+    elapsed: float = 0.0
+    max_trials: int = 0
+    message: str = ""
+    optimizer: str = ""
+    benchmark: str = ""
+    estimate: bool = False
+    bounds: list[str] = field(default_factory=list)
+
+
+class TrialsPane(Widget):
+    """Optimization runs: scatter + frontier, trial table, detail, steering."""
+
+    HELP_TITLE = "Trials"
+    HELP_TEXT = (
+        "Optimization trials of the workspace's optimize.db. The plot shows every trial "
+        "on two objectives (X and Y cycle them; the third is the colour): frontier "
+        "members are joined, dominated and infeasible trials dimmed. j/k move through "
+        "the table, h/l along the frontier; the detail shows params against the best "
+        "trial, the optimizer's reasoning and analysis. s starts a run in the background "
+        "(offline: Optuna proposals, trials estimated by replaying labelled traces), "
+        "p pauses or resumes, x stops, c continues a stopped run. e queues a hand-written "
+        "config (evaluated before the next proposal), v turns review on: each proposal "
+        "then waits for a accept, d edit or r reject with a reason (the reason goes to "
+        "the optimizer). b sets bounds such as 'latency <= 2s', m marks trials to merge, "
+        "w exports the best recipe, g promotes the selected trial to an agent config."
+    )
+
+    BINDINGS = [
+        Binding("s", "start", "Start run", id="trials.start"),
+        Binding("p", "pause", "Pause/resume", id="trials.pause"),
+        Binding("x", "stop", "Stop", id="trials.stop"),
+        Binding("c", "continue_run", "Continue run", id="trials.continue"),
+        Binding("e", "enqueue", "Queue config", id="trials.enqueue"),
+        Binding("v", "review", "Review mode", id="trials.review"),
+        Binding("a", "accept", "Accept", id="trials.accept"),
+        Binding("d", "edit", "Edit+accept", id="trials.edit"),
+        Binding("r", "reject", "Reject", id="trials.reject"),
+        Binding("b", "bounds", "Bounds", id="trials.bounds"),
+        Binding("m", "merge_pick", "Mark merge", show=False, id="trials.merge"),
+        Binding("w", "export", "Export best", id="trials.export"),
+        Binding("g", "promote", "Promote", id="trials.promote"),
+        Binding("X", "cycle_axis('x')", "Next x axis", show=False, id="trials.x"),
+        Binding("Y", "cycle_axis('y')", "Next y axis", show=False, id="trials.y"),
+        Binding("h,left", "frontier(-1)", "Frontier ←", show=False, id="trials.fprev"),
+        Binding("l,right", "frontier(1)", "Frontier →", show=False, id="trials.fnext"),
+        Binding("t", "sort", "Sort table", show=False, id="trials.sort"),
+        Binding("less_than_sign", "other_run(1)", "Older run", show=False, id="trials.older"),
+        Binding("greater_than_sign", "other_run(-1)", "Newer run", show=False,
+                id="trials.newer"),  # fmt: skip
+    ]
+
+    class RunLoaded(Message):
+        """A run read back from optimize.db (or None: the store holds none)."""
+
+        def __init__(self, view: RunView | None, runs: list[dict], space: Any, origin: str,
+                     error: str = "") -> None:  # fmt: skip
+            super().__init__()
+            self.view, self.runs, self.space, self.origin = view, runs, space, origin
+            self.error = error
+
+    class RunEnded(Message):
+        def __init__(self, run_id: str, status: str, message: str) -> None:
+            super().__init__()
+            self.run_id, self.status, self.message = run_id, status, message
+
+    class Done(Message):
+        """An export or promotion finished; *text* says what was written."""
+
+        def __init__(self, text: str, severity: str = "information") -> None:
+            super().__init__()
+            self.text, self.severity = text, severity
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.workspace: Any = None
+        self.store: Any = None
+        self.view = RunView()
+        """The run on screen."""
+        self.runs: list[dict] = []
+        """Runs in optimize.db, newest first."""
+        self.space: SearchSpace | None = None
+        self.space_origin = ""
+        self.control: Any = None
+        """The RunControl of the run executing in this window (None when idle)."""
+        self.running = False
+        self.pending: tuple[Any, str] | None = None
+        """A proposal waiting for review: (config, source)."""
+        self.review_on = False
+        self.bounds: list[ObjectiveBound] = []
+        self.merge_ids: list[str] = []
+        self.x_metric = "mean_latency_seconds"
+        self.y_metric = "accuracy"
+        self.sort_key = "num"
+        self.selected: str | None = None
+        self._loaded = False
+        self._plot_dirty = False
+        self._row_keys: list[str] = []
+        self._notices: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Waiting for the workspace…", style="dim"), id="trials-status")
+        with Horizontal(id="trials-main"):
+            with Vertical(id="trials-left"):
+                yield ScatterPlot(id="trials-plot")
+                yield Static(id="trials-tradeoff")
+            with Vertical(id="trials-right"):
+                yield DataTable(id="trials-table", cursor_type="row", zebra_stripes=True)
+                with VerticalScroll(id="trials-detail-scroll"):
+                    yield Static(id="trials-detail")
+        yield Static(id="trials-prompt")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#trials-table", DataTable)
+        for label, key, width in (("#", "num", 3), ("trial", "id", 12), ("source", "src", 8),
+                                  ("acc", "acc", 5), ("lat s", "lat", 5), ("cost $", "cost", 8),
+                                  ("", "flag", 1)):  # fmt: skip
+            table.add_column(label, key=key, width=width)
+        self.set_interval(PLOT_EVERY, self._redraw_if_dirty)
+        self._prompt()
+
+    def store_opened(self, store: Any, workspace: Any) -> None:
+        self.store = store
+        self.workspace = workspace
+        if self._visible():
+            self.pane_shown()
+
+    def _visible(self) -> bool:
+        try:
+            return self.app.query_one("#panes").active == "trials"  # type: ignore[attr-defined]
+        except Exception:
+            return False
+
+    def focus_default(self) -> None:
+        focus_now(self.query_one("#trials-table", DataTable))
+        self.pane_shown()
+
+    def pane_shown(self) -> None:
+        if self.store is not None and not self._loaded:
+            self._loaded = True
+            self._load_run(None)
+
+    def on_unmount(self) -> None:
+        if self.control is not None:
+            self.control.set_review(False)
+            self.control.stop()
+
+    # ------------------------------------------------------------ loading runs
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="trials.load",
+          description="load optimization run")  # fmt: skip
+    def _load_run(self, run_id: Optional[str]) -> None:
+        from jarvis_tui.learning.optimize.session import load_workspace_space
+        from jarvis_tui.learning.optimize.store import OptimizationStore, StoreError
+
+        space, origin, error = None, "", ""
+        try:
+            space, origin = load_workspace_space(self.workspace, self.store)
+        except (ValueError, OSError) as exc:
+            error = f"search space: {exc}"
+        if not self.workspace.optimize_db.exists():
+            self.post_message(self.RunLoaded(None, [], space, origin, error))
+            return
+        try:
+            store = OptimizationStore(self.workspace.optimize_db)
+        except StoreError as exc:
+            self.post_message(self.RunLoaded(None, [], space, origin, str(exc)))
+            return
+        try:
+            runs = store.list_runs(limit=200)
+            view = None
+            rid = run_id or (runs[0]["run_id"] if runs else None)
+            if rid is not None:
+                view = self._read_view(store, rid)
+        finally:
+            store.close()
+        self.post_message(self.RunLoaded(view, runs, space, origin, error))
+
+    @staticmethod
+    def _read_view(store: Any, run_id: str) -> RunView | None:
+        run = store.get_run(run_id)
+        if run is None:
+            return None
+        run_meta = store.get_run_meta(run_id)
+        meta = store.get_trial_meta(run_id)
+        objectives = list(run.objectives)
+        if run_meta.get("objectives"):
+            try:
+                objectives = [ObjectiveSpec(m, d, float(w)) for m, d, w in run_meta["objectives"]]
+            except (TypeError, ValueError):
+                pass
+        frontier = [t.trial_id for t in run.pareto_frontier]
+        if not frontier and run.trials:
+            # A run written without its frontier ids (older OpenJarvis): compute it.
+            from jarvis_tui.learning.optimize.pareto import compute_pareto_frontier
+
+            feasible = [t for t in run.trials if not meta.get(t.trial_id, {}).get("infeasible")]
+            try:
+                frontier = [t.trial_id for t in compute_pareto_frontier(feasible, objectives)]
+            except ValueError:
+                frontier = []
+        return RunView(
+            run_id=run.run_id,
+            status=run.status,
+            trials=list(run.trials),
+            meta=meta,
+            frontier=frontier,
+            best=run.best_trial.trial_id if run.best_trial else None,
+            objectives=objectives,
+            elapsed=float(run_meta.get("elapsed", 0.0) or 0.0),
+            max_trials=int(run_meta.get("max_trials", len(run.trials)) or len(run.trials)),
+            message=str(run_meta.get("message", "")),
+            optimizer=run.optimizer_model,
+            benchmark=run.benchmark,
+            estimate=bool(run_meta.get("estimate", False)),
+            bounds=[" ".join(str(x) for x in b) for b in run_meta.get("bounds", [])],
+        )
+
+    @on(RunLoaded)
+    def _run_loaded(self, msg: TrialsPane.RunLoaded) -> None:
+        self.runs = msg.runs
+        if msg.space is not None:
+            self.space, self.space_origin = msg.space, msg.origin
+        if msg.error:
+            self.notify(msg.error, severity="error", timeout=8)
+        if self.running:
+            return  # the live run owns the view
+        self.view = msg.view or RunView()
+        self.merge_ids = []
+        self._rebuild_table()
+        self._redraw()
+        self._status()
+
+    def action_other_run(self, step: int) -> None:
+        if self.running or not self.runs:
+            return
+        ids = [r["run_id"] for r in self.runs]
+        i = ids.index(self.view.run_id) if self.view.run_id in ids else 0
+        j = max(0, min(len(ids) - 1, i + step))
+        if j != i:
+            self._load_run(ids[j])
+
+    # ------------------------------------------------------------ running
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("accept", "edit", "reject"):
+            return self.pending is not None
+        if action in ("pause", "stop"):
+            return self.running
+        if action == "start":
+            return not self.running
+        if action == "continue_run":
+            return (not self.running and bool(self.view.run_id)
+                    and self.view.status in ("stopped", "failed", "running"))  # fmt: skip
+        if action == "enqueue":
+            return self.space is not None
+        if action in ("export",):
+            return self.view.best is not None
+        if action == "promote":
+            return self.selected is not None
+        return True
+
+    def action_start(self) -> None:
+        if self.running or self.store is None:
+            return
+
+        def check(text: str) -> str | None:
+            try:
+                n = int(text.strip().replace("_", ""))
+            except ValueError:
+                return f"{text!r} is not a whole number"
+            return None if 1 <= n <= 100_000 else "between 1 and 100,000 trials"
+
+        def go(answer: str | None) -> None:
+            if answer is not None:
+                self._begin(max_trials=int(answer.strip().replace("_", "")), resume=None)
+
+        self.app.push_screen(
+            PromptScreen("Start an optimization run: how many trials?", value=str(DEFAULT_TRIALS),
+                         check=check),  # fmt: skip
+            go,
+        )
+
+    def action_continue_run(self) -> None:
+        if self.running or not self.view.run_id:
+            return
+        self._begin(max_trials=max(self.view.max_trials, len(self.view.trials) + 1),
+                    resume=self.view.run_id)  # fmt: skip
+
+    def _begin(self, *, max_trials: int, resume: str | None) -> None:
+        from jarvis_tui.learning.optimize.optimizer import RunControl
+
+        self.control = RunControl(review=self.review_on, bounds=self.bounds)
+        self.running = True
+        self.pending = None
+        self._notices = []
+        if resume is None:
+            self.view = RunView(max_trials=max_trials, status="starting")
+            self._rebuild_table()
+            self._redraw()
+        self._status("starting…")
+        self.refresh_bindings()
+        self._execute(self.control, max_trials, resume)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="trials.run",
+          description="optimization run")  # fmt: skip
+    def _execute(self, control: Any, max_trials: int, resume: Optional[str]) -> None:
+        from jarvis_tui.learning.optimize.session import open_session
+
+        try:
+            session = open_session(self.workspace, max_trials=max_trials, trace_store=self.store)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
+            self.post_message(self.RunEnded("", "failed", " ".join(str(exc).split())))
+            return
+        try:
+            run = session.engine.run(
+                control=control, on_event=self._from_engine, resume_run_id=resume
+            )
+            message = session.opt_store.get_run_meta(run.run_id).get("message", "")
+            self.post_message(self.RunEnded(run.run_id, run.status, message))
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(self.RunEnded("", "failed", " ".join(str(exc).split())))
+        finally:
+            session.close()
+
+    def _from_engine(self, ev: Any) -> None:
+        """Engine thread: hand a snapshot of the event to the UI thread and wait."""
+        run = ev.run
+        snap = {
+            "kind": ev.kind,
+            "view": RunView(
+                run_id=run.run_id,
+                status=run.status,
+                trials=list(run.trials),
+                meta={k: dict(v) for k, v in ev.meta.items()},
+                frontier=[t.trial_id for t in run.pareto_frontier],
+                best=run.best_trial.trial_id if run.best_trial else None,
+                objectives=list(run.objectives),
+                elapsed=ev.elapsed,
+                max_trials=ev.max_trials,
+                optimizer=run.optimizer_model,
+                benchmark=run.benchmark,
+                estimate=run.benchmark == "trace-replay",
+                bounds=[str(b) for b in (self.control.bounds if self.control else [])],
+            ),
+            "config": ev.config,
+            "source": ev.source,
+            "message": ev.message,
+        }
+        try:
+            self.app.call_from_thread(self._apply_event, snap)
+        except Exception as exc:  # noqa: BLE001
+            # The app is closing, or the pane failed to show the event: stop the run
+            # (it stays resumable) and say so rather than keep running unseen.
+            if self.control is not None:
+                self.control.stop()
+            self.post_message(self.Done(f"run stopped: the pane could not show it ({exc!r})",
+                                        "error"))  # fmt: skip
+
+    def _apply_event(self, snap: dict[str, Any]) -> None:
+        kind = snap["kind"]
+        old_ids = {t.trial_id for t in self.view.trials}
+        old_frontier = set(self.view.frontier)
+        self.view = snap["view"]
+        if kind == "review":
+            self.pending = (snap["config"], snap["source"])
+            self.app.bell()
+        elif kind in ("trial_started", "rejected", "finished"):
+            self.pending = None
+        if kind in ("notice", "rejected"):
+            text = snap["message"] if kind == "notice" else f"rejected: {snap['message']}"
+            self._notices = (self._notices + [text])[-3:]
+        new = [t for t in self.view.trials if t.trial_id not in old_ids]
+        if new or set(self.view.frontier) != old_frontier or kind == "notice":
+            if new and len(new) == len(self.view.trials) - len(old_ids) and self.sort_key == "num":
+                self._append_rows(new, old_frontier)
+            else:
+                self._rebuild_table()
+            self._plot_dirty = True
+        if kind == "trial_started" and snap["config"] is not None:
+            self._status(f"evaluating {snap['config'].trial_id} ({snap['source']})")
+        elif kind == "proposing":
+            self._status("asking the optimizer for the next config…")
+        elif kind == "paused":
+            self._status("paused")
+        else:
+            self._status()
+        self._prompt()
+        self.refresh_bindings()
+
+    @on(RunEnded)
+    def _run_ended(self, msg: TrialsPane.RunEnded) -> None:
+        self.running = False
+        self.pending = None
+        self.control = None
+        if msg.status == "failed":
+            self.notify(f"optimization run failed: {msg.message}", severity="error", timeout=10)
+        else:
+            self.notify(f"run {msg.run_id}: {msg.status} ({msg.message})", timeout=6)
+        self.view.status = msg.status or self.view.status
+        self.view.message = msg.message
+        self._plot_dirty = True
+        self._status()
+        self._prompt()
+        self.refresh_bindings()
+        self._load_run(msg.run_id or None)  # the stored run, with everything persisted
+
+    def action_pause(self) -> None:
+        if self.control is None:
+            return
+        if self.control.paused:
+            self.control.resume()
+            self._status("resumed")
+        else:
+            self.control.pause()
+            self._status("pausing after the current trial…")
+
+    def action_stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+            self._status("stopping after the current trial…")
+
+    # ------------------------------------------------------------ steering
+
+    def action_enqueue(self) -> None:
+        if self.space is None:
+            return
+        # Start from something close: the waiting proposal, the selected or best trial,
+        # else the space's defaults.
+        base = self._trial(self.selected) or self._trial(self.view.best)
+        if self.pending is not None:
+            initial = dict(self.pending[0].params)
+        elif base is not None:
+            initial = dict(base.config.params)
+        else:
+            from jarvis_tui.learning.optimize.optimizer import default_config
+
+            initial = default_config(self.space)
+
+        def queued(params: dict | None) -> None:
+            if params is None:
+                return
+            if self.control is not None and self.running:
+                cfg = self.control.enqueue(params)
+                self.notify(f"queued {cfg.trial_id}: evaluated before the next proposal")
+            else:
+                self.notify("no run is going: start one (s) and queue it then", severity="warning")
+            self._prompt()
+
+        self.app.push_screen(
+            ConfigFormScreen("Queue a config (evaluated before the next proposal)", self.space,
+                             initial),  # fmt: skip
+            queued,
+        )
+
+    def action_review(self) -> None:
+        self.review_on = not self.review_on
+        if self.control is not None:
+            self.control.set_review(self.review_on)
+            if not self.review_on:
+                self.pending = None
+        self.notify("review mode on: each proposal waits for you" if self.review_on
+                    else "review mode off: proposals run as they come")  # fmt: skip
+        self._status()
+        self._prompt()
+        self.refresh_bindings()
+
+    def action_accept(self) -> None:
+        if self.pending is None or self.control is None:
+            return
+        try:
+            self.control.accept()
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+        self.pending = None
+        self._prompt()
+        self.refresh_bindings()
+
+    def action_edit(self) -> None:
+        if self.pending is None or self.control is None or self.space is None:
+            return
+        config, _source = self.pending
+
+        def edited(params: dict | None) -> None:
+            if params is None or self.control is None or self.pending is None:
+                return
+            try:
+                self.control.accept(params)
+            except ValueError as exc:
+                self.notify(str(exc), severity="warning")
+            self.pending = None
+            self._prompt()
+            self.refresh_bindings()
+
+        self.app.push_screen(
+            ConfigFormScreen(f"Edit proposal {config.trial_id}, then accept", self.space,
+                             config.params),  # fmt: skip
+            edited,
+        )
+
+    def action_reject(self) -> None:
+        if self.pending is None or self.control is None:
+            return
+        config, _ = self.pending
+
+        def rejected(reason: str | None) -> None:
+            if reason is None or self.control is None or self.pending is None:
+                return
+            try:
+                self.control.reject(reason)
+            except ValueError as exc:
+                self.notify(str(exc), severity="warning")
+                return
+            self.pending = None
+            self._prompt()
+            self.refresh_bindings()
+
+        self.app.push_screen(
+            PromptScreen(
+                f"Reject {config.trial_id}: why? (the optimizer reads this)",
+                placeholder="e.g. too slow for chat; keep latency under 1 s",
+                check=lambda t: None if t.strip() else "say why: the reason guides the next one",
+            ),
+            rejected,
+        )
+
+    def action_bounds(self) -> None:
+        current = ", ".join(str(b) for b in self.bounds)
+
+        def parse(text: str) -> list[ObjectiveBound]:
+            return [ObjectiveBound.parse(p) for p in text.split(",") if p.strip()]
+
+        def check(text: str) -> str | None:
+            try:
+                parse(text)
+            except ValueError as exc:
+                return str(exc)
+            return None
+
+        def set_bounds(text: str | None) -> None:
+            if text is None:
+                return
+            self.bounds = parse(text)
+            if self.control is not None:
+                self.control.set_bounds(self.bounds)
+            else:
+                self._remark_bounds()
+            self.notify("bounds: " + (", ".join(str(b) for b in self.bounds) or "none"))
+            self._status()
+
+        self.app.push_screen(
+            PromptScreen("Objective bounds (comma separated; empty clears them)", value=current,
+                         placeholder="latency <= 2s, cost <= 0.001, accuracy >= 0.7",
+                         check=check),  # fmt: skip
+            set_bounds,
+        )
+
+    def _remark_bounds(self) -> None:
+        """Without a live run: re-mark the shown trials and their frontier locally."""
+        from jarvis_tui.learning.optimize.pareto import compute_pareto_frontier
+
+        feasible = []
+        for t in self.view.trials:
+            bad = [str(b) for b in self.bounds if not b.satisfied_by(t)]
+            self.view.meta.setdefault(t.trial_id, {})["infeasible"] = bad
+            if not bad:
+                feasible.append(t)
+        try:
+            front = compute_pareto_frontier(feasible, self.view.objectives) if feasible else []
+        except ValueError:
+            front = []
+        self.view.frontier = [t.trial_id for t in front]
+        best = max(feasible, key=lambda t: t.accuracy, default=None)
+        self.view.best = best.trial_id if best else None
+        self._rebuild_table()
+        self._redraw()
+
+    def action_merge_pick(self) -> None:
+        if self.selected is None:
+            return
+        if self.selected not in self.view.frontier:
+            self.notify("only frontier members can be merged", severity="warning")
+            return
+        if self.selected in self.merge_ids:
+            self.merge_ids.remove(self.selected)
+        else:
+            self.merge_ids.append(self.selected)
+        if self.control is not None:
+            self.control.pick_for_merge(self.merge_ids)
+        self.notify(f"next merge combines: {', '.join(self.merge_ids) or 'the engine picks'}")
+        self._rebuild_table()
+
+    # ------------------------------------------------------------ export, promote
+
+    def action_export(self) -> None:
+        if self.view.best is None or self.workspace is None:
+            self.notify("this run has no best trial to export", severity="warning")
+            return
+        default = str(self.workspace.root / "recipes" / f"{self.view.run_id}-best.toml")
+
+        def go(path: str | None) -> None:
+            if path:
+                self._export(self.view.run_id, path.strip())
+
+        self.app.push_screen(
+            PromptScreen("Export the best trial as a TOML recipe to:", value=default,
+                         check=lambda t: None if t.strip() else "give a file path"),  # fmt: skip
+            go,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="trials.export",
+          description="export best recipe")  # fmt: skip
+    def _export(self, run_id: str, path: str) -> None:
+        from jarvis_tui.learning.optimize.optimizer import export_best_recipe
+        from jarvis_tui.learning.optimize.store import OptimizationStore
+
+        store = OptimizationStore(self.workspace.optimize_db)
+        try:
+            run = store.get_run(run_id)
+            if run is None or run.best_trial is None:
+                raise ValueError(f"run {run_id} has no best trial to export")
+            written = export_best_recipe(run, path)
+            store.save_run(run)
+        except (ValueError, OSError) as exc:
+            self.post_message(self.Done(f"export failed: {exc}", "error"))
+            return
+        finally:
+            store.close()
+        self.post_message(self.Done(f"wrote {written} (trial {run.best_trial.trial_id})"))
+
+    def action_promote(self) -> None:
+        trial = self._trial(self.selected)
+        if trial is None or self.workspace is None:
+            return
+        agent = trial.config.params.get("agent.name") or trial.config.params.get("agent.type")
+        if agent:
+            self._preview_promote(trial, str(agent))
+            return
+        def chosen(name: str | None) -> None:
+            if name and name.strip():
+                self._preview_promote(trial, name.strip())
+
+        self.app.push_screen(
+            PromptScreen(f"Promote {trial.trial_id} into which agent's config?",
+                         placeholder="agent name, e.g. react"),  # fmt: skip
+            chosen,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="trials.promote",
+          description="preview promotion")  # fmt: skip
+    def _preview_promote(self, trial: TrialResult, agent: str) -> None:
+        from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+
+        try:
+            evolver = AgentConfigEvolver(trace_store=None, config_dir=self.workspace.agents_dir)
+            old, new = evolver.promoted_config(agent, trial.config.params)
+        except (ValueError, OSError) as exc:
+            self.post_message(self.Done(f"cannot promote: {exc}", "error"))
+            return
+        self.app.call_from_thread(self._confirm_promote, trial, agent, old, new)
+
+    def _confirm_promote(self, trial: TrialResult, agent: str, old: str, new: str) -> None:
+        import difflib
+
+        body = Text()
+        for line in difflib.unified_diff(old.splitlines(), new.splitlines(), "current",
+                                         "promoted", lineterm="", n=2):  # fmt: skip
+            style = ("green" if line.startswith("+") else "red" if line.startswith("-")
+                     else "dim")  # fmt: skip
+            body.append(line + "\n", style=style)
+        if not body:
+            body.append("the config would not change", style="dim")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._promote(trial, agent)
+
+        self.app.push_screen(
+            ConfirmScreen(f"Promote {trial.trial_id} to a new version of {agent}", body), answer
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="trials.promote",
+          description="promote trial")  # fmt: skip
+    def _promote(self, trial: TrialResult, agent: str) -> None:
+        from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+
+        note = (f"trial {trial.trial_id} of run {self.view.run_id}: accuracy "
+                f"{trial.accuracy:.3f}, latency {trial.mean_latency_seconds:.2f}s")  # fmt: skip
+        try:
+            evolver = AgentConfigEvolver(trace_store=None, config_dir=self.workspace.agents_dir)
+            version = evolver.promote_params(agent, trial.config.params, note=note)
+        except (ValueError, OSError) as exc:
+            self.post_message(self.Done(f"promotion failed: {exc}", "error"))
+            return
+        self.post_message(self.Done(f"{agent}: version {version} (promoted-trial) written"))
+
+    @on(Done)
+    def _done(self, msg: TrialsPane.Done) -> None:
+        self.notify(msg.text, severity=msg.severity, timeout=8)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ table, plot, detail
+
+    def _trial(self, trial_id: str | None) -> TrialResult | None:
+        if trial_id is None:
+            return None
+        return next((t for t in self.view.trials if t.trial_id == trial_id), None)
+
+    def _flag(self, t: TrialResult) -> Text:
+        m = self.view.meta.get(t.trial_id, {})
+        if m.get("infeasible"):
+            return Text("×", style="red")
+        if t.trial_id == self.view.best:
+            return Text("★", style="bold yellow")
+        if t.trial_id in self.merge_ids:
+            return Text("M", style="bold magenta")
+        if t.trial_id in self.view.frontier:
+            return Text("●", style="bold")
+        return Text("·", style="dim")
+
+    def _row(self, num: int, t: TrialResult) -> tuple:
+        m = self.view.meta.get(t.trial_id, {})
+        dim = "dim" if (t.trial_id not in self.view.frontier) else ""
+        return (
+            Text(str(m.get("num", num)), style="dim"),
+            Text(one_line(t.trial_id, 12), style=dim),
+            Text(str(m.get("source", "")), style="dim"),
+            Text(fmt_metric("accuracy", t.accuracy), style=dim),
+            Text(fmt_metric("mean_latency_seconds", t.mean_latency_seconds), style=dim),
+            Text(fmt_metric("total_cost_usd", t.total_cost_usd), style=dim),
+            self._flag(t),
+        )
+
+    def _ordered(self) -> list[tuple[int, TrialResult]]:
+        items = list(enumerate(self.view.trials, 1))
+        if self.sort_key == "num":
+            return items
+        obj = next((o for o in self.view.objectives if o.metric == self.sort_key), None)
+        best_first = obj is None or obj.direction == "maximize"
+
+        def key(item: tuple[int, TrialResult]) -> float:
+            v = getattr(item[1], self.sort_key, 0.0)
+            return -v if best_first else v
+
+        return sorted(items, key=key)
+
+    def _rebuild_table(self) -> None:
+        table = self.query_one("#trials-table", DataTable)
+        keep = self.selected
+        table.clear()
+        self._row_keys = []
+        for num, t in self._ordered():
+            table.add_row(*self._row(num, t), key=t.trial_id)
+            self._row_keys.append(t.trial_id)
+        if keep in self._row_keys:
+            table.move_cursor(row=self._row_keys.index(keep), animate=False)
+        elif self._row_keys:
+            self.selected = self._row_keys[0]
+            table.move_cursor(row=0, animate=False)
+        else:
+            self.selected = None
+        self._detail()
+
+    def _append_rows(self, new: list[TrialResult], old_frontier: set[str]) -> None:
+        table = self.query_one("#trials-table", DataTable)
+        changed = (set(self.view.frontier) ^ old_frontier) | ({self.view.best} - {None})
+        for t in new:
+            num = len(self._row_keys) + 1
+            table.add_row(*self._row(num, t), key=t.trial_id)
+            self._row_keys.append(t.trial_id)
+        by_id = {t.trial_id: (i, t) for i, t in enumerate(self.view.trials, 1)}
+        for tid in changed:
+            if tid in by_id and tid in self._row_keys:
+                num, t = by_id[tid]
+                for col, cell in zip(("num", "id", "src", "acc", "lat", "cost", "flag"),
+                                     self._row(num, t), strict=True):  # fmt: skip
+                    table.update_cell(tid, col, cell)
+        if self.selected is None and self._row_keys:
+            self.selected = self._row_keys[0]
+        if new and table.cursor_row == len(self._row_keys) - len(new) - 1:
+            # Follow the newest trial while the cursor sits on the previous newest.
+            table.move_cursor(row=len(self._row_keys) - 1, animate=False)
+        self._detail()
+
+    def _redraw_if_dirty(self) -> None:
+        if self._plot_dirty:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        self._plot_dirty = False
+        plot = self.query_one("#trials-plot", ScatterPlot)
+        trials = self.view.trials
+        front = set(self.view.frontier)
+        metrics = [o.metric for o in self.view.objectives]
+        if self.x_metric not in metrics:
+            self.x_metric = metrics[1] if len(metrics) > 1 else metrics[0]
+        if self.y_metric not in metrics:
+            self.y_metric = metrics[0]
+        rest = [m for m in metrics if m not in (self.x_metric, self.y_metric)]
+        shade_metric = rest[0] if rest else None
+        shade = None
+        if shade_metric and trials:
+            vals = [float(getattr(t, shade_metric, 0.0)) for t in trials]
+            finite = [v for v in vals if math.isfinite(v)]
+            lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+            span = (hi - lo) or 1.0
+            shade = [((v - lo) / span) if math.isfinite(v) else 0.0 for v in vals]
+        direction = {o.metric: o.direction for o in self.view.objectives}
+        plot.set_data(
+            [float(getattr(t, self.x_metric, math.nan)) for t in trials],
+            [float(getattr(t, self.y_metric, math.nan)) for t in trials],
+            frontier=[t.trial_id in front for t in trials],
+            infeasible=[bool(self.view.meta.get(t.trial_id, {}).get("infeasible"))
+                        for t in trials],  # fmt: skip
+            shade=shade,
+            x_label=SHORT.get(self.x_metric, self.x_metric),
+            y_label=SHORT.get(self.y_metric, self.y_metric),
+            shade_label=SHORT.get(shade_metric, shade_metric or "") if shade_metric else "",
+            x_better="high" if direction.get(self.x_metric) == "maximize" else "low",
+            y_better="high" if direction.get(self.y_metric) == "maximize" else "low",
+        )
+        ids = [t.trial_id for t in trials]
+        plot.selected = ids.index(self.selected) if self.selected in ids else None
+        self._tradeoffs()
+
+    def action_cycle_axis(self, axis: str) -> None:
+        metrics = [o.metric for o in self.view.objectives]
+        cur = self.x_metric if axis == "x" else self.y_metric
+        other = self.y_metric if axis == "x" else self.x_metric
+        choices = [m for m in metrics if m != other] or metrics
+        nxt = choices[(choices.index(cur) + 1) % len(choices)] if cur in choices else choices[0]
+        if axis == "x":
+            self.x_metric = nxt
+        else:
+            self.y_metric = nxt
+        self._redraw()
+
+    def action_sort(self) -> None:
+        keys = [k for k, _ in SORTS]
+        self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
+        self._rebuild_table()
+        self.notify(f"table sorted by {dict(SORTS)[self.sort_key]}", timeout=2)
+
+    def _frontier_order(self) -> list[TrialResult]:
+        front = [t for t in self.view.trials if t.trial_id in set(self.view.frontier)]
+        return sorted(front, key=lambda t: (getattr(t, self.x_metric, 0.0), t.trial_id))
+
+    def action_frontier(self, step: int) -> None:
+        order = self._frontier_order()
+        if not order:
+            return
+        ids = [t.trial_id for t in order]
+        if self.selected in ids:
+            i = max(0, min(len(ids) - 1, ids.index(self.selected) + step))
+        else:
+            i = 0 if step > 0 else len(ids) - 1
+        self._select(ids[i])
+
+    def _select(self, trial_id: str) -> None:
+        if trial_id not in self._row_keys:
+            return
+        self.selected = trial_id
+        table = self.query_one("#trials-table", DataTable)
+        table.move_cursor(row=self._row_keys.index(trial_id), animate=False)
+        self._after_select()
+
+    @on(DataTable.RowHighlighted, "#trials-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value if event.row_key is not None else None
+        if key and key != self.selected:
+            self.selected = str(key)
+            self._after_select()
+
+    @on(ScatterPlot.PointSelected)
+    def _point_clicked(self, event: ScatterPlot.PointSelected) -> None:
+        if 0 <= event.index < len(self.view.trials):
+            self._select(self.view.trials[event.index].trial_id)
+
+    def _after_select(self) -> None:
+        ids = [t.trial_id for t in self.view.trials]
+        plot = self.query_one("#trials-plot", ScatterPlot)
+        plot.selected = ids.index(self.selected) if self.selected in ids else None
+        self._detail()
+        self._tradeoffs()
+        self.refresh_bindings()
+
+    def _tradeoffs(self) -> None:
+        out = Text()
+        order = self._frontier_order()
+        ids = [t.trial_id for t in order]
+        if self.selected in ids and len(order) > 1:
+            i = ids.index(self.selected)
+            out.append(f"{self.selected} on the frontier ({i + 1}/{len(order)}) → ", style="bold")
+            parts = []
+            if i > 0:
+                parts.append(tradeoff(order[i], order[i - 1]))
+            if i + 1 < len(order):
+                parts.append(tradeoff(order[i], order[i + 1]))
+            out.append(" | ".join(parts))
+        elif order:
+            out.append(f"{len(order)} frontier members; h/l walks along them", style="dim")
+        self.query_one("#trials-tradeoff", Static).update(out)
+
+    def _detail(self) -> None:
+        t = self._trial(self.selected)
+        out = Text()
+        if t is None:
+            if not self.view.trials:
+                out.append("No trials yet. ", style="bold")
+                out.append("s starts a run: Optuna proposes configs offline and each one is "
+                           "estimated by replaying your labelled traces.", style="dim")  # fmt: skip
+            self.query_one("#trials-detail", Static).update(out)
+            return
+        m = self.view.meta.get(t.trial_id, {})
+        out.append(t.trial_id, style="bold")
+        src = m.get("source")
+        if src:
+            out.append(f" · {src}", style="dim")
+        if m.get("parent"):
+            out.append(f" (after {m['parent']})", style="dim")
+        if t.trial_id == self.view.best:
+            out.append(" · best", style="bold yellow")
+        if t.trial_id in self.view.frontier:
+            out.append(" · frontier", style="bold")
+        if m.get("infeasible"):
+            out.append(" · infeasible: " + ", ".join(m["infeasible"]), style="red")
+        out.append("\n")
+        out.append(
+            f"accuracy {t.accuracy:.3f} · latency {t.mean_latency_seconds:.2f}s · "
+            f"cost ${t.total_cost_usd:.2e}"
+            f" · {t.samples_evaluated:,} samples"
+        )
+        if m.get("estimate") or self.view.estimate:
+            out.append(" (estimates from replayed traces)", style="italic dim")
+        out.append("\n\n")
+        best = self._trial(self.view.best)
+        out.append("params" + (f" (vs best {best.trial_id})" if best and best is not t else "")
+                   + "\n", style="bold")  # fmt: skip
+        for key, value in sorted(t.config.params.items()):
+            out.append(f"  {one_line(key, 24):<24} ")
+            out.append(one_line(_show_value(value), 32))
+            if best is not None and best is not t:
+                other = best.config.params.get(key)
+                if other != value:
+                    out.append(f" ≠ {one_line(_show_value(other), 20)}", style="yellow")
+            out.append("\n")
+        if t.config.reasoning:
+            out.append("\nreasoning\n", style="bold")
+            out.append(t.config.reasoning.strip() + "\n")
+        if t.analysis:
+            out.append("\nanalysis\n", style="bold")
+            out.append(t.analysis.strip() + "\n")
+        fb = t.structured_feedback
+        patterns = list(fb.failure_patterns) if fb else []
+        patterns += [f for f in t.failure_modes if f not in patterns]
+        if patterns:
+            out.append("\nfailure patterns & notes\n", style="bold")
+            for p in patterns[:12]:
+                out.append(f"  • {p}\n")
+        if fb and fb.suggested_changes:
+            out.append("\nsuggested\n", style="bold")
+            for s in fb.suggested_changes[:6]:
+                out.append(f"  • {s}\n")
+        if t.per_benchmark:
+            out.append("\nper benchmark\n", style="bold")
+            for b in t.per_benchmark:
+                out.append(
+                    f"  {one_line(b.benchmark, 14):<14} acc {b.accuracy:.3f}  "
+                    f"lat {b.mean_latency_seconds:5.2f}s  n {b.samples_evaluated:>6,}"
+                    f"  w {b.weight:.2f}" + (f"  errors {b.errors}" if b.errors else "") + "\n"
+                )
+        self.query_one("#trials-detail", Static).update(out)
+
+    def _status(self, extra: str = "") -> None:
+        v = self.view
+        line = Text()
+        if not v.run_id and not self.running:
+            line.append("No optimization runs yet", style="bold")
+            line.append(" · s starts one" + (f" · search space {self.space_origin}"
+                                              if self.space_origin else ""), style="dim")  # fmt: skip
+        else:
+            state = "running" if self.running else v.status
+            if self.running and self.control is not None and self.control.paused:
+                state = "paused"
+            style = {"running": "bold yellow", "paused": "bold cyan", "completed": "bold green",
+                     "failed": "bold red", "stopped": "bold cyan"}.get(state, "bold")  # fmt: skip
+            line.append(f"run {v.run_id or '…'} ", style="bold")
+            line.append(state, style=style)
+            mins, secs = divmod(int(v.elapsed), 60)
+            cost = sum(t.total_cost_usd for t in v.trials)
+            line.append(f" · {len(v.trials)}/{v.max_trials or len(v.trials)} trials · "
+                        f"{mins}:{secs:02d} wall · Σ est. cost ${cost:.2e}")  # fmt: skip
+            if v.optimizer:
+                line.append(f" · {one_line(v.optimizer, 28)}", style="dim")
+            if v.benchmark == "trace-replay" or v.estimate:
+                line.append(" · estimates", style="italic dim")
+        if self.review_on:
+            line.append(" · review on", style="bold magenta")
+        if self.bounds:
+            line.append(" · bounds: " + ", ".join(str(b) for b in self.bounds), style="cyan")
+        if extra:
+            line.append(f" · {extra}")
+        elif v.message and not self.running:
+            line.append(f" · {one_line(v.message, 60)}", style="dim")
+        self.query_one("#trials-status", Static).update(line)
+
+    def _prompt(self) -> None:
+        out = Text()
+        if self.pending is not None:
+            config, source = self.pending
+            out.append(f"Proposal {config.trial_id} ({source}) waits: ", style="bold magenta")
+            out.append(one_line(", ".join(f"{k}={_show_value(v)}"
+                                          for k, v in sorted(config.params.items())), 150))  # fmt: skip
+            out.append("\n")
+            if config.reasoning:
+                out.append(one_line(config.reasoning, 160) + "\n", style="italic")
+            out.append("a accept · d edit then accept · r reject with a reason", style="bold")
+        else:
+            queued = len(self.control.queued()) if self.control is not None else 0
+            if queued:
+                out.append(f"{queued} queued config(s) run before the next proposal · ",
+                           style="bold")  # fmt: skip
+            if self._notices:
+                out.append(" · ".join(self._notices[-2:]), style="yellow")
+            elif not self.running:
+                out.append("s start · c continue · e queue · v review · b bounds · X/Y axes · "
+                           "h/l frontier · w export · g promote · ? keys", style="dim")  # fmt: skip
+            else:
+                out.append("p pause/resume · x stop · e queue a config · v review mode",
+                           style="dim")  # fmt: skip
+        self.query_one("#trials-prompt", Static).update(out)
+
+
+def _show_value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,210 @@
+"""`jarvis-tui optimize` and `export-best`: headless runs, JSON, one-line errors.
+
+The LLM path runs against a real HTTP server on 127.0.0.1 speaking the OpenAI chat
+API, so the whole chain (CLI → session → LLMOptimizer → HTTP backend) is exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import tomllib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from jarvis_tui.cli import main
+from jarvis_tui.demo import build_demo
+from jarvis_tui.learning.optimize import OptimizationStore
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("clidemo") / "ws", traces=1200, seed=4,
+                      optimize=False)  # fmt: skip
+
+
+@pytest.fixture
+def home(template: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    dst = tmp_path / "ws"
+    shutil.copytree(template, dst)
+    return dst
+
+
+def one_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jarvis-tui: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_optimize_offline_json_then_export(home: Path, capsys, tmp_path: Path) -> None:
+    assert main(["optimize", "--home", str(home), "--trials", "8", "--seed", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "completed" and len(out["trials"]) <= 8
+    assert out["best_trial"] in {t["trial_id"] for t in out["trials"]}
+    assert out["benchmark"] == "trace-replay" and out["optimizer_model"].startswith("optuna:")
+    with OptimizationStore(home / "optimize.db") as store:
+        assert len(store.get_trials(out["run_id"])) == len(out["trials"])
+
+    dest = tmp_path / "out" / "best.toml"
+    assert main(["export-best", out["run_id"], str(dest), "--home", str(home)]) == 0
+    data = tomllib.loads(dest.read_text())
+    assert data["recipe"]["trial_id"] == out["best_trial"]
+    assert "intelligence" in data
+    with OptimizationStore(home / "optimize.db") as store:
+        assert store.get_run(out["run_id"]).best_recipe_path == str(dest)
+
+
+def test_optimize_prints_progress_and_bounds(home: Path, capsys) -> None:
+    assert main(["optimize", "--home", str(home), "--trials", "5", "--seed", "1",
+                 "--bound", "latency <= 0.5s"]) == 0  # fmt: skip
+    cap = capsys.readouterr()
+    assert cap.out.count(" trial ") == 5 and cap.err == ""
+    assert "infeasible: mean_latency_seconds <= 0.5" in cap.out
+    assert "export-best" in cap.out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expect"),
+    [
+        (["--bound", "latency = 2"], "cannot read bound"),
+        (["--model", "m"], "--model needs --backend"),
+        (["--backend", "ftp://x", "--model", "m"], "http"),
+        (["--backend", "http://127.0.0.1:9/v1"], "no model"),
+        (["--resume", "nope"], "no optimization run"),
+    ],
+)
+def test_optimize_bad_input_is_one_line(home: Path, capsys, argv, expect) -> None:
+    assert main(["optimize", "--home", str(home), "--trials", "2", *argv]) == 1
+    assert expect in one_error(capsys.readouterr().err)
+
+
+def test_optimize_bad_search_space_file(home: Path, capsys) -> None:
+    (home / "optimize.toml").write_text(
+        '[[optimize.search]]\nname = "x"\ntype = "continuous"\nlow = 2\nhigh = 1\n'
+    )
+    assert main(["optimize", "--home", str(home)]) == 1
+    assert "low (2) is greater than high (1)" in one_error(capsys.readouterr().err)
+    (home / "optimize.toml").write_text('[[optimize.search]]\nname = "x"\ntype = "fuzzy"\n')
+    assert main(["optimize", "--home", str(home)]) == 1
+    assert "unknown type 'fuzzy'" in one_error(capsys.readouterr().err)
+
+
+def test_optimize_foreign_optimize_db_is_refused_unchanged(home: Path, capsys) -> None:
+    import sqlite3
+
+    with sqlite3.connect(home / "optimize.db") as conn:
+        conn.execute("CREATE TABLE trial_results (id INTEGER PRIMARY KEY, x TEXT)")
+    before = (home / "optimize.db").read_bytes()
+    assert main(["optimize", "--home", str(home), "--trials", "2"]) == 1
+    assert "another schema version" in one_error(capsys.readouterr().err)
+    assert (home / "optimize.db").read_bytes() == before
+
+
+def test_export_best_errors(home: Path, capsys, tmp_path: Path) -> None:
+    assert main(["export-best", "r1", str(tmp_path / "x.toml"), "--home", str(home)]) == 1
+    assert "no optimization store" in one_error(capsys.readouterr().err)
+    assert main(["optimize", "--home", str(home), "--trials", "2", "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    assert main(["export-best", "zzz", str(tmp_path / "x.toml"), "--home", str(home)]) == 1
+    assert "no run 'zzz'" in one_error(capsys.readouterr().err)
+    assert main(["export-best", run_id, str(tmp_path), "--home", str(home)]) == 1
+    assert "is a directory" in one_error(capsys.readouterr().err)
+    # a run with no best trial (every trial infeasible)
+    assert main(["optimize", "--home", str(home), "--trials", "2", "--json",
+                 "--bound", "accuracy >= 2"]) == 0  # fmt: skip
+    bad = json.loads(capsys.readouterr().out)["run_id"]
+    assert main(["export-best", bad, str(tmp_path / "y.toml"), "--home", str(home)]) == 1
+    assert "no best trial" in one_error(capsys.readouterr().err)
+    assert not (tmp_path / "y.toml").exists()
+
+
+class ChatServer:
+    """An OpenAI-compatible endpoint whose replies the test scripts."""
+
+    def __init__(self, reply) -> None:
+        self.reply = reply
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append(body)
+                status, payload = outer.reply(body)
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ChatServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def chat(content: str) -> dict:
+    return {"choices": [{"message": {"role": "assistant", "content": content}}]}
+
+
+def test_optimize_with_an_llm_endpoint(home: Path, capsys) -> None:
+    models = ["llama3.1:70b", "gpt-4o-mini", "phi3:3.8b", "qwen2.5-coder:7b", "llama3.1:8b"]
+    state = {"n": 0}
+
+    def reply(body):
+        system = body["messages"][0]["content"]
+        if "analyst" in system:
+            return 200, chat('```json\n{"summary_text": "fine", "failure_patterns": ["math weak"],'
+                             ' "target_primitive": "routing"}\n```')  # fmt: skip
+        state["n"] += 1
+        if state["n"] == 2:
+            return 200, chat("I think you should try something bigger.")  # garbage: retried
+        m = models[state["n"] % len(models)]
+        return 200, chat(f'```json\n{{"params": {{"intelligence.model": "{m}"}},'
+                         f' "reasoning": "try {m}"}}\n```')  # fmt: skip
+
+    with ChatServer(reply) as srv:
+        assert main(["optimize", "--home", str(home), "--trials", "4", "--backend", srv.url,
+                     "--model", "opt-model", "--json"]) == 0  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "completed" and len(out["trials"]) == 4
+    assert out["optimizer_model"] == "opt-model"
+    assert all(r["model"] == "opt-model" for r in srv.requests)
+    assert out["trials"][0]["analysis"] == "fine"
+    # the unusable reply was fed back in the next prompt
+    later = [r["messages"][-1]["content"] for r in srv.requests[2:]]
+    assert any("could not be used" in p for p in later)
+
+
+def test_optimize_endpoint_down_or_erroring_is_one_line(home: Path, capsys) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    assert main(["optimize", "--home", str(home), "--trials", "2",
+                 "--backend", f"http://127.0.0.1:{port}/v1", "--model", "m"]) == 1  # fmt: skip
+    line = one_error(capsys.readouterr().err)
+    assert "failed" in line and "unreachable" in line
+
+    with ChatServer(lambda body: (500, b"<html>boom</html>")) as srv:
+        assert main(["optimize", "--home", str(home), "--trials", "2", "--backend", srv.url,
+                     "--model", "m"]) == 1  # fmt: skip
+    assert "HTTP 500" in one_error(capsys.readouterr().err)
