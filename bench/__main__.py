@@ -10,6 +10,7 @@ from bench import (
     bench_optimize,
     bench_store,
     bench_training,
+    bench_trials_pane,
     bench_trials_plot,
     bench_ui_lag,
 )
@@ -18,7 +19,7 @@ from bench import (
 def main() -> int:
     failed = []
     for mod in (bench_store, bench_learning, bench_configs, bench_training, bench_ui_lag,
-                bench_optimize, bench_trials_plot):  # fmt: skip
+                bench_optimize, bench_trials_plot, bench_trials_pane):  # fmt: skip
         if mod.main([]) != 0:
             failed.append(mod.__name__)
     if failed:

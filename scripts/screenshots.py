@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from jarvis_tui.demo import build_demo  # noqa: E402
 from jarvis_tui.ui.app import JarvisApp  # noqa: E402
-from jarvis_tui.ui.testing import settle  # noqa: E402
+from jarvis_tui.ui.testing import settle, wait_until  # noqa: E402
 
 SIZE = (120, 40)
 OUT = ROOT / "screenshots"
@@ -78,6 +78,32 @@ async def shoot(home: Path) -> list[Path]:
         pane._plot()
         await pilot.pause()
         written.append(Path(app.save_screenshot("training.svg", str(OUT))))
+        await pilot.press("c")
+        await settle(app, pilot, rounds=4)
+        # Trials: the demo's finished run, a frontier member selected.
+        await pilot.press("P")
+        await settle(app, pilot)
+        for key in ("h", "l", "l"):
+            await pilot.press(key)
+        await settle(app, pilot)
+        written.append(Path(app.save_screenshot("trials.svg", str(OUT))))
+        # Steering: a bound, review mode, and a proposal waiting for a decision.
+        trials = app.query_one("TrialsPane")
+        await pilot.press("b")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "latency <= 6s"
+        await pilot.press("enter")
+        await pilot.press("v", "s")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "30"
+        await pilot.press("enter")
+        for _ in range(6):
+            await wait_until(pilot, lambda: trials.pending is not None, what="a proposal")
+            await pilot.press("a")
+            await wait_until(pilot, lambda: trials.pending is None)
+        await wait_until(pilot, lambda: trials.pending is not None, what="a proposal")
+        await settle(app, pilot, ignore=("trials.run",))
+        written.append(Path(app.save_screenshot("trials-review.svg", str(OUT))))
     return written
 
 

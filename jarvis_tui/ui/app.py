@@ -183,6 +183,12 @@ class JarvisApp(App[int]):
     def _store_changed(self) -> None:
         self.query_one(RoutingPane).mark_stale()
 
+    @on(TrialsPane.Promoted)
+    def _promoted(self) -> None:
+        configs = self.query_one(ConfigsPane)
+        if configs._loaded:
+            configs.action_refresh()
+
     @on(TabbedContent.TabActivated, "#panes")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """A pane shown by any means (key, click, focus) loads what it shows lazily."""
@@ -281,9 +287,11 @@ class JarvisApp(App[int]):
         yield SystemCommand("help: keys", "Every key of the current pane", self.action_help)
         try:
             pane = self.query_one(TracesPane)
+            trials = self.query_one(TrialsPane)
         except Exception:
             return
         yield from pane.palette_commands()
+        yield from trials.palette_commands()
 
 
 def run_app(home: Path | str, *, theme: str | None = None) -> int:

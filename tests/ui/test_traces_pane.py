@@ -198,7 +198,7 @@ async def test_help_lists_keys_and_panes_switch(workspace: Path) -> None:
         await pilot.pause()
         assert app.query_one("#panes").active == "trials"
         body = " ".join(str(s.render()) for s in app.query("#trials-pane Static"))
-        assert "not built yet" in body
+        assert "No optimization runs yet" in body
         await pilot.press("T")
         assert app.query_one("#panes").active == "traces"
 

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from jarvis_tui.demo import DEMO_RUN_TRIALS, build_demo
 from jarvis_tui.learning.optimize import OptimizationStore, SearchDimension, SearchSpace
@@ -19,6 +19,7 @@ from jarvis_tui.ui.panes.trials import TrialsPane
 from jarvis_tui.ui.testing import settle, wait_until
 from jarvis_tui.ui.widgets.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.widgets.scatter import ScatterPlot
+from jarvis_tui.ui.widgets.trial_table import TrialTable
 
 RUN = ("trials.run",)
 
@@ -52,7 +53,7 @@ async def test_demo_run_is_shown_with_its_frontier(demo: Path) -> None:
     app = JarvisApp(demo)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_trials(app, pilot)
-        table = pane.query_one("#trials-table", DataTable)
+        table = pane.query_one("#trials-table", TrialTable)
         assert table.row_count == DEMO_RUN_TRIALS
         status = text_of(pane, "#trials-status")
         assert "completed" in status and f"{DEMO_RUN_TRIALS}/{DEMO_RUN_TRIALS} trials" in status
