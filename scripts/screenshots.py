@@ -95,13 +95,17 @@ async def shoot(home: Path) -> list[Path]:
         await pilot.press("enter")
         await pilot.press("v", "s")
         await pilot.pause()
-        app.screen.query_one("Input").value = "30"
+        app.screen.query_one("Input").value = "30 30"
         await pilot.press("enter")
-        for _ in range(6):
-            await wait_until(pilot, lambda: trials.pending is not None, what="a proposal")
-            await pilot.press("a")
-            await wait_until(pilot, lambda: trials.pending is None)
-        await wait_until(pilot, lambda: trials.pending is not None, what="a proposal")
+        seen = None
+        for _ in range(7):
+            await wait_until(
+                pilot, lambda s=seen: trials.pending is not None and trials.pending[0] is not s,
+                what="the next proposal",
+            )  # fmt: skip
+            seen = trials.pending[0]
+            if len(trials.view.trials) < 6:
+                await pilot.press("a")
         await settle(app, pilot, ignore=("trials.run",))
         written.append(Path(app.save_screenshot("trials-review.svg", str(OUT))))
     return written

@@ -294,3 +294,28 @@ async def test_pane_without_runs_and_with_a_foreign_optimize_db(workspace: Path)
         assert "No optimization runs yet" in text_of(pane, "#trials-status")
         assert any("not an optimize.db" in n.message for n in app._notifications)
     assert (workspace / "optimize.db").read_bytes() == before
+
+
+async def test_bad_search_space_and_nothing_to_export_are_messages(demo: Path) -> None:
+    (demo / "optimize.toml").write_text('[[optimize.search]]\nname = "x"\ntype = "fuzzy"\n')
+    (demo / "optimize.db").unlink()
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_trials(app, pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("unknown type 'fuzzy'" in m for m in messages)
+        assert pane.space is None and not pane.check_action("enqueue", ())
+        await pilot.press("w")
+        await pilot.press("g")
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any("no best trial to export" in m for m in messages)
+        assert any("select a trial" in m for m in messages)
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("enter")  # 20 trials: the run cannot start with this space
+        await wait_until(pilot, lambda: not pane.running)
+        await settle(app, pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("optimization run failed" in m and "fuzzy" in m for m in messages)
+    assert not (demo / "optimize.db").exists()  # nothing was written for a run that never began

@@ -397,30 +397,43 @@ class TrialsPane(Widget):
                     and self.view.status in ("stopped", "failed", "running"))  # fmt: skip
         if action == "enqueue":
             return self.space is not None
-        if action in ("export",):
-            return self.view.best is not None
-        if action == "promote":
-            return self.selected is not None
-        return True
+        return True  # export / promote explain themselves when there is nothing to act on
 
     def action_start(self) -> None:
         if self.running or self.store is None:
             return
 
+        def parse(text: str) -> tuple[int, int]:
+            parts = text.replace(",", " ").split()
+            if not 1 <= len(parts) <= 2:
+                raise ValueError("write the number of trials, optionally the patience: 40 10")
+            try:
+                nums = [int(p.replace("_", "")) for p in parts]
+            except ValueError:
+                raise ValueError(f"{text.strip()!r}: whole numbers only, e.g. 40 10") from None
+            trials, patience = nums[0], nums[1] if len(nums) == 2 else self.patience
+            if not 1 <= trials <= 100_000:
+                raise ValueError("between 1 and 100,000 trials")
+            if patience < 1:
+                raise ValueError("patience must be at least 1 trial")
+            return trials, patience
+
         def check(text: str) -> str | None:
             try:
-                n = int(text.strip().replace("_", ""))
-            except ValueError:
-                return f"{text!r} is not a whole number"
-            return None if 1 <= n <= 100_000 else "between 1 and 100,000 trials"
+                parse(text)
+            except ValueError as exc:
+                return str(exc)
+            return None
 
         def go(answer: str | None) -> None:
             if answer is not None:
-                self._begin(max_trials=int(answer.strip().replace("_", "")), resume=None)
+                trials, self.patience = parse(answer)
+                self._begin(max_trials=trials, resume=None)
 
         self.app.push_screen(
-            PromptScreen("Start an optimization run: how many trials?", value=str(DEFAULT_TRIALS),
-                         check=check),  # fmt: skip
+            PromptScreen("Start an optimization run: trials, and optionally the patience "
+                         "(stop after that many trials without a better accuracy)",
+                         value=f"{DEFAULT_TRIALS} {self.patience}", check=check),  # fmt: skip
             go,
         )
 
@@ -788,6 +801,7 @@ class TrialsPane(Widget):
     def action_promote(self) -> None:
         trial = self._trial(self.selected)
         if trial is None or self.workspace is None:
+            self.notify("select a trial to promote first", severity="warning")
             return
         agent = trial.config.params.get("agent.name") or trial.config.params.get("agent.type")
         if agent:
@@ -1174,13 +1188,14 @@ class TrialsPane(Widget):
         out = Text()
         if self.pending is not None:
             config, source = self.pending
-            out.append(f"Proposal {config.trial_id} ({source}) waits: ", style="bold magenta")
-            out.append(one_line(", ".join(f"{k}={_show_value(v)}"
-                                          for k, v in sorted(config.params.items())), 150))  # fmt: skip
-            out.append("\n")
+            width = max(40, self.size.width - 2)
+            out.append(f"Proposal {config.trial_id} ({source}) waits for you: ",
+                       style="bold magenta")  # fmt: skip
+            out.append("a accept · d edit then accept · r reject with a reason\n", style="bold")
+            params = ", ".join(f"{k}={_show_value(v)}" for k, v in sorted(config.params.items()))
+            out.append(one_line(params, width) + "\n")
             if config.reasoning:
-                out.append(one_line(config.reasoning, 160) + "\n", style="italic")
-            out.append("a accept · d edit then accept · r reject with a reason", style="bold")
+                out.append(one_line(config.reasoning, width), style="italic")
         else:
             queued = len(self.control.queued()) if self.control is not None else 0
             if queued:
