@@ -14,6 +14,7 @@ from bench import (
     bench_trials_plot,
     bench_ui_lag,
 )
+from bench.common import summary
 
 
 def main() -> int:
@@ -22,6 +23,8 @@ def main() -> int:
                 bench_optimize, bench_trials_plot, bench_trials_pane):  # fmt: skip
         if mod.main([]) != 0:
             failed.append(mod.__name__)
+    print()
+    summary()
     if failed:
         print("targets missed in: " + ", ".join(failed))
         return 1

@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     figs.append(Figure("torch/transformers/peft imported at startup", "none",
                        float(len(st.get("heavy_modules", ["?"]))), "modules",
                        not st.get("heavy_modules", ["?"])))  # fmt: skip
-    figs.append(Figure("resident memory after paging + search", "≤ 250 MB", st.get("rss_mb", 0),
+    figs.append(Figure("peak resident memory (VmHWM) after paging + search", "≤ 250 MB", st.get("rss_mb", 0),
                        "MB", st.get("rss_mb", 1e9) <= 250))  # fmt: skip
     ok = report(figs, f"Trace store & Traces pane — {n:,} traces")
     return 0 if ok else 1

@@ -96,8 +96,27 @@ def openjarvis_copy(src_db: Path, dest: Path) -> Path:
     return dest
 
 
+REPORTED: list[tuple[str, Figure]] = []
+"""Every figure reported in this process, with its section (for ``python -m bench``)."""
+
+
 def report(figures: list[Figure], title: str) -> bool:
     """Print the table; True when every target is met."""
+    REPORTED.extend((title, f) for f in figures)
+    return _print(figures, title)
+
+
+def summary() -> bool:
+    """One table of every figure reported so far, each under its section's name."""
+    figures = [
+        Figure(f"{title} — {f.name.strip()}", f.target, f.measured, f.unit, f.ok, f.baseline, f.baseline_name,
+               f.higher_is_better)  # fmt: skip
+        for title, f in REPORTED
+    ]
+    return _print(figures, "Every benchmark")
+
+
+def _print(figures: list[Figure], title: str) -> bool:
     table = Table(title=title, show_lines=False)
     for col in ("figure", "target", "measured", "baseline", "ratio", ""):
         table.add_column(col)
