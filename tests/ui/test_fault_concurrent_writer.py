@@ -1,7 +1,8 @@
-"""Fault test: another process bulk-writes traces while the app labels at key speed.
+"""Fault test: another process writes 50,000 traces while the app labels 1,000 at key speed.
 
-(Issue 6 asks for 50,000 traces against 1,000 labels; the suite runs 20,000 against
-300 to stay fast: the mechanism under test is the same.)
+The writer is paced by the labels themselves: it commits a batch of 250 traces each
+time five more labels have landed, so its writes interleave with the app's for the
+whole run (not just the first seconds), without any timing assumption.
 
 No label is lost, no "database is locked" reaches the user, the new traces appear.
 """
@@ -20,14 +21,31 @@ from jarvis_tui.ui.testing import settle
 from tests.ui.conftest import make_traces
 
 ROOT = Path(__file__).resolve().parents[2]
-NEW = 20_000
-PRESSES = 300
+NEW = 50_000
+PRESSES = 1_000
+BATCH = 250
 WRITER = """
-import sys
+import sys, time
 from jarvis_tui.traces import TraceStore
 from tests.ui.conftest import make_traces
-store = TraceStore(sys.argv[1])
-store.save_many(make_traces(int(sys.argv[2]), seed=9, start=1_900_000_000.0), batch_size=2_000)
+db, new, batch, presses, progress = sys.argv[1:6]
+new, batch, presses = int(new), int(batch), int(presses)
+store = TraceStore(db)
+traces = make_traces(new, seed=9, start=1_900_000_000.0)
+batches = [traces[i : i + batch] for i in range(0, new, batch)]
+per_batch = presses // len(batches)
+
+def issued():
+    try:
+        return int(open(progress).read() or 0)
+    except (OSError, ValueError):
+        return 0
+
+deadline = time.monotonic() + 600  # a hang becomes a failure, never an outcome
+for i, chunk in enumerate(batches):
+    while issued() < i * per_batch and time.monotonic() < deadline:
+        time.sleep(0.005)  # the app's labels get ahead first
+    store.save_many(chunk, batch_size=batch)
 store.close()
 """
 
@@ -48,11 +66,24 @@ async def test_labels_survive_a_concurrent_bulk_writer(tmp_path: Path) -> None:
         pane.show_filter(TraceFilter(labelled=False))
         await settle(app, pilot)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        progress = tmp_path / "labels-issued"  # how far the labelling is: paces the writer
         writer = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(home / "traces.db"), str(NEW)], cwd=ROOT, env=env
+            [sys.executable, "-c", WRITER, str(home / "traces.db"), str(NEW), str(BATCH),
+             str(PRESSES), str(progress)],
+            cwd=ROOT, env=env,
         )
-        for _ in range(PRESSES):
-            await pilot.press("5")
+        # The key's action, dispatched as the "5" binding does, with the screen
+        # refreshed every ten labels: Pilot.press waits for the whole process to go
+        # idle after each key (0.2 s), which would make this a 4-minute test.
+        labelled_ids: list[str] = []
+        for i in range(PRESSES):
+            before = pane._labels_done
+            await pane.run_action("score(0.5)")
+            assert pane._labels_done == before + 1, f"label {i} was refused"
+            labelled_ids.append(pane._undo[-1][0])  # the trace that label went to
+            if i % 10 == 9:
+                progress.write_text(str(i + 1))
+                await pilot.pause()
         assert writer.wait(timeout=300) == 0
         await settle(app, pilot)
         pane._poll()
@@ -67,14 +98,16 @@ async def test_labels_survive_a_concurrent_bulk_writer(tmp_path: Path) -> None:
         import sqlite3
 
         conn = sqlite3.connect(home / "traces.db")
-        written = conn.execute(
-            "SELECT count(*) FROM jt_label_history WHERE source = 'tui' AND field = 'feedback'"
-        ).fetchone()[0]
-        labelled = conn.execute(
-            "SELECT count(*) FROM traces WHERE feedback = 0.5 AND trace_id LIKE 't1-%'"
-        ).fetchone()[0]
+        changed = [r[0] for r in conn.execute(
+            "SELECT trace_id FROM jt_label_history WHERE source = 'tui' AND field = 'feedback'"
+        )]  # fmt: skip
+        stored = dict(conn.execute("SELECT trace_id, feedback FROM traces"))
         conn.close()
-        assert written == PRESSES  # every key press landed in the history
-        assert 0 < labelled <= PRESSES  # and in the traces (a re-label counts once)
+        # Every label the app took is in the store. A trace labelled twice (a page
+        # re-read from disk before the first write committed shows it unlabelled) is
+        # one change in the history: setting the same value again changes nothing.
+        assert all(stored[t] == 0.5 for t in labelled_ids)
+        assert sorted(changed) == sorted(set(labelled_ids))
+        assert len(set(labelled_ids)) >= PRESSES * 0.95
     finally:
         check.close()
