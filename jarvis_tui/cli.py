@@ -12,6 +12,7 @@ print one line, ``jarvis-tui: error: ...``, and exit 1; usage errors exit 2 (arg
 from __future__ import annotations
 
 import argparse
+import errno
 import sqlite3
 import sys
 import time
@@ -26,6 +27,10 @@ PROG = "jarvis-tui"
 DEFAULT_DEMO_DIR = Path("jarvis-demo")
 DEFAULT_DEMO_TRACES = 20_000
 DEFAULT_DEMO_SEED = 7
+DEFAULT_SERVE_HOST = "127.0.0.1"
+DEFAULT_SERVE_PORT = 8000
+SERVE_STOP_TIMEOUT_S = 10.0
+SERVE_HINT = f"{PROG} serve needs textual-serve: pip install 'jarvis-tui[serve]'"
 
 USER_ERRORS: tuple[type[BaseException], ...] = (StoreError, OSError, ValueError, sqlite3.Error)
 """Exceptions reported as one line and exit status 1 (never a traceback)."""
@@ -176,7 +181,44 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("path", metavar="PATH", type=Path)
     exp.add_argument("--home", dest="exp_home", metavar="DIR", help="workspace directory")
     exp.set_defaults(func=_cmd_export_best)
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve the app in a web browser (needs the 'serve' extra)",
+        description=(
+            "Serve the app as a web page with textual-serve: every browser tab that opens "
+            "the page starts its own copy of the app on the workspace, on this machine. "
+            "Anyone who can reach the address can use the app (and the workspace), so the "
+            "default listens on this machine only. Ctrl+C stops the server and its apps. "
+            "Install it with: pip install 'jarvis-tui[serve]'"
+        ),
+        epilog=(
+            "Listening on every interface (--host 0.0.0.0) uses this machine's name in the "
+            "page's URLs; behind a proxy, or when browsers reach the server by another "
+            "name, pass that address as --public-url."
+        ),
+    )
+    serve.add_argument("--home", dest="serve_home", metavar="DIR", help="workspace directory")
+    serve.add_argument("--host", default=DEFAULT_SERVE_HOST, metavar="HOST",
+                       help=f"address to listen on (default: {DEFAULT_SERVE_HOST})")  # fmt: skip
+    serve.add_argument("--port", type=_port, default=DEFAULT_SERVE_PORT, metavar="PORT",
+                       help=f"port to listen on (default: {DEFAULT_SERVE_PORT})")  # fmt: skip
+    serve.add_argument("--public-url", metavar="URL",
+                       help="the address browsers use to reach the server "
+                            "(default: http://HOST:PORT)")  # fmt: skip
+    serve.set_defaults(func=_cmd_serve)
     return parser
+
+
+def _port(text: str) -> int:
+    """argparse type: a TCP port, 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {value}")
+    return value
 
 
 def _positive_float(text: str) -> float:
@@ -236,7 +278,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from jarvis_tui.demo import build_demo
 
     console = Console(stderr=True, highlight=False)
-    ws = Workspace(args.dir.expanduser())
+    ws = Workspace(resolve_home(args.dir))
     if ws.root.exists() and not ws.root.is_dir():
         raise CommandError(f"{ws.root} exists and is not a directory")
     if ws.traces_db.exists() and not args.force:
@@ -350,6 +392,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
         TimeRemainingColumn(), console=console, transient=not args.json,
+        disable=not console.is_terminal,  # a pipe or log gets no bar (nor its blank line)
     ) as bar:  # fmt: skip
         task = bar.add_task(f"training on {len(pairs)} pairs", total=None, info="")
 
@@ -491,7 +534,119 @@ def _cmd_export_best(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import shlex
+
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise CommandError(SERVE_HINT) from None
+    from jarvis_tui.ui.app import precheck
+
+    home = resolve_home(args.serve_home or args.home).absolute()
+    problem = precheck(home)
+    if problem is not None:
+        raise CommandError(problem)
+    _check_port_free(args.host, args.port)
+    public_url = (args.public_url or _public_url(args.host, args.port)).rstrip("/")
+    command = f"{shlex.quote(sys.executable)} -m jarvis_tui --home {shlex.quote(str(home))}"
+    server = _serving(Server)(
+        command, host=args.host, port=args.port, title=PROG, public_url=public_url
+    )
+    try:
+        # Returns on Ctrl+C or SIGTERM: textual-serve catches both, JarvisServer ends the
+        # open sessions (each app quits) and the server stops.
+        server.serve()
+    except OSError as exc:  # the port was taken between the check and the bind
+        raise _listen_error(args.host, args.port, exc) from None
+    return 0
+
+
 # --------------------------------------------------------------------------- helpers
+
+
+def _serving(server_class: type) -> type:
+    """textual-serve's Server, stopping its sessions when it stops.
+
+    Out of the box the server's shutdown waits (up to a minute) for each open browser
+    session to end by itself; this one ends them at once: each app gets textual-serve's
+    quit message and exits, then its page shows "Session ended".
+    """
+    import asyncio
+
+    class JarvisServer(server_class):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._sessions: set[asyncio.Task] = set()
+
+        async def handle_websocket(self, request):
+            task = asyncio.current_task()
+            if task is not None:
+                self._sessions.add(task)
+            try:
+                return await super().handle_websocket(request)
+            finally:
+                self._sessions.discard(task)
+
+        async def on_shutdown(self, app) -> None:
+            sessions = list(self._sessions)
+            for task in sessions:
+                task.cancel()  # the handler closes the socket and stops the app
+            if sessions:
+                await asyncio.wait(sessions, timeout=SERVE_STOP_TIMEOUT_S)
+            await super().on_shutdown(app)
+
+    return JarvisServer
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _public_url(host: str, port: int) -> str:
+    """textual-serve's default (``http://HOST:PORT``), usable by a browser: an IPv6
+    address in brackets, and this machine's name for a listen-on-everything host."""
+    import socket
+
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()
+    return f"http://{_host_port(host, port)}"
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> CommandError:
+    if exc.errno == errno.EADDRINUSE:
+        reason = "the port is in use (pick another with --port)"
+    else:
+        reason = _describe(exc)
+    return CommandError(f"cannot listen on {_host_port(host, port)}: {reason}")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Bind HOST:PORT the way the server will (SO_REUSEADDR), so a taken port or an
+    unknown host is one line before the server prints its banner."""
+    import socket
+
+    where = _host_port(host, port)
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise CommandError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    for family, type_, proto, _, addr in infos:
+        try:
+            sock = socket.socket(family, type_, proto)
+        except OSError:
+            continue  # e.g. IPv6 disabled: the server skips that family as well
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(addr)
+        except OSError as exc:
+            raise _listen_error(host, port, exc) from None
+        finally:
+            sock.close()
 
 
 def _build_with_progress(console, build_demo, root: Path, traces: int, seed: int, force: bool):
@@ -512,6 +667,7 @@ def _build_with_progress(console, build_demo, root: Path, traces: int, seed: int
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # a pipe or log gets no bar (nor its blank line)
     ) as bar:
         task = bar.add_task("Building demo traces", total=traces)
 

@@ -294,18 +294,30 @@ class JarvisApp(App[int]):
         yield from trials.palette_commands()
 
 
-def run_app(home: Path | str, *, theme: str | None = None) -> int:
-    """Open the app on *home*; refuse up front (one line on stderr) if the store is bad."""
+def precheck(home: Path | str) -> str | None:
+    """Why the app cannot open *home* (one line for the user), or None when it can.
+
+    A workspace that does not exist yet is fine (the app starts empty); a path that
+    is not a directory, or a trace store that is not one (or is locked, or newer),
+    is refused before any screen is drawn.
+    """
     ws = Workspace.at(home)
     if ws.root.exists() and not ws.root.is_dir():
-        print(f"jarvis-tui: error: {ws.root} is not a directory", file=sys.stderr)
-        return 1
+        return f"{ws.root} is not a directory"
     if ws.traces_db.exists():
         try:
             TraceStore(ws.traces_db, migrate=False).close()
         except StoreError as exc:
-            print(f"jarvis-tui: error: {exc}", file=sys.stderr)
-            return 1
-    app = JarvisApp(ws.root, theme=theme)
+            return str(exc)
+    return None
+
+
+def run_app(home: Path | str, *, theme: str | None = None) -> int:
+    """Open the app on *home*; refuse up front (one line on stderr) if the store is bad."""
+    problem = precheck(home)
+    if problem is not None:
+        print(f"jarvis-tui: error: {problem}", file=sys.stderr)
+        return 1
+    app = JarvisApp(Workspace.at(home).root, theme=theme)
     result = app.run()
     return int(result or 0)

@@ -161,8 +161,19 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
     term.wait_for("Start run")
     term.keys("s")
     term.wait_for("Start an optimization run")
-    term.keys("C-u")
-    term.keys("3 3", literal=True)
+
+    def typed() -> bool:
+        # Keys sent before the prompt's input has the focus go elsewhere (harmlessly):
+        # clear and type again until the input shows them.
+        term.keys("C-u")
+        term.keys("3 3", literal=True)
+        try:
+            screen = term.wait_for("3 3", timeout=2)
+        except AssertionError:
+            return False
+        return "20 5" not in screen
+
+    wait_until(typed, timeout=30, what="the prompt to take the trial count")
     term.keys("Enter")
     screen = term.wait_for("3/3 trials", timeout=60)
     wait_until(lambda: "completed" in term.screen(), timeout=60, what="the run to complete")

@@ -68,6 +68,7 @@ class PromptScreen(ModalScreen[Optional[str]]):
     """Ask for one line of text; *check* returns an error message or None."""
 
     DEFAULT_CSS = FORM_CSS
+    AUTO_FOCUS = "#prompt-input"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
     def __init__(
