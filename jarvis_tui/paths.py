@@ -18,7 +18,10 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
     """The workspace directory: ``--home``, else ``$JARVIS_TUI_HOME``, else ``~/.openjarvis``."""
     if home is None:
         home = os.environ.get(ENV_HOME) or DEFAULT_HOME
-    return Path(home).expanduser()
+    try:
+        return Path(home).expanduser()
+    except RuntimeError:  # "~name" naming no user (pathlib cannot expand it)
+        raise ValueError(f"cannot expand {str(home)!r}: no such user or home directory") from None
 
 
 def ensure_dir(path: str | os.PathLike[str]) -> Path:
