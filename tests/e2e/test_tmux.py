@@ -133,9 +133,20 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
     term.keys("C")
     term.wait_for("agents in agents/")
     term.wait_for("Roll back")  # the footer lists the pane's keys once it has the focus
+
+    def version_1_selected() -> str | None:
+        # Tab moves the focus to the versions table, Down selects version 1 (Down at
+        # the last row, or in the one-agent list, changes nothing). Under load a key
+        # can arrive before the focus moved: then Tab on and try again.
+        term.keys("Down")
+        try:
+            return term.wait_for("version 1 → version 2", timeout=2)
+        except AssertionError:
+            term.keys("Tab")
+            return None
+
     term.keys("Tab")  # to the versions table
-    term.keys("Down")
-    screen = term.wait_for("version 1 → version 2")
+    screen = wait_until(version_1_selected, timeout=40, what="version 1 against version 2")
     assert "agent.max_turns: 6 → 9" in screen
 
     # start a training run and cancel it

@@ -636,3 +636,14 @@ def test_any_reply_gives_a_valid_config_or_a_proposal_error(reply: str) -> None:
     assert isinstance(feedback.summary_text, str)
     assert all(isinstance(p, str) for p in feedback.failure_patterns)
     assert feedback.target_primitive in ("", "intelligence", "agent", "tools")
+
+
+def test_a_reply_error_is_told_once_in_the_next_prompt() -> None:
+    good = fenced({"intelligence.model": "b"})
+    opt, backend = optimizer(good, good)
+    opt.note_reply_error("optimizer reply has no JSON object: 'sure!'")
+    opt.propose_initial()
+    opt.propose_next([])
+    first, second = (c["prompt"] for c in backend.calls)
+    assert "## Your previous reply" in first and "no JSON object" in first
+    assert "## Your previous reply" not in second

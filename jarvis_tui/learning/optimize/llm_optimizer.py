@@ -505,8 +505,14 @@ class LLMOptimizer:
         self._lock = threading.Lock()
         self._rejections: deque[tuple[dict[str, Any], str]] = deque(maxlen=STEERING_LIMIT)
         self._guidance: deque[str] = deque(maxlen=STEERING_LIMIT)
+        self._reply_error = ""
 
     # ------------------------------------------------------------------ steering hooks
+
+    def note_reply_error(self, reason: str) -> None:
+        """The last reply could not be used: the next prompt (only) says why."""
+        with self._lock:
+            self._reply_error = _one_line(reason or "", 300)
 
     def note_rejection(self, config: TrialConfig, reason: str) -> None:
         """A human rejected *config*; later proposal prompts say so (last 10 kept)."""
@@ -626,6 +632,12 @@ class LLMOptimizer:
         with self._lock:
             rejections = list(self._rejections)
             guidance = list(self._guidance)
+            reply_error, self._reply_error = self._reply_error, ""
+        if reply_error:
+            parts.append(
+                "## Your previous reply\nIt could not be used: " + reply_error + ". Answer "
+                "with exactly one fenced ```json block holding \"params\" and \"reasoning\"."
+            )
         if rejections or guidance:
             lines = [
                 "## Reviewer feedback",

@@ -558,8 +558,8 @@ class OptimizationEngine:
                     raise
                 last_error = _one_line(exc)
                 emit("notice", message=f"optimizer reply rejected: {last_error}")
-                if hasattr(opt, "add_guidance"):
-                    opt.add_guidance(f"Your previous reply could not be used: {last_error}")
+                if hasattr(opt, "note_reply_error"):  # said once, in the next prompt
+                    opt.note_reply_error(last_error)
         config = random_config(self.search_space, self._rng)
         config.reasoning = (
             f"random config from the search space: the optimizer's replies were unusable "
