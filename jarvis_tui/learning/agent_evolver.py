@@ -713,11 +713,12 @@ class AgentConfigEvolver:
                 "system_prompt": system_prompt,
             }
         }
-        content = tomli_w.dumps(data).encode("utf-8")
-        if parse_config(content) != data:  # never write what would not read back the same
-            raise ValueError("config does not round-trip through TOML")
         with self._locked(exclusive=True):
             snap = self._snapshot(name, cleanup=True)
+            data = _keep_other_settings(snap.current, data)
+            content = tomli_w.dumps(data).encode("utf-8")
+            if parse_config(content) != data:  # never write what would not read back the same
+                raise ValueError("config does not round-trip through TOML")
             self._commit(name, snap, content, cause, note, summarize_config(data))
         return self._config_dir / f"{name}.toml"
 
@@ -1190,6 +1191,25 @@ def _scan(directory: Path) -> List[os.DirEntry]:
             return list(it)
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+def _keep_other_settings(current: Optional[bytes], data: Dict[str, Any]) -> Dict[str, Any]:
+    """*data* ([agent] fields) over what else the current config holds.
+
+    Unlike the reference, which writes a fresh file, a new version keeps the tables
+    and [agent] keys it does not set (a promoted trial's [intelligence] model, a
+    user's own settings). A current file that does not parse is replaced whole.
+    """
+    if not current:
+        return data
+    try:
+        old = parse_config(current)
+    except MalformedConfigError:
+        return data
+    merged = {k: v for k, v in old.items() if k != "agent"}
+    agent = old.get("agent") if isinstance(old.get("agent"), dict) else {}
+    merged["agent"] = {**agent, **data["agent"]}
+    return merged
 
 
 def _overlay_toml(data: Dict[str, Any], params: Dict[str, Any], agent: str) -> str:

@@ -783,3 +783,29 @@ def test_toml_diff_between_versions(ev: AgentConfigEvolver) -> None:
         "agent.tools: + code_exec",
         "~ agent.max_turns: 10 → 14",
     ]
+
+
+def test_promoted_trial_settings_survive_a_later_evolver_write(tmp_path) -> None:
+    import tomllib
+
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+
+    ev = AgentConfigEvolver(None, config_dir=tmp_path / "agents")
+    ev.write_config("react", tools=["calc"], system_prompt="be brief")
+    old, new = ev.promoted_config("react", {"intelligence.model": "m1", "agent.max_turns": 4,
+                                            "agent.name": "react", "routing.code.model": "c"})
+    assert "[intelligence]" in new and "model = \"m1\"" in new and "max_turns = 10" in old
+    v = ev.promote_params("react", {"intelligence.model": "m1", "agent.max_turns": 4,
+                                    "agent.name": "react", "routing.code.model": "c"},
+                          note="trial t1")  # fmt: skip
+    versions = ev.list_versions("react")
+    assert versions[-1]["version"] == v and versions[-1]["cause"] == "promoted-trial"
+    assert versions[-1]["note"] == "trial t1"
+    ev.write_config("react", tools=["calc", "web"], max_turns=6)  # the evolver, later
+    data = tomllib.loads(ev.config_path("react").read_text())
+    assert data["intelligence"] == {"model": "m1"} and data["routing"]["code"]["model"] == "c"
+    assert data["agent"]["tools"] == ["calc", "web"] and data["agent"]["max_turns"] == 6
+    assert data["agent"]["system_prompt"] == ""  # what write_config sets, it sets
+    # a rollback restores the exact bytes of the version, extra tables and all
+    ev.rollback("react", 1)
+    assert "intelligence" not in tomllib.loads(ev.config_path("react").read_text())
