@@ -1,4 +1,5 @@
-"""``python -m bench``: every benchmark, one after the other; exit 1 if any target is missed."""
+"""``python -m bench [NAME ...]``: every benchmark (or those named, e.g. ``bench_optimize``),
+one after the other, then one table of every figure; exit 1 if any target is missed."""
 
 from __future__ import annotations
 
@@ -16,11 +17,19 @@ from bench import (
 )
 from bench.common import summary
 
+ALL = (bench_store, bench_learning, bench_configs, bench_training, bench_ui_lag,
+       bench_optimize, bench_trials_plot, bench_trials_pane)  # fmt: skip
 
-def main() -> int:
+
+def main(argv: list[str] | None = None) -> int:
+    names = list(sys.argv[1:] if argv is None else argv)
+    known = {m.__name__.rsplit(".", 1)[-1]: m for m in ALL}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(known)}")
+        return 2
     failed = []
-    for mod in (bench_store, bench_learning, bench_configs, bench_training, bench_ui_lag,
-                bench_optimize, bench_trials_plot, bench_trials_pane):  # fmt: skip
+    for mod in [known[n] for n in names] or ALL:
         if mod.main([]) != 0:
             failed.append(mod.__name__)
     print()

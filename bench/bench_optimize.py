@@ -121,7 +121,7 @@ def bench_get_trials(tmp: Path) -> list[Figure]:
     ]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as d:
         figs = bench_frontier() + bench_get_trials(Path(d))
     ok = report(figs, "Optimization — Pareto frontier and trial store")

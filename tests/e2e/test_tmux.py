@@ -38,7 +38,13 @@ class Tmux:
         return out.stdout
 
     def start(self, command: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX")}
+        # COLUMNS/LINES (pytest-xdist workers export them) would override the pane's
+        # real 120×40 size for the app inside.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("TMUX") and k not in ("COLUMNS", "LINES")
+        }
         subprocess.run(
             ["tmux", "-L", self.socket, "new-session", "-d", "-s", self.name, "-x", "120",
              "-y", "40", "-c", str(self.cwd), command],
@@ -146,7 +152,10 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
             return None
 
     term.keys("Tab")  # to the versions table
-    screen = wait_until(version_1_selected, timeout=40, what="version 1 against version 2")
+    try:
+        screen = wait_until(version_1_selected, timeout=40, what="version 1 against version 2")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the screen was:\n{term.screen()}") from None
     assert "agent.max_turns: 6 → 9" in screen
 
     # start a training run and cancel it

@@ -635,16 +635,21 @@ class TrialsPane(Widget):
         self._prompt()
         self.refresh_bindings()
 
-    def action_accept(self) -> None:
+    def _decide(self, decision: Any) -> None:
+        """Hand the waiting proposal's decision to the run (a RunControl method)."""
         if self.pending is None or self.control is None:
-            return
+            return  # the run ended or moved on while a form was open
         try:
-            self.control.accept()
-        except ValueError as exc:
+            decision()
+        except ValueError as exc:  # nothing waits any more (review was turned off)
             self.notify(str(exc), severity="warning")
         self.pending = None
         self._prompt()
         self.refresh_bindings()
+
+    def action_accept(self) -> None:
+        if self.control is not None:
+            self._decide(self.control.accept)
 
     def action_edit(self) -> None:
         if self.pending is None or self.control is None or self.space is None:
@@ -652,15 +657,8 @@ class TrialsPane(Widget):
         config, _source = self.pending
 
         def edited(params: dict | None) -> None:
-            if params is None or self.control is None or self.pending is None:
-                return
-            try:
-                self.control.accept(params)
-            except ValueError as exc:
-                self.notify(str(exc), severity="warning")
-            self.pending = None
-            self._prompt()
-            self.refresh_bindings()
+            if params is not None and self.control is not None:
+                self._decide(lambda c=self.control: c.accept(params))
 
         self.app.push_screen(
             ConfigFormScreen(f"Edit proposal {config.trial_id}, then accept", self.space,
@@ -674,16 +672,8 @@ class TrialsPane(Widget):
         config, _ = self.pending
 
         def rejected(reason: str | None) -> None:
-            if reason is None or self.control is None or self.pending is None:
-                return
-            try:
-                self.control.reject(reason)
-            except ValueError as exc:
-                self.notify(str(exc), severity="warning")
-                return
-            self.pending = None
-            self._prompt()
-            self.refresh_bindings()
+            if reason is not None and self.control is not None:
+                self._decide(lambda c=self.control: c.reject(reason))
 
         self.app.push_screen(
             PromptScreen(
