@@ -70,6 +70,8 @@ async def test_demo_run_is_shown_with_its_frontier(demo: Path) -> None:
         assert first in pane.view.frontier
         await pilot.press("l")
         assert pane.selected in pane.view.frontier and pane.selected != first
+        await pilot.press("left")  # the arrow keys walk the frontier too (not the table's)
+        assert pane.selected == first
         assert "per +1 pt" in text_of(pane, "#trials-tradeoff") or "same accuracy" in text_of(
             pane, "#trials-tradeoff"
         )

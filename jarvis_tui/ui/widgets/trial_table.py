@@ -129,7 +129,7 @@ class _PaintStyles(NamedTuple):
     empty: Style
 
 
-class TrialTable(ScrollView, can_focus=True):
+class TrialTable(ScrollView, can_focus=True, inherit_bindings=False):
     """A keyboard-first virtual table: row keys plus a row-render callback.
 
     Line 0 is the header; row *i* is virtual line ``i + 1`` (scrolled by
@@ -181,6 +181,8 @@ class TrialTable(ScrollView, can_focus=True):
         "trial-table--empty",
     }
 
+    # Only these keys (inherit_bindings=False): no horizontal scrolling here, and
+    # left/right belong to the pane (the Trials pane walks the frontier with them).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Previous row", show=False, id="trialtable.up"),
         Binding("down,j", "cursor(1)", "Next row", show=False, id="trialtable.down"),
