@@ -360,3 +360,14 @@ def test_recipe_dict_handles_conflicting_and_none_keys():
 def test_engine_rejects_bad_limits(bad):
     with pytest.raises(ValueError):
         OptimizationEngine(SPACE, FakeProposer(), FakeRunner(), max_trials=bad)
+
+
+def test_a_targeted_trial_records_the_trial_it_changed_as_parent(store) -> None:
+    prop = FakeProposer(target="agent")
+    run = OptimizationEngine(SPACE, prop, FakeRunner(), store, max_trials=5,
+                             early_stop_patience=50).run()  # fmt: skip
+    meta = store.get_trial_meta(run.run_id)
+    ids = [t.trial_id for t in run.trials]
+    sources = [meta[i]["source"] for i in ids]
+    assert sources == ["initial", "next", "next", "targeted", "targeted"]
+    assert [meta[i]["parent"] for i in ids] == [None, None, None, ids[2], ids[3]]

@@ -554,7 +554,7 @@ class OptimizationEngine:
                     )
                 return opt.propose_next(history, frontier_ids=frontier_ids), "next"
             except ValueError as exc:
-                if not _is_proposal_error(exc, opt):
+                if not _is_proposal_error(exc):
                     raise
                 last_error = _one_line(exc)
                 emit("notice", message=f"optimizer reply rejected: {last_error}")
@@ -611,7 +611,11 @@ class OptimizationEngine:
 
     @staticmethod
     def _parent_of(source: str, history: list[TrialResult]) -> str | None:
-        if source in ("targeted", "next") and len(history) >= 2:
+        """The trial a targeted proposal changed (its base config): the one before it.
+
+        Other proposals come from the whole history (or a merge of several), so they
+        have no single parent to diff against."""
+        if source == "targeted" and len(history) >= 2:
             return history[-2].trial_id
         return None
 
@@ -816,7 +820,7 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
-def _is_proposal_error(exc: ValueError, opt: Any) -> bool:
+def _is_proposal_error(exc: ValueError) -> bool:
     """A reply the proposer could not use (retry), not a missing backend (fatal)."""
     try:
         from jarvis_tui.learning.optimize.llm_optimizer import ProposalError

@@ -1096,7 +1096,7 @@ class TrialsPane(Widget):
             against.append(Text(f"≠ best {best.trial_id}", style="yellow"))
         out.append("params", style="bold")
         if against:
-            out.append("  (")
+            out.append(" (")
             out.append(Text(", ").join(against))
             out.append(")")
         out.append("\n")
