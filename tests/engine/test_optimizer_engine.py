@@ -163,7 +163,10 @@ def test_strategy_merge_every_fifth_and_targeted_after_trial_two():
 def test_no_merge_when_frontier_has_one_member():
     # every trial identical: a single frontier member (ties are all on it, so use dominance)
     script = [{"intelligence.model": "c", "intelligence.temperature": 1.0, "agent.max_turns": 1}]
-    script += [{"intelligence.model": "a", "intelligence.temperature": 0.0, "agent.max_turns": 10}] * 9
+    script += [  # distinct configs, each dominated by the first
+        {"intelligence.model": "a", "intelligence.temperature": t / 10, "agent.max_turns": 10}
+        for t in range(9)
+    ]
     prop = FakeProposer(script=script)
     OptimizationEngine(SPACE, prop, FakeRunner(), max_trials=7, early_stop_patience=50).run()
     assert "merge" not in prop.calls
@@ -371,3 +374,24 @@ def test_a_targeted_trial_records_the_trial_it_changed_as_parent(store) -> None:
     sources = [meta[i]["source"] for i in ids]
     assert sources == ["initial", "next", "next", "targeted", "targeted"]
     assert [meta[i]["parent"] for i in ids] == [None, None, None, ids[2], ids[3]]
+
+
+def test_an_exact_repeat_of_an_evaluated_config_is_not_evaluated_again() -> None:
+    a = {"intelligence.model": "a", "intelligence.temperature": 0.1, "agent.max_turns": 2}
+    b = {"intelligence.model": "b", "intelligence.temperature": 0.2, "agent.max_turns": 3}
+    prop = FakeProposer(script=[a, a, b])
+    notices = []
+    run = OptimizationEngine(SPACE, prop, FakeRunner(), max_trials=2, early_stop_patience=50).run(
+        on_event=lambda ev: ev.kind == "notice" and notices.append(ev.message)
+    )
+    assert [t.config.params for t in run.trials] == [a, b]
+    assert any("repeats trial p01" in m for m in notices)
+
+
+def test_a_proposer_stuck_on_one_config_gets_a_random_fallback() -> None:
+    a = {"intelligence.model": "a", "intelligence.temperature": 0.1, "agent.max_turns": 2}
+    prop = FakeProposer(script=[a])
+    run = OptimizationEngine(SPACE, prop, FakeRunner(), max_trials=2, early_stop_patience=50,
+                             seed=3).run()  # fmt: skip
+    assert run.trials[1].config.params != a
+    assert "random config" in run.trials[1].config.reasoning

@@ -27,6 +27,7 @@ evaluate ends the run as ``failed`` with the reason (resumable), never a traceba
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -523,36 +524,21 @@ class OptimizationEngine:
         control: RunControl,
         emit: Callable[..., None],
     ) -> tuple[TrialConfig, str]:
-        """The next config by the reference's strategy, retrying unusable replies."""
+        """The next config by the reference's strategy, retrying unusable replies and
+        exact repeats of evaluated configs."""
         opt = self.llm_optimizer
         frontier = opt_run.pareto_frontier
         frontier_ids = {t.trial_id for t in frontier}
-        n = len(history)
         if hasattr(opt, "extra_constraints"):
             opt.extra_constraints = [str(b) for b in control.bounds]
         if hasattr(opt, "set_bounds"):
             opt.set_bounds(control.bounds)
         last_error = ""
+        evaluated = {_params_key(t.config.params): t.trial_id for t in history}
+        repeat = False  # after a repeated config, ask for a fresh one (not the same merge)
         for _attempt in range(PROPOSAL_RETRIES + 1):
             try:
-                if n == 0:
-                    return opt.propose_initial(), "initial"
-                last = history[-1]
-                target = ""
-                if last.structured_feedback is not None:
-                    target = last.structured_feedback.target_primitive or ""
-                if n % MERGE_EVERY == 0 and len(frontier) >= 2:
-                    picked = [t for t in frontier if t.trial_id in set(control.merge_pick)]
-                    candidates = picked if len(picked) >= 2 else frontier[:3]
-                    return opt.propose_merge(candidates, history, frontier_ids=frontier_ids), "merge"
-                if target and n > 2:
-                    return (
-                        opt.propose_targeted(
-                            history, last.config, target, frontier_ids=frontier_ids
-                        ),
-                        "targeted",
-                    )
-                return opt.propose_next(history, frontier_ids=frontier_ids), "next"
+                config, source = self._strategy(history, frontier, frontier_ids, control, repeat)
             except ValueError as exc:
                 if not _is_proposal_error(exc):
                     raise
@@ -560,12 +546,52 @@ class OptimizationEngine:
                 emit("notice", message=f"optimizer reply rejected: {last_error}")
                 if hasattr(opt, "note_reply_error"):  # said once, in the next prompt
                     opt.note_reply_error(last_error)
+                continue
+            twin = evaluated.get(_params_key(config.params))
+            if twin is None:
+                return config, source
+            # Evaluating the same config twice teaches nothing (replay is deterministic):
+            # say so and ask for another.
+            last_error = f"the proposed config repeats trial {twin} exactly"
+            emit("notice", message=f"{source} proposal skipped: {last_error}")
+            if hasattr(opt, "note_reply_error"):
+                opt.note_reply_error(last_error + "; propose a config not evaluated yet")
+            repeat = True
         config = random_config(self.search_space, self._rng)
         config.reasoning = (
-            f"random config from the search space: the optimizer's replies were unusable "
+            f"random config from the search space: the optimizer's proposals were unusable "
             f"{PROPOSAL_RETRIES + 1} times (last: {last_error})"
         )
         return config, "fallback"
+
+    def _strategy(
+        self,
+        history: list[TrialResult],
+        frontier: list[TrialResult],
+        frontier_ids: set[str],
+        control: RunControl,
+        fresh: bool,
+    ) -> tuple[TrialConfig, str]:
+        """The reference's choice of proposal method (*fresh*: plain propose_next)."""
+        opt = self.llm_optimizer
+        n = len(history)
+        if n == 0:
+            return opt.propose_initial(), "initial"
+        if not fresh:
+            last = history[-1]
+            target = ""
+            if last.structured_feedback is not None:
+                target = last.structured_feedback.target_primitive or ""
+            if n % MERGE_EVERY == 0 and len(frontier) >= 2:
+                picked = [t for t in frontier if t.trial_id in set(control.merge_pick)]
+                candidates = picked if len(picked) >= 2 else frontier[:3]
+                return opt.propose_merge(candidates, history, frontier_ids=frontier_ids), "merge"
+            if target and n > 2:
+                return (
+                    opt.propose_targeted(history, last.config, target, frontier_ids=frontier_ids),
+                    "targeted",
+                )
+        return opt.propose_next(history, frontier_ids=frontier_ids), "next"
 
     def _note_rejection(self, config: TrialConfig, reason: str) -> None:
         if hasattr(self.llm_optimizer, "note_rejection"):
@@ -798,6 +824,11 @@ def default_config(space: SearchSpace) -> dict[str, Any]:
         elif dim.dim_type == "text":
             params[dim.name] = ""
     return params
+
+
+def _params_key(params: dict[str, Any]) -> str:
+    """A config's identity for spotting exact repeats."""
+    return json.dumps(params, sort_keys=True, default=str)
 
 
 def _finite(trial: TrialResult, objectives: Sequence[ObjectiveSpec]) -> bool:

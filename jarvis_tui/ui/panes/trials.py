@@ -343,6 +343,7 @@ class TrialsPane(Widget):
             self.space, self.space_origin = msg.space, msg.origin
         if msg.error:
             self.notify(msg.error, severity="error", timeout=8)
+        self.refresh_bindings()  # "queue config" and "continue" depend on what loaded
         if self.running:
             return  # the live run owns the view
         self.view = msg.view or RunView()
