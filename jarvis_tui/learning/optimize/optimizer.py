@@ -655,22 +655,9 @@ class OptimizationEngine:
         opt_run: OptimizationRun,
     ) -> None:
         """Mark feasibility under the current bounds; recompute frontier and best."""
-        bounds = control.bounds
-        feasible: list[TrialResult] = []
-        for t in history:
-            bad = [str(b) for b in bounds if not b.satisfied_by(t)]
-            m = meta.setdefault(t.trial_id, {})
-            m["infeasible"] = bad
-            if not bad and _finite(t, self.objectives):
-                feasible.append(t)
-        opt_run.pareto_frontier = (
-            compute_pareto_frontier(feasible, self.objectives) if feasible else []
+        opt_run.pareto_frontier, opt_run.best_trial = apply_bounds(
+            history, control.bounds, self.objectives, meta
         )
-        best = None
-        for t in feasible:
-            if best is None or t.accuracy > best.accuracy:
-                best = t
-        opt_run.best_trial = best
 
     @staticmethod
     def _trials_without_improvement(
@@ -807,6 +794,28 @@ def random_config(space: SearchSpace, rng: random.Random) -> TrialConfig:
     return TrialConfig(trial_id=f"t-{uuid.uuid4().hex[:10]}", params=params)
 
 
+def apply_bounds(
+    trials: Sequence[TrialResult],
+    bounds: Sequence[ObjectiveBound],
+    objectives: Sequence[ObjectiveSpec],
+    meta: dict[str, dict[str, Any]],
+) -> tuple[list[TrialResult], TrialResult | None]:
+    """Mark each trial's violated bounds in ``meta[id]["infeasible"]``; return the
+    Pareto frontier and the best (highest accuracy) trial of the feasible ones.
+
+    A trial missing a metric or holding a NaN is never feasible (it cannot be ranked).
+    """
+    feasible: list[TrialResult] = []
+    for t in trials:
+        bad = [str(b) for b in bounds if not b.satisfied_by(t)]
+        meta.setdefault(t.trial_id, {})["infeasible"] = bad
+        if not bad and _finite(t, objectives):
+            feasible.append(t)
+    frontier = compute_pareto_frontier(feasible, objectives) if feasible else []
+    best = max(feasible, key=lambda t: t.accuracy, default=None)
+    return frontier, best
+
+
 def default_config(space: SearchSpace) -> dict[str, Any]:
     """A plain starting config: fixed value, else first option / middle of the range."""
     params: dict[str, Any] = {}
@@ -880,6 +889,7 @@ __all__ = [
     "Review",
     "RunControl",
     "RunEvent",
+    "apply_bounds",
     "default_config",
     "export_best_recipe",
     "random_config",

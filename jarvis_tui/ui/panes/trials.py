@@ -718,20 +718,11 @@ class TrialsPane(Widget):
 
     def _remark_bounds(self) -> None:
         """Without a live run: re-mark the shown trials and their frontier locally."""
-        from jarvis_tui.learning.optimize.pareto import compute_pareto_frontier
+        from jarvis_tui.learning.optimize.optimizer import apply_bounds
 
-        feasible = []
-        for t in self.view.trials:
-            bad = [str(b) for b in self.bounds if not b.satisfied_by(t)]
-            self.view.meta.setdefault(t.trial_id, {})["infeasible"] = bad
-            if not bad:
-                feasible.append(t)
-        try:
-            front = compute_pareto_frontier(feasible, self.view.objectives) if feasible else []
-        except ValueError:
-            front = []
+        front, best = apply_bounds(self.view.trials, self.bounds, self.view.objectives,
+                                   self.view.meta)  # fmt: skip
         self.view.frontier = [t.trial_id for t in front]
-        best = max(feasible, key=lambda t: t.accuracy, default=None)
         self.view.best = best.trial_id if best else None
         self._rebuild_table()
         self._redraw()
