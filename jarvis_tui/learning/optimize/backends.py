@@ -6,11 +6,17 @@ with the standard library only, so the engine needs no SDK and no network librar
 
 Every failure is a :class:`BackendError` whose message is one line a user can act on
 ("... is unreachable (connection refused)"), never a traceback and never the API key.
+
+The key stays with its endpoint: a redirect (3xx) is never followed (urllib would turn
+the POST into a GET and send ``Authorization`` to whatever host the reply names), and
+``timeout`` is a deadline for the whole request (connect, send, headers and body), not
+a limit per socket read that an endpoint trickling one byte a second never reaches.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import math
 import os
@@ -115,6 +121,131 @@ def _describe_reason(reason: object) -> str:
     return _one_line(str(reason), 80) or type(reason).__name__
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """3xx is not followed: the answer reaches the caller as an ``HTTPError``."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+        return None  # urllib then raises HTTPError(code) through the default error handler
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's reading side where every read waits at most until the deadline."""
+
+    def __init__(self, owner: _DeadlineSocket) -> None:
+        self._owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - any writable buffer
+        sock = self._owner.raw
+        sock.settimeout(self._owner.remaining())
+        return sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            self._owner.release()
+
+
+class _DeadlineSocket:
+    """The connected socket (plain or TLS) as ``http.client`` uses it, under a deadline.
+
+    ``http.client`` reads the status line, headers and body through ``makefile("rb")``;
+    that file is a :class:`_DeadlineReader`, so the whole answer shares one deadline.
+    Like a real socket, ``close()`` waits for the files made from it to close (urllib
+    closes the connection's socket before the caller reads the body).
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.raw = sock
+        """The real socket."""
+        self._deadline = deadline
+        self._files = 0
+        self._closing = False
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline; TimeoutError once it has passed."""
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("request deadline passed")
+        return remaining
+
+    def sendall(self, data, *args) -> None:  # noqa: ANN001
+        self.raw.settimeout(self.remaining())
+        self.raw.sendall(data, *args)
+
+    def makefile(self, mode: str = "r", *args, **kwargs) -> io.BufferedReader:  # noqa: ANN002, ANN003
+        if "r" not in mode or "w" in mode:
+            raise ValueError("only reading is supported")
+        self._files += 1
+        return io.BufferedReader(_DeadlineReader(self))
+
+    def release(self) -> None:
+        self._files -= 1
+        if self._closing and self._files <= 0:
+            self.raw.close()
+
+    def close(self) -> None:
+        self._closing = True
+        if self._files <= 0:
+            self.raw.close()
+
+    def __getattr__(self, name: str) -> Any:  # shutdown, settimeout, fileno, ...
+        return getattr(self.raw, name)
+
+
+def _deadline_connection(base: type[http.client.HTTPConnection], deadline: float) -> type:
+    """*base* whose connect and every later send and read end by *deadline*."""
+
+    class DeadlineConnection(base):  # type: ignore[misc, valid-type]
+        def connect(self) -> None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("request deadline passed")
+            self.timeout = remaining  # the connect (and TLS handshake) gets what is left
+            super().connect()
+            self.sock = _DeadlineSocket(self.sock, deadline)  # type: ignore[assignment]
+
+    return DeadlineConnection
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, req):  # noqa: ANN001
+        return self.do_open(_deadline_connection(http.client.HTTPConnection, self._deadline), req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def https_open(self, req):  # noqa: ANN001
+        return self.do_open(
+            _deadline_connection(http.client.HTTPSConnection, self._deadline),
+            req,
+            context=self._context,
+        )
+
+
+def _redirect_target(url: str, location: str | None) -> str:
+    """The host (and port) a redirect points at, for the message; never the path."""
+    if not location:
+        return "an unnamed location"
+    parts = urllib.parse.urlsplit(urllib.parse.urljoin(url, location.strip()))
+    host = parts.hostname or "an unnamed host"
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return _one_line(f"{host}:{port}" if port else host, 80)
+
+
 class OpenAICompatibleBackend:
     """Chat completions over HTTP(S) with ``urllib``; safe to share between threads.
 
@@ -149,7 +280,7 @@ class OpenAICompatibleBackend:
         self.url = _chat_completions_url(str(base_url))
         """The chat-completions URL every request is POSTed to."""
         self.timeout = float(timeout)
-        """Seconds one attempt may take (connect and read)."""
+        """Seconds one attempt may take in all (connect, send, headers and body)."""
         self.retries = retries
         """Extra attempts after a retryable failure."""
         self.retry_wait = float(retry_wait)
@@ -207,12 +338,18 @@ class OpenAICompatibleBackend:
                 time.sleep(self.retry_wait)
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
 
-    def _opener(self) -> urllib.request.OpenerDirector:
+    def _opener(self, deadline: float) -> urllib.request.OpenerDirector:
         # A local server is never behind the user's proxy; remote ones honour *_proxy.
-        # Built per request so proxy variables changed at run time take effect.
+        # Built per request so proxy variables changed at run time take effect, and so
+        # the connections it makes carry this request's deadline.
+        handlers: list[urllib.request.BaseHandler] = [
+            _RefuseRedirects(),
+            _DeadlineHTTPHandler(deadline),
+            _DeadlineHTTPSHandler(deadline),
+        ]
         if self._bypass_proxy:
-            return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        return urllib.request.build_opener()
+            handlers.append(urllib.request.ProxyHandler({}))
+        return urllib.request.build_opener(*handlers)
 
     def _fail(self, what: str, *, kind: str, status: int | None = None) -> BackendError:
         return BackendError(
@@ -229,10 +366,21 @@ class OpenAICompatibleBackend:
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        deadline = time.monotonic() + self.timeout
         try:
-            with self._opener().open(request, timeout=self.timeout) as response:
+            with self._opener(deadline).open(request, timeout=self.timeout) as response:
                 raw = response.read(_MAX_BODY_BYTES + 1)
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                target = _redirect_target(self.url, exc.headers.get("Location"))
+                exc.close()
+                raise self._fail(
+                    f"answered HTTP {exc.code}, a redirect to {target}: not followed (a POST "
+                    "is never redirected and the key stays with its endpoint); use the "
+                    "final URL as the endpoint",
+                    kind="http",
+                    status=exc.code,
+                ) from None
             try:
                 detail = exc.read(4096).decode("utf-8", "replace")
             except Exception:  # the status alone is still worth reporting
