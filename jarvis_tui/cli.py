@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("run_id", metavar="RUN_ID")
     exp.add_argument("path", metavar="PATH", type=Path)
     exp.add_argument("--home", dest="exp_home", metavar="DIR", help="workspace directory")
+    exp.add_argument(
+        "--parents", action="store_true", help="create PATH's missing parent folders"
+    )
     exp.set_defaults(func=_cmd_export_best)
 
     serve = sub.add_parser(
@@ -526,7 +529,10 @@ def _cmd_export_best(args: argparse.Namespace) -> int:
             )
         if run.best_trial is None:
             raise CommandError(f"run {args.run_id} has no best trial to export")
-        path = export_best_recipe(run, args.path)
+        try:
+            path = export_best_recipe(run, args.path, parents=args.parents)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         store.save_run(run)  # remembers best_recipe_path, as the reference does
     finally:
         store.close()

@@ -51,9 +51,10 @@ def test_optimize_offline_json_then_export(home: Path, capsys, tmp_path: Path) -
         assert len(store.get_trials(out["run_id"])) == len(out["trials"])
 
     dest = tmp_path / "out" / "best.toml"
-    assert main(["export-best", out["run_id"], str(dest), "--home", str(home)]) == 0
+    assert main(["export-best", out["run_id"], str(dest), "--home", str(home), "--parents"]) == 0
     data = tomllib.loads(dest.read_text())
-    assert data["recipe"]["trial_id"] == out["best_trial"]
+    assert data["recipe"]["name"] == f"optimized-{out['best_trial']}"
+    assert data["jarvis_tui"]["run_id"] == out["run_id"]
     assert "intelligence" in data
     with OptimizationStore(home / "optimize.db") as store:
         assert store.get_run(out["run_id"]).best_recipe_path == str(dest)

@@ -74,6 +74,13 @@ def optimizer(*replies: Any) -> tuple[LLMOptimizer, ScriptedBackend]:
     return LLMOptimizer(SPACE, optimizer_model="opt-model", optimizer_backend=backend), backend
 
 
+def dims(config: TrialConfig) -> dict[str, Any]:
+    """The config's search-space params; the space's fixed params must be there too."""
+    for key, value in SPACE.fixed.items():
+        assert config.params.get(key) == value, f"fixed param {key} missing"
+    return {k: v for k, v in config.params.items() if k not in SPACE.fixed}
+
+
 def repair_line(config: TrialConfig) -> str:
     last = config.reasoning.splitlines()[-1] if config.reasoning else ""
     return last if last.startswith("[repaired: ") else ""
@@ -142,7 +149,7 @@ def test_system_prompts_and_temperatures() -> None:
 def test_valid_reply() -> None:
     o, b = optimizer(fenced({"params": FULL, "reasoning": "more turns help"}))
     config = o.propose_next([trial(1)])
-    assert config.params == FULL
+    assert dims(config) == FULL
     assert config.reasoning == "more turns help"
     assert re.fullmatch(r"t-[0-9a-f]{10}", config.trial_id)
     assert validate_config(SPACE, config.params) == []
@@ -157,7 +164,7 @@ def test_trial_ids_are_fresh() -> None:
 def test_flat_reply() -> None:
     o, _ = optimizer(json.dumps({**FULL, "reasoning": "flat"}))
     config = o.propose_next([trial(1)])
-    assert config.params == FULL and config.reasoning == "flat"
+    assert dims(config) == FULL and config.reasoning == "flat"
 
 
 def test_nested_reply() -> None:
@@ -171,7 +178,7 @@ def test_nested_reply() -> None:
     }
     o, _ = optimizer(fenced(reply))
     config = o.propose_next([trial(1)])
-    assert config.params == {
+    assert dims(config) == {
         "intelligence.model": "a",
         "intelligence.temperature": 0.1,
         "agent.max_turns": 2,
@@ -195,20 +202,20 @@ def test_trailing_commas_and_comments() -> None:
 ```"""
     o, _ = optimizer(reply)
     config = o.propose_next([trial(1)])
-    assert config.params == FULL
+    assert dims(config) == FULL
     assert config.reasoning == "see http://example.com/x#y"
 
 
 def test_python_literals_and_single_quotes() -> None:
     reply = (
         "{'params': {'intelligence.model': 'a', 'intelligence.temperature': None,"
-        " 'agent.max_turns': True, 'tools.enabled': ['web']}, 'reasoning': \"it's fine\"}"
+        " 'agent.max_turns': None, 'tools.enabled': ['web']}, 'reasoning': \"it's fine\"}"
     )
     o, _ = optimizer(reply)
     config = o.propose_next([trial(1)])
     assert config.params["intelligence.model"] == "a"
     assert config.params["tools.enabled"] == ["web"]
-    # None and True are no values for these dimensions: the base fills them.
+    # None is no value: the base fills it (True would be rejected: not a number).
     assert config.params["intelligence.temperature"] == BASE["intelligence.temperature"]
     assert config.params["agent.max_turns"] == BASE["agent.max_turns"]
     assert config.reasoning.startswith("it's fine\n[repaired: ")
@@ -218,7 +225,7 @@ def test_python_literals_and_single_quotes() -> None:
 def test_bare_keys() -> None:
     o, _ = optimizer("{params: {intelligence.model: 'c', agent.max_turns: 2}, reasoning: 'bare'}")
     config = o.propose_next([trial(1)])
-    assert config.params == {**BASE, "intelligence.model": "c", "agent.max_turns": 2}
+    assert dims(config) == {**BASE, "intelligence.model": "c", "agent.max_turns": 2}
     assert config.reasoning.startswith("bare\n[repaired: filled from base config: ")
 
 
@@ -231,47 +238,76 @@ def test_balanced_object_in_prose_without_fence() -> None:
 # ------------------------------------------------------------------------ repairs
 
 
-def test_out_of_range_clamped_with_note() -> None:
-    params = {**FULL, "intelligence.temperature": 1.7, "agent.max_turns": "42"}
-    o, _ = optimizer(fenced({"params": params, "reasoning": "hot"}))
-    config = o.propose_next([trial(1)])
-    assert config.params["intelligence.temperature"] == 1.0
-    assert config.params["agent.max_turns"] == 10
-    assert validate_config(SPACE, config.params) == []
-    line = repair_line(config)
-    assert "intelligence.temperature: 1.7 clamped to 1" in line
-    assert 'agent.max_turns: "42" clamped to 10' in line
-    assert config.reasoning.startswith("hot\n")
+@pytest.mark.parametrize(
+    ("changed", "reason"),
+    [
+        ({"intelligence.temperature": 1.7}, "intelligence.temperature: 1.7 is outside [0.0, 1.0]"),
+        ({"agent.max_turns": "42"}, 'agent.max_turns: "42" is outside [1, 10]'),
+        ({"agent.max_turns": 3.6}, "agent.max_turns: 3.6 is not a whole number"),
+        ({"intelligence.model": "gpt-9"}, 'intelligence.model: "gpt-9" is not an option'),
+        ({"tools.enabled": ["calc", "browser"]}, 'tools.enabled: ["browser"] not among'),
+    ],
+    ids=["above-range", "string-above-range", "not-whole", "not-an-option", "subset-member"],
+)
+def test_values_outside_the_space_are_rejected_not_replaced(
+    changed: dict[str, Any], reason: str
+) -> None:
+    o, _ = optimizer(fenced({"params": {**FULL, **changed}, "reasoning": "hot"}))
+    with pytest.raises(ProposalError) as info:
+        o.propose_next([trial(1)])
+    msg = str(info.value)
+    assert msg.startswith("optimizer proposed values outside the search space: ")
+    assert reason in msg and "\n" not in msg
 
 
-def test_integers_rounded_and_numeric_strings_coerced() -> None:
-    params = {**FULL, "intelligence.temperature": " 0.25 ", "agent.max_turns": 3.6}
+def test_distinct_invalid_models_never_become_the_same_config() -> None:
+    # Three proposals naming models the space does not have: each is rejected with the
+    # reason (none silently becomes the first option).
+    replies = [fenced({"params": {**FULL, "intelligence.model": f"model-{i}"}}) for i in (1, 2, 3)]
+    o, _ = optimizer(*replies)
+    for i in (1, 2, 3):
+        with pytest.raises(ProposalError, match=f"model-{i}"):
+            o.propose_next([trial(1)])
+
+
+def test_same_value_written_another_way_is_read() -> None:
+    params = {**FULL, "intelligence.temperature": " 0.25 ", "agent.max_turns": 4.0}
     o, _ = optimizer(fenced({"params": params}))
     config = o.propose_next([trial(1)])
     assert config.params["intelligence.temperature"] == 0.25
     assert config.params["agent.max_turns"] == 4
     assert isinstance(config.params["agent.max_turns"], int)
-    assert "agent.max_turns: 3.6 rounded to 4" in repair_line(config)
+    assert "agent.max_turns: 4.0 read as 4" in repair_line(config)
 
 
 def test_unknown_and_fixed_keys_dropped() -> None:
     params = {**FULL, "intelligence.top_k": 40, "engine": "vllm"}
     o, _ = optimizer(fenced({"params": params}))
     config = o.propose_next([trial(1)])
-    assert set(config.params) == set(DIM_NAMES)
+    assert set(config.params) == set(DIM_NAMES) | set(SPACE.fixed)
+    assert config.params["engine"] == "ollama"  # the fixed value, not the reply's
     line = repair_line(config)
     assert "dropped unknown intelligence.top_k" in line
     assert "engine: fixed parameter ignored" in line
 
 
-def test_invalid_categorical_dropped_and_filled_from_base() -> None:
-    params = {**FULL, "intelligence.model": "gpt-9"}
-    o, _ = optimizer(fenced({"params": params}))
+def test_every_proposal_carries_the_fixed_params() -> None:
+    feedback = fenced({"summary_text": "ok"})
+    o, _ = optimizer(*([fenced({"params": {"agent.max_turns": 2}})] * 4), feedback)
+    configs = [
+        o.propose_initial(),
+        o.propose_next([trial(1)]),
+        o.propose_targeted([trial(1)], TrialConfig("b", dict(BASE)), "agent"),
+        o.propose_merge([trial(1), trial(2)], [trial(1), trial(2)]),
+    ]
+    assert [c.params.get("engine") for c in configs] == ["ollama"] * 4
+
+
+def test_missing_dimension_filled_from_the_last_trial() -> None:
+    o, _ = optimizer(fenced({"params": {"agent.max_turns": 2}}))
     config = o.propose_next([trial(1), trial(2, params={**BASE, "intelligence.model": "a"})])
     assert config.params["intelligence.model"] == "a"  # the LAST trial's config is the base
-    line = repair_line(config)
-    assert 'intelligence.model: "gpt-9" is not an option' in line
-    assert "filled from base config: intelligence.model" in line
+    assert "filled from base config: intelligence.model" in repair_line(config)
 
 
 def test_categorical_matched_case_insensitively() -> None:
@@ -280,18 +316,17 @@ def test_categorical_matched_case_insensitively() -> None:
     assert config.params["intelligence.model"] == "b"
 
 
-def test_subset_filtered_to_options() -> None:
-    params = {**FULL, "tools.enabled": ["CALC", "browser", "calc", "web"]}
+def test_subset_options_matched_and_deduplicated() -> None:
+    params = {**FULL, "tools.enabled": ["CALC", "calc", "web"]}
     o, _ = optimizer(fenced({"params": params}))
     config = o.propose_next([trial(1)])
     assert config.params["tools.enabled"] == ["calc", "web"]
-    assert 'tools.enabled: dropped ["browser"]' in repair_line(config)
 
 
 def test_initial_fills_defaults() -> None:
     o, _ = optimizer(fenced({"params": {"agent.max_turns": 2}}))
     config = o.propose_initial()
-    assert config.params == {
+    assert dims(config) == {
         "intelligence.model": "a",
         "intelligence.temperature": 0.5,
         "agent.max_turns": 2,
@@ -303,15 +338,21 @@ def test_initial_fills_defaults() -> None:
     )
 
 
-def test_text_dimension_becomes_a_string() -> None:
+def test_text_dimension_takes_text_only() -> None:
     space = SearchSpace(
         dimensions=[SearchDimension("agent.system_prompt", "text", primitive="agent")]
     )
     backend = ScriptedBackend(
-        [fenced({"params": {"agent.system_prompt": 42}}), fenced({"params": {}})]
+        [
+            fenced({"params": {"agent.system_prompt": "be brief"}}),
+            fenced({"params": {"agent.system_prompt": 42}}),
+            fenced({"params": {}}),
+        ]
     )
     o = LLMOptimizer(space, optimizer_backend=backend)
-    assert o.propose_initial().params == {"agent.system_prompt": "42"}
+    assert o.propose_initial().params == {"agent.system_prompt": "be brief"}
+    with pytest.raises(ProposalError, match="expected text"):
+        o.propose_initial()
     with pytest.raises(ProposalError):
         o.propose_initial()
 
@@ -342,12 +383,12 @@ def test_no_json_message_quotes_the_reply() -> None:
 
 
 def test_no_known_params() -> None:
-    o, _ = optimizer(fenced({"params": {"foo": 1, "intelligence.model": "zzz"}, "reasoning": "x"}))
+    o, _ = optimizer(fenced({"params": {"foo": 1, "bar.baz": 2}, "reasoning": "x"}))
     with pytest.raises(ProposalError) as info:
         o.propose_next([trial(1)])
     msg = str(info.value)
     assert msg.startswith("optimizer reply proposes no parameter of the search space: ")
-    assert "zzz" in msg and "foo" in msg
+    assert "foo" in msg and "bar.baz" in msg
 
 
 def test_backend_errors_propagate() -> None:
@@ -372,7 +413,7 @@ def test_targeted_keeps_non_target_params() -> None:
     o, b = optimizer(fenced({"params": changed_everything, "reasoning": "more turns"}))
     base = TrialConfig("base-1", dict(BASE))
     config = o.propose_targeted([trial(1)], base, "agent")
-    assert config.params == {**BASE, "agent.max_turns": 8}
+    assert dims(config) == {**BASE, "agent.max_turns": 8}
     assert config.trial_id != "base-1"
     prompt = b.calls[0]["prompt"]
     assert "## Base config (base-1)" in prompt and '"agent.max_turns": 3' in prompt
@@ -400,17 +441,38 @@ def test_targeted_plural_primitive_name() -> None:
 def test_targeted_reply_without_target_keeps_base_and_says_so() -> None:
     o, _ = optimizer(fenced({"params": {"intelligence.model": "a"}}))
     config = o.propose_targeted([trial(1)], TrialConfig("b", dict(BASE)), "agent")
-    assert config.params == BASE
+    assert dims(config) == BASE
     line = repair_line(config)
     assert "reply changes nothing of 'agent'" in line
-    assert "filled from base config: agent.max_turns" in line
+    assert "kept base values outside 'agent': intelligence.model" in line
 
 
 def test_targeted_quiet_when_the_reply_only_touches_the_target() -> None:
     o, _ = optimizer(fenced({"params": {"agent.max_turns": 7}, "reasoning": "r"}))
     config = o.propose_targeted([trial(1)], TrialConfig("b", dict(BASE)), "agent")
-    assert config.params == {**BASE, "agent.max_turns": 7}
+    assert dims(config) == {**BASE, "agent.max_turns": 7}
     assert config.reasoning == "r"
+
+
+def test_targeted_keeps_base_values_outside_the_space_verbatim() -> None:
+    # OpenJarvis's rule: every base param stays as it is, even a value the space does not
+    # offer and a key it does not list; a target key the space does not list is taken.
+    base = TrialConfig(
+        "b", {**BASE, "intelligence.model": "custom-13b", "intelligence.top_p": 0.8}
+    )
+    reply = {"params": {"agent.max_turns": 6, "agent.planner": "react", "intelligence.model": "a"}}
+    o, _ = optimizer(fenced(reply))
+    config = o.propose_targeted([trial(1)], base, "agent")
+    assert config.params["intelligence.model"] == "custom-13b"
+    assert config.params["intelligence.top_p"] == 0.8
+    assert config.params["agent.max_turns"] == 6
+    assert config.params["agent.planner"] == "react"
+
+
+def test_targeted_value_outside_the_space_is_rejected() -> None:
+    o, _ = optimizer(fenced({"params": {"agent.max_turns": 99}}))
+    with pytest.raises(ProposalError, match="agent.max_turns: 99 is outside"):
+        o.propose_targeted([trial(1)], TrialConfig("b", dict(BASE)), "agent")
 
 
 def test_merge_prompt_lists_candidates_and_fills_from_the_first() -> None:
@@ -418,24 +480,54 @@ def test_merge_prompt_lists_candidates_and_fills_from_the_first() -> None:
     second = trial(2, params=dict(FULL), latency=0.1)
     o, b = optimizer(fenced({"params": {"agent.max_turns": 9}}))
     config = o.propose_merge([first, second], [first, second], frontier_ids={"trial-001"})
-    assert config.params == {**BASE, "intelligence.model": "a", "agent.max_turns": 9}
+    assert dims(config) == {**BASE, "intelligence.model": "a", "agent.max_turns": 9}
     prompt = b.calls[0]["prompt"]
     assert "## Candidates to merge" in prompt
     assert "- trial-001: accuracy 0.900" in prompt and "- trial-002:" in prompt
-    assert "| trial-001* |" in prompt and "| trial-002 |" in prompt
+    assert "### trial-001*: accuracy 0.900" in prompt and "### trial-002: accuracy" in prompt
 
 
 # ------------------------------------------------------------------------ prompts and steering
 
 
-def test_history_table_in_the_propose_prompt() -> None:
+def test_history_in_the_propose_prompt() -> None:
     t = trial(7, accuracy=0.812, latency=1.234, cost=0.0042, analysis="fails on | math\nquestions")
     o, b = optimizer(fenced({"params": FULL}))
     o.propose_next([t], frontier_ids={"trial-007"})
     prompt = b.calls[0]["prompt"]
-    row = next(line for line in prompt.splitlines() if line.startswith("| trial-007"))
-    assert row.startswith('| trial-007* | intelligence.model="b", ')
-    assert "| 0.812 | 1.23 | 0.0042 | fails on \\| math questions |" in row
+    assert "### trial-007*: accuracy 0.812, latency 1.23 s, cost $0.0042" in prompt
+    assert '- params: intelligence.model="b", ' in prompt
+    assert "- analysis: fails on | math questions" in prompt
+
+
+def test_history_carries_the_evidence_of_each_trial() -> None:
+    t = trial(3, accuracy=0.4)
+    t.config.reasoning = "try more turns for multi-step questions"
+    t.failure_modes = ["gives up after one tool call"]
+    t.structured_feedback = TrialFeedback(
+        summary_text="weak on math",
+        failure_patterns=["arithmetic slips"],
+        suggested_changes=["raise max_turns"],
+    )
+    t.per_benchmark = [
+        BenchmarkScore("code", accuracy=0.7, samples_evaluated=10, errors=1),
+        BenchmarkScore("math", accuracy=0.1, samples_evaluated=10),
+    ]
+    t.sample_scores = [
+        SampleScore("q-good", score=0.95, latency_seconds=0.5),
+        SampleScore("q-bad", score=0.05, latency_seconds=2.0),
+        SampleScore("q-err", error="timeout after 30 s"),
+    ]
+    o, b = optimizer(fenced({"params": FULL}))
+    o.propose_next([t])
+    prompt = b.calls[0]["prompt"]
+    assert "- proposer's reasoning: try more turns for multi-step questions" in prompt
+    assert "gives up after one tool call; arithmetic slips" in prompt
+    assert "- suggested changes: raise max_turns" in prompt
+    assert "code 0.700 (10 samples, 1 errors" in prompt and "math 0.100" in prompt
+    worst = next(line for line in prompt.splitlines() if line.startswith("- worst samples"))
+    assert worst.index("q-err error: timeout") < worst.index("q-bad score 0.05")
+    assert worst.index("q-bad") < worst.index("q-good")
 
 
 def test_history_is_bounded() -> None:
@@ -443,9 +535,9 @@ def test_history_is_bounded() -> None:
     frontier = {"trial-003", "trial-050", "trial-099"}
     o, b = optimizer(fenced({"params": FULL}))
     o.propose_next(history, frontier_ids=frontier)
-    rows = [line for line in b.calls[0]["prompt"].splitlines() if line.startswith("| trial-")]
+    rows = [line for line in b.calls[0]["prompt"].splitlines() if line.startswith("### trial-")]
     assert len(rows) == 30 + 2  # the last 30, plus the two older frontier members
-    ids = [row.split(" | ")[0][2:] for row in rows]
+    ids = [row.split(":")[0][4:] for row in rows]
     assert ids[:2] == ["trial-003*", "trial-050*"]
     assert ids[2:] == [f"trial-{i:03d}" for i in range(70, 99)] + ["trial-099*"]
     assert "100 trials, 68 older non-frontier trials omitted" in b.calls[0]["prompt"]
@@ -630,8 +722,14 @@ def test_any_reply_gives_a_valid_config_or_a_proposal_error(reply: str) -> None:
         except ProposalError as exc:
             assert "\n" not in str(exc)
             continue
-        assert list(config.params) == DIM_NAMES
-        assert validate_config(SPACE, config.params) == []
+        assert list(config.params)[: len(DIM_NAMES)] == DIM_NAMES
+        assert set(SPACE.fixed) <= set(config.params)
+        # Only a targeted proposal may add keys the space does not list, and only keys of
+        # its target primitive (taken verbatim, as OpenJarvis does).
+        extra = set(config.params) - set(DIM_NAMES) - set(SPACE.fixed)
+        assert all(k.startswith("intelligence.") for k in extra)
+        listed = {k: v for k, v in config.params.items() if k not in extra}
+        assert validate_config(SPACE, listed) == []
     feedback = o.analyze_trial(TrialConfig("x", dict(BASE)), RunSummary())
     assert isinstance(feedback.summary_text, str)
     assert all(isinstance(p, str) for p in feedback.failure_patterns)

@@ -335,8 +335,8 @@ def test_export_best_recipe_nested_atomic_owner_only(tmp_path):
     best = run.best_trial
     assert data["intelligence"]["model"] == best.config.params["intelligence.model"]
     assert data["agent"]["max_turns"] == best.config.params["agent.max_turns"]
-    assert data["engine"]["backend"] == "ollama"  # fixed params are part of the recipe
-    assert data["recipe"]["trial_id"] == best.trial_id
+    assert data["engine"]["key"] == "ollama"  # fixed params are part of the recipe
+    assert data["recipe"]["name"] == f"optimized-{best.trial_id}"
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
     assert run.best_recipe_path == str(out)
     assert [p.name for p in out.parent.iterdir()] == ["best.toml"]  # no temp file left
@@ -353,10 +353,11 @@ def test_export_refuses_no_best_trial_and_directories(tmp_path):
     assert not (tmp_path / "x.toml").exists()
 
 
-def test_recipe_dict_handles_conflicting_and_none_keys():
+def test_recipe_dict_keeps_unmapped_keys_in_its_own_table_and_drops_none():
     trial = TrialResult("t", TrialConfig("t", {"a": 1, "a.b": 2, "c.d": None, "e.f.g": "x"}))
     data = trial_to_recipe_dict(trial)
-    assert data["a"] == {"b": 2} and "c" not in data and data["e"]["f"]["g"] == "x"
+    assert data["jarvis_tui"]["params"] == {"a": 1, "a.b": 2, "e.f.g": "x"}
+    assert "c" not in data and "c.d" not in data["jarvis_tui"]["params"]
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, 2.5])

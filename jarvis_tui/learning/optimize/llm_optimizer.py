@@ -4,14 +4,19 @@ Names, signatures, system prompts, temperatures and the "no backend" ValueErrors
 ``openjarvis.learning.optimize.llm_optimizer``. Deliberate differences:
 
 * A reply is never trusted: it is parsed leniently (fences, comments, trailing commas,
-  Python literals) and repaired against the search space (unknown keys dropped, numbers
-  clamped, options matched case-insensitively, missing dimensions filled from a base
-  config). Every repair is noted in the proposal's reasoning; what cannot be repaired is a
+  Python literals) and read against the search space (unknown keys dropped, options
+  matched case-insensitively, numbers given as strings read, missing dimensions filled
+  from a base config, fixed params added). Every repair is noted in the proposal's reasoning; what cannot be repaired is a
   :class:`ProposalError`, so a bad reply costs one proposal, never the run.
 * Humans steer the search: :meth:`LLMOptimizer.note_rejection`, :meth:`add_guidance` and
   :attr:`extra_constraints` feed the next prompts.
-* Prompts stay bounded however long the run: the history shows the last 30 trials plus the
-  Pareto frontier.
+* Prompts carry the evidence, bounded however long the run: the history shows the last 30
+  trials plus the Pareto frontier, each with its config, metrics, the proposer's reasoning
+  and the analysis; the last 8 and the frontier members also with their failure modes,
+  per-benchmark scores and worst samples. Traces are shown with their ids and snippets.
+* A value outside the search space is never swapped for a valid one: the reply is
+  rejected with the reason, which the engine feeds back to the optimizer. A targeted
+  proposal keeps every param of its base config verbatim, as OpenJarvis does.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import re
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, List, Optional
 
 from jarvis_tui.learning.optimize.backends import InferenceBackend
@@ -50,6 +55,15 @@ STEERING_LIMIT = 10
 FAILURE_SAMPLES_LIMIT = 10
 #: Traces summarised in a prompt.
 TRACES_LIMIT = 5
+#: Most recent trials whose full evidence (failure modes, per-benchmark scores, worst
+#: samples) a prompt carries; frontier members always carry it.
+DETAIL_LIMIT = 8
+#: Failure patterns / suggestions listed per trial.
+PATTERNS_LIMIT = 5
+#: Per-benchmark rows listed per trial.
+BENCHMARKS_LIMIT = 8
+#: Worst samples listed per trial.
+SAMPLES_PER_TRIAL = 5
 #: Characters of a garbage analysis reply kept as its summary.
 SUMMARY_LIMIT = 500
 
@@ -264,8 +278,14 @@ def _as_number(value: Any) -> float | None:
     return number
 
 
-def _coerce(dim: SearchDimension, value: Any, notes: list[str]) -> Any:
-    """*value* made valid for *dim*, or _MISSING (with a note) when it cannot be."""
+def _coerce(dim: SearchDimension, value: Any, notes: list[str], problems: list[str]) -> Any:
+    """*value* as *dim* holds it, or _MISSING.
+
+    The same value written another way (an option in other case or with spaces, a
+    number as a string, ``4.0`` for an integer) is accepted with a note. A different
+    value (outside the range, not an option, not a whole number) is never swapped for a
+    valid one: it goes to *problems* and the caller rejects the reply.
+    """
     name = dim.name
     kind = dim.dim_type
     if value is None:
@@ -274,31 +294,34 @@ def _coerce(dim: SearchDimension, value: Any, notes: list[str]) -> Any:
     if kind == "categorical":
         option = _option_match(value, dim.values)
         if option is _MISSING:
-            notes.append(f"{name}: {_short(value)} is not an option")
+            problems.append(
+                f"{name}: {_short(value)} is not an option (options: {_short(dim.values, 120)})"
+            )
+        elif option != value:
+            notes.append(f"{name}: {_short(value)} read as {_short(option)}")
         return option
     if kind in ("continuous", "integer"):
         number = _as_number(value)
         if number is None:
-            notes.append(f"{name}: {_short(value)} is not a number")
+            problems.append(f"{name}: {_short(value)} is not a number")
             return _MISSING
         low = float(dim.low) if dim.low is not None else -math.inf
         high = float(dim.high) if dim.high is not None else math.inf
-        clamped = min(max(number, low), high)
+        if not (low <= number <= high):
+            problems.append(f"{name}: {_short(value)} is outside [{dim.low}, {dim.high}]")
+            return _MISSING
         if kind == "integer":
-            whole = round(clamped)
-            if whole < low:
-                whole = math.ceil(low)
-            if whole > high:
-                whole = math.floor(high)
-            if number < low or number > high:
-                notes.append(f"{name}: {_short(value)} clamped to {whole}")
-            elif whole != number:
-                notes.append(f"{name}: {_short(value)} rounded to {whole}")
-            return int(whole)
-        if clamped != number:
-            notes.append(f"{name}: {_short(value)} clamped to {clamped:g}")
+            if number != int(number):
+                problems.append(f"{name}: {_short(value)} is not a whole number")
+                return _MISSING
+            if not isinstance(value, int) or isinstance(value, bool):
+                notes.append(f"{name}: {_short(value)} read as {int(number)}")
+            return int(number)
+        if isinstance(value, str):
+            notes.append(f"{name}: {_short(value)} read as {number:g}")
+            return number
         # Keep an int an int (validate_config accepts both; the recipe reads nicer).
-        return value if isinstance(value, int) and clamped == number else clamped
+        return value
     if kind == "subset":
         if isinstance(value, str):
             items: list[Any] = (
@@ -319,14 +342,17 @@ def _coerce(dim: SearchDimension, value: Any, notes: list[str]) -> Any:
             elif option not in kept:
                 kept.append(option)
         if removed:
-            if not kept:
-                notes.append(f"{name}: none of {_short(removed)} is an option")
-                return _MISSING
-            notes.append(f"{name}: dropped {_short(removed)} (not options)")
+            problems.append(
+                f"{name}: {_short(removed)} not among the options {_short(dim.values, 120)}"
+            )
+            return _MISSING
         return kept
     if kind == "text":
-        return value if isinstance(value, str) else _short(value, 2000)
-    notes.append(f"{name}: unknown dimension type {dim.dim_type!r}")
+        if isinstance(value, str):
+            return value
+        problems.append(f"{name}: expected text, got {_short(value)}")
+        return _MISSING
+    problems.append(f"{name}: unknown dimension type {dim.dim_type!r}")
     return _MISSING
 
 
@@ -375,6 +401,15 @@ def _flatten(
 _COMMENTARY_KEYS = {"reasoning", "reason", "rationale", "explanation", "notes", "summary"}
 
 
+def _with_notes(reasoning: str, notes: Sequence[str]) -> str:
+    """*reasoning* plus one ``[repaired: …]`` line listing *notes* (at most 10)."""
+    if not notes:
+        return reasoning
+    shown = list(notes[:10]) + ([f"+{len(notes) - 10} more"] if len(notes) > 10 else [])
+    line = "[repaired: " + "; ".join(_one_line(n, 200) for n in shown) + "]"
+    return f"{reasoning}\n{line}" if reasoning else line
+
+
 # ------------------------------------------------------------------------ prompt rendering
 
 
@@ -393,11 +428,11 @@ def _params_text(params: dict[str, Any], limit: int = 400) -> str:
     return _one_line(", ".join(f"{k}={_short(v, 60)}" for k, v in params.items()), limit)
 
 
-def _trial_analysis(trial: TrialResult) -> str:
+def _trial_analysis(trial: TrialResult, limit: int = 120) -> str:
     text = trial.analysis
     if not text and trial.structured_feedback is not None:
         text = trial.structured_feedback.summary_text
-    return _one_line(text or "", 120)
+    return _one_line(text or "", limit)
 
 
 def _select_history(
@@ -411,35 +446,90 @@ def _select_history(
     return shown, len(history) - len(shown)
 
 
+def _trial_evidence(trial: TrialResult, *, detailed: bool) -> list[str]:
+    """The lines a prompt shows of one trial: its metrics and config always; with
+    *detailed*, its reasoning, analysis, failure modes, per-benchmark and worst samples."""
+    lines: list[str] = []
+    params = trial.config.params if trial.config is not None else {}
+    lines.append(f"- params: {_params_text(params, 600 if detailed else 300)}")
+    reasoning = _one_line(getattr(trial.config, "reasoning", "") or "", 300 if detailed else 120)
+    if reasoning:
+        lines.append(f"- proposer's reasoning: {reasoning}")
+    analysis = _trial_analysis(trial, 400 if detailed else 120)
+    if analysis:
+        lines.append(f"- analysis: {analysis}")
+    if not detailed:
+        return lines
+    fb = trial.structured_feedback
+    modes = list(trial.failure_modes) + (list(fb.failure_patterns) if fb is not None else [])
+    if modes:
+        shown = "; ".join(_one_line(m, 120) for m in modes[:PATTERNS_LIMIT])
+        more = f" (+{len(modes) - PATTERNS_LIMIT} more)" if len(modes) > PATTERNS_LIMIT else ""
+        lines.append(f"- failure modes: {shown}{more}")
+    if fb is not None and fb.suggested_changes:
+        lines.append(
+            "- suggested changes: "
+            + "; ".join(_one_line(c, 120) for c in fb.suggested_changes[:PATTERNS_LIMIT])
+        )
+    if trial.per_benchmark:
+        parts = [
+            f"{_one_line(b.benchmark, 40)} {_fmt_metric(b.accuracy, '.3f')} "
+            f"({b.samples_evaluated} samples, {b.errors} errors, "
+            f"{_fmt_metric(b.mean_latency_seconds, '.2f')} s)"
+            for b in trial.per_benchmark[:BENCHMARKS_LIMIT]
+        ]
+        lines.append("- per benchmark: " + "; ".join(parts))
+    samples = list(trial.sample_scores)
+    if samples:
+        worst = sorted(
+            samples,
+            key=lambda s: (
+                s.error is None,
+                s.score if s.score is not None else (1.0 if s.is_correct else 0.0),
+            ),
+        )[:SAMPLES_PER_TRIAL]
+        parts = []
+        for smp in worst:
+            if smp.error is not None:
+                what = f"error: {_one_line(smp.error, 80)}"
+            elif smp.score is not None:
+                what = f"score {_fmt_metric(smp.score, '.2f')}"
+            else:
+                what = "correct" if smp.is_correct else "incorrect"
+            parts.append(
+                f"{_one_line(smp.record_id, 40)} {what}, {_fmt_metric(smp.latency_seconds, '.2f')} s"
+            )
+        lines.append(f"- worst samples ({len(worst)} of {len(samples)}): " + "; ".join(parts))
+    return lines
+
+
 def _history_table(history: Sequence[TrialResult], frontier_ids: set[str]) -> str:
+    """Every trial the prompt has room for, with the evidence each holds.
+
+    The last DETAIL_LIMIT trials and every frontier member shown carry their full
+    evidence (reasoning, analysis, failure modes, per-benchmark and worst samples);
+    older ones carry their config, metrics, reasoning and analysis in brief.
+    """
     if not history:
         return "## Trial history\nNo trials have been evaluated yet.\n"
     shown, hidden = _select_history(history, frontier_ids)
+    detailed_ids = {t.trial_id for t in shown[-DETAIL_LIMIT:]} | set(frontier_ids)
     lines = [
         f"## Trial history ({len(history)} trials"
         + (f", {hidden} older non-frontier trials omitted" if hidden else "")
         + "; * = on the Pareto frontier)",
-        "",
-        "| trial | params | accuracy | latency (s) | cost ($) | analysis |",
-        "|---|---|---|---|---|---|",
     ]
     for trial in shown:
         mark = "*" if trial.trial_id in frontier_ids else ""
-        params = trial.config.params if trial.config is not None else {}
+        lines.append("")
         lines.append(
-            "| "
-            + " | ".join(
-                [
-                    _cell(f"{trial.trial_id}{mark}"),
-                    _cell(_params_text(params)),
-                    _fmt_metric(trial.accuracy, ".3f"),
-                    _fmt_metric(trial.mean_latency_seconds, ".2f"),
-                    _fmt_metric(trial.total_cost_usd, ".4f"),
-                    _cell(_trial_analysis(trial)),
-                ]
-            )
-            + " |"
+            f"### {_one_line(trial.trial_id, 60)}{mark}: accuracy "
+            f"{_fmt_metric(trial.accuracy, '.3f')}, latency "
+            f"{_fmt_metric(trial.mean_latency_seconds, '.2f')} s, cost "
+            f"${_fmt_metric(trial.total_cost_usd, '.4f')}, "
+            f"{trial.samples_evaluated} samples"
         )
+        lines += _trial_evidence(trial, detailed=trial.trial_id in detailed_ids)
     return "\n".join(lines) + "\n"
 
 
@@ -448,13 +538,18 @@ def _traces_section(traces: Sequence[Any] | None) -> str:
         return ""
     lines = [f"## Recent traces ({min(len(traces), TRACES_LIMIT)} of {len(traces)})"]
     for trace in list(traces)[-TRACES_LIMIT:]:
-        query = _one_line(getattr(trace, "query", ""), 100)
-        result = _one_line(getattr(trace, "result", ""), 100)
+        trace_id = _one_line(str(getattr(trace, "trace_id", "") or "?"), 40)
+        query = _one_line(str(getattr(trace, "query", "") or ""), 160)
+        result = _one_line(str(getattr(trace, "result", "") or ""), 160)
         outcome = getattr(trace, "outcome", None) or "unknown"
+        feedback = getattr(trace, "feedback", None)
+        rated = "unrated" if feedback is None else f"feedback {_fmt_metric(feedback, '.2f')}"
         latency = _fmt_metric(getattr(trace, "total_latency_seconds", 0.0), ".2f")
+        model = _one_line(str(getattr(trace, "model", "") or "?"), 40)
         lines.append(
-            f"- query: {query!r} -> {result!r} (outcome {outcome}, {latency} s, "
-            f"{getattr(trace, 'total_tokens', 0)} tokens)"
+            f"- trace {trace_id} ({model}, outcome {outcome}, {rated}, {latency} s, "
+            f"{getattr(trace, 'total_tokens', 0)} tokens)\n"
+            f"  query: {query!r}\n  result: {result!r}"
         )
     return "\n".join(lines) + "\n"
 
@@ -577,22 +672,43 @@ class LLMOptimizer:
             raise ValueError("optimizer_backend is required to propose configurations")
         prompt = self._build_targeted_prompt(history, base_config, target_primitive, frontier_ids)
         response = self._generate(prompt, SYSTEM_OPTIMIZER, 0.7)
-        proposed, reasoning, notes = self._read_reply(response)
-        base = self._repair_base(base_config.params)
-
-        # As in OpenJarvis: only the target primitive's keys come from the proposal; the
-        # rest stays as in the base config, whatever the model said about it.
+        # As in OpenJarvis: every param of the base config is kept verbatim (even a value
+        # outside the space, even a key the space does not list); only the target
+        # primitive's keys come from the proposal, whatever the model said about the rest.
+        prefixes = self._target_prefixes(target_primitive)
         targeted = self._target_names(target_primitive)
-        overruled = [
-            name for name, value in proposed.items() if name not in targeted and value != base[name]
-        ]
+
+        def in_target(key: str) -> bool:
+            return key in targeted or key.startswith(prefixes)
+
+        proposed, outside, reasoning, notes = self._read_reply(response, scope=in_target)
+        base = dict(base_config.params)
+        overruled = sorted(
+            name for name, value in outside.items() if base.get(name, _MISSING) != value
+        )
         if overruled:
-            notes.append(f"kept base values outside {target_primitive!r}: {', '.join(overruled)}")
-        kept = {name: value for name, value in proposed.items() if name in targeted}
-        if not kept:
+            notes.append(
+                f"kept base values outside {target_primitive!r}: "
+                + _one_line(", ".join(overruled), 200)
+            )
+        if not proposed:
             notes.append(f"reply changes nothing of {target_primitive!r}")
-        others = [d.name for d in self.search_space.dimensions if d.name not in targeted]
-        return self._complete(kept, base, reasoning, notes, base_by_design=others)
+        params = dict(base)
+        params.update(proposed)
+        for key, value in self.search_space.fixed.items():
+            params.setdefault(key, value)
+        filled = []
+        for dim in self.search_space.dimensions:
+            if dim.name not in params:
+                params[dim.name] = _default_value(dim)
+                filled.append(dim.name)
+        if filled:
+            notes.append("filled from defaults (not in the base config): " + ", ".join(filled))
+        return TrialConfig(
+            trial_id=f"t-{uuid.uuid4().hex[:10]}",
+            params=params,
+            reasoning=_with_notes(reasoning, notes),
+        )
 
     def propose_merge(
         self,
@@ -797,10 +913,15 @@ class LLMOptimizer:
 
     # ------------------------------------------------------------------------ parsing
 
+    @staticmethod
+    def _target_prefixes(target_primitive: str) -> tuple[str, str]:
+        """The key prefixes of a primitive, as OpenJarvis matches them ("tools." and "tool.")."""
+        return (target_primitive + ".", target_primitive.rstrip("s") + ".")
+
     def _target_names(self, target_primitive: str) -> set[str]:
         """Dimensions a targeted proposal may change: the spec's key prefixes, plus
         dimensions whose ``primitive`` is the target."""
-        prefixes = (target_primitive + ".", target_primitive.rstrip("s") + ".")
+        prefixes = self._target_prefixes(target_primitive)
         return {
             d.name
             for d in self.search_space.dimensions
@@ -814,7 +935,7 @@ class LLMOptimizer:
         for dim in self.search_space.dimensions:
             value = _MISSING
             if dim.name in base:
-                value = _coerce(dim, base[dim.name], [])
+                value = _coerce(dim, base[dim.name], [], [])
             repaired[dim.name] = _default_value(dim) if value is _MISSING else value
         return repaired
 
@@ -826,12 +947,21 @@ class LLMOptimizer:
         Dimensions the reply leaves out come from *base_params* (or defaults when None).
         Raises ProposalError when the reply holds no usable parameter at all.
         """
-        proposed, reasoning, notes = self._read_reply(response)
+        proposed, _outside, reasoning, notes = self._read_reply(response)
         return self._complete(proposed, base_params, reasoning, notes)
 
-    def _read_reply(self, response: str) -> tuple[dict[str, Any], str, list[str]]:
-        """(valid params the reply proposes, its reasoning, repair notes); ProposalError
-        when there is no JSON object or no parameter of the space in it."""
+    def _read_reply(
+        self, response: str, scope: Callable[[str], bool] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any], str, list[str]]:
+        """(params the reply proposes, its values for keys outside *scope*, its reasoning,
+        notes).
+
+        Keys in *scope* (all keys when None) are checked against the space; a key in
+        scope that the space does not list is kept verbatim only when *scope* is given.
+        Raises ProposalError when there is no JSON object, no parameter in scope, or a
+        value outside the space (never swapped for a different valid one: the reason
+        goes back to the optimizer).
+        """
         text = response if isinstance(response, str) else ""
         if not text.strip():
             raise ProposalError("optimizer reply is empty")
@@ -851,32 +981,45 @@ class LLMOptimizer:
                 reasoning = data.get("rationale") or data.get("reason")
 
         notes: list[str] = []
+        problems: list[str] = []
         proposed: dict[str, Any] = {}
+        outside: dict[str, Any] = {}
         unknown: list[str] = []
         for key, value in _flatten(raw, self.search_space):
+            if scope is not None and not scope(key):
+                outside[key] = value
+                continue
             dim = self.search_space.dimension(key)
             if dim is None:
                 if key in self.search_space.fixed:
                     notes.append(f"{key}: fixed parameter ignored")
+                elif scope is not None and value is not None:
+                    proposed[key] = value  # a target key the space does not list: verbatim
                 elif key not in _COMMENTARY_KEYS:
                     unknown.append(key)
                 continue
-            value = _coerce(dim, value, notes)
+            value = _coerce(dim, value, notes, problems)
             if value is not _MISSING:
                 proposed[key] = value
+        if problems:
+            raise ProposalError(
+                "optimizer proposed values outside the search space: "
+                + _one_line("; ".join(problems[:5]), 400)
+                + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+            )
         if unknown:
             notes.append(
                 "dropped unknown "
                 + _one_line(", ".join(unknown[:5]), 120)
                 + (f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else "")
             )
-        if not proposed:
+        if not proposed and scope is None:
             detail = "; ".join(notes) if notes else f"keys {_short(list(data)[:8], 120)}"
             raise ProposalError(
                 f"optimizer reply proposes no parameter of the search space: {detail}"
             )
         reasoning_text = "" if reasoning is None else str(reasoning).strip()
-        return proposed, reasoning_text, notes
+        return proposed, outside, reasoning_text, notes
 
     def _complete(
         self,
@@ -884,28 +1027,21 @@ class LLMOptimizer:
         base_params: dict[str, Any] | None,
         reasoning: str,
         notes: list[str],
-        *,
-        base_by_design: Iterable[str] = (),
     ) -> TrialConfig:
         """A fresh TrialConfig: *proposed* plus the base for the rest, repairs noted
-        (except for *base_by_design*, the names that were never the reply's to set)."""
+        and the space's fixed params added."""
         base = self._repair_base(base_params)
-        quiet = set(base_by_design)
-        filled = [
-            d.name
-            for d in self.search_space.dimensions
-            if d.name not in proposed and d.name not in quiet
-        ]
+        filled = [d.name for d in self.search_space.dimensions if d.name not in proposed]
         if filled:
             source = "base config" if base_params is not None else "defaults"
             notes = notes + [f"filled from {source}: {', '.join(filled)}"]
         params = {d.name: proposed.get(d.name, base[d.name]) for d in self.search_space.dimensions}
-        if notes:
-            shown = notes[:10] + ([f"+{len(notes) - 10} more"] if len(notes) > 10 else [])
-            repair_line = "[repaired: " + "; ".join(_one_line(n, 200) for n in shown) + "]"
-            reasoning = f"{reasoning}\n{repair_line}" if reasoning else repair_line
+        for key, value in self.search_space.fixed.items():  # every proposal carries them
+            params.setdefault(key, value)
         return TrialConfig(
-            trial_id=f"t-{uuid.uuid4().hex[:10]}", params=params, reasoning=reasoning
+            trial_id=f"t-{uuid.uuid4().hex[:10]}",
+            params=params,
+            reasoning=_with_notes(reasoning, notes),
         )
 
     def _parse_feedback_response(self, response: str) -> TrialFeedback:

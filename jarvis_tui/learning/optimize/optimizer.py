@@ -534,8 +534,10 @@ class OptimizationEngine:
         if hasattr(opt, "set_bounds"):
             opt.set_bounds(control.bounds)
         last_error = ""
-        evaluated = {_params_key(t.config.params): t.trial_id for t in history}
+        fixed = self.search_space.fixed
+        evaluated = {_params_key({**fixed, **t.config.params}): t.trial_id for t in history}
         repeat = False  # after a repeated config, ask for a fresh one (not the same merge)
+        rejected: list[str] = []
         for _attempt in range(PROPOSAL_RETRIES + 1):
             try:
                 config, source = self._strategy(history, frontier, frontier_ids, control, repeat)
@@ -543,12 +545,18 @@ class OptimizationEngine:
                 if not _is_proposal_error(exc):
                     raise
                 last_error = _one_line(exc)
+                rejected.append(last_error)
                 emit("notice", message=f"optimizer reply rejected: {last_error}")
                 if hasattr(opt, "note_reply_error"):  # said once, in the next prompt
                     opt.note_reply_error(last_error)
                 continue
-            twin = evaluated.get(_params_key(config.params))
+            twin = evaluated.get(_params_key({**fixed, **config.params}))
             if twin is None:
+                if rejected:  # the trial says what the optimizer got wrong before it
+                    note = "[earlier replies rejected: " + " | ".join(rejected) + "]"
+                    config.reasoning = (
+                        f"{config.reasoning}\n{note}" if config.reasoning else note
+                    )
                 return config, source
             # Evaluating the same config twice teaches nothing (replay is deterministic):
             # say so and ask for another.
@@ -729,41 +737,104 @@ class OptimizationEngine:
 # --------------------------------------------------------------------------- helpers
 
 
-def export_best_recipe(run: OptimizationRun, path: str | Path) -> Path:
-    """Module-level form of :meth:`OptimizationEngine.export_best_recipe`."""
+def export_best_recipe(
+    run: OptimizationRun, path: str | Path, *, parents: bool = True
+) -> Path:
+    """Module-level form of :meth:`OptimizationEngine.export_best_recipe`.
+
+    *parents* (OpenJarvis's behaviour, the default) creates missing parent folders;
+    with ``parents=False`` a missing parent is a ValueError instead.
+    """
     if run.best_trial is None:
         raise ValueError("No best trial to export.")
     path = Path(path).expanduser()
     if path.is_dir():
         raise ValueError(f"{path} is a directory: give a file name such as {path / 'best.toml'}")
+    if not parents and not path.parent.is_dir():
+        raise ValueError(
+            f"{path.parent} does not exist: create it first (or pass --parents to create it)"
+        )
     data = trial_to_recipe_dict(run.best_trial, run)
     atomic_write_bytes(path, tomli_w.dumps(data).encode("utf-8"))
     run.best_recipe_path = str(path)
     return path
 
 
+#: Where OpenJarvis's recipe loader reads each config param: dotted key -> (table, key).
+RECIPE_LAYOUT: dict[str, tuple[str, str]] = {
+    "intelligence.model": ("intelligence", "model"),
+    "intelligence.temperature": ("intelligence", "temperature"),
+    "intelligence.quantization": ("intelligence", "quantization"),
+    "intelligence.system_prompt": ("intelligence", "system_prompt"),
+    "intelligence.max_tokens": ("intelligence", "max_tokens"),
+    "intelligence.top_p": ("intelligence", "top_p"),
+    "engine.backend": ("engine", "key"),
+    "agent.type": ("agent", "type"),
+    "agent.max_turns": ("agent", "max_turns"),
+    "tools.tool_set": ("agent", "tools"),
+    "agent.system_prompt": ("agent", "system_prompt"),
+    "learning.routing_policy": ("learning", "routing_policy"),
+    "learning.agent_policy": ("learning", "agent_policy"),
+}
+#: Copies written for the keys OpenJarvis's ``load_recipe`` itself reads (it takes the
+#: temperature from ``[agent]`` and the policies as ``routing`` / ``agent``); never read back.
+_LOADER_ALIASES: dict[str, tuple[str, str]] = {
+    "intelligence.temperature": ("agent", "temperature"),
+    "learning.routing_policy": ("learning", "routing"),
+    "learning.agent_policy": ("learning", "agent"),
+}
+#: Our own table: the trial's provenance and metrics, and the params no OpenJarvis table
+#: holds (dotted keys, so the file round-trips every param).
+OWN_TABLE = "jarvis_tui"
+
+
 def trial_to_recipe_dict(trial: TrialResult, run: OptimizationRun | None = None) -> dict:
-    """The nested TOML tables of a trial's config (dotted keys become tables), plus a
-    ``[recipe]`` table saying where it came from and what it measured."""
-    data: dict[str, Any] = {}
+    """A trial's config in OpenJarvis's recipe layout.
+
+    ``[recipe]`` (name ``optimized-<trial_id>``, description, version), ``[intelligence]``,
+    ``[engine] key``, ``[agent]`` (type, max_turns, tools, system_prompt) and ``[learning]``
+    as OpenJarvis's recipe loader reads them; every other param, the trial's metrics and
+    where it came from in ``[jarvis_tui]``. :func:`recipe_to_params` reads the params back.
+    TOML has no null: a None param is left out.
+    """
     params = dict(run.search_space.fixed) if run is not None else {}
     params.update(trial.config.params)
+    data: dict[str, Any] = {}
+    own_params: dict[str, Any] = {}
     for key, value in params.items():
         if value is None:
-            continue  # TOML has no null
-        parts = [p for p in str(key).split(".") if p]
-        if not parts:
             continue
-        node = data
-        for part in parts[:-1]:
-            nxt = node.setdefault(part, {})
-            if not isinstance(nxt, dict):  # "a" and "a.b" both set: keep the deeper one
-                nxt = node[part] = {}
-            node = nxt
-        if isinstance(node.get(parts[-1]), dict):
+        key = str(key)
+        where = RECIPE_LAYOUT.get(key)
+        if where is None:
+            own_params[key] = value
             continue
-        node[parts[-1]] = value
-    recipe = {
+        table, name = where
+        data.setdefault(table, {})[name] = value
+        alias = _LOADER_ALIASES.get(key)
+        if alias is not None and alias[1] not in data.get(alias[0], {}):
+            data.setdefault(alias[0], {})[alias[1]] = value
+    how = ""
+    if run is not None and run.benchmark:
+        how = (
+            " (estimated by replaying traces)"
+            if run.benchmark == "trace-replay"
+            else f" (measured on {run.benchmark})"
+        )
+    description = (
+        f"Best trial {trial.trial_id}"
+        + (f" of optimization run {run.run_id}" if run is not None else "")
+        + f": accuracy {float(trial.accuracy):.3f}, latency "
+        f"{float(trial.mean_latency_seconds):.2f} s, cost ${float(trial.total_cost_usd):.6f}"
+        + how
+    )
+    recipe: dict[str, Any] = {
+        "name": f"optimized-{trial.trial_id}",
+        "description": description,
+        "version": "1.0.0",
+        "trial_id": trial.trial_id,
+    }
+    own: dict[str, Any] = {
         "trial_id": trial.trial_id,
         "accuracy": float(trial.accuracy),
         "mean_latency_seconds": float(trial.mean_latency_seconds),
@@ -771,10 +842,26 @@ def trial_to_recipe_dict(trial: TrialResult, run: OptimizationRun | None = None)
     }
     if run is not None:
         recipe["run_id"] = run.run_id
+        own["run_id"] = run.run_id
         if run.benchmark:
-            recipe["benchmark"] = run.benchmark
-    data["recipe"] = recipe
-    return data
+            own["benchmark"] = run.benchmark
+    if own_params:
+        own["params"] = own_params
+    return {"recipe": recipe, **data, OWN_TABLE: own}
+
+
+def recipe_to_params(data: dict[str, Any]) -> dict[str, Any]:
+    """The config params of a recipe written by :func:`trial_to_recipe_dict` (or any
+    OpenJarvis recipe: its tables map back to the dotted names)."""
+    params: dict[str, Any] = {}
+    for key, (table, name) in RECIPE_LAYOUT.items():
+        section = data.get(table)
+        if isinstance(section, dict) and name in section:
+            params[key] = section[name]
+    own = data.get(OWN_TABLE)
+    if isinstance(own, dict) and isinstance(own.get("params"), dict):
+        params.update(own["params"])
+    return params
 
 
 def random_config(space: SearchSpace, rng: random.Random) -> TrialConfig:
@@ -894,4 +981,6 @@ __all__ = [
     "export_best_recipe",
     "random_config",
     "trial_to_recipe_dict",
+    "recipe_to_params",
+    "RECIPE_LAYOUT",
 ]
