@@ -91,8 +91,8 @@ async def test_start_pause_enqueue_first_accept_reject_export(demo: Path, tmp_pa
         assert pane.review_on
         await pilot.press("s")
         await pilot.pause()
-        assert isinstance(app.screen, PromptScreen)
-        app.screen.query_one(Input).value = "4"
+        assert isinstance(app.screen, ConfigFormScreen)
+        app.screen.query_one("#field-0", Input).value = "4"
         await pilot.press("enter")
         await wait_until(pilot, lambda: pane.pending is not None, what="first proposal")
         assert "waits" in text_of(pane, "#trials-prompt")
@@ -100,7 +100,7 @@ async def test_start_pause_enqueue_first_accept_reject_export(demo: Path, tmp_pa
 
         # pause, then queue a hand-written config while the proposal waits
         await pilot.press("p")
-        await pilot.press("e")
+        await pilot.press("a")
         await pilot.pause()
         form = app.screen
         assert isinstance(form, ConfigFormScreen)
@@ -111,11 +111,11 @@ async def test_start_pause_enqueue_first_accept_reject_export(demo: Path, tmp_pa
         fields["intelligence.model"].value = wanted
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert not isinstance(app.screen, ConfigFormScreen), form.query_one("#form-errors").render()
+        assert not isinstance(app.screen, ConfigFormScreen), form.query_one("#cf-summary").render()
         queued = pane.control.queued()
         assert len(queued) == 1 and queued[0].params["intelligence.model"] == wanted
 
-        await pilot.press("a")  # accept the first proposal: it is evaluated, then the run pauses
+        await pilot.press("y")  # accept the first proposal: it is evaluated, then the run pauses
         await wait_until(pilot, lambda: len(pane.view.trials) == 1 and "paused" in text_of(
             pane, "#trials-status"), what="paused after trial 1")  # fmt: skip
         assert pane.view.trials[0].trial_id == first_id
@@ -128,7 +128,7 @@ async def test_start_pause_enqueue_first_accept_reject_export(demo: Path, tmp_pa
 
         # reject the waiting proposal with a reason: it is not evaluated
         rejected_id = pane.pending[0].trial_id
-        await pilot.press("r")
+        await pilot.press("n")
         await pilot.pause()
         app.screen.query_one(Input).value = "too slow for chat"
         await pilot.press("enter")
@@ -137,9 +137,9 @@ async def test_start_pause_enqueue_first_accept_reject_export(demo: Path, tmp_pa
         assert "rejected: too slow for chat" in text_of(pane, "#trials-prompt") or any(
             "too slow" in n for n in pane._notices
         )
-        await pilot.press("a")
+        await pilot.press("y")
         await wait_until(pilot, lambda: pane.pending is not None, what="proposal 4")
-        await pilot.press("a")
+        await pilot.press("y")
         await wait_until(pilot, lambda: not pane.running, what="the run to end")
         await settle(app, pilot)
         assert len(pane.view.trials) == 4
@@ -156,6 +156,10 @@ async def test_start_pause_enqueue_first_accept_reject_export(demo: Path, tmp_pa
         await pilot.pause()
         app.screen.query_one(Input).value = str(out)
         await pilot.press("enter")
+        await pilot.pause()
+        # tmp_path is outside the workspace: the dialog names the resolved path first
+        assert str(out.resolve()) in str(app.screen.query_one("#confirm-body", Static).render())
+        await pilot.press("y")
         await settle(app, pilot)
         data = tomllib.loads(out.read_text())
         assert data["recipe"]["trial_id"] == pane.view.best
@@ -170,10 +174,10 @@ async def test_stop_then_continue_the_same_run(demo: Path) -> None:
         await pilot.press("v")
         await pilot.press("s")
         await pilot.pause()
-        app.screen.query_one(Input).value = "3"
+        app.screen.query_one("#field-0", Input).value = "3"
         await pilot.press("enter")
         await wait_until(pilot, lambda: pane.pending is not None)
-        await pilot.press("a")
+        await pilot.press("y")
         await wait_until(pilot, lambda: pane.pending is not None and len(pane.view.trials) == 1)
         await pilot.press("x")  # stop while a proposal waits: it is dropped, the run ends
         await wait_until(pilot, lambda: not pane.running)
@@ -193,7 +197,7 @@ async def test_bounds_mark_trials_infeasible_and_bad_bounds_are_refused(demo: Pa
         pane = await open_trials(app, pilot)
         lat = sorted(t.mean_latency_seconds for t in pane.view.trials)
         limit = lat[len(lat) // 2]
-        await pilot.press("b")
+        await pilot.press("B")
         await pilot.pause()
         box = app.screen.query_one(Input)
         box.value = "latency <= fast"
@@ -209,7 +213,7 @@ async def test_bounds_mark_trials_infeasible_and_bad_bounds_are_refused(demo: Pa
         for t in slow:
             assert pane.view.meta[t.trial_id]["infeasible"]
             assert t.trial_id not in pane.view.frontier
-        assert "bounds: mean_latency_seconds <=" in text_of(pane, "#trials-status")
+        assert "bounds latency <=" in text_of(pane, "#trials-status")
 
 
 async def test_promote_writes_a_promoted_trial_version(demo: Path) -> None:
@@ -220,7 +224,7 @@ async def test_promote_writes_a_promoted_trial_version(demo: Path) -> None:
         pane = await open_trials(app, pilot)
         trial = next(t for t in pane.view.trials if t.trial_id == pane.selected)
         agent = trial.config.params.get("agent.name")
-        await pilot.press("g")
+        await pilot.press("plus")
         await settle(app, pilot)
         if agent is None:
             app.screen.query_one(Input).value = "react"
@@ -263,9 +267,11 @@ async def test_config_form_refuses_values_outside_the_space() -> None:
         form.query_one("#field-3", Input).value = "calc, shell"
         await pilot.press("ctrl+s")
         await pilot.pause()
-        errors = str(form.query_one("#form-errors", Static).render())
-        assert "outside [0, 1]" in errors and "not a whole number" in errors
-        assert "shell not among" in errors
+        beside = [str(form.query_one(f"#error-{i}", Static).render()) for i in range(4)]
+        assert beside[0] == ""
+        assert "outside [0, 1]" in beside[1] and "not a whole number" in beside[2]
+        assert "shell not among" in beside[3]
+        assert "nothing submitted" in str(form.query_one("#cf-summary", Static).render())
         assert results == [] and app.screen is form
         form.query_one("#field-1", Input).value = "0.25"
         form.query_one("#field-2", Input).value = "4"
@@ -308,7 +314,7 @@ async def test_bad_search_space_and_nothing_to_export_are_messages(demo: Path) -
         assert any("unknown type 'fuzzy'" in m for m in messages)
         assert pane.space is None and not pane.check_action("enqueue", ())
         await pilot.press("w")
-        await pilot.press("g")
+        await pilot.press("plus")
         await pilot.pause()
         messages = [n.message for n in app._notifications]
         assert any("no best trial to export" in m for m in messages)

@@ -15,6 +15,7 @@ import gc
 import math
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from rich.text import Text
@@ -26,6 +27,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
+from jarvis_tui.core.fmt import duration, money
 from jarvis_tui.learning.optimize.types import (
     DEFAULT_OBJECTIVES,
     ObjectiveBound,
@@ -34,13 +36,14 @@ from jarvis_tui.learning.optimize.types import (
     TrialResult,
 )
 from jarvis_tui.ui.panes.configs import ConfirmScreen
-from jarvis_tui.ui.text import one_line
+from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.widgets.scatter import ScatterPlot
 from jarvis_tui.ui.widgets.trial_table import TrialTable
 
 DEFAULT_TRIALS = 20
+MAX_TRIALS = 100_000
 PLOT_EVERY = 0.25
 """Seconds between plot redraws while trials stream in."""
 FREEZE_AT = 2_000
@@ -56,8 +59,11 @@ SORTS: tuple[tuple[str, str], ...] = (
 )
 
 COLUMNS: tuple[tuple[str, int], ...] = (
-    ("#", 4), ("trial", 12), ("source", 8), ("acc", 5), ("lat s", 6), ("cost $", 8), ("", 1),
+    ("#", 4), ("trial", 12), ("source", 8), ("acc", 5), ("lat s", 6), ("cost", 10), ("", 1),
 )  # fmt: skip
+
+NARROW_BELOW = 100
+"""Below this many columns the plot is stacked over the table (side by side it is unreadable)."""
 
 SHORT = {
     "accuracy": "accuracy",
@@ -76,7 +82,7 @@ def fmt_metric(metric: str, value: float) -> str:
     if metric == "mean_latency_seconds":
         return f"{value:.2f}"
     if metric == "total_cost_usd":
-        return f"{value:.2e}" if 0 < abs(value) < 1e-3 else f"{value:.5f}"
+        return money(value)
     return f"{value:,.0f}"
 
 
@@ -85,11 +91,12 @@ def tradeoff(a: TrialResult, b: TrialResult) -> str:
     d_acc = (b.accuracy - a.accuracy) * 100
     d_lat = (b.mean_latency_seconds - a.mean_latency_seconds) * 1000
     d_cost = b.total_cost_usd - a.total_cost_usd
+    name = one_line(b.trial_id, 24)
     if abs(d_acc) < 1e-9:
-        return f"{b.trial_id}: same accuracy, {d_lat:+.0f} ms, {d_cost:+.2e} $"
+        return f"{name}: same accuracy, {d_lat:+.0f} ms, {money(d_cost, signed=True)}"
     return (
-        f"{b.trial_id}: {d_acc:+.1f} pt accuracy; per +1 pt: "
-        f"{d_lat / d_acc:+.0f} ms, {d_cost / d_acc:+.2e} $"
+        f"{name}: {d_acc:+.1f} pt accuracy; per +1 pt: "
+        f"{d_lat / d_acc:+.0f} ms, {money(d_cost / d_acc, signed=True)}"
     )
 
 
@@ -121,38 +128,45 @@ class TrialsPane(Widget):
         "Optimization trials of the workspace's optimize.db. The plot shows every trial "
         "on two objectives (X and Y cycle them; the third is the colour): frontier "
         "members are joined, dominated and infeasible trials dimmed. j/k move through "
-        "the table, h/l (or ←/→) along the frontier; t sorts the table. The detail shows "
-        "params against the parent and the best trial, the optimizer's reasoning and analysis. s starts a run in the background "
-        "(offline: Optuna proposals, trials estimated by replaying labelled traces), "
-        "p pauses or resumes, x stops, c continues a stopped run. e queues a hand-written "
-        "config (evaluated before the next proposal), v turns review on: each proposal "
-        "then waits for a accept, d edit or r reject with a reason (the reason goes to "
-        "the optimizer). b sets bounds such as 'latency <= 2s', m marks trials to merge, "
-        "w exports the best recipe, g promotes the selected trial to an agent config."
+        "the table, h/l (or ←/→) along the frontier; o cycles the table's sort, O reverses "
+        "it; d hides the detail, r reloads the run, < and > show older and newer runs. The "
+        "detail shows params against the parent and the best trial, the optimizer's "
+        "reasoning and analysis. s starts a run in the background (offline: Optuna "
+        "proposals, trials estimated by replaying labelled traces), p pauses or resumes, "
+        "x stops, c continues a stopped run. a queues a hand-written config (evaluated "
+        "before the next proposal); v turns review on: each proposal then waits for y "
+        "accept, e edit then accept, or n reject with a reason (the reason goes to the "
+        "optimizer). B sets bounds such as 'latency <= 2s', m marks frontier trials for "
+        "the next merge, w exports the best recipe, + promotes the selected trial to an "
+        "agent config. A path outside the workspace is written only after you confirm it."
     )
 
     BINDINGS = [
         Binding("s", "start", "Start run", id="trials.start"),
         Binding("p", "pause", "Pause/resume", id="trials.pause"),
-        Binding("x", "stop", "Stop", id="trials.stop"),
+        Binding("x", "stop", "Stop run", id="trials.stop"),
         Binding("c", "continue_run", "Continue run", id="trials.continue"),
-        Binding("e", "enqueue", "Queue config", id="trials.enqueue"),
+        Binding("a", "enqueue", "Queue config", id="trials.queue"),
         Binding("v", "review", "Review mode", id="trials.review"),
-        Binding("a", "accept", "Accept", id="trials.accept"),
-        Binding("d", "edit", "Edit+accept", id="trials.edit"),
-        Binding("r", "reject", "Reject", id="trials.reject"),
-        Binding("b", "bounds", "Bounds", id="trials.bounds"),
-        Binding("m", "merge_pick", "Mark merge", show=False, id="trials.merge"),
+        Binding("y", "accept", "Accept", id="trials.accept"),
+        Binding("e", "edit", "Edit+accept", id="trials.edit"),
+        Binding("n", "reject", "Reject", id="trials.reject"),
+        Binding("B", "bounds", "Bounds", id="trials.bounds"),
         Binding("w", "export", "Export best", id="trials.export"),
-        Binding("g", "promote", "Promote", id="trials.promote"),
+        Binding("plus", "promote", "Promote", id="trials.promote", key_display="+"),
+        Binding("m", "merge_pick", "Mark for merge", show=False, id="trials.mark"),
         Binding("X", "cycle_axis('x')", "Next x axis", show=False, id="trials.x"),
         Binding("Y", "cycle_axis('y')", "Next y axis", show=False, id="trials.y"),
         Binding("h,left", "frontier(-1)", "Frontier ←", show=False, id="trials.fprev"),
         Binding("l,right", "frontier(1)", "Frontier →", show=False, id="trials.fnext"),
-        Binding("t", "sort", "Sort table", show=False, id="trials.sort"),
+        Binding("o", "sort", "Sort table", show=False, id="trials.sort"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False, id="trials.reverse"),
+        Binding("d", "toggle_detail", "Detail panel", show=False, id="trials.detail"),
+        Binding("r", "reload", "Reload run", show=False, id="trials.refresh"),
         Binding("less_than_sign", "other_run(1)", "Older run", show=False, id="trials.older"),
-        Binding("greater_than_sign", "other_run(-1)", "Newer run", show=False,
-                id="trials.newer"),  # fmt: skip
+        Binding(
+            "greater_than_sign", "other_run(-1)", "Newer run", show=False, id="trials.newer"
+        ),  # fmt: skip
     ]
 
     class RunLoaded(Message):
@@ -203,9 +217,13 @@ class TrialsPane(Widget):
         """Trials without a better accuracy before a run started here stops early."""
         self.bounds: list[ObjectiveBound] = []
         self.merge_ids: list[str] = []
+        self.idle_queue: list[dict] = []
+        """Configs queued while no run was going: the next run started here evaluates them first."""
         self.x_metric = "mean_latency_seconds"
         self.y_metric = "accuracy"
         self.sort_key = "num"
+        self.sort_reverse = False
+        """O flips the table's order (best-first becomes worst-first; # newest first)."""
         self.selected: str | None = None
         self._loaded = False
         self._plot_dirty = False
@@ -342,7 +360,7 @@ class TrialsPane(Widget):
         if msg.space is not None:
             self.space, self.space_origin = msg.space, msg.origin
         if msg.error:
-            self.notify(msg.error, severity="error", timeout=8)
+            self.notify(one_line(msg.error, 300), severity="error", timeout=8, markup=False)
         self.refresh_bindings()  # "queue config" and "continue" depend on what loaded
         if self.running:
             return  # the live run owns the view
@@ -361,28 +379,41 @@ class TrialsPane(Widget):
         if j != i:
             self._load_run(ids[j])
 
+    PALETTE: tuple[tuple[str, str, str], ...] = (
+        ("start", "start a run", "Propose and evaluate configs in the background"),
+        ("pause", "pause / resume the run", "Hold the run before its next trial"),
+        ("stop", "stop the run", "End the run after the current trial (resumable)"),
+        ("continue_run", "continue this run", "Resume the stopped run from optimize.db"),
+        ("enqueue", "queue a config", "A hand-written config, evaluated next"),
+        ("review", "toggle review mode", "Each proposal waits for accept, edit or reject"),
+        ("accept", "accept the waiting proposal", "Evaluate it as proposed"),
+        ("edit", "edit the waiting proposal", "Change its params, then evaluate it"),
+        ("reject", "reject the waiting proposal", "With a reason the optimizer reads"),
+        ("bounds", "set objective bounds", "e.g. latency <= 2s: trials outside are infeasible"),
+        ("sort", "sort the table by the next column", "#, accuracy, latency, cost"),
+        ("reverse_sort", "reverse the table's order", "Best first / worst first"),
+        ("merge_pick", "mark the selected trial for merge", "The next merge combines marked"),
+        ("toggle_detail", "show / hide the detail panel", "Params, reasoning, analysis"),
+        ("reload", "reload the run", "Read the run back from optimize.db"),
+        ("export", "export the best recipe", "Write the best trial as a TOML recipe"),
+        ("promote", "promote the selected trial", "A new agent config version from it"),
+    )
+
     def palette_commands(self):
         """``trials: …`` commands for the palette: the pane's actions that apply now."""
         from textual.app import SystemCommand
 
-        for action, title, help_text in (
-            ("start", "start a run", "Propose and evaluate configs in the background"),
-            ("pause", "pause / resume the run", "Hold the run before its next trial"),
-            ("stop", "stop the run", "End the run after the current trial (resumable)"),
-            ("continue_run", "continue this run", "Resume the stopped run from optimize.db"),
-            ("enqueue", "queue a config", "A hand-written config, evaluated next"),
-            ("review", "toggle review mode", "Each proposal waits for accept, edit or reject"),
-            ("bounds", "set objective bounds", "e.g. latency <= 2s: trials outside are infeasible"),
-            ("export", "export the best recipe", "Write the best trial as a TOML recipe"),
-            ("promote", "promote the selected trial", "A new agent config version from it"),
-        ):
+        for action, title, help_text in self.PALETTE:
             if self.check_action(action, ()):
                 yield SystemCommand(f"trials: {title}", help_text,
                                     lambda a=action: self._palette(a))  # fmt: skip
 
     def _palette(self, action: str) -> None:
+        """Run a palette entry: show the pane, then the action itself (synchronously:
+        ``run_action`` is a coroutine, and a coroutine nobody awaits does nothing)."""
         self.app.action_show_pane("trials")  # type: ignore[attr-defined]
-        self.run_action(action)
+        if self.check_action(action, ()):
+            getattr(self, f"action_{action}")()
 
     # ------------------------------------------------------------ running
 
@@ -398,43 +429,40 @@ class TrialsPane(Widget):
                     and self.view.status in ("stopped", "failed", "running"))  # fmt: skip
         if action == "enqueue":
             return self.space is not None
+        if action == "merge_pick":
+            return self.selected is not None
+        if action == "reload":
+            return not self.running and self.store is not None
         return True  # export / promote explain themselves when there is nothing to act on
 
     def action_start(self) -> None:
         if self.running or self.store is None:
             return
+        from jarvis_tui.learning.optimize.types import SearchDimension
 
-        def parse(text: str) -> tuple[int, int]:
-            parts = text.replace(",", " ").split()
-            if not 1 <= len(parts) <= 2:
-                raise ValueError("write the number of trials, optionally the patience: 40 10")
-            try:
-                nums = [int(p.replace("_", "")) for p in parts]
-            except ValueError:
-                raise ValueError(f"{text.strip()!r}: whole numbers only, e.g. 40 10") from None
-            trials, patience = nums[0], nums[1] if len(nums) == 2 else self.patience
-            if not 1 <= trials <= 100_000:
-                raise ValueError("between 1 and 100,000 trials")
-            if patience < 1:
-                raise ValueError("patience must be at least 1 trial")
-            return trials, patience
+        form = SearchSpace(dimensions=[
+            SearchDimension("trials", "integer", low=1, high=MAX_TRIALS,
+                            description="how many configs to evaluate"),
+            SearchDimension("patience", "integer", low=1, high=MAX_TRIALS,
+                            description="stop early after this many trials without a "
+                                        "better accuracy"),
+        ])  # fmt: skip
 
-        def check(text: str) -> str | None:
-            try:
-                parse(text)
-            except ValueError as exc:
-                return str(exc)
-            return None
-
-        def go(answer: str | None) -> None:
-            if answer is not None:
-                trials, self.patience = parse(answer)
-                self._begin(max_trials=trials, resume=None)
+        def go(values: dict | None) -> None:
+            if values is not None:
+                self.patience = int(values["patience"])
+                self._begin(max_trials=int(values["trials"]), resume=None)
 
         self.app.push_screen(
-            PromptScreen("Start an optimization run: trials, and optionally the patience "
-                         "(stop after that many trials without a better accuracy)",
-                         value=f"{DEFAULT_TRIALS} {self.patience}", check=check),  # fmt: skip
+            ConfigFormScreen(
+                "Start an optimization run",
+                form,
+                {"trials": DEFAULT_TRIALS, "patience": self.patience},
+                intro="The run stops after the trials, or earlier once `patience` trials in "
+                "a row bring no better accuracy.",
+                submit="start",
+                done="started",
+            ),
             go,
         )
 
@@ -448,6 +476,9 @@ class TrialsPane(Widget):
         from jarvis_tui.learning.optimize.optimizer import RunControl
 
         self.control = RunControl(review=self.review_on, bounds=self.bounds)
+        for params in self.idle_queue:  # configs queued while no run was going
+            self.control.enqueue(params)
+        self.idle_queue = []
         self.running = True
         self.pending = None
         self._notices = []
@@ -524,7 +555,7 @@ class TrialsPane(Widget):
             snap, self._snap = self._snap, None
             notices, self._notice_q = self._notice_q, []
         if notices:
-            self._notices = (self._notices + notices)[-3:]
+            self._notices = _add_notices(self._notices, notices)
         if snap is not None and self.running:
             self._apply_event(snap, bool(notices))
 
@@ -542,7 +573,8 @@ class TrialsPane(Widget):
             self.pending = None
         new = [t for t in self.view.trials if t.trial_id not in old_ids]
         if new or set(self.view.frontier) != old_frontier or noticed:
-            if new and len(new) == len(self.view.trials) - len(old_ids) and self.sort_key == "num":
+            if (new and len(new) == len(self.view.trials) - len(old_ids)
+                    and self.sort_key == "num" and not self.sort_reverse):  # fmt: skip
                 self._append_rows(new, old_frontier)
             else:
                 self._rebuild_table()
@@ -564,10 +596,13 @@ class TrialsPane(Widget):
         self.running = False
         self.pending = None
         self.control = None
+        # The message may be an endpoint's reply: shown as text (never markup, no escapes).
         if msg.status == "failed":
-            self.notify(f"optimization run failed: {msg.message}", severity="error", timeout=10)
+            self.notify(f"optimization run failed: {one_line(msg.message, 300)}",
+                        severity="error", timeout=10, markup=False)  # fmt: skip
         else:
-            self.notify(f"run {msg.run_id}: {msg.status} ({msg.message})", timeout=6)
+            self.notify(f"run {one_line(msg.run_id, 40)}: {one_line(msg.status, 20)} "
+                        f"({one_line(msg.message, 200)})", timeout=6, markup=False)  # fmt: skip
         self.view.status = msg.status or self.view.status
         self.view.message = msg.message
         self._plot_dirty = True
@@ -601,26 +636,41 @@ class TrialsPane(Widget):
         base = self._trial(self.selected) or self._trial(self.view.best)
         if self.pending is not None:
             initial = dict(self.pending[0].params)
+            origin = f"from {one_line(self.pending[0].trial_id, 16)}"
         elif base is not None:
             initial = dict(base.config.params)
+            origin = f"from {one_line(base.trial_id, 16)}"
         else:
             from jarvis_tui.learning.optimize.optimizer import default_config
 
             initial = default_config(self.space)
+            origin = "default"
 
         def queued(params: dict | None) -> None:
             if params is None:
                 return
             if self.control is not None and self.running:
                 cfg = self.control.enqueue(params)
-                self.notify(f"queued {cfg.trial_id}: evaluated before the next proposal")
+                self.notify(f"queued {one_line(cfg.trial_id, 40)}: evaluated before the next "
+                            "proposal", markup=False)  # fmt: skip
             else:
-                self.notify("no run is going: start one (s) and queue it then", severity="warning")
+                self.idle_queue.append(params)
+                self.notify("queued: evaluated first when you start a run (s)")
             self._prompt()
 
+        intro = ("Evaluated before the next proposal." if self.running
+                 else "No run is going: this config is evaluated first in the next run you "
+                      "start (s).")  # fmt: skip
         self.app.push_screen(
-            ConfigFormScreen("Queue a config (evaluated before the next proposal)", self.space,
-                             initial),  # fmt: skip
+            ConfigFormScreen(
+                "Queue a config",
+                self.space,
+                initial,
+                intro=intro,
+                initial_label=origin,
+                submit="queue",
+                done="queued",
+            ),  # fmt: skip
             queued,
         )
 
@@ -643,7 +693,7 @@ class TrialsPane(Widget):
         try:
             decision()
         except ValueError as exc:  # nothing waits any more (review was turned off)
-            self.notify(str(exc), severity="warning")
+            self.notify(one_line(str(exc), 300), severity="warning", markup=False)
         self.pending = None
         self._prompt()
         self.refresh_bindings()
@@ -662,8 +712,16 @@ class TrialsPane(Widget):
                 self._decide(lambda c=self.control: c.accept(params))
 
         self.app.push_screen(
-            ConfigFormScreen(f"Edit proposal {config.trial_id}, then accept", self.space,
-                             config.params),  # fmt: skip
+            ConfigFormScreen(
+                f"Edit proposal {one_line(config.trial_id, 40)}, then accept",
+                self.space,
+                config.params,
+                initial_label="proposed",
+                intro="Change what you want; the edited config is evaluated "
+                "in place of the proposal.",
+                submit="accept",
+                done="accepted",
+            ),  # fmt: skip
             edited,
         )
 
@@ -678,9 +736,14 @@ class TrialsPane(Widget):
 
         self.app.push_screen(
             PromptScreen(
-                f"Reject {config.trial_id}: why? (the optimizer reads this)",
+                f"Reject proposal {one_line(config.trial_id, 40)}",
+                label="reason",
                 placeholder="e.g. too slow for chat; keep latency under 1 s",
-                check=lambda t: None if t.strip() else "say why: the reason guides the next one",
+                help="required: one line the optimizer reads before its next proposal",
+                hint="enter: reject · escape: keep it waiting",
+                check=lambda t: (
+                    None if t.strip() else "required: say why; the reason guides the next proposal"
+                ),
             ),
             rejected,
         )
@@ -704,15 +767,26 @@ class TrialsPane(Widget):
             self.bounds = parse(text)
             if self.control is not None:
                 self.control.set_bounds(self.bounds)
-            else:
-                self._remark_bounds()
-            self.notify("bounds: " + (", ".join(str(b) for b in self.bounds) or "none"))
+            # Re-mark what is on screen now (a waiting proposal means no new snapshot
+            # comes until the user decides); a live run's next snapshot agrees.
+            self._remark_bounds()
+            self.notify("bounds: " + (", ".join(str(b) for b in self.bounds) or "none"),
+                        markup=False)  # fmt: skip
             self._status()
+            self._prompt()
 
         self.app.push_screen(
-            PromptScreen("Objective bounds (comma separated; empty clears them)", value=current,
-                         placeholder="latency <= 2s, cost <= 0.001, accuracy >= 0.7",
-                         check=check),  # fmt: skip
+            PromptScreen(
+                "Objective bounds",
+                label="bounds",
+                value=current,
+                placeholder="latency <= 2s, cost <= 0.001, accuracy >= 0.7",
+                help="comma separated: metric <= or >= value (latency in s or ms, "
+                "cost in $, accuracy 0–1); trials outside are infeasible; "
+                "empty clears them",
+                hint="enter: set · escape: keep the current bounds",
+                check=check,
+            ),  # fmt: skip
             set_bounds,
         )
 
@@ -739,7 +813,8 @@ class TrialsPane(Widget):
             self.merge_ids.append(self.selected)
         if self.control is not None:
             self.control.pick_for_merge(self.merge_ids)
-        self.notify(f"next merge combines: {', '.join(self.merge_ids) or 'the engine picks'}")
+        picked = ", ".join(one_line(i, 24) for i in self.merge_ids) or "the engine picks"
+        self.notify(f"next merge combines: {picked}", markup=False)
         self._rebuild_table()
 
     # ------------------------------------------------------------ export, promote
@@ -748,17 +823,74 @@ class TrialsPane(Widget):
         if self.view.best is None or self.workspace is None:
             self.notify("this run has no best trial to export", severity="warning")
             return
-        default = str(self.workspace.root / "recipes" / f"{self.view.run_id}-best.toml")
+        run_id = self.view.run_id
+        default = str(Path("recipes") / f"{one_line(run_id, 40)}-best.toml")
 
-        def go(path: str | None) -> None:
-            if path:
-                self._export(self.view.run_id, path.strip())
+        def check(text: str) -> str | None:
+            return self._target(text)[1]
+
+        def go(text: str | None) -> None:
+            if not text:
+                return
+            path, _problem, inside = self._target(text)
+            if path is None:
+                return
+            if inside:
+                self._export(run_id, str(path))
+                return
+            self._confirm_outside(path, lambda: self._export(run_id, str(path)))
 
         self.app.push_screen(
-            PromptScreen("Export the best trial as a TOML recipe to:", value=default,
-                         check=lambda t: None if t.strip() else "give a file path"),  # fmt: skip
+            PromptScreen(
+                "Export the best trial as a TOML recipe",
+                label="file",
+                value=default,
+                help=f"a file path; relative paths are inside the workspace "
+                f"{one_line(str(self.workspace.root), 60)}",
+                hint="enter: write · escape: cancel",
+                check=check,
+            ),  # fmt: skip
             go,
         )
+
+    def _target(self, text: str) -> tuple[Path | None, str | None, bool]:
+        """Where a typed path points: (absolute path, why it is refused, inside workspace).
+
+        Relative paths are taken inside the workspace. A symbolic link as the target is
+        refused (the write would land wherever it points); a folder is refused.
+        """
+        raw = text.strip()
+        if not raw:
+            return None, "required: a file path", False
+        root = Path(self.workspace.root).resolve()
+        try:
+            path = Path(raw).expanduser()
+        except RuntimeError:  # ~user that does not exist
+            return None, f"{one_line(raw, 60)}: no such user", False
+        if not path.is_absolute():
+            path = root / path
+        if path.is_symlink():
+            return None, f"{one_line(str(path), 80)} is a symbolic link: give another path", False
+        resolved = path.resolve()
+        if resolved.is_dir():
+            return None, f"{one_line(str(resolved), 80)} is a folder: give a file name", False
+        return resolved, None, resolved.is_relative_to(root)
+
+    def _confirm_outside(self, path: Path, write: Any) -> None:
+        """Ask before writing outside the workspace; the dialog names the resolved path."""
+        body = Text()
+        body.append("The file is outside the workspace:\n\n  ")
+        body.append(visible(str(path)), style="bold")
+        body.append("\n\nworkspace: ")
+        body.append(visible(str(Path(self.workspace.root).resolve())), style="dim")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                write()
+            else:
+                self.notify("nothing written", markup=False)
+
+        self.app.push_screen(ConfirmScreen("Write outside the workspace?", body), answer)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.export",
           description="export best recipe")  # fmt: skip
@@ -789,15 +921,30 @@ class TrialsPane(Widget):
         if agent:
             self._preview_promote(trial, str(agent))
             return
+
         def chosen(name: str | None) -> None:
             if name and name.strip():
                 self._preview_promote(trial, name.strip())
 
+        agents = self._agent_names()
         self.app.push_screen(
-            PromptScreen(f"Promote {trial.trial_id} into which agent's config?",
-                         placeholder="agent name, e.g. react"),  # fmt: skip
+            PromptScreen(
+                f"Promote {one_line(trial.trial_id, 40)} into an agent's config",
+                label="agent",
+                placeholder="agent name, e.g. react",
+                help="a name (letters, digits, _ . -): its config in agents/ gets a new "
+                "version" + (f"; existing: {one_line(', '.join(agents), 80)}" if agents else ""),
+                hint="enter: show the diff · escape: cancel",
+                check=_check_agent_name,
+            ),  # fmt: skip
             chosen,
         )
+
+    def _agent_names(self) -> list[str]:
+        try:
+            return sorted(p.stem for p in Path(self.workspace.agents_dir).glob("*.toml"))
+        except OSError:
+            return []
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.promote",
           description="preview promotion")  # fmt: skip
@@ -820,7 +967,7 @@ class TrialsPane(Widget):
                                          "promoted", lineterm="", n=2):  # fmt: skip
             style = ("green" if line.startswith("+") else "red" if line.startswith("-")
                      else "dim")  # fmt: skip
-            body.append(line + "\n", style=style)
+            body.append(visible(line) + "\n", style=style)
         if not body:
             body.append("the config would not change", style="dim")
 
@@ -829,7 +976,11 @@ class TrialsPane(Widget):
                 self._promote(trial, agent)
 
         self.app.push_screen(
-            ConfirmScreen(f"Promote {trial.trial_id} to a new version of {agent}", body), answer
+            ConfirmScreen(
+                f"Promote {one_line(trial.trial_id, 40)} to a new version of {one_line(agent, 40)}",
+                body,
+            ),
+            answer,  # fmt: skip
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.promote",
@@ -850,7 +1001,9 @@ class TrialsPane(Widget):
 
     @on(Done)
     def _done(self, msg: TrialsPane.Done) -> None:
-        self.notify(msg.text, severity=msg.severity, timeout=8)  # type: ignore[arg-type]
+        # Paths, agent names and engine errors are data: text, never markup.
+        self.notify(one_line(msg.text, 400), severity=msg.severity, timeout=8,  # type: ignore[arg-type]
+                    markup=False)  # fmt: skip
 
     # ------------------------------------------------------------ table, plot, detail
 
@@ -896,13 +1049,16 @@ class TrialsPane(Widget):
     def _ordered(self) -> list[tuple[int, TrialResult]]:
         items = list(enumerate(self.view.trials, 1))
         if self.sort_key == "num":
-            return items
+            return items[::-1] if self.sort_reverse else items
         obj = next((o for o in self.view.objectives if o.metric == self.sort_key), None)
         best_first = obj is None or obj.direction == "maximize"
+        if self.sort_reverse:
+            best_first = not best_first
 
         def key(item: tuple[int, TrialResult]) -> float:
             v = getattr(item[1], self.sort_key, 0.0)
-            return -v if best_first else v
+            v = v if isinstance(v, int | float) and math.isfinite(v) else math.inf
+            return -v if best_first and v != math.inf else v
 
         return sorted(items, key=key)
 
@@ -958,8 +1114,9 @@ class TrialsPane(Widget):
             [float(getattr(t, self.x_metric, math.nan)) for t in trials],
             [float(getattr(t, self.y_metric, math.nan)) for t in trials],
             frontier=[t.trial_id in front for t in trials],
-            infeasible=[bool(self.view.meta.get(t.trial_id, {}).get("infeasible"))
-                        for t in trials],  # fmt: skip
+            infeasible=[
+                bool(self.view.meta.get(t.trial_id, {}).get("infeasible")) for t in trials
+            ],  # fmt: skip
             shade=shade,
             x_label=SHORT.get(self.x_metric, self.x_metric),
             y_label=SHORT.get(self.y_metric, self.y_metric),
@@ -988,6 +1145,26 @@ class TrialsPane(Widget):
         self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
         self._rebuild_table()
         self._status()
+
+    def action_reverse_sort(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self._rebuild_table()
+        self._status()
+
+    def action_toggle_detail(self) -> None:
+        self.toggle_class("-no-detail")
+        shown = not self.has_class("-no-detail")
+        self.notify("detail panel shown" if shown else "detail panel hidden (d shows it)")
+
+    def action_reload(self) -> None:
+        if not self.running and self.store is not None:
+            self._status("reloading…")
+            self._load_run(self.view.run_id or None)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_BELOW, "-narrow")
+        self._status()
+        self._prompt()
 
     def _frontier_order(self) -> list[TrialResult]:
         front_ids = self._frontier_set
@@ -1072,7 +1249,7 @@ class TrialsPane(Widget):
         out.append("\n")
         out.append(
             f"accuracy {t.accuracy:.3f} · latency {t.mean_latency_seconds:.2f}s · "
-            f"cost ${t.total_cost_usd:.2e}"
+            f"cost {money(t.total_cost_usd)}"
             f" · {t.samples_evaluated:,} samples"
         )
         if m.get("estimate") or self.view.estimate:
@@ -1132,66 +1309,149 @@ class TrialsPane(Widget):
         self.query_one("#trials-detail", Static).update(out)
 
     def _status(self, extra: str = "") -> None:
+        """The header: state words first, fitted to the width by priority (two lines at
+        most; what does not fit is dropped, least important first, never cut mid-word)."""
         v = self.view
-        line = Text()
+        parts: list[tuple[int, Text]] = []  # (priority: lower is kept longer, part)
         if not v.run_id and not self.running:
-            line.append("No optimization runs yet", style="bold")
-            line.append(" · s starts one" + (f" · search space {self.space_origin}"
-                                              if self.space_origin else ""), style="dim")  # fmt: skip
+            parts.append((0, Text("No optimization runs yet", style="bold")))
+            parts.append((5, Text("s starts one", style="dim")))
+            if self.space_origin:
+                parts.append((9, Text(f"search space {one_line(self.space_origin, 40)}",
+                                      style="dim")))  # fmt: skip
         else:
-            state = "running" if self.running else v.status
+            state = "running" if self.running else (v.status or "…")
             if self.running and self.control is not None and self.control.paused:
                 state = "paused"
             style = {"running": "bold yellow", "paused": "bold cyan", "completed": "bold green",
                      "failed": "bold red", "stopped": "bold cyan"}.get(state, "bold")  # fmt: skip
-            line.append(f"run {v.run_id or '…'} ", style="bold")
-            line.append(state, style=style)
-            mins, secs = divmod(int(v.elapsed), 60)
-            cost = sum(t.total_cost_usd for t in v.trials)
-            line.append(f" · {len(v.trials)}/{v.max_trials or len(v.trials)} trials · "
-                        f"{mins}:{secs:02d} wall · Σ est. cost ${cost:.2e}")  # fmt: skip
-            if v.optimizer:
-                line.append(f" · {one_line(v.optimizer, 28)}", style="dim")
-            if v.benchmark == "trace-replay" or v.estimate:
-                line.append(" · estimates", style="italic dim")
-        if self.sort_key != "num":
-            line.append(f" · table by {dict(SORTS)[self.sort_key]}", style="dim")
-        if self.review_on:
-            line.append(" · review on", style="bold magenta")
-        if self.bounds:
-            line.append(" · bounds: " + ", ".join(str(b) for b in self.bounds), style="cyan")
+            head = Text(f"run {one_line(v.run_id or '…', 20)} ", style="bold")
+            head.append(one_line(state, 16), style=style)
+            parts.append((0, head))
         if extra:
-            line.append(f" · {extra}")
-        elif v.message and not self.running:
-            line.append(f" · {one_line(v.message, 60)}", style="dim")
-        self.query_one("#trials-status", Static).update(line)
+            parts.append((1, Text(one_line(extra, 80))))
+        if self.pending is not None:
+            parts.append((1, Text("proposal waiting", style="bold magenta")))
+        if self.review_on:
+            parts.append((1, Text("review on", style="bold magenta")))
+        if self.bounds:
+            parts.append((2, Text("bounds " + one_line(", ".join(_short_bound(b)
+                                                                 for b in self.bounds), 70),
+                                  style="cyan")))  # fmt: skip
+        if self.sort_key != "num" or self.sort_reverse:
+            arrow = "↑" if self.sort_reverse else "↓"
+            parts.append((2, Text(f"sort {dict(SORTS)[self.sort_key]} {arrow}")))
+        if v.run_id or self.running:
+            parts.append((3, Text(f"{len(v.trials)}/{v.max_trials or len(v.trials)} trials")))
+            parts.append((4, Text(f"{duration(v.elapsed)} wall")))
+            cost = sum(t.total_cost_usd for t in v.trials)
+            parts.append((5, Text(f"Σ est. cost {money(cost)}")))
+            if v.benchmark == "trace-replay" or v.estimate:
+                parts.append((6, Text("estimates", style="italic dim")))
+            if v.optimizer:
+                parts.append((7, Text(one_line(v.optimizer, 28), style="dim")))
+        if not extra and v.message and not self.running:
+            parts.append((8, Text(one_line(v.message, 80), style="dim")))
+        width = max(20, self.size.width - 2)
+        self.query_one("#trials-status", Static).update(fit_parts(parts, width, lines=2))
 
     def _prompt(self) -> None:
         out = Text()
+        width = max(20, self.size.width - 2)
         if self.pending is not None:
             config, source = self.pending
-            width = max(40, self.size.width - 2)
-            out.append(f"Proposal {config.trial_id} ({source}) waits for you: ",
-                       style="bold magenta")  # fmt: skip
-            out.append("a accept · d edit then accept · r reject with a reason\n", style="bold")
+            head = Text(f"Proposal {one_line(config.trial_id, 24)} ({one_line(source, 16)}) "
+                        "waits: ", style="bold magenta")  # fmt: skip
+            keys = Text("y accept · e edit then accept · n reject with a reason", style="bold")
+            out.append_text(head)
+            if head.cell_len + keys.cell_len > width:
+                out.append("\n")
+            out.append_text(keys)
+            out.append("\n")
             params = ", ".join(f"{k}={_show_value(v)}" for k, v in sorted(config.params.items()))
-            out.append(one_line(params, width) + "\n")
+            out.append(one_line(params, width))
             if config.reasoning:
-                out.append(one_line(config.reasoning, width), style="italic")
+                out.append("\n" + one_line(config.reasoning, width), style="italic")
         else:
             queued = len(self.control.queued()) if self.control is not None else 0
-            if queued:
+            if self.idle_queue and not self.running:
+                out.append(f"{len(self.idle_queue)} queued config(s) run first when you start "
+                           "a run · ", style="bold")  # fmt: skip
+            elif queued:
                 out.append(f"{queued} queued config(s) run before the next proposal · ",
                            style="bold")  # fmt: skip
             if self._notices:
-                out.append(" · ".join(self._notices[-2:]), style="yellow")
+                out.append(one_line(" · ".join(self._notices[-2:]), width), style="yellow")
             elif not self.running:
-                out.append("s start · c continue · e queue · v review · b bounds · X/Y axes · "
-                           "h/l frontier · w export · g promote · ? keys", style="dim")  # fmt: skip
+                hint = (
+                    "s start · c continue · a queue · v review · B bounds · o/O sort · X/Y "
+                    "axes · h/l frontier · w export · + promote · ? keys"
+                )
+                out.append(one_line(hint, width), style="dim")
             else:
-                out.append("p pause/resume · x stop · e queue a config · v review mode",
-                           style="dim")  # fmt: skip
+                out.append(one_line("p pause/resume · x stop · a queue a config · v review mode"
+                                    " · B bounds", width), style="dim")  # fmt: skip
         self.query_one("#trials-prompt", Static).update(out)
+
+
+def _short_bound(bound: ObjectiveBound) -> str:
+    return f"{SHORT.get(bound.metric, bound.metric).split(' ')[0]} {bound.op} {bound.value:g}"
+
+
+def fit_parts(parts: list[tuple[int, Text]], width: int, lines: int = 2) -> Text:
+    """Join *parts* with `` · `` into at most *lines* lines of *width* cells.
+
+    Parts keep their order; a part never breaks across lines. When they do not fit,
+    the part with the largest priority number goes first (ties: the later one), and
+    so on until the rest fits. A single part wider than a line ends in ``…``.
+    """
+    sep = " · "
+    kept = list(parts)
+    while True:
+        rows: list[Text] = []
+        for _, part in kept:
+            if part.cell_len > width:
+                part = part.copy()
+                part.truncate(width, overflow="ellipsis")
+            if rows and rows[-1].cell_len + len(sep) + part.cell_len <= width:
+                rows[-1].append(sep, style="dim")
+                rows[-1].append_text(part)
+            else:
+                rows.append(part.copy())
+        if len(rows) <= lines or len(kept) <= 1:
+            out = Text("\n").join(rows[:lines])
+            out.no_wrap = True
+            return out
+        drop = max(range(len(kept)), key=lambda i: (kept[i][0], i))
+        del kept[drop]
+
+
+def _check_agent_name(text: str) -> str | None:
+    """Why *text* cannot name an agent config (a plain name inside agents/), or None."""
+    import re
+
+    name = text.strip()
+    if not name:
+        return "required: an agent name"
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}", name):
+        return (f"{one_line(name, 40)!r} is not a plain agent name: letters, digits, _ . - "
+                "(no folders)")  # fmt: skip
+    return None
+
+
+def _add_notices(shown: list[str], new: list[str], keep: int = 3) -> list[str]:
+    """The newest notices, each said once: a repeat moves to the end with a count."""
+    out = list(shown)
+    for text in new:
+        count = 1
+        for i, old in enumerate(out):
+            base, _, times = old.partition(" (×")
+            if base == text:
+                count = (int(times[:-1]) if times[:-1].isdigit() else 1) + 1
+                del out[i]
+                break
+        out.append(text if count == 1 else f"{text} (×{count})")
+    return out[-keep:]
 
 
 def _show_value(value: Any) -> str:

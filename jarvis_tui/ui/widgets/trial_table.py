@@ -188,8 +188,8 @@ class TrialTable(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("down,j", "cursor(1)", "Next row", show=False, id="trialtable.down"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="trialtable.pageup"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="trialtable.pagedown"),
-        Binding("home", "first", "First row", show=False, id="trialtable.home"),
-        Binding("end", "last", "Last row", show=False, id="trialtable.end"),
+        Binding("home,g", "first", "First row", show=False, id="trialtable.home"),
+        Binding("end,G", "last", "Last row", show=False, id="trialtable.end"),
     ]
 
     #: Rendered rows kept (per key). Several screens' worth, so scrolling back is free.
