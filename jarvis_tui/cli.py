@@ -12,7 +12,6 @@ print one line, ``jarvis-tui: error: ...``, and exit 1; usage errors exit 2 (arg
 from __future__ import annotations
 
 import argparse
-import errno
 import sqlite3
 import sys
 import time
@@ -29,8 +28,6 @@ DEFAULT_DEMO_TRACES = 20_000
 DEFAULT_DEMO_SEED = 7
 DEFAULT_SERVE_HOST = "127.0.0.1"
 DEFAULT_SERVE_PORT = 8000
-SERVE_STOP_TIMEOUT_S = 10.0
-SERVE_HINT = f"{PROG} serve needs textual-serve: pip install 'jarvis-tui[serve]'"
 
 USER_ERRORS: tuple[type[BaseException], ...] = (StoreError, OSError, ValueError, sqlite3.Error)
 """Exceptions reported as one line and exit status 1 (never a traceback)."""
@@ -185,14 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.set_defaults(func=_cmd_export_best)
 
+    from jarvis_tui.serve import DEFAULT_MAX_SESSIONS  # a small module: no textual-serve
+
     serve = sub.add_parser(
         "serve",
         help="serve the app in a web browser (needs the 'serve' extra)",
         description=(
             "Serve the app as a web page with textual-serve: every browser tab that opens "
             "the page starts its own copy of the app on the workspace, on this machine. "
-            "Anyone who can reach the address can use the app (and the workspace), so the "
-            "default listens on this machine only. Ctrl+C stops the server and its apps. "
+            "Each start makes a new secret token and prints the one link that opens the "
+            "app (http://HOST:PORT/?token=...); without it the server answers 403, and "
+            "only the server's own page may open its websocket. It listens on this machine "
+            "only unless you pass --host. Ctrl+C stops the server and its apps. "
             "Install it with: pip install 'jarvis-tui[serve]'"
         ),
         epilog=(
@@ -203,12 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--home", dest="serve_home", metavar="DIR", help="workspace directory")
     serve.add_argument("--host", default=DEFAULT_SERVE_HOST, metavar="HOST",
-                       help=f"address to listen on (default: {DEFAULT_SERVE_HOST})")  # fmt: skip
+                       help=f"address to listen on (default: {DEFAULT_SERVE_HOST}); any "
+                            "other than loopback prints a warning")  # fmt: skip
     serve.add_argument("--port", type=_port, default=DEFAULT_SERVE_PORT, metavar="PORT",
                        help=f"port to listen on (default: {DEFAULT_SERVE_PORT})")  # fmt: skip
     serve.add_argument("--public-url", metavar="URL",
                        help="the address browsers use to reach the server "
                             "(default: http://HOST:PORT)")  # fmt: skip
+    serve.add_argument("--max-sessions", type=positive_int, default=DEFAULT_MAX_SESSIONS,
+                       metavar="N", help="browser tabs that may run the app at once; the next "
+                       f"one is refused (default: {DEFAULT_MAX_SESSIONS})")  # fmt: skip
+    serve.add_argument("--no-auth", action="store_true",
+                       help="ask for no token: anyone who can connect to the port (every "
+                            "user and program on this machine) can use the app and read and "
+                            "change the workspace; loopback --host only")  # fmt: skip
     serve.set_defaults(func=_cmd_serve)
     return parser
 
@@ -541,118 +550,15 @@ def _cmd_export_best(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import shlex
+    from jarvis_tui.serve import serve_app
 
-    try:
-        from textual_serve.server import Server
-    except ImportError:
-        raise CommandError(SERVE_HINT) from None
-    from jarvis_tui.ui.app import precheck
-
-    home = resolve_home(args.serve_home or args.home).absolute()
-    problem = precheck(home)
-    if problem is not None:
-        raise CommandError(problem)
-    _check_port_free(args.host, args.port)
-    public_url = (args.public_url or _public_url(args.host, args.port)).rstrip("/")
-    command = f"{shlex.quote(sys.executable)} -m jarvis_tui --home {shlex.quote(str(home))}"
-    server = _serving(Server)(
-        command, host=args.host, port=args.port, title=PROG, public_url=public_url
-    )
-    try:
-        # Returns on Ctrl+C or SIGTERM: textual-serve catches both, JarvisServer ends the
-        # open sessions (each app quits) and the server stops.
-        server.serve()
-    except OSError as exc:  # the port was taken between the check and the bind
-        raise _listen_error(args.host, args.port, exc) from None
-    return 0
+    return serve_app(
+        resolve_home(args.serve_home or args.home), host=args.host, port=args.port,
+        public_url=args.public_url, auth=not args.no_auth, max_sessions=args.max_sessions,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _serving(server_class: type) -> type:
-    """textual-serve's Server, stopping its sessions when it stops.
-
-    Out of the box the server's shutdown waits (up to a minute) for each open browser
-    session to end by itself; this one ends them at once: each app gets textual-serve's
-    quit message and exits, then its page shows "Session ended".
-    """
-    import asyncio
-
-    class JarvisServer(server_class):  # type: ignore[misc, valid-type]
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self._sessions: set[asyncio.Task] = set()
-
-        async def handle_websocket(self, request):
-            task = asyncio.current_task()
-            if task is not None:
-                self._sessions.add(task)
-            try:
-                return await super().handle_websocket(request)
-            finally:
-                self._sessions.discard(task)
-
-        async def on_shutdown(self, app) -> None:
-            sessions = list(self._sessions)
-            for task in sessions:
-                task.cancel()  # the handler closes the socket and stops the app
-            if sessions:
-                await asyncio.wait(sessions, timeout=SERVE_STOP_TIMEOUT_S)
-            await super().on_shutdown(app)
-
-    return JarvisServer
-
-
-def _host_port(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _public_url(host: str, port: int) -> str:
-    """textual-serve's default (``http://HOST:PORT``), usable by a browser: an IPv6
-    address in brackets, and this machine's name for a listen-on-everything host."""
-    import socket
-
-    if host in ("", "0.0.0.0", "::"):
-        host = socket.gethostname()
-    return f"http://{_host_port(host, port)}"
-
-
-def _listen_error(host: str, port: int, exc: OSError) -> CommandError:
-    if exc.errno == errno.EADDRINUSE:
-        reason = "the port is in use (pick another with --port)"
-    else:
-        reason = _describe(exc)
-    return CommandError(f"cannot listen on {_host_port(host, port)}: {reason}")
-
-
-def _check_port_free(host: str, port: int) -> None:
-    """Bind HOST:PORT the way the server will (SO_REUSEADDR), so a taken port or an
-    unknown host is one line before the server prints its banner."""
-    import socket
-
-    where = _host_port(host, port)
-    try:
-        infos = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-    except socket.gaierror as exc:
-        raise CommandError(f"cannot listen on {where}: {exc.strerror or exc}") from None
-    for family, type_, proto, _, addr in infos:
-        try:
-            sock = socket.socket(family, type_, proto)
-        except OSError:
-            continue  # e.g. IPv6 disabled: the server skips that family as well
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(addr)
-        except OSError as exc:
-            raise _listen_error(host, port, exc) from None
-        finally:
-            sock.close()
 
 
 def _build_with_progress(console, build_demo, root: Path, traces: int, seed: int, force: bool):
