@@ -30,6 +30,7 @@ write transactions let a running assistant write at the same time.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import queue
@@ -43,6 +44,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
+from jarvis_tui.core.events import EventType
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.learning.classify import classify_query
 from jarvis_tui.paths import FILE_MODE, ensure_dir
@@ -53,6 +55,8 @@ SNIPPET_CHARS = 240
 FTS_SET_MAX = 5_000
 """Above this many matching documents a time-ordered search walks the time index
 instead of materialising every match (see ``TraceStore._page_by_time_probe``)."""
+
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: called from the worker thread doing the work."""
@@ -199,6 +203,9 @@ are filters: an index per text column would cost every insert for little use.)""
 
 OUTCOMES = ("success", "failure")
 
+LABELLED_SQL = "(r.feedback IS NOT NULL OR r.outcome IS NOT NULL)"
+"""A trace is labelled when it has a score or an outcome (success / failure)."""
+
 
 # --------------------------------------------------------------------------- values
 
@@ -213,7 +220,7 @@ class TraceFilter:
     """``success``, ``failure`` or ``unknown`` (no outcome recorded)."""
     query_class: Optional[str] = None
     labelled: Optional[bool] = None
-    """True: has a feedback score; False: unrated."""
+    """True: has a score or an outcome (see ``LABELLED_SQL``); False: neither."""
     since: Optional[float] = None
     until: Optional[float] = None
     text: Optional[str] = None
@@ -286,27 +293,39 @@ class LabelChange:
     at: float
 
 
+@dataclass(frozen=True)
+class StoreProblem:
+    """A row the store could not read as it is; shown with a fallback, reported once."""
+
+    trace_id: str
+    why: str
+
+
 _UNSET: Any = object()
 
 
 # --------------------------------------------------------------------------- FTS
 
 
-_FTS_TOKEN = re.compile(r'"[^"]*"?|\S+')
+_FTS_TOKEN = re.compile(r'"[^"]*"|\S+')
 _WORD = re.compile(r"\w+", re.UNICODE)
+ALL_ROWS_NOTE = "no words to search for: showing all traces"
 
 
-def to_fts_query(text: str) -> tuple[str, str]:
-    """Turn what a user typed into a safe FTS5 expression; never raises.
+def _parse_search(text: str) -> tuple[str, str, bool]:
+    """``(expression, note, match_all)`` for what a user typed; never raises.
 
-    Syntax: words (all must match), ``"exact phrase"``, ``prefix*``, ``-exclude``,
-    ``a OR b``. Anything else (stray quotes, ``AND``, punctuation) is read as plain
-    words. Returns ``(expression, note)``; the note says what was reinterpreted,
-    and the expression is ``""`` when there is nothing to search for.
+    *match_all* is True when the text holds no word at all (only operators such as
+    ``*``, ``AND``, ``OR``, quotes): the search is then no filter, and the note says so.
     """
     notes: list[str] = []
+    blank = not text.strip()
     if text.count('"') % 2:
-        notes.append("unbalanced quote closed")
+        # Quotes pair up left to right; the one left over is stray wherever it is,
+        # and reads as a space, so `"csv large` and `csv large"` both mean the words.
+        cut = text.rindex('"')
+        text = text[:cut] + " " + text[cut + 1 :]
+        notes.append("unbalanced quote read as words")
     positives: list[str] = []  # groups already OR-joined
     negatives: list[str] = []
     pending_or = False
@@ -336,26 +355,94 @@ def to_fts_query(text: str) -> tuple[str, str]:
             positives.append(expr)
     if not positives:
         if negatives:
-            return "", "add a word to search for; -word only excludes"
-        return "", "nothing to search for" if text.strip() else ""
+            return "", "add a word to search for; -word only excludes", False
+        if blank:
+            return "", "", True
+        return "", ALL_ROWS_NOTE, True
     parts = [f"({p})" if " OR " in p else p for p in positives]
     expr = " AND ".join(parts)
     for neg in negatives:
         expr += f" NOT {neg}"
-    return expr, "; ".join(notes)
+    return expr, "; ".join(dict.fromkeys(notes)), False
+
+
+def to_fts_query(text: str) -> tuple[str, str]:
+    """Turn what a user typed into a safe FTS5 expression; never raises.
+
+    Syntax: words (all must match), ``"exact phrase"``, ``prefix*``, ``-exclude``,
+    ``a OR b``. Anything else (a stray quote anywhere, ``AND``, punctuation) is read
+    as plain words. Returns ``(expression, note)``; the note says what was
+    reinterpreted, and the expression is ``""`` when there is nothing to search for
+    (text of operators only: every trace matches, see :meth:`TraceStore.page`).
+    """
+    expr, note, _ = _parse_search(text)
+    return expr, note
 
 
 # --------------------------------------------------------------------------- helpers
 
 
+JSON_MAX_DEPTH = 100
+"""Deeper JSON in a row is kept as raw text: the stdlib parser (and every renderer
+after it) recurses per level, and 1,000 levels in 2 KB raise RecursionError."""
+JSON_MAX_CHARS = 64 * 1024 * 1024
+"""Larger JSON columns are kept as raw text rather than parsed into objects."""
+
+_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _json_depth(text: str) -> int:
+    """Deepest bracket nesting of *text*, skipping string literals (C-speed regex)."""
+    depth = deepest = 0
+    for m in _JSON_NESTING.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > JSON_MAX_DEPTH:
+                    return deepest
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def _json_problem(text: str) -> Optional[str]:
+    """Why *text* (a JSON column) will not be parsed, or None when it will."""
+    if len(text) > JSON_MAX_CHARS:
+        return f"JSON larger than {JSON_MAX_CHARS:,} characters"
+    # Cheap bound first: fewer opening brackets than the limit cannot nest deeper.
+    if text.count("[") + text.count("{") > JSON_MAX_DEPTH and _json_depth(text) > JSON_MAX_DEPTH:
+        return f"JSON nested deeper than {JSON_MAX_DEPTH} levels"
+    return None
+
+
+def _parse_json(text: Any, default: Any) -> tuple[Any, Optional[str]]:
+    """Parse a JSON column, totally: ``(value, problem)``.
+
+    Invalid, too deep or too large JSON comes back as ``{"_invalid_json": raw}``
+    (the raw text, shown as it is) with the reason; nothing here raises.
+    """
+    if text is None or text == "":
+        return default, None
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not isinstance(text, str):
+        return {"_invalid_json": str(text)}, "not JSON text"
+    why = _json_problem(text)
+    if why is None:
+        try:
+            return json.loads(text), None
+        except RecursionError:
+            why = "JSON nested too deep"
+        except (TypeError, ValueError) as exc:
+            return {"_invalid_json": text}, f"invalid JSON ({exc.__class__.__name__})"
+    return {"_invalid_json": text}, why
+
+
 def _loads(text: Any, default: Any) -> Any:
     """Parse a JSON column; invalid JSON is kept, marked, never raised."""
-    if text is None or text == "":
-        return default
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return {"_invalid_json": str(text)}
+    return _parse_json(text, default)[0]
 
 
 _ENCODER = json.JSONEncoder(
@@ -370,7 +457,37 @@ def _dumps(value: Any) -> str:
 
 
 def _classify_text(value: Any) -> str:
-    return classify_query(value if isinstance(value, str) else str(value or ""))
+    """The query class of a stored query; total (any bad input is class "general")."""
+    try:
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        return classify_query(value if isinstance(value, str) else str(value or ""))
+    except Exception:  # noqa: BLE001 - a classifier bug must never brick the store
+        return "general"
+
+
+def _lenient_text(raw: bytes) -> str:
+    """``text_factory`` for a retry: invalid UTF-8 becomes U+FFFD instead of an error."""
+    return raw.decode("utf-8", "replace")
+
+
+def _is_decode_error(exc: sqlite3.Error) -> bool:
+    return "could not decode" in str(exc).lower()
+
+
+class _RepairingText:
+    """``text_factory`` that decodes leniently and remembers which values it repaired."""
+
+    def __init__(self) -> None:
+        self.repaired: Dict[int, str] = {}
+
+    def __call__(self, raw: bytes) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "replace")
+            self.repaired[id(text)] = text  # kept alive, so the id stays unique
+            return text
 
 
 def _step_type(value: str) -> Any:
@@ -450,6 +567,7 @@ class TraceStore:
         self._closed = False
         self._mem_name = f"jtmem_{uuid.uuid4().hex}"
         self.read_only = read_only
+        self._problems: Dict[str, StoreProblem] = {}
         if self._memory:
             # One shared in-process database so every pooled connection sees it.
             self._uri = f"file:{self._mem_name}_main?mode=memory&cache=shared"
@@ -492,7 +610,10 @@ class TraceStore:
             isolation_level=None,
             check_same_thread=False,  # pooled: one thread at a time, see _conn()
         )
-        conn.create_function("jt_classify", 1, _classify_text, deterministic=True)
+        # Arguments arrive as BLOBs (CAST in the SQL): a TEXT argument that is not
+        # valid UTF-8 fails before Python sees it ("user-defined function raised
+        # exception") and would abort the whole mirror statement.
+        conn.create_function("jt_classify", 2, self._classify_row, deterministic=True)
         conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         conn.execute("PRAGMA cache_size=-16384")  # 16 MiB per connection
         conn.execute("PRAGMA temp_store=MEMORY")
@@ -588,6 +709,82 @@ class TraceStore:
         if self._keepalive is not None:
             self._keepalive.close()
             self._keepalive = None
+
+    # ------------------------------------------------------------ bad rows
+
+    @property
+    def problems(self) -> List[StoreProblem]:
+        """Traces read with a fallback (invalid UTF-8, JSON too deep…): one entry per
+        trace, every reason found so far; the rest of the store works as usual."""
+        with self._lock:
+            return list(self._problems.values())
+
+    def _report(self, trace_id: Any, why: str) -> None:
+        """Record a bad row (which trace, why); each reason is logged once."""
+        if isinstance(trace_id, bytes):
+            trace_id = trace_id.decode("utf-8", "replace")
+        tid = str(trace_id)
+        with self._lock:
+            known = self._problems.get(tid)
+            if known is not None and why in known.why.split("; "):
+                return
+            merged = why if known is None else f"{known.why}; {why}"
+            self._problems[tid] = StoreProblem(tid, merged)
+        log.warning("trace %r in %s: %s (shown with a fallback)", tid, self._path, why)
+
+    def _classify_row(self, trace_id: Any, query: Any) -> str:
+        """``jt_classify(trace_id, query)``: both BLOBs; never raises."""
+        if isinstance(query, bytes):
+            try:
+                query = query.decode("utf-8")
+            except UnicodeDecodeError:
+                self._report(trace_id, "invalid UTF-8 in query")
+                query = query.decode("utf-8", "replace")
+        return _classify_text(query)
+
+    def _fetch(
+        self,
+        conn: sqlite3.Connection,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        id_col: Optional[int] = None,
+    ) -> list:
+        """``execute(sql).fetchall()`` that survives text that is not valid UTF-8.
+
+        The fast path decodes strictly (C speed); only when a value fails is the
+        query re-run with a lenient decoder, and, given the column holding the
+        trace id, each repaired row is reported.
+        """
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if not _is_decode_error(exc):
+                raise
+        repair = _RepairingText()
+        conn.text_factory = repair
+        try:
+            cur = conn.execute(sql, params)
+            rows = cur.fetchall()
+            names = [d[0] for d in cur.description or ()]
+        finally:
+            conn.text_factory = str
+        if id_col is not None and repair.repaired:
+            for r in rows:
+                bad = [
+                    names[i] if i < len(names) else str(i)
+                    for i, v in enumerate(r)
+                    if isinstance(v, str) and id(v) in repair.repaired
+                ]
+                if bad:
+                    self._report(r[id_col], f"invalid UTF-8 in {', '.join(bad)}")
+        return rows
+
+    def _loads_row(self, trace_id: str, text: Any, default: Any, what: str) -> Any:
+        value, why = _parse_json(text, default)
+        if why is not None:
+            self._report(trace_id, f"{what}: {why}")
+        return value
 
     def __enter__(self) -> TraceStore:
         return self
@@ -773,7 +970,8 @@ class TraceStore:
         conn.execute(
             f"INSERT OR IGNORE INTO {s}.jt_rows"
             "(id, started_at, qclass, agent, model, outcome, feedback, latency, tokens)"
-            " SELECT id, coalesce(started_at, 0.0), jt_classify(coalesce(query, '')),"
+            " SELECT id, coalesce(started_at, 0.0),"
+            " jt_classify(CAST(trace_id AS BLOB), CAST(coalesce(query, '') AS BLOB)),"
             " coalesce(agent, ''), coalesce(model, ''), outcome, feedback,"
             " coalesce(total_latency_seconds, 0.0), coalesce(total_tokens, 0)"
             " FROM main.traces WHERE id > ? AND id <= ?",
@@ -1019,13 +1217,15 @@ class TraceStore:
     def get(self, trace_id: str) -> Optional[Trace]:
         """Retrieve a trace with its steps, or ``None`` if not found."""
         with self._conn() as conn:
-            row = conn.execute(
+            rows = self._fetch(
+                conn,
                 f"SELECT {self._trace_cols()} FROM main.traces WHERE trace_id = ?",
                 (trace_id,),
-            ).fetchone()
-            if row is None:
+                id_col=1,
+            )
+            if not rows:
                 return None
-            return self._rows_to_traces(conn, [row])[0]
+            return self._rows_to_traces(conn, rows[:1])[0]
 
     def list_traces(
         self,
@@ -1056,7 +1256,7 @@ class TraceStore:
             f" WHERE {' AND '.join(where)} ORDER BY r.started_at DESC, r.id DESC LIMIT ?"
         )
         with self._conn() as conn:
-            rows = conn.execute(sql, [*params, int(limit)]).fetchall()
+            rows = self._fetch(conn, sql, [*params, int(limit)], id_col=1)
             return self._rows_to_traces(conn, rows)
 
     def iter_traces(
@@ -1097,7 +1297,7 @@ class TraceStore:
         )
         while stop is None or not stop.is_set():
             with self._conn() as conn:
-                rows = conn.execute(sql, [last, *extra, batch_size]).fetchall()
+                rows = self._fetch(conn, sql, [last, *extra, batch_size], id_col=1)
                 if not rows:
                     return
                 last = rows[-1][0]
@@ -1120,7 +1320,8 @@ class TraceStore:
         """
         where, params = self._quality_where(agent, min_feedback, exclude_failures)
         base = (
-            "SELECT r.id, t.query, t.result, r.model, r.feedback, r.qclass, r.started_at"
+            "SELECT r.id, t.query, t.result, r.model, r.feedback, r.qclass, r.started_at,"
+            " t.trace_id"
             f" FROM {self._schema}.jt_rows r JOIN main.traces t ON t.id = r.id WHERE "
         )
         key: Optional[tuple[float, int]] = None
@@ -1136,7 +1337,7 @@ class TraceStore:
                 + " ORDER BY r.started_at DESC, r.id DESC LIMIT ?"
             )
             with self._conn() as conn:
-                rows = conn.execute(sql, [*args, batch_size]).fetchall()
+                rows = self._fetch(conn, sql, [*args, batch_size], id_col=7)
             if not rows:
                 return
             key = (rows[-1][6], rows[-1][0])
@@ -1197,7 +1398,7 @@ class TraceStore:
         keys = ("n", "rated", "fb_sum", "fb_sq_sum", "latency", "tokens", "success", "failure")
         out = []
         with self._conn() as conn:
-            for row in conn.execute(sql, params):
+            for row in self._fetch(conn, sql, params):
                 d: Dict[str, Any] = dict(zip(by, row[: len(by)], strict=True))
                 d.update(zip(keys, row[len(by) :], strict=True))
                 for k in ("n", "rated", "success", "failure"):
@@ -1232,7 +1433,7 @@ class TraceStore:
         keys = ("qclass", "model", "agent", "outcome", "n", "rated", "fb_sum", "fb_sq_sum",
                 "latency_sum", "tokens_sum", "q_n", "q_fb_sum")  # fmt: skip
         with self._conn() as conn:
-            rows = conn.execute(sql, params).fetchall()
+            rows = self._fetch(conn, sql, params)
         out = []
         for row in rows:
             d = dict(zip(keys, row, strict=True))
@@ -1278,7 +1479,7 @@ class TraceStore:
         )
         out: Dict[tuple, Dict[str, int]] = {}
         with self._conn() as conn:
-            for row in conn.execute(sql, params):
+            for row in self._fetch(conn, sql, params):
                 name = row[len(by)]
                 if not isinstance(name, str) or not name:
                     continue
@@ -1309,9 +1510,32 @@ class TraceStore:
         sql += " ORDER BY f.rank LIMIT ?"
         params.append(int(limit))
         with self._conn() as conn:
-            rows = conn.execute(sql, params).fetchall()
+            rows = self._fetch(conn, sql, params, id_col=0)
         keys = ("trace_id", "query", "result", "agent", "model", "outcome", "started_at")
         return [dict(zip(keys, r, strict=False)) for r in rows]
+
+    def subscribe_to_bus(self, bus: Any) -> None:
+        """Save every trace published as ``TRACE_COMPLETE`` on *bus*, as OpenJarvis's
+        store does. *bus* is a :class:`jarvis_tui.core.events.EventBus` or any bus
+        with ``subscribe(event_type, callback)`` (OpenJarvis's ``EventBus``): its
+        events carry the trace in ``data["trace"]``; an OpenJarvis ``Trace`` is read
+        field by field. A re-published trace is a no-op (saves are idempotent)."""
+        bus.subscribe(EventType.TRACE_COMPLETE, self._on_event)
+
+    def unsubscribe_from_bus(self, bus: Any) -> None:
+        """Undo :meth:`subscribe_to_bus`."""
+        bus.unsubscribe(EventType.TRACE_COMPLETE, self._on_event)
+
+    def _on_event(self, event: Any) -> None:
+        data = getattr(event, "data", None)
+        trace = _as_trace(data.get("trace") if isinstance(data, dict) else None)
+        if trace is None:
+            return
+        try:
+            self.save(trace)
+        except (StoreError, ValueError) as exc:
+            # The publisher is the assistant's own thread: say why, never crash it.
+            log.warning("trace %r from the event bus not saved: %s", trace.trace_id, exc)
 
     def update_feedback(self, trace_id: str, score: float) -> bool:
         """Set the feedback score; False for an unknown id. Recorded in the history."""
@@ -1346,9 +1570,9 @@ class TraceStore:
             where.append("+r.qclass = ?")
             params.append(flt.query_class)
         if flt.labelled is True:
-            where.append("r.feedback IS NOT NULL")
+            where.append(LABELLED_SQL)
         elif flt.labelled is False:
-            where.append("r.feedback IS NULL")
+            where.append(f"NOT {LABELLED_SQL}")
         if flt.since is not None:
             where.append("r.started_at >= ?")
             params.append(flt.since)
@@ -1356,11 +1580,11 @@ class TraceStore:
             where.append("r.started_at <= ?")
             params.append(flt.until)
         if flt.text:
-            expr, note = to_fts_query(flt.text)
+            expr, note, match_all = _parse_search(flt.text)
             if expr and self._has_fts:
                 where.append("r.id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)")
                 params.append(expr)
-            else:
+            elif not match_all:
                 where.append("0")
         return where, params, note
 
@@ -1403,13 +1627,13 @@ class TraceStore:
         s = self._schema
         sql = (
             "SELECT r.id, t.trace_id, r.started_at, r.qclass, r.agent, r.model, r.outcome,"
-            f" r.feedback, r.latency, r.tokens, substr(t.query, 1, {SNIPPET_CHARS})"
+            f" r.feedback, r.latency, r.tokens, substr(t.query, 1, {SNIPPET_CHARS}) AS query"
             f" FROM {s}.jt_rows r JOIN main.traces t ON t.id = r.id"
             f" WHERE {' AND '.join(where) or '1=1'}"
             f" ORDER BY {expr} {order}, r.id {order} LIMIT ?"
         )
         with self._conn() as conn:
-            rows = conn.execute(sql, [*params, int(limit) + 1]).fetchall()
+            rows = self._fetch(conn, sql, [*params, int(limit) + 1], id_col=1)
         has_more = len(rows) > limit
         out = [TraceRow(*r) for r in rows[:limit]]
         if backwards:
@@ -1487,15 +1711,17 @@ class TraceStore:
             rows = []
             if chosen:
                 marks = ",".join("?" * len(chosen))
-                rows = conn.execute(
+                rows = self._fetch(
+                    conn,
                     "SELECT r.id, t.trace_id, r.started_at, r.qclass, r.agent, r.model,"
                     " r.outcome, r.feedback, r.latency, r.tokens,"
-                    f" substr(t.query, 1, {SNIPPET_CHARS})"
+                    f" substr(t.query, 1, {SNIPPET_CHARS}) AS query"
                     f" FROM {s}.jt_rows r JOIN main.traces t ON t.id = r.id"
                     f" WHERE r.id IN ({marks})"
                     f" ORDER BY r.started_at {order}, r.id {order}",
                     chosen,
-                ).fetchall()
+                    id_col=1,
+                )
         has_more = len(rows) > limit
         out = [TraceRow(*r) for r in rows[:limit]]
         if backwards:
@@ -1503,10 +1729,11 @@ class TraceStore:
         return Page(rows=out, has_more=has_more, fts_note=note)
 
     def count_filtered(self, flt: TraceFilter = TraceFilter()) -> tuple[int, int]:
-        """``(matching, labelled among them)`` for the filter."""
+        """``(matching, labelled among them)`` for the filter; labelled = a score or an
+        outcome."""
         where, params, _ = self._where(flt)
         sql = (
-            f"SELECT count(*), count(r.feedback) FROM {self._schema}.jt_rows r"
+            f"SELECT count(*), total({LABELLED_SQL}) FROM {self._schema}.jt_rows r"
             f" WHERE {' AND '.join(where) or '1=1'}"
         )
         with self._conn() as conn:
@@ -1521,17 +1748,19 @@ class TraceStore:
             f" WHERE {' AND '.join(where) or '1=1'} GROUP BY r.qclass"
         )
         with self._conn() as conn:
-            return {k: int(v) for k, v in conn.execute(sql, params)}
+            return {k: int(v) for k, v in self._fetch(conn, sql, params)}
 
     def facets(self) -> Dict[str, List[str]]:
         """Distinct agents and models (for filter pickers)."""
         s = self._schema
         with self._conn() as conn:
             agents = [
-                r[0] for r in conn.execute(f"SELECT DISTINCT agent FROM {s}.jt_rows ORDER BY agent")
+                r[0]
+                for r in self._fetch(conn, f"SELECT DISTINCT agent FROM {s}.jt_rows ORDER BY agent")
             ]
             models = [
-                r[0] for r in conn.execute(f"SELECT DISTINCT model FROM {s}.jt_rows ORDER BY model")
+                r[0]
+                for r in self._fetch(conn, f"SELECT DISTINCT model FROM {s}.jt_rows ORDER BY model")
             ]
         return {"agents": agents, "models": models}
 
@@ -1618,11 +1847,12 @@ class TraceStore:
     def label_history(self, trace_id: str) -> List[LabelEvent]:
         """Every label change of a trace, oldest first."""
         with self._conn() as conn:
-            rows = conn.execute(
+            rows = self._fetch(
+                conn,
                 f"SELECT trace_id, field, old_value, new_value, note, source, at"
                 f" FROM {self._schema}.jt_label_history WHERE trace_id = ? ORDER BY id",
                 (trace_id,),
-            ).fetchall()
+            )
         return [
             LabelEvent(r[0], r[1], _loads(r[2], None), _loads(r[3], None), r[4], r[5], r[6])
             for r in rows
@@ -1630,10 +1860,10 @@ class TraceStore:
 
     def note(self, trace_id: str) -> Optional[str]:
         with self._conn() as conn:
-            row = conn.execute(
-                f"SELECT note FROM {self._schema}.jt_notes WHERE trace_id = ?", (trace_id,)
-            ).fetchone()
-        return row[0] if row else None
+            rows = self._fetch(
+                conn, f"SELECT note FROM {self._schema}.jt_notes WHERE trace_id = ?", (trace_id,)
+            )
+        return rows[0][0] if rows else None
 
     # ------------------------------------------------------------ internals
 
@@ -1669,32 +1899,66 @@ class TraceStore:
                 f" metadata FROM main.trace_steps WHERE trace_id IN ({marks})"
                 " ORDER BY trace_id, step_index"
             )
-        for sr in conn.execute(sql, ids) if with_steps else ():
-            steps[sr[0]].append(
+        for sr in self._fetch(conn, sql, ids, id_col=0) if with_steps else ():
+            tid = sr[0]
+            steps.setdefault(tid, []).append(
                 TraceStep(
                     step_type=_step_type(sr[1]),
                     timestamp=sr[2] or 0.0,
                     duration_seconds=sr[3] or 0.0,
-                    input=_loads(sr[4], {}),
-                    output=_loads(sr[5], {}),
-                    metadata=_loads(sr[6], {}),
+                    input=self._loads_row(tid, sr[4], {}, "step input"),
+                    output=self._loads_row(tid, sr[5], {}, "step output"),
+                    metadata=self._loads_row(tid, sr[6], {}, "step metadata"),
                 )
             )
         out = []
         for r in rows:
-            messages = _loads(r[14], [])
+            messages = self._loads_row(r[1], r[14], [], "messages")
             out.append(
                 Trace(
                     trace_id=r[1], query=r[2] or "", agent=r[3] or "", model=r[4] or "",
                     engine=r[5] or "", result=r[6] or "", outcome=r[7], feedback=r[8],
                     started_at=r[9] or 0.0, ended_at=r[10] or 0.0,
                     total_tokens=r[11] or 0, total_latency_seconds=r[12] or 0.0,
-                    metadata=_loads(r[13], {}),
+                    metadata=self._loads_row(r[1], r[13], {}, "metadata"),
                     messages=messages if isinstance(messages, list) else [messages],
-                    steps=steps[r[1]],
+                    steps=steps.get(r[1], []),
                 )
             )  # fmt: skip
         return out
+
+
+def _as_trace(obj: Any) -> Optional[Trace]:
+    """*obj* as our :class:`Trace`: itself, or a look-alike (OpenJarvis's ``Trace``)
+    read field by field; ``None`` for anything else."""
+    if isinstance(obj, Trace):
+        return obj
+    if not isinstance(getattr(obj, "trace_id", None), str):
+        return None
+    try:
+        steps = [
+            TraceStep(
+                step_type=getattr(st, "step_type", "respond"),
+                timestamp=float(getattr(st, "timestamp", 0.0) or 0.0),
+                duration_seconds=float(getattr(st, "duration_seconds", 0.0) or 0.0),
+                input=getattr(st, "input", {}) or {},
+                output=getattr(st, "output", {}) or {},
+                metadata=getattr(st, "metadata", {}) or {},
+            )
+            for st in getattr(obj, "steps", None) or ()
+        ]
+        fields = {
+            name: getattr(obj, name)
+            for name in (
+                "query", "agent", "model", "engine", "result", "outcome", "feedback",
+                "started_at", "ended_at", "total_tokens", "total_latency_seconds",
+                "metadata", "messages",
+            )
+            if hasattr(obj, name)
+        }  # fmt: skip
+        return Trace(trace_id=obj.trace_id, steps=steps, **fields)
+    except (TypeError, ValueError):
+        return None
 
 
 @contextmanager
@@ -1732,6 +1996,7 @@ __all__ = [
     "ReadOnlyStore",
     "SORT_EXPR",
     "StoreError",
+    "StoreProblem",
     "TraceFilter",
     "TraceRow",
     "TraceStore",

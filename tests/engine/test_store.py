@@ -246,21 +246,23 @@ def counted(store, make_trace):
 def test_count_and_count_filtered(counted):
     store, traces = counted
     assert store.count() == 40
-    assert store.count_filtered() == (40, sum(t.feedback is not None for t in traces))
+
+    def is_labelled(t):  # a score or an outcome
+        return t.feedback is not None or t.outcome is not None
+
+    assert store.count_filtered() == (40, sum(map(is_labelled, traces)))
 
     def expect(pred):
         sel = [t for t in traces if pred(t)]
-        return len(sel), sum(t.feedback is not None for t in sel)
+        return len(sel), sum(map(is_labelled, sel))
 
     assert store.count_filtered(TraceFilter(agent="react")) == expect(lambda t: t.agent == "react")
     assert store.count_filtered(TraceFilter(outcome="unknown")) == expect(
         lambda t: t.outcome is None
     )
-    assert store.count_filtered(TraceFilter(labelled=True)) == expect(
-        lambda t: t.feedback is not None
-    )
+    assert store.count_filtered(TraceFilter(labelled=True)) == expect(is_labelled)
     assert store.count_filtered(TraceFilter(labelled=False)) == (
-        sum(t.feedback is None for t in traces),
+        sum(not is_labelled(t) for t in traces),
         0,
     )
     assert store.count_filtered(TraceFilter(query_class="code", model="m1")) == expect(
@@ -374,7 +376,7 @@ def test_search_exclusion_only_finds_nothing(searchable):
 
 def test_to_fts_query_notes():
     expr, note = to_fts_query('"foo bar')
-    assert expr == '"foo bar"'
+    assert expr == '"foo" AND "bar"'  # a stray quote reads as words
     assert "quote" in note
     assert to_fts_query("foo bar") == ('"foo" AND "bar"', "")
     assert to_fts_query("") == ("", "")

@@ -99,7 +99,7 @@ def test_opens_openjarvis_file_and_adds_only_our_tables(oj_copy, name):
     assert not tables_before & JT_TABLES
     with TraceStore(path) as store:
         assert store.count() == 300
-        assert store.count_filtered() == (300, 184)
+        assert store.count_filtered() == (300, 267)  # 184 scored + 83 with an outcome only
         t = store.get("tr0000")
         assert [s.step_type for s in t.steps] == [
             StepType.ROUTE,
@@ -302,13 +302,14 @@ def test_read_only_sees_openjarvis_feedback_updates(oj_copy):
     path = oj_copy("traces.db")
     with TraceStore(path, read_only=True) as store:
         labelled = store.count_filtered(TraceFilter(labelled=True))[0]
+        tid = store.page(TraceFilter(labelled=False), limit=1).rows[0].trace_id
         gen = store.change_token()[1]
         conn = _raw(path)
         with conn:
-            conn.execute("UPDATE traces SET feedback = 0.5 WHERE trace_id = 'tr0001'")
+            conn.execute("UPDATE traces SET feedback = 0.5 WHERE trace_id = ?", (tid,))
         conn.close()
         store.sync()
-        assert store.get("tr0001").feedback == 0.5  # the file itself is read fine
+        assert store.get(tid).feedback == 0.5  # the file itself is read fine
         assert store.change_token()[1] > gen
         assert store.count_filtered(TraceFilter(labelled=True))[0] == labelled + 1
 

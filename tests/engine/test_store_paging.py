@@ -188,8 +188,9 @@ FILTERS: list[tuple[str, TraceFilter, Callable[[Truth], bool]]] = [
     ("success", TraceFilter(outcome="success"), lambda t: t.outcome == "success"),
     ("unknown", TraceFilter(outcome="unknown"), lambda t: t.outcome is None),
     ("class", TraceFilter(query_class="code"), lambda t: t.qclass == "code"),
-    ("labelled", TraceFilter(labelled=True), lambda t: t.feedback is not None),
-    ("unlabelled", TraceFilter(labelled=False), lambda t: t.feedback is None),
+    # labelled: a score or an outcome
+    ("labelled", TraceFilter(labelled=True), lambda t: t.feedback is not None or bool(t.outcome)),
+    ("unlabelled", TraceFilter(labelled=False), lambda t: t.feedback is None and not t.outcome),
     (
         "since-until",
         TraceFilter(since=1_760_000_100.0, until=1_760_000_200.0),
@@ -232,8 +233,7 @@ FILTERS: list[tuple[str, TraceFilter, Callable[[Truth], bool]]] = [
             t.agent == "orchestrator"
             and t.model == "llama3.1:70b"
             and t.outcome == "failure"
-            and t.qclass == "short"
-            and t.feedback is not None
+            and t.qclass == "short"  # labelled: it has an outcome
             and "alpha" in t.words
         ),
     ),
@@ -253,7 +253,7 @@ def test_filtered_paging_and_counts(paged, name, flt, keep, sort, descending):
     pages = walk(store, flt, sort, descending, limit=37)
     got = [r.trace_id for p in pages for r in p.rows]
     assert got == expected
-    labelled = sum(1 for t in truth if keep(t) and t.feedback is not None)
+    labelled = sum(1 for t in truth if keep(t) and (t.feedback is not None or t.outcome))
     assert store.count_filtered(flt) == (len(expected), labelled)
 
 
