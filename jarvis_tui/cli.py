@@ -7,6 +7,11 @@ and headless commands never load Textual or torch.
 
 Errors a user can act on (a bad path, a locked or foreign database, a bad value)
 print one line, ``jarvis-tui: error: ...``, and exit 1; usage errors exit 2 (argparse).
+
+Every line printed for people goes through :func:`_line` (a Rich ``Text`` of
+``jarvis_tui.ui.text.plain``) or :func:`_error`: names, paths and messages come from
+data or the network, so none may carry markup or a terminal escape to the screen.
+Numbers are rounded for people (``jarvis_tui.core.fmt``); ``--json`` keeps them whole.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="build a demo workspace offline and open it",
         description=(
             "Build a realistic demo workspace (traces from five models and three agents, "
-            "60%% labelled) offline and deterministically, then open the app on it."
+            "60% labelled) offline and deterministically, then open the app on it."
         ),
     )
     demo.add_argument(
@@ -285,32 +290,29 @@ def _cmd_open(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+    from jarvis_tui.core.fmt import duration
     from jarvis_tui.demo import build_demo
 
-    console = Console(stderr=True, highlight=False)
+    console = _console(stderr=True)
     ws = Workspace(resolve_home(args.dir))
     if ws.root.exists() and not ws.root.is_dir():
         raise CommandError(f"{ws.root} exists and is not a directory")
     if ws.traces_db.exists() and not args.force:
-        console.print(
+        _say(
+            console,
             f"Reusing the demo workspace in {ws.root} (its traces.db exists; --force rebuilds it).",
-            markup=False,
-            soft_wrap=True,
         )
     else:
         started = time.perf_counter()
         _build_with_progress(console, build_demo, ws.root, args.traces, args.seed, args.force)
         size = ws.traces_db.stat().st_size
-        console.print(
+        _say(
+            console,
             f"Built {args.traces:,} traces in {ws.root} "
-            f"({size / 1e6:,.1f} MB, {time.perf_counter() - started:.1f} s).",
-            markup=False,
-            soft_wrap=True,
+            f"({size / 1e6:,.1f} MB, {duration(time.perf_counter() - started)}).",
         )
     if args.no_open:
-        console.print(f"Open it with: {PROG} --home {ws.root}", markup=False, soft_wrap=True)
+        _say(console, f"Open it with: {PROG} --home {ws.root}")
         return 0
     return _open_app(ws.root)
 
@@ -318,54 +320,58 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_learn(args: argparse.Namespace) -> int:
     import json
 
-    from rich.console import Console
-
     from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
     from jarvis_tui.traces import TraceStore
 
     ws = Workspace(resolve_home(args.learn_home or args.home))
     if not ws.traces_db.is_file():
         raise CommandError(f"no trace store at {ws.traces_db}")
-    console = Console(stderr=True, highlight=False)
+    console = _console(stderr=True)
     store = TraceStore(ws.traces_db)
     try:
+        if args.agent is not None:
+            known = _known_agents(store, ws)
+            if args.agent not in known:
+                raise CommandError(
+                    f"no agent {args.agent!r} in {ws.root} (known: {', '.join(known)})"
+                    if known
+                    else f"no agent {args.agent!r} in {ws.root}: it has no traces or agent configs"
+                )
         orch = LearningOrchestrator(
             trace_store=store, config_dir=ws.agents_dir, min_quality=args.min_quality
         )
-        with console.status("learning…") as status:
+        with console.status(_line("learning…")) as status:
             result = orch.run(
                 agent_id=args.agent,
-                progress=lambda step, msg: status.update(f"{step} {msg}".strip()),
+                progress=lambda step, msg: status.update(_line(f"{step} {msg}".strip())),
             )
     finally:
         store.close()
     if args.json:
+        # ensure_ascii (the default) writes every control character as \uXXXX.
         print(json.dumps(result, indent=2, default=str))
     else:
-        out = Console(highlight=False)
-        out.print(
-            f"status: {result['status']}"
-            + (f" ({result['reason']})" if result.get("reason") else ""),
-            markup=False,
-        )
-        out.print(
+        out = _console()
+        _say(out, f"status: {result['status']}"
+             + (f" ({result['reason']})" if result.get("reason") else ""))  # fmt: skip
+        _say(
+            out,
             f"{result.get('sft_pairs', 0):,} SFT pairs · {result.get('routing_classes', 0)} routing"
             f" classes · {result.get('agent_classes', 0)} agent classes",
-            markup=False,
         )
         for qc, model in sorted(result.get("routing", {}).items()):
-            out.print(f"  route {qc:<8} → {model}", markup=False)
+            _say(out, f"  route {qc:<8} → {model}")
         for name, version in result.get("configs_written", []):
-            out.print(f"  wrote agents/{name}.toml (version {version})", markup=False)
+            _say(out, f"  wrote agents/{name}.toml (version {version})")
     return 0 if result["status"] in ("completed", "skipped") else 1
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     import json
 
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from jarvis_tui.core.fmt import sig
     from jarvis_tui.learning.training import TrainingDataMiner
     from jarvis_tui.learning.training.lora import LoRATrainer, LoRATrainingConfig
     from jarvis_tui.traces import TraceStore
@@ -392,7 +398,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         store.close()
     if not pairs:
         raise CommandError(f"no SFT pairs with feedback >= {args.min_quality}: label traces first")
-    console = Console(stderr=True, highlight=False)
+    console = _console(stderr=True)
     if args.model:
         model = args.model
     else:
@@ -402,7 +408,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     device = None if args.device == "auto" else args.device
     trainer = LoRATrainer(config, model_name=model, device=device)
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+        TextColumn("{task.description}", markup=False), BarColumn(),
+        TextColumn("{task.fields[info]}", markup=False),
         TimeRemainingColumn(), console=console, transient=not args.json,
         disable=not console.is_terminal,  # a pipe or log gets no bar (nor its blank line)
     ) as bar:  # fmt: skip
@@ -412,7 +419,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             total = rec.get("total_steps")
             bar.update(
                 task, completed=rec["step"], total=total,
-                info=f"loss {rec['loss']:.3f} · {rec.get('tokens_per_s', 0):,.0f} tok/s",
+                info=f"loss {sig(rec.get('loss'))} · {sig(rec.get('tokens_per_s'), 3)} tok/s",
             )  # fmt: skip
 
         summary = trainer.train(
@@ -422,19 +429,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        out = Console(highlight=False)
-        out.print(f"status: {summary.get('status')}", markup=False)
+        out = _console()
+        _say(out, f"status: {summary.get('status')}")
         for key in ("run_dir", "final_loss", "tokens_per_s", "train_examples", "truncated"):
             if key in summary:
-                out.print(f"  {key}: {summary[key]}", markup=False)
+                value = summary[key]
+                # Measured floats to 4 significant digits (--json keeps them whole).
+                shown = sig(value) if isinstance(value, float) else value
+                _say(out, f"  {key}: {shown}")
     return 0 if summary.get("status") in ("completed", "cancelled") else 1
 
 
 def _cmd_optimize(args: argparse.Namespace) -> int:
     import json
 
-    from rich.console import Console
-
+    from jarvis_tui.core.fmt import money
     from jarvis_tui.learning.optimize.optimizer import RunControl
     from jarvis_tui.learning.optimize.session import open_session
     from jarvis_tui.learning.optimize.types import ObjectiveBound
@@ -445,17 +454,17 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         raise CommandError("--model needs --backend URL (the endpoint that serves it)")
     # Progress is the command's output (stdout), so stderr holds only a failure's one
     # line; --json keeps stdout to the JSON document and prints no progress.
-    console = Console(highlight=False, quiet=args.json)
+    console = _console(quiet=args.json)
     session = open_session(
         ws, max_trials=args.trials, patience=args.patience, backend_url=args.backend,
         model=args.model, seed=args.seed,
     )  # fmt: skip
     try:
-        console.print(
+        _say(
+            console,
             f"search space: {session.space_origin} ({len(session.space.dimensions)} dimensions)"
             f" · proposer: {session.proposer_name} · trials: trace replay (estimates)",
-            markup=False, soft_wrap=True,
-        )  # fmt: skip
+        )
         control = RunControl(bounds=bounds)
 
         def on_event(ev) -> None:
@@ -463,15 +472,15 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
                 r = ev.result
                 bad = ev.meta.get(r.trial_id, {}).get("infeasible")
                 star = "*" if r in ev.run.pareto_frontier else " "
-                console.print(
+                _say(
+                    console,
                     f"{star} trial {ev.trial_num:>3}/{ev.max_trials} {r.trial_id:<14} "
                     f"acc {r.accuracy:.3f}  lat {r.mean_latency_seconds:.2f}s  "
-                    f"cost ${r.total_cost_usd:.5f}  ({ev.source})"
-                    + (f"  infeasible: {', '.join(bad)}" if bad else ""),
-                    markup=False, soft_wrap=True,
-                )  # fmt: skip
+                    f"cost {money(r.total_cost_usd)}  ({ev.source})"
+                    + (f"  infeasible: {', '.join(map(str, bad))}" if bad else ""),
+                )
             elif ev.kind == "notice":
-                console.print(f"  {ev.message}", markup=False, soft_wrap=True)
+                _say(console, f"  {ev.message}")
 
         run = session.engine.run(control=control, on_event=on_event, resume_run_id=args.resume)
         message = session.opt_store.get_run_meta(run.run_id).get("message", "")
@@ -480,18 +489,17 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_run_json(run, message), indent=2))
     else:
-        out = Console(highlight=False)
-        out.print(f"run {run.run_id}: {run.status} ({message})", markup=False, soft_wrap=True)
+        out = _console()
+        _say(out, f"run {run.run_id}: {run.status} ({message})")
         if run.best_trial is not None:
             b = run.best_trial
-            out.print(
+            _say(
+                out,
                 f"  best {b.trial_id}: accuracy {b.accuracy:.3f}, latency "
-                f"{b.mean_latency_seconds:.2f}s, cost ${b.total_cost_usd:.5f} (estimates)",
-                markup=False, soft_wrap=True,
-            )  # fmt: skip
-        out.print(f"  frontier: {len(run.pareto_frontier)} of {len(run.trials)} trials",
-                  markup=False)  # fmt: skip
-        out.print(f"  export: {PROG} export-best {run.run_id} best.toml", markup=False)
+                f"{b.mean_latency_seconds:.2f}s, cost {money(b.total_cost_usd)} (estimates)",
+            )
+        _say(out, f"  frontier: {len(run.pareto_frontier)} of {len(run.trials)} trials")
+        _say(out, f"  export: {PROG} export-best {run.run_id} best.toml")
     if run.status == "failed":
         raise CommandError(f"run {run.run_id} failed: {message}")
     return 0
@@ -545,7 +553,7 @@ def _cmd_export_best(args: argparse.Namespace) -> int:
         store.save_run(run)  # remembers best_recipe_path, as the reference does
     finally:
         store.close()
-    print(f"wrote {path} (trial {run.best_trial.trial_id})")
+    _say(_console(), f"wrote {path} (trial {run.best_trial.trial_id})")
     return 0
 
 
@@ -593,7 +601,15 @@ def _open_app(home: Path) -> int:
     # Imported here: the UI pulls in Textual, which headless commands never need.
     from jarvis_tui.ui.app import run_app
 
-    return int(run_app(home) or 0)
+    status = int(run_app(home) or 0)
+    if status == 0 and not Workspace(home).traces_db.exists():
+        # Printed once the app has given the screen back, where it stays to be read.
+        _say(
+            _console(stderr=True),
+            f"{PROG}: {home} has no traces yet (OpenJarvis writes traces.db there as you use "
+            f"it); to try the app on a demo workspace: {PROG} demo",
+        )
+    return status
 
 
 def _describe(exc: BaseException) -> str:
@@ -607,8 +623,43 @@ def _describe(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+LINE_LIMIT = 2000
+"""Characters of one printed line; data longer than this is cut with an ellipsis."""
+
+
+def _known_agents(store, ws: Workspace) -> list[str]:
+    """Agents with traces in *store* or a config in agents/, sorted."""
+    names = {a for a in store.facets().get("agents", []) if a}
+    if ws.agents_dir.is_dir():
+        names |= {p.stem for p in ws.agents_dir.glob("*.toml") if p.is_file()}
+    return sorted(names)
+
+
+def _console(*, stderr: bool = False, quiet: bool = False):
+    """A Rich console that never parses markup, emoji codes or highlights data."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, quiet=quiet, highlight=False, markup=False, emoji=False)
+
+
+def _line(text: object, style: str = ""):
+    """One printed line as a Rich ``Text``: control characters visible, never markup."""
+    from rich.text import Text
+
+    from jarvis_tui.ui.text import plain
+
+    return Text(plain(text, LINE_LIMIT), style=style)
+
+
+def _say(console, text: object) -> None:
+    """Print one line of *text* (which may hold data) on *console*, unwrapped."""
+    console.print(_line(text), soft_wrap=True)
+
+
 def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    from jarvis_tui.ui.text import plain
+
+    print(f"{PROG}: error: {plain(message, LINE_LIMIT)}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

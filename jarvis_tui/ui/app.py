@@ -316,7 +316,9 @@ def run_app(home: Path | str, *, theme: str | None = None) -> int:
     """Open the app on *home*; refuse up front (one line on stderr) if the store is bad."""
     problem = precheck(home)
     if problem is not None:
-        print(f"jarvis-tui: error: {problem}", file=sys.stderr)
+        from jarvis_tui.ui.text import plain  # a foreign store's table names are data
+
+        print(f"jarvis-tui: error: {plain(problem, 2000)}", file=sys.stderr)
         return 1
     app = JarvisApp(Workspace.at(home).root, theme=theme)
     result = app.run()
