@@ -11,19 +11,35 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.command import CommandPalette
+from textual.containers import Horizontal, VerticalScroll
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widget import Widget
+from textual.widgets import (
+    Footer,
+    Header,
+    Input,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+    TextArea,
+)
 from textual.worker import Worker, WorkerState
+from textual.worker_manager import WorkerManager
 
 from jarvis_tui.paths import Workspace
 from jarvis_tui.traces import StoreError, TraceStore
+from jarvis_tui.ui.errorlog import ErrorLog
 from jarvis_tui.ui.panes.configs import ConfigsPane
 from jarvis_tui.ui.panes.routing import RoutingPane
 from jarvis_tui.ui.panes.traces import TracesPane
 from jarvis_tui.ui.panes.training import TrainingPane
 from jarvis_tui.ui.panes.trials import TrialsPane
+from jarvis_tui.ui.settings import load_settings, save_theme
+from jarvis_tui.ui.text import one_line
 
 
 def _styles_dir() -> Path:
@@ -71,8 +87,26 @@ class StoreProgress(Message):
         self.phase, self.done, self.total = phase, done, total
 
 
+KEYS_EVERYWHERE: tuple[tuple[str, str], ...] = (
+    ("j k ↑ ↓ g G PgUp PgDn h l", "move (navigation keys never change anything)"),
+    ("enter / escape", "open / back to the pane's navigation, close a dialog"),
+    ("tab", "next field"),
+    ("T R C L P", "Traces, Routing, Configs, Training, Trials pane; [ ] cycle"),
+    ("? F1 / ctrl+p / ctrl+q", "this help / command palette (also: theme) / quit"),
+    ("/ / F", "search / filter bar"),
+    ("y / n", "accept, yes, success / reject, no, failure"),
+    ("e / a / A", "edit / add to the queue / toggle auto-advance"),
+    ("s / x / p / c", "start / stop, cancel / pause, resume / continue a stopped run"),
+    ("r / o O / d", "refresh / cycle the sort, reverse it / detail panel"),
+    ("m / w / + / u", "mark / write to a file / promote / undo the last label"),
+    ("backspace", "clear the label"),
+    ("NAV EDIT SEARCH", "the mode word, bottom left: keys act in NAV, type in EDIT and SEARCH"),
+)
+"""The app-wide key grammar: one meaning per key in every pane."""
+
+
 class HelpScreen(ModalScreen[None]):
-    """Every key that works right now, with what it does."""
+    """The keys that mean the same everywhere, then every key of the current pane."""
 
     BINDINGS = [
         Binding("escape,q,question_mark,f1", "dismiss", "Close help", id="help.close"),
@@ -83,21 +117,60 @@ class HelpScreen(ModalScreen[None]):
         self._title = title
         self._intro = intro
         self._rows = rows
+        """The pane's keys (key, what it does), as shown."""
+
+    @staticmethod
+    def _table(rows: Iterable[tuple[str, str]]) -> Table:
+        table = Table(box=None, show_header=False, expand=True, padding=(0, 1))
+        table.add_column("Key", style="bold", no_wrap=True)
+        table.add_column("Action", ratio=1)
+        for key, desc in rows:
+            table.add_row(Text(key), Text(desc))
+        return table
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, show_header=True, header_style="bold", expand=True)
-        table.add_column("Key", style="bold", no_wrap=True)
-        table.add_column("Action")
-        for key, desc in self._rows:
-            table.add_row(key, desc)
         with VerticalScroll(id="help-body"):
-            yield Static(Text(self._title, style="bold"), id="help-title")
+            yield Static(Text("Keys everywhere", style="bold"), classes="help-heading")
+            yield Static(self._table(KEYS_EVERYWHERE), id="help-global")
+            yield Static(Text(self._title, style="bold"), id="help-title", classes="help-heading")
             yield Static(Text(self._intro), id="help-intro")
-            yield Static(table, id="help-keys")
+            yield Static(self._table(self._rows), id="help-keys")
             yield Static(Text("escape closes this help", style="dim"))
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
         self.dismiss(None)
+
+
+class ObservedWorkers(WorkerManager):
+    """The app's worker manager, which reports every worker that fails.
+
+    ``Worker.StateChanged`` is posted to the worker's own node and does not bubble,
+    so an app-level handler never hears about a pane's workers. Every worker's end
+    (success, error or cancel) passes through the manager's done callback instead:
+    that one hook covers the workers of every pane and widget, present and future.
+    """
+
+    def __init__(self, app: JarvisApp) -> None:
+        super().__init__(app)
+        self._jarvis = app
+
+    def _remove_worker(self, worker: Worker) -> None:
+        super()._remove_worker(worker)
+        if worker.state == WorkerState.ERROR and worker.error is not None:
+            self._jarvis.worker_failed(worker)
+
+
+def binding_ids() -> set[str]:
+    """Every binding id the app's classes (panes, widgets, screens) declare."""
+    ids: set[str] = set()
+    stack: list[type] = [DOMNode]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        for b in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(b, Binding) and b.id:
+                ids.add(b.id)
+    return ids
 
 
 class JarvisApp(App[int]):
@@ -121,14 +194,19 @@ class JarvisApp(App[int]):
         Binding("right_square_bracket", "next_pane", "Next pane", show=False, id="app.next"),
         Binding("left_square_bracket", "prev_pane", "Prev pane", show=False, id="app.prev"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit"),
+        Binding("escape", "navigate", "Back to navigation", show=False, id="app.escape"),
     ]
 
     def __init__(self, home: Path | str, *, theme: str | None = None) -> None:
         super().__init__()
+        self._workers = ObservedWorkers(self)  # reports every failed worker (see the class)
         self.workspace = Workspace.at(home)
         self.store: TraceStore | None = None
         """The open trace store, shared by the panes (None until opened)."""
+        self.error_log = ErrorLog(self.workspace.root)
+        """Where failed background work is logged with its traceback."""
         self.sub_title = str(self.workspace.root)
+        self._theme_given = bool(theme)
         if theme:
             self.theme = theme
 
@@ -147,10 +225,79 @@ class JarvisApp(App[int]):
                         yield TrainingPane(id="training-pane")
                     else:
                         yield TrialsPane(id="trials-pane")
-        yield Footer()
+        with Horizontal(id="app-footer"):
+            yield Static("NAV", id="mode")
+            yield Footer()
 
     def on_mount(self) -> None:
+        self._apply_settings()
+        self.watch(self.screen, "focused", self._focus_changed)
         self._open_store()
+
+    # ------------------------------------------------------------ settings & mode
+
+    def _apply_settings(self) -> None:
+        """The user's keymap and theme; a problem in a file is one notification."""
+        settings = load_settings(self.workspace.root, binding_ids())
+        if settings.keymap:
+            self.set_keymap(settings.keymap)
+        if settings.theme and not self._theme_given:
+            if settings.theme in self.available_themes:
+                self.theme = settings.theme
+            else:
+                settings.problems.append(f"unknown theme {settings.theme!r} in the settings")
+        for problem in settings.problems:
+            self.notify(problem, severity="warning", timeout=10, markup=False)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: object) -> None:
+        problem = save_theme(self.theme)
+        if problem:
+            self.notify(problem, severity="warning", markup=False)
+
+    def input_mode(self) -> str:
+        """NAV, EDIT or SEARCH: what keys do right now (typed into a field or acted on)."""
+        focused = self.screen.focused
+        if focused is None:
+            return "NAV"
+        if isinstance(focused, Input) and (focused.id == "search" or focused.has_class("search")):
+            return "SEARCH"
+        for node in focused.ancestors_with_self:
+            if isinstance(node, (Input, Select)):
+                return "EDIT"
+            if isinstance(node, TextArea):
+                return "NAV" if node.read_only else "EDIT"
+        return "NAV"
+
+    def _focus_changed(self, _focused: Widget | None = None) -> None:
+        mode = self.input_mode()
+        try:
+            label = self.query_one("#mode", Static)
+        except Exception:  # shutting down
+            return
+        label.update(mode)
+        for word in ("NAV", "EDIT", "SEARCH"):
+            label.set_class(mode == word, f"-{word.lower()}")
+
+    def action_navigate(self) -> None:
+        """Escape: leave any field (or nothing focused) for the pane's main table."""
+        if isinstance(self.screen, ModalScreen):
+            return
+        tabs = self.query_one("#panes", TabbedContent)
+        pane = self.query_one(f"#{tabs.active}-pane")
+        focus = getattr(pane, "focus_default", None)
+        if callable(focus):
+            focus()
+
+    @on(CommandPalette.Closed)
+    def _palette_closed(self) -> None:
+        # A command may leave nothing focused (or the palette may have been opened
+        # with nothing focused): give the keys back to the pane so j/k work.
+        self.call_after_refresh(self._ensure_focus)
+
+    def _ensure_focus(self) -> None:
+        if not isinstance(self.screen, ModalScreen) and self.screen.focused is None:
+            self.action_navigate()
 
     # ------------------------------------------------------------ store
 
@@ -212,18 +359,23 @@ class JarvisApp(App[int]):
     def _store_progress(self, event: StoreProgress) -> None:
         self.query_one(TracesPane).store_progress(event.phase, event.done, event.total)
 
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        """The one place worker errors become something the user sees."""
-        if event.state == WorkerState.ERROR:
-            err = event.worker.error
-            what = event.worker.description or event.worker.name
-            msg = str(err) if isinstance(err, (StoreError, ValueError, OSError)) else repr(err)
-            self.notify(f"{what} failed: {msg}", severity="error", timeout=8)
+    def worker_failed(self, worker: Worker) -> None:
+        """The one place worker errors become something the user sees (and the log)."""
+        err = worker.error
+        assert err is not None
+        what = worker.description or worker.name or "background work"
+        msg = str(err) if isinstance(err, (StoreError, ValueError, OSError)) else repr(err)
+        logged = self.error_log.record(what, err)
+        where = f" (details in {logged})" if logged is not None else ""
+        self.notify(
+            one_line(f"{one_line(what, 60)} failed: {msg}", 300) + where,
+            severity="error", timeout=10, markup=False,
+        )  # fmt: skip
 
     def on_unmount(self) -> None:
         if self.store is not None:
             self.store.close()
+        self.error_log.close()
 
     # ------------------------------------------------------------ panes
 
@@ -253,29 +405,43 @@ class JarvisApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        rows: list[tuple[str, str]] = []
-        seen: set[str] = set()
-        active = self.screen.active_bindings
-        focused = self.screen.focused
-        chain = list(focused.ancestors_with_self) if focused is not None else [self.screen, self]
-        for node in chain:
-            for _key, bindings in node._bindings.key_to_bindings.items():
-                for binding in bindings:
-                    if not binding.description or binding.action in seen:
-                        continue
-                    seen.add(binding.action)
-                    shown = binding.key_display or self.get_key_display(binding)
-                    now = active.get(binding.key)
-                    usable = (
-                        now is not None and now.binding.action == binding.action and now.enabled
-                    )
-                    rows.append(
-                        (shown, binding.description + ("" if usable else " (not available now)"))
-                    )
+        self.push_screen(HelpScreen(*self.help_for_pane()))
+
+    def help_for_pane(self) -> tuple[str, str, list[tuple[str, str]]]:
+        """(title, intro, rows) of the current pane's help: its keys as mapped now.
+
+        The keys come from the focused widget's binding chain with the user's
+        keymap applied; the app's own keys are in "Keys everywhere".
+        """
         tabs = self.query_one("#panes", TabbedContent)
         pane = self.query_one(f"#{tabs.active}-pane")
+        active = self.screen.active_bindings
+        grouped: dict[tuple[int, str], tuple[list[str], Binding, DOMNode]] = {}
+        for node, bindings in self.screen._binding_chain:  # keymap applied (Textual)
+            if node is self or node is self.screen:
+                continue
+            for _key, binding in bindings:
+                if not binding.description:
+                    continue
+                entry = grouped.setdefault((id(node), binding.action), ([], binding, node))
+                shown = binding.key_display or self.get_key_display(binding)
+                if shown not in entry[0]:
+                    entry[0].append(shown)
+        rows: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for (_node, action), (keys, binding, node) in grouped.items():
+            if action in seen:
+                continue  # the same action bound lower in the chain shadows this one
+            seen.add(action)
+            usable = any(
+                now.binding.action == action and now.node is node and now.enabled
+                for now in active.values()
+            )
+            rows.append(
+                (" ".join(keys), binding.description + ("" if usable else " (not available now)"))
+            )
         title, intro = getattr(pane, "HELP_TITLE", "jarvis-tui"), getattr(pane, "HELP_TEXT", "")
-        self.push_screen(HelpScreen(title, intro, rows))
+        return title, intro, rows
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

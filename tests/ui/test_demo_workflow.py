@@ -40,7 +40,7 @@ async def test_search_filter_label_three_undo_one(demo_home: Path, tmp_path: Pat
         status = str(app.query_one("#traces-status", Static).render())
         total, _ = pane.store.count_filtered(pane.filter)
         assert f"of {total:,}" in status and "(filtered;" in status
-        await pilot.press("8", "s", "2", "f", "equals_sign")
+        await pilot.press("8", "y", "2", "n", "equals_sign")
         await settle(app, pilot)
         await pilot.press("u")  # takes back the 1.0 on the third
         await settle(app, pilot)

@@ -49,7 +49,7 @@ async def test_label_three_by_key_and_undo_one(workspace: Path) -> None:
         ids = [pane._rows[i].trace_id for i in range(4)]
         await pilot.press("7")  # first unlabelled → 0.7, cursor advances
         await pilot.press("equals_sign")  # second → 1.0
-        await pilot.press("f")  # third: outcome failure (an outcome does not advance)
+        await pilot.press("n")  # third: outcome failure (an outcome does not advance)
         await pilot.press("2")  # third → 0.2, advance to the fourth
         await settle(app, pilot)
         await pilot.press("u")  # undo the 0.2 on the third (cursor goes back to it)
@@ -189,7 +189,7 @@ async def test_help_lists_keys_and_panes_switch(workspace: Path) -> None:
         assert isinstance(app.screen, HelpScreen)
         keys = app.screen._rows
         descriptions = {d for _, d in keys}
-        for word in ("Score (0–9, =)", "Search", "Note", "Success", "Failure", "Help"):
+        for word in ("Score (0–9, =)", "Search", "Note", "Success", "Failure", "Filters"):
             assert word in descriptions
         assert "Undo (not available now)" in descriptions  # nothing labelled yet
         assert ("0-9", "Score (0–9, =)") in keys
@@ -209,13 +209,15 @@ async def test_note_lands_in_store(workspace: Path) -> None:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
         tid = pane._rows[0].trace_id
-        await pilot.press("n")
+        await pilot.press("e")
         await pilot.pause()
         await pilot.press(*"too verbose")
-        await pilot.press("enter")
+        await pilot.press("enter")  # a new line: the note takes several
+        await pilot.press(*"and vague")
+        await pilot.press("ctrl+s")
         await settle(app, pilot)
     store = TraceStore(workspace / "traces.db")
-    assert store.note(tid) == "too verbose"
+    assert store.note(tid) == "too verbose\nand vague"
     store.close()
 
 

@@ -26,8 +26,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, Label, Select, Static, TextArea
-from textual.worker import get_current_worker
+from textual.widgets import Button, DataTable, Input, Select, Static, TextArea
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from jarvis_tui.core.types import Trace
 from jarvis_tui.learning.classify import QUERY_CLASSES
@@ -90,8 +90,22 @@ def _outcome_cell(outcome: Optional[str]) -> Text:
     return Text(visible(outcome)[:3])
 
 
-def row_cells(row: TraceRow) -> list[Any]:
+NARROW_DROPS = ("latency", "tokens")
+"""Columns left out below ``COMPACT_WIDTH`` columns (the detail panel shows them)."""
+COMPACT_WIDTH = 96
+
+
+def row_cells(row: TraceRow, compact: bool = False) -> list[Any]:
     """The table cells of a row, all plain ``Text`` (never markup)."""
+    cells = _all_cells(row)
+    if compact:
+        return [
+            c for (key, _l, _w), c in zip(COLUMNS, cells, strict=True) if key not in NARROW_DROPS
+        ]
+    return cells
+
+
+def _all_cells(row: TraceRow) -> list[Any]:
     return [
         Text(_fmt_time(row.started_at), style="dim"),
         Text(row.query_class or "?"),
@@ -117,11 +131,28 @@ class TraceTable(DataTable):
         Binding("k", "cursor_up", "Up", show=False, id="traces.up"),
     ]
 
+    class ColumnsChanged(Message):
+        """The table switched between all columns and the compact set."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.compact = False
+        """Narrow terminal: latency and tokens are left out (see ``NARROW_DROPS``)."""
 
     def on_resize(self) -> None:
+        width = self.size.width - max(2, self.styles.scrollbar_size_vertical)
+        if width > 0 and (width < COMPACT_WIDTH) != self.compact:
+            self.compact = width < COMPACT_WIDTH
+            self.post_message(self.ColumnsChanged())
+            return
         self.fit_columns()
+
+    def set_columns(self) -> None:
+        """(Re)create the columns for the current width (rows are cleared)."""
+        self.clear(columns=True)
+        for key, label, width in COLUMNS:
+            if not (self.compact and key in NARROW_DROPS):
+                self.add_column(label, key=key, width=width)
 
     def fit_columns(self) -> None:
         """Narrow terminals get narrower name columns; the query takes what is left."""
@@ -216,40 +247,126 @@ def _compact(value: Any, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def label_summary(
+    feedback: Optional[float], outcome: Optional[str], note: Optional[str], history: list[Any]
+) -> Text:
+    """Score, outcome, note and label history of one trace, as literal text."""
+    out = Text()
+    out.append("score ", style="bold")
+    if feedback is None:
+        out.append("–", style="dim")
+    else:
+        out.append(f"{feedback:.2f}", style=_score_cell(feedback).style)
+    out.append("   ")
+    out.append("outcome", style="bold")
+    out.append(" ")
+    if outcome in ("success", "failure"):
+        out.append(outcome, style="bold green" if outcome == "success" else "bold red")
+    else:
+        out.append(visible(outcome) if outcome else "–", style="" if outcome else "dim")
+    out.append("\n")
+    out.append("note", style="bold")
+    out.append(" ")
+    if note:
+        out.append(one_line(note, 300))
+    else:
+        out.append("– (e adds one)", style="dim")
+    if history:
+        out.append(f"\nlabel history ({len(history)})", style="bold")
+        for ev in history[-5:]:
+            when = datetime.fromtimestamp(ev.at).strftime("%m-%d %H:%M:%S")
+            out.append(
+                f"\n  {when} {ev.field}: {one_line(repr(ev.old_value), 40)} → "
+                f"{one_line(repr(ev.new_value), 40)}"
+                f"{' (' + one_line(ev.source, 20) + ')' if ev.source else ''}",
+                style="dim",
+            )
+    else:
+        out.append("\nlabel history –", style="dim")
+    return out
+
+
 class NoteScreen(ModalScreen[Optional[str]]):
-    """Ask for a note on the current trace."""
+    """Write a note on a trace (several lines), with the trace it annotates in view."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="note.cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="note.cancel"),
+        Binding("ctrl+s", "save", "Save", priority=True, id="note.save"),
+    ]
 
-    def __init__(self, trace_id: str, current: str = "") -> None:
+    def __init__(self, trace_id: str, current: str = "", trace: Optional[Trace] = None) -> None:
         super().__init__()
         self._trace_id = trace_id
         self._current = current
+        self._trace = trace
 
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
-            yield Label(f"Note for {self._trace_id} (enter saves, escape cancels)")
-            yield Input(value=self._current, id="note-input", placeholder="why this score?")
+            title = Text("Note on trace ", style="bold")
+            title.append(one_line(self._trace_id, 60))
+            yield Static(title, id="note-title")
+            about = Text()
+            if self._trace is not None:
+                about.append("Query  ", style="bold")
+                about.append(one_line(self._trace.query, 240))
+                about.append("\nResult ", style="bold")
+                about.append(one_line(self._trace.result, 240))
+            else:
+                about.append("(the trace is still loading)", style="dim")
+            yield Static(about, id="note-trace")
+            yield TextArea(self._current, id="note-input", soft_wrap=True, show_line_numbers=False)
+            with Horizontal(id="note-buttons"):
+                yield Button("Save", id="note-save", variant="primary")
+                yield Button("Cancel", id="note-cancel")
+                yield Static(
+                    Text("ctrl+s saves · enter: new line · escape cancels", style="dim"),
+                    id="note-hint",
+                )
 
-    @on(Input.Submitted)
-    def _submit(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
+    def on_mount(self) -> None:
+        area = self.query_one("#note-input", TextArea)
+        focus_now(area)
+        area.move_cursor(area.document.end)
 
+    @on(Button.Pressed, "#note-save")
+    def action_save(self) -> None:
+        self.dismiss(self.query_one("#note-input", TextArea).text.strip())
+
+    @on(Button.Pressed, "#note-cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
 class TraceScreen(ModalScreen[None]):
-    """Everything of one trace, scrollable, for bodies too long for the side panel."""
+    """Everything of one trace, scrollable, with its labels; it can be labelled here."""
 
-    BINDINGS = [Binding("escape,q", "close", "Close", id="trace.close")]
+    BINDINGS = [
+        Binding("escape,q", "close", "Close", id="trace.close"),
+        Binding("5", "score(0.5)", "Score (0–9, =)", key_display="0-9", id="trace.score"),
+        *(
+            Binding(str(d), f"score({d / 10})", "", show=False, id=f"trace.score{d}")
+            for d in (0, 1, 2, 3, 4, 6, 7, 8, 9)
+        ),  # fmt: skip
+        Binding("equals_sign", "score(1.0)", "", show=False, id="trace.score10"),
+        Binding("y", "outcome('success')", "Success", id="trace.success"),
+        Binding("n", "outcome('failure')", "Failure", id="trace.failure"),
+        Binding("backspace,delete", "clear_label", "Clear label", id="trace.clear"),
+        Binding("e", "note", "Note", id="trace.note"),
+        Binding("u", "undo", "Undo", id="trace.undo"),
+    ]
 
-    def __init__(self, trace: Trace) -> None:
+    def __init__(
+        self, pane: TracesPane, trace: Trace, note: Optional[str], history: list[Any]
+    ) -> None:
         super().__init__()
-        self._trace = trace
+        self._pane = pane
+        self.trace = trace
+        """The trace shown (its label fields follow what is saved)."""
+        self._note = note
+        self._history = history
 
     def compose(self) -> ComposeResult:
-        t = self._trace
+        t = self.trace
         steps = "\n".join(
             f"  [{i}] {getattr(s.step_type, 'value', s.step_type)} {s.duration_seconds:.3f}s\n"
             f"      input:  {_compact(s.input, 20_000)}\n      output: {_compact(s.output, 20_000)}"
@@ -263,7 +380,53 @@ class TraceScreen(ModalScreen[None]):
         )
         if len(body) > FULL_VIEW_CHARS:
             body = body[:FULL_VIEW_CHARS] + f"\n… truncated at {FULL_VIEW_CHARS:,} characters"
-        yield TextArea(visible(body), read_only=True, id="trace-full", soft_wrap=True)
+        with Vertical(id="trace-view"):
+            yield Static(self._summary(), id="trace-labels")
+            yield TextArea(visible(body), read_only=True, id="trace-full", soft_wrap=True)
+            yield Static(
+                Text(
+                    "0–9 = score · y success · n failure · backspace clear · e note · "
+                    "u undo · escape close",
+                    style="dim",
+                ),
+                id="trace-hint",
+            )
+
+    def on_mount(self) -> None:
+        focus_now(self.query_one("#trace-full", TextArea))
+
+    def _summary(self) -> Text:
+        return label_summary(self.trace.feedback, self.trace.outcome, self._note, self._history)
+
+    def show_labels(
+        self,
+        feedback: Optional[float],
+        outcome: Optional[str],
+        note: Optional[str] = None,
+        history: Optional[list[Any]] = None,
+    ) -> None:
+        """Show the trace's labels as they are now (history/note: None keeps the last)."""
+        self.trace = replace(self.trace, feedback=feedback, outcome=outcome)
+        if note is not None:
+            self._note = note
+        if history is not None:
+            self._history = history
+        self.query_one("#trace-labels", Static).update(self._summary())
+
+    def action_score(self, value: float) -> None:
+        self._pane.label_trace(self.trace.trace_id, feedback=round(float(value), 2))
+
+    def action_outcome(self, outcome: str) -> None:
+        self._pane.label_trace(self.trace.trace_id, outcome=outcome)
+
+    def action_clear_label(self) -> None:
+        self._pane.label_trace(self.trace.trace_id, feedback=None, outcome=None)
+
+    def action_undo(self) -> None:
+        self._pane.action_undo()
+
+    def action_note(self) -> None:
+        self._pane.edit_note(self.trace.trace_id, self._note or "", self.trace)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -278,32 +441,38 @@ class TracesPane(Widget):
     HELP_TITLE = "Traces"
     HELP_TEXT = (
         "Browse every trace of the workspace, newest first. Scores: 0–9 set tenths, = sets "
-        "1.0; s/f mark success/failure; u undoes the last label; n adds a note. After a "
-        "label the cursor jumps to the next unlabelled trace (a toggles). / searches: "
-        'words, "exact phrase", prefix*, -exclude, a OR b. o cycles the sort column, '
-        "O reverses it. enter opens the full trace."
+        "1.0; y / n mark the outcome success / failure; backspace clears the label; u undoes "
+        "the last label; e edits the note. After a score the cursor jumps to the next "
+        'unlabelled trace (A toggles). / searches: words, "exact phrase", prefix*, '
+        "-exclude, a OR b. F opens the filter bar (escape leaves it). o cycles the sort "
+        "column, O reverses it; d hides the detail panel. enter opens the whole trace, "
+        "where the same label keys work."
     )
 
     BINDINGS = [
         Binding("slash", "focus_search", "Search", id="traces.search"),
+        Binding("F", "open_filters", "Filters", id="traces.filters"),
         Binding("5", "score(0.5)", "Score (0–9, =)", key_display="0-9", id="traces.score"),
         *(
             Binding(str(d), f"score({d / 10})", "", show=False, id=f"traces.score{d}")
             for d in (0, 1, 2, 3, 4, 6, 7, 8, 9)
         ),  # fmt: skip
         Binding("equals_sign", "score(1.0)", "", show=False, id="traces.score10"),
-        Binding("s", "outcome('success')", "Success", id="traces.success"),
-        Binding("f", "outcome('failure')", "Failure", id="traces.failure"),
-        Binding("x", "clear_label", "Clear label", show=False, id="traces.clear"),
+        Binding("y", "outcome('success')", "Success", id="traces.success"),
+        Binding("n", "outcome('failure')", "Failure", id="traces.failure"),
+        Binding("backspace,delete", "clear_label", "Clear label", show=False, id="traces.clear"),
         Binding("u", "undo", "Undo", id="traces.undo"),
-        Binding("n", "note", "Note", id="traces.note"),
+        Binding("e", "note", "Note", id="traces.note"),
         Binding("o", "cycle_sort", "Sort", id="traces.sort"),
-        Binding("O", "reverse_sort", "Reverse", show=False, id="traces.reverse"),
-        Binding("d", "toggle_detail", "Detail", show=False, id="traces.detail"),
-        Binding("a", "toggle_advance", "Auto-advance", show=False, id="traces.advance"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False, id="traces.reverse"),
+        Binding("d", "toggle_detail", "Detail panel", show=False, id="traces.detail"),
+        Binding("A", "toggle_advance", "Auto-advance", show=False, id="traces.advance"),
+        Binding("r", "refresh", "Refresh", show=False, id="traces.refresh"),
         Binding("g", "top", "Top", show=False, id="traces.top"),
         Binding("G", "bottom", "Bottom", show=False, id="traces.bottom"),
-        Binding("escape", "clear_search", "Clear search", show=False, id="traces.escape"),
+        Binding(
+            "escape", "back", "Leave the field / clear the search", show=False, id="traces.escape"
+        ),  # fmt: skip
     ]
 
     class PageLoaded(Message):
@@ -374,14 +543,19 @@ class TracesPane(Widget):
         self._detail_trace: Optional[Trace] = None
         self._searching = False
         self._detail_note: Optional[str] = None
+        self._detail_history: list[Any] = []
+        self._full_view: Optional[TraceScreen] = None
+        self._counted = False
 
     # ------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="filter-bar"):
+        with Horizontal(id="search-row"):
             yield Input(
-                placeholder='search: words "phrase" pre* -not a OR b', id="search",
+                placeholder='/ search: words "phrase" pre* -not a OR b', id="search",
             )  # fmt: skip
+            yield Static(Text("F filters", style="dim"), id="filter-summary")
+        with Horizontal(id="filter-bar"):
             yield Select([], prompt="agent", id="f-agent")
             yield Select([], prompt="model", id="f-model")
             yield Select([(c, c) for c in QUERY_CLASSES], prompt="class", id="f-class")
@@ -401,11 +575,11 @@ class TracesPane(Widget):
         with Horizontal(id="traces-main"):
             yield TraceTable(id="trace-table")
             yield TraceDetail(id="trace-detail")
+            yield Static(id="traces-empty")
 
     def on_mount(self) -> None:
         table = self.query_one(TraceTable)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
+        table.set_columns()
         self.watch(table, "scroll_y", lambda _old, _new: self._render_status(), init=False)
         table.loading = True
         table.call_after_refresh(table.fit_columns)
@@ -434,10 +608,39 @@ class TracesPane(Widget):
         self.query_one("#traces-status", Static).update(
             Text(f"Cannot open the trace store: {reason}", style="bold red")
         )
+        msg = Text(f"Cannot open the trace store: {reason}\n\n", style="bold red")
+        msg.append(
+            "Nothing was changed. Point --home at an OpenJarvis workspace, or run\n\n"
+            "    jarvis-tui demo\n\nto build a demo workspace (./jarvis-demo) and open it.",
+            style="",
+        )
+        self.query_one("#traces-empty", Static).update(msg)
+        self.add_class("-empty")
         self.query_one(TraceDetail).clear(
             "Nothing was changed. Point --home at an OpenJarvis workspace, or run "
             "`jarvis-tui demo` to build one."
         )
+
+    def _update_empty(self) -> None:
+        """An empty store says how to get traces (the demo) in place of an empty table."""
+        empty = self._counted and self._store_total == 0 and self.filter.is_empty()
+        if empty and self.store is not None:
+            msg = Text("No traces yet\n\n", style="bold")
+            msg.append("This workspace (")
+            msg.append(visible(str(self.store.path.parent)), style="bold")
+            msg.append(
+                ") has no traces. OpenJarvis writes one here for every interaction once "
+                "your assistant runs with this home; they appear within two seconds.\n\n"
+                "To try the app now on a realistic workspace (20,000 traces, five models, "
+                "three agents; offline), quit (ctrl+q) and run:\n\n"
+            )
+            msg.append("    jarvis-tui demo\n\n", style="bold")
+            msg.append("It builds ./jarvis-demo and opens the app on it.", style="dim")
+            self.query_one("#traces-empty", Static).update(msg)
+        was = self.has_class("-empty")
+        self.set_class(empty, "-empty")
+        if was and not empty:
+            self.focus_default()
 
     def store_progress(self, phase: str, done: int, total: int) -> None:
         pct = f" {100 * done // total}%" if total else ""
@@ -534,7 +737,7 @@ class TracesPane(Widget):
             with self.app.batch_update():
                 for i, r in enumerate(self._rows[start:], start):
                     self._index[r.trace_id] = i
-                    table.add_row(*row_cells(r), key=r.trace_id)
+                    table.add_row(*row_cells(r, table.compact), key=r.trace_id)
             if len(self._rows) > WINDOW_MAX:
                 self._trim(front=True)
             if self._pending_cursor and self._pending_cursor in self._index:
@@ -568,7 +771,7 @@ class TracesPane(Widget):
             table.clear()
             table.fit_columns()
             for r in self._rows:
-                table.add_row(*row_cells(r), key=r.trace_id)
+                table.add_row(*row_cells(r, table.compact), key=r.trace_id)
         if not self._rows:
             self.query_one(TraceDetail).clear(
                 "No traces match." if not self.filter.is_empty() else "The store has no traces yet."
@@ -589,6 +792,8 @@ class TracesPane(Widget):
         if msg.token != self._token:
             return
         self._total, self._labelled, self._store_total = msg.total, msg.labelled, msg.store_total
+        self._counted = True
+        self._update_empty()
         self._render_status()
 
     def _current_id(self) -> Optional[str]:
@@ -610,6 +815,8 @@ class TracesPane(Widget):
             out.append(f"rows {first:,}–{last:,} of {self._total:,}", style="bold")
         else:
             out.append(f"0 of {self._total:,} rows", style="bold")
+        if self._fts_note:  # what the store made of the search: right after the count
+            out.append(f" · search: {one_line(self._fts_note, 80)}", style="yellow")
         filtered = not self.filter.is_empty()
         out.append(f" · labelled {self._labelled:,} of {self._total:,}")
         if filtered:
@@ -624,12 +831,10 @@ class TracesPane(Widget):
             out.append(" · auto-advance off", style="yellow")
         if self.store is not None and self.store.read_only:
             out.append(" · read-only", style="bold yellow")
-        if self._fts_note:
-            out.append(f" · search: {self._fts_note}", style="yellow")
         if self._loading:
             out.append(" · loading…", style="dim")
         if self._searching:
-            out = Text.assemble(("searching (enter applies, escape leaves) · ", "bold"), out)
+            out = Text.assemble(("search: enter applies, escape leaves · ", "bold"), out)
         status.update(out)
 
     # ------------------------------------------------------------ table events
@@ -657,6 +862,17 @@ class TracesPane(Widget):
             self._loading = True
             self._fetch_page(self._token, "before", None, self._rows[0].sort_key(self.sort), 0)
 
+    @on(TraceTable.ColumnsChanged)
+    def _columns_changed(self) -> None:
+        table = self.query_one(TraceTable)
+        current = self._current_id()
+        with self.app.batch_update():
+            table.set_columns()
+            self._set_window(self._rows, self._offset, self._anchor, self._more_after)
+            if current in self._index:
+                table.move_cursor(row=self._index[current], animate=False)
+        table.call_after_refresh(table.fit_columns)
+
     @on(DataTable.RowSelected, "#trace-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open_trace()
@@ -665,7 +881,7 @@ class TracesPane(Widget):
     def _header_selected(self, event: DataTable.HeaderSelected) -> None:
         key = str(event.column_key.value)
         if key not in SORT_EXPR:
-            self.app.notify(f"cannot sort by {key}", severity="warning")
+            self.app.notify(f"cannot sort by {key}", severity="warning", markup=False)
             return
         if key == self.sort:
             self.descending = not self.descending
@@ -692,6 +908,20 @@ class TracesPane(Widget):
             self.query_one(TraceDetail).show(msg.trace, msg.note, msg.history)
             self._detail_trace = msg.trace
             self._detail_note = msg.note
+            self._detail_history = msg.history
+            view = self._full_view
+            if view is not None and view.trace.trace_id == msg.trace.trace_id:
+                view.show_labels(msg.trace.feedback, msg.trace.outcome, msg.note or "", msg.history)
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        """A trace whose detail cannot be loaded must not leave the previous one on screen
+        (the app reports the error itself)."""
+        if event.state == WorkerState.ERROR and event.worker.group == "traces.detail":
+            self._detail_trace = None
+            self.query_one(TraceDetail).clear(
+                f"This trace cannot be shown: {one_line(repr(event.worker.error), 200)}"
+            )
 
     # ------------------------------------------------------------ filters
 
@@ -711,6 +941,51 @@ class TracesPane(Widget):
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
         self._apply_filters()
+        if self.screen.focused is not None and self.screen.focused in self.query(Select):
+            # A choice made: the keys go back to the table (j/k move again); F reopens.
+            self.call_after_refresh(self.focus_default)
+
+    def _render_filter_summary(self) -> None:
+        flt = self.filter
+        parts = []
+        for name, value in (("agent", flt.agent), ("model", flt.model),
+                            ("class", flt.query_class), ("outcome", flt.outcome)):  # fmt: skip
+            if value:
+                parts.append(f"{name} {one_line(value, 24)}")
+        if flt.labelled is not None:
+            parts.append("labelled" if flt.labelled else "unlabelled")
+        if flt.since is not None:
+            window = self.query_one("#f-time", Select).value
+            label = next((lb for lb, secs in TIME_RANGES if str(secs) == window), "since …")
+            parts.append(label)
+        summary = self.query_one("#filter-summary", Static)
+        if parts:
+            summary.update(Text("F filters: " + " · ".join(parts), style="bold"))
+        else:
+            summary.update(Text("F filters", style="dim"))
+        self.set_class(bool(parts), "-filtered")
+
+    def action_open_filters(self) -> None:
+        """Show the filter bar and put the focus in its first picker (escape leaves)."""
+        self.add_class("-filters")
+        self.call_after_refresh(focus_now, self.query_one("#f-agent", Select))
+
+    def action_back(self) -> None:
+        """Escape: leave a field for the table; in the table, clear an active search."""
+        table = self.query_one(TraceTable)
+        focused = self.screen.focused
+        if focused is not table:
+            if focused is self.query_one("#search", Input) and self._search_timer is not None:
+                self._search_timer.stop()
+                self._apply_filters()  # what was typed is what is shown
+            self.remove_class("-filters")
+            self.focus_default()
+            return
+        self.action_clear_search()
+
+    def action_refresh(self) -> None:
+        self._load_facets()
+        self.reload(keep=self._current_id())
 
     def _apply_filters(self) -> None:
         def value(sel_id: str) -> Optional[str]:
@@ -732,6 +1007,7 @@ class TracesPane(Widget):
         if flt != self.filter:
             self.filter = flt
             self.reload(keep=self._current_id())
+        self._render_filter_summary()
 
     def show_filter(self, flt: TraceFilter) -> None:
         """Show *flt* in the filter bar (and so in the table): drill-downs from other panes."""
@@ -757,12 +1033,14 @@ class TracesPane(Widget):
             self._search_timer.stop()
         self.filter = flt
         self.reload()
+        self._render_filter_summary()
         self.focus_default()
 
     def set_filter(self, flt: TraceFilter) -> None:
         """Programmatic filter change (command palette, tests)."""
         self.filter = flt
         self.reload()
+        self._render_filter_summary()
 
     def on_descendant_focus(self, event: Any) -> None:
         if getattr(event.widget, "id", None) == "search":
@@ -773,6 +1051,14 @@ class TracesPane(Widget):
         if getattr(event.widget, "id", None) == "search":
             self._searching = False
             self._render_status()
+        self.call_after_refresh(self._maybe_close_filters)
+
+    def _maybe_close_filters(self) -> None:
+        """The filter bar stays open only while the focus is in it."""
+        focused = self.screen.focused
+        bar = self.query_one("#filter-bar")
+        if focused is None or bar not in focused.ancestors:
+            self.remove_class("-filters")
 
     def action_focus_search(self) -> None:
         focus_now(self.query_one("#search", Input))
@@ -835,14 +1121,22 @@ class TracesPane(Widget):
     def action_clear_label(self) -> None:
         self._label(feedback=None, outcome=None, advance=False)
 
-    def _label(self, *, advance: bool = True, **fields: Any) -> None:
-        trace_id = self._current_id()
+    def label_trace(self, trace_id: str, **fields: Any) -> None:
+        """Label *trace_id* (the full view's trace) without moving the cursor."""
+        self._label(trace_id=trace_id, advance=False, **fields)
+
+    def _label(self, *, trace_id: Optional[str] = None, advance: bool = True,
+               **fields: Any) -> None:  # fmt: skip
+        trace_id = trace_id or self._current_id()
         if trace_id is None or self.store is None:
             return
+        if trace_id not in self._index:
+            return  # scrolled out of the window meanwhile: nothing to label against
         if self.store.read_only:
             self.app.notify(
-                f"{self.store.path} is read-only: labels cannot be saved", severity="error"
-            )
+                f"{self.store.path} is read-only: labels cannot be saved",
+                severity="error", markup=False,
+            )  # fmt: skip
             return
         row = self._rows[self._index[trace_id]]
         self._undo.append((trace_id, row.feedback, row.outcome))
@@ -854,6 +1148,7 @@ class TracesPane(Widget):
             outcome=fields.get("outcome", row.outcome),
         )
         self._apply_row(new)  # optimistic; reverted if the write fails
+        self._show_in_full_view(new.trace_id, new.feedback, new.outcome)
         self._enqueue_write(("set", trace_id, fields, "tui"))
         self._label_times.append(time.monotonic())
         self._labels_done += 1
@@ -896,8 +1191,9 @@ class TracesPane(Widget):
         if idx is not None:
             self._apply_row(replace(self._rows[idx], feedback=fb, outcome=outcome))
             self.query_one(TraceTable).move_cursor(row=idx, animate=False)
+        self._show_in_full_view(trace_id, fb, outcome)
         self._enqueue_write(("set", trace_id, {"feedback": fb, "outcome": outcome}, "undo"))
-        self.app.notify(f"undone: {trace_id}", timeout=2)
+        self.app.notify(f"undone: {one_line(trace_id, 80)}", timeout=2, markup=False)
         self._render_status()
 
     def action_note(self) -> None:
@@ -905,18 +1201,44 @@ class TracesPane(Widget):
         if trace_id is None:
             return
         detail = self._detail_trace
-        current = self._detail_note or "" if detail and detail.trace_id == trace_id else ""
+        mine = detail is not None and detail.trace_id == trace_id
+        self.edit_note(
+            trace_id, (self._detail_note or "") if mine else "", detail if mine else None
+        )
+
+    def edit_note(self, trace_id: str, current: str, trace: Optional[Trace]) -> None:
+        """Open the note editor on *trace_id*; a saved note goes to the store."""
+        if self.store is not None and self.store.read_only:
+            self.app.notify(
+                f"{self.store.path} is read-only: notes cannot be saved",
+                severity="error", markup=False,
+            )  # fmt: skip
+            return
 
         def done(note: Optional[str]) -> None:
-            if note is not None:
+            if note is not None and note != current:
                 self._enqueue_write(("set", trace_id, {"note": note}, "tui"))
 
-        self.app.push_screen(NoteScreen(trace_id, current), done)
+        self.app.push_screen(NoteScreen(trace_id, current, trace), done)
 
     def action_open_trace(self) -> None:
         trace = self._detail_trace
         if trace is not None and trace.trace_id == self._current_id():
-            self.app.push_screen(TraceScreen(trace))
+            view = TraceScreen(self, trace, self._detail_note, self._detail_history)
+            self._full_view = view
+
+            def closed(_result: None) -> None:
+                if self._full_view is view:
+                    self._full_view = None
+
+            self.app.push_screen(view, closed)
+
+    def _show_in_full_view(
+        self, trace_id: str, fb: Optional[float], outcome: Optional[str]
+    ) -> None:
+        view = self._full_view
+        if view is not None and view.trace.trace_id == trace_id and view.is_attached:
+            view.show_labels(fb, outcome)
 
     def _enqueue_write(self, item: tuple) -> None:
         """Queue a label write; one drainer at a time keeps them in typing order."""
@@ -949,11 +1271,17 @@ class TracesPane(Widget):
     def _labelled_done(self, msg: TracesPane.Labelled) -> None:
         if msg.error:
             severity = "error"
-            self.app.notify(f"label not saved: {msg.error}", severity=severity, timeout=8)
+            self.app.notify(
+                f"label not saved: {one_line(msg.error, 200)}",
+                severity=severity, timeout=8, markup=False,
+            )  # fmt: skip
             # Re-read the truth for that row.
             self._refresh_rows([msg.trace_id])
             return
-        if msg.trace_id == self._current_id():
+        view = self._full_view
+        if msg.trace_id == self._current_id() or (
+            view is not None and view.trace.trace_id == msg.trace_id
+        ):
             self._fetch_detail(msg.trace_id)
 
     @work(thread=True, exit_on_error=False, group="traces.refresh", description="refresh rows")

@@ -1,0 +1,123 @@
+"""User settings: a ``[keymap]`` of binding ids to keys, and the theme last chosen.
+
+Read from ``$XDG_CONFIG_HOME/jarvis-tui/config.toml`` (default
+``~/.config/jarvis-tui/config.toml``) and then ``<workspace>/jarvis-tui.toml``, whose
+keymap entries win. A file that is not TOML, a keymap entry that is not a string,
+or an id no binding has is reported (one line each file) and skipped: the rest applies.
+
+The theme is written back to the user file only (atomically, owner-only, replacing a
+symlink rather than writing through it), keeping every other key of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from jarvis_tui.paths import atomic_write_text
+
+APP_DIR = "jarvis-tui"
+WORKSPACE_FILE = "jarvis-tui.toml"
+
+
+def user_config_path() -> Path:
+    """``$XDG_CONFIG_HOME/jarvis-tui/config.toml`` (``~/.config`` when unset)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or ""
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".config"
+    return root / APP_DIR / "config.toml"
+
+
+def user_state_dir() -> Path:
+    """``$XDG_STATE_HOME/jarvis-tui`` (``~/.local/state`` when unset): logs when the
+    workspace cannot take them."""
+    base = os.environ.get("XDG_STATE_HOME") or ""
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "state"
+    return root / APP_DIR
+
+
+@dataclass
+class Settings:
+    """What the settings files say, and what was wrong with them."""
+
+    keymap: dict[str, str] = field(default_factory=dict)
+    """Binding id → comma-separated keys (Textual's ``App.set_keymap`` form)."""
+    theme: str | None = None
+    """The theme the user last picked (user file only)."""
+    problems: list[str] = field(default_factory=list)
+    """One line per file that had something unusable in it."""
+
+
+def _read_toml(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(data, None), ({}, None) for no file, or (None, why) for an unreadable one."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}, None
+    except OSError as exc:
+        return None, f"{path}: cannot read ({exc.strerror or exc})"
+    try:
+        return tomllib.loads(raw.decode("utf-8")), None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return None, f"{path}: not valid TOML ({exc}); its settings were not applied"
+
+
+def load_settings(workspace: Path | None, known_ids: Iterable[str]) -> Settings:
+    """Read the user file, then the workspace file; validate keymap ids against *known_ids*."""
+    known = set(known_ids)
+    out = Settings()
+    files = [(user_config_path(), True)]
+    if workspace is not None:
+        files.append((workspace / WORKSPACE_FILE, False))
+    for path, is_user in files:
+        data, problem = _read_toml(path)
+        if problem:
+            out.problems.append(problem)
+            continue
+        assert data is not None
+        if is_user and isinstance(data.get("theme"), str):
+            out.theme = data["theme"]
+        keymap = data.get("keymap", {})
+        if not isinstance(keymap, dict):
+            out.problems.append(f'{path}: [keymap] must be a table of binding id = "keys"')
+            continue
+        unknown, bad = [], []
+        for binding_id, keys in keymap.items():
+            if binding_id not in known:
+                unknown.append(binding_id)
+            elif not isinstance(keys, str) or not keys.strip():
+                bad.append(binding_id)
+            else:
+                out.keymap[binding_id] = ",".join(k.strip() for k in keys.split(",") if k.strip())
+        if unknown:
+            out.problems.append(
+                f"{path}: unknown binding id(s) {', '.join(sorted(unknown))} (ignored; "
+                "? lists the keys)"
+            )
+        if bad:
+            out.problems.append(
+                f'{path}: {", ".join(sorted(bad))} must be a string of keys like "j,down" (ignored)'
+            )
+    return out
+
+
+def save_theme(theme: str) -> str | None:
+    """Remember *theme* in the user file; None, or why it was not saved."""
+    path = user_config_path()
+    data, problem = _read_toml(path)
+    if problem:
+        return f"theme not saved: {problem}"
+    assert data is not None
+    if data.get("theme") == theme:
+        return None
+    data["theme"] = theme
+    try:
+        atomic_write_text(path, tomli_w.dumps(data))
+    except OSError as exc:
+        return f"theme not saved: {path}: {exc.strerror or exc}"
+    return None
