@@ -27,6 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 #: Environment variables read by :func:`backend_from_env`.
@@ -246,6 +247,24 @@ def _redirect_target(url: str, location: str | None) -> str:
     return _one_line(f"{host}:{port}" if port else host, 80)
 
 
+@dataclass(frozen=True, slots=True)
+class ChatReply:
+    """One chat completion: its text and the tokens the server says it used."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def _count(value: object) -> int:
+    """A token count from a reply (anything but a non-negative whole number is 0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if not math.isfinite(value) or value < 0:
+        return 0
+    return int(value)
+
+
 class OpenAICompatibleBackend:
     """Chat completions over HTTP(S) with ``urllib``; safe to share between threads.
 
@@ -262,11 +281,14 @@ class OpenAICompatibleBackend:
         timeout: float = 60.0,
         retries: int = 1,
         retry_wait: float = 1.0,
+        role: str = "optimizer",
     ) -> None:
+        self.role = role
+        """What the endpoint is for ("optimizer", "eval", "judge"), named in every error."""
         parts = urllib.parse.urlsplit(str(base_url).strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
-                f"optimizer URL {_one_line(_display_url(str(base_url)), 120)!r} "
+                f"{role} URL {_one_line(_display_url(str(base_url)), 120)!r} "
                 "must start with http:// or https:// and name a host"
             )
         if isinstance(timeout, bool) or not (isinstance(timeout, int | float) and timeout > 0):
@@ -310,6 +332,21 @@ class OpenAICompatibleBackend:
         max_tokens: int = 2048,
     ) -> str:
         """The completion's text; BackendError (one line) when there is none."""
+        return self.chat(
+            prompt, model=model, system=system, temperature=temperature, max_tokens=max_tokens
+        ).text
+
+    def chat(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        system: str = "",
+        temperature: float = 0.7,
+        max_tokens: int = 2048,
+    ) -> ChatReply:
+        """The completion's text with the token usage the server reports (0 when it
+        reports none); BackendError (one line) when there is no text."""
         messages: list[dict[str, str]] = []
         if system:
             messages.append({"role": "system", "content": system})
@@ -353,7 +390,7 @@ class OpenAICompatibleBackend:
 
     def _fail(self, what: str, *, kind: str, status: int | None = None) -> BackendError:
         return BackendError(
-            f"optimizer endpoint {_display_url(self.url)} {what}", kind=kind, status=status
+            f"{self.role} endpoint {_display_url(self.url)} {what}", kind=kind, status=status
         )
 
     def _redact(self, text: str) -> str:
@@ -361,7 +398,7 @@ class OpenAICompatibleBackend:
             text = text.replace(self._api_key, "***")
         return text
 
-    def _post_once(self, body: bytes) -> str:
+    def _post_once(self, body: bytes) -> ChatReply:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
@@ -422,7 +459,7 @@ class OpenAICompatibleBackend:
             f"answered something that is not an OpenAI chat completion ({what})", kind="garbage"
         )
 
-    def _content_of(self, raw: bytes) -> str:
+    def _content_of(self, raw: bytes) -> ChatReply:
         text = raw.decode("utf-8", "replace")
         try:
             data = json.loads(text)
@@ -441,6 +478,13 @@ class OpenAICompatibleBackend:
         message = first.get("message") if isinstance(first, dict) else None
         if not isinstance(message, dict):
             raise self._garbage("choices[0] has no message")
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        prompt_tokens = _count(usage.get("prompt_tokens"))
+        completion_tokens = _count(usage.get("completion_tokens"))
+        text = self._text_of(message)
+        return ChatReply(text, prompt_tokens, completion_tokens)
+
+    def _text_of(self, message: dict) -> str:
         content = message.get("content")
         if isinstance(content, str):
             return content
