@@ -409,6 +409,8 @@ def _server_class(server_base: type, service_base: type) -> type:
                     await session.focus()
 
         async def on_startup(self, app: web.Application) -> None:
+            if self.token is not None:  # access log lines name the page and the websocket
+                logging.getLogger("aiohttp.access").addFilter(_Redact(self.token))
             say = self._say
             say(f"{PROG} serve: the app on {self.workspace}")
             if self.token is None:
@@ -443,6 +445,22 @@ def _server_class(server_base: type, service_base: type) -> type:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+class _Redact:
+    """A logging filter that writes the token as ``<token>``: logs get pasted around."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    def filter(self, record: Any) -> bool:
+        if self.secret in str(record.msg):
+            record.msg = str(record.msg).replace(self.secret, "<token>")
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                a.replace(self.secret, "<token>") if isinstance(a, str) else a for a in record.args
+            )
+        return True
 
 
 def _is_ip(name: str) -> bool:

@@ -7,17 +7,24 @@ canvas renderer, so the DOM holds no text: a script injected before the page's o
 catches the xterm.js ``Terminal`` as textual.js stores it and we read its buffer.
 Waits are bounded polls, never fixed sleeps. Needs selenium and textual-serve (the
 dev extra) and Debian's chromium and chromium-driver packages; skipped without them.
+
+The page is opened with the token link the server prints; a page on another origin
+(a tiny local http server on another port) cannot open the server's websocket, not
+with the cookie the real page left in the browser, not even with the token.
 """
 
 from __future__ import annotations
 
+import http.server
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -122,7 +129,8 @@ class Served:
     def __init__(self, home: Path, log: Path) -> None:
         self.home, self.log = home, log
         self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
+        self.url = ""  # the link it printed, with its token
+        self.port = 0
 
     def start(self) -> None:
         # A free port can be taken between our probe and the server's bind: try again.
@@ -134,12 +142,19 @@ class Served:
                      "--port", str(port)],
                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                 )  # fmt: skip
-            self.url = f"http://127.0.0.1:{port}/"
-            wait_until(
-                lambda: self.proc.poll() is not None or self._answers(),
+            self.port, link = port, re.compile(rf"http://127\.0\.0\.1:{port}/\?token=[\w-]+")
+            found = wait_until(
+                lambda link=link: self.proc.poll() is not None or link.search(self.output()),
                 timeout=30,
-                what=lambda: f"the server at {self.url}; its output:\n{self.output()}",
+                what=lambda: f"the server's token link; its output:\n{self.output()}",
             )
+            if self.proc.poll() is None:
+                self.url = found.group(0)  # type: ignore[union-attr]
+                wait_until(
+                    lambda: self.proc.poll() is not None or self._answers(),
+                    timeout=30,
+                    what=lambda: f"the server at {self.url}; its output:\n{self.output()}",
+                )
             if self.proc.poll() is None:
                 return
             if "in use" not in self.output():
@@ -152,6 +167,16 @@ class Served:
                 return resp.status == 200
         except (urllib.error.URLError, OSError):
             return False
+
+    def apps(self) -> list:
+        """The app processes it runs, one per open page."""
+        import psutil
+
+        assert self.proc is not None
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
 
     def output(self) -> str:
         try:
@@ -262,3 +287,76 @@ def test_the_app_in_a_browser(served: Served, browser) -> None:
         timeout=15,
         what=what("the page's 'Session ended'"),
     )
+
+
+# A page elsewhere tries the server's websocket: with the cookie the real page left in
+# the browser (cookies ignore the port, and SameSite counts 127.0.0.1:any as the same
+# site), and with the token itself, as if it had leaked.
+FOREIGN_PAGE = """<!DOCTYPE html>
+<title>elsewhere</title>
+<script>
+window.__probes = {};
+function probe(name, url) {
+  let ws;
+  try { ws = new WebSocket(url); } catch (e) { window.__probes[name] = "error"; return; }
+  ws.onopen = () => { window.__probes[name] = "open"; ws.close(); };
+  ws.onclose = () => { if (!window.__probes[name]) { window.__probes[name] = "refused"; } };
+}
+const params = new URLSearchParams(location.search);
+const target = params.get("target"), token = params.get("token");
+probe("cookie", "ws://" + target + "/ws?width=80&height=24");
+probe("token", "ws://" + target + "/ws/" + token + "?width=80&height=24");
+</script>
+"""
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[str]:
+    """http://127.0.0.1:PORT/ of a tiny server that serves FOREIGN_PAGE."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            body = FOREIGN_PAGE.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_a_page_on_another_origin_cannot_open_the_app(served: Served, browser, elsewhere) -> None:
+    pytest.importorskip("psutil")
+    from urllib.parse import parse_qs, urlsplit
+
+    # The real page first: it leaves its cookie in the browser.
+    browser.get(served.url)
+    wait_until(
+        lambda: browser.execute_script("return document.body.classList.contains('-first-byte')"),
+        timeout=60,
+        what=lambda: f"the app's first bytes; server output:\n{served.output()}",
+    )
+    browser.get("about:blank")  # the real page's session ends
+    wait_until(lambda: not served.apps(), 30, lambda: f"no app left: {served.apps()}")
+
+    token = parse_qs(urlsplit(served.url).query)["token"][0]
+    browser.get(f"{elsewhere}?target=127.0.0.1:{served.port}&token={token}")
+    probes = wait_until(
+        lambda: (got := browser.execute_script("return window.__probes")) and len(got) == 2 and got,
+        timeout=30,
+        what=lambda: f"both probes; server output:\n{served.output()}",
+    )
+    assert probes == {"cookie": "refused", "token": "refused"}
+    assert served.apps() == []  # no app was started for them

@@ -527,3 +527,6 @@ def test_a_client_that_drops_leaves_no_app_behind(real_server: RealServer) -> No
         sock.close()
     _no_apps(s)
     assert s.get(f"/?token={s.token}")[0] == 200
+    # The token is in the link it printed, not in its access log.
+    assert s.output().count(s.token[:16]) == 1, s.output()
+    assert "/ws/<token>?width=3000" in s.output()
