@@ -13,6 +13,10 @@ Differences from the reference, on purpose:
 * The agent's other settings (temperature, system prompt) are kept from its current
   config; the reference reset them to defaults, wiping the user's system prompt.
   A config that would not change is not rewritten.
+* One agent whose config cannot be written (a name no file can hold, a config that
+  is a link or too large to archive, a read-only file) is reported in
+  ``result["config_errors"]`` as ``(agent, one-line reason)``; the other agents still
+  get theirs (the reference aborted the whole cycle at the first bad agent).
 * When the eval gate rejects the cycle, the configs written by it are rolled back
   (each rollback is itself a recorded version); the reference reported "rejected"
   and left the new configs in place.
@@ -194,9 +198,11 @@ class LearningOrchestrator:
         recommendations = evolver.analyze(stop=stop)
         if stopped():
             return result
-        written = self._write_configs(evolver, recommendations, agent_id)
+        errors: List[tuple[str, str]] = []
+        written = self._write_configs(evolver, recommendations, agent_id, errors)
         result["agent_configs_evolved"] = bool(written)
         result["configs_written"] = [(name, version) for name, version, _ in written]
+        result["config_errors"] = errors
 
         # 6. LoRA training (optional)
         result["lora_training"] = None
@@ -225,7 +231,7 @@ class LearningOrchestrator:
                 result["reason"] = (
                     f"eval improvement {improvement:.4f} below threshold {self._min_improvement}"
                 )
-                result["rolled_back"] = self._undo(evolver, written)
+                result["rolled_back"] = self._undo(evolver, written, errors)
         else:
             result["accepted"] = True
             result["status"] = "completed"
@@ -236,63 +242,50 @@ class LearningOrchestrator:
     @staticmethod
     def _merge(recommendations: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
         """Per agent: tools ordered by use across the classes it wins, largest max_turns."""
-        merged: Dict[str, Dict[str, Any]] = {}
-        for rec in recommendations:
-            name = rec.get("recommended_agent") or ""
-            if not name:
-                continue
-            m = merged.setdefault(name, {"tools": {}, "max_turns": 0, "classes": []})
-            weight = int(rec.get("sample_count", 1)) or 1
-            for rank, tool in enumerate(rec.get("recommended_tools", [])):
-                m["tools"][tool] = m["tools"].get(tool, 0) + weight / (rank + 1)
-            m["max_turns"] = max(m["max_turns"], int(rec.get("recommended_max_turns", 10)))
-            m["classes"].append(rec.get("query_class", "?"))
-        return merged
+        from jarvis_tui.learning.agent_evolver import merge_recommendations
+
+        return merge_recommendations(recommendations)
 
     def _write_configs(
-        self, evolver: Any, recommendations: List[Dict[str, Any]], agent_id: Optional[str]
+        self,
+        evolver: Any,
+        recommendations: List[Dict[str, Any]],
+        agent_id: Optional[str],
+        errors: Optional[List[tuple[str, str]]] = None,
     ) -> List[tuple[str, int, int]]:
-        """Write one version per agent that changes; returns ``(agent, new, previous)``."""
+        """Write one version per agent that changes; returns ``(agent, new, previous)``.
+
+        An agent that cannot be written is appended to *errors* and skipped.
+        """
+        errors = [] if errors is None else errors
         written: List[tuple[str, int, int]] = []
-        for name, m in sorted(self._merge(recommendations).items()):
-            if agent_id is not None and name != agent_id:
+        for p in evolver.propose_configs(recommendations, agent_id=agent_id):
+            if p.error:
+                errors.append((p.agent, _one_line(p.error)))
                 continue
-            tools = sorted(m["tools"], key=lambda t: (-m["tools"][t], t))
-            current = self._current(evolver, name)
-            settings = current.get("agent", {}) if isinstance(current, dict) else {}
-            temperature = settings.get("temperature", 0.3)
-            system_prompt = settings.get("system_prompt", "")
-            if settings.get("tools") == tools and settings.get("max_turns") == m["max_turns"]:
-                continue  # nothing would change
-            before = len(evolver.list_versions(name))
-            evolver.write_config(
-                name,
-                tools=tools,
-                max_turns=m["max_turns"],
-                temperature=temperature if isinstance(temperature, (int, float)) else 0.3,
-                system_prompt=system_prompt if isinstance(system_prompt, str) else "",
-                cause="evolver",
-                note="learning cycle: best for " + ", ".join(sorted(m["classes"])),
-            )
-            written.append((name, len(evolver.list_versions(name)), before))
+            try:
+                before = len(evolver.list_versions(p.agent))
+                evolver.write_proposal(p, note="learning cycle: best for " + ", ".join(p.classes))
+                written.append((p.agent, len(evolver.list_versions(p.agent)), before))
+            except (ValueError, OSError) as exc:  # TimeoutError is an OSError
+                errors.append((p.agent, _one_line(str(exc))))
         return written
 
     @staticmethod
-    def _current(evolver: Any, name: str) -> Dict[str, Any]:
-        versions = evolver.list_versions(name)
-        if not versions:
-            return {}
-        try:
-            return evolver.load_version(name, versions[-1]["version"])
-        except ValueError:
-            return {}  # malformed current config: the new version replaces it
-
-    @staticmethod
-    def _undo(evolver: Any, written: List[tuple[str, int, int]]) -> List[tuple[str, int]]:
+    def _undo(
+        evolver: Any,
+        written: List[tuple[str, int, int]],
+        errors: Optional[List[tuple[str, str]]] = None,
+    ) -> List[tuple[str, int]]:
         undone = []
         for name, _new, previous in written:
             if previous >= 1:
-                evolver.rollback(name, previous)
+                try:
+                    evolver.rollback(name, previous)
+                except (ValueError, OSError) as exc:
+                    if errors is not None:
+                        errors.append((name, _one_line(f"rollback failed: {exc}")))
+                    continue
                 undone.append((name, previous))
         return undone
 
@@ -311,6 +304,10 @@ class LearningOrchestrator:
             return dict(trainer.train(sft_pairs))
         except Exception as exc:  # training failure must not lose the cycle's result
             return {"status": "error", "reason": str(exc)}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
 
 
 __all__ = ["LearningOrchestrator"]

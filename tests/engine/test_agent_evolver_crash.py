@@ -3,7 +3,12 @@
 (a) Two processes writing 100 versions each lose none (the reference, archiving by
     "max existing number + 1" without a lock and writing in place, lost most of them).
 (b) 200 writers killed mid-write/mid-rollback: after every kill each archived version
-    is intact, the current config parses, and no version number is ever reused.
+    is intact and never changes, the current config parses, and every version listed
+    before the kill is still listed at the same position with the same content.
+
+The layout is OpenJarvis's: .history holds the previous versions only, numbered by
+position, so a number logged by a write that was killed before its rename is used
+again by the next write (its stale log line is never shown).
 """
 
 from __future__ import annotations
@@ -132,7 +137,7 @@ def test_two_processes_writing_100_versions_each_lose_none(tmp_path: Path) -> No
         assert mine == list(range(100))
     entries = _log_entries(ev.history_dir)
     assert [e["seq"] for e in entries] == list(range(1, 201))
-    assert len(_archives(ev.history_dir)) == 200
+    assert len(_archives(ev.history_dir)) == 199  # the previous versions
     assert not list(cfg.rglob("*.tmp"))
 
 
@@ -183,34 +188,33 @@ class _Invariants:
     def __init__(self, cfg: Path) -> None:
         self.cfg = cfg
         self.ev = _evolver(cfg)
-        self.seq_sha: Dict[int, str] = {}  # every number ever logged -> its content hash
-        self.positions: List[tuple[int, str]] = []  # (seq, sha) of listed versions
-        self.pending = 0  # kills that left the current version without its archive
+        self.archive_sha: Dict[int, str] = {}  # every archive ever seen -> its content hash
+        self.positions: List[str] = []  # content hash of each listed version, in order
+        self.pending = 0  # kills that left the current version archived before its rename
+        self.stale = 0  # kills that left a logged number that no file has (yet)
         self.temps = 0  # kills that left a temp file behind
 
     def check(self, where: str) -> None:
         hist = self.ev.history_dir
-        entries = _log_entries(hist)
-        seqs = [e["seq"] for e in entries]
-        assert seqs == sorted(set(seqs)), f"{where}: log numbers not strictly increasing"
-        for e in entries:
-            old = self.seq_sha.setdefault(e["seq"], e["sha256"])
-            assert old == e["sha256"], f"{where}: version number {e['seq']} reused"
         archives = _archives(hist)
         for seq, content in archives.items():
             tomllib.loads(content.decode())  # intact and parseable
-            assert self.seq_sha.get(seq) == _sha(content), f"{where}: archive {seq} changed"
+            old = self.archive_sha.setdefault(seq, _sha(content))
+            assert old == _sha(content), f"{where}: archive {seq} changed"
         current = self.ev.config_path(AGENT)
         if current.exists():
             tomllib.loads(current.read_text())
         versions = self.ev.list_versions(AGENT)
         assert [v["version"] for v in versions] == list(range(1, len(versions) + 1))
         assert all(v["cause"] in ("evolver", "rollback") for v in versions), where
+        assert all(v["error"] is None for v in versions), where
         if versions:
             assert versions[-1]["current"] and versions[-1]["seq"] is not None, where
-            self.pending += versions[-1]["seq"] not in archives
+            self.pending += versions[-1]["seq"] in archives
+            logged = max((e["seq"] for e in _log_entries(hist)), default=0)
+            self.stale += logged > versions[-1]["seq"]
         self.temps += bool(list(self.cfg.rglob("*.tmp")))
-        now = [(v["seq"], self.seq_sha[v["seq"]]) for v in versions]
+        now = [_sha(Path(v["path"]).read_bytes()) for v in versions]
         # history is never lost: what was listed is still listed at the same position
         assert now[: len(self.positions)] == self.positions, f"{where}: history changed"
         self.positions = now
@@ -249,8 +253,7 @@ def test_sigkill_at_random_points_never_corrupts_history(tmp_path: Path) -> None
     ev.write_config(AGENT, tools=["after"])
     inv.check("final")
     assert not list(cfg.rglob("*.tmp"))
-    # the kills landed everywhere: real progress, numbers logged but never used
-    # (killed before the rename), renames without their archive, and temp files
+    # the kills landed everywhere: real progress, numbers logged before the rename,
+    # current versions archived before the rename, and temp files
     assert len(inv.positions) > 100
-    burned = set(inv.seq_sha) - {seq for seq, _ in inv.positions}
-    assert burned and inv.pending and inv.temps, (len(burned), inv.pending, inv.temps)
+    assert inv.stale and inv.pending and inv.temps, (inv.stale, inv.pending, inv.temps)
