@@ -6,8 +6,9 @@ learning loop has something real to find. A handful of adversarial traces (Rich
 markup, ANSI/OSC escapes, control characters, a 2 MB result) test that the UI shows
 untrusted text as text.
 
-Everything comes from one ``random.Random(seed)`` and a fixed base time, so the same
-seed gives the same rows byte for byte. Traces are generated lazily into
+Everything comes from one ``random.Random(seed)`` and the build's clock: the traces
+end at ``now`` (the time of the build unless pinned), so "last 24 h" shows the last
+day of traffic; the same seed and ``now`` give the same rows byte for byte. Traces are generated lazily into
 :meth:`TraceStore.save_many`, so a million traces never sit in memory at once.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+import time
 from bisect import bisect
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -29,9 +31,14 @@ from jarvis_tui.paths import Workspace, ensure_dir
 from jarvis_tui.traces.store import TraceStore
 
 BASE_TIME = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
-"""Time of the first demo trace (fixed, so the data never depends on the clock)."""
+"""Time of the first demo trace when the clock is pinned to :data:`PINNED_NOW`."""
 SPAN_SECONDS = 60 * 86_400
-"""The demo's traces are spread over this many seconds (60 days)."""
+"""The demo's traces are spread over this many seconds (60 days) ending at ``now``."""
+PINNED_NOW = BASE_TIME + SPAN_SECONDS
+"""A fixed ``now=`` for tests and screenshots that need the same timestamps every run."""
+AGENT_SAMPLE = 20_000
+"""Traces the demo's evolver versions are computed from (the first, i.e. oldest: that
+cycle ran a while ago; bounded, so a million-trace demo does not spend minutes on it)."""
 LABELLED_FRACTION = 0.6
 """Share of traces that carry a user's feedback score."""
 ADVERSARIAL_MIN_TRACES = 100
@@ -546,14 +553,14 @@ def _steps(
 # --------------------------------------------------------------------------- traces
 
 
-def _traces(rng: random.Random, n: int) -> Iterator[Trace]:
+def _traces(rng: random.Random, n: int, base: float = BASE_TIME) -> Iterator[Trace]:
     spacing = SPAN_SECONDS / max(n, 1)
     adversarial = _adversarial_positions(n)
     session = 0
     user = rng.choice(USERS)
     channel = rng.choice(CHANNELS)
     for i in range(n):
-        started = round(BASE_TIME + (i + rng.random() * 0.9) * spacing, 3)
+        started = round(base + (i + rng.random() * 0.9) * spacing, 3)
         if rng.random() < 0.22:
             session += 1
             user = rng.choice(USERS)
@@ -719,11 +726,15 @@ def build_demo(
     progress: ProgressFn | None = None,
     force: bool = False,
     optimize: bool = True,
+    now: float | None = None,
 ) -> Path:
     """Create a demo workspace in *root* and return *root*.
 
     Writes ``traces.db`` (OpenJarvis schema) with *traces* traces generated from
-    ``random.Random(seed)``. The file is built under a temporary name and renamed
+    ``random.Random(seed)``, spread over the 60 days that end at *now* (default: the
+    current time; pass :data:`PINNED_NOW` for the same rows on every run), and the
+    three agents' configs in ``agents/`` with a few versions each (see
+    :func:`build_demo_agents`). The file is built under a temporary name and renamed
     when complete, so an interrupted build never leaves a half-filled
     ``traces.db``. An existing ``traces.db`` raises :class:`FileExistsError`
     unless *force* (then it is replaced).
@@ -747,7 +758,8 @@ def build_demo(
         store = TraceStore(building)
         try:
             fts_triggers = _drop_fts_triggers(building)
-            store.save_many(_traces(rng, traces), batch_size=2_000, progress=report)
+            base = (time.time() if now is None else float(now)) - SPAN_SECONDS
+            store.save_many(_traces(rng, traces, base), batch_size=2_000, progress=report)
         finally:
             store.close()
         _finish(building, fts_triggers)
@@ -756,11 +768,77 @@ def build_demo(
         raise
     _remove_db(target)
     os.replace(building, target)
+    build_demo_agents(ws, force=force)
     if optimize:
         build_demo_optimization(ws, seed=seed, force=force)
     if progress:
         progress(traces, traces)
     return ws.root
+
+
+DEMO_AGENTS: dict[str, tuple[list[str], int, str]] = {
+    # agent -> (tools, max_turns, system prompt) of its first, hand-written version
+    "simple": (["web_search"], 4, "You are a concise assistant. Answer in a few sentences."),
+    "orchestrator": (["web_search", "retrieval"], 10,
+                     "Plan the task, delegate the steps, then merge the answers."),  # fmt: skip
+    "react": (["web_search"], 6, "You are a careful assistant.\nThink, act, observe; cite sources."),
+}
+
+
+def build_demo_agents(ws: Workspace, *, force: bool = False) -> list[str]:
+    """Write the three demo agents' configs with a history, as a user would have it.
+
+    Each agent gets a hand-written first version (cause ``manual``), then what the
+    evolver recommends from the traces (``evolver``; computed from the oldest
+    :data:`AGENT_SAMPLE` traces); ``react`` also has a hand edit that was rolled
+    back (``manual``, then ``rollback``). An ``agents/`` that already holds configs
+    is kept unless *force*. Returns the agents written.
+    """
+    import shutil
+    from itertools import islice
+
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+    from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
+
+    agents_dir = ws.agents_dir
+    if agents_dir.exists() and any(agents_dir.glob("*.toml")):
+        if not force:
+            return []
+        shutil.rmtree(agents_dir)
+    store = TraceStore(ws.traces_db)
+    try:
+
+        class _Newest:
+            """The store, with the evolver's scan bounded to the first traces."""
+
+            def iter_traces(self, **kwargs: Any) -> Iterator[Trace]:
+                return islice(store.iter_traces(**kwargs), AGENT_SAMPLE)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(store, name)
+
+        ev = AgentConfigEvolver(_Newest(), config_dir=agents_dir)
+        for name, (tools, turns, prompt) in DEMO_AGENTS.items():
+            ev.write_config(name, tools=tools, max_turns=turns, system_prompt=prompt,
+                            cause="manual", note="first hand-written config")  # fmt: skip
+        merged = LearningOrchestrator._merge(ev.analyze())
+        for name, (_tools, _turns, prompt) in DEMO_AGENTS.items():
+            m = merged.get(name)
+            if m is None or not m["tools"]:
+                continue
+            tools = sorted(m["tools"], key=lambda t: (-m["tools"][t], t))
+            ev.write_config(name, tools=tools, max_turns=m["max_turns"], system_prompt=prompt,
+                            cause="evolver",
+                            note="learning cycle: best for " + ", ".join(sorted(m["classes"])))  # fmt: skip
+        react = DEMO_AGENTS["react"]
+        good = len(ev.list_versions("react"))
+        ev.write_config("react", tools=[*react[0], "code_exec"], max_turns=20,
+                        system_prompt=react[2], cause="manual",
+                        note="try more turns and code execution")  # fmt: skip
+        ev.rollback("react", good)
+    finally:
+        store.close()
+    return list(DEMO_AGENTS)
 
 
 DEMO_RUN_TRIALS = 24
@@ -839,4 +917,4 @@ def _finish(db: Path, fts_triggers: list[str]) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-__all__ = ["BASE_TIME", "MODELS", "QUALITY", "build_demo"]
+__all__ = ["BASE_TIME", "MODELS", "PINNED_NOW", "QUALITY", "build_demo", "build_demo_agents"]

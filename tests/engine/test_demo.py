@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jarvis_tui.core.types import StepType, Trace
-from jarvis_tui.demo import build_demo
+from jarvis_tui.demo import PINNED_NOW, build_demo
 from jarvis_tui.learning.classify import QUERY_CLASSES, classify_query
 from jarvis_tui.traces.store import TraceStore
 
@@ -38,9 +38,9 @@ def _rows(db: Path) -> tuple[list[tuple], list[tuple]]:
 
 
 def test_same_seed_same_rows_other_seed_other_rows(tmp_path: Path) -> None:
-    a = build_demo(tmp_path / "a", traces=300, seed=11)
-    b = build_demo(tmp_path / "b", traces=300, seed=11)
-    c = build_demo(tmp_path / "c", traces=300, seed=12)
+    a = build_demo(tmp_path / "a", traces=300, seed=11, now=PINNED_NOW)
+    b = build_demo(tmp_path / "b", traces=300, seed=11, now=PINNED_NOW)
+    c = build_demo(tmp_path / "c", traces=300, seed=12, now=PINNED_NOW)
     rows_a, rows_b, rows_c = (_rows(p / "traces.db") for p in (a, b, c))
     assert len(rows_a[0]) == 300
     assert rows_a == rows_b
@@ -163,10 +163,33 @@ def test_file_modes_and_no_leftovers(demo_root: Path) -> None:
     assert stat.S_IMODE(demo_root.stat().st_mode) == 0o700
     assert stat.S_IMODE((demo_root / "traces.db").stat().st_mode) == 0o600
     assert sorted(p.name for p in demo_root.iterdir()) == [
-        "optimize.db", "optimize.toml", "traces.db",
+        "agents", "optimize.db", "optimize.toml", "traces.db",
     ]  # fmt: skip
     for name in ("optimize.db", "optimize.toml"):
         assert stat.S_IMODE((demo_root / name).stat().st_mode) == 0o600
+    for f in (demo_root / "agents").glob("*.toml"):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+
+
+def test_three_agents_with_a_history_and_traces_that_end_now(tmp_path: Path) -> None:
+    import time
+
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+
+    before = time.time()
+    root = build_demo(tmp_path / "ws", traces=600, seed=3, optimize=False)
+    ev = AgentConfigEvolver(None, config_dir=root / "agents")
+    assert ev.list_agents() == ["orchestrator", "react", "simple"]
+    for name in ev.list_agents():
+        causes = [v["cause"] for v in ev.list_versions(name)]
+        assert causes[0] == "manual" and len(causes) >= 2
+    assert [v["cause"] for v in ev.list_versions("react")][-2:] == ["manual", "rollback"]
+    with TraceStore(root / "traces.db") as store:
+        newest = max(t.started_at for t in store.iter_traces(with_steps=False))
+    assert before - 86_400 < newest <= time.time()  # "last 24 h" shows the newest traffic
+    pinned = build_demo(tmp_path / "p", traces=600, seed=3, optimize=False, now=PINNED_NOW)
+    with TraceStore(pinned / "traces.db") as store:
+        assert max(t.started_at for t in store.iter_traces(with_steps=False)) <= PINNED_NOW
 
 
 def test_existing_db_is_kept_unless_forced(tmp_path: Path) -> None:

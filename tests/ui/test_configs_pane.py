@@ -131,7 +131,7 @@ async def test_evolve_shows_proposals_and_writes_only_accepted(home: Path) -> No
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_configs(app, pilot)
-        await pilot.press("e")
+        await pilot.press("s")
         await settle(app, pilot)
         assert pane.proposals, "the traces recommend configs"
         names = [p.agent for p in pane.proposals]

@@ -17,7 +17,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
@@ -27,6 +27,15 @@ from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 
 KIND_STYLE = {"added": "green", "removed": "red", "changed": "yellow"}
+AGENT_WIDTH = 14
+"""Agent names longer than this end in … in the agents list."""
+CAUSE_WIDTH = 8
+CAUSE_SHOWN = {"promoted-trial": "promoted"}
+"""Causes shown in a shorter word (the What column gets the room)."""
+WIDE_AT = 150
+"""From this many columns the diff sits beside the lists; below, under them."""
+WIDE_LISTS = 96
+"""Width of the agents + versions lists beside the diff (wide layout)."""
 
 
 @dataclass
@@ -81,7 +90,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Label(self._title, id="confirm-title")
+            yield Label(Text(self._title), id="confirm-title")
             with VerticalScroll(id="confirm-scroll"):
                 yield Static(self._body, id="confirm-body")
             yield Label("y: write it   n / escape: cancel", id="confirm-hint")
@@ -95,21 +104,21 @@ class ConfigsPane(Widget):
 
     HELP_TITLE = "Configs"
     HELP_TEXT = (
-        "Agents of the workspace's agents/ folder. Pick an agent, then a version: the "
-        "right side shows what differs from the current config (key by key; t shows the "
-        "text diff). m marks a version to compare two versions. b rolls the agent back "
-        "to the selected version after showing exactly what will be written; the "
-        "rollback becomes the newest version. e asks the evolver for recommendations "
-        "from the traces and shows each as a diff: y writes it, n skips it."
+        "Agents of the workspace's agents/ folder. Pick an agent, then a version (tab moves "
+        "between the two lists): the diff panel shows what differs from the current config "
+        "(key by key; t shows the text diff). m marks a version to compare two versions. "
+        "b rolls the agent back to the selected version after showing exactly what will be "
+        "written; the rollback becomes the newest version. s runs the evolver over the "
+        "traces and shows each proposal as a diff: y writes it, n skips it. r reloads."
     )
 
     BINDINGS = [
-        Binding("t", "toggle_text", "Text diff", id="configs.text"),
-        Binding("m", "mark", "Mark for compare", id="configs.mark"),
-        Binding("b", "rollback", "Roll back", id="configs.rollback"),
-        Binding("e", "evolve", "Evolve", id="configs.evolve"),
+        Binding("s", "evolve", "Run evolver", id="configs.start"),
         Binding("y", "accept", "Accept proposal", id="configs.accept"),
-        Binding("n", "skip", "Skip proposal", id="configs.skip"),
+        Binding("n", "skip", "Skip proposal", id="configs.reject"),
+        Binding("b", "rollback", "Roll back", id="configs.rollback"),
+        Binding("m", "mark", "Mark to compare", id="configs.mark"),
+        Binding("t", "toggle_text", "Text diff", id="configs.text"),
         Binding("r", "refresh", "Reload", show=False, id="configs.refresh"),
     ]
 
@@ -155,20 +164,40 @@ class ConfigsPane(Widget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="configs-status")
-        with Horizontal(id="configs-main"):
-            yield DataTable(id="configs-agents", cursor_type="row")
-            yield DataTable(id="configs-versions", cursor_type="row", zebra_stripes=True)
+        with Container(id="configs-main"):
+            with Horizontal(id="configs-lists"):
+                yield DataTable(id="configs-agents", cursor_type="row")
+                yield DataTable(id="configs-versions", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="configs-diff"):
                 yield Static(id="configs-diff-body")
 
     def on_mount(self) -> None:
         agents = self.query_one("#configs-agents", DataTable)
-        agents.add_column("Agent", key="agent", width=14)
-        agents.add_column("Ver", key="versions", width=4)
+        agents.add_column(Text("Agent"), key="agent", width=AGENT_WIDTH)
+        agents.add_column(Text("Ver"), key="versions", width=3)
+        self._versions_columns()
+
+    def _what_width(self) -> int:
+        """The "What" column gets what the versions list has left (never cut mid-word
+        without a …)."""
+        lists = self.size.width if not self.has_class("-wide") else WIDE_LISTS
+        # agents list (+ its border) | "#", "When", "Cause" and 4 paddings of 2
+        return max(12, (lists or 80) - (AGENT_WIDTH + 3 + 4 + 1) - (4 + 11 + CAUSE_WIDTH + 8) - 2)
+
+    def _versions_columns(self) -> None:
         versions = self.query_one("#configs-versions", DataTable)
-        for label, key, width in (("#", "n", 4), ("When", "when", 11), ("Cause", "cause", 10),
-                                  ("What", "summary", 17)):  # fmt: skip
-            versions.add_column(label, key=key, width=width)
+        self._what = self._what_width()
+        versions.clear(columns=True)
+        for label, key, width in (("#", "n", 4), ("When", "when", 11), ("Cause", "cause", CAUSE_WIDTH),
+                                  ("What", "summary", self._what)):  # fmt: skip
+            versions.add_column(Text(label), key=key, width=width)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= WIDE_AT, "-wide")
+        if self._what_width() != getattr(self, "_what", None):
+            self._versions_columns()
+            if self.agent is not None and self.versions:
+                self._fill_versions(self.versions)
 
     def store_opened(self, store: Any, agents_dir: Any) -> None:
         from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
@@ -222,13 +251,13 @@ class ConfigsPane(Widget):
         table = self.query_one("#configs-agents", DataTable)
         table.clear()
         for a in msg.agents:
-            name = Text(one_line(a["name"], 16))
+            name = Text(one_line(a["name"], AGENT_WIDTH))
             if not a["readable"]:
                 name.append(" ⚠", style="bold red")
-            table.add_row(name, str(a["versions"]), key=a["name"])
+            table.add_row(name, Text(str(a["versions"])), key=a["name"])
         where = "agents/"  # under the workspace shown in the header
         if not msg.agents:
-            self._status(f"No agent configs in {where} yet: e proposes some from the traces.")
+            self._status(f"No agent configs in {where} yet: s runs the evolver to propose some.")
             self._show(Text("No agents yet.", style="dim"))
         else:
             self._status(f"{len(msg.agents)} agents in {where}")
@@ -264,25 +293,33 @@ class ConfigsPane(Widget):
         if msg.agent != self.agent:
             return
         self.versions = msg.versions
+        self._fill_versions(msg.versions)
+        self.refresh_bindings()
+        if msg.versions:
+            table = self.query_one("#configs-versions", DataTable)
+            table.move_cursor(row=min(1, len(msg.versions) - 1))
+            self._diff_selected()
+
+    def _fill_versions(self, versions: list[dict[str, Any]]) -> None:
         table = self.query_one("#configs-versions", DataTable)
+        row = table.cursor_row
         table.clear()
-        for v in reversed(msg.versions):  # newest on top
+        for v in reversed(versions):  # newest on top
             when = v.get("created") or v.get("modified") or 0
             num = Text(str(v["version"]), style="bold" if v.get("current") else "")
             if v.get("current"):
                 num.append("*", style="bold green")
             summary = v.get("note") or v.get("summary") or ""
+            cause = str(v.get("cause", ""))
             table.add_row(
                 num,
-                datetime.fromtimestamp(when).strftime("%m-%d %H:%M"),
-                Text(v.get("cause", ""), style="cyan", justify="left"),
-                Text(one_line(summary, 60)),
+                Text(datetime.fromtimestamp(when).strftime("%m-%d %H:%M")),
+                Text(one_line(CAUSE_SHOWN.get(cause, cause), CAUSE_WIDTH), style="cyan"),
+                Text(one_line(str(summary), self._what)),
                 key=str(v["version"]),
             )
-        self.refresh_bindings()
-        if msg.versions:
-            table.move_cursor(row=min(1, len(msg.versions) - 1))
-            self._diff_selected()
+        if versions:
+            table.move_cursor(row=min(row, len(versions) - 1))
 
     @on(DataTable.RowHighlighted, "#configs-versions")
     def _version_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -362,7 +399,8 @@ class ConfigsPane(Widget):
         sel = self.selected_version()
         self.marked = None if self.marked == sel else sel
         if self.marked is not None:
-            self.app.notify(f"version {sel} marked: pick another to compare with it")
+            self.app.notify(f"version {sel} marked: pick another to compare with it",
+                            markup=False)  # fmt: skip
         self._diff_selected()
 
     def action_rollback(self) -> None:
@@ -382,7 +420,9 @@ class ConfigsPane(Widget):
         try:
             text = self.evolver.preview_rollback(agent, version)
         except ValueError as exc:
-            self.app.call_from_thread(self.app.notify, str(exc), severity="error", timeout=8)
+            self.app.call_from_thread(
+                self.app.notify, str(exc), severity="error", timeout=8, markup=False
+            )
             return
         body = Text.assemble(
             (
@@ -410,7 +450,7 @@ class ConfigsPane(Widget):
 
     @on(Written)
     def _written(self, msg: ConfigsPane.Written) -> None:
-        self.app.notify(f"{msg.agent}: {msg.what}")
+        self.app.notify(f"{msg.agent}: {msg.what}", markup=False)
         self.action_refresh()
 
     # ------------------------------------------------------------ evolve
@@ -470,6 +510,7 @@ class ConfigsPane(Widget):
     @on(Proposals)
     def _got_proposals(self, msg: ConfigsPane.Proposals) -> None:
         self.proposals = list(msg.proposals)
+        self._proposal_mode()
         if not self.proposals:
             self._status("The evolver has nothing new to recommend.")
             self._diff_selected()
@@ -485,18 +526,28 @@ class ConfigsPane(Widget):
         self._status(
             f"Proposal for {p.agent} ({len(self.proposals)} left): y writes it, n skips it"
         )
+        # A new agent: list the proposed keys one by one, not as one new table.
+        current = p.current or {k: {} for k in p.proposed}
         parts: list[Any] = [
-            Text(f"{p.agent}: evolver proposal", style="bold"),
+            Text.assemble((f"{p.agent}: evolver proposal", "bold"),
+                          (f"  ({len(self.proposals)} left)", "dim")),  # fmt: skip
             Text(f"best agent for: {', '.join(p.classes)}", style="dim"),
-            render_changes(toml_diff(p.current, p.proposed)),
+            render_changes(toml_diff(current, p.proposed)),
+            Text("y: write it as a new version · n: skip it", style="bold"),
         ]
         self._show(Group(*parts))
+        self.query_one("#configs-diff", VerticalScroll).scroll_home(animate=False)
+
+    def _proposal_mode(self) -> None:
+        """While proposals wait, the diff gets the room (the lists hide when stacked)."""
+        self.set_class(bool(self.proposals), "-proposal")
 
     def action_accept(self) -> None:
         if not self.proposals:
             return
         p = self.proposals.pop(0)
         self._write_proposal(p)
+        self._proposal_mode()
         self.refresh_bindings()
         if self.proposals:
             self._show_proposal()
@@ -505,7 +556,8 @@ class ConfigsPane(Widget):
         if not self.proposals:
             return
         p = self.proposals.pop(0)
-        self.app.notify(f"skipped the proposal for {p.agent}")
+        self.app.notify(f"skipped the proposal for {p.agent}", markup=False)
+        self._proposal_mode()
         self.refresh_bindings()
         if self.proposals:
             self._show_proposal()

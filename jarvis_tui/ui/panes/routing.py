@@ -71,28 +71,39 @@ def replay(matrix: RoutingMatrix) -> ReplayEstimate:
     return ReplayEstimate(rated, d_fb / rated if rated else 0.0, d_lat / total_n, d_tok / total_n)
 
 
-def cell_text(matrix: RoutingMatrix, qc: str, model: str) -> Text:
+def cell_text(matrix: RoutingMatrix, qc: str, model: str, *, compact: bool = False) -> Text:
+    """One class × model cell: mean ± interval (★ best, ? thin evidence), then the evidence.
+
+    *compact* (a short terminal): one line, ``0.86±.03★?`` only.
+    """
     cell = matrix.cells.get((qc, model))
     if cell is None:
         return Text("·", style="dim")
     rec = matrix.recommendations.get(qc)
     ci = cell.rated
+    best = rec is not None and rec.best == model
     if ci.n == 0:
         out = Text("unrated", style="dim")
     else:
         style = ""
-        if rec is not None and rec.best == model:
-            style = "bold green" if rec.confidence == "clear" else "bold yellow"
+        if best:
+            style = "bold green" if rec is not None and rec.confidence == "clear" else "bold yellow"
         elif ci.n < matrix.min_samples:
             style = "dim"
-        out = Text(f"{ci.mean:.2f} ±{ci.half_width:.2f}", style=style)
-        if rec is not None and rec.best == model:
-            out.append(" ★", style=style)
+        if compact:
+            half = f"{ci.half_width:.2f}".lstrip("0") or "0"
+            out = Text(f"{ci.mean:.2f}±{half}", style=style)
+        else:
+            out = Text(f"{ci.mean:.2f} ±{ci.half_width:.2f}", style=style)
+        if best:
+            out.append("★" if compact else " ★", style=style)
         if ci.n < matrix.min_samples:
-            out.append(" ?", style="yellow")
-    out.append(
-        f"\n{_compact(ci.n)}/{_compact(cell.n)} {cell.latency:.1f}s {cell.tokens:.0f}t", style="dim"
-    )
+            out.append("?" if compact else " ?", style="yellow")
+    if not compact:
+        out.append(
+            f"\n{_compact(ci.n)}/{_compact(cell.n)} {cell.latency:.1f}s {cell.tokens:.0f}t",
+            style="dim",
+        )
     return out
 
 
@@ -105,33 +116,73 @@ def _compact(n: int) -> str:
     return f"{n / 1_000_000:.1f}M".replace(".0M", "M")
 
 
+def _yes(flag: bool) -> Text:
+    return Text("yes", style="bold") if flag else Text("no", style="dim")
+
+
+def context_table(query: str, *, per_row: int = 3) -> Table:
+    """What the routers are told about a query, as a labelled table (not a repr)."""
+    from jarvis_tui.learning.classify import classify_query
+    from jarvis_tui.learning.router import build_routing_context
+
+    ctx = build_routing_context(query)
+    pairs: list[tuple[str, Text]] = [
+        ("class", Text(classify_query(query), style="bold")),
+        ("length", Text(f"{ctx.query_length:,} chars")),
+        ("has code", _yes(ctx.has_code)),
+        ("has math", _yes(ctx.has_math)),
+        ("language", Text(one_line(ctx.language, 12))),
+        ("urgency", Text(f"{ctx.urgency:.1f}")),
+    ]
+    grid = Table.grid(padding=(0, 1))
+    for _ in range(per_row):
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(no_wrap=True, min_width=8)
+    for i in range(0, len(pairs), per_row):
+        row: list[Any] = []
+        for label, value in pairs[i : i + per_row]:
+            row.extend((label, value))
+        grid.add_row(*row)
+    return grid
+
+
 class RoutingPane(Widget):
     """Per-class routing recommendations with their evidence."""
 
     HELP_TITLE = "Routing"
     HELP_TEXT = (
         "Each cell is one model on one query class: mean feedback ± its 95% interval, then "
-        "rated/total traces, mean latency and tokens. ★ marks the recommendation (green: "
-        "intervals do not overlap; yellow: likely). ? marks cells with fewer ratings than "
-        "the evidence minimum: press enter on a cell to label its unrated traces in the "
-        "Traces pane. / asks every router how it would route a query you type."
+        "rated/total traces, mean latency and tokens (one line on a short terminal). ★ marks "
+        "the recommendation (green: intervals do not overlap; yellow: likely). ? marks cells "
+        "with fewer ratings than the evidence minimum (> / < change it): enter on a cell "
+        "labels its unrated traces in the Traces pane. ← → scroll to models that do not fit. "
+        "The Agent column is the one agent recommendation (the evolver and the learning "
+        "cycle use the same rule); where OpenJarvis's rule picks another agent, both are "
+        "shown with why. / asks every router how it would route a query you type; s runs "
+        "one learning cycle and the side panel lists the configs it wrote; r recomputes."
     )
 
     BINDINGS = [
-        Binding("r", "recompute", "Recompute", id="routing.recompute"),
-        Binding("c", "learning_cycle", "Learning cycle", id="routing.cycle"),
-        Binding("slash", "focus_query", "Ask routers", id="routing.query"),
+        Binding("s", "learning_cycle", "Learning cycle", id="routing.start"),
+        Binding("r", "recompute", "Recompute", id="routing.refresh"),
+        Binding("slash", "focus_query", "Ask routers", id="routing.search"),
         Binding(
-            "plus,equals_sign", "evidence(10)", "More evidence", show=False, id="routing.more"
+            "greater_than_sign", "evidence(10)", "More evidence needed", show=False,
+            id="routing.more",
         ),  # fmt: skip
-        Binding("minus", "evidence(-10)", "Less evidence", show=False, id="routing.less"),
-        Binding("escape", "leave_query", "Back to the matrix", show=False, id="routing.escape"),
+        Binding(
+            "less_than_sign", "evidence(-10)", "Less evidence needed", show=False,
+            id="routing.less",
+        ),  # fmt: skip
+        Binding("escape", "leave_query", "Back to the matrix", show=False, id="routing.back"),
     ]
 
     class Computed(Message):
-        def __init__(self, matrix: RoutingMatrix, agents: dict[str, dict[str, Any]]) -> None:
+        def __init__(
+            self, matrix: RoutingMatrix, agents: dict[str, Any], tools: dict[str, list[str]]
+        ) -> None:
             super().__init__()
-            self.matrix, self.agents = matrix, agents
+            self.matrix, self.agents, self.tools = matrix, agents, tools
 
     class RoutersReady(Message):
         def __init__(self, routers: dict[str, Any]) -> None:
@@ -139,9 +190,9 @@ class RoutingPane(Widget):
             self.routers = routers
 
     class CycleDone(Message):
-        def __init__(self, result: dict[str, Any]) -> None:
+        def __init__(self, result: dict[str, Any], written: list[dict[str, Any]]) -> None:
             super().__init__()
-            self.result = result
+            self.result, self.written = result, written
 
     class DrillDown(Message):
         """The user wants the unlabelled traces behind a cell."""
@@ -155,38 +206,58 @@ class RoutingPane(Widget):
         self.store: Optional[TraceStore] = None
         self.matrix: Optional[RoutingMatrix] = None
         """The last computed evidence (None until computed)."""
+        self.agents: dict[str, Any] = {}
+        """The agent recommendation per class (jarvis_tui.learning.recommend)."""
         self.min_evidence = MIN_EVIDENCE
         self.stale = True
         """Labels changed since the last computation."""
         self._routers: dict[str, Any] = {}
         self._routers_started = False
         self._cycle: Optional[dict[str, Any]] = None
+        self._written: list[dict[str, Any]] = []
+        self._cycle_running = False
+        self._layout: tuple[bool, int] = (False, 0)
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the trace store…", style="dim"), id="routing-status")
-        yield DataTable(id="routing-matrix", cursor_type="cell", zebra_stripes=True)
+        yield DataTable(id="routing-matrix", cursor_type="cell", zebra_stripes=True,
+                        fixed_columns=1)  # fmt: skip
         yield DataTable(id="routing-recs", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="routing-bottom"):
             with Vertical(id="routing-ask"):
                 yield Input(placeholder="/ type a query: how would each router route it?",
                             id="routing-query")  # fmt: skip
-                with VerticalScroll():
+                with VerticalScroll(id="routing-decisions-scroll"):
                     yield Static(id="routing-decisions")
             with VerticalScroll(id="routing-side"):
                 yield Static(id="routing-replay")
 
     def on_mount(self) -> None:
         recs = self.query_one("#routing-recs", DataTable)
-        for label in ("Class", "Recommended", "Runner-up", "Margin", "Confidence", "Rated",
-                      "Best agent", "Tools"):  # fmt: skip
-            recs.add_column(label, key=label.lower())
+        for label, key in (("Class", "class"), ("Model", "recommended"),
+                           ("Runner-up", "runner-up"), ("Margin", "margin"),
+                           ("Confidence", "confidence"), ("Rated", "rated"),
+                           ("Agent", "best agent"), ("OpenJarvis rule", "reference"),
+                           ("Tools", "tools")):  # fmt: skip
+            recs.add_column(Text(label), key=key)
+        self._render_side()
+
+    def _compact(self) -> bool:
+        """A short terminal: one-line cells."""
+        return self.app.size.height < 32
+
+    def on_resize(self) -> None:
+        layout = (self._compact(), self.size.width)
+        self.set_class(layout[0], "-compact")
+        if self.matrix is not None and layout != self._layout:
+            self._fill_matrix()
 
     def focus_default(self) -> None:
         focus_now(self.query_one("#routing-matrix", DataTable))  # immediate
         self.pane_shown()
 
     def action_leave_query(self) -> None:
-        self.query_one("#routing-matrix", DataTable).focus()
+        focus_now(self.query_one("#routing-matrix", DataTable))
 
     def pane_shown(self) -> None:
         """On screen: compute what is stale, learn the routers once."""
@@ -236,71 +307,121 @@ class RoutingPane(Widget):
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.compute",
           description="compute routing evidence")  # fmt: skip
     def _compute(self, min_evidence: int) -> None:
+        from jarvis_tui.learning.recommend import recommend_agents
+
         assert self.store is not None
         miner = TrainingDataMiner(self.store, min_quality=0.0)
         matrix = miner.routing_matrix(min_samples=min_evidence)
-        agents = TrainingDataMiner(self.store).extract_agent_config_pairs()
+        agents = recommend_agents(self.store)
+        tools: dict[str, list[str]] = {}
+        pairs = sorted((qc, rec.agent) for qc, rec in agents.items())
+        if pairs and hasattr(self.store, "tool_counts"):
+            counts = self.store.tool_counts(
+                ("qclass", "agent"), min_feedback=0.7, exclude_failures=True, pairs=pairs
+            )
+            for qc, agent in pairs:
+                freq = counts.get((qc, agent), {})
+                tools[qc] = sorted(freq, key=lambda n: (-freq[n], n))
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Computed(matrix, agents))
+            self.post_message(self.Computed(matrix, agents, tools))
 
     @on(Computed)
     def _computed(self, msg: RoutingPane.Computed) -> None:
         self.matrix = msg.matrix
+        self.agents = msg.agents
         m = msg.matrix
-        table = self.query_one("#routing-matrix", DataTable)
-        cursor = table.cursor_coordinate
-        table.clear(columns=True)
-        table.add_column("Class", key="class", width=8)
-        for model in m.models:
-            table.add_column(one_line(model, 20), key=model, width=20)
-        for qc in m.classes:
-            table.add_row(
-                Text(qc, style="bold"), *(cell_text(m, qc, model) for model in m.models),
-                key=qc, height=2,
-            )  # fmt: skip
-        if m.classes:
-            table.cursor_coordinate = cursor if cursor.row < len(m.classes) else (0, 1)
+        self._fill_matrix()
         recs = self.query_one("#routing-recs", DataTable)
         recs.clear()
         for qc in m.classes:
             r = m.recommendations[qc]
             conf_style = {"clear": "green", "likely": "yellow"}.get(r.confidence, "red")
-            agent = msg.agents.get(qc, {})
+            agent = msg.agents.get(qc)
+            if agent is None:
+                pick, ref = Text("–"), Text("–", style="dim")
+            else:
+                pick = Text(one_line(agent.agent, 14), style="bold")
+                if agent.differs:
+                    ref = Text(one_line(agent.reference or "", 14) + " (differs)", style="yellow")
+                else:
+                    ref = Text("same", style="dim")
             recs.add_row(
-                qc,
+                Text(qc),
                 Text(one_line(r.best or "–", 24), style="bold"),
-                one_line(r.runner_up or "–", 24),
-                "–" if r.margin is None else f"+{r.margin:.3f}",
+                Text(one_line(r.runner_up or "–", 24)),
+                Text("–" if r.margin is None else f"+{r.margin:.3f}"),
                 Text(r.confidence, style=conf_style),
-                f"{r.rated:,}",
-                one_line(agent.get("best_agent", "–"), 14),
-                Text(one_line(", ".join(agent.get("best_tools", [])) or "–", 40)),
+                Text(f"{r.rated:,}"),
+                pick,
+                ref,
+                Text(one_line(", ".join(msg.tools.get(qc, [])) or "–", 40)),
                 key=qc,
             )
+        self._status()
+        self._render_side()
+
+    def _fill_matrix(self) -> None:
+        """(Re)build the matrix for the current size: cells fit, names end in …."""
+        m = self.matrix
+        if m is None:
+            return
+        compact = self._compact()
+        width = self.size.width or self.app.size.width
+        self._layout = (compact, self.size.width)
+        n = max(1, len(m.models))
+        # Each column is its width + 2 of padding; "general" needs 7.
+        col = max(12 if compact else 14, min(20, (width - 10) // n - 2))
+        table = self.query_one("#routing-matrix", DataTable)
+        cursor = table.cursor_coordinate
+        table.clear(columns=True)
+        table.add_column(Text("Class"), key="class", width=7)
+        for model in m.models:
+            table.add_column(Text(one_line(model, col)), key=model, width=col)
+        for qc in m.classes:
+            table.add_row(
+                Text(qc, style="bold"),
+                *(cell_text(m, qc, model, compact=compact) for model in m.models),
+                key=qc, height=1 if compact else 2,
+            )  # fmt: skip
+        if m.classes:
+            ok = cursor.row < len(m.classes) and 1 <= cursor.column <= len(m.models)
+            table.cursor_coordinate = cursor if ok else (0, 1)
+        self._hidden_models = max(0, len(m.models) - max(1, (width - 10) // (col + 2)))
+        self._status()
+
+    def _status(self) -> None:
+        """One line, most important first: counts, hidden models, the cycle state."""
+        m = self.matrix
+        if m is None:
+            return
         rated = sum(c.rated.n for c in m.cells.values())
         total = sum(c.n for c in m.cells.values())
-        self.query_one("#routing-status", Static).update(
-            Text.assemble(
-                (f"{total:,} traces", "bold"),
-                f" · {rated:,} rated · {len(m.models)} models · evidence minimum "
-                f"{m.min_samples} ratings (+/-) · enter: label a cell's unrated traces",
-            )
-        )
-        self._render_side()
+        line = Text.assemble((f"{total:,} traces", "bold"), f" · {rated:,} rated")
+        if self._cycle_running:
+            line.append(" · learning cycle running…", style="bold yellow")
+        hidden = getattr(self, "_hidden_models", 0)
+        if hidden:
+            line.append(f" · {hidden} more models: ← →", style="bold yellow")
+        line.append(f" · {len(m.models)} models · evidence ≥ {m.min_samples} ratings (> <)")
+        if self.app.size.width >= 110:
+            line.append(" · enter: label a cell's unrated traces", style="dim")
+        self.query_one("#routing-status", Static).update(line)
 
     def _render_side(self) -> None:
         parts: list[Any] = []
+        if self._cycle is not None or self._cycle_running:
+            parts.extend(self._cycle_parts())
         if self.matrix is not None:
             est = replay(self.matrix)
             parts.append(Text("Replay (estimate)", style="bold underline"))
-            parts.append(
-                Text("Had every class gone to its recommended model over the logged traces:")
-            )
+            parts.append(Text("Had every class gone to its recommended model:"))
             t = Table.grid(padding=(0, 2))
+            t.add_column(style="dim", no_wrap=True)
+            t.add_column()
             t.add_row("Δ mean feedback", Text(f"{est.d_feedback:+.3f}",
                       style="green" if est.d_feedback >= 0 else "red"))  # fmt: skip
-            t.add_row("Δ latency", f"{est.d_latency:+.2f} s per trace")
-            t.add_row("Δ tokens", f"{est.d_tokens:+.0f} per trace")
+            t.add_row("Δ latency", Text(f"{est.d_latency:+.2f} s per trace"))
+            t.add_row("Δ tokens", Text(f"{est.d_tokens:+.0f} per trace"))
             parts.append(t)
             parts.append(
                 Text(
@@ -309,25 +430,54 @@ class RoutingPane(Widget):
                     style="dim",
                 )  # fmt: skip
             )
-        if self._cycle is not None:
-            r = self._cycle
-            parts.append(Text("\nLast learning cycle", style="bold underline"))
-            line = Text(f"status {r.get('status')}", style="bold")
-            if r.get("reason"):
-                line.append(f" — {r['reason']}", style="")
-            parts.append(line)
-            parts.append(
-                Text(
-                    f"{r.get('sft_pairs', 0):,} SFT pairs · {r.get('routing_classes', 0)} "
-                    f"routing classes · {r.get('agent_classes', 0)} agent classes"
-                )
-            )
-            written = r.get("configs_written") or []
-            if written:
-                parts.append(Text("configs: " + ", ".join(f"{a} v{v}" for a, v in written)))
-            if "accepted" in r:
-                parts.append(Text(f"accepted: {r['accepted']}"))
+        differ = [a for a in self.agents.values() if a.differs]
+        if differ:
+            parts.append(Text("\nAgent picks: two rules differ", style="bold underline"))
+            for a in differ:
+                line = Text.assemble((a.query_class, "bold"), ": ", (one_line(a.agent, 20),
+                                     "bold green"), " (every rating) vs ",
+                                     (one_line(a.reference or "", 20), "yellow"),
+                                     " (OpenJarvis: quality traces only)")  # fmt: skip
+                parts.append(line)
+                parts.append(Text(visible(a.why or ""), style="dim"))
+        if not parts:
+            parts.append(Text("s runs one learning cycle · / asks the routers", style="dim"))
         self.query_one("#routing-replay", Static).update(Group(*parts))
+
+    def _cycle_parts(self) -> list[Any]:
+        parts: list[Any] = [Text("Last learning cycle", style="bold underline")]
+        if self._cycle_running:
+            parts.append(Text("running…", style="yellow"))
+            return parts
+        r = self._cycle or {}
+        t = Table.grid(padding=(0, 2))
+        t.add_column(style="dim", no_wrap=True)
+        t.add_column()
+        status = str(r.get("status", "?"))
+        t.add_row("status", Text(status, style="bold green" if status == "completed" else "bold"))
+        if r.get("reason"):
+            t.add_row("why", Text(one_line(str(r["reason"]), 200)))
+        if "accepted" in r:
+            t.add_row("eval gate", Text("accepted" if r["accepted"] else "rejected: rolled back"))
+        t.add_row("SFT pairs", Text(f"{r.get('sft_pairs', 0):,}"))
+        t.add_row("classes", Text(f"{r.get('routing_classes', 0)} routing · "
+                                  f"{r.get('agent_classes', 0)} agent"))  # fmt: skip
+        parts.append(t)
+        if self._written:
+            parts.append(Text(f"wrote {len(self._written)} agent configs in agents/:"))
+            for w in self._written:
+                head = Text.assemble(
+                    ("  " + one_line(w["agent"], 24), "bold"), f" → version {w['version']}",
+                    (f" ({w['what']})" if w.get("what") else "", "dim"),
+                )  # fmt: skip
+                parts.append(head)
+                for ch in w["changes"][:6]:
+                    parts.append(Text("    " + one_line(ch, 120), style="cyan"))
+                if len(w["changes"]) > 6:
+                    parts.append(Text(f"    … {len(w['changes']) - 6} more", style="dim"))
+        elif self._cycle is not None and status == "completed":
+            parts.append(Text("no agent config changed: the current ones already match"))
+        return parts
 
     # ------------------------------------------------------------ drill down
 
@@ -374,7 +524,13 @@ class RoutingPane(Widget):
         self._ask(self.query_one("#routing-query", Input).value)
 
     def action_focus_query(self) -> None:
-        self.query_one("#routing-query", Input).focus()
+        focus_now(self.query_one("#routing-query", Input))
+
+    def on_descendant_focus(self, event: Any) -> None:
+        self.set_class(isinstance(event.widget, Input), "-asking")
+
+    def on_descendant_blur(self, event: Any) -> None:
+        self.set_class(False, "-asking")
 
     @on(Input.Changed, "#routing-query")
     def _query_changed(self, event: Input.Changed) -> None:
@@ -386,19 +542,12 @@ class RoutingPane(Widget):
 
         out = self.query_one("#routing-decisions", Static)
         if not query.strip():
-            out.update(Text("Type a query above to see how each router would route it.",
+            out.update(Text("Each router's choice for the query, and why, shows here.",
                             style="dim"))  # fmt: skip
             return
         ctx = build_routing_context(query)
-        parts: list[Any] = [
-            Text.assemble(("class ", "dim"), (classify_query(query), "bold")),
-            Text(
-                f"RoutingContext(query_length={ctx.query_length}, has_code={ctx.has_code}, "
-                f"has_math={ctx.has_math}, language={visible(ctx.language)!r}, "
-                f"urgency={ctx.urgency})",
-                style="dim",
-            ),
-        ]
+        narrow = self.query_one("#routing-ask").size.width < 64
+        parts: list[Any] = [context_table(query, per_row=2 if narrow else 3)]
         if not self._routers:
             parts.append(Text("routers are learning from the traces…", style="dim italic"))
         for name, router in self._routers.items():
@@ -406,32 +555,41 @@ class RoutingPane(Widget):
                 model, why = router.explain(ctx)
             except Exception as exc:  # a router's bug must not take the pane down
                 model, why = "–", f"error: {exc}"
-            line = Text.assemble((f"{name:<10}", "bold"), (f"{one_line(model, 24):<24} ", "cyan"))
+            line = Text.assemble((f"{one_line(name, 10):<10} ", "bold"),
+                                 (one_line(model, 24), "cyan"), " ")  # fmt: skip
             line.append(one_line(why, 200), style="dim")
             parts.append(line)
         if self.matrix is not None:
             rec = self.matrix.recommendations.get(classify_query(query))
             if rec is not None and rec.best:
+                margin = "–" if rec.margin is None else f"{rec.margin:+.3f}"
                 parts.append(
-                    Text(
-                        f"evidence: {rec.best} ({rec.confidence}, margin "
-                        f"{'–' if rec.margin is None else f'{rec.margin:+.3f}'})"
-                    )  # fmt: skip
+                    Text.assemble(("evidence ", "dim"), (one_line(rec.best, 24), "bold"),
+                                  f" ({rec.confidence}, margin {margin})")  # fmt: skip
                 )
         out.update(Group(*parts))
 
     # ------------------------------------------------------------ learning cycle
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "learning_cycle":
+            return self.store is not None and not self._cycle_running
+        return True
+
     def action_learning_cycle(self) -> None:
-        if self.store is None:
+        if self.store is None or self._cycle_running:
             return
-        self.app.notify("learning cycle started")
+        self._cycle_running = True
+        self.refresh_bindings()
+        self._render_side()
+        self._status()
         self._run_cycle()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.cycle",
           description="learning cycle")  # fmt: skip
     def _run_cycle(self) -> None:
         assert self.store is not None
+        from jarvis_tui.learning.agent_evolver import AgentConfigEvolver, toml_diff
         from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
 
         agents_dir = self.app.workspace.agents_dir  # type: ignore[attr-defined]
@@ -442,12 +600,42 @@ class RoutingPane(Widget):
             line = Text(f"Learning cycle: {step}… {message}".rstrip(), style="yellow")
             self.app.call_from_thread(status.update, line)
 
-        result = orch.run(progress=progress, stop=get_current_worker().cancelled_event)
-        self.post_message(self.CycleDone(result))
+        try:
+            result = orch.run(progress=progress, stop=get_current_worker().cancelled_event)
+        except Exception as exc:  # shown in the side panel, not lost in a toast
+            result = {"status": "failed", "reason": str(exc)}
+        # Say exactly what landed in agents/: which agent, which version, what changed.
+        written: list[dict[str, Any]] = []
+        ev = AgentConfigEvolver(self.store, config_dir=agents_dir)
+        for name, version in result.get("configs_written") or []:
+            entry: dict[str, Any] = {"agent": name, "version": version, "changes": []}
+            try:
+                new = ev.load_version(name, version)
+                # A first version: list its keys one by one, not as one new table.
+                old = (
+                    ev.load_version(name, version - 1)
+                    if version > 1
+                    else {k: {} for k, v in new.items() if isinstance(v, dict)}
+                )
+                entry["changes"] = [str(c) for c in toml_diff(old, new)]
+                entry["what"] = "new config" if version == 1 else f"was version {version - 1}"
+            except (ValueError, OSError) as exc:
+                entry["changes"] = [f"cannot compare: {exc}"]
+            written.append(entry)
+        self.post_message(self.CycleDone(result, written))
 
     @on(CycleDone)
     def _cycle_done(self, msg: RoutingPane.CycleDone) -> None:
         self._cycle = msg.result
+        self._written = msg.written
+        self._cycle_running = False
+        self.refresh_bindings()
         status = msg.result.get("status")
-        self.app.notify(f"learning cycle {status}", timeout=4)
+        n = len(msg.written)
+        self.app.notify(
+            f"learning cycle {status}: {n} agent config{'s' if n != 1 else ''} written",
+            timeout=4, markup=False,
+        )  # fmt: skip
         self._render_side()
+        self.stale = True
+        self.action_recompute()

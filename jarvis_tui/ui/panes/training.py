@@ -9,7 +9,9 @@ the folder — is followed exactly like one started here.
 from __future__ import annotations
 
 import gc
+import importlib.util
 import math
+import sys
 import threading
 import time
 from collections import deque
@@ -35,6 +37,60 @@ FOLLOW_SECONDS = 0.5
 PLOT_POINTS = 400
 """Points per chart series on screen (longer runs are strided)."""
 
+TRAIN_MODULES = ("torch", "transformers", "peft")
+"""What the ``train`` extra brings; without them the pane says how to install it."""
+INSTALL_TRAIN = "pip install 'jarvis-tui[train]'"
+INSTALL_TRAIN_DEV = "pip install -e '.[train]'"
+
+
+def missing_train_modules() -> list[str]:
+    """The train extra's modules that cannot be imported here (none are imported)."""
+    missing = []
+    for name in TRAIN_MODULES:
+        if name in sys.modules and sys.modules[name] is None:  # blocked on purpose
+            missing.append(name)
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            missing.append(name)
+    return missing
+
+
+def fit(parts: list[tuple[int, Text]], width: int, sep: str = " · ") -> Text:
+    """Join *parts* (priority, text) in order, dropping the least important (highest
+    number) until the line fits *width*: the state words always show."""
+    keep = list(parts)
+    while len(keep) > 1:
+        if sum(p[1].cell_len for p in keep) + len(sep) * (len(keep) - 1) <= width:
+            break
+        keep.remove(max(keep, key=lambda p: p[0]))
+    out = Text()
+    for i, (_, part) in enumerate(keep):
+        if i:
+            out.append(sep, style="dim")
+        out.append_text(part)
+    out.truncate(max(1, width), overflow="ellipsis")
+    return out
+
+
+class FitLine(Static):
+    """A one-line status that drops its least important parts to fit its width."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parts: list[tuple[int, Text]] = []
+
+    def show(self, parts: list[tuple[int, Text]]) -> None:
+        self.parts = parts
+        self.refresh()
+
+    def render(self) -> Text:
+        return fit(self.parts, max(1, self.size.width)) if self.parts else Text("")
+
+
 FIELDS: tuple[tuple[str, str, str], ...] = (
     # (id, label, default)
     ("min_quality", "min quality", "0.7"),
@@ -49,6 +105,23 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("max_seq_length", "max length", "256"),
     ("eval_fraction", "eval split", "0.1"),
 )
+
+
+STATUS_STYLES = {"completed": "bold green", "running": "bold yellow", "cancelled": "bold cyan",
+                 "interrupted": "bold red", "failed": "bold red", "diverged": "bold red"}  # fmt: skip
+
+
+def _seconds(value: Any) -> str:
+    """12 s, 4 min 05 s, 1 h 02 min."""
+    try:
+        sec = max(0, int(float(value)))
+    except (TypeError, ValueError, OverflowError):
+        return "–"
+    if sec < 60:
+        return f"{sec} s"
+    if sec < 3600:
+        return f"{sec // 60} min {sec % 60:02d} s"
+    return f"{sec // 3600} h {sec % 3600 // 60:02d} min"
 
 
 def ema(values: list[float], alpha: float) -> list[float]:
@@ -90,23 +163,26 @@ class TrainingPane(Widget):
     HELP_TITLE = "Training"
     HELP_TEXT = (
         "Mine SFT pairs from labelled traces (min quality), pick a model (the workspace's "
-        "tiny LM by default) and LoRA settings, then s starts a run in the background. "
-        "The charts follow the run's metrics file step by step: raw and smoothed loss "
-        "(+/- changes the smoothing), eval loss, learning rate and real tokens/s; c "
-        "cancels cleanly (the current step finishes and the adapter is saved). The runs "
-        "list shows every run in checkpoints/, also those started elsewhere; o overlays "
-        "the highlighted run's loss on the chart."
+        "tiny LM by default) and LoRA settings (tab walks the form, escape goes back to "
+        "the runs list), then s starts a run in the background. The charts follow the "
+        "run's metrics file step by step: raw and smoothed loss (> / < change the "
+        "smoothing), eval loss, learning rate and real tokens/s; x cancels cleanly (the "
+        "current step finishes and the adapter is saved). The runs list shows every run in "
+        "checkpoints/, also those started elsewhere; m marks the highlighted run to overlay "
+        "its loss on the chart; r reloads the list. Training needs the train extra: "
+        f"{INSTALL_TRAIN}."
     )
 
     BINDINGS = [
         Binding("s", "start", "Start run", id="training.start"),
-        Binding("c", "cancel", "Cancel run", id="training.cancel"),
-        Binding("o", "overlay", "Overlay run", id="training.overlay"),
-        Binding(
-            "plus,equals_sign", "smoothing(-1)", "Smoother", show=False, id="training.smoother"
-        ),  # fmt: skip
-        Binding("minus", "smoothing(1)", "Rawer", show=False, id="training.rawer"),
+        Binding("x", "cancel", "Cancel run", id="training.stop"),
+        Binding("m", "overlay", "Overlay run", id="training.mark"),
         Binding("r", "refresh_runs", "Reload runs", show=False, id="training.refresh"),
+        Binding(
+            "greater_than_sign", "smoothing(-1)", "Smoother loss", show=False,
+            id="training.smoother",
+        ),  # fmt: skip
+        Binding("less_than_sign", "smoothing(1)", "Rawer loss", show=False, id="training.rawer"),
     ]
 
     class Mined(Message):
@@ -155,23 +231,30 @@ class TrainingPane(Widget):
         self._loaded = False
         self._last_plot = 0.0
         self._ticks = 0
+        self._run_col = 0
+        self.missing: list[str] = []
+        """The train extra's modules that are not installed (checked when the store opens)."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="training-status")
         with Horizontal(id="training-main"):
             with VerticalScroll(id="training-left"):
                 yield Static(id="training-data")
+                # The runs list first: it is the pane's navigation (escape lands there).
+                yield DataTable(id="training-runs", cursor_type="row")
+                yield Static(Text("LoRA settings · tab / escape", style="dim"),
+                             id="training-form-title")  # fmt: skip
                 for fid, label, default in FIELDS:
                     with Horizontal(classes="form-row"):
                         yield Label(label, classes="form-label")
                         yield Input(value=default, id=f"f-{fid}", classes="form-input")
                 yield Static(id="training-form-errors")
-                yield DataTable(id="training-runs", cursor_type="row")
             with Vertical(id="training-charts"):
+                yield Static(id="training-install")
                 with Horizontal(id="training-progress-row"):
                     yield ProgressBar(id="training-progress", show_eta=False,
                                       show_percentage=False)  # fmt: skip
-                    yield Static(id="training-eta")
+                    yield FitLine(id="training-eta")
                 yield PlotextPlot(id="chart-loss")
                 with Horizontal(id="training-small-charts"):
                     yield PlotextPlot(id="chart-lr")
@@ -179,18 +262,39 @@ class TrainingPane(Widget):
                 yield Static(id="training-alerts")
 
     def on_mount(self) -> None:
-        runs = self.query_one("#training-runs", DataTable)
-        for label, key, width in (("Run", "run", 15), ("Status", "status", 11),
-                                  ("Loss", "loss", 6), ("Time", "time", 5)):  # fmt: skip
-            runs.add_column(label, key=key, width=width)
+        self._runs_columns()
         self.set_interval(FOLLOW_SECONDS, self._follow)
         # Determinate from the start: an indeterminate bar animates forever.
         self.query_one("#training-progress", ProgressBar).update(total=100, progress=0)
         self._plot()
 
+    def _run_width(self) -> int:
+        """The Run column gets what the left panel has left (ids end in …)."""
+        avail = (40 if self.has_class("-narrow") else 46) - 5  # padding, border, scrollbar
+        return max(8, avail - (9 + 5 + 5) - 8)
+
+    def _runs_columns(self) -> None:
+        self._run_col = self._run_width()
+        runs = self.query_one("#training-runs", DataTable)
+        runs.clear(columns=True)
+        for label, key, width in (("Run", "run", self._run_col), ("Status", "status", 9),
+                                  ("Loss", "loss", 5), ("Time", "time", 5)):  # fmt: skip
+            runs.add_column(Text(label), key=key, width=width)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 100, "-narrow")
+        if self._run_width() != self._run_col:
+            self._runs_columns()
+            if self.runs:
+                self._fill_runs()
+        self._status()
+        if self.steps:
+            self._update_progress()
+
     def store_opened(self, store: Any, workspace: Any) -> None:
         self.store = store
         self.workspace = workspace
+        self._check_install()
         self.query_one("#f-model", Input).placeholder = "models/tiny-lm (built on first run)"
 
     def _visible(self) -> bool:
@@ -277,17 +381,47 @@ class TrainingPane(Widget):
         self.query_one("#training-data", Static).update(out)
         self._status()
 
-    def _status(self, extra: str = "") -> None:
-        line = Text()
-        if self.training:
-            line.append("training… ", style="bold yellow")
-        if self.followed:
-            line.append(f"following {self.followed}", style="bold")
+    def _check_install(self) -> list[str]:
+        """Without the train extra, say in place (persistently) what to install."""
+        missing = missing_train_modules()
+        self.missing = missing
+        self.set_class(bool(missing), "-no-torch")
+        box = self.query_one("#training-install", Static)
+        if missing:
+            box.update(
+                Text.assemble(
+                    ("Training needs the train extra", "bold"),
+                    f" ({', '.join(missing)} not installed). Install it into this "
+                    "environment, then restart jarvis-tui:\n  ",
+                    (INSTALL_TRAIN, "bold"),
+                    "\nor, from a checkout of the project:\n  ",
+                    (INSTALL_TRAIN_DEV, "bold"),
+                    "\nRuns in checkpoints/ (trained elsewhere) are still shown.",
+                )
+            )
         else:
-            line.append(f"{len(self.runs)} runs in checkpoints/", style="bold")
+            box.update("")
+        return missing
+
+    def _status(self, extra: str = "") -> None:
+        """One line, by priority: state words first, counts and extras when room."""
+        parts: list[tuple[int, Text]] = []
+        if getattr(self, "missing", None):
+            parts.append((0, Text("train extra missing: " + INSTALL_TRAIN, style="bold red")))
+        if self.training:
+            parts.append((0, Text("training…", style="bold yellow")))
+        run = self._run(self.followed) if self.followed else None
+        if run is not None:
+            parts.append((1, Text.assemble(("following ", "dim"),
+                                           (one_line(run.run_id, 40), "bold"), " ",
+                                           (run.status, "bold"))))  # fmt: skip
+        parts.append((3, Text(f"{len(self.runs)} runs in checkpoints/")))
+        if self.total_pairs or self._loaded:
+            parts.append((2, Text(f"{self.total_pairs:,} SFT pairs")))
         if extra:
-            line.append(f" · {extra}")
-        self.query_one("#training-status", Static).update(line)
+            parts.append((2, Text(visible(extra))))
+        width = (self.size.width or self.app.size.width) - 2
+        self.query_one("#training-status", Static).update(fit(parts, width))
 
     # ------------------------------------------------------------ runs
 
@@ -305,18 +439,9 @@ class TrainingPane(Widget):
     @on(RunsLoaded)
     def _runs_loaded(self, msg: TrainingPane.RunsLoaded) -> None:
         self.runs = msg.runs
-        table = self.query_one("#training-runs", DataTable)
         keep = self.followed
-        table.clear()
-        styles = {"completed": "green", "running": "yellow", "cancelled": "cyan",
-                  "interrupted": "red", "failed": "red", "diverged": "red"}  # fmt: skip
-        for r in msg.runs:
-            loss = "–" if r.final_loss is None else f"{r.final_loss:.3f}"
-            dur = "–" if not r.duration else f"{r.duration:.0f}s"
-            table.add_row(
-                one_line(r.run_id, 15), Text(r.status, style=styles.get(r.status, "")),
-                loss, dur, key=r.run_id,
-            )  # fmt: skip
+        self._fill_runs()
+        table = self.query_one("#training-runs", DataTable)
         if self.training and (keep is None or keep not in [r.run_id for r in msg.runs]):
             fresh = [r for r in msg.runs if r.created >= self._started_at - 1]
             if fresh:
@@ -326,7 +451,25 @@ class TrainingPane(Widget):
         if keep is not None and keep in [r.run_id for r in msg.runs]:
             table.move_cursor(row=[r.run_id for r in msg.runs].index(keep))
             self._follow_run(keep)
+            self._update_progress()
         self._status()
+
+    def _fill_runs(self) -> None:
+        table = self.query_one("#training-runs", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for r in self.runs:
+            loss = "–" if r.final_loss is None else f"{r.final_loss:.3f}"
+            dur = "–" if not r.duration else f"{r.duration:.0f}s"
+            # run ids come from run.json files anyone can write: text, never markup
+            table.add_row(
+                Text(one_line(r.run_id, self._run_col)),
+                Text(one_line(r.status, 9),
+                     style=STATUS_STYLES.get(r.status, "").replace("bold ", "")),  # fmt: skip
+                Text(loss), Text(dur), key=r.run_id,
+            )  # fmt: skip
+        if self.runs:
+            table.move_cursor(row=max(0, min(row, len(self.runs) - 1)))
 
     @on(DataTable.RowHighlighted, "#training-runs")
     def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -381,23 +524,39 @@ class TrainingPane(Widget):
         self._update_progress()
         self._plot()
 
+    def run_state(self, run: Any) -> str:
+        """The followed run's state word (its run.json, or "running" while we train it)."""
+        if run is None:
+            return "running" if self.training else "no run"
+        if self.training and run.status in ("running", "interrupted"):
+            return "running"
+        return str(run.status)
+
     def _update_progress(self) -> None:
         run = self._run(self.followed) if self.followed else None
         bar = self.query_one("#training-progress", ProgressBar)
-        eta = self.query_one("#training-eta", Static)
+        eta = self.query_one("#training-eta", FitLine)
         if not self.steps:
             bar.update(total=100, progress=0)
-            eta.update("")
+            eta.show([])
             return
         last = self.steps[-1]
         total = getattr(run, "total_steps", 0) or last["step"]
         bar.update(total=max(total, last["step"]), progress=last["step"])
-        eta.update(
-            Text(
-                f" step {last['step']}/{total} · loss {last['loss']:.3f} · "
-                f"{last.get('tokens_per_s', 0):,.0f} tok/s · ETA {last.get('eta', 0):.0f}s"
-            )
-        )
+        status = self.run_state(run)
+        parts: list[tuple[int, Text]] = [
+            (0, Text(status, style=STATUS_STYLES.get(status, "bold"))),
+            (1, Text(f"step {last['step']}/{total}")),
+        ]
+        if status == "running":
+            parts.append((2, Text(f"ETA {_seconds(last.get('eta', 0))}")))
+        elif run is not None and run.duration:
+            parts.append((4, Text(f"took {_seconds(run.duration)}")))
+        loss = last.get("loss")
+        shown = f"{loss:.3f}" if isinstance(loss, (int, float)) and math.isfinite(loss) else "NaN"
+        parts.append((3, Text(f"loss {shown}")))
+        parts.append((5, Text(f"{last.get('tokens_per_s', 0):,.0f} tok/s")))
+        eta.show(parts)
         found = alerts(list(self.steps)[-2_000:], self.alpha)
         self.query_one("#training-alerts", Static).update(
             Text("\n".join("⚠ " + a for a in found), style="bold red") if found else Text("")
@@ -496,6 +655,14 @@ class TrainingPane(Widget):
     def action_start(self) -> None:
         if self.training or self.workspace is None:
             return
+        errors = self.query_one("#training-form-errors", Static)
+        missing = self._check_install()
+        if missing:
+            # Said in place and kept (a toast would vanish): what is missing, what to run.
+            errors.update(Text(f"✗ cannot train: {', '.join(missing)} not installed · "
+                               f"{INSTALL_TRAIN}", style="bold red"))  # fmt: skip
+            self._status()
+            return
         values, problems = self._form()
         config = None
         if not problems:
@@ -512,9 +679,9 @@ class TrainingPane(Widget):
             problems = list(config.validate())
         if not problems and not self.total_pairs:
             problems = ["no SFT pairs: label traces or lower min quality"]
-        errors = self.query_one("#training-form-errors", Static)
         if problems:
             errors.update(Text("\n".join("✗ " + visible(p) for p in problems), style="bold red"))
+            self.call_after_refresh(errors.scroll_visible, animate=False)
             return
         errors.update("")
         self.training = True
@@ -582,7 +749,11 @@ class TrainingPane(Widget):
                 f" ({s.get('truncated', 0)} pairs truncated to the max length,"
                 f" {s.get('dropped', 0)} dropped: no response left)"
             )
-        self.app.notify(text, severity=severity, timeout=8)
+        self.app.notify(text, severity=severity, timeout=8, markup=False)
+        if severity == "error":  # kept on screen, not only in a toast
+            self.query_one("#training-form-errors", Static).update(
+                Text("✗ " + visible(one_line(text, 400)), style="bold red")
+            )
         self._last_plot = 0.0
         self._follow()
         self.action_refresh_runs()

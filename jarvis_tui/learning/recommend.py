@@ -1,0 +1,222 @@
+"""One answer to "which agent should handle this query class?".
+
+Three places used to rank agents, each its own way: the Routing pane (the mean of
+the traces rated ≥ ``min_quality`` only, OpenJarvis's ``TrainingDataMiner`` rule),
+the evolver (every rating, shrunk toward 0.5) and the learning cycle's notes (the
+evolver's pick). They disagreed. This module holds the rule; the evolver, the
+learning cycle and the Routing pane all use it.
+
+The rule (:func:`agent_score`): mean feedback over *every* rated trace of the
+agent in the class, shrunk toward a neutral 0.5 as if it had
+:data:`PRIOR_WEIGHT` more ratings of 0.5 (one lucky rating does not beat a steady
+record), then the success rate (Laplace-smoothed), then the trace count.
+
+The reference rule is kept beside it (:attr:`AgentRecommendation.reference`): it
+averages only the traces rated ≥ ``min_quality``, which says nothing about how
+often an agent is rated *below* it — an agent with 10 great and 90 poor ratings
+can win. Where the two differ, both are shown with :attr:`AgentRecommendation.why`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional
+
+from jarvis_tui.learning.classify import classify_query
+
+PRIOR_WEIGHT = 3.0
+"""Pseudo-ratings of 0.5 added to every agent's mean feedback."""
+
+
+def agent_score(
+    feedback_sum: float, rated: int, successes: int, known_outcomes: int, traces: int
+) -> tuple[float, float, int]:
+    """The sort key of the one rule (higher is better)."""
+    fb = (feedback_sum + 0.5 * PRIOR_WEIGHT) / (rated + PRIOR_WEIGHT)
+    sr = (successes + 0.5) / (known_outcomes + 1)
+    return (fb, sr, traces)
+
+
+@dataclass
+class AgentEvidence:
+    """What the traces say about one agent on one query class."""
+
+    agent: str
+    traces: int = 0
+    rated: int = 0
+    feedback_sum: float = 0.0
+    successes: int = 0
+    known_outcomes: int = 0
+    quality_n: int = 0
+    """Traces rated ≥ min_quality (and not failed): what the reference rule averages."""
+    quality_sum: float = 0.0
+
+    @property
+    def score(self) -> tuple[float, float, int]:
+        return agent_score(
+            self.feedback_sum, self.rated, self.successes, self.known_outcomes, self.traces
+        )
+
+    @property
+    def mean(self) -> Optional[float]:
+        """Mean feedback over every rating (None when unrated)."""
+        return self.feedback_sum / self.rated if self.rated else None
+
+    @property
+    def quality_mean(self) -> Optional[float]:
+        return self.quality_sum / self.quality_n if self.quality_n else None
+
+
+@dataclass(frozen=True)
+class AgentRecommendation:
+    """The agent for one query class, with the evidence and the reference's pick."""
+
+    query_class: str
+    agent: str
+    """The answer (the one rule)."""
+    ranked: tuple[AgentEvidence, ...]
+    """Every agent seen in the class, best first."""
+    reference: Optional[str]
+    """What OpenJarvis's miner rule picks (mean of quality traces only); None: no quality traces."""
+    why: Optional[str]
+    """Why the two differ (None when they agree)."""
+
+    @property
+    def best(self) -> AgentEvidence:
+        return self.ranked[0]
+
+    @property
+    def differs(self) -> bool:
+        return self.reference is not None and self.reference != self.agent
+
+
+def _fmt(x: Optional[float]) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
+def _decide(qclass: str, agents: Dict[str, AgentEvidence]) -> Optional[AgentRecommendation]:
+    if not agents:
+        return None
+    # Best score first; on a full tie the first name (as the evolver always did).
+    ranked = tuple(sorted(agents.values(), key=lambda e: (tuple(-x for x in e.score), e.agent)))
+    best = ranked[0]
+    quality = [e for e in agents.values() if e.quality_n]
+    reference = None
+    if quality:
+        reference = min(quality, key=lambda e: (-(e.quality_mean or 0.0), -e.quality_n, e.agent))
+    why = None
+    if reference is not None and reference.agent != best.agent:
+        why = (
+            f"{reference.agent} has the best mean of its {reference.quality_n:,} traces rated "
+            f"at or above the quality bar ({_fmt(reference.quality_mean)} vs "
+            f"{_fmt(best.quality_mean)}), but over every rating {best.agent} scores "
+            f"{_fmt(best.mean)} ({best.rated:,} ratings) against {_fmt(reference.mean)} "
+            f"({reference.rated:,})"
+        )
+    return AgentRecommendation(
+        qclass, best.agent, ranked, reference.agent if reference else None, why
+    )
+
+
+def _finite(fb: Any) -> Optional[float]:
+    if fb is None or isinstance(fb, bool) or not isinstance(fb, (int, float)):
+        return None
+    fb = float(fb)
+    return fb if math.isfinite(fb) else None
+
+
+def evidence_from_traces(
+    traces: Iterable[Any], *, min_quality: float = 0.7
+) -> Dict[str, Dict[str, AgentEvidence]]:
+    """``{class: {agent: evidence}}`` streamed from trace objects (any store)."""
+    out: Dict[str, Dict[str, AgentEvidence]] = {}
+    for t in traces:
+        name = getattr(t, "agent", "") or ""
+        if not name:
+            continue
+        qc = classify_query(getattr(t, "query", "") or "")
+        ev = out.setdefault(qc, {}).setdefault(name, AgentEvidence(name))
+        add_trace(ev, _finite(getattr(t, "feedback", None)), getattr(t, "outcome", None),
+                  min_quality)  # fmt: skip
+    return out
+
+
+def add_trace(ev: AgentEvidence, fb: Optional[float], outcome: Any, min_quality: float) -> None:
+    """Count one trace into *ev* (the evolver's streaming analysis calls this too)."""
+    ev.traces += 1
+    if fb is not None:
+        ev.rated += 1
+        ev.feedback_sum += fb
+        if fb >= min_quality and outcome != "failure":
+            ev.quality_n += 1
+            ev.quality_sum += fb
+    if outcome in ("success", "failure"):
+        ev.known_outcomes += 1
+        ev.successes += outcome == "success"
+
+
+def evidence_from_store(
+    store: Any, *, min_quality: float = 0.7, agent: Optional[str] = None
+) -> Dict[str, Dict[str, AgentEvidence]]:
+    """The same evidence; on our TraceStore from one SQL aggregate (no trace loaded)."""
+    if not hasattr(store, "cube"):
+        it = getattr(store, "iter_traces", None)
+        traces = it() if callable(it) else store.list_traces(limit=2**31 - 1)
+        if agent is not None:
+            traces = (t for t in traces if getattr(t, "agent", None) == agent)
+        return evidence_from_traces(traces, min_quality=min_quality)
+    out: Dict[str, Dict[str, AgentEvidence]] = {}
+    for row in store.cube(min_quality=min_quality, agent=agent):
+        name = row["agent"] or ""
+        if not name:
+            continue
+        qc = row["qclass"] or "general"
+        ev = out.setdefault(qc, {}).setdefault(name, AgentEvidence(name))
+        ev.traces += row["n"]
+        ev.rated += row["rated"]
+        ev.feedback_sum += row["fb_sum"]
+        if row["outcome"] in ("success", "failure"):
+            ev.known_outcomes += row["n"]
+            ev.successes += row["n"] if row["outcome"] == "success" else 0
+        if row["outcome"] != "failure":
+            ev.quality_n += row["q_n"]
+            ev.quality_sum += row["q_fb_sum"]
+    return out
+
+
+def decide(evidence: Dict[str, Dict[str, AgentEvidence]]) -> Dict[str, AgentRecommendation]:
+    """One recommendation per class that has any agent."""
+    out: Dict[str, AgentRecommendation] = {}
+    for qc in sorted(evidence):
+        rec = _decide(qc, evidence[qc])
+        if rec is not None:
+            out[qc] = rec
+    return out
+
+
+def best_agent(agents: Dict[str, AgentEvidence]) -> Optional[str]:
+    """The one rule's pick among *agents* (None when empty)."""
+    rec = _decide("", agents)
+    return rec.agent if rec else None
+
+
+def recommend_agents(
+    store: Any, *, min_quality: float = 0.7, agent: Optional[str] = None
+) -> Dict[str, AgentRecommendation]:
+    """Per query class: the agent to use, why, and the reference rule's pick."""
+    return decide(evidence_from_store(store, min_quality=min_quality, agent=agent))
+
+
+__all__: List[str] = [
+    "PRIOR_WEIGHT",
+    "AgentEvidence",
+    "AgentRecommendation",
+    "add_trace",
+    "agent_score",
+    "best_agent",
+    "decide",
+    "evidence_from_store",
+    "evidence_from_traces",
+    "recommend_agents",
+]
