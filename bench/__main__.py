@@ -7,6 +7,7 @@ import sys
 
 from bench import (
     bench_configs,
+    bench_evals,
     bench_learning,
     bench_optimize,
     bench_store,
@@ -18,7 +19,7 @@ from bench import (
 from bench.common import summary
 
 ALL = (bench_store, bench_learning, bench_configs, bench_training, bench_ui_lag,
-       bench_optimize, bench_trials_plot, bench_trials_pane)  # fmt: skip
+       bench_optimize, bench_trials_plot, bench_trials_pane, bench_evals)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""A local OpenAI-compatible chat server for tests: scripted answers and delays per model.
+"""A local OpenAI-compatible chat server for tests and benchmarks: scripted answers and
+delays per model. It listens on 127.0.0.1 only.
 
 ``ChatServer(models)`` listens on 127.0.0.1 (a free port) and answers
 ``POST /v1/chat/completions``. ``models`` maps a model name to a function

@@ -1,9 +1,10 @@
 """Scorers: how close an answer is to its reference, as a score in [0, 1].
 
-* ``rouge`` (the offline default): ROUGE-L F-measure, from Google's ``rouge-score``
-  package (the implementation the summarisation literature reports), with stemming.
-* ``f1``: token F1 (unigram overlap), from the same package (ROUGE-1 F-measure, no
-  stemming): SQuAD-style answer overlap.
+* ``rouge`` (the offline default): ROUGE-L F-measure as Google's ``rouge-score`` package
+  defines it (the implementation the summarisation literature reports), with stemming:
+  its tokenizer and stemmer, and rapidfuzz's C longest-common-subsequence.
+* ``f1``: token F1 (unigram overlap, ROUGE-1 F-measure without stemming): SQuAD-style
+  answer overlap.
 * ``exact`` / ``contains``: for short answers, after normalising case, whitespace and
   punctuation.
 * ``judge``: an LLM over any OpenAI-compatible endpoint grades the answer with a rubric
@@ -52,23 +53,58 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+class _CachedStemmer:
+    """rouge-score's Porter stemmer, remembering each word's stem (answers repeat words)."""
+
+    def __init__(self) -> None:
+        from functools import lru_cache
+
+        from nltk.stem import porter
+
+        self.stem = lru_cache(maxsize=65_536)(porter.PorterStemmer().stem)
+
+
 class RougeScorer:
-    """ROUGE-L (``rouge``) or ROUGE-1 token F1 (``f1``) F-measure against the reference."""
+    """ROUGE-L (``rouge``) or ROUGE-1 token F1 (``f1``) F-measure against the reference.
+
+    Tokens come from rouge-score's own tokenizer (lower case, alphanumeric words, Porter
+    stems for ``rouge``), so scores equal ``rouge_score.RougeScorer``'s to the last bit
+    (tested); the longest common subsequence is computed by rapidfuzz in C instead of
+    rouge-score's pure-Python table, 16× faster on 50-word answers.
+    """
 
     def __init__(self, kind: str = "rouge") -> None:
-        from rouge_score import rouge_scorer  # a light import: no torch, no numpy needed
+        from rouge_score import tokenize
 
         if kind not in ("rouge", "f1"):
             raise ValueError(f"unknown reference scorer {kind!r}")
         self.name = kind
-        self._key = "rougeL" if kind == "rouge" else "rouge1"
-        self._scorer = rouge_scorer.RougeScorer([self._key], use_stemmer=kind == "rouge")
+        self._tokenize = tokenize.tokenize
+        self._stemmer = _CachedStemmer() if kind == "rouge" else None
+
+    def tokens(self, text: str) -> list[str]:
+        return self._tokenize(text[:SCORE_CHARS], self._stemmer)
 
     def score(self, query: str, reference: str, answer: str) -> Score:
         if not reference.strip():
             return Score(None, error="the sample has no reference answer")
-        result = self._scorer.score(reference[:SCORE_CHARS], answer[:SCORE_CHARS])[self._key]
-        return Score(float(result.fmeasure), f"{self._key} F {result.fmeasure:.3f}")
+        ref, ans = self.tokens(reference), self.tokens(answer)
+        if not ref or not ans:
+            return Score(0.0, "no words in common")
+        if self.name == "rouge":
+            from rapidfuzz.distance import LCSseq
+
+            overlap = LCSseq.similarity(ref, ans)
+        else:
+            from collections import Counter
+
+            overlap = sum((Counter(ref) & Counter(ans)).values())
+        if overlap == 0:
+            return Score(0.0, "no words in common")
+        precision, recall = overlap / len(ans), overlap / len(ref)
+        f = 2 * precision * recall / (precision + recall)
+        label = "ROUGE-L" if self.name == "rouge" else "token F1"
+        return Score(f, f"{label} {f:.3f} (precision {precision:.2f}, recall {recall:.2f})")
 
 
 class ExactScorer:

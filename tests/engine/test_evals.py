@@ -13,7 +13,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from chat_server import ChatServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jarvis_tui.core.types import Trace
 from jarvis_tui.evals import (
@@ -29,6 +30,7 @@ from jarvis_tui.evals import (
     load_prices,
     make_scorer,
 )
+from jarvis_tui.evals.local_server import ChatServer
 from jarvis_tui.evals.scorers import ExactScorer, JudgeScorer, RougeScorer, parse_judge_reply
 from jarvis_tui.evals.sets import EvalSample, EvalSet
 from jarvis_tui.learning.optimize import OptimizationStore, SearchDimension, SearchSpace
@@ -38,6 +40,26 @@ from jarvis_tui.learning.optimize.optuna_proposer import OptunaProposer
 from jarvis_tui.learning.optimize.types import TrialConfig
 from jarvis_tui.traces.store import TraceStore
 
+WORDS = [
+    "Running",
+    "runs",
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "mat",
+    "quickly",
+    "a",
+    "x2",
+    "don't",
+    "sorting",
+    "sorted",
+    "Lists",
+    "list",
+    "—",
+    "42",
+    "naïve",
+]
 TOPICS = ["python sorting", "sql joins", "the derivative of x^2", "a haiku about rain",
           "rust lifetimes", "the capital of France", "matrix inversion", "unit tests"]  # fmt: skip
 
@@ -356,3 +378,19 @@ def test_local_generator_refuses_what_is_not_a_model(tmp_path: Path, tiny_lm: Pa
     )
     with pytest.raises(GeneratorError, match=r"trained on /models/other-7b, not on .*tiny-lm"):
         LocalGenerator(tiny_lm, adapter=tmp_path / "run")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(WORDS), max_size=40).map(" ".join),
+    st.lists(st.sampled_from(WORDS), max_size=40).map(" ".join),
+)
+def test_scores_equal_the_rouge_score_package(reference: str, answer: str) -> None:
+    from rouge_score import rouge_scorer
+
+    if not reference.strip():
+        return
+    for kind, key, stem in (("rouge", "rougeL", True), ("f1", "rouge1", False)):
+        want = rouge_scorer.RougeScorer([key], use_stemmer=stem).score(reference, answer)[key]
+        got = RougeScorer(kind).score("q", reference, answer).value
+        assert got == pytest.approx(want.fmeasure, abs=1e-12)
