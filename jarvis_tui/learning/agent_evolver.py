@@ -1,345 +1,83 @@
 """AgentConfigEvolver: recommend agent configs from traces; keep every version of each config.
 
-Files under ``config_dir`` (the layout OpenJarvis reads: ``<agent>.toml`` and
-``.history/<agent>.v*.toml``)::
-
-    <agent>.toml                       the current config (a working copy)
-    .history/<agent>.v000042.toml      version 42's exact bytes; never rewritten
-    .history/<agent>.log.jsonl         one line per version: seq, cause, note, ts, sha256, summary
-    .history/.lock                     flock: one writer at a time per config dir, across processes
-
-Every version gets a sequence number (*seq*) when it is created, allocated under the
-lock as one more than the highest number ever used (archives and the log, which is
-fsynced before the number is used), so a number is never handed out twice, even
-after a crash. Zero padding makes the names sort numerically even for the
-reference's lexicographic glob.
-
-Unlike the reference, which archives a version only when the next one replaces it,
-every version is archived as soon as it becomes current: a hand edit of
-``<agent>.toml`` (recorded as an ``external`` version at the next write) cannot
-destroy the version it overwrote.
-
-Public version numbers are positions, as in the spec: 1 is the oldest version and N
-the current config. Archives are never deleted, so a position keeps naming the same
-version as new ones are added.
+The versions live in OpenJarvis's layout, handled by
+:class:`jarvis_tui.configs.versions.VersionStore` (``<agent>.toml``, its previous
+versions in ``.history/<agent>.v000042.toml``, our causes and notes in a sidecar log
+OpenJarvis ignores): read that module for the layout, the crash and symlink rules and
+how agent names map to file names. Key-level diffs are in :mod:`jarvis_tui.configs.diff`.
+Every public name of both stays importable from here.
 
 Deliberate differences from the reference (``openjarvis.learning.agent_evolver``):
 
 - ``analyze`` streams every trace (the reference reads the newest 10,000), honours
   ``min_quality`` (the reference ignores it) and treats a trace without feedback as
   unrated (the reference scores it 0.0, penalising whatever unrated traces used).
-- Configs are written with ``tomli_w`` (the reference's hand-made TOML breaks on a
-  newline or control character in a system prompt) and atomically; the previous
-  version is archived first, and writers are serialised across processes. With two
-  processes writing 100 versions each, the reference loses versions (archive names
-  collide) and leaves unparseable files; this module loses none.
-- Each version records why it exists (``cause`` and ``note``), and a config edited
-  by hand shows up as an ``external`` version instead of silently becoming history.
+- A new version of an existing config is an *edit* of it (``tomlkit``, which keeps
+  the user's comments, key order and layout); only the keys it sets change, every
+  other table and key is kept. A new file is written with ``tomli_w``. Either way the
+  text is checked to parse back to exactly the intended values (the reference's
+  hand-made TOML breaks on a newline or control character in a system prompt).
+- Writes are atomic, owner-only and serialised across processes; each version records
+  why it exists (``cause`` and ``note``); a config edited by hand shows up as an
+  ``external`` version.
 - A rollback is a new version (nothing is overwritten), refuses a target that is not
   valid TOML, and is a no-op when the target is the current version.
+- Any agent name works (``Assistant (prod)``, ``support bot/v2``): it maps to a safe
+  file name reversibly.
 """
 
 from __future__ import annotations
 
 import copy
-import fcntl
-import hashlib
 import inspect
-import json
 import math
-import os
-import re
 import threading
-import time
-import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 import tomli_w
+import tomlkit
+import tomlkit.items
 
+from jarvis_tui.configs.diff import Change, _same, toml_diff
+from jarvis_tui.configs.versions import (
+    HISTORY_DIR,
+    LOCK_NAME,
+    MAX_AGENT_NAME_LEN,
+    MAX_CONFIG_BYTES,
+    MAX_DEPTH,
+    MAX_NOTE_LEN,
+    SEQ_WIDTH,
+    VERSION_CAUSES,
+    BadConfigError,
+    ConfigTooLargeError,
+    ConfigWriteError,
+    MalformedConfigError,
+    UnsafePathError,
+    VersionStore,
+    agent_file_stem,
+    agent_from_stem,
+    check_cause,
+    check_text,
+    parse_config,
+    summarize_bytes,
+    summarize_config,
+    validate_agent_name,
+)
 from jarvis_tui.core.types import Trace
 from jarvis_tui.learning.classify import classify_query
-from jarvis_tui.paths import FILE_MODE, atomic_write_bytes, ensure_dir
 
-VERSION_CAUSES: tuple[str, ...] = ("evolver", "rollback", "manual", "promoted-trial", "external")
-"""Why a version exists; ``external`` marks a file changed outside this module."""
-
-HISTORY_DIR = ".history"
-LOCK_NAME = ".lock"
-MAX_AGENT_NAME_LEN = 64
-MAX_NOTE_LEN = 500
-SEQ_WIDTH = 6
-
-_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
-_ARCHIVE_RE = re.compile(r"(?P<agent>.+)\.v(?P<seq>\d+)\.toml")
-# atomic_write_bytes' temp files: mkstemp(prefix=".<name>.", suffix=".tmp"), 8 random chars.
-_TEMP_RE = re.compile(r"\..+\.toml\.[a-z0-9_]{8}\.tmp")
-_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_\-]+")
-_LOG_SUFFIX = ".log.jsonl"
-_TAIL_BYTES = 4096
 _FALLBACK_LIMIT = 2**31 - 1
 _PROGRESS_EVERY = 5_000
 _AGENT_PRIOR_WEIGHT = 3.0
-_EXTERNAL_NOTE = "edited outside jarvis-tui"
 
-
-class ConfigWriteError(OSError):
-    """A config could not be written (directory missing, read-only, not a directory...).
-
-    Raised before anything is changed, or after a failure that left the current
-    config as it was: a reader never sees a half-written file.
-    """
-
-
-class MalformedConfigError(ValueError):
-    """A config file is not valid TOML; ``path``, ``line`` and ``column`` say where."""
-
-    def __init__(self, path: Path, line: int, column: int, reason: str) -> None:
-        self.path = path
-        """The file that failed to parse."""
-        self.line = line
-        """1-based line of the error."""
-        self.column = column
-        """1-based column of the error."""
-        self.reason = reason
-        """The parser's message, without the position."""
-        super().__init__(f"{path}: invalid TOML at line {line}, column {column}: {reason}")
-
-
-def validate_agent_name(name: object) -> str:
-    """Return *name* if it can safely name a config file, else raise ``ValueError``.
-
-    Allowed: 1-64 ASCII letters, digits, ``_``, ``-`` and ``.``, not starting with
-    ``.``, without ``..``. This keeps every name inside ``config_dir`` (no separators,
-    no traversal, no hidden files that would clash with our lock and temp files).
-    """
-    if not isinstance(name, str):
-        raise ValueError(f"agent name must be a string, not {type(name).__name__}")
-    if not name:
-        raise ValueError("agent name must not be empty")
-    shown = ascii(name[:80]) + ("…" if len(name) > 80 else "")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise ValueError(
-            f"invalid agent name {shown}: control characters (including NUL) are not allowed"
-        )
-    if "/" in name or "\\" in name or (os.altsep and os.altsep in name):
-        raise ValueError(f"invalid agent name {shown}: path separators are not allowed")
-    if ".." in name:
-        raise ValueError(f"invalid agent name {shown}: '..' is not allowed")
-    if name.startswith("."):
-        raise ValueError(f"invalid agent name {shown}: must not start with '.'")
-    if len(name) > MAX_AGENT_NAME_LEN:
-        raise ValueError(f"invalid agent name {shown}: longer than {MAX_AGENT_NAME_LEN} characters")
-    if not _NAME_RE.fullmatch(name):
-        raise ValueError(
-            f"invalid agent name {shown}: use only ASCII letters, digits, '_', '-' and '.'"
-        )
-    return name
-
-
-def parse_config(content: Union[bytes, str], path: Union[str, Path] = "<config>") -> Dict[str, Any]:
-    """Parse TOML *content*; a :class:`MalformedConfigError` names the file, line and column."""
-    p = Path(path)
-    if isinstance(content, bytes):
-        try:
-            text = content.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            before = content[: exc.start]
-            line = before.count(b"\n") + 1
-            column = exc.start - (before.rfind(b"\n") + 1) + 1
-            raise MalformedConfigError(p, line, column, "not UTF-8 text") from exc
-    else:
-        text = content
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        reason = str(exc)
-        m = re.search(r" \(at line (\d+), column (\d+)\)$", reason)
-        if m:
-            line, column = int(m.group(1)), int(m.group(2))
-            reason = reason[: m.start()]
-        else:
-            reason = reason.removesuffix(" (at end of document)")
-            line = text.count("\n") + 1
-            column = len(text) - (text.rfind("\n") + 1) + 1
-        raise MalformedConfigError(p, line, column, reason) from exc
-
-
-def summarize_config(data: Dict[str, Any]) -> str:
-    """One line describing a config: its tools, max_turns and temperature."""
-    agent = data.get("agent")
-    if not isinstance(agent, dict):
-        return "no [agent] table"
-    parts = []
-    tools = agent.get("tools")
-    if isinstance(tools, list):
-        names = [str(t) for t in tools]
-        shown = ", ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")
-        parts.append(f"tools: {shown}" if names else "no tools")
-    for key in ("max_turns", "temperature"):
-        if key in agent:
-            parts.append(f"{key} {agent[key]}")
-    prompt = agent.get("system_prompt")
-    if isinstance(prompt, str) and prompt:
-        parts.append(f"prompt {len(prompt)} chars")
-    text = " · ".join(parts) or "empty [agent] table"
-    return text if len(text) <= 120 else text[:119] + "…"
-
-
-def _summarize_bytes(content: bytes) -> str:
-    try:
-        return summarize_config(parse_config(content))
-    except MalformedConfigError:
-        return "not valid TOML"
-
-
-def _sha256(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
-
-
-def _archive_name(agent: str, seq: int) -> str:
-    return f"{agent}.v{seq:0{SEQ_WIDTH}d}.toml"
-
-
-# ----------------------------------------------------------------------------------------
-# toml_diff
-# ----------------------------------------------------------------------------------------
-
-_SYMBOLS = {"added": "+", "removed": "-", "changed": "~"}
-
-
-@dataclass(frozen=True)
-class Change:
-    """One difference between two configs, at a dotted key (``agent.tools``).
-
-    ``kind`` is ``added``, ``removed`` or ``changed``. With ``element=True`` the change
-    is one element of a list of scalars (``old`` or ``new`` is that element), so a
-    tools list diffs as ``+ web_search`` / ``- calculator`` instead of whole lists.
-    """
-
-    key: str
-    """Dotted path; keys that are not bare TOML keys are quoted."""
-    kind: str
-    """``added``, ``removed`` or ``changed``."""
-    old: Any = None
-    """The old value (or removed element); None when added."""
-    new: Any = None
-    """The new value (or added element); None when removed."""
-    element: bool = False
-    """True when this is one list element added or removed."""
-
-    @property
-    def symbol(self) -> str:
-        """``+``, ``-`` or ``~``."""
-        return _SYMBOLS[self.kind]
-
-    def __str__(self) -> str:
-        if self.element:
-            value = self.new if self.kind == "added" else self.old
-            shown = value if isinstance(value, str) else _show(value)
-            return f"{self.key}: {self.symbol} {shown}"
-        if self.kind == "added":
-            return f"+ {self.key} = {_show(self.new)}"
-        if self.kind == "removed":
-            return f"- {self.key} = {_show(self.old)}"
-        return f"~ {self.key}: {_show(self.old)} → {_show(self.new)}"
-
-
-def _show(value: Any) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-def _join_key(prefix: str, key: Any) -> str:
-    k = str(key)
-    part = k if _BARE_KEY_RE.fullmatch(k) else json.dumps(k, ensure_ascii=False)
-    return f"{prefix}.{part}" if prefix else part
-
-
-def _is_scalar(v: Any) -> bool:
-    return not isinstance(v, (dict, list))
-
-
-def _scalar_key(v: Any) -> tuple[str, str]:
-    # Typed, so 1, 1.0 and true differ (TOML keeps them apart); repr makes nan == nan.
-    return (type(v).__name__, repr(v))
-
-
-def _same(a: Any, b: Any) -> bool:
-    if _is_scalar(a) and _is_scalar(b):
-        return _scalar_key(a) == _scalar_key(b)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return False
-
-
-def toml_diff(old: Dict[str, Any], new: Dict[str, Any]) -> List[Change]:
-    """Key-level differences from *old* to *new* (parsed TOML tables).
-
-    Nested tables recurse (dotted keys); lists of scalars diff element by element
-    (a list whose elements only moved is one ``changed``); anything else that differs
-    (including a change of type, ``1`` → ``1.0``) is one ``changed``. Order: the keys
-    of *old* as they appear, then keys only in *new*.
-    """
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        raise TypeError("toml_diff compares two dicts (parsed TOML documents)")
-    out: List[Change] = []
-    _diff_tables(old, new, "", out)
-    return out
-
-
-def _diff_tables(old: Dict[str, Any], new: Dict[str, Any], prefix: str, out: List[Change]) -> None:
-    for k, v in old.items():
-        key = _join_key(prefix, k)
-        if k not in new:
-            out.append(Change(key, "removed", old=v))
-        else:
-            _diff_values(v, new[k], key, out)
-    for k, v in new.items():
-        if k not in old:
-            out.append(Change(_join_key(prefix, k), "added", new=v))
-
-
-def _multiset_minus(a: list, b: list) -> list:
-    """Elements of *a* not matched one-for-one by an element of *b* (order of *a* kept)."""
-    spare = Counter(map(_scalar_key, b))
-    out = []
-    for x in a:
-        k = _scalar_key(x)
-        if spare[k] > 0:
-            spare[k] -= 1
-        else:
-            out.append(x)
-    return out
-
-
-def _diff_values(a: Any, b: Any, key: str, out: List[Change]) -> None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        _diff_tables(a, b, key, out)
-        return
-    if _same(a, b):
-        return
-    if (
-        isinstance(a, list)
-        and isinstance(b, list)
-        and all(map(_is_scalar, a))
-        and all(map(_is_scalar, b))
-    ):
-        removed = _multiset_minus(a, b)
-        added = _multiset_minus(b, a)
-        if removed or added:
-            out.extend(Change(key, "removed", old=x, element=True) for x in removed)
-            out.extend(Change(key, "added", new=x, element=True) for x in added)
-            return
-    out.append(Change(key, "changed", old=a, new=b))
+# Old private names, kept for callers that imported them.
+_check_text = check_text
+_check_cause = check_cause
+_summarize_bytes = summarize_bytes
 
 
 # ----------------------------------------------------------------------------------------
@@ -389,72 +127,7 @@ def _p75(hist: Counter) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------------------
-# on-disk state
-# ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Snapshot:
-    """What is on disk for one agent, read under the lock."""
-
-    archives: List[tuple[int, str]]
-    """(seq, file name) of archived versions, oldest first."""
-    log: List[Dict[str, Any]]
-    """Log entries in file order (the tail, or all of it)."""
-    max_logged: int
-    current: Optional[bytes]
-    current_sha: Optional[str]
-    current_seq: Optional[int]
-    """The current file's seq; None when it exists but matches no version (edited by hand)."""
-    current_archived: bool
-    """Whether the current version's archive exists (False after a kill, until repaired)."""
-
-    @property
-    def max_archived(self) -> int:
-        return self.archives[-1][0] if self.archives else 0
-
-    def next_seq(self) -> int:
-        return max(self.max_archived, self.max_logged) + 1
-
-
-@dataclass(frozen=True)
-class _Version:
-    number: int
-    seq: Optional[int]
-    path: str  # str, not Path: list_versions builds thousands of these
-    current: bool
-
-
-def _valid_entry(e: Any) -> bool:
-    return (
-        isinstance(e, dict)
-        and isinstance(e.get("seq"), int)
-        and not isinstance(e.get("seq"), bool)
-        and e["seq"] >= 1
-        and isinstance(e.get("sha256"), str)
-    )
-
-
-def _parse_log_lines(chunk: bytes) -> List[Dict[str, Any]]:
-    lines = [line.strip() for line in chunk.split(b"\n") if line.strip()]
-    parsed: List[Any] = []
-    try:  # one parse for the whole log is 3x faster than a json.loads per line
-        if all(line[:1] == b"{" and line[-1:] == b"}" for line in lines):
-            parsed = json.loads(b"[" + b",".join(lines) + b"]")
-        else:
-            raise ValueError("a torn line")
-    except ValueError:
-        parsed = []
-        for line in lines:
-            try:
-                parsed.append(json.loads(line))
-            except ValueError:
-                continue  # a line torn by a crash, or edited by hand: skip it
-    return [e for e in parsed if _valid_entry(e)]
-
-
-class AgentConfigEvolver:
+class AgentConfigEvolver(VersionStore):
     """Analyze traces to evolve agent TOML configs with versioning.
 
     Parameters
@@ -470,6 +143,8 @@ class AgentConfigEvolver:
     lock_timeout:
         Seconds to wait for another writer before raising ``TimeoutError``.
 
+    Versions (``list_versions``, ``read_version``, ``load_version``, ``rollback``,
+    ``preview_rollback``, ``list_agents``) come from :class:`VersionStore`.
     Thread- and process-safe: writes take an exclusive ``flock`` on
     ``.history/.lock``; reads take a shared one when the lock file exists.
     """
@@ -489,36 +164,13 @@ class AgentConfigEvolver:
         ):
             raise ValueError(f"min_quality must be a finite number, not {min_quality!r}")
         self._store = trace_store
-        self._config_dir = Path(config_dir)
-        self._history_dir = self._config_dir / HISTORY_DIR
         self._min_quality = float(min_quality)
-        if not (isinstance(lock_timeout, (int, float)) and lock_timeout >= 0):
-            raise ValueError(f"lock_timeout must be a number of seconds >= 0, not {lock_timeout!r}")
-        self._lock_timeout = float(lock_timeout)
-        try:
-            ensure_dir(self._config_dir)
-            ensure_dir(self._history_dir)
-        except OSError:
-            pass  # read-only workspace: reading still works; a write says what is wrong
-
-    @property
-    def config_dir(self) -> Path:
-        """Where the current configs live."""
-        return self._config_dir
-
-    @property
-    def history_dir(self) -> Path:
-        """Where archived versions, the per-agent logs and the lock file live."""
-        return self._history_dir
+        super().__init__(config_dir, lock_timeout=lock_timeout)
 
     @property
     def min_quality(self) -> float:
         """Minimum mean feedback for a recommendation."""
         return self._min_quality
-
-    def config_path(self, agent_name: str) -> Path:
-        """The current config file of *agent_name* (it may not exist)."""
-        return self._config_dir / f"{validate_agent_name(agent_name)}.toml"
 
     # ------------------------------------------------------------------------------------
     # analyze
@@ -685,15 +337,18 @@ class AgentConfigEvolver:
     ) -> Path:
         """Write *agent_name*'s config as a new version, archiving the previous one first.
 
-        Returns the :class:`Path` of the current config. The TOML is produced by
-        ``tomli_w`` and checked to parse back to the same values, so any prompt
+        Returns the :class:`Path` of the current config. An existing config is edited
+        in place (its comments, layout and other keys are kept; only the keys that
+        change are rewritten); a new one is produced by ``tomli_w``. Either way the
+        text is checked to parse back to the intended values, so any prompt
         (newlines, quotes, backslashes, unicode) round-trips exactly. The write is
         atomic (temp file, fsync, rename; file 0600) and serialised across processes.
         ``cause`` (one of :data:`VERSION_CAUSES`) and ``note`` are recorded in the
-        history log. Raises ``ValueError`` for bad arguments and
-        :class:`ConfigWriteError` when the directory cannot be written.
+        history log. Raises ``ValueError`` for bad arguments (and a
+        :class:`BadConfigError` when the current file cannot be archived: too large,
+        or a link) and :class:`ConfigWriteError` when the directory cannot be written.
         """
-        name = validate_agent_name(agent_name)
+        validate_agent_name(agent_name)
         tool_list = _check_tools(tools)
         if isinstance(max_turns, bool) or not isinstance(max_turns, int):
             raise ValueError(f"max_turns must be an int, not {type(max_turns).__name__}")
@@ -703,39 +358,39 @@ class AgentConfigEvolver:
             raise ValueError(f"temperature must be a number, not {type(temperature).__name__}")
         if not (math.isfinite(temperature) and 0.0 <= temperature <= 2.0):
             raise ValueError(f"temperature must be a finite number in [0, 2], not {temperature}")
-        _check_text("system_prompt", system_prompt)
-        cause, note = _check_cause(cause, note)
-        data = {
-            "agent": {
-                "name": name,
-                "tools": tool_list,
-                "max_turns": max_turns,
-                "temperature": float(temperature),
-                "system_prompt": system_prompt,
-            }
+        check_text("system_prompt", system_prompt)
+        cause, note = check_cause(cause, note)
+        settings = {
+            "name": agent_name,
+            "tools": tool_list,
+            "max_turns": max_turns,
+            "temperature": float(temperature),
+            "system_prompt": system_prompt,
         }
-        with self._locked(exclusive=True):
-            snap = self._snapshot(name, cleanup=True)
-            data = _keep_other_settings(snap.current, data)
-            content = tomli_w.dumps(data).encode("utf-8")
-            if parse_config(content) != data:  # never write what would not read back the same
-                raise ValueError("config does not round-trip through TOML")
-            self._commit(name, snap, content, cause, note, summarize_config(data))
-        return self._config_dir / f"{name}.toml"
+
+        def make(current: Optional[bytes]) -> tuple[bytes, str]:
+            expected = _keep_other_settings(current, {"agent": settings})
+            text = _edit_preserving(
+                current, expected, {("agent", k): v for k, v in settings.items()}
+            )
+            return text.encode("utf-8"), summarize_config(expected)
+
+        self.write_version(agent_name, make, cause=cause, note=note)
+        return self.config_path(agent_name)
 
     def promoted_config(self, agent_name: str, params: Dict[str, Any]) -> tuple[str, str]:
         """(current text, text after promoting *params*) for *agent_name*.
 
         *params* are an optimization trial's dotted keys; each becomes a key of the
         config's nested tables, everything else of the current config (the system
-        prompt, unknown tables) is kept. ``agent.name`` only names the file.
+        prompt, unknown tables, comments) is kept. ``agent.name`` only names the file.
         """
-        name = validate_agent_name(agent_name)
-        with self._locked(exclusive=False):
-            snap = self._snapshot(name)
-        old = snap.current.decode("utf-8", errors="replace") if snap.current else ""
-        data = parse_config(snap.current, self.config_path(name)) if snap.current else {}
-        return old, _overlay_toml(data, params, name)
+        versions = self.list_versions(agent_name)
+        current = None
+        if versions and versions[-1]["current"]:
+            current = self.read_version(agent_name, versions[-1]["version"]).encode("utf-8")
+        old = current.decode("utf-8") if current else ""
+        return old, _overlay_toml(current, params, agent_name, self.config_path(agent_name))
 
     def promote_params(self, agent_name: str, params: Dict[str, Any], *, note: str = "") -> int:
         """Write a trial's *params* over *agent_name*'s config as a new version.
@@ -743,425 +398,150 @@ class AgentConfigEvolver:
         The version's cause is ``promoted-trial``; returns its number. Raises
         ValueError for a bad name or params that TOML cannot hold.
         """
-        name = validate_agent_name(agent_name)
-        cause, note = _check_cause("promoted-trial", note)
-        with self._locked(exclusive=True):
-            snap = self._snapshot(name, cleanup=True)
-            data = parse_config(snap.current, self.config_path(name)) if snap.current else {}
-            text = _overlay_toml(data, params, name)
-            content = text.encode("utf-8")
-            return self._commit(name, snap, content, cause, note, _summarize_bytes(content))
+        path = self.config_path(agent_name)
 
-    def rollback(self, agent_name: str, version: int) -> None:
-        """Make *version* the current config again, as a new version.
+        def make(current: Optional[bytes]) -> tuple[bytes, str]:
+            content = _overlay_toml(current, params, agent_name, path).encode("utf-8")
+            return content, summarize_bytes(content)
 
-        The current config is archived, the target's exact bytes become current and
-        the new version's cause is ``rollback`` ("rollback to version N"); nothing is
-        overwritten or dropped. Rolling back to the current version does nothing.
-        Raises ``ValueError`` naming the available versions when *version* does not
-        exist, and :class:`MalformedConfigError` when the target is not valid TOML
-        (unlike the reference, which would copy it into place).
-        """
-        name = validate_agent_name(agent_name)
-        with self._locked(exclusive=True):
-            snap = self._snapshot(name, cleanup=True)
-            target = self._find(name, self._positions(name, snap), version)
-            if target.current:
-                return
-            content = _read(target.path)
-            data = parse_config(content, target.path)
-            self._commit(
-                name,
-                snap,
-                content,
-                "rollback",
-                f"rollback to version {target.number}",
-                summarize_config(data),
-            )
-
-    def preview_rollback(self, agent_name: str, version: int) -> str:
-        """Exactly the text :meth:`rollback` would write for *version*.
-
-        For the current version (a no-op rollback) this is the current text, which
-        stays as it is. Otherwise raises as
-        :meth:`rollback` does for a missing or malformed target.
-        """
-        name = validate_agent_name(agent_name)
-        with self._locked(exclusive=False):
-            snap = self._snapshot(name)
-            target = self._find(name, self._positions(name, snap), version)
-            if target.current:
-                assert snap.current is not None
-                return snap.current.decode("utf-8", errors="replace")
-            content = _read(target.path)
-        parse_config(content, target.path)  # rollback refuses what would not parse
-        return content.decode("utf-8")
+        return self.write_version(agent_name, make, cause="promoted-trial", note=note)
 
     # ------------------------------------------------------------------------------------
-    # reading
+    # proposals (the learning cycle and the Configs pane)
     # ------------------------------------------------------------------------------------
 
-    def list_versions(self, agent_name: str) -> List[Dict[str, Any]]:
-        """List all versions (including current) for *agent_name*, oldest first.
+    def propose_configs(
+        self,
+        recommendations: Optional[List[Dict[str, Any]]] = None,
+        *,
+        agent_id: Optional[str] = None,
+        stop: Optional[threading.Event] = None,
+        progress: Optional[Callable[[int], None]] = None,
+    ) -> List[ConfigProposal]:
+        """One proposal per agent whose config the recommendations would change.
 
-        Each dict has the spec's ``version`` (1..N; N is current), ``path`` (the
-        config file for the current version, else its archive) and ``modified``,
-        plus ``seq`` (the version's stable sequence number; None for a hand-edited
-        current file not yet recorded), ``current``, ``cause``, ``note``, ``summary``,
-        ``sha256`` and ``created`` (when it was logged; None if unknown). Versions are
-        ordered numerically by seq (the reference sorted names, so v10 came before v9).
-        An archive with no log line (written by OpenJarvis, say) shows as ``external``.
+        *recommendations* default to :meth:`analyze` (``stop`` and ``progress`` are
+        passed on). Per agent, the classes it wins are merged
+        (:func:`merge_recommendations`); a proposal keeps the current temperature and
+        system prompt, and is left out when tools and max_turns would not change.
+        With *agent_id*, only that agent is proposed. An agent whose current config
+        cannot be archived (too large, a link) or whose name cannot name a file gets
+        a proposal with ``error`` set instead of stopping the others.
         """
-        name = validate_agent_name(agent_name)
-        with self._locked(exclusive=False):
-            snap = self._snapshot(name, full_log=True)
-            positions = self._positions(name, snap)
-            entries = {e["seq"]: e for e in snap.log}
-            out: List[Dict[str, Any]] = []
-            for v in positions:
-                try:
-                    modified = os.stat(v.path).st_mtime
-                except FileNotFoundError:
-                    modified = 0.0  # deleted by hand since the scan; keep the numbering
-                entry = entries.get(v.seq) if v.seq is not None else None
-                if entry is not None:
-                    cause = (
-                        entry.get("cause") if entry.get("cause") in VERSION_CAUSES else "external"
-                    )
-                    note = str(entry.get("note", ""))
-                    summary = str(entry.get("summary", ""))
-                    created = entry.get("ts")
-                elif v.current:
-                    assert snap.current is not None
-                    cause, note = "external", f"{_EXTERNAL_NOTE} (recorded at the next write)"
-                    summary, created = _summarize_bytes(snap.current), None
-                else:
-                    cause, note, summary, created = "external", "not in the history log", "", None
-                out.append(
-                    {
-                        "version": v.number,
-                        "path": v.path,
-                        "modified": modified,
-                        "seq": v.seq,
-                        "current": v.current,
-                        "cause": cause,
-                        "note": note,
-                        "summary": summary,
-                        "sha256": entry.get("sha256") if entry else None,
-                        "created": created if isinstance(created, (int, float)) else None,
-                    }
-                )
-            return out
-
-    def read_version(self, agent_name: str, version: int) -> str:
-        """The raw text of *version* (undecodable bytes replaced), valid TOML or not."""
-        name = validate_agent_name(agent_name)
-        with self._locked(exclusive=False):
-            snap = self._snapshot(name)
-            target = self._find(name, self._positions(name, snap), version)
-            content = snap.current if target.current else _read(target.path)
-        assert content is not None
-        return content.decode("utf-8", errors="replace")
-
-    def load_version(self, agent_name: str, version: int) -> Dict[str, Any]:
-        """*version* parsed; :class:`MalformedConfigError` (a ``ValueError``) names file and line."""
-        name = validate_agent_name(agent_name)
-        with self._locked(exclusive=False):
-            snap = self._snapshot(name)
-            target = self._find(name, self._positions(name, snap), version)
-            content = snap.current if target.current else _read(target.path)
-        assert content is not None
-        return parse_config(content, target.path)
-
-    def list_agents(self) -> List[str]:
-        """Agents with a current config or any history, sorted; contents are not parsed.
-
-        Files whose names are not valid agent names are left out (no method could
-        address them).
-        """
-        names: set[str] = set()
-        for entry in _scan(self._config_dir):
-            if entry.name.endswith(".toml") and entry.is_file():
-                names.add(entry.name[: -len(".toml")])
-        for entry in _scan(self._history_dir):
-            m = _ARCHIVE_RE.fullmatch(entry.name)
-            if m:
-                names.add(m.group("agent"))
-            elif entry.name.endswith(_LOG_SUFFIX):
-                names.add(entry.name[: -len(_LOG_SUFFIX)])
-        valid = []
-        for n in names:
-            try:
-                valid.append(validate_agent_name(n))
-            except ValueError:
+        if recommendations is None:
+            recommendations = self.analyze(stop=stop, progress=progress)
+        out: List[ConfigProposal] = []
+        for name, m in sorted(merge_recommendations(recommendations).items()):
+            if agent_id is not None and name != agent_id:
                 continue
-        return sorted(valid)
-
-    # ------------------------------------------------------------------------------------
-    # internals
-    # ------------------------------------------------------------------------------------
-
-    @contextmanager
-    def _locked(self, *, exclusive: bool) -> Iterator[None]:
-        """Hold ``.history/.lock`` (flock: exclusive for writers, shared for readers)."""
-        path = self._history_dir / LOCK_NAME
-        if exclusive:
-            self._check_writable()
+            tools = sorted(m["tools"], key=lambda t: (-m["tools"][t], t))
+            classes = sorted(m["classes"])
             try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-            except OSError as exc:
-                raise ConfigWriteError(
-                    f"cannot create the lock file {path}: {exc.strerror or exc}; nothing was written"
-                ) from exc
-        else:
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                fd = -1  # never written by us (or unreadable): nothing to wait for
-        try:
-            if fd >= 0:
-                self._acquire(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, path)
-            yield
-        finally:
-            if fd >= 0:
-                os.close(fd)  # closing the descriptor releases the lock
-
-    def _acquire(self, fd: int, op: int, path: Path) -> None:
-        # Polling with LOCK_NB so a stuck writer elsewhere becomes a TimeoutError, not a
-        # hang; the backoff stays short because a write holds the lock for ~1 ms.
-        deadline = time.monotonic() + self._lock_timeout
-        delay = 0.0002
-        while True:
-            try:
-                fcntl.flock(fd, op | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                pass
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"another process has held {path} for {self._lock_timeout:g} s; "
-                    "try again when it has finished writing agent configs"
+                versions = self.list_versions(name)
+                current: Dict[str, Any] = {}
+                if versions and versions[-1]["current"]:
+                    if versions[-1]["error"]:
+                        raise BadConfigError(
+                            versions[-1]["path"], versions[-1]["error"], versions[-1]["error"]
+                        )
+                    try:
+                        current = self.load_version(name, versions[-1]["version"])
+                    except MalformedConfigError:
+                        current = {}  # the new version replaces it (it stays in the history)
+            except (ValueError, OSError) as exc:
+                out.append(
+                    ConfigProposal(name, tools, m["max_turns"], 0.3, "", classes, {}, {}, str(exc))
                 )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.01)
-
-    def _check_writable(self) -> None:
-        try:
-            ensure_dir(self._config_dir)
-            ensure_dir(self._history_dir)
-        except OSError as exc:
-            raise ConfigWriteError(
-                f"cannot create the agent config directory {self._config_dir}: "
-                f"{exc.strerror or exc}; nothing was written"
-            ) from exc
-        for d in (self._config_dir, self._history_dir):
-            if not os.access(d, os.W_OK | os.X_OK):
-                raise ConfigWriteError(
-                    f"the agent config directory {d} is not writable; nothing was written"
-                )
-
-    def _snapshot(self, agent: str, *, cleanup: bool = False, full_log: bool = False) -> _Snapshot:
-        """Read *agent*'s archives, log and current file (call with the lock held).
-
-        ``cleanup`` (exclusive lock only) removes temp files left by a killed writer.
-        """
-        prefix = f"{agent}.v"
-        cut = len(prefix)
-        archives = []
-        for entry in _scan(self._history_dir):
-            n = entry.name
-            if n.startswith(prefix) and n.endswith(".toml"):
-                digits = n[cut:-5]
-                if digits.isdigit() and digits.isascii():
-                    archives.append((int(digits), n))
-            elif cleanup and n.startswith(".") and _TEMP_RE.fullmatch(n):
-                _unlink_quietly(entry.path)
-        if cleanup:
-            for entry in _scan(self._config_dir):
-                if entry.name.startswith(".") and _TEMP_RE.fullmatch(entry.name):
-                    _unlink_quietly(entry.path)
-        archives.sort()
-        max_archived = archives[-1][0] if archives else 0
-
-        log = self._read_log(agent, min_seq=None if full_log else max_archived)
-        max_logged = max((e["seq"] for e in log), default=0)
-
-        current_path = self._config_dir / f"{agent}.toml"
-        current = current_sha = current_seq = None
-        archived = False
-        try:
-            current = current_path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            pass
-        if current is not None:
-            current_sha = _sha256(current)
-            # Which version is the current file? A version logged after the last archive
-            # with the same content (killed after the rename, before its archive), else
-            # the last archive if the content matches; otherwise it was edited by hand.
-            # A logged version whose rename never happened is skipped: its number stays
-            # used and is never handed out again.
-            for e in reversed(log):
-                if e["seq"] <= max_archived:
-                    break
-                if e["sha256"] == current_sha:
-                    current_seq = e["seq"]
-                    break
-            if current_seq is None and archives:
-                try:
-                    last = (self._history_dir / archives[-1][1]).read_bytes()
-                except FileNotFoundError:
-                    last = None
-                if last is not None and _sha256(last) == current_sha:
-                    current_seq, archived = max_archived, True
-        return _Snapshot(archives, log, max_logged, current, current_sha, current_seq, archived)
-
-    def _read_log(self, agent: str, *, min_seq: Optional[int]) -> List[Dict[str, Any]]:
-        """Log entries; with *min_seq*, only a tail that reaches back to it (a few lines)."""
-        path = self._history_dir / f"{agent}{_LOG_SUFFIX}"
-        try:
-            fh = open(path, "rb")
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        with fh:
-            size = os.fstat(fh.fileno()).st_size
-            block = _TAIL_BYTES
-            while min_seq is not None and size > block:
-                fh.seek(size - block)
-                chunk = fh.read()
-                chunk = chunk[chunk.find(b"\n") + 1 :]  # drop the partial first line
-                tail = _parse_log_lines(chunk)
-                if tail and tail[0]["seq"] <= min_seq:
-                    return tail
-                block *= 8
-            fh.seek(0)
-            return _parse_log_lines(fh.read())
-
-    def _append_log(self, agent: str, entry: Dict[str, Any]) -> None:
-        """Append one line and fsync: after this the seq counts as used."""
-        path = self._history_dir / f"{agent}{_LOG_SUFFIX}"
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        created = not path.exists()
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-        try:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                line = b"\n" + line  # a crash tore the last line: start a fresh one
-            os.write(fd, line + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if created:
-            _fsync_dir(self._history_dir)
-
-    def _commit(
-        self, agent: str, snap: _Snapshot, content: bytes, cause: str, note: str, summary: str
-    ) -> int:
-        """Make *content* the current config as a new version (lock held).
-
-        1. A current file that matches no version (edited by hand) is logged as an
-           ``external`` version; a current version without its archive (a writer was
-           killed) gets it now. So the previous version is archived before anything
-           replaces it.
-        2. The new version's log line is appended and fsynced: its number is now used.
-        3. The config file is replaced atomically (temp file, fsync, rename).
-        4. The new version's archive is written, so a later hand edit of the config
-           file cannot destroy it.
-
-        A kill between any two steps leaves a state the next snapshot reads correctly.
-        An exception before step 3 completes leaves the current config as it was.
-        """
-        try:
-            if snap.current is not None:
-                assert snap.current_sha is not None
-                cur_seq = snap.current_seq
-                if cur_seq is None:
-                    cur_seq = snap.next_seq()
-                    self._append_log(
-                        agent,
-                        _entry(
-                            cur_seq,
-                            "external",
-                            _EXTERNAL_NOTE,
-                            snap.current_sha,
-                            _summarize_bytes(snap.current),
-                        ),
-                    )
-                    snap.max_logged = cur_seq
-                if not snap.current_archived:
-                    self._archive(agent, cur_seq, snap.current)
-                    snap.archives.append((cur_seq, _archive_name(agent, cur_seq)))
-            seq = snap.next_seq()
-            self._append_log(agent, _entry(seq, cause, note, _sha256(content), summary))
-            snap.max_logged = seq
-            atomic_write_bytes(self._config_dir / f"{agent}.toml", content)
-        except OSError as exc:
-            if isinstance(exc, ConfigWriteError):
-                raise
-            raise ConfigWriteError(
-                f"could not write the {agent!r} config in {self._config_dir}: "
-                f"{exc.strerror or exc}; the current config is unchanged"
-            ) from exc
-        try:
-            self._archive(agent, seq, content)
-        except OSError:
-            pass  # the version is current and logged; the next write archives it
-        return seq
-
-    def _archive(self, agent: str, seq: int, content: bytes) -> None:
-        atomic_write_bytes(self._history_dir / _archive_name(agent, seq), content)
-
-    def _positions(self, agent: str, snap: _Snapshot) -> List[_Version]:
-        versions: List[_Version] = []
-        hist = os.fspath(self._history_dir)
-        for seq, fname in snap.archives:
-            if snap.current_archived and seq == snap.current_seq:
-                continue  # the current version: listed last, with the config file's path
-            versions.append(_Version(len(versions) + 1, seq, os.path.join(hist, fname), False))
-        if snap.current is not None:
-            versions.append(
-                _Version(
-                    len(versions) + 1,
-                    snap.current_seq,
-                    os.fspath(self._config_dir / f"{agent}.toml"),
-                    True,
+                continue
+            settings = current.get("agent") if isinstance(current.get("agent"), dict) else {}
+            temperature = settings.get("temperature", 0.3)
+            if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+                temperature = 0.3
+            if not (math.isfinite(temperature) and 0.0 <= temperature <= 2.0):
+                temperature = 0.3
+            prompt = settings.get("system_prompt", "")
+            prompt = prompt if isinstance(prompt, str) else ""
+            if settings.get("tools") == tools and settings.get("max_turns") == m["max_turns"]:
+                continue  # nothing would change
+            agent_table = {
+                "name": name,
+                "tools": tools,
+                "max_turns": m["max_turns"],
+                "temperature": float(temperature),
+                "system_prompt": prompt,
+            }
+            proposed = {k: v for k, v in current.items() if k != "agent"}
+            proposed["agent"] = {**settings, **agent_table}
+            out.append(
+                ConfigProposal(
+                    name,
+                    tools,
+                    m["max_turns"],
+                    float(temperature),
+                    prompt,
+                    classes,
+                    current,
+                    proposed,
                 )
             )
-        return versions
+        return out
 
-    @staticmethod
-    def _find(agent: str, versions: List[_Version], version: Any) -> _Version:
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise ValueError(f"version must be an int, not {type(version).__name__}")
-        if 1 <= version <= len(versions):
-            return versions[version - 1]
-        if not versions:
-            raise ValueError(f"Version {version} not found for agent '{agent}': it has no versions")
-        n = len(versions)
-        available = ", ".join(map(str, range(1, n + 1))) if n <= 20 else f"1-{n}"
-        raise ValueError(
-            f"Version {version} not found for agent '{agent}'. Available versions: {available}"
+    def write_proposal(self, proposal: ConfigProposal, *, note: str = "") -> Path:
+        """Write *proposal* as a new version (cause ``evolver``)."""
+        if proposal.error:
+            raise ValueError(proposal.error)
+        return self.write_config(
+            proposal.agent,
+            tools=proposal.tools,
+            max_turns=proposal.max_turns,
+            temperature=proposal.temperature,
+            system_prompt=proposal.system_prompt,
+            cause="evolver",
+            note=note or "best for " + ", ".join(proposal.classes),
         )
 
 
-def _entry(seq: int, cause: str, note: str, sha: str, summary: str) -> Dict[str, Any]:
-    return {
-        "seq": seq,
-        "cause": cause,
-        "note": note,
-        "ts": time.time(),
-        "sha256": sha,
-        "summary": summary,
-    }
+@dataclass(frozen=True)
+class ConfigProposal:
+    """What the evolver would write for one agent, and why."""
+
+    agent: str
+    """The agent's real name (as in the traces)."""
+    tools: List[str]
+    """Tools ordered by how often the classes it wins used them."""
+    max_turns: int
+    """The largest max_turns recommended for those classes."""
+    temperature: float
+    """Kept from the current config."""
+    system_prompt: str
+    """Kept from the current config."""
+    classes: List[str]
+    """The query classes this agent is best for."""
+    current: Dict[str, Any]
+    """The current config, parsed ({} when there is none or it is not valid TOML)."""
+    proposed: Dict[str, Any]
+    """The config after the write (the current one's other tables and keys kept)."""
+    error: Optional[str] = None
+    """Why nothing can be proposed for this agent (one line), or None."""
 
 
-def _check_text(what: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be a string, not {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"{what} is not valid Unicode text (lone surrogate)") from exc
-    return value
+def merge_recommendations(recommendations: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """Per agent: tools weighted by use across the classes it wins, largest max_turns.
+
+    ``{agent: {"tools": {tool: weight}, "max_turns": int, "classes": [class, ...]}}``.
+    """
+    merged: Dict[str, Dict[str, Any]] = {}
+    for rec in recommendations:
+        name = rec.get("recommended_agent") or ""
+        if not name:
+            continue
+        m = merged.setdefault(name, {"tools": {}, "max_turns": 0, "classes": []})
+        weight = int(rec.get("sample_count", 1)) or 1
+        for rank, tool in enumerate(rec.get("recommended_tools", [])):
+            m["tools"][tool] = m["tools"].get(tool, 0) + weight / (rank + 1)
+        m["max_turns"] = max(m["max_turns"], int(rec.get("recommended_max_turns", 10)))
+        m["classes"].append(rec.get("query_class", "?"))
+    return merged
 
 
 def _check_tools(tools: Any) -> List[str]:
@@ -1173,25 +553,17 @@ def _check_tools(tools: Any) -> List[str]:
             raise ValueError(f"tools[{i}] must be a string, not {type(t).__name__}")
         if not t:
             raise ValueError(f"tools[{i}] is empty")
-        out.append(_check_text(f"tools[{i}]", t))
+        out.append(check_text(f"tools[{i}]", t))
     return out
 
 
-def _check_cause(cause: Any, note: Any) -> tuple[str, str]:
-    if cause not in VERSION_CAUSES:
-        raise ValueError(f"cause must be one of {', '.join(VERSION_CAUSES)}; got {cause!r}")
-    _check_text("note", note)
-    if len(note) > MAX_NOTE_LEN:
-        raise ValueError(f"note is longer than {MAX_NOTE_LEN} characters")
-    return cause, note
-
-
-def _scan(directory: Path) -> List[os.DirEntry]:
+def _parsed_or_none(current: Optional[bytes]) -> Optional[Dict[str, Any]]:
+    if not current:
+        return None
     try:
-        with os.scandir(directory) as it:
-            return list(it)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+        return parse_config(current)
+    except BadConfigError:
+        return None
 
 
 def _keep_other_settings(current: Optional[bytes], data: Dict[str, Any]) -> Dict[str, Any]:
@@ -1201,11 +573,8 @@ def _keep_other_settings(current: Optional[bytes], data: Dict[str, Any]) -> Dict
     and [agent] keys it does not set (a promoted trial's [intelligence] model, a
     user's own settings). A current file that does not parse is replaced whole.
     """
-    if not current:
-        return data
-    try:
-        old = parse_config(current)
-    except MalformedConfigError:
+    old = _parsed_or_none(current)
+    if old is None:
         return data
     merged = {k: v for k, v in old.items() if k != "agent"}
     agent = old.get("agent") if isinstance(old.get("agent"), dict) else {}
@@ -1213,9 +582,67 @@ def _keep_other_settings(current: Optional[bytes], data: Dict[str, Any]) -> Dict
     return merged
 
 
-def _overlay_toml(data: Dict[str, Any], params: Dict[str, Any], agent: str) -> str:
-    """*data* with dotted *params* written into its tables, as TOML that reads back."""
+def _edit_preserving(
+    current: Optional[bytes], expected: Dict[str, Any], sets: Dict[tuple[str, ...], Any]
+) -> str:
+    """TOML text that parses to *expected*: *current* edited with *sets*, else a fresh file.
+
+    *sets* maps key paths (``("agent", "tools")``) to values. The edit goes through
+    ``tomlkit``, so comments, key order, blank lines and the spelling of untouched
+    values stay as the user wrote them; a value that does not change is not
+    rewritten. When *current* does not parse, or the edit would not read back as
+    *expected* (a layout tomlkit cannot edit), the config is written afresh by
+    ``tomli_w``.
+    """
+    if _parsed_or_none(current) is not None:
+        assert current is not None
+        try:
+            doc = tomlkit.parse(current.decode("utf-8"))
+            for path, value in sets.items():
+                node: Any = doc
+                for part in path[:-1]:
+                    child = node.get(part)
+                    if not isinstance(child, (dict, tomlkit.items.Table)) or isinstance(
+                        child, tomlkit.items.InlineTable
+                    ):
+                        if isinstance(child, tomlkit.items.InlineTable):
+                            child = node[part]  # an inline table edits in place
+                        else:
+                            node[part] = tomlkit.table()
+                            child = node[part]
+                    node = child
+                old = node.get(path[-1], _MISSING)
+                if old is _MISSING or not _same(_plain(old), value):
+                    node[path[-1]] = value
+            text = tomlkit.dumps(doc)
+            if _same(parse_config(text), expected):
+                return text
+        except Exception:  # tomlkit cannot edit this layout: write it afresh below
+            pass
+    text = tomli_w.dumps(expected)
+    if not _same(parse_config(text), expected):  # never write what would not read back
+        raise ValueError("config does not round-trip through TOML")
+    return text
+
+
+_MISSING = object()
+
+
+def _plain(value: Any) -> Any:
+    unwrap = getattr(value, "unwrap", None)
+    return unwrap() if callable(unwrap) else value
+
+
+def _overlay_toml(
+    current: Optional[bytes], params: Dict[str, Any], agent: str, path: Path = Path("<config>")
+) -> str:
+    """*current* with dotted *params* written into its tables, as TOML that reads back.
+
+    Raises :class:`BadConfigError` when *current* is not valid TOML.
+    """
+    data = parse_config(current, path) if current else {}
     out = copy.deepcopy(data)
+    sets: Dict[tuple[str, ...], Any] = {}
     for key, value in params.items():
         if value is None:
             continue
@@ -1229,46 +656,37 @@ def _overlay_toml(data: Dict[str, Any], params: Dict[str, Any], agent: str) -> s
                 nxt = node[part] = {}
             node = nxt
         node[parts[-1]] = value
+        sets[tuple(parts)] = value
     agent_table = out.setdefault("agent", {})
     if isinstance(agent_table, dict):
         agent_table["name"] = agent
-    text = tomli_w.dumps(out)
-    if parse_config(text) != out:
-        raise ValueError("the promoted config does not round-trip through TOML")
-    return text
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read()
-
-
-def _unlink_quietly(path: Union[str, Path]) -> None:
+        sets[("agent", "name")] = agent
     try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        return _edit_preserving(current, out, sets)
+    except ValueError:
+        raise ValueError("the promoted config does not round-trip through TOML") from None
 
 
 __all__ = [
+    "HISTORY_DIR",
+    "LOCK_NAME",
+    "MAX_AGENT_NAME_LEN",
+    "MAX_NOTE_LEN",
+    "SEQ_WIDTH",
+    "MAX_CONFIG_BYTES",
+    "MAX_DEPTH",
     "VERSION_CAUSES",
     "AgentConfigEvolver",
+    "BadConfigError",
+    "ConfigProposal",
     "Change",
+    "ConfigTooLargeError",
     "ConfigWriteError",
     "MalformedConfigError",
+    "UnsafePathError",
+    "agent_file_stem",
+    "agent_from_stem",
+    "merge_recommendations",
     "parse_config",
     "summarize_config",
     "toml_diff",
