@@ -21,14 +21,23 @@ Record shapes in ``metrics.jsonl``:
 * ``{"type": "eval", "epoch", "step", "eval_loss"}`` — held-out loss at an epoch end;
 * ``{"type": "epoch", "epoch", "step", "adapter"}`` — ``adapter`` is the saved
   folder relative to the run folder, or ``None`` when that epoch saved none.
+
+Files are read totally: a malformed, too deep (``[[[[…`` 1,000 levels) or mistyped
+line is skipped and reported once in :attr:`MetricsTail.problems` (its line number
+and why); a follower never stops on one. A killed writer's temp files (``.*.tmp``,
+``.final.tmp-<pid>-…``) are removed by :func:`list_runs` once the run is over.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import math
 import os
+import re
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -36,7 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from jarvis_tui.core import safejson
 from jarvis_tui.paths import DIR_MODE, FILE_MODE, atomic_write_text, ensure_dir
+
+logger = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
@@ -49,6 +61,22 @@ STALE_AFTER_S = 120.0
 
 HEARTBEAT_S = 5.0
 """How often a live writer refreshes ``updated`` in run.json (from its own thread)."""
+
+LEFTOVER_AGE_S = 60.0
+"""A temp file of a finished or interrupted run is removed once this old."""
+
+MAX_LINE_BYTES = 16 * 1024 * 1024
+"""A metrics.jsonl line longer than this is skipped unread (a record is a few hundred bytes)."""
+
+# Temp names the writers use: atomic_write_text's ``.run.json.<random>.tmp``, the
+# trainer's ``.final.tmp-<pid>-<thread>`` and ``.final.old-<pid>`` adapter folders.
+_LEFTOVER = re.compile(r"^\..+\.(?:tmp|tmp-(\d+)-\d+|old-(\d+))$")
+
+# Fields of the documented records and the types a follower may rely on.
+_NUMERIC_FIELDS = (
+    "step", "epoch", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed", "eta",
+    "eval_loss", "total_steps",
+)  # fmt: skip
 
 
 def new_run_id(now: Optional[float] = None) -> str:
@@ -144,6 +172,45 @@ class RunInfo:
                     best = (n, p)
         return best[1]
 
+    def clean_leftovers(self, *, now: Optional[float] = None) -> List[Path]:
+        """Remove temp files a killed writer left in the run folder; returns them.
+
+        Only once the run is over (any status but ``running``: a live writer's temp
+        files are never touched), only entries older than :data:`LEFTOVER_AGE_S`, and
+        never one named after a process that is still alive on this host.
+        """
+        if self.status == "running":
+            return []
+        try:
+            entries = list(self.path.iterdir())
+        except OSError:
+            return []
+        now = time.time() if now is None else now
+        here = self.host in ("", socket.gethostname())
+        removed: List[Path] = []
+        for entry in entries:
+            m = _LEFTOVER.match(entry.name)
+            if m is None:
+                continue
+            pid = m.group(1) or m.group(2)
+            if pid is not None and here and _pid_alive(int(pid)):
+                continue
+            try:
+                st = entry.lstat()
+                if now - st.st_mtime < LEFTOVER_AGE_S:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            except OSError as exc:
+                logger.debug("leftover %s not removed: %s", entry, exc)
+                continue
+            removed.append(entry)
+        if removed:
+            logger.info("run %s: removed %d leftover temp file(s)", self.run_id, len(removed))
+        return removed
+
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RunInfo:
         """Read ``path/run.json``; never raises for a folder.
@@ -155,10 +222,12 @@ class RunInfo:
         """
         p = Path(path)
         try:
-            raw = json.loads((p / RUN_FILE).read_text(encoding="utf-8"))
+            raw, why_not = safejson.parse((p / RUN_FILE).read_bytes())
+            if why_not is not None:
+                raise ValueError(why_not)
             if not isinstance(raw, dict):
                 raise ValueError("run.json is not a JSON object")
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError) as exc:
             try:
                 mtime = p.stat().st_mtime
             except OSError:
@@ -227,8 +296,12 @@ class RunInfo:
         )
 
 
-def list_runs(checkpoints_dir: str | os.PathLike[str]) -> List[RunInfo]:
-    """Every run folder (a folder with a run.json) under *checkpoints_dir*, newest first."""
+def list_runs(checkpoints_dir: str | os.PathLike[str], *, clean: bool = True) -> List[RunInfo]:
+    """Every run folder (a folder with a run.json) under *checkpoints_dir*, newest first.
+
+    With *clean* (the default), temp files that killed writers left in runs that are
+    over are removed on the way (:meth:`RunInfo.clean_leftovers`).
+    """
     root = Path(checkpoints_dir)
     try:
         entries = list(root.iterdir())
@@ -240,6 +313,9 @@ def list_runs(checkpoints_dir: str | os.PathLike[str]) -> List[RunInfo]:
         if not p.name.startswith(".") and p.is_dir() and (p / RUN_FILE).exists()
     ]
     runs.sort(key=lambda r: (r.created, r.run_id), reverse=True)
+    if clean:
+        for run in runs:
+            run.clean_leftovers()
     return runs
 
 
@@ -248,8 +324,10 @@ class MetricsTail:
 
     Each :meth:`read_new` reads only the bytes added since the last call and
     returns the complete new lines as dicts; a partial last line stays for the
-    next call, malformed lines are skipped. A file that does not exist yet gives
-    ``[]``; a file that shrank or was replaced is read again from the start.
+    next call. A malformed line (not JSON, nested deeper than the limit, not an
+    object, a known field of the wrong type, longer than :data:`MAX_LINE_BYTES`) is
+    skipped and reported once in :attr:`problems`. A file that does not exist yet
+    gives ``[]``; a file that shrank or was replaced is read again from the start.
     """
 
     CHUNK = 1 << 20
@@ -261,10 +339,16 @@ class MetricsTail:
         self._inode: Optional[tuple[int, int]] = None
         self.skipped = 0
         """Malformed lines seen so far."""
+        self.problems: List[str] = []
+        """One line per skipped line: ``metrics.jsonl line 17: JSON nested deeper …``."""
+        self._line = 0  # lines consumed so far (the next line's number is this + 1)
+        self._overlong = False  # inside a line longer than MAX_LINE_BYTES
 
     def reset(self) -> None:
         self.offset = 0
         self._inode = None
+        self._line = 0
+        self._overlong = False
 
     def read_new(self) -> List[Dict[str, Any]]:
         try:
@@ -275,10 +359,11 @@ class MetricsTail:
             st = os.fstat(fh.fileno())
             ident = (st.st_dev, st.st_ino)
             if self._inode is not None and ident != self._inode:
-                self.offset = 0  # replaced (e.g. rewritten atomically): start over
+                self.reset()  # replaced (e.g. rewritten atomically): start over
             self._inode = ident
             if st.st_size < self.offset:
-                self.offset = 0  # truncated
+                self.reset()  # truncated
+                self._inode = ident
             if st.st_size == self.offset:
                 return []
             fh.seek(self.offset)
@@ -289,28 +374,66 @@ class MetricsTail:
                 if not chunk:
                     break
                 data = pending + chunk
+                if self._overlong:  # drop the rest of an overlong line, up to its end
+                    cut = data.find(b"\n")
+                    if cut < 0:
+                        self.offset += len(data)
+                        pending = b""
+                        continue
+                    self.offset += cut + 1
+                    data = data[cut + 1 :]
+                    self._overlong = False
                 end = data.rfind(b"\n")
                 if end < 0:
-                    pending = data
+                    if len(data) > MAX_LINE_BYTES:
+                        self._line += 1
+                        self._skip(f"longer than {MAX_LINE_BYTES:,} bytes")
+                        self._overlong = True
+                        self.offset += len(data)
+                        pending = b""
+                    else:
+                        pending = data
                     continue
                 self._parse(data[:end], out)
                 self.offset += end + 1
                 pending = data[end + 1 :]
             return out
 
+    def _skip(self, why: str) -> None:
+        self.skipped += 1
+        problem = f"{self.path.name} line {self._line}: skipped: {why}"
+        self.problems.append(problem)
+        logger.warning("%s: %s", self.path.parent.name, problem)
+
     def _parse(self, block: bytes, out: List[Dict[str, Any]]) -> None:
         for line in block.split(b"\n"):
+            self._line += 1
             if not line.strip():
                 continue
-            try:
-                rec = json.loads(line)
-            except (ValueError, UnicodeDecodeError):
-                self.skipped += 1
+            if len(line) > MAX_LINE_BYTES:
+                self._skip(f"longer than {MAX_LINE_BYTES:,} bytes")
                 continue
-            if isinstance(rec, dict):
-                out.append(rec)
-            else:
-                self.skipped += 1
+            rec, why = safejson.parse(line)
+            if why is None:
+                why = _record_problem(rec)
+            if why is not None:
+                self._skip(why)
+                continue
+            out.append(rec)
+
+
+def _record_problem(rec: Any) -> Optional[str]:
+    """Why *rec* is not a record a follower can use, or None."""
+    if not isinstance(rec, dict):
+        return f"a JSON {type(rec).__name__}, not an object"
+    kind = rec.get("type")
+    if kind is not None and not isinstance(kind, str):
+        return f"type is a {type(kind).__name__}"
+    for key in _NUMERIC_FIELDS:
+        v = rec.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            return f"{key} is a {type(v).__name__}, not a number"
+    return None
 
 
 class RunWriter:
@@ -321,7 +444,9 @@ class RunWriter:
     live, so a long step or a slow save never makes a live run look interrupted.
     ``metrics.jsonl`` gets one line per :meth:`append`, written through to the OS
     at once (a follower sees it immediately) and fsynced every *fsync_every*
-    lines or *fsync_interval* seconds.
+    lines or *fsync_interval* seconds. An append is all or nothing: when the disk
+    is full the line is not in the file (a partial write is cut off again) and
+    the error says so, so a caller that retries never writes a record twice.
     """
 
     def __init__(
@@ -381,8 +506,10 @@ class RunWriter:
             "data": dict(data or {}),
             "summary": {},
         }
-        fd = os.open(self.metrics_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
-        self._metrics = os.fdopen(fd, "a", encoding="utf-8")
+        self._fd = os.open(self.metrics_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        self._metrics_closed = False
+        self._pending_newline = False  # a partial line that could not be cut back
+        self._size = os.fstat(self._fd).st_size  # where the next line starts
         self._write_run()
         self._stop_beat = threading.Event()
         self._beat: Optional[threading.Thread] = None
@@ -423,12 +550,11 @@ class RunWriter:
         """Append one record as a line of metrics.jsonl."""
         # NaN/Infinity stay as such here (Python's json reads them back): a
         # diverging step must reach a follower as a NaN loss, not as null.
-        line = json.dumps(record, separators=(",", ":"), default=str)
+        data = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode("utf-8")
         with self._lock:
-            if self._metrics.closed:
+            if self._metrics_closed:
                 raise ValueError(f"run {self.run_id} is finished; cannot append")
-            self._metrics.write(line + "\n")
-            self._metrics.flush()  # to the OS: a follower sees the line now
+            self._write_all(data)  # straight to the OS: a follower sees the line now
             self._unsynced += 1
             if record.get("type") == "step" and isinstance(record.get("step"), int):
                 self._state["steps_done"] = record["step"]
@@ -436,9 +562,37 @@ class RunWriter:
             if self._unsynced >= self._fsync_every or now - self._last_sync >= self._fsync_interval:
                 self._sync()
 
+    def _write_all(self, data: bytes) -> None:
+        """Write one whole line or, on failure, none of it (cut back to the line start)."""
+        if self._pending_newline:
+            data = b"\n" + data
+        start = self._size
+        done = 0
+        try:
+            while done < len(data):
+                n = os.write(self._fd, data[done:])
+                if n <= 0:  # pragma: no cover - a regular file never writes 0 bytes
+                    raise OSError(errno.EIO, "write returned 0")
+                done += n
+        except OSError as exc:
+            if done:
+                try:
+                    os.ftruncate(self._fd, start)
+                except OSError:
+                    # Cannot cut it back: end the partial line, which a follower skips
+                    # as malformed, so the next record starts on a line of its own.
+                    self._size = start + done
+                    self._pending_newline = True
+            raise OSError(
+                exc.errno,
+                f"{self.metrics_path}: record not written ({exc.strerror or exc})",
+            ) from exc
+        self._size = start + done
+        self._pending_newline = False
+
     def _sync(self) -> None:
         try:
-            os.fsync(self._metrics.fileno())
+            os.fsync(self._fd)
         except OSError:
             pass
         self._unsynced = 0
@@ -474,10 +628,9 @@ class RunWriter:
         with self._lock:
             if self.finished:
                 return
-            if not self._metrics.closed:
-                self._metrics.flush()
+            if not self._metrics_closed:
                 self._sync()
-                self._metrics.close()
+                self._close_metrics()
             self._state["status"] = status
             self._state["duration"] = summary.pop("duration", time.monotonic() - self._t0)
             for key in ("final_loss", "message", "steps_done", "total_steps"):
@@ -492,8 +645,12 @@ class RunWriter:
         """Stop the heartbeat and close the file without a final status (a crash, in tests)."""
         self._stop_beat.set()
         with self._lock:
-            if not self._metrics.closed:
-                self._metrics.close()
+            if not self._metrics_closed:
+                self._close_metrics()
+
+    def _close_metrics(self) -> None:
+        self._metrics_closed = True
+        os.close(self._fd)
 
     def __enter__(self) -> RunWriter:
         return self
