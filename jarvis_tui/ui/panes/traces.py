@@ -626,10 +626,8 @@ class TracesPane(Widget):
         empty = self._counted and self._store_total == 0 and self.filter.is_empty()
         if empty and self.store is not None:
             msg = Text("No traces yet\n\n", style="bold")
-            msg.append("This workspace (")
-            msg.append(visible(str(self.store.path.parent)), style="bold")
             msg.append(
-                ") has no traces. OpenJarvis writes one here for every interaction once "
+                "This workspace (its folder is in the title bar) has no traces. OpenJarvis writes one here for every interaction once "
                 "your assistant runs with this home; they appear within two seconds.\n\n"
                 "To try the app now on a realistic workspace (20,000 traces, five models, "
                 "three agents; offline), quit (ctrl+q) and run:\n\n"

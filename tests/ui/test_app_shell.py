@@ -1,0 +1,308 @@
+"""The app shell as a user sees it: mode word, escape, keymap, theme, errors, help."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from pathlib import Path
+
+from rich.console import Console
+from textual.widgets import DataTable, Input, Select, Static, TextArea
+
+from jarvis_tui.core.types import Trace
+from jarvis_tui.traces import TraceStore
+from jarvis_tui.ui.app import PANES, HelpScreen, JarvisApp
+from jarvis_tui.ui.errorlog import ErrorLog
+from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane
+from jarvis_tui.ui.settings import user_config_path
+from jarvis_tui.ui.testing import settle
+
+
+def mode(app: JarvisApp) -> str:
+    return str(app.query_one("#mode", Static).render()).strip()
+
+
+def notes(app: JarvisApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+def detail_text(app: JarvisApp) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(app.query_one(TraceDetail).query_one("#detail-body", Static).content)
+    return console.export_text()
+
+
+def write_user_config(text: str) -> Path:
+    path = user_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+async def test_mode_word_follows_the_focus(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert mode(app) == "NAV"
+        await pilot.press("slash")
+        await pilot.pause()
+        assert mode(app) == "SEARCH"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert mode(app) == "NAV" and isinstance(app.focused, DataTable)
+        await pilot.press("F")
+        await settle(app, pilot)
+        assert mode(app) == "EDIT" and isinstance(app.focused, Select)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert mode(app) == "NAV" and isinstance(app.focused, DataTable)
+
+
+async def test_escape_leaves_any_field_in_any_pane(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        tried = 0
+        for pid, _title, key in PANES:
+            await pilot.press(key)
+            await settle(app, pilot)
+            pane = app.query_one(f"#{pid}-pane")
+            fields = [
+                w
+                for w in pane.query("Input, Select, TextArea")
+                if w.display and w.visible and w.focusable
+                and not (isinstance(w, TextArea) and w.read_only)
+            ]  # fmt: skip
+            for field in fields[:2]:
+                field.focus()
+                await pilot.pause()
+                assert app.input_mode() in ("EDIT", "SEARCH"), field
+                await pilot.press("escape")
+                await settle(app, pilot)
+                assert mode(app) == "NAV", f"escape left the focus in {app.focused!r} ({pid})"
+                tried += 1
+        assert tried >= 2
+
+
+async def test_keys_keep_working_after_a_filter_choice(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        await pilot.press("F")
+        await settle(app, pilot)
+        await pilot.press("enter")  # open the agent picker
+        await pilot.press("down", "down", "enter")  # choose one
+        await settle(app, pilot)
+        assert pane.filter.agent is not None
+        assert "F filters: agent" in str(app.query_one("#filter-summary", Static).render())
+        table = app.query_one("#trace-table", DataTable)
+        before = table.cursor_row
+        await pilot.press("j")
+        assert table.cursor_row == before + 1
+
+
+async def test_keys_keep_working_after_the_palette(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"traces: sort by latency")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "sort latency" in str(app.query_one("#traces-status", Static).render())
+        table = app.query_one("#trace-table", DataTable)
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+
+
+async def test_user_keymap_applies_and_unknown_ids_are_reported(workspace: Path) -> None:
+    write_user_config('[keymap]\n"traces.success" = "z"\n"traces.nope" = "q"\n')
+    (workspace / "jarvis-tui.toml").write_text('[keymap]\n"traces.failure" = "v"\n')
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert any("traces.nope" in n and "unknown" in n for n in notes(app))
+        pane = app.query_one(TracesPane)
+        first, second = pane._rows[0].trace_id, pane._rows[1].trace_id
+        await pilot.press("z")  # success, by the user's key
+        await pilot.press("j", "v")  # failure, by the workspace's key
+        await pilot.press("j", "y")  # y is no longer bound to success
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert ("z", "Success") in app.screen._rows
+    store = TraceStore(workspace / "traces.db")
+    try:
+        assert store.get(first).outcome == "success"
+        assert store.get(second).outcome == "failure"
+        assert store.get(pane._rows[2].trace_id).outcome is None
+    finally:
+        store.close()
+
+
+async def test_bad_toml_is_one_notification_and_the_rest_applies(workspace: Path) -> None:
+    write_user_config("[keymap\ntraces.success = ")
+    (workspace / "jarvis-tui.toml").write_text('[keymap]\n"traces.success" = "z"\n')
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        bad = [n for n in notes(app) if "not valid TOML" in n]
+        assert len(bad) == 1 and "config.toml" in bad[0]
+        tid = app.query_one(TracesPane)._rows[0].trace_id
+        await pilot.press("z")
+        await settle(app, pilot)
+    store = TraceStore(workspace / "traces.db")
+    assert store.get(tid).outcome == "success"
+    store.close()
+
+
+async def test_the_chosen_theme_is_remembered(workspace: Path) -> None:
+    write_user_config('# mine\n[keymap]\n"traces.success" = "z"\n')
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.theme = "textual-light"
+        await settle(app, pilot)
+    path = user_config_path()
+    assert 'theme = "textual-light"' in path.read_text()
+    assert '"traces.success" = "z"' in path.read_text()  # the rest of the file is kept
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = JarvisApp(workspace)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await settle(again, pilot)
+        assert again.theme == "textual-light"
+
+
+async def test_a_failing_worker_is_shown_and_logged(workspace: Path, monkeypatch) -> None:
+    real_get = TraceStore.get
+
+    def get(self, trace_id):
+        if trace_id == "t1-00398":
+            raise RecursionError("maximum recursion depth exceeded while decoding JSON")
+        return real_get(self, trace_id)
+
+    monkeypatch.setattr(TraceStore, "get", get)
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert "t1-00399" in detail_text(app)
+        await pilot.press("j")  # onto the trace whose detail cannot be read
+        await settle(app, pilot)
+        failed = [n for n in notes(app) if "load trace failed" in n]
+        assert failed and "RecursionError" in failed[0] and "\n" not in failed[0]
+        assert "t1-00399" not in detail_text(app)  # not the previous trace's detail
+        assert "cannot be shown" in detail_text(app)
+    log = workspace / "logs" / "jarvis-tui.log"
+    text = log.read_text()
+    assert "load trace failed" in text and "Traceback" in text and "def get" not in text
+    assert "RecursionError" in text
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+
+
+def test_error_log_falls_back_to_the_state_dir(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "logs").write_text("not a folder")  # the workspace cannot take the log
+    log = ErrorLog(ws)
+    try:
+        raise ValueError("boom")
+    except ValueError as exc:
+        where = log.record("a job", exc)
+    log.close()
+    assert where is not None and where.parent.name == "jarvis-tui"
+    assert str(where).startswith(os.environ["XDG_STATE_HOME"])
+    assert "a job failed" in where.read_text() and "Traceback" in where.read_text()
+    assert (ws / "logs").read_text() == "not a folder"
+
+
+def test_error_log_never_writes_through_a_symlink(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "logs").mkdir(parents=True)
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("")
+    (ws / "logs" / "jarvis-tui.log").symlink_to(target)
+    log = ErrorLog(ws)
+    try:
+        raise ValueError("boom")
+    except ValueError as exc:
+        where = log.record("a job", exc)
+    log.close()
+    assert target.read_text() == "" and where is not None
+    assert str(where).startswith(os.environ["XDG_STATE_HOME"])
+
+
+async def test_markup_in_a_trace_id_is_text_on_undo(tmp_path: Path) -> None:
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    store.save_many([Trace(trace_id="[/]evil[bold]", query="q", result="r", started_at=1.0)])
+    store.close()
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("7")
+        await settle(app, pilot)
+        seen: list[tuple[str, bool]] = []
+        real_notify = app.notify
+
+        def notify(message, **kw):
+            seen.append((message, kw.get("markup", True)))
+            real_notify(message, **kw)
+
+        app.notify = notify  # type: ignore[method-assign]
+        await pilot.press("u")  # crashed: the notification parsed the id as markup
+        await settle(app, pilot)
+        assert ("undone: [/]evil[bold]", False) in seen
+        await pilot.press("e")
+        await pilot.pause()
+        assert "[/]evil[bold]" in str(app.screen.query_one("#note-title", Static).render())
+        await pilot.press("escape")
+    store = TraceStore(home / "traces.db")
+    assert store.get("[/]evil[bold]").feedback is None
+    store.close()
+
+
+async def test_an_empty_home_says_how_to_build_a_demo(tmp_path: Path) -> None:
+    app = JarvisApp(tmp_path / "new")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        text = str(app.query_one("#traces-empty", Static).render())
+        assert "jarvis-tui demo" in text and "No traces yet" in text
+        assert app.query_one("#traces-empty").display
+        assert not app.query_one("#trace-table").display
+
+
+async def test_help_puts_the_keys_everywhere_above_the_pane_keys(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        statics = []
+        for widget in app.screen.query(Static):
+            console = Console(width=120, record=True, file=io.StringIO())
+            console.print(widget.content)
+            statics.append(console.export_text().strip())
+        everywhere = next(i for i, t in enumerate(statics) if t == "Keys everywhere")
+        pane = next(i for i, t in enumerate(statics) if t == "Traces")
+        assert everywhere < pane
+        grammar = statics[everywhere + 1]
+        assert "accept, yes, success" in grammar and "filter bar" in grammar
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_search_input_is_search_mode_and_other_inputs_edit(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert isinstance(app.focused, Input) and mode(app) == "SEARCH"
+        await pilot.press("escape", "e")
+        await pilot.pause()
+        assert isinstance(app.focused, TextArea) and app.input_mode() == "EDIT"
