@@ -49,9 +49,14 @@ from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.learning.classify import classify_query
 from jarvis_tui.paths import FILE_MODE, ensure_dir
 
-SCHEMA_VERSION = 2  # 2: jt_rows_group
+SCHEMA_VERSION = 3  # 2: jt_rows_group; 3: the trigger records external label changes
 BUSY_TIMEOUT_MS = 15_000
 SNIPPET_CHARS = 240
+BULK_MIGRATE_ROWS = 50_000
+"""Up to this many unmirrored traces, the first open is one transaction (well under
+a second); above, the rows are mirrored in short transactions."""
+MIGRATE_TX_SECONDS = 0.25
+"""Target length of each write transaction of a large first open."""
 FTS_SET_MAX = 5_000
 """Above this many matching documents a time-ordered search walks the time index
 instead of materialising every match (see ``TraceStore._page_by_time_probe``)."""
@@ -172,6 +177,19 @@ _JT_INDEXES = (
     "CREATE INDEX IF NOT EXISTS {s}.jt_label_history_trace ON jt_label_history(trace_id, id)",
 )
 
+
+def _json_sql(col: str) -> str:
+    """SQL that renders *col* as the JSON our history stores (null, number, string)."""
+    return (
+        f"CASE WHEN {col} IS NULL THEN 'null'"
+        f" WHEN typeof({col}) IN ('integer', 'real') THEN CAST({col} AS TEXT)"
+        f" ELSE '\"' || replace(replace(CAST({col} AS TEXT), '\\', '\\\\'), '\"', '\\\"')"
+        " || '\"' END"
+    )
+
+
+_NOW_SQL = "(julianday('now') - 2440587.5) * 86400.0"
+
 # On the trace file itself (read-write only): the index OpenJarvis lacks (its
 # step lookup is a full scan: 41 s per 100 traces at 1M), and the mirror trigger.
 _MAIN_EXTRAS = (
@@ -179,10 +197,26 @@ _MAIN_EXTRAS = (
     # v1 indexed traces.started_at for OpenJarvis's own list_traces; it cost
     # every insert and we never read it.
     "DROP INDEX IF EXISTS jt_traces_started",
-    """CREATE TRIGGER IF NOT EXISTS jt_traces_au AFTER UPDATE OF feedback, outcome ON traces
+    # Rows of jt_label_claim exist only inside our own set_label transaction: they tell
+    # the trigger that set_label writes the history itself (with its note and source).
+    "CREATE TABLE IF NOT EXISTS jt_label_claim (trace_id TEXT PRIMARY KEY)",
+    "DROP TRIGGER IF EXISTS jt_traces_au",  # v2's did not record history
+    # Plain SQL only (no JSON1, no unixepoch()): it runs on OpenJarvis's connections,
+    # whatever SQLite they were built with.
+    f"""CREATE TRIGGER IF NOT EXISTS jt_traces_au AFTER UPDATE OF feedback, outcome ON traces
     BEGIN
         UPDATE jt_rows SET feedback = new.feedback, outcome = new.outcome WHERE id = new.id;
         UPDATE jt_meta SET value = value + 1 WHERE key = 'label_gen';
+        INSERT INTO jt_label_history(trace_id, field, old_value, new_value, note, source, at)
+        SELECT new.trace_id, 'feedback', {_json_sql("old.feedback")}, {_json_sql("new.feedback")},
+               '', 'external', {_NOW_SQL}
+        WHERE old.feedback IS NOT new.feedback
+          AND NOT EXISTS (SELECT 1 FROM jt_label_claim c WHERE c.trace_id = new.trace_id);
+        INSERT INTO jt_label_history(trace_id, field, old_value, new_value, note, source, at)
+        SELECT new.trace_id, 'outcome', {_json_sql("old.outcome")}, {_json_sql("new.outcome")},
+               '', 'external', {_NOW_SQL}
+        WHERE old.outcome IS NOT new.outcome
+          AND NOT EXISTS (SELECT 1 FROM jt_label_claim c WHERE c.trace_id = new.trace_id);
     END""",
 )
 
@@ -868,41 +902,75 @@ class TraceStore:
         """Add our tables, mirror ``traces`` into ``jt_rows`` and build the indexes.
 
         Done once per file; the file stays readable (and writable) by OpenJarvis.
-        Large stores are copied in chunks, each its own short transaction, so a
-        concurrent OpenJarvis writer is never blocked for long.
+        Every schema change is made in ONE transaction: each schema change makes a
+        running OpenJarvis re-prepare its statements, and one that re-prepares
+        while we hold the write lock fails at once ("database is locked", no busy
+        wait). A small store (≤ ``BULK_MIGRATE_ROWS`` new traces) is migrated whole
+        in that transaction; a large one gets its indexes on the empty tables and is
+        then mirrored in short transactions (``MIGRATE_TX_SECONDS`` each), so a
+        concurrent OpenJarvis writer never waits long.
         """
         s = self._schema
         report = progress or (lambda phase, done, total: None)
-        with self._conn() as conn:
-            conn.execute("BEGIN IMMEDIATE" if not self.read_only else "BEGIN")
-            for ddl in _JT_TABLES:
-                conn.execute(ddl.format(s=s))
-            conn.execute(f"INSERT OR IGNORE INTO {s}.jt_meta(key, value) VALUES ('mirrored_id', 0)")
-            conn.execute(f"INSERT OR IGNORE INTO {s}.jt_meta(key, value) VALUES ('label_gen', 0)")
-            conn.execute("COMMIT")
-        self._mirror_new_rows(progress=report, chunk=50_000)
-        steps = [*(ix.format(s=s) for ix in _JT_INDEXES)]
+        ddl = [d.format(s=s) for d in _JT_TABLES] + [ix.format(s=s) for ix in _JT_INDEXES]
         if not self.read_only:
-            steps += list(_MAIN_EXTRAS)
-        for i, ddl in enumerate(steps):
-            report("indexing", i, len(steps))
+            ddl += list(_MAIN_EXTRAS)
+        with self._conn() as conn:
+            top = conn.execute("SELECT coalesce(max(id), 0) FROM main.traces").fetchone()[0]
+            has_meta = conn.execute(
+                f"SELECT 1 FROM {s}.sqlite_master WHERE type='table' AND name='jt_meta'"
+            ).fetchone()
+            wm = 0
+            if has_meta:
+                row = conn.execute(
+                    f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'"
+                ).fetchone()
+                wm = int(row[0]) if row else 0
+            bulk = self.read_only or top - wm <= BULK_MIGRATE_ROWS
+            conn.execute("BEGIN IMMEDIATE" if not self.read_only else "BEGIN")
+            try:
+                for statement in ddl[: len(_JT_TABLES)]:
+                    conn.execute(statement)
+                conn.execute(
+                    f"INSERT OR IGNORE INTO {s}.jt_meta(key, value) VALUES ('mirrored_id', 0)"
+                )
+                conn.execute(
+                    f"INSERT OR IGNORE INTO {s}.jt_meta(key, value) VALUES ('label_gen', 0)"
+                )
+                if bulk:  # copy first, then index: faster than index maintenance
+                    report("mirroring", 0, top - wm)
+                    self._mirror_chunk(conn, chunk=10**12)
+                for i, statement in enumerate(ddl[len(_JT_TABLES) :]):
+                    report("indexing", i, len(ddl) - len(_JT_TABLES))
+                    conn.execute(statement)
+                conn.execute("PRAGMA analysis_limit=1000")
+                conn.execute("ANALYZE main" if not self.read_only else "ANALYZE jtmem")
+                if bulk:
+                    conn.execute(
+                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('schema', ?)",
+                        (SCHEMA_VERSION,),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        if not bulk:
+            self._mirror_new_rows(progress=report, adaptive=True)
             with self._conn() as conn:
-                conn.execute("BEGIN IMMEDIATE" if not self.read_only else "BEGIN")
-                conn.execute(ddl)
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("PRAGMA analysis_limit=1000")
+                conn.execute("ANALYZE main")  # sqlite_stat1 exists: no schema change
+                conn.execute(
+                    f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('schema', ?)",
+                    (SCHEMA_VERSION,),
+                )
                 conn.execute("COMMIT")
         if self.read_only:
             self._build_ro_steps_map()
             with self._conn() as conn:
                 self._ro_label_sig = self._label_signature(conn)
-        with self._conn() as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('schema', ?)",
-                (SCHEMA_VERSION,),
-            )
-            if conn.execute("SELECT 1 FROM main.traces LIMIT 1").fetchone():
-                conn.execute("PRAGMA analysis_limit=1000")
-                conn.execute("ANALYZE main" if not self.read_only else "ANALYZE jtmem")
-        report("indexing", len(steps), len(steps))
+        report("indexing", 1, 1)
 
     def _build_ro_steps_map(self) -> None:
         """Read-only file: an in-memory trace_id → steps index (we cannot add one)."""
@@ -926,8 +994,15 @@ class TraceStore:
         progress: Optional[ProgressFn] = None,
         chunk: int = 20_000,
         conn: Optional[sqlite3.Connection] = None,
+        adaptive: bool = False,
     ) -> int:
-        """Copy traces past the mirrored watermark into ``jt_rows``, classifying them."""
+        """Copy traces past the mirrored watermark into ``jt_rows``, classifying them.
+
+        *adaptive*: size each transaction so it holds the write lock for about
+        ``MIGRATE_TX_SECONDS`` (the indexes are maintained row by row then).
+        """
+        if adaptive:
+            chunk = 1_000
         if conn is not None:
             return self._mirror_chunk(conn, chunk=10**12)[0]
         s = self._schema
@@ -938,6 +1013,7 @@ class TraceStore:
         total = max(0, top - start)
         added = 0
         while True:
+            t0 = time.perf_counter()
             with self._conn() as c:
                 c.execute("BEGIN IMMEDIATE" if not self.read_only else "BEGIN")
                 try:
@@ -947,6 +1023,12 @@ class TraceStore:
                     c.execute("ROLLBACK")
                     raise
             added += n
+            if adaptive:
+                took = time.perf_counter() - t0
+                if took < MIGRATE_TX_SECONDS / 2:
+                    chunk = min(chunk * 2, 50_000)
+                elif took > MIGRATE_TX_SECONDS:
+                    chunk = max(chunk // 2, 100)
             if progress and total:
                 progress("mirroring", min(added, total), total)
             if done:
@@ -1168,30 +1250,13 @@ class TraceStore:
             if not new:
                 return 0
             before = conn.execute("SELECT coalesce(max(id), 0) FROM main.traces").fetchone()[0]
-            # OpenJarvis keeps traces_fts in sync with a per-row trigger; for a batch,
-            # one INSERT … SELECT into the index is twice as fast as the trigger
-            # (measured: 20k traces, 1.03 s → 0.53 s). The trigger is dropped and
-            # re-created *inside this transaction*, so no other connection ever sees
-            # the schema without it, and a crash rolls both back.
-            fts_trigger = None
-            if self._has_fts and len(new) >= 64:
-                row = conn.execute(
-                    "SELECT sql FROM main.sqlite_master WHERE type = 'trigger'"
-                    " AND name = 'traces_fts_ai' AND tbl_name = 'traces'"
-                ).fetchone()
-                if row and row[0]:
-                    fts_trigger = row[0]
-                    conn.execute("DROP TRIGGER main.traces_fts_ai")
+            # OpenJarvis's own trigger (traces_fts_ai) indexes each row for search. It
+            # is never dropped, not even inside our transaction: a schema change makes
+            # a running OpenJarvis re-prepare its INSERT while we hold the write lock,
+            # and that write fails at once with "database is locked" (no busy wait).
             conn.executemany(
                 f"INSERT INTO main.traces ({cols}) VALUES ({marks})", [p[1] for p in new]
             )
-            if fts_trigger is not None:
-                conn.execute(
-                    "INSERT INTO traces_fts(rowid, trace_id, query, result, agent)"
-                    " SELECT id, trace_id, query, result, agent FROM main.traces WHERE id > ?",
-                    (before,),
-                )
-                conn.execute(fts_trigger)
             # We hold the write lock: every id above *before* is one of ours.
             row_ids = dict(
                 conn.execute("SELECT trace_id, id FROM main.traces WHERE id > ?", (before,))
@@ -1815,11 +1880,17 @@ class TraceStore:
                 if outcome is not _UNSET and new_out != old_out:
                     history.append(("outcome", old_out, new_out))
                 if (new_fb, new_out) != (old_fb, old_out):
-                    # The jt_traces_au trigger mirrors this into jt_rows.
+                    # The jt_traces_au trigger mirrors this into jt_rows; the claim
+                    # tells it that the history rows (with note and source) are ours.
+                    conn.execute(
+                        "INSERT OR IGNORE INTO main.jt_label_claim(trace_id) VALUES (?)",
+                        (trace_id,),
+                    )
                     conn.execute(
                         "UPDATE main.traces SET feedback = ?, outcome = ? WHERE trace_id = ?",
                         (new_fb, new_out, trace_id),
                     )
+                    conn.execute("DELETE FROM main.jt_label_claim WHERE trace_id = ?", (trace_id,))
                 if note is not None:
                     old_note = conn.execute(
                         f"SELECT note FROM {s}.jt_notes WHERE trace_id = ?", (trace_id,)
