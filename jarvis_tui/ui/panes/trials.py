@@ -226,6 +226,7 @@ class TrialsPane(Widget):
         """O flips the table's order (best-first becomes worst-first; # newest first)."""
         self.selected: str | None = None
         self._loaded = False
+        self._reloading = False
         self._plot_dirty = False
         self._by_id: dict[str, tuple[int, TrialResult]] = {}
         self._frontier_set: set[str] = set()
@@ -366,18 +367,27 @@ class TrialsPane(Widget):
             return  # the live run owns the view
         self.view = msg.view or RunView()
         self.merge_ids = []
+        if self._reloading:
+            self._reloading = False
+            self.notify(f"reloaded run {one_line(self.view.run_id or '(none)', 20)}: "
+                        f"{len(self.view.trials)} trials", markup=False)  # fmt: skip
         self._rebuild_table()
         self._redraw()
         self._status()
 
     def action_other_run(self, step: int) -> None:
         if self.running or not self.runs:
+            self.notify("no other run to show" if not self.running
+                        else "a run is going: other runs show once it ends")  # fmt: skip
             return
         ids = [r["run_id"] for r in self.runs]
         i = ids.index(self.view.run_id) if self.view.run_id in ids else 0
         j = max(0, min(len(ids) - 1, i + step))
         if j != i:
             self._load_run(ids[j])
+        else:
+            which = "oldest" if step > 0 else "newest"
+            self.notify(f"this is the {which} run ({len(ids)} in optimize.db)")
 
     PALETTE: tuple[tuple[str, str, str], ...] = (
         ("start", "start a run", "Propose and evaluate configs in the background"),
@@ -555,7 +565,7 @@ class TrialsPane(Widget):
             snap, self._snap = self._snap, None
             notices, self._notice_q = self._notice_q, []
         if notices:
-            self._notices = _add_notices(self._notices, notices)
+            self._notices = add_notices(self._notices, notices)
         if snap is not None and self.running:
             self._apply_event(snap, bool(notices))
 
@@ -633,17 +643,17 @@ class TrialsPane(Widget):
             return
         # Start from something close: the waiting proposal, the selected or best trial,
         # else the space's defaults.
+        from jarvis_tui.learning.optimize.optimizer import default_config
+
         base = self._trial(self.selected) or self._trial(self.view.best)
+        initial = default_config(self.space)  # what a trial does not say (a newer dimension)
         if self.pending is not None:
-            initial = dict(self.pending[0].params)
+            initial.update(self.pending[0].params)
             origin = f"from {one_line(self.pending[0].trial_id, 16)}"
         elif base is not None:
-            initial = dict(base.config.params)
+            initial.update(base.config.params)
             origin = f"from {one_line(base.trial_id, 16)}"
         else:
-            from jarvis_tui.learning.optimize.optimizer import default_config
-
-            initial = default_config(self.space)
             origin = "default"
 
         def queued(params: dict | None) -> None:
@@ -845,8 +855,7 @@ class TrialsPane(Widget):
                 "Export the best trial as a TOML recipe",
                 label="file",
                 value=default,
-                help=f"a file path; relative paths are inside the workspace "
-                f"{one_line(str(self.workspace.root), 60)}",
+                help="a file path; a relative path is taken inside the workspace; elsewhere asks first",
                 hint="enter: write · escape: cancel",
                 check=check,
             ),  # fmt: skip
@@ -881,8 +890,7 @@ class TrialsPane(Widget):
         body = Text()
         body.append("The file is outside the workspace:\n\n  ")
         body.append(visible(str(path)), style="bold")
-        body.append("\n\nworkspace: ")
-        body.append(visible(str(Path(self.workspace.root).resolve())), style="dim")
+        body.append("\n\ny writes it there; n or escape writes nothing.", style="dim")
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -1158,6 +1166,7 @@ class TrialsPane(Widget):
 
     def action_reload(self) -> None:
         if not self.running and self.store is not None:
+            self._reloading = True
             self._status("reloading…")
             self._load_run(self.view.run_id or None)
 
@@ -1439,7 +1448,7 @@ def _check_agent_name(text: str) -> str | None:
     return None
 
 
-def _add_notices(shown: list[str], new: list[str], keep: int = 3) -> list[str]:
+def add_notices(shown: list[str], new: list[str], keep: int = 3) -> list[str]:
     """The newest notices, each said once: a repeat moves to the end with a count."""
     out = list(shown)
     for text in new:

@@ -47,12 +47,12 @@ _BOX_CSS = """
     }
     #cf-title { text-style: bold; width: 1fr; }
     #cf-intro { color: $text-muted; height: auto; }
-    #cf-scroll { height: auto; max-height: 1fr; }
+    #cf-scroll { height: auto; max-height: 60vh; }
     .cf-field { height: auto; margin-top: 1; }
     .cf-line { height: 1; }
     .cf-name { width: 24; color: $text; text-style: bold; }
     .cf-input { width: 1fr; }
-    Input.cf-input { background: $boost; }
+    Input.cf-input { background: $boost; padding: 0 1; }
     Input.cf-input:focus { background: $primary 25%; }
     .cf-help { color: $text-muted; height: auto; padding-left: 24; }
     .cf-error { color: $error; height: auto; padding-left: 24; display: none; }
