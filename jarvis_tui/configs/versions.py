@@ -556,6 +556,7 @@ class _Snapshot:
     current_archived: bool
     """The current file's bytes are already the last archive (an interrupted write, or
     the layout of older jarvis-tui releases): the next write must not archive it again."""
+    _index: Optional[Dict[tuple[Optional[int], Optional[str]], Dict[str, Any]]] = None
 
     @property
     def has_current(self) -> bool:
@@ -563,10 +564,12 @@ class _Snapshot:
 
     def entry(self, seq: Optional[int], sha: Optional[str]) -> Optional[Dict[str, Any]]:
         """The newest log entry for *seq* (with content *sha*, when given)."""
-        for e in reversed(self.log):
-            if e["seq"] == seq and (sha is None or e["sha256"] == sha):
-                return e
-        return None
+        if self._index is None:  # one pass: list_versions asks once per version
+            self._index = {}
+            for e in self.log:  # later lines win
+                self._index[(e["seq"], None)] = e
+                self._index[(e["seq"], e["sha256"])] = e
+        return self._index.get((seq, sha))
 
 
 @dataclass(frozen=True)
@@ -635,20 +638,23 @@ class VersionStore:
         with self._session(write=False) as d:
             snap = self._snapshot(d, stem, full_log=True)
             out: List[Dict[str, Any]] = []
+            dirs = {
+                True: (d.cfd, os.fspath(self._config_dir)),
+                False: (d.hfd, os.fspath(self._history_dir)),
+            }
             for v in self._positions(snap):
-                dfd, directory = (
-                    (d.cfd, self._config_dir) if v.current else (d.hfd, self._history_dir)
-                )
+                dfd, directory = dirs[v.current]
+                path = os.path.join(directory, v.name)  # str: thousands of versions
                 st = _lstat(dfd, v.name) if dfd >= 0 else None
                 error: Optional[str] = None
                 if v.current and snap.current_error is not None:
                     error = str(snap.current_error)
                 elif st is not None and stat.S_ISLNK(st.st_mode):
-                    error = str(UnsafePathError(directory / v.name, "is a symbolic link"))
+                    error = str(UnsafePathError(path, "is a symbolic link"))
                 elif st is not None and not stat.S_ISREG(st.st_mode):
-                    error = str(UnsafePathError(directory / v.name, "is not a regular file"))
+                    error = str(UnsafePathError(path, "is not a regular file"))
                 elif st is not None and st.st_size > MAX_CONFIG_BYTES:
-                    error = str(ConfigTooLargeError(directory / v.name, st.st_size))
+                    error = str(ConfigTooLargeError(path, st.st_size))
                 sha = _sha256(snap.current) if v.current and snap.current is not None else None
                 entry = snap.entry(v.seq, sha) if (sha or not v.current) else None
                 if error is not None:
@@ -669,7 +675,7 @@ class VersionStore:
                 out.append(
                     {
                         "version": v.number,
-                        "path": os.fspath(directory / v.name),
+                        "path": path,
                         "modified": st.st_mtime if st is not None else 0.0,
                         "seq": v.seq,
                         "current": v.current,
