@@ -172,7 +172,34 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--resume", metavar="RUN_ID", help="continue a stopped run")
     opt.add_argument("--seed", type=int, default=None, help="seed of the offline proposer")
     opt.add_argument("--json", action="store_true", help="print the run as JSON")
+    opt.add_argument(
+        "--evaluate", choices=("replay", "measured", "replay-then-measure"), default="replay",
+        help="how trials are scored: replay the labelled traces (estimates, the default), "
+        "measure each config on held-out queries, or estimate each and measure those that "
+        "would join the frontier",
+    )  # fmt: skip
+    _add_eval_args(opt, endpoint_flag="--eval-backend")
     opt.set_defaults(func=_cmd_optimize)
+
+    ev = sub.add_parser(
+        "eval",
+        help="measure a model (or model + LoRA adapter) on held-out labelled queries",
+        description=(
+            "Answer an eval set with a model and score each answer against its reference: "
+            "held-out labelled traces of the workspace (never the ones training uses), or "
+            "--set FILE.jsonl ({\"query\", \"reference\", \"class\"?} per line). The model "
+            "is any OpenAI-compatible endpoint (--backend URL --model M) or a local Hugging "
+            "Face model folder (--local PATH, default: the workspace's tiny model) with an "
+            "optional LoRA adapter. Prints accuracy with its 95% interval, latency p50/p95, "
+            "tokens, cost and per-class scores, and keeps every sample in <home>/evals/."
+        ),
+    )
+    ev.add_argument("--home", dest="eval_home", metavar="DIR", help="workspace directory")
+    _add_eval_args(ev, endpoint_flag="--backend", seed_flag="--seed")
+    ev.add_argument("--model", dest="eval_model", metavar="M",
+                    help="model name at the --backend endpoint")  # fmt: skip
+    ev.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    ev.set_defaults(func=_cmd_eval)
 
     exp = sub.add_parser(
         "export-best",
@@ -455,15 +482,21 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     # Progress is the command's output (stdout), so stderr holds only a failure's one
     # line; --json keeps stdout to the JSON document and prints no progress.
     console = _console(quiet=args.json)
+    scoring = {
+        "replay": "trace replay (estimates)",
+        "measured": "measured on held-out queries",
+        "replay-then-measure": "estimated, frontier candidates measured",
+    }[args.evaluate]
     session = open_session(
         ws, max_trials=args.trials, patience=args.patience, backend_url=args.backend,
-        model=args.model, seed=args.seed,
+        model=args.model, seed=args.seed, evaluate=args.evaluate,
+        eval_options=_eval_options(args) if args.evaluate != "replay" else None,
     )  # fmt: skip
     try:
         _say(
             console,
             f"search space: {session.space_origin} ({len(session.space.dimensions)} dimensions)"
-            f" · proposer: {session.proposer_name} · trials: trace replay (estimates)",
+            f" · proposer: {session.proposer_name} · trials: {scoring}",
         )
         control = RunControl(bounds=bounds)
 
@@ -476,7 +509,10 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
                     console,
                     f"{star} trial {ev.trial_num:>3}/{ev.max_trials} {r.trial_id:<14} "
                     f"acc {r.accuracy:.3f}  lat {r.mean_latency_seconds:.2f}s  "
-                    f"cost {money(r.total_cost_usd)}  ({ev.source})"
+                    f"cost {money(r.total_cost_usd)}  ({ev.source}"
+                    + (", measured" if ev.meta.get(r.trial_id, {}).get("scoring") == "measured"
+                       and args.evaluate == "replay-then-measure" else "")
+                    + ")"
                     + (f"  infeasible: {', '.join(map(str, bad))}" if bad else ""),
                 )
             elif ev.kind == "notice":
@@ -496,7 +532,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
             _say(
                 out,
                 f"  best {b.trial_id}: accuracy {b.accuracy:.3f}, latency "
-                f"{b.mean_latency_seconds:.2f}s, cost {money(b.total_cost_usd)} (estimates)",
+                f"{b.mean_latency_seconds:.2f}s, cost {money(b.total_cost_usd)} "
+                f"({'estimates' if args.evaluate == 'replay' else 'measured'})",
             )
         _say(out, f"  frontier: {len(run.pareto_frontier)} of {len(run.trials)} trials")
         _say(out, f"  export: {PROG} export-best {run.run_id} best.toml")
@@ -526,6 +563,106 @@ def _run_json(run, message: str) -> dict:
         "pareto_frontier": [t.trial_id for t in run.pareto_frontier],
         "trials": [trial(t) for t in run.trials],
     }
+
+
+def _add_eval_args(
+    p: argparse.ArgumentParser, *, endpoint_flag: str, seed_flag: str = "--eval-seed"
+) -> None:
+    """The flags that say how to measure: generator, eval set, scorer."""
+    p.add_argument(endpoint_flag, dest="eval_backend", metavar="URL",
+                   help="OpenAI-compatible endpoint that answers the eval queries")  # fmt: skip
+    p.add_argument("--local", metavar="PATH",
+                   help="local Hugging Face model folder (default: the workspace's tiny model)")  # fmt: skip
+    p.add_argument("--adapter", metavar="RUN_OR_DIR",
+                   help="LoRA adapter for --local: a run id, run folder or adapter folder")  # fmt: skip
+    p.add_argument("--set", dest="eval_set", metavar="FILE",
+                   help="JSONL eval set (default: held-out labelled traces)")  # fmt: skip
+    p.add_argument("--samples", type=positive_int, default=50, metavar="N",
+                   help="samples to evaluate (default: 50)")  # fmt: skip
+    p.add_argument("--scorer", choices=("rouge", "f1", "exact", "contains", "judge"),
+                   default="rouge", help="how answers are scored (default: rouge = ROUGE-L)")  # fmt: skip
+    p.add_argument("--judge-backend", metavar="URL", help="endpoint of the LLM judge")
+    p.add_argument("--judge-model", metavar="M", help="model of the LLM judge")
+    p.add_argument("--max-tokens", type=positive_int, default=256, metavar="N",
+                   help="most tokens an answer may take (default: 256)")  # fmt: skip
+    p.add_argument("--concurrency", type=positive_int, default=8, metavar="K",
+                   help="requests in flight to an endpoint (default: 8)")  # fmt: skip
+    p.add_argument(seed_flag, dest="eval_seed", type=int, default=0, metavar="S",
+                   help="seed of the eval set's sampling (default: 0)")  # fmt: skip
+
+
+def _eval_options(args: argparse.Namespace, *, model: str | None = None):
+    from jarvis_tui.evals.setup import EvalOptions
+
+    return EvalOptions(
+        backend_url=args.eval_backend, model=model, local=args.local, adapter=args.adapter,
+        set_path=args.eval_set, samples=args.samples, scorer=args.scorer,
+        judge_url=args.judge_backend, judge_model=args.judge_model,
+        concurrency=args.concurrency, seed=args.eval_seed, max_tokens=args.max_tokens,
+    )  # fmt: skip
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+    import threading
+
+    from jarvis_tui.core.fmt import money
+    from jarvis_tui.evals.runner import evaluate, load_prices
+    from jarvis_tui.evals.setup import build_generator, build_scorer, build_set, save_result
+
+    ws = Workspace(resolve_home(args.eval_home or args.home))
+    opts = _eval_options(args, model=args.eval_model)
+    scorer = build_scorer(opts)
+    eval_set = build_set(opts, ws)
+    generator, settings = build_generator(opts, ws)
+    prices = load_prices(ws.root)
+    console = _console(quiet=args.json)
+    classes = ", ".join(f"{k} {v}" for k, v in eval_set.classes().items())
+    _say(
+        console,
+        f"eval set {eval_set.set_id} ({len(eval_set)} samples: {classes}; hash "
+        f"{eval_set.content_hash[:12]}) · {generator.describe(settings)} · scorer {scorer.name}",
+    )
+    cancel = threading.Event()
+    try:
+        result = evaluate(eval_set, generator, scorer, settings, prices=prices, cancel=cancel)
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        raise CommandError("evaluation interrupted") from None
+    path = save_result(ws, result, label=generator.describe(settings))
+    m = result.metrics()
+    if args.json:
+        print(json.dumps({**m, "result_path": str(path)}, indent=2))
+    else:
+        out = _console()
+        low, high = m["accuracy_ci"]
+        _say(
+            out,
+            f"accuracy {m['accuracy']:.3f} (95% interval {low:.3f}–{high:.3f}) · "
+            f"{m['scored']} scored, {m['errors']} errors of {m['samples']}"
+            + (" · PARTIAL" if m["partial"] else ""),
+        )
+        _say(
+            out,
+            f"latency p50 {m['p50_latency_seconds']:.2f} s, p95 {m['p95_latency_seconds']:.2f} s"
+            f" · tokens {m['total_tokens']:,} ({m['prompt_tokens']:,} prompt, "
+            f"{m['completion_tokens']:,} completion) · cost {money(m['total_cost_usd'])}",
+        )
+        for qc, c in m["per_class"].items():
+            _say(
+                out,
+                f"  {qc:<10} {c['accuracy']:.3f}  ({c['samples']} samples"
+                + (f", {c['errors']} errors" if c["errors"] else "")
+                + ")",
+            )
+        worst = [s for s in result.worst_first() if s.error or (s.score or 0) < 0.5][:3]
+        for s in worst:
+            what = f"error: {s.error}" if s.error else f"score {s.score:.2f}"
+            _say(out, f"  worst {s.record_id}: {what} · {s.query[:60]!r}")
+        _say(out, f"  every sample: {path}")
+    if result.samples and m["errors"] == m["samples"]:
+        first = result.samples[0].error or "no answer"
+        raise CommandError(f"every sample failed: {first}")
+    return 0
 
 
 def _cmd_export_best(args: argparse.Namespace) -> int:

@@ -241,6 +241,8 @@ class LocalGenerator:
         device: str | None = None,
     ) -> None:
         self.model_path = check_model_dir(model_path)
+        self.model_name = self.model_path.name
+        """The name results carry (the folder's name)."""
         self.adapter_path = (
             resolve_adapter(adapter, self.model_path, workspace) if adapter else None
         )
@@ -268,6 +270,9 @@ class LocalGenerator:
                 return self._loaded[key]
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars would garble the CLI
 
             try:
                 tok = AutoTokenizer.from_pretrained(str(self.model_path), local_files_only=True)

@@ -4,7 +4,8 @@ delays per model. It listens on 127.0.0.1 only.
 ``ChatServer(models)`` listens on 127.0.0.1 (a free port) and answers
 ``POST /v1/chat/completions``. ``models`` maps a model name to a function
 ``(user_message, system_message) -> str`` and optionally a delay in seconds; usage tokens
-are the word counts. Unknown models get HTTP 404. Use as a context manager.
+are the word counts. A model named ``*`` answers for every other name; without one,
+unknown models get HTTP 404. Use as a context manager.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class ChatServer:
                     owner.in_flight += 1
                     owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
                 try:
-                    spec = owner.models.get(body.get("model"))
+                    spec = owner.models.get(body.get("model")) or owner.models.get("*")
                     if spec is None:
                         self._send(404, {"error": {"message": "model not found"}})
                         return

@@ -14,7 +14,7 @@ import math
 import threading
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -302,7 +302,7 @@ def evaluate(
         cancel=cancel,
         progress=(lambda done, n: progress(done, 2 * n)) if progress else None,
     )
-    price = price_per_million(settings.model, prices) if settings.model else 0.0
+    price = _price(generator, settings.model, prices)
     results: list[SampleResult] = []
     for i, (sample, gen) in enumerate(zip(samples, gens, strict=True)):
         if cancel is not None and cancel.is_set() and gen is None:
@@ -346,6 +346,16 @@ def evaluate(
     )
 
 
+def _price(generator: Any, model: str, prices: Mapping[str, float] | None) -> float:
+    """USD per 1M tokens: the price table, else (an endpoint) the size-based or fallback
+    price; a local model with no price in the table costs 0 (it runs on this machine)."""
+    if not model:
+        return 0.0
+    if getattr(generator, "kind", "") == "local" and model not in (prices or DEFAULT_PRICES):
+        return 0.0
+    return price_per_million(model, prices)
+
+
 class EvalTrialRunner:
     """Measures each config on an eval set: the spec's trial-runner role.
 
@@ -380,6 +390,9 @@ class EvalTrialRunner:
 
     def run_trial(self, config: TrialConfig) -> TrialResult:
         settings = GenerationSettings.from_params(config.params, default_model=self.default_model)
+        local_name = getattr(self.generator, "model_name", "")
+        if local_name:  # a local generator answers with its own model, whatever the config says
+            settings = replace(settings, model=local_name)
         result = evaluate(
             self.eval_set,
             self.generator,
@@ -399,7 +412,51 @@ class EvalTrialRunner:
         return trial
 
 
+class ReplayThenMeasureRunner:
+    """Estimate every config by replay; measure only the ones whose estimate would
+    join the frontier of the estimates so far (or that are asked for by hand).
+
+    :attr:`last_scoring` says how the last trial was scored (``estimate`` or
+    ``measured``); the engine records it with the trial.
+    """
+
+    is_estimate = False
+
+    def __init__(self, replay: Any, measured: EvalTrialRunner, objectives: Any = None) -> None:
+        from jarvis_tui.learning.optimize.types import DEFAULT_OBJECTIVES
+
+        self.replay = replay
+        self.measured = measured
+        self.objectives = list(objectives or DEFAULT_OBJECTIVES)
+        self.benchmark = measured.benchmark
+        self.eval_set = measured.eval_set
+        self.last_scoring = ""
+        self.measure_next = False
+        """Set by a user (the Trials pane's "measure this"): the next trial is measured."""
+        self._estimates: list[TrialResult] = []
+
+    def run_trial(self, config: TrialConfig) -> TrialResult:
+        from jarvis_tui.learning.optimize.pareto import dominates
+
+        estimate = self.replay.run_trial(config)
+        joins = not any(dominates(e, estimate, self.objectives) for e in self._estimates)
+        self._estimates.append(estimate)
+        if joins or self.measure_next:
+            self.measure_next = False
+            result = self.measured.run_trial(config)
+            note = (
+                f"measured (estimate: accuracy {estimate.accuracy:.3f}, latency "
+                f"{estimate.mean_latency_seconds:.2f} s)"
+            )
+            result.analysis = f"{result.analysis}; {note}" if result.analysis else note
+            self.last_scoring = "measured"
+            return result
+        self.last_scoring = "estimate"
+        return estimate
+
+
 __all__ = [
+    "ReplayThenMeasureRunner",
     "CORRECT_SCORE",
     "PRICES_FILE",
     "EvalError",

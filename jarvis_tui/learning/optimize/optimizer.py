@@ -484,7 +484,7 @@ class OptimizationEngine:
                     "started_at": started,
                     "seconds": round(time.time() - started, 4),
                     "num": len(history),
-                    "estimate": bool(getattr(self.trial_runner, "is_estimate", False)),
+                    **_scoring_meta(self.trial_runner),
                 }
                 meta[result.trial_id] = trial_meta
                 self._apply_bounds(control, history, meta, opt_run)
@@ -954,6 +954,19 @@ def _is_proposal_error(exc: ValueError) -> bool:
     except ImportError:  # pragma: no cover - the module ships with the package
         return False
     return isinstance(exc, ProposalError)
+
+
+def _scoring_meta(runner: Any) -> dict[str, Any]:
+    """How the runner scored its last trial: ``scoring`` (``estimate`` or ``measured``),
+    ``estimate`` (bool, as older runs recorded it) and the eval set it was measured on."""
+    scoring = getattr(runner, "last_scoring", "") or (
+        "estimate" if getattr(runner, "is_estimate", False) else "measured"
+    )
+    meta: dict[str, Any] = {"scoring": scoring, "estimate": scoring == "estimate"}
+    eval_set = getattr(runner, "eval_set", None)
+    if scoring == "measured" and eval_set is not None:
+        meta["eval_set"] = {"id": eval_set.set_id, "hash": eval_set.content_hash}
+    return meta
 
 
 def _is_expected_failure(exc: BaseException) -> bool:

@@ -139,8 +139,18 @@ def open_session(
     model: str | None = None,
     seed: int | None = None,
     trace_store: Any = None,
+    evaluate: str = "replay",
+    eval_options: Any = None,
 ) -> OptimizeSession:
-    """Open the stores and build the engine for *ws* (raises ValueError/StoreError)."""
+    """Open the stores and build the engine for *ws* (raises ValueError/StoreError).
+
+    *evaluate* says how trials are scored: ``replay`` (estimates from the labelled
+    traces), ``measured`` (each config answers held-out queries, see
+    :mod:`jarvis_tui.evals`) or ``replay-then-measure`` (estimate each, measure those
+    that would join the frontier); *eval_options* (an ``EvalOptions``) say with what.
+    """
+    if evaluate not in EVALUATE_MODES:
+        raise ValueError(f"--evaluate must be one of {', '.join(EVALUATE_MODES)}, not {evaluate!r}")
     from jarvis_tui.learning.optimize.backends import backend_from_env
     from jarvis_tui.learning.optimize.optimizer import OptimizationEngine
     from jarvis_tui.learning.optimize.store import OptimizationStore
@@ -169,11 +179,14 @@ def open_session(
 
             proposer = OptunaProposer(space, seed=seed)
             name = f"{proposer.optimizer_model} (offline)"
+        runner: Any = TraceReplayRunner(trace_store)
+        if evaluate != "replay":
+            runner = _measured_runner(ws, trace_store, runner, evaluate, eval_options)
         opt_store = OptimizationStore(ws.optimize_db)
         engine = OptimizationEngine(
             space,
             proposer,
-            TraceReplayRunner(trace_store),
+            runner,
             opt_store,
             max_trials=max_trials,
             early_stop_patience=patience,
@@ -188,6 +201,26 @@ def open_session(
     return OptimizeSession(
         engine, opt_store, trace_store if own_traces else _NoClose(trace_store), space, origin, name
     )
+
+
+EVALUATE_MODES = ("replay", "measured", "replay-then-measure")
+"""How an optimization run scores its trials."""
+
+
+def _measured_runner(
+    ws: Workspace, trace_store: Any, replay: Any, evaluate: str, eval_options: Any
+) -> Any:
+    from jarvis_tui.evals.runner import EvalTrialRunner, ReplayThenMeasureRunner, load_prices
+    from jarvis_tui.evals.setup import EvalOptions, build_generator, build_scorer, build_set
+
+    opts = eval_options or EvalOptions()
+    scorer = build_scorer(opts)
+    eval_set = build_set(opts, ws, trace_store)
+    generator, _settings = build_generator(opts, ws, per_config=True)
+    measured = EvalTrialRunner(eval_set, generator, scorer, prices=load_prices(ws.root))
+    if evaluate == "measured":
+        return measured
+    return ReplayThenMeasureRunner(replay, measured)
 
 
 class _NoClose:
