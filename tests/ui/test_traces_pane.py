@@ -242,3 +242,239 @@ async def test_enter_opens_full_trace_with_huge_body(tmp_path: Path) -> None:
         assert "truncated at 1,000,000 characters" in text
         await pilot.press("escape")
         assert not isinstance(app.screen, TraceScreen)
+
+
+# --------------------------------------------------------------------------- every key
+
+
+def _store_row(home: Path, tid: str):
+    store = TraceStore(home / "traces.db")
+    try:
+        return store.get(tid), store.note(tid)
+    finally:
+        store.close()
+
+
+# key pressed → what the user sees or what the store holds afterwards
+KEY_CHECKS = {
+    "Score (0–9, =)": ("7",),
+    "Success": ("y",),
+    "Failure": ("n",),
+    "Clear label": ("backspace",),
+    "Undo": ("u",),
+    "Note": ("e",),
+    "Sort": ("o",),
+    "Reverse sort": ("O",),
+    "Detail panel": ("d",),
+    "Auto-advance": ("A",),
+    "Refresh": ("r",),
+    "Top": ("g",),
+    "Bottom": ("G",),
+    "Search": ("slash",),
+    "Filters": ("F",),
+    "Open trace": ("enter",),
+    "Leave the field / clear the search": ("escape",),
+}
+
+
+async def test_every_help_key_is_tested(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        _title, _intro, rows = app.help_for_pane()
+        pane_rows = {d.replace(" (not available now)", "") for _k, d in rows}
+        from textual.binding import Binding
+
+        table_nav = {
+            b.description
+            for cls in DataTable.__mro__
+            for b in cls.__dict__.get("BINDINGS", ())
+            if isinstance(b, Binding)
+        }
+        assert pane_rows - table_nav - set(KEY_CHECKS) == set()
+
+
+async def test_label_keys_each_change_the_store(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        await pilot.press("A")  # auto-advance off: every key acts on the first row
+        assert "auto-advance off" in status(app)
+        tid = pane._rows[0].trace_id
+        await pilot.press("7")
+        await settle(app, pilot)
+        assert _store_row(workspace, tid)[0].feedback == 0.7
+        await pilot.press("equals_sign", "y")
+        await settle(app, pilot)
+        t = _store_row(workspace, tid)[0]
+        assert (t.feedback, t.outcome) == (1.0, "success")
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert _store_row(workspace, tid)[0].outcome == "failure"
+        await pilot.press("backspace")
+        await settle(app, pilot)
+        t = _store_row(workspace, tid)[0]
+        assert (t.feedback, t.outcome) == (None, None)
+        await pilot.press("u")  # undo the clear
+        await settle(app, pilot)
+        t = _store_row(workspace, tid)[0]
+        assert (t.feedback, t.outcome) == (1.0, "failure")
+        await pilot.press("delete")
+        await settle(app, pilot)
+        assert _store_row(workspace, tid)[0].feedback is None
+
+
+async def test_view_keys_each_change_the_screen(workspace: Path) -> None:
+    from jarvis_tui.ui.panes.traces import NoteScreen, TraceScreen
+
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        table = app.query_one("#trace-table", DataTable)
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert "sort score ↓" in status(app)
+        await pilot.press("O")
+        await settle(app, pilot)
+        assert "sort score ↑" in status(app)
+        await pilot.press("d")
+        await pilot.pause()
+        assert not app.query_one(TraceDetail).display
+        await pilot.press("d", "G")
+        await settle(app, pilot)
+        assert table.cursor_row == len(pane._rows) - 1
+        await pilot.press("g")
+        await settle(app, pilot)
+        assert table.cursor_row == 0
+        other = TraceStore(workspace / "traces.db")
+        other.save_many(make_traces(3, seed=5, start=1_790_000_000.0))
+        other.close()
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert "of 404" in status(app)
+        await pilot.press("F")
+        await settle(app, pilot)
+        assert app.query_one("#filter-bar").display and isinstance(app.focused, Select)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not app.query_one("#filter-bar").display
+        await pilot.press("slash", *"needle", "enter")
+        await settle(app, pilot)
+        assert "of 1 " in status(app) + " "
+        await pilot.press("escape")  # in the table: clears the search
+        await settle(app, pilot)
+        assert "of 404" in status(app)
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press("escape")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TraceScreen)
+
+
+async def test_full_view_shows_labels_and_takes_them(workspace: Path) -> None:
+    from jarvis_tui.ui.panes.traces import NoteScreen, TraceScreen
+
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        tid = app.query_one(TracesPane)._rows[0].trace_id
+        await pilot.press("enter")
+        await pilot.pause()
+        view = app.screen
+        assert isinstance(view, TraceScreen)
+
+        def labels() -> str:
+            return str(view.query_one("#trace-labels", Static).render())
+
+        assert "score –" in labels() and "label history –" in labels()
+        await pilot.press("8")
+        await settle(app, pilot)
+        assert "score 0.80" in labels() and "label history (1)" in labels()
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert "outcome success" in labels()
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, NoteScreen)
+        assert "Query" in str(app.screen.query_one("#note-trace", Static).render())
+        await pilot.press(*"first line", "enter", *"second")
+        await pilot.click("#note-save")
+        await settle(app, pilot)
+        assert app.screen is view and "first line" in labels()
+        await pilot.press("backspace")
+        await settle(app, pilot)
+        assert "score –" in labels() and "outcome –" in labels()
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert "score 0.80" in labels()
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TraceScreen)
+    trace, note = _store_row(workspace, tid)
+    assert (trace.feedback, trace.outcome, note) == (0.8, "success", "first line\nsecond")
+
+
+async def test_every_palette_command_acts(workspace: Path) -> None:
+    from jarvis_tui.ui.panes.traces import NoteScreen, TraceScreen
+
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        names = [c.title for c in app.get_system_commands(app.screen)]
+        ours = [n for n in names if n.startswith(("traces:", "go:", "help:"))]
+
+        async def run(name: str) -> None:
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*name)
+            await settle(app, pilot)
+            await pilot.press("enter")
+            await settle(app, pilot)
+
+        checked = set()
+
+        async def check(name: str, ok) -> None:
+            await run(name)
+            assert ok(), f"{name!r} changed nothing on screen"
+            checked.add(name)
+
+        def fb() -> float | None:
+            return pane._rows[0].feedback
+
+        await check("go: trials", lambda: app.query_one("#panes").active == "trials")
+        await check("go: configs", lambda: app.query_one("#panes").active == "configs")
+        await check("go: training", lambda: app.query_one("#panes").active == "training")
+        await check("go: routing", lambda: app.query_one("#panes").active == "routing")
+        await check("go: traces", lambda: app.query_one("#panes").active == "traces")
+        await check("help: keys", lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await check("traces: toggle auto-advance", lambda: "auto-advance off" in status(app))
+        for d in range(11):
+            await check(f"traces: score {d / 10:.1f}", lambda d=d: fb() == d / 10)
+        await check("traces: mark success", lambda: pane._rows[0].outcome == "success")
+        await check("traces: mark failure", lambda: pane._rows[0].outcome == "failure")
+        await check("traces: clear label", lambda: fb() is None and pane._rows[0].outcome is None)
+        await check("traces: undo last label", lambda: fb() == 1.0)
+        await check("traces: edit note", lambda: isinstance(app.screen, NoteScreen))
+        await pilot.press("escape")
+        await check("traces: open trace", lambda: isinstance(app.screen, TraceScreen))
+        await pilot.press("escape")
+        for key in ("latency", "tokens", "score", "time"):
+            await check(f"traces: sort by {key}", lambda k=key: f"sort {k} ↓" in status(app))
+        await check("traces: reverse sort", lambda: "sort time ↑" in status(app))
+        await check("traces: toggle detail panel", lambda: not app.query_one(TraceDetail).display)
+        await check(
+            "traces: show unlabelled only",
+            lambda: "(filtered;" in status(app) and all(r.feedback is None for r in pane._rows),
+        )
+        await check("traces: clear filters", lambda: "of 401" in status(app))
+        await check("traces: filters", lambda: app.query_one("#filter-bar").display)
+        await pilot.press("escape")
+        await check("traces: search", lambda: app.input_mode() == "SEARCH")
+        await pilot.press("escape")
+        await check("traces: refresh", lambda: "of 401" in status(app))
+        assert set(ours) - checked == set(), "palette entries without a test"

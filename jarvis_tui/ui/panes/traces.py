@@ -350,7 +350,8 @@ class TraceScreen(ModalScreen[None]):
         Binding("equals_sign", "score(1.0)", "", show=False, id="trace.score10"),
         Binding("y", "outcome('success')", "Success", id="trace.success"),
         Binding("n", "outcome('failure')", "Failure", id="trace.failure"),
-        Binding("backspace,delete", "clear_label", "Clear label", id="trace.clear"),
+        # priority: the read-only text view would take backspace for itself
+        Binding("backspace,delete", "clear_label", "Clear label", priority=True, id="trace.clear"),
         Binding("e", "note", "Note", id="trace.note"),
         Binding("u", "undo", "Undo", id="trace.undo"),
     ]
@@ -1334,33 +1335,75 @@ class TracesPane(Widget):
     # ------------------------------------------------------------ palette
 
     def palette_commands(self) -> Iterable[SystemCommand]:
-        yield SystemCommand("traces: search", "Focus the search box", self.action_focus_search)
+        """``traces: …`` commands; each shows the Traces pane, then acts there."""
+        go = self._palette
+
+        yield SystemCommand(
+            "traces: search", "Focus the search box (/)", go(self.action_focus_search)
+        )
+        yield SystemCommand(
+            "traces: filters", "Open the filter bar (F)", go(self.action_open_filters)
+        )
         for d in range(11):
             yield SystemCommand(
                 f"traces: score {d / 10:.1f}", "Set the score of the selected trace",
-                lambda v=d / 10: self.action_score(v),
+                go(lambda v=d / 10: self.action_score(v)),
             )  # fmt: skip
         yield SystemCommand(
-            "traces: mark success", "Outcome success", lambda: self.action_outcome("success")
+            "traces: mark success",
+            "Outcome success (y)",
+            go(lambda: self.action_outcome("success")),
         )
         yield SystemCommand(
-            "traces: mark failure", "Outcome failure", lambda: self.action_outcome("failure")
+            "traces: mark failure",
+            "Outcome failure (n)",
+            go(lambda: self.action_outcome("failure")),
         )
-        yield SystemCommand("traces: undo last label", "Undo", self.action_undo)
-        yield SystemCommand("traces: add note", "Note on the selected trace", self.action_note)
-        yield SystemCommand("traces: open trace", "Full view", self.action_open_trace)
+        yield SystemCommand(
+            "traces: clear label",
+            "Clear score and outcome (backspace)",
+            go(self.action_clear_label),
+        )
+        yield SystemCommand("traces: undo last label", "Undo (u)", go(self.action_undo))
+        yield SystemCommand(
+            "traces: edit note", "Note on the selected trace (e)", go(self.action_note)
+        )
+        yield SystemCommand("traces: open trace", "Full view (enter)", go(self.action_open_trace))
         for key in SORT_EXPR:
             yield SystemCommand(
-                f"traces: sort by {key}", f"Sort the table by {key}",
-                lambda k=key: self._sort_by(k),
+                f"traces: sort by {key}", f"Sort the table by {key} (o)",
+                go(lambda k=key: self._sort_by(k)),
             )  # fmt: skip
         yield SystemCommand(
-            "traces: show unlabelled only", "Filter to traces without a score",
-            lambda: self._set_select("#f-labelled", "unlabelled"),
+            "traces: reverse sort", "Reverse the sort (O)", go(self.action_reverse_sort)
+        )
+        yield SystemCommand(
+            "traces: toggle auto-advance", "Jump to the next unlabelled trace after a score (A)",
+            go(self.action_toggle_advance),
         )  # fmt: skip
         yield SystemCommand(
-            "traces: clear filters", "Show every trace", self._clear_filters,
+            "traces: toggle detail panel", "Hide or show the detail panel (d)",
+            go(self.action_toggle_detail),
         )  # fmt: skip
+        yield SystemCommand("traces: refresh", "Re-read the store (r)", go(self.action_refresh))
+        yield SystemCommand(
+            "traces: show unlabelled only", "Filter to traces without a score",
+            go(lambda: self._set_select("#f-labelled", "unlabelled")),
+        )  # fmt: skip
+        yield SystemCommand(
+            "traces: clear filters", "Show every trace", go(self._clear_filters),
+        )  # fmt: skip
+
+    def _palette(self, action: Any) -> Any:
+        """A palette callback that shows this pane before running *action*."""
+
+        def run() -> None:
+            show = getattr(self.app, "action_show_pane", None)
+            if callable(show):
+                show("traces")
+            action()
+
+        return run
 
     def _sort_by(self, key: str) -> None:
         self.sort = key
