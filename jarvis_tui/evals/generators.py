@@ -302,6 +302,48 @@ class LocalGenerator:
             self._loaded[key] = (tok, model)
             return tok, model
 
+    def eval_loss(
+        self,
+        samples: Sequence[EvalSample],
+        settings: GenerationSettings,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> Optional[float]:
+        """Mean cross-entropy (nats per token) of each sample's reference answer given
+        its prompt, as the trainer's response-only loss counts it; None for no samples."""
+        import torch
+
+        tok, model = self._load(self._adapter_for(settings))
+        device = next(model.parameters()).device
+        max_len = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
+        items = _loss_batches(tok, samples, settings, max_len)
+        total, count = 0.0, 0
+        for start in range(0, len(items), self.batch_size):
+            if cancel is not None and cancel.is_set():
+                break
+            chunk = items[start : start + self.batch_size]
+            width = max(len(ids) for ids, _ in chunk)
+            pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+            input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            labels = torch.full((len(chunk), width), -100, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, (ids, begin) in enumerate(chunk):  # right padding: positions stay put
+                input_ids[row, : len(ids)] = torch.tensor(ids)
+                mask[row, : len(ids)] = 1
+                labels[row, begin : len(ids)] = torch.tensor(ids[begin:])
+            with torch.inference_mode():
+                logits = model(
+                    input_ids=input_ids.to(device), attention_mask=mask.to(device)
+                ).logits.float()
+            shift_logits = logits[:, :-1, :].reshape(-1, logits.shape[-1])
+            shift_labels = labels[:, 1:].reshape(-1).to(device)
+            loss = torch.nn.functional.cross_entropy(
+                shift_logits, shift_labels, ignore_index=-100, reduction="sum"
+            )
+            total += float(loss.item())
+            count += int((shift_labels != -100).sum().item())
+        return total / count if count else None
+
     def generate(
         self,
         samples: Sequence[EvalSample],
@@ -366,6 +408,25 @@ class LocalGenerator:
             if progress is not None:
                 progress(done, len(samples))
         return out
+
+
+def _loss_batches(
+    tok: Any, samples: Sequence[EvalSample], settings: GenerationSettings, max_len: int
+) -> list[tuple[list[int], int]]:
+    """(token ids of prompt + reference + EOS, where the reference starts) per sample."""
+    out = []
+    eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
+    for s in samples:
+        prompt = tok(prompt_text(tok, s.query, settings.system_prompt), add_special_tokens=False)
+        answer = tok(s.reference, add_special_tokens=False)
+        ids = list(prompt["input_ids"]) + list(answer["input_ids"]) + eos
+        start = len(prompt["input_ids"])
+        if len(ids) > max_len:  # keep the start of the answer: cut the prompt's head
+            cut = len(ids) - max_len
+            ids, start = ids[cut:], max(0, start - cut)
+        if start < len(ids):
+            out.append((ids, start))
+    return out
 
 
 __all__ = [
