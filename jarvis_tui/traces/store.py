@@ -622,6 +622,8 @@ class TraceStore:
             mode = "ro" if self.read_only else "rwc"
             self._uri = f"file:{_uri_path(self._path)}?mode={mode}"
             self._keepalive = None
+            if self.read_only and existed:
+                self._open_read_only()
         self._schema = "jtmem" if self.read_only else "main"
         self._has_messages = False
         self._has_fts = False
@@ -633,6 +635,76 @@ class TraceStore:
         except BaseException:
             self.close()
             raise
+
+    # ------------------------------------------------------------ read-only files
+
+    snapshot: Optional[str] = None
+    """Set when the file could only be opened as a snapshot (a WAL-mode file in a
+    directory we cannot write): says so, for the status line. New traces written
+    after the open do not appear until the store is reopened."""
+
+    _snapshot_dir: Optional[Path] = None
+
+    def _open_read_only(self) -> None:
+        """Pick how to read a file we may not write.
+
+        ``mode=ro`` reads a WAL-mode file live only when SQLite can open (or create)
+        its ``-shm`` file beside it. When it cannot (a directory the user cannot
+        write), the file is read as a snapshot: ``immutable=1`` when no WAL content
+        is pending (exact: the file holds every commit), else a private copy of the
+        file and its WAL (``0700`` temp dir, removed on close), which SQLite
+        recovers on open. :attr:`snapshot` then says so.
+        """
+        try:
+            probe = sqlite3.connect(self._uri, uri=True, timeout=self._busy_ms / 1000)
+            try:
+                probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return
+            finally:
+                probe.close()
+        except sqlite3.OperationalError as exc:
+            low = str(exc).lower()
+            if "readonly" not in low and "unable to open" not in low:
+                return  # another problem: reported by the normal open path
+        wal = Path(f"{self._path}-wal")
+        try:
+            pending = wal.stat().st_size > 0
+        except OSError:
+            pending = False
+        if not pending:
+            self._uri = f"file:{_uri_path(self._path)}?mode=ro&immutable=1"
+            self.snapshot = (
+                "read-only snapshot (the folder cannot be written): new traces will not appear"
+            )
+            return
+        import shutil
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="jarvis-tui-snapshot-"))  # 0700
+        try:
+            for src, name in ((self._path, "traces.db"), (wal, "traces.db-wal")):
+                with open(src, "rb") as fin:
+                    fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+                    with os.fdopen(fd, "wb") as fout:
+                        shutil.copyfileobj(fin, fout, 1 << 20)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not os.access(self._path, os.R_OK):
+                raise StoreError(f"cannot read {self._path}: {exc.strerror or exc}") from exc
+            # The WAL itself cannot be read: the file alone, and say what is missing.
+            self._uri = f"file:{_uri_path(self._path)}?mode=ro&immutable=1"
+            self.snapshot = (
+                "read-only snapshot without its unreadable WAL (the newest commits are"
+                " missing): new traces will not appear"
+            )
+            return
+        self._snapshot_dir = tmp
+        # Read-write on our private copy so SQLite can recover its WAL; we never write.
+        self._uri = f"file:{_uri_path(tmp / 'traces.db')}?mode=rw"
+        self.snapshot = (
+            "read-only snapshot copied at open (the folder cannot be written):"
+            " new traces will not appear"
+        )
 
     # ------------------------------------------------------------ connections
 
@@ -743,6 +815,11 @@ class TraceStore:
         if self._keepalive is not None:
             self._keepalive.close()
             self._keepalive = None
+        if self._snapshot_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._snapshot_dir, ignore_errors=True)
+            self._snapshot_dir = None
 
     # ------------------------------------------------------------ bad rows
 
@@ -1065,7 +1142,7 @@ class TraceStore:
     def sync(self) -> int:
         """Mirror traces another process added since we last looked; returns how many."""
         if self.read_only:
-            return self._sync_read_only()
+            return 0 if self.snapshot else self._sync_read_only()
         try:
             return self._mirror_new_rows()
         except sqlite3.OperationalError as exc:
@@ -1117,7 +1194,7 @@ class TraceStore:
         comes from :meth:`sync`'s re-read.)
         """
         s = self._schema
-        if self.read_only:
+        if self.read_only and not self.snapshot:
             self._sync_read_only()
         with self._conn() as conn:
             top = conn.execute("SELECT coalesce(max(id), 0) FROM main.traces").fetchone()[0]

@@ -829,7 +829,9 @@ class TracesPane(Widget):
         if not self.auto_advance:
             out.append(" · auto-advance off", style="yellow")
         if self.store is not None and self.store.read_only:
-            out.append(" · read-only", style="bold yellow")
+            snapshot = getattr(self.store, "snapshot", None)
+            out.append(f" · {one_line(snapshot, 90)}" if snapshot else " · read-only",
+                       style="bold yellow")  # fmt: skip
         if self._loading:
             out.append(" · loading…", style="dim")
         if self._searching:
