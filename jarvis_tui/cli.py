@@ -120,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="minimum feedback of a quality trace, in [0, 1] (default: 0.7)",
     )  # fmt: skip
     learn.add_argument("--json", action="store_true", help="print the result as JSON")
+    learn.add_argument(
+        "--eval", dest="eval_gate", action="store_true",
+        help="gate the cycle on a measured evaluation before and after (local tiny model "
+        "unless --eval-backend/--local say otherwise); accepted = measured better",
+    )  # fmt: skip
+    _add_eval_args(learn, endpoint_flag="--eval-backend")
+    learn.add_argument("--eval-model", metavar="M", help="model at the --eval-backend endpoint")
     learn.set_defaults(func=_cmd_learn)
 
     train = sub.add_parser(
@@ -213,6 +220,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--parents", action="store_true", help="create PATH's missing parent folders"
     )
     exp.set_defaults(func=_cmd_export_best)
+
+    ver = sub.add_parser(
+        "versions",
+        help="what each version of an agent's config produced",
+        description=(
+            "One row per version of AGENT's config (agents/AGENT.toml and its history): "
+            "when it was written and why, the traces served while it was current, how many "
+            "were rated, mean feedback with its 95%% interval, success rate, latency, tokens "
+            "and the measured eval score where one names the version; then each version "
+            "against the one before it."
+        ),
+    )
+    ver.add_argument("agent", metavar="AGENT")
+    ver.add_argument("--home", dest="ver_home", metavar="DIR", help="workspace directory")
+    ver.add_argument("--json", action="store_true", help="print a list of JSON objects")
+    ver.set_defaults(func=_cmd_versions)
 
     from jarvis_tui.serve import DEFAULT_MAX_SESSIONS  # a small module: no textual-serve
 
@@ -364,9 +387,17 @@ def _cmd_learn(args: argparse.Namespace) -> int:
                     if known
                     else f"no agent {args.agent!r} in {ws.root}: it has no traces or agent configs"
                 )
+        eval_fn = None
+        if args.eval_gate or args.eval_backend or args.local:
+            from jarvis_tui.evals.gate import make_eval_fn
+
+            eval_fn = make_eval_fn(
+                ws, _eval_options(args, model=args.eval_model), trace_store=store
+            )
         orch = LearningOrchestrator(
-            trace_store=store, config_dir=ws.agents_dir, min_quality=args.min_quality
-        )
+            trace_store=store, config_dir=ws.agents_dir, min_quality=args.min_quality,
+            eval_fn=eval_fn,
+        )  # fmt: skip
         with console.status(_line("learning…")) as status:
             result = orch.run(
                 agent_id=args.agent,
@@ -390,6 +421,14 @@ def _cmd_learn(args: argparse.Namespace) -> int:
             _say(out, f"  route {qc:<8} → {model}")
         for name, version in result.get("configs_written", []):
             _say(out, f"  wrote agents/{name}.toml (version {version})")
+        if result.get("baseline_score") is not None:
+            verdict = "accepted" if result.get("accepted") else "rejected"
+            _say(
+                out,
+                f"  eval gate: {result['baseline_score']:.3f} → {result.get('post_score', 0):.3f}"
+                f" ({verdict}" + (f": {result['reason']}" if result.get("reason") and
+                                  not result.get("accepted") else "") + ")",
+            )  # fmt: skip
     return 0 if result["status"] in ("completed", "skipped") else 1
 
 
@@ -691,6 +730,63 @@ def _cmd_export_best(args: argparse.Namespace) -> int:
     finally:
         store.close()
     _say(_console(), f"wrote {path} (trial {run.best_trial.trial_id})")
+    return 0
+
+
+def _cmd_versions(args: argparse.Namespace) -> int:
+    import json
+
+    from jarvis_tui.configs.versions import VersionStore
+    from jarvis_tui.learning.outcomes import compare_versions, known_agents, version_outcomes
+    from jarvis_tui.traces import TraceStore
+
+    ws = Workspace(resolve_home(args.ver_home or args.home))
+    if not ws.traces_db.is_file():
+        raise CommandError(f"no trace store at {ws.traces_db}")
+    versions = VersionStore(ws.agents_dir)
+    store = TraceStore(ws.traces_db)
+    try:
+        known = known_agents(store, versions)
+        if args.agent not in known:
+            raise CommandError(
+                f"no agent {args.agent!r} in {ws.root} (known: {', '.join(known)})"
+                if known
+                else f"no agent {args.agent!r} in {ws.root}: it has no traces or agent configs"
+            )
+        out = version_outcomes(store, versions, args.agent, workspace=ws)
+    finally:
+        store.close()
+    rows = ([out.prior] if out.prior else []) + out.versions
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], indent=2))
+        return 0
+    con = _console()
+    _say(con, f"agent {args.agent} · {len(out.versions)} versions · {out.total_traces:,} traces")
+    _say(con, f"  {'ver':<9} {'cause':<14} {'written (UTC)':<17} {'traces':>8} {'rated':>7}"
+         f"  {'feedback (95%)':<18} {'success':>7} {'latency':>8} {'tokens':>7}  eval")  # fmt: skip
+    for r in rows:
+        written = time.strftime("%Y-%m-%d %H:%M", time.gmtime(r.written_at)) if r.written_at else "–"
+        fb = (
+            f"{r.feedback.mean:.2f} ({r.feedback.low:.2f}–{r.feedback.high:.2f})"
+            if r.rated
+            else "–"
+        )
+        sr = "–" if r.success_rate is None else f"{r.success_rate:.0%}"
+        lat = "–" if r.mean_latency_seconds is None else f"{r.mean_latency_seconds:.2f} s"
+        tok = "–" if r.mean_tokens is None else f"{r.mean_tokens:,.0f}"
+        ev = "–" if r.eval is None else f"{r.eval.accuracy:.3f}"
+        mark = "*" if r.current else ("~" if r.approximate else " ")
+        _say(con, f"{mark} {r.label:<9} {r.cause:<14} {written:<17} {r.traces:>8,} {r.rated:>7,}"
+             f"  {fb:<18} {sr:>7} {lat:>8} {tok:>7}  {ev}")  # fmt: skip
+    if any(r.approximate for r in rows):
+        _say(con, "  ~ approximate start:")
+        for r in rows:
+            if r.approximate:
+                _say(con, f"    {r.label}: {r.why_approximate}")
+    for a, b in zip(out.versions, out.versions[1:], strict=False):
+        _say(con, f"  {compare_versions(a, b).verdict}")
+    if out.series:
+        _say(con, f"  feedback over time: {out.sparkline()}")
     return 0
 
 
