@@ -765,7 +765,9 @@ def _cmd_versions(args: argparse.Namespace) -> int:
     _say(con, f"  {'ver':<9} {'cause':<14} {'written (UTC)':<17} {'traces':>8} {'rated':>7}"
          f"  {'feedback (95%)':<18} {'success':>7} {'latency':>8} {'tokens':>7}  eval")  # fmt: skip
     for r in rows:
-        written = time.strftime("%Y-%m-%d %H:%M", time.gmtime(r.written_at)) if r.written_at else "–"
+        written = (
+            time.strftime("%Y-%m-%d %H:%M", time.gmtime(r.written_at)) if r.written_at else "–"
+        )
         fb = (
             f"{r.feedback.mean:.2f} ({r.feedback.low:.2f}–{r.feedback.high:.2f})"
             if r.rated

@@ -13,12 +13,12 @@ from jarvis_tui.cli import main
 from jarvis_tui.configs.versions import VersionStore
 from jarvis_tui.core.types import Trace
 from jarvis_tui.learning.outcomes import (
+    VersionSpan,
     compare_versions,
     eval_link,
     outcomes_for_spans,
     version_outcomes,
     version_spans,
-    VersionSpan,
 )
 from jarvis_tui.paths import Workspace
 from jarvis_tui.traces.store import TraceStore
@@ -172,7 +172,10 @@ def test_external_edit_placed_at_mtime(workspace) -> None:
     out = version_outcomes(store, versions, AGENT)
     # the version the edit overwrote had no archive: the log still says when it began
     assert [(v.label, v.traces) for v in out.versions] == [
-        ("v1", 60), ("v2", 60), ("lost", 60), ("v3", 10)
+        ("v1", 60),
+        ("v2", 60),
+        ("lost", 60),
+        ("v3", 10),
     ]
     assert out.get(3).cause == "external" and out.get(3).mean_feedback < 0.2
 
@@ -193,8 +196,9 @@ def test_eval_results_linked(workspace) -> None:
     folder.mkdir()
     link = eval_link(versions, AGENT, 2)
     (folder / "x.json").write_text(
-        json.dumps({**link, "accuracy": 0.41, "accuracy_ci": [0.3, 0.5], "scored": 20,
-                    "created_at": 1.0})  # fmt: skip
+        json.dumps(
+            {**link, "accuracy": 0.41, "accuracy_ci": [0.3, 0.5], "scored": 20, "created_at": 1.0}
+        )  # fmt: skip
     )
     (folder / "junk.json").write_text("{not json")
     out = version_outcomes(store, versions, AGENT, workspace=ws)
