@@ -57,6 +57,9 @@ BULK_MIGRATE_ROWS = 50_000
 a second); above, the rows are mirrored in short transactions."""
 MIGRATE_TX_SECONDS = 0.25
 """Target length of each write transaction of a large first open."""
+RANK_WINDOW = 5_000
+"""A ranked search computes bm25 for the newest this-many matches only (see
+:meth:`TraceStore.search_matches`); exact for queries with fewer matches."""
 FTS_SET_MAX = 5_000
 """Above this many matching documents a time-ordered search walks the time index
 instead of materialising every match (see ``TraceStore._page_by_time_probe``)."""
@@ -300,6 +303,23 @@ class Page:
     """More rows exist beyond the last one in the direction of the request."""
     fts_note: str = ""
     """Set when the search text was reinterpreted (e.g. a stray quote)."""
+
+
+@dataclass
+class SearchResult:
+    """What :meth:`TraceStore.search_matches` found."""
+
+    rows: List[Dict[str, Any]]
+    """One dict per trace (``trace_id``, ``query``, ``result``, ``agent``, ``model``,
+    ``outcome``, ``started_at``), in the order asked for."""
+    total: int
+    """Every trace the search matches (``-1`` when not counted)."""
+    ranked: int
+    """How many matches the ranking looked at (at most ``RANK_WINDOW``; 0 when
+    the order is by time)."""
+    note: str = ""
+    """What the search text was read as, and "best of the newest 5,000 matches"
+    when the ranking did not see every match (for the search status)."""
 
 
 @dataclass(frozen=True)
@@ -1636,25 +1656,91 @@ class TraceStore:
     def search(
         self, query: str, *, agent: Optional[str] = None, limit: int = 20
     ) -> List[Dict[str, Any]]:
-        """Full-text search, best match first. Bad FTS syntax is read as plain words."""
-        expr, _note = to_fts_query(query)
+        """Full-text search, best match first (see :meth:`search_matches` for how
+        "best" is bounded). Bad FTS syntax is read as plain words; text of operators
+        only (no word) gives the newest traces."""
+        return self.search_matches(query, agent=agent, limit=limit, count=False).rows
+
+    def search_matches(
+        self,
+        query: str,
+        *,
+        agent: Optional[str] = None,
+        limit: int = 20,
+        order: str = "rank",
+        count: bool = True,
+    ) -> SearchResult:
+        """Full-text search with the number of matches and what was ranked.
+
+        ``order="rank"``: best bm25 first, ranked over the newest
+        ``RANK_WINDOW`` (5,000) matches only (newest by insertion, i.e. rowid). That
+        is exact whenever the query has at most 5,000 matches; above, a better
+        match older than the newest 5,000 is not found, and ``note`` says
+        "best of the newest 5,000 matches". (Ranking every match costs ~1 s for a
+        word in 725k of 1M traces, and FTS5 gives such a word almost no weight.)
+        ``order="time"``: newest ``started_at`` first, exactly as the Traces pane
+        pages a search. Text with no word (operators only) is no filter: the newest
+        traces, no ranking. *count*: count every match (``total``; ``-1`` when
+        False).
+        """
+        if order not in ("rank", "time"):
+            raise ValueError(f"unknown order {order!r}; choose rank or time")
+        expr, note, match_all = _parse_search(query)
+        limit = max(0, int(limit))
+        if match_all or order == "time":
+            flt = TraceFilter(agent=agent, text=None if match_all else query)
+            page = self.page(flt, limit=limit)
+            total = self.count_filtered(flt)[0] if count else -1
+            rows = self._search_rows([r.rowid for r in page.rows])
+            return SearchResult(rows, total, 0, page.fts_note or note)
         if not expr or not self._has_fts:
-            return []
-        sql = (
-            "SELECT t.trace_id, t.query, t.result, t.agent, t.model, t.outcome, t.started_at"
-            " FROM traces_fts f JOIN main.traces t ON f.rowid = t.rowid"
-            " WHERE traces_fts MATCH ?"
-        )
-        params: list[Any] = [expr]
+            return SearchResult([], 0 if count else -1, 0, note)
+        join, cond, params = "", "", [expr]
         if agent:
-            sql += " AND t.agent = ?"
+            join, cond = " JOIN main.traces a ON a.id = f.rowid", " AND a.agent = ?"
             params.append(agent)
-        sql += " ORDER BY f.rank LIMIT ?"
-        params.append(int(limit))
         with self._conn() as conn:
-            rows = self._fetch(conn, sql, params, id_col=0)
+            # The window: FTS5 walks the match list from the newest rowid and stops
+            # after RANK_WINDOW rows; bm25 is computed for those rows only.
+            window = conn.execute(
+                f"SELECT f.rowid, bm25(traces_fts) FROM traces_fts f{join}"
+                f" WHERE traces_fts MATCH ?{cond} ORDER BY f.rowid DESC LIMIT ?",
+                [*params, RANK_WINDOW],
+            ).fetchall()
+            total = len(window)
+            if count and total >= RANK_WINDOW:
+                total = int(
+                    conn.execute(
+                        f"SELECT count(*) FROM traces_fts f{join} WHERE traces_fts MATCH ?{cond}",
+                        params,
+                    ).fetchone()[0]
+                )
+            elif not count and total >= RANK_WINDOW:
+                total = -1
+        best = sorted(window, key=lambda r: (r[1], -r[0]))[:limit]
+        rows = self._search_rows([r[0] for r in best])
+        ranked = len(window)
+        if ranked >= RANK_WINDOW:
+            window_note = f"best of the newest {RANK_WINDOW:,} matches"
+            note = f"{note}; {window_note}" if note else window_note
+        return SearchResult(rows, total, ranked, note)
+
+    def _search_rows(self, ids: Sequence[int]) -> List[Dict[str, Any]]:
+        """The result dicts of :meth:`search` for trace rowids, in the given order."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self._conn() as conn:
+            rows = self._fetch(
+                conn,
+                "SELECT t.id, t.trace_id, t.query, t.result, t.agent, t.model, t.outcome,"
+                f" t.started_at FROM main.traces t WHERE t.id IN ({marks})",
+                list(ids),
+                id_col=1,
+            )
         keys = ("trace_id", "query", "result", "agent", "model", "outcome", "started_at")
-        return [dict(zip(keys, r, strict=False)) for r in rows]
+        by_id = {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
 
     def subscribe_to_bus(self, bus: Any) -> None:
         """Save every trace published as ``TRACE_COMPLETE`` on *bus*, as OpenJarvis's
@@ -2141,8 +2227,10 @@ __all__ = [
     "NotATraceStore",
     "OUTCOMES",
     "Page",
+    "RANK_WINDOW",
     "ReadOnlyStore",
     "SORT_EXPR",
+    "SearchResult",
     "StoreError",
     "StoreProblem",
     "TraceFilter",
