@@ -79,7 +79,9 @@ class LearningOrchestrator:
         Directory where agent TOML configs are written / evolved.
     eval_fn:
         Optional callable returning a float score (higher = better). Called before
-        and after learning to gate acceptance.
+        and after learning to gate acceptance. When None and an evaluation backend is
+        configured (``JARVIS_TUI_EVAL_URL`` + ``_MODEL``, or ``JARVIS_TUI_EVAL_LOCAL``),
+        the measured gate of :mod:`jarvis_tui.evals.gate` is used.
     min_improvement:
         Minimum improvement in eval score required to accept the update.
     min_sft_pairs:
@@ -107,6 +109,12 @@ class LearningOrchestrator:
     ) -> None:
         self._trace_store = trace_store
         self._config_dir = Path(config_dir)
+        if eval_fn is None:
+            # A measured gate when an evaluation backend is configured (see
+            # jarvis_tui.evals.gate); none otherwise, as in OpenJarvis.
+            from jarvis_tui.evals.gate import default_eval_fn
+
+            eval_fn = default_eval_fn(trace_store, self._config_dir)
         self._eval_fn = eval_fn
         self._min_improvement = min_improvement
         self._min_sft_pairs = min_sft_pairs
