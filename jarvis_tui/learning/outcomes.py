@@ -436,6 +436,10 @@ class _Conn:
         self.close()
 
 
+read_connection = _Conn
+"""``with read_connection(store) as c``: ``c.conn`` reads, ``c.schema`` names ``jt_rows``'s schema."""
+
+
 def _metadata_overrides(conn: sqlite3.Connection, schema: str, agent: str) -> List[tuple[Any, ...]]:
     """Rows of the agent's traces whose metadata names their config.
 
@@ -806,6 +810,7 @@ __all__ = [
     "iter_rows",
     "known_agents",
     "outcomes_for_spans",
+    "read_connection",
     "version_outcomes",
     "version_spans",
 ]

@@ -1,0 +1,357 @@
+"""A labelling queue ordered by what a label decides.
+
+Time order spreads a user's labels over every query class × model cell in proportion
+to traffic; most of them land where the routing decision is already settled. This
+queue puts first the unrated traces of the cells where a label can still change a
+routing decision, as the Routing matrix decides it (:meth:`TrainingDataMiner.routing_matrix`,
+the one source of the recommendation, its intervals and its evidence minimum):
+
+* **tier 0**: a class whose recommendation is not ``clear``: the recommended model and
+  the runner-up (their 95% intervals overlap, or the best has fewer ratings than the
+  evidence minimum);
+* **tier 1**: other models of such a class that could still win (their interval
+  reaches the best's, or they are below the evidence minimum);
+* **tier 2**: models below the evidence minimum in a ``clear`` class (a label there can
+  still change the decision, but is the least likely to).
+
+How far from settling: for the best and the runner-up, the labels each needs so that
+the intervals stop overlapping if the means stay where they are (the optimal split of
+``z·sd_b/√N_b + z·sd_r/√N_r < margin`` is ``N ∝ sd^(2/3)``), and at least the evidence
+minimum on the best. Classes closest to settling come first (each label brings a
+decision soonest); within a class, the cell that needs more labels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from jarvis_tui.learning.stats import Z95
+from jarvis_tui.learning.training.data import MatrixCell, RoutingMatrix, TrainingDataMiner
+
+TOO_CLOSE = 0.005
+"""Means closer than this are not worth separating (the estimate says so)."""
+MAX_ESTIMATE = 1_000_000
+_PRIOR_SD = 0.25  # spread assumed for a cell with fewer than two ratings
+
+
+@dataclass(frozen=True)
+class CellNeed:
+    """One cell where a label can change a decision."""
+
+    query_class: str
+    model: str
+    tier: int
+    rated: int
+    labels: int
+    """Labels this cell needs by the estimate (at least 1 while it is in the queue)."""
+    why: str
+
+
+@dataclass(frozen=True)
+class ClassStatus:
+    """Where one class's recommendation stands."""
+
+    query_class: str
+    confidence: str
+    best: Optional[str]
+    runner_up: Optional[str]
+    labels_to_settle: Optional[int]
+    """Labels until the recommendation is clear (None: too close to call, or no data)."""
+    line: str
+    needs: tuple[CellNeed, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """The next trace to label and why."""
+
+    trace_id: str
+    query_class: str
+    model: str
+    why: str
+
+
+@dataclass
+class QueueStatus:
+    """The whole queue: per class, and one line for the status bar."""
+
+    classes: List[ClassStatus] = field(default_factory=list)
+    line: str = ""
+
+    @property
+    def settled(self) -> bool:
+        """Every class's recommendation is clear."""
+        return all(c.confidence in ("clear", "no data") for c in self.classes)
+
+    @property
+    def labels_to_settle(self) -> Optional[int]:
+        """Sum over the unsettled classes (None if any is too close to call)."""
+        total = 0
+        for c in self.classes:
+            if c.confidence in ("clear", "no data"):
+                continue
+            if c.labels_to_settle is None:
+                return None
+            total += c.labels_to_settle
+        return total
+
+
+def _sd(cell: MatrixCell) -> float:
+    r = cell.rated
+    if r.n < 2 or math.isnan(r.mean):
+        return _PRIOR_SD
+    half = max(r.high - r.mean, r.mean - r.low)  # the side not clipped at 0 or 1
+    return max(half * math.sqrt(r.n) / Z95, 0.1 / math.sqrt(12))
+
+
+def _separation(
+    best: MatrixCell, runner: MatrixCell, min_samples: int
+) -> Optional[tuple[int, int]]:
+    """Labels (best, runner-up) so their intervals stop overlapping, if the means hold."""
+    margin = best.rated.mean - runner.rated.mean
+    if margin < TOO_CLOSE:
+        return None
+    a, c = Z95 * _sd(best), Z95 * _sd(runner)
+    na, nc = best.rated.n, runner.rated.n
+    wa, wc = a ** (2 / 3), c ** (2 / 3)
+    t = ((wa + wc) / margin) ** 2
+    ka, kc = max(0.0, t * wa - na), max(0.0, t * wc - nc)
+    if ka == 0.0 or kc == 0.0:  # one side already has enough: solve for the other alone
+        if ka == 0.0:
+            left = margin - a / math.sqrt(max(na, 1))
+            kc = (c / left) ** 2 - nc if left > 0 else MAX_ESTIMATE
+        else:
+            left = margin - c / math.sqrt(max(nc, 1))
+            ka = (a / left) ** 2 - na if left > 0 else MAX_ESTIMATE
+    ka = max(ka, min_samples - na, 0.0)
+    kb, kr = math.ceil(ka), math.ceil(max(kc, 0.0))
+    if kb + kr == 0:
+        kb = 1  # not clear yet by the matrix's own test: one more label at least
+    if kb + kr > MAX_ESTIMATE:
+        return None
+    return kb, kr
+
+
+def _fmt(cell: MatrixCell) -> str:
+    r = cell.rated
+    if r.n == 0:
+        return f"{cell.model} (unrated)"
+    return f"{cell.model} ({r.mean:.2f} ± {(r.high - r.low) / 2:.2f}, {r.n:,} rated)"
+
+
+def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
+    """Per class of *matrix*: its standing and the cells a label would help."""
+    out: List[ClassStatus] = []
+    min_n = matrix.min_samples
+    for qc in matrix.classes:
+        rec = matrix.recommendations[qc]
+        cells = {m: c for (q, m), c in matrix.cells.items() if q == qc}
+        best = cells.get(rec.best) if rec.best else None
+        runner = cells.get(rec.runner_up) if rec.runner_up else None
+        needs: List[CellNeed] = []
+        estimate: Optional[int] = None
+        if rec.confidence == "clear":
+            line = f"{qc}: {rec.best} is clear"
+            for m, c in sorted(cells.items()):
+                if c.rated.n < min_n and (best is None or c.rated.high >= best.rated.low):
+                    needs.append(CellNeed(qc, m, 2, c.rated.n, min_n - c.rated.n,
+                                          f"{qc}: {_fmt(c)} is below the evidence minimum "
+                                          f"({min_n}); {rec.best} is clear so far"))  # fmt: skip
+            estimate = 0
+        elif best is None:
+            line = f"{qc}: no rated traces"
+            for m in sorted(cells):
+                needs.append(CellNeed(qc, m, 0, 0, min_n, f"{qc}: no model is rated yet"))
+        else:
+            if runner is None:
+                k_best, k_run = max(min_n - best.rated.n, 1), 0
+                estimate = k_best
+                line = f"{qc}: {estimate:,} more labels to give {rec.best} the evidence minimum"
+            else:
+                sep = _separation(best, runner, min_n)
+                if sep is None:
+                    k_best = k_run = 1
+                    line = (
+                        f"{qc}: {rec.best} and {rec.runner_up} are too close to separate "
+                        f"({best.rated.mean:.2f} vs {runner.rated.mean:.2f})"
+                    )
+                else:
+                    k_best, k_run = sep
+                    estimate = k_best + k_run
+                    line = (
+                        f"{qc}: {estimate:,} more labels to separate {rec.best} from "
+                        f"{rec.runner_up}"
+                    )
+            if k_best > 0:
+                why = (
+                    f"{qc}: {_fmt(best)} has {best.rated.n} of {min_n} ratings needed"
+                    if best.rated.n < min_n
+                    else f"{qc}: {_fmt(best)} overlaps {_fmt(runner)}"
+                    if runner
+                    else f"{qc}: {_fmt(best)}"
+                )
+                needs.append(CellNeed(qc, best.model, 0, best.rated.n, k_best, why))
+            if runner is not None and k_run > 0:
+                needs.append(CellNeed(qc, runner.model, 0, runner.rated.n, k_run,
+                                      f"{qc}: runner-up {_fmt(runner)} overlaps {_fmt(best)}"))  # fmt: skip
+            for m, c in sorted(cells.items()):
+                if m in (rec.best, rec.runner_up):
+                    continue
+                thin = c.rated.n < min_n
+                if thin or c.rated.high >= best.rated.low:
+                    k = max(min_n - c.rated.n, 1) if thin else max(1, min_n // 3)
+                    needs.append(CellNeed(qc, m, 1, c.rated.n, k,
+                                          f"{qc}: {_fmt(c)} could still beat {rec.best}"))  # fmt: skip
+        out.append(ClassStatus(qc, rec.confidence, rec.best, rec.runner_up, estimate, line,
+                               tuple(needs)))  # fmt: skip
+    return out
+
+
+def order(classes: Sequence[ClassStatus], k: int) -> List[CellNeed]:
+    """The next *k* cells to label: tier by tier; classes closest to settling first;
+    within a class the cell with the largest share of its need still open (so both
+    sides of a close call advance together)."""
+    left = {(n.query_class, n.model, n.tier): n.labels for c in classes for n in c.needs}
+    first = dict(left)
+    need_of = {(n.query_class, n.model, n.tier): n for c in classes for n in c.needs}
+    remaining = {c.query_class: c.labels_to_settle for c in classes}
+    picked: List[CellNeed] = []
+    while len(picked) < k and any(v > 0 for v in left.values()):
+
+        def rank(key: tuple[str, str, int]) -> tuple[Any, ...]:
+            qc, _m, tier = key
+            rem = remaining.get(qc)
+            # the share of its need still open: cells of a class advance together
+            return (tier, math.inf if rem is None else rem, -left[key] / first[key], key)
+
+        key = min((key for key, v in left.items() if v > 0), key=rank)
+        left[key] -= 1
+        if remaining.get(key[0]) is not None and key[2] == 0:
+            remaining[key[0]] = max((remaining[key[0]] or 0) - 1, 0)
+        picked.append(need_of[key])
+    return picked
+
+
+class LabelQueue:
+    """Unrated traces in the order that settles routing decisions soonest.
+
+    *store* is our :class:`TraceStore`; *agent*, *query_class* and *model* narrow the
+    queue (the Routing pane's "label where it matters" passes its cell).
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        agent: Optional[str] = None,
+        query_class: Optional[str] = None,
+        model: Optional[str] = None,
+        min_samples: int = 30,
+    ) -> None:
+        self._store = store
+        self.agent = agent
+        self.query_class = query_class
+        self.model = model
+        self.min_samples = min_samples
+        self._miner = TrainingDataMiner(store)
+
+    def matrix(self) -> RoutingMatrix:
+        return self._miner.routing_matrix(agent=self.agent, min_samples=self.min_samples)
+
+    def _classes(self) -> List[ClassStatus]:
+        classes = plan(self.matrix())
+        if self.query_class is not None:
+            classes = [c for c in classes if c.query_class == self.query_class]
+        if self.model is not None:
+            classes = [
+                ClassStatus(
+                    c.query_class,
+                    c.confidence,
+                    c.best,
+                    c.runner_up,
+                    c.labels_to_settle,
+                    c.line,
+                    tuple(n for n in c.needs if n.model == self.model),
+                )  # fmt: skip
+                for c in classes
+            ]
+        return classes
+
+    def status(self) -> QueueStatus:
+        """Every class's standing; :attr:`QueueStatus.line` names the nearest decision."""
+        classes = self._classes()
+        open_ = [c for c in classes if c.confidence not in ("clear", "no data")]
+        if not open_:
+            thin = sum(1 for c in classes for n in c.needs)
+            line = "every routing recommendation is clear" + (
+                f" ({thin} thin cells left to check)" if thin else ""
+            )
+        else:
+            first = min(open_, key=lambda c: (c.labels_to_settle is None,
+                                              c.labels_to_settle or 0, c.query_class))  # fmt: skip
+            total = QueueStatus(open_).labels_to_settle
+            line = first.line + (
+                f" · {len(open_)} classes open, ~{total:,} labels in all"
+                if total is not None and len(open_) > 1
+                else f" · {len(open_)} classes open"
+                if len(open_) > 1
+                else ""
+            )
+        return QueueStatus(classes, line)
+
+    def next(self, k: int = 1, *, exclude: Iterable[str] = ()) -> List[QueueItem]:
+        """The next *k* unrated traces, most decisive first, each with a one-line why."""
+        skip = set(exclude)
+        cells = order(self._classes(), k)
+        wanted: Dict[tuple[str, str], int] = {}
+        for n in cells:
+            wanted[(n.query_class, n.model)] = wanted.get((n.query_class, n.model), 0) + 1
+        pools = {key: self._unrated(key[0], key[1], count + len(skip), skip)
+                 for key, count in wanted.items()}  # fmt: skip
+        out: List[QueueItem] = []
+        used: set[str] = set()
+        for n in cells:
+            pool = pools[(n.query_class, n.model)]
+            while pool and pool[0] in used:
+                pool.pop(0)
+            if not pool:
+                continue
+            tid = pool.pop(0)
+            used.add(tid)
+            out.append(QueueItem(tid, n.query_class, n.model, n.why))
+        return out
+
+    def _unrated(self, qclass: str, model: str, limit: int, skip: set[str]) -> List[str]:
+        """Unrated traces of one cell, newest first (the cell's index, then a sort)."""
+        from jarvis_tui.learning.outcomes import read_connection
+
+        where = ["r.model = ?", "r.feedback IS NULL"]
+        params: List[Any] = [model]
+        if qclass == "general":
+            where.append("(r.qclass = 'general' OR r.qclass IS NULL)")
+        else:
+            where.append("r.qclass = ?")
+            params.append(qclass)
+        if self.agent is not None:
+            where.append("r.agent = ?")
+            params.append(self.agent)
+        with read_connection(self._store) as c:
+            rows = c.conn.execute(
+                f"SELECT t.trace_id FROM {c.schema}.jt_rows r JOIN main.traces t ON t.id = r.id"
+                f" WHERE {' AND '.join(where)} ORDER BY r.started_at DESC, r.id DESC LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+        return [r[0] for r in rows if r[0] not in skip]
+
+
+__all__ = [
+    "CellNeed",
+    "ClassStatus",
+    "LabelQueue",
+    "QueueItem",
+    "QueueStatus",
+    "order",
+    "plan",
+]

@@ -1,0 +1,96 @@
+"""The labelling queue puts the traces whose label can change a routing decision first."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from jarvis_tui.core.types import Trace
+from jarvis_tui.learning.label_queue import LabelQueue
+from jarvis_tui.traces.store import TraceStore
+
+CODE = "Write a Python function that parses a line. Use `def f()`"
+SHORT = "What is the capital of Peru?"
+
+
+@pytest.fixture()
+def store(tmp_path: Path):
+    """code: A clearly beats B (60 ratings each); short: A and B overlap (8 ratings each).
+
+    The newest unrated traces are all code traces, so time order labels them first."""
+    rng = random.Random(3)
+    traces = []
+    t = 1_700_000_000.0
+
+    def add(query: str, model: str, n: int, mean: float | None) -> None:
+        nonlocal t
+        for _ in range(n):
+            t += 1
+            fb = None if mean is None else round(min(1, max(0, rng.gauss(mean, 0.1))), 2)
+            traces.append(Trace(trace_id=f"t{int(t)}", query=query, agent="simple", model=model,
+                                feedback=fb, started_at=t))  # fmt: skip
+
+    add(CODE, "A", 60, 0.85)
+    add(CODE, "B", 60, 0.45)
+    add(SHORT, "A", 8, 0.72)
+    add(SHORT, "B", 8, 0.66)
+    add(SHORT, "A", 30, None)
+    add(SHORT, "B", 30, None)
+    add(CODE, "A", 50, None)  # newest: what time order would show first
+    add(CODE, "B", 50, None)
+    s = TraceStore(tmp_path / "traces.db")
+    s.save_many(traces)
+    yield s
+    s.close()
+
+
+def test_decisive_traces_first(store: TraceStore) -> None:
+    q = LabelQueue(store)
+    items = q.next(10)
+    assert len(items) == 10
+    got = {store.get(i.trace_id).query for i in items}
+    assert got == {SHORT}  # never a code trace: code is settled
+    assert {i.model for i in items} == {"A", "B"}
+    assert all(i.why.startswith("short: ") for i in items)
+    assert all(store.get(i.trace_id).feedback is None for i in items)
+    # time order (the Traces pane's default, newest first) would have shown code traces
+    newest = store.list_traces(limit=10)
+    assert {t.query for t in newest} == {CODE}
+
+
+def test_status_says_why_and_how_far(store: TraceStore) -> None:
+    st = LabelQueue(store).status()
+    by = {c.query_class: c for c in st.classes}
+    assert by["code"].confidence == "clear" and by["code"].labels_to_settle == 0
+    assert by["short"].confidence != "clear"
+    assert by["short"].labels_to_settle and by["short"].labels_to_settle > 0
+    assert st.line.startswith("short: ") and "more labels" in st.line
+    assert not st.settled
+
+
+def test_labels_move_the_queue(store: TraceStore) -> None:
+    q = LabelQueue(store)
+    before = q.status().classes
+    first = q.next(1)[0]
+    store.set_label(first.trace_id, feedback=0.7)
+    again = q.next(5)
+    assert first.trace_id not in {i.trace_id for i in again}  # labelled: out of the queue
+    assert [c.query_class for c in q.status().classes] == [c.query_class for c in before]
+
+
+def test_one_cell_only(store: TraceStore) -> None:
+    items = LabelQueue(store, query_class="short", model="B").next(4)
+    assert len(items) == 4 and {i.model for i in items} == {"B"}
+    assert {i.query_class for i in items} == {"short"}
+
+
+def test_empty_store(tmp_path: Path) -> None:
+    s = TraceStore(tmp_path / "traces.db")
+    try:
+        q = LabelQueue(s)
+        assert q.next(3) == []
+        assert q.status().settled and q.status().line == "every routing recommendation is clear"
+    finally:
+        s.close()
