@@ -130,7 +130,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Static(Text("Keys everywhere", style="bold"), classes="help-heading")
+            yield Static(Text("Keys everywhere", style="bold"), id="help-everywhere")
             yield Static(self._table(KEYS_EVERYWHERE), id="help-global")
             yield Static(Text(self._title, style="bold"), id="help-title", classes="help-heading")
             yield Static(Text(self._intro), id="help-intro")

@@ -386,8 +386,7 @@ class TraceScreen(ModalScreen[None]):
             yield TextArea(visible(body), read_only=True, id="trace-full", soft_wrap=True)
             yield Static(
                 Text(
-                    "0–9 = score · y success · n failure · backspace clear · e note · "
-                    "u undo · escape close",
+                    "0–9 = score · y/n outcome · ⌫ clear · e note · u undo · esc close",
                     style="dim",
                 ),
                 id="trace-hint",

@@ -1,0 +1,83 @@
+"""SVG snapshots of every Traces screen and modal and of the app shell, at 120×40 and 80×24.
+
+Clocks are pinned (UTC, fixed trace times) and nothing labelled, so no history time
+shows; the title shows a fixed name instead of the temporary workspace path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.testing import settle
+
+SIZES = pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+
+
+async def _ready(pilot) -> None:
+    pilot.app.sub_title = "demo workspace"
+    await settle(pilot.app, pilot)
+
+
+def _keys(*keys: str):
+    async def go(pilot) -> None:
+        await _ready(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot.app, pilot)
+        await pilot.pause()
+
+    return go
+
+
+@SIZES
+def test_traces_pane(workspace: Path, snap_compare, size) -> None:
+    assert snap_compare(JarvisApp(workspace), terminal_size=size, run_before=_keys("j"))
+
+
+@SIZES
+def test_filter_bar_open(workspace: Path, snap_compare, size) -> None:
+    assert snap_compare(JarvisApp(workspace), terminal_size=size, run_before=_keys("F"))
+
+
+@SIZES
+def test_search_active(workspace: Path, snap_compare, size) -> None:
+    run = _keys("slash", *"photosynthesis")
+
+    async def go(pilot) -> None:
+        await run(pilot)
+        pane = pilot.app.query_one("TracesPane")
+        pane._apply_filters()  # the debounce timer, without waiting for it
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(JarvisApp(workspace), terminal_size=size, run_before=go)
+
+
+@SIZES
+def test_full_trace_view(workspace: Path, snap_compare, size) -> None:
+    assert snap_compare(JarvisApp(workspace), terminal_size=size, run_before=_keys("enter"))
+
+
+@SIZES
+def test_note_editor(workspace: Path, snap_compare, size) -> None:
+    run = _keys("e", *"too long", "enter", *"and vague")
+    assert snap_compare(JarvisApp(workspace), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_help_screen(workspace: Path, snap_compare, size) -> None:
+    assert snap_compare(JarvisApp(workspace), terminal_size=size, run_before=_keys("question_mark"))
+
+
+@SIZES
+def test_command_palette_open(workspace: Path, snap_compare, size) -> None:
+    run = _keys("ctrl+p", *"traces: sort")
+    assert snap_compare(JarvisApp(workspace), terminal_size=size, run_before=run)
+
+
+@SIZES
+def test_empty_home(tmp_path: Path, snap_compare, size) -> None:
+    app = JarvisApp(tmp_path / "fresh")
+    assert snap_compare(app, terminal_size=size, run_before=_ready)
