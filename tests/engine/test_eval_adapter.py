@@ -26,7 +26,8 @@ PAIRS = [
 def trained(tmp_path_factory) -> tuple[Path, object]:
     torch.set_num_threads(2)
     model = build_tiny_lm(tmp_path_factory.mktemp("models") / "tiny-lm", seed=0)
-    root = tmp_path_factory.mktemp("checkpoints")
+    root = tmp_path_factory.mktemp("ws") / "checkpoints"
+    root.mkdir()
     cfg = LoRATrainingConfig(num_epochs=4, batch_size=4, learning_rate=1e-2, max_seq_length=128)
     LoRATrainer(cfg, model_name=str(model)).train(PAIRS, run_dir=root)
     (run,) = list_runs(root)
@@ -62,3 +63,26 @@ def test_a_run_without_an_adapter_is_refused(trained, tmp_path: Path) -> None:
 
     with pytest.raises(GeneratorError, match="has no adapter yet"):
         compare_adapter(NoAdapter(), EvalSet("x", []), make_scorer("rouge"))
+
+
+def test_a_finished_run_is_a_value_of_the_adapter_dimension(trained) -> None:
+    from jarvis_tui.evals import EvalTrialRunner, LocalGenerator
+    from jarvis_tui.learning.optimize.session import _adapter_dimension
+    from jarvis_tui.learning.optimize.types import SearchSpace, TrialConfig
+    from jarvis_tui.paths import Workspace
+
+    model, run = trained
+    ws = Workspace(Path(run.path).parent.parent)
+    runner = EvalTrialRunner(
+        EvalSet("s", [EvalSample("a", p["input"], p["output"]) for p in PAIRS[:4]]),
+        LocalGenerator(model, workspace=ws.root),
+        make_scorer("rouge"),
+    )
+    dim = _adapter_dimension(ws, runner, SearchSpace())
+    assert dim is not None and dim.name == "intelligence.adapter"
+    assert dim.values == ["base", run.run_id]
+    base = runner.run_trial(TrialConfig("t1", {"intelligence.adapter": "base"}))
+    tuned = runner.run_trial(TrialConfig("t2", {"intelligence.adapter": run.run_id}))
+    assert base.samples_evaluated == tuned.samples_evaluated == 4
+    assert runner.last_result is not None
+    assert "adapter" in runner.last_result.generator  # measured with the adapter loaded

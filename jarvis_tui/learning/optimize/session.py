@@ -167,6 +167,12 @@ def open_session(
         space, origin = load_workspace_space(ws, trace_store)
         if not space.dimensions:
             raise ValueError(f"the search space ({origin}) has no dimensions")
+        runner: Any = TraceReplayRunner(trace_store)
+        if evaluate != "replay":
+            runner = _measured_runner(ws, trace_store, runner, evaluate, eval_options)
+            adapters = _adapter_dimension(ws, runner, space)
+            if adapters is not None:
+                space.dimensions.append(adapters)
         configured = backend_from_env(backend_url, model)
         if configured is not None:
             from jarvis_tui.learning.optimize.llm_optimizer import LLMOptimizer
@@ -179,9 +185,6 @@ def open_session(
 
             proposer = OptunaProposer(space, seed=seed)
             name = f"{proposer.optimizer_model} (offline)"
-        runner: Any = TraceReplayRunner(trace_store)
-        if evaluate != "replay":
-            runner = _measured_runner(ws, trace_store, runner, evaluate, eval_options)
         opt_store = OptimizationStore(ws.optimize_db)
         engine = OptimizationEngine(
             space,
@@ -221,6 +224,39 @@ def _measured_runner(
     if evaluate == "measured":
         return measured
     return ReplayThenMeasureRunner(replay, measured)
+
+
+ADAPTER_DIMENSION = "intelligence.adapter"
+"""A measured run on a local model may pick a trained LoRA adapter ("base": none)."""
+
+
+def _adapter_dimension(ws: Workspace, runner: Any, space: SearchSpace) -> SearchDimension | None:
+    """``intelligence.adapter`` over the finished runs trained on the local model the
+    run measures with (None for an endpoint, no adapters, or a space that has it)."""
+    measured = getattr(runner, "measured", runner)
+    generator = getattr(measured, "generator", None)
+    base = getattr(generator, "model_path", None)
+    if base is None or space.dimension(ADAPTER_DIMENSION) is not None:
+        return None
+    from jarvis_tui.evals.generators import _same_model
+    from jarvis_tui.learning.training.runs import list_runs
+
+    try:
+        runs = list_runs(ws.checkpoints_dir, clean=False)
+    except OSError:
+        return None
+    ids = [
+        r.run_id
+        for r in sorted(runs, key=lambda r: r.created)
+        if r.status == "completed" and r.adapter_path is not None and _same_model(str(r.model), base)
+    ]
+    if not ids:
+        return None
+    return SearchDimension(
+        ADAPTER_DIMENSION, "categorical", ["base", *ids],
+        description=f"LoRA adapter on {base.name} (base: none); a finished training run",
+        primitive="intelligence",
+    )  # fmt: skip
 
 
 class _NoClose:
