@@ -84,7 +84,11 @@ class Trace:
 
 @dataclass(slots=True)
 class RoutingContext:
-    """Context describing a query for model routing decisions."""
+    """Context describing a query for model routing decisions.
+
+    The first seven fields are the spec's, in its order; the last three are
+    OpenJarvis's later additions, appended so positional construction still works.
+    """
 
     query: str = ""
     query_length: int = 0
@@ -93,6 +97,12 @@ class RoutingContext:
     language: str = "en"
     urgency: float = 0.5
     metadata: Dict[str, Any] = field(default_factory=dict)
+    has_reasoning: bool = False
+    """The query asks for reasoning ("why", "explain", "step by step", "prove"...)."""
+    complexity_score: float = 0.0
+    """0.0 (trivial) to 1.0 (very complex), from length, code, maths and reasoning."""
+    suggested_max_tokens: int = 1024
+    """Token budget for the answer that the complexity suggests."""
 
 
 @dataclass(slots=True)

@@ -2,10 +2,15 @@
 
 Differences from the reference, on purpose:
 
-* **Code/math detection** uses the two regexes of :mod:`jarvis_tui.learning.classify`
-  (the ones ``classify_query`` and the trace store use), not the reference router's
-  wider ones (``const``, ``=>``, ``sum``, ``limit``...). So a query that the Traces
-  pane files under "code" is also the one this router treats as code.
+* **Code/math/reasoning detection** is the one detector of
+  :mod:`jarvis_tui.learning.classify` (the one ``classify_query`` and the trace store
+  use), not the reference router's keyword regexes (``const``, ``=>``, ``sum``,
+  ``limit``...). So a query that the Traces pane files under "code" is also the one
+  this router treats as code, and "the rate limit" is not maths.
+* **complexity_score / suggested_max_tokens** follow the reference's
+  ``score_complexity`` (length 20%, code/maths 25%, reasoning and multi-step 25%,
+  several questions or sub-tasks 15%, a creative request 15%; tiers of 1,024 to
+  16,384 tokens), on top of this detector.
 * **Model sizes** come from the :class:`ModelRegistry` spec when one is registered and
   otherwise from the name (``llama3.1:70b`` -> 70, ``mixtral:8x7b`` -> 56). The reference
   only asks the registry and counts every unregistered model as size 0, so with an
@@ -30,12 +35,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
 
 from jarvis_tui.core.registry import ModelRegistry
 from jarvis_tui.core.types import RoutingContext
 from jarvis_tui.learning._stubs import QueryAnalyzer, RouterPolicy
-from jarvis_tui.learning.classify import _CODE_RE, _MATH_RE
+from jarvis_tui.learning.classify import detect, reasoning_word
 
 SHORT_QUERY_CHARS = 50
 """Rule 3: a query shorter than this (and neither code nor math) is "short"."""
@@ -46,11 +52,6 @@ HIGH_URGENCY = 0.8
 CODE_TAGS: Tuple[str, ...] = ("code", "coder")
 """Rule 1: a model whose name contains one of these (any case) is a coder model."""
 
-_REASONING_RE = re.compile(
-    r"\bexplain\b|\banalyze\b|\bcompare\b|\bwhy\b|\bstep[- ]by[- ]step\b|\breason\b|\bthink\b",
-    re.IGNORECASE,
-)
-"""Rule 4's reasoning keywords (the reference's list)."""
 
 # "8x7b" (mixture of experts: 8 * 7 = 56) first, then "70b", "3.8b", "0.6B", "135m". The
 # number must start a name part (":70b", "-7B", "/1b") and the unit must end it, so
@@ -59,14 +60,112 @@ _MOE_SIZE_RE = re.compile(r"(?<![a-z0-9.])(\d+)x(\d+(?:\.\d+)?)b(?![a-z0-9])", r
 _SIZE_RE = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)([bm])(?![a-z0-9])", re.IGNORECASE)
 
 
+_MULTI_STEP_RE = re.compile(
+    r"\bstep\s*\d|\b(?:and\s+also|additionally|furthermore)\b|\b\d+\.\s"
+    r"|\bfirst\b.*?\bnext\b|\bthen\b.*?\bthen\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_CREATIVE_RE = re.compile(
+    r"\b(?:create|design|draft|compose)\b"
+    r"|\bwrite\b[^\n]*?\b(?:essay|story|article|report|poem)\b"
+    r"|\bgenerate\b[^\n]*?\b(?:code|script|program)\b",
+    re.IGNORECASE,
+)
+_SUBTASK_RE = re.compile(r"^\s*(?:\d+[.)]|[-*])\s", re.MULTILINE)
+
+TOKEN_TIERS: Dict[str, int] = {
+    "trivial": 1024,
+    "simple": 2048,
+    "moderate": 4096,
+    "complex": 8192,
+    "very_complex": 16384,
+}
+"""Suggested ``max_tokens`` per complexity tier (the reference's budgets)."""
+
+
+@dataclass(frozen=True)
+class ComplexityResult:
+    """How complex a query looks: score in [0, 1], its tier and token budget."""
+
+    score: float
+    tier: str
+    suggested_max_tokens: int
+    signals: Dict[str, Any] = field(default_factory=dict)
+
+
+def score_complexity(query: str) -> ComplexityResult:
+    """Score *query* from 0.0 (trivial) to 1.0 (very complex), as the reference does.
+
+    Weighted signals: length (20%), code/maths (25%, from :func:`classify.detect`),
+    reasoning words and multi-step structure (25%), several questions or listed
+    sub-tasks (15%), a creative request (15%).
+    """
+    n = len(query)
+    length = 0.0 if n < 20 else 0.3 if n < 100 else 0.6 if n < 300 else 0.8 if n < 800 else 1.0
+    sig = detect(query)
+    domain = (
+        1.0
+        if sig.has_code and sig.has_math
+        else 0.8
+        if sig.has_math
+        else 0.7
+        if sig.has_code
+        else 0.0
+    )
+    # Bounded: the lazy ".*?" pairs would be quadratic on a multi-megabyte paste.
+    head = query[:20_000]
+    multi_step = bool(_MULTI_STEP_RE.search(head))
+    reasoning = (
+        1.0 if sig.has_reasoning and multi_step
+        else 0.8 if multi_step
+        else 0.6 if sig.has_reasoning
+        else 0.0
+    )  # fmt: skip
+    parts = head.count("?") + len(_SUBTASK_RE.findall(head))
+    multi = 0.0 if parts <= 1 else 0.5 if parts <= 3 else 1.0
+    creative = 0.7 if _CREATIVE_RE.search(head) else 0.0
+    score = 0.20 * length + 0.25 * domain + 0.25 * reasoning + 0.15 * multi + 0.15 * creative
+    score = round(min(1.0, max(0.0, score)), 3)
+    tier = (
+        "trivial" if score < 0.15
+        else "simple" if score < 0.30
+        else "moderate" if score < 0.55
+        else "complex" if score < 0.80
+        else "very_complex"
+    )  # fmt: skip
+    signals = {
+        "length": length,
+        "domain": domain,
+        "has_code": sig.has_code,
+        "has_math": sig.has_math,
+        "has_reasoning": sig.has_reasoning,
+        "has_multi_step": multi_step,
+        "reasoning": reasoning,
+        "multi_part": multi,
+        "creative": creative,
+    }
+    return ComplexityResult(score, tier, TOKEN_TIERS[tier], signals)
+
+
 def build_routing_context(query: str, *, urgency: float = 0.5) -> RoutingContext:
-    """Populate a ``RoutingContext`` from a raw query string."""
+    """Populate a ``RoutingContext`` from a raw query string.
+
+    ``has_code`` / ``has_math`` / ``has_reasoning`` come from the detector that
+    :func:`classify_query` uses; ``complexity_score`` and ``suggested_max_tokens``
+    from :func:`score_complexity` (its tier is in ``metadata["complexity_tier"]``).
+    """
+    result = score_complexity(query)
+    s = result.signals
     return RoutingContext(
         query=query,
         query_length=len(query),
-        has_code=bool(_CODE_RE.search(query)),
-        has_math=bool(_MATH_RE.search(query)),
+        has_code=s["has_code"],
+        has_math=s["has_math"],
         urgency=urgency,
+        metadata={"complexity_tier": result.tier},
+        has_reasoning=s["has_reasoning"],
+        complexity_score=result.score,
+        suggested_max_tokens=result.suggested_max_tokens,
     )
 
 
@@ -222,12 +321,14 @@ class HeuristicRouter(RouterPolicy):
             return smallest[0], (
                 f"rule 3: {why} → smallest model {smallest[0]} ({_fmt_size(smallest[1])})"
             )
-        keyword = _REASONING_RE.search(context.query)
+        keyword = reasoning_word(context.query)
+        if keyword is None and context.has_reasoning:
+            keyword = "(has_reasoning)"
         if length > LONG_QUERY_CHARS or keyword is not None:
             why = (
                 f"long query ({length} > {LONG_QUERY_CHARS} chars)"
                 if length > LONG_QUERY_CHARS
-                else f"reasoning keyword {keyword.group(0)!r}"  # type: ignore[union-attr]
+                else f"reasoning keyword {keyword!r}"
             )
             largest = _by_size(available, largest=True)
             if largest is None:
@@ -257,9 +358,12 @@ class DefaultQueryAnalyzer(QueryAnalyzer):
 
 
 __all__ = [
+    "TOKEN_TIERS",
+    "ComplexityResult",
     "DefaultQueryAnalyzer",
     "HeuristicRouter",
     "build_routing_context",
+    "score_complexity",
     "model_size",
     "parse_model_size",
 ]
