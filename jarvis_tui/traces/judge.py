@@ -316,12 +316,8 @@ def accept_judge_score(store: Any, trace_id: str, *, judge_model: Optional[str] 
         s = js.get(trace_id, judge_model=judge_model, prompt_hash=prompt_hash)
     if s is None:
         raise KeyError(f"no judge score for trace {trace_id}")
-    return store.set_label(
-        trace_id,
-        feedback=round(s.score, 4),
-        note=f"judge {s.judge_model} ({s.prompt_hash}): {s.reason}"[:500],
-        source=JUDGE_SOURCE,
-    )
+    # No note: set_label's note replaces the trace's own note, which stays the user's.
+    return store.set_label(trace_id, feedback=round(s.score, 4), source=JUDGE_SOURCE)
 
 
 def agreement(

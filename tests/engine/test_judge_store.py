@@ -118,8 +118,12 @@ def test_accept_and_agreement(store: TraceStore) -> None:
 
     accept_judge_score(store, "t5")
     assert store.get("t5").feedback == 0.7
+    store.set_label("t3", note="mine")
+    accept_judge_score(store, "t3")  # labelled: the judge replaces the score, not the note
+    assert store.note("t3") == "mine" and store.get("t3").feedback == 0.2
     hist = store.label_history("t5")
-    assert hist[-1].source == "judge-accepted" and hist[-1].new_value == 0.7
+    assert [(h.field, h.new_value, h.source) for h in hist] == [("feedback", 0.7, "judge-accepted")]
+    assert store.label_history("t3")[-1].old_value == 0.1
     with pytest.raises(KeyError):
         accept_judge_score(store, "t6")  # the judge gave no usable score
     assert store.get("t6").feedback is None
