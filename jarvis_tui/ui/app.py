@@ -130,6 +130,13 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
+            yield Static(
+                Text.assemble(
+                    (f"Help · {self._title} pane", "bold"),
+                    ("  (the keys of every pane, then this pane's own)", "dim"),
+                ),
+                id="help-where",
+            )
             yield Static(Text("Keys everywhere", style="bold"), id="help-everywhere")
             yield Static(self._table(KEYS_EVERYWHERE), id="help-global")
             yield Static(Text(self._title, style="bold"), id="help-title", classes="help-heading")

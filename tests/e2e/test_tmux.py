@@ -37,7 +37,7 @@ class Tmux:
         )
         return out.stdout
 
-    def start(self, command: str) -> None:
+    def start(self, command: str, size: tuple[int, int] = (120, 40)) -> None:
         # COLUMNS/LINES (pytest-xdist workers export them) would override the pane's
         # real 120×40 size for the app inside.
         env = {
@@ -46,8 +46,8 @@ class Tmux:
             if not k.startswith("TMUX") and k not in ("COLUMNS", "LINES")
         }
         subprocess.run(
-            ["tmux", "-L", self.socket, "new-session", "-d", "-s", self.name, "-x", "120",
-             "-y", "40", "-c", str(self.cwd), command],
+            ["tmux", "-L", self.socket, "new-session", "-d", "-s", self.name, "-x", str(size[0]),
+             "-y", str(size[1]), "-c", str(self.cwd), command],
             check=True, env={**env, "TERM": "xterm-256color"},
         )  # fmt: skip
 
@@ -207,3 +207,28 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
     term.keys("C-q")
     wait_until(lambda: "rows" not in term.screen(), timeout=20, what="the app to quit")
     assert oct(db.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+def test_newcomer_quick_start(term: Tmux, tmp_path: Path, size: tuple[int, int]) -> None:
+    """What a newcomer does: the README's Quick start command, every pane, one palette
+    command, the help, quit."""
+    term.start(f"{BIN} demo {tmp_path / 'jarvis-demo'} --traces 2000 --seed 3", size=size)
+    term.wait_for("rows 1–", timeout=180)
+    assert "NAV" in term.wait_for("labelled")
+    for key, title in (("R", "Routing"), ("C", "Configs"), ("L", "Training"),
+                       ("P", "Trials"), ("T", "Traces")):  # fmt: skip
+        term.keys(key)
+        term.keys("?")  # the help says which pane has the keys
+        term.wait_for(f"Help · {title} pane")
+        term.keys("Escape")
+        wait_until(lambda: "Keys everywhere" not in term.screen(), what="help to close")
+    term.keys("C-p")
+    term.wait_for("Search for commands")
+    term.keys("traces: sort by latency", literal=True)
+    term.wait_for("Sort the table by latency")
+    term.keys("Enter")
+    term.wait_for("sort latency")
+    term.keys("j")  # the table still has the keys after the palette
+    term.keys("C-q")
+    wait_until(lambda: "rows" not in term.screen(), timeout=20, what="the app to quit")
