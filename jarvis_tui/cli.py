@@ -186,7 +186,38 @@ def build_parser() -> argparse.ArgumentParser:
         "would join the frontier",
     )  # fmt: skip
     _add_eval_args(opt, endpoint_flag="--eval-backend")
+    opt.add_argument("--workers", type=_count, default=None, metavar="N",
+                     help="evaluate trials in N worker processes on this machine, through "
+                          "Optuna's shared storage (0: only workers that join with "
+                          "optimize-worker)")  # fmt: skip
+    opt.add_argument("--storage", metavar="URL",
+                     help="the run's shared Optuna storage: a journal file (default: "
+                          "<home>/optimize-studies.journal, or 'storage' in optimize.toml) or "
+                          "an RDB URL such as postgresql://user@host/db")  # fmt: skip
+    _add_liveness_args(opt)
     opt.set_defaults(func=_cmd_optimize)
+
+    wk = sub.add_parser(
+        "optimize-worker",
+        help="evaluate the trials of a running optimization (from any machine)",
+        description=(
+            "Join optimization run RUN_ID through its shared Optuna storage and evaluate "
+            "its trials until the run ends: each trial is claimed by exactly one worker; "
+            "the coordinator (jarvis-tui optimize) records them in optimize.db. How trials "
+            "are scored is the run's; the flags say with what on this machine (an endpoint, "
+            "a local model, an eval set)."
+        ),
+    )
+    wk.add_argument("--run", dest="worker_run", required=True, metavar="RUN_ID")
+    wk.add_argument("--storage", dest="worker_storage", metavar="URL",
+                    help="the run's storage (default: the workspace's journal file)")  # fmt: skip
+    wk.add_argument("--home", dest="worker_home", metavar="DIR",
+                    help="workspace directory (its traces.db, models, eval sets)")  # fmt: skip
+    wk.add_argument("--worker-id", metavar="ID",
+                    help="this worker's name in the run (default: HOST-PID)")  # fmt: skip
+    _add_eval_args(wk, endpoint_flag="--eval-backend")
+    wk.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
+    wk.set_defaults(func=_cmd_optimize_worker)
 
     ev = sub.add_parser(
         "eval",
@@ -275,6 +306,25 @@ def build_parser() -> argparse.ArgumentParser:
                             "change the workspace; loopback --host only")  # fmt: skip
     serve.set_defaults(func=_cmd_serve)
     return parser
+
+
+def _count(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _add_liveness_args(p: argparse.ArgumentParser) -> None:
+    """How fast a dead worker is noticed (seconds; small values are for tests)."""
+    p.add_argument("--heartbeat", type=_positive_float, default=None, metavar="S",
+                   help="seconds between a worker's heartbeats (default: 5)")  # fmt: skip
+    p.add_argument("--grace", type=_positive_float, default=None, metavar="S",
+                   help="a trial whose worker is silent this long fails (default: 30)")  # fmt: skip
 
 
 def _port(text: str) -> int:
@@ -519,6 +569,9 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     bounds = [ObjectiveBound.parse(b) for b in args.bound]
     if args.model and not args.backend:
         raise CommandError("--model needs --backend URL (the endpoint that serves it)")
+    # Several workers: the storage is opened (and refused when wrong or unreachable)
+    # before anything else is started or written.
+    dispatcher = _dispatcher(args, ws) if args.workers is not None or args.storage else None
     # Progress is the command's output (stdout), so stderr holds only a failure's one
     # line; --json keeps stdout to the JSON document and prints no progress.
     console = _console(quiet=args.json)
@@ -541,6 +594,15 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         control = RunControl(bounds=bounds)
 
         def on_event(ev) -> None:
+            if ev.kind == "started" and dispatcher is not None:
+                _say(
+                    console,
+                    f"run {ev.run.run_id} on {dispatcher.label}: {dispatcher.local_workers} "
+                    f"local worker(s); more join with: {PROG} optimize-worker --run "
+                    f"{ev.run.run_id} --storage {dispatcher.label}",
+                )
+            elif ev.kind == "trial_failed" and ev.config is not None:
+                _say(console, f"  trial {ev.config.trial_id} failed: {ev.message}")
             if ev.kind == "trial_done" and ev.result is not None:
                 r = ev.result
                 bad = ev.meta.get(r.trial_id, {}).get("infeasible")
@@ -552,13 +614,18 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
                     f"cost {money(r.total_cost_usd)}  ({ev.source}"
                     + (", measured" if ev.meta.get(r.trial_id, {}).get("scoring") == "measured"
                        and args.evaluate == "replay-then-measure" else "")
+                    + (f", {w}" if (w := ev.meta.get(r.trial_id, {}).get("worker")) else "")
                     + ")"
                     + (f"  infeasible: {', '.join(map(str, bad))}" if bad else ""),
                 )
             elif ev.kind == "notice":
                 _say(console, f"  {ev.message}")
 
-        run = session.engine.run(control=control, on_event=on_event, resume_run_id=args.resume)
+        if dispatcher is not None:
+            dispatcher.info.update(_run_info(args, session))
+        run = session.engine.run(
+            control=control, on_event=on_event, resume_run_id=args.resume, dispatcher=dispatcher
+        )
         message = session.opt_store.get_run_meta(run.run_id).get("message", "")
     finally:
         session.close()
@@ -580,6 +647,136 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if run.status == "failed":
         raise CommandError(f"run {run.run_id} failed: {message}")
     return 0
+
+
+def _liveness(args: argparse.Namespace):
+    from jarvis_tui.learning.optimize.workers import GRACE_S, HEARTBEAT_S, Liveness
+
+    beat = args.heartbeat or HEARTBEAT_S
+    grace = args.grace or max(GRACE_S, 3 * beat)
+    try:
+        return Liveness(beat, grace)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _dispatcher(args: argparse.Namespace, ws: Workspace):
+    from jarvis_tui.learning.optimize.workers import StudyDispatcher, default_storage_url
+
+    workers = 1 if args.workers is None else args.workers
+    url = args.storage or default_storage_url(ws.root)
+    worker_args = ["--home", str(ws.root), *_eval_argv(args)]
+    return StudyDispatcher(
+        url, local_workers=workers, worker_args=worker_args, liveness=_liveness(args),
+        log_dir=ws.root / "optimize-workers",
+    )  # fmt: skip
+
+
+def _eval_argv(args: argparse.Namespace) -> list[str]:
+    """The measuring flags of *args*, for a worker started with the same choices."""
+    out: list[str] = []
+    for flag, value in (
+        ("--eval-backend", args.eval_backend), ("--local", args.local),
+        ("--adapter", args.adapter), ("--set", args.eval_set),
+        ("--judge-backend", args.judge_backend), ("--judge-model", args.judge_model),
+    ):  # fmt: skip
+        if value:
+            out += [flag, str(value)]
+    out += ["--samples", str(args.samples), "--scorer", args.scorer,
+            "--max-tokens", str(args.max_tokens), "--concurrency", str(args.concurrency),
+            "--eval-seed", str(args.eval_seed)]  # fmt: skip
+    return out
+
+
+def _run_info(args: argparse.Namespace, session) -> dict:
+    """What a worker needs to know of the run: how it is scored, and on which set."""
+    runner = session.engine.trial_runner
+    measured = getattr(runner, "measured", runner)
+    eval_set = getattr(measured, "eval_set", None)
+    info: dict = {"evaluate": args.evaluate}
+    if eval_set is not None:
+        info["eval_set"] = {"id": eval_set.set_id, "hash": eval_set.content_hash}
+    return info
+
+
+def _cmd_optimize_worker(args: argparse.Namespace) -> int:
+    import os
+    import threading
+
+    from jarvis_tui.learning.optimize.workers import (
+        StorageError,
+        default_storage_url,
+        run_worker,
+    )
+
+    ws = Workspace(resolve_home(args.worker_home or args.home))
+    url = args.worker_storage or default_storage_url(ws.root)
+    err = _console(stderr=True)
+    stop = threading.Event()
+    if args.parent_pid:
+        # Started by a coordinator: leave when it is gone (killed), never run orphaned.
+        def watch() -> None:
+            while not stop.wait(1.0):
+                if os.getppid() != args.parent_pid:
+                    stop.set()
+
+        threading.Thread(target=watch, daemon=True).start()
+    opened: list = []
+
+    def make_runner(info: dict):
+        runner, stores = _worker_runner(ws, args, info)
+        opened.extend(stores)
+        return runner
+
+    try:
+        done = run_worker(url, args.worker_run, make_runner, worker_id=args.worker_id,
+                          stop=stop, say=lambda line: _say(err, line))  # fmt: skip
+    except StorageError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        stop.set()
+        for s in opened:
+            s.close()
+    _say(err, f"worker done: {done} trial(s) evaluated")
+    return 0
+
+
+def _worker_runner(ws: Workspace, args: argparse.Namespace, info: dict):
+    """The trial runner a worker evaluates with: the run's mode, this machine's means."""
+    from jarvis_tui.learning.optimize.session import EVALUATE_MODES, _measured_runner
+    from jarvis_tui.learning.optimize.trial_runner import TraceReplayRunner
+    from jarvis_tui.traces.store import TraceStore
+
+    evaluate = info.get("evaluate", "replay")
+    if evaluate not in EVALUATE_MODES:
+        raise CommandError(f"the run scores trials with {evaluate!r}, which this version lacks")
+    stores = []
+    trace_store = None
+    if ws.traces_db.is_file():
+        trace_store = TraceStore(ws.traces_db)
+        stores.append(trace_store)
+    elif evaluate != "measured" or not args.eval_set:
+        raise CommandError(
+            f"no trace store at {ws.traces_db}: this run needs the workspace's traces "
+            "(--home DIR), or measure on an eval set file (--set FILE)"
+        )
+    try:
+        runner = TraceReplayRunner(trace_store) if trace_store is not None else None
+        if evaluate != "replay":
+            runner = _measured_runner(ws, trace_store, runner, evaluate, _eval_options(args))
+        measured = getattr(runner, "measured", runner)
+        want = info.get("eval_set")
+        have = getattr(measured, "eval_set", None)
+        if isinstance(want, dict) and have is not None and want.get("hash") != have.content_hash:
+            raise CommandError(
+                f"this worker's eval set ({have.set_id}) differs from the run's "
+                f"({want.get('id')}): use the same --set/--samples/--eval-seed and traces"
+            )
+    except BaseException:
+        for s in stores:
+            s.close()
+        raise
+    return runner, stores
 
 
 def _run_json(run, message: str) -> dict:

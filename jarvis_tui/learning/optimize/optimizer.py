@@ -273,6 +273,23 @@ class RunControl:
 
     # -- waiting -------------------------------------------------------------------------
 
+    def _wait_change(self, timeout: float) -> None:
+        """Wait up to *timeout* seconds, or less when a steering call changes something."""
+        with self._cond:
+            self._cond.wait(timeout)
+
+    def _post_review(self, review: Review) -> None:
+        """Show *review* as the waiting proposal without blocking (parallel runs poll it)."""
+        with self._cond:
+            self._pending = review
+
+    def _end_review(self, review: Review) -> None:
+        with self._cond:
+            if self._pending is review:
+                self._pending = None
+            if not review.decision and not self._stopped and not self._review_mode:
+                review.decision = "accept"
+
     def _wait_runnable(self, on_pause: Callable[[], None]) -> bool:
         """Wait while paused (and no stop); False when the run must end."""
         with self._cond:
@@ -312,6 +329,8 @@ class RunEvent:
     result: TrialResult | None = None
     message: str = ""
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    workers: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Parallel runs: per worker id, its trials ``running`` / ``completed`` / ``failed``."""
 
 
 EventFn = Callable[[RunEvent], None]
@@ -363,6 +382,7 @@ class OptimizationEngine:
         control: RunControl | None = None,
         on_event: EventFn | None = None,
         resume_run_id: str | None = None,
+        dispatcher: Any = None,
     ) -> OptimizationRun:
         """Execute the optimization loop; returns the run (also persisted per trial).
 
@@ -371,6 +391,10 @@ class OptimizationEngine:
         receives a :class:`RunEvent` at each step. With *resume_run_id* the run's
         trials are read back from the store and the loop continues until the run holds
         ``max_trials`` trials.
+
+        With a *dispatcher* (``workers.StudyDispatcher``) trials are evaluated by
+        workers through Optuna's shared storage, up to ``dispatcher.capacity`` at a
+        time; see :meth:`_run_parallel`.
         """
         control = control or RunControl()
         t0 = time.monotonic()
@@ -411,6 +435,11 @@ class OptimizationEngine:
                     )
                 )
 
+        if dispatcher is not None:
+            return self._run_parallel(
+                dispatcher, control, emit, history, meta, opt_run, t0, progress_callback,
+                resumed=resume_run_id is not None,
+            )  # fmt: skip
         self._persist_run(opt_run, control, t0)
         emit("started", message="resumed" if resume_run_id else "")
 
@@ -515,6 +544,215 @@ class OptimizationEngine:
         emit("finished", message=message)
         return opt_run
 
+    # -- several workers -------------------------------------------------------------------
+
+    def _run_parallel(
+        self,
+        dispatcher: Any,
+        control: RunControl,
+        emit: Callable[..., None],
+        history: list[TrialResult],
+        meta: dict[str, dict[str, Any]],
+        opt_run: OptimizationRun,
+        t0: float,
+        progress_callback: Optional[Callable[[int, int], None]],
+        *,
+        resumed: bool,
+    ) -> OptimizationRun:
+        """The loop with trials evaluated by workers (``workers.StudyDispatcher``).
+
+        This process stays the one proposer and the one writer of optimize.db: it keeps
+        up to ``dispatcher.capacity`` accepted configs enqueued or running (never past
+        the budget), records each finished trial (analysis, frontier, store) as it
+        arrives, and steers every worker: pause holds them before their next trial,
+        stop and the end of the run let running trials finish and cancel waiting ones.
+        A proposal under review is enqueued only once accepted. A failed trial (its
+        worker's error, or a worker that died) counts toward the budget, is kept in
+        ``jt_trial_meta`` with ``status: failed`` and the reason, and the run goes on.
+        """
+        failed = {tid for tid, m in meta.items() if m.get("status") == "failed"}
+        dispatcher.begin(
+            opt_run.run_id, self.objectives, known={t.trial_id for t in history} | failed
+        )
+
+        def emit_w(kind: str, **kw: Any) -> None:
+            emit(kind, workers=dispatcher.counts(), **kw)
+
+        def record() -> None:
+            started, finished, notices = dispatcher.collect()
+            for line in notices:
+                emit_w("notice", message=line)
+            for f in started:
+                emit_w("trial_started", config=f.config, source=f.source, message=f.worker)
+            for f in finished:
+                base = {
+                    "source": f.source,
+                    "parent": f.parent,
+                    "started_at": f.started_at,
+                    "seconds": round(f.seconds, 4),
+                    "worker": f.worker,
+                }
+                if not f.ok or f.result is None:
+                    failed.add(f.config.trial_id)
+                    meta[f.config.trial_id] = {**base, "status": "failed", "error": f.error}
+                    if self.store is not None:
+                        self.store.save_trial_meta(opt_run.run_id, f.config.trial_id,
+                                                   meta[f.config.trial_id])  # fmt: skip
+                    emit_w("trial_failed", config=f.config, source=f.source, message=f.error)
+                    continue
+                result = f.result
+                result.trial_id = f.config.trial_id
+                result.config = f.config
+                self._analyze(f.config, result, emit)
+                history.append(result)
+                opt_run.trials.append(result)
+                trial_meta = {**base, "num": len(history), **f.scoring}
+                meta[result.trial_id] = trial_meta
+                self._apply_bounds(control, history, meta, opt_run)
+                if self.store is not None:
+                    self.store.save_trial(opt_run.run_id, result)
+                    self.store.save_trial_meta(opt_run.run_id, result.trial_id, trial_meta)
+                self._persist_run(opt_run, control, t0)
+                if progress_callback is not None:
+                    progress_callback(len(history), self.max_trials)
+                emit_w("trial_done", result=result, source=f.source)
+
+        status, message = "completed", ""
+        try:
+            self._persist_run(opt_run, control, t0)
+            emit_w("started", message="resumed" if resumed else "")
+            ending: tuple[str, str] | None = None
+            paused = False
+            retry: tuple[TrialConfig, str, str | None] | None = None
+            while True:
+                record()
+                flights = dispatcher.in_flight()
+                done = len(history) + len(failed)
+                if ending is None:
+                    if done >= self.max_trials:
+                        ending = ("completed", f"reached {self.max_trials} trials")
+                    elif (
+                        history
+                        and self._trials_without_improvement(history, meta)
+                        >= self.early_stop_patience
+                    ):
+                        ending = ("completed", f"early stop: no better accuracy in the last "
+                                               f"{self.early_stop_patience} trials")  # fmt: skip
+                    elif control.stopped:
+                        ending = ("stopped", "stopped by the user")
+                    elif dispatcher.gone():
+                        ending = ("failed", dispatcher.gone())
+                if ending is not None:
+                    dispatcher.set_state("draining", ending[1])
+                    if not any(f.state == "running" for f in flights):
+                        status, message = ending
+                        break
+                    dispatcher.wait(control)
+                    continue
+                if control.paused:
+                    dispatcher.set_state("paused")
+                    if not paused:
+                        paused = True
+                        emit_w("paused")
+                    dispatcher.wait(control)
+                    continue
+                if paused:
+                    paused = False
+                    emit_w("resumed")
+                dispatcher.set_state("running")
+                if control._take_bounds_change():
+                    self._apply_bounds(control, history, meta, opt_run)
+                    self._persist_run(opt_run, control, t0)
+                    emit_w("notice", message="bounds changed: " + _bounds_text(control.bounds))
+                if len(flights) >= dispatcher.capacity or done + len(flights) >= self.max_trials:
+                    dispatcher.wait(control)
+                    continue
+                nxt, retry = self._next_for_workers(
+                    history, flights, opt_run, control, emit_w, record, dispatcher, retry
+                )
+                if nxt is None:
+                    continue
+                config, source, parent = nxt
+                taken = {t.trial_id for t in history} | failed | {
+                    f.config.trial_id for f in flights
+                }
+                if config.trial_id in taken:
+                    config.trial_id = f"t-{uuid.uuid4().hex[:10]}"
+                dispatcher.submit(config, source, parent)
+        except Exception as exc:  # the watcher gets the reason; the run stays resumable
+            if not _is_expected_failure(exc):
+                dispatcher.close("failed", _one_line(exc))
+                raise
+            status, message = "failed", _one_line(exc)
+        except BaseException:  # Ctrl+C: the workers must not wait for a run that has gone
+            dispatcher.close("stopped", "interrupted")
+            raise
+        cancelled = dispatcher.close(status, message)
+        if cancelled:
+            message += f"; {cancelled} waiting trial(s) cancelled"
+        opt_run.status = status
+        self._persist_run(opt_run, control, t0, message=message)
+        emit_w("finished", message=message)
+        return opt_run
+
+    def _next_for_workers(
+        self,
+        history: list[TrialResult],
+        flights: Sequence[Any],
+        opt_run: OptimizationRun,
+        control: RunControl,
+        emit: Callable[..., None],
+        record: Callable[[], None],
+        dispatcher: Any,
+        retry: tuple[TrialConfig, str, str | None] | None,
+    ) -> tuple[tuple[TrialConfig, str, str | None] | None, Any]:
+        """The next accepted config for the workers, or None (dropped, rejected, stopped).
+
+        Returns it with the proposal to review again (an edit the engine refused)."""
+        queued = control._pop_queued()
+        if queued is not None:
+            problems = validate_config(self.search_space, queued.params)
+            if problems:
+                emit("notice", message=f"queued config dropped: {problems[0]}")
+                return None, retry
+            return (queued, "queued", None), retry
+        if retry is not None:
+            config, source, parent = retry
+        else:
+            emit("proposing")
+            config, source = self._propose(
+                history, opt_run, control, emit, in_flight=[f.config for f in flights]
+            )
+            parent = history[-1].trial_id if source == "targeted" and history else None
+        if not control.review_mode:
+            return (config, source, parent), None
+        review = Review(config, source)
+        control._post_review(review)
+        emit("review", config=config, source=source)
+        # Workers go on while the reviewer thinks: finished trials are still recorded.
+        while not review.decision and control.review_mode and not control.stopped:
+            record()
+            dispatcher.wait(control)
+        control._end_review(review)
+        if not review.decision:  # stopped while waiting
+            return None, None
+        if review.decision == "reject":
+            self._note_rejection(config, review.reason)
+            emit("rejected", config=config, message=review.reason)
+            return None, None
+        if review.decision == "edit" and review.params is not None:
+            problems = validate_config(self.search_space, review.params)
+            if problems:
+                emit("notice", message=f"edited config refused: {problems[0]}")
+                return None, (config, source, parent)
+            config = TrialConfig(
+                trial_id=config.trial_id,
+                params=dict(review.params),
+                reasoning=config.reasoning + "\n[edited by the reviewer before evaluation]",
+            )
+            source = "edited"
+        return (config, source, parent), None
+
     # -- proposals -----------------------------------------------------------------------
 
     def _propose(
@@ -523,9 +761,11 @@ class OptimizationEngine:
         opt_run: OptimizationRun,
         control: RunControl,
         emit: Callable[..., None],
+        in_flight: Sequence[TrialConfig] = (),
     ) -> tuple[TrialConfig, str]:
         """The next config by the reference's strategy, retrying unusable replies and
-        exact repeats of evaluated configs."""
+        exact repeats of evaluated configs (and, with workers, of configs enqueued or
+        being evaluated: *in_flight*)."""
         opt = self.llm_optimizer
         frontier = opt_run.pareto_frontier
         frontier_ids = {t.trial_id for t in frontier}
@@ -536,11 +776,15 @@ class OptimizationEngine:
         last_error = ""
         fixed = self.search_space.fixed
         evaluated = {_params_key({**fixed, **t.config.params}): t.trial_id for t in history}
+        for c in in_flight:
+            evaluated.setdefault(_params_key({**fixed, **c.params}), c.trial_id)
         repeat = False  # after a repeated config, ask for a fresh one (not the same merge)
         rejected: list[str] = []
         for _attempt in range(PROPOSAL_RETRIES + 1):
             try:
-                config, source = self._strategy(history, frontier, frontier_ids, control, repeat)
+                config, source = self._strategy(
+                    history, frontier, frontier_ids, control, repeat, started=len(in_flight)
+                )
             except ValueError as exc:
                 if not _is_proposal_error(exc):
                     raise
@@ -579,12 +823,16 @@ class OptimizationEngine:
         frontier_ids: set[str],
         control: RunControl,
         fresh: bool,
+        started: int = 0,
     ) -> tuple[TrialConfig, str]:
-        """The reference's choice of proposal method (*fresh*: plain propose_next)."""
+        """The reference's choice of proposal method (*fresh*: plain propose_next;
+        *started*: trials handed to workers and not finished yet)."""
         opt = self.llm_optimizer
         n = len(history)
-        if n == 0:
+        if n == 0 and started == 0:
             return opt.propose_initial(), "initial"
+        if n == 0:
+            return opt.propose_next(history, frontier_ids=frontier_ids), "next"
         if not fresh:
             last = history[-1]
             target = ""
