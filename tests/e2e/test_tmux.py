@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -182,18 +183,20 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
     term.keys("s")
     term.wait_for("Start an optimization run")
 
+    term.wait_for("patience")  # the form shows the patience the run will use
+
     def typed() -> bool:
-        # Keys sent before the prompt's input has the focus go elsewhere (harmlessly):
-        # clear and type again until the input shows them.
+        # Keys sent before the form's first field has the focus go elsewhere
+        # (harmlessly): clear and type again until the trials field shows them.
         term.keys("C-u")
-        term.keys("3 3", literal=True)
+        term.keys("3", literal=True)
         try:
-            screen = term.wait_for("3 3", timeout=2)
+            screen = term.wait_for("default: 20", timeout=2)
         except AssertionError:
             return False
-        return "20 5" not in screen
+        return re.search(r"trials\s+\W?3\s", screen) is not None
 
-    wait_until(typed, timeout=30, what="the prompt to take the trial count")
+    wait_until(typed, timeout=30, what="the form to take the trial count")
     term.keys("Enter")
     screen = term.wait_for("3/3 trials", timeout=60)
     wait_until(lambda: "completed" in term.screen(), timeout=60, what="the run to complete")

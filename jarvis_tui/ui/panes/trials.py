@@ -1236,7 +1236,11 @@ class TrialsPane(Widget):
         t = self._trial(self.selected)
         out = Text()
         if t is None:
-            if not self.view.trials:
+            if not self.view.trials and self.running:
+                out.append("No trials yet. ", style="bold")
+                out.append("The proposal below waits for your decision." if self.pending
+                           else "The first trial is on its way.", style="dim")  # fmt: skip
+            elif not self.view.trials:
                 out.append("No trials yet. ", style="bold")
                 out.append("s starts a run: Optuna proposes configs offline and each one is "
                            "estimated by replaying your labelled traces.", style="dim")  # fmt: skip

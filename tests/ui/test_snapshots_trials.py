@@ -1,0 +1,197 @@
+"""SVG snapshots of every Trials screen and modal, at 120×40 and 80×24.
+
+The workspace is the demo with its run's ids pinned (uuid4 seeded while it is
+built) and its wall time pinned; the search space gets a number, a whole number
+and a list dimension so the forms show every kind of field. The live-run
+screens (a proposal waiting for review) pin the engine's clock and ids too.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import types
+import uuid
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from textual.widgets import Input, Select
+
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.panes.trials import TrialsPane
+from jarvis_tui.ui.testing import settle, wait_until
+
+SIZES = {"120x40": (120, 40), "80x24": (80, 24)}
+RUN = ("trials.run",)
+EXTRA_SPACE = """
+[[optimize.search]]
+name = "intelligence.temperature"
+type = "continuous"
+low = 0.0
+high = 1.0
+description = "sampling temperature"
+
+[[optimize.search]]
+name = "agent.max_turns"
+type = "integer"
+low = 1
+high = 20
+
+[[optimize.search]]
+name = "tools.enabled"
+type = "subset"
+values = ["calculator", "web_search", "file_read"]
+"""
+
+
+def _seeded_uuid(seed: int):
+    rng = random.Random(seed)
+    return lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
+@pytest.fixture(scope="module")
+def snap_home(tmp_path_factory) -> Path:
+    from jarvis_tui.demo import build_demo
+
+    with mock.patch.object(uuid, "uuid4", _seeded_uuid(5)):
+        home = build_demo(tmp_path_factory.mktemp("snaptrials") / "ws", traces=1500, seed=3)
+    with sqlite3.connect(home / "optimize.db") as conn:  # the wall time shown is pinned too
+        conn.execute("UPDATE jt_run_meta SET meta = json_set(meta, '$.elapsed', 185.0)")
+    with (home / "optimize.toml").open("a") as f:
+        f.write(EXTRA_SPACE)
+    return home
+
+
+@pytest.fixture
+def home(snap_home: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    dst = tmp_path / "ws"
+    shutil.copytree(snap_home, dst)
+    return dst
+
+
+@pytest.fixture
+def pinned_engine():
+    """The engine's clock and ids fixed, so a live run's screen is the same every time."""
+    from jarvis_tui.learning.optimize import optimizer
+
+    clock = types.SimpleNamespace(monotonic=lambda: 1000.0, time=lambda: 1_780_000_000.0)
+    with (
+        mock.patch.object(optimizer, "time", clock),
+        mock.patch.object(optimizer.uuid, "uuid4", _seeded_uuid(11)),
+    ):
+        yield
+
+
+async def _trials(pilot) -> None:
+    app = pilot.app
+    app.sub_title = "demo workspace"
+    await settle(app, pilot, ignore=RUN)
+    await pilot.press("P")
+    await settle(app, pilot, ignore=RUN)
+    await pilot.press("l")  # a frontier member selected: its detail and trade-offs
+    await settle(app, pilot, ignore=RUN)
+
+
+def _keys(*keys: str):
+    async def go(pilot) -> None:
+        await _trials(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot.app, pilot, ignore=RUN)
+        await _quiet(pilot)
+
+    return go
+
+
+async def _quiet(pilot) -> None:
+    """Toasts ("review mode on") would cover the prompt line: the snapshot is of the pane."""
+    pilot.app.clear_notifications()
+    await settle(pilot.app, pilot, ignore=RUN)
+
+
+async def _queue_with_errors(pilot) -> None:
+    await _keys("a")(pilot)
+    form = pilot.app.screen
+    form.query_one("#field-0", Select).value = Select.NULL
+    temp = form.query_one("#field-7", Input)
+    temp.value = "warm"
+    form.query_one("#field-8", Input).value = "99"
+    await pilot.press("ctrl+s")
+    await settle(pilot.app, pilot, ignore=RUN)
+    form.query_one("#row-7").scroll_visible(animate=False)
+    await settle(pilot.app, pilot, ignore=RUN)
+    await _quiet(pilot)
+
+
+async def _review_waiting(pilot) -> None:
+    await _keys("v", "s")(pilot)
+    pilot.app.screen.query_one("#field-0", Input).value = "3"
+    await pilot.press("enter")
+    pane = pilot.app.query_one(TrialsPane)
+    await wait_until(pilot, lambda: pane.pending is not None, what="the first proposal")
+    await settle(pilot.app, pilot, ignore=RUN)
+    await _quiet(pilot)
+
+
+async def _edit_waiting(pilot) -> None:
+    await _review_waiting(pilot)
+    await pilot.press("e")
+    await settle(pilot.app, pilot, ignore=RUN)
+    await _quiet(pilot)
+
+
+async def _reject_waiting(pilot) -> None:
+    await _review_waiting(pilot)
+    await pilot.press("n")
+    await settle(pilot.app, pilot, ignore=RUN)
+    await pilot.press("enter")  # empty: refused beside the field
+    await settle(pilot.app, pilot, ignore=RUN)
+    await _quiet(pilot)
+
+
+async def _outside_path(pilot) -> None:
+    await _keys("w")(pilot)
+    pilot.app.screen.query_one(Input).value = "/tmp/jarvis-snapshot/recipes/best.toml"
+    await pilot.press("enter")
+    await settle(pilot.app, pilot, ignore=RUN)
+    await _quiet(pilot)
+
+
+async def _bounds_bad(pilot) -> None:
+    await _keys("B")(pilot)
+    pilot.app.screen.query_one(Input).value = "latency <= fast"
+    await pilot.press("enter")
+    await settle(pilot.app, pilot, ignore=RUN)
+    await _quiet(pilot)
+
+
+SCREENS = {
+    "pane": _keys(),
+    "queue_form": _keys("a"),
+    "queue_form_errors": _queue_with_errors,
+    "start_form": _keys("s"),
+    "bounds_prompt": _bounds_bad,
+    "export_prompt": _keys("w"),
+    "outside_path_confirm": _outside_path,
+    "promote_confirm": _keys("plus"),
+}
+LIVE = {
+    "review_waiting": _review_waiting,
+    "edit_then_accept_form": _edit_waiting,
+    "reject_reason_prompt": _reject_waiting,
+}
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("name", SCREENS)
+def test_trials_screen(name: str, size: str, home: Path, snap_compare) -> None:
+    assert snap_compare(JarvisApp(home), terminal_size=SIZES[size], run_before=SCREENS[name])
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("name", LIVE)
+def test_trials_live_screen(name: str, size: str, home: Path, pinned_engine, snap_compare) -> None:
+    assert snap_compare(JarvisApp(home), terminal_size=SIZES[size], run_before=LIVE[name])
