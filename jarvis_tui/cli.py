@@ -268,6 +268,23 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--json", action="store_true", help="print a list of JSON objects")
     ver.set_defaults(func=_cmd_versions)
 
+    el = sub.add_parser(
+        "export-labels",
+        help="write every labelled trace (or the SFT pairs) to a file",
+        description=(
+            "Every labelled trace with its query, result, feedback, outcome, note and label "
+            "history (and the judge's score with --with-judge) as JSONL, CSV or Parquet; "
+            "--format hf writes the SFT pairs as a Hugging Face datasets folder. Written "
+            "atomically."
+        ),
+    )
+    el.add_argument("path", metavar="PATH", type=Path)
+    el.add_argument("--home", dest="el_home", metavar="DIR", help="workspace directory")
+    el.add_argument("--format", dest="el_format", choices=("jsonl", "csv", "parquet", "hf"),
+                    default="jsonl", help="file format (default: jsonl)")  # fmt: skip
+    el.add_argument("--with-judge", action="store_true", help="add the LLM judge's scores")
+    el.set_defaults(func=_cmd_export_labels)
+
     from jarvis_tui.serve import DEFAULT_MAX_SESSIONS  # a small module: no textual-serve
 
     serve = sub.add_parser(
@@ -987,6 +1004,23 @@ def _cmd_versions(args: argparse.Namespace) -> int:
         _say(con, f"  {compare_versions(a, b).verdict}")
     if out.series:
         _say(con, f"  feedback over time: {out.sparkline()}")
+    return 0
+
+
+def _cmd_export_labels(args: argparse.Namespace) -> int:
+    from jarvis_tui.learning.export_labels import export_labels
+    from jarvis_tui.traces import TraceStore
+
+    ws = Workspace(resolve_home(args.el_home or args.home))
+    if not ws.traces_db.is_file():
+        raise CommandError(f"no trace store at {ws.traces_db}")
+    store = TraceStore(ws.traces_db)
+    try:
+        n = export_labels(store, args.path, fmt=args.el_format, with_judge=args.with_judge)
+    finally:
+        store.close()
+    what = "SFT pairs" if args.el_format == "hf" else "labelled traces"
+    _say(_console(), f"wrote {n:,} {what} to {args.path} ({args.el_format})")
     return 0
 
 

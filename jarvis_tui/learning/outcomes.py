@@ -405,29 +405,51 @@ def _starts_for(spans: Sequence[VersionSpan]) -> tuple[List[float], List[int]]:
     return starts, owners
 
 
+_IDLE: Dict[str, List[sqlite3.Connection]] = {}
+_IDLE_LOCK = threading.Lock()
+
+
 class _Conn:
-    """Our own read connection to the store's file (never its pool)."""
+    """Our own read connection to the store's file (never its pool).
+
+    Kept between calls (two per file at most, each used by one thread at a time): a
+    fresh connection starts with a cold page cache, which costs more than the query.
+    """
 
     def __init__(self, store: Any) -> None:
         path = getattr(store, "path", None)
         schema = getattr(store, "_schema", "main")
         self.schema = schema if schema in ("main", "jtmem") else "main"
         self.borrowed = None
+        self.key = ""
         if self.schema != "main" or str(path) == ":memory:":
             # A read-only or in-memory store mirrors jt_rows in a database only its own
             # connections see: borrow one of them, read only.
             self.borrowed = store._conn()
             self.conn = self.borrowed.__enter__()
-        else:
-            uri = f"file:{Path(path).resolve().as_posix()}?mode=ro"
-            self.conn = sqlite3.connect(uri, uri=True, timeout=15, isolation_level=None)
-            self.conn.execute("PRAGMA cache_size=-32768")
+            return
+        self.key = Path(path).resolve().as_posix()
+        with _IDLE_LOCK:
+            idle = _IDLE.get(self.key)
+            conn = idle.pop() if idle else None
+        if conn is None:
+            conn = sqlite3.connect(
+                f"file:{self.key}?mode=ro", uri=True, timeout=15, isolation_level=None,
+                check_same_thread=False,
+            )  # fmt: skip
+            conn.execute("PRAGMA cache_size=-65536")
+        self.conn = conn
 
     def close(self) -> None:
         if self.borrowed is not None:
             self.borrowed.__exit__(None, None, None)
-        else:
-            self.conn.close()
+            return
+        with _IDLE_LOCK:
+            idle = _IDLE.setdefault(self.key, [])
+            if len(idle) < 2 and os.path.exists(self.key):
+                idle.append(self.conn)
+                return
+        self.conn.close()
 
     def __enter__(self) -> _Conn:
         return self

@@ -1,0 +1,246 @@
+"""Labels out: every labelled trace with its label history (and judge score), or the SFT
+pairs as a Hugging Face ``datasets`` dataset on disk.
+
+Formats: ``jsonl`` (one object per line), ``csv`` (history as a JSON column), ``parquet``
+(pyarrow, written in batches) and ``hf`` (``datasets.Dataset.save_to_disk`` of the SFT
+pairs the Training pane mines, ``input``/``output``/``query_class``/``model``/``feedback``).
+
+Every export is written to a temporary file (or folder) beside PATH, owner-only, and
+renamed into place when complete: a reader never sees half a file, and a PATH that is a
+symbolic link is replaced, never written through. PATH must not be a directory (an
+``hf`` dataset is a folder: PATH must not exist), and its folder must exist.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+FORMATS = ("jsonl", "csv", "parquet", "hf")
+COLUMNS = ("trace_id", "query", "result", "agent", "model", "query_class", "started_at",
+           "feedback", "outcome", "note", "label_history")  # fmt: skip
+JUDGE_COLUMNS = ("judge_score", "judge_reason", "judge_model", "judge_prompt_hash")
+_BATCH = 2_000
+
+
+def _check_target(path: Path, *, folder: bool) -> None:
+    if path.is_dir() and not path.is_symlink():
+        raise ValueError(f"{path} is a directory: give a file name to write")
+    if folder and (path.exists() or path.is_symlink()):
+        raise ValueError(f"{path} exists: a dataset folder is never written over")
+    parent = path.parent
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {path}: the folder {parent} does not exist")
+
+
+def labelled_rows(store: Any, *, with_judge: bool = False) -> Iterator[Dict[str, Any]]:
+    """Every labelled trace (a score or an outcome), oldest first, with history and note."""
+    from jarvis_tui.learning.outcomes import read_connection
+
+    with read_connection(store) as c:
+        s = c.schema
+        history: Dict[str, List[Dict[str, Any]]] = {}
+        for tid, fld, old, new, note, source, at in c.conn.execute(
+            f"SELECT trace_id, field, old_value, new_value, note, source, at"
+            f" FROM {s}.jt_label_history ORDER BY id"
+        ):
+            history.setdefault(tid, []).append(
+                {
+                    "field": fld,
+                    "old": _loads(old),
+                    "new": _loads(new),
+                    "note": note,
+                    "source": source,
+                    "at": at,
+                }  # fmt: skip
+            )
+        notes = dict(c.conn.execute(f"SELECT trace_id, note FROM {s}.jt_notes").fetchall())
+        rows = c.conn.execute(
+            "SELECT t.trace_id, t.query, t.result, t.agent, t.model, r.qclass, t.started_at,"
+            f" t.feedback, t.outcome FROM {s}.jt_rows r JOIN main.traces t ON t.id = r.id"
+            " WHERE r.feedback IS NOT NULL OR r.outcome IS NOT NULL"
+            " ORDER BY r.started_at, r.id"
+        ).fetchall()
+    judged: Dict[str, Any] = {}
+    if with_judge:
+        from jarvis_tui.traces.judge import JudgeStore
+
+        if not getattr(store, "read_only", False):
+            with JudgeStore(store.path) as js:
+                judged = js.scores()
+    for r in rows:
+        row: Dict[str, Any] = dict(zip(COLUMNS[:9], r, strict=True))
+        row["query_class"] = row["query_class"] or "general"
+        row["note"] = notes.get(row["trace_id"])
+        row["label_history"] = history.get(row["trace_id"], [])
+        if with_judge:
+            j = judged.get(row["trace_id"])
+            row["judge_score"] = j.score if j else None
+            row["judge_reason"] = j.reason if j else None
+            row["judge_model"] = j.judge_model if j else None
+            row["judge_prompt_hash"] = j.prompt_hash if j else None
+        yield row
+
+
+def _loads(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return text
+
+
+class _AtomicFile:
+    """A temp file beside *path* (0600) renamed over it on success, removed on failure."""
+
+    def __init__(self, path: Path, mode: str = "w") -> None:
+        self.path = path
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o600)
+        self.fh = os.fdopen(
+            fd, mode, **({"encoding": "utf-8", "newline": ""} if "b" not in mode else {})
+        )
+
+    def __enter__(self) -> Any:
+        return self.fh
+
+    def __exit__(self, et: Any, *_: Any) -> None:
+        try:
+            if et is None:
+                self.fh.flush()
+                os.fsync(self.fh.fileno())
+            self.fh.close()
+            if et is None:
+                os.replace(self.tmp, self.path)
+        finally:
+            if os.path.exists(self.tmp):
+                os.unlink(self.tmp)
+
+
+def export_labels(
+    store: Any, path: str | os.PathLike[str], *, fmt: str = "jsonl", with_judge: bool = False
+) -> int:
+    """Write the export to *path*; returns the number of rows (traces, or SFT pairs for
+    ``hf``). ``ValueError`` (one line) for a bad target or a missing library."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    target = Path(path).expanduser()
+    _check_target(target, folder=fmt == "hf")
+    if fmt == "hf":
+        return _export_hf(store, target)
+    if fmt == "parquet":
+        return _export_parquet(store, target, with_judge)
+    n = 0
+    with _AtomicFile(target) as fh:
+        if fmt == "jsonl":
+            for row in labelled_rows(store, with_judge=with_judge):
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+        else:
+            cols = list(COLUMNS) + (list(JUDGE_COLUMNS) if with_judge else [])
+            w = csv.DictWriter(fh, fieldnames=cols)
+            w.writeheader()
+            for row in labelled_rows(store, with_judge=with_judge):
+                row["label_history"] = json.dumps(row["label_history"], ensure_ascii=False)
+                w.writerow(row)
+                n += 1
+    return n
+
+
+def _need(module: str, what: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ValueError(
+            f"{what} needs the {module.split('.')[0]} package: pip install 'jarvis-tui[train]'"
+            f" (or pip install {module.split('.')[0]})"
+        ) from None
+
+
+def _export_parquet(store: Any, target: Path, with_judge: bool) -> int:
+    pa = _need("pyarrow", "--format parquet")
+    pq = _need("pyarrow.parquet", "--format parquet")
+    history = pa.list_(
+        pa.struct([("field", pa.string()), ("old", pa.string()), ("new", pa.string()),
+                   ("note", pa.string()), ("source", pa.string()), ("at", pa.float64())])
+    )  # fmt: skip
+    fields = [("trace_id", pa.string()), ("query", pa.string()), ("result", pa.string()),
+              ("agent", pa.string()), ("model", pa.string()), ("query_class", pa.string()),
+              ("started_at", pa.float64()), ("feedback", pa.float64()), ("outcome", pa.string()),
+              ("note", pa.string()), ("label_history", history)]  # fmt: skip
+    if with_judge:
+        fields += [("judge_score", pa.float64()), ("judge_reason", pa.string()),
+                   ("judge_model", pa.string()), ("judge_prompt_hash", pa.string())]  # fmt: skip
+    schema = pa.schema(fields)
+    n = 0
+    with _AtomicFile(target, "wb") as fh:
+        writer = pq.ParquetWriter(fh, schema)
+        batch: List[Dict[str, Any]] = []
+        for row in labelled_rows(store, with_judge=with_judge):
+            # old/new values are numbers, strings or null: kept as their JSON text
+            row["label_history"] = [
+                {**h, "old": json.dumps(h["old"]), "new": json.dumps(h["new"])}
+                for h in row["label_history"]
+            ]
+            batch.append(row)
+            n += 1
+            if len(batch) >= _BATCH:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch = []
+        if batch or n == 0:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+        writer.close()
+    return n
+
+
+def _export_hf(store: Any, target: Path) -> int:
+    datasets = _need("datasets", "--format hf")
+    from jarvis_tui.learning.training.data import TrainingDataMiner
+
+    pairs = list(TrainingDataMiner(store).iter_sft_pairs())
+    ds = datasets.Dataset.from_list(
+        pairs or [],
+        features=None
+        if pairs
+        else datasets.Features(
+            {
+                "input": datasets.Value("string"),
+                "output": datasets.Value("string"),
+                "query_class": datasets.Value("string"),
+                "model": datasets.Value("string"),
+                "feedback": datasets.Value("float64"),
+            }
+        ),  # fmt: skip
+    )
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        ds.save_to_disk(str(tmp))
+        os.rename(tmp, target)  # a folder: rename fails rather than replace an existing one
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return len(pairs)
+
+
+def read_back(path: str | os.PathLike[str], fmt: str) -> List[Dict[str, Any]]:
+    """The rows of an export (tests and the palette's preview)."""
+    p = Path(path)
+    if fmt == "jsonl":
+        return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines()]
+    if fmt == "csv":
+        return list(csv.DictReader(io.StringIO(p.read_text(encoding="utf-8"), newline="")))
+    if fmt == "parquet":
+        return _need("pyarrow.parquet", "parquet").read_table(p).to_pylist()
+    if fmt == "hf":
+        return list(_need("datasets", "hf").load_from_disk(str(p)))
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+__all__ = ["FORMATS", "export_labels", "labelled_rows", "read_back"]
