@@ -656,6 +656,7 @@ class StudyDispatcher:
         self._state = ""
         self._last_stale = 0.0
         self._counts: dict[str, dict[str, int]] = {}
+        self._flights: list[Flight] = []
         self._notices: list[str] = []
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -823,30 +824,13 @@ class StudyDispatcher:
     def submit(self, config: TrialConfig, source: str, parent: str | None) -> None:
         assert self.run is not None
         self.run.enqueue(config, source, parent)
+        self._flights.append(Flight(-1, config, source, parent))
 
     def in_flight(self) -> list[Flight]:
-        """Config trials waiting or running in the storage."""
-        assert self.run is not None
-        out = []
-        for t in self.run.trials((TrialState.WAITING, TrialState.RUNNING)):
-            if t.user_attrs.get(KIND) != CONFIG_KIND:
-                continue
-            try:
-                config = _config_of(t)
-            except ValueError:
-                continue
-            out.append(
-                Flight(
-                    t.number, config, str(t.user_attrs.get("jt_source") or "next"),
-                    _str_or_none(t.user_attrs.get("jt_parent")),
-                    worker=str(t.user_attrs.get("jt_worker") or ""),
-                    state="running" if t.state == TrialState.RUNNING else "waiting",
-                )
-            )  # fmt: skip
-        return sorted(out, key=lambda f: f.number)
-
-    def running(self) -> int:
-        return sum(1 for f in self.in_flight() if f.state == "running")
+        """Config trials waiting or running, as of the last :meth:`collect` (plus those
+        submitted since). One snapshot with the finished ones: a trial that finishes
+        meanwhile is never counted in neither (nor in both), so the budget holds."""
+        return list(self._flights)
 
     def collect(self) -> tuple[list[Flight], list[Finished], list[str]]:
         """What workers started and finished since the last call, and notices."""
@@ -858,11 +842,21 @@ class StudyDispatcher:
             self.run.fail_stale()
         started: list[Flight] = []
         finished: list[Finished] = []
+        flights: list[Flight] = []
         counts: dict[str, dict[str, int]] = {}
-        for t in self.run.trials():
+        for t in sorted(self.run.trials(), key=lambda t: t.number):
             if t.user_attrs.get(KIND) != CONFIG_KIND:
                 continue
             worker = str(t.user_attrs.get("jt_worker") or "")
+            if t.state in (TrialState.WAITING, TrialState.RUNNING):
+                try:
+                    flights.append(Flight(
+                        t.number, _config_of(t), str(t.user_attrs.get("jt_source") or "next"),
+                        _str_or_none(t.user_attrs.get("jt_parent")), worker=worker,
+                        state="running" if t.state == TrialState.RUNNING else "waiting",
+                    ))  # fmt: skip
+                except ValueError:
+                    pass
             if worker:
                 c = counts.setdefault(worker, {"running": 0, "completed": 0, "failed": 0})
                 if t.state == TrialState.RUNNING:
@@ -889,6 +883,7 @@ class StudyDispatcher:
             if fin is not None:
                 finished.append(fin)
         self._counts = counts
+        self._flights = flights
         notices, self._notices = self._notices, []
         return started, finished, notices
 

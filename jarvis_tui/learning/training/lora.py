@@ -31,7 +31,13 @@ Differences from the reference, on purpose:
   epoch, and every run writes a run folder (see
   :mod:`jarvis_tui.learning.training.runs`) that another process can follow.
 * **Offline**: models load with ``local_files_only=True``; *model_name* is a
-  local model folder (or a model already in the Hugging Face cache).
+  local model folder, or a Hugging Face id (default the spec's ``Qwen/Qwen3-0.6B``)
+  that is resolved in the local Hugging Face cache (``huggingface_hub``'s snapshot
+  lookup with ``local_files_only``); an id that is not there fails with one line
+  naming ``--model`` and the workspace's tiny model. The CLI and the Training pane
+  default to that tiny model, not to this id.
+* ``train([])`` returns ``{"status": "skipped", "reason": "no training data"}`` as the
+  spec does (before any other check), instead of failing.
 * Bad input raises before any work: invalid config, no data, a path that is not
   a model, an output dir that cannot be written, ``use_4bit`` without CUDA.
 """
@@ -240,8 +246,9 @@ class LoRATrainer:
     config:
         LoRA training configuration.
     model_name:
-        A local Hugging Face model folder (or a model id already in the local
-        cache: nothing is downloaded). ``None`` means the spec's default id.
+        A local Hugging Face model folder, or a model id already in the local
+        cache (nothing is downloaded); default the spec's ``Qwen/Qwen3-0.6B``.
+        ``None`` means that default too.
     device:
         PyTorch device string. ``None`` auto-detects (cuda > mps > cpu).
 
@@ -259,7 +266,7 @@ class LoRATrainer:
         self,
         config: LoRATrainingConfig,
         *,
-        model_name: Optional[str] = None,
+        model_name: str = DEFAULT_MODEL,
         device: Optional[str] = None,
     ) -> None:
         try:
@@ -315,7 +322,25 @@ class LoRATrainer:
             return str(path.resolve())
         if looks_like_path:
             raise ModelLoadError(f"model path {str(path)!r} does not exist")
-        return name
+        return self._cached_snapshot(name)
+
+    def _cached_snapshot(self, repo_id: str) -> str:
+        """The local folder of *repo_id* in the Hugging Face cache; nothing is downloaded."""
+        try:
+            from huggingface_hub import snapshot_download
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                folder = snapshot_download(repo_id=repo_id, local_files_only=True)
+        except Exception:  # not cached, not a valid id, or huggingface_hub missing
+            folder = None
+        if folder is None or not (Path(folder) / "config.json").is_file():
+            raise ModelLoadError(
+                f"model {repo_id!r} is not in the local Hugging Face cache (nothing is "
+                "downloaded): pass --model with a local model folder, or leave --model out "
+                "to train the workspace's tiny model (models/tiny-lm)"
+            )
+        return str(folder)
 
     def _load_error(self, exc: BaseException) -> ModelLoadError:
         return ModelLoadError(
@@ -662,9 +687,14 @@ class LoRATrainer:
         (NaN/inf loss or gradient) or ``failed`` (an error during training; the
         message says which, and run.json records it).
 
-        Raises before any work (and before a run folder exists) for an invalid
-        config, empty data, a bad model path or an unwritable output dir.
+        With no *pairs* it returns ``{"status": "skipped", "reason": "no training
+        data"}`` (the spec's answer) and writes nothing. Raises before any work (and
+        before a run folder exists) for an invalid config, a bad model path or an
+        unwritable output dir.
         """
+        if not pairs:
+            return {"status": "skipped", "reason": "no training data"}
+
         import torch
 
         from jarvis_tui.learning.training.runs import RunWriter
@@ -673,8 +703,6 @@ class LoRATrainer:
         problems = cfg.validate()
         if problems:
             raise ValueError("invalid training config: " + "; ".join(problems))
-        if not pairs:
-            raise ValueError("no training data: 0 SFT pairs (label some traces as good first)")
         if not _is_num(eval_fraction) or not 0 <= eval_fraction < 1:
             raise ValueError(f"eval_fraction must be in [0, 1) (got {eval_fraction!r})")
         root = self._check_writable(

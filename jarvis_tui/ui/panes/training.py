@@ -740,10 +740,14 @@ class TrainingPane(Widget):
         self.refresh_bindings()
         s = msg.summary
         status = s.get("status", "?")
-        severity = "information" if status in ("completed", "cancelled") else "error"
+        severity = (
+            "information" if status in ("completed", "cancelled")
+            else "warning" if status == "skipped"
+            else "error"
+        )  # fmt: skip
         text = f"training {status}"
-        if s.get("message"):
-            text += f": {s['message']}"
+        if s.get("message") or s.get("reason"):
+            text += f": {s.get('message') or s.get('reason')}"
         if s.get("truncated") or s.get("dropped"):
             text += (
                 f" ({s.get('truncated', 0)} pairs truncated to the max length,"
