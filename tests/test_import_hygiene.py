@@ -100,3 +100,29 @@ def test_cli_imports_neither_ui_nor_torch() -> None:
     result = _probe(["jarvis_tui.cli"])
     assert result["errors"] == []
     assert not {*HEAVY, "textual"} & set(result["loaded"])
+
+
+def test_learning_package_is_light_and_lists_its_lazy_names() -> None:
+    """``import jarvis_tui.learning`` loads none of the heavy or optional libraries; the
+    optimizer, store and trainer names are listed and come in on first use."""
+    code = textwrap.dedent(
+        """
+        import json, sys
+        import jarvis_tui.learning as L
+        before = sorted(m for m in ("torch", "transformers", "peft", "optuna", "numpy")
+                        if m in sys.modules)
+        names = ["LLMOptimizer", "OptimizationEngine", "OptimizationStore", "LoRATrainer",
+                 "LoRATrainingConfig", "HAS_TORCH"]
+        listed = [n for n in names if n in L.__all__ and n in dir(L)]
+        resolved = [n for n in names if getattr(L, n) is not None]
+        print(json.dumps({"before": before, "listed": listed, "resolved": resolved,
+                          "has_torch": L.HAS_TORCH}))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["before"] == []
+    assert len(result["listed"]) == len(result["resolved"]) == 6
+    import importlib.util
+
+    assert result["has_torch"] is (importlib.util.find_spec("torch") is not None)

@@ -1,20 +1,40 @@
 """Learning primitive: router policies, reward functions and trace-driven learning.
 
-Names mirror ``openjarvis.learning``. Nothing here imports torch; the LoRA trainer
-lives in ``jarvis_tui.learning.training.lora`` and imports it only when training.
-No module of this package may import ``jarvis_tui.traces.store`` at import time
-(the store imports ``classify`` from here).
+Names mirror ``openjarvis.learning``. Importing this package imports neither torch,
+transformers, peft, optuna nor numpy: the optimizer, the optimization store and the
+LoRA trainer are imported on first use (module ``__getattr__``), and ``HAS_TORCH`` is
+computed with ``importlib.util.find_spec`` without importing torch. No module of this
+package may import ``jarvis_tui.traces.store`` at import time (the store imports
+``classify`` from here).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
-from jarvis_tui.learning._stubs import QueryAnalyzer, RewardFunction, RouterPolicy, RoutingContext
+from jarvis_tui.learning._stubs import (
+    AgentLearningPolicy,
+    IntelligenceLearningPolicy,
+    LearningPolicy,
+    QueryAnalyzer,
+    RewardFunction,
+    RouterPolicy,
+    RoutingContext,
+)
 from jarvis_tui.learning.classify import QUERY_CLASSES, classify_query
 from jarvis_tui.learning.heuristic_reward import HeuristicRewardFunction
-from jarvis_tui.learning.router import HeuristicRouter, build_routing_context
+from jarvis_tui.learning.router import (
+    ComplexityResult,
+    DefaultQueryAnalyzer,
+    HeuristicRouter,
+    build_routing_context,
+    score_complexity,
+)
 from jarvis_tui.learning.training.data import TrainingDataMiner
+
+HAS_TORCH: bool = importlib.util.find_spec("torch") is not None
+"""Whether torch is installed (LoRA training also needs transformers and peft)."""
 
 _LAZY = {
     "AgentConfigEvolver": "jarvis_tui.learning.agent_evolver",
@@ -26,7 +46,14 @@ _LAZY = {
     "validate_agent_name": "jarvis_tui.learning.agent_evolver",
     "LearningOrchestrator": "jarvis_tui.learning.learning_orchestrator",
     "TraceDrivenPolicy": "jarvis_tui.learning.trace_policy",
+    "LearnedRouterPolicy": "jarvis_tui.learning.trace_policy",
     "BanditRouterPolicy": "jarvis_tui.learning.bandit_router",
+    "ArmStats": "jarvis_tui.learning.bandit_router",
+    "LLMOptimizer": "jarvis_tui.learning.optimize.llm_optimizer",
+    "OptimizationEngine": "jarvis_tui.learning.optimize.optimizer",
+    "OptimizationStore": "jarvis_tui.learning.optimize.store",
+    "LoRATrainer": "jarvis_tui.learning.training.lora",
+    "LoRATrainingConfig": "jarvis_tui.learning.training.lora",
 }
 
 
@@ -36,14 +63,20 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'jarvis_tui.learning' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def ensure_registered() -> None:
     """Ensure all learning policies are registered in ``RouterPolicyRegistry``.
 
-    Registers ``heuristic``, ``trace`` (alias ``learned``) and ``bandit``; safe to
-    call any number of times.
+    Registers ``heuristic``, ``trace``, ``learned`` and ``bandit``; safe to call any
+    number of times.
     """
     from jarvis_tui.learning.bandit_router import ensure_registered as _reg_bandit
     from jarvis_tui.learning.heuristic_policy import ensure_registered as _reg_heuristic
@@ -55,12 +88,25 @@ def ensure_registered() -> None:
 
 
 __all__ = [
+    "HAS_TORCH",
+    "QUERY_CLASSES",
     "AgentConfigEvolver",
+    "AgentLearningPolicy",
+    "ArmStats",
     "BanditRouterPolicy",
+    "ComplexityResult",
+    "DefaultQueryAnalyzer",
     "HeuristicRewardFunction",
     "HeuristicRouter",
+    "IntelligenceLearningPolicy",
+    "LLMOptimizer",
+    "LearnedRouterPolicy",
     "LearningOrchestrator",
-    "QUERY_CLASSES",
+    "LearningPolicy",
+    "LoRATrainer",
+    "LoRATrainingConfig",
+    "OptimizationEngine",
+    "OptimizationStore",
     "QueryAnalyzer",
     "RewardFunction",
     "RouterPolicy",
@@ -70,4 +116,5 @@ __all__ = [
     "build_routing_context",
     "classify_query",
     "ensure_registered",
+    "score_complexity",
 ]

@@ -7,6 +7,7 @@ re-exported from its canonical home, :mod:`jarvis_tui.core.types`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Dict
 
 from jarvis_tui.core.types import RoutingContext
 
@@ -41,4 +42,35 @@ class RouterPolicy(ABC):
         """Select the best model key for the given routing context."""
 
 
-__all__ = ["QueryAnalyzer", "RewardFunction", "RouterPolicy", "RoutingContext"]
+class LearningPolicy(ABC):
+    """Base for all learning policies; ``target`` names the primitive it updates."""
+
+    target: ClassVar[str] = ""
+    """``"intelligence"`` (model routing), ``"agent"`` or ``"tools"``."""
+
+    @abstractmethod
+    def update(self, trace_store: Any, **kwargs: object) -> Dict[str, Any]:
+        """Analyze traces and return update actions."""
+
+
+class IntelligenceLearningPolicy(LearningPolicy):
+    """Updates intelligence (model routing) from traces."""
+
+    target: ClassVar[str] = "intelligence"
+
+
+class AgentLearningPolicy(LearningPolicy):
+    """Updates agent logic from traces."""
+
+    target: ClassVar[str] = "agent"
+
+
+__all__ = [
+    "AgentLearningPolicy",
+    "IntelligenceLearningPolicy",
+    "LearningPolicy",
+    "QueryAnalyzer",
+    "RewardFunction",
+    "RouterPolicy",
+    "RoutingContext",
+]

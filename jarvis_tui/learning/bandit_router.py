@@ -1,23 +1,33 @@
-"""Bandit router: Thompson sampling over models, one bandit per query class.
+"""Bandit router: Thompson sampling (or UCB1) over models, one bandit per query class.
 
 Mirrors ``openjarvis.learning.bandit_router``: each ``(query class, model)`` pair is an
-arm with a Beta posterior; to route, draw one sample from every candidate arm's
-posterior and take the highest draw.
+arm. ``strategy="thompson"`` (default) keeps a Beta posterior per arm and routes to the
+highest of one draw per candidate; ``strategy="ucb"`` routes to the highest
+``mean reward + exploration_factor * sqrt(ln(pulls in the class) / pulls of the arm)``
+(an arm never pulled goes first). ``min_pulls`` makes every candidate be tried that
+many times (the least-tried first) before the strategy decides; ``reward_threshold``
+turns rewards into whole successes (``reward >= threshold``) and failures, as the
+reference does.
 
 Differences from the reference, on purpose:
 
-* **Fractional rewards.** A reward ``r`` in [0, 1] (feedback, or a
+* **Fractional rewards by default.** With ``reward_threshold=None`` (the default) a
+  reward ``r`` in [0, 1] (feedback, or a
   :class:`~jarvis_tui.learning.heuristic_reward.HeuristicRewardFunction` value) adds
   ``r`` to alpha and ``1 - r`` to beta. The reference thresholds at 0.5 and counts a
-  whole success or failure, which throws away how good a 0.55 or a 0.95 was. Rewards
-  outside [0, 1] are clamped; NaN raises ``ValueError``.
+  whole success or failure, which throws away how good a 0.55 or a 0.95 was; pass
+  ``reward_threshold=0.5`` for that. Rewards outside [0, 1] are clamped; NaN raises
+  ``ValueError``.
+* **min_pulls defaults to 0** (the reference: 3): an unpulled arm's Beta(1, 1) prior
+  already explores, and UCB1 tries every unpulled arm first. The under-tried arm with
+  the fewest pulls is taken (the first listed on a tie), not a random one.
+* **UCB1 counts pulls per query class** (each class is its own bandit); the
+  reference uses the total over all classes.
 * **Reproducible.** All draws come from one ``random.Random(seed)``; the same seed and
   the same calls give the same choices. The reference uses the global ``random``.
 * **A RouterPolicy.** ``select_model(context)`` chooses among ``available_models`` (or,
   without that list, among the models this class has seen, else the fallback chain).
-  The reference's ``route(context, models)`` is kept; its forced uniform exploration of
-  arms with fewer than ``min_pulls`` pulls is not needed with Thompson sampling (an
-  unpulled arm's Beta(1, 1) prior already explores) and is left out, as is UCB.
+  The reference's ``route(context, models)`` is kept.
 * Query classes come from :func:`classify_query` on the query text, the same classes as
   the trace store and :class:`~jarvis_tui.learning.trace_policy.TraceDrivenPolicy`.
 
@@ -42,21 +52,28 @@ if TYPE_CHECKING:
     from jarvis_tui.traces.store import TraceStore
 
 
+STRATEGIES = ("thompson", "ucb")
+
+
 @dataclass(slots=True)
 class ArmStats:
     """Evidence for one arm (a model within a query class), on top of the prior."""
 
     successes: float = 0.0
-    """Sum of rewards (added to the prior's alpha)."""
+    """Successes added to the prior's alpha: the sum of rewards, or (with a
+    ``reward_threshold``) the number of rewards at or above it."""
     failures: float = 0.0
-    """Sum of ``1 - reward`` (added to the prior's beta)."""
+    """Failures added to the prior's beta: the sum of ``1 - reward``, or the count below
+    the threshold."""
+    total_reward: float = 0.0
+    """Sum of the (clamped) rewards."""
     pulls: int = 0
     """Number of updates."""
 
     @property
     def mean_reward(self) -> float:
-        """Average reward so far (0.0 before any update)."""
-        return self.successes / self.pulls if self.pulls else 0.0
+        """``total_reward / pulls`` (0.0 before any update)."""
+        return self.total_reward / self.pulls if self.pulls else 0.0
 
 
 def _query_class(query_or_class: str) -> str:
@@ -64,22 +81,50 @@ def _query_class(query_or_class: str) -> str:
     return query_or_class if query_or_class in QUERY_CLASSES else classify_query(query_or_class)
 
 
+def _number(name: str, value: Any, *, low: float, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v < low or (strict and v == low):
+        bound = f"> {low:g}" if strict else f">= {low:g}"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return v
+
+
 class BanditRouterPolicy(RouterPolicy):
-    """Thompson-sampling router: per query class, one Beta posterior per model."""
+    """Multi-armed bandit router (Thompson sampling or UCB1), one bandit per query class."""
 
     def __init__(
         self,
         available_models: Optional[List[str]] = None,
         *,
+        strategy: str = "thompson",
+        exploration_factor: float = 2.0,
+        min_pulls: int = 0,
+        reward_threshold: Optional[float] = None,
         seed: Optional[int] = None,
         prior_alpha: float = 1.0,
         prior_beta: float = 1.0,
         default_model: str = "",
         fallback_model: str = "",
     ) -> None:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be 'thompson' or 'ucb', got {strategy!r}")
+        if isinstance(min_pulls, bool) or not isinstance(min_pulls, int) or min_pulls < 0:
+            raise ValueError(f"min_pulls must be a whole number >= 0, got {min_pulls!r}")
         for name, value in (("prior_alpha", prior_alpha), ("prior_beta", prior_beta)):
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+            _number(name, value, low=0.0, strict=True)
+        self.strategy: str = strategy
+        """``"thompson"`` or ``"ucb"``."""
+        self.exploration_factor = _number("exploration_factor", exploration_factor, low=0.0)
+        """UCB1's exploration constant."""
+        self.min_pulls: int = min_pulls
+        """Pulls every candidate gets before the strategy decides."""
+        self.reward_threshold: Optional[float] = (
+            None if reward_threshold is None
+            else _number("reward_threshold", reward_threshold, low=-math.inf)
+        )  # fmt: skip
+        """A reward at or above it is one whole success (None: fractional rewards)."""
         self._available: List[str] = list(available_models or [])
         self._default = default_model
         self._fallback = fallback_model
@@ -114,8 +159,14 @@ class BanditRouterPolicy(RouterPolicy):
             stats = arms.get(model)
             if stats is None:
                 stats = arms[model] = ArmStats()
-            stats.successes += value
-            stats.failures += 1.0 - value
+            if self.reward_threshold is None:
+                stats.successes += value
+                stats.failures += 1.0 - value
+            elif value >= self.reward_threshold:
+                stats.successes += 1.0
+            else:
+                stats.failures += 1.0
+            stats.total_reward += value
             stats.pulls += 1
 
     def update_from_traces(
@@ -167,6 +218,7 @@ class BanditRouterPolicy(RouterPolicy):
                     m: {
                         "pulls": s.pulls,
                         "mean_reward": s.mean_reward,
+                        "total_reward": s.total_reward,
                         "successes": s.successes,
                         "failures": s.failures,
                     }
@@ -185,13 +237,13 @@ class BanditRouterPolicy(RouterPolicy):
     # ------------------------------------------------------------------ routing
 
     def route(self, context: RoutingContext, models: List[str]) -> str:
-        """Thompson-sample among *models* (the reference's entry point)."""
+        """Choose among *models* with the configured strategy (the reference's entry point)."""
         if not models:
             raise ValueError("No models available")
-        return self._sample(classify_query(context.query), list(models))[0]
+        return self._choose(classify_query(context.query), list(models))[0]
 
     def select_model(self, context: RoutingContext) -> str:
-        """Select a model by Thompson sampling within the context's query class."""
+        """Select a model with the configured strategy within the context's query class."""
         return self.explain(context)[0]
 
     def explain(self, context: RoutingContext) -> Tuple[str, str]:
@@ -208,11 +260,50 @@ class BanditRouterPolicy(RouterPolicy):
             if self._fallback:
                 return self._fallback, f"{note} → fallback model {self._fallback}"
             return "", f"{note} → no model configured"
-        model, draw, (a, b, mean), pulls = self._sample(qclass, candidates)
+        return self._choose(qclass, candidates)
+
+    def _choose(self, qclass: str, candidates: List[str]) -> Tuple[str, str]:
+        """``(model, why)`` by min_pulls exploration, then the strategy."""
+        n = len(candidates)
+        if self.min_pulls:
+            with self._lock:
+                arms = self._arms.get(qclass, {})
+                pulls = [(arms[m].pulls if m in arms else 0, i) for i, m in enumerate(candidates)]
+            fewest, i = min(pulls)
+            if fewest < self.min_pulls:
+                model = candidates[i]
+                return model, (
+                    f"exploring: class {qclass!r} → {model} ({fewest} of min_pulls"
+                    f" {self.min_pulls} pulls; {n} candidates)"
+                )
+        if self.strategy == "ucb":
+            return self._ucb(qclass, candidates)
+        model, draw, (a, b, mean), pulls_ = self._sample(qclass, candidates)
         return model, (
             f"thompson: class {qclass!r} → {model} (drew {draw:.2f} from"
-            f" Beta({a:.1f}, {b:.1f}), mean {mean:.2f} over {pulls} updates;"
-            f" {len(candidates)} candidates)"
+            f" Beta({a:.1f}, {b:.1f}), mean {mean:.2f} over {pulls_} updates;"
+            f" {n} candidates)"
+        )
+
+    def _ucb(self, qclass: str, candidates: List[str]) -> Tuple[str, str]:
+        """UCB1: an unpulled arm first (in order), else the highest upper bound."""
+        with self._lock:
+            arms = dict(self._arms.get(qclass, {}))
+        total = sum(s.pulls for s in arms.values())
+        best: Optional[Tuple[float, str, float, float, int]] = None
+        for model in candidates:
+            stats = arms.get(model)
+            if stats is None or stats.pulls == 0:
+                return model, f"ucb1: class {qclass!r} → {model} (never pulled; tried first)"
+            bonus = self.exploration_factor * math.sqrt(math.log(max(total, 1)) / stats.pulls)
+            value = stats.mean_reward + bonus
+            if best is None or value > best[0]:
+                best = (value, model, stats.mean_reward, bonus, stats.pulls)
+        assert best is not None  # candidates is never empty here
+        value, model, mean, bonus, pulls = best
+        return model, (
+            f"ucb1: class {qclass!r} → {model} (mean {mean:.2f} + bonus {bonus:.2f}"
+            f" = {value:.2f} over {pulls} of {total} pulls; {len(candidates)} candidates)"
         )
 
     def _sample(

@@ -28,9 +28,14 @@ Differences from the reference, on purpose:
   :meth:`~TraceDrivenPolicy.update_from_traces` builds, and re-ranks (the reference
   keeps a separate, ad-hoc rule for online updates). An update replaces the statistics
   of every class it sees, so an observation also saved to the store is not counted twice.
-* The store is duck-typed (anything with ``iter_traces``), and
+* The store is duck-typed (anything with ``iter_traces``, else ``list_traces``), and
   :mod:`jarvis_tui.traces.store` is never imported here: the store imports
   :mod:`jarvis_tui.learning.classify`, so importing it back would be circular.
+  OpenJarvis's way in, ``TraceDrivenPolicy(analyzer)`` with a ``TraceAnalyzer``
+  (anything holding its store as ``_store`` or ``store``), works too; with neither a
+  store nor an analyzer an update answers ``{"error": "no analyzer configured"}``.
+* It is also an :class:`~jarvis_tui.learning._stubs.IntelligenceLearningPolicy`:
+  ``update(trace_store)`` is :meth:`TraceDrivenPolicy.update_from_traces`.
 
 Thread-safety: statistics are swapped under a lock; an update reads the store without
 holding it, so ``select_model`` keeps answering from the previous statistics meanwhile.
@@ -39,12 +44,13 @@ holding it, so ``select_model`` keeps answering from the previous statistics mea
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from jarvis_tui.core.registry import RouterPolicyRegistry
 from jarvis_tui.core.types import RoutingContext
-from jarvis_tui.learning._stubs import RouterPolicy
+from jarvis_tui.learning._stubs import IntelligenceLearningPolicy, RouterPolicy
 from jarvis_tui.learning.classify import classify_query
 
 if TYPE_CHECKING:
@@ -147,6 +153,23 @@ def _latency(value: Any) -> Optional[float]:
 _ClassStats = Dict[str, _ModelScore]
 
 
+def _analyzer_store(analyzer: Any) -> Any:
+    """The trace store an analyzer reads (OpenJarvis's ``TraceAnalyzer._store``), or None."""
+    for name in ("_store", "store"):
+        inner = getattr(analyzer, name, None)
+        if inner is not None and (hasattr(inner, "iter_traces") or hasattr(inner, "list_traces")):
+            return inner
+    return None
+
+
+def _list_all(source: Any, since: Optional[float], until: Optional[float]) -> Iterator[Any]:
+    """Every trace of a store that has only ``list_traces`` (OpenJarvis's interface)."""
+    try:
+        return iter(source.list_traces(since=since, until=until, limit=sys.maxsize))
+    except TypeError:  # a list_traces without since/until
+        return iter(source.list_traces(limit=sys.maxsize))
+
+
 def _stream(iter_traces: Callable[..., Iterator[Any]], **kwargs: Any) -> Iterator[Any]:
     """``iter_traces(**kwargs)`` without steps where the store can skip them (we never
     read steps); a store whose ``iter_traces`` lacks ``with_steps`` streams them all."""
@@ -164,7 +187,7 @@ def _ranking(models: _ClassStats) -> List[Tuple[str, float, int]]:
     return scored
 
 
-class TraceDrivenPolicy(RouterPolicy):
+class TraceDrivenPolicy(RouterPolicy, IntelligenceLearningPolicy):
     """Router policy that learns from historical traces.
 
     Maintains ``query_class -> best_model`` from trace outcomes and feedback; falls back
@@ -177,6 +200,7 @@ class TraceDrivenPolicy(RouterPolicy):
         self,
         store: Optional[TraceStore] = None,
         *,
+        analyzer: Optional[Any] = None,
         available_models: Optional[List[str]] = None,
         default_model: str = "",
         fallback_model: str = "",
@@ -184,13 +208,23 @@ class TraceDrivenPolicy(RouterPolicy):
     ) -> None:
         if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 0:
             raise ValueError(f"min_samples must be an int >= 0, got {min_samples!r}")
-        if store is not None and not hasattr(store, "iter_traces"):
-            # Catches TraceDrivenPolicy(["m1", "m2"]): models are a keyword here.
+        if store is not None and not (
+            hasattr(store, "iter_traces") or hasattr(store, "list_traces")
+        ):
+            if analyzer is None and _analyzer_store(store) is not None:
+                analyzer, store = store, None  # OpenJarvis: TraceDrivenPolicy(analyzer)
+            else:
+                # Catches TraceDrivenPolicy(["m1", "m2"]): models are a keyword here.
+                raise TypeError(
+                    f"store must be a TraceStore (with iter_traces), got {type(store).__name__};"
+                    " pass models as available_models=[...]"
+                )
+        if analyzer is not None and _analyzer_store(analyzer) is None:
             raise TypeError(
-                f"store must be a TraceStore (with iter_traces), got {type(store).__name__};"
-                " pass models as available_models=[...]"
+                f"analyzer must hold a trace store as ._store or .store, got {type(analyzer).__name__}"
             )
         self._store = store
+        self._analyzer = analyzer
         self._available: List[str] = list(available_models or [])
         self._default = default_model
         self._fallback = fallback_model
@@ -292,19 +326,30 @@ class TraceDrivenPolicy(RouterPolicy):
         or ``updated: False`` with a ``reason`` (``error`` too without a store).
         """
         source = store if store is not None else self._store
+        if source is None and self._analyzer is not None:
+            source = _analyzer_store(self._analyzer)
         if source is None:
             return {
                 "updated": False,
-                "reason": "no trace store",
-                "error": "no trace store configured",
+                "reason": "no analyzer configured",
+                "error": "no analyzer configured",
             }
         iter_traces = getattr(source, "iter_traces", None)
-        if iter_traces is None:
-            raise TypeError(f"{type(source).__name__} has no iter_traces(): cannot stream traces")
+        if iter_traces is not None:
+            traces = _stream(iter_traces, agent=agent, stop=stop)
+        elif hasattr(source, "list_traces"):
+            traces = _list_all(source, since, until)
+        else:
+            raise TypeError(
+                f"{type(source).__name__} has neither iter_traces() nor list_traces(): "
+                "cannot read traces"
+            )
 
         fresh: Dict[str, _ClassStats] = {}
         total = 0
-        for trace in _stream(iter_traces, agent=agent, stop=stop):
+        for trace in traces:
+            if agent is not None and getattr(trace, "agent", agent) != agent:
+                continue
             if since is not None and trace.started_at < since:
                 continue
             if until is not None and trace.started_at > until:
@@ -366,20 +411,55 @@ class TraceDrivenPolicy(RouterPolicy):
                 score = models[model] = _ModelScore()
             score.add(outcome, feedback)
 
+    def update(self, trace_store: Any, **kwargs: object) -> Dict[str, Any]:
+        """Learn from *trace_store* (:meth:`update_from_traces`; the LearningPolicy interface)."""
+        return self.update_from_traces(trace_store, **kwargs)  # type: ignore[arg-type]
+
     def reset(self) -> None:
         """Forget everything learned."""
         with self._lock:
             self._stats.clear()
 
 
+class LearnedRouterPolicy(TraceDrivenPolicy):
+    """The reference's ``learned`` router: TraceDrivenPolicy's runtime routing plus a
+    batch :meth:`update` from a trace store.
+
+    Same constructor as :class:`TraceDrivenPolicy` (``analyzer`` first, as in
+    OpenJarvis). :meth:`update` relearns from *trace_store* with this module's scoring
+    (unknown outcomes and missing feedback carry no weight) and answers in the
+    reference's shape: ``updated`` (whether any class changed model), ``changes``
+    (``{class: new model}``), ``policy_map``; a store that cannot be read gives
+    ``{"updated": False, "reason": "Could not access trace store"}``.
+    """
+
+    def update(self, trace_store: Any, **kwargs: object) -> Dict[str, Any]:
+        """Batch update: relearn the policy map from every trace in *trace_store*."""
+        try:
+            summary = self.update_from_traces(trace_store, **kwargs)  # type: ignore[arg-type]
+        except Exception as exc:  # the reference's contract: a dict, not a raise
+            return {
+                "updated": False,
+                "reason": "Could not access trace store",
+                "error": f"{type(exc).__name__}: {exc}",
+            }
+        changes = {q: c["new"] for q, c in summary.get("changes", {}).items() if c["new"]}
+        return {
+            **summary,
+            "updated": bool(changes),
+            "changes": changes,
+            "policy_map": self.policy_map,
+        }
+
+
 def ensure_registered() -> None:
-    """Register TraceDrivenPolicy as ``trace`` (and the reference's ``learned``)."""
-    for key in ("trace", "learned"):
+    """Register TraceDrivenPolicy as ``trace`` and LearnedRouterPolicy as ``learned``."""
+    for key, cls in (("trace", TraceDrivenPolicy), ("learned", LearnedRouterPolicy)):
         if not RouterPolicyRegistry.contains(key):
             try:
-                RouterPolicyRegistry.register_value(key, TraceDrivenPolicy)
+                RouterPolicyRegistry.register_value(key, cls)
             except ValueError:
                 pass  # another thread registered it between the check and here
 
 
-__all__ = ["TraceDrivenPolicy", "classify_query", "ensure_registered"]
+__all__ = ["LearnedRouterPolicy", "TraceDrivenPolicy", "classify_query", "ensure_registered"]

@@ -185,7 +185,7 @@ def test_learning_policies_register_under_their_names(saved_shared_registries: N
     from jarvis_tui.learning import bandit_router, heuristic_policy, trace_policy
     from jarvis_tui.learning.bandit_router import BanditRouterPolicy
     from jarvis_tui.learning.router import HeuristicRouter
-    from jarvis_tui.learning.trace_policy import TraceDrivenPolicy
+    from jarvis_tui.learning.trace_policy import LearnedRouterPolicy, TraceDrivenPolicy
 
     for _ in range(2):  # idempotent
         heuristic_policy.ensure_registered()
@@ -193,7 +193,7 @@ def test_learning_policies_register_under_their_names(saved_shared_registries: N
         bandit_router.ensure_registered()
     assert RouterPolicyRegistry.get("heuristic") is HeuristicRouter
     assert RouterPolicyRegistry.get("trace") is TraceDrivenPolicy
-    assert RouterPolicyRegistry.get("learned") is TraceDrivenPolicy
+    assert RouterPolicyRegistry.get("learned") is LearnedRouterPolicy
     assert RouterPolicyRegistry.get("bandit") is BanditRouterPolicy
     assert isinstance(RouterPolicyRegistry.create("heuristic", ["a:1b"]), HeuristicRouter)
     assert isinstance(RouterPolicyRegistry.create("trace", min_samples=2), TraceDrivenPolicy)

@@ -1,11 +1,16 @@
-"""Configuration optimization: types, search spaces, Pareto frontier and the store.
+"""Configuration optimization: types, search spaces, Pareto frontier, the store, and
+(imported on first use) the LLM optimizer and the optimization engine.
 
 Engine code only: no Textual, no torch.
 """
 
+from typing import Any
+
 from jarvis_tui.learning.optimize.pareto import compute_pareto_frontier, dominates
 from jarvis_tui.learning.optimize.search_space import (
+    DEFAULT_SEARCH_SPACE,
     build_search_space,
+    default_search_space,
     load_search_space,
     validate_config,
 )
@@ -25,8 +30,30 @@ from jarvis_tui.learning.optimize.types import (
     TrialResult,
 )
 
+_LAZY = {
+    "LLMOptimizer": "jarvis_tui.learning.optimize.llm_optimizer",
+    "OptimizationEngine": "jarvis_tui.learning.optimize.optimizer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jarvis_tui.learning.optimize' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "DEFAULT_OBJECTIVES",
+    "DEFAULT_SEARCH_SPACE",
+    "LLMOptimizer",
+    "OptimizationEngine",
     "BenchmarkScore",
     "ObjectiveBound",
     "ObjectiveSpec",
@@ -42,6 +69,7 @@ __all__ = [
     "TrialResult",
     "build_search_space",
     "compute_pareto_frontier",
+    "default_search_space",
     "dominates",
     "load_search_space",
     "validate_config",

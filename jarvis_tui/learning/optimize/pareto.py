@@ -8,7 +8,9 @@ Definitions (each objective is oriented by its ``direction``):
   each other, so duplicates of a frontier point are **all** on the frontier. With no
   objectives nothing dominates anything, so every trial is on it.
 
-A metric is read from the trial (``trial.<metric>``), else from ``trial.summary``.
+A metric is read from the trial (``trial.<metric>``), else from ``trial.summary``
+(``summary.<metric>``, then ``summary.<metric>_stats.mean`` — OpenJarvis keeps e.g.
+``ipw`` and ``energy`` as statistics there).
 Unlike the reference, which silently scores a missing metric as 0.0 (putting every
 trial on the frontier), a metric a trial lacks — or a NaN or non-numeric value — is
 a ValueError naming the metric and the trial.
@@ -32,11 +34,38 @@ from jarvis_tui.learning.optimize.types import ObjectiveSpec
 _BLOCK = 512
 
 
+# OpenJarvis's names for the RunSummary statistics behind some metrics
+# (``throughput_tok_per_sec`` -> ``summary.throughput_stats.mean``); any other metric
+# ``m`` is looked up as ``summary.m_stats.mean``.
+SUMMARY_STATS = {
+    "throughput_tok_per_sec": "throughput_stats",
+    "mfu_pct": "mfu_stats",
+    "mbu_pct": "mbu_stats",
+    "energy_per_output_token": "energy_per_output_token_stats",
+    "mean_itl_ms": "itl_stats",
+}
+
+
+def _summary_stat(summary: Any, metric: str) -> Any:
+    """``summary.<metric>_stats.mean`` (OpenJarvis keeps ipw, energy... as stats objects)."""
+    for name in dict.fromkeys((SUMMARY_STATS.get(metric, ""), f"{metric}_stats")):
+        stats = getattr(summary, name, None) if name else None
+        if stats is None:
+            continue
+        mean = stats.get("mean") if isinstance(stats, dict) else getattr(stats, "mean", None)
+        if mean is not None:
+            return mean
+    return None
+
+
 def _metric(trial: Any, metric: str) -> float:
     value = getattr(trial, metric, None)
     if value is None:
         summary = getattr(trial, "summary", None)
-        value = getattr(summary, metric, None) if summary is not None else None
+        if summary is not None:
+            value = getattr(summary, metric, None)
+            if value is None:
+                value = _summary_stat(summary, metric)
     tid = getattr(trial, "trial_id", "?")
     if value is None:
         raise ValueError(f"objective metric {metric!r} is missing on trial {tid!r}")

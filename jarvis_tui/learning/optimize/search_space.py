@@ -145,4 +145,62 @@ def validate_config(space: SearchSpace, params: dict[str, Any]) -> list[str]:
     return problems
 
 
-__all__ = ["build_search_space", "load_search_space", "validate_config"]
+def default_search_space() -> SearchSpace:
+    """A fresh copy of OpenJarvis's default search space (all five primitives)."""
+    dim = SearchDimension
+    return SearchSpace(
+        dimensions=[
+            dim("intelligence.model", "categorical",
+                ["qwen3:8b", "qwen3:4b", "qwen3:1.7b", "llama3.1:8b", "llama3.1:70b",
+                 "gemma2:9b", "mistral:7b", "deepseek-r1:8b"],
+                description="The LLM model to use for generation", primitive="intelligence"),
+            dim("intelligence.temperature", "continuous", low=0.0, high=1.0,
+                description="Generation temperature (0 = deterministic, 1 = creative)",
+                primitive="intelligence"),
+            dim("intelligence.max_tokens", "integer", low=256, high=8192,
+                description="Maximum tokens to generate per response", primitive="intelligence"),
+            dim("intelligence.top_p", "continuous", low=0.0, high=1.0,
+                description="Nucleus sampling probability threshold", primitive="intelligence"),
+            dim("intelligence.system_prompt", "text",
+                description="System prompt to guide model behavior", primitive="intelligence"),
+            dim("engine.backend", "categorical",
+                ["ollama", "vllm", "sglang", "llamacpp", "mlx", "lmstudio", "exo", "nexa",
+                 "ovms", "uzu", "apple_fm"],
+                description="Inference engine backend", primitive="engine"),
+            dim("agent.type", "categorical",
+                ["simple", "orchestrator", "native_react", "native_openhands"],
+                description="Agent architecture to use", primitive="agent"),
+            dim("agent.max_turns", "integer", low=1, high=30,
+                description="Maximum number of agent reasoning turns", primitive="agent"),
+            dim("tools.tool_set", "subset",
+                ["calculator", "think", "file_read", "file_write", "web_search",
+                 "code_interpreter", "llm", "shell_exec", "apply_patch", "http_request",
+                 "database_query"],
+                description="Set of tools available to the agent", primitive="tools"),
+            dim("learning.routing_policy", "categorical",
+                ["heuristic", "grpo", "bandit", "learned"],
+                description="Router policy for model/agent selection", primitive="learning"),
+        ],
+        fixed={},
+        constraints=[
+            "SimpleAgent (agent.type='simple') should only have max_turns = 1",
+            "agent.max_turns must be >= 1",
+            "intelligence.temperature and intelligence.top_p should not both be at extreme values",
+        ],
+    )  # fmt: skip
+
+
+DEFAULT_SEARCH_SPACE: SearchSpace = default_search_space()
+"""OpenJarvis's default search space: model, temperature, max tokens, top-p, system
+prompt, engine, agent type, max turns, tool set and routing policy, with its values.
+Shared and mutable as in the reference: call :func:`default_search_space` for a copy
+to change."""
+
+
+__all__ = [
+    "DEFAULT_SEARCH_SPACE",
+    "build_search_space",
+    "default_search_space",
+    "load_search_space",
+    "validate_config",
+]

@@ -177,7 +177,8 @@ class TrainingDataMiner:
         ``query_class``, ``model``, ``feedback``.
 
         Duplicate ``(input, output)`` pairs are collapsed; the first occurrence
-        (newest first, as the reference reads) is kept.
+        (newest first, as the reference reads) is kept. A store with only
+        ``list_traces`` gives its pairs in the order it returns the traces.
         """
         return list(self.iter_sft_pairs(agent=agent))
 
@@ -189,11 +190,19 @@ class TrainingDataMiner:
             source = self._store.iter_pairs(
                 agent=agent, min_feedback=self._min_quality, exclude_failures=True
             )
-        else:
+        elif hasattr(self._store, "iter_traces"):
             ordered = sorted(
                 self._quality_traces(agent=agent), key=lambda t: t.started_at, reverse=True
             )
             source = ((t.query, t.result, t.model, t.feedback, None) for t in ordered)
+        else:
+            # A store with only list_traces (the reference's interface) already returns
+            # its traces in the order it means (OpenJarvis: newest first): keep it, as
+            # the reference does, and stream instead of sorting everything in memory.
+            source = (
+                (t.query, t.result, t.model, t.feedback, None)
+                for t in self._quality_traces(agent=agent)
+            )
         for query, result, model, feedback, qclass in source:
             key = (query, result)  # shares the strings kept in the output
             if key in seen:
