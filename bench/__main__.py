@@ -15,11 +15,12 @@ from bench import (
     bench_trials_pane,
     bench_trials_plot,
     bench_ui_lag,
+    bench_workers,
 )
 from bench.common import summary
 
 ALL = (bench_store, bench_learning, bench_configs, bench_training, bench_ui_lag,
-       bench_optimize, bench_trials_plot, bench_trials_pane, bench_evals)  # fmt: skip
+       bench_optimize, bench_trials_plot, bench_trials_pane, bench_evals, bench_workers)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
