@@ -390,3 +390,71 @@ def test_a_postgresql_backed_run(home, postgres_url, capsys) -> None:
     by_id = {t.user_attrs["jt_config"]["trial_id"]: t.user_attrs["jt_worker"] for t in shared}
     assert {t.trial_id: meta[t.trial_id]["worker"] for t in trials} == by_id
     assert not journal(home).exists()  # the run's study lives in PostgreSQL only
+
+
+# --------------------------------------------------------------------------- steering
+
+
+def test_review_gate_holds_every_proposal_before_any_worker_sees_it(home) -> None:
+    """Engine level: a worker joins from a thread; in review mode nothing reaches the
+    storage until accepted, a rejected proposal never does, and queued configs go first."""
+    from jarvis_tui.learning.optimize.optimizer import RunControl
+    from jarvis_tui.learning.optimize.session import open_session
+    from jarvis_tui.learning.optimize.workers import run_worker
+    from jarvis_tui.paths import Workspace
+
+    session = open_session(Workspace(home), max_trials=4, patience=100, seed=5)
+    url = str(journal(home))
+    dispatcher = StudyDispatcher(url, liveness=Liveness(0.5, 2))
+    control = RunControl(review=True)
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    seen_at_review: list[list[str]] = []
+    rejected: list[str] = []
+    decisions = iter(["reject", "accept", "accept", "accept", "accept", "accept"])
+
+    def on_event(ev) -> None:
+        if ev.kind == "started":
+            t = threading.Thread(
+                target=run_worker,
+                args=(url, ev.run.run_id, lambda info: session.engine.trial_runner),
+                kwargs={"worker_id": "thread", "stop": stop},
+                daemon=True,
+            )
+            t.start()
+            threads.append(t)
+            control.enqueue(dict(ev.run.search_space.fixed) | _first_config(session.space))
+        elif ev.kind == "review":
+            in_storage = [
+                t.user_attrs["jt_config"]["trial_id"] for t in config_trials(url, ev.run.run_id)
+            ]
+            seen_at_review.append(in_storage)
+            assert ev.config.trial_id not in in_storage
+            if next(decisions) == "reject":
+                rejected.append(ev.config.trial_id)
+                control.reject("too slow for this test")
+            else:
+                control.accept()
+
+    try:
+        run = session.engine.run(control=control, on_event=on_event, dispatcher=dispatcher)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        session.close()
+    assert run.status == "completed"
+    shared = config_trials(url, run.run_id)
+    stored = [t.user_attrs["jt_config"]["trial_id"] for t in shared]
+    assert rejected and not set(rejected) & set(stored)
+    assert len(stored) == 4 and [t.state.name for t in shared] == ["COMPLETE"] * 4
+    assert shared[0].user_attrs["jt_source"] == "queued"  # the queued config went first
+    with OptimizationStore(home / "optimize.db") as store:
+        meta = store.get_trial_meta(run.run_id)
+    assert {meta[i]["worker"] for i in stored} == {"thread"}
+
+
+def _first_config(space) -> dict:
+    from jarvis_tui.learning.optimize.optimizer import default_config
+
+    return default_config(space)
