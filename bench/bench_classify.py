@@ -4,8 +4,8 @@ Run: ``python -m bench.bench_classify``. 50,000 demo queries (the five classes m
 the demo writes them), best of 5 passes, against OpenJarvis's own ``classify_query``
 (two keyword regexes) measured in the same run. The detector finds far more (loops,
 SQL, calls, tracebacks, equations...) and must still cost no more than those two
-regexes (the previous keyword-substring fast path cost about a third of it; figures in
-the README). Absolute numbers swing with machine load; the ratio is what is held.
+regexes (the previous keyword-substring fast path cost about a third of this detector).
+Absolute numbers swing with machine load; the ratio is what is held.
 """
 
 from __future__ import annotations
