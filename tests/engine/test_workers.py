@@ -458,3 +458,13 @@ def _first_config(space) -> dict:
     from jarvis_tui.learning.optimize.optimizer import default_config
 
     return default_config(space)
+
+
+def test_the_storage_comes_from_optimize_toml_else_the_workspace_journal(tmp_path) -> None:
+    from jarvis_tui.learning.optimize.workers import default_storage_url
+
+    assert default_storage_url(tmp_path) == str(tmp_path / JOURNAL_FILE)
+    (tmp_path / "optimize.toml").write_text('[optimize]\nstorage = "postgresql://u@db/j"\n')
+    assert default_storage_url(tmp_path) == "postgresql://u@db/j"
+    (tmp_path / "optimize.toml").write_text('[optimize]\nstorage = "runs.journal"\n')
+    assert default_storage_url(tmp_path) == str(tmp_path / "runs.journal")
