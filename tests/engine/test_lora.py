@@ -173,8 +173,22 @@ def test_schedule_warms_up_then_decays(two_epochs: dict) -> None:
     assert lr_at(99, 100, 10, 1.0) < 0.01
 
 
-def test_gradient_checkpointing_and_weight_decay_are_honoured(two_epochs: dict) -> None:
+def test_checkpointing_is_off_when_memory_does_not_need_it(two_epochs: dict) -> None:
+    # The config allows it (the spec's default True), but the tiny model's
+    # activations fit many times over: the fast path leaves it off and says why.
     trainer = two_epochs["trainer"]
+    assert not any(getattr(m, "gradient_checkpointing", False) for m in trainer.model.modules())
+    fast = json.loads((Path(two_epochs["summary"]["run_dir"]) / RUN_FILE).read_text())["config"][
+        "fast_path"
+    ]
+    assert fast["checkpointing"] is False and fast["checkpointing_why"].startswith("off: ")
+
+
+def test_gradient_checkpointing_always_and_weight_decay_are_honoured(
+    tiny_lm: str, tmp_path: Path
+) -> None:
+    trainer = LoRATrainer(config(num_epochs=1), model_name=tiny_lm, checkpointing="always")
+    assert trainer.train(make_pairs(4), run_dir=tmp_path)["status"] == "completed"
     flags = [m.gradient_checkpointing for m in trainer.model.modules()
              if hasattr(m, "gradient_checkpointing")]  # fmt: skip
     assert flags and all(flags)

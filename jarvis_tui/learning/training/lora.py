@@ -102,6 +102,227 @@ def _select_device(hint: Optional[str] = None) -> str:
     return "cpu"
 
 
+# ---------------------------------------------------------------------------
+# The fast path: precision, checkpointing, attention, threads (issue 15)
+# ---------------------------------------------------------------------------
+
+PRECISION_ENV = "JARVIS_TUI_TRAIN_PRECISION"
+"""``auto`` (default), ``bf16`` or ``fp32``: overrides the trainer's *precision*."""
+THREADS_ENV = "JARVIS_TUI_TRAIN_THREADS"
+"""A thread count, or ``ui``: all usable cores but one (set while a UI shares the machine)."""
+CANCEL_FILE = "cancel"
+"""A file of this name in a live run folder cancels the run at the next step (every rank)."""
+PRECISIONS = ("auto", "bf16", "fp32")
+
+# Activations may use this share of the memory that is free when the run starts;
+# beyond it, gradient checkpointing is turned on (it recomputes each block in the
+# backward pass: ~30% more compute for a fraction of the activation memory).
+_ACTIVATION_SHARE = 0.5
+
+
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX on x86, BF16 on Arm).
+
+    Without it bf16 matmuls are emulated and slower than fp32, so ``auto`` picks fp32.
+    """
+    import platform
+
+    import torch
+
+    cpu = getattr(torch, "cpu", None)
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        fn = getattr(cpu, probe, None)
+        try:
+            if fn is not None and fn():
+                return True
+        except Exception:  # pragma: no cover - a probe missing on this build
+            pass
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        try:
+            flags = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+        return any(line.startswith("Features") and " bf16" in line for line in flags.splitlines())
+    return False
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_threads(threads: Any, *, local_world: int = 1) -> Optional[int]:
+    """The torch thread count for a run: *threads* (an int, ``"ui"``, or None for
+    :data:`THREADS_ENV`, then the default); ``"ui"`` is all usable cores but one,
+    shared among the ranks of this machine. None: leave torch's default."""
+    if threads is None:
+        threads = os.environ.get(THREADS_ENV) or None
+    cores = usable_cores()
+    if threads is None:
+        return max(1, cores // local_world) if local_world > 1 else None
+    if isinstance(threads, str):
+        if threads.strip().lower() == "ui":
+            return max(1, (cores - 1) // max(1, local_world))
+        try:
+            threads = int(threads)
+        except ValueError:
+            raise ValueError(f"threads must be a whole number or 'ui' (got {threads!r})") from None
+    if not _is_int(threads) or threads < 1:
+        raise ValueError(f"threads must be a whole number of at least 1 (got {threads!r})")
+    return int(threads)
+
+
+def _available_memory(device: str) -> Optional[int]:
+    """Bytes free for this run on *device* now (None when unknown)."""
+    if device.startswith("cuda"):
+        import torch
+
+        try:
+            return int(torch.cuda.mem_get_info(torch.device(device))[0])
+        except Exception:
+            return None
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:
+        pass
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def activation_bytes(model_config: Any, batch: int, seq: int, *, bytes_per: int) -> int:
+    """Activation memory of one training step without checkpointing, estimated.
+
+    Per layer ``s·b·h·(17 + 2.5·a·s/h)`` values (Korthikanti et al. 2022, in values
+    rather than fp16 bytes), plus the logits, their fp32 copy and gradient.
+    """
+    h = int(getattr(model_config, "hidden_size", 0) or 0)
+    layers = int(getattr(model_config, "num_hidden_layers", 0) or 0)
+    heads = int(getattr(model_config, "num_attention_heads", 1) or 1)
+    vocab = int(getattr(model_config, "vocab_size", 0) or 0)
+    inter = int(getattr(model_config, "intermediate_size", 4 * h) or 4 * h)
+    per_layer = seq * batch * (h * 13 + inter * 4 + 2.5 * heads * seq)
+    logits = batch * seq * vocab * (bytes_per + 4 + 4)
+    return int(per_layer * layers * bytes_per + logits)
+
+
+@dataclass
+class FastPath:
+    """What a run picked to go fast, and why; written to run.json's ``config.fast_path``."""
+
+    precision: str = "fp32"
+    """``bf16`` (autocast, fp32 master weights for the adapter) or ``fp32``."""
+    precision_why: str = ""
+    checkpointing: bool = False
+    checkpointing_why: str = ""
+    attention: str = ""
+    """The attention kernel transformers uses (``sdpa``, ``flash_attention_2``, ``eager``)."""
+    matmul: str = ""
+    lora_dropout: str = ""
+    threads: Optional[int] = None
+    world_size: int = 1
+    notes: List[str] = field(default_factory=list)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        """One line for a status bar: ``bf16 · no checkpointing · sdpa · 2 threads``."""
+        parts = [self.precision, "checkpointing" if self.checkpointing else "no checkpointing"]
+        if self.attention:
+            parts.append(self.attention)
+        if self.threads:
+            parts.append(f"{self.threads} threads")
+        if self.world_size > 1:
+            parts.append(f"{self.world_size} ranks")
+        return " · ".join(parts)
+
+
+def _pick_precision(device: str, requested: str) -> tuple[str, str]:
+    """(``bf16`` | ``fp32``, why) for *device* and the *requested* precision."""
+    import torch
+
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {requested!r})")
+    if device.startswith("cuda"):
+        ok = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        if requested == "fp32":
+            return "fp32", "fp32 requested"
+        if ok:
+            return "bf16", "this GPU supports bf16"
+        return "fp32", "this GPU has no bf16: fp32"
+    if device == "cpu":
+        native = cpu_bf16_supported()
+        if requested == "fp32":
+            return "fp32", "fp32 requested"
+        if requested == "bf16":
+            why = "bf16 requested" + ("" if native else " (emulated: this CPU has no native bf16)")
+            return "bf16", why
+        if native:
+            return "bf16", "this CPU computes bf16 natively (AVX512-BF16/AMX/Arm BF16)"
+        return "fp32", "this CPU has no native bf16 (no AVX512-BF16 or AMX): fp32"
+    if requested == "bf16":
+        return "bf16", "bf16 requested"
+    return "fp32", f"fp32 on {device}"
+
+
+# ---------------------------------------------------------------------------
+# Several processes: torch.distributed (issue 16)
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class DistInfo:
+    """This process's place in a torch.distributed job (torchrun / accelerate launch)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def dist_from_env(env: Optional[Dict[str, str]] = None) -> DistInfo:
+    """Read RANK / WORLD_SIZE / LOCAL_RANK / LOCAL_WORLD_SIZE (set by torchrun and accelerate)."""
+    env = os.environ if env is None else env
+
+    def num(key: str, default: int) -> int:
+        try:
+            return int(env.get(key, default))
+        except (TypeError, ValueError):
+            return default
+
+    world = num("WORLD_SIZE", 1)
+    if world <= 1:
+        return DistInfo()
+    return DistInfo(
+        rank=num("RANK", 0),
+        world=world,
+        local_rank=num("LOCAL_RANK", 0),
+        local_world=num("LOCAL_WORLD_SIZE", world),
+    )
+
+
+class RankFailed(RuntimeError):
+    """Another rank failed while setting up or during training."""
+
+
 @contextlib.contextmanager
 def quiet_transformers() -> Iterator[None]:
     """No tqdm bars or info logs from transformers (they would land in the TUI or CLI)."""
@@ -117,6 +338,19 @@ def quiet_transformers() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+
+
+def _enable_checkpointing(model: Any) -> None:
+    """Non-reentrant gradient checkpointing on *model* (a transformers or peft model)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    kw = {"use_reentrant": False}
+    if hasattr(base, "activation_checkpointing_enable"):
+        base.activation_checkpointing_enable(activation_checkpointing_kwargs=kw)
+    else:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kw)
+    # With frozen embeddings nothing upstream of the first block needs a
+    # gradient; this keeps checkpointed blocks in the graph under peft.
+    base.enable_input_require_grads()
 
 
 class ModelLoadError(ValueError):
@@ -250,7 +484,22 @@ class LoRATrainer:
         cache (nothing is downloaded); default the spec's ``Qwen/Qwen3-0.6B``.
         ``None`` means that default too.
     device:
-        PyTorch device string. ``None`` auto-detects (cuda > mps > cpu).
+        PyTorch device string. ``None`` auto-detects (cuda > mps > cpu). Under
+        torchrun / accelerate launch a CUDA run takes ``cuda:<LOCAL_RANK>``.
+    precision:
+        ``auto`` (default; :data:`PRECISION_ENV` overrides it): bf16 autocast
+        where the device computes bf16 natively (fp32 master weights for the
+        adapter), fp32 elsewhere; ``bf16`` or ``fp32`` to force one.
+    threads:
+        torch threads for the run: a number, ``"ui"`` (all usable cores but one,
+        for a run beside the TUI), or None (:data:`THREADS_ENV`, else torch's
+        default; under torchrun the cores are shared among the ranks).
+    checkpointing:
+        ``auto`` (default): gradient checkpointing only when the estimated
+        activations of the longest batch would not fit in half the free memory
+        (and ``config.gradient_checkpointing`` allows it), or after an out of
+        memory; ``always`` honours ``config.gradient_checkpointing`` as the
+        reference does; ``never``.
 
     Raises
     ------
@@ -268,6 +517,9 @@ class LoRATrainer:
         *,
         model_name: str = DEFAULT_MODEL,
         device: Optional[str] = None,
+        precision: Optional[str] = None,
+        threads: Any = None,
+        checkpointing: str = "auto",
     ) -> None:
         try:
             import peft  # noqa: F401
@@ -281,9 +533,31 @@ class LoRATrainer:
 
         self.config = config
         self.model_name = str(model_name) if model_name is not None else DEFAULT_MODEL
+        self.dist = dist_from_env()
+        """This process's rank and world (world 1 without torchrun / accelerate launch)."""
         self.device = _select_device(device)
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {self.device!r} was requested but CUDA is not available")
+        if self.dist.enabled and self.device == "cuda":
+            count = torch.cuda.device_count()
+            if self.dist.local_rank >= count:
+                raise ValueError(
+                    f"{self.dist.local_world} processes on this machine but only {count} CUDA "
+                    f"device(s): use at most --nproc {count}"
+                )
+            self.device = f"cuda:{self.dist.local_rank}"
+        requested = precision or os.environ.get(PRECISION_ENV) or "auto"
+        if requested not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {', '.join(PRECISIONS)} (got {requested!r})"
+            )
+        self.precision = requested
+        if checkpointing not in ("auto", "always", "never"):
+            raise ValueError(f"checkpointing must be auto, always or never (got {checkpointing!r})")
+        self.checkpointing = checkpointing
+        self.threads = resolve_threads(threads, local_world=self.dist.local_world)
+        self.fast_path = FastPath()
+        """What the latest :meth:`train` picked (also in run.json's ``config.fast_path``)."""
         if config.use_4bit:
             if not self.device.startswith("cuda"):
                 raise ValueError(
@@ -376,13 +650,19 @@ class LoRATrainer:
 
         self._ensure_tokenizer()
         ref = self._model_ref()
+        fast = self.fast_path
         dtype = torch.float32
-        if self.device.startswith("cuda") and torch.cuda.is_bf16_supported():
+        # On a GPU the frozen base weights are bf16 (memory); on a CPU they stay
+        # fp32 and only the frozen linear layers are cast once, after peft wraps
+        # them (_cast_frozen_linears), so norms, embeddings and the residual
+        # stream keep fp32 as under plain autocast.
+        if self.device.startswith("cuda") and fast.precision == "bf16":
             dtype = torch.bfloat16
         major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
         kwargs: Dict[str, Any] = {
             ("dtype" if (major, minor) >= (4, 56) else "torch_dtype"): dtype,
             "local_files_only": True,
+            "attn_implementation": self._attention_kernel(dtype),
         }
         if self.config.use_4bit:
             from transformers import BitsAndBytesConfig
@@ -396,9 +676,16 @@ class LoRATrainer:
             kwargs["device_map"] = {"": self.device}
         try:
             with quiet_transformers():
-                model = AutoModelForCausalLM.from_pretrained(ref, **kwargs)
+                try:
+                    model = AutoModelForCausalLM.from_pretrained(ref, **kwargs)
+                except (ValueError, ImportError):
+                    if kwargs["attn_implementation"] == "eager":
+                        raise
+                    kwargs["attn_implementation"] = "eager"  # an architecture without SDPA
+                    model = AutoModelForCausalLM.from_pretrained(ref, **kwargs)
         except Exception as exc:
             raise self._load_error(exc) from exc
+        fast.attention = str(getattr(model.config, "_attn_implementation", "") or "eager")
         if not self.config.use_4bit:
             model.to(self.device)
         if getattr(model, "config", None) is not None:
@@ -409,16 +696,52 @@ class LoRATrainer:
             model = prepare_model_for_kbit_training(
                 model, use_gradient_checkpointing=self.config.gradient_checkpointing
             )
-        elif self.config.gradient_checkpointing:
-            kw = {"use_reentrant": False}
-            if hasattr(model, "activation_checkpointing_enable"):
-                model.activation_checkpointing_enable(activation_checkpointing_kwargs=kw)
-            else:
-                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kw)
-            # With frozen embeddings nothing upstream of the first block needs a
-            # gradient; this keeps checkpointed blocks in the graph under peft.
-            model.enable_input_require_grads()
+        elif fast.checkpointing:
+            _enable_checkpointing(model)
         self.model = model
+
+    def _attention_kernel(self, dtype: Any) -> str:
+        """flash_attention_2 on a GPU that runs it (bf16, sm80+, flash-attn installed), else SDPA."""
+        import torch
+
+        if (
+            self.device.startswith("cuda")
+            and dtype == torch.bfloat16
+            and importlib.util.find_spec("flash_attn") is not None
+        ):
+            try:
+                if torch.cuda.get_device_capability(torch.device(self.device))[0] >= 8:
+                    return "flash_attention_2"
+            except Exception:
+                pass
+        return "sdpa"
+
+    def _cast_frozen_linears(self) -> int:
+        """bf16 copies of the frozen linear weights once, instead of a cast per matmul.
+
+        Under CPU autocast a frozen weight (``requires_grad=False``) is cast again at
+        every use (autocast caches only leaves that need a gradient); storing it in
+        bf16 gives the same numbers. The adapter's weights stay fp32. Returns the count.
+        """
+        import torch
+
+        n = 0
+        emb = self.model.get_input_embeddings()
+        tied = getattr(emb, "weight", None)
+        for module in self.model.modules():
+            if type(module) is torch.nn.Linear and not module.weight.requires_grad:
+                w = module.weight
+                if w is tied or w.dtype != torch.float32:
+                    continue  # a tied lm_head shares the (fp32) embedding matrix
+                module.weight = torch.nn.Parameter(
+                    w.detach().to(torch.bfloat16), requires_grad=False
+                )
+                if module.bias is not None and not module.bias.requires_grad:
+                    module.bias = torch.nn.Parameter(
+                        module.bias.detach().to(torch.bfloat16), requires_grad=False
+                    )
+                n += 1
+        return n
 
     def _apply_lora(self) -> None:
         from peft import LoraConfig, TaskType, get_peft_model
@@ -556,14 +879,18 @@ class LoRATrainer:
             mask[i, :k] = 1
         return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
 
-    def batches(self, lengths: Sequence[int], *, epoch: int, seed: int = 0) -> List[List[int]]:
+    def batches(
+        self, lengths: Sequence[int], *, epoch: int, seed: int = 0, batch_size: Optional[int] = None
+    ) -> List[List[int]]:
         """Index batches for one epoch: shuffled with (seed, epoch), grouped by length.
 
         Indices are shuffled, sorted by length within windows of
         ``batch_size × 32``, cut into batches, and the batches shuffled; the batch
         holding the longest example goes first (an out-of-memory shows at once).
+        *batch_size* defaults to the config's (a distributed step takes the
+        global batch, then splits it across the ranks).
         """
-        bs = self.config.batch_size
+        bs = batch_size or self.config.batch_size
         rng = random.Random(seed * 1_000_003 + epoch)
         order = list(range(len(lengths)))
         rng.shuffle(order)
@@ -607,8 +934,17 @@ class LoRATrainer:
             return batch
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
-    def evaluate(self, dataset: Sequence[Dict[str, Any]]) -> float:
-        """Mean loss per response token over *dataset* (no gradients, no dropout)."""
+    def _autocast(self) -> Any:
+        """bf16 autocast when the run picked bf16; a no-op context otherwise."""
+        import torch
+
+        if self.fast_path.precision != "bf16":
+            return contextlib.nullcontext()
+        kind = self.device.split(":")[0]
+        return torch.autocast(device_type=kind, dtype=torch.bfloat16)
+
+    def _eval_sums(self, dataset: Sequence[Dict[str, Any]]) -> tuple[float, int]:
+        """(sum of token losses, response tokens) over *dataset*, no gradients, no dropout."""
         import torch
 
         model = self.model
@@ -618,7 +954,7 @@ class LoRATrainer:
         order = sorted(range(len(dataset)), key=lambda i: dataset[i]["length"])
         bs = self.config.batch_size
         try:
-            with torch.no_grad():
+            with torch.no_grad(), self._autocast():
                 for i in range(0, len(order), bs):
                     batch = self.collate([dataset[j] for j in order[i : i + bs]])
                     n = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
@@ -629,6 +965,11 @@ class LoRATrainer:
                     count += n
         finally:
             model.train(was_training)
+        return total, count
+
+    def evaluate(self, dataset: Sequence[Dict[str, Any]]) -> float:
+        """Mean loss per response token over *dataset* (no gradients, no dropout)."""
+        total, count = self._eval_sums(dataset)
         return total / count if count else float("nan")
 
     def _save_adapter_to(self, dest: Path) -> None:
@@ -667,71 +1008,248 @@ class LoRATrainer:
         eval_fraction: float = 0.0,
         seed: int = 0,
         on_record: Optional[StepCallback] = None,
+        run_id: Optional[str] = None,
     ) -> Dict[str, Any]:
         """Run LoRA fine-tuning on *pairs*; returns the summary.
 
         *run_dir* is the folder that receives this run's folder
         (``<run_dir>/<run_id>/``; default ``config.output_dir``, usually the
-        workspace's ``checkpoints/``). *callback* gets each step record (the
-        dict written to metrics.jsonl); *on_record* gets every record (step,
-        eval, epoch). Setting *stop* finishes the current step, saves the
-        adapter and returns status ``cancelled``. *eval_fraction* of the
-        examples (seeded) are held out for an eval loss at each epoch end.
+        workspace's ``checkpoints/``; *run_id* names it, default a new id).
+        *callback* gets each step record (the dict written to metrics.jsonl);
+        *on_record* gets every record (step, eval, epoch). Setting *stop*, or a
+        :data:`CANCEL_FILE` appearing in the run folder, finishes the current
+        step, saves the adapter and returns status ``cancelled``.
+        *eval_fraction* of the examples (seeded) are held out for an eval loss at
+        each epoch end.
+
+        Under torchrun / accelerate launch (``WORLD_SIZE`` > 1) the run is
+        DistributedDataParallel (gloo on CPU, nccl on CUDA): rank 0's *pairs* are
+        used by every rank; ``batch_size`` is per rank, so a step takes
+        ``batch_size × world`` examples, split across the ranks; the loss is the
+        mean over the whole step's response tokens, exactly as one process with
+        that batch would compute it. Only rank 0 writes the run folder; a stop on
+        any rank (or the cancel file) stops every rank at the same step.
 
         The summary has the spec's keys (``status``, ``epochs``,
         ``total_steps``, ``avg_loss``, ``adapter_path``, ``training_samples``)
         and ``run_dir``, ``run_id``, ``message``, ``truncated``, ``dropped``,
         ``train_examples``, ``eval_examples``, ``final_loss``, ``eval_loss``,
         ``tokens``, ``tokens_per_s``, ``duration``, ``planned_steps``,
-        ``device``. ``status`` is ``completed``, ``cancelled``, ``diverged``
-        (NaN/inf loss or gradient) or ``failed`` (an error during training; the
-        message says which, and run.json records it).
+        ``device``, ``fast_path``. ``status`` is ``completed``, ``cancelled``,
+        ``diverged`` (NaN/inf loss or gradient) or ``failed`` (an error during
+        training; the message says which, and run.json records it).
 
         With no *pairs* it returns ``{"status": "skipped", "reason": "no training
         data"}`` (the spec's answer) and writes nothing. Raises before any work (and
         before a run folder exists) for an invalid config, a bad model path or an
         unwritable output dir.
         """
-        if not pairs:
-            return {"status": "skipped", "reason": "no training data"}
+        import torch
 
+        created_group = False
+        if self.dist.enabled:
+            created_group = self._init_group()
+            pairs = self._broadcast(pairs if self.dist.is_main else None)
+        old_threads = torch.get_num_threads()
+        try:
+            if not pairs:
+                return {"status": "skipped", "reason": "no training data"}
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            return self._train(
+                pairs, callback=callback, stop=stop, run_dir=run_dir,
+                eval_fraction=eval_fraction, seed=seed, on_record=on_record, run_id=run_id,
+            )  # fmt: skip
+        finally:
+            torch.set_num_threads(old_threads)
+            if created_group:
+                with contextlib.suppress(Exception):
+                    torch.distributed.destroy_process_group()
+
+    # -- several processes ----------------------------------------------------
+
+    def _init_group(self) -> bool:
+        """Join the process group torchrun set up (env://); False if one exists already."""
+        import datetime
+
+        import torch
+        import torch.distributed as tdist
+
+        if tdist.is_initialized():
+            return False
+        backend = "nccl" if self.device.startswith("cuda") else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(torch.device(self.device))
+        tdist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=10))
+        return True
+
+    def _comm_device(self) -> Any:
+        import torch
+
+        return torch.device(self.device if self.device.startswith("cuda") else "cpu")
+
+    def _broadcast(self, obj: Any) -> Any:
+        """Rank 0's *obj* on every rank."""
+        import torch.distributed as tdist
+
+        box = [obj]
+        tdist.broadcast_object_list(box, src=0, device=self._comm_device())
+        return box[0]
+
+    def _sum(self, *values: float) -> List[float]:
+        """*values* summed over the ranks (one all-reduce); unchanged in one process."""
+        if not self.dist.enabled:
+            return list(values)
+        import torch
+        import torch.distributed as tdist
+
+        t = torch.tensor(values, dtype=torch.float64, device=self._comm_device())
+        tdist.all_reduce(t, op=tdist.ReduceOp.SUM)
+        return [float(x) for x in t.tolist()]
+
+    def _agree(self, error: Optional[BaseException], *flags: bool) -> List[bool]:
+        """Every rank learns whether any rank failed (and raises), and ORs *flags*."""
+        if not self.dist.enabled:
+            if error is not None:
+                raise error
+            return list(flags)
+        failed_rank = float(self.dist.rank + 1) if error is not None else 0.0
+        sums = self._sum(failed_rank, *(1.0 if f else 0.0 for f in flags))
+        if error is not None:
+            raise error
+        if sums[0]:
+            raise RankFailed("another rank failed to start training (its output says why)")
+        return [x > 0 for x in sums[1:]]
+
+    # -- the run ---------------------------------------------------------------
+
+    def _plan_fast_path(self, longest: int, per_rank_batch: int) -> bool:
+        """Fill :attr:`fast_path` for the loaded model; returns whether memory needs checkpointing."""
+        import torch
+
+        cfg = self.config
+        fast = self.fast_path
+        fast.world_size = self.dist.world
+        fast.threads = self.threads or torch.get_num_threads()
+        fast.lora_dropout = (
+            "off (0: no dropout kernel)" if cfg.lora_dropout == 0 else f"p={cfg.lora_dropout:g}"
+        )
+        if self.device.startswith("cuda"):
+            fast.matmul = f"cuBLAS {fast.precision}"
+        elif self.device == "cpu":
+            torch.backends.mkldnn.enabled = True
+            if fast.precision == "bf16":
+                fast.matmul = "oneDNN bf16 (autocast; frozen linears stored in bf16)"
+            else:
+                blas = "MKL" if torch.backends.mkl.is_available() else "BLAS"
+                fast.matmul = f"{blas} fp32"
+        else:
+            fast.matmul = f"{self.device} {fast.precision}"
+        if self.checkpointing == "always" or cfg.use_4bit:
+            fast.checkpointing = bool(cfg.gradient_checkpointing)
+            fast.checkpointing_why = "as configured (checkpointing=always)"
+            return False
+        if self.checkpointing == "never" or not cfg.gradient_checkpointing:
+            fast.checkpointing = False
+            fast.checkpointing_why = "off (not allowed by the config)"
+            return False
+        need = activation_bytes(
+            getattr(self.model, "config", None), per_rank_batch, longest,
+            bytes_per=2 if fast.precision == "bf16" else 4,
+        )  # fmt: skip
+        free = _available_memory(self.device)
+        mb = 1024 * 1024
+        if free is None:
+            fast.checkpointing_why = f"off: activations ~{need / mb:,.0f} MB, free memory unknown"
+            return False
+        if need > _ACTIVATION_SHARE * free:
+            fast.checkpointing_why = (
+                f"on: activations ~{need / mb:,.0f} MB of {free / mb:,.0f} MB free "
+                f"(batch {per_rank_batch} × {longest} tokens)"
+            )
+            return True
+        fast.checkpointing_why = (
+            f"off: activations ~{need / mb:,.0f} MB fit in {free / mb:,.0f} MB free"
+        )
+        return False
+
+    def _train(
+        self,
+        pairs: List[Dict[str, Any]],
+        *,
+        callback: Optional[StepCallback],
+        stop: Optional[threading.Event],
+        run_dir: Optional[str | os.PathLike[str]],
+        eval_fraction: float,
+        seed: int,
+        on_record: Optional[StepCallback],
+        run_id: Optional[str],
+    ) -> Dict[str, Any]:
         import torch
 
         from jarvis_tui.learning.training.runs import RunWriter
 
         cfg = self.config
-        problems = cfg.validate()
-        if problems:
-            raise ValueError("invalid training config: " + "; ".join(problems))
-        if not _is_num(eval_fraction) or not 0 <= eval_fraction < 1:
-            raise ValueError(f"eval_fraction must be in [0, 1) (got {eval_fraction!r})")
-        root = self._check_writable(
-            Path(run_dir if run_dir is not None else cfg.output_dir).expanduser()
-        )
+        dist = self.dist
+        main = dist.is_main
         started = time.monotonic()
-
-        dataset = self.prepare_dataset(pairs)
-        stats = dict(self.last_stats)
-        if not dataset:
-            raise ValueError(
-                f"none of the {len(pairs)} pairs has a response within max_seq_length="
-                f"{cfg.max_seq_length} tokens ({stats['dropped']} dropped); raise max_seq_length"
-            )
-        train_set, eval_set = self._split(dataset, eval_fraction, seed)
-        del dataset
-
-        torch.manual_seed(seed)
-        self.model = None  # every run starts from the base model, not the last adapter
-        self._load_model()
-        self._apply_lora()
+        self.fast_path = fast = FastPath()
+        error: Optional[BaseException] = None
+        need_ckpt = False
+        root = None
+        try:
+            problems = cfg.validate()
+            if problems:
+                raise ValueError("invalid training config: " + "; ".join(problems))
+            if not _is_num(eval_fraction) or not 0 <= eval_fraction < 1:
+                raise ValueError(f"eval_fraction must be in [0, 1) (got {eval_fraction!r})")
+            if main:
+                root = self._check_writable(
+                    Path(run_dir if run_dir is not None else cfg.output_dir).expanduser()
+                )
+            fast.precision, fast.precision_why = _pick_precision(self.device, self.precision)
+            dataset = self.prepare_dataset(pairs)
+            stats = dict(self.last_stats)
+            if not dataset:
+                raise ValueError(
+                    f"none of the {len(pairs)} pairs has a response within max_seq_length="
+                    f"{cfg.max_seq_length} tokens ({stats['dropped']} dropped); raise max_seq_length"
+                )
+            train_set, eval_set = self._split(dataset, eval_fraction, seed)
+            del dataset
+            torch.manual_seed(seed)
+            self.model = None  # every run starts from the base model, not the last adapter
+            fast.checkpointing = self.checkpointing == "always" and cfg.gradient_checkpointing
+            self._load_model()
+            self._apply_lora()
+            need_ckpt = self._plan_fast_path(max(e["length"] for e in train_set), cfg.batch_size)
+        except Exception as exc:
+            error = exc
+        (need_ckpt,) = self._agree(error, need_ckpt)
         model = self.model
+        if need_ckpt and not fast.checkpointing:
+            _enable_checkpointing(model)
+            fast.checkpointing = True
+            if not fast.checkpointing_why.startswith("on"):
+                fast.checkpointing_why = "on: another rank's memory needs it"
+        if fast.precision == "bf16" and self.device == "cpu":
+            self._cast_frozen_linears()
         model.train()
         groups = self._param_groups()
         trainable = [p for g in groups for p in g["params"]]
         optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        net = model
+        if dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            cuda = self.device.startswith("cuda")
+            net = DistributedDataParallel(
+                model, device_ids=[torch.device(self.device).index] if cuda else None
+            )
 
         bs = cfg.batch_size
-        steps_per_epoch = math.ceil(len(train_set) / bs)
+        global_bs = bs * dist.world
+        steps_per_epoch = math.ceil(len(train_set) / global_bs)
         planned = steps_per_epoch * cfg.num_epochs
         warmup = math.ceil(cfg.warmup_ratio * planned)
         lengths = [e["length"] for e in train_set]
@@ -751,10 +1269,28 @@ class LoRATrainer:
             "steps_per_epoch": steps_per_epoch,
             "warmup_steps": warmup,
             "lr_schedule": "linear warmup, cosine decay",
+            "world_size": dist.world,
+            "global_batch_size": global_bs,
+            "fast_path": fast.to_dict(),
         }
-        writer = RunWriter(
-            root, model=self.model_name, config=run_config, data=data, total_steps=planned
-        )
+        writer: Optional[RunWriter] = None
+        where: List[Any] = [None, None, None]
+        if main:
+            try:
+                writer = RunWriter(
+                    root, model=self.model_name, config=run_config, data=data,
+                    total_steps=planned, run_id=run_id,
+                )  # fmt: skip
+                where = [writer.run_id, str(writer.path), None]
+            except Exception as exc:
+                where = [None, None, f"{type(exc).__name__}: {exc}"]
+                if not dist.enabled:
+                    raise
+        if dist.enabled:
+            where = self._broadcast(where)
+            if where[2] is not None:
+                raise RankFailed(f"rank 0 could not create the run folder: {where[2]}")
+        cancel_file = writer.path / CANCEL_FILE if writer is not None else None
         summary: Dict[str, Any] = {
             "status": "failed",
             "epochs": 0.0,
@@ -762,8 +1298,8 @@ class LoRATrainer:
             "avg_loss": None,
             "adapter_path": None,
             "training_samples": len(pairs),
-            "run_dir": str(writer.path),
-            "run_id": writer.run_id,
+            "run_dir": where[1],
+            "run_id": where[0],
             "message": "",
             "truncated": stats["truncated"],
             "dropped": stats["dropped"],
@@ -776,12 +1312,47 @@ class LoRATrainer:
             "duration": 0.0,
             "planned_steps": planned,
             "device": self.device,
+            "fast_path": fast.to_dict(),
         }
 
         def emit(record: Dict[str, Any]) -> None:
-            writer.append(record)
+            if writer is not None:
+                writer.append(record)
             if on_record is not None:
                 on_record(record)
+
+        def stopping() -> bool:
+            asked = stop is not None and stop.is_set()
+            if not asked and cancel_file is not None:
+                asked = cancel_file.exists()
+            if dist.enabled:
+                return self._sum(1.0 if asked else 0.0)[0] > 0
+            return asked
+
+        def forward_backward(items: List[Dict[str, Any]]) -> tuple[float, float]:
+            """One step's forward and backward on this rank's share; (loss part, grad norm)."""
+            n_global = sum(sum(1 for x in e["labels"][1:] if x != IGNORE_INDEX) for e in items)
+            mine = items[dist.rank :: dist.world]
+            weight = 1.0
+            if not mine:  # a short last step: join the gradient all-reduce with nothing
+                mine, weight = items[:1], 0.0
+            batch = self._to_device(self.collate(mine))
+            with self._autocast():
+                out = net(**batch, num_items_in_batch=max(1, n_global))
+            # The model returns this rank's token losses summed over the whole
+            # step's token count; DDP averages gradients, hence × world.
+            loss = out.loss * weight
+            part = float(loss.detach())
+            grad_norm = float("nan")
+            if math.isfinite(part) or dist.enabled:  # every rank must join the all-reduce
+                (loss * dist.world).backward()
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm))
+            del loss, out, batch
+            return part, grad_norm
+
+        oom_types = tuple(
+            t for t in (getattr(torch, "OutOfMemoryError", None),) if t is not None
+        ) or (RuntimeError,)  # fmt: skip
 
         step = 0
         tokens_total = 0
@@ -794,29 +1365,50 @@ class LoRATrainer:
         try:
             for epoch in range(cfg.num_epochs):
                 epoch_losses = []
-                order = self.batches(lengths, epoch=epoch, seed=seed)
+                order = self.batches(lengths, epoch=epoch, seed=seed, batch_size=global_bs)
                 for i, idx in enumerate(order):
-                    if stop is not None and stop.is_set():
+                    if stopping():
                         status = "cancelled"
                         break
                     t0 = time.monotonic()
                     items = [train_set[j] for j in idx]
-                    batch = self._to_device(self.collate(items))
                     lr = lr_at(step, planned, warmup, cfg.learning_rate)
                     for g in optimizer.param_groups:
                         g["lr"] = lr
-                    loss = model(**batch).loss
-                    loss_v = float(loss.detach())
-                    grad_norm = float("nan")
-                    if math.isfinite(loss_v):
-                        loss.backward()
-                        grad_norm = float(
-                            torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm)
-                        )
-                        if math.isfinite(grad_norm):
-                            optimizer.step()
+                    for attempt in (0, 1):
+                        try:
+                            part, grad_norm = forward_backward(items)
+                            break
+                        except oom_types as exc:
+                            optimizer.zero_grad(set_to_none=True)
+                            if self.device.startswith("cuda"):
+                                torch.cuda.empty_cache()
+                            width = max(e["length"] for e in items)
+                            if attempt or fast.checkpointing or dist.enabled:
+                                raise MemoryError(
+                                    f"out of memory on {self.device} at step {step + 1} (batch "
+                                    f"of {len(items)} × {width} tokens)"
+                                    + (
+                                        " even with gradient checkpointing"
+                                        if fast.checkpointing
+                                        else ""
+                                    )
+                                    + "; lower batch_size or max_seq_length"
+                                ) from exc
+                            _enable_checkpointing(model)
+                            fast.checkpointing = True
+                            fast.checkpointing_why = (
+                                f"on: out of memory at step {step + 1} (batch of {len(items)} × "
+                                f"{width} tokens), turned on and the step retried"
+                            )
+                            summary["fast_path"] = fast.to_dict()
+                            if writer is not None:
+                                writer.update(config={"fast_path": fast.to_dict()})
+                            logger.warning("%s", fast.checkpointing_why)
+                    (loss_v,) = self._sum(part)
+                    if math.isfinite(loss_v) and math.isfinite(grad_norm):
+                        optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
-                    del loss, batch
                     step += 1
                     tokens = sum(e["length"] for e in items)
                     now = time.monotonic()
@@ -854,32 +1446,49 @@ class LoRATrainer:
                     break
                 # -- epoch end
                 if eval_set:
-                    ev = self.evaluate(eval_set)
+                    total, count = self._eval_sums(eval_set[dist.rank :: dist.world])
+                    total, count = self._sum(total, float(count))
+                    ev = total / count if count else float("nan")
                     summary["eval_loss"] = ev
                     emit({"type": "eval", "epoch": epoch + 1, "step": step, "eval_loss": ev})
                 adapter = None
                 if (epoch + 1) % cfg.save_every_n_epochs == 0:
-                    last_adapter = writer.path / f"epoch-{epoch + 1}"
-                    self._save_adapter_to(last_adapter)
-                    adapter = last_adapter.name
+                    if writer is not None:
+                        last_adapter = writer.path / f"epoch-{epoch + 1}"
+                        self._save_adapter_to(last_adapter)
+                    elif where[1]:
+                        last_adapter = Path(where[1]) / f"epoch-{epoch + 1}"
+                    adapter = f"epoch-{epoch + 1}"
                 emit({"type": "epoch", "epoch": epoch + 1, "step": step, "adapter": adapter})
-                writer.heartbeat(force=True)
+                if writer is not None:
+                    writer.heartbeat(force=True)
             train_s = time.monotonic() - t_train
             if status in ("completed", "cancelled"):
-                final = writer.path / "final"
-                self._save_adapter_to(final)
-                last_adapter = final
+                if writer is not None:
+                    final = writer.path / "final"
+                    self._save_adapter_to(final)
+                    last_adapter = final
+                elif where[1]:
+                    last_adapter = Path(where[1]) / "final"
                 if status == "cancelled":
                     message = f"cancelled after {step} of {planned} steps; the adapter was saved"
         except Exception as exc:
-            logger.exception("LoRA training failed")
             train_s = time.monotonic() - t_train
             status = "failed"
             message = f"{type(exc).__name__}: {exc}"
-        except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then go
-            writer.finish(
-                "failed", message=f"{type(exc).__name__} during training", steps_done=step
+            if dist.enabled and not isinstance(exc, MemoryError):
+                message = (
+                    f"rank {dist.rank} of {dist.world} lost the other ranks during step "
+                    f"{step + 1} (one of them failed or was killed): {message}"
+                )
+            logger.error(
+                "LoRA training failed: %s", message, exc_info=logger.isEnabledFor(logging.DEBUG)
             )
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then go
+            if writer is not None:
+                writer.finish(
+                    "failed", message=f"{type(exc).__name__} during training", steps_done=step
+                )
             raise
 
         final_loss = sum(epoch_losses) / len(epoch_losses) if epoch_losses else None
@@ -898,25 +1507,26 @@ class LoRATrainer:
             train_seconds=train_s,
             duration=time.monotonic() - started,
         )
-        writer.finish(
-            status,
-            final_loss=final_loss,
-            message=message,
-            steps_done=step,
-            duration=summary["duration"],
-            **{
-                k: summary[k]
-                for k in (
-                    "avg_loss",
-                    "eval_loss",
-                    "adapter_path",
-                    "tokens",
-                    "tokens_per_s",
-                    "train_seconds",
-                    "epochs",
-                )
-            },  # fmt: skip
-        )
+        if writer is not None:
+            writer.finish(
+                status,
+                final_loss=final_loss,
+                message=message,
+                steps_done=step,
+                duration=summary["duration"],
+                **{
+                    k: summary[k]
+                    for k in (
+                        "avg_loss",
+                        "eval_loss",
+                        "adapter_path",
+                        "tokens",
+                        "tokens_per_s",
+                        "train_seconds",
+                        "epochs",
+                    )
+                },  # fmt: skip
+            )
         return summary
 
     def _split(

@@ -1,0 +1,228 @@
+"""The training fast path (issue 15): what a run picks on this machine, and says in run.json.
+
+bf16 autocast where the CPU computes bf16 natively (the capability check is forced
+both ways here, since CI machines differ), gradient checkpointing only when memory
+needs it or after an out of memory, no dropout kernel at ``lora_dropout=0``, the
+thread count a UI asks for, and a cancel file in the run folder. All on the offline
+tiny LM, a few seconds each.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from jarvis_tui.learning.training import lora  # noqa: E402
+from jarvis_tui.learning.training.lora import (  # noqa: E402
+    CANCEL_FILE,
+    LoRATrainer,
+    LoRATrainingConfig,
+    usable_cores,
+)
+from jarvis_tui.learning.training.runs import RUN_FILE, RunInfo  # noqa: E402
+from jarvis_tui.learning.training.tinylm import build_tiny_lm  # noqa: E402
+
+LR = 1e-2
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(build_tiny_lm(tmp_path_factory.mktemp("models") / "tiny-lm", seed=0))
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv(lora.PRECISION_ENV, raising=False)
+    monkeypatch.delenv(lora.THREADS_ENV, raising=False)
+    old = torch.get_num_threads()
+    yield
+    torch.set_num_threads(old)
+
+
+def pairs(n: int = 16) -> list[dict]:
+    return [
+        {"input": f"What is {i} plus {i}? Answer briefly.", "output": f"The answer is {2 * i}. " * (1 + i % 4)}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def config(**kw) -> LoRATrainingConfig:
+    base = dict(num_epochs=2, batch_size=4, learning_rate=LR, max_seq_length=256, lora_dropout=0.0)
+    base.update(kw)
+    return LoRATrainingConfig(**base)
+
+
+def fast_path(summary: dict) -> dict:
+    run = json.loads((Path(summary["run_dir"]) / RUN_FILE).read_text())
+    return run["config"]["fast_path"]
+
+
+def losses(summary: dict) -> list[float]:
+    lines = (Path(summary["run_dir"]) / "metrics.jsonl").read_text().splitlines()
+    return [r["loss"] for r in map(json.loads, lines) if r["type"] == "step"]
+
+
+# --------------------------------------------------------------------------- precision
+
+
+def test_a_cpu_without_bf16_falls_back_to_fp32_and_says_so(
+    tiny_lm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lora, "cpu_bf16_supported", lambda: False)
+    s = LoRATrainer(config(num_epochs=1), model_name=tiny_lm, device="cpu").train(
+        pairs(8), run_dir=tmp_path
+    )
+    assert s["status"] == "completed"
+    fast = fast_path(s)
+    assert fast["precision"] == "fp32"
+    assert "no native bf16" in fast["precision_why"]
+    assert fast["matmul"].endswith("fp32")
+    assert s["fast_path"] == fast  # the summary (what the pane shows) says the same
+
+
+def test_bf16_autocast_where_the_cpu_has_it_tracks_the_fp32_loss_curve(
+    tiny_lm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lora, "cpu_bf16_supported", lambda: True)
+    bf16_trainer = LoRATrainer(config(), model_name=tiny_lm, device="cpu")
+    bf16 = bf16_trainer.train(pairs(), run_dir=tmp_path / "bf16")
+    fp32 = LoRATrainer(config(), model_name=tiny_lm, device="cpu", precision="fp32").train(
+        pairs(), run_dir=tmp_path / "fp32"
+    )
+    assert bf16["status"] == fp32["status"] == "completed"
+    assert fast_path(bf16)["precision"] == "bf16" and "natively" in fast_path(bf16)["precision_why"]
+    assert fast_path(fp32)["precision"] == "fp32"
+    # fp32 master weights: the adapter the optimizer updates stays fp32.
+    trainable = [p for p in bf16_trainer.model.parameters() if p.requires_grad]
+    assert trainable and all(p.dtype == torch.float32 for p in trainable)
+    a, b = losses(bf16), losses(fp32)
+    assert len(a) == len(b) == 8
+    assert a[-1] < a[0]  # it learns
+    for x, y in zip(a, b, strict=True):
+        assert abs(x - y) <= 0.02 * y, (a, b)
+    assert abs(bf16["final_loss"] - fp32["final_loss"]) <= 0.02 * fp32["final_loss"]
+
+
+def test_a_bad_precision_is_refused(tiny_lm: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32"):
+        LoRATrainer(config(), model_name=tiny_lm, precision="fp8")
+    monkeypatch.setenv(lora.PRECISION_ENV, "half")
+    with pytest.raises(ValueError, match="'half'"):
+        LoRATrainer(config(), model_name=tiny_lm)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_checkpointing_turns_on_when_memory_needs_it(
+    tiny_lm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lora, "_available_memory", lambda device: 64 * 1024)  # 64 KB free
+    trainer = LoRATrainer(config(num_epochs=1), model_name=tiny_lm)
+    s = trainer.train(pairs(8), run_dir=tmp_path)
+    assert s["status"] == "completed"
+    fast = fast_path(s)
+    assert fast["checkpointing"] is True and fast["checkpointing_why"].startswith("on: activations")
+    assert any(getattr(m, "gradient_checkpointing", False) for m in trainer.model.modules())
+
+
+def test_an_out_of_memory_turns_checkpointing_on_and_retries_once(
+    tiny_lm: str, tmp_path: Path
+) -> None:
+    class OomOnce(LoRATrainer):
+        def _apply_lora(self) -> None:
+            super()._apply_lora()
+            calls = [0]
+
+            def hook(module, args, kwargs):
+                calls[0] += 1
+                if calls[0] == 2:  # the second step's forward
+                    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+
+            self.model.register_forward_pre_hook(hook, with_kwargs=True)
+
+    trainer = OomOnce(config(num_epochs=1), model_name=tiny_lm)
+    s = trainer.train(pairs(8), run_dir=tmp_path)
+    assert s["status"] == "completed" and s["total_steps"] == 2
+    fast = fast_path(s)
+    assert fast["checkpointing"] is True
+    assert "out of memory at step 2" in fast["checkpointing_why"]
+    assert any(getattr(m, "gradient_checkpointing", False) for m in trainer.model.modules())
+
+
+def test_out_of_memory_again_stops_with_the_reason(tiny_lm: str, tmp_path: Path) -> None:
+    class AlwaysOom(LoRATrainer):
+        def _apply_lora(self) -> None:
+            super()._apply_lora()
+
+            def hook(module, args, kwargs):
+                raise torch.OutOfMemoryError("CUDA out of memory")
+
+            self.model.register_forward_pre_hook(hook, with_kwargs=True)
+
+    s = AlwaysOom(config(num_epochs=1), model_name=tiny_lm).train(pairs(8), run_dir=tmp_path)
+    assert s["status"] == "failed" and s["total_steps"] == 0
+    info = RunInfo.load(s["run_dir"])
+    assert info.status == "failed"
+    assert "out of memory on cpu at step 1" in info.message
+    assert "even with gradient checkpointing" in info.message and "batch_size" in info.message
+
+
+# --------------------------------------------------------------------------- kernels, threads
+
+
+def test_no_dropout_kernel_when_lora_dropout_is_zero(tiny_lm: str, tmp_path: Path) -> None:
+    trainer = LoRATrainer(config(num_epochs=1, lora_dropout=0.0), model_name=tiny_lm)
+    s = trainer.train(pairs(4), run_dir=tmp_path / "a")
+    assert not [m for m in trainer.model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert fast_path(s)["lora_dropout"].startswith("off")
+    with_dropout = LoRATrainer(config(num_epochs=1, lora_dropout=0.1), model_name=tiny_lm)
+    s = with_dropout.train(pairs(4), run_dir=tmp_path / "b")
+    assert [m for m in with_dropout.model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert fast_path(s)["lora_dropout"] == "p=0.1"
+
+
+def test_attention_kernel_is_recorded(tiny_lm: str, tmp_path: Path) -> None:
+    s = LoRATrainer(config(num_epochs=1), model_name=tiny_lm).train(pairs(4), run_dir=tmp_path)
+    assert fast_path(s)["attention"] == "sdpa"
+
+
+def test_threads_beside_a_ui_leave_one_core(
+    tiny_lm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    s = LoRATrainer(config(num_epochs=1), model_name=tiny_lm, threads="ui").train(
+        pairs(4), run_dir=tmp_path / "ui", callback=lambda r: seen.append(torch.get_num_threads())
+    )
+    want = max(1, usable_cores() - 1)
+    assert fast_path(s)["threads"] == want and set(seen) == {want}
+    monkeypatch.setenv(lora.THREADS_ENV, "1")
+    s = LoRATrainer(config(num_epochs=1), model_name=tiny_lm).train(
+        pairs(4), run_dir=tmp_path / "e"
+    )
+    assert fast_path(s)["threads"] == 1
+    monkeypatch.setenv(lora.THREADS_ENV, "many")
+    with pytest.raises(ValueError, match="threads must be"):
+        LoRATrainer(config(), model_name=tiny_lm)
+
+
+# --------------------------------------------------------------------------- cancel file
+
+
+def test_a_cancel_file_in_the_run_folder_cancels_the_run(tiny_lm: str, tmp_path: Path) -> None:
+    def on_step(rec: dict) -> None:
+        if rec["step"] == 1:
+            (next(p for p in tmp_path.iterdir() if p.is_dir()) / CANCEL_FILE).touch()
+
+    s = LoRATrainer(config(), model_name=tiny_lm).train(
+        pairs(), run_dir=tmp_path, callback=on_step, stop=threading.Event()
+    )
+    assert s["status"] == "cancelled" and s["total_steps"] == 1
+    assert (Path(s["run_dir"]) / "final" / "adapter_config.json").is_file()
