@@ -10,7 +10,9 @@ from bench import (
     bench_evals,
     bench_learning,
     bench_optimize,
+    bench_search,
     bench_store,
+    bench_store_neighbour,
     bench_training,
     bench_trials_pane,
     bench_trials_plot,
@@ -19,7 +21,7 @@ from bench import (
 )
 from bench.common import summary
 
-ALL = (bench_store, bench_learning, bench_configs, bench_training, bench_ui_lag,
+ALL = (bench_store, bench_search, bench_store_neighbour, bench_learning, bench_configs, bench_training, bench_ui_lag,
        bench_optimize, bench_trials_plot, bench_trials_pane, bench_evals, bench_workers)  # fmt: skip
 
 

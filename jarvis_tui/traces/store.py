@@ -49,7 +49,8 @@ from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.learning.classify import classify_query
 from jarvis_tui.paths import FILE_MODE, ensure_dir
 
-SCHEMA_VERSION = 3  # 2: jt_rows_group; 3: the trigger records external label changes
+SCHEMA_VERSION = 4  # 2: jt_rows_group; 3: the trigger records external label changes;
+# 4: totals kept by triggers (jt_agg, jt_tools, jt_agg_tool)
 BUSY_TIMEOUT_MS = 15_000
 SNIPPET_CHARS = 240
 BULK_MIGRATE_ROWS = 50_000
@@ -161,6 +162,130 @@ _JT_TABLES = (
         note       TEXT NOT NULL,
         updated_at REAL NOT NULL
     )""",
+)
+
+# Totals kept current (schema 4). One row per group (class, model, agent, outcome)
+# and threshold ``th``: th = ALL_TH (-2) counts every trace of the group; any other
+# th counts the traces rated >= th (the quality thresholds the learning engine asks
+# for: 0.0, 0.5, 0.7 are registered at the first open, others on first use, at most
+# MAX_THRESHOLDS). A few hundred rows, whatever the store's size. Key columns are
+# NOT NULL so a group is one primary-key probe: a NULL class or outcome is stored as
+# '' (and read back as None). Rows enter the totals through our own code, one
+# GROUP BY per batch (every insert into jt_rows / jt_tools is ours); label changes
+# and deletes, which OpenJarvis makes too (through jt_traces_au), move totals
+# through the triggers below.
+ALL_TH = -2.0
+DEFAULT_THRESHOLDS = (0.0, 0.5, 0.7)
+MAX_THRESHOLDS = 8
+"""Registered quality thresholds besides ALL_TH; others are answered by a scan."""
+
+_JT_AGG_TABLES = (
+    "CREATE TABLE IF NOT EXISTS {s}.jt_thresholds (th REAL PRIMARY KEY)",
+    """CREATE TABLE IF NOT EXISTS {s}.jt_agg (
+        qclass  TEXT    NOT NULL,
+        model   TEXT    NOT NULL,
+        agent   TEXT    NOT NULL,
+        outcome TEXT    NOT NULL,
+        th      REAL    NOT NULL,
+        n       INTEGER NOT NULL,
+        rated   INTEGER NOT NULL,
+        fb      REAL    NOT NULL,
+        fb_sq   REAL    NOT NULL,
+        latency REAL    NOT NULL,
+        tokens  REAL    NOT NULL,
+        PRIMARY KEY (qclass, model, agent, outcome, th)
+    ) WITHOUT ROWID""",
+    # Tool calls per trace (tool_call steps whose input has {"tool": name}).
+    """CREATE TABLE IF NOT EXISTS {s}.jt_tools (
+        id    INTEGER NOT NULL,
+        tool  TEXT    NOT NULL,
+        calls INTEGER NOT NULL,
+        PRIMARY KEY (id, tool)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS {s}.jt_agg_tool (
+        qclass  TEXT    NOT NULL,
+        model   TEXT    NOT NULL,
+        agent   TEXT    NOT NULL,
+        outcome TEXT    NOT NULL,
+        th      REAL    NOT NULL,
+        tool    TEXT    NOT NULL,
+        calls   INTEGER NOT NULL,
+        PRIMARY KEY (qclass, model, agent, outcome, th, tool)
+    ) WITHOUT ROWID""",
+)
+
+
+def _agg_key(row: str) -> str:
+    """The group of jt_rows row *row* (``new``, ``old`` or an alias), as key values."""
+    return (
+        f"coalesce({row}.qclass, ''), {row}.model, {row}.agent, coalesce({row}.outcome, '')"
+    )
+
+
+def _agg_match(row: str) -> str:
+    """WHERE clause: the rows of jt_rows row *row*'s group (every threshold)."""
+    return (
+        f"qclass = coalesce({row}.qclass, '') AND model = {row}.model AND agent = {row}.agent"
+        f" AND outcome = coalesce({row}.outcome, '')"
+    )
+
+
+def _qualifies(th: str, row: str) -> str:
+    """SQL: does jt_rows row *row* count under threshold *th*?"""
+    return f"({th} < -1.0 OR {row}.feedback >= {th})"
+
+
+def _ths(row: str) -> str:
+    return f"th IN (SELECT t.th FROM jt_thresholds t WHERE {_qualifies('t.th', row)})"
+
+
+def _agg_sub(row: str) -> str:
+    """Trigger statements taking row *row* (and its tool calls) out of the totals."""
+    return f"""
+        UPDATE jt_agg SET n = n - 1, rated = rated - ({row}.feedback IS NOT NULL),
+            fb = fb - coalesce({row}.feedback, 0.0),
+            fb_sq = fb_sq - coalesce({row}.feedback * {row}.feedback, 0.0),
+            latency = latency - {row}.latency, tokens = tokens - {row}.tokens
+        WHERE {_agg_match(row)} AND {_ths(row)};
+        DELETE FROM jt_agg WHERE {_agg_match(row)} AND n <= 0;
+        UPDATE jt_agg_tool SET calls = calls - (SELECT j.calls FROM jt_tools j
+            WHERE j.id = {row}.id AND j.tool = jt_agg_tool.tool)
+        WHERE {_agg_match(row)} AND {_ths(row)}
+            AND tool IN (SELECT tool FROM jt_tools WHERE id = {row}.id);
+        DELETE FROM jt_agg_tool WHERE {_agg_match(row)} AND calls <= 0;"""
+
+
+def _agg_add(row: str) -> str:
+    """Trigger statements putting row *row* (and its tool calls) into the totals."""
+    return f"""
+        INSERT OR IGNORE INTO jt_agg SELECT {_agg_key(row)}, t.th, 0, 0, 0.0, 0.0, 0.0, 0.0
+            FROM jt_thresholds t WHERE {_qualifies('t.th', row)};
+        UPDATE jt_agg SET n = n + 1, rated = rated + ({row}.feedback IS NOT NULL),
+            fb = fb + coalesce({row}.feedback, 0.0),
+            fb_sq = fb_sq + coalesce({row}.feedback * {row}.feedback, 0.0),
+            latency = latency + {row}.latency, tokens = tokens + {row}.tokens
+        WHERE {_agg_match(row)} AND {_ths(row)};
+        INSERT OR IGNORE INTO jt_agg_tool SELECT {_agg_key(row)}, t.th, j.tool, 0
+            FROM jt_tools j, jt_thresholds t
+            WHERE j.id = {row}.id AND {_qualifies('t.th', row)};
+        UPDATE jt_agg_tool SET calls = calls + (SELECT j.calls FROM jt_tools j
+            WHERE j.id = {row}.id AND j.tool = jt_agg_tool.tool)
+        WHERE {_agg_match(row)} AND {_ths(row)}
+            AND tool IN (SELECT tool FROM jt_tools WHERE id = {row}.id);"""
+
+
+_KEY_COLS = ("qclass", "model", "agent", "outcome", "feedback", "latency", "tokens")
+
+# Plain SQL only (no upsert, no JSON1): OpenJarvis's connections run them too, via
+# jt_traces_au, whatever SQLite they were built with.
+_JT_AGG_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS {s}.jt_rows_agg_au AFTER UPDATE OF "
+    + ", ".join(_KEY_COLS)
+    + " ON jt_rows WHEN "
+    + " OR ".join(f"old.{c} IS NOT new.{c}" for c in _KEY_COLS)
+    + f" BEGIN {_agg_sub('old')} {_agg_add('new')} END",
+    "CREATE TRIGGER IF NOT EXISTS {s}.jt_rows_agg_ad AFTER DELETE ON jt_rows"
+    f" BEGIN {_agg_sub('old')} DELETE FROM jt_tools WHERE id = old.id; END",
 )
 
 # Built after the bulk copy (faster than maintaining them row by row).
@@ -1009,7 +1134,8 @@ class TraceStore:
         """
         s = self._schema
         report = progress or (lambda phase, done, total: None)
-        ddl = [d.format(s=s) for d in _JT_TABLES] + [ix.format(s=s) for ix in _JT_INDEXES]
+        tables = [d.format(s=s) for d in (*_JT_TABLES, *_JT_AGG_TABLES)]
+        ddl = tables + [d.format(s=s) for d in (*_JT_INDEXES, *_JT_AGG_TRIGGERS)]
         if not self.read_only:
             ddl += list(_MAIN_EXTRAS)
         with self._conn() as conn:
@@ -1026,7 +1152,10 @@ class TraceStore:
             bulk = self.read_only or top - wm <= BULK_MIGRATE_ROWS
             conn.execute("BEGIN IMMEDIATE" if not self.read_only else "BEGIN")
             try:
-                for statement in ddl[: len(_JT_TABLES)]:
+                had_agg = conn.execute(
+                    f"SELECT 1 FROM {s}.sqlite_master WHERE type='table' AND name='jt_agg'"
+                ).fetchone()
+                for statement in tables:
                     conn.execute(statement)
                 conn.execute(
                     f"INSERT OR IGNORE INTO {s}.jt_meta(key, value) VALUES ('mirrored_id', 0)"
@@ -1034,12 +1163,38 @@ class TraceStore:
                 conn.execute(
                     f"INSERT OR IGNORE INTO {s}.jt_meta(key, value) VALUES ('label_gen', 0)"
                 )
+                if not had_agg:
+                    conn.executemany(
+                        f"INSERT OR IGNORE INTO {s}.jt_thresholds(th) VALUES (?)",
+                        [(ALL_TH,), *((t,) for t in DEFAULT_THRESHOLDS)],
+                    )
+                if not had_agg and wm:
+                    # A schema-3 store: totals of the rows already mirrored now (one
+                    # GROUP BY, ~0.5 s at 1M); their tool calls in short transactions
+                    # after this one (tool_counts scans until then).
+                    self._agg_rows(conn, 0, wm, tools=False)
+                    conn.execute(
+                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('tools_from', ?)",
+                        (wm,),
+                    )
+                wm_before = int(
+                    conn.execute(
+                        f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'"
+                    ).fetchone()[0]
+                )
                 if bulk:  # copy first, then index: faster than index maintenance
                     report("mirroring", 0, top - wm)
-                    self._mirror_chunk(conn, chunk=10**12)
-                for i, statement in enumerate(ddl[len(_JT_TABLES) :]):
-                    report("indexing", i, len(ddl) - len(_JT_TABLES))
+                    self._mirror_chunk(conn, chunk=10**12, tools=False)
+                for i, statement in enumerate(ddl[len(tables) :]):
+                    report("indexing", i, len(ddl) - len(tables))
                     conn.execute(statement)
+                if bulk and not self.read_only:  # the steps index exists now
+                    wm_after = int(
+                        conn.execute(
+                            f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'"
+                        ).fetchone()[0]
+                    )
+                    self._mirror_tools(conn, wm_before, wm_after)
                 conn.execute("PRAGMA analysis_limit=1000")
                 conn.execute("ANALYZE main" if not self.read_only else "ANALYZE jtmem")
                 if bulk:
@@ -1052,6 +1207,7 @@ class TraceStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+        self._backfill_tools(report)
         if not bulk:
             self._mirror_new_rows(progress=report, adaptive=True)
             with self._conn() as conn:
@@ -1066,6 +1222,9 @@ class TraceStore:
         if self.read_only:
             self._build_ro_steps_map()
             with self._conn() as conn:
+                conn.execute("BEGIN")
+                self._mirror_tools(conn, 0, 2**62)
+                conn.execute("COMMIT")
                 self._ro_label_sig = self._label_signature(conn)
         report("indexing", 1, 1)
 
@@ -1131,8 +1290,13 @@ class TraceStore:
             if done:
                 return added
 
-    def _mirror_chunk(self, conn: sqlite3.Connection, *, chunk: int) -> tuple[int, bool]:
-        """Inside a transaction: mirror up to *chunk* traces; ``(added, finished)``."""
+    def _mirror_chunk(
+        self, conn: sqlite3.Connection, *, chunk: int, tools: bool = True
+    ) -> tuple[int, bool]:
+        """Inside a transaction: mirror up to *chunk* traces; ``(added, finished)``.
+
+        Their totals are added to ``jt_agg``; with *tools* their tool calls too
+        (a read-only store does that once its steps map has the new rows)."""
         s = self._schema
         wm = int(
             conn.execute(f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'").fetchone()[0]
@@ -1156,8 +1320,188 @@ class TraceStore:
             " FROM main.traces WHERE id > ? AND id <= ?",
             (wm, top),
         )
+        self._agg_rows(conn, wm, top, tools=tools and not self.read_only)
         conn.execute(f"UPDATE {s}.jt_meta SET value = ? WHERE key='mirrored_id'", (top,))
         return int(n), n < chunk
+
+    def _agg_rows(
+        self,
+        conn: sqlite3.Connection,
+        lo: int,
+        hi: int,
+        *,
+        tools: bool,
+        th: Optional[float] = None,
+    ) -> None:
+        """Inside a transaction: add the jt_rows just inserted (``lo < id <= hi``) to the
+        totals, in one GROUP BY (cheaper than a trigger per row); with *tools* their
+        tool calls too. Every insert into jt_rows is ours, so this is the only way
+        rows enter the totals; updates and deletes go through the triggers.
+        *th*: only that threshold's totals (one just registered), every row.
+        """
+        s = self._schema
+        if th is None:
+            ths = f"JOIN {s}.jt_thresholds t ON {_qualifies('t.th', 'r')}"
+            rng, params = "r.id > ? AND r.id <= ?", [lo, hi]
+        else:
+            ths = "JOIN (SELECT ? AS th) t ON r.feedback >= t.th"
+            rng, params = "1", [th]
+        conn.execute(
+            f"INSERT INTO {s}.jt_agg(qclass, model, agent, outcome, th, n, rated, fb, fb_sq,"
+            " latency, tokens)"
+            f" SELECT {_agg_key('r')}, t.th, count(*), count(r.feedback), total(r.feedback),"
+            " total(r.feedback * r.feedback), total(r.latency), total(r.tokens)"
+            f" FROM {s}.jt_rows r {ths} WHERE {rng} GROUP BY 1, 2, 3, 4, 5"
+            " ON CONFLICT(qclass, model, agent, outcome, th) DO UPDATE SET"
+            " n = n + excluded.n, rated = rated + excluded.rated, fb = fb + excluded.fb,"
+            " fb_sq = fb_sq + excluded.fb_sq, latency = latency + excluded.latency,"
+            " tokens = tokens + excluded.tokens",
+            params,
+        )
+        if th is not None:
+            self._agg_tools(conn, "1", [th], ths)
+        elif tools:
+            self._mirror_tools(conn, lo, hi)
+
+    def _agg_tools(self, conn: sqlite3.Connection, rng: str, params: list, ths: str) -> None:
+        s = self._schema
+        conn.execute(
+            f"INSERT INTO {s}.jt_agg_tool(qclass, model, agent, outcome, th, tool, calls)"
+            f" SELECT {_agg_key('r')}, t.th, j.tool, sum(j.calls) FROM {s}.jt_tools j"
+            f" JOIN {s}.jt_rows r ON r.id = j.id {ths} WHERE {rng}"
+            " GROUP BY 1, 2, 3, 4, 5, 6"
+            " ON CONFLICT(qclass, model, agent, outcome, th, tool) DO UPDATE SET"
+            " calls = calls + excluded.calls",
+            params,
+        )
+
+    def _mirror_tools(self, conn: sqlite3.Connection, lo: int, hi: int) -> None:
+        """Inside a transaction: tool calls of traces ``lo < id <= hi`` into jt_tools
+        and their totals (the traces are in jt_rows already)."""
+        s = self._schema
+        if self.read_only:  # no index of ours on the file: the in-memory steps map
+            src = (
+                "main.traces t JOIN jtmem.jt_steps_map m ON m.trace_id = t.trace_id"
+                " JOIN main.trace_steps st ON st.id = m.step_rowid"
+            )
+        else:
+            src = "main.traces t JOIN main.trace_steps st ON st.trace_id = t.trace_id"
+        tool = "json_extract(CASE WHEN json_valid(st.input) THEN st.input END, '$.tool')"
+        cur = conn.execute(
+            f"INSERT OR IGNORE INTO {s}.jt_tools(id, tool, calls)"
+            f" SELECT id, tool, count(*) FROM (SELECT t.id AS id, {tool} AS tool FROM {src}"
+            "  WHERE t.id > ? AND t.id <= ? AND st.step_type = 'tool_call')"
+            " WHERE typeof(tool) = 'text' AND tool != '' GROUP BY id, tool",
+            (lo, hi),
+        )
+        if cur.rowcount == 0:
+            return
+        self._agg_tools(
+            conn, "j.id > ? AND j.id <= ?", [lo, hi],
+            f"JOIN {s}.jt_thresholds t ON {_qualifies('t.th', 'r')}",
+        )  # fmt: skip
+
+    def _backfill_tools(self, progress: Optional[ProgressFn] = None) -> None:
+        """A schema-3 store: tool calls of the traces mirrored before schema 4, in
+        short transactions (``MIGRATE_TX_SECONDS``), resumable."""
+        if self.read_only:
+            return
+        s = self._schema
+        step = 2_000
+        while True:
+            t0 = time.perf_counter()
+            with self._write() as c:
+                meta = dict(
+                    c.execute(
+                        f"SELECT key, value FROM {s}.jt_meta"
+                        " WHERE key IN ('tools_from', 'tools_done')"
+                    ).fetchall()
+                )
+                if "tools_from" not in meta:
+                    return
+                lo, hi = int(meta.get("tools_done", 0)), int(meta["tools_from"])
+                top = min(lo + step, hi)
+                self._mirror_tools(c, lo, top)
+                if top >= hi:
+                    c.execute(
+                        f"DELETE FROM {s}.jt_meta WHERE key IN ('tools_from', 'tools_done')"
+                    )
+                else:
+                    c.execute(
+                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('tools_done', ?)",
+                        (top,),
+                    )
+            took = time.perf_counter() - t0
+            if took < MIGRATE_TX_SECONDS / 2:
+                step = min(step * 2, 200_000)
+            elif took > MIGRATE_TX_SECONDS:
+                step = max(step // 2, 100)
+            if progress:
+                progress("tool calls", top, hi)
+            if top >= hi:
+                return
+
+    def _tools_complete(self, conn: sqlite3.Connection) -> bool:
+        return not conn.execute(
+            f"SELECT 1 FROM {self._schema}.jt_meta WHERE key = 'tools_from'"
+        ).fetchone()
+
+    def rebuild_aggregates(self) -> None:
+        """Recompute every total from the mirror in one transaction (a repair; the
+        triggers keep them current otherwise)."""
+        s = self._schema
+        with self._conn() as conn:
+            conn.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
+            try:
+                conn.execute(f"DELETE FROM {s}.jt_agg")
+                conn.execute(f"DELETE FROM {s}.jt_agg_tool")
+                self._agg_rows(conn, -(2**62), 2**62, tools=False)
+                self._agg_tools(
+                    conn, "1", [], f"JOIN {s}.jt_thresholds t ON {_qualifies('t.th', 'r')}"
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _threshold(self, q: Optional[float]) -> Optional[float]:
+        """The ``th`` whose totals answer "rated ≥ *q*" (``ALL_TH`` for None), registering
+        *q* on first use (one scan, then kept by the triggers). None: not kept (too
+        many thresholds, not a number, or the store could not be written): scan."""
+        if q is None:
+            return ALL_TH
+        try:
+            q = float(q)
+        except (TypeError, ValueError):
+            return None
+        if not math.isfinite(q) or q < -1.0:
+            return None
+        s = self._schema
+        with self._conn() as conn:
+            ths = [r[0] for r in conn.execute(f"SELECT th FROM {s}.jt_thresholds")]
+        if q in ths:
+            return q
+        if len(ths) > MAX_THRESHOLDS:
+            return None
+        try:
+            with self._conn() as conn:
+                conn.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
+                try:
+                    if not conn.execute(
+                        f"SELECT 1 FROM {s}.jt_thresholds WHERE th = ?", (q,)
+                    ).fetchone():
+                        conn.execute(f"INSERT INTO {s}.jt_thresholds(th) VALUES (?)", (q,))
+                        self._agg_rows(conn, 0, 0, tools=False, th=q)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            log.info("threshold %s not kept in %s (%s): scanning", q, self._path, exc)
+            return None
+        return q
 
     def sync(self) -> int:
         """Mirror traces another process added since we last looked; returns how many."""
@@ -1194,6 +1538,7 @@ class TraceStore:
                     " WHERE t.id > ?",
                     (wm,),
                 )
+                self._mirror_tools(conn, wm, 2**62)
             sig = self._label_signature(conn)
             if self._ro_label_sig is not None and sig != self._ro_label_sig:
                 conn.execute(
@@ -1370,6 +1715,7 @@ class TraceStore:
                 " duration_seconds, input, output, metadata) VALUES (?,?,?,?,?,?,?,?)",
                 [row for p in new for row in p[3]],
             )
+            self._agg_rows(conn, before, max(row_ids.values()), tools=True)
             conn.execute(
                 f"UPDATE {s}.jt_meta SET value = (SELECT coalesce(max(id), 0) FROM main.traces)"
                 " WHERE key='mirrored_id'"
@@ -1532,6 +1878,26 @@ class TraceStore:
             where.append("(r.outcome IS NULL OR r.outcome != 'failure')")
         return where, params
 
+    def _agg_where(
+        self, agent: Optional[str], th: float, exclude_failures: bool
+    ) -> tuple[list[str], list[Any]]:
+        """:meth:`_quality_where` on the totals tables (``a``), at threshold *th*."""
+        where: list[str] = ["a.th = ?"]
+        params: list[Any] = [th]
+        if agent is not None:
+            where.append("a.agent = ?")
+            params.append(agent)
+        if exclude_failures:
+            where.append("a.outcome != 'failure'")
+        return where, params
+
+    @staticmethod
+    def _agg_value(name: str, value: Any) -> Any:
+        """A group value read from the totals ('' stands for a NULL class/outcome)."""
+        if name in ("qclass", "outcome") and value == "":
+            return None
+        return value
+
     def feedback_stats(
         self,
         by: Sequence[str] = ("qclass", "model"),
@@ -1540,13 +1906,57 @@ class TraceStore:
         min_feedback: Optional[float] = None,
         exclude_failures: bool = False,
     ) -> List[Dict[str, Any]]:
-        """Per-group statistics over EVERY trace, computed in SQL (no trace is loaded).
+        """Per-group statistics over EVERY trace, from the totals the triggers keep
+        (a few hundred rows read, whatever the store's size; no trace is loaded).
 
         Each dict has the group columns plus ``n`` (traces), ``rated`` (with
         feedback), ``fb_sum``, ``fb_sq_sum`` (for a variance), ``latency``,
         ``tokens`` (means over all traces of the group), ``success``, ``failure``.
         Unrated traces count in ``n`` but never in the feedback sums.
         """
+        self._group_columns(by)
+        th = self._threshold(min_feedback)
+        if th is None:
+            return self._feedback_stats_scan(
+                by, agent=agent, min_feedback=min_feedback, exclude_failures=exclude_failures
+            )
+        cols = [f"a.{name}" for name in by]
+        where, params = self._agg_where(agent, th, exclude_failures)
+        group = ", ".join(cols)
+        sql = (
+            f"SELECT {group + ',' if cols else ''} total(a.n), total(a.rated), total(a.fb),"
+            " total(a.fb_sq), total(a.latency), total(a.tokens),"
+            " total((a.outcome = 'success') * a.n), total((a.outcome = 'failure') * a.n)"
+            f" FROM {self._schema}.jt_agg a WHERE {' AND '.join(where)}"
+            + (f" GROUP BY {group}" if cols else "")
+        )
+        out = []
+        with self._conn() as conn:
+            for row in self._fetch(conn, sql, params):
+                n = int(row[len(by)])
+                if not n:
+                    continue
+                d: Dict[str, Any] = {
+                    name: self._agg_value(name, v) for name, v in zip(by, row[: len(by)], strict=True)
+                }
+                rated, fb, fb_sq, lat, tok, succ, fail = row[len(by) + 1 :]
+                d.update(
+                    n=n, rated=int(rated), fb_sum=float(fb), fb_sq_sum=float(fb_sq),
+                    latency=float(lat) / n, tokens=float(tok) / n,
+                    success=int(succ), failure=int(fail),
+                )  # fmt: skip
+                out.append(d)
+        return out
+
+    def _feedback_stats_scan(
+        self,
+        by: Sequence[str],
+        *,
+        agent: Optional[str],
+        min_feedback: Optional[float],
+        exclude_failures: bool,
+    ) -> List[Dict[str, Any]]:
+        """:meth:`feedback_stats` by a scan of every trace (a threshold not kept)."""
         cols = self._group_columns(by)
         where, params = self._quality_where(agent, min_feedback, exclude_failures)
         group = ", ".join(cols)
@@ -1565,20 +1975,60 @@ class TraceStore:
                 d.update(zip(keys, row[len(by) :], strict=True))
                 for k in ("n", "rated", "success", "failure"):
                     d[k] = int(d[k])
+                if not d["n"]:
+                    continue
                 d["latency"] = float(d["latency"] or 0.0)
                 d["tokens"] = float(d["tokens"] or 0.0)
                 out.append(d)
         return out
 
     def cube(self, *, min_quality: float, agent: Optional[str] = None) -> List[Dict[str, Any]]:
-        """Every statistic the learning engine needs, in one index scan.
+        """Every statistic the learning engine needs, from the totals the triggers keep.
 
         One dict per (qclass, model, agent, outcome) with ``n``, ``rated``,
         ``fb_sum``, ``fb_sq_sum``, ``latency_sum``, ``tokens_sum``, and
         ``q_n`` / ``q_fb_sum``: the traces rated ≥ *min_quality* and their sum.
         (Quality also excludes ``outcome == "failure"``: the caller drops those
-        groups.) Unrated traces count in ``n`` only.
+        groups.) Unrated traces count in ``n`` only. Reads two rows per group
+        (hundreds), not one per trace; a new *min_quality* costs one scan the first
+        time it is asked for (then it is kept, up to ``MAX_THRESHOLDS`` of them).
         """
+        th = self._threshold(min_quality)
+        if th is None:
+            return self._cube_scan(min_quality=min_quality, agent=agent)
+        where = ["(a.th = ? OR a.th = ?)"]
+        if agent is not None:
+            where.append("a.agent = ?")
+        sql = (
+            "SELECT a.qclass, a.model, a.agent, a.outcome,"
+            " total(CASE WHEN a.th = ? THEN a.n END), total(CASE WHEN a.th = ? THEN a.rated END),"
+            " total(CASE WHEN a.th = ? THEN a.fb END), total(CASE WHEN a.th = ? THEN a.fb_sq END),"
+            " total(CASE WHEN a.th = ? THEN a.latency END),"
+            " total(CASE WHEN a.th = ? THEN a.tokens END),"
+            " total(CASE WHEN a.th = ? THEN a.n END), total(CASE WHEN a.th = ? THEN a.fb END)"
+            f" FROM {self._schema}.jt_agg a WHERE {' AND '.join(where)}"
+            " GROUP BY a.qclass, a.model, a.agent, a.outcome"
+        )
+        params: list[Any] = [*[ALL_TH] * 6, th, th, ALL_TH, th]
+        if agent is not None:
+            params.append(agent)
+        keys = ("qclass", "model", "agent", "outcome", "n", "rated", "fb_sum", "fb_sq_sum",
+                "latency_sum", "tokens_sum", "q_n", "q_fb_sum")  # fmt: skip
+        with self._conn() as conn:
+            rows = self._fetch(conn, sql, params)
+        out = []
+        for row in rows:
+            d = dict(zip(keys, row, strict=True))
+            d["qclass"] = self._agg_value("qclass", d["qclass"])
+            d["outcome"] = self._agg_value("outcome", d["outcome"])
+            for k in ("n", "rated", "q_n"):
+                d[k] = int(d[k])
+            if d["n"]:
+                out.append(d)
+        return out
+
+    def _cube_scan(self, *, min_quality: float, agent: Optional[str] = None) -> List[Dict[str, Any]]:
+        """:meth:`cube` by one scan of every trace (a threshold not kept)."""
         where = ["1=1"]
         params: list[Any] = [float(min_quality), float(min_quality)]
         if agent is not None:
@@ -1615,18 +2065,62 @@ class TraceStore:
     ) -> Dict[tuple, Dict[str, int]]:
         """Tool-call counts per group: ``{(group values…): {tool: calls}}``.
 
-        *pairs* restricts to these ``(query class, agent)`` combinations (one scan
-        for all of them).
+        *pairs* restricts to these ``(query class, agent)`` combinations.
 
         A tool call is a ``tool_call`` step whose input has ``{"tool": name}``
-        (the OpenJarvis convention); steps with other inputs are ignored.
+        (the OpenJarvis convention); steps with other inputs are ignored. Read from
+        the totals kept per group, threshold and tool (counted when a trace is
+        mirrored: steps added to a trace after that are not seen); by a scan of the
+        steps while a store upgraded from schema 3 is still counting its old
+        traces, or for a threshold not kept.
         """
+        self._group_columns(by)
+        if pairs is not None and not pairs:
+            return {}
+        with self._conn() as conn:
+            complete = self._tools_complete(conn)
+        th = self._threshold(min_feedback) if complete else None
+        if th is None:
+            return self._tool_counts_scan(
+                by, agent=agent, min_feedback=min_feedback,
+                exclude_failures=exclude_failures, pairs=pairs,
+            )  # fmt: skip
+        cols = [f"a.{name}" for name in by]
+        where, params = self._agg_where(agent, th, exclude_failures)
+        if pairs is not None:
+            where.append(
+                "(a.qclass, a.agent) IN (VALUES " + ",".join("(?, ?)" for _ in pairs) + ")"
+            )
+            params.extend(v for pair in pairs for v in pair)
+        sql = (
+            f"SELECT {', '.join(cols) + ',' if cols else ''} a.tool, total(a.calls)"
+            f" FROM {self._schema}.jt_agg_tool a WHERE {' AND '.join(where)}"
+            f" GROUP BY {', '.join([*cols, 'a.tool'])}"
+        )
+        out: Dict[tuple, Dict[str, int]] = {}
+        with self._conn() as conn:
+            for row in self._fetch(conn, sql, params):
+                calls = int(row[-1])
+                if calls <= 0:
+                    continue
+                key = tuple(self._agg_value(n, v) for n, v in zip(by, row[: len(by)], strict=True))
+                out.setdefault(key, {})[row[len(by)]] = calls
+        return out
+
+    def _tool_counts_scan(
+        self,
+        by: Sequence[str],
+        *,
+        agent: Optional[str],
+        min_feedback: Optional[float],
+        exclude_failures: bool,
+        pairs: Optional[Sequence[tuple[str, str]]],
+    ) -> Dict[tuple, Dict[str, int]]:
+        """:meth:`tool_counts` by a scan of every matching trace's steps."""
         cols = self._group_columns(by)
         where, params = self._quality_where(agent, min_feedback, exclude_failures)
         where.append("s.step_type = 'tool_call'")
         if pairs is not None:
-            if not pairs:
-                return {}
             where.append(
                 "(r.qclass, r.agent) IN (VALUES " + ",".join("(?, ?)" for _ in pairs) + ")"
             )
@@ -1657,8 +2151,10 @@ class TraceStore:
         self, query: str, *, agent: Optional[str] = None, limit: int = 20
     ) -> List[Dict[str, Any]]:
         """Full-text search, best match first (see :meth:`search_matches` for how
-        "best" is bounded). Bad FTS syntax is read as plain words; text of operators
-        only (no word) gives the newest traces."""
+        "best" is bounded). Bad FTS syntax is read as plain words; text with no word
+        to search for finds nothing here (:meth:`search_matches` lists every trace)."""
+        if not to_fts_query(query)[0]:
+            return []
         return self.search_matches(query, agent=agent, limit=limit, count=False).rows
 
     def search_matches(
