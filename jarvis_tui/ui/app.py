@@ -133,7 +133,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(
                 Text.assemble(
                     (f"Help · {self._title} pane", "bold"),
-                    ("  (the keys of every pane, then this pane's own)", "dim"),
+                    "  ",
+                    ("(the keys of every pane, then this pane's own)", "dim"),
                 ),
                 id="help-where",
             )

@@ -21,12 +21,19 @@ async def _ready(pilot) -> None:
     await settle(pilot.app, pilot)
 
 
+def _no_blink(app) -> None:
+    """A blinking cursor is drawn or not depending on when the picture is taken."""
+    for widget in app.screen.query("Input, TextArea"):
+        widget.cursor_blink = False
+
+
 def _keys(*keys: str):
     async def go(pilot) -> None:
         await _ready(pilot)
         for key in keys:
             await pilot.press(key)
             await settle(pilot.app, pilot)
+        _no_blink(pilot.app)
         await pilot.pause()
 
     return go
@@ -49,8 +56,12 @@ def test_search_active(workspace: Path, snap_compare, size) -> None:
     async def go(pilot) -> None:
         await run(pilot)
         pane = pilot.app.query_one("TracesPane")
-        pane._apply_filters()  # the debounce timer, without waiting for it
+        if pane._search_timer is not None:
+            pane._search_timer.stop()
+        pane._apply_filters()  # what the debounce timer does, without waiting for it
         await settle(pilot.app, pilot)
+        _no_blink(pilot.app)
+        await pilot.pause()
 
     assert snap_compare(JarvisApp(workspace), terminal_size=size, run_before=go)
 
