@@ -6,10 +6,12 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    bench_classify,
     bench_configs,
     bench_evals,
     bench_learning,
     bench_optimize,
+    bench_outcomes,
     bench_search,
     bench_store,
     bench_store_neighbour,
@@ -22,7 +24,8 @@ from bench import (
 from bench.common import summary
 
 ALL = (bench_store, bench_search, bench_store_neighbour, bench_learning, bench_configs, bench_training, bench_ui_lag,
-       bench_optimize, bench_trials_plot, bench_trials_pane, bench_evals, bench_workers)  # fmt: skip
+       bench_optimize, bench_trials_plot, bench_trials_pane, bench_evals, bench_workers,
+       bench_classify, bench_outcomes)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
