@@ -1,8 +1,8 @@
 """Regenerate every ``screenshots/*.svg`` from the demo workspace (fixed size and seed).
 
-Run: ``python scripts/screenshots.py``. Uses a 20,000-trace demo built with seed 7
-in a temporary directory, a 120×40 terminal and UTC, so the pictures only change
-when the app does.
+Run: ``python scripts/screenshots.py``. Builds the demo with ``jarvis-tui demo`` itself
+(its defaults: 20,000 traces, seed 7) in a temporary directory, with the clock pinned,
+and shoots it at 120×40 in UTC, so the pictures only change when the app does.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ time.tzset()
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jarvis_tui.demo import build_demo  # noqa: E402
 from jarvis_tui.ui.app import JarvisApp  # noqa: E402
 from jarvis_tui.ui.testing import settle, wait_until  # noqa: E402
 
@@ -35,7 +34,7 @@ async def shoot(home: Path) -> list[Path]:
         app.sub_title = "demo workspace"
         await settle(app, pilot)
         # Label a few traces so the picture shows scores, outcomes and the meter.
-        for key in ("down", "7", "s", "9", "f", "3"):
+        for key in ("down", "7", "y", "9", "n", "3"):
             await pilot.press(key)
         await settle(app, pilot)
         written.append(Path(app.save_screenshot("traces.svg", str(OUT))))
@@ -78,7 +77,7 @@ async def shoot(home: Path) -> list[Path]:
         pane._plot()
         await pilot.pause()
         written.append(Path(app.save_screenshot("training.svg", str(OUT))))
-        await pilot.press("c")
+        await pilot.press("x")
         await settle(app, pilot, rounds=4)
         # Trials: the demo's finished run, a frontier member selected.
         await pilot.press("P")
@@ -89,7 +88,7 @@ async def shoot(home: Path) -> list[Path]:
         written.append(Path(app.save_screenshot("trials.svg", str(OUT))))
         # Steering: a bound, review mode, and a proposal waiting for a decision.
         trials = app.query_one("TrialsPane")
-        await pilot.press("b")
+        await pilot.press("B")
         await pilot.pause()
         app.screen.query_one("Input").value = "latency <= 6s"
         await pilot.press("enter")
@@ -105,36 +104,31 @@ async def shoot(home: Path) -> list[Path]:
             )  # fmt: skip
             seen = trials.pending[0]
             if len(trials.view.trials) < 6:
-                await pilot.press("a")
+                await pilot.press("y")
         await settle(app, pilot, ignore=("trials.run",))
         written.append(Path(app.save_screenshot("trials-review.svg", str(OUT))))
     return written
 
 
-def seed_configs(home: Path) -> None:
-    """Give the demo a config history: a learning cycle, a hand edit, a rollback."""
-    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
-    from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
-    from jarvis_tui.traces import TraceStore
+def build_like_the_cli(home: Path) -> None:
+    """Exactly what ``jarvis-tui demo DIR`` builds (the command itself, its defaults),
+    with the clock pinned so the traces' and config versions' times do not move."""
+    from unittest import mock
 
-    store = TraceStore(home / "traces.db")
-    ev = AgentConfigEvolver(store, config_dir=home / "agents")
-    ev.write_config("react", tools=["web_search"], max_turns=6, cause="manual",
-                    system_prompt="You are a careful assistant.\nCite sources.",
-                    note="first hand-written config")  # fmt: skip
-    LearningOrchestrator(trace_store=store, config_dir=home / "agents").run()
-    ev.write_config("react", tools=["web_search", "code_exec"], max_turns=20, cause="manual",
-                    note="try more turns")  # fmt: skip
-    ev.rollback("react", 2)
-    store.close()
+    from jarvis_tui.cli import main as cli_main
+    from jarvis_tui.demo import PINNED_NOW
+
+    with mock.patch("time.time", lambda: PINNED_NOW):
+        code = cli_main(["demo", str(home), "--no-open"])
+    if code:
+        raise SystemExit(code)
 
 
 def main() -> int:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "demo"
-        build_demo(home, traces=20_000, seed=7)
-        seed_configs(home)
+        build_like_the_cli(home)
         for path in asyncio.run(shoot(home)):
             print(path.relative_to(ROOT))
     return 0

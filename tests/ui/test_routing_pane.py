@@ -154,3 +154,28 @@ async def test_learning_cycle_from_the_pane_writes_configs_and_reports(home: Pat
         assert re.search(r"react\s+→ version \d+", side)
         assert "agent.max_turns: 3 →" in side
     assert before and sorted(p.name for p in (home / "agents").glob("*.toml"))
+
+
+async def test_markup_in_model_and_agent_names_is_shown_as_text(tmp_path: Path) -> None:
+    from jarvis_tui.traces import TraceStore
+    from tests.ui.conftest import make_traces
+
+    home = tmp_path / "ws"
+    traces = make_traces(60)
+    for i, t in enumerate(traces):
+        t.model = "gpt [/] mini" if i % 2 else "[link=http://x.invalid]m[/link]"
+        t.agent = "[@click=app.quit]a[/]"
+        t.feedback = 0.8
+    with TraceStore(home / "traces.db") as store:
+        store.save_many(traces)
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_routing(app, pilot)  # used to crash: add_column parsed the name
+        table = app.query_one("#routing-matrix", DataTable)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert "gpt [/] mini" in labels
+        assert "[link=http://x.inva…" in labels  # literal, and a cut name ends in …
+        recs = app.query_one("#routing-recs", DataTable)
+        agent = recs.get_row_at(0)[2]
+        assert str(agent).startswith("[@click=app.q") and not agent.spans  # no live link
+        assert app.is_running

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Label, Static
 
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.focus import focus_now
+from jarvis_tui.ui.widgets.nav_table import NavTable
 
 KIND_STYLE = {"added": "green", "removed": "red", "changed": "yellow"}
 AGENT_WIDTH = 14
@@ -166,8 +167,8 @@ class ConfigsPane(Widget):
         yield Static(Text("Waiting for the workspace…", style="dim"), id="configs-status")
         with Container(id="configs-main"):
             with Horizontal(id="configs-lists"):
-                yield DataTable(id="configs-agents", cursor_type="row")
-                yield DataTable(id="configs-versions", cursor_type="row", zebra_stripes=True)
+                yield NavTable(id="configs-agents", cursor_type="row")
+                yield NavTable(id="configs-versions", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="configs-diff"):
                 yield Static(id="configs-diff-body")
 

@@ -26,6 +26,7 @@ from jarvis_tui.learning.training.data import RoutingMatrix, TrainingDataMiner
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
+from jarvis_tui.ui.widgets.nav_table import NavTable
 
 MIN_EVIDENCE = 30
 """Ratings a class's best model needs before its recommendation counts."""
@@ -159,13 +160,15 @@ class RoutingPane(Widget):
         "The Agent column is the one agent recommendation (the evolver and the learning "
         "cycle use the same rule); where OpenJarvis's rule picks another agent, both are "
         "shown with why. / asks every router how it would route a query you type; s runs "
-        "one learning cycle and the side panel lists the configs it wrote; r recomputes."
+        "one learning cycle and the side panel lists the configs it wrote (on a short "
+        "terminal it takes the pane; d toggles it); r recomputes."
     )
 
     BINDINGS = [
         Binding("s", "learning_cycle", "Learning cycle", id="routing.start"),
         Binding("r", "recompute", "Recompute", id="routing.refresh"),
         Binding("slash", "focus_query", "Ask routers", id="routing.search"),
+        Binding("d", "toggle_detail", "Detail panel", id="routing.detail"),
         Binding(
             "greater_than_sign", "evidence(10)", "More evidence needed", show=False,
             id="routing.more",
@@ -220,9 +223,9 @@ class RoutingPane(Widget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the trace store…", style="dim"), id="routing-status")
-        yield DataTable(id="routing-matrix", cursor_type="cell", zebra_stripes=True,
+        yield NavTable(id="routing-matrix", cursor_type="cell", zebra_stripes=True,
                         fixed_columns=1)  # fmt: skip
-        yield DataTable(id="routing-recs", cursor_type="row", zebra_stripes=True)
+        yield NavTable(id="routing-recs", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="routing-bottom"):
             with Vertical(id="routing-ask"):
                 yield Input(placeholder="/ type a query: how would each router route it?",
@@ -234,10 +237,12 @@ class RoutingPane(Widget):
 
     def on_mount(self) -> None:
         recs = self.query_one("#routing-recs", DataTable)
+        # What to use first (model, agent, how sure), the evidence after: on a narrow
+        # terminal the table scrolls right for the rest.
         for label, key in (("Class", "class"), ("Model", "recommended"),
-                           ("Runner-up", "runner-up"), ("Margin", "margin"),
-                           ("Confidence", "confidence"), ("Rated", "rated"),
-                           ("Agent", "best agent"), ("OpenJarvis rule", "reference"),
+                           ("Agent", "best agent"), ("Confidence", "confidence"),
+                           ("Margin", "margin"), ("Runner-up", "runner-up"),
+                           ("Rated", "rated"), ("OpenJarvis rule", "reference"),
                            ("Tools", "tools")):  # fmt: skip
             recs.add_column(Text(label), key=key)
         self._render_side()
@@ -258,6 +263,19 @@ class RoutingPane(Widget):
 
     def action_leave_query(self) -> None:
         focus_now(self.query_one("#routing-matrix", DataTable))
+
+    def action_toggle_detail(self) -> None:
+        """d: the side panel (replay, agent picks, the last cycle) gets the whole pane,
+        or goes back beside the query box."""
+        self._show_detail(not self.has_class("-detail"))
+
+    def _show_detail(self, on: bool) -> None:
+        self.set_class(on, "-detail")
+        if on:
+            focus_now(self.query_one("#routing-side", VerticalScroll))
+        else:
+            focus_now(self.query_one("#routing-matrix", DataTable))
+        self._status()
 
     def pane_shown(self) -> None:
         """On screen: compute what is stale, learn the routers once."""
@@ -348,11 +366,11 @@ class RoutingPane(Widget):
             recs.add_row(
                 Text(qc),
                 Text(one_line(r.best or "–", 24), style="bold"),
-                Text(one_line(r.runner_up or "–", 24)),
-                Text("–" if r.margin is None else f"+{r.margin:.3f}"),
-                Text(r.confidence, style=conf_style),
-                Text(f"{r.rated:,}"),
                 pick,
+                Text(r.confidence, style=conf_style),
+                Text("–" if r.margin is None else f"+{r.margin:.3f}"),
+                Text(one_line(r.runner_up or "–", 24)),
+                Text(f"{r.rated:,}"),
                 ref,
                 Text(one_line(", ".join(msg.tools.get(qc, [])) or "–", 40)),
                 key=qc,
@@ -403,7 +421,9 @@ class RoutingPane(Widget):
         if hidden:
             line.append(f" · {hidden} more models: ← →", style="bold yellow")
         line.append(f" · {len(m.models)} models · evidence ≥ {m.min_samples} ratings (> <)")
-        if self.app.size.width >= 110:
+        if self.has_class("-detail"):
+            line.append(" · d: back to the matrix", style="bold")
+        elif self.app.size.width >= 110:
             line.append(" · enter: label a cell's unrated traces", style="dim")
         self.query_one("#routing-status", Static).update(line)
 
@@ -413,7 +433,8 @@ class RoutingPane(Widget):
             parts.extend(self._cycle_parts())
         if self.matrix is not None:
             est = replay(self.matrix)
-            parts.append(Text("Replay (estimate)", style="bold underline"))
+            parts.append(Text(("\n" if parts else "") + "Replay (estimate)",
+                              style="bold underline"))  # fmt: skip
             parts.append(Text("Had every class gone to its recommended model:"))
             t = Table.grid(padding=(0, 2))
             t.add_column(style="dim", no_wrap=True)
@@ -637,5 +658,7 @@ class RoutingPane(Widget):
             timeout=4, markup=False,
         )  # fmt: skip
         self._render_side()
+        if self._compact():  # a short terminal: show the report, not the matrix
+            self._show_detail(True)
         self.stale = True
         self.action_recompute()

@@ -30,6 +30,7 @@ from textual_plotext import PlotextPlot
 
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
+from jarvis_tui.ui.widgets.nav_table import NavTable
 
 MAX_POINTS = 20_000
 """Chart series are bounded (deque maxlen): memory does not grow with a long run."""
@@ -241,7 +242,7 @@ class TrainingPane(Widget):
             with VerticalScroll(id="training-left"):
                 yield Static(id="training-data")
                 # The runs list first: it is the pane's navigation (escape lands there).
-                yield DataTable(id="training-runs", cursor_type="row")
+                yield NavTable(id="training-runs", cursor_type="row")
                 yield Static(Text("LoRA settings · tab / escape", style="dim"),
                              id="training-form-title")  # fmt: skip
                 for fid, label, default in FIELDS:
@@ -255,6 +256,12 @@ class TrainingPane(Widget):
                     yield ProgressBar(id="training-progress", show_eta=False,
                                       show_percentage=False)  # fmt: skip
                     yield FitLine(id="training-eta")
+                yield Static(
+                    Text("No run selected yet. s starts one from the form; runs trained "
+                         "elsewhere (jarvis-tui train, another machine) appear in the list "
+                         "and their charts here.", style="dim"),
+                    id="training-empty",
+                )  # fmt: skip
                 yield PlotextPlot(id="chart-loss")
                 with Horizontal(id="training-small-charts"):
                     yield PlotextPlot(id="chart-lr")
@@ -575,6 +582,8 @@ class TrainingPane(Widget):
         if steps and shown[-1] is not steps[-1]:
             shown.append(steps[-1])
         xs = [s["step"] for s in shown]
+        # No points: a sentence, not three empty chart frames.
+        self.set_class(not xs and not self.overlays, "-no-run")
         loss_plot = self.query_one("#chart-loss", PlotextPlot)
         plt = loss_plot.plt
         plt.clear_data()
