@@ -17,10 +17,12 @@ Numbers are rounded for people (``jarvis_tui.core.fmt``); ``--json`` keeps them 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sqlite3
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from jarvis_tui import __version__
@@ -151,6 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--min-quality", type=_unit_float, default=0.7, metavar="Q")
     train.add_argument("--eval-split", type=_unit_float, default=0.1, metavar="F")
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    train.add_argument("--precision", choices=("auto", "bf16", "fp32"), default=None,
+                       help="auto (default): bf16 autocast where the device computes bf16 "
+                       "natively, else fp32")  # fmt: skip
+    train.add_argument("--threads", metavar="N|ui", default=None,
+                       help="torch threads (ui: all cores but one); default all cores, "
+                       "shared among the ranks")  # fmt: skip
+    train.add_argument("--nproc", type=positive_int, default=1, metavar="N",
+                       help="train on N processes with DistributedDataParallel (gloo on CPU, "
+                       "nccl on CUDA, one GPU each); --batch-size is per process. The same "
+                       "command under torchrun --nproc-per-node N or accelerate launch works "
+                       "too")  # fmt: skip
+    train.add_argument("--run-id", help=argparse.SUPPRESS)
     train.add_argument("--json", action="store_true", help="print the summary as JSON")
     train.set_defaults(func=_cmd_train)
 
@@ -507,12 +521,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from jarvis_tui.core.fmt import sig
     from jarvis_tui.learning.training import TrainingDataMiner
-    from jarvis_tui.learning.training.lora import LoRATrainer, LoRATrainingConfig
+    from jarvis_tui.learning.training.lora import LoRATrainer, LoRATrainingConfig, dist_from_env
     from jarvis_tui.traces import TraceStore
 
     ws = Workspace(resolve_home(args.train_home or args.home))
     if not ws.traces_db.is_file():
         raise CommandError(f"no trace store at {ws.traces_db}")
+    dist = dist_from_env()
+    if args.nproc > 1 and not dist.enabled:
+        return _launch_train(args, ws)
     config = LoRATrainingConfig(
         lora_rank=args.rank, lora_alpha=args.alpha, learning_rate=args.lr,
         num_epochs=args.epochs, batch_size=args.batch_size, max_seq_length=args.max_length,
@@ -521,17 +538,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     problems = config.validate()
     if problems:
         raise CommandError("; ".join(problems))
-    store = TraceStore(ws.traces_db)
-    try:
-        pairs = []
-        for pair in TrainingDataMiner(store, min_quality=args.min_quality).iter_sft_pairs():
-            pairs.append(pair)
-            if len(pairs) >= args.max_pairs:
-                break
-    finally:
-        store.close()
-    if not pairs:
-        raise CommandError(f"no SFT pairs with feedback >= {args.min_quality}: label traces first")
+    pairs: list = []
+    if dist.is_main:  # under torchrun the other ranks train on rank 0's pairs
+        store = TraceStore(ws.traces_db)
+        try:
+            for pair in TrainingDataMiner(store, min_quality=args.min_quality).iter_sft_pairs():
+                pairs.append(pair)
+                if len(pairs) >= args.max_pairs:
+                    break
+        finally:
+            store.close()
+        if not pairs:
+            raise CommandError(
+                f"no SFT pairs with feedback >= {args.min_quality}: label traces first"
+            )
     console = _console(stderr=True)
     if args.model:
         model = args.model
@@ -540,12 +560,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         model = str(ensure_tiny_lm(ws.models_dir))
     device = None if args.device == "auto" else args.device
-    trainer = LoRATrainer(config, model_name=model, device=device)
-    with Progress(
+    try:
+        trainer = LoRATrainer(
+            config, model_name=model, device=device, precision=args.precision,
+            threads=args.threads,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    stop = threading.Event()
+    with _signals_stop(stop), Progress(
         TextColumn("{task.description}", markup=False), BarColumn(),
         TextColumn("{task.fields[info]}", markup=False),
         TimeRemainingColumn(), console=console, transient=not args.json,
-        disable=not console.is_terminal,  # a pipe or log gets no bar (nor its blank line)
+        # a pipe or log gets no bar (nor its blank line); one bar for all the ranks
+        disable=not console.is_terminal or not dist.is_main,
     ) as bar:  # fmt: skip
         task = bar.add_task(f"training on {len(pairs)} pairs", total=None, info="")
 
@@ -558,8 +586,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         summary = trainer.train(
             pairs, callback=on_step, run_dir=str(ws.checkpoints_dir),
-            eval_fraction=args.eval_split,
+            eval_fraction=args.eval_split, stop=stop, run_id=args.run_id,
         )  # fmt: skip
+    ok = 0 if summary.get("status") in ("completed", "cancelled") else 1
+    if not dist.is_main:
+        return ok
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -571,7 +602,70 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 # Measured floats to 4 significant digits (--json keeps them whole).
                 shown = sig(value) if isinstance(value, float) else value
                 _say(out, f"  {key}: {shown}")
-    return 0 if summary.get("status") in ("completed", "cancelled") else 1
+        fast = summary.get("fast_path")
+        if isinstance(fast, dict):
+            import dataclasses
+
+            from jarvis_tui.learning.training.lora import FastPath
+
+            names = {f.name for f in dataclasses.fields(FastPath)}
+            picked = FastPath(**{k: v for k, v in fast.items() if k in names})
+            _say(out, f"  fast_path: {picked.summary()}")
+    return ok
+
+
+@contextlib.contextmanager
+def _signals_stop(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM / SIGINT set *stop* (the run finishes its step, saves, ends cancelled);
+    a second one interrupts. Under torchrun every rank gets the signal."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def _launch_train(args: argparse.Namespace, ws: Workspace) -> int:
+    """``train --nproc N``: the same command as N ranks under torch's elastic launcher."""
+    from jarvis_tui.learning.training.lora import launch_ranks
+    from jarvis_tui.learning.training.runs import new_run_id
+
+    run_id = args.run_id or new_run_id()
+    child = [
+        "train", "--home", str(ws.root), "--epochs", str(args.epochs),
+        "--batch-size", str(args.batch_size), "--rank", str(args.rank),
+        "--alpha", str(args.alpha), "--lr", repr(args.lr), "--max-length", str(args.max_length),
+        "--max-pairs", str(args.max_pairs), "--min-quality", repr(args.min_quality),
+        "--eval-split", repr(args.eval_split), "--device", args.device, "--run-id", run_id,
+    ]  # fmt: skip
+    for flag, value in (("--model", args.model), ("--precision", args.precision),
+                        ("--threads", args.threads)):  # fmt: skip
+        if value:
+            child += [flag, str(value)]
+    if args.json:
+        child.append("--json")
+    try:
+        code, why = launch_ranks(
+            args.nproc, child, run_path=ws.checkpoints_dir / run_id,
+            device=None if args.device == "auto" else args.device,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if why:
+        raise CommandError(f"training failed: {why} (run {ws.checkpoints_dir / run_id})")
+    return code
 
 
 def _cmd_optimize(args: argparse.Namespace) -> int:

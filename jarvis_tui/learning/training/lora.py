@@ -1475,15 +1475,18 @@ class LoRATrainer:
         except Exception as exc:
             train_s = time.monotonic() - t_train
             status = "failed"
-            message = f"{type(exc).__name__}: {exc}"
+            # gloo/nccl append advice paragraphs to the one line that matters
+            text = str(exc).split(" This is typically caused")[0].strip()
+            message = f"{type(exc).__name__}: {text}"
             if dist.enabled and not isinstance(exc, MemoryError):
                 message = (
                     f"rank {dist.rank} of {dist.world} lost the other ranks during step "
                     f"{step + 1} (one of them failed or was killed): {message}"
                 )
-            logger.error(
-                "LoRA training failed: %s", message, exc_info=logger.isEnabledFor(logging.DEBUG)
-            )
+            # Recorded in run.json and the summary; the traceback only at debug level
+            # (a CLI run prints one line, not a stack).
+            logger.info("LoRA training failed: %s", message)
+            logger.debug("LoRA training failed", exc_info=True)
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then go
             if writer is not None:
                 writer.finish(
@@ -1544,14 +1547,132 @@ class LoRATrainer:
         )
 
 
+def launch_ranks(
+    nproc: int,
+    argv: Sequence[str],
+    *,
+    run_path: str | os.PathLike[str],
+    device: Optional[str] = None,
+) -> tuple[int, str]:
+    """Run ``python -m jarvis_tui <argv>`` as *nproc* ranks through torch's elastic launcher
+    (what ``torchrun --standalone --nproc-per-node N`` does); returns (exit code, why):
+    *why* is set when a rank died and the run folder was marked failed for it.
+
+    *argv* must make rank 0 write its run to *run_path* (``--run-id``). When a rank
+    dies (killed, or an error) the launcher stops the others; if the run folder does
+    not already say why, it is marked ``failed`` with the rank and its signal or
+    exit code. ``--nproc`` above the CUDA devices of a CUDA run is a ValueError.
+    """
+    import sys
+
+    import torch
+
+    if not _is_int(nproc) or nproc < 1:
+        raise ValueError(f"--nproc must be a whole number of at least 1 (got {nproc!r})")
+    target = _select_device(device)
+    if target.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if nproc > count:
+            raise ValueError(
+                f"--nproc {nproc} is more than the {count} CUDA device(s) on this machine"
+            )
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        run_id=Path(run_path).name,
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",
+        max_restarts=0,
+        monitor_interval=0.2,
+    )
+    quiet = [logging.getLogger(n) for n in ("torch.distributed.elastic", "torch.distributed")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:
+        lg.setLevel(logging.CRITICAL)  # its own failure report would be a traceback on stderr
+    try:
+        elastic_launch(config, entrypoint=sys.executable)("-m", "jarvis_tui", *argv)
+    except ChildFailedError as exc:
+        failures = exc.failures
+        first = min(failures.values(), key=lambda f: (f.timestamp, f.local_rank))
+        how = (
+            f"was killed by {first.signal_name()}"
+            if first.exitcode < 0
+            else f"exited with code {first.exitcode}"
+        )
+        why = f"rank {first.local_rank} of {nproc} (pid {first.pid}) {how}"
+        if _needs_reason(run_path, killed=first.exitcode < 0):
+            mark_run_failed(run_path, why)
+            return 1, why
+        return 1, ""
+    finally:
+        for lg, level in zip(quiet, levels, strict=True):
+            lg.setLevel(level)
+    return 0, ""
+
+
+def _needs_reason(run_path: str | os.PathLike[str], *, killed: bool) -> bool:
+    """Whether the run folder lacks the reason a rank died (so the launcher writes it)."""
+    from jarvis_tui.learning.training.runs import RUN_FILE, RunInfo
+
+    if not (Path(run_path) / RUN_FILE).is_file():
+        return False  # rank 0 failed before the run began: its own error says why
+    info = RunInfo.load(run_path)
+    if info.status in ("completed", "cancelled", "diverged"):
+        return False
+    if info.status == "failed" and "lost the other ranks" not in info.message:
+        return killed  # rank 0's own error, unless a rank was killed outright
+    return True
+
+
+def mark_run_failed(run_path: str | os.PathLike[str], why: str) -> None:
+    """Set a run folder's run.json to ``failed`` with *why* (its writer is gone).
+
+    Used by the launcher when a rank died: rank 0 may have recorded only that it
+    lost the others, or (killed itself) nothing at all. Does nothing without run.json.
+    """
+    import json
+    import time as _time
+
+    from jarvis_tui.core import safejson
+    from jarvis_tui.paths import atomic_write_text
+
+    path = Path(run_path) / "run.json"
+    try:
+        raw, problem = safejson.parse(path.read_bytes())
+    except OSError:
+        return
+    if problem is not None or not isinstance(raw, dict):
+        return
+    old = raw.get("message") if isinstance(raw.get("message"), str) else ""
+    raw["status"] = "failed"
+    raw["message"] = f"{why}; {old}" if old else why
+    now = _time.time()
+    created = raw.get("created")
+    if raw.get("duration") is None and isinstance(created, (int, float)):
+        raw["duration"] = max(0.0, now - float(created))
+    raw["updated"] = now
+    atomic_write_text(path, json.dumps(raw, indent=2, default=str, allow_nan=False) + "\n")
+
+
 __all__ = [
+    "CANCEL_FILE",
     "DEFAULT_MODEL",
+    "DistInfo",
+    "FastPath",
     "HAS_TORCH",
     "INSTALL_HINT",
     "LoRATrainer",
     "LoRATrainingConfig",
     "ModelLoadError",
+    "cpu_bf16_supported",
+    "dist_from_env",
     "has_torch",
+    "launch_ranks",
     "lr_at",
+    "mark_run_failed",
     "quiet_transformers",
 ]
