@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import logging
 import math
 import threading
 from collections import Counter
@@ -69,6 +70,8 @@ from jarvis_tui.configs.versions import (
 )
 from jarvis_tui.core.types import Trace
 from jarvis_tui.learning.classify import classify_query
+
+log = logging.getLogger(__name__)
 
 _FALLBACK_LIMIT = 2**31 - 1
 _PROGRESS_EVERY = 5_000
@@ -208,9 +211,94 @@ class AgentConfigEvolver(VersionStore):
           it had 3 more ratings of 0.5, so one lucky rating does not beat a steady
           record), then by success rate, then by trace count.
 
-        ``stop`` ends the scan early (the result then covers the traces read so far);
-        ``progress`` is called with the number of traces read, every 5,000.
+        On our :class:`~jarvis_tui.traces.TraceStore` the analysis is SQL
+        (``TraceStore.evolver_profile``: the kept totals plus one pass over the
+        tool_call steps; ~22 s -> see ``bench/bench_learning.py`` at 1M traces), with
+        the same result as streaming every trace (tested against it); any other
+        store is streamed. Feedback sums may differ in the last bits (summation order).
+
+        ``stop`` ends the analysis early (streamed: the result then covers the traces
+        read so far; SQL: ``[]``); ``progress`` is called with the number of traces
+        read, every 5,000 when streaming, once at the end otherwise.
         """
+        profile = getattr(self._store, "evolver_profile", None)
+        if callable(profile):
+            recs = self._analyze_sql(profile, stop, progress)
+            if recs is not None:
+                return recs
+        return self._analyze_streaming(stop, progress)
+
+    def _analyze_sql(
+        self,
+        profile: Callable[..., Optional[Dict[str, list]]],
+        stop: Optional[threading.Event],
+        progress: Optional[Callable[[int], None]],
+    ) -> Optional[List[Dict[str, Any]]]:
+        """:meth:`analyze` from the store's grouped rows (a few hundred; one pass over the
+        tool_call steps, none over the traces). None: the store cannot say (then the
+        traces are streamed)."""
+        if stop is not None and stop.is_set():
+            return []
+        sync = getattr(self._store, "sync", None)
+        if callable(sync):
+            try:
+                sync()  # traces another process added since the store last looked
+            except Exception as exc:  # noqa: BLE001 - a busy or read-only file: analyse what is mirrored
+                log.info("analyze: sync failed (%s); using the traces mirrored so far", exc)
+        minq = self._min_quality
+        rows = profile(min_quality=minq, stop=stop)
+        if rows is None:
+            return [] if stop is not None and stop.is_set() else None
+        classes: Dict[str, _ClassStats] = {}
+        total = 0
+        for qclass, agent, outcome, n, rated, fb_sum, good in rows["groups"]:
+            cs = classes.get(qclass)
+            if cs is None:
+                cs = classes[qclass] = _ClassStats()
+            total += n
+            cs.count += n
+            cs.rated += rated
+            cs.feedback_sum += fb_sum
+            cs.good += good
+            if agent:
+                ag = cs.agents.get(agent)
+                if ag is None:
+                    ag = cs.agents[agent] = _AgentStats()
+                ag.count += n
+                ag.rated += rated
+                ag.feedback_sum += fb_sum
+                if outcome in ("success", "failure"):
+                    ag.known_outcomes += n
+                    ag.successes += n if outcome == "success" else 0
+        for qclass, good, calls, tools, n in rows["steps"]:
+            cs = classes.get(qclass)
+            if cs is None:
+                return None  # the totals and the steps disagree: stream instead
+            cs.turns_all[calls] += n
+            if good:
+                cs.turns_good[calls] += n
+                used = Counter(tools)
+                for tool, k in used.items():
+                    cs.tool_traces[tool] += n
+                    cs.tool_calls[tool] += k * n
+        for cs in classes.values():  # traces without a tool_call step
+            for hist, of in ((cs.turns_all, cs.count), (cs.turns_good, cs.good)):
+                rest = of - sum(hist.values())
+                if rest < 0:
+                    return None
+                if rest:
+                    hist[0] += rest
+        if progress is not None:
+            progress(total)
+        return self._recommendations(classes, minq)
+
+    def _analyze_streaming(
+        self,
+        stop: Optional[threading.Event],
+        progress: Optional[Callable[[int], None]],
+    ) -> List[Dict[str, Any]]:
+        """:meth:`analyze` over every trace, one at a time (any store; the reference the
+        SQL path is tested against)."""
         classes: Dict[str, _ClassStats] = {}
         n = 0
         minq = self._min_quality
@@ -223,6 +311,11 @@ class AgentConfigEvolver(VersionStore):
             self._add_trace(classes, trace, minq)
         if progress is not None and n % _PROGRESS_EVERY:
             progress(n)
+        return self._recommendations(classes, minq)
+
+    def _recommendations(
+        self, classes: Dict[str, _ClassStats], minq: float
+    ) -> List[Dict[str, Any]]:
         recs = []
         for qclass in sorted(classes):
             rec = self._recommend(qclass, classes[qclass], minq)

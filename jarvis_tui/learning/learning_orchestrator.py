@@ -63,6 +63,11 @@ class _AgentView:
         kwargs["agent"] = self._agent
         return self._store.list_traces(**kwargs)
 
+    def evolver_profile(self, **kwargs: Any) -> Any:
+        """The store's SQL analysis for this agent (None: the evolver streams instead)."""
+        profile = getattr(self._store, "evolver_profile", None)
+        return profile(**kwargs, agent=self._agent) if callable(profile) else None
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 

@@ -2657,6 +2657,108 @@ class TraceStore:
             )  # fmt: skip
         return out
 
+    # ------------------------------------------ what AgentConfigEvolver.analyze() reads
+
+    def evolver_profile(
+        self,
+        *,
+        min_quality: float,
+        agent: Optional[str] = None,
+        stop: Optional[threading.Event] = None,
+    ) -> Optional[Dict[str, list]]:
+        """The analysis of :meth:`AgentConfigEvolver.analyze` as grouped rows (read-only).
+
+        ``{"groups": [(qclass, agent, outcome, n, rated, fb_sum, good), …],
+        "steps": [(qclass, good, calls, tools, n), …]}``. A trace is *rated* when its
+        feedback is a finite number and *good* when it is rated >= *min_quality*, or
+        unrated with outcome ``success``. ``groups``: per class, agent and outcome,
+        from the kept totals (:meth:`cube`; one scan of the mirror instead when some
+        feedback is not a finite number). ``steps``: per class, goodness, number of
+        ``tool_call`` steps and the tools they name (step order, repeats kept), how
+        many traces (a trace without tool_call steps is not listed); one pass over
+        the tool_call steps. A step names a tool exactly as :meth:`get` reads it
+        (``{"tool": name}``, a non-empty string, JSON within the store's limits):
+        SQLite's JSON answers for text where it and Python's ``json`` provably agree
+        (RFC 8259 text with no backslash, NUL, repeated ``"tool"`` or deep nesting),
+        Python for every other step. *agent*: that agent's traces only. None when
+        *stop* is set or a mirrored row has no class.
+        """
+        s = self._schema
+        mq = float(min_quality)
+        dbl = "1.7976931348623157e308"
+        rated = f"(typeof(r.feedback) IN ('integer', 'real') AND r.feedback BETWEEN -{dbl} AND {dbl})"
+        good = f"(CASE WHEN {rated} THEN r.feedback >= ? ELSE r.outcome IS 'success' END)"
+        only = "" if agent is None else " WHERE r.agent = ?"
+        params: list[Any] = [mq] if agent is None else [mq, agent]
+        with self._conn() as conn:
+            odd = conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {s}.jt_rows WHERE coalesce(feedback, -1.0) > {dbl})"
+                f" OR EXISTS (SELECT 1 FROM {s}.jt_rows WHERE coalesce(feedback, -1.0) < -{dbl})"
+            ).fetchone()[0]
+        if odd:
+            sql = (
+                f"SELECT r.qclass, r.agent, r.outcome, count(*), total({rated}),"
+                f" total(CASE WHEN {rated} THEN r.feedback END), total({good})"
+                f" FROM {s}.jt_rows r{only} GROUP BY 1, 2, 3"
+            )
+            with self._conn() as conn:
+                rows = self._fetch(conn, sql, params)
+            groups = [(q, a, o, int(n), int(k), float(f), int(g)) for q, a, o, n, k, f, g in rows]
+        else:
+            groups = [
+                (d["qclass"], d["agent"], d["outcome"], d["n"], d["rated"], float(d["fb_sum"]),
+                 d["q_n"] + (d["n"] - d["rated"] if d["outcome"] == "success" else 0))
+                for d in self.cube(min_quality=mq, agent=agent)
+            ]  # fmt: skip
+        if any(g[0] is None for g in groups) or (stop is not None and stop.is_set()):
+            return None
+        x = "st.input"
+        if sqlite3.sqlite_version_info >= (3, 45, 0):
+            valid: Optional[str] = f"json_valid({x}, 1)"  # RFC 8259 only, not JSON5
+        elif sqlite3.sqlite_version_info >= (3, 42, 0):
+            valid = None  # json_valid accepts JSON5 there: Python reads every step
+        else:
+            valid = f"json_valid({x})"
+        plain = (
+            f"typeof({x}) = 'text' AND instr({x}, char(92)) = 0 AND instr({x}, char(0)) = 0"
+            f" AND length({x}) <= {JSON_MAX_CHARS} AND (length({x}) < {2 * JSON_MAX_DEPTH + 2}"
+            f" OR length({x}) - length(replace(replace({x}, '[', ''), '{{', '')) <= {JSON_MAX_DEPTH})"
+            f" AND instr(substr({x}, instr({x}, '\"tool\"') + 1), '\"tool\"') = 0 AND {valid}"
+        )
+        python = f"jt_step_tool(CASE WHEN typeof({x}) = 'text' THEN CAST({x} AS BLOB) ELSE {x} END)"
+        tool = (
+            f"CASE WHEN {plain} THEN json_extract({x}, '$.tool', '$.tool') ELSE {python} END"
+            if valid
+            else python
+        )
+        sql = (
+            f"SELECT r.qclass, {good}, x.calls, x.sig, count(*) FROM"
+            f" (SELECT st.trace_id AS tid, count(*) AS calls, group_concat({tool}, ',') AS sig"
+            "  FROM main.trace_steps st NOT INDEXED WHERE st.step_type = 'tool_call'"
+            "  GROUP BY st.trace_id) x"
+            f" JOIN main.traces t ON t.trace_id = x.tid JOIN {s}.jt_rows r ON r.id = t.id"
+            f"{only} GROUP BY 1, 2, 3, 4"
+        )
+        with self._conn() as conn:
+            conn.create_function("jt_step_tool", 1, _step_tool_json, deterministic=True)
+            rows = self._fetch(conn, sql, params)
+        steps = []
+        for qclass, is_good, calls, sig, n in rows:
+            if qclass is None:
+                return None
+            names = [v[0] for v in json.loads(f"[{sig or ''}]")]
+            tools = [t for t in names if isinstance(t, str) and t]
+            steps.append((qclass, int(is_good), int(calls), tools, int(n)))
+        return {"groups": groups, "steps": steps}
+
+def _step_tool_json(raw: Any) -> str:
+    """``jt_step_tool(input)``: ``[name]`` or ``[null]`` as JSON, the tool a step's
+    input names as :meth:`TraceStore.get` reads it (text arrives as a BLOB, decoded
+    leniently as the store decodes it)."""
+    value = _loads(raw.decode("utf-8", "replace"), {}) if isinstance(raw, bytes) else None
+    name = value.get("tool") if isinstance(value, dict) else None
+    return json.dumps([name if isinstance(name, str) and name else None])
+
 
 def _as_trace(obj: Any) -> Optional[Trace]:
     """*obj* as our :class:`Trace`: itself, or a look-alike (OpenJarvis's ``Trace``)
