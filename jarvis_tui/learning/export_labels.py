@@ -69,7 +69,7 @@ def labelled_rows(store: Any, *, with_judge: bool = False) -> Iterator[Dict[str,
         ).fetchall()
     judged: Dict[str, Any] = {}
     if with_judge:
-        from jarvis_tui.traces.judge import JudgeStore
+        from jarvis_tui.evals.judge import JudgeStore
 
         if not getattr(store, "read_only", False):
             with JudgeStore(store.path) as js:

@@ -12,7 +12,7 @@ import pytest
 from jarvis_tui.core.types import Trace
 from jarvis_tui.evals.local_server import ChatServer
 from jarvis_tui.learning.optimize.backends import OpenAICompatibleBackend
-from jarvis_tui.traces.judge import (
+from jarvis_tui.evals.judge import (
     JUDGE_TABLE,
     JudgeStore,
     QueryJudge,
