@@ -563,6 +563,13 @@ class TrainingPane(Widget):
         shown = f"{loss:.3f}" if isinstance(loss, (int, float)) and math.isfinite(loss) else "NaN"
         parts.append((3, Text(f"loss {shown}")))
         parts.append((5, Text(f"{last.get('tokens_per_s', 0):,.0f} tok/s")))
+        fast = getattr(run, "config", {}).get("fast_path") if run is not None else None
+        if isinstance(fast, dict):  # what the run picked to go fast (run.json: any writer)
+            words = [str(fast.get("precision", "?"))]
+            words.append("ckpt" if fast.get("checkpointing") else "no ckpt")
+            if isinstance(fast.get("world_size"), int) and fast["world_size"] > 1:
+                words.append(f"{fast['world_size']} ranks")
+            parts.append((6, Text(one_line(" · ".join(words), 40), style="dim")))
         eta.show(parts)
         found = alerts(list(self.steps)[-2_000:], self.alpha)
         self.query_one("#training-alerts", Static).update(
@@ -728,7 +735,8 @@ class TrainingPane(Widget):
                     gc.freeze()
                     self.app.call_from_thread(self.action_refresh_runs)
 
-            trainer = LoRATrainer(config, model_name=model_path)
+            # Beside the UI: all cores but one, so the screen stays responsive.
+            trainer = LoRATrainer(config, model_name=model_path, threads="ui")
             summary = trainer.train(
                 pairs, callback=on_step, stop=stop, run_dir=config.output_dir,
                 eval_fraction=eval_fraction,
