@@ -1214,6 +1214,11 @@ def _scoring_meta(runner: Any) -> dict[str, Any]:
     eval_set = getattr(runner, "eval_set", None)
     if scoring == "measured" and eval_set is not None:
         meta["eval_set"] = {"id": eval_set.set_id, "hash": eval_set.content_hash}
+        # What answered ("model via URL", or a local model's folder name): the Trials
+        # pane measures more of the run's trials the same way.
+        last = getattr(getattr(runner, "measured", runner), "last_result", None)
+        if getattr(last, "generator", ""):
+            meta["generator"] = str(last.generator)
     return meta
 
 

@@ -28,6 +28,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from jarvis_tui.core.fmt import duration, money
+from jarvis_tui.evals.measure import scoring_of, worst_first
 from jarvis_tui.learning.optimize.types import (
     DEFAULT_OBJECTIVES,
     ObjectiveBound,
@@ -59,8 +60,17 @@ SORTS: tuple[tuple[str, str], ...] = (
 )
 
 COLUMNS: tuple[tuple[str, int], ...] = (
-    ("#", 4), ("trial", 12), ("source", 8), ("acc", 5), ("lat s", 6), ("cost", 10), ("", 1),
+    ("#", 4), ("", 1), ("trial", 12), ("source", 8), ("acc", 5), ("lat s", 6), ("cost", 10), ("", 1),
 )  # fmt: skip
+
+MEASURED_GLYPH = "■"
+"""Table glyph of a measured trial (the plot draws measured points as squares too)."""
+PARTIAL_GLYPH = "□"
+"""A measurement cancelled midway: the samples done so far."""
+ESTIMATE_GLYPH = "≈"
+"""Table glyph of an estimate (replayed traces)."""
+SAMPLE_ROWS_MAX = 500
+"""At most this many per-sample rows in the detail (worst first)."""
 
 NARROW_BELOW = 100
 """Below this many columns the plot is stacked over the table (side by side it is unreadable)."""
@@ -138,7 +148,13 @@ class TrialsPane(Widget):
         "accept, e edit then accept, or n reject with a reason (the reason goes to the "
         "optimizer). B sets bounds such as 'latency <= 2s', m marks frontier trials for "
         "the next merge, w exports the best recipe, + promotes the selected trial to an "
-        "agent config. A path outside the workspace is written only after you confirm it."
+        "agent config. A path outside the workspace is written only after you confirm it. "
+        "■ marks a measured trial, ≈ an estimate (□: a measurement cancelled midway). M "
+        "measures the selected estimate: its config answers held-out queries (through "
+        "JARVIS_TUI_EVAL_URL / _MODEL when set, else the workspace's tiny local model), "
+        "progress in the status line, x cancels (the samples done are kept, marked "
+        "partial); the result is a new trial of the run, and its detail lists every "
+        "sample, worst first. During a run, M asks the run to measure that config next."
     )
 
     BINDINGS = [
@@ -154,6 +170,7 @@ class TrialsPane(Widget):
         Binding("B", "bounds", "Bounds", id="trials.bounds"),
         Binding("w", "export", "Export best", id="trials.export"),
         Binding("plus", "promote", "Promote", id="trials.promote", key_display="+"),
+        Binding("M", "measure", "Measure", id="trials.measure"),
         Binding("m", "merge_pick", "Mark for merge", show=False, id="trials.mark"),
         Binding("X", "cycle_axis('x')", "Next x axis", show=False, id="trials.x"),
         Binding("Y", "cycle_axis('y')", "Next y axis", show=False, id="trials.y"),
@@ -189,6 +206,20 @@ class TrialsPane(Widget):
         def __init__(self, agent: str, version: int) -> None:
             super().__init__()
             self.agent, self.version = agent, version
+
+    class Measured(Message):
+        """A measurement of *source* finished (*trial_id* None: nothing was saved)."""
+
+        def __init__(self, source: str, run_id: str, result: Any = None, error: str = "") -> None:
+            super().__init__()
+            self.source, self.run_id, self.result, self.error = source, run_id, result, error
+
+    class SamplesLoaded(Message):
+        """The per-sample rows of a measured trial's eval result file (or why not)."""
+
+        def __init__(self, path: str, rows: list[dict] | None, error: str = "") -> None:
+            super().__init__()
+            self.path, self.rows, self.error = path, rows, error
 
     class Done(Message):
         """An export or promotion finished; *text* says what was written."""
@@ -235,6 +266,19 @@ class TrialsPane(Widget):
         self._snap: dict[str, Any] | None = None
         """The newest run snapshot the engine thread left for the UI (latest wins)."""
         self._notice_q: list[str] = []
+        self.measuring: str | None = None
+        """The trial being measured in this window (None when no measurement runs)."""
+        self._measure_cancel: threading.Event | None = None
+        self._measure_progress: tuple[int, int] | None = None
+        """(done, total) of the measurement, left by its thread (latest wins)."""
+        self._measure_ids: set[str] = set()
+        """Queued configs of the live run that its runner must measure (M during a run)."""
+        self._runner: Any = None
+        """The live run's trial runner (``measure_next`` for a replay-then-measure run)."""
+        self._select_after: str | None = None
+        """Select this trial once the run is read back (a new measured trial)."""
+        self._samples: dict[str, list[dict] | str] = {}
+        """Eval result file -> its per-sample rows, or why it could not be read."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="trials-status")
@@ -372,6 +416,9 @@ class TrialsPane(Widget):
             self.notify(f"reloaded run {one_line(self.view.run_id or '(none)', 20)}: "
                         f"{len(self.view.trials)} trials", markup=False)  # fmt: skip
         self._rebuild_table()
+        if self._select_after is not None:
+            self._select(self._select_after)
+            self._select_after = None
         self._redraw()
         self._status()
 
@@ -407,6 +454,7 @@ class TrialsPane(Widget):
         ("reload", "reload the run", "Read the run back from optimize.db"),
         ("export", "export the best recipe", "Write the best trial as a TOML recipe"),
         ("promote", "promote the selected trial", "A new agent config version from it"),
+        ("measure", "measure the selected trial", "Answer held-out queries with its config"),
     )
 
     def palette_commands(self):
@@ -430,10 +478,14 @@ class TrialsPane(Widget):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("accept", "edit", "reject"):
             return self.pending is not None
-        if action in ("pause", "stop"):
+        if action == "pause":
             return self.running
+        if action == "stop":
+            return self.running or self.measuring is not None
         if action == "start":
-            return not self.running
+            return not self.running and self.measuring is None
+        if action == "measure":
+            return self.selected is not None
         if action == "continue_run":
             return (not self.running and bool(self.view.run_id)
                     and self.view.status in ("stopped", "failed", "running"))  # fmt: skip
@@ -511,6 +563,7 @@ class TrialsPane(Widget):
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             self.post_message(self.RunEnded("", "failed", " ".join(str(exc).split())))
             return
+        self._runner = session.engine.trial_runner
         try:
             run = session.engine.run(
                 control=control, on_event=self._from_engine, resume_run_id=resume
@@ -531,6 +584,12 @@ class TrialsPane(Widget):
         O(trials) pointer work, a few ms at 10,000 trials.
         """
         run = ev.run
+        if ev.kind == "trial_started" and ev.config is not None:
+            if ev.config.trial_id in self._measure_ids:
+                # Set here, on the engine thread, right before this config is evaluated:
+                # the runner measures exactly this trial (not the one already going).
+                self._measure_ids.discard(ev.config.trial_id)
+                self._runner.measure_next = True
         snap = {
             "kind": ev.kind,
             "view": RunView(
@@ -564,6 +623,9 @@ class TrialsPane(Widget):
         with self._snap_lock:
             snap, self._snap = self._snap, None
             notices, self._notice_q = self._notice_q, []
+            progress, self._measure_progress = self._measure_progress, None
+        if progress is not None and self.measuring is not None:
+            self._status(self._measure_words(*progress))
         if notices:
             self._notices = add_notices(self._notices, notices)
         if snap is not None and self.running:
@@ -606,6 +668,8 @@ class TrialsPane(Widget):
         self.running = False
         self.pending = None
         self.control = None
+        self._runner = None
+        self._measure_ids.clear()
         # The message may be an endpoint's reply: shown as text (never markup, no escapes).
         if msg.status == "failed":
             self.notify(f"optimization run failed: {one_line(msg.message, 300)}",
@@ -632,6 +696,10 @@ class TrialsPane(Widget):
             self._status("pausing after the current trial…")
 
     def action_stop(self) -> None:
+        if self.measuring is not None and self._measure_cancel is not None:
+            self._measure_cancel.set()
+            self._status("cancelling the measurement: the samples done are kept (partial)…")
+            return
         if self.control is not None:
             self.control.stop()
             self._status("stopping after the current trial…")
@@ -826,6 +894,203 @@ class TrialsPane(Widget):
         picked = ", ".join(one_line(i, 24) for i in self.merge_ids) or "the engine picks"
         self.notify(f"next merge combines: {picked}", markup=False)
         self._rebuild_table()
+
+    # ------------------------------------------------------------ measuring
+
+    def _scoring(self, trial_id: str) -> str:
+        """``measured`` or ``estimate`` (older runs: what the run says)."""
+        return scoring_of(self.view.meta.get(trial_id, {}), self.view.estimate)
+
+    def action_measure(self) -> None:
+        trial = self._trial(self.selected)
+        if trial is None or self.workspace is None:
+            self.notify("select a trial to measure first", severity="warning")
+            return
+        name = one_line(trial.trial_id, 24)
+        if self.measuring is not None:
+            self.notify(f"measuring {one_line(self.measuring, 24)} already: x cancels it",
+                        severity="warning", markup=False)  # fmt: skip
+            return
+        if self.running:
+            self._measure_in_run(trial)
+            return
+        if self._scoring(trial.trial_id) == "measured":
+            self.notify(f"{name} is measured already: M measures an estimate (≈)",
+                        severity="warning", markup=False)  # fmt: skip
+            return
+        from jarvis_tui.evals.measure import measure_options, missing_backend
+
+        opts, origin = measure_options(self.view.trials, self.view.meta, self.workspace,
+                                       run_estimate=self.view.estimate)  # fmt: skip
+        problem = missing_backend(opts)
+        if problem:
+            self._notices = add_notices(self._notices, [problem])
+            self._prompt()
+            self.notify(problem, severity="warning", timeout=10, markup=False)
+            return
+        self.measuring = trial.trial_id
+        self._measure_cancel = threading.Event()
+        self._status(f"measuring {name} with {one_line(origin, 60)}…")
+        self._prompt()
+        self.refresh_bindings()
+        self._measure(self.view.run_id, trial.trial_id, opts, self._measure_cancel)
+
+    def _measure_in_run(self, trial: TrialResult) -> None:
+        """During a run: queue the config and have the run's runner measure it."""
+        name = one_line(trial.trial_id, 24)
+        runner = self._runner
+        if self.control is None or runner is None:
+            return
+        if not hasattr(runner, "measure_next"):
+            how = ("measures every trial already" if getattr(runner, "scoring", "") == "measured"
+                   else "estimates every trial by replaying traces")  # fmt: skip
+            self.notify(f"this run {how}: M measures {name} once the run ends (x stops it)",
+                        severity="warning", timeout=8, markup=False)  # fmt: skip
+            return
+        cfg = self.control.enqueue(dict(trial.config.params),
+                                   note=f"{trial.trial_id}'s config, measured on request")  # fmt: skip
+        self._measure_ids.add(cfg.trial_id)
+        self.notify(f"queued {one_line(cfg.trial_id, 24)}: the run measures {name}'s config "
+                    "next", markup=False)  # fmt: skip
+        self._prompt()
+
+    def _measure_words(self, done: int, total: int) -> str:
+        n = max(1, total // 2)
+        phase = (f"answered {min(done, n)}/{n}" if done < n
+                 else f"scored {min(done - n, n)}/{n}")  # fmt: skip
+        return f"measuring {one_line(self.measuring or '', 20)}: {phase} samples · x cancels"
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="trials.measure",
+          description="measure a trial")  # fmt: skip
+    def _measure(self, run_id: str, trial_id: str, opts: Any, cancel: threading.Event) -> None:
+        from jarvis_tui.evals.measure import measure_trial
+
+        def progress(done: int, total: int) -> None:
+            with self._snap_lock:  # the UI shows the newest at its next drain
+                self._measure_progress = (done, total)
+
+        try:
+            result = measure_trial(self.workspace, run_id, trial_id, opts,
+                                   trace_store=self.store, cancel=cancel,
+                                   progress=progress)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - one line for the user, never a traceback
+            self.post_message(self.Measured(trial_id, run_id, error=" ".join(str(exc).split())))
+            return
+        self.post_message(self.Measured(trial_id, run_id, result))
+
+    @on(Measured)
+    def _measured(self, msg: TrialsPane.Measured) -> None:
+        self.measuring = None
+        self._measure_cancel = None
+        with self._snap_lock:
+            self._measure_progress = None
+        self.refresh_bindings()
+        res = msg.result
+        if msg.error or res is None:
+            text = f"measuring {one_line(msg.source, 24)} failed: {one_line(msg.error, 300)}"
+            self._notices = add_notices(self._notices, [text])
+            self.notify(text, severity="error", timeout=10, markup=False)
+            self._status()
+            self._prompt()
+            return
+        if res.trial_id is None:
+            text = f"measurement of {one_line(msg.source, 24)} cancelled before any sample: nothing saved"
+            self.notify(text, markup=False)
+            self._status(text)
+            self._prompt()
+            return
+        words = (f"{one_line(res.trial_id, 16)}: accuracy {res.accuracy:.3f} on {res.samples}"
+                 f"/{res.total} samples" + (f", {res.errors} errors" if res.errors else "")
+                 + (" (partial: cancelled)" if res.partial else ""))  # fmt: skip
+        self.notify(f"measured {one_line(msg.source, 16)} → {words}", timeout=8, markup=False)
+        self._select_after = res.trial_id
+        if not self.running:
+            self._load_run(msg.run_id)
+        self._status()
+        self._prompt()
+
+    def _sample_rows(self, t: TrialResult, m: dict) -> tuple[list[dict], str]:
+        """The trial's per-sample rows, worst first, and a note (why answers are missing).
+
+        Rows come from the eval result file when there is one (query, reference and
+        answer), read once in a worker; else from ``sample_scores`` (record ids only).
+        """
+        path = m.get("eval_result")
+        note = ""
+        if isinstance(path, str) and path:
+            got = self._samples.get(path)
+            if isinstance(got, list):
+                return worst_first(got), ""
+            if got is None:
+                self._samples[path] = "reading…"
+                self._load_samples(path)
+                got = "reading…"
+            note = f"answers: {got}"
+        rows = [{"record_id": s.record_id, "score": s.score, "latency_seconds": s.latency_seconds,
+                 "error": s.error} for s in t.sample_scores]  # fmt: skip
+        return worst_first(rows), note
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="trials.samples",
+          description="read an eval result")  # fmt: skip
+    def _load_samples(self, path: str) -> None:
+        from jarvis_tui.evals.measure import read_sample_rows
+
+        try:
+            self.post_message(self.SamplesLoaded(path, read_sample_rows(path)))
+        except ValueError as exc:
+            self.post_message(self.SamplesLoaded(path, None, str(exc)))
+
+    @on(SamplesLoaded)
+    def _samples_loaded(self, msg: TrialsPane.SamplesLoaded) -> None:
+        if len(self._samples) > 32:  # a few screens' worth of measured trials
+            self._samples.pop(next(iter(self._samples)))
+        self._samples[msg.path] = msg.rows if msg.rows is not None else msg.error
+        t = self._trial(self.selected)
+        if t is not None and self.view.meta.get(t.trial_id, {}).get("eval_result") == msg.path:
+            self._detail()
+
+    def _sample_table(self, t: TrialResult, m: dict, out: Text) -> None:
+        """The per-sample table of a measured trial (worst first) appended to *out*."""
+        rows, note = self._sample_rows(t, m)
+        if not rows:
+            return
+        width = max(20, self.query_one("#trials-detail", Static).size.width or 60)
+        errors = sum(1 for r in rows if r.get("error") is not None)
+        out.append(f"\nsamples, worst first ({len(rows)}", style="bold")
+        out.append(f", {errors} errors" if errors else "", style="bold red")
+        out.append(")\n", style="bold")
+        if note:
+            out.append(one_line(note, width) + "\n", style="dim")
+        rest = width - 14  # "score  lat s " before the texts
+        full = "query" in rows[0]
+        if full:
+            wq = max(8, rest * 2 // 5)
+            wr = max(6, (rest - wq) // 2 - 1)
+            wa = max(6, rest - wq - wr - 2)
+            head = (f"{'score':>5} {'lat s':>6}  {_cell('query', wq)} {_cell('reference', wr)} "
+                    f"{_cell('answer', wa)}")  # fmt: skip
+        else:
+            head = f"{'score':>5} {'lat s':>6}  sample"
+        out.append(one_line(head, width) + "\n", style="dim underline")
+        for r in rows[:SAMPLE_ROWS_MAX]:
+            err = r.get("error")
+            score = r.get("score")
+            cell = "error" if err is not None else ("–" if score is None else f"{score:.3f}")
+            style = "red" if err is not None else ("yellow" if (score or 0.0) < 0.5 else "")
+            out.append(f"{cell:>5} ", style=style or None)
+            out.append(f"{r.get('latency_seconds', 0.0):6.2f}  ")
+            if full:
+                answer = f"✗ {err}" if err is not None else r.get("answer", "")
+                for text, w in ((r.get("query", ""), wq), (r.get("reference", ""), wr),
+                                (answer, wa)):  # fmt: skip
+                    out.append(_cell(text, w) + " ")
+            else:
+                out.append(one_line(r.get("record_id", ""), max(8, rest // 2)))
+                if err is not None:
+                    out.append(f"  ✗ {one_line(err, max(8, rest // 2))}", style="red")
+            out.append("\n")
+        if len(rows) > SAMPLE_ROWS_MAX:
+            out.append(f"… {len(rows) - SAMPLE_ROWS_MAX} better samples not listed\n", style="dim")
 
     # ------------------------------------------------------------ export, promote
 
@@ -1035,8 +1300,13 @@ class TrialsPane(Widget):
     def _row(self, num: int, t: TrialResult) -> tuple:
         m = self.view.meta.get(t.trial_id, {})
         dim = "dim" if (t.trial_id not in self._frontier_set) else ""
+        if self._scoring(t.trial_id) == "measured":
+            glyph = Text(PARTIAL_GLYPH if m.get("partial") else MEASURED_GLYPH, style="bold green")
+        else:
+            glyph = Text(ESTIMATE_GLYPH, style="dim")
         return (
             Text(str(m.get("num", num)), style="dim"),
+            glyph,
             Text(one_line(t.trial_id, 12), style=dim),
             Text(str(m.get("source", "")), style="dim"),
             Text(fmt_metric("accuracy", t.accuracy), style=dim),
@@ -1126,6 +1396,7 @@ class TrialsPane(Widget):
                 bool(self.view.meta.get(t.trial_id, {}).get("infeasible")) for t in trials
             ],  # fmt: skip
             shade=shade,
+            measured=[self._scoring(t.trial_id) == "measured" for t in trials],
             x_label=SHORT.get(self.x_metric, self.x_metric),
             y_label=SHORT.get(self.y_metric, self.y_metric),
             shade_label=SHORT.get(shade_metric, shade_metric or "") if shade_metric else "",
@@ -1174,6 +1445,7 @@ class TrialsPane(Widget):
         self.set_class(self.size.width < NARROW_BELOW, "-narrow")
         self._status()
         self._prompt()
+        self.call_after_refresh(self._detail)  # the sample table fits the detail's width
 
     def _frontier_order(self) -> list[TrialResult]:
         front_ids = self._frontier_set
@@ -1265,9 +1537,26 @@ class TrialsPane(Widget):
             f"cost {money(t.total_cost_usd)}"
             f" · {t.samples_evaluated:,} samples"
         )
-        if m.get("estimate") or self.view.estimate:
-            out.append(" (estimates from replayed traces)", style="italic dim")
-        out.append("\n\n")
+        measured = self._scoring(t.trial_id) == "measured"
+        if not measured:
+            out.append("\n")
+            out.append(f"{ESTIMATE_GLYPH} estimate from replayed traces", style="italic dim")
+            out.append(" · M measures it", style="dim")
+        else:
+            out.append("\n")
+            out.append(f"{PARTIAL_GLYPH if m.get('partial') else MEASURED_GLYPH} measured ",
+                       style="bold green")  # fmt: skip
+            es = m.get("eval_set")
+            if isinstance(es, dict) and es.get("id"):
+                out.append(f"on eval set {one_line(str(es['id']), 24)}")
+            if m.get("generator"):
+                out.append(f" · {one_line(str(m['generator']), 48)}", style="dim")
+            if m.get("partial"):
+                out.append(" · partial: cancelled midway", style="yellow")
+        out.append("\n")
+        if measured:  # the evidence first: the worst samples, then the params
+            self._sample_table(t, m, out)
+        out.append("\n")
         best = self._trial(self.view.best)
         best = best if best is not t else None
         parent = self._trial(m.get("parent"))
@@ -1342,7 +1631,11 @@ class TrialsPane(Widget):
             head.append(one_line(state, 16), style=style)
             parts.append((0, head))
         if extra:
-            parts.append((1, Text(one_line(extra, 80))))
+            parts.append((1, Text(one_line(extra, 80),
+                                  style="bold yellow" if self.measuring else "")))  # fmt: skip
+        elif self.measuring is not None:
+            parts.append((1, Text(f"measuring {one_line(self.measuring, 20)}… · x cancels",
+                                  style="bold yellow")))  # fmt: skip
         if self.pending is not None:
             parts.append((1, Text("proposal waiting", style="bold magenta")))
         if self.review_on:
@@ -1355,12 +1648,22 @@ class TrialsPane(Widget):
             arrow = "↑" if self.sort_reverse else "↓"
             parts.append((2, Text(f"sort {dict(SORTS)[self.sort_key]} {arrow}")))
         if v.run_id or self.running:
-            parts.append((3, Text(f"{len(v.trials)}/{v.max_trials or len(v.trials)} trials")))
+            planned = max(v.max_trials, len(v.trials))  # measured trials come on top
+            parts.append((3, Text(f"{len(v.trials)}/{planned} trials")))
             parts.append((4, Text(f"{duration(v.elapsed)} wall")))
             cost = sum(t.total_cost_usd for t in v.trials)
             parts.append((5, Text(f"Σ est. cost {money(cost)}")))
-            if v.benchmark == "trace-replay" or v.estimate:
-                parts.append((6, Text("estimates", style="italic dim")))
+            n_measured = sum(1 for t in v.trials if self._scoring(t.trial_id) == "measured")
+            n_estimated = len(v.trials) - n_measured
+            counts = Text()
+            if n_measured:
+                counts.append(f"{n_measured} measured", style="green")
+            if n_estimated:
+                if n_measured:
+                    counts.append(" · ", style="dim")
+                counts.append(f"{n_estimated} estimated", style="italic dim")
+            if counts:
+                parts.append((3, counts))
             if v.optimizer:
                 parts.append((7, Text(one_line(v.optimizer, 28), style="dim")))
         if not extra and v.message and not self.running:
@@ -1394,16 +1697,20 @@ class TrialsPane(Widget):
                 out.append(f"{queued} queued config(s) run before the next proposal · ",
                            style="bold")  # fmt: skip
             if self._notices:
-                out.append(one_line(" · ".join(self._notices[-2:]), width), style="yellow")
+                # Two lines at most (the prompt's height): a notice may say what to install.
+                out.append(one_line(" · ".join(self._notices[-2:]), 2 * width), style="yellow")
+            elif self.measuring is not None:
+                out.append(one_line("x cancels the measurement (the samples done are kept, "
+                                    "marked partial)", width), style="dim")  # fmt: skip
             elif not self.running:
                 hint = (
-                    "s start · c continue · a queue · v review · B bounds · o/O sort · X/Y "
-                    "axes · h/l frontier · w export · + promote · ? keys"
+                    "s start · c continue · a queue · M measure · v review · B bounds · o/O "
+                    "sort · X/Y axes · h/l frontier · w export · + promote · ? keys"
                 )
                 out.append(one_line(hint, width), style="dim")
             else:
-                out.append(one_line("p pause/resume · x stop · a queue a config · v review mode"
-                                    " · B bounds", width), style="dim")  # fmt: skip
+                out.append(one_line("p pause/resume · x stop · a queue a config · M measure · "
+                                    "v review mode · B bounds", width), style="dim")  # fmt: skip
         self.query_one("#trials-prompt", Static).update(out)
 
 
@@ -1465,6 +1772,16 @@ def add_notices(shown: list[str], new: list[str], keep: int = 3) -> list[str]:
                 break
         out.append(text if count == 1 else f"{text} (×{count})")
     return out[-keep:]
+
+
+def _cell(text: Any, width: int) -> str:
+    """*text* on one line, exactly *width* terminal cells (cut with ``…``, padded)."""
+    from rich.cells import cell_len, set_cell_size
+
+    line = one_line(str(text), width)
+    if cell_len(line) > width:
+        line = set_cell_size(line, width - 1) + "…"
+    return set_cell_size(line, width)
 
 
 def _show_value(value: Any) -> str:

@@ -17,8 +17,13 @@ Layout (rows, top to bottom)::
          0.11 0.4  0.8 0.93   <- ticks: the data min and max, round values between
            x label  ← better
     ● frontier  · dominated  × infeasible  ◆ selected
+    ■ ▪ measured (frontier, dominated)  ● · estimated   <- only with measured points
 
-Rows are dropped from the bottom up (legend, then x label) when the widget is short.
+Measured trials (``set_data(measured=...)``) are squares, estimates round: ``■`` a
+measured frontier member, ``▪`` a measured dominated one.
+
+Rows are dropped from the bottom up (scoring legend, legend, then x label) when the
+widget is short; a short widget puts ``■ measured`` on the legend line if it fits.
 
 Colours come from component classes (``scatter--*``) that use theme variables, so
 light, dark and ANSI themes all work. Labels are plain text: never markup, control
@@ -54,6 +59,8 @@ SELECTED = "◆"
 FRONTIER = "●"
 DOMINATED = ("·", "∙", "•")  # 1, 2–4, 5+ dominated points in the cell
 INFEASIBLE = "×"
+MEASURED_FRONTIER = "■"
+MEASURED_DOMINATED = "▪"
 EMPTY_TEXT = "no trials yet"
 NO_FINITE_TEXT = "no plottable trials (NaN/inf values)"
 TOO_SMALL_TEXT = "plot too small"
@@ -166,6 +173,7 @@ class _Layout:
     top: int = 1  # first plot row
     show_xlabel: bool = False
     show_legend: bool = False
+    show_scoring: bool = False
     chars: Any = None  # (plot_h, plot_w) '<U1'
     slots: Any = None  # (plot_h, plot_w) int8 style slots
     y_ticks: dict[int, str] | None = None  # plot row -> label
@@ -241,6 +249,7 @@ class ScatterPlot(Widget):
         self._frontier = np.zeros(0, dtype=bool)
         self._infeasible = np.zeros(0, dtype=bool)
         self._shade: np.ndarray | None = None
+        self._measured: np.ndarray | None = None
         self.x_label = ""
         self.y_label = ""
         self.shade_label = ""
@@ -268,6 +277,7 @@ class ScatterPlot(Widget):
         frontier: Sequence[bool],
         infeasible: Sequence[bool] | None = None,
         shade: Sequence[float] | None = None,
+        measured: Sequence[bool] | None = None,
         x_label: str = "",
         y_label: str = "",
         shade_label: str = "",
@@ -278,7 +288,8 @@ class ScatterPlot(Widget):
 
         A point flagged both frontier and infeasible is drawn as infeasible. NaN/inf
         x or y values are not drawn; *shade* (clipped to 0..1, NaN = unshaded)
-        colours frontier and dominated points along a small ramp.
+        colours frontier and dominated points along a small ramp. *measured* marks
+        the points that were measured (squares) rather than estimated (round).
         """
         x = np.asarray(xs, dtype=float).reshape(-1)
         y = np.asarray(ys, dtype=float).reshape(-1)
@@ -290,13 +301,16 @@ class ScatterPlot(Widget):
             else np.asarray(infeasible, dtype=bool).reshape(-1)
         )
         sh = None if shade is None else np.asarray(shade, dtype=float).reshape(-1)
-        for what, arr in (("ys", y), ("frontier", f), ("infeasible", inf), ("shade", sh)):
+        ms = None if measured is None else np.asarray(measured, dtype=bool).reshape(-1)
+        for what, arr in (("ys", y), ("frontier", f), ("infeasible", inf), ("shade", sh),
+                          ("measured", ms)):  # fmt: skip
             if arr is not None and len(arr) != n:
                 raise ValueError(f"{what} has {len(arr)} values, xs has {n}")
         for what, better in (("x_better", x_better), ("y_better", y_better)):
             if better not in ("low", "high"):
                 raise ValueError(f"{what} must be 'low' or 'high', not {better!r}")
         self._xs, self._ys, self._frontier, self._infeasible, self._shade = x, y, f, inf, sh
+        self._measured = ms if ms is not None and ms.any() else None
         self.x_label, self.y_label, self.shade_label = x_label, y_label, shade_label
         self.x_better, self.y_better = x_better, y_better
         self._version += 1
@@ -335,7 +349,8 @@ class ScatterPlot(Widget):
 
         show_legend = height >= 10
         show_xlabel = height >= 8
-        plot_h = height - 3 - show_legend - show_xlabel
+        show_scoring = self._measured is not None and height >= 12
+        plot_h = height - 3 - show_legend - show_xlabel - show_scoring
         if plot_h < 2 or width < 16:
             return _Layout(message=TOO_SMALL_TEXT)
 
@@ -410,12 +425,16 @@ class ScatterPlot(Widget):
             slots[hit] = _S_DOMINATED
             if shade is not None:
                 self._apply_ramp(slots, ids, shade[dominated], cells, _S_DOM_RAMP)
+            if self._measured is not None:  # a cell with a measured point reads measured
+                chars[flat[dominated & self._measured]] = MEASURED_DOMINATED
         if len(fidx):
             ids = flat[fidx]
             chars[ids] = FRONTIER
             slots[ids] = _S_FRONTIER
             if shade is not None:
                 self._apply_ramp(slots, ids, shade[fidx], cells, _S_FRONT_RAMP)
+            if self._measured is not None:
+                chars[flat[front & self._measured]] = MEASURED_FRONTIER
 
         # Bottom axis: tick columns spaced by the widest label.
         widest = max(cell_len(format_tick(v, (x1 / 2 - x0 / 2) / 2)) for v in (x0, x1))
@@ -450,6 +469,7 @@ class ScatterPlot(Widget):
             plot_h=plot_h,
             show_xlabel=show_xlabel,
             show_legend=show_legend,
+            show_scoring=show_scoring,
             chars=chars.reshape(plot_h, plot_w),
             slots=slots.reshape(plot_h, plot_w),
             y_ticks=y_ticks,
@@ -592,7 +612,16 @@ class ScatterPlot(Widget):
             pad = max(gutter + (plot_w - w) // 2, 0)
             strips.append(fit([Segment(" " * pad, base), *body]))
         if layout.show_legend:
-            strips.append(fit(self._legend(styles, label, width)))
+            legend = self._legend(styles, label, width)
+            if self._measured is not None and not layout.show_scoring:
+                extra = [Segment("  " if width >= 50 else " ", label),
+                         Segment(MEASURED_FRONTIER, styles[_S_FRONTIER]),
+                         Segment(" measured", label)]  # fmt: skip
+                if sum(cell_len(s.text) for s in legend + extra) <= width:
+                    legend += extra
+            strips.append(fit(legend))
+        if layout.show_scoring:
+            strips.append(fit(self._scoring_legend(styles, label, width)))
         while len(strips) < height:
             strips.append(Strip.blank(width, base))
         return strips[:height]
@@ -609,6 +638,20 @@ class ScatterPlot(Widget):
             Segment(f" infeasible{gap}", label),
             Segment(SELECTED, styles[_S_SELECTED]),
             Segment(" selected", label),
+        ]
+
+    def _scoring_legend(self, styles: list[Style], label: Style, width: int) -> list[Segment]:
+        """Squares are measured trials, round glyphs estimates."""
+        gap = "  " if width >= 50 else " "
+        return [
+            Segment(MEASURED_FRONTIER, styles[_S_FRONTIER]),
+            Segment(" "),
+            Segment(MEASURED_DOMINATED, styles[_S_DOMINATED]),
+            Segment(" measured" + (" (frontier, dominated)" if width >= 56 else "") + gap, label),
+            Segment(FRONTIER, styles[_S_FRONTIER]),
+            Segment(" "),
+            Segment(DOMINATED[0], styles[_S_DOMINATED]),
+            Segment(" estimated", label),
         ]
 
     def _title_row(self, styles: list[Style], axis: Style, label: Style, width: int) -> Strip:
