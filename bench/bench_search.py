@@ -127,8 +127,11 @@ def set_triggers(store: TraceStore, on: bool) -> None:
             for ddl in store_mod._JT_AGG_TRIGGERS:
                 conn.execute(ddl.format(s="main"))
         else:
-            conn.execute("DROP TRIGGER IF EXISTS jt_rows_agg_au")
-            conn.execute("DROP TRIGGER IF EXISTS jt_rows_agg_ad")
+            names = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'jt_rows'"
+            ).fetchall()
+            for (name,) in names:
+                conn.execute(f"DROP TRIGGER {name}")
 
 
 def main(argv: list[str] | None = None) -> int:
