@@ -33,6 +33,10 @@ from jarvis_tui.learning.training.data import MatrixCell, RoutingMatrix, Trainin
 TOO_CLOSE = 0.005
 """Means closer than this are not worth separating (the estimate says so)."""
 MAX_ESTIMATE = 1_000_000
+FLOOR = 3
+"""Ratings every model of an open class gets before the rest of its queue: with fewer,
+a model nobody rated could be the best (and a class rated on one model only would be
+called clear on that model alone)."""
 _PRIOR_SD = 0.25  # spread assumed for a cell with fewer than two ratings
 
 
@@ -47,6 +51,10 @@ class CellNeed:
     labels: int
     """Labels this cell needs by the estimate (at least 1 while it is in the queue)."""
     why: str
+    kind: str = "separate"
+    """``floor`` (too few ratings to rule the model out), ``separate`` (the best or the
+    runner-up of an open class), ``contender`` (another model that could still win) or
+    ``thin`` (below the evidence minimum in a clear class)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,14 @@ class ClassStatus:
     """Labels until the recommendation is clear (None: too close to call, or no data)."""
     line: str
     needs: tuple[CellNeed, ...] = ()
+
+    @property
+    def open(self) -> bool:
+        """Not clear yet, and labels can change that (a class with no rated trace is
+        open while it has traces to label)."""
+        if self.confidence == "clear":
+            return False
+        return self.confidence != "no data" or bool(self.needs)
 
 
 @dataclass(frozen=True)
@@ -83,14 +99,14 @@ class QueueStatus:
     @property
     def settled(self) -> bool:
         """Every class's recommendation is clear."""
-        return all(c.confidence in ("clear", "no data") for c in self.classes)
+        return not any(c.open for c in self.classes)
 
     @property
     def labels_to_settle(self) -> Optional[int]:
         """Sum over the unsettled classes (None if any is too close to call)."""
         total = 0
         for c in self.classes:
-            if c.confidence in ("clear", "no data"):
+            if not c.open:
                 continue
             if c.labels_to_settle is None:
                 return None
@@ -141,81 +157,114 @@ def _fmt(cell: MatrixCell) -> str:
     return f"{cell.model} ({r.mean:.2f} ± {(r.high - r.low) / 2:.2f}, {r.n:,} rated)"
 
 
+def _unrated(cell: MatrixCell) -> int:
+    return max(cell.n - cell.rated.n, 0)
+
+
 def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
-    """Per class of *matrix*: its standing and the cells a label would help."""
+    """Per class of *matrix*: its standing and the cells a label would help.
+
+    A cell with no unrated trace left is never asked for (nothing to label there),
+    and no cell is asked for more labels than it has unrated traces.
+    """
     out: List[ClassStatus] = []
     min_n = matrix.min_samples
+    floor_n = min(FLOOR, min_n)
     for qc in matrix.classes:
         rec = matrix.recommendations[qc]
         cells = {m: c for (q, m), c in matrix.cells.items() if q == qc}
         best = cells.get(rec.best) if rec.best else None
         runner = cells.get(rec.runner_up) if rec.runner_up else None
         needs: List[CellNeed] = []
+
+        def need(cell: MatrixCell, tier: int, kind: str, labels: int, why: str,
+                 needs: List[CellNeed] = needs) -> None:  # fmt: skip
+            labels = min(labels, _unrated(cell))
+            if labels > 0:
+                needs.append(CellNeed(cell.query_class, cell.model, tier, cell.rated.n,
+                                      labels, why, kind))  # fmt: skip
+
         estimate: Optional[int] = None
         if rec.confidence == "clear":
+            assert best is not None
             line = f"{qc}: {rec.best} is clear"
-            for m, c in sorted(cells.items()):
-                if c.rated.n < min_n and (best is None or c.rated.high >= best.rated.low):
-                    needs.append(CellNeed(qc, m, 2, c.rated.n, min_n - c.rated.n,
-                                          f"{qc}: {_fmt(c)} is below the evidence minimum "
-                                          f"({min_n}); {rec.best} is clear so far"))  # fmt: skip
+            for _m, c in sorted(cells.items()):
+                if c.rated.n < min_n and c.rated.high >= best.rated.low:
+                    need(c, 2, "thin", min_n - c.rated.n,
+                         f"{qc}: {_fmt(c)} is below the evidence minimum ({min_n}); "
+                         f"{rec.best} is clear so far")  # fmt: skip
             estimate = 0
-        elif best is None:
-            line = f"{qc}: no rated traces"
-            for m in sorted(cells):
-                needs.append(CellNeed(qc, m, 0, 0, min_n, f"{qc}: no model is rated yet"))
         else:
-            if runner is None:
-                k_best, k_run = max(min_n - best.rated.n, 1), 0
-                estimate = k_best
-                line = f"{qc}: {estimate:,} more labels to give {rec.best} the evidence minimum"
+            # Every model the class was served by gets a few ratings first: with
+            # fewer, a model nobody rated could be the best, and the matrix would
+            # call the class clear on the one model it has seen.
+            floor_total = 0
+            for _m, c in sorted(cells.items()):
+                if c.rated.n < floor_n:
+                    k = min(floor_n - c.rated.n, _unrated(c))
+                    floor_total += k
+                    need(c, 0, "floor", k,
+                         f"{qc}: {_fmt(c)} has too few ratings to rule it out")  # fmt: skip
+            if best is None:
+                line = f"{qc}: no rated traces"
             else:
-                sep = _separation(best, runner, min_n)
-                if sep is None:
-                    k_best = k_run = 1
+                if runner is None:
+                    k_best, k_run = max(min_n - best.rated.n, 1), 0
+                    estimate = floor_total + k_best
                     line = (
-                        f"{qc}: {rec.best} and {rec.runner_up} are too close to separate "
-                        f"({best.rated.mean:.2f} vs {runner.rated.mean:.2f})"
+                        f"{qc}: {estimate:,} more labels to give {rec.best} the evidence minimum"
                     )
                 else:
-                    k_best, k_run = sep
-                    estimate = k_best + k_run
-                    line = (
-                        f"{qc}: {estimate:,} more labels to separate {rec.best} from "
-                        f"{rec.runner_up}"
+                    sep = _separation(best, runner, min_n)
+                    if sep is None:
+                        k_best = k_run = 1
+                        line = (
+                            f"{qc}: {rec.best} and {rec.runner_up} are too close to separate "
+                            f"({best.rated.mean:.2f} vs {runner.rated.mean:.2f})"
+                        )
+                    else:
+                        k_best, k_run = sep
+                        estimate = floor_total + k_best + k_run
+                        line = (
+                            f"{qc}: {estimate:,} more labels to separate {rec.best} from "
+                            f"{rec.runner_up}"
+                        )
+                floors = {n.model for n in needs}
+                if k_best > 0 and best.model not in floors:
+                    why = (
+                        f"{qc}: {_fmt(best)} has {best.rated.n} of {min_n} ratings needed"
+                        if best.rated.n < min_n
+                        else f"{qc}: {_fmt(best)} overlaps {_fmt(runner)}"
+                        if runner
+                        else f"{qc}: {_fmt(best)}"
                     )
-            if k_best > 0:
-                why = (
-                    f"{qc}: {_fmt(best)} has {best.rated.n} of {min_n} ratings needed"
-                    if best.rated.n < min_n
-                    else f"{qc}: {_fmt(best)} overlaps {_fmt(runner)}"
-                    if runner
-                    else f"{qc}: {_fmt(best)}"
-                )
-                needs.append(CellNeed(qc, best.model, 0, best.rated.n, k_best, why))
-            if runner is not None and k_run > 0:
-                needs.append(CellNeed(qc, runner.model, 0, runner.rated.n, k_run,
-                                      f"{qc}: runner-up {_fmt(runner)} overlaps {_fmt(best)}"))  # fmt: skip
-            for m, c in sorted(cells.items()):
-                if m in (rec.best, rec.runner_up):
-                    continue
-                thin = c.rated.n < min_n
-                if thin or c.rated.high >= best.rated.low:
-                    k = max(min_n - c.rated.n, 1) if thin else max(1, min_n // 3)
-                    needs.append(CellNeed(qc, m, 1, c.rated.n, k,
-                                          f"{qc}: {_fmt(c)} could still beat {rec.best}"))  # fmt: skip
+                    need(best, 0, "separate", k_best, why)
+                if runner is not None and k_run > 0 and runner.model not in floors:
+                    need(runner, 0, "separate", k_run,
+                         f"{qc}: runner-up {_fmt(runner)} overlaps {_fmt(best)}")  # fmt: skip
+                for m, c in sorted(cells.items()):
+                    if m in (rec.best, rec.runner_up) or m in floors:
+                        continue
+                    thin = c.rated.n < min_n
+                    if thin or c.rated.high >= best.rated.low:
+                        k = max(min_n - c.rated.n, 1) if thin else max(1, min_n // 3)
+                        need(c, 1, "contender", k,
+                             f"{qc}: {_fmt(c)} could still beat {rec.best}")  # fmt: skip
         out.append(ClassStatus(qc, rec.confidence, rec.best, rec.runner_up, estimate, line,
                                tuple(needs)))  # fmt: skip
     return out
 
 
+_KIND_RANK = {"floor": 0, "separate": 1, "contender": 2, "thin": 3}
+
+
 def order(classes: Sequence[ClassStatus], k: int) -> List[CellNeed]:
-    """The next *k* cells to label: tier by tier; classes closest to settling first;
-    within a class the cell with the largest share of its need still open (so both
-    sides of a close call advance together)."""
-    left = {(n.query_class, n.model, n.tier): n.labels for c in classes for n in c.needs}
-    first = dict(left)
+    """The next *k* cells to label: tier by tier (a few ratings on every model of an
+    open class before separating its best from its runner-up); classes closest to
+    settling first; within a class the cell with the most labels still to give (so
+    both sides of a close call advance together)."""
     need_of = {(n.query_class, n.model, n.tier): n for c in classes for n in c.needs}
+    left = {key: n.labels for key, n in need_of.items()}
     remaining = {c.query_class: c.labels_to_settle for c in classes}
     picked: List[CellNeed] = []
     while len(picked) < k and any(v > 0 for v in left.values()):
@@ -223,8 +272,8 @@ def order(classes: Sequence[ClassStatus], k: int) -> List[CellNeed]:
         def rank(key: tuple[str, str, int]) -> tuple[Any, ...]:
             qc, _m, tier = key
             rem = remaining.get(qc)
-            # the share of its need still open: cells of a class advance together
-            return (tier, math.inf if rem is None else rem, -left[key] / first[key], key)
+            kind = _KIND_RANK.get(need_of[key].kind, 9)
+            return (tier, kind, math.inf if rem is None else rem, -left[key], key)
 
         key = min((key for key, v in left.items() if v > 0), key=rank)
         left[key] -= 1
@@ -282,7 +331,7 @@ class LabelQueue:
     def status(self) -> QueueStatus:
         """Every class's standing; :attr:`QueueStatus.line` names the nearest decision."""
         classes = self._classes()
-        open_ = [c for c in classes if c.confidence not in ("clear", "no data")]
+        open_ = [c for c in classes if c.open]
         if not open_:
             thin = sum(1 for c in classes for n in c.needs)
             line = "every routing recommendation is clear" + (

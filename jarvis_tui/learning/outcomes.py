@@ -405,8 +405,19 @@ def _starts_for(spans: Sequence[VersionSpan]) -> tuple[List[float], List[int]]:
     return starts, owners
 
 
-_IDLE: Dict[str, List[sqlite3.Connection]] = {}
+_IDLE: Dict[str, List[tuple[sqlite3.Connection, tuple[int, int]]]] = {}
 _IDLE_LOCK = threading.Lock()
+
+
+def _file_id(path: str) -> Optional[tuple[int, int]]:
+    """The file behind *path* (device, inode): a kept connection to a file that was
+    since replaced at the same path (a rebuilt demo, a restored copy) still reads the
+    old one, so it is closed instead of reused."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 class _Conn:
@@ -422,6 +433,7 @@ class _Conn:
         self.schema = schema if schema in ("main", "jtmem") else "main"
         self.borrowed = None
         self.key = ""
+        self.file_id: Optional[tuple[int, int]] = None
         if self.schema != "main" or str(path) == ":memory:":
             # A read-only or in-memory store mirrors jt_rows in a database only its own
             # connections see: borrow one of them, read only.
@@ -429,9 +441,19 @@ class _Conn:
             self.conn = self.borrowed.__enter__()
             return
         self.key = Path(path).resolve().as_posix()
+        self.file_id = _file_id(self.key)
+        conn = None
+        stale: List[sqlite3.Connection] = []
         with _IDLE_LOCK:
-            idle = _IDLE.get(self.key)
-            conn = idle.pop() if idle else None
+            idle = _IDLE.get(self.key) or []
+            while idle and conn is None:
+                kept, kept_id = idle.pop()
+                if kept_id == self.file_id:
+                    conn = kept
+                else:
+                    stale.append(kept)
+        for old in stale:
+            old.close()
         if conn is None:
             conn = sqlite3.connect(
                 f"file:{self.key}?mode=ro", uri=True, timeout=15, isolation_level=None,
@@ -446,8 +468,8 @@ class _Conn:
             return
         with _IDLE_LOCK:
             idle = _IDLE.setdefault(self.key, [])
-            if len(idle) < 2 and os.path.exists(self.key):
-                idle.append(self.conn)
+            if len(idle) < 2 and self.file_id is not None and _file_id(self.key) == self.file_id:
+                idle.append((self.conn, self.file_id))
                 return
         self.conn.close()
 

@@ -94,3 +94,72 @@ def test_empty_store(tmp_path: Path) -> None:
         assert q.status().settled and q.status().line == "every routing recommendation is clear"
     finally:
         s.close()
+
+
+def _plain_store(
+    path: Path, cells: dict[tuple[str, str], tuple[int, tuple[float, ...] | None]]
+) -> TraceStore:
+    """{(query, model): (count, feedback scores to cycle through, or None)}."""
+    traces = []
+    t = 1_700_000_000.0
+    for (query, model), (count, fbs) in cells.items():
+        for i in range(count):
+            t += 1
+            fb = None if fbs is None else fbs[i % len(fbs)]
+            traces.append(Trace(trace_id=f"t{int(t)}", query=query, agent="simple", model=model,
+                                feedback=fb, started_at=t))  # fmt: skip
+    s = TraceStore(path / "traces.db")
+    s.save_many(traces)
+    return s
+
+
+def test_every_model_rated_before_the_class_settles(tmp_path: Path) -> None:
+    """Labelling one trace at a time from nothing: the other model gets ratings too,
+    so the class is never called clear on the one model it has seen."""
+    s = _plain_store(tmp_path, {(SHORT, "A"): (40, None), (SHORT, "B"): (40, None)})
+    try:
+        q = LabelQueue(s)
+        for _ in range(8):
+            s.set_label(q.next(1)[0].trace_id, feedback=0.5)
+        rated = {m: sum(1 for t in s.list_traces(limit=100) if t.model == m and t.feedback is not None)
+                 for m in ("A", "B")}  # fmt: skip
+        assert rated["A"] >= 3 and rated["B"] >= 3
+    finally:
+        s.close()
+
+
+def test_traces_without_ratings_are_not_settled(tmp_path: Path) -> None:
+    s = _plain_store(tmp_path, {(SHORT, "A"): (5, None), (SHORT, "B"): (5, None)})
+    try:
+        st = LabelQueue(s).status()
+        assert not st.settled
+        assert st.line == "short: no rated traces"
+    finally:
+        s.close()
+
+
+def test_a_cell_with_nothing_left_to_label_is_skipped(tmp_path: Path) -> None:
+    """short/B is all rated: the queue fills its k from short/A instead of coming up short."""
+    s = _plain_store(tmp_path, {(SHORT, "A"): (8, (0.5, 0.9)), (SHORT, "B"): (8, (0.4, 0.9)),
+                                (SHORT + " ", "A"): (30, None)})  # fmt: skip
+    try:
+        items = LabelQueue(s).next(10)
+        assert len(items) == 10 and {i.model for i in items} == {"A"}
+    finally:
+        s.close()
+
+
+def test_a_file_replaced_at_the_same_path_is_read_afresh(tmp_path: Path) -> None:
+    """A rebuilt traces.db at the same path: the queue offers the new file's traces."""
+    first = _plain_store(tmp_path, {(SHORT, "A"): (5, None)})
+    assert LabelQueue(first).next(1)[0].trace_id.startswith("t")
+    first.close()
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"traces.db{suffix}").unlink(missing_ok=True)
+    second = TraceStore(tmp_path / "traces.db")
+    try:
+        second.save_many([Trace(trace_id=f"new{i}", query=SHORT, agent="simple", model="A",
+                                started_at=1_800_000_000.0 + i) for i in range(5)])  # fmt: skip
+        assert LabelQueue(second).next(1)[0].trace_id.startswith("new")
+    finally:
+        second.close()
