@@ -250,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_args(ev, endpoint_flag="--backend", seed_flag="--seed")
     ev.add_argument("--model", dest="eval_model", metavar="M",
                     help="model name at the --backend endpoint")  # fmt: skip
+    ev.add_argument("--agent", dest="eval_agent", metavar="A",
+                    help="generate with agent A's current config (system prompt, temperature, "
+                         "max tokens) and file the score under that config version "
+                         "(jarvis-tui versions A shows it)")  # fmt: skip
     ev.add_argument("--json", action="store_true", help="print the result as one JSON object")
     ev.set_defaults(func=_cmd_eval)
 
@@ -956,30 +960,41 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from jarvis_tui.core.fmt import money
     from jarvis_tui.evals.runner import evaluate, load_prices
-    from jarvis_tui.evals.setup import build_generator, build_scorer, build_set, save_result
+    from jarvis_tui.evals.setup import (
+        agent_generation,
+        build_generator,
+        build_scorer,
+        build_set,
+        save_result,
+    )
 
     ws = Workspace(resolve_home(args.eval_home or args.home))
     opts = _eval_options(args, model=args.eval_model)
     scorer = build_scorer(opts)
     eval_set = build_set(opts, ws)
     generator, settings = build_generator(opts, ws)
+    link: dict = {}
+    if args.eval_agent is not None:
+        # Read before generation starts: the score belongs to the version it used.
+        settings, link = agent_generation(ws, args.eval_agent, settings)
     prices = load_prices(ws.root)
     console = _console(quiet=args.json)
     classes = ", ".join(f"{k} {v}" for k, v in eval_set.classes().items())
     _say(
         console,
         f"eval set {eval_set.set_id} ({len(eval_set)} samples: {classes}; hash "
-        f"{eval_set.content_hash[:12]}) · {generator.describe(settings)} · scorer {scorer.name}",
+        f"{eval_set.content_hash[:12]}) · {generator.describe(settings)} · scorer {scorer.name}"
+        + (f" · agent {link['agent']} v{link['agent_version']}" if link else ""),
     )
     cancel = threading.Event()
     try:
         result = evaluate(eval_set, generator, scorer, settings, prices=prices, cancel=cancel)
     except KeyboardInterrupt:  # pragma: no cover - interactive
         raise CommandError("evaluation interrupted") from None
-    path = save_result(ws, result, label=generator.describe(settings))
+    path = save_result(ws, result, label=generator.describe(settings), **link)
     m = result.metrics()
     if args.json:
-        print(json.dumps({**m, "result_path": str(path)}, indent=2))
+        print(json.dumps({**m, **link, "result_path": str(path)}, indent=2))
     else:
         out = _console()
         low, high = m["accuracy_ci"]

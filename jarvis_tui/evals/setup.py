@@ -7,6 +7,7 @@ evaluates the same way. Every problem a user can fix is a ValueError with one li
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,8 +139,83 @@ def build_scorer(opts: EvalOptions) -> Any:
     return make_scorer(opts.scorer, judge_backend=judge, judge_model=opts.judge_model)
 
 
-def save_result(ws: Workspace, result: EvalResult, *, label: str = "") -> Path:
-    """Keep *result* (every sample) as ``<workspace>/evals/<time>-<set id>.json``."""
+def _config_value(data: dict[str, Any], key: str) -> Any:
+    """*key* of an agent config: its ``[agent]`` table, then ``[intelligence]``, then the top."""
+    for table in (data.get("agent"), data.get("intelligence"), data):
+        if isinstance(table, dict) and key in table:
+            return table[key]
+    return None
+
+
+def agent_generation(
+    ws: Workspace, agent: str, settings: GenerationSettings
+) -> tuple[GenerationSettings, dict[str, Any]]:
+    """*settings* with *agent*'s current config applied (its system prompt, temperature
+    and max tokens, where it sets them), and the link to that version for
+    :func:`save_result` (``agent``, ``agent_version``, ``agent_config_sha256``).
+
+    The link is read before and after the config so that a config rewritten in between
+    is an error rather than a result filed under the wrong version.
+    """
+    from dataclasses import replace
+
+    from jarvis_tui.configs.versions import VersionStore
+    from jarvis_tui.learning.outcomes import eval_link
+
+    store = VersionStore(ws.agents_dir)
+    link = eval_link(store, agent)
+    current = store.list_versions(agent)[-1]
+    if current.get("error"):
+        raise ValueError(f"agent {agent!r}: {current['error']}")
+    data = store.load_version(agent, link["agent_version"])
+    if eval_link(store, agent) != link:
+        raise ValueError(f"agent {agent!r}'s config changed while it was read; run again")
+    prompt = _config_value(data, "system_prompt")
+    temperature = _config_value(data, "temperature")
+    max_tokens = _config_value(data, "max_tokens")
+    changes: dict[str, Any] = {}
+    if isinstance(prompt, str):
+        changes["system_prompt"] = prompt
+    if isinstance(temperature, (int, float)) and not isinstance(temperature, bool):
+        if not (math.isfinite(temperature) and 0.0 <= temperature <= 2.0):
+            raise ValueError(f"agent {agent!r}: temperature must be in [0, 2], not {temperature}")
+        changes["temperature"] = float(temperature)
+    if isinstance(max_tokens, int) and not isinstance(max_tokens, bool):
+        if max_tokens < 1:
+            raise ValueError(f"agent {agent!r}: max_tokens must be at least 1, not {max_tokens}")
+        changes["max_tokens"] = max_tokens
+    return replace(settings, **changes), link
+
+
+def save_result(
+    ws: Workspace,
+    result: EvalResult,
+    *,
+    label: str = "",
+    agent: Optional[str] = None,
+    agent_version: Optional[int] = None,
+    agent_config_sha256: Optional[str] = None,
+) -> Path:
+    """Keep *result* (every sample) as ``<workspace>/evals/<time>-<set id>.json``.
+
+    With *agent*, the result names the config version it measured, so that the
+    outcomes per version (``jarvis-tui versions``) show its score: pass what the caller
+    knows (the version and its hash as read when generation started, see
+    :func:`agent_generation`); what it leaves out comes from the agent's version log
+    (:func:`~jarvis_tui.learning.outcomes.eval_link`: *agent_version*, else the current
+    version).
+    """
+    link: dict[str, Any] = {}
+    if agent is not None:
+        link = {"agent": agent, "agent_version": agent_version,
+                "agent_config_sha256": agent_config_sha256}  # fmt: skip
+        if agent_config_sha256 is None:
+            from jarvis_tui.configs.versions import VersionStore
+            from jarvis_tui.learning.outcomes import eval_link
+
+            link = eval_link(VersionStore(ws.agents_dir), agent, agent_version)
+    elif agent_version is not None or agent_config_sha256 is not None:
+        raise ValueError("agent_version/agent_config_sha256 need agent")
     folder = ensure_dir(ws.root / EVALS_DIR)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     name = f"{stamp}-{result.eval_set.get('id', 'set')}"
@@ -148,7 +224,7 @@ def save_result(ws: Workspace, result: EvalResult, *, label: str = "") -> Path:
     while path.exists():
         n += 1
         path = folder / f"{name}-{n}.json"
-    data = {"label": label, "created_at": time.time(), **result.to_dict()}
+    data = {"label": label, "created_at": time.time(), **result.to_dict(), **link}
     atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     return path
 
@@ -156,6 +232,7 @@ def save_result(ws: Workspace, result: EvalResult, *, label: str = "") -> Path:
 __all__ = [
     "EVALS_DIR",
     "EvalOptions",
+    "agent_generation",
     "build_generator",
     "build_scorer",
     "build_set",
