@@ -59,6 +59,12 @@ BULK_MIGRATE_ROWS = 50_000
 a second); above, the rows are mirrored in short transactions."""
 MIGRATE_TX_SECONDS = 0.25
 """Target length of each write transaction of a large first open."""
+RECLASS_BLOCKING_ROWS = 50_000
+"""Up to this many traces (~2 s), a store whose classes came from another classifier
+version is re-classified during the open; above, in a background thread."""
+RECLASS_BATCH = 5_000
+"""Traces classified per batch of a re-classification (~0.2 s of classifying, then
+one write transaction of a few milliseconds)."""
 RANK_WINDOW = 5_000
 """A ranked search computes bm25 for the newest this-many matches only (see
 :meth:`TraceStore.search_matches`); exact for queries with fewer matches."""
@@ -1041,8 +1047,13 @@ class TraceStore:
                     raise _friendly(exc, self._path) from exc
 
     def close(self) -> None:
-        """Close every connection."""
+        """Close every connection (a background re-classification stops first; it
+        resumes at the next open)."""
         self._closed = True
+        thread = self._reclass_thread
+        if thread is not None and thread.is_alive():
+            self._reclass_stop.set()
+            thread.join(timeout=30)
         with self._lock:
             conns, self._all = self._all, []
         for conn in conns:
@@ -1200,6 +1211,193 @@ class TraceStore:
                 self.migrate(progress=progress)
         else:
             self.sync()
+        if migrate and not self.read_only and not self.needs_migration():
+            self._maybe_reclassify(progress)
+
+    # ------------------------------------------------------------ re-classification
+
+    _reclass_thread: Optional[threading.Thread] = None
+    _reclass_state: Optional[tuple[int, int]] = None
+
+    @property
+    def reclassifying(self) -> Optional[tuple[int, int]]:
+        """``(done, total)`` while stored query classes are being re-classified in the
+        background (the classifier changed since they were stored); None otherwise.
+        Classes of the traces not done yet are the old classifier's until then."""
+        thread = self._reclass_thread
+        if thread is None or not thread.is_alive():
+            return None
+        return self._reclass_state
+
+    def wait_reclassified(self, timeout: Optional[float] = None) -> bool:
+        """Block until a background re-classification is over; False on *timeout*."""
+        thread = self._reclass_thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    reclass_max_tx_seconds = 0.0
+    """Longest write transaction of the last re-classification (for the benchmark)."""
+
+    def _stored_classifier(self, conn: sqlite3.Connection) -> Optional[int]:
+        row = conn.execute(
+            f"SELECT value FROM {self._schema}.jt_meta WHERE key = 'classifier'"
+        ).fetchone()
+        try:
+            return int(row[0]) if row else None
+        except (TypeError, ValueError):
+            return None
+
+    def _maybe_reclassify(self, progress: Optional[ProgressFn]) -> None:
+        """The classes in jt_rows came from another classifier version (or an unknown
+        one): re-classify, here when it is quick (≤ ``RECLASS_BLOCKING_ROWS`` traces),
+        else in a background thread (:attr:`reclassifying` says how far it is)."""
+        with self._conn() as conn:
+            if self._stored_classifier(conn) == CLASSIFIER_VERSION:
+                return
+            lo, hi = self._reclass_range(conn)
+            left = conn.execute(
+                f"SELECT count(*) FROM {self._schema}.jt_rows WHERE id > ? AND id <= ?",
+                (lo, hi),
+            ).fetchone()[0]
+        if left <= RECLASS_BLOCKING_ROWS:
+            self.reclassify(progress=progress)
+            return
+        self._reclass_stop = threading.Event()
+        self._reclass_state = (0, int(left))
+        self._reclass_thread = threading.Thread(
+            target=self._reclassify_in_background, name="jarvis-tui-reclassify", daemon=True
+        )
+        self._reclass_thread.start()
+
+    def _reclassify_in_background(self) -> None:
+        try:
+            self.reclassify(stop=self._reclass_stop)
+        except Exception as exc:  # noqa: BLE001 - resumed at the next open; say why
+            if not self._closed:
+                log.warning("re-classifying queries in %s stopped: %s", self._path, exc)
+
+    def _reclass_range(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        """``(done, top)``: the ids up to *top* (the mirror when it began) need the
+        current classifier; those up to *done* have it. Kept in jt_meta (resumable)."""
+        meta = dict(
+            conn.execute(
+                f"SELECT key, value FROM {self._schema}.jt_meta"
+                " WHERE key IN ('reclass_to', 'reclass_done', 'reclass_top', 'mirrored_id')"
+            ).fetchall()
+        )
+        if meta.get("reclass_to") != CLASSIFIER_VERSION:
+            return 0, int(meta.get("mirrored_id") or 0)
+        return int(meta.get("reclass_done") or 0), int(meta.get("reclass_top") or 0)
+
+    def reclassify(
+        self,
+        *,
+        progress: Optional[ProgressFn] = None,
+        stop: Optional[threading.Event] = None,
+        batch: int = RECLASS_BATCH,
+    ) -> int:
+        """Re-classify every stored query with the current classifier; returns how many
+        classes changed.
+
+        Resumable: a watermark in jt_meta moves with each batch, so a run that is
+        killed continues where it stopped at the next open. Queries are classified
+        outside any transaction (~35 µs each); each write transaction only moves
+        the changed rows and their totals (jt_agg, jt_agg_tool: out of the old
+        class, into the new one), a few milliseconds, far under OpenJarvis's 5 s busy
+        timeout. Traces mirrored meanwhile are classified by the current classifier
+        already. *stop* ends it between batches.
+        """
+        if self.read_only:
+            return 0
+        s = self._schema
+        with self._write() as conn:
+            lo, top = self._reclass_range(conn)
+            for key, value in (("reclass_to", CLASSIFIER_VERSION), ("reclass_top", top),
+                               ("reclass_done", lo)):  # fmt: skip
+                conn.execute(
+                    f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES (?, ?)", (key, value)
+                )
+            total = conn.execute(
+                f"SELECT count(*) FROM {s}.jt_rows WHERE id > ? AND id <= ?", (lo, top)
+            ).fetchone()[0]
+        done = changed = 0
+        while True:
+            if stop is not None and stop.is_set():
+                return changed
+            with self._conn() as conn:
+                rows = conn.execute(
+                    "SELECT r.id, r.qclass, CAST(t.trace_id AS BLOB),"
+                    " CAST(coalesce(t.query, '') AS BLOB)"
+                    f" FROM {s}.jt_rows r JOIN main.traces t ON t.id = r.id"
+                    " WHERE r.id > ? AND r.id <= ? ORDER BY r.id LIMIT ?",
+                    (lo, top, batch),
+                ).fetchall()
+            moves = []
+            for rid, old, tid, query in rows:
+                new = self._classify_row(tid, query)
+                if new != old:
+                    moves.append((rid, new))
+            last = rows[-1][0] if rows else top
+            finished = len(rows) < batch or last >= top
+            t0 = time.perf_counter()
+            with self._write() as conn:
+                if moves:
+                    changed += self._move_classes(conn, moves)
+                conn.execute(
+                    f"UPDATE {s}.jt_meta SET value = max(value, ?) WHERE key = 'reclass_done'",
+                    (last,),
+                )
+                if finished:
+                    conn.execute(
+                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value)"
+                        " VALUES ('classifier', ?)",
+                        (CLASSIFIER_VERSION,),
+                    )
+                    conn.execute(
+                        f"DELETE FROM {s}.jt_meta WHERE key IN"
+                        " ('reclass_to', 'reclass_done', 'reclass_top')"
+                    )
+                if finished or moves:  # what the panes show changed: they refresh
+                    conn.execute(f"UPDATE {s}.jt_meta SET value = value + 1 WHERE key='label_gen'")
+            took = time.perf_counter() - t0
+            self.reclass_max_tx_seconds = max(self.reclass_max_tx_seconds, took)
+            done += len(rows)
+            lo = last
+            self._reclass_state = (min(done, total), total)
+            if progress is not None and total:
+                progress("re-classifying queries in", min(done, total), total)
+            if finished:
+                return changed
+
+    def _move_classes(self, conn: sqlite3.Connection, moves: Sequence[tuple[int, str]]) -> int:
+        """Inside a transaction: give rows new classes, their totals moving with them."""
+        s = self._schema
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS jt_reclass (id INTEGER PRIMARY KEY, qclass TEXT)"
+        )
+        conn.execute("DELETE FROM temp.jt_reclass")
+        conn.executemany("INSERT OR REPLACE INTO temp.jt_reclass VALUES (?, ?)", moves)
+        # Rows another process re-classified (or deleted) meanwhile are left as they are.
+        conn.execute(
+            "DELETE FROM temp.jt_reclass WHERE NOT EXISTS (SELECT 1 FROM"
+            f" {s}.jt_rows r WHERE r.id = jt_reclass.id AND r.qclass IS NOT jt_reclass.qclass)"
+        )
+        n = conn.execute("SELECT count(*) FROM temp.jt_reclass").fetchone()[0]
+        if not n:
+            return 0
+        rows = "r.id IN (SELECT id FROM temp.jt_reclass)"
+        tools = "j.id IN (SELECT id FROM temp.jt_reclass)"
+        self._agg_rows(conn, 0, 0, tools=False, rng=rows, hours=False, sign="-")
+        self._agg_tools(conn, tools, [], sign="-")
+        conn.execute(
+            f"UPDATE {s}.jt_rows SET qclass = c.qclass FROM temp.jt_reclass c"
+            " WHERE c.id = jt_rows.id"
+        )
+        self._agg_rows(conn, 0, 0, tools=False, rng=rows, hours=False)
+        self._agg_tools(conn, tools, [])
+        return int(n)
 
     def needs_migration(self) -> bool:
         """True until our tables and indexes exist (first open of an OpenJarvis file)."""
@@ -1439,22 +1637,24 @@ class TraceStore:
         tools: bool,
         rng: str = "r.id > ? AND r.id <= ?",
         hours: bool = True,
+        sign: str = "",
     ) -> None:
         """Inside a transaction: add the jt_rows just inserted (``lo < id <= hi``) to the
         totals, in one GROUP BY (cheaper than a trigger per row); with *tools* their
         tool calls too. Every insert into jt_rows is ours, so this is the only way
         rows enter the totals; updates and deletes go through the triggers.
         *rng*: another selection of jt_rows ``r`` taking ``(lo, hi)`` (every row: a
-        recount); *hours*: their hour totals too.
+        recount); *hours*: their hour totals too; *sign* ``-``: take them out instead.
         """
         s = self._schema
         params = [lo, hi] if "?" in rng else []
+        m = sign
         conn.execute(
             f"INSERT INTO {s}.jt_agg(qclass, model, agent, outcome, th, n, rated, fb, fb_sq,"
             " latency, tokens)"
-            f" SELECT {_agg_key('r')}, {_band('r', s)}, count(*), count(r.feedback),"
-            " total(r.feedback), total(r.feedback * r.feedback), total(r.latency),"
-            f" total(r.tokens) FROM {s}.jt_rows r WHERE {rng} GROUP BY 1, 2, 3, 4, 5"
+            f" SELECT {_agg_key('r')}, {_band('r', s)}, {m}count(*), {m}count(r.feedback),"
+            f" {m}total(r.feedback), {m}total(r.feedback * r.feedback), {m}total(r.latency),"
+            f" {m}total(r.tokens) FROM {s}.jt_rows r WHERE {rng} GROUP BY 1, 2, 3, 4, 5"
             " ON CONFLICT(qclass, model, agent, outcome, th) DO UPDATE SET"
             " n = n + excluded.n, rated = rated + excluded.rated, fb = fb + excluded.fb,"
             " fb_sq = fb_sq + excluded.fb_sq, latency = latency + excluded.latency,"
@@ -1484,11 +1684,12 @@ class TraceStore:
             list(params),
         )
 
-    def _agg_tools(self, conn: sqlite3.Connection, rng: str, params: list) -> None:
+    def _agg_tools(self, conn: sqlite3.Connection, rng: str, params: list, sign: str = "") -> None:
         s = self._schema
         conn.execute(
             f"INSERT INTO {s}.jt_agg_tool(qclass, model, agent, outcome, th, tool, calls)"
-            f" SELECT {_agg_key('r')}, {_band('r', s)}, j.tool, sum(j.calls) FROM {s}.jt_tools j"
+            f" SELECT {_agg_key('r')}, {_band('r', s)}, j.tool, {sign}sum(j.calls)"
+            f" FROM {s}.jt_tools j"
             f" JOIN {s}.jt_rows r ON r.id = j.id WHERE {rng}"
             " GROUP BY 1, 2, 3, 4, 5, 6"
             " ON CONFLICT(qclass, model, agent, outcome, th, tool) DO UPDATE SET"

@@ -537,6 +537,8 @@ class TracesPane(Widget):
         self._writer_running = False
         self._last_token: Optional[tuple[int, int]] = None
         self._own_label_gen = 0
+        self._reclass_shown = False
+        """The status line shows a re-classification's progress (refreshed per poll)."""
         self._poll_timer: Optional[Timer] = None
         self._search_timer: Optional[Timer] = None
         self._pending_cursor: Optional[str] = None
@@ -831,6 +833,10 @@ class TracesPane(Widget):
             snapshot = getattr(self.store, "snapshot", None)
             out.append(f" · {one_line(snapshot, 90)}" if snapshot else " · read-only",
                        style="bold yellow")  # fmt: skip
+        reclass = getattr(self.store, "reclassifying", None) if self.store is not None else None
+        if reclass is not None and reclass[1]:
+            out.append(f" · re-classifying queries: {100 * reclass[0] // reclass[1]}%",
+                       style="yellow")  # fmt: skip
         if self._loading:
             out.append(" · loading…", style="dim")
         if self._searching:
@@ -1305,6 +1311,9 @@ class TracesPane(Widget):
     def _poll(self) -> None:
         if self.store is not None:
             self._check_changes()
+            if getattr(self.store, "reclassifying", None) is not None or self._reclass_shown:
+                self._reclass_shown = self.store.reclassifying is not None
+                self._render_status()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.poll",
           description="watch store")  # fmt: skip
