@@ -1,4 +1,10 @@
-"""LoRA training figures (issue: LoRA training engine), CPU, the demo's tiny LM.
+"""LoRA training figures, CPU. Default (issues 15 and 16): a 30M-parameter Qwen2-shaped
+model built offline (hidden 512, 8 layers, 8k vocab), ours vs HF Trainer + peft with its
+defaults, tokens/s, model FLOP/s and MFU against the GEMM peak measured in the same run,
+the final loss against an fp32 run, and DDP on 2 gloo ranks vs 1 process on the tiny LM.
+``--pairs N`` trains on N of the 200 mined pairs (default 32, to keep a run to minutes).
+
+``--tiny``: the figures of the first training issue, on the demo tiny LM:
 
 Run: ``python -m bench.bench_training``. 200 SFT pairs mined from a 2,000-trace
 demo store (realistic lengths: short questions to code and long answers), batch
@@ -250,11 +256,8 @@ def peak_rss(pairs: list[dict], model: str, work: Path) -> dict:
 # --------------------------------------------------------------------------- main
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--rss-child"]:
-        _rss_child(*argv[1:4])
-        return 0
+def tiny_main() -> int:
+    """The tiny-LM figures of the first training issue (``--tiny``)."""
 
     import warnings
 
@@ -327,6 +330,260 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     print(f"bench time {time.perf_counter() - t_start:.0f} s")
     return 0 if report(figs, f"LoRA training — tiny LM, {N_PAIRS} pairs, batch 4, CPU") else 1
+
+
+# =========================================================================== issue 15 / 16
+# The 30M-parameter model at the machine's speed, and DDP on two CPU processes.
+
+BIG = dict(hidden_size=512, layers=8, heads=8, vocab_size=8192)
+BIG_PAIRS = 32  # of the 200 mined, to keep a run to minutes (--pairs 200 for all)
+
+
+def build_30m(path: Path) -> str:
+    """A 30M-parameter Qwen2-shaped model (hidden 512, 8 layers, 8 heads, MLP 1536, 8,192
+    vocabulary rows) with the tiny LM's byte-level tokenizer, offline, cached in bench/out."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from jarvis_tui.learning.training.tinylm import build_tiny_lm
+
+    if (path / "config.json").is_file() and (path / ".complete").is_file():
+        return str(path)
+    build_tiny_lm(path, seed=0, hidden_size=512, layers=8, heads=8, vocab_size=8192)
+    cfg = json.loads((path / "config.json").read_text())
+    cfg.update(vocab_size=8192, intermediate_size=1536)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = Qwen2ForCausalLM(
+            Qwen2Config(**{k: v for k, v in cfg.items() if k != "architectures"})
+        )
+    net.save_pretrained(path, safe_serialization=True)
+    (path / ".complete").write_text("ok\n")
+    return str(path)
+
+
+def gemm_peak(dtype_name: str, seconds: float = 1.5) -> float:
+    """Best GFLOP/s of torch.mm over a few training-like shapes (this run, this load)."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    best = 0.0
+    for n, k, m in ((1024, 512, 1024), (2048, 512, 1536), (1024, 1024, 1024)):
+        a, b = torch.randn(n, k, dtype=dtype), torch.randn(k, m, dtype=dtype)
+        a @ b
+        reps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds / 3:
+            a @ b
+            reps += 1
+        best = max(best, 2 * n * k * m * reps / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def model_flops(model_dir: str, lengths: list[int]) -> float:
+    """Model FLOPs of one LoRA epoch over sequences of *lengths* (real tokens only).
+
+    Frozen weights need no weight gradient: 2N (forward) + 2N (input gradient) per
+    token for the N linear weights (lm_head included), plus attention's
+    4·s·h per layer per token forward, twice that backward (PaLM's count, no causal
+    halving); LoRA's own matmuls (<1%) and recomputation are not counted.
+    """
+    cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    h, layers, inter = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["intermediate_size"]
+    kv = h // cfg["num_attention_heads"] * cfg["num_key_value_heads"]
+    per_layer = h * h * 2 + h * kv * 2 + 3 * h * inter
+    n_lin = layers * per_layer + h * cfg["vocab_size"]
+    return sum(4 * n_lin * s + 12 * layers * h * s * s for s in lengths)
+
+
+def run_ours_30m(model: str, pairs: list[dict], runs: Path, precision: str | None = None) -> dict:
+    from jarvis_tui.learning.training.lora import LoRATrainer
+
+    trainer = LoRATrainer(_config(), model_name=model, precision=precision)
+    s = trainer.train(pairs, run_dir=runs)
+    assert s["status"] == "completed", s
+    return {"tokens": s["tokens"], "wall": s["train_seconds"], "loss": s["final_loss"],
+            "fast": s["fast_path"]}  # fmt: skip
+
+
+def run_hf_defaults(model: str, examples: list[dict], out: Path) -> dict:
+    """HF Trainer + peft with the Trainer's defaults (fp32, no checkpointing, no length
+    grouping), the same data, LoRA settings and hyper-parameters; its train() timed."""
+    import dataclasses
+
+    import torch
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from jarvis_tui.learning.training.lora import quiet_transformers
+
+    cfg = _config()
+    fields = {f.name for f in dataclasses.fields(TrainingArguments)}
+    kw: dict = dict(
+        output_dir=str(out), per_device_train_batch_size=cfg.batch_size, num_train_epochs=1,
+        learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm, lr_scheduler_type="cosine", report_to=[],
+        use_cpu=True, save_strategy="no", logging_strategy="no", disable_tqdm=True, seed=0,
+        remove_unused_columns=False,
+    )  # fmt: skip
+    kw["warmup_ratio" if "warmup_ratio" in fields else "warmup_steps"] = cfg.warmup_ratio
+    dataset = [
+        {"input_ids": e["input_ids"], "attention_mask": [1] * e["length"], "labels": e["labels"]}
+        for e in examples
+    ]
+    with quiet_transformers():
+        tok = AutoTokenizer.from_pretrained(model)
+        net = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+        net.config.use_cache = False
+        net = get_peft_model(net, LoraConfig(
+            task_type=TaskType.CAUSAL_LM, r=cfg.lora_rank, lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout, target_modules=cfg.target_modules,
+        ))  # fmt: skip
+        trainer = Trainer(
+            model=net, args=TrainingArguments(**kw), train_dataset=dataset,
+            data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        trainer.train()
+        wall = time.perf_counter() - t0
+    return {"tokens": sum(e["length"] for e in examples), "wall": wall}
+
+
+DDP_SCRIPT = """
+import json, sys
+from jarvis_tui.learning.training.lora import LoRATrainer, LoRATrainingConfig
+model, pairs_file, runs, cfg = sys.argv[1:5]
+t = LoRATrainer(LoRATrainingConfig(**json.loads(cfg)), model_name=model, device="cpu", threads=1)
+s = t.train(json.load(open(pairs_file)), run_dir=runs, eval_fraction=0.25, seed=3)
+if t.dist.rank == 0:
+    print(json.dumps(s))
+"""
+
+
+def ddp_vs_one(model: str, pairs: list[dict], work: Path) -> dict:
+    """Two gloo ranks (batch 2 each, under torchrun) vs one process (batch 4)."""
+    from jarvis_tui.learning.training.lora import LoRATrainer, LoRATrainingConfig
+
+    cfg = dict(num_epochs=2, learning_rate=1e-2, max_seq_length=256, lora_dropout=0.0)
+    pf, script = work / "ddp-pairs.json", work / "ddp_rank.py"
+    pf.write_text(json.dumps(pairs))
+    script.write_text(DDP_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                      env.get("PYTHONPATH")]))  # fmt: skip
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(script), model, str(pf), str(work / "ddp"), json.dumps({**cfg, "batch_size": 2})],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    ddp_wall = time.perf_counter() - t0
+    ddp = json.loads(out.stdout.strip().splitlines()[-1])
+    t0 = time.perf_counter()
+    one = LoRATrainer(
+        LoRATrainingConfig(**{**cfg, "batch_size": 4}), model_name=model, device="cpu", threads=1
+    ).train(pairs, run_dir=work / "one", eval_fraction=0.25, seed=3)
+    one_wall = time.perf_counter() - t0
+
+    def recs(s: dict) -> list[dict]:
+        return [
+            json.loads(x) for x in (Path(s["run_dir"]) / "metrics.jsonl").read_text().splitlines()
+        ]
+
+    def shape(s: dict) -> tuple:
+        run = Path(s["run_dir"])
+        meta = json.loads((run / "run.json").read_text())
+        return (sorted(p.name for p in run.iterdir()), [(r["type"], sorted(r)) for r in recs(s)],
+                sorted(meta), sorted(meta["config"]), sorted(meta["summary"]))  # fmt: skip
+
+    a = [r["loss"] for r in recs(ddp) if r["type"] == "step"]
+    b = [r["loss"] for r in recs(one) if r["type"] == "step"]
+    worst = max(abs(x - y) / abs(y) for x, y in zip(a, b, strict=True)) if len(a) == len(b) else 1.0
+    return {"worst_rel": worst, "steps": (len(a), len(b)), "same_shape": shape(ddp) == shape(one),
+            "ddp_wall": ddp_wall, "one_wall": one_wall}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--rss-child"]:
+        _rss_child(*argv[1:4])
+        return 0
+    if argv[:1] == ["--tiny"]:
+        return tiny_main()
+    n_pairs = int(argv[argv.index("--pairs") + 1]) if "--pairs" in argv else BIG_PAIRS
+
+    import warnings
+
+    import torch
+
+    from jarvis_tui.learning.training.lora import LoRATrainer, cpu_bf16_supported
+    from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    t_start = time.perf_counter()
+    OUT.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-training-", dir=OUT))
+    try:
+        mined = _pairs(2_000, N_PAIRS)
+        model = build_30m(OUT / "models" / "qwen2-30m")
+        pairs = mined[:n_pairs]
+        examples = LoRATrainer(_config(), model_name=model).prepare_dataset(pairs)
+        lengths = [e["length"] for e in examples]
+        n_params = sum(p.numel() for p in __import__("transformers").AutoModelForCausalLM
+                       .from_pretrained(model).parameters())  # fmt: skip
+        native = cpu_bf16_supported()
+        print(f"model {n_params / 1e6:.1f}M params; {len(pairs)} of {len(mined)} pairs:"
+              f" {sum(lengths):,} tokens, median {statistics.median(lengths):.0f};"
+              f" torch threads {torch.get_num_threads()}; native bf16: {native}", flush=True)  # fmt: skip
+        peak32 = gemm_peak("float32")
+        peak16 = gemm_peak("bfloat16", seconds=0.6 if not native else 1.5)
+        print(f"peak GEMM this run: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f}", flush=True)
+        run_ours_30m(model, pairs[:8], work / "warm")
+        # Alternated, the faster of each kept: on a machine shared with other work the
+        # load changes from minute to minute, and the best run is the least disturbed.
+        ours_runs, hf_runs = [], []
+        for i in range(2):
+            ours_runs.append(run_ours_30m(model, pairs, work / f"ours-{i}"))
+            hf_runs.append(run_hf_defaults(model, examples, work / f"hf-{i}"))
+        ours = min(ours_runs, key=lambda r: r["wall"])
+        hf = min(hf_runs, key=lambda r: r["wall"])
+        ref = ours if ours["fast"]["precision"] == "fp32" else run_ours_30m(
+            model, pairs, work / "fp32", precision="fp32")  # fmt: skip
+        flops = model_flops(model, lengths)
+        ours_rate, hf_rate = ours["tokens"] / ours["wall"], hf["tokens"] / hf["wall"]
+        achieved = flops / ours["wall"] / 1e9
+        peak = peak16 if ours["fast"]["precision"] == "bf16" else peak32
+        mfu = achieved / peak
+        print(f"ours ({ours['fast']['precision']}, checkpointing {ours['fast']['checkpointing']},"
+              f" {ours['fast']['attention']}): {ours_rate:,.0f} tok/s, {achieved:.1f} GFLOP/s"
+              f" = {mfu:.0%} of the {peak:.0f} GFLOP/s peak; HF Trainer: {hf_rate:,.0f} tok/s,"
+              f" {flops / hf['wall'] / 1e9:.1f} GFLOP/s; final loss {ours['loss']:.4f} vs fp32"
+              f" {ref['loss']:.4f}", flush=True)  # fmt: skip
+        tiny = str(ensure_tiny_lm(OUT / "models"))
+        dd = ddp_vs_one(tiny, mined[:20], work)
+        print(f"DDP 2 ranks vs 1 process: steps {dd['steps']}, worst loss difference"
+              f" {dd['worst_rel']:.2e}, same run-folder shape {dd['same_shape']},"
+              f" {dd['ddp_wall']:.0f} s vs {dd['one_wall']:.0f} s", flush=True)  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    loss_gap = abs(ours["loss"] - ref["loss"]) / ref["loss"]
+    figs = [
+        Figure("30M model: real tokens/s vs HF Trainer + peft (defaults)", "≥ 2.5×", ours_rate,
+               "tok/s", ours_rate >= 2.5 * hf_rate, hf_rate, "HF Trainer", higher_is_better=True),
+        Figure(f"30M model: MFU vs measured {'bf16' if peak is peak16 else 'fp32'} GEMM peak",
+               "≥ 50%", 100 * mfu, "%", mfu >= 0.5, higher_is_better=True),
+        Figure("30M model: final loss vs the fp32 run", "within 2%", 100 * loss_gap, "%",
+               loss_gap <= 0.02),
+        Figure("DDP 2 gloo ranks vs 1 process: worst step-loss difference", "≤ 0.1%",
+               100 * dd["worst_rel"], "%", dd["worst_rel"] <= 1e-3 and dd["same_shape"]),
+    ]  # fmt: skip
+    print(f"bench time {time.perf_counter() - t_start:.0f} s")
+    return 0 if report(figs, f"LoRA training — 30M Qwen2, {len(pairs)} pairs, batch 4, CPU") else 1
 
 
 if __name__ == "__main__":
