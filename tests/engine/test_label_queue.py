@@ -163,3 +163,17 @@ def test_a_file_replaced_at_the_same_path_is_read_afresh(tmp_path: Path) -> None
         assert LabelQueue(second).next(1)[0].trace_id.startswith("new")
     finally:
         second.close()
+
+
+def test_a_close_call_labelled_to_the_last_trace_says_so(tmp_path: Path) -> None:
+    """Both cells of the close call are fully labelled: nothing to offer, and the line
+    says why instead of asking for more labels."""
+    s = _plain_store(tmp_path, {(SHORT, "A"): (40, (0.5, 0.9)), (SHORT, "B"): (40, (0.45, 0.9))})
+    try:
+        q = LabelQueue(s)
+        assert q.next(3) == []
+        st = q.status()
+        assert not st.settled
+        assert st.line == "short: every trace that could settle it is labelled; A and B still overlap"
+    finally:
+        s.close()
