@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    bench_analyze,
     bench_classify,
     bench_configs,
     bench_evals,
@@ -24,7 +25,7 @@ from bench import (
 )
 from bench.common import summary
 
-ALL = (bench_store, bench_search, bench_store_neighbour, bench_learning, bench_configs, bench_training, bench_ui_lag,
+ALL = (bench_store, bench_search, bench_store_neighbour, bench_learning, bench_analyze, bench_configs, bench_training, bench_ui_lag,
        bench_optimize, bench_trials_plot, bench_trials_pane, bench_evals, bench_workers,
        bench_classify, bench_outcomes, bench_label_queue)  # fmt: skip
 
