@@ -283,3 +283,42 @@ def test_rebuild_aggregates_is_a_no_op_on_a_consistent_store(tmp_path, mixed):
         after = s.cube(min_quality=0.5)
         assert [(d["qclass"], d["n"]) for d in before] == [(d["qclass"], d["n"]) for d in after]
         _assert_equal_to_scan(s, db)
+
+
+def test_a_schema_4_store_gets_bands_and_hour_totals_in_short_transactions(tmp_path, mixed):
+    """Schema 4 kept "rated >= th" totals per threshold and no hour totals: the open
+    turns them into bands (arithmetic on the totals) and counts the hours by range."""
+    db = tmp_path / "traces.db"
+    with TraceStore(db) as s:
+        s.save_many(mixed)
+    conn = sqlite3.connect(db)  # what schema 4 left: cumulative totals, no jt_hour
+    conn.execute("DELETE FROM jt_agg")
+    conn.execute(
+        "INSERT INTO jt_agg SELECT coalesce(qclass, ''), model, agent, coalesce(outcome, ''),"
+        " t.th, count(*), count(feedback), total(feedback), total(feedback * feedback),"
+        " total(latency), total(tokens) FROM jt_rows r JOIN jt_thresholds t"
+        " ON (t.th < -1.0 OR r.feedback >= t.th) GROUP BY 1, 2, 3, 4, 5"
+    )
+    conn.execute("DELETE FROM jt_agg_tool")
+    conn.execute(
+        "INSERT INTO jt_agg_tool SELECT coalesce(qclass, ''), model, agent,"
+        " coalesce(outcome, ''), t.th, j.tool, sum(j.calls) FROM jt_tools j"
+        " JOIN jt_rows r ON r.id = j.id JOIN jt_thresholds t"
+        " ON (t.th < -1.0 OR r.feedback >= t.th) GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+    conn.execute("DROP TABLE jt_hour")
+    conn.execute("UPDATE jt_meta SET value = 4 WHERE key = 'schema'")
+    conn.commit()
+    conn.close()
+    phases = []
+    with TraceStore(db, progress=lambda phase, done, total: phases.append(phase)) as s:
+        assert "hour totals" in phases
+        assert s.hours_complete()
+        _assert_equal_to_scan(s, db)
+        s.set_label(mixed[5].trace_id, feedback=0.75, outcome="failure")
+        _assert_equal_to_scan(s, db)
+    conn = sqlite3.connect(db)
+    hours = conn.execute("SELECT total(n), total(rated), total(fb) FROM jt_hour").fetchone()
+    rows = conn.execute("SELECT count(*), count(feedback), total(feedback) FROM jt_rows").fetchone()
+    conn.close()
+    assert hours[0] == rows[0] and hours[1] == rows[1] and _close(hours[2], rows[2])
