@@ -120,3 +120,23 @@ def test_no_match_and_bad_order(wordy):
     assert (got.rows, got.total, got.ranked) == ([], 0, 0)
     with pytest.raises(ValueError, match="unknown order"):
         s.search_matches("zebra", order="sideways")
+
+
+def test_a_word_in_most_traces_of_a_large_store_is_not_ranked_and_says_so(
+    tmp_path, monkeypatch
+):
+    """bm25 gives a word in over half of the traces (almost) no weight, and its first
+    call passes over every match: the newest matches instead, said in the note."""
+    monkeypatch.setattr(store_mod, "RANK_WINDOW", 4)
+    monkeypatch.setattr(store_mod, "COMMON_MIN_MATCHES", 5)
+    with TraceStore(tmp_path / "traces.db") as s:
+        s.save_many(
+            [build_trace(i, query="zebra " * (1 + i % 3) + "tail") for i in range(12)]
+            + [build_trace(100 + i, query=f"okapi {i}") for i in range(3)]
+        )
+        got = s.search_matches("zebra", limit=3)
+        assert got.ranked == 0 and got.total == 12
+        assert got.note == store_mod.COMMON_NOTE
+        assert [r["trace_id"] for r in got.rows] == ["t00011", "t00010", "t00009"]
+        rare = s.search_matches("okapi", limit=3)  # below the window: ranked, exact
+        assert rare.ranked == 3 and rare.note == ""
