@@ -24,10 +24,12 @@ latency and tokens, the measured eval score where ``jarvis-tui eval`` saved a re
 naming the agent and version (see :func:`eval_scores`), and a feedback-over-time series
 for a sparkline.
 
-Everything comes from ONE grouped SQL query over ``jt_rows`` (the trace store's
-mirror table): the version of each row is a binary search over the version starts
-written as a nested ``CASE`` (six comparisons for 50 versions), grouped by version and
-time bucket; no Python loop over traces (``bench/bench_outcomes.py``).
+No Python loop over traces (``bench/bench_outcomes.py``): the trace store keeps
+per-(agent, hour) totals (``jt_hour``, by trigger); an hour that no version start and
+no series boundary cuts is added whole, and only the rows of the cut hours are grouped
+in SQL, the version of each row a binary search over the version starts written as a
+nested ``CASE`` (six comparisons for 50 versions). A store without hour totals gets the
+same answer from one grouped query over every row of the agent.
 """
 
 from __future__ import annotations
@@ -568,6 +570,120 @@ def _sub_trace(acc: List[float], started: float, fb: Any, outcome: Any, lat: Any
         acc[9] = max(acc[9], started)
 
 
+USE_HOUR_TOTALS = True
+"""Read the per-(agent, hour) totals the trace store keeps (``jt_hour``) where it has
+them; False: always the direct grouped query (the tests compare the two)."""
+HOUR = 3600.0  # jt_hour's width (traces.store.BUCKET_SECONDS)
+MAX_SCANNED_HOURS = 5_000
+"""Above this many boundary hours the direct query is cheaper."""
+
+
+def _cell_sql(starts: Sequence[float], buckets: int) -> tuple[str, str, List[float]]:
+    """SQL for (version index, series bucket) of a row ``r`` and the parameters: the
+    CASE's starts, then ``lo`` and ``width``."""
+    case, params = _case_sql(starts)
+    b = f"min(max(CAST((r.started_at - ?) / ? AS INTEGER), 0), {buckets - 1})"
+    return case, b, params
+
+
+_SUMS = (
+    "count(*), count(r.feedback), total(r.feedback), total(r.feedback * r.feedback),"
+    " total(r.latency), total(r.tokens), total(r.outcome = 'success'),"
+    " total(r.outcome = 'failure'), min(r.started_at), max(r.started_at)"
+)
+
+
+def _rows_direct(
+    conn: sqlite3.Connection, s: str, agent: str, starts: Sequence[float], lo: float,
+    width: float, buckets: int,
+) -> List[tuple[Any, ...]]:  # fmt: skip
+    """``(v, b, n, rated, fb, fb², latency, tokens, success, failure, first, last)`` per
+    version index and series bucket: one grouped query over every row of the agent."""
+    case, b, params = _cell_sql(starts, buckets)
+    sql = (
+        f"SELECT {case} AS v, {b} AS b, {_SUMS} FROM {s}.jt_rows r WHERE r.agent = ?"
+        " GROUP BY v, b"
+    )
+    return conn.execute(sql, [*params, lo, width, agent]).fetchall()
+
+
+def _hours_kept(store: Any, conn: sqlite3.Connection, s: str) -> bool:
+    if not conn.execute(
+        f"SELECT 1 FROM {s}.sqlite_master WHERE type = 'table' AND name = 'jt_hour'"
+    ).fetchone():
+        return False
+    return not conn.execute(
+        f"SELECT 1 FROM {s}.jt_meta WHERE key = 'hours_from'"
+    ).fetchone()
+
+
+def _rows_by_hours(
+    conn: sqlite3.Connection, s: str, agent: str, starts: Sequence[float], lo: float,
+    width: float, buckets: int,
+) -> Optional[List[tuple[Any, ...]]]:  # fmt: skip
+    """What :func:`_rows_direct` returns, from the hour totals: an hour that no version
+    start and no series boundary cuts lies in one (version, bucket) cell and is added
+    whole; the rows of the cut hours (and of each version's first and last hour, for
+    its first / last trace time) are grouped as the direct query does. None: too many
+    cut hours (the direct query then)."""
+    hours = conn.execute(
+        f"SELECT hour, n, rated, fb, fb_sq, latency, tokens, success, failure"
+        f" FROM {s}.jt_hour WHERE agent = ? AND n > 0 ORDER BY hour",
+        (agent,),
+    ).fetchall()
+    cuts = sorted([*starts, *(lo + k * width for k in range(1, buckets))])
+    eps = 1e-3
+    scan: set[int] = set()
+    clean: Dict[int, tuple[int, int]] = {}
+    for row in hours:
+        h = row[0]
+        a, z = h * HOUR, (h + 1) * HOUR
+        i = bisect_right(cuts, a - eps)
+        if i < len(cuts) and cuts[i] < z + eps:
+            scan.add(h)
+            continue
+        mid = a + HOUR / 2
+        v = bisect_right(starts, mid) - 1
+        b = min(max(int((mid - lo) / width), 0), buckets - 1)
+        clean[h] = (v, b)
+    edges: Dict[int, List[int]] = {}  # version index -> [first hour, last hour]
+    for row in hours:
+        h = row[0]
+        v = clean[h][0] if h in clean else None
+        if v is None:
+            continue
+        e = edges.setdefault(v, [h, h])
+        e[0], e[1] = min(e[0], h), max(e[1], h)
+    for first, last in edges.values():
+        scan.update((first, last))
+    if len(scan) > MAX_SCANNED_HOURS:
+        return None
+    out: Dict[tuple[int, int], List[Any]] = {}
+    for row in hours:
+        cell = clean.get(row[0])
+        if cell is None or row[0] in scan:
+            continue
+        acc = out.setdefault(cell, [0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0, None, None])
+        n, rated, fb, fb_sq, lat, tok, succ, fail = row[1:]
+        for k, x in enumerate((n, rated, fb, fb_sq, lat, tok, succ, fail)):
+            acc[k] += x
+    rows: List[tuple[Any, ...]] = [(v, b, *acc) for (v, b), acc in out.items()]
+    if scan:
+        case, b_sql, params = _cell_sql(starts, buckets)
+        ordered = sorted(scan)
+        values = ",".join("(?)" for _ in ordered)
+        bucket = f"(CAST(r.started_at / {HOUR} AS INTEGER) - (r.started_at < 0))"
+        sql = (
+            f"WITH d(h) AS (VALUES {values})"
+            f" SELECT {case} AS v, {b_sql} AS b, {_SUMS}"
+            f" FROM d JOIN {s}.jt_rows r ON r.started_at >= d.h * {HOUR} - 1.0"
+            f" AND r.started_at < (d.h + 1) * {HOUR} + 1.0 AND {bucket} = d.h"
+            " WHERE +r.agent = ? GROUP BY v, b"
+        )
+        rows += conn.execute(sql, [*ordered, *params, lo, width, agent]).fetchall()
+    return rows
+
+
 def outcomes_for_spans(
     store: Any,
     agent: str,
@@ -577,28 +693,25 @@ def outcomes_for_spans(
     use_metadata: bool = True,
     evals: Optional[Dict[int, EvalScore]] = None,
 ) -> VersionOutcomes:
-    """Outcomes of *agent*'s traces over *spans* (oldest first), in one grouped query."""
+    """Outcomes of *agent*'s traces over *spans* (oldest first): from the hour totals
+    the trace store keeps, rows read only in the hours a version start or a series
+    boundary cuts (see :func:`_rows_by_hours`); one grouped query over every row of
+    the agent where the store has no hour totals."""
     starts, owners = _starts_for(spans)
-    case, case_params = _case_sql(starts)
     with _Conn(store) as c:
         conn, s = c.conn, c.schema
         lo, hi = conn.execute(
-            f"SELECT min(started_at), max(started_at) FROM {s}.jt_rows"
+            # Two subqueries: each one index probe (min and max in one SELECT scan).
+            f"SELECT (SELECT min(started_at) FROM {s}.jt_rows),"
+            f" (SELECT max(started_at) FROM {s}.jt_rows)"
         ).fetchone()
         lo = float(lo or 0.0)
         width = max((float(hi or 0.0) - lo) / max(buckets, 1), 1e-9)
-        sql = (
-            f"SELECT v, b, count(*), count(feedback), total(feedback),"
-            " total(feedback * feedback), total(latency), total(tokens),"
-            " total(outcome = 'success'), total(outcome = 'failure'),"
-            " min(started_at), max(started_at) FROM ("
-            f" SELECT {case} AS v,"
-            f" min(max(CAST((r.started_at - ?) / ? AS INTEGER), 0), {buckets - 1}) AS b,"
-            " r.started_at, r.feedback, r.outcome, r.latency, r.tokens"
-            f" FROM {s}.jt_rows r WHERE r.agent = ?"
-            ") GROUP BY v, b"
-        )
-        rows = conn.execute(sql, [*case_params, lo, width, agent]).fetchall()
+        rows = None
+        if USE_HOUR_TOTALS and _hours_kept(store, conn, s):
+            rows = _rows_by_hours(conn, s, agent, starts, lo, width, buckets)
+        if rows is None:
+            rows = _rows_direct(conn, s, agent, starts, lo, width, buckets)
         overrides = _cached_overrides(store, conn, s, agent) if use_metadata else []
 
     per: Dict[int, List[float]] = {}  # span index (-1: prior) -> sums

@@ -1791,7 +1791,10 @@ class TraceStore:
                 if "hours_from" not in meta:
                     return
                 first, last = c.execute(
-                    f"SELECT min(started_at), max(started_at) FROM {s}.jt_rows"
+                    # Two subqueries: each is one index probe (together in one
+                    # SELECT, min and max scan the whole table).
+                    f"SELECT (SELECT min(started_at) FROM {s}.jt_rows),"
+                    f" (SELECT max(started_at) FROM {s}.jt_rows)"
                 ).fetchone()
                 if first is None:
                     c.execute(f"DELETE FROM {s}.jt_meta WHERE key IN ('hours_from', 'hours_done')")
