@@ -1219,6 +1219,9 @@ class TraceStore:
         else:
             self.sync()
         if migrate and not self.read_only and not self.needs_migration():
+            # Backfills a killed open left unfinished resume here (one lookup each).
+            self._backfill_tools(progress)
+            self._backfill_hours(progress)
             self._maybe_reclassify(progress)
 
     # ------------------------------------------------------------ re-classification

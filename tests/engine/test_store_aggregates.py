@@ -322,3 +322,19 @@ def test_a_schema_4_store_gets_bands_and_hour_totals_in_short_transactions(tmp_p
     rows = conn.execute("SELECT count(*), count(feedback), total(feedback) FROM jt_rows").fetchone()
     conn.close()
     assert hours[0] == rows[0] and hours[1] == rows[1] and _close(hours[2], rows[2])
+
+
+def test_an_hour_backfill_cut_short_resumes_at_the_next_open(tmp_path, mixed):
+    db = tmp_path / "traces.db"
+    with TraceStore(db) as s:
+        s.save_many(mixed)
+    conn = sqlite3.connect(db)  # a kill after the schema transaction, mid-backfill
+    conn.execute("DELETE FROM jt_hour")
+    conn.execute("INSERT INTO jt_meta(key, value) VALUES ('hours_from', 120)")
+    conn.commit()
+    conn.close()
+    with TraceStore(db) as s:
+        assert s.hours_complete()
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT total(n) FROM jt_hour").fetchone()[0] == len(mixed)
+    conn.close()
