@@ -2,7 +2,7 @@
 
 Run: ``python -m bench.bench_outcomes [N]`` (default 1,000,000; the cached demo store of
 ``bench.common.large_store``, built once in ~4 min at 1M; pass e.g. 100000 for a quick
-run). The figure is the one grouped SQL query of ``learning.outcomes`` (every version's
+run). The figure is ``learning.outcomes`` from the store's hour totals (every version's
 traces, ratings, mean feedback and interval, success/failure, latency, tokens, and the
 feedback series) for the demo's busiest agent with 50 versions spread over its traces,
 against a Python loop over the same rows (bisect per trace) in the same run; both must
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     figures = [
         Figure(
-            f"version outcomes, {VERSIONS} versions, {n:,} traces (one SQL query)",
+            f"version outcomes, {VERSIONS} versions, {n:,} traces (hour totals + cut hours)",
             f"≤ {TARGET_MS:.0f} ms",
             t_sql * 1000,
             "ms",

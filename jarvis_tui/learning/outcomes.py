@@ -632,14 +632,16 @@ def _rows_by_hours(
         (agent,),
     ).fetchall()
     cuts = sorted([*starts, *(lo + k * width for k in range(1, buckets))])
-    eps = 1e-3
     scan: set[int] = set()
     clean: Dict[int, tuple[int, int]] = {}
     for row in hours:
         h = row[0]
         a, z = h * HOUR, (h + 1) * HOUR
-        i = bisect_right(cuts, a - eps)
-        if i < len(cuts) and cuts[i] < z + eps:
+        # Cut: a boundary strictly inside (one at the hour's start leaves it whole).
+        # (A row within ~0.2 µs below an hour boundary can round into that hour's
+        # bucket; the approximation is that tiny.)
+        i = bisect_right(cuts, a)
+        if i < len(cuts) and cuts[i] < z:
             scan.add(h)
             continue
         mid = a + HOUR / 2
@@ -654,8 +656,6 @@ def _rows_by_hours(
             continue
         e = edges.setdefault(v, [h, h])
         e[0], e[1] = min(e[0], h), max(e[1], h)
-    for first, last in edges.values():
-        scan.update((first, last))
     if len(scan) > MAX_SCANNED_HOURS:
         return None
     out: Dict[tuple[int, int], List[Any]] = {}
@@ -676,11 +676,29 @@ def _rows_by_hours(
         sql = (
             f"WITH d(h) AS (VALUES {values})"
             f" SELECT {case} AS v, {b_sql} AS b, {_SUMS}"
-            f" FROM d JOIN {s}.jt_rows r ON r.started_at >= d.h * {HOUR} - 1.0"
+            # CROSS JOIN keeps d outside: one time-index range per hour (the planner
+            # otherwise scans jt_rows once for a long list of hours).
+            f" FROM d CROSS JOIN {s}.jt_rows r ON r.started_at >= d.h * {HOUR} - 1.0"
             f" AND r.started_at < (d.h + 1) * {HOUR} + 1.0 AND {bucket} = d.h"
             " WHERE +r.agent = ? GROUP BY v, b"
         )
         rows += conn.execute(sql, [*ordered, *params, lo, width, agent]).fetchall()
+    # Each version's first and last trace time where they lie in whole hours: one
+    # index probe each (the time index stops at the first row of the agent).
+    for v, (first, last) in edges.items():
+        b_first, b_last = clean[first][1], clean[last][1]
+        t_min = conn.execute(
+            f"SELECT min(started_at) FROM {s}.jt_rows WHERE started_at >= ? AND"
+            " started_at < ? AND +agent = ?",
+            (first * HOUR - 1.0, (first + 1) * HOUR + 1.0, agent),
+        ).fetchone()[0]
+        t_max = conn.execute(
+            f"SELECT max(started_at) FROM {s}.jt_rows WHERE started_at >= ? AND"
+            " started_at < ? AND +agent = ?",
+            (last * HOUR - 1.0, (last + 1) * HOUR + 1.0, agent),
+        ).fetchone()[0]
+        rows.append((v, b_first, 0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0, t_min, t_min))
+        rows.append((v, b_last, 0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0, t_max, t_max))
     return rows
 
 
@@ -707,6 +725,10 @@ def outcomes_for_spans(
         ).fetchone()
         lo = float(lo or 0.0)
         width = max((float(hi or 0.0) - lo) / max(buckets, 1), 1e-9)
+        if width >= HOUR:
+            # Series buckets of whole hours: their boundaries cut no hour of the totals.
+            lo = math.floor(lo / HOUR) * HOUR
+            width = math.ceil((float(hi) - lo) / max(buckets, 1) / HOUR + 1e-9) * HOUR
         rows = None
         if USE_HOUR_TOTALS and _hours_kept(store, conn, s):
             rows = _rows_by_hours(conn, s, agent, starts, lo, width, buckets)
