@@ -466,6 +466,7 @@ class JarvisApp(App[int]):
             return
         yield from pane.palette_commands()
         yield from trials.palette_commands()
+        yield from self.query_one(ConfigsPane).palette_commands()
 
 
 def precheck(home: Path | str) -> str | None:

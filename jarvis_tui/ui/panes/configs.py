@@ -2,7 +2,10 @@
 
 All file work goes through :class:`AgentConfigEvolver` in thread workers; a
 rollback or an accepted proposal is written only after the user saw exactly what
-will land on disk.
+will land on disk. Each version's outcomes (traces served, rated, mean feedback with
+its 95% interval, success rate: :mod:`jarvis_tui.learning.outcomes`) are computed in
+a thread worker and shown in the timeline, in the comparison of two versions and in
+the rollback preview, so a decision is made on evidence.
 """
 
 from __future__ import annotations
@@ -35,8 +38,64 @@ CAUSE_SHOWN = {"promoted-trial": "promoted"}
 """Causes shown in a shorter word (the What column gets the room)."""
 WIDE_AT = 150
 """From this many columns the diff sits beside the lists; below, under them."""
-WIDE_LISTS = 96
+WIDE_LISTS = 112
 """Width of the agents + versions lists beside the diff (wide layout)."""
+NARROW_BELOW = 100
+"""Below this many columns for the lists: the agents list is narrower (names only) and
+the When column is left out, so the outcome columns and the summary still fit."""
+NARROW_AGENT_WIDTH = 10
+WHAT_MIN = 12
+PENDING = "…"
+"""Shown in the outcome columns until the outcomes worker answers."""
+
+
+def fmt_count(n: int) -> str:
+    """A count in at most 6 characters (12,345 · 123k · 1.2M)."""
+    if n < 100_000:
+        return f"{n:,}"
+    if n < 1_000_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n / 1_000_000:.1f}M"
+
+
+def fmt_feedback(o: Any, *, spaced: bool = False) -> str:
+    """Mean feedback ± the half width of its 95% interval ("–" when nothing is rated)."""
+    if o is None or not o.rated:
+        return "–"
+    sep = " ± " if spaced else "±"
+    return f"{o.feedback.mean:.2f}{sep}{o.feedback.half_width:.2f}"
+
+
+def fmt_rate(rate: Optional[float]) -> str:
+    return "–" if rate is None else f"{rate:.0%}"
+
+
+def outcome_line(o: Any, *, name: Optional[str] = None) -> Text:
+    """One version's outcomes as a line a person reads (literal text)."""
+    label = name or o.label
+    out = Text()
+    out.append(f"{label}: ", style="bold")
+    if not o.traces:
+        out.append("no traces yet", style="dim")
+    else:
+        out.append(f"{o.traces:,} traces · {o.rated:,} rated · feedback ")
+        if o.rated:
+            fb = o.feedback
+            out.append(f"{fb.mean:.2f} ± {fb.half_width:.2f}", style="bold")
+            out.append(f" ({fb.low:.2f}–{fb.high:.2f})", style="dim")
+        else:
+            out.append("–")
+        out.append(f" · success {fmt_rate(o.success_rate)}")
+        if o.mean_latency_seconds is not None:
+            out.append(f" · {o.mean_latency_seconds:.2f} s")
+        if o.mean_tokens is not None:
+            out.append(f" · {o.mean_tokens:,.0f} tokens")
+    if o.eval is not None:
+        out.append(f" · eval {o.eval.accuracy:.3f} ({o.eval.samples} samples)")
+    if o.approximate:
+        out.append("\n  ~ approximate: ", style="yellow")
+        out.append(visible(o.why_approximate or "start time estimated"), style="yellow")
+    return out
 
 
 @dataclass
@@ -51,6 +110,8 @@ class Proposal:
     classes: list[str]
     current: dict[str, Any]
     proposed: dict[str, Any]
+    next_version: int = 1
+    """The version number an accepted proposal is written as."""
 
 
 def render_changes(changes: list[Any]) -> Text:
@@ -107,10 +168,15 @@ class ConfigsPane(Widget):
     HELP_TEXT = (
         "Agents of the workspace's agents/ folder. Pick an agent, then a version (tab moves "
         "between the two lists): the diff panel shows what differs from the current config "
-        "(key by key; t shows the text diff). m marks a version to compare two versions. "
-        "b rolls the agent back to the selected version after showing exactly what will be "
-        "written; the rollback becomes the newest version. s runs the evolver over the "
-        "traces and shows each proposal as a diff: y writes it, n skips it. r reloads."
+        "(key by key; t shows the text diff). Each version shows what the traces it served "
+        "say: traces, rated, mean feedback ± its 95% interval, success rate (~: its start "
+        "time is approximate), with the feedback over time above the lists. m marks a "
+        "version: the selected one is then compared with it (difference in mean feedback, "
+        "its interval and a verdict). b rolls the agent back to the selected version after "
+        "showing exactly what will be written and what that version's traces said; the "
+        "rollback becomes the newest version. s runs the evolver over the traces and shows "
+        "each proposal as a diff with the version number it would write: y writes it, "
+        "n skips it. r reloads (a config edited outside jarvis-tui shows as external)."
     )
 
     BINDINGS = [
@@ -134,9 +200,16 @@ class ConfigsPane(Widget):
             self.agent, self.versions = agent, versions
 
     class DiffReady(Message):
-        def __init__(self, body: Any) -> None:
+        def __init__(self, body: Any, key: tuple[str, int, int] | None = None) -> None:
             super().__init__()
-            self.body = body
+            self.body, self.key = body, key
+
+    class OutcomesLoaded(Message):
+        """Outcomes per version of one agent (or why they could not be computed)."""
+
+        def __init__(self, agent: str, outcomes: Any, error: str = "") -> None:
+            super().__init__()
+            self.agent, self.outcomes, self.error = agent, outcomes, error
 
     class Written(Message):
         """A rollback or an accepted proposal landed on disk."""
@@ -162,9 +235,18 @@ class ConfigsPane(Widget):
         self.text_mode = False
         self.proposals: list[Proposal] = []
         self._loaded = False
+        self._store: Any = None
+        self.outcomes: Any = None
+        """The selected agent's :class:`VersionOutcomes` (None until computed)."""
+        self._outcomes_error = ""
+        self._diff_key: tuple[str, int, int] | None = None
+        self._diff_body: Any = None
+        self._agents: list[dict[str, Any]] = []
+        self._narrow: Optional[bool] = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="configs-status")
+        yield Static(Text(""), id="configs-spark", markup=False)
         with Container(id="configs-main"):
             with Horizontal(id="configs-lists"):
                 yield NavTable(id="configs-agents", cursor_type="row")
@@ -173,36 +255,64 @@ class ConfigsPane(Widget):
                 yield Static(id="configs-diff-body")
 
     def on_mount(self) -> None:
-        agents = self.query_one("#configs-agents", DataTable)
-        agents.add_column(Text("Agent"), key="agent", width=AGENT_WIDTH)
-        agents.add_column(Text("Ver"), key="versions", width=3)
+        self._agents_columns()
         self._versions_columns()
 
-    def _what_width(self) -> int:
-        """The "What" column gets what the versions list has left (never cut mid-word
-        without a …)."""
-        lists = self.size.width if not self.has_class("-wide") else WIDE_LISTS
-        # agents list (+ its border) | "#", "When", "Cause" and 4 paddings of 2
-        return max(12, (lists or 80) - (AGENT_WIDTH + 3 + 4 + 1) - (4 + 11 + CAUSE_WIDTH + 8) - 2)
+    def _lists_width(self) -> int:
+        return WIDE_LISTS if self.has_class("-wide") else (self.size.width or 80)
+
+    def _is_narrow(self) -> bool:
+        return self._lists_width() < NARROW_BELOW
+
+    def _agents_columns(self) -> None:
+        agents = self.query_one("#configs-agents", DataTable)
+        self._narrow = self._is_narrow()
+        self.set_class(self._narrow, "-narrow")
+        agents.clear(columns=True)
+        if self._narrow:
+            agents.add_column(Text("Agent"), key="agent", width=NARROW_AGENT_WIDTH)
+        else:
+            agents.add_column(Text("Agent"), key="agent", width=AGENT_WIDTH)
+            agents.add_column(Text("Ver"), key="versions", width=3)
+
+    def _version_columns(self) -> list[tuple[str, str, int]]:
+        """The timeline's columns for this width: the outcome columns always show; the
+        "What" summary gets what is left (cut with a …), When only where it fits."""
+        narrow = self._is_narrow()
+        agents = (NARROW_AGENT_WIDTH + 2 + 1) if narrow else (AGENT_WIDTH + 3 + 4 + 1)
+        cols = [("#", "n", 4)]
+        if not narrow:
+            cols.append(("When", "when", 11))
+        cols += [("Cause", "cause", CAUSE_WIDTH), ("Traces", "traces", 6), ("Rated", "rated", 5),
+                 ("Feedback", "feedback", 9), ("Succ", "success", 4)]  # fmt: skip
+        used = sum(w + 2 for _l, _k, w in cols) + 2  # cell paddings and the scrollbar
+        what = max(WHAT_MIN, self._lists_width() - agents - used - 2)
+        return [*cols, ("What", "summary", what)]
 
     def _versions_columns(self) -> None:
         versions = self.query_one("#configs-versions", DataTable)
-        self._what = self._what_width()
+        self._cols = self._version_columns()
+        self._what = self._cols[-1][2]
         versions.clear(columns=True)
-        for label, key, width in (("#", "n", 4), ("When", "when", 11), ("Cause", "cause", CAUSE_WIDTH),
-                                  ("What", "summary", self._what)):  # fmt: skip
+        for label, key, width in self._cols:
             versions.add_column(Text(label), key=key, width=width)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE_AT, "-wide")
-        if self._what_width() != getattr(self, "_what", None):
+        if self._is_narrow() != self._narrow:
+            self._agents_columns()
+            if self._agents:
+                self._fill_agents(self._agents)
+        if self._version_columns() != getattr(self, "_cols", None):
             self._versions_columns()
             if self.agent is not None and self.versions:
                 self._fill_versions(self.versions)
+        self._show_spark()
 
     def store_opened(self, store: Any, agents_dir: Any) -> None:
         from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
 
+        self._store = store
         self.evolver = AgentConfigEvolver(store, config_dir=agents_dir)
         self._agents_dir = agents_dir
         if self._visible():
@@ -247,21 +357,32 @@ class ConfigsPane(Widget):
             out.append({"name": name, "versions": len(versions), "readable": readable})
         self.post_message(self.Loaded(out))
 
+    def _fill_agents(self, agents: list[dict[str, Any]]) -> None:
+        table = self.query_one("#configs-agents", DataTable)
+        row = table.cursor_row
+        table.clear()
+        width = NARROW_AGENT_WIDTH if self._narrow else AGENT_WIDTH
+        for a in agents:
+            name = Text(one_line(a["name"], width - (2 if not a["readable"] else 0)))
+            if not a["readable"]:
+                name.append(" ⚠", style="bold red")
+            cells = [name] if self._narrow else [name, Text(str(a["versions"]))]
+            table.add_row(*cells, key=a["name"])
+        if agents:
+            table.move_cursor(row=min(max(row, 0), len(agents) - 1))
+
     @on(Loaded)
     def _loaded_agents(self, msg: ConfigsPane.Loaded) -> None:
         table = self.query_one("#configs-agents", DataTable)
-        table.clear()
-        for a in msg.agents:
-            name = Text(one_line(a["name"], AGENT_WIDTH))
-            if not a["readable"]:
-                name.append(" ⚠", style="bold red")
-            table.add_row(name, Text(str(a["versions"])), key=a["name"])
+        self._agents = list(msg.agents)
+        self._fill_agents(msg.agents)
         where = "agents/"  # under the workspace shown in the header
         if not msg.agents:
             self._status(f"No agent configs in {where} yet: s runs the evolver to propose some.")
             self._show(Text("No agents yet.", style="dim"))
         else:
-            self._status(f"{len(msg.agents)} agents in {where}")
+            n = len(msg.agents)
+            self._status(f"{n} agent{'' if n == 1 else 's'} in {where}")
             target = self.agent if self.agent in [a["name"] for a in msg.agents] else None
             if target is None:
                 target = msg.agents[0]["name"]
@@ -282,7 +403,94 @@ class ConfigsPane(Widget):
     def _select_agent(self, name: str) -> None:
         self.agent = name
         self.marked = None
+        self.outcomes = None
+        self._outcomes_error = ""
+        self._show_spark()
         self._load_versions(name)
+        self._load_outcomes(name)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="configs.outcomes",
+          description="outcomes per version")  # fmt: skip
+    def _load_outcomes(self, name: str) -> None:
+        """Every version's outcomes, in one grouped query (never on the UI thread)."""
+        from jarvis_tui.learning.outcomes import version_outcomes
+
+        if self._store is None or self.evolver is None:
+            return
+        try:
+            out = version_outcomes(
+                self._store, self.evolver, name, workspace=getattr(self.app, "workspace", None)
+            )
+        except Exception as exc:  # a broken log or store: say so, keep the timeline
+            self.post_message(self.OutcomesLoaded(name, None, one_line(str(exc), 200)))
+            return
+        self.post_message(self.OutcomesLoaded(name, out))
+
+    @on(OutcomesLoaded)
+    def _outcomes_loaded(self, msg: ConfigsPane.OutcomesLoaded) -> None:
+        if msg.agent != self.agent:
+            return
+        self.outcomes, self._outcomes_error = msg.outcomes, msg.error
+        if self.versions:
+            self._fill_versions(self.versions)
+        self._show_spark()
+        self._render_diff()
+
+    def outcome_of(self, version: Optional[int]) -> Any:
+        """The selected agent's outcomes for *version* (None: not computed / unknown)."""
+        if self.outcomes is None or version is None:
+            return None
+        for o in self.outcomes.versions:
+            if o.version == version:
+                return o
+        return None
+
+    def _show_spark(self) -> None:
+        """Feedback over time across the versions, with where each version starts."""
+        spark = self.query_one("#configs-spark", Static)
+        out = Text()
+        if self.agent is None:
+            spark.update(out)
+            return
+        if self._outcomes_error:
+            out.append("outcomes: cannot compute: ", style="red")
+            out.append(self._outcomes_error)
+            spark.update(out)
+            return
+        o = self.outcomes
+        if o is None:
+            spark.update(Text("outcomes: computing…", style="dim"))
+            return
+        if not o.total_traces:
+            out.append("feedback over time: ", style="dim")
+            out.append(f"no traces yet for {one_line(o.agent, 40)}")
+            spark.update(out)
+            return
+        head = "feedback "
+        width = max(8, min(len(o.series), (self.size.width or 80) - len(head) - 2 - 24))
+        points = o.series
+        if width < len(points):
+            step = len(points) / width
+            points = [points[int(i * step)] for i in range(width)]
+        out.append(head, style="dim")
+        out.append(o.sparkline(width), style="green")
+        rated = sum(v.rated for v in o.versions) + (o.prior.rated if o.prior else 0)
+        out.append(f"  {o.total_traces:,} traces · {rated:,} rated", style="dim")
+        marks = Text("versions ", style="dim")
+        last: Any = object()
+        line = [" "] * len(points)
+        for i, p in enumerate(points):
+            if p.version is not None and p.version != last:
+                label = str(p.version)
+                if all(c == " " for c in line[i : i + len(label) + 1]):
+                    line[i : i + len(label)] = list(label)
+                last = p.version
+        marks.append("".join(line).rstrip(), style="cyan")
+        if any(v.approximate for v in o.versions):
+            marks.append("   ~ approximate start", style="yellow")
+        out.append("\n")
+        out.append_text(marks)
+        spark.update(out)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.versions",
           description="load versions")  # fmt: skip
@@ -305,20 +513,37 @@ class ConfigsPane(Widget):
         table = self.query_one("#configs-versions", DataTable)
         row = table.cursor_row
         table.clear()
+        keys = [k for _label, k, _w in self._cols]
         for v in reversed(versions):  # newest on top
             when = v.get("created") or v.get("modified") or 0
             num = Text(str(v["version"]), style="bold" if v.get("current") else "")
             if v.get("current"):
                 num.append("*", style="bold green")
+            o = self.outcome_of(v["version"])
+            if o is not None and o.approximate:
+                num.append("~", style="bold yellow")
+            if v["version"] == self.marked:
+                num.append("m", style="bold magenta")
             summary = v.get("note") or v.get("summary") or ""
             cause = str(v.get("cause", ""))
-            table.add_row(
-                num,
-                Text(datetime.fromtimestamp(when).strftime("%m-%d %H:%M")),
-                Text(one_line(CAUSE_SHOWN.get(cause, cause), CAUSE_WIDTH), style="cyan"),
-                Text(one_line(str(summary), self._what)),
-                key=str(v["version"]),
-            )
+            pending = self.outcomes is None and not self._outcomes_error
+            fb_style = ""
+            if o is not None and o.rated:
+                fb_style = "red" if o.feedback.mean < 0.5 else "green"
+            cells = {
+                "n": num,
+                "when": Text(datetime.fromtimestamp(when).strftime("%m-%d %H:%M")),
+                "cause": Text(one_line(CAUSE_SHOWN.get(cause, cause), CAUSE_WIDTH), style="cyan"),
+                "traces": Text(PENDING if pending else fmt_count(o.traces if o else 0),
+                               justify="right"),
+                "rated": Text(PENDING if pending else fmt_count(o.rated if o else 0),
+                              justify="right"),
+                "feedback": Text(PENDING if pending else fmt_feedback(o), style=fb_style),
+                "success": Text(PENDING if pending else fmt_rate(o.success_rate if o else None),
+                                justify="right"),
+                "summary": Text(one_line(str(summary), self._what)),
+            }  # fmt: skip
+            table.add_row(*(cells[k] for k in keys), key=str(v["version"]))
         if versions:
             table.move_cursor(row=min(row, len(versions) - 1))
 
@@ -348,7 +573,65 @@ class ConfigsPane(Widget):
             return
         old = self.marked if self.marked is not None else sel
         new = sel if self.marked is not None else cur
+        key = (self.agent, old, new)
+        if key != self._diff_key:
+            self._diff_key, self._diff_body = key, None
+        self._render_diff()
         self._compute_diff(self.agent, old, new, self.text_mode)
+
+    def comparison(self) -> Any:
+        """The marked version against the selected one (None without a mark or outcomes)."""
+        from jarvis_tui.learning.outcomes import compare_versions
+
+        sel = self.selected_version()
+        a, b = self.outcome_of(self.marked), self.outcome_of(sel)
+        if a is None or b is None or self.marked == sel:
+            return None
+        return compare_versions(a, b)
+
+    def _evidence(self) -> list[Any]:
+        """The outcome lines above the diff: the selected version's (and the marked
+        one's, with the comparison, when a version is marked)."""
+        sel = self.selected_version()
+        if self.agent is None or sel is None:
+            return []
+        if self._outcomes_error:
+            return [Text("outcomes: cannot compute: " + self._outcomes_error, style="red")]
+        if self.outcomes is None:
+            return [Text("outcomes: computing…", style="dim")]
+        parts: list[Any] = []
+        if self.marked is not None and self.marked != sel:
+            cmp = self.comparison()
+            if cmp is not None:
+                style = "bold"
+                if cmp.enough and cmp.low is not None and cmp.low > 0:
+                    style = "bold green"
+                elif cmp.enough and cmp.high is not None and cmp.high < 0:
+                    style = "bold red"
+                parts.append(Text.assemble(("compare: ", "dim"), (cmp.verdict, style)))
+            for v in (self.marked, sel):
+                o = self.outcome_of(v)
+                if o is not None:
+                    parts.append(outcome_line(o))
+        else:
+            o = self.outcome_of(sel)
+            if o is not None:
+                parts.append(outcome_line(o))
+        return parts
+
+    def _render_diff(self) -> None:
+        if self.proposals:
+            return
+        parts = self._evidence()
+        if self._diff_body is not None:
+            parts.append(self._diff_body)
+        self._show(Group(*parts))
+        self._compare_status()
+
+    def _compare_status(self) -> None:
+        cmp = self.comparison() if self.marked is not None else None
+        if cmp is not None:
+            self._status(f"v{self.marked} marked · {cmp.verdict}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.diff",
           description="diff versions")  # fmt: skip
@@ -374,12 +657,14 @@ class ConfigsPane(Widget):
                 parts.append(render_changes(changes))
         parts.append(Text("\nVersion " + str(old), style="bold underline"))
         parts.append(safe_text(old_text, limit=4000))
-        self.post_message(self.DiffReady(Group(*parts)))
+        self.post_message(self.DiffReady(Group(*parts), (agent, old, new)))
 
     @on(DiffReady)
     def _diff_ready(self, msg: ConfigsPane.DiffReady) -> None:
-        if not self.proposals:
-            self._show(msg.body)
+        if msg.key is not None and msg.key != self._diff_key:
+            return
+        self._diff_body = msg.body
+        self._render_diff()
 
     # ------------------------------------------------------------ actions
 
@@ -388,9 +673,41 @@ class ConfigsPane(Widget):
             return bool(self.proposals)
         if action in ("rollback", "mark", "toggle_text"):
             return self.selected_version() is not None
-        if action == "evolve":
+        if action == "compare":
+            return self.marked is not None and self.selected_version() not in (None, self.marked)
+        if action in ("evolve", "refresh"):
             return self.evolver is not None
         return True
+
+    PALETTE: tuple[tuple[str, str, str], ...] = (
+        ("rollback", "roll back to the selected version",
+         "Preview what will be written and what its traces said, then y writes (b)"),
+        ("mark", "mark the selected version", "Compare other versions with it (m)"),
+        ("compare", "compare with the marked version",
+         "Difference in mean feedback with its interval, and a verdict"),
+        ("evolve", "run the evolver", "Propose configs from the traces (s)"),
+        ("accept", "accept the evolver proposal", "Write it as a new version (y)"),
+        ("skip", "skip the evolver proposal", "Nothing is written (n)"),
+        ("toggle_text", "text diff", "Toggle the text / key-level diff (t)"),
+        ("refresh", "reload", "Re-read agents/, versions and outcomes (r)"),
+    )  # fmt: skip
+
+    def palette_commands(self) -> Any:
+        """``configs: …`` commands for the palette: the pane's actions that apply now."""
+        from textual.app import SystemCommand
+
+        for action, title, help_text in self.PALETTE:
+            if self.check_action(action, ()):
+                yield SystemCommand(f"configs: {title}", help_text,
+                                    lambda a=action: self._palette(a))  # fmt: skip
+
+    def _palette(self, action: str) -> None:
+        """Run a palette entry: show the pane, then the action itself."""
+        show = getattr(self.app, "action_show_pane", None)
+        if callable(show):
+            show("configs")
+        if self.check_action(action, ()):
+            getattr(self, f"action_{action}")()
 
     def action_toggle_text(self) -> None:
         self.text_mode = not self.text_mode
@@ -402,7 +719,20 @@ class ConfigsPane(Widget):
         if self.marked is not None:
             self.app.notify(f"version {sel} marked: pick another to compare with it",
                             markup=False)  # fmt: skip
+            self._status(f"v{sel} marked: pick another version to compare with it (m unmarks)")
+        else:
+            self._status(f"no version marked ({len(self.versions)} versions of {self.agent})")
+        self._fill_versions(self.versions)
         self._diff_selected()
+
+    def action_compare(self) -> None:
+        """Say the comparison of the selected version with the marked one."""
+        cmp = self.comparison()
+        if cmp is None:
+            self.app.notify("mark a version (m), then select another to compare", markup=False)
+            return
+        self._diff_selected()
+        self.app.notify(cmp.verdict, markup=False)
 
     def action_rollback(self) -> None:
         sel = self.selected_version()
@@ -425,13 +755,26 @@ class ConfigsPane(Widget):
                 self.app.notify, str(exc), severity="error", timeout=8, markup=False
             )
             return
+        from jarvis_tui.learning.agent_evolver import toml_diff
+
+        new_number = (self._current_version() or 0) + 1
         body = Text.assemble(
             (
-                f"agents/{agent}.toml will become version {version}'s content, recorded as a "
-                "new version (cause: rollback):\n\n",
+                f"agents/{agent}.toml will become version {version}'s content, recorded as "
+                f"version {new_number} (cause: rollback).\n\n",
                 "dim",
             ),  # fmt: skip
         )
+        body.append_text(self._preview_evidence(agent, version))
+        body.append("\nWhat changes (current → after the rollback):\n", style="bold")
+        try:
+            cur = self._current_version()
+            old = self.evolver.load_version(agent, cur) if cur is not None else {}
+            target = self.evolver.load_version(agent, version)
+            body.append_text(render_changes(toml_diff(old, target)))
+        except ValueError as exc:
+            body.append(f"cannot compare keys: {exc}\n", style="red")
+        body.append("\nThe file will read:\n", style="bold")
         body.append_text(safe_text(text))
 
         def done(ok: bool | None) -> None:
@@ -443,6 +786,33 @@ class ConfigsPane(Widget):
             ConfirmScreen(f"Roll {agent} back to version {version}?", body),
             done,
         )
+
+    def _preview_evidence(self, agent: str, version: int) -> Text:
+        """The target's outcomes beside the current version's, with the comparison."""
+        from jarvis_tui.learning.outcomes import compare_versions, version_outcomes
+
+        out = Text("Evidence (the traces each version served):\n", style="bold")
+        outcomes = self.outcomes if agent == self.agent else None
+        if outcomes is None:
+            try:
+                outcomes = version_outcomes(self._store, self.evolver, agent,
+                                            workspace=getattr(self.app, "workspace", None))  # fmt: skip
+            except Exception as exc:
+                out.append(f"outcomes: cannot compute: {one_line(str(exc), 200)}\n", style="red")
+                return out
+        target = next((o for o in outcomes.versions if o.version == version), None)
+        cur_n = self._current_version()
+        current = next((o for o in outcomes.versions if o.version == cur_n), None)
+        if target is not None:
+            out.append_text(outcome_line(target, name=f"target v{version}"))
+            out.append("\n")
+        if current is not None:
+            out.append_text(outcome_line(current, name=f"current v{cur_n}"))
+            out.append("\n")
+        if target is not None and current is not None:
+            out.append("verdict: ", style="dim")
+            out.append(compare_versions(current, target).verdict + "\n", style="bold")
+        return out
 
     @work(thread=True, exit_on_error=False, group="configs.write", description="roll back")
     def _do_rollback(self, agent: str, version: int) -> None:
@@ -504,6 +874,7 @@ class ConfigsPane(Widget):
                     sorted(m["classes"]),
                     current,
                     proposed,
+                    (versions[-1]["version"] if versions else 0) + 1,
                 )  # fmt: skip
             )
         self.post_message(self.Proposals(proposals, seen[0]))
@@ -524,8 +895,10 @@ class ConfigsPane(Widget):
         if not self.proposals:
             return
         p = self.proposals[0]
+        number = p.next_version
         self._status(
-            f"Proposal for {p.agent} ({len(self.proposals)} left): y writes it, n skips it"
+            f"Proposal for {p.agent} ({len(self.proposals)} left): y writes it as version "
+            f"{number}, n skips it"
         )
         # A new agent: list the proposed keys one by one, not as one new table.
         current = p.current or {k: {} for k in p.proposed}
@@ -534,7 +907,7 @@ class ConfigsPane(Widget):
                           (f"  ({len(self.proposals)} left)", "dim")),  # fmt: skip
             Text(f"best agent for: {', '.join(p.classes)}", style="dim"),
             render_changes(toml_diff(current, p.proposed)),
-            Text("y: write it as a new version · n: skip it", style="bold"),
+            Text(f"y: write it as version {number} of {p.agent} · n: skip it", style="bold"),
         ]
         self._show(Group(*parts))
         self.query_one("#configs-diff", VerticalScroll).scroll_home(animate=False)
@@ -573,4 +946,6 @@ class ConfigsPane(Widget):
             system_prompt=p.system_prompt, cause="evolver",
             note="accepted in the Configs pane: best for " + ", ".join(p.classes),
         )  # fmt: skip
-        self.post_message(self.Written(p.agent, "new version written"))
+        written = self.evolver.list_versions(p.agent)
+        number = written[-1]["version"] if written else p.next_version
+        self.post_message(self.Written(p.agent, f"version {number} written"))
