@@ -357,7 +357,10 @@ class JarvisApp(App[int]):
     @on(RoutingPane.DrillDown)
     def _drill_down(self, event: RoutingPane.DrillDown) -> None:
         self.action_show_pane("traces")
-        self.query_one(TracesPane).show_filter(event.filter)
+        if getattr(event, "queue", False):
+            self.query_one(TracesPane).show_queue(event.filter.query_class, event.filter.model)
+        else:
+            self.query_one(TracesPane).show_filter(event.filter)
 
     @on(StoreFailed)
     def _store_failed(self, event: StoreFailed) -> None:
@@ -466,6 +469,7 @@ class JarvisApp(App[int]):
             return
         yield from pane.palette_commands()
         yield from trials.palette_commands()
+        yield from self.query_one(RoutingPane).palette_commands()
         yield from self.query_one(ConfigsPane).palette_commands()
 
 

@@ -8,13 +8,13 @@ recomputed in the background.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
@@ -72,10 +72,12 @@ def replay(matrix: RoutingMatrix) -> ReplayEstimate:
     return ReplayEstimate(rated, d_fb / rated if rated else 0.0, d_lat / total_n, d_tok / total_n)
 
 
-def cell_text(matrix: RoutingMatrix, qc: str, model: str, *, compact: bool = False) -> Text:
-    """One class × model cell: mean ± interval (★ best, ? thin evidence), then the evidence.
+def cell_text(matrix: RoutingMatrix, qc: str, model: str, *, compact: bool = False,
+              judged: bool = False) -> Text:  # fmt: skip
+    """One class × model cell: mean ± interval (★ best, ? thin evidence, j judge scores
+    counted), then the evidence.
 
-    *compact* (a short terminal): one line, ``0.86±.03★?`` only.
+    *compact* (a short terminal): one line, ``0.86±.03★?j`` only.
     """
     cell = matrix.cells.get((qc, model))
     if cell is None:
@@ -100,6 +102,8 @@ def cell_text(matrix: RoutingMatrix, qc: str, model: str, *, compact: bool = Fal
             out.append("★" if compact else " ★", style=style)
         if ci.n < matrix.min_samples:
             out.append("?" if compact else " ?", style="yellow")
+    if judged:
+        out.append("j" if compact else " j", style="bold magenta")
     if not compact:
         out.append(
             f"\n{_compact(ci.n)}/{_compact(cell.n)} {cell.latency:.1f}s {cell.tokens:.0f}t",
@@ -161,7 +165,10 @@ class RoutingPane(Widget):
         "cycle use the same rule); where OpenJarvis's rule picks another agent, both are "
         "shown with why. / asks every router how it would route a query you type; s runs "
         "one learning cycle and the side panel lists the configs it wrote (on a short "
-        "terminal it takes the pane; d toggles it); r recomputes."
+        "terminal it takes the pane; d toggles it); r recomputes. enter on a cell labels "
+        "where it matters: the Traces pane in queue order for that cell. J counts the LLM "
+        "judge's scores of unrated traces as ratings (a provisional answer for a class with "
+        "few labels); every cell they change is marked j."
     )
 
     BINDINGS = [
@@ -169,6 +176,7 @@ class RoutingPane(Widget):
         Binding("r", "recompute", "Recompute", id="routing.refresh"),
         Binding("slash", "focus_query", "Ask routers", id="routing.search"),
         Binding("d", "toggle_detail", "Detail panel", id="routing.detail"),
+        Binding("J", "toggle_judge", "Include judge scores", id="routing.judge"),
         Binding(
             "greater_than_sign", "evidence(10)", "More evidence needed", show=False,
             id="routing.more",
@@ -182,10 +190,12 @@ class RoutingPane(Widget):
 
     class Computed(Message):
         def __init__(
-            self, matrix: RoutingMatrix, agents: dict[str, Any], tools: dict[str, list[str]]
+            self, matrix: RoutingMatrix, agents: dict[str, Any], tools: dict[str, list[str]],
+            judged: frozenset = frozenset(),
         ) -> None:
             super().__init__()
             self.matrix, self.agents, self.tools = matrix, agents, tools
+            self.judged = judged
 
     class RoutersReady(Message):
         def __init__(self, routers: dict[str, Any]) -> None:
@@ -198,11 +208,13 @@ class RoutingPane(Widget):
             self.result, self.written = result, written
 
     class DrillDown(Message):
-        """The user wants the unlabelled traces behind a cell."""
+        """The user wants the unlabelled traces behind a cell (*queue*: in queue order,
+        "label where it matters")."""
 
-        def __init__(self, flt: TraceFilter) -> None:
+        def __init__(self, flt: TraceFilter, queue: bool = False) -> None:
             super().__init__()
             self.filter = flt
+            self.queue = queue
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -212,6 +224,10 @@ class RoutingPane(Widget):
         self.agents: dict[str, Any] = {}
         """The agent recommendation per class (jarvis_tui.learning.recommend)."""
         self.min_evidence = MIN_EVIDENCE
+        self.include_judge = False
+        """J: the judge's scores of unrated traces count as ratings."""
+        self.judged: frozenset = frozenset()
+        """The (class, model) cells the judge's scores changed."""
         self.stale = True
         """Labels changed since the last computation."""
         self._routers: dict[str, Any] = {}
@@ -316,7 +332,15 @@ class RoutingPane(Widget):
         self.query_one("#routing-status", Static).update(
             Text("Computing evidence over every trace…", style="dim")
         )
-        self._compute(self.min_evidence)
+        self._compute(self.min_evidence, self.include_judge)
+
+    def action_toggle_judge(self) -> None:
+        self.include_judge = not self.include_judge
+        self.app.notify(
+            "judge scores count as ratings (cells marked j)" if self.include_judge
+            else "human labels only", timeout=2, markup=False,
+        )  # fmt: skip
+        self.action_recompute()
 
     def action_evidence(self, delta: int) -> None:
         self.min_evidence = max(1, self.min_evidence + delta)
@@ -324,12 +348,16 @@ class RoutingPane(Widget):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.compute",
           description="compute routing evidence")  # fmt: skip
-    def _compute(self, min_evidence: int) -> None:
+    def _compute(self, min_evidence: int, include_judge: bool = False) -> None:
         from jarvis_tui.learning.recommend import recommend_agents
+        from jarvis_tui.ui.panes.evidence import matrix_with_judge
 
         assert self.store is not None
         miner = TrainingDataMiner(self.store, min_quality=0.0)
         matrix = miner.routing_matrix(min_samples=min_evidence)
+        judged: set = set()
+        if include_judge:
+            matrix, judged = matrix_with_judge(self.store, matrix)
         agents = recommend_agents(self.store)
         tools: dict[str, list[str]] = {}
         pairs = sorted((qc, rec.agent) for qc, rec in agents.items())
@@ -341,12 +369,13 @@ class RoutingPane(Widget):
                 freq = counts.get((qc, agent), {})
                 tools[qc] = sorted(freq, key=lambda n: (-freq[n], n))
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Computed(matrix, agents, tools))
+            self.post_message(self.Computed(matrix, agents, tools, frozenset(judged)))
 
     @on(Computed)
     def _computed(self, msg: RoutingPane.Computed) -> None:
         self.matrix = msg.matrix
         self.agents = msg.agents
+        self.judged = msg.judged
         m = msg.matrix
         self._fill_matrix()
         recs = self.query_one("#routing-recs", DataTable)
@@ -398,7 +427,8 @@ class RoutingPane(Widget):
         for qc in m.classes:
             table.add_row(
                 Text(qc, style="bold"),
-                *(cell_text(m, qc, model, compact=compact) for model in m.models),
+                *(cell_text(m, qc, model, compact=compact, judged=(qc, model) in self.judged)
+                  for model in m.models),
                 key=qc, height=1 if compact else 2,
             )  # fmt: skip
         if m.classes:
@@ -417,6 +447,9 @@ class RoutingPane(Widget):
         line = Text.assemble((f"{total:,} traces", "bold"), f" · {rated:,} rated")
         if self._cycle_running:
             line.append(" · learning cycle running…", style="bold yellow")
+        if self.include_judge:
+            line.append(f" · judge scores in {len(self.judged)} cells (j; J: off)",
+                        style="bold magenta")  # fmt: skip
         hidden = getattr(self, "_hidden_models", 0)
         if hidden:
             line.append(f" · {hidden} more models: ← →", style="bold yellow")
@@ -424,7 +457,7 @@ class RoutingPane(Widget):
         if self.has_class("-detail"):
             line.append(" · d: back to the matrix", style="bold")
         elif self.app.size.width >= 110:
-            line.append(" · enter: label a cell's unrated traces", style="dim")
+            line.append(" · enter: label where it matters", style="dim")
         self.query_one("#routing-status", Static).update(line)
 
     def _render_side(self) -> None:
@@ -508,7 +541,47 @@ class RoutingPane(Widget):
             return
         qc = self.matrix.classes[event.coordinate.row]
         model = self.matrix.models[event.coordinate.column - 1]
-        self.post_message(self.DrillDown(TraceFilter(model=model, query_class=qc, labelled=False)))
+        self.post_message(
+            self.DrillDown(TraceFilter(model=model, query_class=qc, labelled=False), queue=True)
+        )
+
+    def label_where_it_matters(self) -> None:
+        """The cell under the cursor, in queue order in the Traces pane."""
+        table = self.query_one("#routing-matrix", DataTable)
+        if self.matrix is None or not self.matrix.classes:
+            self.app.notify("nothing computed yet", markup=False)
+            return
+        row, col = table.cursor_coordinate
+        qc = self.matrix.classes[min(row, len(self.matrix.classes) - 1)]
+        model = self.matrix.models[col - 1] if col >= 1 else None
+        self.post_message(
+            self.DrillDown(TraceFilter(model=model, query_class=qc, labelled=False), queue=True)
+        )
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """``routing: …`` commands; each shows the Routing pane, then acts there."""
+
+        def go(action: Any) -> Any:
+            def run() -> None:
+                show = getattr(self.app, "action_show_pane", None)
+                if callable(show):
+                    show("routing")
+                action()
+
+            return run
+
+        yield SystemCommand("routing: recompute", "Recompute the evidence (r)",
+                            go(self.action_recompute))  # fmt: skip
+        yield SystemCommand("routing: run a learning cycle", "One learning cycle (s)",
+                            go(self.action_learning_cycle))  # fmt: skip
+        yield SystemCommand(
+            "routing: include judge scores", "Count judge scores of unrated traces (J)",
+            go(self.action_toggle_judge),
+        )  # fmt: skip
+        yield SystemCommand(
+            "routing: label where it matters", "The selected cell's queue in Traces (enter)",
+            go(self.label_where_it_matters),
+        )  # fmt: skip
 
     # ------------------------------------------------------------ routers
 

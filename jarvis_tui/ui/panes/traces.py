@@ -39,6 +39,7 @@ from jarvis_tui.traces import (
     TraceStore,
 )
 from jarvis_tui.traces.store import SORT_EXPR
+from jarvis_tui.ui.panes import evidence
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 
@@ -95,14 +96,43 @@ NARROW_DROPS = ("latency", "tokens")
 COMPACT_WIDTH = 96
 
 
-def row_cells(row: TraceRow, compact: bool = False) -> list[Any]:
-    """The table cells of a row, all plain ``Text`` (never markup)."""
+JUDGE_COLUMN = ("judge", "Judge", 5)
+"""Shown after Score once the store has judge scores (J runs the judge)."""
+
+
+def _judge_cell(score: Optional[float]) -> Text:
+    """The judge's score; a missing one is "–" (never 0), shown in italics."""
+    if score is None:
+        return Text("–", style="dim", justify="right")
+    style = "italic green" if score >= 0.7 else "italic yellow" if score >= 0.4 else "italic red"
+    return Text(f"{score:.2f}", style=style, justify="right")
+
+
+def row_cells(
+    row: TraceRow, compact: bool = False, judge: Optional[dict[str, float]] = None
+) -> list[Any]:
+    """The table cells of a row, all plain ``Text`` (never markup); *judge* (the judge
+    scores by trace id) adds the Judge column after the human Score."""
     cells = _all_cells(row)
+    if judge is not None:
+        at = [key for key, _l, _w in COLUMNS].index("score") + 1
+        cells.insert(at, _judge_cell(judge.get(row.trace_id)))
+    keys = table_keys(judge is not None)
     if compact:
-        return [
-            c for (key, _l, _w), c in zip(COLUMNS, cells, strict=True) if key not in NARROW_DROPS
-        ]
+        return [c for key, c in zip(keys, cells, strict=True) if key not in NARROW_DROPS]
     return cells
+
+
+def table_columns(judge: bool) -> list[tuple[str, str, int | None]]:
+    cols = list(COLUMNS)
+    if judge:
+        at = [key for key, _l, _w in COLUMNS].index("score") + 1
+        cols.insert(at, JUDGE_COLUMN)
+    return cols
+
+
+def table_keys(judge: bool) -> list[str]:
+    return [key for key, _l, _w in table_columns(judge)]
 
 
 def _all_cells(row: TraceRow) -> list[Any]:
@@ -138,6 +168,8 @@ class TraceTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.compact = False
         """Narrow terminal: latency and tokens are left out (see ``NARROW_DROPS``)."""
+        self.judge: Optional[dict[str, float]] = None
+        """Judge scores by trace id; None: no Judge column (the store has none)."""
 
     def on_resize(self) -> None:
         width = self.size.width - max(2, self.styles.scrollbar_size_vertical)
@@ -150,7 +182,7 @@ class TraceTable(DataTable):
     def set_columns(self) -> None:
         """(Re)create the columns for the current width (rows are cleared)."""
         self.clear(columns=True)
-        for key, label, width in COLUMNS:
+        for key, label, width in table_columns(self.judge is not None):
             if not (self.compact and key in NARROW_DROPS):
                 self.add_column(label, key=key, width=width)
 
@@ -162,9 +194,11 @@ class TraceTable(DataTable):
         if width <= 0 or not self.columns:
             return
         narrow = width < 110
-        wanted = {key: w for key, _label, w in COLUMNS}
+        wanted = {key: w for key, _label, w in table_columns(self.judge is not None)}
         if narrow:
             wanted.update(agent=8, model=10)
+            if self.judge is not None:
+                wanted.update(agent=7, model=9)
         pad = 2 * self.cell_padding
         fixed = sum(w + pad for k, w in wanted.items() if k != "query")
         wanted["query"] = max(20, width - fixed - pad - 1)
@@ -446,7 +480,14 @@ class TracesPane(Widget):
         'unlabelled trace (A toggles). / searches: words, "exact phrase", prefix*, '
         "-exclude, a OR b. F opens the filter bar (escape leaves it). o cycles the sort "
         "column, O reverses it; d hides the detail panel. enter opens the whole trace, "
-        "where the same label keys work."
+        "where the same label keys work. Q turns queue order on or off: the unlabelled "
+        "traces whose label can change a routing decision first, most decisive first; the "
+        "status line says why a trace is next and how far the queue is from settling. "
+        "J runs the LLM judge (JARVIS_TUI_JUDGE_URL / _MODEL, else a form asks) over the "
+        "unlabelled traces of the filter, x cancels it; the Judge column shows its score "
+        "beside yours (– is missing, never 0) and Y accepts it as your label. ctrl+y "
+        "copies the trace's id, query, result or JSON to the clipboard (OSC 52, works over "
+        "ssh). The palette has traces: judge agreement and traces: export labels…."
     )
 
     BINDINGS = [
@@ -468,6 +509,11 @@ class TracesPane(Widget):
         Binding("d", "toggle_detail", "Detail panel", show=False, id="traces.detail"),
         Binding("A", "toggle_advance", "Auto-advance", show=False, id="traces.advance"),
         Binding("r", "refresh", "Refresh", show=False, id="traces.refresh"),
+        Binding("Q", "toggle_queue", "Queue order", id="traces.queue"),
+        Binding("J", "judge", "Run the judge", id="traces.judge"),
+        Binding("x", "cancel_judge", "Stop the judge", id="traces.stop"),
+        Binding("Y", "accept_judge", "Accept judge score", id="traces.accept_judge"),
+        Binding("ctrl+y", "copy", "Copy to clipboard", id="traces.copy"),
         Binding("g", "top", "Top", show=False, id="traces.top"),
         Binding("G", "bottom", "Bottom", show=False, id="traces.bottom"),
         Binding(
@@ -483,6 +529,7 @@ class TracesPane(Widget):
             super().__init__()
             self.token, self.mode, self.rows, self.has_more = token, mode, rows, has_more
             self.note, self.anchor, self.offset = note, anchor, offset
+            self.judge: Optional[dict[str, float]] = None
 
     class CountsLoaded(Message):
         def __init__(self, token: int, total: int, labelled: int, store_total: int) -> None:
@@ -507,6 +554,22 @@ class TracesPane(Widget):
         def __init__(self, new_traces: int, labels_changed: bool) -> None:
             super().__init__()
             self.new_traces, self.labels_changed = new_traces, labels_changed
+
+    class QueueLoaded(Message):
+        """The labelling queue's next traces (rows in queue order) and its status line."""
+
+        def __init__(self, token: int, rows: list[TraceRow], why: dict[str, str], line: str,
+                     judge: Optional[dict[str, float]]) -> None:  # fmt: skip
+            super().__init__()
+            self.token, self.rows, self.why, self.line, self.judge = token, rows, why, line, judge
+
+    class JudgeProgress(Message):
+        def __init__(self, done: int, total: int, errors: int, final: Any = None,
+                     error: str = "") -> None:  # fmt: skip
+            super().__init__()
+            self.done, self.total, self.errors, self.final, self.error = (
+                done, total, errors, final, error,
+            )  # fmt: skip
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -548,6 +611,15 @@ class TracesPane(Widget):
         self._detail_history: list[Any] = []
         self._full_view: Optional[TraceScreen] = None
         self._counted = False
+        self.queue_mode = False
+        """Q: the table shows the labelling queue (most decisive unlabelled first)."""
+        self.queue_scope: tuple[Optional[str], Optional[str]] = (None, None)
+        """(query class, model) the queue is narrowed to (the Routing pane's cell)."""
+        self._queue_why: dict[str, str] = {}
+        self._queue_line = ""
+        self._judge_cancel: Optional[threading.Event] = None
+        self._judge_line = ""
+        """The judge run's progress (or its last result) for the status line."""
 
     # ------------------------------------------------------------ layout
 
@@ -657,7 +729,10 @@ class TracesPane(Widget):
         self._token += 1
         self._pending_cursor = keep
         self._loading = True
-        self._fetch_page(self._token, "reset", None, None, 0)
+        if self.queue_mode:
+            self._fetch_queue(self._token)
+        else:
+            self._fetch_page(self._token, "reset", None, None, 0)
         self._fetch_counts(self._token)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.page",
@@ -689,9 +764,10 @@ class TracesPane(Widget):
             anchor = after
         if get_current_worker().is_cancelled:
             return
-        self.post_message(
-            self.PageLoaded(token, mode, rows, has_more, page.fts_note, anchor, offset)
-        )
+        msg = self.PageLoaded(token, mode, rows, has_more, page.fts_note, anchor, offset)
+        if self.query_one(TraceTable).judge is not None:
+            msg.judge = evidence.judge_scores(self.store, [r.trace_id for r in rows])
+        self.post_message(msg)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.count",
           description="count traces")  # fmt: skip
@@ -707,6 +783,8 @@ class TracesPane(Widget):
         assert self.store is not None
         facets = self.store.facets()
         self.app.call_from_thread(self._set_facets, facets)
+        if self.query_one(TraceTable).judge is None and evidence.has_judge_scores(self.store):
+            self.app.call_from_thread(self._show_judge_column)
 
     def _set_facets(self, facets: dict[str, list[str]]) -> None:
         self.query_one("#f-agent", Select).set_options(
@@ -723,6 +801,8 @@ class TracesPane(Widget):
         self._loading = False
         self._fts_note = msg.note
         table = self.query_one(TraceTable)
+        if msg.judge and table.judge is not None:
+            table.judge.update(msg.judge)
         if msg.mode in ("reset", "bottom"):
             self._set_window(msg.rows, msg.offset, msg.anchor, msg.has_more)
             if msg.mode == "bottom" and self._rows:
@@ -737,7 +817,7 @@ class TracesPane(Widget):
             with self.app.batch_update():
                 for i, r in enumerate(self._rows[start:], start):
                     self._index[r.trace_id] = i
-                    table.add_row(*row_cells(r, table.compact), key=r.trace_id)
+                    table.add_row(*row_cells(r, table.compact, table.judge), key=r.trace_id)
             if len(self._rows) > WINDOW_MAX:
                 self._trim(front=True)
             if self._pending_cursor and self._pending_cursor in self._index:
@@ -771,7 +851,7 @@ class TracesPane(Widget):
             table.clear()
             table.fit_columns()
             for r in self._rows:
-                table.add_row(*row_cells(r, table.compact), key=r.trace_id)
+                table.add_row(*row_cells(r, table.compact, table.judge), key=r.trace_id)
         if not self._rows:
             self.query_one(TraceDetail).clear(
                 "No traces match." if not self.filter.is_empty() else "The store has no traces yet."
@@ -808,7 +888,21 @@ class TracesPane(Widget):
         status = self.query_one("#traces-status", Static)
         table = self.query_one(TraceTable)
         out = Text()
-        if self._rows:
+        if self.queue_mode:
+            out.append("queue order (Q)", style="bold reverse")
+            why = self._queue_why.get(self._current_id() or "")
+            if why:
+                out.append(" next: ", style="bold")
+                out.append(one_line(why, 120))
+            if self._queue_line:
+                out.append(" · ")
+                out.append(one_line(self._queue_line, 160), style="bold")
+            out.append(f" · {len(self._rows):,} queued · ")
+        if self._judge_line:
+            out.append(one_line(self._judge_line, 160) + " · ", style="bold magenta")
+        if self.queue_mode:
+            pass  # the queue's own count, above
+        elif self._rows:
             first = self._offset + int(table.scroll_y) + 1
             visible_rows = max(1, table.size.height - 1)
             last = min(self._offset + len(self._rows), first + visible_rows - 1)
@@ -1112,8 +1206,11 @@ class TracesPane(Widget):
     # ------------------------------------------------------------ labelling
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("score", "outcome", "clear_label", "note", "open_trace"):
+        if action in ("score", "outcome", "clear_label", "note", "open_trace", "copy",
+                      "accept_judge"):  # fmt: skip
             return self._current_id() is not None
+        if action == "cancel_judge":
+            return self._judge_cancel is not None
         if action == "undo":
             return bool(self._undo)
         return True
@@ -1144,6 +1241,7 @@ class TracesPane(Widget):
                 severity="error", markup=False,
             )  # fmt: skip
             return
+        source = fields.pop("source", "tui")
         row = self._rows[self._index[trace_id]]
         self._undo.append((trace_id, row.feedback, row.outcome))
         if len(self._undo) == 1:
@@ -1155,7 +1253,7 @@ class TracesPane(Widget):
         )
         self._apply_row(new)  # optimistic; reverted if the write fails
         self._show_in_full_view(new.trace_id, new.feedback, new.outcome)
-        self._enqueue_write(("set", trace_id, fields, "tui"))
+        self._enqueue_write(("set", trace_id, fields, source))
         self._label_times.append(time.monotonic())
         self._labels_done += 1
         if advance and self.auto_advance and "feedback" in fields:
@@ -1289,6 +1387,13 @@ class TracesPane(Widget):
             view is not None and view.trace.trace_id == msg.trace_id
         ):
             self._fetch_detail(msg.trace_id)
+        if self.queue_mode:
+            # The label moved the evidence: the queue (and how far it is from settling)
+            # is recomputed; the cursor stays on the trace it advanced to.
+            with self._write_lock:
+                idle = not self._writes
+            if idle:
+                self.reload(keep=self._current_id())
 
     @work(thread=True, exit_on_error=False, group="traces.refresh", description="refresh rows")
     def _refresh_rows(self, trace_ids: list[str]) -> None:
@@ -1341,6 +1446,325 @@ class TracesPane(Widget):
                 self._refresh_rows([r.trace_id for r in self._rows[:200]])
         if msg.new_traces:
             self.app.notify(f"{msg.new_traces:,} new trace(s)", timeout=2)
+
+    # ------------------------------------------------------------ labelling queue
+
+    def action_toggle_queue(self) -> None:
+        """Q: queue order (the unlabelled traces whose label decides most) or time order."""
+        self.queue_mode = not self.queue_mode
+        self._queue_why, self._queue_line = {}, ""
+        self.app.notify(
+            "queue order: the most decisive unlabelled traces first" if self.queue_mode
+            else "queue order off", timeout=2, markup=False,
+        )  # fmt: skip
+        self.reload(keep=self._current_id())
+
+    def show_queue(self, query_class: Optional[str], model: Optional[str]) -> None:
+        """Queue order for one Routing cell ("label where it matters")."""
+        self.queue_mode = True
+        self._queue_why, self._queue_line = {}, ""
+        self.show_filter(TraceFilter(model=model, query_class=query_class, labelled=False))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="traces.page",
+          description="compute the labelling queue")  # fmt: skip
+    def _fetch_queue(self, token: int) -> None:
+        from jarvis_tui.learning.label_queue import LabelQueue
+
+        assert self.store is not None
+        flt = self.filter
+        queue = LabelQueue(self.store, agent=flt.agent, query_class=flt.query_class,
+                           model=flt.model)  # fmt: skip
+        status = queue.status()
+        items = queue.next(evidence.QUEUE_ROWS)
+        rows: list[TraceRow] = []
+        why: dict[str, str] = {}
+        for item in items:
+            t = self.store.get(item.trace_id)
+            if t is None or get_current_worker().is_cancelled:
+                continue
+            rows.append(TraceRow(0, t.trace_id, t.started_at, item.query_class, t.agent,
+                                 t.model, t.outcome, t.feedback, t.total_latency_seconds,
+                                 t.total_tokens, one_line(t.query, 160)))  # fmt: skip
+            why[t.trace_id] = item.why
+        line = status.line
+        if not rows:
+            # Nothing here can change a decision: the filter's unlabelled traces, in time
+            # order, so a drill-down still lands on something to label.
+            page = self.store.page(replace(flt, labelled=False), limit=evidence.QUEUE_ROWS)
+            rows = page.rows
+            line = f"no label here can change a routing decision ({line}); time order"
+        judge = None
+        if self.query_one(TraceTable).judge is not None:
+            judge = evidence.judge_scores(self.store, [r.trace_id for r in rows])
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.QueueLoaded(token, rows, why, line, judge))
+
+    @on(QueueLoaded)
+    def _queue_loaded(self, msg: TracesPane.QueueLoaded) -> None:
+        if msg.token != self._token or not self.queue_mode:
+            return
+        self._loading = False
+        self._fts_note = ""
+        self._queue_why, self._queue_line = msg.why, msg.line
+        table = self.query_one(TraceTable)
+        if msg.judge and table.judge is not None:
+            table.judge.update(msg.judge)
+        self._set_window(msg.rows, 0, None, False)
+        if self._pending_cursor in self._index:
+            table.move_cursor(row=self._index[self._pending_cursor], animate=False)
+        elif self._rows:
+            table.move_cursor(row=0, animate=False)
+        self._pending_cursor = None
+        self._render_status()
+        self.call_after_refresh(self._render_status)
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------ the LLM judge
+
+    def _show_judge_column(self) -> None:
+        table = self.query_one(TraceTable)
+        if table.judge is not None:
+            return
+        table.judge = {}
+        current = self._current_id()
+        with self.app.batch_update():
+            table.set_columns()
+            self._set_window(self._rows, self._offset, self._anchor, self._more_after)
+            if current in self._index:
+                table.move_cursor(row=self._index[current], animate=False)
+        table.call_after_refresh(table.fit_columns)
+        self.reload(keep=current)  # with the scores
+
+    def action_judge(self) -> None:
+        """J: the judge over the unlabelled traces of the filter (a form asks for the
+        endpoint when JARVIS_TUI_JUDGE_URL / _MODEL are not set)."""
+        if self.store is None:
+            return
+        if self._judge_cancel is not None:
+            self.app.notify("the judge is running: x stops it", markup=False)
+            return
+        if self.store.read_only:
+            self.app.notify(f"{self.store.path} is read-only: judge scores cannot be saved",
+                            severity="error", markup=False)  # fmt: skip
+            return
+        env = evidence.judge_endpoint_from_env()
+        if env is not None:
+            self._start_judge(*env)
+        else:
+            self.ask_judge_endpoint()
+
+    def ask_judge_endpoint(self) -> None:
+        from jarvis_tui.ui.widgets.forms import ConfigFormScreen
+
+        def done(values: Optional[dict]) -> None:
+            if values is None:
+                return
+            url, model = str(values.get("url", "")).strip(), str(values.get("model", "")).strip()
+            if not url or not model:
+                self.app.notify("judge not run: it needs both a URL and a model",
+                                severity="warning", markup=False)  # fmt: skip
+                return
+            self._start_judge(url, model)
+
+        self.app.push_screen(
+            ConfigFormScreen(
+                "Run the LLM judge", evidence.judge_form_space(), {},
+                intro=f"Scores the unlabelled traces of the current filter (up to "
+                f"{evidence.JUDGE_MAX:,}); {evidence.JUDGE_URL_ENV} and "
+                f"{evidence.JUDGE_MODEL_ENV} skip this form.",
+                submit="run the judge", done="run",
+            ),  # fmt: skip
+            done,
+        )
+
+    def _start_judge(self, url: str, model: str) -> None:
+        self._judge_cancel = threading.Event()
+        self._judge_line = f"judge {one_line(model, 30)}: starting…"
+        self.refresh_bindings()
+        self._show_judge_column()
+        self._render_status()
+        self._run_judge(url, model, self.filter, self._judge_cancel)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="traces.judge",
+          description="run the judge")  # fmt: skip
+    def _run_judge(self, url: str, model: str, flt: TraceFilter,
+                   cancel: threading.Event) -> None:  # fmt: skip
+        from jarvis_tui.evals.judge import judge_traces
+
+        assert self.store is not None
+        try:
+            ids = evidence.unlabelled_ids(self.store, flt)
+            judge = evidence.make_judge(url, model)
+            run = judge_traces(
+                self.store, judge, trace_ids=ids, labelled=False, cancel=cancel,
+                progress=lambda d, t, e: self.post_message(self.JudgeProgress(d, t, e)),
+            )  # fmt: skip
+        except (ValueError, OSError, StoreError) as exc:
+            self.post_message(self.JudgeProgress(0, 0, 0, None, f"{model}: {exc}"))
+            return
+        run.model = model  # type: ignore[attr-defined]
+        self.post_message(self.JudgeProgress(run.scored + run.errors, run.total, run.errors, run))
+
+    @on(JudgeProgress)
+    def _judge_progress(self, msg: TracesPane.JudgeProgress) -> None:
+        if msg.final is None and not msg.error:
+            if self._judge_cancel is not None and not self._judge_cancel.is_set():
+                missing = f" · {msg.errors:,} missing" if msg.errors else ""
+                self._judge_line = f"judging {msg.done:,}/{msg.total:,}{missing} · x stops"
+                self._render_status()
+            return
+        self._judge_cancel = None
+        self.refresh_bindings()
+        if msg.error:
+            self._judge_line = ""
+            self.app.notify(one_line(f"judge not run: {msg.error}", 300), severity="error",
+                            timeout=8, markup=False)  # fmt: skip
+            self._render_status()
+            return
+        run = msg.final
+        text = f"judge {one_line(getattr(run, 'model', ''), 30)}: {run.scored:,} scored"
+        if run.errors:
+            text += f", {run.errors:,} missing"
+        if run.skipped:
+            text += f", {run.skipped:,} already scored"
+        if run.cancelled:
+            text += " (stopped)"
+        self._judge_line = text
+        if run.first_error:
+            text += f" · {run.first_error}"
+        self.app.notify(one_line(text, 300), severity="warning" if run.errors else "information",
+                        timeout=8, markup=False)  # fmt: skip
+        self.reload(keep=self._current_id())
+
+    def action_cancel_judge(self) -> None:
+        if self._judge_cancel is None:
+            self.app.notify("no judge is running", markup=False)
+            return
+        self._judge_cancel.set()
+        self._judge_line = "stopping the judge…"
+        self._render_status()
+
+    def action_accept_judge(self) -> None:
+        """Y: the judge's score of the selected trace becomes its human label."""
+        from jarvis_tui.evals.judge import JUDGE_SOURCE
+
+        trace_id = self._current_id()
+        if trace_id is None:
+            return
+        score = (self.query_one(TraceTable).judge or {}).get(trace_id)
+        if score is None:
+            self.app.notify("no judge score for this trace: J runs the judge",
+                            severity="warning", markup=False)  # fmt: skip
+            return
+        self._label(feedback=round(score, 4), source=JUDGE_SOURCE)
+
+    def show_agreement(self) -> None:
+        self._agreement()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="traces.agreement",
+          description="judge agreement")  # fmt: skip
+    def _agreement(self) -> None:
+        from jarvis_tui.evals.judge import agreement
+
+        assert self.store is not None
+        if not evidence.has_judge_scores(self.store):
+            lines = ["no judge scores yet: J runs the judge over the unlabelled traces"]
+        else:
+            lines = agreement(self.store).lines()
+        self.app.call_from_thread(self.app.push_screen, evidence.AgreementScreen(lines))
+
+    # ------------------------------------------------------------ copy, export
+
+    def action_copy(self) -> None:
+        """ctrl+y: copy the selected trace's id, query, result or JSON (OSC 52)."""
+        trace_id = self._current_id()
+        if trace_id is None or self.store is None:
+            return
+
+        def chosen(what: Optional[str]) -> None:
+            if what:
+                self._copy(trace_id, what)
+
+        self.app.push_screen(evidence.CopyScreen(trace_id), chosen)
+
+    @work(thread=True, exit_on_error=False, group="traces.copy", description="copy a trace")
+    def _copy(self, trace_id: str, what: str) -> None:
+        assert self.store is not None
+        trace = self.store.get(trace_id)
+        if trace is None:
+            self.app.call_from_thread(self.app.notify, "this trace no longer exists",
+                                      severity="warning", markup=False)  # fmt: skip
+            return
+        self.app.call_from_thread(self._copied, trace_id, what, evidence.copy_text(trace, what))
+
+    def _copied(self, trace_id: str, what: str, text: str) -> None:
+        self.app.copy_to_clipboard(text)
+        label = dict(evidence.COPY_CHOICES)[what]
+        self.app.notify(f"copied the {label} of {one_line(trace_id, 40)} ({len(text):,} chars)",
+                        timeout=3, markup=False)  # fmt: skip
+
+    def export_labels(self) -> None:
+        """The palette's "traces: export labels…": a form, then a worker."""
+        from jarvis_tui.ui.widgets.forms import ConfigFormScreen
+
+        if self.store is None:
+            return
+        root = self.app.workspace.root  # type: ignore[attr-defined]
+
+        def done(values: Optional[dict]) -> None:
+            if values is None:
+                return
+            fmt = values["format"]
+            path, problem, inside = evidence.export_target(root, str(values.get("path", "")),
+                                                           folder=fmt == "hf")  # fmt: skip
+            if path is None:
+                self.app.notify(f"nothing exported: {one_line(problem or '', 200)}",
+                                severity="error", markup=False)  # fmt: skip
+                return
+            with_judge = values["with judge"] == "yes"
+            if inside:
+                self._export(str(path), fmt, with_judge)
+                return
+            from jarvis_tui.ui.panes.configs import ConfirmScreen
+
+            body = Text("The export is outside the workspace:\n\n  ")
+            body.append(visible(str(path)), style="bold")
+            body.append("\n\ny writes it there; n or escape writes nothing.", style="dim")
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self._export(str(path), fmt, with_judge)
+                else:
+                    self.app.notify("nothing exported", markup=False)
+
+            self.app.push_screen(ConfirmScreen("Export outside the workspace?", body), answer)
+
+        self.app.push_screen(
+            ConfigFormScreen(
+                "Export labels", evidence.export_space(),
+                {"format": "jsonl", "with judge": "no", "path": "labels.jsonl"},
+                intro="Every labelled trace with its query, result, score, outcome, note and "
+                "label history (hf: the SFT pairs as a datasets folder).",
+                initial_label="default", submit="export", done="exported",
+            ),  # fmt: skip
+            done,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="traces.export",
+          description="export labels")  # fmt: skip
+    def _export(self, path: str, fmt: str, with_judge: bool) -> None:
+        from jarvis_tui.learning.export_labels import export_labels
+
+        assert self.store is not None
+        try:
+            n = export_labels(self.store, path, fmt=fmt, with_judge=with_judge)
+        except (ValueError, OSError) as exc:
+            self.app.call_from_thread(self.app.notify, one_line(f"export failed: {exc}", 300),
+                                      severity="error", timeout=8, markup=False)  # fmt: skip
+            return
+        what = "SFT pairs" if fmt == "hf" else "labelled traces"
+        self.app.call_from_thread(self.app.notify, one_line(f"exported {n:,} {what} to {path}", 300),
+                                  timeout=5, markup=False)  # fmt: skip
 
     # ------------------------------------------------------------ palette
 
@@ -1402,6 +1826,34 @@ class TracesPane(Widget):
         )  # fmt: skip
         yield SystemCommand(
             "traces: clear filters", "Show every trace", go(self._clear_filters),
+        )  # fmt: skip
+        yield SystemCommand(
+            "traces: queue order", "Most decisive unlabelled traces first (Q)",
+            go(self.action_toggle_queue),
+        )  # fmt: skip
+        yield SystemCommand(
+            "traces: run the judge", "LLM judge over the filter's unlabelled traces (J)",
+            go(self.action_judge),
+        )  # fmt: skip
+        yield SystemCommand(
+            "traces: run the judge on another endpoint", "Ask for the judge's URL and model",
+            go(self.ask_judge_endpoint),
+        )  # fmt: skip
+        yield SystemCommand("traces: stop the judge", "Cancel the judge run (x)",
+                            go(self.action_cancel_judge))  # fmt: skip
+        yield SystemCommand(
+            "traces: accept judge score", "The judge's score becomes the label (Y)",
+            go(self.action_accept_judge),
+        )  # fmt: skip
+        yield SystemCommand(
+            "traces: judge agreement", "Judge vs human: MAE, correlation, confusion table",
+            go(self.show_agreement),
+        )  # fmt: skip
+        yield SystemCommand("traces: copy trace", "id, query, result or JSON (ctrl+y)",
+                            go(self.action_copy))  # fmt: skip
+        yield SystemCommand(
+            "traces: export labels…", "jsonl, csv, parquet or a datasets folder",
+            go(self.export_labels),
         )  # fmt: skip
 
     def _palette(self, action: Any) -> Any:
