@@ -546,10 +546,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if dist.is_main:  # under torchrun the other ranks train on rank 0's pairs
         store = TraceStore(ws.traces_db)
         try:
-            for pair in TrainingDataMiner(store, min_quality=args.min_quality).iter_sft_pairs():
-                pairs.append(pair)
-                if len(pairs) >= args.max_pairs:
-                    break
+            from jarvis_tui.evals.heldout import training_pairs
+            from jarvis_tui.evals.sets import EvalSplit
+
+            # Never a query the eval split holds out (evaluations score on those).
+            miner = TrainingDataMiner(store, min_quality=args.min_quality)
+            pairs, _held = training_pairs(miner.iter_sft_pairs(), EvalSplit(), args.max_pairs)
         finally:
             store.close()
         if not pairs:

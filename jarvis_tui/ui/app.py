@@ -471,6 +471,11 @@ class JarvisApp(App[int]):
         yield from trials.palette_commands()
         yield from self.query_one(RoutingPane).palette_commands()
         yield from self.query_one(ConfigsPane).palette_commands()
+        try:
+            training = self.query_one(TrainingPane)
+        except Exception:
+            return
+        yield from training.palette_commands()
 
 
 def precheck(home: Path | str) -> str | None:

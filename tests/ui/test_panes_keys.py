@@ -312,7 +312,7 @@ async def test_training_help_lists_the_grammar_keys(home: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await open_pane(app, pilot, "L")
         keys = help_keys(app)
-        for key in ("s", "x", "m", "r", ">", "<", "j", "k"):
+        for key in ("s", "x", "m", "r", "E", ">", "<", "j", "k"):
             assert key in keys, key
         assert "c" not in keys and "o" not in keys
 
@@ -368,10 +368,11 @@ class FakeTrainer:
 
     started = threading.Event()
 
-    def __init__(self, config, model_name: str) -> None:
+    def __init__(self, config, model_name: str, **kwargs) -> None:
         self.config = config
 
-    def train(self, pairs, *, callback=None, stop=None, run_dir=None, eval_fraction=0.0):
+    def train(self, pairs, *, callback=None, stop=None, run_dir=None, eval_fraction=0.0,
+              **kwargs):  # fmt: skip
         FakeTrainer.started.set()
         assert stop.wait(30)
         return {"status": "cancelled", "steps_done": 0}

@@ -18,6 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Optional
 
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -158,6 +159,62 @@ def alerts(steps: list[dict[str, Any]], alpha: float = 0.1) -> list[str]:
     return out
 
 
+def _num(value: Any, fmt: str) -> str:
+    """*value* formatted, or – when it is not a finite number (eval.json: any writer)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "–"
+    return format(value, fmt)
+
+
+def _side(m: Any) -> dict[str, Any]:
+    return m if isinstance(m, dict) else {}
+
+
+def comparison_table(c: dict[str, Any]) -> Table:
+    """Base and base + adapter side by side: eval loss, score ± interval, latency p50,
+    then the verdict. *c* is an eval.json (any writer): every value is shown as text."""
+    base, tuned = _side(c.get("base")), _side(c.get("adapter"))
+
+    def score(m: dict[str, Any]) -> str:
+        ci = m.get("accuracy_ci")
+        acc = m.get("accuracy")
+        half = "–"
+        if isinstance(ci, list) and len(ci) == 2 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in ci
+        ):
+            half = _num((ci[1] - ci[0]) / 2, ".3f")
+        return f"{_num(acc, '.3f')} ±{half}"
+
+    def latency(m: dict[str, Any]) -> str:
+        v = m.get("p50_latency_seconds")
+        return "–" if _num(v, ".2f") == "–" else f"{v:.2f} s"
+
+    es = _side(c.get("eval_set"))
+    n = es.get("samples")
+    title = Text.assemble(
+        ("vs base", "bold"), " on ",
+        (one_line(str(es.get("id", "?")), 20), "bold"),
+        f" · {n if isinstance(n, int) else '?'} held-out samples · ROUGE-L",
+    )  # fmt: skip
+    if c.get("partial"):
+        title.append(" · partial (cancelled, not saved)", style="bold yellow")
+    table = Table(title=title, title_justify="left", box=None, padding=(0, 1),
+                  show_edge=False, expand=False)  # fmt: skip
+    table.add_column(Text(""), style="dim", no_wrap=True)
+    table.add_column(Text("base"), justify="right", no_wrap=True)
+    table.add_column(Text("+ adapter"), justify="right", no_wrap=True)
+    table.add_row(Text("eval loss"), Text(_num(c.get("base_eval_loss"), ".3f")),
+                  Text(_num(c.get("adapter_eval_loss"), ".3f")))  # fmt: skip
+    table.add_row(Text("score"), Text(score(base)), Text(score(tuned)))
+    table.add_row(Text("latency p50"), Text(latency(base)), Text(latency(tuned)))
+    verdict = one_line(str(c.get("verdict", "")), 200)
+    style = ("bold green" if verdict.startswith("adapter better")
+             else "bold red" if verdict.startswith("adapter worse") else "bold")  # fmt: skip
+    table.caption = Text(verdict, style=style)
+    table.caption_justify = "left"
+    return table
+
+
 class TrainingPane(Widget):
     """LoRA training: data, form, live charts, runs."""
 
@@ -170,14 +227,19 @@ class TrainingPane(Widget):
         "smoothing), eval loss, learning rate and real tokens/s; x cancels cleanly (the "
         "current step finishes and the adapter is saved). The runs list shows every run in "
         "checkpoints/, also those started elsewhere; m marks the highlighted run to overlay "
-        "its loss on the chart; r reloads the list. Training needs the train extra: "
-        f"{INSTALL_TRAIN}."
+        "its loss on the chart; r reloads the list. A run never trains on the held-out "
+        "queries (about 10%, recorded in its folder as split.json): E evaluates the "
+        "highlighted finished run against its base model on them (ROUGE-L score ± 95% "
+        "interval, eval loss, latency p50, side by side, and a verdict; x cancels); the "
+        "result is kept in the run folder (eval.json) and shown whenever the run is "
+        f"highlighted. Training needs the train extra: {INSTALL_TRAIN}."
     )
 
     BINDINGS = [
         Binding("s", "start", "Start run", id="training.start"),
-        Binding("x", "cancel", "Cancel run", id="training.stop"),
+        Binding("x", "cancel", "Cancel run / evaluation", id="training.stop"),
         Binding("m", "overlay", "Overlay run", id="training.mark"),
+        Binding("E", "evaluate", "Evaluate vs base", id="training.evaluate"),
         Binding("r", "refresh_runs", "Reload runs", show=False, id="training.refresh"),
         Binding(
             "greater_than_sign", "smoothing(-1)", "Smoother loss", show=False,
@@ -187,9 +249,23 @@ class TrainingPane(Widget):
     ]
 
     class Mined(Message):
-        def __init__(self, pairs: list[dict[str, Any]], total: int) -> None:
+        def __init__(self, pairs: list[dict[str, Any]], total: int, held: int = 0) -> None:
             super().__init__()
-            self.pairs, self.total = pairs, total
+            self.pairs, self.total, self.held = pairs, total, held
+
+    class EvalProgress(Message):
+        """A stage of the adapter evaluation moved (at most four a second)."""
+
+        def __init__(self, run_id: str, stage: str, done: int, total: int) -> None:
+            super().__init__()
+            self.run_id, self.stage, self.done, self.total = run_id, stage, done, total
+
+    class EvalDone(Message):
+        """The adapter evaluation ended: its comparison, or why there is none."""
+
+        def __init__(self, run_id: str, comparison: Optional[dict[str, Any]], problem: str) -> None:
+            super().__init__()
+            self.run_id, self.comparison, self.problem = run_id, comparison, problem
 
     class RunsLoaded(Message):
         def __init__(self, runs: list[Any]) -> None:
@@ -235,6 +311,15 @@ class TrainingPane(Widget):
         self._run_col = 0
         self.missing: list[str] = []
         """The train extra's modules that are not installed (checked when the store opens)."""
+        self.held_out = 0
+        """Mined pairs whose query the eval split holds out (never trained on)."""
+        self.evaluating: Optional[str] = None
+        """The run whose adapter is being evaluated against its base."""
+        self._eval_stop: Optional[threading.Event] = None
+        self.comparison: Optional[dict[str, Any]] = None
+        """The followed run's comparison with its base (its eval.json, or the last one)."""
+        self._eval_note: Optional[Text] = None
+        """What the comparison box says instead: progress, or why there is nothing."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="training-status")
@@ -256,6 +341,7 @@ class TrainingPane(Widget):
                     yield ProgressBar(id="training-progress", show_eta=False,
                                       show_percentage=False)  # fmt: skip
                     yield FitLine(id="training-eta")
+                yield Static(id="training-compare")
                 yield Static(
                     Text("No run selected yet. s starts one from the form; runs trained "
                          "elsewhere (jarvis-tui train, another machine) appear in the list "
@@ -356,27 +442,35 @@ class TrainingPane(Widget):
     @work(thread=True, exclusive=True, exit_on_error=False, group="training.mine",
           description="mine SFT pairs")  # fmt: skip
     def _mine(self) -> None:
+        from jarvis_tui.evals.sets import EvalSplit
         from jarvis_tui.learning.training.data import TrainingDataMiner
 
         values, problems = self.app.call_from_thread(self._form)
         if "min_quality" not in values:
             return
         miner = TrainingDataMiner(self.store, min_quality=values["min_quality"])
+        split = EvalSplit()
         pairs = []
-        total = 0
+        total = held = 0
         for pair in miner.iter_sft_pairs():
             total += 1
-            if len(pairs) < 3:  # a preview: the run mines its own pairs when it starts
+            if split.is_held_out(str(pair.get("input", ""))):
+                held += 1
+            elif len(pairs) < 3:  # a preview: the run mines its own pairs when it starts
                 pairs.append(pair)
-        self.post_message(self.Mined(pairs, total))
+        self.post_message(self.Mined(pairs, total, held))
 
     @on(Mined)
     def _mined(self, msg: TrainingPane.Mined) -> None:
         self.pairs = msg.pairs
-        self.total_pairs = msg.total
+        self.total_pairs = msg.total - msg.held
+        self.held_out = msg.held
         out = Text()
-        out.append(f"{msg.total:,} SFT pairs", style="bold")
+        out.append(f"{self.total_pairs:,} SFT pairs", style="bold")
         out.append(" · mined from labelled traces, newest first\n", style="dim")
+        if msg.held:
+            out.append(f"{msg.held:,} pairs held out for evaluation", style="dim")
+            out.append(" (never trained on)\n", style="dim")
         if msg.pairs:
             p = msg.pairs[0]
             out.append("e.g. ", style="dim")
@@ -495,6 +589,8 @@ class TrainingPane(Widget):
         if run is None:
             return
         self.followed = run_id
+        if self.evaluating is None:
+            self._load_comparison(run)
         self._tail = MetricsTail(Path(run.path) / METRICS_FILE)
         self.steps.clear()
         self.evals.clear()
@@ -659,13 +755,39 @@ class TrainingPane(Widget):
         self._last_plot = 0.0
         self._plot()
 
+    PALETTE: tuple[tuple[str, str, str], ...] = (
+        ("start", "start", "Train a LoRA adapter with the form's settings (s)"),
+        ("cancel", "cancel", "Cancel the run or the evaluation in progress (x)"),
+        ("evaluate", "evaluate the selected run against its base",
+         "Held-out queries answered by the base model and base + adapter (E)"),
+        ("overlay", "overlay the marked run", "The highlighted run's loss on the chart (m)"),
+        ("refresh_runs", "reload", "Read the runs in checkpoints/ again (r)"),
+    )  # fmt: skip
+
+    def palette_commands(self) -> Any:
+        """``training: …`` commands for the palette: the pane's actions that apply now."""
+        from textual.app import SystemCommand
+
+        for action, title, help_text in self.PALETTE:
+            if self.check_action(action, ()):
+                yield SystemCommand(f"training: {title}", help_text,
+                                    lambda a=action: self._palette(a))  # fmt: skip
+
+    def _palette(self, action: str) -> None:
+        """Show the pane, then run the action (synchronously, as a key would)."""
+        self.app.action_show_pane("training")  # type: ignore[attr-defined]
+        if self.check_action(action, ()):
+            getattr(self, f"action_{action}")()
+
     # ------------------------------------------------------------ start / cancel
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start":
             return not self.training
         if action == "cancel":
-            return self.training
+            return self.training or self.evaluating is not None
+        if action == "evaluate":
+            return self.evaluating is None
         return True
 
     def action_start(self) -> None:
@@ -712,22 +834,30 @@ class TrainingPane(Widget):
     @work(thread=True, exit_on_error=False, group="training.run", description="LoRA training")
     def _train(self, config: Any, model: str, min_quality: float, max_pairs: int,
                eval_fraction: float, stop: threading.Event) -> None:  # fmt: skip
-        from itertools import islice
-
+        from jarvis_tui.evals.heldout import training_pairs, write_split
+        from jarvis_tui.evals.sets import EvalSplit
         from jarvis_tui.learning.training.data import TrainingDataMiner
         from jarvis_tui.learning.training.lora import LoRATrainer
+        from jarvis_tui.learning.training.runs import new_run_id
         from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
 
         try:
-            # Only what the run trains on is held in memory (the newest pairs first).
+            # Only what the run trains on is held in memory (the newest pairs first),
+            # never a query the eval split holds out (E scores the adapter on those).
             miner = TrainingDataMiner(self.store, min_quality=min_quality)
-            pairs = list(islice(miner.iter_sft_pairs(), max_pairs))
+            split = EvalSplit()
+            pairs, held = training_pairs(miner.iter_sft_pairs(), split, max_pairs)
             model_path = model or str(ensure_tiny_lm(self.workspace.models_dir))
+            run_id = new_run_id()
+            run_path = Path(config.output_dir) / run_id
             seen = [False]
 
             def on_step(record: dict[str, Any]) -> None:
                 if not seen[0]:
                     seen[0] = True
+                    # The trainer made the run folder before its first step: the split
+                    # goes beside run.json before anything is trained on.
+                    write_split(run_path, split, held)
                     # torch + transformers + peft and the model are now loaded: a
                     # million long-lived objects that every full garbage collection
                     # would walk (300 ms pauses of the UI, measured). None of it is
@@ -739,16 +869,149 @@ class TrainingPane(Widget):
             trainer = LoRATrainer(config, model_name=model_path, threads="ui")
             summary = trainer.train(
                 pairs, callback=on_step, stop=stop, run_dir=config.output_dir,
-                eval_fraction=eval_fraction,
+                eval_fraction=eval_fraction, run_id=run_id,
             )  # fmt: skip
+            if not seen[0] and (run_path / "run.json").is_file():
+                write_split(run_path, split, held)  # a run that stopped before a step
         except Exception as exc:  # reported in the pane, not as a traceback
             summary = {"status": "failed", "message": str(exc)}
         self.post_message(self.RunFinished(dict(summary)))
 
     def action_cancel(self) -> None:
+        if self._eval_stop is not None and self.evaluating is not None:
+            self._eval_stop.set()
+            self._status("cancelling the evaluation: the partial result is shown, not saved")
         if self._stop is not None:
             self._stop.set()
             self._status("cancelling: finishing the current step and saving the adapter")
+
+    # ------------------------------------------------------------ evaluate vs base
+
+    EVAL_SAMPLES = 50
+    """Held-out samples an evaluation answers (twice: base, then base + adapter)."""
+
+    def _selected_run(self) -> Any:
+        table = self.query_one("#training-runs", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        return self._run(str(key))
+
+    def _say_compare(self, note: Optional[Text]) -> None:
+        self._eval_note = note
+        self._show_compare()
+
+    def action_evaluate(self) -> None:
+        if self.evaluating is not None or self.workspace is None:
+            return
+        run = self._selected_run()
+        if run is None:
+            self._say_compare(Text("✗ no run to evaluate: train one first (s)", style="bold red"))
+            return
+        self._follow_run(run.run_id)
+        if self.run_state(run) == "running":
+            self._say_compare(Text("✗ this run is still training: evaluate it when it has "
+                                   "finished", style="bold red"))  # fmt: skip
+            return
+        if run.adapter_path is None:
+            self._say_compare(Text(f"✗ run {one_line(run.run_id, 40)} has no adapter to "
+                                   f"evaluate (status {one_line(run.status, 20)})",
+                                   style="bold red"))  # fmt: skip
+            return
+        missing = self._check_install()
+        if missing:
+            self._say_compare(Text(f"✗ cannot evaluate: {', '.join(missing)} not installed · "
+                                   f"{INSTALL_TRAIN}", style="bold red"))  # fmt: skip
+            return
+        self.evaluating = run.run_id
+        self._eval_stop = threading.Event()
+        self.comparison = None
+        self.refresh_bindings()
+        self._say_compare(Text("evaluating: building the held-out set…", style="bold yellow"))
+        self._status("evaluating against the base model")
+        self._evaluate(run, self._eval_stop)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training.eval",
+          description="evaluate adapter vs base")  # fmt: skip
+    def _evaluate(self, run: Any, stop: threading.Event) -> None:
+        from jarvis_tui.evals.adapters import compare_adapter
+        from jarvis_tui.evals.heldout import read_split
+        from jarvis_tui.evals.sets import build_eval_set
+        from jarvis_tui.evals.setup import EvalOptions, build_scorer
+
+        opts = EvalOptions(samples=self.EVAL_SAMPLES, scorer="rouge")
+        last = [0.0]
+
+        def progress(stage: str, done: int, total: int) -> None:
+            now = time.monotonic()
+            if done < total and done > 1 and now - last[0] < 0.25:
+                return  # coalesced: about four updates a second
+            last[0] = now
+            self.post_message(self.EvalProgress(run.run_id, stage, done, total))
+
+        try:
+            # The split the run was trained with (split.json), so no sample was trained on.
+            eval_set = build_eval_set(
+                self.store, samples=opts.samples, seed=opts.seed,
+                min_quality=opts.min_quality, split=read_split(run.path),
+            )  # fmt: skip
+            result = compare_adapter(
+                run, eval_set, build_scorer(opts), workspace=self.workspace.root,
+                cancel=stop, progress=progress,
+            )  # fmt: skip
+        except ValueError as exc:  # GeneratorError, EvalSetError: a sentence for the user
+            self.post_message(self.EvalDone(run.run_id, None, str(exc)))
+            return
+        except Exception as exc:  # said in place; the log has the traceback
+            self.post_message(self.EvalDone(run.run_id, None, f"{type(exc).__name__}: {exc}"))
+            raise
+        self.post_message(self.EvalDone(run.run_id, result.to_dict(), ""))
+
+    @on(EvalProgress)
+    def _eval_progress(self, msg: TrainingPane.EvalProgress) -> None:
+        if msg.run_id != self.evaluating:
+            return
+        words = f"{msg.stage} {msg.done}/{msg.total}"
+        if msg.stage == "adapter":
+            words = f"base done · {words}"
+        self._say_compare(Text.assemble(("evaluating ", "bold yellow"), words,
+                                        ("  · x cancels", "dim")))  # fmt: skip
+        self._status(words)
+
+    @on(EvalDone)
+    def _eval_done(self, msg: TrainingPane.EvalDone) -> None:
+        self.evaluating = None
+        self._eval_stop = None
+        self.refresh_bindings()
+        if msg.run_id != self.followed:
+            self._status()
+            return
+        if msg.comparison is None:
+            self.comparison = None
+            self._say_compare(Text("✗ " + visible(one_line(msg.problem, 400)), style="bold red"))
+            self._status()
+            return
+        self.comparison = msg.comparison
+        self._say_compare(None)
+        self._status("evaluated: " + one_line(str(msg.comparison.get("verdict", "")), 80))
+
+    def _load_comparison(self, run: Any) -> None:
+        from jarvis_tui.evals.adapters import load_comparison
+
+        data = load_comparison(run.path)
+        self.comparison = data if isinstance(data, dict) else None
+        self._eval_note = None
+        self._show_compare()
+
+    def _show_compare(self) -> None:
+        box = self.query_one("#training-compare", Static)
+        if self._eval_note is not None:
+            box.update(self._eval_note)
+        elif self.comparison is not None:
+            box.update(comparison_table(self.comparison))
+        else:
+            box.update("")
+        self.set_class(self._eval_note is not None or self.comparison is not None, "-compare")
 
     @on(RunFinished)
     def _finished(self, msg: TrainingPane.RunFinished) -> None:

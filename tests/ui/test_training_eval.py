@@ -1,0 +1,246 @@
+"""Training pane: E measures a finished run's adapter against its base on held-out
+queries; runs never train on those queries; the pane's palette entries."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.command import CommandPalette
+from textual.widgets import DataTable, Input, Static
+
+from jarvis_tui.evals.heldout import SPLIT_FILE, read_split, training_pairs
+from jarvis_tui.evals.sets import EvalSplit
+from jarvis_tui.traces import TraceStore
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.panes.training import TrainingPane
+from jarvis_tui.ui.testing import settle, wait_until
+from tests.ui.conftest import make_traces
+
+pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+
+def shown(widget: Static) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    traces = make_traces(120)
+    for t in traces:
+        t.feedback = 0.9
+    store.save_many(traces)
+    store.close()
+    return home
+
+
+async def open_training(app: JarvisApp, pilot) -> TrainingPane:
+    await settle(app, pilot)
+    await pilot.press("L")
+    await settle(app, pilot)
+    return app.query_one(TrainingPane)
+
+
+def set_form(pane: TrainingPane, **values: str) -> None:
+    for key, value in values.items():
+        pane.query_one(f"#f-{key}", Input).value = value
+
+
+def held_out_queries(home: Path) -> set[str]:
+    split = EvalSplit()
+    return {t.query for t in make_traces(120) if split.is_held_out(t.query)}
+
+
+def test_training_pairs_skip_every_held_out_query() -> None:
+    pairs = [{"input": t.query, "output": "x"} for t in make_traces(400)]
+    split = EvalSplit()
+    kept, held = training_pairs(pairs, split, limit=1_000)
+    assert held > 0 and len(kept) + held == len(pairs)
+    assert not any(split.is_held_out(p["input"]) for p in kept)
+    # the limit counts kept pairs only
+    few, _ = training_pairs(pairs, split, limit=5)
+    assert len(few) == 5 and not any(split.is_held_out(p["input"]) for p in few)
+
+
+async def test_train_then_E_compares_with_the_base_and_keeps_eval_json(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jarvis_tui.learning.training import lora
+
+    trained: list[str] = []
+    original = lora.LoRATrainer.train
+
+    def train(self, pairs, **kwargs):
+        trained.extend(p["input"] for p in pairs)
+        return original(self, pairs, **kwargs)
+
+    monkeypatch.setattr(lora.LoRATrainer, "train", train)
+    held = held_out_queries(home)
+    assert held, "the fixture has held-out queries"
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        data = shown(pane.query_one("#training-data", Static))
+        assert f"{len(held)} pairs held out for evaluation" in data
+        assert f"{120 - len(held)} SFT pairs" in data
+        set_form(pane, max_pairs="500", num_epochs="1", batch_size="8", max_seq_length="64",
+                 eval_fraction="0")  # fmt: skip
+        await pilot.press("s")
+        await settle(app, pilot, rounds=6)
+        assert not pane.training
+        assert len(trained) == 120 - len(held)
+        assert not set(trained) & held, "a held-out query was trained on"
+        (run_dir,) = sorted((home / "checkpoints").iterdir())
+        assert read_split(run_dir) == EvalSplit()
+        assert json.loads((run_dir / SPLIT_FILE).read_text())["held_out_pairs"] == len(held)
+        assert (run_dir / SPLIT_FILE).stat().st_mode & 0o777 == 0o600
+
+        await pilot.press("E")
+        await pilot.pause()
+        assert "evaluating" in shown(pane.query_one("#training-compare", Static))
+        await settle(app, pilot, rounds=4)
+        box = shown(pane.query_one("#training-compare", Static))
+        for word in ("base", "+ adapter", "eval loss", "score", "latency p50", "±"):
+            assert word in box, (word, box)
+        assert any(v in box for v in ("adapter better", "adapter worse", "no clear difference"))
+        saved = json.loads((run_dir / "eval.json").read_text())
+        assert saved["eval_set"]["samples"] == len(held)
+        assert saved["base"]["samples"] == saved["adapter"]["samples"] == len(held)
+    # selected again later (a new app): the comparison is read back from the run folder
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        box = shown(pane.query_one("#training-compare", Static))
+        assert "+ adapter" in box and saved["verdict"][:20] in box
+
+
+def fake_run(home: Path, run_id: str, *, model: str, adapter_base: str | None = None) -> Path:
+    d = home / "checkpoints" / run_id
+    d.mkdir(parents=True)
+    (d / "metrics.jsonl").write_text(
+        json.dumps(
+            {
+                "type": "step",
+                "step": 1,
+                "loss": 1.0,
+                "lr": 1e-4,
+                "tokens_per_s": 9.0,
+                "eta": 0.0,
+                "total_steps": 1,
+            }
+        )
+        + "\n"  # fmt: skip
+    )
+    (d / "run.json").write_text(json.dumps({
+        "run_id": run_id, "status": "completed", "model": model, "created": 1_780_000_000.0,
+        "updated": 1_780_000_001.0, "steps_done": 1, "total_steps": 1, "final_loss": 1.0,
+        "duration": 2.0, "config": {}, "data": {}, "summary": {},
+    }))  # fmt: skip
+    if adapter_base is not None:
+        (d / "final").mkdir()
+        (d / "final" / "adapter_config.json").write_text(
+            json.dumps({"base_model_name_or_path": adapter_base, "peft_type": "LORA"})
+        )
+    return d
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("no adapter", "has no adapter to evaluate"),
+        ("not a folder", "not"),
+        ("other base", "was trained on"),
+    ],
+)
+async def test_E_says_in_place_why_a_run_cannot_be_evaluated(
+    home: Path, tmp_path: Path, case: str, says: str
+) -> None:
+    from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+
+    tiny = ensure_tiny_lm(home / "models")
+    if case == "no adapter":
+        fake_run(home, "r1", model=str(tiny))
+    elif case == "not a folder":
+        fake_run(home, "r1", model="org/some-hub-model", adapter_base="org/some-hub-model")
+    else:
+        other = tmp_path / "other-model"
+        other.mkdir()
+        fake_run(home, "r1", model=str(tiny), adapter_base=str(other))
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        await pilot.press("E")
+        await settle(app, pilot)
+        box = shown(pane.query_one("#training-compare", Static))
+        assert "✗" in box and says in box, box
+        assert not (home / "checkpoints" / "r1" / "eval.json").exists()
+
+
+async def run_palette(app: JarvisApp, pilot, title: str) -> None:
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+    app.screen.query_one(Input).value = title
+    from textual.command import CommandList
+
+    def offered() -> bool:
+        found = app.screen.query(CommandList)
+        options = found.first().options if found else []
+        return any(title in str(getattr(o.prompt, "plain", o.prompt)) for o in options)
+
+    await wait_until(pilot, offered, what=f"palette entry {title}")
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+class HeldTrainer:
+    """Stands in for LoRATrainer: holds until cancelled."""
+
+    def __init__(self, config, model_name: str, **kwargs) -> None:
+        self.config = config
+
+    def train(self, pairs, *, stop=None, **kwargs):
+        assert stop.wait(30)
+        return {"status": "cancelled"}
+
+
+async def test_every_training_palette_entry_acts(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jarvis_tui.learning.training import lora
+    from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+
+    tiny = ensure_tiny_lm(home / "models")
+    fake_run(home, "older", model=str(tiny))
+    monkeypatch.setattr(lora, "LoRATrainer", HeldTrainer)
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        pane = await open_training(app, pilot)
+        await pilot.press("T")  # the entries show the pane from anywhere
+        await settle(app, pilot)
+        runs = pane.query_one("#training-runs", DataTable)
+        fake_run(home, "newer", model=str(tiny))
+        await run_palette(app, pilot, "training: reload")
+        await settle(app, pilot)
+        assert app.query_one("#panes").active == "training"
+        assert runs.row_count == 2
+        await run_palette(app, pilot, "training: overlay the marked run")
+        await settle(app, pilot)
+        assert set(pane.overlays) == {str(runs.coordinate_to_cell_key((0, 0)).row_key.value)}
+        await run_palette(app, pilot, "training: evaluate the selected run against its base")
+        await settle(app, pilot)
+        assert "has no adapter to evaluate" in shown(pane.query_one("#training-compare", Static))
+        await run_palette(app, pilot, "training: start")
+        await wait_until(pilot, lambda: pane.training, what="the run")
+        assert "training…" in shown(pane.query_one("#training-status", Static))
+        await run_palette(app, pilot, "training: cancel")
+        await settle(app, pilot)
+        assert not pane.training
+        assert any("training cancelled" in n.message for n in app._notifications)
