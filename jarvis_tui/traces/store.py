@@ -3202,24 +3202,36 @@ class TraceStore:
             else python
         )
         sql = (
-            f"SELECT r.qclass, {good}, x.calls, x.sig, count(*) FROM"
+            f"SELECT r.qclass, {good}, x.calls, x.sig FROM"
             f" (SELECT st.trace_id AS tid, count(*) AS calls, group_concat({tool}, ',') AS sig"
             "  FROM main.trace_steps st NOT INDEXED WHERE st.step_type = 'tool_call'"
             "  GROUP BY st.trace_id) x"
             f" JOIN main.traces t ON t.trace_id = x.tid JOIN {s}.jt_rows r ON r.id = t.id"
-            f"{only} GROUP BY 1, 2, 3, 4"
+            f"{only}"
         )
+        # One row per trace with tool calls, counted here as they stream by (a GROUP BY
+        # would sort them all first: 25% slower at 1M); a few hundred distinct rows.
+        per: Dict[tuple, int] = {}
         with self._conn() as conn:
             conn.create_function("jt_step_tool", 1, _step_tool_json, deterministic=True)
-            rows = self._fetch(conn, sql, params)
+            try:
+                for row in conn.execute(sql, params):
+                    per[row] = per.get(row, 0) + 1
+            except sqlite3.OperationalError as exc:
+                if not _is_decode_error(exc):
+                    raise
+                per = {}
+                for row in self._fetch(conn, sql, params):  # text that is not UTF-8
+                    per[row] = per.get(row, 0) + 1
         steps = []
-        for qclass, is_good, calls, sig, n in rows:
+        for (qclass, is_good, calls, sig), n in per.items():
             if qclass is None:
                 return None
             names = [v[0] for v in json.loads(f"[{sig or ''}]")]
             tools = [t for t in names if isinstance(t, str) and t]
             steps.append((qclass, int(is_good), int(calls), tools, int(n)))
         return {"groups": groups, "steps": steps}
+
 
 def _step_tool_json(raw: Any) -> str:
     """``jt_step_tool(input)``: ``[name]`` or ``[null]`` as JSON, the tool a step's
