@@ -72,6 +72,68 @@ def home(snap_home: Path, tmp_path: Path) -> Path:
     return dst
 
 
+GENERATOR = "gpt-4o-mini via http://127.0.0.1:8000/v1"
+"""What the snapshots say measured (the test server's port changes every run)."""
+
+
+@pytest.fixture(scope="module")
+def measured_home(snap_home: Path, tmp_path_factory) -> Path:
+    """The demo run with two of its estimates measured by hand: one whole (one query
+    answered with noise, so a sample scores 0), one cancelled after 5 samples. Ids and
+    latencies pinned (the clock the generator reads is frozen)."""
+    import shutil
+    import threading
+
+    from jarvis_tui.evals import generators, measure
+    from jarvis_tui.evals.local_server import ChatServer
+    from jarvis_tui.evals.setup import EvalOptions, build_set
+    from jarvis_tui.learning.optimize import OptimizationStore
+    from jarvis_tui.paths import Workspace
+
+    home = tmp_path_factory.mktemp("snapmeasured") / "ws"
+    shutil.copytree(snap_home, home)
+    ws = Workspace(home)
+    eval_set = build_set(EvalOptions(), ws)
+    refs = {x.query: x.reference for x in eval_set.samples}
+    noisy = {eval_set.samples[1].query, eval_set.samples[4].query}
+    with OptimizationStore(home / "optimize.db") as store:
+        run_id = store.list_runs()[0]["run_id"]
+        ids = [t.trial_id for t in store.get_run(run_id).trials]
+    cancel = threading.Event()
+
+    def stop_after_5(done: int, _total: int) -> None:
+        if done >= 5:
+            cancel.set()
+
+    answer = lambda user, _s: "no idea, sorry" if user in noisy else refs.get(user, "")  # noqa: E731
+    with (
+        ChatServer({"*": answer}) as server,
+        mock.patch.object(measure.uuid, "uuid4", _seeded_uuid(21)),
+        mock.patch.object(generators.time, "perf_counter", lambda: 0.0),
+    ):
+        measure.measure_trial(ws, run_id, ids[3], EvalOptions(backend_url=server.url))
+        measure.measure_trial(ws, run_id, ids[7], EvalOptions(backend_url=server.url,
+                              concurrency=1), cancel=cancel, progress=stop_after_5)  # fmt: skip
+    with sqlite3.connect(home / "optimize.db") as conn:
+        conn.execute(
+            "UPDATE jt_trial_meta SET meta = json_set(meta, '$.generator', ?) "
+            "WHERE json_extract(meta, '$.source') = 'measured'",
+            (GENERATOR,),
+        )
+        assert conn.execute("SELECT count(*) FROM jt_trial_meta WHERE "
+                            "json_extract(meta, '$.source') = 'measured'").fetchone()[0] == 2  # fmt: skip
+    return home
+
+
+@pytest.fixture
+def mixed_home(measured_home: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    dst = tmp_path / "ws"
+    shutil.copytree(measured_home, dst)
+    return dst
+
+
 @pytest.fixture
 def pinned_engine():
     """The engine's clock and ids fixed, so a live run's screen is the same every time."""
@@ -178,6 +240,11 @@ SCREENS = {
     "outside_path_confirm": _outside_path,
     "promote_confirm": _keys("plus"),
 }
+MEASURED = {
+    "mixed_pane": _keys(),  # a frontier member selected (an estimate)
+    "measured_detail": _keys("G", "k"),  # measured: its samples, worst first
+    "partial_detail": _keys("G"),  # the newest: cancelled after 5 samples
+}
 LIVE = {
     "review_waiting": _review_waiting,
     "edit_then_accept_form": _edit_waiting,
@@ -195,3 +262,10 @@ def test_trials_screen(name: str, size: str, home: Path, snap_compare) -> None:
 @pytest.mark.parametrize("name", LIVE)
 def test_trials_live_screen(name: str, size: str, home: Path, pinned_engine, snap_compare) -> None:
     assert snap_compare(JarvisApp(home), terminal_size=SIZES[size], run_before=LIVE[name])
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("name", MEASURED)
+def test_trials_measured_screen(name: str, size: str, mixed_home: Path, snap_compare) -> None:
+    assert snap_compare(JarvisApp(mixed_home), terminal_size=SIZES[size],
+                        run_before=MEASURED[name])  # fmt: skip

@@ -178,3 +178,60 @@ async def test_m_without_torch_or_endpoint_says_what_to_install(home: Path, monk
         prompt = _text(pane, "#trials-prompt")
         assert "JARVIS_TUI_EVAL_URL" in prompt and "jarvis-tui[train]" in prompt
         assert pane.measuring is None and len(pane.view.trials) == DEMO_RUN_TRIALS
+
+
+async def _run_with_one_trial(app: JarvisApp, pilot, pane: TrialsPane, evaluate: str) -> None:
+    """Start a 3-trial run in review mode (scored by *evaluate*), accept the first
+    proposal and stop at the second one waiting."""
+    from textual.widgets import Input, Select
+
+    await pilot.press("v")
+    await pilot.press("s")
+    await pilot.pause()
+    app.screen.query_one("#field-0", Input).value = "3"
+    app.screen.query_one("#field-2", Select).value = evaluate
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: pane.pending is not None, what="the first proposal")
+    await pilot.press("y")
+    await wait_until(
+        pilot, lambda: pane.pending is not None and len(pane.view.trials) == 1, what="trial 1"
+    )
+
+
+async def test_m_during_a_replay_run_is_refused_with_the_reason(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot)
+        await _run_with_one_trial(app, pilot, pane, "replay")
+        await pilot.press("M")
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any("estimates every trial by replaying traces" in m for m in messages), messages
+        assert pane.control.queued() == []
+        await pilot.press("x")
+        await wait_until(pilot, lambda: not pane.running, what="the stop")
+
+
+async def test_m_during_a_replay_then_measure_run_measures_that_config_next(
+    home: Path, monkeypatch
+) -> None:
+    with ChatServer({"*": lambda user, _s: user}) as server:
+        monkeypatch.setenv("JARVIS_TUI_EVAL_URL", server.url)
+        app = JarvisApp(home)
+        async with app.run_test(size=(120, 40)) as pilot:
+            pane = await _open(app, pilot)
+            await _run_with_one_trial(app, pilot, pane, "replay-then-measure")
+            first = pane.view.trials[0]
+            await pilot.press("M")  # trial 1 is selected: its config is queued, to be measured
+            await pilot.pause()
+            queued = pane.control.queued()
+            assert len(queued) == 1 and queued[0].params == first.config.params
+            await pilot.press("v")  # review off: the waiting proposal, then the queued config
+            await wait_until(pilot, lambda: not pane.running, what="the run's end")
+            await settle(app, pilot, ignore=IGNORE)
+            run_id = pane.view.run_id
+        with OptimizationStore(home / "optimize.db") as store:
+            meta = store.get_trial_meta(run_id)
+        mine = meta[queued[0].trial_id]
+        assert mine["source"] == "queued" and mine["scoring"] == "measured"
+        assert mine["eval_set"]["id"]

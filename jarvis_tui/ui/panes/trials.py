@@ -29,6 +29,7 @@ from textual.widgets import Static
 
 from jarvis_tui.core.fmt import duration, money
 from jarvis_tui.evals.measure import scoring_of, worst_first
+from jarvis_tui.learning.optimize.session import EVALUATE_MODES
 from jarvis_tui.learning.optimize.types import (
     DEFAULT_OBJECTIVES,
     ObjectiveBound,
@@ -245,6 +246,8 @@ class TrialsPane(Widget):
         """A proposal waiting for review: (config, source)."""
         self.review_on = False
         self.patience = 5
+        self.evaluate = "replay"
+        """How the next run started here scores its trials (the start form's choice)."""
         """Trials without a better accuracy before a run started here stops early."""
         self.bounds: list[ObjectiveBound] = []
         self.merge_ids: list[str] = []
@@ -508,18 +511,23 @@ class TrialsPane(Widget):
             SearchDimension("patience", "integer", low=1, high=MAX_TRIALS,
                             description="stop early after this many trials without a "
                                         "better accuracy"),
+            SearchDimension("evaluate", "categorical", list(EVALUATE_MODES),
+                            description="replay: estimate from traces; measured: answer "
+                                        "held-out queries; replay-then-measure: measure "
+                                        "frontier candidates (and what M asks for)"),
         ])  # fmt: skip
 
         def go(values: dict | None) -> None:
             if values is not None:
                 self.patience = int(values["patience"])
+                self.evaluate = str(values.get("evaluate") or "replay")
                 self._begin(max_trials=int(values["trials"]), resume=None)
 
         self.app.push_screen(
             ConfigFormScreen(
                 "Start an optimization run",
                 form,
-                {"trials": DEFAULT_TRIALS, "patience": self.patience},
+                {"trials": DEFAULT_TRIALS, "patience": self.patience, "evaluate": self.evaluate},
                 intro="The run stops after the trials, or earlier once `patience` trials in "
                 "a row bring no better accuracy.",
                 submit="start",
@@ -555,11 +563,18 @@ class TrialsPane(Widget):
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.run",
           description="optimization run")  # fmt: skip
     def _execute(self, control: Any, max_trials: int, resume: Optional[str]) -> None:
+        from jarvis_tui.evals.measure import measure_options
         from jarvis_tui.learning.optimize.session import open_session
 
         try:
+            # A continued run is estimated by replay, as before (its runner is not stored).
+            evaluate = self.evaluate if resume is None else "replay"
+            opts = None
+            if evaluate != "replay":  # what M measures with: the environment, else tiny
+                opts, _origin = measure_options([], {}, self.workspace)
             session = open_session(self.workspace, max_trials=max_trials, patience=self.patience,
-                                   trace_store=self.store)  # fmt: skip
+                                   trace_store=self.store, evaluate=evaluate,
+                                   eval_options=opts)  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             self.post_message(self.RunEnded("", "failed", " ".join(str(exc).split())))
             return
