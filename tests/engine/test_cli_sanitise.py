@@ -198,10 +198,10 @@ def test_learn_with_a_known_agent_still_runs(home: Path, capsys) -> None:
 
 
 class _FakeTrainer:
-    def __init__(self, config: Any, *, model_name: str, device: str | None) -> None:
-        pass
+    def __init__(self, config: Any, *, model_name: str, device: str | None, **_: Any) -> None:
+        pass  # (the trainer's other options — precision, threads, … — do not matter here)
 
-    def train(self, pairs, *, callback, run_dir, eval_fraction) -> dict:  # noqa: ANN001
+    def train(self, pairs, *, callback, run_dir, eval_fraction, **_: Any) -> dict:  # noqa: ANN001
         callback({"step": 1, "total_steps": 1, "loss": 6.223599844200667, "tokens_per_s": 1234.5})
         return {"status": "completed", "run_dir": str(run_dir), "final_loss": 6.223599844200667,
                 "tokens_per_s": 1234.5678, "train_examples": 8}  # fmt: skip
