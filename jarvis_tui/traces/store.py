@@ -1061,9 +1061,18 @@ class TraceStore:
         if thread is not None and thread.is_alive():
             self._reclass_stop.set()
             thread.join(timeout=30)
+        # Close the idle connections only: one checked out by another thread (a worker
+        # still finishing a query) closes itself when it is handed back, since the store
+        # is now closed. Closing it under that thread's feet would crash the process.
+        idle: list[sqlite3.Connection] = []
+        while True:
+            try:
+                idle.append(self._pool.get_nowait())
+            except queue.Empty:
+                break
         with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
+            self._all = [c for c in self._all if c not in idle]
+        for conn in idle:
             try:
                 conn.close()
             except sqlite3.Error:
