@@ -9,8 +9,8 @@ import pytest
 
 from jarvis_tui.cli import main
 from jarvis_tui.core.types import Trace
-from jarvis_tui.learning.export_labels import export_labels, read_back
 from jarvis_tui.evals.judge import JudgeScore, JudgeStore
+from jarvis_tui.learning.export_labels import export_labels, read_back
 from jarvis_tui.traces.store import TraceStore
 
 

@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 
 from jarvis_tui.core.types import Trace
-from jarvis_tui.evals.local_server import ChatServer
-from jarvis_tui.learning.optimize.backends import OpenAICompatibleBackend
 from jarvis_tui.evals.judge import (
     JUDGE_TABLE,
     JudgeStore,
@@ -20,6 +18,8 @@ from jarvis_tui.evals.judge import (
     agreement,
     judge_traces,
 )
+from jarvis_tui.evals.local_server import ChatServer
+from jarvis_tui.learning.optimize.backends import OpenAICompatibleBackend
 from jarvis_tui.traces.store import TraceStore
 
 
