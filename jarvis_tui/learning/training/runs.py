@@ -506,7 +506,12 @@ class RunWriter:
             "data": dict(data or {}),
             "summary": {},
         }
-        self._fd = os.open(self.metrics_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        # The folder is new (mkdir above), and a link planted in it is never followed.
+        self._fd = os.open(
+            self.metrics_path,
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0),
+            FILE_MODE,
+        )
         self._metrics_closed = False
         self._pending_newline = False  # a partial line that could not be cut back
         self._size = os.fstat(self._fd).st_size  # where the next line starts
