@@ -176,7 +176,7 @@ class RoutingPane(Widget):
         Binding("r", "recompute", "Recompute", id="routing.refresh"),
         Binding("slash", "focus_query", "Ask routers", id="routing.search"),
         Binding("d", "toggle_detail", "Detail panel", id="routing.detail"),
-        Binding("J", "toggle_judge", "Include judge scores", id="routing.judge"),
+        Binding("J", "toggle_judge", "Include judge scores", show=False, id="routing.judge"),
         Binding(
             "greater_than_sign", "evidence(10)", "More evidence needed", show=False,
             id="routing.more",
