@@ -457,7 +457,7 @@ class RoutingPane(Widget):
         if self.has_class("-detail"):
             line.append(" · d: back to the matrix", style="bold")
         elif self.app.size.width >= 110:
-            line.append(" · enter: label where it matters", style="dim")
+            line.append(" · enter: label a cell's unrated traces", style="dim")
         self.query_one("#routing-status", Static).update(line)
 
     def _render_side(self) -> None:
