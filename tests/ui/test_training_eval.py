@@ -156,7 +156,7 @@ def fake_run(home: Path, run_id: str, *, model: str, adapter_base: str | None = 
     ("case", "says"),
     [
         ("no adapter", "has no adapter to evaluate"),
-        ("not a folder", "not"),
+        ("not a folder", "is not a local model folder"),
         ("other base", "was trained on"),
     ],
 )
@@ -244,3 +244,41 @@ async def test_every_training_palette_entry_acts(
         await settle(app, pilot)
         assert not pane.training
         assert any("training cancelled" in n.message for n in app._notifications)
+
+
+async def test_E_shows_progress_and_x_cancels_keeping_nothing_on_disk(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jarvis_tui.evals import adapters
+    from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+
+    tiny = ensure_tiny_lm(home / "models")
+    run_dir = fake_run(home, "r1", model=str(tiny), adapter_base=str(tiny))
+    reached = []
+
+    def compare(run, eval_set, scorer, *, cancel=None, progress=None, **kwargs):
+        progress("base", 12, 50)  # the user sees it, then presses x
+        assert cancel.wait(30)
+        reached.append(len(eval_set))
+        m = {"accuracy": 0.25, "accuracy_ci": [0.1, 0.4], "p50_latency_seconds": 0.5}
+        return adapters.AdapterComparison(
+            run_id=run.run_id, base_model=str(tiny), eval_set=eval_set.describe(),
+            base=m, adapter=m, base_eval_loss=2.0, adapter_eval_loss=None, partial=True,
+        )  # fmt: skip
+
+    monkeypatch.setattr(adapters, "compare_adapter", compare)
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        await pilot.press("E")
+        await wait_until(
+            pilot, lambda: "base 12/50" in shown(pane.query_one("#training-compare", Static))
+        )
+        assert "x cancels" in shown(pane.query_one("#training-compare", Static))
+        await pilot.press("x")
+        await settle(app, pilot)
+        box = shown(pane.query_one("#training-compare", Static))
+        assert "partial (cancelled, not saved)" in box and "0.250 ±0.150" in box, box
+        assert "2.000" in box and "–" in box  # the adapter's eval loss was not reached
+    assert reached and reached[0] > 0
+    assert not (run_dir / "eval.json").exists()

@@ -18,6 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Optional
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -170,9 +171,10 @@ def _side(m: Any) -> dict[str, Any]:
     return m if isinstance(m, dict) else {}
 
 
-def comparison_table(c: dict[str, Any]) -> Table:
+def comparison_table(c: dict[str, Any], *, compact: bool = False) -> Group:
     """Base and base + adapter side by side: eval loss, score ± interval, latency p50,
-    then the verdict. *c* is an eval.json (any writer): every value is shown as text."""
+    then the verdict. *c* is an eval.json (any writer): every value is shown as text.
+    *compact* (a narrow pane): 38 columns, the set id left to eval.json."""
     base, tuned = _side(c.get("base")), _side(c.get("adapter"))
 
     def score(m: dict[str, Any]) -> str:
@@ -183,6 +185,8 @@ def comparison_table(c: dict[str, Any]) -> Table:
             isinstance(x, (int, float)) and not isinstance(x, bool) for x in ci
         ):
             half = _num((ci[1] - ci[0]) / 2, ".3f")
+            if compact and half.startswith("0."):
+                half = half[1:]  # ±.043
         return f"{_num(acc, '.3f')} ±{half}"
 
     def latency(m: dict[str, Any]) -> str:
@@ -191,15 +195,17 @@ def comparison_table(c: dict[str, Any]) -> Table:
 
     es = _side(c.get("eval_set"))
     n = es.get("samples")
-    title = Text.assemble(
-        ("vs base", "bold"), " on ",
-        (one_line(str(es.get("id", "?")), 20), "bold"),
-        f" · {n if isinstance(n, int) else '?'} held-out samples · ROUGE-L",
-    )  # fmt: skip
+    count = n if isinstance(n, int) and not isinstance(n, bool) else "?"
+    if compact:
+        title = Text.assemble(("vs base", "bold"), f" · {count} held-out · ROUGE-L")
+    else:
+        title = Text.assemble(
+            ("vs base", "bold"), " on ", (one_line(str(es.get("id", "?")), 20), "bold"),
+            f" · {count} held-out samples · ROUGE-L",
+        )  # fmt: skip
     if c.get("partial"):
         title.append(" · partial (cancelled, not saved)", style="bold yellow")
-    table = Table(title=title, title_justify="left", box=None, padding=(0, 1),
-                  show_edge=False, expand=False)  # fmt: skip
+    table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, expand=False)
     table.add_column(Text(""), style="dim", no_wrap=True)
     table.add_column(Text("base"), justify="right", no_wrap=True)
     table.add_column(Text("+ adapter"), justify="right", no_wrap=True)
@@ -210,9 +216,7 @@ def comparison_table(c: dict[str, Any]) -> Table:
     verdict = one_line(str(c.get("verdict", "")), 200)
     style = ("bold green" if verdict.startswith("adapter better")
              else "bold red" if verdict.startswith("adapter worse") else "bold")  # fmt: skip
-    table.caption = Text(verdict, style=style)
-    table.caption_justify = "left"
-    return table
+    return Group(title, table, Text(verdict, style=style))
 
 
 class TrainingPane(Widget):
@@ -375,7 +379,10 @@ class TrainingPane(Widget):
             runs.add_column(Text(label), key=key, width=width)
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < 100, "-narrow")
+        narrow = self.size.width < 100
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            self._show_compare()
         if self._run_width() != self._run_col:
             self._runs_columns()
             if self.runs:
@@ -469,8 +476,7 @@ class TrainingPane(Widget):
         out.append(f"{self.total_pairs:,} SFT pairs", style="bold")
         out.append(" · mined from labelled traces, newest first\n", style="dim")
         if msg.held:
-            out.append(f"{msg.held:,} pairs held out for evaluation", style="dim")
-            out.append(" (never trained on)\n", style="dim")
+            out.append(f"{msg.held:,} pairs held out for evaluation\n", style="dim")
         if msg.pairs:
             p = msg.pairs[0]
             out.append("e.g. ", style="dim")
@@ -918,6 +924,13 @@ class TrainingPane(Widget):
                                    f"evaluate (status {one_line(run.status, 20)})",
                                    style="bold red"))  # fmt: skip
             return
+        model = Path(str(run.model)).expanduser()
+        root = Path(self.workspace.root)
+        if not any(p.is_dir() for p in (model, root / model, root / "models" / model)):
+            self._say_compare(Text(f"✗ base model {one_line(str(run.model), 60)} is not a local "
+                                   "model folder: the base and the adapter are measured "
+                                   "here, on a model folder", style="bold red"))  # fmt: skip
+            return
         missing = self._check_install()
         if missing:
             self._say_compare(Text(f"✗ cannot evaluate: {', '.join(missing)} not installed · "
@@ -1008,7 +1021,7 @@ class TrainingPane(Widget):
         if self._eval_note is not None:
             box.update(self._eval_note)
         elif self.comparison is not None:
-            box.update(comparison_table(self.comparison))
+            box.update(comparison_table(self.comparison, compact=self.has_class("-narrow")))
         else:
             box.update("")
         self.set_class(self._eval_note is not None or self.comparison is not None, "-compare")
