@@ -282,3 +282,27 @@ async def test_E_shows_progress_and_x_cancels_keeping_nothing_on_disk(
         assert "2.000" in box and "–" in box  # the adapter's eval loss was not reached
     assert reached and reached[0] > 0
     assert not (run_dir / "eval.json").exists()
+
+
+def test_jarvis_tui_train_never_trains_on_a_held_out_query(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jarvis_tui.cli import main
+    from jarvis_tui.learning.training import lora
+
+    trained: list[str] = []
+
+    def train(self, pairs, **kwargs):
+        trained.extend(p["input"] for p in pairs)
+        return {"status": "completed", "training_samples": len(pairs)}
+
+    monkeypatch.setattr(lora.LoRATrainer, "train", train)
+    held = held_out_queries(home)
+    tiny = home / "models" / "tiny-lm"
+    from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+
+    ensure_tiny_lm(home / "models")
+    rc = main(["train", "--home", str(home), "--model", str(tiny), "--max-pairs", "500",
+               "--json"])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    assert len(trained) == 120 - len(held) and not set(trained) & held
