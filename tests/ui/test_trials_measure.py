@@ -235,3 +235,32 @@ async def test_m_during_a_replay_then_measure_run_measures_that_config_next(
         mine = meta[queued[0].trial_id]
         assert mine["source"] == "queued" and mine["scoring"] == "measured"
         assert mine["eval_set"]["id"]
+
+
+async def test_help_and_palette_offer_measure(home: Path, monkeypatch) -> None:
+    from tests.ui.test_trials_screens import run_palette, screen
+
+    with ChatServer({"*": lambda user, _s: user}) as server:
+        monkeypatch.setenv("JARVIS_TUI_EVAL_URL", server.url)
+        app = JarvisApp(home)
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            pane = await _open(app, pilot)
+            await pilot.press("g")
+            await pilot.press("question_mark")
+            await settle(app, pilot, ignore=IGNORE)
+            shown = ""
+            for _ in range(12):  # read the help page by page
+                shown += screen(app)
+                await pilot.press("pagedown")
+                await settle(app, pilot, ignore=IGNORE)
+            assert "measures the selected estimate" in shown
+            assert any(line.split()[1:3] == ["M", "Measure"] for line in shown.splitlines()
+                       if len(line.split()) >= 3)  # the key table's row  # fmt: skip
+            await pilot.press("escape")
+            await settle(app, pilot, ignore=IGNORE)
+            await run_palette(app, pilot, "trials: measure the selected trial")
+            await wait_until(pilot, lambda: pane.measuring is None
+                             and len(pane.view.trials) == DEMO_RUN_TRIALS + 1,
+                             what="the measured trial")  # fmt: skip
+            await settle(app, pilot, ignore=IGNORE)
+            assert f"1 measured · {DEMO_RUN_TRIALS} estimated" in screen(app)
