@@ -181,9 +181,9 @@ def comparison_table(c: dict[str, Any], *, compact: bool = False) -> Group:
         ci = m.get("accuracy_ci")
         acc = m.get("accuracy")
         half = "–"
-        if isinstance(ci, list) and len(ci) == 2 and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) for x in ci
-        ):
+        numbers = isinstance(ci, list) and len(ci) == 2
+        numbers = numbers and all(_num(x, "f") != "–" for x in ci)
+        if numbers:
             half = _num((ci[1] - ci[0]) / 2, ".3f")
             if compact and half.startswith("0."):
                 half = half[1:]  # ±.043
@@ -987,7 +987,8 @@ class TrainingPane(Widget):
         words = f"{msg.stage} {msg.done}/{msg.total}"
         if msg.stage == "adapter":
             words = f"base done · {words}"
-        self._say_compare(Text.assemble(("evaluating ", "bold yellow"), words,
+        who = "" if msg.run_id == self.followed else f"{one_line(msg.run_id, 24)}: "
+        self._say_compare(Text.assemble(("evaluating ", "bold yellow"), who, words,
                                         ("  · x cancels", "dim")))  # fmt: skip
         self._status(words)
 
@@ -996,8 +997,12 @@ class TrainingPane(Widget):
         self.evaluating = None
         self._eval_stop = None
         self.refresh_bindings()
-        if msg.run_id != self.followed:
-            self._status()
+        if msg.run_id != self.followed:  # the user moved on: show what that run has
+            followed = self._run(self.followed) if self.followed else None
+            if followed is not None:
+                self._load_comparison(followed)
+            verdict = one_line(str((msg.comparison or {}).get("verdict", "")), 60)
+            self._status(f"evaluated {one_line(msg.run_id, 30)}: {verdict or 'failed'}")
             return
         if msg.comparison is None:
             self.comparison = None
