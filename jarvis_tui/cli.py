@@ -597,6 +597,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     ok = 0 if summary.get("status") in ("completed", "cancelled") else 1
     if not dist.is_main:
         return ok
+    if summary.get("run_dir"):  # which queries the run never trained on (evaluations use it)
+        from jarvis_tui.evals.heldout import write_split
+        from jarvis_tui.evals.sets import EvalSplit
+
+        write_split(summary["run_dir"], EvalSplit(), _held)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:

@@ -292,9 +292,12 @@ def test_jarvis_tui_train_never_trains_on_a_held_out_query(
 
     trained: list[str] = []
 
+    run_dir = home / "checkpoints" / "r-test"
+
     def train(self, pairs, **kwargs):
         trained.extend(p["input"] for p in pairs)
-        return {"status": "completed", "training_samples": len(pairs)}
+        run_dir.mkdir(parents=True)
+        return {"status": "completed", "training_samples": len(pairs), "run_dir": str(run_dir)}
 
     monkeypatch.setattr(lora.LoRATrainer, "train", train)
     held = held_out_queries(home)
@@ -306,3 +309,8 @@ def test_jarvis_tui_train_never_trains_on_a_held_out_query(
                "--json"])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
     assert len(trained) == 120 - len(held) and not set(trained) & held
+    # the run folder records the split it never trained on
+    import json as _json
+
+    split = _json.loads((run_dir / "split.json").read_text())
+    assert split["held_out_pairs"] == len(held) and split["fraction"] > 0
