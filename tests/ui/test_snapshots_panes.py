@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -94,6 +95,15 @@ def hand_edit(app: JarvisApp) -> None:
     ev.write_config("react", tools=["calculator"], max_turns=3, cause="manual", note="hand edit")
 
 
+def pin_file_times(app: JarvisApp) -> None:
+    """Agent config files dated at the pinned clock, like their log lines (else the
+    outcomes' "approximate" reason names the time the copy was made)."""
+    from jarvis_tui.demo import PINNED_NOW
+
+    for toml in app.workspace.agents_dir.glob("*.toml"):
+        os.utime(toml, (PINNED_NOW, PINNED_NOW))
+
+
 def set_field(name: str, value: str):
     def go(app: JarvisApp) -> None:
         app.query_one(f"#f-{name}", Input).value = value
@@ -130,31 +140,31 @@ def test_routing_router_query(home: Path, snap_compare, size) -> None:
 @SIZES
 def test_configs_timeline(home: Path, snap_compare, size) -> None:
     # react (the longest history), its versions list focused, an older version picked
-    steps = keys("C", "j", "tab", "j", "j")
+    steps = keys(pin_file_times, "C", "j", "tab", "j", "j")
     assert snap_compare(JarvisApp(home), terminal_size=size, run_before=steps)
 
 
 @SIZES
 def test_configs_diff_of_two_marked_versions(home: Path, snap_compare, size) -> None:
-    steps = keys("C", "j", "tab", "G", "m", "k", "k")
+    steps = keys(pin_file_times, "C", "j", "tab", "G", "m", "k", "k")
     assert snap_compare(JarvisApp(home), terminal_size=size, run_before=steps)
 
 
 @SIZES
 def test_configs_text_diff(home: Path, snap_compare, size) -> None:
-    steps = keys("C", "j", "tab", "G", "t")
+    steps = keys(pin_file_times, "C", "j", "tab", "G", "t")
     assert snap_compare(JarvisApp(home), terminal_size=size, run_before=steps)
 
 
 @SIZES
 def test_configs_rollback_confirm(home: Path, snap_compare, size) -> None:
-    steps = keys("C", "j", "tab", "G", "b")
+    steps = keys(pin_file_times, "C", "j", "tab", "G", "b")
     assert snap_compare(JarvisApp(home), terminal_size=size, run_before=steps)
 
 
 @SIZES
 def test_configs_evolver_proposal(home: Path, snap_compare, size) -> None:
-    steps = keys(hand_edit, "C", "r", "s")
+    steps = keys(pin_file_times, hand_edit, "C", "r", "s")
     assert snap_compare(JarvisApp(home), terminal_size=size, run_before=steps)
 
 

@@ -82,7 +82,8 @@ def outcome_line(o: Any, *, name: Optional[str] = None) -> Text:
         if o.rated:
             fb = o.feedback
             out.append(f"{fb.mean:.2f} ± {fb.half_width:.2f}", style="bold")
-            out.append(f" ({fb.low:.2f}–{fb.high:.2f})", style="dim")
+            out.append(" ")
+            out.append(f"({fb.low:.2f}–{fb.high:.2f})", style="dim")
         else:
             out.append("–")
         out.append(f" · success {fmt_rate(o.success_rate)}")
@@ -467,15 +468,21 @@ class ConfigsPane(Widget):
             spark.update(out)
             return
         head = "feedback "
-        width = max(8, min(len(o.series), (self.size.width or 80) - len(head) - 2 - 24))
+        rated = sum(v.rated for v in o.versions) + (o.prior.rated if o.prior else 0)
+        tail = f"  {o.total_traces:,} traces · {rated:,} rated"
+        if o.prior is not None and o.prior.traces:
+            tail += f" · {o.prior.traces:,} before v1"
+        room = (self.size.width or 80) - len(head) - 2  # the padding
+        if room - len(tail) < 16:  # the curve gets the room first
+            tail = tail[: max(0, room - 16)].rstrip(" ·")
+        width = max(8, min(len(o.series), room - len(tail)))
         points = o.series
         if width < len(points):
             step = len(points) / width
             points = [points[int(i * step)] for i in range(width)]
         out.append(head, style="dim")
         out.append(o.sparkline(width), style="green")
-        rated = sum(v.rated for v in o.versions) + (o.prior.rated if o.prior else 0)
-        out.append(f"  {o.total_traces:,} traces · {rated:,} rated", style="dim")
+        out.append(tail, style="dim")
         marks = Text("versions ", style="dim")
         last: Any = object()
         line = [" "] * len(points)
@@ -485,7 +492,10 @@ class ConfigsPane(Widget):
                 if all(c == " " for c in line[i : i + len(label) + 1]):
                     line[i : i + len(label)] = list(label)
                 last = p.version
-        marks.append("".join(line).rstrip(), style="cyan")
+        if any(c != " " for c in line):
+            marks.append("".join(line).rstrip(), style="cyan")
+        else:
+            marks.append("every trace started before v1", style="dim")
         if any(v.approximate for v in o.versions):
             marks.append("   ~ approximate start", style="yellow")
         out.append("\n")
@@ -791,7 +801,8 @@ class ConfigsPane(Widget):
         """The target's outcomes beside the current version's, with the comparison."""
         from jarvis_tui.learning.outcomes import compare_versions, version_outcomes
 
-        out = Text("Evidence (the traces each version served):\n", style="bold")
+        out = Text()
+        out.append("Evidence (the traces each version served):\n", style="bold")
         outcomes = self.outcomes if agent == self.agent else None
         if outcomes is None:
             try:
