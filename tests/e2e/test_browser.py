@@ -272,7 +272,7 @@ def test_the_app_in_a_browser(served: Served, browser) -> None:
     keys = browser.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")
     browser.execute_script("arguments[0].focus()", keys)  # a click would reach the app
     ActionChains(browser).send_keys("R").perform()
-    wait_until(showing("evidence minimum"), timeout=30, what=what("evidence minimum"))
+    wait_until(showing("ratings (> <)"), timeout=30, what=what("ratings (> <)"))
 
     # Ctrl+C stops the server: it ends the page's session and exits 0.
     assert served.proc is not None

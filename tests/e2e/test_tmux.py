@@ -97,8 +97,9 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
     from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
 
     ev = AgentConfigEvolver(None, config_dir=home / "agents")
-    ev.write_config("react", tools=["web_search"], max_turns=6, cause="manual")
-    ev.write_config("react", tools=["web_search", "calculator"], max_turns=9, cause="manual")
+    # (an agent of its own, listed first: the demo's agents have versions of their own)
+    ev.write_config("aaa-tmux", tools=["web_search"], max_turns=6, cause="manual")
+    ev.write_config("aaa-tmux", tools=["web_search", "calculator"], max_turns=9, cause="manual")
 
     term.start(f"{BIN} demo {home}")
     term.wait_for("rows 1–")
@@ -106,7 +107,7 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
     assert "of 2,000" in screen
 
     # every pane answers its key
-    for key, text in (("R", "evidence minimum"), ("C", "agents in agents/"),
+    for key, text in (("R", "ratings (> <)"), ("C", "agents in agents/"),
                       ("L", "SFT pairs"), ("P", "24/24 trials"), ("T", "rows 1–")):  # fmt: skip
         term.keys(key)
         term.wait_for(text)

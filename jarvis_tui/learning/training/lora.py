@@ -1597,7 +1597,14 @@ def launch_ranks(
         elastic_launch(config, entrypoint=sys.executable)("-m", "jarvis_tui", *argv)
     except ChildFailedError as exc:
         failures = exc.failures
-        first = min(failures.values(), key=lambda f: (f.timestamp, f.local_rank))
+        # The launcher SIGTERMs the other ranks once one dies: the root cause is the
+        # failure that is not such a SIGTERM (then the earliest).
+        import signal as _signal
+
+        first = min(
+            failures.values(),
+            key=lambda f: (f.exitcode == -_signal.SIGTERM, f.timestamp, f.local_rank),
+        )
         how = (
             f"was killed by {first.signal_name()}"
             if first.exitcode < 0
