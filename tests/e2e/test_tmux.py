@@ -165,7 +165,7 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
     term.wait_for("SFT pairs")
     term.wait_for("Start run")  # the footer lists the pane's keys once it has the focus
     term.keys("s")
-    term.keys("c")
+    term.keys("x")  # the app's stop / cancel key
     runs = home / "checkpoints"
 
     def finished_run():
