@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
+from jarvis_tui.core import safejson
 from jarvis_tui.core.events import EventType
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.learning.classify import CLASSIFIER_VERSION, classify_query
@@ -667,29 +668,11 @@ def to_fts_query(text: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- helpers
 
 
-JSON_MAX_DEPTH = 100
+JSON_MAX_DEPTH = safejson.MAX_DEPTH
 """Deeper JSON in a row is kept as raw text: the stdlib parser (and every renderer
 after it) recurses per level, and 1,000 levels in 2 KB raise RecursionError."""
-JSON_MAX_CHARS = 64 * 1024 * 1024
+JSON_MAX_CHARS = safejson.MAX_CHARS
 """Larger JSON columns are kept as raw text rather than parsed into objects."""
-
-_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-
-
-def _json_depth(text: str) -> int:
-    """Deepest bracket nesting of *text*, skipping string literals (C-speed regex)."""
-    depth = deepest = 0
-    for m in _JSON_NESTING.finditer(text):
-        c = m.group()
-        if c in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > JSON_MAX_DEPTH:
-                    return deepest
-        elif c in "]}":
-            depth -= 1
-    return deepest
 
 
 def _json_problem(text: str) -> Optional[str]:
@@ -697,7 +680,7 @@ def _json_problem(text: str) -> Optional[str]:
     if len(text) > JSON_MAX_CHARS:
         return f"JSON larger than {JSON_MAX_CHARS:,} characters"
     # Cheap bound first: fewer opening brackets than the limit cannot nest deeper.
-    if text.count("[") + text.count("{") > JSON_MAX_DEPTH and _json_depth(text) > JSON_MAX_DEPTH:
+    if text.count("[") + text.count("{") > JSON_MAX_DEPTH and safejson.depth(text) > JSON_MAX_DEPTH:
         return f"JSON nested deeper than {JSON_MAX_DEPTH} levels"
     return None
 
