@@ -768,7 +768,7 @@ def build_demo(
         raise
     _remove_db(target)
     os.replace(building, target)
-    build_demo_agents(ws, force=force)
+    build_demo_agents(ws, force=force, now=base + SPAN_SECONDS)
     if optimize:
         build_demo_optimization(ws, seed=seed, force=force)
     if progress:
@@ -785,14 +785,17 @@ DEMO_AGENTS: dict[str, tuple[list[str], int, str]] = {
 }
 
 
-def build_demo_agents(ws: Workspace, *, force: bool = False) -> list[str]:
+def build_demo_agents(ws: Workspace, *, force: bool = False, now: float | None = None) -> list[str]:
     """Write the three demo agents' configs with a history, as a user would have it.
 
     Each agent gets a hand-written first version (cause ``manual``), then what the
     evolver recommends from the traces (``evolver``; computed from the oldest
     :data:`AGENT_SAMPLE` traces); ``react`` also has a hand edit that was rolled
-    back (``manual``, then ``rollback``). An ``agents/`` that already holds configs
-    is kept unless *force*. Returns the agents written.
+    back (``manual``, then ``rollback``). The versions are dated across the traces'
+    60 days that end at *now* (default: the current time; see
+    :data:`VERSION_DAYS`), so each version served its own share of the traces. An
+    ``agents/`` that already holds configs is kept unless *force*. Returns the agents
+    written.
     """
     import shutil
     from itertools import islice
@@ -838,7 +841,46 @@ def build_demo_agents(ws: Workspace, *, force: bool = False) -> list[str]:
         ev.rollback("react", good)
     finally:
         store.close()
+    _date_versions(ev, (time.time() if now is None else float(now)) - SPAN_SECONDS)
     return list(DEMO_AGENTS)
+
+
+VERSION_DAYS = (-3.0, 21.0, 37.0, 45.0)
+"""Day of the demo's trace window (0 is its first trace) on which each agent's 1st, 2nd,
+… version was written: the hand-written config before the logging began, the evolver's
+three weeks in, react's hand edit and its rollback in the last month."""
+VERSION_HOURS = {"simple": 9.0, "orchestrator": 11.5, "react": 14.25}
+"""Hours after its :data:`VERSION_DAYS` day each agent's versions were written (the
+three agents were not edited at one moment)."""
+
+
+def _date_versions(ev: Any, base: float) -> None:
+    """Date each demo version as written on its :data:`VERSION_DAYS` day: its line of
+    the version log (``ts``) and its file's modification time, which agree, as they do
+    when the versions are written on those days (the outcomes per version attribute
+    traces by those times)."""
+    import json
+
+    from jarvis_tui.configs.versions import HISTORY_DIR
+    from jarvis_tui.paths import atomic_write_bytes
+
+    history = ev.config_dir / HISTORY_DIR
+    for name in DEMO_AGENTS:
+        versions = ev.list_versions(name)
+        when: dict[int, float] = {}
+        for i, v in enumerate(versions):
+            day = VERSION_DAYS[i] if i < len(VERSION_DAYS) else VERSION_DAYS[-1] + i
+            when[v["seq"]] = base + day * 86_400 + VERSION_HOURS.get(name, 12.0) * 3_600
+        log = history / f"{name}.log.jsonl"
+        lines = [json.loads(x) for x in log.read_bytes().splitlines() if x.strip()]
+        for entry in lines:
+            entry["ts"] = when.get(entry.get("seq"), entry.get("ts"))
+        atomic_write_bytes(log, b"".join(
+            json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+            for e in lines
+        ))  # fmt: skip
+        for v in versions:
+            os.utime(v["path"], (when[v["seq"]], when[v["seq"]]), follow_symlinks=False)
 
 
 DEMO_RUN_TRIALS = 24
@@ -917,4 +959,12 @@ def _finish(db: Path, fts_triggers: list[str]) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-__all__ = ["BASE_TIME", "MODELS", "PINNED_NOW", "QUALITY", "build_demo", "build_demo_agents"]
+__all__ = [
+    "BASE_TIME",
+    "MODELS",
+    "PINNED_NOW",
+    "QUALITY",
+    "VERSION_DAYS",
+    "build_demo",
+    "build_demo_agents",
+]

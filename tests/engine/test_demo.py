@@ -194,6 +194,27 @@ def test_three_agents_with_a_history_and_traces_that_end_now(tmp_path: Path) -> 
         assert max(t.started_at for t in store.iter_traces(with_steps=False)) <= PINNED_NOW
 
 
+def test_versions_are_dated_across_the_traces_so_each_served_some(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every demo version served traces of its own: none were all written at build time
+    (which put every trace "before v1" and left the outcome columns empty)."""
+    import json
+
+    from jarvis_tui.cli import main
+
+    root = build_demo(tmp_path / "ws", traces=1500, seed=3, optimize=False, now=PINNED_NOW)
+    for agent in ("simple", "orchestrator", "react"):
+        assert main(["versions", agent, "--home", str(root), "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert [r["version"] for r in rows] == list(range(1, len(rows) + 1))  # no "before v1"
+        times = [r["written_at"] for r in rows]
+        assert times == sorted(times) and PINNED_NOW - 63 * 86_400 < times[0] < times[-1]
+        assert times[-1] < PINNED_NOW - 7 * 86_400
+        assert all(r["traces"] > 0 and r["rated"] > 0 for r in rows), rows
+        assert not any(r["approximate"] for r in rows)  # log and file times agree
+
+
 def test_existing_db_is_kept_unless_forced(tmp_path: Path) -> None:
     root = build_demo(tmp_path / "ws", traces=150, seed=1)
     before = _rows(root / "traces.db")
