@@ -3,9 +3,8 @@
 Names mirror ``openjarvis.learning``. Importing this package imports neither torch,
 transformers, peft, optuna nor numpy: the optimizer, the optimization store and the
 LoRA trainer are imported on first use (module ``__getattr__``), and ``HAS_TORCH`` is
-computed with ``importlib.util.find_spec`` without importing torch. No module of this
-package may import ``jarvis_tui.traces.store`` at import time (the store imports
-``classify`` from here).
+computed with ``importlib.util.find_spec`` without importing torch. ``classify`` is
+:mod:`jarvis_tui.core.classify`, re-exported (the trace store imports it from core).
 """
 
 from __future__ import annotations

@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 from jarvis_tui.core import safejson
+from jarvis_tui.core.classify import CLASSIFIER_VERSION, classify_query
 from jarvis_tui.core.events import EventType
 from jarvis_tui.core.types import StepType, Trace, TraceStep
-from jarvis_tui.learning.classify import CLASSIFIER_VERSION, classify_query
 from jarvis_tui.paths import FILE_MODE, ensure_dir
 
 SCHEMA_VERSION = 5  # 2: jt_rows_group; 3: the trigger records external label changes;
