@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jarvis_tui.workspace import Workspace as Workspace
 
 ENV_HOME = "JARVIS_TUI_HOME"
 DEFAULT_HOME = Path("~/.openjarvis")
@@ -93,32 +96,11 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-@dataclass(frozen=True)
-class Workspace:
-    """The files of one workspace (an OpenJarvis home directory)."""
+def __getattr__(name: str) -> Any:
+    # ``Workspace`` moved to :mod:`jarvis_tui.workspace` (with the session over it); it is
+    # re-exported here lazily, since that module imports this one.
+    if name == "Workspace":
+        from jarvis_tui.workspace import Workspace
 
-    root: Path
-
-    @classmethod
-    def at(cls, home: str | os.PathLike[str] | None = None) -> Workspace:
-        return cls(resolve_home(home))
-
-    @property
-    def traces_db(self) -> Path:
-        return self.root / "traces.db"
-
-    @property
-    def optimize_db(self) -> Path:
-        return self.root / "optimize.db"
-
-    @property
-    def agents_dir(self) -> Path:
-        return self.root / "agents"
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.root / "models"
+        return Workspace
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
