@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from jarvis_tui import __version__
+from jarvis_tui.core.errors import JarvisStoreError
 from jarvis_tui.paths import Workspace, resolve_home
 from jarvis_tui.traces.store import StoreError
 
@@ -36,7 +37,13 @@ DEFAULT_DEMO_SEED = 7
 DEFAULT_SERVE_HOST = "127.0.0.1"
 DEFAULT_SERVE_PORT = 8000
 
-USER_ERRORS: tuple[type[BaseException], ...] = (StoreError, OSError, ValueError, sqlite3.Error)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    JarvisStoreError,  # the trace store's and the optimization store's errors
+    StoreError,
+    OSError,
+    ValueError,
+    sqlite3.Error,
+)
 """Exceptions reported as one line and exit status 1 (never a traceback)."""
 
 
@@ -400,21 +407,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    reported: tuple[type[BaseException], ...] = (CommandError, *USER_ERRORS)
     try:
         return func(args)
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
-    except (CommandError, *USER_ERRORS) as exc:
+    except reported as exc:
         _error(_describe(exc))
         return 1
-    except Exception as exc:
-        # The optimization store's errors, without importing it (and numpy) for --help.
-        mod = sys.modules.get("jarvis_tui.learning.optimize.store")
-        if mod is not None and isinstance(exc, mod.StoreError):
-            _error(_describe(exc))
-            return 1
-        raise
 
 
 # --------------------------------------------------------------------------- commands

@@ -14,7 +14,7 @@ from jarvis_tui.learning.optimize.search_space import (
     load_search_space,
     validate_config,
 )
-from jarvis_tui.learning.optimize.store import OptimizationStore, StoreError
+from jarvis_tui.learning.optimize.store import OptimizationStore, OptimizeStoreError, StoreError
 from jarvis_tui.learning.optimize.types import (
     DEFAULT_OBJECTIVES,
     BenchmarkScore,
@@ -63,6 +63,7 @@ __all__ = [
     "SampleScore",
     "SearchDimension",
     "SearchSpace",
+    "OptimizeStoreError",
     "StoreError",
     "TrialConfig",
     "TrialFeedback",

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from jarvis_tui.core import safejson
+from jarvis_tui.core.errors import OptimizeStoreError
 from jarvis_tui.learning.optimize.types import (
     BenchmarkScore,
     OptimizationRun,
@@ -61,8 +62,8 @@ HEARTBEAT_MISSES = 6
 """A ``running`` run whose heartbeat is older than this many intervals is interrupted."""
 
 
-class StoreError(Exception):
-    """The database cannot be used as an optimization store (one-line message)."""
+StoreError = OptimizeStoreError
+"""The old name of :class:`~jarvis_tui.core.errors.OptimizeStoreError` (still importable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,16 +285,16 @@ class OptimizationStore:
                 conn.execute(_CREATE_RUNS)
                 conn.execute(_CREATE_TRIALS)
                 for table, later in _LATER_COLUMNS.items():
-                    cols = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+                    have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
                     for name, decl in later:
-                        if name not in cols:
+                        if name not in have:
                             conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
                 conn.execute(_INDEX)
                 for stmt in _CREATE_META:
                     conn.execute(stmt)
-                cols = {r[1] for r in conn.execute("PRAGMA table_info(jt_run_meta)")}
+                have = {r[1] for r in conn.execute("PRAGMA table_info(jt_run_meta)")}
                 for name, decl in _HEARTBEAT_COLUMNS:
-                    if name not in cols:
+                    if name not in have:
                         conn.execute(f"ALTER TABLE jt_run_meta ADD COLUMN {name} {decl}")
         except sqlite3.Error as exc:
             raise StoreError(f"{self._db_path}: cannot prepare the store: {exc}") from exc
@@ -677,7 +678,7 @@ def _text(value: Any, report: Report, column: str) -> str:
     return str(value)
 
 
-_KIND_NAMES = {dict: "an object", list: "a list"}
+_KIND_NAMES: dict[type, str] = {dict: "an object", list: "a list"}
 
 
 def _loads(raw: Any, default: Any, kind: type, report: Report = _ignore, column: str = "") -> Any:
@@ -908,6 +909,7 @@ __all__ = [
     "HEARTBEAT_MISSES",
     "HEARTBEAT_S",
     "OptimizationStore",
+    "OptimizeStoreError",
     "RowProblem",
     "StoreError",
     "search_space_from_json",
