@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -30,16 +32,15 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 from textual.worker_manager import WorkerManager
 
-from jarvis_tui.paths import Workspace
 from jarvis_tui.traces import StoreError, TraceStore
 from jarvis_tui.ui.errorlog import ErrorLog
-from jarvis_tui.ui.panes.configs import ConfigsPane
-from jarvis_tui.ui.panes.routing import RoutingPane
-from jarvis_tui.ui.panes.traces import TracesPane
-from jarvis_tui.ui.panes.training import TrainingPane
-from jarvis_tui.ui.panes.trials import TrialsPane
+from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.settings import load_settings, save_theme
 from jarvis_tui.ui.text import one_line
+from jarvis_tui.workspace import Workspace, WorkspaceError, WorkspaceSession
+
+if TYPE_CHECKING:  # the pane modules are imported when a pane is first needed
+    from jarvis_tui.ui.panes.routing import RoutingPane
 
 
 def _styles_dir() -> Path:
@@ -61,6 +62,31 @@ PANES: tuple[tuple[str, str, str], ...] = (
     ("training", "Training", "L"),
     ("trials", "Trials", "P"),
 )
+
+INITIAL_PANE = "traces"
+"""The pane on screen at start: the only one built before the first paint."""
+
+PANE_CLASSES: dict[str, tuple[str, str]] = {
+    "traces": ("jarvis_tui.ui.panes.traces", "TracesPane"),
+    "routing": ("jarvis_tui.ui.panes.routing", "RoutingPane"),
+    "configs": ("jarvis_tui.ui.panes.configs", "ConfigsPane"),
+    "training": ("jarvis_tui.ui.panes.training", "TrainingPane"),
+    "trials": ("jarvis_tui.ui.panes.trials", "TrialsPane"),
+}
+"""Where each pane's class lives; a module is imported when its pane is first needed."""
+
+
+def pane_class(pane_id: str) -> type[Widget]:
+    """The class of pane *pane_id* (importing its module on first use)."""
+    module, name = PANE_CLASSES[pane_id]
+    cls: type[Widget] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def import_all_panes() -> None:
+    """Import every pane module (their binding ids, for checking a keymap)."""
+    for pane_id in PANE_CLASSES:
+        pane_class(pane_id)
 
 
 class StoreOpened(Message):
@@ -208,9 +234,16 @@ class JarvisApp(App[int]):
     def __init__(self, home: Path | str, *, theme: str | None = None) -> None:
         super().__init__()
         self._workers = ObservedWorkers(self)  # reports every failed worker (see the class)
-        self.workspace = Workspace.at(home)
+        self.workspace = WorkspaceSession(home)
+        """The workspace and its stores, handed to every pane (``Pane.workspace_ready``)."""
         self.store: TraceStore | None = None
         """The open trace store, shared by the panes (None until opened)."""
+        self._panes: dict[str, Widget] = {}
+        """Every pane made so far, built (mounted) or not, by pane id."""
+        self._building: dict[str, list[Callable[[], object]]] = {}
+        """Panes being mounted, with what to run once each is ready."""
+        self._delivered: set[str] = set()
+        """Panes that have been handed the open workspace."""
         self.error_log = ErrorLog(self.workspace.root)
         """Where failed background work is logged with its traceback."""
         self.sub_title = str(self.workspace.root)
@@ -220,19 +253,14 @@ class JarvisApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
-        with TabbedContent(id="panes", initial="traces"):
+        with TabbedContent(id="panes", initial=INITIAL_PANE):
             for pid, title, key in PANES:
                 with TabPane(f"{title} \\[{key}]", id=pid):
-                    if pid == "traces":
-                        yield TracesPane(id="traces-pane")
-                    elif pid == "routing":
-                        yield RoutingPane(id="routing-pane")
-                    elif pid == "configs":
-                        yield ConfigsPane(id="configs-pane")
-                    elif pid == "training":
-                        yield TrainingPane(id="training-pane")
-                    else:
-                        yield TrialsPane(id="trials-pane")
+                    # Only the shown pane is built now (first paint); the others are
+                    # built the first time they are shown. A pane that does not keep
+                    # the Pane contract yet is built now, as before.
+                    if pid == INITIAL_PANE or not issubclass(pane_class(pid), Pane):
+                        yield self.pane(pid)
         with Horizontal(id="app-footer"):
             yield Static("NAV", id="mode")
             yield Footer()
@@ -247,6 +275,10 @@ class JarvisApp(App[int]):
     def _apply_settings(self) -> None:
         """The user's keymap and theme; a problem in a file is one notification."""
         settings = load_settings(self.workspace.root, binding_ids())
+        if any("unknown binding id" in p for p in settings.problems):
+            # Maybe ids of panes not imported yet: import them all, then judge.
+            import_all_panes()
+            settings = load_settings(self.workspace.root, binding_ids())
         if settings.keymap:
             self.set_keymap(settings.keymap)
         if settings.theme and not self._theme_given:
@@ -291,11 +323,10 @@ class JarvisApp(App[int]):
         """Escape: leave any field (or nothing focused) for the pane's main table."""
         if isinstance(self.screen, ModalScreen):
             return
-        tabs = self.query_one("#panes", TabbedContent)
-        pane = self.query_one(f"#{tabs.active}-pane")
-        focus = getattr(pane, "focus_default", None)
-        if callable(focus):
-            focus()
+        pid = self.active_pane_id()
+        pane = self._panes.get(pid or "")
+        if pane is not None and pane.is_mounted:
+            self._focus_pane(pane)
 
     @on(CommandPalette.Closed)
     def _palette_closed(self) -> None:
@@ -315,8 +346,8 @@ class JarvisApp(App[int]):
             self.post_message(StoreProgress(phase, done, total))
 
         try:
-            store = TraceStore(self.workspace.traces_db, progress=progress)
-        except StoreError as exc:
+            store = self.workspace.open_traces(progress=progress)
+        except WorkspaceError as exc:
             self.post_message(StoreFailed(str(exc)))
             return
         self.post_message(StoreOpened(store))
@@ -324,58 +355,86 @@ class JarvisApp(App[int]):
     @on(StoreOpened)
     def _store_opened(self, event: StoreOpened) -> None:
         self.store = event.store
-        self.query_one(TracesPane).store_opened(event.store)
-        self.query_one(RoutingPane).store_opened(event.store)
-        self.query_one(ConfigsPane).store_opened(event.store, self.workspace.agents_dir)
-        self.query_one(TrainingPane).store_opened(event.store, self.workspace)
-        self.query_one(TrialsPane).store_opened(event.store, self.workspace)
+        for pane in list(self._panes.values()):
+            if pane.is_mounted:
+                self._deliver(pane)
 
-    @on(TracesPane.Labelled)
-    def _labels_changed(self) -> None:
-        self.query_one(RoutingPane).mark_stale()
+    def _deliver(self, pane: Widget) -> None:
+        """Hand the open workspace to *pane* (once; only when it is built)."""
+        pid = self._pane_id(pane)
+        if pid in self._delivered or self.store is None or not self.workspace.traces_open:
+            return
+        self._delivered.add(pid)
+        if isinstance(pane, Pane):
+            pane.workspace_ready(self.workspace)
+            return
+        # Panes that do not keep the contract yet: their own signatures.
+        opened = pane.store_opened  # type: ignore[attr-defined]
+        if pid == "configs":
+            opened(self.store, self.workspace.agents_dir)
+        elif pid in ("training", "trials"):
+            opened(self.store, self.workspace)
+        else:
+            opened(self.store)
 
-    @on(TracesPane.StoreChanged)
-    def _store_changed(self) -> None:
-        self.query_one(RoutingPane).mark_stale()
+    @staticmethod
+    def _pane_id(pane: Widget) -> str:
+        return (pane.id or "").removesuffix("-pane")
 
-    @on(TrialsPane.Promoted)
-    def _promoted(self) -> None:
-        configs = self.query_one(ConfigsPane)
-        if configs._loaded:
-            configs.action_refresh()
+    # Pane messages are handled by name (``on_<pane class>_<message>``), so that the
+    # app need not import a pane's module before the pane is first shown.
+
+    def on_traces_pane_labelled(self) -> None:
+        self._routing_stale()
+
+    def on_traces_pane_store_changed(self) -> None:
+        self._routing_stale()
+
+    def _routing_stale(self) -> None:
+        routing = self._panes.get("routing")
+        if routing is not None:
+            routing.mark_stale()  # type: ignore[attr-defined]
+
+    def on_trials_pane_promoted(self) -> None:
+        configs = self._panes.get("configs")
+        if configs is not None and configs.is_mounted and getattr(configs, "_loaded", False):
+            configs.action_refresh()  # type: ignore[attr-defined]
+
+    def on_routing_pane_drill_down(self, event: RoutingPane.DrillDown) -> None:
+        self.action_show_pane("traces")
+        traces = self.pane("traces")
+        if getattr(event, "queue", False):
+            traces.show_queue(event.filter.query_class, event.filter.model)  # type: ignore[attr-defined]
+        else:
+            traces.show_filter(event.filter)  # type: ignore[attr-defined]
 
     @on(TabbedContent.TabActivated, "#panes")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """A pane shown by any means (key, click, focus) loads what it shows lazily."""
+        """A pane shown by any means (key, click, focus) is built, then loads lazily."""
         pane_id = event.pane.id if event.pane is not None else None
-        if pane_id:
-            pane = self.query_one(f"#{pane_id}-pane")
-            shown = getattr(pane, "pane_shown", None)
-            if callable(shown):
-                shown()
-
-    @on(RoutingPane.DrillDown)
-    def _drill_down(self, event: RoutingPane.DrillDown) -> None:
-        self.action_show_pane("traces")
-        if getattr(event, "queue", False):
-            self.query_one(TracesPane).show_queue(event.filter.query_class, event.filter.model)
+        if not pane_id or pane_id not in PANE_CLASSES:
+            return
+        pane = self.pane(pane_id)
+        if not pane.is_mounted:
+            self._build(pane_id)
         else:
-            self.query_one(TracesPane).show_filter(event.filter)
+            self._shown(pane)
 
     @on(StoreFailed)
     def _store_failed(self, event: StoreFailed) -> None:
-        self.query_one(TracesPane).store_failed(event.reason)
+        self.pane("traces").store_failed(event.reason)  # type: ignore[attr-defined]
 
     @on(StoreProgress)
     def _store_progress(self, event: StoreProgress) -> None:
-        self.query_one(TracesPane).store_progress(event.phase, event.done, event.total)
+        self.pane("traces").store_progress(event.phase, event.done, event.total)  # type: ignore[attr-defined]
 
     def worker_failed(self, worker: Worker) -> None:
         """The one place worker errors become something the user sees (and the log)."""
         err = worker.error
         assert err is not None
         what = worker.description or worker.name or "background work"
-        msg = str(err) if isinstance(err, (StoreError, ValueError, OSError)) else repr(err)
+        known = (StoreError, WorkspaceError, ValueError, OSError)
+        msg = str(err) if isinstance(err, known) else repr(err)
         logged = self.error_log.record(what, err)
         where = f" (details in {logged})" if logged is not None else ""
         self.notify(
@@ -384,22 +443,78 @@ class JarvisApp(App[int]):
         )  # fmt: skip
 
     def on_unmount(self) -> None:
-        if self.store is not None:
-            self.store.close()
+        self.workspace.close()  # every store it opened
         self.error_log.close()
 
     # ------------------------------------------------------------ panes
 
+    def pane(self, pane_id: str) -> Widget:
+        """The pane *pane_id*, built (mounted) or not: made on first use."""
+        pane = self._panes.get(pane_id)
+        if pane is None:
+            pane = self._panes[pane_id] = pane_class(pane_id)(id=f"{pane_id}-pane")
+        return pane
+
+    def active_pane_id(self) -> str | None:
+        """The id of the pane on screen (None before the tabs exist)."""
+        try:
+            return self.query_one("#panes", TabbedContent).active or None
+        except Exception:
+            return None
+
     def action_show_pane(self, pane_id: str) -> None:
+        self.show_pane(pane_id)
+
+    def show_pane(self, pane_id: str, then: Callable[[], object] | None = None) -> None:
+        """Show *pane_id* and give it the keys; *then* runs once the pane is ready
+        (at once when it is built, else when its first build is done)."""
         tabs = self.query_one("#panes", TabbedContent)
         # Drop focus first: a focused widget inside the old pane would pull the
         # TabbedContent straight back to it.
         self.screen.set_focus(None)
         tabs.active = pane_id
-        pane = self.query_one(f"#{pane_id}-pane")
+        pane = self.pane(pane_id)
+        if not pane.is_mounted:
+            self._build(pane_id, then)
+            return
+        self._focus_pane(pane)
+        self._shown(pane)
+        if then is not None:
+            then()
+
+    def _focus_pane(self, pane: Widget) -> None:
         focus = getattr(pane, "focus_default", None)
         if callable(focus):
             focus()
+
+    def _shown(self, pane: Widget) -> None:
+        shown = pane.on_shown if isinstance(pane, Pane) else getattr(pane, "pane_shown", None)
+        if callable(shown):
+            shown()
+
+    def _build(self, pane_id: str, then: Callable[[], object] | None = None) -> None:
+        """Mount pane *pane_id* into its tab (once), then hand it the workspace, focus
+        it if it is on screen, and run what waited for it."""
+        waiting = self._building.get(pane_id)
+        if waiting is not None:
+            if then is not None:
+                waiting.append(then)
+            return
+        self._building[pane_id] = [then] if then is not None else []
+        pane = self.pane(pane_id)
+        mounted = self.query_one(f"#{pane_id}", TabPane).mount(pane)
+
+        async def ready() -> None:
+            await mounted
+            callbacks = self._building.pop(pane_id, [])
+            self._deliver(pane)
+            if self.active_pane_id() == pane_id and not isinstance(self.screen, ModalScreen):
+                self._focus_pane(pane)
+                self._shown(pane)
+            for callback in callbacks:
+                callback()
+
+        self.call_later(ready)
 
     def _cycle(self, step: int) -> None:
         ids = [p[0] for p in PANES]
@@ -424,8 +539,7 @@ class JarvisApp(App[int]):
         The keys come from the focused widget's binding chain with the user's
         keymap applied; the app's own keys are in "Keys everywhere".
         """
-        tabs = self.query_one("#panes", TabbedContent)
-        pane = self.query_one(f"#{tabs.active}-pane")
+        pane = self.pane(self.active_pane_id() or INITIAL_PANE)
         active = self.screen.active_bindings
         grouped: dict[tuple[int, str], tuple[list[str], Binding, DOMNode]] = {}
         for node, bindings in self.screen._binding_chain:  # keymap applied (Textual)
@@ -462,20 +576,16 @@ class JarvisApp(App[int]):
                 lambda pid=pid: self.action_show_pane(pid),
             )  # fmt: skip
         yield SystemCommand("help: keys", "Every key of the current pane", self.action_help)
-        try:
-            pane = self.query_one(TracesPane)
-            trials = self.query_one(TrialsPane)
-        except Exception:
+        if not self._panes:  # not composed yet
             return
-        yield from pane.palette_commands()
-        yield from trials.palette_commands()
-        yield from self.query_one(RoutingPane).palette_commands()
-        yield from self.query_one(ConfigsPane).palette_commands()
-        try:
-            training = self.query_one(TrainingPane)
-        except Exception:
-            return
-        yield from training.palette_commands()
+        # Every pane's entries, built or not (an unbuilt pane is made, not mounted).
+        for pid, _title, _key in PANES:
+            pane = self.pane(pid)
+            if not pane.is_mounted and not isinstance(pane, Pane):
+                continue  # a pane without the contract cannot answer before it is built
+            commands = getattr(pane, "palette_commands", None)
+            if callable(commands):
+                yield from commands()
 
 
 def precheck(home: Path | str) -> str | None:
@@ -489,10 +599,13 @@ def precheck(home: Path | str) -> str | None:
     if ws.root.exists() and not ws.root.is_dir():
         return f"{ws.root} is not a directory"
     if ws.traces_db.exists():
+        session = WorkspaceSession(ws)
         try:
-            TraceStore(ws.traces_db, migrate=False).close()
-        except StoreError as exc:
+            session.open_traces(migrate=False)
+        except WorkspaceError as exc:
             return str(exc)
+        finally:
+            session.close()
     return None
 
 
