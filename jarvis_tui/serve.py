@@ -32,8 +32,12 @@ import shlex
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # imported at run time only by `serve` (an optional extra)
+    from textual_serve.app_service import AppService
+    from textual_serve.server import Server
 
 PROG = "jarvis-tui"
 SERVE_HINT = f"{PROG} serve needs textual-serve: pip install 'jarvis-tui[serve]'"
@@ -127,7 +131,7 @@ def clamp_size(value: object, limit: int, default: int) -> int:
     return max(1, min(limit, value))
 
 
-def _server_class(server_base: type, service_base: type) -> type:
+def _server_class(server_base: type[Server], service_base: type[AppService]) -> type:
     """textual-serve's Server with the token, Origin check, caps and cleanup above.
 
     Built at run time: textual-serve (and aiohttp) are imported only by ``serve``.
@@ -144,8 +148,10 @@ def _server_class(server_base: type, service_base: type) -> type:
 
     log = logging.getLogger("textual-serve")
 
-    class AppSession(service_base):  # type: ignore[misc, valid-type]
+    class AppSession(service_base):  # type: ignore[misc, valid-type]  # a base passed in
         """One browser tab's app: its own process group, ended with its websocket."""
+
+        _task: asyncio.Task[None] | None  # the base's: what reads the app's output
 
         def __init__(self, argv: list[str], websocket: web.WebSocketResponse, **kwargs) -> None:
             super().__init__(
@@ -231,7 +237,7 @@ def _server_class(server_base: type, service_base: type) -> type:
                 await self._task  # its output is read to the end: the pipe closed
                 self._task = None
 
-    class JarvisServer(server_base):  # type: ignore[misc, valid-type]
+    class JarvisServer(server_base):  # type: ignore[misc, valid-type]  # a base passed in
         def __init__(
             self, command: str, *, argv: list[str], token: str | None, max_sessions: int,
             workspace: Path, **kwargs: Any,

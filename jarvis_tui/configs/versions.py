@@ -662,7 +662,7 @@ class VersionStore:
                     if entry is not None:
                         cause, note = entry.get("cause", "external"), str(entry.get("note", ""))
                 elif entry is not None:
-                    cause = entry.get("cause")
+                    cause = str(entry.get("cause") or "external")
                     note = str(entry.get("note", ""))
                     summary = str(entry.get("summary", ""))
                     created = entry.get("ts")

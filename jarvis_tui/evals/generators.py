@@ -276,7 +276,9 @@ class LocalGenerator:
 
             try:
                 tok = AutoTokenizer.from_pretrained(str(self.model_path), local_files_only=True)
-                model = AutoModelForCausalLM.from_pretrained(
+                # A causal LM, or below the PeftModel around it: used duck-typed
+                # (generate, parameters, config), as the cache holds it.
+                model: Any = AutoModelForCausalLM.from_pretrained(
                     str(self.model_path), local_files_only=True
                 )
             except Exception as exc:

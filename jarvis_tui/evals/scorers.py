@@ -181,7 +181,8 @@ def parse_judge_reply(reply: Any) -> Score:
     reason = ""
     if isinstance(data, dict):
         value = data.get("score")
-        reason = data.get("reason") if isinstance(data.get("reason"), str) else ""
+        given = data.get("reason")
+        reason = given if isinstance(given, str) else ""
     else:
         m = re.search(r"\bscore\s*[:=]\s*([01](?:\.\d+)?)\b", text, re.IGNORECASE)
         if m:

@@ -75,10 +75,10 @@ def build_generator(
             raise ValueError("--backend needs --model M (the model the endpoint serves)")
         if opts.adapter:
             raise ValueError("--adapter works with --local (a LoRA adapter runs locally)")
-        gen = EndpointGenerator(
+        endpoint = EndpointGenerator(
             _endpoint(opts.backend_url, "eval", opts.timeout), concurrency=opts.concurrency
         )
-        return gen, settings
+        return endpoint, settings
     if opts.model:
         raise ValueError("--model needs --backend URL (the endpoint that serves it)")
     import importlib.util

@@ -34,7 +34,7 @@ import logging
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
@@ -326,6 +326,7 @@ class AgentConfigEvolver(VersionStore):
     def _all_traces(self, stop: Optional[threading.Event]) -> Iterable[Trace]:
         iter_traces = getattr(self._store, "iter_traces", None)
         if callable(iter_traces):
+            params: Mapping[str, inspect.Parameter]
             try:
                 params = inspect.signature(iter_traces).parameters
             except (TypeError, ValueError):
@@ -546,7 +547,9 @@ class AgentConfigEvolver(VersionStore):
                     ConfigProposal(name, tools, m["max_turns"], 0.3, "", classes, {}, {}, str(exc))
                 )
                 continue
-            settings = current.get("agent") if isinstance(current.get("agent"), dict) else {}
+            settings = current.get("agent")
+            if not isinstance(settings, dict):
+                settings = {}
             temperature = settings.get("temperature", 0.3)
             if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
                 temperature = 0.3
@@ -670,7 +673,9 @@ def _keep_other_settings(current: Optional[bytes], data: Dict[str, Any]) -> Dict
     if old is None:
         return data
     merged = {k: v for k, v in old.items() if k != "agent"}
-    agent = old.get("agent") if isinstance(old.get("agent"), dict) else {}
+    agent = old.get("agent")
+    if not isinstance(agent, dict):
+        agent = {}
     merged["agent"] = {**agent, **data["agent"]}
     return merged
 

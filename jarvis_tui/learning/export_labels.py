@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import IO, Any, Dict, Iterator, List
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
 COLUMNS = ("trace_id", "query", "result", "agent", "model", "query_class", "started_at",
@@ -102,9 +102,11 @@ class _AtomicFile:
         self.path = path
         fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.fchmod(fd, 0o600)
-        self.fh = os.fdopen(
-            fd, mode, **({"encoding": "utf-8", "newline": ""} if "b" not in mode else {})
-        )
+        self.fh: IO[Any]
+        if "b" in mode:
+            self.fh = os.fdopen(fd, mode)
+        else:
+            self.fh = os.fdopen(fd, mode, encoding="utf-8", newline="")
 
     def __enter__(self) -> Any:
         return self.fh

@@ -309,11 +309,17 @@ class LearningOrchestrator:
                 "reason": "torch is not installed (pip install '.[train]')",
             }
         try:
-            from jarvis_tui.learning.training.lora import LoRATrainer  # type: ignore
+            from jarvis_tui.learning.training.lora import LoRATrainer
         except ImportError as exc:
             return {"status": "skipped", "reason": f"LoRA trainer unavailable: {exc}"}
+        config = self._lora_config
+        if config is None:  # the cycle trains only with a config (see run())
+            return {"status": "skipped", "reason": "no LoRA config"}
         try:
-            trainer = LoRATrainer(self._lora_config, model_name=self._model_name)
+            if self._model_name is None:
+                trainer = LoRATrainer(config)  # its default model
+            else:
+                trainer = LoRATrainer(config, model_name=self._model_name)
             return dict(trainer.train(sft_pairs))
         except Exception as exc:  # training failure must not lose the cycle's result
             return {"status": "error", "reason": str(exc)}

@@ -436,7 +436,7 @@ class _Conn:
         self.borrowed = None
         self.key = ""
         self.file_id: Optional[tuple[int, int]] = None
-        if self.schema != "main" or str(path) == ":memory:":
+        if path is None or self.schema != "main" or str(path) == ":memory:":
             # A read-only or in-memory store mirrors jt_rows in a database only its own
             # connections see: borrow one of them, read only.
             self.borrowed = store._conn()
@@ -651,10 +651,9 @@ def _rows_by_hours(
     edges: Dict[int, List[int]] = {}  # version index -> [first hour, last hour]
     for row in hours:
         h = row[0]
-        v = clean[h][0] if h in clean else None
-        if v is None:
+        if h not in clean:
             continue
-        e = edges.setdefault(v, [h, h])
+        e = edges.setdefault(clean[h][0], [h, h])
         e[0], e[1] = min(e[0], h), max(e[1], h)
     if len(scan) > MAX_SCANNED_HOURS:
         return None

@@ -265,10 +265,12 @@ class HeuristicRouter(RouterPolicy):
             )
             return model, f"rule 6: no models available → {source} {model!r}"
 
-        model, reason = self._rules_1_to_4(context, available)
-        if model is None:
+        picked, reason = self._rules_1_to_4(context, available)
+        if picked is None:
             model, chosen = self._rule_6(available)
             reason = f"{reason}; {chosen}" if reason else chosen
+        else:
+            model = picked
 
         urgency = context.urgency
         if urgency > HIGH_URGENCY:

@@ -8,6 +8,7 @@ and never opened through a symlink. Nothing is created until the first error.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import traceback
@@ -38,7 +39,7 @@ def _prepare(path: Path) -> bool:
 class _OwnerOnlyHandler(RotatingFileHandler):
     """Rotated files are created owner-only too, and never through a symlink."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> io.TextIOWrapper:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
         fd = os.open(self.baseFilename, flags, FILE_MODE)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)

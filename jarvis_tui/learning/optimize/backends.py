@@ -15,6 +15,7 @@ a limit per socket read that an endpoint trickling one byte a second never reach
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
 import json
@@ -28,7 +29,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 #: Environment variables read by :func:`backend_from_env`.
 ENV_URL = "JARVIS_TUI_OPTIMIZER_URL"
@@ -196,19 +197,27 @@ class _DeadlineSocket:
         return getattr(self.raw, name)
 
 
-def _deadline_connection(base: type[http.client.HTTPConnection], deadline: float) -> type:
-    """*base* whose connect and every later send and read end by *deadline*."""
+class _DeadlineConnection(http.client.HTTPConnection):
+    """An HTTP connection whose connect and every later send and read end by *deadline*."""
 
-    class DeadlineConnection(base):  # type: ignore[misc, valid-type]
-        def connect(self) -> None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("request deadline passed")
-            self.timeout = remaining  # the connect (and TLS handshake) gets what is left
-            super().connect()
-            self.sock = _DeadlineSocket(self.sock, deadline)  # type: ignore[assignment]
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+        """``time.monotonic()`` by which the whole exchange ends."""
 
-    return DeadlineConnection
+    def connect(self) -> None:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("request deadline passed")
+        self.timeout = remaining  # the connect (and TLS handshake) gets what is left
+        super().connect()
+        # http.client only sends, reads through makefile() and closes: the wrapper stands
+        # in for the socket (a socket.socket as far as the attribute's type goes).
+        self.sock = cast(socket.socket, _DeadlineSocket(self.sock, self.deadline))
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection):
+    """The same over TLS (``super().connect()`` above is the TLS connect)."""
 
 
 class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
@@ -216,8 +225,8 @@ class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
         super().__init__()
         self._deadline = deadline
 
-    def http_open(self, req):  # noqa: ANN001
-        return self.do_open(_deadline_connection(http.client.HTTPConnection, self._deadline), req)
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_DeadlineConnection, deadline=self._deadline), req)
 
 
 class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
@@ -225,11 +234,12 @@ class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
         super().__init__()
         self._deadline = deadline
 
-    def https_open(self, req):  # noqa: ANN001
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(
-            _deadline_connection(http.client.HTTPSConnection, self._deadline),
+            functools.partial(_DeadlineHTTPSConnection, deadline=self._deadline),
             req,
-            context=self._context,
+            # The TLS context HTTPSHandler.__init__ made (private, not in its type stubs).
+            context=getattr(self, "_context", None),
         )
 
 
@@ -478,7 +488,9 @@ class OpenAICompatibleBackend:
         message = first.get("message") if isinstance(first, dict) else None
         if not isinstance(message, dict):
             raise self._garbage("choices[0] has no message")
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        usage = data.get("usage")
+        if not isinstance(usage, dict):
+            usage = {}
         prompt_tokens = _count(usage.get("prompt_tokens"))
         completion_tokens = _count(usage.get("completion_tokens"))
         text = self._text_of(message)
@@ -490,8 +502,8 @@ class OpenAICompatibleBackend:
             return content
         if isinstance(content, list):
             # Newer servers may answer with content parts: [{"type": "text", "text": ...}]
-            texts = [
-                part.get("text")
+            texts: list[str] = [
+                part["text"]
                 for part in content
                 if isinstance(part, dict) and isinstance(part.get("text"), str)
             ]

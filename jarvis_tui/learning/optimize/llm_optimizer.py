@@ -365,12 +365,14 @@ def _default_value(dim: SearchDimension) -> Any:
         return [dim.values[0]] if dim.values else []
     if kind in ("continuous", "integer"):
         low, high = dim.low, dim.high
-        if low is None and high is None:
-            mid = 0.0
-        elif low is None or high is None:
-            mid = float(low if low is not None else high)
-        else:
+        if low is not None and high is not None:
             mid = (float(low) + float(high)) / 2
+        elif low is not None:
+            mid = float(low)
+        elif high is not None:
+            mid = float(high)
+        else:
+            mid = 0.0
         if kind == "integer":
             whole = round(mid)
             if low is not None and whole < low:

@@ -27,6 +27,7 @@ evaluate ends the run as ``failed`` with the reason (resumable), never a traceba
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -471,7 +472,7 @@ class OptimizationEngine:
                     if control.review_mode:
                         review = control._await_review(
                             Review(config, source),
-                            lambda c=config, s=source: emit("review", config=c, source=s),
+                            functools.partial(emit, "review", config=config, source=source),
                         )
                         if review is None:
                             status, message = "stopped", "stopped by the user"
@@ -1217,17 +1218,15 @@ def _scoring_meta(runner: Any) -> dict[str, Any]:
         # What answered ("model via URL", or a local model's folder name): the Trials
         # pane measures more of the run's trials the same way.
         last = getattr(getattr(runner, "measured", runner), "last_result", None)
-        if getattr(last, "generator", ""):
-            meta["generator"] = str(last.generator)
+        generator = getattr(last, "generator", "")
+        if generator:
+            meta["generator"] = str(generator)
     return meta
 
 
 def _is_expected_failure(exc: BaseException) -> bool:
     """Failures a user can act on (endpoint down, nothing to replay, bad config, disk)."""
-    try:
-        from jarvis_tui.learning.optimize.backends import BackendError
-    except ImportError:  # pragma: no cover
-        BackendError = ()  # type: ignore[assignment]  # noqa: N806
+    from jarvis_tui.learning.optimize.backends import BackendError
     from jarvis_tui.learning.optimize.store import StoreError
 
     return isinstance(exc, (BackendError, StoreError, ValueError, OSError))

@@ -41,7 +41,7 @@ import math
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from jarvis_tui.learning.optimize.pareto import compute_pareto_frontier
 from jarvis_tui.learning.optimize.search_space import validate_config
@@ -110,6 +110,22 @@ def _in_primitive(dim: SearchDimension, target: str) -> bool:
     if dim.primitive == target:
         return True
     return any(dim.name.startswith(p + ".") for p in {target, target.rstrip("s")} if p)
+
+
+def _direction(text: str) -> Literal["minimize", "maximize"]:
+    """An objective's direction as Optuna takes it (ValueError for anything else)."""
+    if text == "minimize":
+        return "minimize"
+    if text == "maximize":
+        return "maximize"
+    raise ValueError(f"objective direction {text!r}: expected 'minimize' or 'maximize'")
+
+
+def _bounds(dim: SearchDimension) -> tuple[float, float]:
+    """A numeric dimension's ``(low, high)`` (ValueError when one is missing)."""
+    if dim.low is None or dim.high is None:
+        raise ValueError(f"dimension {dim.name!r}: needs a low and a high")
+    return dim.low, dim.high
 
 
 def _number(value: Any) -> float | None:
@@ -205,7 +221,9 @@ class OptunaProposer:
             self._population = 0
             smp = optuna.samplers.RandomSampler(seed=seed)
         self._sampler = smp
-        self._study = optuna.create_study(directions=[o.direction for o in objectives], sampler=smp)
+        self._study = optuna.create_study(
+            directions=[_direction(o.direction) for o in objectives], sampler=smp
+        )
         # trial_id -> (optuna Trial, config key) for proposals awaiting their result.
         self._pending: dict[str, tuple[Any, str]] = {}
         self._synced: set[str] = set()
@@ -231,9 +249,11 @@ class OptunaProposer:
                     raise ValueError(f"dimension {dim.name!r}: no values to choose from")
                 dists[dim.name] = d.CategoricalDistribution(list(range(len(dim.values))))
             elif t == "continuous":
-                dists[dim.name] = d.FloatDistribution(float(dim.low), float(dim.high))
+                low, high = _bounds(dim)
+                dists[dim.name] = d.FloatDistribution(float(low), float(high))
             elif t == "integer":
-                lo, hi = math.ceil(dim.low), math.floor(dim.high)
+                low, high = _bounds(dim)
+                lo, hi = math.ceil(low), math.floor(high)
                 if lo > hi:
                     raise ValueError(
                         f"dimension {dim.name!r}: no integer in [{dim.low}, {dim.high}]"
@@ -253,7 +273,8 @@ class OptunaProposer:
         """Index of *value* in *values*, telling ``1`` and ``True`` apart."""
         same = [i for i, v in enumerate(values) if v == value]
         exact = [i for i in same if type(values[i]) is type(value)]
-        return (exact or same or [None])[0]
+        found = exact or same
+        return found[0] if found else None
 
     def _encode(self, params: dict[str, Any], only: set[str] | None = None) -> dict[str, Any]:
         """Optuna params for the valid values in *params* (dimensions in *only*, if given)."""
@@ -323,9 +344,11 @@ class OptunaProposer:
             elif dim.dim_type == "categorical":
                 params[dim.name] = dim.values[0]
             elif dim.dim_type == "continuous":
-                params[dim.name] = (float(dim.low) + float(dim.high)) / 2
+                low, high = _bounds(dim)
+                params[dim.name] = (float(low) + float(high)) / 2
             elif dim.dim_type == "integer":
-                params[dim.name] = (math.ceil(dim.low) + math.floor(dim.high)) // 2
+                low, high = _bounds(dim)
+                params[dim.name] = (math.ceil(low) + math.floor(high)) // 2
             elif dim.dim_type == "subset":
                 params[dim.name] = list(dim.values)
         return params
@@ -338,8 +361,10 @@ class OptunaProposer:
             value = params.get(dim.name)
             if dim.dim_type == "subset" and isinstance(value, list | tuple):
                 value = [i for i, opt in enumerate(dim.values) if opt in value]
-            elif dim.dim_type in ("continuous", "integer") and _number(value) is not None:
-                value = float(value)
+            elif dim.dim_type in ("continuous", "integer"):
+                number = _number(value)
+                if number is not None:
+                    value = number
             parts.append([dim.name, value])
         return json.dumps(parts, sort_keys=True, default=repr)
 
@@ -655,20 +680,20 @@ class OptunaProposer:
             elif not valid:
                 params[dim.name] = center[dim.name]
             elif t == "categorical":
-                counts = Counter(self._index(dim.values, v) for v in valid)
+                # Valid values are among the dimension's values: each has an index.
+                picks = [i for i in (self._index(dim.values, v) for v in valid) if i is not None]
+                counts = Counter(picks)
                 top = max(counts.values())
-                winner = next(
-                    self._index(dim.values, v)
-                    for v in valid
-                    if counts[self._index(dim.values, v)] == top
-                )
+                winner = next(i for i in picks if counts[i] == top)
                 params[dim.name] = dim.values[winner]
             elif t == "continuous":
+                low, high = _bounds(dim)
                 mean = sum(float(v) for v in valid) / len(valid)
-                params[dim.name] = min(max(mean, float(dim.low)), float(dim.high))
+                params[dim.name] = min(max(mean, float(low)), float(high))
             elif t == "integer":
+                low, high = _bounds(dim)
                 mean = sum(valid) / len(valid)
-                lo, hi = math.ceil(dim.low), math.floor(dim.high)
+                lo, hi = math.ceil(low), math.floor(high)
                 params[dim.name] = min(max(int(math.floor(mean + 0.5)), lo), hi)
             elif t == "subset":
                 params[dim.name] = [
@@ -738,14 +763,15 @@ class OptunaProposer:
             )
 
         patterns: list[str] = []
-        for b in weak:
-            if b.accuracy < LOW_ACCURACY:
+        for score in weak:
+            if score.accuracy < LOW_ACCURACY:
                 patterns.append(
-                    f"{b.benchmark}: accuracy {b.accuracy:.3f} over {b.samples_evaluated}"
-                    f" samples (weight {b.weight:.0%})"
+                    f"{score.benchmark}: accuracy {score.accuracy:.3f} over"
+                    f" {score.samples_evaluated} samples (weight {score.weight:.0%})"
                 )
-            if b.errors:
-                patterns.append(f"{b.benchmark}: {b.errors} error{'s' if b.errors != 1 else ''}")
+            if score.errors:
+                n = score.errors
+                patterns.append(f"{score.benchmark}: {n} error{'s' if n != 1 else ''}")
         scores = list(sample_scores or ())
         errors = Counter(s.error for s in scores if s.error)
         for message, n in errors.most_common(3):

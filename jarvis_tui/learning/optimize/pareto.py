@@ -145,7 +145,7 @@ def frontier_mask(values: np.ndarray) -> np.ndarray:
             c = block[cand]
             le = (c[None, :, :] <= c[:, None, :]).all(axis=2)
             lt = (c[None, :, :] < c[:, None, :]).any(axis=2)
-            keep[cand[(le & lt).any(axis=1)]] = False
+            keep[cand[np.any(le & lt, axis=1)]] = False
         mask[order[start : start + _BLOCK][keep]] = True
         archive = np.concatenate([archive, block[keep]])
     return mask

@@ -25,7 +25,7 @@ import math
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from jarvis_tui.learning.optimize.types import DIM_TYPES, SearchDimension, SearchSpace
 
@@ -59,6 +59,11 @@ def build_search_space(config: dict[str, Any]) -> SearchSpace:
     return SearchSpace(dimensions=dims, fixed=dict(fixed), constraints=list(rules))
 
 
+def _finite_number(value: object) -> TypeGuard[int | float]:
+    """A finite int or float (a bool is not a number here)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
 def _build_dimension(i: int, entry: Any) -> SearchDimension:
     where = f"search space: entry {i + 1}"
     if not isinstance(entry, dict):
@@ -80,9 +85,10 @@ def _build_dimension(i: int, entry: Any) -> SearchDimension:
         if not values:
             raise ValueError(f"{where}: {dim_type} needs a non-empty list of values")
     elif dim_type in ("continuous", "integer"):
-        for label, v in (("low", low), ("high", high)):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise ValueError(f"{where}: {dim_type} needs a numeric {label}")
+        if not _finite_number(low):
+            raise ValueError(f"{where}: {dim_type} needs a numeric low")
+        if not _finite_number(high):
+            raise ValueError(f"{where}: {dim_type} needs a numeric high")
         if low > high:
             raise ValueError(f"{where}: low ({low}) is greater than high ({high})")
     primitive = entry.get("primitive") or (name.split(".")[0] if "." in name else "")
@@ -138,7 +144,7 @@ def validate_config(space: SearchSpace, params: dict[str, Any]) -> list[str]:
             if isinstance(value, bool) or not isinstance(value, ok_type):
                 want = "an integer" if t == "integer" else "a number"
                 problems.append(f"{key}: expected {want}, got {value!r}")
-            elif not (dim.low <= value <= dim.high):
+            elif dim.low is not None and dim.high is not None and not dim.low <= value <= dim.high:
                 problems.append(f"{key}: {value} is outside [{dim.low}, {dim.high}]")
         elif t == "text" and not isinstance(value, str):
             problems.append(f"{key}: expected text, got {type(value).__name__}")
