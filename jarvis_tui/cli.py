@@ -148,17 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     train.add_argument("--home", dest="train_home", metavar="DIR", help="workspace directory")
-    train.add_argument("--model", metavar="PATH",
-                       help="local Hugging Face model folder (default: the workspace's tiny LM)")  # fmt: skip
-    train.add_argument("--epochs", type=positive_int, default=2, metavar="N")
-    train.add_argument("--batch-size", type=positive_int, default=4, metavar="N")
-    train.add_argument("--rank", type=positive_int, default=8, metavar="R")
-    train.add_argument("--alpha", type=positive_int, default=16, metavar="A")
-    train.add_argument("--lr", type=_positive_float, default=5e-4, metavar="LR")
-    train.add_argument("--max-length", type=positive_int, default=256, metavar="TOKENS")
-    train.add_argument("--max-pairs", type=positive_int, default=200, metavar="N")
-    train.add_argument("--min-quality", type=_unit_float, default=0.7, metavar="Q")
-    train.add_argument("--eval-split", type=_unit_float, default=0.1, metavar="F")
+    _add_lora_settings(train)
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     train.add_argument("--precision", choices=("auto", "bf16", "fp32"), default=None,
                        help="auto (default): bf16 autocast where the device computes bf16 "
@@ -172,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "command under torchrun --nproc-per-node N or accelerate launch works "
                        "too")  # fmt: skip
     train.add_argument("--run-id", help=argparse.SUPPRESS)
+    # The Training pane's child: its stdin is a pipe from the app; when it closes (the
+    # app quit or died) the run is cancelled cleanly instead of training on as an orphan.
+    train.add_argument("--until-stdin-closes", action="store_true", help=argparse.SUPPRESS)
     train.add_argument("--json", action="store_true", help="print the summary as JSON")
     train.set_defaults(func=_cmd_train)
 
@@ -519,6 +512,38 @@ def _cmd_learn(args: argparse.Namespace) -> int:
     return 0 if result["status"] in ("completed", "skipped", "rejected") else 1
 
 
+def _add_lora_settings(parser: argparse.ArgumentParser) -> None:
+    """The LoRA settings' flags, from the schema the Training form uses too.
+
+    Values stay text here and are checked by :func:`_lora_values` (one line on
+    stderr naming the bound, exit 1), in the same words as the form.
+    """
+    from jarvis_tui.learning.training.settings import CLI_SETTINGS
+
+    for s in CLI_SETTINGS:
+        default = s.show(s.default) or None
+        words = s.help if s.kind == "text" else f"{s.help}: {s.accepts()} (default: {default})"
+        parser.add_argument(s.flag, dest=s.name, metavar=s.metavar or None, default=default,
+                            help=words.replace("%", "%%"))  # fmt: skip
+
+
+def _lora_values(args: argparse.Namespace) -> dict:
+    """The LoRA settings given on the command line, checked against the schema."""
+    from jarvis_tui.learning.training.settings import CLI_SETTINGS
+
+    values: dict = {}
+    for s in CLI_SETTINGS:
+        raw = getattr(args, s.name)
+        if raw is None:
+            values[s.name] = s.default
+            continue
+        value, problem = s.parse(str(raw))
+        if problem:
+            raise CommandError(f"{s.flag} {problem}")
+        values[s.name] = value
+    return values
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import json
 
@@ -527,22 +552,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from jarvis_tui.core.fmt import sig
     from jarvis_tui.learning.training import TrainingDataMiner
     from jarvis_tui.learning.training.lora import LoRATrainer, LoRATrainingConfig, dist_from_env
+    from jarvis_tui.learning.training.settings import config_kwargs
     from jarvis_tui.traces import TraceStore
 
+    values = _lora_values(args)
     ws = Workspace(resolve_home(args.train_home or args.home))
     if not ws.traces_db.is_file():
         raise CommandError(f"no trace store at {ws.traces_db}")
+    stop = threading.Event()
+    if args.until_stdin_closes:
+        _stop_when_stdin_closes(stop)
     dist = dist_from_env()
     if args.nproc > 1 and not dist.enabled:
         return _launch_train(args, ws)
     config = LoRATrainingConfig(
-        lora_rank=args.rank, lora_alpha=args.alpha, learning_rate=args.lr,
-        num_epochs=args.epochs, batch_size=args.batch_size, max_seq_length=args.max_length,
-        output_dir=str(ws.checkpoints_dir), gradient_checkpointing=False,
-    )  # fmt: skip
+        **config_kwargs(values), output_dir=str(ws.checkpoints_dir), gradient_checkpointing=False
+    )
     problems = config.validate()
     if problems:
         raise CommandError("; ".join(problems))
+    min_quality, max_pairs = values["min_quality"], values["max_pairs"]
     pairs: list = []
     if dist.is_main:  # under torchrun the other ranks train on rank 0's pairs
         store = TraceStore(ws.traces_db)
@@ -551,17 +580,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
             from jarvis_tui.evals.sets import EvalSplit
 
             # Never a query the eval split holds out (evaluations score on those).
-            miner = TrainingDataMiner(store, min_quality=args.min_quality)
-            pairs, _held = training_pairs(miner.iter_sft_pairs(), EvalSplit(), args.max_pairs)
+            miner = TrainingDataMiner(store, min_quality=min_quality)
+            pairs, _held = training_pairs(miner.iter_sft_pairs(), EvalSplit(), max_pairs)
         finally:
             store.close()
         if not pairs:
-            raise CommandError(
-                f"no SFT pairs with feedback >= {args.min_quality}: label traces first"
-            )
+            raise CommandError(f"no SFT pairs with feedback >= {min_quality}: label traces first")
     console = _console(stderr=True)
-    if args.model:
-        model = args.model
+    if values["model"]:
+        model = values["model"]
     else:
         from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
 
@@ -574,7 +601,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    stop = threading.Event()
     with _signals_stop(stop), Progress(
         TextColumn("{task.description}", markup=False), BarColumn(),
         TextColumn("{task.fields[info]}", markup=False),
@@ -593,7 +619,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         summary = trainer.train(
             pairs, callback=on_step, run_dir=str(ws.checkpoints_dir),
-            eval_fraction=args.eval_split, stop=stop, run_id=args.run_id,
+            eval_fraction=values["eval_fraction"], stop=stop, run_id=args.run_id,
         )  # fmt: skip
     ok = 0 if summary.get("status") in ("completed", "cancelled") else 1
     if not dist.is_main:
@@ -626,6 +652,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return ok
 
 
+def _stop_when_stdin_closes(stop: threading.Event) -> None:
+    """Set *stop* once stdin reaches its end (the parent that holds the pipe is gone)."""
+    import os
+
+    def watch() -> None:
+        # os.read, not sys.stdin: a daemon thread blocked inside the buffered reader
+        # holds its lock, and the interpreter aborts at exit when it cannot take it.
+        with contextlib.suppress(OSError, ValueError):
+            while os.read(sys.stdin.fileno(), 4096):
+                pass
+        stop.set()
+
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
+
+
 @contextlib.contextmanager
 def _signals_stop(stop: threading.Event) -> Iterator[None]:
     """SIGTERM / SIGINT set *stop* (the run finishes its step, saves, ends cancelled);
@@ -653,17 +694,14 @@ def _launch_train(args: argparse.Namespace, ws: Workspace) -> int:
     """``train --nproc N``: the same command as N ranks under torch's elastic launcher."""
     from jarvis_tui.learning.training.lora import launch_ranks
     from jarvis_tui.learning.training.runs import new_run_id
+    from jarvis_tui.learning.training.settings import CLI_SETTINGS
 
     run_id = args.run_id or new_run_id()
-    child = [
-        "train", "--home", str(ws.root), "--epochs", str(args.epochs),
-        "--batch-size", str(args.batch_size), "--rank", str(args.rank),
-        "--alpha", str(args.alpha), "--lr", repr(args.lr), "--max-length", str(args.max_length),
-        "--max-pairs", str(args.max_pairs), "--min-quality", repr(args.min_quality),
-        "--eval-split", repr(args.eval_split), "--device", args.device, "--run-id", run_id,
-    ]  # fmt: skip
-    for flag, value in (("--model", args.model), ("--precision", args.precision),
-                        ("--threads", args.threads)):  # fmt: skip
+    child = ["train", "--home", str(ws.root), "--device", args.device, "--run-id", run_id]
+    for s in CLI_SETTINGS:  # every setting as given (checked already)
+        if getattr(args, s.name) is not None:
+            child += [s.flag, str(getattr(args, s.name))]
+    for flag, value in (("--precision", args.precision), ("--threads", args.threads)):
         if value:
             child += [flag, str(value)]
     if args.json:

@@ -12,7 +12,6 @@ import io
 import json
 import shutil
 import sys
-import threading
 import tomllib
 from pathlib import Path
 from unittest import mock
@@ -363,25 +362,14 @@ async def test_training_greater_and_less_change_the_smoothing(home: Path) -> Non
         assert pane.alpha == 0.2
 
 
-class FakeTrainer:
-    """Stands in for LoRATrainer: runs until stopped (x), then reports cancelled."""
-
-    started = threading.Event()
-
-    def __init__(self, config, model_name: str, **kwargs) -> None:
-        self.config = config
-
-    def train(self, pairs, *, callback=None, stop=None, run_dir=None, eval_fraction=0.0,
-              **kwargs):  # fmt: skip
-        FakeTrainer.started.set()
-        assert stop.wait(30)
-        return {"status": "cancelled", "steps_done": 0}
+FAKE_TRAIN = str(Path(__file__).with_name("fake_train.py"))
+"""Stands in for ``jarvis-tui train`` as the pane's child: holds until cancelled (x)."""
 
 
 async def test_training_s_starts_and_x_cancels(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from jarvis_tui.learning.training import lora
+    from jarvis_tui.ui.panes import training
 
-    monkeypatch.setattr(lora, "LoRATrainer", FakeTrainer)
+    monkeypatch.setattr(training, "TRAIN_COMMAND", (FAKE_TRAIN,))
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_pane(app, pilot, "L")

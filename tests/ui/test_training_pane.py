@@ -1,8 +1,14 @@
-"""Training pane: form validation, a run started from the pane, live points, cancel."""
+"""Training pane: form validation, a run started from the pane (a child process), live
+points, cancel, a failed child, no torch in the app, no orphan after quit or a kill."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,8 +16,9 @@ from textual.widgets import Input, Static
 
 from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.panes import training
 from jarvis_tui.ui.panes.training import TrainingPane, alerts, ema
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.testing import settle, wait_until
 from tests.ui.conftest import make_traces
 
 pytest.importorskip("torch")
@@ -56,6 +63,55 @@ async def test_form_refuses_bad_settings_with_the_reason(home: Path) -> None:
         assert not (home / "checkpoints").exists() or not any((home / "checkpoints").iterdir())
 
 
+async def test_eval_split_1_is_refused_by_the_command_and_the_form_alike(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jarvis_tui.cli import main
+
+    assert main(["train", "--home", str(home), "--eval-split", "1"]) != 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["jarvis-tui: error: --eval-split must be in [0, 1) (got 1)"]
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        set_form(pane, eval_fraction="1")
+        await pilot.press("s")
+        await settle(app, pilot)
+        errors = str(pane.query_one("#training-form-errors", Static).render())
+        assert "eval split must be in [0, 1) (got 1)" in errors, errors
+        assert not pane.training
+    assert not (home / "checkpoints").exists()
+
+
+async def test_train_help_shows_the_form_defaults(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    from jarvis_tui.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    # flag (as --help prints it) -> the form field that sets the same thing
+    fields = {"--min-quality": "min_quality", "--max-pairs": "max_pairs", "--rank": "lora_rank",
+              "--alpha": "lora_alpha", "--dropout": "lora_dropout", "--lr": "learning_rate",
+              "--epochs": "num_epochs", "--batch-size": "batch_size",
+              "--max-length": "max_seq_length", "--eval-split": "eval_fraction"}  # fmt: skip
+    options = text[text.index("options:") :]
+    # Each flag's entry: from "--flag METAVAR" to the next entry's "--flag METAVAR".
+    starts = sorted((m.start(), m.group(1)) for m in re.finditer(r" (--[a-z-]+) [A-Z]+ ", options))
+    helped = {}
+    for (at, flag), (end, _) in zip(starts, [*starts[1:], (len(options), "")], strict=True):
+        found = re.search(r"\(default: ([^)]+)\)", options[at:end])
+        helped[flag] = found.group(1) if found else None
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        shown = {flag: pane.query_one(f"#f-{f}", Input).value for flag, f in fields.items()}
+    assert {flag: helped.get(flag) for flag in fields} == shown
+
+
 async def test_run_from_the_pane_streams_points_and_lands_on_disk(home: Path) -> None:
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -82,38 +138,132 @@ async def test_run_from_the_pane_streams_points_and_lands_on_disk(home: Path) ->
     assert (home / "models" / "tiny-lm").is_dir()
 
 
-async def test_cancel_finishes_the_step_and_keeps_the_adapter(
-    home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from jarvis_tui.learning.training import lora
-
+async def test_cancel_finishes_the_step_and_keeps_the_adapter(home: Path) -> None:
     app = JarvisApp(home)
-    original = lora.LoRATrainer.train
-
-    def train(self, pairs, *, callback=None, stop=None, **kwargs):
-        def on_step(record):
-            if record["step"] == 1:
-                # The user presses c during the first step (deterministically: the
-                # step waits until the pane's cancel action has set the event).
-                app.call_from_thread(app.query_one(TrainingPane).action_cancel)
-                assert stop.wait(10)
-            if callback:
-                callback(record)
-
-        return original(self, pairs, callback=on_step, stop=stop, **kwargs)
-
-    monkeypatch.setattr(lora.LoRATrainer, "train", train)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_training(app, pilot)
-        set_form(pane, max_pairs="64", num_epochs="3", max_seq_length="256", eval_fraction="0")
+        # 64 pairs × 200 epochs: a run that is far from done when x arrives.
+        set_form(pane, max_pairs="64", num_epochs="200", max_seq_length="64", eval_fraction="0")
         await pilot.press("s")
-        await settle(app, pilot, rounds=6)
+        await wait_until(pilot, lambda: bool(pane.steps), timeout=300, what="the first step")
+        await pilot.press("x")
+        await settle(app, pilot, rounds=4)
         assert not pane.training
         assert any("training cancelled" in n.message for n in app._notifications)
-    runs = sorted((home / "checkpoints").iterdir())
-    info = json.loads((runs[0] / "run.json").read_text())
-    assert info["status"] == "cancelled" and info["steps_done"] == 1
-    assert (runs[0] / "final").is_dir()
+        assert "cancelled" in str(pane.query_one("#training-eta", Static).render())
+    (run,) = sorted((home / "checkpoints").iterdir())
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "cancelled"
+    assert 1 <= info["steps_done"] < info["total_steps"]
+    assert (run / "final" / "adapter_config.json").is_file()
+
+
+async def test_a_training_process_that_fails_is_shown_failed_with_its_reason(
+    home: Path, tmp_path: Path
+) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        set_form(pane, model=str(tmp_path / "no-such-model"), max_pairs="8", eval_fraction="0")
+        await pilot.press("s")
+        await settle(app, pilot, rounds=4)
+        assert not pane.training
+        errors = str(pane.query_one("#training-form-errors", Static).render())
+        assert "training failed" in errors and "no-such-model" in errors, errors
+        assert any("training failed" in n.message for n in app._notifications)
+
+
+async def test_a_killed_training_process_is_failed_and_its_stderr_is_logged(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crash = tmp_path / "crash.py"
+    crash.write_text("import sys\nprint('loading the model', file=sys.stderr)\n"
+                     "raise RuntimeError('out of cheese')\n")  # fmt: skip
+    monkeypatch.setattr(training, "TRAIN_COMMAND", (str(crash),))
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        await pilot.press("s")
+        await settle(app, pilot, rounds=4)
+        errors = str(pane.query_one("#training-form-errors", Static).render())
+        assert "training failed: RuntimeError: out of cheese" in errors, errors
+    log = (home / "logs" / "jarvis-tui.log").read_text()
+    assert "Traceback" in log and "out of cheese" in log and "loading the model" in log
+
+
+def _run_child(mode: str, home: Path) -> dict:
+    """The app in a process of its own (tests/ui/training_app_child.py): its last line."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.ui.training_app_child", mode, str(home)],
+        cwd=root, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _alive(pid: int) -> bool:
+    """Whether *pid* runs (a zombie nobody has reaped yet counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def _wait_gone(pid: int, what: str) -> None:
+    deadline = time.monotonic() + 120  # only turns a hang into a failure
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"{what} (pid {pid}) still runs"
+        time.sleep(0.1)
+
+
+def test_a_run_from_the_pane_never_imports_torch_into_the_app(tmp_path: Path) -> None:
+    """The whole run, in a process of its own (other tests' imports would pollute it)."""
+    result = _run_child("full", tmp_path / "ws")
+    assert result["status"] == "completed" and not result["training"]
+    total = result["total"]
+    assert "completed" in result["shown"] and f"step {total}/{total}" in result["shown"]
+    assert result["imported"] == [], f"the UI process imported {result['imported']}"
+
+
+def test_quitting_the_app_ends_its_training_process(tmp_path: Path) -> None:
+    result = _run_child("quit", tmp_path / "ws")
+    info = json.loads((Path(result["run"]) / "run.json").read_text())
+    assert not _alive(info["pid"]), "the training process outlived the app"
+    assert info["status"] == "cancelled"  # stopped cleanly, the adapter saved
+    assert (Path(result["run"]) / "final" / "adapter_config.json").is_file()
+
+
+def test_a_killed_app_leaves_no_orphan_training(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    app = subprocess.Popen(
+        [sys.executable, "-m", "tests.ui.training_app_child", "hold", str(tmp_path / "ws")],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert app.stdout is not None
+        line = app.stdout.readline()
+        assert line, "the app ended before its run had a step"
+        run = Path(json.loads(line)["run"])
+        pid = json.loads((run / "run.json").read_text())["pid"]
+        assert _alive(pid)
+        app.send_signal(signal.SIGKILL)  # no chance to clean up
+        app.wait()
+        _wait_gone(pid, "the training process of a killed app")
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "cancelled"
+    assert (run / "final" / "adapter_config.json").is_file()
 
 
 def test_ema_and_alerts() -> None:

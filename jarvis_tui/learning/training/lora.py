@@ -366,10 +366,6 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _is_num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 @dataclass
 class LoRATrainingConfig:
     """Configuration for LoRA / QLoRA fine-tuning (the spec's fields and defaults)."""
@@ -404,24 +400,18 @@ class LoRATrainingConfig:
 
         Unlike the reference (which raises in ``__post_init__`` for two fields),
         construction never fails, so a form can build a config and show all
-        problems at once. :meth:`LoRATrainer.train` refuses an invalid config.
+        problems at once. :meth:`LoRATrainer.train` refuses an invalid config. The
+        numbers are checked against :mod:`~jarvis_tui.learning.training.settings`,
+        the schema the Training form and ``jarvis-tui train`` use too.
         """
+        from jarvis_tui.learning.training.settings import SETTINGS
+
         p: List[str] = []
-
-        def whole(name: str, lo: int) -> None:
-            v = getattr(self, name)
-            if not _is_int(v):
-                p.append(f"{name} must be a whole number (got {v!r})")
-            elif v < lo:
-                p.append(f"{name} must be at least {lo} (got {v})")
-
-        whole("lora_rank", 1)
-        if not _is_num(self.lora_alpha):
-            p.append(f"lora_alpha must be a number (got {self.lora_alpha!r})")
-        elif self.lora_alpha <= 0:
-            p.append(f"lora_alpha must be greater than 0 (got {self.lora_alpha})")
-        if not _is_num(self.lora_dropout) or not 0 <= self.lora_dropout < 1:
-            p.append(f"lora_dropout must be in [0, 1) (got {self.lora_dropout!r})")
+        for s in SETTINGS:
+            if s.on_config:
+                problem = s.check(getattr(self, s.name))
+                if problem:
+                    p.append(f"{s.name} {problem}")
         mods = self.target_modules
         if (
             isinstance(mods, str)
@@ -430,20 +420,6 @@ class LoRATrainingConfig:
             or not all(isinstance(m, str) and m.strip() for m in mods)
         ):
             p.append(f"target_modules must be a non-empty list of module names (got {mods!r})")
-        whole("num_epochs", 1)
-        whole("batch_size", 1)
-        if not _is_num(self.learning_rate):
-            p.append(f"learning_rate must be a finite number (got {self.learning_rate!r})")
-        elif self.learning_rate <= 0:
-            p.append(f"learning_rate must be greater than 0 (got {self.learning_rate})")
-        if not _is_num(self.weight_decay) or self.weight_decay < 0:
-            p.append(f"weight_decay must be 0 or more (got {self.weight_decay!r})")
-        if not _is_num(self.warmup_ratio) or not 0 <= self.warmup_ratio <= 1:
-            p.append(f"warmup_ratio must be in [0, 1] (got {self.warmup_ratio!r})")
-        if not _is_num(self.max_grad_norm) or self.max_grad_norm <= 0:
-            p.append(f"max_grad_norm must be greater than 0 (got {self.max_grad_norm!r})")
-        whole("max_seq_length", 8)
-        whole("save_every_n_epochs", 1)
         if not isinstance(self.output_dir, (str, os.PathLike)) or not str(self.output_dir).strip():
             p.append(f"output_dir must be a directory path (got {self.output_dir!r})")
         for name in ("use_4bit", "gradient_checkpointing"):
@@ -1201,8 +1177,11 @@ class LoRATrainer:
             problems = cfg.validate()
             if problems:
                 raise ValueError("invalid training config: " + "; ".join(problems))
-            if not _is_num(eval_fraction) or not 0 <= eval_fraction < 1:
-                raise ValueError(f"eval_fraction must be in [0, 1) (got {eval_fraction!r})")
+            from jarvis_tui.learning.training.settings import setting
+
+            why = setting("eval_fraction").check(eval_fraction)
+            if why:
+                raise ValueError(f"eval_fraction {why}")
             if main:
                 root = self._check_writable(
                     Path(run_dir if run_dir is not None else cfg.output_dir).expanduser()

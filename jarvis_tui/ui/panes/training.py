@@ -1,17 +1,26 @@
 """Training pane: mine SFT pairs, train a LoRA adapter, watch every step live.
 
-The pane never talks to torch directly: a thread worker calls the trainer, and
-the charts follow the run folder's ``metrics.jsonl`` (tailed incrementally), so a
-run started by ``jarvis-tui train`` in another process — or on a GPU box sharing
-the folder — is followed exactly like one started here.
+Training never runs in the UI process: ``s`` launches ``jarvis-tui train`` as a
+child process (its own process group) that writes a run folder, and the charts
+follow that folder's ``metrics.jsonl`` (tailed incrementally) — exactly as they
+follow a run started in another terminal or on a GPU box sharing the folder. The
+app never imports torch, transformers or peft for a run. ``x`` cancels through the
+run folder (its ``cancel`` file) and the child's stdin (closed: the child stops at
+the next step and saves the adapter); quitting the app does the same, then
+terminates what is left. A child that dies is shown as failed with its last stderr
+line; its whole stderr goes to the app's log.
 """
 
 from __future__ import annotations
 
-import gc
 import importlib.util
+import json
 import math
+import os
+import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -30,6 +39,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
+from jarvis_tui.learning.training.settings import CLI_SETTINGS, FORM_SETTINGS, config_kwargs
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
@@ -94,20 +104,62 @@ class FitLine(Static):
         return fit(self.parts, max(1, self.size.width)) if self.parts else Text("")
 
 
-FIELDS: tuple[tuple[str, str, str], ...] = (
-    # (id, label, default)
-    ("min_quality", "min quality", "0.7"),
-    ("max_pairs", "max pairs", "200"),
-    ("model", "model", ""),
-    ("lora_rank", "rank", "8"),
-    ("lora_alpha", "alpha", "16"),
-    ("lora_dropout", "dropout", "0.05"),
-    ("learning_rate", "learning rate", "0.0005"),
-    ("num_epochs", "epochs", "2"),
-    ("batch_size", "batch size", "4"),
-    ("max_seq_length", "max length", "256"),
-    ("eval_fraction", "eval split", "0.1"),
+FIELDS: tuple[tuple[str, str, str], ...] = tuple(
+    (s.name, s.label, s.show(s.default)) for s in FORM_SETTINGS
 )
+"""The form's fields (id, label, default), from the LoRA settings schema the ``train``
+command's flags and LoRATrainingConfig.validate use too."""
+
+TRAIN_COMMAND: tuple[str, ...] = ("-m", "jarvis_tui")
+"""What the child runs after ``sys.executable`` (then ``train …``)."""
+QUIT_GRACE_S = 5.0
+"""On quit, how long a child may take to finish its step and save before it is killed."""
+
+
+def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Send *sig* to the child's process group (it leads its own, see ``start_new_session``)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+class TrainingProcessFailed(RuntimeError):
+    """The training child failed; the message carries its stderr (for the log)."""
+
+
+def child_outcome(code: int, stdout: bytes, stderr: str, *, cancelled: bool) -> dict[str, Any]:
+    """The run's summary from the child's exit: its ``--json`` summary when it printed
+    one, else ``failed`` with the reason (the last stderr line, or how it died)."""
+    text = stdout.decode("utf-8", "replace").strip()
+    if text:
+        try:
+            summary = json.loads(text[text.find("{") :])
+        except ValueError:
+            summary = None
+        if isinstance(summary, dict) and isinstance(summary.get("status"), str):
+            return summary
+    if code < 0 and cancelled:
+        return {"status": "cancelled", "message": "stopped before the first step"}
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    last = lines[-1] if lines else ""
+    prefix = "jarvis-tui: error: "
+    if last.startswith(prefix):
+        last = last[len(prefix) :]
+    if code < 0:
+        why = f"the training process was killed by {_signal_name(code)}"
+        if last:
+            why += f" ({last})"
+    else:
+        why = last or f"the training process exited with code {code}"
+    return {"status": "failed", "message": why}
 
 
 STATUS_STYLES = {"completed": "bold green", "running": "bold yellow", "cancelled": "bold cyan",
@@ -306,7 +358,10 @@ class TrainingPane(Widget):
         """EMA smoothing of the loss curve."""
         self.training = False
         """A run started from this pane is in progress."""
-        self._stop: Optional[threading.Event] = None
+        self.run_id: Optional[str] = None
+        """The run the pane's training process writes (its folder in checkpoints/)."""
+        self._proc: Optional[subprocess.Popen[bytes]] = None
+        self._cancelled = False
         self._tail: Any = None
         self._started_at = 0.0
         self._loaded = False
@@ -334,10 +389,13 @@ class TrainingPane(Widget):
                 yield NavTable(id="training-runs", cursor_type="row")
                 yield Static(Text("LoRA settings · tab / escape", style="dim"),
                              id="training-form-title")  # fmt: skip
-                for fid, label, default in FIELDS:
+                for setting in FORM_SETTINGS:
                     with Horizontal(classes="form-row"):
-                        yield Label(label, classes="form-label")
-                        yield Input(value=default, id=f"f-{fid}", classes="form-input")
+                        yield Label(setting.label, classes="form-label")
+                        field = Input(value=setting.show(setting.default),
+                                      id=f"f-{setting.name}", classes="form-input")  # fmt: skip
+                        field.tooltip = f"{setting.label}: {setting.accepts()}"
+                        yield field
                 yield Static(id="training-form-errors")
             with Vertical(id="training-charts"):
                 yield Static(id="training-install")
@@ -416,29 +474,15 @@ class TrainingPane(Widget):
     # ------------------------------------------------------------ data
 
     def _form(self) -> tuple[dict[str, Any], list[str]]:
+        """The form's values, and every refusal in the schema's words (its bounds)."""
         values: dict[str, Any] = {}
         problems: list[str] = []
-        kinds = {"min_quality": float, "max_pairs": int, "lora_rank": int, "lora_alpha": int,
-                 "lora_dropout": float, "learning_rate": float, "num_epochs": int,
-                 "batch_size": int, "max_seq_length": int, "eval_fraction": float}  # fmt: skip
-        for fid, label, _ in FIELDS:
-            raw = self.query_one(f"#f-{fid}", Input).value.strip()
-            if fid == "model":
-                values[fid] = raw
-                continue
-            try:
-                values[fid] = kinds[fid](raw)
-                if isinstance(values[fid], float) and not math.isfinite(values[fid]):
-                    raise ValueError
-            except ValueError:
-                problems.append(f"{label}: {raw!r} is not a {kinds[fid].__name__}")
-        if not problems:
-            if not 0.0 <= values["min_quality"] <= 1.0:
-                problems.append("min quality must be in [0, 1]")
-            if values["max_pairs"] < 1:
-                problems.append("max pairs must be at least 1")
-            if not 0.0 <= values["eval_fraction"] < 1.0:
-                problems.append("eval split must be in [0, 1)")
+        for s in FORM_SETTINGS:
+            value, problem = s.parse(self.query_one(f"#f-{s.name}", Input).value)
+            if problem:
+                problems.append(f"{s.label} {problem}")
+            else:
+                values[s.name] = value
         return values, problems
 
     @on(Input.Changed, "#f-min_quality")
@@ -549,10 +593,9 @@ class TrainingPane(Widget):
         keep = self.followed
         self._fill_runs()
         table = self.query_one("#training-runs", DataTable)
-        if self.training and (keep is None or keep not in [r.run_id for r in msg.runs]):
-            fresh = [r for r in msg.runs if r.created >= self._started_at - 1]
-            if fresh:
-                keep = fresh[0].run_id
+        ids = [r.run_id for r in msg.runs]
+        if self.training and (keep is None or keep not in ids) and self.run_id in ids:
+            keep = self.run_id  # the run this pane started, once its folder exists
         if keep is None and msg.runs:
             keep = msg.runs[0].run_id
         if keep is not None and keep in [r.run_id for r in msg.runs]:
@@ -607,7 +650,12 @@ class TrainingPane(Widget):
         if self._tail is not None and self.followed is not None:
             self._read_tail(self.followed, self._tail)
         self._ticks += 1
-        if self._ticks % 10 == 0 and self._loaded and self._visible():
+        if (
+            self.training and self.run_id is not None and self._run(self.run_id) is None
+            and (self.run_path(self.run_id) / "run.json").is_file()
+        ):  # fmt: skip
+            self.action_refresh_runs()  # the child has made its run folder: follow it
+        elif self._ticks % 10 == 0 and self._loaded and self._visible():
             # Runs started elsewhere (jarvis-tui train, another machine) show up.
             self.action_refresh_runs()
 
@@ -808,18 +856,11 @@ class TrainingPane(Widget):
             self._status()
             return
         values, problems = self._form()
-        config = None
         if not problems:
             from jarvis_tui.learning.training.lora import LoRATrainingConfig
 
-            config = LoRATrainingConfig(
-                lora_rank=values["lora_rank"], lora_alpha=values["lora_alpha"],
-                lora_dropout=values["lora_dropout"], learning_rate=values["learning_rate"],
-                num_epochs=values["num_epochs"], batch_size=values["batch_size"],
-                max_seq_length=values["max_seq_length"],
-                output_dir=str(self.workspace.checkpoints_dir),
-                gradient_checkpointing=False,
-            )  # fmt: skip
+            config = LoRATrainingConfig(**config_kwargs(values),
+                                        output_dir=str(self.workspace.checkpoints_dir))  # fmt: skip
             problems = list(config.validate())
         if not problems and not self.total_pairs:
             problems = ["no SFT pairs: label traces or lower min quality"]
@@ -827,69 +868,121 @@ class TrainingPane(Widget):
             errors.update(Text("\n".join("✗ " + visible(p) for p in problems), style="bold red"))
             self.call_after_refresh(errors.scroll_visible, animate=False)
             return
+        from jarvis_tui.learning.training.runs import new_run_id
+
+        run_id = new_run_id()
+        argv = self.train_argv(values, run_id)
+        stderr = tempfile.TemporaryFile()  # owner-only, gone when closed
+        try:
+            # Its own session and process group: a ctrl+c in the terminal is the app's,
+            # and quitting can end the child and anything it started.
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                start_new_session=True, close_fds=True,
+            )  # fmt: skip
+        except OSError as exc:
+            stderr.close()
+            errors.update(Text(f"✗ cannot start training: {visible(str(exc))}", style="bold red"))
+            return
         errors.update("")
         self.training = True
+        self.run_id = run_id
+        self._proc = proc
+        self._cancelled = False
         self._started_at = time.time()
-        self._stop = threading.Event()
         self.followed = None
         self.refresh_bindings()
         self._status(f"up to {values['max_pairs']:,} pairs")
-        self._train(config, values["model"], values["min_quality"], values["max_pairs"],
-                    values["eval_fraction"], self._stop)  # fmt: skip
+        self._train(proc, stderr, run_id, " ".join(argv[1:]))
+
+    def train_argv(self, values: dict[str, Any], run_id: str) -> list[str]:
+        """The ``jarvis-tui train`` command line for the form's *values*."""
+        argv = [sys.executable, *TRAIN_COMMAND, "train", "--home", str(self.workspace.root),
+                "--run-id", run_id, "--json", "--threads", "ui", "--until-stdin-closes"]  # fmt: skip
+        for s in CLI_SETTINGS:
+            value = values[s.name]
+            if value == "" or value is None:
+                continue
+            argv += [s.flag, repr(value) if isinstance(value, float) else str(value)]
+        return argv
+
+    def run_path(self, run_id: str) -> Path:
+        return Path(self.workspace.checkpoints_dir) / run_id
 
     @work(thread=True, exit_on_error=False, group="training.run", description="LoRA training")
-    def _train(self, config: Any, model: str, min_quality: float, max_pairs: int,
-               eval_fraction: float, stop: threading.Event) -> None:  # fmt: skip
-        from jarvis_tui.evals.heldout import training_pairs, write_split
-        from jarvis_tui.evals.sets import EvalSplit
-        from jarvis_tui.learning.training.data import TrainingDataMiner
-        from jarvis_tui.learning.training.lora import LoRATrainer
-        from jarvis_tui.learning.training.runs import new_run_id
-        from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+    def _train(self, proc: subprocess.Popen[bytes], err: Any, run_id: str, command: str) -> None:
+        """Wait for the training child; its summary (or why it failed) becomes RunFinished."""
+        from jarvis_tui.learning.training.lora import mark_run_failed
+        from jarvis_tui.learning.training.runs import RunInfo
 
-        try:
-            # Only what the run trains on is held in memory (the newest pairs first),
-            # never a query the eval split holds out (E scores the adapter on those).
-            miner = TrainingDataMiner(self.store, min_quality=min_quality)
-            split = EvalSplit()
-            pairs, held = training_pairs(miner.iter_sft_pairs(), split, max_pairs)
-            model_path = model or str(ensure_tiny_lm(self.workspace.models_dir))
-            run_id = new_run_id()
-            run_path = Path(config.output_dir) / run_id
-            seen = [False]
-
-            def on_step(record: dict[str, Any]) -> None:
-                if not seen[0]:
-                    seen[0] = True
-                    # The trainer made the run folder before its first step: the split
-                    # goes beside run.json before anything is trained on.
-                    write_split(run_path, split, held)
-                    # torch + transformers + peft and the model are now loaded: a
-                    # million long-lived objects that every full garbage collection
-                    # would walk (300 ms pauses of the UI, measured). None of it is
-                    # garbage; exempt it from the cyclic GC.
-                    gc.freeze()
-                    self.app.call_from_thread(self.action_refresh_runs)
-
-            # Beside the UI: all cores but one, so the screen stays responsive.
-            trainer = LoRATrainer(config, model_name=model_path, threads="ui")
-            summary = trainer.train(
-                pairs, callback=on_step, stop=stop, run_dir=config.output_dir,
-                eval_fraction=eval_fraction, run_id=run_id,
-            )  # fmt: skip
-            if not seen[0] and (run_path / "run.json").is_file():
-                write_split(run_path, split, held)  # a run that stopped before a step
-        except Exception as exc:  # reported in the pane, not as a traceback
-            summary = {"status": "failed", "message": str(exc)}
+        assert proc.stdout is not None
+        out = proc.stdout.read()  # the --json summary (the child prints nothing else there)
+        code = proc.wait()
+        with err:  # the temporary file the child wrote its stderr to
+            err.seek(0)
+            stderr = err.read().decode("utf-8", "replace")
+        if proc.stdin is not None:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        summary = child_outcome(code, out, stderr, cancelled=self._cancelled)
+        run_path = self.run_path(run_id)
+        if summary["status"] == "failed":
+            if (run_path / "run.json").is_file() and RunInfo.load(run_path).status in (
+                "running", "interrupted",
+            ):  # fmt: skip
+                mark_run_failed(run_path, summary["message"])  # its writer is gone
+            log = getattr(self.app, "error_log", None)
+            if log is not None:
+                tail = "\n".join(stderr.splitlines()[-200:])
+                log.record("LoRA training", TrainingProcessFailed(
+                    f"{command}\nexit status {code}; its stderr:\n{tail}"))  # fmt: skip
         self.post_message(self.RunFinished(dict(summary)))
 
     def action_cancel(self) -> None:
         if self._eval_stop is not None and self.evaluating is not None:
             self._eval_stop.set()
             self._status("cancelling the evaluation: the partial result is shown, not saved")
-        if self._stop is not None:
-            self._stop.set()
+        if self._proc is not None and self.training and not self._cancelled:
+            self._cancelled = True
+            self._ask_child_to_stop()
             self._status("cancelling: finishing the current step and saving the adapter")
+
+    def _ask_child_to_stop(self) -> None:
+        """The cancel file in its run folder (the trainer checks it at every step) and
+        EOF on its stdin (``--until-stdin-closes``: also before the folder exists)."""
+        proc, run_id = self._proc, self.run_id
+        if proc is None or run_id is None:
+            return
+        folder = self.run_path(run_id)
+        if folder.is_dir() and not folder.is_symlink():
+            from jarvis_tui.learning.training.lora import CANCEL_FILE
+            from jarvis_tui.paths import FILE_MODE
+
+            try:
+                flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                os.close(os.open(folder / CANCEL_FILE, flags, FILE_MODE))
+            except OSError:
+                pass  # the stdin below still stops it
+        if proc.stdin is not None:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+    def on_unmount(self) -> None:
+        """The app quits: a running child stops cleanly, or is killed after a grace period."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        self._cancelled = True
+        self._ask_child_to_stop()  # (a SIGTERM now would be its second stop: an interrupt)
+        try:
+            proc.wait(timeout=QUIT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc, signal.SIGKILL)
+            proc.wait()
 
     # ------------------------------------------------------------ evaluate vs base
 
@@ -1034,7 +1127,7 @@ class TrainingPane(Widget):
     @on(RunFinished)
     def _finished(self, msg: TrainingPane.RunFinished) -> None:
         self.training = False
-        self._stop = None
+        self._proc = None
         self.refresh_bindings()
         s = msg.summary
         status = s.get("status", "?")
