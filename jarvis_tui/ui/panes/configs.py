@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.console import Group
 from rich.text import Text
@@ -23,12 +23,17 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widget import Widget
 from textual.widgets import DataTable, Label, Static
 
+from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
+
+if TYPE_CHECKING:
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+    from jarvis_tui.traces import TraceStore
+    from jarvis_tui.workspace import WorkspaceSession
 
 KIND_STYLE = {"added": "green", "removed": "red", "changed": "yellow"}
 AGENT_WIDTH = 14
@@ -162,9 +167,10 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(value)
 
 
-class ConfigsPane(Widget):
+class ConfigsPane(Pane):
     """Agent configs: versions, diffs, rollback, evolve."""
 
+    PANE_ID = "configs"
     HELP_TITLE = "Configs"
     HELP_TEXT = (
         "Agents of the workspace's agents/ folder. Pick an agent, then a version (tab moves "
@@ -226,7 +232,7 @@ class ConfigsPane(Widget):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.evolver: Any = None
+        self.evolver: AgentConfigEvolver | None = None
         """The workspace's AgentConfigEvolver (None until the store is open)."""
         self.agent: Optional[str] = None
         """The selected agent."""
@@ -236,7 +242,7 @@ class ConfigsPane(Widget):
         self.text_mode = False
         self.proposals: list[Proposal] = []
         self._loaded = False
-        self._store: Any = None
+        self._store: TraceStore | None = None
         self.outcomes: Any = None
         """The selected agent's :class:`VersionOutcomes` (None until computed)."""
         self._outcomes_error = ""
@@ -310,28 +316,29 @@ class ConfigsPane(Widget):
                 self._fill_versions(self.versions)
         self._show_spark()
 
-    def store_opened(self, store: Any, agents_dir: Any) -> None:
-        from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
-
-        self._store = store
-        self.evolver = AgentConfigEvolver(store, config_dir=agents_dir)
-        self._agents_dir = agents_dir
+    def workspace_ready(self, session: WorkspaceSession) -> None:
+        super().workspace_ready(session)
+        self._store = session.traces
+        self.evolver = session.evolver
         if self._visible():
             self.focus_default()
 
     def _visible(self) -> bool:
-        try:
-            return self.app.query_one("#panes").active == "configs"  # type: ignore[attr-defined]
-        except Exception:
-            return False
+        return self.is_active
+
+    def _evolver(self) -> AgentConfigEvolver:
+        """The evolver (only called once the workspace is ready)."""
+        if self.evolver is None:
+            raise RuntimeError("the workspace is not open yet")
+        return self.evolver
 
     def focus_default(self) -> None:
         # Immediate (Widget.focus() is deferred): a key typed right after the pane
         # switch must already reach this pane.
         focus_now(self.query_one("#configs-agents", DataTable))
-        self.pane_shown()
+        self.on_shown()
 
-    def pane_shown(self) -> None:
+    def on_shown(self) -> None:
         """First time the pane is on screen: list the agents (lazily)."""
         if self.evolver is not None and not self._loaded:
             self._loaded = True
@@ -347,12 +354,12 @@ class ConfigsPane(Widget):
           description="list agent configs")  # fmt: skip
     def _load_agents(self) -> None:
         out = []
-        for name in self.evolver.list_agents():
-            versions = self.evolver.list_versions(name)
+        for name in self._evolver().list_agents():
+            versions = self._evolver().list_versions(name)
             readable = True
             if versions:
                 try:
-                    self.evolver.load_version(name, versions[-1]["version"])
+                    self._evolver().load_version(name, versions[-1]["version"])
                 except ValueError:
                     readable = False
             out.append({"name": name, "versions": len(versions), "readable": readable})
@@ -420,7 +427,7 @@ class ConfigsPane(Widget):
             return
         try:
             out = version_outcomes(
-                self._store, self.evolver, name, workspace=getattr(self.app, "workspace", None)
+                self._store, self.evolver, name, workspace=self.workspace
             )
         except Exception as exc:  # a broken log or store: say so, keep the timeline
             self.post_message(self.OutcomesLoaded(name, None, one_line(str(exc), 200)))
@@ -505,7 +512,7 @@ class ConfigsPane(Widget):
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.versions",
           description="load versions")  # fmt: skip
     def _load_versions(self, name: str) -> None:
-        self.post_message(self.VersionsLoaded(name, self.evolver.list_versions(name)))
+        self.post_message(self.VersionsLoaded(name, self._evolver().list_versions(name)))
 
     @on(VersionsLoaded)
     def _versions_loaded(self, msg: ConfigsPane.VersionsLoaded) -> None:
@@ -648,7 +655,7 @@ class ConfigsPane(Widget):
     def _compute_diff(self, agent: str, old: int, new: int, text_mode: bool) -> None:
         from jarvis_tui.learning.agent_evolver import toml_diff
 
-        ev = self.evolver
+        ev = self._evolver()
         head = Text()
         head.append(f"{agent}: version {old} → version {new}", style="bold")
         if new == self._current_version():
@@ -689,7 +696,7 @@ class ConfigsPane(Widget):
             return self.evolver is not None
         return True
 
-    PALETTE: tuple[tuple[str, str, str], ...] = (
+    PALETTE = (
         ("rollback", "roll back to the selected version",
          "Preview what will be written and what its traces said, then y writes (b)"),
         ("mark", "mark the selected version", "Compare other versions with it (m)"),
@@ -702,22 +709,7 @@ class ConfigsPane(Widget):
         ("refresh", "reload", "Re-read agents/, versions and outcomes (r)"),
     )  # fmt: skip
 
-    def palette_commands(self) -> Any:
-        """``configs: …`` commands for the palette: the pane's actions that apply now."""
-        from textual.app import SystemCommand
-
-        for action, title, help_text in self.PALETTE:
-            if self.check_action(action, ()):
-                yield SystemCommand(f"configs: {title}", help_text,
-                                    lambda a=action: self._palette(a))  # fmt: skip
-
-    def _palette(self, action: str) -> None:
-        """Run a palette entry: show the pane, then the action itself."""
-        show = getattr(self.app, "action_show_pane", None)
-        if callable(show):
-            show("configs")
-        if self.check_action(action, ()):
-            getattr(self, f"action_{action}")()
+    # palette_commands: the Pane default (PALETTE above, "configs: …").
 
     def action_toggle_text(self) -> None:
         self.text_mode = not self.text_mode
@@ -759,7 +751,7 @@ class ConfigsPane(Widget):
     def _preview_rollback(self, agent: str, version: int) -> None:
         """Read exactly what a rollback would write (off the UI thread), then ask."""
         try:
-            text = self.evolver.preview_rollback(agent, version)
+            text = self._evolver().preview_rollback(agent, version)
         except ValueError as exc:
             self.app.call_from_thread(
                 self.app.notify, str(exc), severity="error", timeout=8, markup=False
@@ -779,8 +771,8 @@ class ConfigsPane(Widget):
         body.append("\nWhat changes (current → after the rollback):\n", style="bold")
         try:
             cur = self._current_version()
-            old = self.evolver.load_version(agent, cur) if cur is not None else {}
-            target = self.evolver.load_version(agent, version)
+            old = self._evolver().load_version(agent, cur) if cur is not None else {}
+            target = self._evolver().load_version(agent, version)
             body.append_text(render_changes(toml_diff(old, target)))
         except ValueError as exc:
             body.append(f"cannot compare keys: {exc}\n", style="red")
@@ -827,7 +819,7 @@ class ConfigsPane(Widget):
 
     @work(thread=True, exit_on_error=False, group="configs.write", description="roll back")
     def _do_rollback(self, agent: str, version: int) -> None:
-        self.evolver.rollback(agent, version)
+        self._evolver().rollback(agent, version)
         self.post_message(self.Written(agent, f"rolled back to version {version}"))
 
     @on(Written)
@@ -852,15 +844,15 @@ class ConfigsPane(Widget):
             seen[0] = n
             self.app.call_from_thread(self._status, f"Analysing traces… {n:,} read")
 
-        recs = self.evolver.analyze(progress=progress)
+        recs = self._evolver().analyze(progress=progress)
         proposals = []
         for name, m in sorted(LearningOrchestrator._merge(recs).items()):
             tools = sorted(m["tools"], key=lambda t: (-m["tools"][t], t))
             current: dict[str, Any] = {}
-            versions = self.evolver.list_versions(name)
+            versions = self._evolver().list_versions(name)
             if versions:
                 try:
-                    current = self.evolver.load_version(name, versions[-1]["version"])
+                    current = self._evolver().load_version(name, versions[-1]["version"])
                 except ValueError:
                     current = {}
             settings = dict(current.get("agent", {}))
@@ -952,11 +944,11 @@ class ConfigsPane(Widget):
 
     @work(thread=True, exit_on_error=False, group="configs.write", description="write config")
     def _write_proposal(self, p: Proposal) -> None:
-        self.evolver.write_config(
+        self._evolver().write_config(
             p.agent, tools=p.tools, max_turns=p.max_turns, temperature=p.temperature,
             system_prompt=p.system_prompt, cause="evolver",
             note="accepted in the Configs pane: best for " + ", ".join(p.classes),
         )  # fmt: skip
-        written = self.evolver.list_versions(p.agent)
+        written = self._evolver().list_versions(p.agent)
         number = written[-1]["version"] if written else p.next_version
         self.post_message(self.Written(p.agent, f"version {number} written"))
