@@ -1096,7 +1096,7 @@ def _cmd_export_best(args: argparse.Namespace) -> int:
             path = export_best_recipe(run, args.path, parents=args.parents)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        store.save_run(run)  # remembers best_recipe_path, as the reference does
+        store.save_run(run)  # remembers best_recipe_path, as OpenJarvis does
     finally:
         store.close()
     _say(_console(), f"wrote {path} (trial {run.best_trial.trial_id})")

@@ -35,7 +35,7 @@ The workspace is not trusted:
   ``/``, ``\\``, ``%``, glob characters, control characters and a leading ``.`` are
   percent-encoded.
 
-Differences from the reference, on purpose:
+Differences from OpenJarvis, on purpose:
 
 - a hand edit of the current file is only *detected* (its version shows as
   ``external`` and is logged as such when the next write archives it); as in the
@@ -629,8 +629,8 @@ class VersionStore:
         plus ``seq`` (its archive number), ``current``, ``cause``, ``note``,
         ``summary``, ``sha256``, ``created`` (when it was logged; None if unknown) and
         ``error`` (None, or why the file cannot be used: a symbolic link, too large).
-        Versions are ordered numerically (the reference sorted names, so v10 came
-        before v9). A version with no log line (written by OpenJarvis, or a hand edit)
+        Versions are ordered numerically (v10 after v9, not before it as a sort by
+        name would put it). A version with no log line (written by OpenJarvis, or a hand edit)
         shows as ``external``. A bad file never raises here: it is an entry with an
         ``error``.
         """
@@ -741,7 +741,7 @@ class VersionStore:
         overwritten or dropped. Rolling back to the current version does nothing.
         Raises ``ValueError`` naming the available versions when *version* does not
         exist, and :class:`BadConfigError` when the target is not valid TOML, too
-        large or a link (unlike the reference, which would copy it into place).
+        large or a link; such a file is never copied into place.
         """
         stem = agent_file_stem(agent_name)
         with self._session(write=True) as d:

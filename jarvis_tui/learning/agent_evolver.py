@@ -7,15 +7,15 @@ OpenJarvis ignores): read that module for the layout, the crash and symlink rule
 how agent names map to file names. Key-level diffs are in :mod:`jarvis_tui.configs.diff`.
 Every public name of both stays importable from here.
 
-Deliberate differences from the reference (``openjarvis.learning.agent_evolver``):
+Deliberate differences from OpenJarvis (``openjarvis.learning.agent_evolver``):
 
-- ``analyze`` streams every trace (the reference reads the newest 10,000), honours
-  ``min_quality`` (the reference ignores it) and treats a trace without feedback as
-  unrated (the reference scores it 0.0, penalising whatever unrated traces used).
+- ``analyze`` streams every trace (OpenJarvis reads the newest 10,000), honours
+  ``min_quality`` (OpenJarvis ignores it) and treats a trace without feedback as
+  unrated (OpenJarvis scores it 0.0, penalising whatever unrated traces used).
 - A new version of an existing config is an *edit* of it (``tomlkit``, which keeps
   the user's comments, key order and layout); only the keys it sets change, every
   other table and key is kept. A new file is written with ``tomli_w``. Either way the
-  text is checked to parse back to exactly the intended values (the reference's
+  text is checked to parse back to exactly the intended values (OpenJarvis's
   hand-made TOML breaks on a newline or control character in a system prompt).
 - Writes are atomic, owner-only and serialised across processes; each version records
   why it exists (``cause`` and ``note``); a config edited by hand shows up as an
@@ -119,7 +119,7 @@ def _feedback_of(trace: Trace) -> Optional[float]:
 
 
 def _p75(hist: Counter) -> int:
-    """The reference's 75th percentile (sorted[int(n * 0.75)]) from a histogram."""
+    """OpenJarvis's 75th percentile (sorted[int(n * 0.75)]) from a histogram."""
     n = sum(hist.values())
     idx = min(int(n * 0.75), n - 1)
     seen = 0
@@ -193,8 +193,8 @@ class AgentConfigEvolver(VersionStore):
         ``avg_feedback`` (mean over rated traces; None when none), ``rated_count``,
         ``good_count`` and ``tool_counts`` (good traces using each tool).
 
-        Unlike the reference, which reads the newest 10,000 traces, scores a missing
-        feedback as 0.0 and ignores ``min_quality``:
+        Every trace counts and ``min_quality`` is honoured (OpenJarvis reads the
+        newest 10,000 traces, scores a missing feedback as 0.0 and ignores it):
 
         - traces are streamed (memory does not grow with the store);
         - a trace without feedback is unrated: it counts in ``sample_count`` and in
@@ -297,8 +297,8 @@ class AgentConfigEvolver(VersionStore):
         stop: Optional[threading.Event],
         progress: Optional[Callable[[int], None]],
     ) -> List[Dict[str, Any]]:
-        """:meth:`analyze` over every trace, one at a time (any store; the reference the
-        SQL path is tested against)."""
+        """:meth:`analyze` over every trace, one at a time: works on any store, and is
+        what the SQL path is tested against."""
         classes: Dict[str, _ClassStats] = {}
         n = 0
         minq = self._min_quality
@@ -665,9 +665,9 @@ def _parsed_or_none(current: Optional[bytes]) -> Optional[Dict[str, Any]]:
 def _keep_other_settings(current: Optional[bytes], data: Dict[str, Any]) -> Dict[str, Any]:
     """*data* ([agent] fields) over what else the current config holds.
 
-    Unlike the reference, which writes a fresh file, a new version keeps the tables
-    and [agent] keys it does not set (a promoted trial's [intelligence] model, a
-    user's own settings). A current file that does not parse is replaced whole.
+    A new version keeps the tables and [agent] keys it does not set (a promoted
+    trial's [intelligence] model, a user's own settings), where OpenJarvis writes a
+    fresh file. A current file that does not parse is replaced whole.
     """
     old = _parsed_or_none(current)
     if old is None:

@@ -9,25 +9,25 @@ many times (the least-tried first) before the strategy decides; ``reward_thresho
 turns rewards into whole successes (``reward >= threshold``) and failures, as the
 reference does.
 
-Differences from the reference, on purpose:
+Differences from OpenJarvis, on purpose:
 
 * **Fractional rewards by default.** With ``reward_threshold=None`` (the default) a
   reward ``r`` in [0, 1] (feedback, or a
   :class:`~jarvis_tui.learning.heuristic_reward.HeuristicRewardFunction` value) adds
-  ``r`` to alpha and ``1 - r`` to beta. The reference thresholds at 0.5 and counts a
+  ``r`` to alpha and ``1 - r`` to beta. OpenJarvis thresholds at 0.5 and counts a
   whole success or failure, which throws away how good a 0.55 or a 0.95 was; pass
   ``reward_threshold=0.5`` for that. Rewards outside [0, 1] are clamped; NaN raises
   ``ValueError``.
-* **min_pulls defaults to 0** (the reference: 3): an unpulled arm's Beta(1, 1) prior
+* **min_pulls defaults to 0** (OpenJarvis: 3): an unpulled arm's Beta(1, 1) prior
   already explores, and UCB1 tries every unpulled arm first. The under-tried arm with
   the fewest pulls is taken (the first listed on a tie), not a random one.
 * **UCB1 counts pulls per query class** (each class is its own bandit); the
   reference uses the total over all classes.
 * **Reproducible.** All draws come from one ``random.Random(seed)``; the same seed and
-  the same calls give the same choices. The reference uses the global ``random``.
+  the same calls give the same choices. OpenJarvis uses the global ``random``.
 * **A RouterPolicy.** ``select_model(context)`` chooses among ``available_models`` (or,
   without that list, among the models this class has seen, else the fallback chain).
-  The reference's ``route(context, models)`` is kept.
+  OpenJarvis's ``route(context, models)`` is kept.
 * Query classes come from :func:`classify_query` on the query text, the same classes as
   the trace store and :class:`~jarvis_tui.learning.trace_policy.TraceDrivenPolicy`.
 
@@ -237,7 +237,7 @@ class BanditRouterPolicy(RouterPolicy):
     # ------------------------------------------------------------------ routing
 
     def route(self, context: RoutingContext, models: List[str]) -> str:
-        """Choose among *models* with the configured strategy (the reference's entry point)."""
+        """Choose among *models* with the configured strategy (OpenJarvis's entry point)."""
         if not models:
             raise ValueError("No models available")
         return self._choose(classify_query(context.query), list(models))[0]

@@ -1,6 +1,6 @@
 """Wire :class:`~jarvis_tui.learning.router.HeuristicRouter` into the RouterPolicyRegistry.
 
-Unlike the reference, importing this module registers nothing: registration happens in
+Importing this module registers nothing: registration happens in
 :func:`ensure_registered` (called by ``jarvis_tui.learning.ensure_registered``), so a
 test that clears the registry can put the entries back by calling it again.
 """

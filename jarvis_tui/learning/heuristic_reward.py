@@ -7,7 +7,7 @@ Same formula as ``openjarvis.learning.heuristic_reward``::
     efficiency = completion_tokens / (prompt + completion)  (0.5 with no tokens)
     reward     = w_latency * latency + w_cost * cost + w_efficiency * efficiency
 
-and the result is clamped to [0, 1]. Where the reference lets odd input leak through,
+and the result is clamped to [0, 1]. Where OpenJarvis lets odd input leak through,
 this one holds the bound (a property test checks it):
 
 * each component is clamped on its own, so a negative latency or cost cannot lift
@@ -16,7 +16,7 @@ this one holds the bound (a property test checks it):
 * **NaN** means "measured, but broken": that component scores 0 (pessimistic, so a
   bad measurement never raises a reward). A NaN token count makes efficiency 0.
   Infinity is a real (if absurd) value: ``inf`` latency or cost scores 0;
-* a missing keyword or ``None`` is "not measured" and takes the reference's default
+* a missing keyword or ``None`` is "not measured" and takes OpenJarvis's default
   (0 seconds, 0 USD, 0 tokens);
 * integers too large for a float count as infinity instead of raising.
 

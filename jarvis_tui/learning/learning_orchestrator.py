@@ -1,24 +1,24 @@
 """LearningOrchestrator — one trace → learn → eval cycle (``openjarvis.learning``).
 
-Differences from the reference, on purpose:
+Differences from OpenJarvis, on purpose:
 
 * ``run(agent_id=...)`` considers *and evolves* only that agent: the miner and the
-  evolver see only its traces, and only its config is written (the reference mines
+  evolver see only its traces, and only its config is written (OpenJarvis mines
   one agent but then rewrites the config of whatever agent won any class).
 * The evolver's per-class recommendations are merged per agent before writing:
-  one new version per agent per cycle (the reference writes one version per class,
+  one new version per agent per cycle (OpenJarvis writes one version per class,
   so an agent recommended for three classes got three versions and kept the last).
   The tools are the union ordered by how often the classes used them; ``max_turns``
   is the largest recommended.
 * The agent's other settings (temperature, system prompt) are kept from its current
-  config; the reference reset them to defaults, wiping the user's system prompt.
+  config; OpenJarvis reset them to defaults, wiping the user's system prompt.
   A config that would not change is not rewritten.
 * One agent whose config cannot be written (a name no file can hold, a config that
   is a link or too large to archive, a read-only file) is reported in
   ``result["config_errors"]`` as ``(agent, one-line reason)``; the other agents still
-  get theirs (the reference aborted the whole cycle at the first bad agent).
+  get theirs (OpenJarvis aborted the whole cycle at the first bad agent).
 * When the eval gate rejects the cycle, the configs written by it are rolled back
-  (each rollback is itself a recorded version); the reference reported "rejected"
+  (each rollback is itself a recorded version); OpenJarvis reported "rejected"
   and left the new configs in place.
 * LoRA training runs only when configured, with enough pairs, and when torch is
   importable; it is imported lazily.

@@ -11,7 +11,7 @@ agent in the class, shrunk toward a neutral 0.5 as if it had
 :data:`PRIOR_WEIGHT` more ratings of 0.5 (one lucky rating does not beat a steady
 record), then the success rate (Laplace-smoothed), then the trace count.
 
-The reference rule is kept beside it (:attr:`AgentRecommendation.reference`): it
+OpenJarvis's rule is kept beside it (:attr:`AgentRecommendation.reference`): it
 averages only the traces rated ≥ ``min_quality``, which says nothing about how
 often an agent is rated *below* it — an agent with 10 great and 90 poor ratings
 can win. Where the two differ, both are shown with :attr:`AgentRecommendation.why`.
@@ -49,7 +49,7 @@ class AgentEvidence:
     successes: int = 0
     known_outcomes: int = 0
     quality_n: int = 0
-    """Traces rated ≥ min_quality (and not failed): what the reference rule averages."""
+    """Traces rated ≥ min_quality (and not failed): what OpenJarvis's rule averages."""
     quality_sum: float = 0.0
 
     @property
@@ -70,7 +70,7 @@ class AgentEvidence:
 
 @dataclass(frozen=True)
 class AgentRecommendation:
-    """The agent for one query class, with the evidence and the reference's pick."""
+    """The agent for one query class, with the evidence and OpenJarvis's pick."""
 
     query_class: str
     agent: str
@@ -204,7 +204,7 @@ def best_agent(agents: Dict[str, AgentEvidence]) -> Optional[str]:
 def recommend_agents(
     store: Any, *, min_quality: float = 0.7, agent: Optional[str] = None
 ) -> Dict[str, AgentRecommendation]:
-    """Per query class: the agent to use, why, and the reference rule's pick."""
+    """Per query class: the agent to use, why, and the pick by OpenJarvis's rule."""
     return decide(evidence_from_store(store, min_quality=min_quality, agent=agent))
 
 

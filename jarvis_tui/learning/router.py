@@ -1,34 +1,34 @@
 """Heuristic model router: picks a model from the shape of the query (``openjarvis.learning.router``).
 
-Differences from the reference, on purpose:
+Differences from OpenJarvis, on purpose:
 
 * **Code/math/reasoning detection** is the one detector of
   :mod:`jarvis_tui.learning.classify` (the one ``classify_query`` and the trace store
-  use), not the reference router's keyword regexes (``const``, ``=>``, ``sum``,
+  use), not the keyword regexes of OpenJarvis's router (``const``, ``=>``, ``sum``,
   ``limit``...). So a query that the Traces pane files under "code" is also the one
   this router treats as code, and "the rate limit" is not maths.
-* **complexity_score / suggested_max_tokens** follow the reference's
+* **complexity_score / suggested_max_tokens** follow OpenJarvis's
   ``score_complexity`` (length 20%, code/maths 25%, reasoning and multi-step 25%,
   several questions or sub-tasks 15%, a creative request 15%; tiers of 1,024 to
   16,384 tokens), on top of this detector.
 * **Model sizes** come from the :class:`ModelRegistry` spec when one is registered and
-  otherwise from the name (``llama3.1:70b`` -> 70, ``mixtral:8x7b`` -> 56). The reference
+  otherwise from the name (``llama3.1:70b`` -> 70, ``mixtral:8x7b`` -> 56). OpenJarvis
   only asks the registry and counts every unregistered model as size 0, so with an
   unregistered list its "largest"/"smallest" is simply the first model. Here an unknown
   size is never picked as smallest or largest over a known one.
 * **When no size is known at all**, a size rule (2, 3, 4, or 1 without a coder model)
   cannot decide and routing continues with rule 6 (default model -> fallback model ->
-  first available). The reference returns the first available model there, ignoring a
+  first available). OpenJarvis returns the first available model there, ignoring a
   configured default.
 * **Rule 5 (urgency)** is applied after rules 1-4 as an override, which gives the same
-  model as the reference (which checks it first) whenever a size is known, and lets
+  model as OpenJarvis (which checks it first) whenever a size is known, and lets
   :meth:`HeuristicRouter.explain` say what it overrode. With no known size there is no
   smaller model to switch to and the earlier decision stands.
 * ``query_length`` of 0 with a non-empty ``query`` (a hand-built context) is read as
   ``len(query)``.
 
 Ties (two coder models, two models of the same size) go to the one listed first, as in
-the reference.
+OpenJarvis.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ TOKEN_TIERS: Dict[str, int] = {
     "complex": 8192,
     "very_complex": 16384,
 }
-"""Suggested ``max_tokens`` per complexity tier (the reference's budgets)."""
+"""Suggested ``max_tokens`` per complexity tier (OpenJarvis's budgets)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class ComplexityResult:
 
 
 def score_complexity(query: str) -> ComplexityResult:
-    """Score *query* from 0.0 (trivial) to 1.0 (very complex), as the reference does.
+    """Score *query* from 0.0 (trivial) to 1.0 (very complex), as OpenJarvis does.
 
     Weighted signals: length (20%), code/maths (25%, from :func:`classify.detect`),
     reasoning words and multi-step structure (25%), several questions or listed
@@ -227,7 +227,7 @@ class HeuristicRouter(RouterPolicy):
 
     With no ``available_models`` the keys of :class:`ModelRegistry` are the candidates;
     with none there either, the answer is ``default_model or fallback_model or ""``.
-    The module docstring lists where this differs from the reference. Stateless after
+    The module docstring lists where this differs from OpenJarvis. Stateless after
     construction, so one instance can serve many threads.
     """
 

@@ -6,26 +6,26 @@ user feedback, and a class's best model is used once the class has ``min_samples
 samples; otherwise the fallback chain (default model -> fallback model -> first
 available) answers.
 
-Differences from the reference, on purpose:
+Differences from OpenJarvis, on purpose:
 
-* **Every trace is read.** The reference reads the newest 10,000 traces
+* **Every trace is read.** OpenJarvis reads the newest 10,000 traces
   (``list_traces(limit=10_000)``), so on a larger store the oldest evidence is
   silently dropped. :meth:`TraceDrivenPolicy.update_from_traces` streams the whole store
   through ``TraceStore.iter_traces`` (memory bounded by one batch; steps are skipped
   when the store offers ``with_steps=False``) and can be stopped between batches.
 * **Unknown is not bad.** A sample is a trace with a feedback score or a known outcome.
   Traces with neither are counted as *unrated* and carry no weight; a missing feedback
-  is never read as 0 and a missing outcome never as a failure (the reference counts
+  is never read as 0 and a missing outcome never as a failure (OpenJarvis counts
   unknown outcomes as failures in the success rate). ``min_samples`` counts samples,
   not raw traces.
-* **Score.** ``0.6 * success rate + 0.4 * mean feedback`` as in the reference when both
-  are known; with only one of them known the score is that one (the reference
+* **Score.** ``0.6 * success rate + 0.4 * mean feedback`` as in OpenJarvis when both
+  are known; with only one of them known the score is that one (OpenJarvis
   substitutes 0.5 for missing feedback). Ties go to more samples, then to the model name.
 * **Unavailable winner.** When the class's best model is not in ``available_models``
-  the best *available* learned model is used (the reference falls straight back to the
+  the best *available* learned model is used (OpenJarvis falls straight back to the
   default model).
 * **observe()** adds the observation to the same per-model statistics that
-  :meth:`~TraceDrivenPolicy.update_from_traces` builds, and re-ranks (the reference
+  :meth:`~TraceDrivenPolicy.update_from_traces` builds, and re-ranks (OpenJarvis
   keeps a separate, ad-hoc rule for online updates). An update replaces the statistics
   of every class it sees, so an observation also saved to the store is not counted twice.
 * The store is duck-typed (anything with ``iter_traces``, else ``list_traces``), and
@@ -422,7 +422,7 @@ class TraceDrivenPolicy(RouterPolicy, IntelligenceLearningPolicy):
 
 
 class LearnedRouterPolicy(TraceDrivenPolicy):
-    """The reference's ``learned`` router: TraceDrivenPolicy's runtime routing plus a
+    """OpenJarvis's ``learned`` router: TraceDrivenPolicy's runtime routing plus a
     batch :meth:`update` from a trace store.
 
     Same constructor as :class:`TraceDrivenPolicy` (``analyzer`` first, as in
@@ -437,7 +437,7 @@ class LearnedRouterPolicy(TraceDrivenPolicy):
         """Batch update: relearn the policy map from every trace in *trace_store*."""
         try:
             summary = self.update_from_traces(trace_store, **kwargs)  # type: ignore[arg-type]
-        except Exception as exc:  # the reference's contract: a dict, not a raise
+        except Exception as exc:  # OpenJarvis's contract: a dict, not a raise
             return {
                 "updated": False,
                 "reason": "Could not access trace store",

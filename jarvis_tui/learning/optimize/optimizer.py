@@ -1,13 +1,13 @@
 """The optimization loop (propose → evaluate → analyze → repeat), and a human at the wheel.
 
-:class:`OptimizationEngine` follows the reference loop: a first proposal, then per
+:class:`OptimizationEngine` follows OpenJarvis's loop: a first proposal, then per
 trial evaluate, analyze, record, recompute the Pareto frontier, persist, track the
 best trial, stop early after *early_stop_patience* trials without a better accuracy;
 the next proposal merges frontier members every 5th trial (when there are ≥ 2),
 targets one primitive after trial 2 when the analysis names one, and otherwise asks
 for the next config.
 
-What the reference lacks, and this adds through a :class:`RunControl` the UI drives
+What OpenJarvis lacks, and this adds through a :class:`RunControl` the UI drives
 from another thread:
 
 * pause / resume / stop, honoured between trials (a trial is never cut in half);
@@ -62,7 +62,7 @@ PROPOSAL_RETRIES = 2
 """Unusable optimizer replies tolerated per proposal before a random config stands in."""
 
 MERGE_EVERY = 5
-"""The reference merges frontier members after every 5th trial."""
+"""Frontier members are merged after every 5th trial (as OpenJarvis does)."""
 
 #: Where a trial's config came from (shown in the Trials pane).
 SOURCES = ("initial", "next", "targeted", "merge", "queued", "edited", "fallback")
@@ -388,7 +388,7 @@ class OptimizationEngine:
         """Execute the optimization loop; returns the run (also persisted per trial).
 
         *progress_callback* ``(trial_num, max_trials)`` is called after each trial, as in
-        the reference. *control* steers the run (see :class:`RunControl`); *on_event*
+        OpenJarvis. *control* steers the run (see :class:`RunControl`); *on_event*
         receives a :class:`RunEvent` at each step. With *resume_run_id* the run's
         trials are read back from the store and the loop continues until the run holds
         ``max_trials`` trials.
@@ -764,7 +764,7 @@ class OptimizationEngine:
         emit: Callable[..., None],
         in_flight: Sequence[TrialConfig] = (),
     ) -> tuple[TrialConfig, str]:
-        """The next config by the reference's strategy, retrying unusable replies and
+        """The next config by OpenJarvis's strategy, retrying unusable replies and
         exact repeats of evaluated configs (and, with workers, of configs enqueued or
         being evaluated: *in_flight*)."""
         opt = self.llm_optimizer
@@ -826,7 +826,7 @@ class OptimizationEngine:
         fresh: bool,
         started: int = 0,
     ) -> tuple[TrialConfig, str]:
-        """The reference's choice of proposal method (*fresh*: plain propose_next;
+        """OpenJarvis's choice of proposal method (*fresh*: plain propose_next;
         *started*: trials handed to workers and not finished yet)."""
         opt = self.llm_optimizer
         n = len(history)

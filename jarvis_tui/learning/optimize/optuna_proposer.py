@@ -104,7 +104,7 @@ def _primitive_of(dim: SearchDimension) -> str:
 
 
 def _in_primitive(dim: SearchDimension, target: str) -> bool:
-    """Whether *dim* belongs to *target* (as the reference: also ``tools`` → ``tool.``)."""
+    """Whether *dim* belongs to *target* (as OpenJarvis: also ``tools`` → ``tool.``)."""
     if not target:
         return False
     if dim.primitive == target:

@@ -11,9 +11,9 @@ Definitions (each objective is oriented by its ``direction``):
 A metric is read from the trial (``trial.<metric>``), else from ``trial.summary``
 (``summary.<metric>``, then ``summary.<metric>_stats.mean`` — OpenJarvis keeps e.g.
 ``ipw`` and ``energy`` as statistics there).
-Unlike the reference, which silently scores a missing metric as 0.0 (putting every
-trial on the frontier), a metric a trial lacks — or a NaN or non-numeric value — is
-a ValueError naming the metric and the trial.
+A metric a trial lacks — or a NaN or non-numeric value — is a ValueError naming the
+metric and the trial (OpenJarvis scores a missing metric as 0.0, which puts every
+trial on the frontier).
 
 Cost: two objectives sort then sweep, O(n log n). Three or more sort lexicographically
 (a dominator always sorts strictly before what it dominates) and filter blocks of

@@ -15,8 +15,8 @@ The TOML layout is OpenJarvis' ``[optimize]`` section::
     [optimize.constraints]
     rules = ["SimpleAgent should only have max_turns = 1"]
 
-Unlike the reference, a malformed entry is a ValueError naming the entry, not a
-dimension the optimizer later trips over.
+A malformed entry is a ValueError naming the entry, not a dimension the optimizer
+later trips over.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def default_search_space() -> SearchSpace:
 DEFAULT_SEARCH_SPACE: SearchSpace = default_search_space()
 """OpenJarvis's default search space: model, temperature, max tokens, top-p, system
 prompt, engine, agent type, max turns, tool set and routing policy, with its values.
-Shared and mutable as in the reference: call :func:`default_search_space` for a copy
+Shared and mutable as in OpenJarvis: call :func:`default_search_space` for a copy
 to change."""
 
 

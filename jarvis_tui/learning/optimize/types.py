@@ -160,7 +160,7 @@ METRIC_ALIASES = {
 class ObjectiveBound:
     """A hard limit on one metric ("latency <= 2 s"): a trial outside it is infeasible.
 
-    Not in the reference: the steering control adds bounds while a run goes on, and
+    Not in OpenJarvis: the steering control adds bounds while a run goes on, and
     an infeasible trial stays in the history but never joins the frontier.
     """
 
