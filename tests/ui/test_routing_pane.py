@@ -179,3 +179,21 @@ async def test_markup_in_model_and_agent_names_is_shown_as_text(tmp_path: Path) 
         agent = recs.get_row_at(0)[2]
         assert str(agent).startswith("[@click=app.q") and not agent.spans  # no live link
         assert app.is_running
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [((120, 40), ["Class", "Model", "Agent", "Confidence", "Runner-up", "Margin", "Rated",
+                  "OpenJarvis rule", "Tools"]),
+     ((80, 24), ["Class", "Model", "Agent", "Confidence", "Runner-up", "Margin"])],
+    ids=["120x40", "80x24"],
+)  # fmt: skip
+async def test_recommendations_show_whole_columns(home: Path, size, expected) -> None:
+    """Every column at 120 columns; at 80 the last ones are left out whole, none cut at
+    the edge (the table is never wider than the screen)."""
+    app = JarvisApp(home)
+    async with app.run_test(size=size) as pilot:
+        await open_routing(app, pilot)
+        recs = app.query_one("#routing-recs", DataTable)
+        assert [str(c.label) for c in recs.columns.values()] == expected
+        assert recs.virtual_size.width <= recs.scrollable_content_region.width

@@ -16,7 +16,7 @@ from textual.widgets import Input
 
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes import training
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.testing import settle, wait_until
 
 SIZES = pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
 
@@ -96,12 +96,27 @@ def hand_edit(app: JarvisApp) -> None:
 
 
 def pin_file_times(app: JarvisApp) -> None:
-    """Agent config files dated at the pinned clock, like their log lines (else the
-    outcomes' "approximate" reason names the time the copy was made)."""
-    from jarvis_tui.demo import PINNED_NOW
+    """Agent config files dated like their log lines, as the demo dates them (the copy
+    keeps file times, but a current file someone touched would be "approximate")."""
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
 
-    for toml in app.workspace.agents_dir.glob("*.toml"):
-        os.utime(toml, (PINNED_NOW, PINNED_NOW))
+    ev = AgentConfigEvolver(None, config_dir=app.workspace.agents_dir)
+    for name in ev.list_agents():
+        for v in ev.list_versions(name):
+            if v["created"] is not None:
+                os.utime(v["path"], (v["created"], v["created"]))
+
+
+def shown(app: JarvisApp, selector: str) -> str:
+    """The text a Static shows."""
+    import io
+
+    from rich.console import Console
+    from textual.widgets import Static
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(app.query_one(selector, Static).content)
+    return console.export_text()
 
 
 def set_field(name: str, value: str):
@@ -126,12 +141,26 @@ def test_routing_side_panel_after_a_learning_cycle(home: Path, snap_compare, siz
     assert snap_compare(app, terminal_size=size, run_before=steps)
 
 
+def no_blink(app: JarvisApp) -> None:
+    """A steady cursor: a blinking one is drawn or not depending on how long the steps
+    took (what made this picture flaky on a slow machine)."""
+    for widget in app.screen.query("Input, TextArea"):
+        widget.cursor_blink = False
+
+
 @SIZES
 def test_routing_router_query(home: Path, snap_compare, size) -> None:
     typed = [*"why does my `import pandas` fail?"]
-    steps = ["R", "slash", *("space" if c == " " else c for c in typed)]
-    steps = [{"`": "grave_accent", "?": "question_mark"}.get(s, s) for s in steps]
-    assert snap_compare(JarvisApp(home), terminal_size=size, run_before=keys(*steps))
+    steps = [{" ": "space", "`": "grave_accent", "?": "question_mark"}.get(c, c) for c in typed]
+    go = keys("R", "slash", no_blink, *steps)
+
+    async def run_before(pilot) -> None:
+        await go(pilot)
+        # Every router's answer on screen (the routers learn in a worker of their own).
+        await wait_until(pilot, lambda: "bandit" in shown(pilot.app, "#routing-decisions"),
+                         what="the routers' decisions")  # fmt: skip
+
+    assert snap_compare(JarvisApp(home), terminal_size=size, run_before=run_before)
 
 
 # ---------------------------------------------------------------- Configs

@@ -30,6 +30,34 @@ from jarvis_tui.ui.widgets.nav_table import NavTable
 
 MIN_EVIDENCE = 30
 """Ratings a class's best model needs before its recommendation counts."""
+RECS_COLUMNS = (("Class", "class"), ("Model", "recommended"), ("Agent", "best agent"),
+                ("Confidence", "confidence"), ("Runner-up", "runner-up"),
+                ("Margin", "margin"), ("Rated", "rated"), ("OpenJarvis rule", "reference"),
+                ("Tools", "tools"))  # fmt: skip
+"""The recommendations table's columns, most important first: a narrow pane drops
+from the end (whole columns, never a cut one)."""
+SHORT_CONFIDENCE = {"not enough evidence": "few ratings"}
+"""Confidence words as the table shows them (the best model has fewer ratings than
+the evidence minimum: the ? of the matrix)."""
+TOOLS_MIN_WIDTH = 12
+"""Narrower than this, the Tools column is left out rather than squeezed."""
+
+
+def _tools_text(tools: list[str], width: int) -> Text:
+    """Tool names, most used first, as many whole ones as fit in *width*, then "+N"
+    (a first name too long for *width* ends in …)."""
+    if not tools:
+        return Text("–", style="dim")
+    out = ""
+    for i, name in enumerate(tools):
+        cand = (out + ", " if out else "") + visible(name)
+        more = f" +{len(tools) - i - 1}" if i < len(tools) - 1 else ""
+        if len(cand) + len(more) > width:
+            if not out:
+                return Text(one_line(name, width))
+            return Text(f"{out} +{len(tools) - i}")
+        out = cand
+    return Text(out)
 
 
 @dataclass(frozen=True)
@@ -159,16 +187,17 @@ class RoutingPane(Widget):
         "Each cell is one model on one query class: mean feedback ± its 95% interval, then "
         "rated/total traces, mean latency and tokens (one line on a short terminal). ★ marks "
         "the recommendation (green: intervals do not overlap; yellow: likely). ? marks cells "
-        "with fewer ratings than the evidence minimum (> / < change it): enter on a cell "
-        "labels its unrated traces in the Traces pane. ← → scroll to models that do not fit. "
-        "The Agent column is the one agent recommendation (the evolver and the learning "
-        "cycle use the same rule); where OpenJarvis's rule picks another agent, both are "
-        "shown with why. / asks every router how it would route a query you type; s runs "
-        "one learning cycle and the side panel lists the configs it wrote (on a short "
-        "terminal it takes the pane; d toggles it); r recomputes. enter on a cell labels "
-        "where it matters: the Traces pane in queue order for that cell. J counts the LLM "
-        "judge's scores of unrated traces as ratings (a provisional answer for a class with "
-        "few labels); every cell they change is marked j."
+        "with fewer ratings than the evidence minimum (> / < change it; \"few ratings\" in "
+        "the table below). ← → scroll to models that do not fit. enter on a cell labels "
+        "where it matters: the Traces pane in queue order for that cell's unrated traces. "
+        "The table below has one row per class: the model, the one agent recommendation "
+        "(the evolver and the learning cycle use the same rule; ≠ names the agent "
+        "OpenJarvis's rule picks instead, the side panel says why) and its tools; a narrow "
+        "terminal leaves out its last columns whole. / asks every router how it would "
+        "route a query you type; s runs one learning cycle and the side panel lists the "
+        "configs it wrote (on a short terminal it takes the pane; d toggles it); r "
+        "recomputes. J counts the LLM judge's scores of unrated traces as ratings (a "
+        "provisional answer for a class with few labels); every cell they change is marked j."
     )
 
     BINDINGS = [
@@ -228,6 +257,9 @@ class RoutingPane(Widget):
         """J: the judge's scores of unrated traces count as ratings."""
         self.judged: frozenset = frozenset()
         """The (class, model) cells the judge's scores changed."""
+        self.tools: dict[str, list[str]] = {}
+        """The recommended agent's tools per class, most used in good traces first."""
+        self._recs_hidden: list[str] = []
         self.stale = True
         """Labels changed since the last computation."""
         self._routers: dict[str, Any] = {}
@@ -244,7 +276,7 @@ class RoutingPane(Widget):
         yield NavTable(id="routing-recs", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="routing-bottom"):
             with Vertical(id="routing-ask"):
-                yield Input(placeholder="/ type a query: how would each router route it?",
+                yield Input(placeholder="/ ask: how would each router route a query?",
                             id="routing-query")  # fmt: skip
                 with VerticalScroll(id="routing-decisions-scroll"):
                     yield Static(id="routing-decisions")
@@ -252,15 +284,6 @@ class RoutingPane(Widget):
                 yield Static(id="routing-replay")
 
     def on_mount(self) -> None:
-        recs = self.query_one("#routing-recs", DataTable)
-        # What to use first (model, agent, how sure), the evidence after: on a narrow
-        # terminal the table scrolls right for the rest.
-        for label, key in (("Class", "class"), ("Model", "recommended"),
-                           ("Agent", "best agent"), ("Confidence", "confidence"),
-                           ("Margin", "margin"), ("Runner-up", "runner-up"),
-                           ("Rated", "rated"), ("OpenJarvis rule", "reference"),
-                           ("Tools", "tools")):  # fmt: skip
-            recs.add_column(Text(label), key=key)
         self._render_side()
 
     def _compact(self) -> bool:
@@ -272,6 +295,7 @@ class RoutingPane(Widget):
         self.set_class(layout[0], "-compact")
         if self.matrix is not None and layout != self._layout:
             self._fill_matrix()
+            self._fill_recs()
 
     def focus_default(self) -> None:
         focus_now(self.query_one("#routing-matrix", DataTable))  # immediate
@@ -376,36 +400,77 @@ class RoutingPane(Widget):
         self.matrix = msg.matrix
         self.agents = msg.agents
         self.judged = msg.judged
-        m = msg.matrix
+        self.tools = msg.tools
         self._fill_matrix()
-        recs = self.query_one("#routing-recs", DataTable)
-        recs.clear()
+        self._fill_recs()
+        self._status()
+        self._render_side()
+
+    def _recs_cells(self) -> dict[str, list[Text]]:
+        """The recommendations table's cells per column key, one entry per class."""
+        m = self.matrix
+        assert m is not None
+        cols: dict[str, list[Text]] = {key: [] for _, key in RECS_COLUMNS}
         for qc in m.classes:
             r = m.recommendations[qc]
             conf_style = {"clear": "green", "likely": "yellow"}.get(r.confidence, "red")
-            agent = msg.agents.get(qc)
+            agent = self.agents.get(qc)
             if agent is None:
                 pick, ref = Text("–"), Text("–", style="dim")
             else:
                 pick = Text(one_line(agent.agent, 14), style="bold")
-                if agent.differs:
-                    ref = Text(one_line(agent.reference or "", 14) + " (differs)", style="yellow")
+                if agent.differs:  # ≠: OpenJarvis's rule picks another agent
+                    ref = Text("≠ " + one_line(agent.reference or "", 14), style="yellow")
                 else:
                     ref = Text("same", style="dim")
-            recs.add_row(
-                Text(qc),
-                Text(one_line(r.best or "–", 24), style="bold"),
-                pick,
-                Text(r.confidence, style=conf_style),
-                Text("–" if r.margin is None else f"+{r.margin:.3f}"),
-                Text(one_line(r.runner_up or "–", 24)),
-                Text(f"{r.rated:,}"),
-                ref,
-                Text(one_line(", ".join(msg.tools.get(qc, [])) or "–", 40)),
-                key=qc,
-            )
-        self._status()
-        self._render_side()
+            conf = SHORT_CONFIDENCE.get(r.confidence, r.confidence)
+            cols["class"].append(Text(qc))
+            cols["recommended"].append(Text(one_line(r.best or "–", 24), style="bold"))
+            cols["best agent"].append(pick)
+            cols["confidence"].append(Text(conf, style=conf_style))
+            cols["margin"].append(Text("–" if r.margin is None else f"+{r.margin:.3f}"))
+            cols["runner-up"].append(Text(one_line(r.runner_up or "–", 24)))
+            cols["rated"].append(Text(f"{r.rated:,}"))
+            cols["reference"].append(ref)
+            cols["tools"].append(Text())  # sized to the room left: _tools_text
+        return cols
+
+    def _fill_recs(self) -> None:
+        """(Re)build the recommendations for the current width: the columns that fit,
+        in :data:`RECS_COLUMNS` order (what to use first, the evidence after), each
+        whole; the tools take the room left, whole names then "+N"."""
+        if self.matrix is None:
+            return
+        recs = self.query_one("#routing-recs", DataTable)
+        width = (self.size.width or self.app.size.width) - 2  # a scrollbar's room
+        cols = self._recs_cells()
+        pad = 2 * recs.cell_padding
+        used = 0
+        shown: list[tuple[str, str, int]] = []
+        for label, key in RECS_COLUMNS:
+            w = max([len(label), *(c.cell_len for c in cols[key])])
+            if key == "tools":
+                tools = [self.tools.get(qc, []) for qc in self.matrix.classes]
+                want = max([len(label), *(_tools_text(t, 10_000).cell_len for t in tools)])
+                room = width - used - pad
+                if room < min(want, TOOLS_MIN_WIDTH):
+                    continue
+                w = min(want, room)
+                cols[key] = [_tools_text(t, w) for t in tools]
+            elif used + w + pad > width:
+                continue
+            shown.append((label, key, w))
+            used += w + pad
+        self._recs_hidden = [label for label, key in RECS_COLUMNS
+                             if key not in {k for _, k, _ in shown}]  # fmt: skip
+        cursor = recs.cursor_row
+        recs.clear(columns=True)
+        for label, key, w in shown:
+            recs.add_column(Text(label), key=key, width=w)
+        for i, qc in enumerate(self.matrix.classes):
+            recs.add_row(*(cols[key][i] for _, key, _ in shown), key=qc)
+        if self.matrix.classes:
+            recs.move_cursor(row=min(cursor, len(self.matrix.classes) - 1), animate=False)
 
     def _fill_matrix(self) -> None:
         """(Re)build the matrix for the current size: cells fit, names end in …."""
