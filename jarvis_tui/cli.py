@@ -28,7 +28,6 @@ from pathlib import Path
 from jarvis_tui import __version__
 from jarvis_tui.core.errors import JarvisStoreError
 from jarvis_tui.paths import Workspace, resolve_home
-from jarvis_tui.traces.store import StoreError
 
 PROG = "jarvis-tui"
 DEFAULT_DEMO_DIR = Path("jarvis-demo")
@@ -39,7 +38,6 @@ DEFAULT_SERVE_PORT = 8000
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     JarvisStoreError,  # the trace store's and the optimization store's errors
-    StoreError,
     OSError,
     ValueError,
     sqlite3.Error,

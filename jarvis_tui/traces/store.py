@@ -46,6 +46,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from jarvis_tui.core import safejson
 from jarvis_tui.core.classify import CLASSIFIER_VERSION, classify_query
+from jarvis_tui.core.errors import TraceStoreError
 from jarvis_tui.core.events import EventType
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.paths import FILE_MODE, ensure_dir
@@ -86,8 +87,8 @@ ProgressFn = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: called from the worker thread doing the work."""
 
 
-class StoreError(Exception):
-    """A problem with the trace store that the user can act on (message says what)."""
+StoreError = TraceStoreError
+"""The old name of :class:`~jarvis_tui.core.errors.TraceStoreError` (still importable)."""
 
 
 class NotATraceStore(StoreError):

@@ -14,6 +14,9 @@ from jarvis_tui.core.errors import JarvisStoreError, OptimizeStoreError, TraceSt
 from jarvis_tui.learning.optimize import StoreError as OptimizeStoreErrorFromPackage
 from jarvis_tui.learning.optimize.store import OptimizationStore
 from jarvis_tui.learning.optimize.store import StoreError as OldOptimizeStoreError
+from jarvis_tui.traces import StoreError as TraceStoreErrorFromPackage
+from jarvis_tui.traces.store import NotATraceStore, TraceStore
+from jarvis_tui.traces.store import StoreError as OldTraceStoreError
 
 
 def test_each_store_has_its_own_error_under_one_base() -> None:
@@ -24,6 +27,9 @@ def test_each_store_has_its_own_error_under_one_base() -> None:
     # The old name where it was is the store's own class.
     assert OldOptimizeStoreError is OptimizeStoreError
     assert OptimizeStoreErrorFromPackage is OptimizeStoreError
+    assert OldTraceStoreError is TraceStoreError
+    assert TraceStoreErrorFromPackage is TraceStoreError
+    assert issubclass(NotATraceStore, TraceStoreError)
 
 
 def test_a_file_that_is_not_an_optimize_db_raises_the_optimize_error(tmp_path: Path) -> None:
@@ -35,6 +41,15 @@ def test_a_file_that_is_not_an_optimize_db_raises_the_optimize_error(tmp_path: P
     assert not isinstance(info.value, TraceStoreError)
 
 
+def test_a_folder_as_the_trace_store_raises_the_trace_error(tmp_path: Path) -> None:
+    folder = tmp_path / "traces.db"
+    folder.mkdir()
+    with pytest.raises(TraceStoreError) as info:
+        TraceStore(folder)
+    assert "is a directory" in str(info.value)
+    assert not isinstance(info.value, OptimizeStoreError)
+
+
 class _SomeOtherStoreError(JarvisStoreError):
     """A store error the CLI has never heard of by name."""
 
@@ -43,6 +58,7 @@ class _SomeOtherStoreError(JarvisStoreError):
     "exc",
     [
         OptimizeStoreError("optimize.db: cannot open: file is not a database"),
+        TraceStoreError("traces.db is locked by another program; try again in a moment"),
         _SomeOtherStoreError("x.db is locked"),
     ],
 )
