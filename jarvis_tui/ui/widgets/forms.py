@@ -102,26 +102,29 @@ def check_field(dim: SearchDimension, raw: Any) -> tuple[Any, str | None]:
             return None, f"{one_line(str(raw), 40)!r} is not one of the options"
         return raw, None
     text = str(raw).strip()
+    # A numeric dimension without a bound is open on that side.
+    low = dim.low if dim.low is not None else -math.inf
+    high = dim.high if dim.high is not None else math.inf
     if dim.dim_type == "integer":
         if not text:
-            return None, f"required: a whole number in [{dim.low:g}, {dim.high:g}]"
+            return None, f"required: a whole number in [{low:g}, {high:g}]"
         try:
-            value = int(text.replace("_", ""))
+            whole = int(text.replace("_", ""))
         except ValueError:
             return None, f"{one_line(text, 40)!r} is not a whole number"
-        if not dim.low <= value <= dim.high:
-            return None, f"{value} is outside [{dim.low:g}, {dim.high:g}]"
-        return value, None
+        if not low <= whole <= high:
+            return None, f"{whole} is outside [{low:g}, {high:g}]"
+        return whole, None
     if dim.dim_type == "continuous":
         if not text:
-            return None, f"required: a number in [{dim.low:g}, {dim.high:g}]"
+            return None, f"required: a number in [{low:g}, {high:g}]"
         try:
-            value = float(text)
+            number = float(text)
         except ValueError:
             return None, f"{one_line(text, 40)!r} is not a number"
-        if not math.isfinite(value) or not dim.low <= value <= dim.high:
-            return None, f"{one_line(text, 40)} is outside [{dim.low:g}, {dim.high:g}]"
-        return value, None
+        if not math.isfinite(number) or not low <= number <= high:
+            return None, f"{one_line(text, 40)} is outside [{low:g}, {high:g}]"
+        return number, None
     if dim.dim_type == "subset":
         items = [p.strip() for p in text.split(",") if p.strip()]
         by_text = {str(v): v for v in dim.values}
