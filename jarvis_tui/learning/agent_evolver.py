@@ -70,6 +70,7 @@ from jarvis_tui.configs.versions import (
 )
 from jarvis_tui.core.types import Trace
 from jarvis_tui.learning.classify import classify_query
+from jarvis_tui.traces.store import RATING_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,9 @@ def _feedback_of(trace: Trace) -> Optional[float]:
     if fb is None or isinstance(fb, bool) or not isinstance(fb, (int, float)):
         return None
     fb = float(fb)
-    return fb if math.isfinite(fb) else None
+    # A rating as the trace store's mirror keeps one (traces.store.RATING_LIMIT):
+    # beyond it (±inf, NaN, 1e308, whose square overflows) the trace is unrated.
+    return fb if abs(fb) <= RATING_LIMIT else None
 
 
 def _p75(hist: Counter) -> int:

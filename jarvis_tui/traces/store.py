@@ -51,9 +51,11 @@ from jarvis_tui.core.events import EventType
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.paths import FILE_MODE, ensure_dir
 
-SCHEMA_VERSION = 5  # 2: jt_rows_group; 3: the trigger records external label changes;
+SCHEMA_VERSION = 6  # 2: jt_rows_group; 3: the trigger records external label changes;
 # 4: totals kept by triggers (jt_agg, jt_tools, jt_agg_tool); 5: hour totals (jt_hour),
-# leaner label triggers, the classifier version (jt_meta 'classifier')
+# leaner label triggers, the classifier version (jt_meta 'classifier'); 6: only numbers
+# within RATING_LIMIT in the mirror (a repair of the rows that were not), tool calls
+# per trace as the evolver reads them (jt_calls)
 BUSY_TIMEOUT_MS = 15_000
 SNIPPET_CHARS = 240
 BULK_MIGRATE_ROWS = 50_000
@@ -246,6 +248,20 @@ _JT_AGG_TABLES = (
         tokens  REAL    NOT NULL,
         PRIMARY KEY (agent, hour)
     ) WITHOUT ROWID""",
+    # Schema 6: per trace with tool_call steps, its tool set: how many tool_call steps
+    # and the tools they name (step order; see _step_tool_sql), counted when the trace
+    # is mirrored, so AgentConfigEvolver.analyze() reads these instead of every step
+    # (evolver_profile). Sets are few (tens at 1M traces): a trace holds a set's id.
+    """CREATE TABLE IF NOT EXISTS {s}.jt_tool_sets (
+        sid   INTEGER PRIMARY KEY,
+        calls INTEGER NOT NULL,
+        tools TEXT    NOT NULL,
+        UNIQUE (calls, tools)
+    )""",
+    """CREATE TABLE IF NOT EXISTS {s}.jt_calls (
+        id  INTEGER PRIMARY KEY,
+        sid INTEGER NOT NULL
+    )""",
 )
 
 
@@ -392,8 +408,9 @@ _JT_AGG_TRIGGERS = (
     f" {_hour_sub('old')} {_hour_add('new')} END",
     "CREATE TRIGGER IF NOT EXISTS {s}.jt_rows_agg_ad AFTER DELETE ON jt_rows"
     f" BEGIN {_agg_sub('old')} {_tool_sub('old')} {_hour_sub('old')}"
-    " DELETE FROM jt_tools WHERE id = old.id; END",
+    " DELETE FROM jt_tools WHERE id = old.id; DELETE FROM jt_calls WHERE id = old.id; END",
 )
+_JT_AGG_TRIGGER_NAMES = ("jt_rows_agg_au", "jt_rows_agg_ad", "jt_rows_agg_tools", "jt_rows_agg_rest")  # fmt: skip
 
 
 # Built after the bulk copy (faster than maintaining them row by row).
@@ -426,6 +443,36 @@ def _json_sql(col: str) -> str:
 
 _NOW_SQL = "(julianday('now') - 2440587.5) * 86400.0"
 
+RATING_LIMIT = 1e6
+"""Feedback is a rating in our mirror (``jt_rows``) when it is a number within
+±RATING_LIMIT (any score scale fits). Anything else OpenJarvis's file may hold (±inf,
+1e308, text, a BLOB; SQLite keeps NaN as NULL) is unrated there, so every total kept
+from the mirror stays finite: ``inf - inf`` is NaN, which SQLite stores as NULL, and a
+NOT NULL total then refuses the write (the store could not open, a relabel failed).
+The limit also keeps the running totals exact to ~1e-10 after a large value has
+passed through them (at 2**53 a relabel would leave an error of 1). OpenJarvis's row
+keeps its value; the trace's detail shows it."""
+VALUE_LIMIT = 1e100
+"""A latency, token count or start time beyond ±VALUE_LIMIT (or no number) is 0 in
+the mirror (their sums never overflow)."""
+
+
+def _number_sql(col: str, default: str = "NULL", limit: float = RATING_LIMIT) -> str:
+    """SQL: *col* when it is a number within ±*limit*, else *default*."""
+    lim = repr(limit)
+    return (
+        f"CASE WHEN typeof({col}) IN ('integer', 'real') AND {col} BETWEEN -{lim} AND {lim}"
+        f" THEN {col} ELSE {default} END"
+    )
+
+
+def _number(value: Any, default: Any = None, limit: float = VALUE_LIMIT) -> Any:
+    """:func:`_number_sql` in Python (NaN fails both comparisons)."""
+    if isinstance(value, (int, float)) and -limit <= value <= limit:
+        return value
+    return default
+
+
 # On the trace file itself (read-write only): the index OpenJarvis lacks (its
 # step lookup is a full scan: 41 s per 100 traces at 1M), and the mirror trigger.
 _MAIN_EXTRAS = (
@@ -441,7 +488,8 @@ _MAIN_EXTRAS = (
     # whatever SQLite they were built with.
     f"""CREATE TRIGGER IF NOT EXISTS jt_traces_au AFTER UPDATE OF feedback, outcome ON traces
     BEGIN
-        UPDATE jt_rows SET feedback = new.feedback, outcome = new.outcome WHERE id = new.id;
+        UPDATE jt_rows SET feedback = {_number_sql("new.feedback")}, outcome = new.outcome
+        WHERE id = new.id;
         UPDATE jt_meta SET value = value + 1 WHERE key = 'label_gen';
         INSERT INTO jt_label_history(trace_id, field, old_value, new_value, note, source, at)
         SELECT new.trace_id, 'feedback', {_json_sql("old.feedback")}, {_json_sql("new.feedback")},
@@ -955,6 +1003,7 @@ class TraceStore:
         # valid UTF-8 fails before Python sees it ("user-defined function raised
         # exception") and would abort the whole mirror statement.
         conn.create_function("jt_classify", 2, self._classify_row, deterministic=True)
+        conn.create_function("jt_step_tool", 1, _step_tool_json, deterministic=True)
         conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         conn.execute("PRAGMA cache_size=-16384")  # 16 MiB per connection
         conn.execute("PRAGMA temp_store=MEMORY")
@@ -1215,6 +1264,7 @@ class TraceStore:
             # Backfills a killed open left unfinished resume here (one lookup each).
             self._backfill_tools(progress)
             self._backfill_hours(progress)
+            self._backfill_calls(progress)
             self._maybe_reclassify(progress)
 
     # ------------------------------------------------------------ re-classification
@@ -1452,8 +1502,14 @@ class TraceStore:
                 had_hour = conn.execute(
                     f"SELECT 1 FROM {s}.sqlite_master WHERE type='table' AND name='jt_hour'"
                 ).fetchone()
+                had_calls = conn.execute(
+                    f"SELECT 1 FROM {s}.sqlite_master WHERE type='table' AND name='jt_calls'"
+                ).fetchone()
                 for statement in tables:
                     conn.execute(statement)
+                # Before schema 6 a mirrored row could hold ±inf, text… (the totals then
+                # NaN): those rows are repaired and every total recounted, once.
+                recount = bool(wm) and self._repair_mirror(conn)
                 conn.execute(
                     f"INSERT OR IGNORE INTO {s}.jt_meta(key, value) VALUES ('mirrored_id', 0)"
                 )
@@ -1495,6 +1551,13 @@ class TraceStore:
                         f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'"
                     ).fetchone()[0]
                 )
+                if not had_calls and wm_before:
+                    # Tool calls per trace of the rows mirrored before schema 6: counted
+                    # after this transaction, in short ones (_backfill_calls).
+                    conn.execute(
+                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('calls_from', ?)",
+                        (wm_before,),
+                    )
                 if bulk:  # copy first, then index: faster than index maintenance
                     report("mirroring", 0, top - wm)
                     self._mirror_chunk(conn, chunk=10**12, tools=False)
@@ -1508,6 +1571,8 @@ class TraceStore:
                         ).fetchone()[0]
                     )
                     self._mirror_tools(conn, wm_before, wm_after)
+                if recount:
+                    self._recount(conn)
                 conn.execute("PRAGMA analysis_limit=1000")
                 conn.execute("ANALYZE main" if not self.read_only else "ANALYZE jtmem")
                 if bulk:
@@ -1522,6 +1587,7 @@ class TraceStore:
                 raise
         self._backfill_tools(report)
         self._backfill_hours(report)
+        self._backfill_calls(report)
         if not bulk:
             self._mirror_new_rows(progress=report, adaptive=True)
             with self._conn() as conn:
@@ -1627,10 +1693,11 @@ class TraceStore:
         conn.execute(
             f"INSERT OR IGNORE INTO {s}.jt_rows"
             "(id, started_at, qclass, agent, model, outcome, feedback, latency, tokens)"
-            " SELECT id, coalesce(started_at, 0.0),"
+            f" SELECT id, {_number_sql('started_at', '0.0', VALUE_LIMIT)},"
             " jt_classify(CAST(trace_id AS BLOB), CAST(coalesce(query, '') AS BLOB)),"
-            " coalesce(agent, ''), coalesce(model, ''), outcome, feedback,"
-            " coalesce(total_latency_seconds, 0.0), coalesce(total_tokens, 0)"
+            f" coalesce(agent, ''), coalesce(model, ''), outcome, {_number_sql('feedback')},"
+            f" {_number_sql('total_latency_seconds', '0.0', VALUE_LIMIT)},"
+            f" {_number_sql('total_tokens', '0', VALUE_LIMIT)}"
             " FROM main.traces WHERE id > ? AND id <= ?",
             (wm, top),
         )
@@ -1721,13 +1788,8 @@ class TraceStore:
         """Inside a transaction: tool calls of traces ``lo < id <= hi`` into jt_tools
         and their totals (the traces are in jt_rows already)."""
         s = self._schema
-        if self.read_only:  # no index of ours on the file: the in-memory steps map
-            src = (
-                "main.traces t JOIN jtmem.jt_steps_map m ON m.trace_id = t.trace_id"
-                " JOIN main.trace_steps st ON st.id = m.step_rowid"
-            )
-        else:
-            src = "main.traces t JOIN main.trace_steps st ON st.trace_id = t.trace_id"
+        src = self._steps_source()
+        self._mirror_calls(conn, src, lo, hi)
         tool = "json_extract(CASE WHEN json_valid(st.input) THEN st.input END, '$.tool')"
         cur = conn.execute(
             f"INSERT OR IGNORE INTO {s}.jt_tools(id, tool, calls)"
@@ -1739,6 +1801,120 @@ class TraceStore:
         if cur.rowcount == 0:
             return
         self._agg_tools(conn, "j.id > ? AND j.id <= ?", [lo, hi])
+
+    def _steps_source(self) -> str:
+        """FROM clause: traces ``t`` joined to their steps ``st`` in step order."""
+        if self.read_only:  # no index of ours on the file: the in-memory steps map
+            return (
+                "main.traces t JOIN jtmem.jt_steps_map m ON m.trace_id = t.trace_id"
+                " JOIN main.trace_steps st ON st.id = m.step_rowid"
+            )
+        return "main.traces t JOIN main.trace_steps st ON st.trace_id = t.trace_id"
+
+    def _mirror_calls(self, conn: sqlite3.Connection, src: str, lo: int, hi: int) -> None:
+        """Inside a transaction: the tool sets (jt_calls, jt_tool_sets) of the traces
+        ``lo < id <= hi`` (*src*: traces ``t`` joined to their steps ``st``, in step
+        order). One pass over their steps, into a temp table, then two small inserts."""
+        s = self._schema
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS jt_new_calls"
+            " (id INTEGER PRIMARY KEY, calls INTEGER, tools TEXT)"
+        )
+        conn.execute("DELETE FROM temp.jt_new_calls")
+        cur = conn.execute(
+            "INSERT INTO temp.jt_new_calls(id, calls, tools)"
+            f" SELECT t.id, count(*), coalesce(group_concat({_step_tool_sql('st.input')}, ','), '')"
+            f" FROM {src} WHERE t.id > ? AND t.id <= ? AND st.step_type = 'tool_call'"
+            " GROUP BY t.id",
+            (lo, hi),
+        )
+        if cur.rowcount == 0:
+            return
+        conn.execute(
+            f"INSERT OR IGNORE INTO {s}.jt_tool_sets(calls, tools)"
+            " SELECT DISTINCT calls, tools FROM temp.jt_new_calls"
+        )
+        conn.execute(
+            f"INSERT OR IGNORE INTO {s}.jt_calls(id, sid) SELECT n.id, ts.sid"
+            f" FROM temp.jt_new_calls n JOIN {s}.jt_tool_sets ts"
+            " ON ts.calls = n.calls AND ts.tools = n.tools"
+        )
+        conn.execute("DELETE FROM temp.jt_new_calls")
+
+    def _backfill_calls(self, progress: Optional[ProgressFn] = None) -> None:
+        """A store from before schema 6: jt_calls of the traces mirrored then, by id
+        range in short transactions (``MIGRATE_TX_SECONDS``), resumable; the evolver
+        reads the steps themselves until the last range is done."""
+        if self.read_only:
+            return
+        s = self._schema
+        step = 5_000
+        while True:
+            t0 = time.perf_counter()
+            with self._write() as c:
+                meta = dict(
+                    c.execute(
+                        f"SELECT key, value FROM {s}.jt_meta"
+                        " WHERE key IN ('calls_from', 'calls_done')"
+                    ).fetchall()
+                )
+                if "calls_from" not in meta:
+                    return
+                lo, hi = int(meta.get("calls_done", 0)), int(meta["calls_from"])
+                top = min(lo + step, hi)
+                self._mirror_calls(c, self._steps_source(), lo, top)
+                if top >= hi:
+                    c.execute(
+                        f"DELETE FROM {s}.jt_meta WHERE key IN ('calls_from', 'calls_done')"
+                    )
+                else:
+                    c.execute(
+                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('calls_done', ?)",
+                        (top,),
+                    )
+            took = time.perf_counter() - t0
+            if took < MIGRATE_TX_SECONDS / 2:
+                step = min(step * 2, 400_000)
+            elif took > MIGRATE_TX_SECONDS:
+                step = max(step // 2, 100)
+            if progress:
+                progress("tool calls per trace", top, hi)
+            if top >= hi:
+                return
+
+    def _calls_complete(self, conn: sqlite3.Connection) -> bool:
+        return not conn.execute(
+            f"SELECT 1 FROM {self._schema}.jt_meta WHERE key = 'calls_from'"
+        ).fetchone()
+
+    def _repair_mirror(self, conn: sqlite3.Connection) -> bool:
+        """Inside the schema transaction: mirrored values that are no numbers within
+        ``RATING_LIMIT`` (before schema 6) become what the mirror keeps now (see
+        :func:`_number_sql`); True when any did (the caller then recounts every total).
+        Found by index probes; the repair itself is one scan, only when needed."""
+        s = self._schema
+        cols = {  # column: (its indexed expression, the default, the limit)
+            "feedback": ("coalesce(feedback, -1.0)", "NULL", RATING_LIMIT),  # jt_rows_score
+            "latency": ("latency", "0.0", VALUE_LIMIT),
+            "tokens": ("tokens", "0", VALUE_LIMIT),
+            "started_at": ("started_at", "0.0", VALUE_LIMIT),
+        }
+        odd = any(
+            conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {s}.jt_rows WHERE {key} > {lim!r})"
+                f" OR EXISTS (SELECT 1 FROM {s}.jt_rows WHERE {key} < -{lim!r})"
+            ).fetchone()[0]
+            for key, _, lim in cols.values()
+        )
+        if not odd:
+            return False
+        for name in _JT_AGG_TRIGGER_NAMES:  # recreated by this transaction's DDL
+            conn.execute(f"DROP TRIGGER IF EXISTS {s}.{name}")
+        norm = {c: _number_sql(c, d, lim) for c, (_, d, lim) in cols.items()}
+        sets = ", ".join(f"{c} = {e}" for c, e in norm.items())
+        bad = " OR ".join(f"{c} IS NOT {e}" for c, e in norm.items())
+        conn.execute(f"UPDATE {s}.jt_rows SET {sets} WHERE {bad}")
+        return True
 
     def _totals_to_bands(self, conn: sqlite3.Connection) -> None:
         """Inside a transaction: schema-4 totals (per threshold: rated >= th) as bands
@@ -1949,9 +2125,11 @@ class TraceStore:
             raise _friendly(exc, self._path) from exc
 
     def _label_signature(self, conn: sqlite3.Connection) -> tuple[float, int]:
+        # Over the values the mirror keeps (a sum of infinities would be NaN: NULL).
+        fb = _number_sql("feedback")
         row = conn.execute(
-            "SELECT total(feedback) + total(length(coalesce(outcome, ''))) * 1e-3,"
-            " count(feedback) FROM main.traces"
+            f"SELECT total({fb}) + total(length(coalesce(outcome, ''))) * 1e-3,"
+            f" count({fb}) FROM main.traces"
         ).fetchone()
         return float(row[0]), int(row[1])
 
@@ -1977,10 +2155,11 @@ class TraceStore:
                 self._mirror_tools(conn, wm, 2**62)
             sig = self._label_signature(conn)
             if self._ro_label_sig is not None and sig != self._ro_label_sig:
+                fb = _number_sql("t.feedback")
                 conn.execute(
-                    "UPDATE jtmem.jt_rows SET feedback = t.feedback, outcome = t.outcome"
+                    f"UPDATE jtmem.jt_rows SET feedback = {fb}, outcome = t.outcome"
                     " FROM main.traces t WHERE t.id = jt_rows.id"
-                    " AND (jt_rows.feedback IS NOT t.feedback OR jt_rows.outcome IS NOT t.outcome)"
+                    f" AND (jt_rows.feedback IS NOT {fb} OR jt_rows.outcome IS NOT t.outcome)"
                 )
                 conn.execute("UPDATE jtmem.jt_meta SET value = value + 1 WHERE key='label_gen'")
             self._ro_label_sig = sig
@@ -2083,8 +2262,9 @@ class TraceStore:
                 *((_dumps(t.messages),) if has_messages else ()),
             )  # fmt: skip
             tail = (
-                t.started_at, classify_query(t.query), t.agent, t.model, t.outcome,
-                t.feedback, t.total_latency_seconds, t.total_tokens,
+                _number(t.started_at, 0.0), classify_query(t.query), t.agent, t.model,
+                t.outcome, t.feedback, _number(t.total_latency_seconds, 0.0),
+                _number(t.total_tokens, 0),
             )  # fmt: skip
             steps = [
                 (
@@ -3133,80 +3313,61 @@ class TraceStore:
 
         ``{"groups": [(qclass, agent, outcome, n, rated, fb_sum, good), …],
         "steps": [(qclass, good, calls, tools, n), …]}``. A trace is *rated* when its
-        feedback is a finite number and *good* when it is rated >= *min_quality*, or
-        unrated with outcome ``success``. ``groups``: per class, agent and outcome,
-        from the kept totals (:meth:`cube`; one scan of the mirror instead when some
-        feedback is not a finite number). ``steps``: per class, goodness, number of
-        ``tool_call`` steps and the tools they name (step order, repeats kept), how
-        many traces (a trace without tool_call steps is not listed); one pass over
-        the tool_call steps. A step names a tool exactly as :meth:`get` reads it
-        (``{"tool": name}``, a non-empty string, JSON within the store's limits):
-        SQLite's JSON answers for text where it and Python's ``json`` provably agree
-        (RFC 8259 text with no backslash, NUL, repeated ``"tool"`` or deep nesting),
-        Python for every other step. *agent*: that agent's traces only. None when
-        *stop* is set or a mirrored row has no class.
+        feedback is a rating (a number within ``RATING_LIMIT``, see :func:`_number_sql`)
+        and *good* when it is rated >= *min_quality*, or unrated with outcome
+        ``success``. ``groups``: per class, agent and outcome, from the kept totals
+        (:meth:`cube`). ``steps``: per class, goodness, number of ``tool_call`` steps
+        and the tools they name (step order, repeats kept), how many traces (a trace
+        without tool_call steps is not listed), from ``jt_calls`` (one row per trace
+        with tool calls, joined to its mirror row); while a store from before schema 6
+        is still counting its old traces there, one pass over the tool_call steps. A
+        step names a tool exactly as :meth:`get` reads it (see :func:`_step_tool_sql`).
+        *agent*: that agent's traces only. None when *stop* is set or a mirrored row
+        has no class.
         """
         s = self._schema
         mq = float(min_quality)
-        dbl = "1.7976931348623157e308"
-        rated = f"(typeof(r.feedback) IN ('integer', 'real') AND r.feedback BETWEEN -{dbl} AND {dbl})"
-        good = f"(CASE WHEN {rated} THEN r.feedback >= ? ELSE r.outcome IS 'success' END)"
+        good = "(CASE WHEN r.feedback IS NOT NULL THEN r.feedback >= ? ELSE r.outcome IS 'success' END)"
         only = "" if agent is None else " WHERE r.agent = ?"
         params: list[Any] = [mq] if agent is None else [mq, agent]
-        with self._conn() as conn:
-            odd = conn.execute(
-                f"SELECT EXISTS (SELECT 1 FROM {s}.jt_rows WHERE coalesce(feedback, -1.0) > {dbl})"
-                f" OR EXISTS (SELECT 1 FROM {s}.jt_rows WHERE coalesce(feedback, -1.0) < -{dbl})"
-            ).fetchone()[0]
-        if odd:
-            sql = (
-                f"SELECT r.qclass, r.agent, r.outcome, count(*), total({rated}),"
-                f" total(CASE WHEN {rated} THEN r.feedback END), total({good})"
-                f" FROM {s}.jt_rows r{only} GROUP BY 1, 2, 3"
-            )
-            with self._conn() as conn:
-                rows = self._fetch(conn, sql, params)
-            groups = [(q, a, o, int(n), int(k), float(f), int(g)) for q, a, o, n, k, f, g in rows]
-        else:
-            groups = [
-                (d["qclass"], d["agent"], d["outcome"], d["n"], d["rated"], float(d["fb_sum"]),
-                 d["q_n"] + (d["n"] - d["rated"] if d["outcome"] == "success" else 0))
-                for d in self.cube(min_quality=mq, agent=agent)
-            ]  # fmt: skip
+        groups = [
+            (d["qclass"], d["agent"], d["outcome"], d["n"], d["rated"], float(d["fb_sum"]),
+             d["q_n"] + (d["n"] - d["rated"] if d["outcome"] == "success" else 0))
+            for d in self.cube(min_quality=mq, agent=agent)
+        ]  # fmt: skip
         if any(g[0] is None for g in groups) or (stop is not None and stop.is_set()):
             return None
-        x = "st.input"
-        if sqlite3.sqlite_version_info >= (3, 45, 0):
-            valid: Optional[str] = f"json_valid({x}, 1)"  # RFC 8259 only, not JSON5
-        elif sqlite3.sqlite_version_info >= (3, 42, 0):
-            valid = None  # json_valid accepts JSON5 there: Python reads every step
+        with self._conn() as conn:
+            kept = self._calls_complete(conn)
+        sets: Dict[int, tuple[int, str]] = {}
+        if kept:
+            with self._conn() as conn:
+                sets = {
+                    sid: (calls, tools)
+                    for sid, calls, tools in self._fetch(
+                        conn, f"SELECT sid, calls, tools FROM {s}.jt_tool_sets"
+                    )
+                }
+            # CROSS JOIN: walk the traces with tool calls, look each mirror row up by id
+            # (the planner would walk every mirror row instead: twice as slow).
+            sql = (
+                f"SELECT r.qclass, {good}, c.sid FROM {s}.jt_calls c"
+                f" CROSS JOIN {s}.jt_rows r ON r.id = c.id{only}"
+            )
         else:
-            valid = f"json_valid({x})"
-        plain = (
-            f"typeof({x}) = 'text' AND instr({x}, char(92)) = 0 AND instr({x}, char(0)) = 0"
-            f" AND length({x}) <= {JSON_MAX_CHARS} AND (length({x}) < {2 * JSON_MAX_DEPTH + 2}"
-            f" OR length({x}) - length(replace(replace({x}, '[', ''), '{{', '')) <= {JSON_MAX_DEPTH})"
-            f" AND instr(substr({x}, instr({x}, '\"tool\"') + 1), '\"tool\"') = 0 AND {valid}"
-        )
-        python = f"jt_step_tool(CASE WHEN typeof({x}) = 'text' THEN CAST({x} AS BLOB) ELSE {x} END)"
-        tool = (
-            f"CASE WHEN {plain} THEN json_extract({x}, '$.tool', '$.tool') ELSE {python} END"
-            if valid
-            else python
-        )
-        sql = (
-            f"SELECT r.qclass, {good}, x.calls, x.sig FROM"
-            f" (SELECT st.trace_id AS tid, count(*) AS calls, group_concat({tool}, ',') AS sig"
-            "  FROM main.trace_steps st NOT INDEXED WHERE st.step_type = 'tool_call'"
-            "  GROUP BY st.trace_id) x"
-            f" JOIN main.traces t ON t.trace_id = x.tid JOIN {s}.jt_rows r ON r.id = t.id"
-            f"{only}"
-        )
+            sql = (
+                f"SELECT r.qclass, {good}, x.calls, x.sig FROM"
+                f" (SELECT st.trace_id AS tid, count(*) AS calls,"
+                f"  group_concat({_step_tool_sql('st.input')}, ',') AS sig"
+                "  FROM main.trace_steps st NOT INDEXED WHERE st.step_type = 'tool_call'"
+                "  GROUP BY st.trace_id) x"
+                f" JOIN main.traces t ON t.trace_id = x.tid JOIN {s}.jt_rows r ON r.id = t.id"
+                f"{only}"
+            )
         # One row per trace with tool calls, counted here as they stream by (a GROUP BY
         # would sort them all first: 25% slower at 1M); a few hundred distinct rows.
         per: Dict[tuple, int] = {}
         with self._conn() as conn:
-            conn.create_function("jt_step_tool", 1, _step_tool_json, deterministic=True)
             try:
                 for row in conn.execute(sql, params):
                     per[row] = per.get(row, 0) + 1
@@ -3216,6 +3377,8 @@ class TraceStore:
                 per = {}
                 for row in self._fetch(conn, sql, params):  # text that is not UTF-8
                     per[row] = per.get(row, 0) + 1
+        if kept:  # set ids -> (calls, tools); two ids never name the same set
+            per = {(q, g, *sets[sid]): n for (q, g, sid), n in per.items()}
         steps = []
         for (qclass, is_good, calls, sig), n in per.items():
             if qclass is None:
@@ -3224,6 +3387,31 @@ class TraceStore:
             tools = [t for t in names if isinstance(t, str) and t]
             steps.append((qclass, int(is_good), int(calls), tools, int(n)))
         return {"groups": groups, "steps": steps}
+
+
+def _step_tool_sql(x: str) -> str:
+    """SQL: the tool a step's input *x* names, as ``[name, …]`` JSON (``[null]``: none),
+    exactly as :meth:`TraceStore.get` reads it (``{"tool": name}``, a non-empty string,
+    JSON within the store's limits): SQLite's JSON answers for text where it and
+    Python's ``json`` provably agree (RFC 8259 text with no backslash, NUL, repeated
+    ``"tool"`` or deep nesting), Python (``jt_step_tool``) for every other step. The
+    SQLite in use is asked at each call (json_valid's dialect changed with versions)."""
+    if sqlite3.sqlite_version_info >= (3, 45, 0):
+        valid: Optional[str] = f"json_valid({x}, 1)"  # RFC 8259 only, not JSON5
+    elif sqlite3.sqlite_version_info >= (3, 42, 0):
+        valid = None  # json_valid accepts JSON5 there: Python reads every step
+    else:
+        valid = f"json_valid({x})"
+    python = f"jt_step_tool(CASE WHEN typeof({x}) = 'text' THEN CAST({x} AS BLOB) ELSE {x} END)"
+    if valid is None:
+        return python
+    plain = (
+        f"typeof({x}) = 'text' AND instr({x}, char(92)) = 0 AND instr({x}, char(0)) = 0"
+        f" AND length({x}) <= {JSON_MAX_CHARS} AND (length({x}) < {2 * JSON_MAX_DEPTH + 2}"
+        f" OR length({x}) - length(replace(replace({x}, '[', ''), '{{', '')) <= {JSON_MAX_DEPTH})"
+        f" AND instr(substr({x}, instr({x}, '\"tool\"') + 1), '\"tool\"') = 0 AND {valid}"
+    )
+    return f"CASE WHEN {plain} THEN json_extract({x}, '$.tool', '$.tool') ELSE {python} END"
 
 
 def _step_tool_json(raw: Any) -> str:

@@ -3,7 +3,7 @@
 The reference is the streaming analysis (``_analyze_streaming``: every trace read as a
 ``Trace``, one at a time), run on the same store. Workspaces are varied and hostile:
 step inputs that are deep, invalid, NaN-bearing, duplicate-keyed, escaped, not UTF-8,
-not text; feedback that is text or infinite; agents with odd names (two invalid-UTF-8
+not text; feedback that is text, infinite or too large to square; agents with odd names (two invalid-UTF-8
 names that read the same); labels changed after the first open, by us and by
 "OpenJarvis" (a plain UPDATE)."""
 
@@ -65,17 +65,16 @@ STEP_INPUTS = [
 STEP_TYPES = ["'tool_call'"] * 6 + ["'respond'", "'TOOL_CALL'", "'route'"]
 FEEDBACK = [
     "NULL", "NULL", "0.0", "0.125", "0.5", "0.625", "0.75", "1.0", "1", "-0.25",
-    "'abc'", "9e999", "-9e999", "X'01'",
+    "'abc'", "9e999", "-9e999", "X'01'", "1e308",
 ]  # fmt: skip
-FINITE = [i for i, v in enumerate(FEEDBACK) if "999" not in v]
-"""Feedback the generated workspaces use: an infinite one makes the store's totals
-triggers fail on a later relabel of its group (inf - inf); tested without relabels."""
+"""No rating: NULL, text, a BLOB, ±inf and 1e308 (beyond the store's RATING_LIMIT)."""
+ANY_FEEDBACK = list(range(len(FEEDBACK)))
 OUTCOMES = ["NULL", "NULL", "'success'", "'failure'", "'SUCCESS'", "''"]
 
 trace_st = st.tuples(
     st.integers(0, len(QUERIES) - 1),
     st.integers(0, len(AGENTS) - 1),
-    st.sampled_from(FINITE),
+    st.sampled_from(ANY_FEEDBACK),
     st.integers(0, len(OUTCOMES) - 1),
     st.lists(
         st.tuples(st.integers(0, len(STEP_TYPES) - 1), st.integers(0, len(STEP_INPUTS) - 1)),
@@ -118,7 +117,7 @@ def analyses(store: Any, tmp: Path, min_quality: float) -> tuple[list, list]:
 @given(
     first=st.lists(trace_st, max_size=25),
     later=st.lists(trace_st, max_size=10),
-    relabels=st.lists(st.tuples(st.integers(0, 40), st.sampled_from(FINITE)), max_size=8),
+    relabels=st.lists(st.tuples(st.integers(0, 40), st.sampled_from(ANY_FEEDBACK)), max_size=8),
     ours=st.lists(
         st.tuples(st.integers(0, 40), st.sampled_from([None, 0.0, 0.5, 0.875, 1.0])), max_size=5
     ),
@@ -183,19 +182,17 @@ def test_each_hostile_step_input_reads_as_the_store_reads_it(tmp_path: Path) -> 
 def test_hostile_feedback_and_odd_agents(tmp_path: Path) -> None:
     db = tmp_path / "traces.db"
     TraceStore(db).close()
-    # +inf and -inf never in one agent: the store's per-hour totals cannot hold both
-    plus, minus = FEEDBACK.index("9e999"), FEEDBACK.index("-9e999")
+    # +inf and -inf in one agent, class and hour (their totals were NaN before schema 6)
     traces = [(1, a, fb, out, [(0, 0)]) for a in range(len(AGENTS))
-              for fb in range(len(FEEDBACK)) for out in range(len(OUTCOMES))
-              if fb != (plus, minus)[a % 2]]  # fmt: skip
+              for fb in range(len(FEEDBACK)) for out in range(len(OUTCOMES))]  # fmt: skip
     build(db, traces)
     with TraceStore(db) as store:
         for q in (0.5, 0.75, 0.0):  # the class's mean is 0.47: recommended at 0.0 only
             sql, streamed = analyses(store, tmp_path, q)
             assert sql == streamed
-    # NULL (twice), 'abc', an infinity and a BLOB are no ratings: 5 of the 13 per agent
+    # NULL (twice), 'abc', both infinities, a BLOB and 1e308 are no ratings: 7 of 15
     (rec,) = sql
-    assert rec["rated_count"] == len(AGENTS) * len(OUTCOMES) * (len(FEEDBACK) - 6)
+    assert rec["rated_count"] == len(AGENTS) * len(OUTCOMES) * (len(FEEDBACK) - 7)
 
 
 def test_analyze_never_streams_a_trace_store(tmp_path: Path) -> None:
@@ -261,3 +258,30 @@ def test_every_sqlite_json_dialect(
     with TraceStore(db) as store:
         sql, streamed = analyses(store, tmp_path, 0.5)
     assert sql == streamed
+
+
+def test_a_store_from_before_schema_6_counts_its_tool_sets_at_open(tmp_path: Path) -> None:
+    """Tool sets per trace (what analyze() reads) are counted for the traces mirrored
+    before schema 6 at the next open; until then analyze() reads the steps."""
+    db = tmp_path / "traces.db"
+    TraceStore(db).close()
+    build(db, every_input(2))
+    with TraceStore(db) as store:
+        expected = analyses(store, tmp_path, 0.5)[1]
+    conn = sqlite3.connect(db)  # as schema 5 left it: no tool sets
+    conn.execute("DROP TABLE jt_calls")
+    conn.execute("DROP TABLE jt_tool_sets")
+    conn.execute("UPDATE jt_meta SET value = 5 WHERE key = 'schema'")
+    conn.commit()
+    with TraceStore(db) as store:
+        with_calls = conn.execute(
+            "SELECT count(DISTINCT trace_id) FROM trace_steps WHERE step_type = 'tool_call'"
+        ).fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM jt_calls").fetchone()[0] == with_calls
+        assert analyses(store, tmp_path, 0.5) == (expected, expected)
+        # A backfill still under way (a killed open): the steps are read instead.
+        conn.execute("DELETE FROM jt_calls")
+        conn.execute("INSERT INTO jt_meta(key, value) VALUES ('calls_from', 1000000000)")
+        conn.commit()
+        assert analyses(store, tmp_path, 0.5)[0] == expected
+    conn.close()
