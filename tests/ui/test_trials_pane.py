@@ -135,7 +135,7 @@ async def test_start_pause_enqueue_first_accept_reject_export(demo: Path, tmp_pa
         await wait_until(pilot, lambda: pane.pending is not None
                          and pane.pending[0].trial_id != rejected_id, what="a new proposal")  # fmt: skip
         assert "rejected: too slow for chat" in text_of(pane, "#trials-prompt") or any(
-            "too slow" in n for n in pane._notices
+            "too slow" in n for n in pane.notices
         )
         await pilot.press("y")
         await wait_until(pilot, lambda: pane.pending is not None, what="proposal 4")

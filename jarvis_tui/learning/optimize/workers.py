@@ -200,6 +200,26 @@ def default_storage_url(root: Path) -> str:
     return str(root / JOURNAL_FILE)
 
 
+def default_workers(root: Path) -> int:
+    """How many local workers a run started in the Trials pane uses: ``workers`` in
+    ``optimize.toml``'s ``[optimize]`` (a whole number), else 1 (no workers: trials are
+    evaluated in the pane's own process)."""
+    import tomllib
+
+    path = root / "optimize.toml"
+    if not path.is_file():
+        return 1
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return 1  # the search space loader reports a broken file
+    section = data.get("optimize") if isinstance(data, dict) else None
+    value = section.get("workers") if isinstance(section, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return 1
+    return min(value, 64)
+
+
 def open_storage(url: str, liveness: Liveness | None = None) -> BaseStorage:
     """Optuna storage for *url* (a journal file path or an RDB URL); StorageError when it
     is wrong or cannot be reached (nothing is started then)."""

@@ -1,20 +1,26 @@
 """Trials pane: optimization trials on a Pareto frontier, and a human steering the run.
 
-The run executes in a thread worker (``OptimizationEngine.run``); the engine reports
-each step through its event callback, which hands the pane a snapshot on the UI
-thread (``call_from_thread``: the engine waits while the pane applies it, so the
-pane never reads state the engine is changing). The pane steers through the run's
-:class:`RunControl` only: pause, resume, stop, queued configs, review decisions,
-merge picks and objective bounds. Runs already in ``optimize.db`` (finished here,
-by ``jarvis-tui optimize``, or by OpenJarvis) are shown the same way.
+The pane holds the widgets and the user's steering; what a run looks like on screen
+is in :mod:`trials_view` (pure functions of a :class:`RunView`) and the detail panel
+in :mod:`trials_detail`.
+
+Every engine call is a private ``@work(thread=True, exclusive=True, …)`` method that
+gets what it needs as arguments and posts typed messages back. A run executes in one
+(``OptimizationEngine.run``, with Optuna-storage workers when ``optimize.toml`` asks
+for ``workers = N``); its event callback, on the engine thread, builds a snapshot of
+the run and posts it as :class:`TrialsPane.RunProgressed`. The engine never waits for
+the screen: a newer snapshot replaces one still queued (``can_replace``), so a fast
+run is shown at the pace the terminal can take, and notices travel in their own
+messages so none is lost. The pane steers through the run's :class:`RunControl`
+only (it is made for both threads): pause, resume, stop, queued configs, review
+decisions, merge picks and objective bounds. Runs already in ``optimize.db``
+(finished here, by ``jarvis-tui optimize``, or by OpenJarvis) are shown the same way.
 """
 
 from __future__ import annotations
 
-import gc
-import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,107 +34,89 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from jarvis_tui.core.fmt import duration, money
-from jarvis_tui.evals.measure import scoring_of, worst_first
 from jarvis_tui.learning.optimize.session import EVALUATE_MODES
-from jarvis_tui.learning.optimize.types import (
-    DEFAULT_OBJECTIVES,
-    ObjectiveBound,
-    ObjectiveSpec,
-    SearchSpace,
-    TrialResult,
-)
+from jarvis_tui.learning.optimize.types import ObjectiveBound, SearchSpace, TrialResult
 from jarvis_tui.ui.panes.configs import ConfirmScreen
+from jarvis_tui.ui.panes.trials_detail import (
+    SAMPLE_ROWS_MAX,
+    empty_detail,
+    sample_rows,
+    trial_detail,
+)
+from jarvis_tui.ui.panes.trials_view import (
+    COLUMNS,
+    ESTIMATE_GLYPH,
+    MEASURED_GLYPH,
+    NARROW_WORKER_COLUMNS,
+    PARTIAL_GLYPH,
+    SHORT,
+    SORTS,
+    WORKER_COLUMNS,
+    RunView,
+    add_notices,
+    check_agent_name,
+    columns_for,
+    counts_by_scoring,
+    fit_parts,
+    fmt_metric,
+    frontier_order,
+    has_workers,
+    ordered,
+    read_view,
+    row_cells,
+    scoring,
+    short_bound,
+    show_value,
+    tradeoff,
+    tradeoffs_text,
+    view_of_event,
+    workers_line,
+)
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.widgets.scatter import ScatterPlot
 from jarvis_tui.ui.widgets.trial_table import TrialTable
 
+__all__ = [  # the view model's names stay importable from here, as before the split
+    "COLUMNS", "ESTIMATE_GLYPH", "MEASURED_GLYPH", "NARROW_WORKER_COLUMNS", "PARTIAL_GLYPH",
+    "SAMPLE_ROWS_MAX", "SHORT", "SORTS", "WORKER_COLUMNS", "MeasureRequests", "RunView",
+    "TrialsPane", "add_notices", "fit_parts", "fmt_metric", "tradeoff",
+]  # fmt: skip
+
 DEFAULT_TRIALS = 20
 MAX_TRIALS = 100_000
 PLOT_EVERY = 0.25
 """Seconds between plot redraws while trials stream in."""
-FREEZE_AT = 2_000
-"""Runs with at least this many trials are exempted from the cyclic GC once loaded."""
-DRAIN_EVERY = 0.1
-"""Seconds between applying the engine's newest snapshot (table, status, prompt)."""
-
-SORTS: tuple[tuple[str, str], ...] = (
-    ("num", "#"),
-    ("accuracy", "accuracy"),
-    ("mean_latency_seconds", "latency"),
-    ("total_cost_usd", "cost"),
-)
-
-COLUMNS: tuple[tuple[str, int], ...] = (
-    ("#", 4), ("", 1), ("trial", 12), ("source", 8), ("acc", 5), ("lat s", 6), ("cost", 10), ("", 1),
-)  # fmt: skip
-
-MEASURED_GLYPH = "■"
-"""Table glyph of a measured trial (the plot draws measured points as squares too)."""
-PARTIAL_GLYPH = "□"
-"""A measurement cancelled midway: the samples done so far."""
-ESTIMATE_GLYPH = "≈"
-"""Table glyph of an estimate (replayed traces)."""
-SAMPLE_ROWS_MAX = 500
-"""At most this many per-sample rows in the detail (worst first)."""
 
 NARROW_BELOW = 100
 """Below this many columns the plot is stacked over the table (side by side it is unreadable)."""
 
-SHORT = {
-    "accuracy": "accuracy",
-    "mean_latency_seconds": "latency s",
-    "total_cost_usd": "cost $",
-    "total_energy_joules": "energy J",
-    "total_tokens": "tokens",
-}
+RUN_GROUP = "trials.run"
 
 
-def fmt_metric(metric: str, value: float) -> str:
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        return "–"
-    if metric == "accuracy":
-        return f"{value:.3f}"
-    if metric == "mean_latency_seconds":
-        return f"{value:.2f}"
-    if metric == "total_cost_usd":
-        return money(value)
-    return f"{value:,.0f}"
+class MeasureRequests:
+    """Configs queued by M during a run, which the run's runner must measure.
 
+    The UI thread adds a queued config's id; the engine thread takes it right before
+    that config is evaluated (then sets ``measure_next`` on its runner), so the runner
+    measures exactly that trial, not the one already going."""
 
-def tradeoff(a: TrialResult, b: TrialResult) -> str:
-    """What +1 point of accuracy costs going from frontier member *a* to *b*."""
-    d_acc = (b.accuracy - a.accuracy) * 100
-    d_lat = (b.mean_latency_seconds - a.mean_latency_seconds) * 1000
-    d_cost = b.total_cost_usd - a.total_cost_usd
-    name = one_line(b.trial_id, 24)
-    if abs(d_acc) < 1e-9:
-        return f"{name}: same accuracy, {d_lat:+.0f} ms, {money(d_cost, signed=True)}"
-    return (
-        f"{name}: {d_acc:+.1f} pt accuracy; per +1 pt: "
-        f"{d_lat / d_acc:+.0f} ms, {money(d_cost / d_acc, signed=True)}"
-    )
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
 
+    def add(self, trial_id: str) -> None:
+        with self._lock:
+            self._ids.add(trial_id)
 
-@dataclass
-class RunView:
-    """What the pane shows of one run (a snapshot; the engine never touches it)."""
-
-    run_id: str = ""
-    status: str = ""
-    trials: list[TrialResult] = field(default_factory=list)
-    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
-    frontier: list[str] = field(default_factory=list)
-    best: str | None = None
-    objectives: list[ObjectiveSpec] = field(default_factory=lambda: list(DEFAULT_OBJECTIVES))
-    elapsed: float = 0.0
-    max_trials: int = 0
-    message: str = ""
-    optimizer: str = ""
-    benchmark: str = ""
-    estimate: bool = False
-    bounds: list[str] = field(default_factory=list)
+    def take(self, trial_id: str) -> bool:
+        """True (once) when *trial_id* was asked to be measured."""
+        with self._lock:
+            if trial_id in self._ids:
+                self._ids.discard(trial_id)
+                return True
+            return False
 
 
 class TrialsPane(Widget):
@@ -187,52 +175,108 @@ class TrialsPane(Widget):
         ),  # fmt: skip
     ]
 
+    # ------------------------------------------------------------ messages
+    # Posted by the pane's thread workers (never a widget call from a thread).
+
+    @dataclass(eq=False)
     class RunLoaded(Message):
-        """A run read back from optimize.db (or None: the store holds none)."""
+        """A run read back from optimize.db (*view* None: the store holds none)."""
 
-        def __init__(self, view: RunView | None, runs: list[dict], space: Any, origin: str,
-                     error: str = "") -> None:  # fmt: skip
-            super().__init__()
-            self.view, self.runs, self.space, self.origin = view, runs, space, origin
-            self.error = error
+        view: RunView | None
+        runs: list[dict]
+        space: SearchSpace | None
+        origin: str
+        error: str = ""
 
+    @dataclass(eq=False)
+    class RunOpened(Message):
+        """The run's session is open: what its trial runner can do (M during the run)."""
+
+        can_measure_next: bool
+        scoring: str
+
+    @dataclass(eq=False)
+    class RunProgressed(Message):
+        """The run's state after an engine event (*kind*: the ``RunEvent`` kind).
+
+        A newer one replaces one still queued: every snapshot holds the whole run."""
+
+        kind: str
+        view: RunView
+        config: Any = None
+        source: str = ""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TrialsPane.RunProgressed)
+
+    @dataclass(eq=False)
+    class RunNoticed(Message):
+        """A line the run wants the user to read (never replaced: none is lost)."""
+
+        text: str
+
+    @dataclass(eq=False)
     class RunEnded(Message):
-        def __init__(self, run_id: str, status: str, message: str) -> None:
-            super().__init__()
-            self.run_id, self.status, self.message = run_id, status, message
+        run_id: str
+        status: str
+        message: str
 
+    @dataclass(eq=False)
     class Promoted(Message):
         """A trial's config became a new version of *agent* (the Configs pane reloads)."""
 
-        def __init__(self, agent: str, version: int) -> None:
-            super().__init__()
-            self.agent, self.version = agent, version
+        agent: str
+        version: int
 
+    @dataclass(eq=False)
+    class PromotePreviewed(Message):
+        """The agent config before and after promoting *trial* (the user confirms)."""
+
+        trial: TrialResult
+        agent: str
+        old: str
+        new: str
+
+    @dataclass(eq=False)
+    class MeasureProgressed(Message):
+        """(done, total) of the measurement going on; the newest replaces a queued one."""
+
+        done: int
+        total: int
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TrialsPane.MeasureProgressed)
+
+    @dataclass(eq=False)
     class Measured(Message):
-        """A measurement of *source* finished (*trial_id* None: nothing was saved)."""
+        """A measurement of *source* finished (``result.trial_id`` None: nothing saved)."""
 
-        def __init__(self, source: str, run_id: str, result: Any = None, error: str = "") -> None:
-            super().__init__()
-            self.source, self.run_id, self.result, self.error = source, run_id, result, error
+        source: str
+        run_id: str
+        result: Any = None
+        error: str = ""
 
+    @dataclass(eq=False)
     class SamplesLoaded(Message):
         """The per-sample rows of a measured trial's eval result file (or why not)."""
 
-        def __init__(self, path: str, rows: list[dict] | None, error: str = "") -> None:
-            super().__init__()
-            self.path, self.rows, self.error = path, rows, error
+        path: str
+        rows: list[dict] | None
+        error: str = ""
 
+    @dataclass(eq=False)
     class Done(Message):
         """An export or promotion finished; *text* says what was written."""
 
-        def __init__(self, text: str, severity: str = "information") -> None:
-            super().__init__()
-            self.text, self.severity = text, severity
+        text: str
+        severity: str = "information"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.workspace: Any = None
+        """The workspace (``paths.Workspace``) once the store is open."""
         self.store: Any = None
+        """The workspace's trace store (read by replayed trials)."""
         self.view = RunView()
         """The run on screen."""
         self.runs: list[dict] = []
@@ -246,45 +290,45 @@ class TrialsPane(Widget):
         """A proposal waiting for review: (config, source)."""
         self.review_on = False
         self.patience = 5
+        """Trials without a better accuracy before a run started here stops early."""
         self.evaluate = "replay"
         """How the next run started here scores its trials (the start form's choice)."""
-        """Trials without a better accuracy before a run started here stops early."""
         self.bounds: list[ObjectiveBound] = []
         self.merge_ids: list[str] = []
         self.idle_queue: list[dict] = []
         """Configs queued while no run was going: the next run started here evaluates them first."""
+        self.notices: list[str] = []
+        """The newest notices of the run or of a measurement (the prompt line shows two)."""
         self.x_metric = "mean_latency_seconds"
         self.y_metric = "accuracy"
         self.sort_key = "num"
         self.sort_reverse = False
         """O flips the table's order (best-first becomes worst-first; # newest first)."""
         self.selected: str | None = None
+        self.measuring: str | None = None
+        """The trial being measured in this window (None when no measurement runs)."""
         self._loaded = False
         self._reloading = False
         self._plot_dirty = False
+        self._rebuild_next = False
+        """A notice came (bounds changed, say): the next snapshot re-renders every row."""
         self._by_id: dict[str, tuple[int, TrialResult]] = {}
         self._frontier_set: set[str] = set()
-        self._notices: list[str] = []
-        self._snap_lock = threading.Lock()
-        self._snap: dict[str, Any] | None = None
-        """The newest run snapshot the engine thread left for the UI (latest wins)."""
-        self._notice_q: list[str] = []
-        self.measuring: str | None = None
-        """The trial being measured in this window (None when no measurement runs)."""
         self._measure_cancel: threading.Event | None = None
-        self._measure_progress: tuple[int, int] | None = None
-        """(done, total) of the measurement, left by its thread (latest wins)."""
-        self._measure_ids: set[str] = set()
-        """Queued configs of the live run that its runner must measure (M during a run)."""
-        self._runner: Any = None
-        """The live run's trial runner (``measure_next`` for a replay-then-measure run)."""
+        self._measure_requests: MeasureRequests | None = None
+        """The live run's M requests (read by its engine thread)."""
+        self._measure_next_ok = False
+        self._run_scoring = ""
+        """What the live run's runner can do: measure a queued config on request, how it scores."""
         self._select_after: str | None = None
         """Select this trial once the run is read back (a new measured trial)."""
         self._samples: dict[str, list[dict] | str] = {}
         """Eval result file -> its per-sample rows, or why it could not be read."""
+        self._swapping = False
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="trials-status")
+        yield Static(id="trials-workers")
         with Horizontal(id="trials-main"):
             with Vertical(id="trials-left"):
                 yield ScatterPlot(id="trials-plot")
@@ -297,7 +341,6 @@ class TrialsPane(Widget):
 
     def on_mount(self) -> None:
         self.set_interval(PLOT_EVERY, self._redraw_if_dirty)
-        self.set_interval(DRAIN_EVERY, self._drain)
         self._prompt()
 
     def store_opened(self, store: Any, workspace: Any) -> None:
@@ -313,13 +356,15 @@ class TrialsPane(Widget):
             return False
 
     def focus_default(self) -> None:
-        focus_now(self.query_one("#trials-table", TrialTable))
+        table = self._table()
+        if table is not None:
+            focus_now(table)
         self.pane_shown()
 
     def pane_shown(self) -> None:
         if self.store is not None and not self._loaded:
             self._loaded = True
-            self._load_run(None)
+            self._load_run(self.workspace, self.store, None)
 
     def on_unmount(self) -> None:
         if self.control is not None:
@@ -330,20 +375,20 @@ class TrialsPane(Widget):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.load",
           description="load optimization run")  # fmt: skip
-    def _load_run(self, run_id: Optional[str]) -> None:
+    def _load_run(self, workspace: Any, trace_store: Any, run_id: Optional[str]) -> None:
         from jarvis_tui.learning.optimize.session import load_workspace_space
         from jarvis_tui.learning.optimize.store import OptimizationStore, StoreError
 
         space, origin, error = None, "", ""
         try:
-            space, origin = load_workspace_space(self.workspace, self.store)
+            space, origin = load_workspace_space(workspace, trace_store)
         except (ValueError, OSError) as exc:
             error = f"search space: {exc}"
-        if not self.workspace.optimize_db.exists():
+        if not workspace.optimize_db.exists():
             self.post_message(self.RunLoaded(None, [], space, origin, error))
             return
         try:
-            store = OptimizationStore(self.workspace.optimize_db)
+            store = OptimizationStore(workspace.optimize_db)
         except StoreError as exc:
             self.post_message(self.RunLoaded(None, [], space, origin, str(exc)))
             return
@@ -352,55 +397,10 @@ class TrialsPane(Widget):
             view = None
             rid = run_id or (runs[0]["run_id"] if runs else None)
             if rid is not None:
-                view = self._read_view(store, rid)
+                view = read_view(store, rid)
         finally:
             store.close()
-        if view is not None and len(view.trials) >= FREEZE_AT:
-            # Tens of thousands of long-lived trial objects make every full garbage
-            # collection walk them: 100 ms pauses of the UI (measured at 10,000 trials).
-            # They hold no reference cycles, so exempt what exists now from the cyclic GC.
-            gc.freeze()
         self.post_message(self.RunLoaded(view, runs, space, origin, error))
-
-    @staticmethod
-    def _read_view(store: Any, run_id: str) -> RunView | None:
-        run = store.get_run(run_id)
-        if run is None:
-            return None
-        run_meta = store.get_run_meta(run_id)
-        meta = store.get_trial_meta(run_id)
-        objectives = list(run.objectives)
-        if run_meta.get("objectives"):
-            try:
-                objectives = [ObjectiveSpec(m, d, float(w)) for m, d, w in run_meta["objectives"]]
-            except (TypeError, ValueError):
-                pass
-        frontier = [t.trial_id for t in run.pareto_frontier]
-        if not frontier and run.trials:
-            # A run written without its frontier ids (older OpenJarvis): compute it.
-            from jarvis_tui.learning.optimize.pareto import compute_pareto_frontier
-
-            feasible = [t for t in run.trials if not meta.get(t.trial_id, {}).get("infeasible")]
-            try:
-                frontier = [t.trial_id for t in compute_pareto_frontier(feasible, objectives)]
-            except ValueError:
-                frontier = []
-        return RunView(
-            run_id=run.run_id,
-            status=run.status,
-            trials=list(run.trials),
-            meta=meta,
-            frontier=frontier,
-            best=run.best_trial.trial_id if run.best_trial else None,
-            objectives=objectives,
-            elapsed=float(run_meta.get("elapsed", 0.0) or 0.0),
-            max_trials=int(run_meta.get("max_trials", len(run.trials)) or len(run.trials)),
-            message=str(run_meta.get("message", "")),
-            optimizer=run.optimizer_model,
-            benchmark=run.benchmark,
-            estimate=bool(run_meta.get("estimate", False)),
-            bounds=[" ".join(str(x) for x in b) for b in run_meta.get("bounds", [])],
-        )
 
     @on(RunLoaded)
     def _run_loaded(self, msg: TrialsPane.RunLoaded) -> None:
@@ -434,7 +434,7 @@ class TrialsPane(Widget):
         i = ids.index(self.view.run_id) if self.view.run_id in ids else 0
         j = max(0, min(len(ids) - 1, i + step))
         if j != i:
-            self._load_run(ids[j])
+            self._load_run(self.workspace, self.store, ids[j])
         else:
             which = "oldest" if step > 0 else "newest"
             self.notify(f"this is the {which} run ({len(ids)} in optimize.db)")
@@ -551,38 +551,64 @@ class TrialsPane(Widget):
         self.idle_queue = []
         self.running = True
         self.pending = None
-        self._notices = []
+        self.notices = []
+        self._measure_requests = MeasureRequests()
+        self._measure_next_ok, self._run_scoring = False, ""
         if resume is None:
             self.view = RunView(max_trials=max_trials, status="starting")
             self._rebuild_table()
             self._redraw()
         self._status("starting…")
         self.refresh_bindings()
-        self._execute(self.control, max_trials, resume)
+        # A continued run is estimated by replay, as before (its runner is not stored).
+        evaluate = self.evaluate if resume is None else "replay"
+        self._execute(self.workspace, self.store, self.control, self._measure_requests,
+                      max_trials=max_trials, patience=self.patience, evaluate=evaluate,
+                      resume=resume)  # fmt: skip
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="trials.run",
+    @work(thread=True, exclusive=True, exit_on_error=False, group=RUN_GROUP,
           description="optimization run")  # fmt: skip
-    def _execute(self, control: Any, max_trials: int, resume: Optional[str]) -> None:
+    def _execute(self, workspace: Any, trace_store: Any, control: Any,
+                 requests: MeasureRequests, *, max_trials: int, patience: int, evaluate: str,
+                 resume: Optional[str]) -> None:  # fmt: skip
+        """The run, on a thread: everything it needs comes in as arguments."""
         from jarvis_tui.evals.measure import measure_options
         from jarvis_tui.learning.optimize.session import open_session
 
         try:
-            # A continued run is estimated by replay, as before (its runner is not stored).
-            evaluate = self.evaluate if resume is None else "replay"
             opts = None
             if evaluate != "replay":  # what M measures with: the environment, else tiny
-                opts, _origin = measure_options([], {}, self.workspace)
-            session = open_session(self.workspace, max_trials=max_trials, patience=self.patience,
-                                   trace_store=self.store, evaluate=evaluate,
+                opts, _origin = measure_options([], {}, workspace)
+            session = open_session(workspace, max_trials=max_trials, patience=patience,
+                                   trace_store=trace_store, evaluate=evaluate,
                                    eval_options=opts)  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             self.post_message(self.RunEnded("", "failed", " ".join(str(exc).split())))
             return
-        self._runner = session.engine.trial_runner
+        runner = session.engine.trial_runner
+        self.post_message(self.RunOpened(hasattr(runner, "measure_next"),
+                                         str(getattr(runner, "scoring", ""))))  # fmt: skip
         try:
-            run = session.engine.run(
-                control=control, on_event=self._from_engine, resume_run_id=resume
-            )
+            dispatcher = _workers_dispatcher(workspace, evaluate, opts, session)
+
+            def on_event(ev: Any) -> None:  # the engine thread: post, never touch a widget
+                if ev.kind == "trial_started" and ev.config is not None:
+                    if requests.take(ev.config.trial_id):
+                        runner.measure_next = True  # right before this config is evaluated
+                if ev.kind == "started" and dispatcher is not None:
+                    self.post_message(self.RunNoticed(_workers_notice(dispatcher, ev.run.run_id)))
+                if ev.kind == "notice":
+                    self.post_message(self.RunNoticed(ev.message))
+                elif ev.kind == "rejected":
+                    self.post_message(self.RunNoticed(f"rejected: {ev.message}"))
+                elif ev.kind == "trial_failed" and ev.config is not None:
+                    self.post_message(self.RunNoticed(f"trial {ev.config.trial_id} failed: "
+                                                      f"{ev.message}"))  # fmt: skip
+                self.post_message(self.RunProgressed(ev.kind, view_of_event(ev, control.bounds),
+                                                     ev.config, ev.source))  # fmt: skip
+
+            run = session.engine.run(control=control, on_event=on_event, resume_run_id=resume,
+                                     dispatcher=dispatcher)  # fmt: skip
             message = session.opt_store.get_run_meta(run.run_id).get("message", "")
             self.post_message(self.RunEnded(run.run_id, run.status, message))
         except Exception as exc:  # noqa: BLE001
@@ -590,90 +616,59 @@ class TrialsPane(Widget):
         finally:
             session.close()
 
-    def _from_engine(self, ev: Any) -> None:
-        """Engine thread: leave a snapshot of the run for the UI thread (latest wins).
+    @on(RunOpened)
+    def _run_opened(self, msg: TrialsPane.RunOpened) -> None:
+        if self.running:
+            self._measure_next_ok, self._run_scoring = msg.can_measure_next, msg.scoring
 
-        The engine never waits for the screen: a fast run produces trials far quicker
-        than a terminal can show them, so the pane applies the newest snapshot at most
-        every DRAIN_EVERY seconds (notices are queued, none is lost). The copy is
-        O(trials) pointer work, a few ms at 10,000 trials.
-        """
-        run = ev.run
-        if ev.kind == "trial_started" and ev.config is not None:
-            if ev.config.trial_id in self._measure_ids:
-                # Set here, on the engine thread, right before this config is evaluated:
-                # the runner measures exactly this trial (not the one already going).
-                self._measure_ids.discard(ev.config.trial_id)
-                self._runner.measure_next = True
-        snap = {
-            "kind": ev.kind,
-            "view": RunView(
-                run_id=run.run_id,
-                status=run.status,
-                trials=list(run.trials),
-                meta={k: dict(v) for k, v in ev.meta.items()},
-                frontier=[t.trial_id for t in run.pareto_frontier],
-                best=run.best_trial.trial_id if run.best_trial else None,
-                objectives=list(run.objectives),
-                elapsed=ev.elapsed,
-                max_trials=ev.max_trials,
-                optimizer=run.optimizer_model,
-                benchmark=run.benchmark,
-                estimate=run.benchmark == "trace-replay",
-                bounds=[str(b) for b in (self.control.bounds if self.control else [])],
-            ),
-            "config": ev.config,
-            "source": ev.source,
-            "message": ev.message,
-        }
-        with self._snap_lock:
-            if ev.kind == "notice":
-                self._notice_q.append(ev.message)
-            elif ev.kind == "rejected":
-                self._notice_q.append(f"rejected: {ev.message}")
-            self._snap = snap
+    @on(RunNoticed)
+    def _run_noticed(self, msg: TrialsPane.RunNoticed) -> None:
+        if not self.running:
+            return
+        self.notices = add_notices(self.notices, [msg.text])
+        self._rebuild_next = True
+        self._prompt()
 
-    def _drain(self) -> None:
-        """UI thread: show the newest snapshot the engine left, if any."""
-        with self._snap_lock:
-            snap, self._snap = self._snap, None
-            notices, self._notice_q = self._notice_q, []
-            progress, self._measure_progress = self._measure_progress, None
-        if progress is not None and self.measuring is not None:
-            self._status(self._measure_words(*progress))
-        if notices:
-            self._notices = add_notices(self._notices, notices)
-        if snap is not None and self.running:
-            self._apply_event(snap, bool(notices))
-
-    def _apply_event(self, snap: dict[str, Any], noticed: bool = False) -> None:
-        kind = snap["kind"]
+    @on(RunProgressed)
+    def _run_progressed(self, msg: TrialsPane.RunProgressed) -> None:
+        if not self.running:
+            return  # a snapshot posted before the run ended: the stored run follows
         was = (self.pending is not None, self.running)
         old_ids = {t.trial_id for t in self.view.trials}
         old_frontier = set(self.view.frontier)
-        self.view = snap["view"]
-        if kind == "review":
-            if self.pending is None or self.pending[0] is not snap["config"]:
+        old_columns = columns_for(self.view, self.has_class("-narrow"))
+        self.view = msg.view
+        # What waits for review is the control's (made for both threads), not the
+        # snapshot's: workers finish trials while a proposal waits, and a decision made
+        # here must not come back from a snapshot posted before it.
+        review = self.control.pending if self.control is not None else None
+        if review is not None:
+            if self.pending is None or self.pending[0] is not review.config:
                 self.app.bell()
-            self.pending = (snap["config"], snap["source"])
+            self.pending = (review.config, review.source)
         else:
             self.pending = None
         new = [t for t in self.view.trials if t.trial_id not in old_ids]
-        if new or set(self.view.frontier) != old_frontier or noticed:
+        noticed, self._rebuild_next = self._rebuild_next, False
+        columns = columns_for(self.view, self.has_class("-narrow"))
+        if new or set(self.view.frontier) != old_frontier or noticed or columns != old_columns:
             if (new and len(new) == len(self.view.trials) - len(old_ids)
+                    and columns == old_columns
                     and self.sort_key == "num" and not self.sort_reverse):  # fmt: skip
                 self._append_rows(new, old_frontier)
             else:
                 self._rebuild_table()
             self._plot_dirty = True
-        if kind == "trial_started" and snap["config"] is not None:
-            self._status(f"evaluating {snap['config'].trial_id} ({snap['source']})")
+        kind = msg.kind
+        if kind == "trial_started" and msg.config is not None:
+            self._status(f"evaluating {msg.config.trial_id} ({msg.source})")
         elif kind == "proposing":
             self._status("asking the optimizer for the next config…")
         elif kind == "paused":
             self._status("paused")
         else:
             self._status()
+        self._workers()
         self._prompt()
         if (self.pending is not None, self.running) != was:
             self.refresh_bindings()
@@ -683,8 +678,8 @@ class TrialsPane(Widget):
         self.running = False
         self.pending = None
         self.control = None
-        self._runner = None
-        self._measure_ids.clear()
+        self._measure_requests = None
+        self._measure_next_ok, self._run_scoring = False, ""
         # The message may be an endpoint's reply: shown as text (never markup, no escapes).
         if msg.status == "failed":
             self.notify(f"optimization run failed: {one_line(msg.message, 300)}",
@@ -694,11 +689,14 @@ class TrialsPane(Widget):
                         f"({one_line(msg.message, 200)})", timeout=6, markup=False)  # fmt: skip
         self.view.status = msg.status or self.view.status
         self.view.message = msg.message
+        self.view.workers = {}  # the stored run's counts (running ones are done now)
         self._plot_dirty = True
         self._status()
+        self._workers()
         self._prompt()
         self.refresh_bindings()
-        self._load_run(msg.run_id or None)  # the stored run, with everything persisted
+        # the stored run, with everything persisted
+        self._load_run(self.workspace, self.store, msg.run_id or None)
 
     def action_pause(self) -> None:
         if self.control is None:
@@ -914,7 +912,7 @@ class TrialsPane(Widget):
 
     def _scoring(self, trial_id: str) -> str:
         """``measured`` or ``estimate`` (older runs: what the run says)."""
-        return scoring_of(self.view.meta.get(trial_id, {}), self.view.estimate)
+        return scoring(self.view, trial_id)
 
     def action_measure(self) -> None:
         trial = self._trial(self.selected)
@@ -939,7 +937,7 @@ class TrialsPane(Widget):
                                        run_estimate=self.view.estimate)  # fmt: skip
         problem = missing_backend(opts)
         if problem:
-            self._notices = add_notices(self._notices, [problem])
+            self.notices = add_notices(self.notices, [problem])
             self._prompt()
             self.notify(problem, severity="warning", timeout=10, markup=False)
             return
@@ -948,23 +946,23 @@ class TrialsPane(Widget):
         self._status(f"measuring {name} with {one_line(origin, 60)}…")
         self._prompt()
         self.refresh_bindings()
-        self._measure(self.view.run_id, trial.trial_id, opts, self._measure_cancel)
+        self._measure(self.workspace, self.store, self.view.run_id, trial.trial_id, opts,
+                      self._measure_cancel)  # fmt: skip
 
     def _measure_in_run(self, trial: TrialResult) -> None:
         """During a run: queue the config and have the run's runner measure it."""
         name = one_line(trial.trial_id, 24)
-        runner = self._runner
-        if self.control is None or runner is None:
+        if self.control is None or self._measure_requests is None:
             return
-        if not hasattr(runner, "measure_next"):
-            how = ("measures every trial already" if getattr(runner, "scoring", "") == "measured"
+        if not self._measure_next_ok:
+            how = ("measures every trial already" if self._run_scoring == "measured"
                    else "estimates every trial by replaying traces")  # fmt: skip
             self.notify(f"this run {how}: M measures {name} once the run ends (x stops it)",
                         severity="warning", timeout=8, markup=False)  # fmt: skip
             return
         cfg = self.control.enqueue(dict(trial.config.params),
                                    note=f"{trial.trial_id}'s config, measured on request")  # fmt: skip
-        self._measure_ids.add(cfg.trial_id)
+        self._measure_requests.add(cfg.trial_id)
         self.notify(f"queued {one_line(cfg.trial_id, 24)}: the run measures {name}'s config "
                     "next", markup=False)  # fmt: skip
         self._prompt()
@@ -977,33 +975,35 @@ class TrialsPane(Widget):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.measure",
           description="measure a trial")  # fmt: skip
-    def _measure(self, run_id: str, trial_id: str, opts: Any, cancel: threading.Event) -> None:
+    def _measure(self, workspace: Any, trace_store: Any, run_id: str, trial_id: str, opts: Any,
+                 cancel: threading.Event) -> None:  # fmt: skip
         from jarvis_tui.evals.measure import measure_trial
 
-        def progress(done: int, total: int) -> None:
-            with self._snap_lock:  # the UI shows the newest at its next drain
-                self._measure_progress = (done, total)
+        def progress(done: int, total: int) -> None:  # the newest replaces a queued one
+            self.post_message(self.MeasureProgressed(done, total))
 
         try:
-            result = measure_trial(self.workspace, run_id, trial_id, opts,
-                                   trace_store=self.store, cancel=cancel,
-                                   progress=progress)  # fmt: skip
+            result = measure_trial(workspace, run_id, trial_id, opts, trace_store=trace_store,
+                                   cancel=cancel, progress=progress)  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - one line for the user, never a traceback
             self.post_message(self.Measured(trial_id, run_id, error=" ".join(str(exc).split())))
             return
         self.post_message(self.Measured(trial_id, run_id, result))
 
+    @on(MeasureProgressed)
+    def _measure_progressed(self, msg: TrialsPane.MeasureProgressed) -> None:
+        if self.measuring is not None:
+            self._status(self._measure_words(msg.done, msg.total))
+
     @on(Measured)
     def _measured(self, msg: TrialsPane.Measured) -> None:
         self.measuring = None
         self._measure_cancel = None
-        with self._snap_lock:
-            self._measure_progress = None
         self.refresh_bindings()
         res = msg.result
         if msg.error or res is None:
             text = f"measuring {one_line(msg.source, 24)} failed: {one_line(msg.error, 300)}"
-            self._notices = add_notices(self._notices, [text])
+            self.notices = add_notices(self.notices, [text])
             self.notify(text, severity="error", timeout=10, markup=False)
             self._status()
             self._prompt()
@@ -1020,30 +1020,9 @@ class TrialsPane(Widget):
         self.notify(f"measured {one_line(msg.source, 16)} → {words}", timeout=8, markup=False)
         self._select_after = res.trial_id
         if not self.running:
-            self._load_run(msg.run_id)
+            self._load_run(self.workspace, self.store, msg.run_id)
         self._status()
         self._prompt()
-
-    def _sample_rows(self, t: TrialResult, m: dict) -> tuple[list[dict], str]:
-        """The trial's per-sample rows, worst first, and a note (why answers are missing).
-
-        Rows come from the eval result file when there is one (query, reference and
-        answer), read once in a worker; else from ``sample_scores`` (record ids only).
-        """
-        path = m.get("eval_result")
-        note = ""
-        if isinstance(path, str) and path:
-            got = self._samples.get(path)
-            if isinstance(got, list):
-                return worst_first(got), ""
-            if got is None:
-                self._samples[path] = "reading…"
-                self._load_samples(path)
-                got = "reading…"
-            note = f"answers: {got}"
-        rows = [{"record_id": s.record_id, "score": s.score, "latency_seconds": s.latency_seconds,
-                 "error": s.error} for s in t.sample_scores]  # fmt: skip
-        return worst_first(rows), note
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="trials.samples",
           description="read an eval result")  # fmt: skip
@@ -1064,49 +1043,6 @@ class TrialsPane(Widget):
         if t is not None and self.view.meta.get(t.trial_id, {}).get("eval_result") == msg.path:
             self._detail()
 
-    def _sample_table(self, t: TrialResult, m: dict, out: Text) -> None:
-        """The per-sample table of a measured trial (worst first) appended to *out*."""
-        rows, note = self._sample_rows(t, m)
-        if not rows:
-            return
-        width = max(20, self.query_one("#trials-detail", Static).size.width or 60)
-        errors = sum(1 for r in rows if r.get("error") is not None)
-        out.append(f"\nsamples, worst first ({len(rows)}", style="bold")
-        out.append(f", {errors} errors" if errors else "", style="bold red")
-        out.append(")\n", style="bold")
-        if note:
-            out.append(one_line(note, width) + "\n", style="dim")
-        rest = width - 14  # "score  lat s " before the texts
-        full = "query" in rows[0]
-        if full:
-            wq = max(8, rest * 2 // 5)
-            wr = max(6, (rest - wq) // 2 - 1)
-            wa = max(6, rest - wq - wr - 2)
-            head = (f"{'score':>5} {'lat s':>6}  {_cell('query', wq)} {_cell('reference', wr)} "
-                    f"{_cell('answer', wa)}")  # fmt: skip
-        else:
-            head = f"{'score':>5} {'lat s':>6}  sample"
-        out.append(one_line(head, width) + "\n", style="dim underline")
-        for r in rows[:SAMPLE_ROWS_MAX]:
-            err = r.get("error")
-            score = r.get("score")
-            cell = "error" if err is not None else ("–" if score is None else f"{score:.3f}")
-            style = "red" if err is not None else ("yellow" if (score or 0.0) < 0.5 else "")
-            out.append(f"{cell:>5} ", style=style or None)
-            out.append(f"{r.get('latency_seconds', 0.0):6.2f}  ")
-            if full:
-                answer = f"✗ {err}" if err is not None else r.get("answer", "")
-                for text, w in ((r.get("query", ""), wq), (r.get("reference", ""), wr),
-                                (answer, wa)):  # fmt: skip
-                    out.append(_cell(text, w) + " ")
-            else:
-                out.append(one_line(r.get("record_id", ""), max(8, rest // 2)))
-                if err is not None:
-                    out.append(f"  ✗ {one_line(err, max(8, rest // 2))}", style="red")
-            out.append("\n")
-        if len(rows) > SAMPLE_ROWS_MAX:
-            out.append(f"… {len(rows) - SAMPLE_ROWS_MAX} better samples not listed\n", style="dim")
-
     # ------------------------------------------------------------ export, promote
 
     def action_export(self) -> None:
@@ -1115,6 +1051,7 @@ class TrialsPane(Widget):
             return
         run_id = self.view.run_id
         default = str(Path("recipes") / f"{one_line(run_id, 40)}-best.toml")
+        workspace = self.workspace
 
         def check(text: str) -> str | None:
             return self._target(text)[1]
@@ -1126,9 +1063,9 @@ class TrialsPane(Widget):
             if path is None:
                 return
             if inside:
-                self._export(run_id, str(path))
+                self._export(workspace, run_id, str(path))
                 return
-            self._confirm_outside(path, lambda: self._export(run_id, str(path)))
+            self._confirm_outside(path, lambda: self._export(workspace, run_id, str(path)))
 
         self.app.push_screen(
             PromptScreen(
@@ -1182,11 +1119,11 @@ class TrialsPane(Widget):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.export",
           description="export best recipe")  # fmt: skip
-    def _export(self, run_id: str, path: str) -> None:
+    def _export(self, workspace: Any, run_id: str, path: str) -> None:
         from jarvis_tui.learning.optimize.optimizer import export_best_recipe
         from jarvis_tui.learning.optimize.store import OptimizationStore
 
-        store = OptimizationStore(self.workspace.optimize_db)
+        store = OptimizationStore(workspace.optimize_db)
         try:
             run = store.get_run(run_id)
             if run is None or run.best_trial is None:
@@ -1207,12 +1144,12 @@ class TrialsPane(Widget):
             return
         agent = trial.config.params.get("agent.name") or trial.config.params.get("agent.type")
         if agent:
-            self._preview_promote(trial, str(agent))
+            self._preview_promote(self.workspace, trial, str(agent))
             return
 
         def chosen(name: str | None) -> None:
             if name and name.strip():
-                self._preview_promote(trial, name.strip())
+                self._preview_promote(self.workspace, trial, name.strip())
 
         agents = self._agent_names()
         self.app.push_screen(
@@ -1223,7 +1160,7 @@ class TrialsPane(Widget):
                 help="a name (letters, digits, _ . -): its config in agents/ gets a new "
                 "version" + (f"; existing: {one_line(', '.join(agents), 80)}" if agents else ""),
                 hint="enter: show the diff · escape: cancel",
-                check=_check_agent_name,
+                check=check_agent_name,
             ),  # fmt: skip
             chosen,
         )
@@ -1236,32 +1173,35 @@ class TrialsPane(Widget):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.promote",
           description="preview promotion")  # fmt: skip
-    def _preview_promote(self, trial: TrialResult, agent: str) -> None:
+    def _preview_promote(self, workspace: Any, trial: TrialResult, agent: str) -> None:
         from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
 
         try:
-            evolver = AgentConfigEvolver(trace_store=None, config_dir=self.workspace.agents_dir)
+            evolver = AgentConfigEvolver(trace_store=None, config_dir=workspace.agents_dir)
             old, new = evolver.promoted_config(agent, trial.config.params)
         except (ValueError, OSError) as exc:
             self.post_message(self.Done(f"cannot promote: {exc}", "error"))
             return
-        self.app.call_from_thread(self._confirm_promote, trial, agent, old, new)
+        self.post_message(self.PromotePreviewed(trial, agent, old, new))
 
-    def _confirm_promote(self, trial: TrialResult, agent: str, old: str, new: str) -> None:
+    @on(PromotePreviewed)
+    def _confirm_promote(self, msg: TrialsPane.PromotePreviewed) -> None:
         import difflib
 
+        trial, agent = msg.trial, msg.agent
         body = Text()
-        for line in difflib.unified_diff(old.splitlines(), new.splitlines(), "current",
+        for line in difflib.unified_diff(msg.old.splitlines(), msg.new.splitlines(), "current",
                                          "promoted", lineterm="", n=2):  # fmt: skip
             style = ("green" if line.startswith("+") else "red" if line.startswith("-")
                      else "dim")  # fmt: skip
             body.append(visible(line) + "\n", style=style)
         if not body:
             body.append("the config would not change", style="dim")
+        run_id = self.view.run_id
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self._promote(trial, agent)
+                self._promote(self.workspace, run_id, trial, agent)
 
         self.app.push_screen(
             ConfirmScreen(
@@ -1273,13 +1213,13 @@ class TrialsPane(Widget):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.promote",
           description="promote trial")  # fmt: skip
-    def _promote(self, trial: TrialResult, agent: str) -> None:
+    def _promote(self, workspace: Any, run_id: str, trial: TrialResult, agent: str) -> None:
         from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
 
-        note = (f"trial {trial.trial_id} of run {self.view.run_id}: accuracy "
+        note = (f"trial {trial.trial_id} of run {run_id}: accuracy "
                 f"{trial.accuracy:.3f}, latency {trial.mean_latency_seconds:.2f}s")  # fmt: skip
         try:
-            evolver = AgentConfigEvolver(trace_store=None, config_dir=self.workspace.agents_dir)
+            evolver = AgentConfigEvolver(trace_store=None, config_dir=workspace.agents_dir)
             version = evolver.promote_params(agent, trial.config.params, note=note)
         except (ValueError, OSError) as exc:
             self.post_message(self.Done(f"promotion failed: {exc}", "error"))
@@ -1295,80 +1235,81 @@ class TrialsPane(Widget):
 
     # ------------------------------------------------------------ table, plot, detail
 
+    def _table(self) -> TrialTable | None:
+        """The trials table (None for the moment it is swapped for one with other columns)."""
+        found = self.query("#trials-table")
+        return found.first(TrialTable) if found else None
+
     def _trial(self, trial_id: str | None) -> TrialResult | None:
         if trial_id is None:
             return None
+        hit = self._by_id.get(trial_id)
+        if hit is not None and hit[1] in self.view.trials:
+            return hit[1]
         return next((t for t in self.view.trials if t.trial_id == trial_id), None)
-
-    def _flag(self, t: TrialResult) -> Text:
-        m = self.view.meta.get(t.trial_id, {})
-        if m.get("infeasible"):
-            return Text("×", style="red")
-        if t.trial_id == self.view.best:
-            return Text("★", style="bold yellow")
-        if t.trial_id in self.merge_ids:
-            return Text("M", style="bold magenta")
-        if t.trial_id in self._frontier_set:
-            return Text("●", style="bold")
-        return Text("·", style="dim")
-
-    def _row(self, num: int, t: TrialResult) -> tuple:
-        m = self.view.meta.get(t.trial_id, {})
-        dim = "dim" if (t.trial_id not in self._frontier_set) else ""
-        if self._scoring(t.trial_id) == "measured":
-            glyph = Text(PARTIAL_GLYPH if m.get("partial") else MEASURED_GLYPH, style="bold green")
-        else:
-            glyph = Text(ESTIMATE_GLYPH, style="dim")
-        return (
-            Text(str(m.get("num", num)), style="dim"),
-            glyph,
-            Text(one_line(t.trial_id, 12), style=dim),
-            Text(str(m.get("source", "")), style="dim"),
-            Text(fmt_metric("accuracy", t.accuracy), style=dim),
-            Text(fmt_metric("mean_latency_seconds", t.mean_latency_seconds), style=dim),
-            Text(fmt_metric("total_cost_usd", t.total_cost_usd), style=dim),
-            self._flag(t),
-        )
 
     def _render_row(self, key: str) -> tuple:
         """TrialTable callback: the cells of one visible row (rows are rendered lazily)."""
         num, t = self._by_id[key]
-        return self._row(num, t)
+        table = self._table()
+        columns = table.columns if table is not None else COLUMNS
+        return row_cells(self.view, num, t, self._frontier_set, self.merge_ids, columns)
 
     def _index(self) -> None:
         self._by_id = {t.trial_id: (i, t) for i, t in enumerate(self.view.trials, 1)}
         self._frontier_set = set(self.view.frontier)
 
-    def _ordered(self) -> list[tuple[int, TrialResult]]:
-        items = list(enumerate(self.view.trials, 1))
-        if self.sort_key == "num":
-            return items[::-1] if self.sort_reverse else items
-        obj = next((o for o in self.view.objectives if o.metric == self.sort_key), None)
-        best_first = obj is None or obj.direction == "maximize"
-        if self.sort_reverse:
-            best_first = not best_first
-
-        def key(item: tuple[int, TrialResult]) -> float:
-            v = getattr(item[1], self.sort_key, 0.0)
-            v = v if isinstance(v, int | float) and math.isfinite(v) else math.inf
-            return -v if best_first and v != math.inf else v
-
-        return sorted(items, key=key)
-
     def _rebuild_table(self) -> None:
         """Re-key the (virtual) table: O(trials) for the key list, rows render lazily."""
         self._index()
-        table = self.query_one("#trials-table", TrialTable)
+        table = self._table()
+        if table is None:
+            return  # being swapped: the new table is filled once mounted
+        wanted = columns_for(self.view, self.has_class("-narrow"))
+        if tuple(table.columns) != wanted:
+            set_columns = getattr(table, "set_columns", None)
+            if set_columns is None:
+                self._swap_table()  # a table that takes its columns only when made
+                return
+            set_columns(wanted)
         keep = self.selected
-        table.set_rows([t.trial_id for _, t in self._ordered()], self._render_row)
+        table.set_rows([t.trial_id for _, t in ordered(self.view, self.sort_key,
+                                                        self.sort_reverse)], self._render_row)  # fmt: skip
         if keep is not None and keep in self._by_id:
             table.move_to(keep)
         self.selected = table.cursor_key
         self._detail()
 
+    def _swap_table(self) -> None:
+        """Mount a table with the columns the run needs (a worker column when its trials
+        name their worker; narrow: the source gives way). TrialTable takes its columns
+        once, so a run with other columns gets a new table, keeping focus and cursor."""
+        if self._swapping:
+            return
+        self._swapping = True
+
+        async def swap() -> None:
+            try:
+                old = self._table()
+                focused = old is not None and old.has_focus
+                if old is not None:
+                    await old.remove()
+                table = TrialTable(columns_for(self.view, self.has_class("-narrow")),
+                                   id="trials-table")  # fmt: skip
+                await self.query_one("#trials-right").mount(table, before=0)
+                if focused:
+                    focus_now(table)
+            finally:
+                self._swapping = False
+            self._rebuild_table()
+
+        self.call_next(swap)
+
     def _append_rows(self, new: list[TrialResult], old_frontier: set[str]) -> None:
         """Trials arrived in run order: extend the keys, re-render rows whose flag changed."""
-        table = self.query_one("#trials-table", TrialTable)
+        table = self._table()
+        if table is None:
+            return
         follow = table.row_count > 0 and table.cursor_row == table.row_count - 1
         self._index()
         table.set_rows([t.trial_id for t in self.view.trials], self._render_row)
@@ -1384,6 +1325,8 @@ class TrialsPane(Widget):
             self._redraw()
 
     def _redraw(self) -> None:
+        import math
+
         self._plot_dirty = False
         plot = self.query_one("#trials-plot", ScatterPlot)
         trials = self.view.trials
@@ -1454,18 +1397,21 @@ class TrialsPane(Widget):
         if not self.running and self.store is not None:
             self._reloading = True
             self._status("reloading…")
-            self._load_run(self.view.run_id or None)
+            self._load_run(self.workspace, self.store, self.view.run_id or None)
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < NARROW_BELOW, "-narrow")
+        narrow = self.size.width < NARROW_BELOW
+        self.set_class(narrow, "-narrow")
+        table = self._table()
+        if table is not None and tuple(table.columns) != columns_for(self.view, narrow):
+            self._rebuild_table()  # a worker run: the narrow table drops the source
         self._status()
+        self._workers()
         self._prompt()
         self.call_after_refresh(self._detail)  # the sample table fits the detail's width
 
     def _frontier_order(self) -> list[TrialResult]:
-        front_ids = self._frontier_set
-        front = [t for t in self.view.trials if t.trial_id in front_ids]
-        return sorted(front, key=lambda t: (getattr(t, self.x_metric, 0.0), t.trial_id))
+        return frontier_order(self.view, self.x_metric)
 
     def action_frontier(self, step: int) -> None:
         order = self._frontier_order()
@@ -1479,8 +1425,8 @@ class TrialsPane(Widget):
         self._select(ids[i])
 
     def _select(self, trial_id: str) -> None:
-        table = self.query_one("#trials-table", TrialTable)
-        if table.move_to(trial_id):
+        table = self._table()
+        if table is not None and table.move_to(trial_id):
             self.selected = trial_id
             self._after_select()
 
@@ -1503,127 +1449,32 @@ class TrialsPane(Widget):
         self._tradeoffs()
 
     def _tradeoffs(self) -> None:
-        out = Text()
-        order = self._frontier_order()
-        ids = [t.trial_id for t in order]
-        if self.selected in ids and len(order) > 1:
-            i = ids.index(self.selected)
-            out.append(f"{self.selected} on the frontier ({i + 1}/{len(order)}) → ", style="bold")
-            parts = []
-            if i > 0:
-                parts.append(tradeoff(order[i], order[i - 1]))
-            if i + 1 < len(order):
-                parts.append(tradeoff(order[i], order[i + 1]))
-            out.append(" | ".join(parts))
-        elif order:
-            out.append(f"{len(order)} frontier members; h/l walks along them", style="dim")
-        self.query_one("#trials-tradeoff", Static).update(out)
+        text = tradeoffs_text(self._frontier_order(), self.selected)
+        self.query_one("#trials-tradeoff", Static).update(text)
 
     def _detail(self) -> None:
+        detail = self.query_one("#trials-detail", Static)
         t = self._trial(self.selected)
-        out = Text()
         if t is None:
-            if not self.view.trials and self.running:
-                out.append("No trials yet. ", style="bold")
-                out.append("The proposal below waits for your decision." if self.pending
-                           else "The first trial is on its way.", style="dim")  # fmt: skip
-            elif not self.view.trials:
-                out.append("No trials yet. ", style="bold")
-                out.append("s starts a run: Optuna proposes configs offline and each one is "
-                           "estimated by replaying your labelled traces.", style="dim")  # fmt: skip
-            self.query_one("#trials-detail", Static).update(out)
+            detail.update(empty_detail(self.view, running=self.running,
+                                       pending=self.pending is not None))  # fmt: skip
             return
-        m = self.view.meta.get(t.trial_id, {})
-        out.append(t.trial_id, style="bold")
-        src = m.get("source")
-        if src:
-            out.append(f" · {src}", style="dim")
-        if m.get("parent"):
-            out.append(f" (after {m['parent']})", style="dim")
-        if t.trial_id == self.view.best:
-            out.append(" · best", style="bold yellow")
-        if t.trial_id in self.view.frontier:
-            out.append(" · frontier", style="bold")
-        if m.get("infeasible"):
-            out.append(" · infeasible: " + ", ".join(m["infeasible"]), style="red")
-        out.append("\n")
-        out.append(
-            f"accuracy {t.accuracy:.3f} · latency {t.mean_latency_seconds:.2f}s · "
-            f"cost {money(t.total_cost_usd)}"
-            f" · {t.samples_evaluated:,} samples"
-        )
-        measured = self._scoring(t.trial_id) == "measured"
-        if not measured:
-            out.append("\n")
-            out.append(f"{ESTIMATE_GLYPH} estimate from replayed traces", style="italic dim")
-            out.append(" · M measures it", style="dim")
-        else:
-            out.append("\n")
-            out.append(f"{PARTIAL_GLYPH if m.get('partial') else MEASURED_GLYPH} measured ",
-                       style="bold green")  # fmt: skip
-            es = m.get("eval_set")
-            if isinstance(es, dict) and es.get("id"):
-                out.append(f"on eval set {one_line(str(es['id']), 24)}")
-            if m.get("generator"):
-                out.append(f" · {one_line(str(m['generator']), 48)}", style="dim")
-            if m.get("partial"):
-                out.append(" · partial: cancelled midway", style="yellow")
-        out.append("\n")
-        if measured:  # the evidence first: the worst samples, then the params
-            self._sample_table(t, m, out)
-        out.append("\n")
-        best = self._trial(self.view.best)
-        best = best if best is not t else None
-        parent = self._trial(m.get("parent"))
-        against = []
-        if parent is not None:
-            against.append(Text(f"← parent {parent.trial_id}", style="cyan"))
-        if best is not None:
-            against.append(Text(f"≠ best {best.trial_id}", style="yellow"))
-        out.append("params", style="bold")
-        if against:
-            out.append(" (")
-            out.append(Text(", ").join(against))
-            out.append(")")
-        out.append("\n")
-        for key, value in sorted(t.config.params.items()):
-            out.append(f"  {one_line(key, 22):<22} ")
-            out.append(one_line(_show_value(value), 24))
-            shown = value
-            for other_trial, mark, style in ((parent, "←", "cyan"), (best, "≠", "yellow")):
-                if other_trial is None:
-                    continue
-                other = other_trial.config.params.get(key)
-                if other != value and other != shown:  # say a value once
-                    out.append(f" {mark} {one_line(_show_value(other), 16)}", style=style)
-                    shown = other
-            out.append("\n")
-        if t.config.reasoning:
-            out.append("\nreasoning\n", style="bold")
-            out.append(t.config.reasoning.strip() + "\n")
-        if t.analysis:
-            out.append("\nanalysis\n", style="bold")
-            out.append(t.analysis.strip() + "\n")
-        fb = t.structured_feedback
-        patterns = list(fb.failure_patterns) if fb else []
-        patterns += [f for f in t.failure_modes if f not in patterns]
-        if patterns:
-            out.append("\nfailure patterns & notes\n", style="bold")
-            for p in patterns[:12]:
-                out.append(f"  • {p}\n")
-        if fb and fb.suggested_changes:
-            out.append("\nsuggested\n", style="bold")
-            for s in fb.suggested_changes[:6]:
-                out.append(f"  • {s}\n")
-        if t.per_benchmark:
-            out.append("\nper benchmark\n", style="bold")
-            for b in t.per_benchmark:
-                out.append(
-                    f"  {one_line(b.benchmark, 14):<14} acc {b.accuracy:.3f}  "
-                    f"lat {b.mean_latency_seconds:5.2f}s  n {b.samples_evaluated:>6,}"
-                    f"  w {b.weight:.2f}" + (f"  errors {b.errors}" if b.errors else "") + "\n"
-                )
-        self.query_one("#trials-detail", Static).update(out)
+        samples: tuple[list[dict], str] = ([], "")
+        if self._scoring(t.trial_id) == "measured":
+            rows, note, to_read = sample_rows(t, self.view.meta.get(t.trial_id, {}),
+                                              self._samples)  # fmt: skip
+            if to_read is not None:
+                self._load_samples(to_read)
+            samples = (rows, note)
+        width = max(20, detail.size.width or 60)
+        detail.update(trial_detail(self.view, t, samples=samples, width=width))
+
+    def _workers(self) -> None:
+        """The line under the header: each worker's trials running, done and failed."""
+        shown = has_workers(self.view)
+        self.set_class(shown, "-workers")
+        line = workers_line(self.view, max(20, self.size.width - 2)) if shown else Text()
+        self.query_one("#trials-workers", Static).update(line)
 
     def _status(self, extra: str = "") -> None:
         """The header: state words first, fitted to the width by priority (two lines at
@@ -1656,7 +1507,7 @@ class TrialsPane(Widget):
         if self.review_on:
             parts.append((1, Text("review on", style="bold magenta")))
         if self.bounds:
-            parts.append((2, Text("bounds " + one_line(", ".join(_short_bound(b)
+            parts.append((2, Text("bounds " + one_line(", ".join(short_bound(b)
                                                                  for b in self.bounds), 70),
                                   style="cyan")))  # fmt: skip
         if self.sort_key != "num" or self.sort_reverse:
@@ -1668,8 +1519,7 @@ class TrialsPane(Widget):
             parts.append((4, Text(f"{duration(v.elapsed)} wall")))
             cost = sum(t.total_cost_usd for t in v.trials)
             parts.append((5, Text(f"Σ est. cost {money(cost)}")))
-            n_measured = sum(1 for t in v.trials if self._scoring(t.trial_id) == "measured")
-            n_estimated = len(v.trials) - n_measured
+            n_measured, n_estimated = counts_by_scoring(v)
             counts = Text()
             if n_measured:
                 counts.append(f"{n_measured} measured", style="green")
@@ -1699,7 +1549,7 @@ class TrialsPane(Widget):
                 out.append("\n")
             out.append_text(keys)
             out.append("\n")
-            params = ", ".join(f"{k}={_show_value(v)}" for k, v in sorted(config.params.items()))
+            params = ", ".join(f"{k}={show_value(v)}" for k, v in sorted(config.params.items()))
             out.append(one_line(params, width))
             if config.reasoning:
                 out.append("\n" + one_line(config.reasoning, width), style="italic")
@@ -1711,9 +1561,9 @@ class TrialsPane(Widget):
             elif queued:
                 out.append(f"{queued} queued config(s) run before the next proposal · ",
                            style="bold")  # fmt: skip
-            if self._notices:
+            if self.notices:
                 # Two lines at most (the prompt's height): a notice may say what to install.
-                out.append(one_line(" · ".join(self._notices[-2:]), 2 * width), style="yellow")
+                out.append(one_line(" · ".join(self.notices[-2:]), 2 * width), style="yellow")
             elif self.measuring is not None:
                 out.append(one_line("x cancels the measurement (the samples done are kept, "
                                     "marked partial)", width), style="dim")  # fmt: skip
@@ -1729,79 +1579,50 @@ class TrialsPane(Widget):
         self.query_one("#trials-prompt", Static).update(out)
 
 
-def _short_bound(bound: ObjectiveBound) -> str:
-    return f"{SHORT.get(bound.metric, bound.metric).split(' ')[0]} {bound.op} {bound.value:g}"
+# --------------------------------------------------------------------------- workers
 
 
-def fit_parts(parts: list[tuple[int, Text]], width: int, lines: int = 2) -> Text:
-    """Join *parts* with `` · `` into at most *lines* lines of *width* cells.
+def _workers_dispatcher(workspace: Any, evaluate: str, opts: Any, session: Any) -> Any:
+    """A ``StudyDispatcher`` when the workspace's ``optimize.toml`` asks for workers
+    (``[optimize] workers = N``, N ≥ 2), else None (trials evaluated in this process).
 
-    Parts keep their order; a part never breaks across lines. When they do not fit,
-    the part with the largest priority number goes first (ties: the later one), and
-    so on until the rest fits. A single part wider than a line ends in ``…``.
-    """
-    sep = " · "
-    kept = list(parts)
-    while True:
-        rows: list[Text] = []
-        for _, part in kept:
-            if part.cell_len > width:
-                part = part.copy()
-                part.truncate(width, overflow="ellipsis")
-            if rows and rows[-1].cell_len + len(sep) + part.cell_len <= width:
-                rows[-1].append(sep, style="dim")
-                rows[-1].append_text(part)
-            else:
-                rows.append(part.copy())
-        if len(rows) <= lines or len(kept) <= 1:
-            out = Text("\n").join(rows[:lines])
-            out.no_wrap = True
-            return out
-        drop = max(range(len(kept)), key=lambda i: (kept[i][0], i))
-        del kept[drop]
+    Runs on the run's thread: opening the storage may take a moment, and a wrong or
+    unreachable one fails the run with one line before anything starts."""
+    from jarvis_tui.learning.optimize.workers import (
+        StudyDispatcher,
+        default_storage_url,
+        default_workers,
+    )
 
-
-def _check_agent_name(text: str) -> str | None:
-    """Why *text* cannot name an agent config (a plain name inside agents/), or None."""
-    import re
-
-    name = text.strip()
-    if not name:
-        return "required: an agent name"
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}", name):
-        return (f"{one_line(name, 40)!r} is not a plain agent name: letters, digits, _ . - "
-                "(no folders)")  # fmt: skip
-    return None
+    n = default_workers(Path(workspace.root))
+    if n < 2:
+        return None
+    worker_args = ["--home", str(workspace.root)]
+    if opts is not None:  # the workers measure with what this window measures with
+        if getattr(opts, "backend_url", None):
+            worker_args += ["--eval-backend", str(opts.backend_url)]
+        if getattr(opts, "local", None):
+            worker_args += ["--local", str(opts.local)]
+    dispatcher = StudyDispatcher(default_storage_url(Path(workspace.root)), local_workers=n,
+                                 worker_args=worker_args,
+                                 log_dir=Path(workspace.root) / "optimize-workers")  # fmt: skip
+    info: dict[str, Any] = {"evaluate": evaluate}
+    measured = getattr(session.engine.trial_runner, "measured", session.engine.trial_runner)
+    eval_set = getattr(measured, "eval_set", None)
+    if eval_set is not None:
+        info["eval_set"] = {"id": eval_set.set_id, "hash": eval_set.content_hash}
+    dispatcher.info.update(info)
+    return dispatcher
 
 
-def add_notices(shown: list[str], new: list[str], keep: int = 3) -> list[str]:
-    """The newest notices, each said once: a repeat moves to the end with a count."""
-    out = list(shown)
-    for text in new:
-        count = 1
-        for i, old in enumerate(out):
-            base, _, times = old.partition(" (×")
-            if base == text:
-                count = (int(times[:-1]) if times[:-1].isdigit() else 1) + 1
-                del out[i]
-                break
-        out.append(text if count == 1 else f"{text} (×{count})")
-    return out[-keep:]
+def _workers_notice(dispatcher: Any, run_id: str) -> str:
+    return (
+        f"{dispatcher.local_workers} workers on {dispatcher.label}; more join with: "
+        f"jarvis-tui optimize-worker --run {run_id} --storage {dispatcher.label}"
+    )
 
 
-def _cell(text: Any, width: int) -> str:
-    """*text* on one line, exactly *width* terminal cells (cut with ``…``, padded)."""
-    from rich.cells import cell_len, set_cell_size
-
-    line = one_line(str(text), width)
-    if cell_len(line) > width:
-        line = set_cell_size(line, width - 1) + "…"
-    return set_cell_size(line, width)
-
-
-def _show_value(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+# Names the pane's helpers had before the split (kept for callers of the old module).
+_short_bound = short_bound
+_check_agent_name = check_agent_name
+_show_value = show_value
