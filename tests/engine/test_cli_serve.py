@@ -464,8 +464,14 @@ async def test_sessions_and_terminal_size_are_capped(real_server: RealServer) ->
 
         # The app process was asked for 500 x 200, not 3000 x 3000.
         (app,) = _wait(s.apps, 30, lambda: "the app process")  # type: ignore[misc]
-        environ = app.environ()
-        assert (environ["COLUMNS"], environ["ROWS"]) == ("500", "200")
+        # Between fork and exec the child still has the server's environment: wait
+        # for the app's own (the one that names its terminal size).
+        def own_environ() -> dict | None:
+            env = app.environ()
+            return env if "ROWS" in env else None
+
+        environ = _wait(own_environ, 30, lambda: "the app process's environment")
+        assert (environ["COLUMNS"], environ["ROWS"]) == ("500", "200")  # type: ignore[index]
         await read_until(b"\x1b[200;", 0)
 
         # A second session: refused (the cap is 1), on the page and on the websocket.
