@@ -454,6 +454,113 @@ def test_review_gate_holds_every_proposal_before_any_worker_sees_it(home) -> Non
     assert {meta[i]["worker"] for i in stored} == {"thread"}
 
 
+class CountingStop(threading.Event):
+    """A worker's stop event that counts its waits: each one is a look at the run's
+    state that ended in "not now" (paused, or nothing to claim)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        return super().wait(timeout)
+
+
+class GatedRunner:
+    """The session's trial runner, whose trials wait until the test opens the gate."""
+
+    def __init__(self, inner, gate: threading.Event) -> None:
+        self.inner, self.gate = inner, gate
+
+    def run_trial(self, config):
+        self.gate.wait(DEADLINE_S)
+        return self.inner.run_trial(config)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_pause_holds_every_worker_and_stop_ends_the_run_for_all(home) -> None:
+    """Engine level: pause reaches the workers through the storage (a waiting trial is
+    not claimed while paused, a running one finishes), resume lets them go on, and stop
+    ends the run for every worker (the trial running finishes, waiting ones cancelled)."""
+    from jarvis_tui.learning.optimize.optimizer import RunControl
+    from jarvis_tui.learning.optimize.session import open_session
+    from jarvis_tui.learning.optimize.workers import run_worker
+    from jarvis_tui.paths import Workspace
+
+    session = open_session(Workspace(home), max_trials=8, patience=100, seed=7)
+    url = str(journal(home))
+    dispatcher = StudyDispatcher(url, liveness=Liveness(0.5, 2))
+    control = RunControl()
+    gate = threading.Event()
+    stop = CountingStop()
+    runner = GatedRunner(session.engine.trial_runner, gate)
+    run_ids: list[str] = []
+    done: list[str] = []
+    threads: list[threading.Thread] = []
+    out: dict = {}
+
+    def on_event(ev) -> None:
+        if ev.kind == "started":
+            run_ids.append(ev.run.run_id)
+            # A second worker that joins and never claims: the run keeps two trials
+            # enqueued or running, so one waits while worker "a" evaluates the other.
+            SharedRun(dispatcher.storage, ev.run.run_id, url).register_worker("b")
+            t = threading.Thread(target=run_worker, args=(url, ev.run.run_id, lambda _i: runner),
+                                 kwargs={"worker_id": "a", "stop": stop}, daemon=True)  # fmt: skip
+            t.start()
+            threads.append(t)
+        elif ev.kind == "trial_done":
+            done.append(ev.result.trial_id)
+            if len(done) == 3:
+                control.stop()
+
+    def go() -> None:
+        out["run"] = session.engine.run(control=control, on_event=on_event, dispatcher=dispatcher)
+
+    engine = threading.Thread(target=go, daemon=True)
+    engine.start()
+
+    def states() -> list[str]:
+        return sorted(t.state.name for t in config_trials(url, run_ids[0])) if run_ids else []
+
+    try:
+        wait_for("one trial running, one waiting", lambda: states() == ["RUNNING", "WAITING"])
+        control.pause()
+        shared = SharedRun(open_storage(url), run_ids[0], url)
+        wait_for("the paused state in the storage", lambda: shared.state()["state"] == "paused")
+        gate.set()  # the running trial finishes although the run is paused
+        wait_for("the running trial recorded", lambda: len(done) == 1)
+        stop.waits = 0
+        wait_for("worker a looking at the run three times", lambda: stop.waits >= 3)
+        assert states() == ["COMPLETE", "WAITING"]  # nothing claimed while paused
+        assert len(done) == 1
+        control.resume()
+        engine.join(DEADLINE_S)
+        assert not engine.is_alive()
+    finally:
+        gate.set()
+        control.stop()
+        engine.join(DEADLINE_S)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        session.close()
+    run = out["run"]
+    assert run.status == "stopped"
+    final = config_trials(url, run.run_id)
+    assert "WAITING" not in {t.state.name for t in final}  # cancelled for every worker
+    assert "RUNNING" not in {t.state.name for t in final}
+    with OptimizationStore(home / "optimize.db") as store:
+        stored = store.get_trials(run.run_id)
+        meta = store.get_trial_meta(run.run_id)
+    assert 3 <= len(stored) < 8  # stopped early; the trial running at the stop finished
+    assert {meta[t.trial_id]["worker"] for t in stored} == {"a"}
+    assert shared.state()["state"] == "ended"
+
+
 def _first_config(space) -> dict:
     from jarvis_tui.learning.optimize.optimizer import default_config
 
