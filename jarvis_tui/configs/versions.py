@@ -129,6 +129,25 @@ class UnsafePathError(ConfigWriteError, ValueError):
         super().__init__(f"{path}: {reason}; not followed{tail}")
 
 
+class NothingToRollBackError(ValueError):
+    """A rollback target whose keys and values are the current config's.
+
+    Writing it would add a version that changes nothing and restart the current
+    version's evidence count, so it is refused; nothing is written.
+    """
+
+    def __init__(self, agent: str, version: int, current: int) -> None:
+        self.agent = agent
+        """The agent."""
+        self.version = version
+        """The refused target."""
+        self.current = current
+        """The current version, whose content the target already has."""
+        super().__init__(
+            f"v{version} is the current content (the same as v{current}) — nothing to roll back"
+        )
+
+
 class BadConfigError(ValueError):
     """A config file that cannot be used: too large, too deep, or not TOML (subclasses)."""
 
@@ -740,18 +759,22 @@ class VersionStore:
         the new version's cause is ``rollback`` ("rollback to version N"); nothing is
         overwritten or dropped. Rolling back to the current version does nothing.
         Raises ``ValueError`` naming the available versions when *version* does not
-        exist, and :class:`BadConfigError` when the target is not valid TOML, too
-        large or a link; such a file is never copied into place.
+        exist, :class:`NothingToRollBackError` (a ``ValueError``) when the target has
+        the current config's keys and values, and :class:`BadConfigError` when the
+        target is not valid TOML, too large or a link; such a file is never copied
+        into place.
         """
         stem = agent_file_stem(agent_name)
         with self._session(write=True) as d:
             snap = self._snapshot(d, stem, cleanup=True)
-            target = self._find(agent_name, self._positions(snap), version)
+            versions = self._positions(snap)
+            target = self._find(agent_name, versions, version)
             if target.current:
                 return
             path = self._history_dir / target.name
             content = _read_file(d.hfd, target.name, path)
             data = parse_config(content, path)
+            self._refuse_no_change(agent_name, snap, versions, target, data)
             self._commit(
                 d,
                 snap,
@@ -765,15 +788,24 @@ class VersionStore:
         """Exactly the text :meth:`rollback` would write for *version*.
 
         For the current version (a no-op rollback) this is the current text, which
-        stays as it is. Otherwise raises as :meth:`rollback` does for a missing or
-        unusable target.
+        stays as it is. Otherwise raises as :meth:`rollback` does for a missing,
+        unusable or unchanging (:class:`NothingToRollBackError`) target.
         """
-        content, path = self._content(agent_name, version)
         stem = agent_file_stem(agent_name)
-        if path != self._config_dir / f"{stem}.toml":
-            parse_config(content, path)  # rollback refuses what would not parse
+        with self._session(write=False) as d:
+            snap = self._snapshot(d, stem)
+            versions = self._positions(snap)
+            target = self._find(agent_name, versions, version)
+            if target.current:
+                if snap.current_error is not None:
+                    raise snap.current_error
+                assert snap.current is not None
+                return snap.current.decode("utf-8", errors="replace")
+            path = self._history_dir / target.name
+            content = _read_file(d.hfd, target.name, path)
+            data = parse_config(content, path)  # rollback refuses what would not parse
+            self._refuse_no_change(agent_name, snap, versions, target, data)
             return content.decode("utf-8")
-        return content.decode("utf-8", errors="replace")
 
     def write_version(
         self,
@@ -1135,6 +1167,29 @@ class VersionStore:
         return versions
 
     @staticmethod
+    def _refuse_no_change(
+        agent: str,
+        snap: _Snapshot,
+        versions: List[_Version],
+        target: _Version,
+        data: Dict[str, Any],
+    ) -> None:
+        """Raise :class:`NothingToRollBackError` when *data* is the current config's.
+
+        Compared as parsed TOML (what the agent reads), so a copy that differs only
+        in comments or layout is refused too; a current file that is unusable or not
+        TOML is not "the same", and the rollback repairs it.
+        """
+        if snap.current is None or snap.current_error is not None or not versions:
+            return
+        try:
+            current = parse_config(snap.current, f"{snap.stem}.toml")
+        except ValueError:
+            return
+        if current == data:
+            raise NothingToRollBackError(agent, target.number, versions[-1].number)
+
+    @staticmethod
     def _find(agent: str, versions: List[_Version], version: Any) -> _Version:
         if isinstance(version, bool) or not isinstance(version, int):
             raise ValueError(f"version must be an int, not {type(version).__name__}")
@@ -1157,6 +1212,7 @@ __all__ = [
     "ConfigTooLargeError",
     "ConfigWriteError",
     "MalformedConfigError",
+    "NothingToRollBackError",
     "UnsafePathError",
     "VersionStore",
     "agent_file_stem",

@@ -151,3 +151,33 @@ async def test_evolve_shows_proposals_and_writes_only_accepted(home: Path) -> No
     if "react" in names[1:]:
         cfg = tomllib.loads((agents / "react.toml").read_text())["agent"]
         assert cfg["tools"] == ["calculator"]  # skipped: unchanged
+
+
+async def test_rollback_to_the_current_content_says_so_and_asks_nothing(home: Path) -> None:
+    """Issue 10: b on a version with the current content writes no empty version."""
+    store = TraceStore(home / "traces.db")
+    ev = AgentConfigEvolver(store, config_dir=home / "agents")
+    ev.write_config("react", tools=["web_search", "calculator"], max_turns=12, cause="manual",
+                    note="v2 again by hand")  # fmt: skip
+    store.close()
+    before = (home / "agents" / "react.toml").read_bytes()
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_configs(app, pilot)
+        pane._select_agent("react")
+        await settle(app, pilot)
+        versions = app.query_one("#configs-versions", DataTable)
+        versions.focus()
+        versions.move_cursor(row=2)  # v2 (newest first: v4, v3, v2)
+        await settle(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        title = plain(app.screen.query_one("#confirm-title", Static))
+        assert "v2 is the current content (the same as v4) — nothing to roll back" in title
+        hint = plain(app.screen.query_one("#confirm-hint", Static))
+        assert "y:" not in hint and "escape: close" in hint
+        await pilot.press("y")  # nothing to say yes to
+        await settle(app, pilot)
+        assert [v["version"] for v in pane.versions] == [1, 2, 3, 4]
+    assert (home / "agents" / "react.toml").read_bytes() == before

@@ -144,27 +144,37 @@ def render_text_diff(old: str, new: str, old_name: str, new_name: str) -> Text:
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Show exactly what will be written; y writes, n/escape cancels."""
+    """Show exactly what will be written; y writes, n/escape cancels.
+
+    With ``ask=False`` it only informs (a write that was refused, with why in the
+    title): there is nothing to say yes to, so ``y`` does nothing and the hint says so.
+    """
 
     BINDINGS = [
         Binding("y", "answer(True)", "Write it", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "Cancel", id="confirm.no"),
     ]
 
-    def __init__(self, title: str, body: Text) -> None:
+    def __init__(self, title: str, body: Text, *, ask: bool = True) -> None:
         super().__init__()
         self._title = title
         self._body = body
+        self._ask = ask
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label(Text(self._title), id="confirm-title")
             with VerticalScroll(id="confirm-scroll"):
                 yield Static(self._body, id="confirm-body")
-            yield Label("y: write it   n / escape: cancel", id="confirm-hint")
+            hint = (
+                "y: write it   n / escape: cancel"
+                if self._ask
+                else "nothing to write   escape: close"
+            )
+            yield Label(hint, id="confirm-hint")
 
     def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
+        self.dismiss(value and self._ask)
 
 
 class ConfigsPane(Pane):
@@ -750,8 +760,19 @@ class ConfigsPane(Pane):
           description="preview rollback")  # fmt: skip
     def _preview_rollback(self, agent: str, version: int) -> None:
         """Read exactly what a rollback would write (off the UI thread), then ask."""
+        from jarvis_tui.configs.versions import NothingToRollBackError
+
         try:
             text = self._evolver().preview_rollback(agent, version)
+        except NothingToRollBackError as exc:
+            # Writing it would restart the current version's evidence for nothing:
+            # say why beside the evidence, and ask nothing.
+            refusal = str(exc)
+            body = Text(f"{refusal}; nothing will be written.\n\n", style="bold")
+            body.append_text(self._preview_evidence(agent, version))
+            self.app.call_from_thread(self._status, f"{agent}: {refusal}")
+            self.app.call_from_thread(self.app.push_screen, ConfirmScreen(refusal, body, ask=False))
+            return
         except ValueError as exc:
             self.app.call_from_thread(
                 self.app.notify, str(exc), severity="error", timeout=8, markup=False
