@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -23,8 +23,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from jarvis_tui.learning.optimize.types import SearchDimension, SearchSpace
 from jarvis_tui.ui.text import one_line, visible
+
+if TYPE_CHECKING:  # imported where used: the optimize package brings numpy (first paint)
+    from jarvis_tui.learning.optimize.types import SearchSpace
 
 JUDGE_URL_ENV = "JARVIS_TUI_JUDGE_URL"
 JUDGE_MODEL_ENV = "JARVIS_TUI_JUDGE_MODEL"
@@ -61,6 +63,8 @@ def judge_endpoint_from_env() -> Optional[tuple[str, str]]:
 
 
 def judge_form_space() -> SearchSpace:
+    from jarvis_tui.learning.optimize.types import SearchDimension, SearchSpace
+
     return SearchSpace(
         dimensions=[
             SearchDimension("url", "text", description="OpenAI-compatible base URL, …/v1"),
@@ -189,6 +193,8 @@ def matrix_with_judge(store: Any, matrix: Any, *, agent: Optional[str] = None) -
 
 
 def export_space() -> SearchSpace:
+    from jarvis_tui.learning.optimize.types import SearchDimension, SearchSpace
+
     return SearchSpace(
         dimensions=[
             SearchDimension("format", "categorical", ["jsonl", "csv", "parquet", "hf"],
