@@ -29,8 +29,8 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Select, Static, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from jarvis_tui.core.classify import QUERY_CLASSES  # not via learning/: first paint
 from jarvis_tui.core.types import Trace
-from jarvis_tui.learning.classify import QUERY_CLASSES
 from jarvis_tui.traces import (
     LabelChange,
     StoreError,
