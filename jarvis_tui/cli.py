@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from jarvis_tui import __version__
 from jarvis_tui.core.errors import JarvisStoreError
@@ -62,8 +63,21 @@ def positive_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line on stderr (exit status 2).
+
+    ``jarvis-tui versions: error: the following arguments are required: AGENT``;
+    ``--help`` still prints the whole usage.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        from jarvis_tui.ui.text import plain
+
+        self.exit(2, f"{self.prog}: error: {plain(message, LINE_LIMIT)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         usage="%(prog)s [-h] [--version] [--home DIR] [COMMAND ...]",
         description="A keyboard-first terminal app for the OpenJarvis learning loop.",
@@ -76,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="workspace directory (default: $JARVIS_TUI_HOME, else ~/.openjarvis)",
     )
     parser.set_defaults(func=_cmd_open)
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    # prog: each command's own name ("jarvis-tui versions"), not the top usage line
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", prog=PROG)
 
     demo = sub.add_parser(
         "demo",
