@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from jarvis_tui.demo import build_demo
-from jarvis_tui.traces import TraceFilter
+from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.routing import RoutingPane, replay
 from jarvis_tui.ui.panes.traces import TracesPane
@@ -98,10 +98,13 @@ async def test_enter_on_a_cell_lands_in_traces_filtered_to_its_unlabelled(home: 
         assert app.query_one("#panes").active == "traces"
         traces = app.query_one(TracesPane)
         assert traces.filter == TraceFilter(model="phi3:3.8b", query_class="math", labelled=False)
-        assert traces._rows and all(
-            r.model == "phi3:3.8b" and r.query_class == "math" and r.feedback is None
-            for r in traces._rows
-        )
+        # the selected trace, as the detail panel shows it: that cell's, unlabelled
+        shown = text_of(app.query_one("#detail-body", Static))
+        assert "phi3:3.8b" in shown and "score –" in shown and "outcome –" in shown
+        tid = shown.strip().splitlines()[0]
+        with TraceStore(home / "traces.db") as store:
+            cell = store.page(traces.filter, limit=5_000).rows
+        assert tid in {r.trace_id for r in cell}
         # labelling there makes the routing numbers stale and they are recomputed
         before = pane.matrix.cells[("math", "phi3:3.8b")].rated.n
         await pilot.press("9")
