@@ -1,7 +1,7 @@
 """``AgentConfigEvolver.analyze()`` on the 1,000,000-trace demo store (issue 15).
 
 Run: ``python -m bench.bench_analyze``. The SQL analysis (``TraceStore.evolver_profile``:
-kept totals plus one pass over the tool_call steps) against the streaming version
+kept totals plus each trace's tool set, counted when it was mirrored) against the streaming version
 (every trace read as a ``Trace``, the reference the tests compare it to), measured in
 the same run, with the two results checked equal. Exits 1 when a target is missed.
 """

@@ -215,8 +215,8 @@ class AgentConfigEvolver(VersionStore):
           record), then by success rate, then by trace count.
 
         On our :class:`~jarvis_tui.traces.TraceStore` the analysis is SQL
-        (``TraceStore.evolver_profile``: the kept totals plus one pass over the
-        tool_call steps; ~22 s -> see ``bench/bench_learning.py`` at 1M traces), with
+        (``TraceStore.evolver_profile``: the kept totals plus each trace's tool set,
+        counted when it was mirrored; ~2 s at 1M traces, ``bench/bench_analyze.py``), with
         the same result as streaming every trace (tested against it); any other
         store is streamed. Feedback sums may differ in the last bits (summation order).
 

@@ -51,11 +51,12 @@ from jarvis_tui.core.events import EventType
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.paths import FILE_MODE, ensure_dir
 
-SCHEMA_VERSION = 6  # 2: jt_rows_group; 3: the trigger records external label changes;
+SCHEMA_VERSION = 7  # 2: jt_rows_group; 3: the trigger records external label changes;
 # 4: totals kept by triggers (jt_agg, jt_tools, jt_agg_tool); 5: hour totals (jt_hour),
 # leaner label triggers, the classifier version (jt_meta 'classifier'); 6: only numbers
 # within RATING_LIMIT in the mirror (a repair of the rows that were not), tool calls
-# per trace as the evolver reads them (jt_calls)
+# per trace as the evolver reads them (jt_calls); 7: leaner label triggers (no INSERT OR
+# IGNORE per label, the tool trigger's cheap test first)
 BUSY_TIMEOUT_MS = 15_000
 SNIPPET_CHARS = 240
 BULK_MIGRATE_ROWS = 50_000
@@ -307,10 +308,15 @@ def _agg_sub(row: str) -> str:
 
 
 def _agg_add(row: str) -> str:
+    # The group's row exists almost always: update it, and insert one only when the
+    # update found none (changes() counts the trigger's own last statement), which
+    # saves a probe and a band lookup per label against INSERT OR IGNORE + UPDATE.
     return (
-        f"INSERT OR IGNORE INTO jt_agg VALUES ({_agg_key(row)}, {_band(row)},"
-        " 0, 0, 0.0, 0.0, 0.0, 0.0);"
-        f" UPDATE jt_agg SET {_agg_set(row, '+')} WHERE {_agg_match(row)};"
+        f"UPDATE jt_agg SET {_agg_set(row, '+')} WHERE {_agg_match(row)};"
+        f" INSERT INTO jt_agg SELECT {_agg_key(row)}, {_band(row)}, 1,"
+        f" ({row}.feedback IS NOT NULL), coalesce({row}.feedback, 0.0),"
+        f" coalesce({row}.feedback * {row}.feedback, 0.0), {row}.latency, {row}.tokens"
+        " WHERE changes() = 0;"
     )
 
 
@@ -394,10 +400,11 @@ _JT_AGG_TRIGGERS = (
     "CREATE TRIGGER IF NOT EXISTS {s}.jt_rows_agg_au AFTER UPDATE OF feedback, outcome"
     f" ON jt_rows WHEN {_LABEL_MOVED} AND {_LABEL_ONLY}"
     f" BEGIN {_agg_sub('old')} {_agg_add('new')} {_HOUR_LABEL} END",
+    # The cheap test first: most traces have no tool calls, and then no band is looked up.
     "CREATE TRIGGER IF NOT EXISTS {s}.jt_rows_agg_tools AFTER UPDATE OF feedback, outcome"
-    f" ON jt_rows WHEN {_LABEL_ONLY}"
+    " ON jt_rows WHEN EXISTS (SELECT 1 FROM jt_tools WHERE id = new.id)"
+    f" AND {_LABEL_ONLY}"
     f" AND (old.outcome IS NOT new.outcome OR {_band('old')} IS NOT {_band('new')})"
-    " AND EXISTS (SELECT 1 FROM jt_tools WHERE id = new.id)"
     f" BEGIN {_tool_sub('old')} {_tool_add('new')} END",
     # Anything else of a row changed (no code of ours or OpenJarvis's does): all of it.
     "CREATE TRIGGER IF NOT EXISTS {s}.jt_rows_agg_rest AFTER UPDATE OF "
