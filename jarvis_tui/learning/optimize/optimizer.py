@@ -775,10 +775,11 @@ class OptimizationEngine:
         if hasattr(opt, "set_bounds"):
             opt.set_bounds(control.bounds)
         last_error = ""
-        fixed = self.search_space.fixed
-        evaluated = {_params_key({**fixed, **t.config.params}): t.trial_id for t in history}
+        key = self._effective_key
+        evaluated = {key(t.config.params): t.trial_id for t in history}
         for c in in_flight:
-            evaluated.setdefault(_params_key({**fixed, **c.params}), c.trial_id)
+            evaluated.setdefault(key(c.params), c.trial_id)
+        exact = {_params_key({**self.search_space.fixed, **t.config.params}) for t in history}
         repeat = False  # after a repeated config, ask for a fresh one (not the same merge)
         rejected: list[str] = []
         for _attempt in range(PROPOSAL_RETRIES + 1):
@@ -795,7 +796,7 @@ class OptimizationEngine:
                 if hasattr(opt, "note_reply_error"):  # said once, in the next prompt
                     opt.note_reply_error(last_error)
                 continue
-            twin = evaluated.get(_params_key({**fixed, **config.params}))
+            twin = evaluated.get(key(config.params))
             if twin is None:
                 if rejected:  # the trial says what the optimizer got wrong before it
                     note = "[earlier replies rejected: " + " | ".join(rejected) + "]"
@@ -804,8 +805,14 @@ class OptimizationEngine:
                     )
                 return config, source
             # Evaluating the same config twice teaches nothing (replay is deterministic):
-            # say so and ask for another.
-            last_error = f"the proposed config repeats trial {twin} exactly"
+            # say so and ask for another. "The same" is what the evaluator reads: a
+            # change of a value it ignores (a model every class overrides) is a repeat.
+            if _params_key({**self.search_space.fixed, **config.params}) in exact:
+                last_error = f"the proposed config repeats trial {twin} exactly"
+            else:
+                last_error = f"the proposed config repeats trial {twin} in effect"
+                why = self._shadow_note(config.params)
+                last_error += f" ({why})" if why else " (the evaluator reads both the same)"
             emit("notice", message=f"{source} proposal skipped: {last_error}")
             if hasattr(opt, "note_reply_error"):
                 opt.note_reply_error(last_error + "; propose a config not evaluated yet")
@@ -844,11 +851,43 @@ class OptimizationEngine:
                 candidates = picked if len(picked) >= 2 else frontier[:3]
                 return opt.propose_merge(candidates, history, frontier_ids=frontier_ids), "merge"
             if target and n > 2:
-                return (
-                    opt.propose_targeted(history, last.config, target, frontier_ids=frontier_ids),
-                    "targeted",
+                why = self._shadow_note(last.config.params) if target == "intelligence" else ""
+                routes = (
+                    d.primitive == "routing" or d.name.startswith("routing.")
+                    for d in self.search_space.dimensions
                 )
+                if why and any(routes):
+                    target = "routing"  # the one thing that changes which model answers
+                config = opt.propose_targeted(
+                    history, last.config, target, frontier_ids=frontier_ids
+                )
+                if why:
+                    note = f"[targeted at {target}, not intelligence: {why}]"
+                    config.reasoning = f"{config.reasoning}\n{note}" if config.reasoning else note
+                return config, "targeted"
         return opt.propose_next(history, frontier_ids=frontier_ids), "next"
+
+    def _effective_key(self, params: dict[str, Any]) -> str:
+        """A config's identity as the trial runner reads it (a runner that says how, as
+        the trace replay does, through ``effective_params``; else the params as they are)."""
+        full = {**self.search_space.fixed, **params}
+        effective = getattr(self.trial_runner, "effective_params", None)
+        if effective is not None:
+            try:
+                full = effective(full)
+            except Exception:  # an unreadable store: the trial itself will say why
+                LOGGER.debug("effective_params failed", exc_info=True)
+        return _params_key(full)
+
+    def _shadow_note(self, params: dict[str, Any]) -> str:
+        """Why ``intelligence.model`` changes nothing in *params* for this runner, or ""."""
+        note = getattr(self.trial_runner, "shadowed_model_note", None)
+        if note is None:
+            return ""
+        try:
+            return str(note({**self.search_space.fixed, **params}))
+        except Exception:  # as in _effective_key
+            return ""
 
     def _note_rejection(self, config: TrialConfig, reason: str) -> None:
         if hasattr(self.llm_optimizer, "note_rejection"):

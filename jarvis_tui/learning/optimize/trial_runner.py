@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from jarvis_tui.learning.classify import QUERY_CLASSES
 from jarvis_tui.learning.optimize.types import (
@@ -127,6 +127,47 @@ class _Workload:
     models: tuple[str, ...]
 
 
+SHADOWED = "<shadowed by routing overrides>"
+"""What :func:`effective_params` puts for ``intelligence.model`` when no class uses it."""
+
+
+def effective_params(params: Mapping[str, Any], classes: Iterable[str] | None = None) -> dict:
+    """*params* as the replay reads them: two configs with equal results are equal here.
+
+    Each ``routing.<class>.model`` becomes the model that class is answered by (its
+    override, or ``intelligence.model`` for ``"default"`` / empty), and
+    ``intelligence.model`` becomes :data:`SHADOWED` when every class of *classes*
+    (default: the classes *params* route) has an override of its own: no query is
+    then answered by it, so changing it changes nothing. Other keys stay as they are.
+    """
+    out = dict(params)
+    model = params.get(_MODEL_KEY)
+    routed: set[str] = set()
+    for key, value in params.items():
+        m = _ROUTING_RE.fullmatch(key)
+        if m is None:
+            continue
+        if value is None or value in NO_OVERRIDE:
+            out[key] = model
+        else:
+            routed.add(m.group(1))
+    every = (
+        set(classes)
+        if classes is not None
+        else {m.group(1) for k in params if (m := _ROUTING_RE.fullmatch(k))}
+    )
+    if every and every <= routed:
+        out[_MODEL_KEY] = SHADOWED
+    return out
+
+
+def shadowed_model_note(params: Mapping[str, Any], classes: Iterable[str] | None = None) -> str:
+    """Why changing ``intelligence.model`` in *params* changes nothing ("" when it does)."""
+    if _MODEL_KEY in params and effective_params(params, classes).get(_MODEL_KEY) == SHADOWED:
+        return f"{_MODEL_KEY} is shadowed by routing overrides for all classes"
+    return ""
+
+
 class TraceReplayRunner:
     """Estimates a config's accuracy, latency and cost from the stored, labelled traces.
 
@@ -183,6 +224,15 @@ class TraceReplayRunner:
         workload = self._read()
         with self._lock:
             self._workload = workload
+
+    def effective_params(self, params: Mapping[str, Any]) -> dict:
+        """*params* as :meth:`run_trial` reads them (see :func:`effective_params`): the
+        optimizer compares proposals by this, so an effective repeat is not replayed."""
+        return effective_params(params, self._stats().class_n)
+
+    def shadowed_model_note(self, params: Mapping[str, Any]) -> str:
+        """Why ``intelligence.model`` does not matter in *params* here ("" when it does)."""
+        return shadowed_model_note(params, self._stats().class_n)
 
     def _stats(self) -> _Workload:
         with self._lock:
@@ -386,7 +436,10 @@ __all__ = [
     "FALLBACK_PRICE",
     "LOCAL_PRICE_PER_BILLION",
     "NO_OVERRIDE",
+    "SHADOWED",
     "TraceReplayRunner",
     "TrialRunner",
+    "effective_params",
     "price_per_million",
+    "shadowed_model_note",
 ]
