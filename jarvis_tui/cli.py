@@ -1017,7 +1017,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     import json
     import threading
 
-    from jarvis_tui.core.fmt import money
+    from jarvis_tui.core.fmt import money, plural
     from jarvis_tui.evals.runner import evaluate, load_prices
     from jarvis_tui.evals.setup import (
         agent_generation,
@@ -1057,12 +1057,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     else:
         out = _console()
         low, high = m["accuracy_ci"]
-        _say(
-            out,
-            f"accuracy {m['accuracy']:.3f} (95% interval {low:.3f}–{high:.3f}) · "
-            f"{m['scored']} scored, {m['errors']} errors of {m['samples']}"
-            + (" · PARTIAL" if m["partial"] else ""),
+        accuracy = (
+            f"accuracy {m['accuracy']:.3f} (95% interval {low:.3f}–{high:.3f})"
+            if m["scored"]
+            else "accuracy – (no sample scored)"
         )
+        _say(out, f"{accuracy} · {_sample_counts(m)}" + (" · PARTIAL" if m["partial"] else ""))
         _say(
             out,
             f"latency p50 {m['p50_latency_seconds']:.2f} s, p95 {m['p95_latency_seconds']:.2f} s"
@@ -1070,10 +1070,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             f"{m['completion_tokens']:,} completion) · cost {money(m['total_cost_usd'])}",
         )
         for qc, c in m["per_class"].items():
+            score = f"{c['accuracy']:.3f}" if c["scored"] else "–    "
             _say(
                 out,
-                f"  {qc:<10} {c['accuracy']:.3f}  ({c['samples']} samples"
-                + (f", {c['errors']} errors" if c["errors"] else "")
+                f"  {qc:<10} {score}  ({plural(c['samples'], 'sample')}"
+                + (f", {plural(c['errors'], 'error')}" if c["errors"] else "")
                 + ")",
             )
         worst = [s for s in result.worst_first() if s.error or (s.score or 0) < 0.5][:3]
@@ -1082,9 +1083,43 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             _say(out, f"  worst {s.record_id}: {what} · {s.query[:60]!r}")
         _say(out, f"  every sample: {path}")
     if result.samples and m["errors"] == m["samples"]:
-        first = result.samples[0].error or "no answer"
-        raise CommandError(f"every sample failed: {first}")
+        raise CommandError(_all_failed(m, generator.describe(settings)))
     return 0
+
+
+def _sample_counts(m: dict) -> str:
+    """``50 samples: 48 scored, 2 errors (empty answer)`` — the reasons, most common
+    first, with their counts when there is more than one."""
+    reasons = m.get("error_reasons") or {}
+    why = ""
+    if reasons:
+        shown = [r if len(reasons) == 1 else f"{r} ×{n}" for r, n in list(reasons.items())[:3]]
+        why = f" ({'; '.join(shown)}{'; …' if len(reasons) > 3 else ''})"
+    from jarvis_tui.core.fmt import plural
+
+    return (
+        f"{plural(m['samples'], 'sample')}: {m['scored']:,} scored, "
+        f"{plural(m['errors'], 'error')}{why}"
+    )
+
+
+def _all_failed(m: dict, generator: str) -> str:
+    """One line: every sample failed, why, and what to do."""
+    from jarvis_tui.evals.runner import EMPTY_ANSWER
+
+    reasons = m.get("error_reasons") or {}
+    first = next(iter(reasons), "no answer")
+    if first == EMPTY_ANSWER and len(reasons) == 1:
+        hint = (
+            "the workspace's tiny model is untrained and answers only blank lines; "
+            if generator == "tiny-lm"  # untrained; with an adapter it may answer
+            else ""
+        )
+        return (
+            f"every sample failed: {EMPTY_ANSWER} ({m['samples']:,} of {m['samples']:,}): "
+            f"{hint}evaluate a model that answers, with --backend URL --model M or --local PATH"
+        )
+    return f"every sample failed: {first} (nothing scored, so no accuracy)"
 
 
 def _cmd_export_best(args: argparse.Namespace) -> int:

@@ -95,3 +95,12 @@ def duration(seconds: object) -> str:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """*count* and the word in the right number, count with thousands separators:
+    ``plural(1, "run")`` is ``1 run``, ``plural(4358, "pair")`` is ``4,358 pairs``,
+    ``plural(2, "frontier member")`` is ``2 frontier members``; give *plural_form* for
+    an irregular word (``plural(3, "query", "queries")``)."""
+    word = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count:,} {word}"

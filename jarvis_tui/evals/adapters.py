@@ -52,6 +52,13 @@ class AdapterComparison:
         loss = ""
         if self.base_eval_loss is not None and self.adapter_eval_loss is not None:
             loss = f", eval loss {self.base_eval_loss:.3f} → {self.adapter_eval_loss:.3f}"
+        unscored = [
+            f"{name} {_no_score(m)}"
+            for name, m in (("base", self.base), ("adapter", self.adapter))
+            if m.get("samples") and not m.get("scored", 1)
+        ]
+        if unscored:  # an answer nobody gave is no evidence either way
+            return f"no score to compare: {'; '.join(unscored)}{loss}"
         if lo_a > hi_b:
             return f"adapter better: score +{gain:.3f}{loss}"
         if hi_a < lo_b:
@@ -71,6 +78,13 @@ class AdapterComparison:
             "created_at": self.created_at,
             "verdict": self.verdict(),
         }
+
+
+def _no_score(m: dict[str, Any]) -> str:
+    """``nothing scored (50 of 50 errors: empty answer)``."""
+    reasons = m.get("error_reasons") or {}
+    why = f": {next(iter(reasons))}" if len(reasons) == 1 else ""
+    return f"nothing scored ({m.get('errors', 0)} of {m['samples']} errors{why})"
 
 
 def _base_model_path(run: Any, workspace: Path | None) -> Path:

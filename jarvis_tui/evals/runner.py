@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import tomllib
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -111,6 +112,10 @@ def load_prices(workspace: str | Path | None) -> dict[str, float]:
     return prices
 
 
+EMPTY_ANSWER = "empty answer"
+"""The error of a sample whose answer is empty or only whitespace."""
+
+
 @dataclass(slots=True)
 class SampleResult:
     """One sample as evaluated."""
@@ -148,6 +153,11 @@ class EvalResult:
     @property
     def errors(self) -> int:
         return sum(1 for s in self.samples if s.error is not None)
+
+    def error_reasons(self) -> dict[str, int]:
+        """How many samples failed for each reason, the most common first."""
+        counts = Counter(s.error for s in self.samples if s.error is not None)
+        return dict(counts.most_common())
 
     @property
     def accuracy_stats(self) -> tuple[float, float, float]:
@@ -191,6 +201,7 @@ class EvalResult:
             "samples": len(self.samples),
             "scored": len(self.scored),
             "errors": self.errors,
+            "error_reasons": self.error_reasons(),
             "partial": self.partial,
             "per_class": per_class,
             "eval_set": self.eval_set,
@@ -290,8 +301,8 @@ def evaluate(
 ) -> EvalResult:
     """Answer every sample of *eval_set* with *generator*, score with *scorer*.
 
-    A sample whose generation or scoring fails keeps its error and counts in
-    ``errors``, never as a 0. With *cancel* set midway, the samples done so far are
+    A sample whose generation or scoring fails, or whose answer is empty (or only
+    whitespace), keeps its error and counts in ``errors``, never as a 0. With *cancel* set midway, the samples done so far are
     kept and the result is marked ``partial``.
     """
     samples: list[EvalSample] = list(eval_set.samples)
@@ -321,7 +332,10 @@ def evaluate(
             cost_usd=(gen.prompt_tokens + gen.completion_tokens) * price / 1e6,
             error=gen.error,
         )
-        if gen.error is None:
+        if gen.error is None and not gen.answer.strip():
+            # Nothing to score: an error (kept out of the mean), never a 0.
+            res.error = EMPTY_ANSWER
+        elif gen.error is None:
             try:
                 sc: Score = scorer.score(sample.query, sample.reference, gen.answer)
             except Exception as exc:  # a scorer bug or a judge failure: an error, not a 0
@@ -460,6 +474,7 @@ __all__ = [
     "CORRECT_SCORE",
     "PRICES_FILE",
     "EvalError",
+    "EMPTY_ANSWER",
     "EvalResult",
     "EvalTrialRunner",
     "SampleResult",

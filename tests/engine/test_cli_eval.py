@@ -32,7 +32,15 @@ def eval_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server():
-    with ChatServer({"oracle": lambda u, s: REFS.get(u, ""), "noise": lambda u, s: "zzz"}) as srv:
+    half = {r["query"] for r in ROWS[::2]}  # "short" (France) and "code": blank
+    with ChatServer(
+        {
+            "oracle": lambda u, s: REFS.get(u, ""),
+            "noise": lambda u, s: "zzz",
+            "blank": lambda u, s: "\n" * 256,
+            "half": lambda u, s: "\n \n" if u in half else REFS.get(u, ""),
+        }
+    ) as srv:
         yield srv
 
 
@@ -75,7 +83,31 @@ def test_eval_prints_for_people(server, eval_file, tmp_path, capsys) -> None:
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "accuracy 1.000 (95% interval" in out and "latency p50" in out
-    assert "  math       1.000  (1 samples)" in out
+    assert "  math       1.000  (1 sample)" in out
+    assert "  short      1.000  (2 samples)" in out
+    assert "4 samples: 4 scored, 0 errors" in out
+
+
+def test_empty_answers_are_errors_not_zeros(server, eval_file, tmp_path, capsys) -> None:
+    """Blank answers (the demo's untrained tiny model answers 256 newlines) are errors
+    with their reason, kept out of the mean; every sample blank is exit 1, one line."""
+    argv = ["eval", "--home", str(tmp_path), "--backend", server.url, "--set", str(eval_file)]
+    assert main([*argv, "--model", "half"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy 1.000 (95% interval" in out  # the answers given were right
+    assert "4 samples: 2 scored, 2 errors (empty answer)" in out
+    assert "  code       –      (1 sample, 1 error)" in out
+    assert main([*argv, "--model", "blank"]) == 1
+    cap = capsys.readouterr()
+    assert "accuracy – (no sample scored) · 4 samples: 0 scored, 4 errors (empty answer)" in cap.out
+    line = one_error(cap.err)
+    assert "every sample failed: empty answer (4 of 4)" in line and "--backend URL" in line
+    assert main([*argv, "--model", "blank", "--json"]) == 1
+    cap = capsys.readouterr()
+    out = json.loads(cap.out)
+    assert out["scored"] == 0 and out["errors"] == 4
+    assert out["error_reasons"] == {"empty answer": 4}
+    one_error(cap.err)
 
 
 @pytest.mark.parametrize(

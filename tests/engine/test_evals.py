@@ -170,6 +170,68 @@ def test_endpoint_down_counts_errors_not_zeros_and_the_trial_fails() -> None:
         runner.run_trial(TrialConfig("t1", {"intelligence.model": "x"}))
 
 
+def test_empty_answers_are_errors_kept_out_of_the_mean() -> None:
+    """The demo's untrained tiny model answers blank lines: nothing to score, so every
+    sample is an error ("empty answer"), never a 0 — and a blank half of the answers
+    does not halve the accuracy of the half that answered."""
+    blank = {s.query for s in SET.samples[::2]}
+    with ChatServer(
+        {
+            "blank": lambda u, s: "\n" * 256,
+            "half": lambda u, s: " \n\t" if u in blank else oracle(u, s),
+        }
+    ) as srv:
+        gen = endpoint(srv.url)
+        none = evaluate(SET, gen, make_scorer("rouge"), GenerationSettings(model="blank"))
+        half = evaluate(SET, gen, make_scorer("rouge"), GenerationSettings(model="half"))
+        runner = EvalTrialRunner(SET, gen, make_scorer("rouge"))
+        with pytest.raises(EvalError, match="every sample of t1 failed: empty answer"):
+            runner.run_trial(TrialConfig("t1", {"intelligence.model": "blank"}))
+    assert none.errors == 12 and none.scored == []
+    assert {s.error for s in none.samples} == {"empty answer"}
+    assert none.metrics()["error_reasons"] == {"empty answer": 12}
+    assert half.errors == 6 and len(half.scored) == 6
+    assert half.accuracy == pytest.approx(1.0)  # the answers given were right
+    assert half.metrics()["per_class"]["code"]["errors"] == 2
+
+
+def test_adapter_verdict_says_when_one_side_answered_nothing() -> None:
+    """Training E on the untrained tiny base: its blank answers are no evidence, so the
+    verdict never calls the adapter better for beating a 0 nobody scored."""
+    from jarvis_tui.evals.adapters import AdapterComparison
+
+    blank = evaluate(
+        SET, _Canned(lambda q: "\n\n"), make_scorer("rouge"), GenerationSettings(model="m")
+    )
+    good = evaluate(
+        SET, _Canned(lambda q: REFS[q]), make_scorer("rouge"), GenerationSettings(model="m")
+    )
+    cmp = AdapterComparison("r1", "tiny-lm", {}, blank.metrics(), good.metrics(), 4.1, 2.5)
+    assert cmp.verdict() == (
+        "no score to compare: base nothing scored (12 of 12 errors: empty answer)"
+        ", eval loss 4.100 → 2.500"
+    )
+    both = AdapterComparison("r1", "tiny-lm", {}, good.metrics(), good.metrics(), None, None)
+    assert both.verdict().startswith("no clear difference")
+
+
+class _Canned:
+    """A generator that answers each query with ``answer(query)``, no endpoint."""
+
+    kind = "local"
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+
+    def describe(self, settings) -> str:
+        return "canned"
+
+    def generate(self, samples, settings, *, cancel=None, progress=None):
+        from jarvis_tui.evals.generators import Generation
+
+        return [Generation(answer=self.answer(s.query)) for s in samples]
+
+
 @pytest.mark.parametrize(
     ("scorer", "reference", "answer", "expected"),
     [
@@ -354,7 +416,11 @@ def test_local_generator_on_the_tiny_model(tiny_lm: Path) -> None:
     gen = LocalGenerator(tiny_lm, batch_size=4)
     small = EvalSet("tiny", SET.samples[:6])
     result = evaluate(small, gen, make_scorer("rouge"), GenerationSettings(max_tokens=8))
-    assert len(result.samples) == 6 and result.errors == 0
+    assert len(result.samples) == 6
+    # The untrained tiny model may answer only whitespace: that is an error, not a 0.
+    assert [s.error for s in result.samples] == [
+        None if s.answer.strip() else "empty answer" for s in result.samples
+    ]
     assert all(isinstance(s.answer, str) for s in result.samples)
     assert all(0 < s.completion_tokens <= 8 for s in result.samples if s.answer)
     assert all(s.prompt_tokens > 0 for s in result.samples)

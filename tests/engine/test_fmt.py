@@ -57,3 +57,13 @@ def test_sig_four_significant_digits(value, shown):
 )  # fmt: skip
 def test_duration(seconds, shown):
     assert duration(seconds) == shown
+
+
+def test_plural_words_follow_the_count():
+    from jarvis_tui.core.fmt import plural
+
+    assert plural(1, "run") == "1 run"
+    assert plural(0, "run") == "0 runs"
+    assert plural(4358, "SFT pair") == "4,358 SFT pairs"
+    assert plural(1, "frontier member") == "1 frontier member"
+    assert plural(2, "query", "queries") == "2 queries"
