@@ -8,6 +8,7 @@ screens (a proposal waiting for review) pin the engine's clock and ids too.
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import types
@@ -131,6 +132,40 @@ def mixed_home(measured_home: Path, tmp_path: Path) -> Path:
 
     dst = tmp_path / "ws"
     shutil.copytree(measured_home, dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def workers_snap_home(snap_home: Path, tmp_path_factory) -> Path:
+    """The demo run as if two workers had evaluated it: trials alternate between ``w1``
+    and ``w2`` (in run order), and one more trial of ``w2`` failed (it has no scores)."""
+    import shutil
+
+    home = tmp_path_factory.mktemp("snapworkers") / "ws"
+    shutil.copytree(snap_home, home)
+    with sqlite3.connect(home / "optimize.db") as conn:
+        (run_id,) = conn.execute("SELECT DISTINCT run_id FROM jt_trial_meta").fetchone()
+        rows = conn.execute("SELECT trial_id, json_extract(meta, '$.num') FROM jt_trial_meta "
+                            "WHERE run_id = ?", (run_id,)).fetchall()  # fmt: skip
+        for trial_id, num in rows:
+            conn.execute(
+                "UPDATE jt_trial_meta SET meta = json_set(meta, '$.worker', ?) "
+                "WHERE run_id = ? AND trial_id = ?",
+                ("w1" if int(num or 0) % 2 else "w2", run_id, trial_id),
+            )
+        failed = {"source": "next", "worker": "w2", "status": "failed",
+                  "error": "worker w2: endpoint refused the connection"}  # fmt: skip
+        conn.execute("INSERT INTO jt_trial_meta(run_id, trial_id, meta) VALUES (?, ?, json(?))",
+                     (run_id, "t-failed0001", json.dumps(failed)))  # fmt: skip
+    return home
+
+
+@pytest.fixture
+def workers_home(workers_snap_home: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    dst = tmp_path / "ws"
+    shutil.copytree(workers_snap_home, dst)
     return dst
 
 
@@ -269,3 +304,17 @@ def test_trials_live_screen(name: str, size: str, home: Path, pinned_engine, sna
 def test_trials_measured_screen(name: str, size: str, mixed_home: Path, snap_compare) -> None:
     assert snap_compare(JarvisApp(mixed_home), terminal_size=SIZES[size],
                         run_before=MEASURED[name])  # fmt: skip
+
+
+WORKERS = {
+    "workers_pane": _keys(),  # a frontier member selected: its worker in the detail
+}
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("name", WORKERS)
+def test_trials_workers_screen(name: str, size: str, workers_home: Path, snap_compare) -> None:
+    """A run evaluated by two workers: the worker column (narrow: in place of the
+    source) and each worker's done / failed counts under the header."""
+    assert snap_compare(JarvisApp(workers_home), terminal_size=SIZES[size],
+                        run_before=WORKERS[name])  # fmt: skip

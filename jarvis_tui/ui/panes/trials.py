@@ -9,8 +9,9 @@ gets what it needs as arguments and posts typed messages back. A run executes in
 (``OptimizationEngine.run``, with Optuna-storage workers when ``optimize.toml`` asks
 for ``workers = N``); its event callback, on the engine thread, builds a snapshot of
 the run and posts it as :class:`TrialsPane.RunProgressed`. The engine never waits for
-the screen: a newer snapshot replaces one still queued (``can_replace``), so a fast
-run is shown at the pace the terminal can take, and notices travel in their own
+the screen: a newer snapshot replaces one still queued (``can_replace``) and the pane
+applies at most one every :data:`APPLY_EVERY` (the newest, the last one always), so a
+fast run is shown at the pace the terminal can take; notices travel in their own
 messages so none is lost. The pane steers through the run's :class:`RunControl`
 only (it is made for both threads): pause, resume, stop, queued configs, review
 decisions, merge picks and objective bounds. Runs already in ``optimize.db``
@@ -20,6 +21,7 @@ decisions, merge picks and objective bounds. Runs already in ``optimize.db``
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -30,6 +32,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -93,6 +96,8 @@ NARROW_BELOW = 100
 """Below this many columns the plot is stacked over the table (side by side it is unreadable)."""
 
 RUN_GROUP = "trials.run"
+APPLY_EVERY = 0.1
+"""Seconds between applying the live run's snapshots (table, status, prompt)."""
 
 
 class MeasureRequests:
@@ -325,6 +330,10 @@ class TrialsPane(Widget):
         self._samples: dict[str, list[dict] | str] = {}
         """Eval result file -> its per-sample rows, or why it could not be read."""
         self._swapping = False
+        self._latest: TrialsPane.RunProgressed | None = None
+        """The newest run snapshot not applied yet."""
+        self._applied_at = 0.0
+        self._apply_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="trials-status")
@@ -424,6 +433,7 @@ class TrialsPane(Widget):
             self._select_after = None
         self._redraw()
         self._status()
+        self._workers()
 
     def action_other_run(self, step: int) -> None:
         if self.running or not self.runs:
@@ -633,6 +643,24 @@ class TrialsPane(Widget):
     def _run_progressed(self, msg: TrialsPane.RunProgressed) -> None:
         if not self.running:
             return  # a snapshot posted before the run ended: the stored run follows
+        # A fast run makes snapshots far quicker than a terminal can show them: apply
+        # at most one per APPLY_EVERY (the newest; the last one always), a proposal
+        # waiting for review at once.
+        self._latest = msg
+        wait = self._applied_at + APPLY_EVERY - time.monotonic()
+        if wait <= 0 or msg.kind == "review":
+            self._apply_latest()
+        elif self._apply_timer is None:
+            self._apply_timer = self.set_timer(wait, self._apply_latest)
+
+    def _apply_latest(self) -> None:
+        if self._apply_timer is not None:
+            self._apply_timer.stop()
+            self._apply_timer = None
+        msg, self._latest = self._latest, None
+        if msg is None or not self.running:
+            return
+        self._applied_at = time.monotonic()
         was = (self.pending is not None, self.running)
         old_ids = {t.trial_id for t in self.view.trials}
         old_frontier = set(self.view.frontier)
@@ -675,6 +703,10 @@ class TrialsPane(Widget):
 
     @on(RunEnded)
     def _run_ended(self, msg: TrialsPane.RunEnded) -> None:
+        if self._apply_timer is not None:
+            self._apply_timer.stop()
+            self._apply_timer = None
+        self._latest = None  # the stored run follows, with everything persisted
         self.running = False
         self.pending = None
         self.control = None
