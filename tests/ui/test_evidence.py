@@ -185,8 +185,8 @@ async def test_routing_palette_entries_act(home: Path) -> None:
         ours = {n for n in names if n.startswith("routing:")}
         assert ours == {"routing: recompute", "routing: run a learning cycle",
                         "routing: include judge scores", "routing: label where it matters"}  # fmt: skip
+        await palette(app, pilot, "routing: recompute")  # builds the pane (first shown)
         pane = app.query_one(RoutingPane)
-        await palette(app, pilot, "routing: recompute")
         assert app.query_one("#panes").active == "routing" and pane.matrix is not None
         await palette(app, pilot, "routing: include judge scores")
         assert "judge scores in" in str(app.query_one("#routing-status", Static).render())

@@ -8,25 +8,28 @@ recomputed in the background.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
 from jarvis_tui.learning.training.data import RoutingMatrix, TrainingDataMiner
 from jarvis_tui.traces import TraceFilter, TraceStore
+from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
+
+if TYPE_CHECKING:
+    from jarvis_tui.workspace import WorkspaceSession
 
 MIN_EVIDENCE = 30
 """Ratings a class's best model needs before its recommendation counts."""
@@ -179,9 +182,10 @@ def context_table(query: str, *, per_row: int = 3) -> Table:
     return grid
 
 
-class RoutingPane(Widget):
+class RoutingPane(Pane):
     """Per-class routing recommendations with their evidence."""
 
+    PANE_ID = "routing"
     HELP_TITLE = "Routing"
     HELP_TEXT = (
         "Each cell is one model on one query class: mean feedback ± its 95% interval, then "
@@ -299,7 +303,7 @@ class RoutingPane(Widget):
 
     def focus_default(self) -> None:
         focus_now(self.query_one("#routing-matrix", DataTable))  # immediate
-        self.pane_shown()
+        self.on_shown()
 
     def action_leave_query(self) -> None:
         focus_now(self.query_one("#routing-matrix", DataTable))
@@ -317,7 +321,7 @@ class RoutingPane(Widget):
             focus_now(self.query_one("#routing-matrix", DataTable))
         self._status()
 
-    def pane_shown(self) -> None:
+    def on_shown(self) -> None:
         """On screen: compute what is stale, learn the routers once."""
         if self.store is not None:
             if self.stale:
@@ -326,9 +330,10 @@ class RoutingPane(Widget):
                 self._routers_started = True
                 self._load_routers()
 
-    def store_opened(self, store: TraceStore) -> None:
+    def workspace_ready(self, session: WorkspaceSession) -> None:
         """Nothing is computed until the pane is first shown: startup stays fast."""
-        self.store = store
+        super().workspace_ready(session)
+        self.store = session.traces
         self.query_one("#routing-status", Static).update(
             Text("Evidence is computed when this pane is shown.", style="dim")
         )
@@ -342,10 +347,7 @@ class RoutingPane(Widget):
             self.action_recompute()
 
     def _visible(self) -> bool:
-        try:
-            return self.app.query_one("#panes").active == "routing"  # type: ignore[attr-defined]
-        except Exception:
-            return False
+        return self.is_active
 
     # ------------------------------------------------------------ compute
 
@@ -623,30 +625,14 @@ class RoutingPane(Widget):
             self.DrillDown(TraceFilter(model=model, query_class=qc, labelled=False), queue=True)
         )
 
-    def palette_commands(self) -> Iterable[SystemCommand]:
-        """``routing: …`` commands; each shows the Routing pane, then acts there."""
-
-        def go(action: Any) -> Any:
-            def run() -> None:
-                show = getattr(self.app, "action_show_pane", None)
-                if callable(show):
-                    show("routing")
-                action()
-
-            return run
-
-        yield SystemCommand("routing: recompute", "Recompute the evidence (r)",
-                            go(self.action_recompute))  # fmt: skip
-        yield SystemCommand("routing: run a learning cycle", "One learning cycle (s)",
-                            go(self.action_learning_cycle))  # fmt: skip
-        yield SystemCommand(
-            "routing: include judge scores", "Count judge scores of unrated traces (J)",
-            go(self.action_toggle_judge),
-        )  # fmt: skip
-        yield SystemCommand(
-            "routing: label where it matters", "The selected cell's queue in Traces (enter)",
-            go(self.label_where_it_matters),
-        )  # fmt: skip
+    PALETTE = (
+        ("recompute", "recompute", "Recompute the evidence (r)"),
+        ("learning_cycle", "run a learning cycle", "One learning cycle (s)"),
+        ("toggle_judge", "include judge scores", "Count judge scores of unrated traces (J)"),
+        ("label_where_it_matters", "label where it matters",
+         "The selected cell's queue in Traces (enter)"),
+    )  # fmt: skip
+    """``routing: …`` palette entries (the Pane default shows the pane, then acts)."""
 
     # ------------------------------------------------------------ routers
 
@@ -751,7 +737,8 @@ class RoutingPane(Widget):
         from jarvis_tui.learning.agent_evolver import AgentConfigEvolver, toml_diff
         from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
 
-        agents_dir = self.app.workspace.agents_dir  # type: ignore[attr-defined]
+        assert self.workspace is not None
+        agents_dir = self.workspace.agents_dir
         orch = LearningOrchestrator(trace_store=self.store, config_dir=agents_dir)
         status = self.query_one("#routing-status", Static)
 
