@@ -504,10 +504,13 @@ def _cmd_learn(args: argparse.Namespace) -> int:
         out = _console()
         _say(out, f"status: {result['status']}"
              + (f" ({result['reason']})" if result.get("reason") else ""))  # fmt: skip
+        from jarvis_tui.core.fmt import plural
+
         _say(
             out,
-            f"{result.get('sft_pairs', 0):,} SFT pairs · {result.get('routing_classes', 0)} routing"
-            f" classes · {result.get('agent_classes', 0)} agent classes",
+            f"{plural(result.get('sft_pairs', 0), 'SFT pair')} · "
+            f"{plural(result.get('routing_classes', 0), 'routing class', 'routing classes')} · "
+            f"{plural(result.get('agent_classes', 0), 'agent class', 'agent classes')}",
         )
         for qc, model in sorted(result.get("routing", {}).items()):
             _say(out, f"  route {qc:<8} → {model}")
@@ -521,6 +524,8 @@ def _cmd_learn(args: argparse.Namespace) -> int:
                 f" ({verdict}" + (f": {result['reason']}" if result.get("reason") and
                                   not result.get("accepted") else "") + ")",
             )  # fmt: skip
+        elif result.get("gate") == "none":
+            _say(out, f"  {result.get('gate_note', 'eval gate: not configured')}")
     # A cycle the eval gate rejected ran as asked (the report says so): not an error.
     return 0 if result["status"] in ("completed", "skipped", "rejected") else 1
 
@@ -1222,8 +1227,14 @@ def _cmd_export_labels(args: argparse.Namespace) -> int:
         n = export_labels(store, args.path, fmt=args.el_format, with_judge=args.with_judge)
     finally:
         store.close()
-    what = "SFT pairs" if args.el_format == "hf" else "labelled traces"
-    _say(_console(), f"wrote {n:,} {what} to {args.path} ({args.el_format})")
+    from jarvis_tui.core.fmt import plural
+
+    held = getattr(n, "held_out", 0)
+    if args.el_format == "hf":  # splits train / test: the held-out pairs never trained on
+        what = f"{plural(n, 'SFT pair')} ({n - held:,} train · {held:,} held out, split test)"
+    else:
+        what = f"{plural(n, 'labelled trace')} ({held:,} held out: split column)"
+    _say(_console(), f"wrote {what} to {args.path} ({args.el_format})")
     return 0
 
 

@@ -2,8 +2,14 @@
 pairs as a Hugging Face ``datasets`` dataset on disk.
 
 Formats: ``jsonl`` (one object per line), ``csv`` (history as a JSON column), ``parquet``
-(pyarrow, written in batches) and ``hf`` (``datasets.Dataset.save_to_disk`` of the SFT
+(pyarrow, written in batches) and ``hf`` (``datasets.DatasetDict.save_to_disk`` of the SFT
 pairs the Training pane mines, ``input``/``output``/``query_class``/``model``/``feedback``).
+
+The held-out split is kept apart, the same one the trainer and ``jarvis-tui eval`` use
+(:class:`jarvis_tui.evals.sets.EvalSplit`, recorded as a run's ``split.json``): ``hf``
+writes a ``train`` and a ``test`` split (the held-out pairs, never trained on) and the
+split itself as ``split.json`` in the dataset folder; the other formats carry a
+``split`` column (``train`` / ``test``) on every row.
 
 Every export is written to a temporary file (or folder) beside PATH, owner-only, and
 renamed into place when complete: a reader never sees half a file, and a PATH that is a
@@ -24,7 +30,26 @@ from typing import IO, Any, Dict, Iterator, List
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
 COLUMNS = ("trace_id", "query", "result", "agent", "model", "query_class", "started_at",
-           "feedback", "outcome", "note", "label_history")  # fmt: skip
+           "feedback", "outcome", "note", "label_history", "split")  # fmt: skip
+TRAIN, TEST = "train", "test"
+"""The values of the ``split`` column and the ``hf`` export's split names (test: held out)."""
+
+
+class ExportCount(int):
+    """Rows written (an int, as before) and how many of them are held out (``test``)."""
+
+    held_out: int
+
+    def __new__(cls, rows: int, held_out: int = 0) -> ExportCount:
+        obj = super().__new__(cls, rows)
+        obj.held_out = held_out
+        return obj
+
+    @property
+    def train(self) -> int:
+        return int(self) - self.held_out
+
+
 JUDGE_COLUMNS = ("judge_score", "judge_reason", "judge_model", "judge_prompt_hash")
 _BATCH = 2_000
 
@@ -40,8 +65,12 @@ def _check_target(path: Path, *, folder: bool) -> None:
 
 
 def labelled_rows(store: Any, *, with_judge: bool = False) -> Iterator[Dict[str, Any]]:
-    """Every labelled trace (a score or an outcome), oldest first, with history and note."""
+    """Every labelled trace (a score or an outcome), oldest first, with history, note and
+    ``split`` (``test`` when the held-out split keeps its query out of training)."""
+    from jarvis_tui.evals.sets import EvalSplit
     from jarvis_tui.learning.outcomes import read_connection
+
+    split = EvalSplit()
 
     with read_connection(store) as c:
         s = c.schema
@@ -79,6 +108,7 @@ def labelled_rows(store: Any, *, with_judge: bool = False) -> Iterator[Dict[str,
         row["query_class"] = row["query_class"] or "general"
         row["note"] = notes.get(row["trace_id"])
         row["label_history"] = history.get(row["trace_id"], [])
+        row["split"] = TEST if split.is_held_out(str(row["query"] or "")) else TRAIN
         if with_judge:
             j = judged.get(row["trace_id"])
             row["judge_score"] = j.score if j else None
@@ -128,7 +158,9 @@ def export_labels(
     store: Any, path: str | os.PathLike[str], *, fmt: str = "jsonl", with_judge: bool = False
 ) -> int:
     """Write the export to *path*; returns the number of rows (traces, or SFT pairs for
-    ``hf``). ``ValueError`` (one line) for a bad target or a missing library."""
+    ``hf``) as an :class:`ExportCount`, whose ``held_out`` says how many are on the
+    held-out (``test``) side. ``ValueError`` (one line) for a bad target or a missing
+    library."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     target = Path(path).expanduser()
@@ -137,12 +169,13 @@ def export_labels(
         return _export_hf(store, target)
     if fmt == "parquet":
         return _export_parquet(store, target, with_judge)
-    n = 0
+    n = held = 0
     with _AtomicFile(target) as fh:
         if fmt == "jsonl":
             for row in labelled_rows(store, with_judge=with_judge):
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 n += 1
+                held += row["split"] == TEST
         else:
             cols = list(COLUMNS) + (list(JUDGE_COLUMNS) if with_judge else [])
             w = csv.DictWriter(fh, fieldnames=cols)
@@ -151,7 +184,8 @@ def export_labels(
                 row["label_history"] = json.dumps(row["label_history"], ensure_ascii=False)
                 w.writerow(row)
                 n += 1
-    return n
+                held += row["split"] == TEST
+    return ExportCount(n, held)
 
 
 def _need(module: str, what: str) -> Any:
@@ -176,12 +210,12 @@ def _export_parquet(store: Any, target: Path, with_judge: bool) -> int:
     fields = [("trace_id", pa.string()), ("query", pa.string()), ("result", pa.string()),
               ("agent", pa.string()), ("model", pa.string()), ("query_class", pa.string()),
               ("started_at", pa.float64()), ("feedback", pa.float64()), ("outcome", pa.string()),
-              ("note", pa.string()), ("label_history", history)]  # fmt: skip
+              ("note", pa.string()), ("label_history", history), ("split", pa.string())]  # fmt: skip
     if with_judge:
         fields += [("judge_score", pa.float64()), ("judge_reason", pa.string()),
                    ("judge_model", pa.string()), ("judge_prompt_hash", pa.string())]  # fmt: skip
     schema = pa.schema(fields)
-    n = 0
+    n = held = 0
     with _AtomicFile(target, "wb") as fh:
         writer = pq.ParquetWriter(fh, schema)
         batch: List[Dict[str, Any]] = []
@@ -193,42 +227,61 @@ def _export_parquet(store: Any, target: Path, with_judge: bool) -> int:
             ]
             batch.append(row)
             n += 1
+            held += row["split"] == TEST
             if len(batch) >= _BATCH:
                 writer.write_table(pa.Table.from_pylist(batch, schema=schema))
                 batch = []
         if batch or n == 0:
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
         writer.close()
-    return n
+    return ExportCount(n, held)
 
 
-def _export_hf(store: Any, target: Path) -> int:
+def _export_hf(store: Any, target: Path) -> ExportCount:
+    """The SFT pairs as a DatasetDict: ``train`` (what a run may train on) and ``test``
+    (the held-out pairs), split as the trainer splits them; the split is recorded as
+    ``split.json`` beside ``dataset_dict.json``. No progress bars on the terminal."""
     datasets = _need("datasets", "--format hf")
+    from jarvis_tui.evals.heldout import write_split
+    from jarvis_tui.evals.sets import EvalSplit
     from jarvis_tui.learning.training.data import TrainingDataMiner
 
-    pairs = list(TrainingDataMiner(store).iter_sft_pairs())
-    ds = datasets.Dataset.from_list(
-        pairs or [],
-        features=None
-        if pairs
-        else datasets.Features(
-            {
-                "input": datasets.Value("string"),
-                "output": datasets.Value("string"),
-                "query_class": datasets.Value("string"),
-                "model": datasets.Value("string"),
-                "feedback": datasets.Value("float64"),
-            }
-        ),  # fmt: skip
+    split = EvalSplit()
+    sides: Dict[str, List[Dict[str, Any]]] = {TRAIN: [], TEST: []}
+    for pair in TrainingDataMiner(store).iter_sft_pairs():
+        sides[TEST if split.is_held_out(str(pair["input"])) else TRAIN].append(pair)
+    features = datasets.Features(
+        {
+            "input": datasets.Value("string"),
+            "output": datasets.Value("string"),
+            "query_class": datasets.Value("string"),
+            "model": datasets.Value("string"),
+            "feedback": datasets.Value("float64"),
+        }
     )
+    was_enabled = not datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # its bars would land on our stderr (or the TUI)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        ds.save_to_disk(str(tmp))
+        dd = datasets.DatasetDict(
+            {
+                # by columns: an empty side keeps its columns (from_list([]) has none)
+                name: datasets.Dataset.from_dict(
+                    {col: [r.get(col) for r in rows] for col in features}, features=features
+                )
+                for name, rows in sides.items()
+            }
+        )
+        # An empty split needs its one (empty) shard written, or datasets cannot load it.
+        dd.save_to_disk(str(tmp), num_shards={n: 1 for n, rows in sides.items() if not rows})
+        write_split(tmp, split, len(sides[TEST]))
         os.rename(tmp, target)  # a folder: rename fails rather than replace an existing one
     finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return len(pairs)
+    return ExportCount(len(sides[TRAIN]) + len(sides[TEST]), len(sides[TEST]))
 
 
 def read_back(path: str | os.PathLike[str], fmt: str) -> List[Dict[str, Any]]:
@@ -240,9 +293,12 @@ def read_back(path: str | os.PathLike[str], fmt: str) -> List[Dict[str, Any]]:
         return list(csv.DictReader(io.StringIO(p.read_text(encoding="utf-8"), newline="")))
     if fmt == "parquet":
         return _need("pyarrow.parquet", "parquet").read_table(p).to_pylist()
-    if fmt == "hf":
-        return list(_need("datasets", "hf").load_from_disk(str(p)))
+    if fmt == "hf":  # every split's rows, train first, each with its split's name
+        loaded = _need("datasets", "hf").load_from_disk(str(p))
+        if not hasattr(loaded, "keys"):  # a single Dataset (exports before the split)
+            return list(loaded)
+        return [{**row, "split": name} for name in loaded for row in loaded[name]]
     raise ValueError(f"unknown format {fmt!r}")
 
 
-__all__ = ["FORMATS", "export_labels", "labelled_rows", "read_back"]
+__all__ = ["FORMATS", "ExportCount", "export_labels", "labelled_rows", "read_back"]

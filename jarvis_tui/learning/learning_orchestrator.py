@@ -20,6 +20,9 @@ Differences from OpenJarvis, on purpose:
 * When the eval gate rejects the cycle, the configs written by it are rolled back
   (each rollback is itself a recorded version); OpenJarvis reported "rejected"
   and left the new configs in place.
+* ``result["gate"]`` says how the cycle was accepted: ``"measured"`` (an eval gate ran
+  before and after) or ``"none"`` (no eval configured: ``accepted`` is True, as in
+  OpenJarvis, and ``result["gate_note"]`` says it was accepted without measurement).
 * LoRA training runs only when configured, with enough pairs, and when torch is
   importable; it is imported lazily.
 * ``run`` takes an optional ``progress(step, message)`` callback and a ``stop``
@@ -46,6 +49,10 @@ STEPS = (
     "post-learning eval",
     "accept or reject",
 )
+
+
+GATE_NONE = "eval gate: not configured — accepted without measurement"
+"""What a cycle with no eval gate reports beside ``accepted`` (``result["gate_note"]``)."""
 
 
 class _AgentView:
@@ -192,7 +199,10 @@ class LearningOrchestrator:
             result["reason"] = "no training data available"
             return result
 
-        # 3. Baseline eval
+        # 3. Baseline eval. "gate" says whether acceptance was measured at all.
+        result["gate"] = "measured" if self._eval_fn is not None else "none"
+        if self._eval_fn is None:
+            result["gate_note"] = GATE_NONE
         baseline: Optional[float] = None
         if self._eval_fn is not None:
             say(STEPS[2], "")
@@ -246,6 +256,8 @@ class LearningOrchestrator:
                 )
                 result["rolled_back"] = self._undo(evolver, written, errors)
         else:
+            # No eval gate: accepted as OpenJarvis does ("accepted" kept for its
+            # readers), but said plainly, so nobody reads an unrun gate as a pass.
             result["accepted"] = True
             result["status"] = "completed"
         return result
@@ -329,4 +341,4 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
 
 
-__all__ = ["LearningOrchestrator"]
+__all__ = ["GATE_NONE", "LearningOrchestrator"]

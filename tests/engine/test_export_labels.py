@@ -61,8 +61,9 @@ def test_hf_dataset(home: Path, capsys) -> None:
     assert main(["export-labels", "--home", str(home), "--format", "hf", str(out)]) == 0
     rows = read_back(out, "hf")
     assert rows == [{"input": "q [bold]1[/]\x1b[31m", "output": "answer 1",
-                     "query_class": rows[0]["query_class"], "model": "m", "feedback": 0.8}]  # fmt: skip
-    assert "wrote 1 SFT pairs" in capsys.readouterr().out
+                     "query_class": rows[0]["query_class"], "model": "m", "feedback": 0.8,
+                     "split": "train"}]  # fmt: skip
+    assert "wrote 1 SFT pair (1 train · 0 held out, split test)" in capsys.readouterr().out
     assert main(["export-labels", "--home", str(home), "--format", "hf", str(out)]) == 1
 
 
@@ -88,3 +89,65 @@ def test_symlink_replaced_not_followed(home: Path, tmp_path: Path) -> None:
     finally:
         store.close()
     assert victim.read_text() == "keep me" and not link.is_symlink()
+
+
+@pytest.fixture()
+def many(tmp_path: Path) -> Path:
+    """80 well-rated traces with distinct queries: some land on the held-out side."""
+    s = TraceStore(tmp_path / "traces.db")
+    s.save_many(
+        Trace(
+            trace_id=f"m{i}",
+            query=f"how do I sort list number {i}?",
+            result=f"use sorted() {i}",
+            agent="simple",
+            model="m",
+            started_at=1_700_000_000.0 + i,
+        )  # fmt: skip
+        for i in range(80)
+    )
+    for i in range(80):
+        s.set_label(f"m{i}", feedback=0.9)
+    s.close()
+    return tmp_path
+
+
+def test_hf_dataset_keeps_the_held_out_pairs_apart(many: Path, capsys) -> None:
+    """The same split as training: ``train`` is exactly what a run may train on, ``test``
+    the held-out pairs; no progress bars on stderr; the split recorded beside them."""
+    datasets = pytest.importorskip("datasets")
+    from jarvis_tui.evals.heldout import read_split, training_pairs
+    from jarvis_tui.evals.sets import EvalSplit
+    from jarvis_tui.learning.training.data import TrainingDataMiner
+
+    out = many / "sft"
+    assert main(["export-labels", "--home", str(many), "--format", "hf", str(out)]) == 0
+    dd = datasets.load_from_disk(str(out))
+    assert set(dd) == {"train", "test"}
+    store = TraceStore(many / "traces.db")
+    try:
+        trainable, held = training_pairs(
+            TrainingDataMiner(store).iter_sft_pairs(), EvalSplit(), 10**6
+        )
+    finally:
+        store.close()
+    assert 0 < held < 80 and dd["test"].num_rows == held
+    assert sorted(dd["train"]["input"]) == sorted(p["input"] for p in trainable)
+    assert all(EvalSplit().is_held_out(q) for q in dd["test"]["input"])
+    assert not set(dd["train"]["input"]) & set(dd["test"]["input"])
+    assert read_split(out) == EvalSplit()
+    cap = capsys.readouterr()
+    assert f"wrote 80 SFT pairs ({80 - held} train · {held} held out, split test)" in cap.out
+    assert cap.err == ""  # the datasets library's progress bars are silenced
+
+
+def test_split_column_marks_the_held_out_traces(many: Path, capsys) -> None:
+    from jarvis_tui.evals.sets import EvalSplit
+
+    out = many / "labels.jsonl"
+    assert main(["export-labels", "--home", str(many), str(out)]) == 0
+    rows = read_back(out, "jsonl")
+    assert {r["split"] for r in rows} == {"train", "test"}
+    assert all((r["split"] == "test") == EvalSplit().is_held_out(r["query"]) for r in rows)
+    held = sum(r["split"] == "test" for r in rows)
+    assert f"wrote 80 labelled traces ({held} held out: split column)" in capsys.readouterr().out

@@ -148,3 +148,28 @@ def test_cli_learn_json_and_errors(store: TraceStore, tmp_path: Path, capsys) ->
     assert main(["learn", "--home", str(tmp_path / "nope")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no trace store" in err[0]
+
+
+def test_no_eval_gate_is_said_never_read_as_a_pass(
+    store: TraceStore, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """No eval configured: "accepted" stays True (OpenJarvis's readers rely on it), but
+    the result and the CLI say the gate was not run; a measured gate says "measured"."""
+    for var in ("JARVIS_TUI_EVAL_URL", "JARVIS_TUI_EVAL_MODEL", "JARVIS_TUI_EVAL_LOCAL"):
+        monkeypatch.delenv(var, raising=False)
+    import json
+
+    assert main(["learn", "--home", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["accepted"] is True and out["gate"] == "none"
+    assert out["gate_note"] == "eval gate: not configured — accepted without measurement"
+    assert main(["learn", "--home", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "  eval gate: not configured — accepted without measurement" in text
+    assert "eval gate: " in text and "accepted)" not in text
+    scores = iter([0.5, 0.9])
+    measured = LearningOrchestrator(
+        trace_store=store, config_dir=tmp_path / "m", eval_fn=lambda: next(scores)
+    ).run()
+    assert measured["gate"] == "measured" and measured["accepted"] is True
+    assert "gate_note" not in measured
