@@ -741,12 +741,14 @@ def _overlay_toml(
 
     Raises :class:`BadConfigError` when *current* is not valid TOML.
     """
+    from jarvis_tui.learning.optimize.trial_runner import NO_OVERRIDE
+
     data = parse_config(current, path) if current else {}
     out = copy.deepcopy(data)
     sets: Dict[tuple[str, ...], Any] = {}
     for key, value in params.items():
-        if value is None:
-            continue
+        if value is None or (str(key).startswith("routing.") and value in NO_OVERRIDE):
+            continue  # "default" routing is the optimizer's "no override", not a model
         parts = [p for p in str(key).split(".") if p]
         if not parts or key == "agent.name":
             continue

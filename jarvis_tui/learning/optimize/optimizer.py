@@ -1057,6 +1057,7 @@ RECIPE_LAYOUT: dict[str, tuple[str, str]] = {
     "intelligence.max_tokens": ("intelligence", "max_tokens"),
     "intelligence.top_p": ("intelligence", "top_p"),
     "engine.backend": ("engine", "key"),
+    "agent.name": ("agent", "name"),
     "agent.type": ("agent", "type"),
     "agent.max_turns": ("agent", "max_turns"),
     "tools.tool_set": ("agent", "tools"),
@@ -1068,6 +1069,9 @@ RECIPE_LAYOUT: dict[str, tuple[str, str]] = {
 #: temperature from ``[agent]`` and the policies as ``routing`` / ``agent``); never read back.
 _LOADER_ALIASES: dict[str, tuple[str, str]] = {
     "intelligence.temperature": ("agent", "temperature"),
+    # the agent a trial replays is OpenJarvis's agent key ("react", "orchestrator"),
+    # which its loader reads as [agent] type; an agent.type param wins
+    "agent.name": ("agent", "type"),
     "learning.routing_policy": ("learning", "routing"),
     "learning.agent_policy": ("learning", "agent"),
 }
@@ -1080,7 +1084,8 @@ def trial_to_recipe_dict(trial: TrialResult, run: OptimizationRun | None = None)
     """A trial's config in OpenJarvis's recipe layout.
 
     ``[recipe]`` (name ``optimized-<trial_id>``, description, version), ``[intelligence]``,
-    ``[engine] key``, ``[agent]`` (type, max_turns, tools, system_prompt) and ``[learning]``
+    ``[engine] key``, ``[agent]`` (name, type — the agent's name unless a param sets
+    it —, max_turns, tools, system_prompt) and ``[learning]``
     as OpenJarvis's recipe loader reads them; every other param, the trial's metrics and
     where it came from in ``[jarvis_tui]``. :func:`recipe_to_params` reads the params back.
     TOML has no null: a None param is left out.
@@ -1090,8 +1095,8 @@ def trial_to_recipe_dict(trial: TrialResult, run: OptimizationRun | None = None)
     data: dict[str, Any] = {}
     own_params: dict[str, Any] = {}
     for key, value in params.items():
-        if value is None:
-            continue
+        if value is None or _is_route_placeholder(key, value):
+            continue  # "default" routing means "no override": not a model name to write
         key = str(key)
         where = RECIPE_LAYOUT.get(key)
         if where is None:
@@ -1138,6 +1143,13 @@ def trial_to_recipe_dict(trial: TrialResult, run: OptimizationRun | None = None)
     return {"recipe": recipe, **data, OWN_TABLE: own}
 
 
+def _is_route_placeholder(key: object, value: object) -> bool:
+    """A ``routing.<class>.model`` value that means "use intelligence.model"."""
+    from jarvis_tui.learning.optimize.trial_runner import NO_OVERRIDE
+
+    return str(key).startswith("routing.") and value in NO_OVERRIDE
+
+
 def recipe_to_params(data: dict[str, Any]) -> dict[str, Any]:
     """The config params of a recipe written by :func:`trial_to_recipe_dict` (or any
     OpenJarvis recipe: its tables map back to the dotted names)."""
@@ -1146,6 +1158,8 @@ def recipe_to_params(data: dict[str, Any]) -> dict[str, Any]:
         section = data.get(table)
         if isinstance(section, dict) and name in section:
             params[key] = section[name]
+    if "agent.name" in params and params.get("agent.type") == params["agent.name"]:
+        del params["agent.type"]  # the loader's copy of the name (see _LOADER_ALIASES)
     own = data.get(OWN_TABLE)
     if isinstance(own, dict) and isinstance(own.get("params"), dict):
         params.update(own["params"])
