@@ -667,6 +667,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
             names = {f.name for f in dataclasses.fields(FastPath)}
             picked = FastPath(**{k: v for k, v in fast.items() if k in names})
             _say(out, f"  fast_path: {picked.summary()}")
+            # why each choice was made (the README promises fp32 "with the reason")
+            for what, why in (("precision", picked.precision_why),
+                              ("checkpointing", picked.checkpointing_why)):  # fmt: skip
+                if why:
+                    _say(out, f"    {what}: {why}")
     return ok
 
 
