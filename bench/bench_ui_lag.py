@@ -1,9 +1,13 @@
-"""UI responsiveness while a LoRA run trains in a worker (issue: training).
+"""UI responsiveness while a LoRA run trains from the Training pane (issues 11 and 15).
 
-Run: ``python -m bench.bench_ui_lag``. The app runs headless on a demo workspace,
-starts a training run from the Training pane, and a probe scheduled every 20 ms on
-the app's event loop records how late it fires. Baseline: the same probe with no
-training running, in the same process. Exits 1 when p95 lag exceeds 50 ms.
+Run: ``python -m bench.bench_ui_lag``. The app runs headless on a demo workspace and
+starts a training run from the Training pane (``s``: a ``jarvis-tui train`` child
+process writing the run folder the pane follows); once the run streams steps, a probe
+scheduled every 20 ms on the app's event loop records how late it fires, for a few
+seconds; then ``x`` cancels the run. Three runs; each is paired with the same probe
+on the idle app (the same process, the same run), the baseline. Reports max and p95
+lag per run and the worst of the three; exits 1 when the worst max exceeds 50 ms or
+the worst p95 exceeds 20 ms. Also says whether the app process imported torch.
 """
 
 from __future__ import annotations
@@ -17,8 +21,14 @@ from pathlib import Path
 
 from bench.common import Figure, report
 
+RUNS = 3
+PROBE_S = 0.02
+TARGET_MAX_MS = 50.0
+TARGET_P95_MS = 20.0
+
 
 async def measure(home: Path, train: bool, seconds: float) -> list[float]:
+    """Event-loop lag (ms) of a 20 ms probe for *seconds*, training or idle."""
     from textual.widgets import Input
 
     from jarvis_tui.ui.app import JarvisApp
@@ -36,19 +46,27 @@ async def measure(home: Path, train: bool, seconds: float) -> list[float]:
                                "batch_size": "4", "eval_fraction": "0"}.items():  # fmt: skip
                 pane.query_one(f"#f-{key}", Input).value = value
             await pilot.press("s")
-            while not pane.steps:  # wait for the run to be streaming
+            # The child is streaming steps and the pane charts them. Plain sleeps, not
+            # pilot.pause: each pause posts a callback to every widget, a backlog the
+            # probe would measure instead of the app.
+            deadline = time.monotonic() + 300
+            while len(pane.steps) < 3 and pane.training and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-        loop = asyncio.get_running_loop()
+            if not pane.training or len(pane.steps) < 3:
+                why = pane.query_one("#training-form-errors").render()
+                said = [n.message for n in app._notifications]
+                raise RuntimeError(f"the run ended before it streamed: {why} {said}")
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             t0 = time.perf_counter()
-            await asyncio.sleep(0.02)
-            lags.append((time.perf_counter() - t0 - 0.02) * 1000)
-        del loop
+            await asyncio.sleep(PROBE_S)
+            lags.append((time.perf_counter() - t0 - PROBE_S) * 1000)
         if train:
-            await pilot.press("c")
+            steps = len(pane.steps)
+            await pilot.press("x")
             while pane.training:
                 await asyncio.sleep(0.05)
+            print(f"  training: {steps} steps charted while probing", flush=True)
     return lags
 
 
@@ -59,24 +77,33 @@ def p95(xs: list[float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     from jarvis_tui.demo import build_demo
 
+    figs: list[Figure] = []
+    worst_max = worst_p95 = idle_max = idle_p95 = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         home = build_demo(Path(tmp) / "ws", traces=3000, seed=3)
-        idle = asyncio.run(measure(home, False, 3.0))
-        busy = asyncio.run(measure(home, True, 8.0))
-    figs = [
-        Figure(
-            "UI event-loop lag p95 while training",
-            "≤ 50 ms",
-            p95(busy),
-            "ms",
-            p95(busy) <= 50,
-            p95(idle),
-            "idle app",
-        ),  # fmt: skip
-        Figure("  …max while training", "", max(busy), "ms", True, max(idle), "idle app"),
-    ]
-    print(f"{len(busy)} probes while training, {len(idle)} idle")
-    return 0 if report(figs, "Training pane responsiveness") else 1
+        for run in range(1, RUNS + 1):
+            idle = asyncio.run(measure(home, False, 3.0))
+            busy = asyncio.run(measure(home, True, 8.0))
+            print(f"run {run}: {len(busy)} probes while training, {len(idle)} idle", flush=True)
+            bmax, bp95, imax, ip95 = max(busy), p95(busy), max(idle), p95(idle)
+            worst_max, worst_p95 = max(worst_max, bmax), max(worst_p95, bp95)
+            idle_max, idle_p95 = max(idle_max, imax), max(idle_p95, ip95)
+            figs += [
+                Figure(f"run {run}: lag p95 while training", f"≤ {TARGET_P95_MS:g} ms", bp95,
+                       "ms", bp95 <= TARGET_P95_MS, ip95, "idle app"),
+                Figure(f"run {run}: lag max while training", f"≤ {TARGET_MAX_MS:g} ms", bmax,
+                       "ms", bmax <= TARGET_MAX_MS, imax, "idle app"),
+            ]  # fmt: skip
+    figs += [
+        Figure(f"worst of {RUNS}: lag p95 while training", f"≤ {TARGET_P95_MS:g} ms", worst_p95,
+               "ms", worst_p95 <= TARGET_P95_MS, idle_p95, "idle app"),
+        Figure(f"worst of {RUNS}: lag max while training", f"≤ {TARGET_MAX_MS:g} ms", worst_max,
+               "ms", worst_max <= TARGET_MAX_MS, idle_max, "idle app"),
+    ]  # fmt: skip
+    heavy = [m for m in ("torch", "transformers", "peft") if m in sys.modules]
+    print(f"modules of the train extra imported by the app process: {heavy or 'none'}")
+    ok = report(figs, "Training pane responsiveness (training in a child process)")
+    return 0 if ok and not heavy else 1
 
 
 if __name__ == "__main__":

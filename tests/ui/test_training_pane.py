@@ -158,6 +158,31 @@ async def test_cancel_finishes_the_step_and_keeps_the_adapter(home: Path) -> Non
     assert (run / "final" / "adapter_config.json").is_file()
 
 
+async def test_the_started_run_is_charted_even_when_older_runs_are_listed(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jarvis_tui.learning.training.runs import RunWriter
+
+    older = RunWriter(home / "checkpoints", model="m", run_id="older", heartbeat_thread=False)
+    for i in range(1, 6):
+        older.append({"type": "step", "step": i, "loss": 1.0, "lr": 1e-4, "tokens_per_s": 1.0})
+    older.finish("completed", final_loss=1.0)
+    monkeypatch.setattr(
+        training, "TRAIN_COMMAND", (str(Path(__file__).with_name("fake_train.py")),)
+    )
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        await pilot.press("s", "r")  # the list is read again before the run's folder exists
+        status = pane.query_one("#training-status", Static)
+        await wait_until(pilot, lambda: f"following {pane.run_id}" in str(status.render()),
+                         what="the started run followed")  # fmt: skip
+        await wait_until(pilot, lambda: len(pane.steps) == 1, what="its one step")
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert not pane.training
+
+
 async def test_a_training_process_that_fails_is_shown_failed_with_its_reason(
     home: Path, tmp_path: Path
 ) -> None:

@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.console import Group
 from rich.table import Table
@@ -35,11 +35,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from jarvis_tui.learning.training.settings import CLI_SETTINGS, FORM_SETTINGS, config_kwargs
+from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
@@ -54,6 +54,9 @@ TRAIN_MODULES = ("torch", "transformers", "peft")
 """What the ``train`` extra brings; without them the pane says how to install it."""
 INSTALL_TRAIN = "pip install 'jarvis-tui[train]'"
 INSTALL_TRAIN_DEV = "pip install -e '.[train]'"
+
+if TYPE_CHECKING:
+    from jarvis_tui.workspace import WorkspaceSession
 
 
 def missing_train_modules() -> list[str]:
@@ -112,6 +115,9 @@ command's flags and LoRATrainingConfig.validate use too."""
 
 TRAIN_COMMAND: tuple[str, ...] = ("-m", "jarvis_tui")
 """What the child runs after ``sys.executable`` (then ``train …``)."""
+TRAIN_NICE = 10
+"""The child's scheduling priority below the app's: on a busy machine the screen keeps
+its CPU share (the run's threads, started later, inherit it)."""
 QUIT_GRACE_S = 5.0
 """On quit, how long a child may take to finish its step and save before it is killed."""
 
@@ -271,9 +277,10 @@ def comparison_table(c: dict[str, Any], *, compact: bool = False) -> Group:
     return Group(title, table, Text(verdict, style=style))
 
 
-class TrainingPane(Widget):
+class TrainingPane(Pane):
     """LoRA training: data, form, live charts, runs."""
 
+    PANE_ID = "training"
     HELP_TITLE = "Training"
     HELP_TEXT = (
         "Mine SFT pairs from labelled traces (min quality), pick a model (the workspace's "
@@ -343,7 +350,7 @@ class TrainingPane(Widget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.store: Any = None
-        self.workspace: Any = None
+        self.workspace: WorkspaceSession | None = None
         self.pairs: list[dict[str, Any]] = []
         """A preview of the mined SFT pairs (the first few)."""
         self.total_pairs = 0
@@ -362,6 +369,7 @@ class TrainingPane(Widget):
         """The run the pane's training process writes (its folder in checkpoints/)."""
         self._proc: Optional[subprocess.Popen[bytes]] = None
         self._cancelled = False
+        self._await_run = False  # the started run's folder is not in the list yet
         self._tail: Any = None
         self._started_at = 0.0
         self._loaded = False
@@ -449,9 +457,9 @@ class TrainingPane(Widget):
         if self.steps:
             self._update_progress()
 
-    def store_opened(self, store: Any, workspace: Any) -> None:
-        self.store = store
-        self.workspace = workspace
+    def workspace_ready(self, session: WorkspaceSession) -> None:
+        super().workspace_ready(session)
+        self.store = session.traces
         self._check_install()
         self.query_one("#f-model", Input).placeholder = "models/tiny-lm (built on first run)"
 
@@ -463,9 +471,9 @@ class TrainingPane(Widget):
 
     def focus_default(self) -> None:
         focus_now(self.query_one("#training-runs", DataTable))  # immediate
-        self.pane_shown()
+        self.on_shown()
 
-    def pane_shown(self) -> None:
+    def on_shown(self) -> None:
         if self.store is not None and not self._loaded:
             self._loaded = True
             self._mine()
@@ -594,8 +602,11 @@ class TrainingPane(Widget):
         self._fill_runs()
         table = self.query_one("#training-runs", DataTable)
         ids = [r.run_id for r in msg.runs]
-        if self.training and (keep is None or keep not in ids) and self.run_id in ids:
-            keep = self.run_id  # the run this pane started, once its folder exists
+        if self._await_run and self.run_id in ids:
+            # The run this pane started has its folder now: the charts show it (whatever
+            # row a refresh of the list highlighted meanwhile).
+            keep = self.run_id
+            self._await_run = False
         if keep is None and msg.runs:
             keep = msg.runs[0].run_id
         if keep is not None and keep in [r.run_id for r in msg.runs]:
@@ -651,7 +662,7 @@ class TrainingPane(Widget):
             self._read_tail(self.followed, self._tail)
         self._ticks += 1
         if (
-            self.training and self.run_id is not None and self._run(self.run_id) is None
+            self._await_run and self.run_id is not None
             and (self.run_path(self.run_id) / "run.json").is_file()
         ):  # fmt: skip
             self.action_refresh_runs()  # the child has made its run folder: follow it
@@ -818,20 +829,7 @@ class TrainingPane(Widget):
         ("refresh_runs", "reload", "Read the runs in checkpoints/ again (r)"),
     )  # fmt: skip
 
-    def palette_commands(self) -> Any:
-        """``training: …`` commands for the palette: the pane's actions that apply now."""
-        from textual.app import SystemCommand
-
-        for action, title, help_text in self.PALETTE:
-            if self.check_action(action, ()):
-                yield SystemCommand(f"training: {title}", help_text,
-                                    lambda a=action: self._palette(a))  # fmt: skip
-
-    def _palette(self, action: str) -> None:
-        """Show the pane, then run the action (synchronously, as a key would)."""
-        self.app.action_show_pane("training")  # type: ignore[attr-defined]
-        if self.check_action(action, ()):
-            getattr(self, f"action_{action}")()
+    # palette_commands: the Pane default (PALETTE above, "training: …").
 
     # ------------------------------------------------------------ start / cancel
 
@@ -884,11 +882,16 @@ class TrainingPane(Widget):
             stderr.close()
             errors.update(Text(f"✗ cannot start training: {visible(str(exc))}", style="bold red"))
             return
+        try:
+            os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + TRAIN_NICE)
+        except (OSError, AttributeError):
+            pass  # not on this platform, or already gone: it runs at the app's priority
         errors.update("")
         self.training = True
         self.run_id = run_id
         self._proc = proc
         self._cancelled = False
+        self._await_run = True
         self._started_at = time.time()
         self.followed = None
         self.refresh_bindings()
