@@ -1051,7 +1051,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     classes = ", ".join(f"{k} {v}" for k, v in eval_set.classes().items())
     _say(
         console,
-        f"eval set {eval_set.set_id} ({len(eval_set)} samples: {classes}; hash "
+        f"eval set {eval_set.set_id} ({plural(len(eval_set), 'sample')}: {classes}; hash "
         f"{eval_set.content_hash[:12]}) · {generator.describe(settings)} · scorer {scorer.name}"
         + (f" · agent {link['agent']} v{link['agent_version']}" if link else ""),
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.evals.generators import GenerationSettings, GeneratorError, LocalGenerator
 from jarvis_tui.evals.runner import EvalResult, evaluate
 from jarvis_tui.evals.sets import EvalSet
@@ -84,7 +85,9 @@ def _no_score(m: dict[str, Any]) -> str:
     """``nothing scored (50 of 50 errors: empty answer)``."""
     reasons = m.get("error_reasons") or {}
     why = f": {next(iter(reasons))}" if len(reasons) == 1 else ""
-    return f"nothing scored ({m.get('errors', 0)} of {m['samples']} errors{why})"
+    return (
+        f"nothing scored ({m.get('errors', 0):,} of {plural(m['samples'], 'sample')} failed{why})"
+    )
 
 
 def _base_model_path(run: Any, workspace: Path | None) -> Path:

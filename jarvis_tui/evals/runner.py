@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.evals.generators import Generation, GenerationSettings
 from jarvis_tui.evals.scorers import Score, judge_fingerprint
 from jarvis_tui.evals.sets import EvalSample, EvalSet
@@ -134,6 +135,11 @@ class SampleResult:
     error: Optional[str] = None
 
 
+def _timed(s: SampleResult) -> bool:
+    """Whether *s*'s latency is a real answer's: an empty answer took its time too."""
+    return s.error is None or s.error == EMPTY_ANSWER
+
+
 @dataclass(slots=True)
 class EvalResult:
     """Every sample of one evaluation and the metrics over them."""
@@ -168,7 +174,7 @@ class EvalResult:
         return self.accuracy_stats[0]
 
     def _latencies(self) -> list[float]:
-        return [s.latency_seconds for s in self.samples if s.error is None]
+        return [s.latency_seconds for s in self.samples if _timed(s)]
 
     def metrics(self) -> dict[str, Any]:
         """What the CLI prints and ``--json`` holds."""
@@ -260,7 +266,7 @@ class EvalResult:
         per_benchmark = []
         for qc, c in m["per_class"].items():
             group = [s for s in self.samples if s.query_class == qc]
-            lat = [s.latency_seconds for s in group if s.error is None]
+            lat = [s.latency_seconds for s in group if _timed(s)]
             per_benchmark.append(
                 BenchmarkScore(
                     benchmark=qc,
@@ -422,7 +428,9 @@ class EvalTrialRunner:
             raise EvalError(f"every sample of {config.trial_id} failed: {first}")
         trial = result.to_trial_result(config, model=settings.model)
         if result.partial:
-            trial.analysis = f"partial: {len(result.samples)} of {len(self.eval_set)} samples"
+            trial.analysis = (
+                f"partial: {len(result.samples):,} of {plural(len(self.eval_set), 'sample')}"
+            )
         return trial
 
 

@@ -190,6 +190,8 @@ def test_empty_answers_are_errors_kept_out_of_the_mean() -> None:
     assert none.errors == 12 and none.scored == []
     assert {s.error for s in none.samples} == {"empty answer"}
     assert none.metrics()["error_reasons"] == {"empty answer": 12}
+    # a blank answer still took its time: latency is measured, not 0
+    assert none.metrics()["p50_latency_seconds"] > 0
     assert half.errors == 6 and len(half.scored) == 6
     assert half.accuracy == pytest.approx(1.0)  # the answers given were right
     assert half.metrics()["per_class"]["code"]["errors"] == 2
@@ -208,7 +210,7 @@ def test_adapter_verdict_says_when_one_side_answered_nothing() -> None:
     )
     cmp = AdapterComparison("r1", "tiny-lm", {}, blank.metrics(), good.metrics(), 4.1, 2.5)
     assert cmp.verdict() == (
-        "no score to compare: base nothing scored (12 of 12 errors: empty answer)"
+        "no score to compare: base nothing scored (12 of 12 samples failed: empty answer)"
         ", eval loss 4.100 → 2.500"
     )
     both = AdapterComparison("r1", "tiny-lm", {}, good.metrics(), good.metrics(), None, None)
