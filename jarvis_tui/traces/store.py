@@ -895,7 +895,7 @@ class TraceStore:
         if self._memory:
             # One shared in-process database so every pooled connection sees it.
             self._uri = f"file:{self._mem_name}_main?mode=memory&cache=shared"
-            self._keepalive = self._connect_raw()
+            self._keepalive: Optional[sqlite3.Connection] = self._connect_raw()
         else:
             existed = _check_path(self._path)
             if not existed:
@@ -2369,7 +2369,8 @@ class TraceStore:
         limit: int = 100,
     ) -> List[Trace]:
         """Full traces (with steps), newest ``started_at`` first; since/until inclusive."""
-        where, params = ["1=1"], []
+        where: List[str] = ["1=1"]
+        params: List[Any] = []
         for col, val in (("agent", agent), ("model", model), ("outcome", outcome)):
             if val is not None:
                 where.append(f"r.{col} = ?")
@@ -3440,7 +3441,7 @@ def _as_trace(obj: Any) -> Optional[Trace]:
     try:
         steps = [
             TraceStep(
-                step_type=getattr(st, "step_type", "respond"),
+                step_type=getattr(st, "step_type", StepType.RESPOND),
                 timestamp=float(getattr(st, "timestamp", 0.0) or 0.0),
                 duration_seconds=float(getattr(st, "duration_seconds", 0.0) or 0.0),
                 input=getattr(st, "input", {}) or {},
