@@ -57,7 +57,7 @@ def make_eval_fn(
     generator, settings = build_generator(opts, ws)
     from dataclasses import replace
 
-    from jarvis_tui.evals.runner import evaluate, load_prices
+    from jarvis_tui.evals.runner import EMPTY_ANSWER, evaluate, load_prices
 
     prices = load_prices(ws.root)
 
@@ -71,7 +71,14 @@ def make_eval_fn(
         if results is not None:
             results.append(result)
         if result.samples and result.errors == len(result.samples):
-            raise ValueError(f"eval gate: every sample failed: {result.samples[0].error}")
+            first = result.samples[0].error
+            hint = (
+                ": gate on a model that answers (--eval-backend URL --eval-model M, or "
+                "--local PATH; JARVIS_TUI_EVAL_URL / _MODEL / _LOCAL)"
+                if first == EMPTY_ANSWER
+                else ""
+            )
+            raise ValueError(f"eval gate: every sample failed: {first}{hint}")
         return result.accuracy
 
     return eval_fn

@@ -96,3 +96,22 @@ def test_no_backend_configured_means_no_gate(home, monkeypatch) -> None:
     finally:
         store.close()
     assert "baseline_score" not in result
+
+
+def test_a_gate_whose_model_answers_nothing_fails_with_what_to_do(home, capsys) -> None:
+    """Blank answers are errors, not a 0 → 0 "no improvement": the cycle stops, one line."""
+    with ChatServer({"m": lambda u, s: "\n" * 64}) as srv:
+        argv = ["learn", "--home", str(home), "--eval-backend", srv.url, "--eval-model", "m",
+                "--samples", str(SAMPLES)]  # fmt: skip
+        assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "eval gate: every sample failed: empty answer" in err[0]
+    assert "--eval-backend URL" in err[0]
+
+
+def test_the_gate_is_reported_measured(home, capsys) -> None:
+    with improving_server(refs_of(home), True) as srv:
+        argv = ["learn", "--home", str(home), "--json", "--eval-backend", srv.url,
+                "--eval-model", "m", "--samples", str(SAMPLES), "--concurrency", "1"]  # fmt: skip
+        assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["gate"] == "measured"
