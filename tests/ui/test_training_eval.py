@@ -102,7 +102,8 @@ async def test_train_then_E_compares_with_the_base_and_keeps_eval_json(home: Pat
         box = shown(pane.query_one("#training-compare", Static))
         for word in ("base", "+ adapter", "eval loss", "score", "latency p50", "±"):
             assert word in box, (word, box)
-        assert any(v in box for v in ("adapter better", "adapter worse", "no clear difference"))
+        verdicts = ("adapter better", "adapter worse", "no clear difference", "no score to compare")
+        assert any(v in box for v in verdicts)  # the untrained tiny base may answer blanks
         saved = json.loads((run_dir / "eval.json").read_text())
         assert saved["eval_set"]["samples"] == len(held)
         assert saved["base"]["samples"] == saved["adapter"]["samples"] == len(held)
