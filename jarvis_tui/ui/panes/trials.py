@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.text import Text
 from textual import on, work
@@ -33,12 +33,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widget import Widget
 from textual.widgets import Static
 
 from jarvis_tui.core.fmt import duration, money
 from jarvis_tui.learning.optimize.session import EVALUATE_MODES
 from jarvis_tui.learning.optimize.types import ObjectiveBound, SearchSpace, TrialResult
+from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.panes.configs import ConfirmScreen
 from jarvis_tui.ui.panes.trials_detail import (
     SAMPLE_ROWS_MAX,
@@ -99,6 +99,9 @@ RUN_GROUP = "trials.run"
 APPLY_EVERY = 0.1
 """Seconds between applying the live run's snapshots (table, status, prompt)."""
 
+if TYPE_CHECKING:
+    from jarvis_tui.workspace import WorkspaceSession
+
 
 class MeasureRequests:
     """Configs queued by M during a run, which the run's runner must measure.
@@ -124,9 +127,10 @@ class MeasureRequests:
             return False
 
 
-class TrialsPane(Widget):
+class TrialsPane(Pane):
     """Optimization runs: scatter + frontier, trial table, detail, steering."""
 
+    PANE_ID = "trials"
     HELP_TITLE = "Trials"
     HELP_TEXT = (
         "Optimization trials of the workspace's optimize.db. The plot shows every trial "
@@ -278,7 +282,7 @@ class TrialsPane(Widget):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.workspace: Any = None
+        self.workspace: WorkspaceSession | None = None
         """The workspace (``paths.Workspace``) once the store is open."""
         self.store: Any = None
         """The workspace's trace store (read by replayed trials)."""
@@ -352,11 +356,11 @@ class TrialsPane(Widget):
         self.set_interval(PLOT_EVERY, self._redraw_if_dirty)
         self._prompt()
 
-    def store_opened(self, store: Any, workspace: Any) -> None:
-        self.store = store
-        self.workspace = workspace
+    def workspace_ready(self, session: WorkspaceSession) -> None:
+        super().workspace_ready(session)
+        self.store = session.traces
         if self._visible():
-            self.pane_shown()
+            self.on_shown()
 
     def _visible(self) -> bool:
         try:
@@ -368,9 +372,9 @@ class TrialsPane(Widget):
         table = self._table()
         if table is not None:
             focus_now(table)
-        self.pane_shown()
+        self.on_shown()
 
-    def pane_shown(self) -> None:
+    def on_shown(self) -> None:
         if self.store is not None and not self._loaded:
             self._loaded = True
             self._load_run(self.workspace, self.store, None)
@@ -470,21 +474,7 @@ class TrialsPane(Widget):
         ("measure", "measure the selected trial", "Answer held-out queries with its config"),
     )
 
-    def palette_commands(self):
-        """``trials: …`` commands for the palette: the pane's actions that apply now."""
-        from textual.app import SystemCommand
-
-        for action, title, help_text in self.PALETTE:
-            if self.check_action(action, ()):
-                yield SystemCommand(f"trials: {title}", help_text,
-                                    lambda a=action: self._palette(a))  # fmt: skip
-
-    def _palette(self, action: str) -> None:
-        """Run a palette entry: show the pane, then the action itself (synchronously:
-        ``run_action`` is a coroutine, and a coroutine nobody awaits does nothing)."""
-        self.app.action_show_pane("trials")  # type: ignore[attr-defined]
-        if self.check_action(action, ()):
-            getattr(self, f"action_{action}")()
+    # palette_commands: the Pane default (PALETTE above, "trials: …").
 
     # ------------------------------------------------------------ running
 
