@@ -256,10 +256,9 @@ class JarvisApp(App[int]):
         with TabbedContent(id="panes", initial=INITIAL_PANE):
             for pid, title, key in PANES:
                 with TabPane(f"{title} \\[{key}]", id=pid):
-                    # Only the shown pane is built now (first paint); the others are
-                    # built the first time they are shown. A pane that does not keep
-                    # the Pane contract yet is built now, as before.
-                    if pid == INITIAL_PANE or not issubclass(pane_class(pid), Pane):
+                    # Only the shown pane is built (and its module imported) now, for
+                    # the first paint; the others the first time they are shown.
+                    if pid == INITIAL_PANE:
                         yield self.pane(pid)
         with Horizontal(id="app-footer"):
             yield Static("NAV", id="mode")
