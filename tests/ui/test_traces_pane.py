@@ -486,3 +486,37 @@ async def test_every_palette_command_acts(workspace: Path) -> None:
         from tests.ui.test_evidence import EVIDENCE_PALETTE
 
         assert set(ours) - checked - EVIDENCE_PALETTE == set(), "palette entries without a test"
+
+
+async def test_full_view_shows_a_saved_note_and_its_history_at_once(workspace: Path) -> None:
+    """enter, 8, e, a note, ctrl+s: the full view shows the note and two history entries
+    without closing and reopening it (issue 10)."""
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("Q")  # queue order: a labelled trace leaves the table
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        view = app.screen
+        tid = view.trace.trace_id
+
+        def labels() -> str:
+            return str(view.query_one("#trace-labels", Static).render())
+
+        await pilot.press("8")
+        await settle(app, pilot)
+        assert "label history (1)" in labels()
+        await pilot.press("e")
+        await settle(app, pilot)
+        await pilot.press(*"checked by hand")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is view
+        assert "note checked by hand" in labels()
+        assert "label history (2)" in labels()
+        await pilot.press("y")  # the view still labels its trace
+        await settle(app, pilot)
+        assert "outcome success" in labels() and "label history (3)" in labels()
+    trace, note = _store_row(workspace, tid)
+    assert (trace.feedback, trace.outcome, note) == (0.8, "success", "checked by hand")

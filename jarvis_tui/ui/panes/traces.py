@@ -1004,14 +1004,17 @@ class TracesPane(Widget):
     def _detail_loaded(self, msg: TracesPane.DetailLoaded) -> None:
         if msg.trace is None:
             self.query_one(TraceDetail).clear("This trace no longer exists.")
-        elif msg.trace.trace_id == self._current_id():
+            return
+        # The full view follows its own trace even when the cursor is elsewhere (a
+        # label in queue order takes the trace out of the table and moves the cursor).
+        view = self._full_view
+        if view is not None and view.trace.trace_id == msg.trace.trace_id:
+            view.show_labels(msg.trace.feedback, msg.trace.outcome, msg.note or "", msg.history)
+        if msg.trace.trace_id == self._current_id():
             self.query_one(TraceDetail).show(msg.trace, msg.note, msg.history)
             self._detail_trace = msg.trace
             self._detail_note = msg.note
             self._detail_history = msg.history
-            view = self._full_view
-            if view is not None and view.trace.trace_id == msg.trace.trace_id:
-                view.show_labels(msg.trace.feedback, msg.trace.outcome, msg.note or "", msg.history)
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
@@ -1233,7 +1236,9 @@ class TracesPane(Widget):
         trace_id = trace_id or self._current_id()
         if trace_id is None or self.store is None:
             return
-        if trace_id not in self._index:
+        view = self._full_view
+        in_view = view is not None and view.trace.trace_id == trace_id
+        if trace_id not in self._index and not in_view:
             return  # scrolled out of the window meanwhile: nothing to label against
         if self.store.read_only:
             self.app.notify(
@@ -1242,22 +1247,26 @@ class TracesPane(Widget):
             )  # fmt: skip
             return
         source = fields.pop("source", "tui")
-        row = self._rows[self._index[trace_id]]
-        self._undo.append((trace_id, row.feedback, row.outcome))
+        idx = self._index.get(trace_id)
+        if idx is not None:
+            old_fb, old_outcome = self._rows[idx].feedback, self._rows[idx].outcome
+        else:  # the full view's trace, no longer in the table (queue order)
+            assert view is not None
+            old_fb, old_outcome = view.trace.feedback, view.trace.outcome
+        self._undo.append((trace_id, old_fb, old_outcome))
         if len(self._undo) == 1:
             self.refresh_bindings()
-        new = replace(
-            row,
-            feedback=fields.get("feedback", row.feedback),
-            outcome=fields.get("outcome", row.outcome),
-        )
-        self._apply_row(new)  # optimistic; reverted if the write fails
-        self._show_in_full_view(new.trace_id, new.feedback, new.outcome)
+        new_fb = fields.get("feedback", old_fb)
+        new_outcome = fields.get("outcome", old_outcome)
+        if idx is not None:
+            # optimistic; reverted if the write fails
+            self._apply_row(replace(self._rows[idx], feedback=new_fb, outcome=new_outcome))
+        self._show_in_full_view(trace_id, new_fb, new_outcome)
         self._enqueue_write(("set", trace_id, fields, source))
         self._label_times.append(time.monotonic())
         self._labels_done += 1
-        if advance and self.auto_advance and "feedback" in fields:
-            self._advance_from(self._index[trace_id])
+        if advance and self.auto_advance and "feedback" in fields and idx is not None:
+            self._advance_from(idx)
         self._render_status()
 
     def _apply_row(self, row: TraceRow) -> None:
