@@ -243,13 +243,18 @@ async def test_E_shows_progress_and_x_cancels_keeping_nothing_on_disk(
     reached = []
 
     def compare(run, eval_set, scorer, *, cancel=None, progress=None, **kwargs):
-        progress("base", 12, 50)  # the user sees it, then presses x
+        n = len(eval_set)
+        progress("base", n - 1, n)  # the user sees it, then presses x
         assert cancel.wait(30)
-        reached.append(len(eval_set))
-        m = {"accuracy": 0.25, "accuracy_ci": [0.1, 0.4], "p50_latency_seconds": 0.5}
+        reached.append(n)
+        # what compare_adapter returns then: the base answered n-1, the adapter nothing
+        base = {"accuracy": 0.25, "accuracy_ci": [0.1, 0.4], "p50_latency_seconds": 0.5,
+                "samples": n - 1, "scored": n - 1}  # fmt: skip
+        none = {"accuracy": 0.0, "accuracy_ci": [0.0, 0.0], "p50_latency_seconds": 0.0,
+                "samples": 0, "scored": 0}  # fmt: skip
         return adapters.AdapterComparison(
             run_id=run.run_id, base_model=str(tiny), eval_set=eval_set.describe(),
-            base=m, adapter=m, base_eval_loss=2.0, adapter_eval_loss=None, partial=True,
+            base=base, adapter=none, base_eval_loss=2.0, adapter_eval_loss=None, partial=True,
         )  # fmt: skip
 
     monkeypatch.setattr(adapters, "compare_adapter", compare)
@@ -258,14 +263,20 @@ async def test_E_shows_progress_and_x_cancels_keeping_nothing_on_disk(
         pane = await open_training(app, pilot)
         await pilot.press("E")
         await wait_until(
-            pilot, lambda: "base 12/50" in shown(pane.query_one("#training-compare", Static))
+            pilot, lambda: "evaluating" in shown(pane.query_one("#training-compare", Static))
         )
-        assert "x cancels" in shown(pane.query_one("#training-compare", Static))
+        n = len(held_out_queries(home))
+        box = shown(pane.query_one("#training-compare", Static))
+        assert f"base {n - 1}/{n}" in box and "x cancels" in box, box
         await pilot.press("x")
         await settle(app, pilot)
         box = shown(pane.query_one("#training-compare", Static))
-        assert "partial (cancelled, not saved)" in box and "0.250 ±0.150" in box, box
-        assert "2.000" in box and "–" in box  # the adapter's eval loss was not reached
+        # only what was measured: the base's numbers, of how many; the adapter never ran
+        assert f"cancelled after base {n - 1}/{n} — adapter not evaluated" in box, box
+        assert f"{n - 1} of {n} held-out samples" in box, box
+        assert "0.250 ±0.150" in box and "2.000" in box and "0.50 s" in box, box
+        assert "0.000" not in box and "0.00 s" not in box, box
+        assert "no clear difference" not in box and "no verdict" in box, box
     assert reached and reached[0] > 0
     assert not (run_dir / "eval.json").exists()
 

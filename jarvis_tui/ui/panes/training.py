@@ -229,13 +229,27 @@ def _side(m: Any) -> dict[str, Any]:
     return m if isinstance(m, dict) else {}
 
 
+def _count(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def comparison_table(c: dict[str, Any], *, compact: bool = False) -> Group:
     """Base and base + adapter side by side: eval loss, score ± interval, latency p50,
     then the verdict. *c* is an eval.json (any writer): every value is shown as text.
-    *compact* (a narrow pane): 38 columns, the set id left to eval.json."""
+    *compact* (a narrow pane): 38 columns, the set id left to eval.json. A partial
+    (cancelled) evaluation shows only what was measured, and no verdict."""
     base, tuned = _side(c.get("base")), _side(c.get("adapter"))
+    partial = bool(c.get("partial"))
+    es = _side(c.get("eval_set"))
+    total = _count(es.get("samples"))
+    done_base, done_tuned = _count(base.get("samples")), _count(tuned.get("samples"))
+    # A side a cancelled evaluation never reached has no numbers (unknown counts: shown).
+    ran = {side: not partial or done is None or done > 0
+           for side, done in (("base", done_base), ("adapter", done_tuned))}  # fmt: skip
 
-    def score(m: dict[str, Any]) -> str:
+    def score(m: dict[str, Any], side: str) -> str:
+        if not ran[side]:
+            return "–"
         ci = m.get("accuracy_ci")
         acc = m.get("accuracy")
         half = "–"
@@ -247,30 +261,46 @@ def comparison_table(c: dict[str, Any], *, compact: bool = False) -> Group:
                 half = half[1:]  # ±.043
         return f"{_num(acc, '.3f')} ±{half}"
 
-    def latency(m: dict[str, Any]) -> str:
+    def latency(m: dict[str, Any], side: str) -> str:
         v = m.get("p50_latency_seconds")
-        return "–" if _num(v, ".2f") == "–" else f"{v:.2f} s"
+        return "–" if not ran[side] or _num(v, ".2f") == "–" else f"{v:.2f} s"
 
-    es = _side(c.get("eval_set"))
-    n = es.get("samples")
-    count = n if isinstance(n, int) and not isinstance(n, bool) else "?"
-    if compact:
-        title = Text.assemble(("vs base", "bold"), f" · {count} held-out · ROUGE-L")
+    def loss(key: str, side: str) -> str:
+        return _num(c.get(key), ".3f") if ran[side] else "–"
+
+    of = "?" if total is None else f"{total:,}"
+    if partial:
+        # What was measured, of how many: the counts come from the sides, not the set.
+        shown_n = done_base if done_base is not None else "?"
+        count = f"{shown_n} of {of}"
     else:
-        title = Text.assemble(
-            ("vs base", "bold"), " on ", (one_line(str(es.get("id", "?")), 20), "bold"),
-            f" · {count} held-out samples · ROUGE-L",
-        )  # fmt: skip
-    if c.get("partial"):
-        title.append(" · partial (cancelled, not saved)", style="bold yellow")
-    table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, expand=False)
-    table.add_column(Text(""), style="dim", no_wrap=True)
-    table.add_column(Text("base"), justify="right", no_wrap=True)
-    table.add_column(Text("+ adapter"), justify="right", no_wrap=True)
-    table.add_row(Text("eval loss"), Text(_num(c.get("base_eval_loss"), ".3f")),
-                  Text(_num(c.get("adapter_eval_loss"), ".3f")))  # fmt: skip
-    table.add_row(Text("score"), Text(score(base)), Text(score(tuned)))
-    table.add_row(Text("latency p50"), Text(latency(base)), Text(latency(tuned)))
+        count = of
+    held = "held-out" if compact else "held-out samples"
+    title = Text("vs base", style="bold")
+    if not compact:
+        title.append(" on " + one_line(str(es.get("id", "?")), 20), style="bold")
+    title.append(f" · {count} {held} · ROUGE-L")
+    # Every cell starts at its column's edge (left-justified, the gap on its right) and
+    # the blank header cell has a style of its own: the header sits over its values in a
+    # terminal and in a renderer that trims each span's spaces (an SVG viewer) alike.
+    table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, show_edge=False,
+                  expand=False, header_style="bold")  # fmt: skip
+    table.add_column(Text(""), style="dim", header_style="dim", no_wrap=True)
+    table.add_column(Text("base"), no_wrap=True)
+    table.add_column(Text("+ adapter"), no_wrap=True)
+
+    def row(label: str, a: str, b: str) -> None:
+        table.add_row(Text(label), Text(a), Text(b))
+
+    row("eval loss", loss("base_eval_loss", "base"), loss("adapter_eval_loss", "adapter"))
+    row("score", score(base, "base"), score(tuned, "adapter"))
+    row("latency p50", latency(base, "base"), latency(tuned, "adapter"))
+    if partial:
+        if ran["adapter"]:
+            what = f"cancelled during the adapter {done_tuned or 0}/{of} (base {done_base}/{of})"
+        else:
+            what = f"cancelled after base {done_base or 0}/{of} — adapter not evaluated"
+        return Group(title, table, Text(f"{what} · not saved, no verdict", style="bold yellow"))
     verdict = one_line(str(c.get("verdict", "")), 200)
     style = ("bold green" if verdict.startswith("adapter better")
              else "bold red" if verdict.startswith("adapter worse") else "bold")  # fmt: skip
