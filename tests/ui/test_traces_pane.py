@@ -21,6 +21,16 @@ def plain(renderable) -> str:
     return console.export_text()
 
 
+def screen_text(app: JarvisApp) -> str:
+    """What the terminal shows, as text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False,
+                      safe_box=False)  # fmt: skip
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False)
+
+
 def status(app: JarvisApp) -> str:
     return str(app.query_one("#traces-status", Static).render())
 
@@ -520,3 +530,20 @@ async def test_full_view_shows_a_saved_note_and_its_history_at_once(workspace: P
         assert "outcome success" in labels() and "label history (3)" in labels()
     trace, note = _store_row(workspace, tid)
     assert (trace.feedback, trace.outcome, note) == (0.8, "success", "checked by hand")
+
+
+async def test_narrow_table_cuts_names_with_an_ellipsis(workspace: Path) -> None:
+    """80x24: a model name is whole or ends in "…", never cut into another model's name
+    (llama3.1:70b → llama3.1:7); the sort by a hidden column is on screen (issue 10)."""
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = screen_text(app)
+        assert "llama3.1:70b" in screen and "llama3.1:8b" in screen
+        assert "orchest…" in screen and "qwen2.5-cod…" in screen
+        for cut in ("llama3.1:7 ", "llama3.1:8 ", "orchestr ", "qwen2.5-co "):
+            assert cut not in screen
+        await pilot.press("o", "o")  # time → score → latency, a column 80 does not show
+        await settle(app, pilot)
+        assert "Latency" not in screen_text(app)
+        assert "sort latency" in status(app)

@@ -135,13 +135,19 @@ def table_keys(judge: bool) -> list[str]:
     return [key for key, _l, _w in table_columns(judge)]
 
 
+def _cut(text: str) -> Text:
+    """A name cell: one line, and cut with "…" when the column is narrower than it
+    (``llama3.1:7…``, never ``llama3.1:7``, which reads as another model)."""
+    return Text(text, no_wrap=True, overflow="ellipsis")
+
+
 def _all_cells(row: TraceRow) -> list[Any]:
     return [
         Text(_fmt_time(row.started_at), style="dim"),
-        Text(row.query_class or "?"),
-        Text(one_line(row.agent, 11)),
-        Text(one_line(row.model, 14)),
-        Text(one_line(row.snippet, 160)),
+        _cut(one_line(row.query_class or "?", 20)),
+        _cut(one_line(row.agent, 40)),
+        _cut(one_line(row.model, 40)),
+        _cut(one_line(row.snippet, 160)),
         _outcome_cell(row.outcome),
         _score_cell(row.feedback),
         Text(f"{row.latency:.2f}s", justify="right"),
@@ -170,6 +176,8 @@ class TraceTable(DataTable):
         """Narrow terminal: latency and tokens are left out (see ``NARROW_DROPS``)."""
         self.judge: Optional[dict[str, float]] = None
         """Judge scores by trace id; None: no Judge column (the store has none)."""
+        self.name_widths: dict[str, int] = {}
+        """Longest agent and model name in the store (the columns need no more)."""
 
     def on_resize(self) -> None:
         width = self.size.width - max(2, self.styles.scrollbar_size_vertical)
@@ -196,12 +204,18 @@ class TraceTable(DataTable):
         narrow = width < 110
         wanted = {key: w for key, _label, w in table_columns(self.judge is not None)}
         if narrow:
-            wanted.update(agent=8, model=10)
+            # Models first: a cut model name is the one that misleads, so the model
+            # column gets up to 12 (llama3.1:70b whole), the agent what is left.
+            wanted.update(agent=8, model=12)
             if self.judge is not None:
-                wanted.update(agent=7, model=9)
+                wanted.update(agent=7)
+        for key in ("agent", "model"):
+            longest = self.name_widths.get(key)
+            if longest is not None:
+                wanted[key] = max(len(key), min(wanted[key], longest))
         pad = 2 * self.cell_padding
         fixed = sum(w + pad for k, w in wanted.items() if k != "query")
-        wanted["query"] = max(20, width - fixed - pad - 1)
+        wanted["query"] = max(10 if narrow else 20, width - fixed - pad - 1)
         changed = False
         for key, col in self.columns.items():
             w = wanted.get(str(key.value))
@@ -793,6 +807,12 @@ class TracesPane(Widget):
         self.query_one("#f-model", Select).set_options(
             (one_line(m, 30), m) for m in facets["models"]
         )
+        table = self.query_one(TraceTable)
+        table.name_widths = {
+            key: max((len(one_line(n, 40)) for n in facets[key + "s"]), default=0)
+            for key in ("agent", "model")
+        }
+        table.fit_columns()
 
     @on(PageLoaded)
     def _page_loaded(self, msg: TracesPane.PageLoaded) -> None:
