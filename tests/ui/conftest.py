@@ -77,3 +77,16 @@ def workspace(tmp_path: Path) -> Path:
     store.save_many(traces)
     store.close()
     return home
+
+
+@pytest.fixture(autouse=True)
+def _steady_cursors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text cursors stay visible: a blink every 0.5 s would make a screen's picture
+    depend on how long the steps before it took (a loaded machine, a flaky snapshot)."""
+    from textual.widgets import Input, TextArea
+
+    def steady(self) -> None:
+        self._cursor_visible = True
+
+    monkeypatch.setattr(Input, "_toggle_cursor", steady)
+    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", steady)
