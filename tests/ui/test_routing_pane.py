@@ -153,6 +153,8 @@ async def test_learning_cycle_from_the_pane_writes_configs_and_reports(home: Pat
         side = text_of(app.query_one("#routing-replay", Static))
         assert "Last learning cycle" in side and re.search(r"status\s+completed", side)
         assert "SFT pairs" in side and "accepted: True" not in side
+        # no eval gate is configured: the pane never reads that as a measured pass
+        assert re.search(r"eval gate\s+not configured — accepted without measurement", side)
         # says what it wrote: which agent, which version, what changed
         assert re.search(r"react\s+→ version \d+", side)
         assert "agent.max_turns: 3 →" in side

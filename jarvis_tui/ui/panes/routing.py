@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.training.data import RoutingMatrix, TrainingDataMiner
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.panes.base import Pane
@@ -578,14 +579,17 @@ class RoutingPane(Pane):
         t.add_row("status", Text(status, style="bold green" if status == "completed" else "bold"))
         if r.get("reason"):
             t.add_row("why", Text(one_line(str(r["reason"]), 200)))
-        if "accepted" in r:
+        if r.get("gate") == "none":
+            t.add_row("eval gate", Text("not configured — accepted without measurement",
+                                        style="yellow"))  # fmt: skip
+        elif "accepted" in r:
             t.add_row("eval gate", Text("accepted" if r["accepted"] else "rejected: rolled back"))
         t.add_row("SFT pairs", Text(f"{r.get('sft_pairs', 0):,}"))
         t.add_row("classes", Text(f"{r.get('routing_classes', 0)} routing · "
                                   f"{r.get('agent_classes', 0)} agent"))  # fmt: skip
         parts.append(t)
         if self._written:
-            parts.append(Text(f"wrote {len(self._written)} agent configs in agents/:"))
+            parts.append(Text(f"wrote {plural(len(self._written), 'agent config')} in agents/:"))
             for w in self._written:
                 head = Text.assemble(
                     ("  " + one_line(w["agent"], 24), "bold"), f" → version {w['version']}",
