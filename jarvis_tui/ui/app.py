@@ -119,7 +119,7 @@ KEYS_EVERYWHERE: tuple[tuple[str, str], ...] = (
     ("tab", "next field"),
     ("T R C L P", "Traces, Routing, Configs, Training, Trials pane; [ ] cycle"),
     ("? F1 / ctrl+p / ctrl+q", "this help / command palette (also: theme) / quit"),
-    ("/ / F", "search / filter bar"),
+    ("/ or F", "search or filter bar"),
     ("y / n", "accept, yes, success / reject, no, failure"),
     ("e / a / A", "edit / add to the queue / toggle auto-advance"),
     ("s / x / p / c", "start / stop, cancel / pause, resume / continue a stopped run"),
@@ -136,6 +136,12 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,q,question_mark,f1", "dismiss", "Close help", id="help.close"),
+        # The key grammar's navigation keys work here too (the scroll view has the
+        # arrows, PgUp/PgDn and Home/End of its own).
+        Binding("j", "scroll('down')", "Scroll down", show=False, id="help.down"),
+        Binding("k", "scroll('up')", "Scroll up", show=False, id="help.up"),
+        Binding("g", "scroll('home')", "Top", show=False, id="help.top"),
+        Binding("G", "scroll('end')", "Bottom", show=False, id="help.bottom"),
     ]
 
     def __init__(self, title: str, intro: str, rows: list[tuple[str, str]]) -> None:
@@ -173,6 +179,15 @@ class HelpScreen(ModalScreen[None]):
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
         self.dismiss(None)
+
+    def action_scroll(self, where: str) -> None:
+        body = self.query_one("#help-body", VerticalScroll)
+        {
+            "down": body.scroll_down,
+            "up": body.scroll_up,
+            "home": body.scroll_home,
+            "end": body.scroll_end,
+        }[where](animate=False)
 
 
 class ObservedWorkers(WorkerManager):

@@ -405,3 +405,38 @@ def test_nothing_heavy_is_imported_before_the_first_rows(workspace: Path) -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True
     )
     assert out.stdout.strip().splitlines()[-1:] in ([], [""]), out.stdout
+
+
+def screen_text(app: JarvisApp) -> str:
+    """What the terminal shows, as text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False,
+                      safe_box=False)  # fmt: skip
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False)
+
+
+async def test_help_scrolls_with_the_navigation_keys_of_the_grammar(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        top = screen_text(app)
+        assert "Keys everywhere" in top and "escape closes this help" not in top
+        assert "/ or F" in top and "search or filter bar" in top
+        await pilot.press("G")
+        await pilot.pause()
+        bottom = screen_text(app)
+        assert "escape closes this help" in bottom and "Keys everywhere" not in bottom
+        await pilot.press("g")
+        await pilot.pause()
+        assert "Keys everywhere" in screen_text(app)
+        await pilot.press("j", "j")
+        await pilot.pause()
+        assert "Keys everywhere" not in screen_text(app)
+        await pilot.press("k", "k")
+        await pilot.pause()
+        assert "Keys everywhere" in screen_text(app)
+        assert isinstance(app.screen, HelpScreen)
