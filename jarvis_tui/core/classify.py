@@ -49,12 +49,34 @@ _WORD = string.ascii_letters + string.digits + "_"
 _WORD_RE = re.compile(r"[a-z0-9_]+")
 
 
+class _LazyRegex:
+    """A pattern compiled on its first search: compiling all ~400 probes costs 0.15 s
+    (more under load), and a process that classifies nothing (the UI's first frame)
+    should not pay it. ``pattern`` and ``flags`` read as on ``re.Pattern``."""
+
+    __slots__ = ("_compiled", "flags", "pattern")
+
+    def __init__(self, pattern: str, flags: int = re.ASCII) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def compiled(self) -> re.Pattern[str]:
+        rx = self._compiled
+        if rx is None:
+            rx = self._compiled = re.compile(self.pattern, self.flags)
+        return rx
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return (self._compiled or self.compiled()).search(text)
+
+
 class _Probe(NamedTuple):
     kind: str  # "code" | "math" | "reasoning"
     name: str
     keys: tuple[str, ...]  # every match contains one: a whole word, a punctuation
     # character, or (written "~text", or anything else) a substring
-    regex: re.Pattern[str] | None  # None: the key word itself, standing alone, is the match
+    regex: _LazyRegex | None  # None: the key word itself, standing alone, is the match
     on_query: bool  # the regex runs on the query as typed (case-sensitive), not lower-cased
     also: tuple[str, ...]  # every match also contains all of these substrings
 
@@ -70,7 +92,7 @@ def _rx(
 ) -> _Probe:
     if isinstance(keys, str):
         keys = (keys,)
-    return _Probe(kind, name, keys, re.compile(pattern, re.ASCII), on_query, also)
+    return _Probe(kind, name, keys, _LazyRegex(pattern), on_query, also)
 
 
 def _kw(word: str) -> str:
@@ -562,7 +584,7 @@ _REASONING_WORDS = (
     "what would happen if", "walk me through", "how come",
 )  # fmt: skip
 _REASONING: list[_Probe] = _words("reasoning", "word", _REASONING_WORDS)
-_REASONING_RE = re.compile(
+_REASONING_RE = _LazyRegex(
     r"(?<!\w)(?:"
     + "|".join(re.escape(w) for w in sorted(_REASONING_WORDS, key=len, reverse=True))
     + r")(?!\w)",
