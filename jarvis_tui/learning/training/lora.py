@@ -58,7 +58,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from jarvis_tui.paths import DIR_MODE, FILE_MODE, ensure_dir
 
@@ -300,11 +300,11 @@ class DistInfo:
 
 def dist_from_env(env: Optional[Dict[str, str]] = None) -> DistInfo:
     """Read RANK / WORLD_SIZE / LOCAL_RANK / LOCAL_WORLD_SIZE (set by torchrun and accelerate)."""
-    env = os.environ if env is None else env
+    values: Mapping[str, str] = os.environ if env is None else env
 
     def num(key: str, default: int) -> int:
         try:
-            return int(env.get(key, default))
+            return int(values.get(key, default))
         except (TypeError, ValueError):
             return default
 
@@ -663,7 +663,7 @@ class LoRATrainer:
             raise self._load_error(exc) from exc
         fast.attention = str(getattr(model.config, "_attn_implementation", "") or "eager")
         if not self.config.use_4bit:
-            model.to(self.device)
+            model.to(self.device)  # type: ignore[arg-type]  # transformers' stub types .to's wrapper wrongly
         if getattr(model, "config", None) is not None:
             model.config.use_cache = False  # incompatible with checkpointing; useless in training
         if self.config.use_4bit:
@@ -895,7 +895,8 @@ class LoRATrainer:
         return root
 
     def _param_groups(self) -> List[Dict[str, Any]]:
-        decay, no_decay = [], []
+        decay: List[Any] = []
+        no_decay: List[Any] = []
         for name, p in self.model.named_parameters():
             if not p.requires_grad:
                 continue
@@ -1113,7 +1114,7 @@ class LoRATrainer:
         if self.device.startswith("cuda"):
             fast.matmul = f"cuBLAS {fast.precision}"
         elif self.device == "cpu":
-            torch.backends.mkldnn.enabled = True
+            torch.backends.mkldnn.enabled = True  # type: ignore[assignment]  # a ContextProp in torch's stubs, a bool at run time
             if fast.precision == "bf16":
                 fast.matmul = "oneDNN bf16 (autocast; frozen linears stored in bf16)"
             else:
@@ -1172,7 +1173,7 @@ class LoRATrainer:
         self.fast_path = fast = FastPath()
         error: Optional[BaseException] = None
         need_ckpt = False
-        root = None
+        root: Optional[Path] = None
         try:
             problems = cfg.validate()
             if problems:
@@ -1255,6 +1256,7 @@ class LoRATrainer:
         writer: Optional[RunWriter] = None
         where: List[Any] = [None, None, None]
         if main:
+            assert root is not None  # set above on rank 0, or _agree raised its error
             try:
                 writer = RunWriter(
                     root, model=self.model_name, config=run_config, data=data,
@@ -1425,9 +1427,9 @@ class LoRATrainer:
                     break
                 # -- epoch end
                 if eval_set:
-                    total, count = self._eval_sums(eval_set[dist.rank :: dist.world])
-                    total, count = self._sum(total, float(count))
-                    ev = total / count if count else float("nan")
+                    part, part_count = self._eval_sums(eval_set[dist.rank :: dist.world])
+                    total, count_f = self._sum(part, float(part_count))
+                    ev = total / count_f if count_f else float("nan")
                     summary["eval_loss"] = ev
                     emit({"type": "eval", "epoch": epoch + 1, "step": step, "eval_loss": ev})
                 adapter = None

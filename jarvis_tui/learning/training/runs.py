@@ -260,12 +260,14 @@ class RunInfo:
             return v if isinstance(v, dict) else {}
 
         status = raw.get("status")
-        message = raw.get("message") if isinstance(raw.get("message"), str) else ""
+        raw_message = raw.get("message")
+        message = raw_message if isinstance(raw_message, str) else ""
         if status not in STATUSES:
             message = message or f"unknown status {status!r}"
             status = "failed"
         pid = raw.get("pid") if isinstance(raw.get("pid"), int) else None
-        host = raw.get("host") if isinstance(raw.get("host"), str) else ""
+        raw_host = raw.get("host")
+        host = raw_host if isinstance(raw_host, str) else ""
         created = num("created")
         updated = num("updated", created)
         if status == "running":
