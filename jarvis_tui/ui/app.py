@@ -20,7 +20,6 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import (
-    Footer,
     Header,
     Input,
     Select,
@@ -37,6 +36,7 @@ from jarvis_tui.ui.errorlog import ErrorLog
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.settings import load_settings, save_theme
 from jarvis_tui.ui.text import one_line
+from jarvis_tui.ui.widgets.footer import KeyFooter
 from jarvis_tui.workspace import Workspace, WorkspaceError, WorkspaceSession
 
 if TYPE_CHECKING:  # the pane modules are imported when a pane is first needed
@@ -277,7 +277,7 @@ class JarvisApp(App[int]):
                         yield self.pane(pid)
         with Horizontal(id="app-footer"):
             yield Static("NAV", id="mode")
-            yield Footer()
+            yield KeyFooter()
 
     def on_mount(self) -> None:
         self._apply_settings()

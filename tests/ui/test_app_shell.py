@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sqlite3
 import stat
 import subprocess
@@ -381,11 +382,6 @@ async def test_quitting_closes_the_workspace_session(workspace: Path) -> None:
         store.count()
 
 
-@pytest.mark.xfail(
-    reason="the Traces pane's facets worker calls evidence.has_judge_scores, which imports "
-    "jarvis_tui.evals, whose __init__ imports the runner and so the optimize package and numpy",
-    strict=False,
-)
 def test_nothing_heavy_is_imported_before_the_first_rows(workspace: Path) -> None:
     code = (
         "import asyncio, sys\n"
@@ -440,3 +436,29 @@ async def test_help_scrolls_with_the_navigation_keys_of_the_grammar(workspace: P
         await pilot.pause()
         assert "Keys everywhere" in screen_text(app)
         assert isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize("width", [120, 80])
+async def test_the_footer_shows_whole_key_entries_pane_actions_first(
+    workspace: Path, width: int
+) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await settle(app, pilot)
+        for _pid, _title, key in PANES:
+            await pilot.press(key)
+            await settle(app, pilot)
+            whole = {
+                f"{app.get_key_display(b.binding)} {b.binding.description}"
+                for b in app.screen.active_bindings.values()
+                if b.binding.show
+            }
+            footer = screen_text(app).splitlines()[-1]
+            hints, _bar, palette = footer.partition("▏")
+            assert palette.strip() == "^p palette", footer
+            entries = re.split(r"\s{2,}", hints.strip())
+            assert entries[0] == "NAV"
+            assert all(entry in whole for entry in entries[1:]), footer
+            assert "? Help" in entries, footer
+            # The pane's own actions come before the app's keys.
+            assert entries[1] not in ("? Help", "^q Quit"), footer

@@ -1,0 +1,90 @@
+"""KeyFooter: the key hints that fit, whole, the most useful first."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.app import ComposeResult
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey  # Textual has no public name for it
+
+HELP_ACTION = "help"
+"""The app's help action: always shown, since it lists every key left out."""
+
+
+class KeyFooter(Footer):
+    """Textual's footer, but never a key cut in half.
+
+    Textual's footer lays every shown binding out in a row and clips what does not
+    fit (``? H``, ``T T``). This one orders the entries by priority (the focused
+    pane's own actions, then help, then the app's other keys) and hides every entry
+    from the first that does not fit whole; what is hidden stays reachable through
+    help, whose key is always shown, and the command palette, always at the right.
+    Widths are measured from each key's text and styles, so any stylesheet is honoured.
+    """
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        active = self.screen.active_bindings
+        first: dict[str, FooterKey] = {}
+        own: list[str] = []
+        app_keys: list[str] = []
+        for node, binding, enabled, tooltip in active.values():
+            if not binding.show or binding.action in first:
+                continue
+            first[binding.action] = FooterKey(
+                binding.key,
+                self.app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                disabled=not enabled,
+                tooltip=tooltip,
+            ).data_bind(compact=Footer.compact)
+            (app_keys if node is self.app else own).append(binding.action)
+        app_keys.sort(key=lambda action: action != HELP_ACTION)  # stable: help first
+        for action in own + app_keys:
+            yield first[action]
+        if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
+            palette = active.get(self.app.COMMAND_PALETTE_BINDING)
+            if palette is not None:
+                _node, binding, enabled, tooltip = palette
+                yield FooterKey(
+                    binding.key,
+                    self.app.get_key_display(binding),
+                    binding.description,
+                    binding.action,
+                    classes="-command-palette",
+                    disabled=not enabled,
+                    tooltip=tooltip or binding.description,
+                )
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        self._fit()  # before the first paint of the new keys: no frame shows them cut
+
+    def _on_resize(self, event: events.Resize) -> None:
+        # Entries hidden at the old width may fit now: lay them all out again.
+        self.call_after_refresh(self.recompose)
+
+    def _fit(self) -> None:
+        """Hide every entry from the first that does not fit whole."""
+        keys = list(self.query_children(FooterKey))
+        kept = [k for k in keys if k.has_class("-command-palette") or k.action == HELP_ACTION]
+        room = self.content_region.width - sum(self._width(key) for key in kept)
+        fits = True
+        for key in keys:
+            if key in kept:
+                continue
+            fits = fits and self._width(key) <= room
+            room -= self._width(key)
+            key.display = fits
+
+    def _width(self, key: FooterKey) -> int:
+        """The cells *key* takes, measured from its text and styles (no layout needed)."""
+        content = key.get_content_width(self.size, self.app.size)
+        return content + key.styles.gutter.width + key.styles.margin.width
+
+    @property
+    def shown_actions(self) -> list[str]:
+        """The actions whose keys are on screen now, left to right."""
+        return [key.action for key in self.query_children(FooterKey) if key.display]
