@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
+from textual._files import generate_datetime_filename  # Textual's own screenshot names
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
@@ -31,6 +32,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 from textual.worker_manager import WorkerManager
 
+from jarvis_tui.paths import atomic_write_text
 from jarvis_tui.traces import StoreError, TraceStore
 from jarvis_tui.ui.errorlog import ErrorLog
 from jarvis_tui.ui.panes.base import Pane
@@ -547,6 +549,30 @@ class JarvisApp(App[int]):
             return
         self.push_screen(HelpScreen(*self.help_for_pane()))
 
+    @property
+    def screenshots_dir(self) -> Path:
+        """Where the palette's "Screenshot" saves: ``<workspace>/screenshots``."""
+        return self.workspace.root / "screenshots"
+
+    def save_screen_picture(self) -> Path | None:
+        """Save the screen as SVG in :attr:`screenshots_dir`; say where, or why not."""
+        folder = self.screenshots_dir
+        try:
+            if folder.is_symlink():
+                raise OSError(f"{folder} is a symbolic link (not written through)")
+            path = atomic_write_text(
+                folder / generate_datetime_filename(self.title, ".svg"), self.export_screenshot()
+            )
+        except OSError as exc:
+            reason = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc
+            self.notify(
+                one_line(f"Screenshot not saved: {reason}", 400),
+                title="Screenshot", severity="error", timeout=10, markup=False,
+            )  # fmt: skip
+            return None
+        self.notify(one_line(f"Saved screenshot to {path}", 400), title="Screenshot", markup=False)
+        return path
+
     def help_for_pane(self) -> tuple[str, str, list[tuple[str, str]]]:
         """(title, intro, rows) of the current pane's help: its keys as mapped now.
 
@@ -583,7 +609,16 @@ class JarvisApp(App[int]):
         return title, intro, rows
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":
+                # Textual's saves to ~/Downloads and, when that is missing, says only
+                # "Failed to save screenshot": ours goes into the workspace.
+                command = SystemCommand(
+                    "Screenshot",
+                    f"Save an SVG picture of the screen in {self.screenshots_dir}",
+                    lambda: self.set_timer(0.1, self.save_screen_picture),
+                )  # the timer lets the palette close first, as Textual's does
+            yield command
         for pid, title, key in PANES:
             yield SystemCommand(
                 f"go: {title.lower()}", f"Show the {title} pane ({key})",

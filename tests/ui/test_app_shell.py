@@ -21,7 +21,7 @@ from jarvis_tui.ui.app import PANES, HelpScreen, JarvisApp
 from jarvis_tui.ui.errorlog import ErrorLog
 from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane
 from jarvis_tui.ui.settings import user_config_path
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.testing import settle, wait_until
 
 
 def mode(app: JarvisApp) -> str:
@@ -462,3 +462,38 @@ async def test_the_footer_shows_whole_key_entries_pane_actions_first(
             assert "? Help" in entries, footer
             # The pane's own actions come before the app's keys.
             assert entries[1] not in ("? Help", "^q Quit"), footer
+
+
+async def run_screenshot_command(app: JarvisApp, pilot) -> str:
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*"Screenshot")
+    await settle(app, pilot)
+    await pilot.press("enter")
+    await wait_until(
+        pilot, lambda: any("creenshot" in n for n in notes(app)), timeout=30, what="a notice"
+    )
+    return next(n for n in notes(app) if "creenshot" in n)
+
+
+async def test_the_screenshot_command_saves_into_the_workspace_and_says_where(
+    workspace: Path,
+) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        note = await run_screenshot_command(app, pilot)
+        saved = list((workspace / "screenshots").glob("*.svg"))
+        assert len(saved) == 1 and saved[0].read_text().startswith("<svg")
+        assert note == f"Saved screenshot to {saved[0]}"
+        assert stat.S_IMODE(saved[0].stat().st_mode) == 0o600
+
+
+async def test_a_screenshot_that_cannot_be_saved_says_why(workspace: Path) -> None:
+    (workspace / "screenshots").write_text("a file, not a folder")
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        note = await run_screenshot_command(app, pilot)
+        assert note.startswith("Screenshot not saved:")
+        assert str(workspace / "screenshots") in note and "not a directory" in note
