@@ -302,3 +302,44 @@ def test_ema_and_alerts() -> None:
     assert any("plateau" in a for a in alerts(flat))
     falling = [{"step": i, "loss": 2.0 / i} for i in range(1, 100)]
     assert alerts(falling) == []
+
+
+def _finished_run(home: Path, run_id: str, *, final_loss: float, last_loss: float) -> None:
+    d = home / "checkpoints" / run_id
+    d.mkdir(parents=True)
+    steps = [{"type": "step", "step": i, "loss": last_loss + (3 - i), "lr": 1e-4,
+              "tokens_per_s": 9.0, "eta": 0.0, "total_steps": 3} for i in (1, 2, 3)]  # fmt: skip
+    (d / "metrics.jsonl").write_text("".join(json.dumps(s) + "\n" for s in steps))
+    (d / "run.json").write_text(json.dumps({
+        "run_id": run_id, "status": "completed", "model": "models/tiny-lm",
+        "created": 1_780_000_000.0, "updated": 1_780_000_001.0, "steps_done": 3,
+        "total_steps": 3, "final_loss": final_loss, "duration": 2.0, "config": {},
+        "data": {}, "summary": {},
+    }))  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+async def test_runs_list_tells_runs_apart_and_shows_one_loss_per_run(
+    home: Path, size: tuple[int, int]
+) -> None:
+    _finished_run(home, "20261201-130512-cb6a", final_loss=6.138, last_loss=6.127)
+    _finished_run(home, "20261201-134501-9f2e", final_loss=5.5, last_loss=5.4)
+    app = JarvisApp(home)
+    async with app.run_test(size=size) as pilot:
+        pane = await open_training(app, pilot)
+        from textual.widgets import DataTable
+
+        runs = pane.query_one("#training-runs", DataTable)
+        await wait_until(pilot, lambda: runs.row_count == 2, what="the runs")
+        cells = [runs.get_row_at(i)[0].plain for i in range(2)]
+        assert len(set(cells)) == 2 and not any(c.endswith("…") and "2026120" in c for c in cells)
+        assert {"13:05 cb6a", "13:45 9f2e"} <= {c[-10:] for c in cells}, cells
+        row = next(i for i, c in enumerate(cells) if "cb6a" in c)
+        assert "6.138" in [c.plain for c in runs.get_row_at(row)]
+        runs.move_cursor(row=row)
+        await settle(app, pilot)
+        eta = str(pane.query_one("#training-eta").render())
+        # the same loss as the list (a narrow line may drop it, never show another)
+        assert "6.127" not in eta and ("loss 6.138" in eta or size[0] < 100), eta
+        placeholder = pane.query_one("#f-model", Input).placeholder
+        assert placeholder.endswith(("…", "first run)")), placeholder

@@ -137,6 +137,25 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
+def short_run_id(run_id: str, width: int) -> str:
+    """A run id in *width* cells that tells runs apart: a generated id
+    (``20261201-130512-cb6a…``) keeps its time and suffix (``13:05 cb6a``), any other
+    ends in … when cut."""
+    import re
+
+    text = one_line(run_id, 200)
+    if len(text) <= width:
+        return text
+    m = re.fullmatch(r"(\d{8})[-T_]?(\d{2})(\d{2})(\d{2})?[-_]?([0-9a-zA-Z]+)?", text)
+    if m:
+        hhmm = f"{m.group(2)}:{m.group(3)}"
+        suffix = (m.group(5) or "")[:4]
+        short = f"{hhmm} {suffix}".strip()
+        if len(short) <= width:
+            return short
+    return one_line(text, width)
+
+
 class TrainingProcessFailed(RuntimeError):
     """The training child failed; the message carries its stderr (for the log)."""
 
@@ -464,14 +483,18 @@ class TrainingPane(Pane):
     def _run_width(self) -> int:
         """The Run column gets what the left panel has left (ids end in …)."""
         avail = (40 if self.has_class("-narrow") else 46) - 5  # padding, border, scrollbar
+        if self.has_class("-narrow"):  # no Time column: the run ids stay distinguishable
+            return max(8, avail - (9 + 5) - 6)
         return max(8, avail - (9 + 5 + 5) - 8)
 
     def _runs_columns(self) -> None:
         self._run_col = self._run_width()
         runs = self.query_one("#training-runs", DataTable)
         runs.clear(columns=True)
-        for label, key, width in (("Run", "run", self._run_col), ("Status", "status", 9),
-                                  ("Loss", "loss", 5), ("Time", "time", 5)):  # fmt: skip
+        columns = [("Run", "run", self._run_col), ("Status", "status", 9), ("Loss", "loss", 5)]
+        if not self.has_class("-narrow"):
+            columns.append(("Time", "time", 5))
+        for label, key, width in columns:
             runs.add_column(Text(label), key=key, width=width)
 
     def on_resize(self) -> None:
@@ -486,12 +509,23 @@ class TrainingPane(Pane):
         self._status()
         if self.steps:
             self._update_progress()
+        self.call_after_refresh(self._fit_model_placeholder)
+
+    MODEL_PLACEHOLDER = "models/tiny-lm (built on first run)"
+
+    def _fit_model_placeholder(self) -> None:
+        """The model field's placeholder fits its box, or ends in … (never cut mid-word)."""
+        field = self.query_one("#f-model", Input)
+        width = field.content_size.width - 1  # the cursor's cell
+        if width > 0 and self.workspace is not None:
+            field.placeholder = one_line(self.MODEL_PLACEHOLDER, width)
 
     def workspace_ready(self, session: WorkspaceSession) -> None:
         super().workspace_ready(session)
         self.store = session.traces
         self._check_install()
-        self.query_one("#f-model", Input).placeholder = "models/tiny-lm (built on first run)"
+        self.query_one("#f-model", Input).placeholder = self.MODEL_PLACEHOLDER
+        self.call_after_refresh(self._fit_model_placeholder)
 
     def _visible(self) -> bool:
         try:
@@ -611,6 +645,7 @@ class TrainingPane(Pane):
             parts.append((2, Text(visible(extra))))
         width = (self.size.width or self.app.size.width) - 2
         self.query_one("#training-status", Static).update(fit(parts, width))
+        self._fit_model_placeholder()  # the form's width settles after the first layouts
 
     # ------------------------------------------------------------ runs
 
@@ -654,10 +689,10 @@ class TrainingPane(Pane):
             dur = "–" if not r.duration else f"{r.duration:.0f}s"
             # run ids come from run.json files anyone can write: text, never markup
             table.add_row(
-                Text(one_line(r.run_id, self._run_col)),
+                Text(short_run_id(r.run_id, self._run_col)),
                 Text(one_line(r.status, 9),
                      style=STATUS_STYLES.get(r.status, "").replace("bold ", "")),  # fmt: skip
-                Text(loss), Text(dur), key=r.run_id,
+                Text(loss), *([] if self.has_class("-narrow") else [Text(dur)]), key=r.run_id,
             )  # fmt: skip
         if self.runs:
             table.move_cursor(row=max(0, min(row, len(self.runs) - 1)))
@@ -751,6 +786,8 @@ class TrainingPane(Pane):
         elif run is not None and run.duration:
             parts.append((4, Text(f"took {_seconds(run.duration)}")))
         loss = last.get("loss")
+        if status != "running" and run is not None and run.final_loss is not None:
+            loss = run.final_loss  # the runs list's figure: one loss per run (run_loss)
         shown = f"{loss:.3f}" if isinstance(loss, (int, float)) and math.isfinite(loss) else "NaN"
         parts.append((3, Text(f"loss {shown}")))
         parts.append((5, Text(f"{last.get('tokens_per_s', 0):,.0f} tok/s")))
