@@ -547,3 +547,36 @@ async def test_narrow_table_cuts_names_with_an_ellipsis(workspace: Path) -> None
         await settle(app, pilot)
         assert "Latency" not in screen_text(app)
         assert "sort latency" in status(app)
+
+
+async def test_status_line_keeps_state_words_and_fits(workspace: Path) -> None:
+    """The status line has no empty segment, keeps rows/labelled/sort at 120 and the
+    queue state and sort at 80, fits its width, and a judge result shown there goes
+    on the next key (issue 10)."""
+    from types import SimpleNamespace
+
+    for size in ((220, 40), (120, 40), (80, 24)):
+        app = JarvisApp(workspace)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            pane = app.query_one(TracesPane)
+            await pilot.press("Q")
+            await settle(app, pilot)
+            line = status(app)
+            assert "·  ·" not in line and not line.rstrip().endswith("·")
+            assert "queue order (Q)" in line and "sort time ↓" in line and "queued" in line
+            assert len(line.rstrip()) <= size[0]
+            if size[0] >= 120:
+                assert "labelled" in line
+            run = SimpleNamespace(model="judge-x", scored=0, errors=489, skipped=0,
+                                  cancelled=False, first_error="")  # fmt: skip
+            pane.post_message(TracesPane.JudgeProgress(489, 489, 489, run))
+            await settle(app, pilot)
+            line = status(app)
+            assert "sort time ↓" in line and "queue order (Q)" in line
+            if size[0] >= 120:
+                assert "judge judge-x: 0 scored, 489 missing" in line
+            assert line.index("queue order") < line.index("sort")
+            await pilot.press("j")
+            await settle(app, pilot)
+            assert "judge judge-x" not in status(app)

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Iterable, Optional
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.text import Text
 from textual import on, work
@@ -674,6 +675,13 @@ class TracesPane(Widget):
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < 26, "-short")
+        self.call_after_refresh(self._render_status)  # the status line fits its width
+
+    def on_key(self, event: Any) -> None:
+        """The judge's last result shows until the next key (its progress stays)."""
+        if self._judge_line and self._judge_cancel is None:
+            self._judge_line = ""
+            self.call_after_refresh(self._render_status)
 
     def focus_default(self) -> None:
         # Immediate (Widget.focus() is deferred): keys typed right after a pane
@@ -905,57 +913,84 @@ class TracesPane(Widget):
     # ------------------------------------------------------------ status line
 
     def _render_status(self) -> None:
+        """The status line, built from segments by priority: what does not fit is left
+        out whole (the least important first) and the rest keeps its order, so the
+        state words (rows, labelled, sort, read-only) show at 120 columns and the most
+        important at 80; a long explanation is cut with "…" to the room left."""
         status = self.query_one("#traces-status", Static)
         table = self.query_one(TraceTable)
-        out = Text()
+        # (priority: 0 shows first, text, style, may be cut to fit)
+        segs: list[tuple[int, str, str, bool]] = []
+        if self._searching:
+            segs.append((0, "search: enter applies, escape leaves", "bold", False))
         if self.queue_mode:
-            out.append("queue order (Q)", style="bold reverse")
-            why = self._queue_why.get(self._current_id() or "")
-            if why:
-                out.append(" next: ", style="bold")
-                out.append(one_line(why, 120))
-            if self._queue_line:
-                out.append(" · ")
-                out.append(one_line(self._queue_line, 160), style="bold")
-            out.append(f" · {len(self._rows):,} queued · ")
-        if self._judge_line:
-            out.append(one_line(self._judge_line, 160) + " · ", style="bold magenta")
-        if self.queue_mode:
-            pass  # the queue's own count, above
+            segs.append((0, "queue order (Q)", "bold reverse", False))
+            segs.append((1, f"{len(self._rows):,} queued", "bold", False))
         elif self._rows:
             first = self._offset + int(table.scroll_y) + 1
             visible_rows = max(1, table.size.height - 1)
             last = min(self._offset + len(self._rows), first + visible_rows - 1)
-            out.append(f"rows {first:,}–{last:,} of {self._total:,}", style="bold")
+            segs.append((0, f"rows {first:,}–{last:,} of {self._total:,}", "bold", False))
         else:
-            out.append(f"0 of {self._total:,} rows", style="bold")
+            segs.append((0, f"0 of {self._total:,} rows", "bold", False))
         if self._fts_note:  # what the store made of the search: right after the count
-            out.append(f" · search: {one_line(self._fts_note, 80)}", style="yellow")
-        filtered = not self.filter.is_empty()
-        out.append(f" · labelled {self._labelled:,} of {self._total:,}")
-        if filtered:
-            out.append(f" (filtered; {self._store_total:,} in store)", style="dim")
+            segs.append((2, f"search: {one_line(self._fts_note, 80)}", "yellow", False))
+        segs.append((1, f"labelled {self._labelled:,} of {self._total:,}", "", False))
+        if not self.filter.is_empty():
+            # glued to the count it qualifies (a leading space: no " · " before it)
+            segs.append((6, f" (filtered; {self._store_total:,} in store)", "dim", False))
         arrow = "↓" if self.descending else "↑"
-        out.append(f" · sort {SORT_LABELS[self.sort]} {arrow}")
+        segs.append((0, f"sort {SORT_LABELS[self.sort]} {arrow}", "", False))
+        if not self.auto_advance:
+            segs.append((1, "auto-advance off", "yellow", False))
+        if self.store is not None and self.store.read_only:
+            snapshot = getattr(self.store, "snapshot", None)
+            segs.append((0, one_line(snapshot, 90) if snapshot else "read-only", "bold yellow",
+                         bool(snapshot)))  # fmt: skip
+        reclass = getattr(self.store, "reclassifying", None) if self.store is not None else None
+        if reclass is not None and reclass[1]:
+            segs.append((2, f"re-classifying queries: {100 * reclass[0] // reclass[1]}%",
+                         "yellow", False))  # fmt: skip
+        if self._loading:
+            segs.append((3, "loading…", "dim", False))
+        if self._judge_line:  # progress, or the last result until the next key
+            segs.append((3, one_line(self._judge_line, 160), "bold magenta", True))
+        if self.queue_mode:
+            why = self._queue_why.get(self._current_id() or "")
+            if why:
+                segs.append((4, f"next: {one_line(why, 120)}", "", True))
+            if self._queue_line:
+                segs.append((5, one_line(self._queue_line, 200), "bold", True))
         now = time.monotonic()
         while self._label_times and now - self._label_times[0] > 60:
             self._label_times.popleft()
-        out.append(f" · {len(self._label_times)} labels/min")
-        if not self.auto_advance:
-            out.append(" · auto-advance off", style="yellow")
-        if self.store is not None and self.store.read_only:
-            snapshot = getattr(self.store, "snapshot", None)
-            out.append(f" · {one_line(snapshot, 90)}" if snapshot else " · read-only",
-                       style="bold yellow")  # fmt: skip
-        reclass = getattr(self.store, "reclassifying", None) if self.store is not None else None
-        if reclass is not None and reclass[1]:
-            out.append(f" · re-classifying queries: {100 * reclass[0] // reclass[1]}%",
-                       style="yellow")  # fmt: skip
-        if self._loading:
-            out.append(" · loading…", style="dim")
-        if self._searching:
-            out = Text.assemble(("search: enter applies, escape leaves · ", "bold"), out)
-        status.update(out)
+        segs.append((7, f"{len(self._label_times)} labels/min", "", False))
+        status.update(self._fit_segments(segs, status.size.width or self.size.width or 120))
+
+    @staticmethod
+    def _fit_segments(segs: list[tuple[int, str, str, bool]], width: int) -> Text:
+        sep = " · "
+        shown: dict[int, str] = {}
+        used = 0
+        for i in sorted(range(len(segs)), key=lambda i: segs[i][0]):
+            _prio, text, _style, cuttable = segs[i]
+            extra = len(sep) if shown and not text.startswith(" ") else 0
+            room = width - used - extra
+            if cell_len(text) <= room:
+                shown[i] = text
+            elif cuttable and room >= 12:
+                cut = Text(text)
+                cut.truncate(room, overflow="ellipsis")
+                shown[i] = cut.plain
+            else:
+                continue
+            used += extra + cell_len(shown[i])
+        out = Text(no_wrap=True, overflow="ellipsis")
+        for i in sorted(shown):
+            if len(out) and not shown[i].startswith(" "):
+                out.append(sep)
+            out.append(shown[i], style=segs[i][2])
+        return out
 
     # ------------------------------------------------------------ table events
 
