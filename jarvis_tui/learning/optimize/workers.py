@@ -70,7 +70,7 @@ from jarvis_tui.paths import FILE_MODE, ensure_dir
 try:  # Optuna >= 4.0
     from optuna.storages.journal import JournalFileBackend
 except ImportError:  # pragma: no cover - Optuna 3.6
-    from optuna.storages import JournalFileStorage as JournalFileBackend  # type: ignore[no-redef]
+    from optuna.storages import JournalFileStorage as JournalFileBackend
 
 LOGGER = logging.getLogger(__name__)
 

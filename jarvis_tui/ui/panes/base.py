@@ -124,5 +124,5 @@ class Pane(Widget):
         except Exception:  # no app running
             return None
         if hasattr(app, "active_pane_id") and hasattr(app, "show_pane"):
-            return app  # type: ignore[return-value]
+            return app
         return None

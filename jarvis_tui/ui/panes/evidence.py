@@ -179,9 +179,9 @@ def matrix_with_judge(store: Any, matrix: Any, *, agent: Optional[str] = None) -
                         classes=list(matrix.classes))  # fmt: skip
     changed: set[tuple[str, str]] = set()
     for key, cell in matrix.cells.items():
-        d = sums.get(key)
-        if d is not None and d[3]:
-            cell = replace(cell, rated=mean_ci(int(d[0]), d[1], d[2]))
+        got = sums.get(key)
+        if got is not None and got[3]:
+            cell = replace(cell, rated=mean_ci(int(got[0]), got[1], got[2]))
             changed.add(key)
         out.cells[key] = cell
     for qc in out.classes:

@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
@@ -501,7 +502,7 @@ class RoutingPane(Pane):
             )  # fmt: skip
         if m.classes:
             ok = cursor.row < len(m.classes) and 1 <= cursor.column <= len(m.models)
-            table.cursor_coordinate = cursor if ok else (0, 1)
+            table.cursor_coordinate = cursor if ok else Coordinate(0, 1)
         self._hidden_models = max(0, len(m.models) - max(1, (width - 10) // (col + 2)))
         self._status()
 

@@ -548,7 +548,7 @@ class BigTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     # ---------------------------------------------------------------- events
 
-    def _on_click(self, event: events.Click) -> None:
+    async def _on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None:
             return

@@ -400,7 +400,7 @@ class ScatterPlot(Widget):
             sx = x[fidx] if self.x_better == "low" else -x[fidx]
             sy = y[fidx] if self.y_better == "low" else -y[fidx]
             order = np.lexsort((sy, sx))
-            keep = []
+            keep: list[Any] = []
             best = np.inf
             for i in order:
                 if sy[i] < best:
@@ -452,14 +452,14 @@ class ScatterPlot(Widget):
             start = max(start, 0)
             placed.append((start, label))
         # Keep both ends; drop interior labels that would collide.
-        keep: list[tuple[int, str]] = []
+        kept: list[tuple[int, str]] = []
         for i, (start, label) in enumerate(placed):
             is_last = i == len(placed) - 1
             nxt = placed[-1][0] if not is_last else width + 1
             if start > last_end and (is_last or start + cell_len(label) < nxt):
-                keep.append((start, label))
+                kept.append((start, label))
                 last_end = start + cell_len(label)
-        for start, label in keep:
+        for start, label in kept:
             line[start : start + len(label)] = list(label)
         x_tick_line = "".join(line[:width])
 
@@ -576,8 +576,7 @@ class ScatterPlot(Widget):
         def fit(segments: list[Segment]) -> Strip:
             return Strip(segments).adjust_cell_length(width, base)
 
-        strips: list[Strip] = []
-        strips.append(self._title_row(styles, axis, label, width))
+        strips = [self._title_row(styles, axis, label, width)]
         y_ticks = layout.y_ticks or {}
         right_pad = Segment(" " * (width - gutter - plot_w), base)
         for r in range(plot_h):
