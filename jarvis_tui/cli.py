@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sqlite3
 import sys
 import threading
@@ -88,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--home",
         metavar="DIR",
         help="workspace directory (default: $JARVIS_TUI_HOME, else ~/.openjarvis)",
+    )
+    parser.add_argument(
+        "--create",
+        action="store_true",
+        help="start a new, empty workspace in --home DIR if that folder does not exist",
     )
     parser.set_defaults(func=_cmd_open)
     # prog: each command's own name ("jarvis-tui versions"), not the top usage line
@@ -428,7 +434,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_open(args: argparse.Namespace) -> int:
-    return _open_app(resolve_home(args.home))
+    home = resolve_home(args.home)
+    # A --home DIR typed that does not exist is most likely a typo: say so rather
+    # than open a new empty workspace there. The default home (a fresh machine, or
+    # $JARVIS_TUI_HOME, set once on purpose) or --create starts one.
+    if args.home is not None and not args.create and not os.path.lexists(home):
+        raise CommandError(
+            f"{home} does not exist (a new empty workspace there: {PROG} --home {home} "
+            f"--create; a demo workspace: {PROG} demo)"
+        )
+    return _open_app(home)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

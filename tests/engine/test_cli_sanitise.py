@@ -241,7 +241,7 @@ def test_an_empty_home_says_how_to_build_a_demo(
     module = types.ModuleType("jarvis_tui.ui.app")
     module.run_app = lambda home: opened.append(home) or 0  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "jarvis_tui.ui.app", module)
-    assert main(["--home", str(tmp_path / "empty")]) == 0
+    assert main(["--home", str(tmp_path / "empty"), "--create"]) == 0
     assert opened == [tmp_path / "empty"]  # the app still opens (and starts empty)
     err = capsys.readouterr().err
     assert "no traces yet" in err and "jarvis-tui demo" in err

@@ -9,12 +9,14 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
+from jarvis_tui.cli import main
 from jarvis_tui.core.types import Trace
 from jarvis_tui.traces import StoreError, TraceStore
 from jarvis_tui.ui.app import PANES, HelpScreen, JarvisApp
@@ -421,7 +423,7 @@ async def test_help_scrolls_with_the_navigation_keys_of_the_grammar(workspace: P
         await pilot.pause()
         top = screen_text(app)
         assert "Keys everywhere" in top and "escape closes this help" not in top
-        assert "/ or F" in top and "search or filter bar" in top
+        assert "/ / F" not in top and re.search(r"\n\W*/ +search\b", top)
         await pilot.press("G")
         await pilot.pause()
         bottom = screen_text(app)
@@ -497,3 +499,34 @@ async def test_a_screenshot_that_cannot_be_saved_says_why(workspace: Path) -> No
         note = await run_screenshot_command(app, pilot)
         assert note.startswith("Screenshot not saved:")
         assert str(workspace / "screenshots") in note and "not a directory" in note
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The homes the CLI opens the app on (the app itself replaced)."""
+    homes: list[Path] = []
+    module = types.ModuleType("jarvis_tui.ui.app")
+    module.run_app = lambda home: homes.append(home) or 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "jarvis_tui.ui.app", module)
+    return homes
+
+
+def test_a_home_that_does_not_exist_is_refused_in_one_line(
+    tmp_path: Path, opened: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = tmp_path / "typo" / "path"
+    assert main(["--home", str(typo)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{typo} does not exist" in err and "--create" in err
+    assert opened == [] and not typo.exists() and not typo.parent.exists()
+
+
+def test_create_starts_a_new_workspace_and_the_default_home_opens_when_new(
+    tmp_path: Path, opened: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new = tmp_path / "new"
+    assert main(["--home", str(new), "--create"]) == 0
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))  # ~/.openjarvis missing: a fresh machine
+    assert main([]) == 0
+    assert opened == [new, tmp_path / "user" / ".openjarvis"]
