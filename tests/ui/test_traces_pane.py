@@ -580,3 +580,26 @@ async def test_status_line_keeps_state_words_and_fits(workspace: Path) -> None:
             await pilot.press("j")
             await settle(app, pilot)
             assert "judge judge-x" not in status(app)
+
+
+async def test_filter_bar_stays_open_between_picks(workspace: Path) -> None:
+    """F, pick an agent, tab, pick a model: both apply at once and the bar stays open
+    until escape (issue 10)."""
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("F")
+        await settle(app, pilot)
+        await pilot.press("enter", "down", "down", "enter")  # first agent
+        await settle(app, pilot)
+        assert app.query_one("#filter-bar").display
+        assert "F filters: agent" in str(app.query_one("#filter-summary", Static).render())
+        await pilot.press("tab", "enter", "down", "down", "enter")  # first model
+        await settle(app, pilot)
+        summary = str(app.query_one("#filter-summary", Static).render())
+        assert "agent" in summary and "model" in summary
+        assert app.query_one("#filter-bar").display and "(filtered;" in status(app)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not app.query_one("#filter-bar").display
+        assert "model" in str(app.query_one("#filter-summary", Static).render())

@@ -1098,10 +1098,9 @@ class TracesPane(Widget):
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
+        # Each pick applies at once and the bar stays open for the next one (tab moves
+        # between pickers); escape goes back to the table.
         self._apply_filters()
-        if self.screen.focused is not None and self.screen.focused in self.query(Select):
-            # A choice made: the keys go back to the table (j/k move again); F reopens.
-            self.call_after_refresh(self.focus_default)
 
     def _render_filter_summary(self) -> None:
         flt = self.filter
