@@ -678,10 +678,16 @@ class TracesPane(Widget):
         self.call_after_refresh(self._render_status)  # the status line fits its width
 
     def on_key(self, event: Any) -> None:
-        """The judge's last result shows until the next key (its progress stays)."""
+        """The judge's last result shows until the next key (its progress stays); j/k
+        in the open filter bar move the table's cursor (the bar stays open)."""
         if self._judge_line and self._judge_cancel is None:
             self._judge_line = ""
             self.call_after_refresh(self._render_status)
+        focused = self.screen.focused
+        if event.key in ("j", "k") and isinstance(focused, Select) and not focused.expanded:
+            table = self.query_one(TraceTable)
+            table.action_cursor_down() if event.key == "j" else table.action_cursor_up()
+            event.stop()
 
     def focus_default(self) -> None:
         # Immediate (Widget.focus() is deferred): keys typed right after a pane
