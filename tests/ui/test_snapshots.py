@@ -115,3 +115,16 @@ def test_training_pane_before_a_run(workspace: Path, snap_compare) -> None:
         await settle(pilot.app, pilot)
 
     assert snap_compare(JarvisApp(workspace), terminal_size=(120, 40), run_before=go)
+
+
+def test_help_scrolled_to_the_end_120x40(workspace: Path, snap_compare) -> None:
+    """G in the help shows its last rows (the grammar's keys work in the help too)."""
+
+    async def help_end(pilot) -> None:
+        await _ready(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        await pilot.press("G")
+        await pilot.pause()
+
+    assert snap_compare(JarvisApp(workspace), terminal_size=(120, 40), run_before=help_end)
