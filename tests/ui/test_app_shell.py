@@ -530,3 +530,15 @@ def test_create_starts_a_new_workspace_and_the_default_home_opens_when_new(
     monkeypatch.setenv("HOME", str(tmp_path / "user"))  # ~/.openjarvis missing: a fresh machine
     assert main([]) == 0
     assert opened == [new, tmp_path / "user" / ".openjarvis"]
+
+
+async def test_the_footer_shows_more_keys_when_the_terminal_widens(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        narrow = screen_text(app).splitlines()[-1]
+        assert "n Failure" not in narrow and "? Help" in narrow
+        await pilot.resize_terminal(120, 24)
+        await settle(app, pilot)
+        wide = screen_text(app).splitlines()[-1]
+        assert "n Failure" in wide and "? Help" in wide and "^q Quit" in wide
