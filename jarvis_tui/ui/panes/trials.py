@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -35,7 +36,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
-from jarvis_tui.core.fmt import duration, money
+from jarvis_tui.core.fmt import duration, money, plural
 from jarvis_tui.learning.optimize.session import EVALUATE_MODES
 from jarvis_tui.learning.optimize.types import ObjectiveBound, SearchSpace, TrialResult
 from jarvis_tui.ui.panes.base import Pane
@@ -43,6 +44,7 @@ from jarvis_tui.ui.panes.configs import ConfirmScreen
 from jarvis_tui.ui.panes.trials_detail import (
     SAMPLE_ROWS_MAX,
     empty_detail,
+    proposal_detail,
     sample_rows,
     trial_detail,
 )
@@ -430,7 +432,7 @@ class TrialsPane(Pane):
         if self._reloading:
             self._reloading = False
             self.notify(f"reloaded run {one_line(self.view.run_id or '(none)', 20)}: "
-                        f"{len(self.view.trials)} trials", markup=False)  # fmt: skip
+                        f"{plural(len(self.view.trials), 'trial')}", markup=False)  # fmt: skip
         self._rebuild_table()
         if self._select_after is not None:
             self._select(self._select_after)
@@ -660,6 +662,7 @@ class TrialsPane(Pane):
         # snapshot's: workers finish trials while a proposal waits, and a decision made
         # here must not come back from a snapshot posted before it.
         review = self.control.pending if self.control is not None else None
+        waited = self.pending[0] if self.pending is not None else None
         if review is not None:
             if self.pending is None or self.pending[0] is not review.config:
                 self.app.bell()
@@ -688,6 +691,8 @@ class TrialsPane(Pane):
             self._status()
         self._workers()
         self._prompt()
+        if (self.pending[0] if self.pending is not None else None) is not waited:
+            self._detail()  # the detail panel lists what waits (or stops listing it)
         if (self.pending is not None, self.running) != was:
             self.refresh_bindings()
 
@@ -791,10 +796,11 @@ class TrialsPane(Pane):
         self.review_on = not self.review_on
         if self.control is not None:
             self.control.set_review(self.review_on)
-            if not self.review_on:
+            if not self.review_on and self.pending is not None:
                 self.pending = None
-        self.notify("review mode on: each proposal waits for you" if self.review_on
-                    else "review mode off: proposals run as they come")  # fmt: skip
+                self._detail()
+        # The state is said in the header ("review on"), not in a toast that would
+        # cover the proposal's prompt at 80 columns.
         self._status()
         self._prompt()
         self.refresh_bindings()
@@ -809,6 +815,7 @@ class TrialsPane(Pane):
             self.notify(one_line(str(exc), 300), severity="warning", markup=False)
         self.pending = None
         self._prompt()
+        self._detail()
         self.refresh_bindings()
 
     def action_accept(self) -> None:
@@ -821,7 +828,11 @@ class TrialsPane(Pane):
         config, _source = self.pending
 
         def edited(params: dict | None) -> None:
-            if params is not None and self.control is not None:
+            if params is None or self.control is None:
+                return
+            if _same_params(params, config.params):  # nothing changed: a plain accept
+                self._decide(self.control.accept)
+            else:
                 self._decide(lambda c=self.control: c.accept(params))
 
         self.app.push_screen(
@@ -1477,9 +1488,15 @@ class TrialsPane(Pane):
     def _detail(self) -> None:
         detail = self.query_one("#trials-detail", Static)
         t = self._trial(self.selected)
+        width = max(20, detail.size.width or 60)
+        proposal = Text()
+        if self.pending is not None:  # what y would accept, first: one param per line
+            proposal = proposal_detail(self.view, self.pending[0], self.pending[1], width)
+            if t is not None:
+                proposal.append("\n")
         if t is None:
-            detail.update(empty_detail(self.view, running=self.running,
-                                       pending=self.pending is not None))  # fmt: skip
+            detail.update(proposal if self.pending is not None else
+                          empty_detail(self.view, running=self.running, pending=False))  # fmt: skip
             return
         samples: tuple[list[dict], str] = ([], "")
         if self._scoring(t.trial_id) == "measured":
@@ -1488,8 +1505,7 @@ class TrialsPane(Pane):
             if to_read is not None:
                 self._load_samples(to_read)
             samples = (rows, note)
-        width = max(20, detail.size.width or 60)
-        detail.update(trial_detail(self.view, t, samples=samples, width=width))
+        detail.update(proposal + trial_detail(self.view, t, samples=samples, width=width))
 
     def _workers(self) -> None:
         """The line under the header: each worker's trials running, done and failed."""
@@ -1537,7 +1553,7 @@ class TrialsPane(Pane):
             parts.append((2, Text(f"sort {dict(SORTS)[self.sort_key]} {arrow}")))
         if v.run_id or self.running:
             planned = max(v.max_trials, len(v.trials))  # measured trials come on top
-            parts.append((3, Text(f"{len(v.trials)}/{planned} trials")))
+            parts.append((3, Text(f"{len(v.trials)}/{plural(planned, 'trial')}")))
             parts.append((4, Text(f"{duration(v.elapsed)} wall")))
             cost = sum(t.total_cost_usd for t in v.trials)
             parts.append((5, Text(f"Σ est. cost {money(cost)}")))
@@ -1559,6 +1575,7 @@ class TrialsPane(Pane):
         self.query_one("#trials-status", Static).update(fit_parts(parts, width, lines=2))
 
     def _prompt(self) -> None:
+        self.set_class(self.pending is not None, "-pending")  # the plot gives way (narrow)
         out = Text()
         width = max(20, self.size.width - 2)
         if self.pending is not None:
@@ -1599,6 +1616,14 @@ class TrialsPane(Pane):
                 out.append(one_line("p pause/resume · x stop · a queue a config · M measure · "
                                     "v review mode · B bounds", width), style="dim")  # fmt: skip
         self.query_one("#trials-prompt", Static).update(out)
+
+
+def _same_params(edited: Mapping[str, Any], proposed: Mapping[str, Any]) -> bool:
+    """True when the edit form came back with the proposal's own values (a value read
+    back from its text, such as ``0.5`` for ``0.5``, is the same value)."""
+    if set(edited) != set(proposed):
+        return False
+    return all(edited[k] == proposed[k] or str(edited[k]) == str(proposed[k]) for k in edited)
 
 
 # --------------------------------------------------------------------------- workers

@@ -118,6 +118,54 @@ def empty_detail(view: RunView, *, running: bool, pending: bool) -> Text:
     return out
 
 
+def proposal_detail(view: RunView, config: Any, source: str, width: int = 60) -> Text:
+    """The proposal waiting for review, in full: one param per line, ``key old → new``
+    against the run's best trial (``key value`` when it keeps the best's value, or
+    when there is no trial to compare with yet). In a narrow panel the value goes on
+    the line under its key."""
+    out = Text()
+    out.append("Proposal ", style="bold magenta")
+    out.append(one_line(config.trial_id, 24), style="bold")
+    out.append(f" ({one_line(source, 16)})\n", style="dim")
+    best = _trial(view, view.best)
+    params = dict(config.params)
+    old = dict(best.config.params) if best is not None else {}
+    if best is not None:
+        out.append(f"vs best {one_line(best.trial_id, 24)}\n", style="dim")
+    kw = min(28, max((len(one_line(k, 28)) for k in params), default=8))
+    wide = width >= kw + 2 + 1 + 12
+    vw = max(6, width - (kw + 3 if wide else 4))
+    changed = 0
+    keys = sorted(params) + sorted(set(old) - set(params))
+    for key in keys:
+        out.append(f"  {one_line(key, kw):<{kw}}" if wide else f"{one_line(key, 64)}\n")
+        out.append(" " if wide else "    ")
+        if key not in params:
+            changed += 1
+            out.append(one_line(show_value(old[key]), vw // 2), style="dim")
+            out.append(" → (not set)", style="bold")
+        elif key in old and old[key] == params[key]:
+            out.append(one_line(show_value(params[key]), vw), style="dim")
+        elif key in old:
+            changed += 1
+            was, new = show_value(old[key]), show_value(params[key])
+            half = max(3, (vw - 3) // 2)
+            out.append(one_line(was, max(half, vw - 3 - len(new))), style="dim")
+            out.append(" → ", style="bold")
+            out.append(one_line(new, max(half, vw - 3 - len(was))), style="bold yellow")
+        else:
+            changed += best is not None
+            out.append(one_line(show_value(params[key]), vw),
+                       style="bold yellow" if best is not None else "")  # fmt: skip
+        out.append("\n")
+    if best is not None and not changed:
+        out.append("same values as the best trial\n", style="dim")
+    if config.reasoning:
+        out.append("\nreasoning\n", style="bold")
+        out.append(visible(config.reasoning.strip()) + "\n")
+    return out
+
+
 def _trial(view: RunView, trial_id: Any) -> TrialResult | None:
     if not isinstance(trial_id, str):
         return None

@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.text import Text
 
-from jarvis_tui.core.fmt import money
+from jarvis_tui.core.fmt import money, plural
 from jarvis_tui.evals.measure import scoring_of
 from jarvis_tui.learning.optimize.types import (
     DEFAULT_OBJECTIVES,
@@ -359,7 +359,8 @@ def tradeoffs_text(order: Sequence[TrialResult], selected: str | None) -> Text:
             parts.append(tradeoff(order[i], order[i + 1]))
         out.append(" | ".join(parts))
     elif order:
-        out.append(f"{len(order)} frontier members; h/l walks along them", style="dim")
+        out.append(f"{plural(len(order), 'frontier member')}; h/l walks along them",
+                   style="dim")  # fmt: skip
     return out
 
 

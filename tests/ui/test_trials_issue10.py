@@ -1,0 +1,140 @@
+"""Trials pane: what a new user saw at 80x24 and 120x40 (issue 10).
+
+Screens are read back from the SVG screenshot (``screen_lines``), as a user sees them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from jarvis_tui.demo import build_demo
+from jarvis_tui.learning.optimize import OptimizationStore
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.panes.trials_view import show_value
+from jarvis_tui.ui.testing import settle, wait_until
+
+from .test_trials_screens import open_trials, press, screen, screen_lines, status_lines
+
+RUN = ("trials.run",)
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("t10demo") / "ws", traces=1500, seed=3)
+
+
+@pytest.fixture
+def demo(demo_template: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "ws"
+    shutil.copytree(demo_template, home)
+    return home
+
+
+def detail_lines(app: JarvisApp, pane) -> list[str]:
+    """The detail panel's lines as on screen (right of the table at 80 columns)."""
+    region = pane.query_one("#trials-detail-scroll").region
+    return [line[region.x : region.right].rstrip() for line in screen_lines(app)[region.y :
+            region.bottom]]  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_a_waiting_proposal_is_listed_one_param_a_line(demo: Path, size) -> None:
+    app = JarvisApp(demo)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        pane = await open_trials(app, pilot)
+        shown = await press(app, pilot, "v")
+        assert "review mode on" not in shown  # no toast over the prompt: the header says it
+        assert "review on" in status_lines(app)
+        await press(app, pilot, "s")
+        app.screen.query_one("#field-0", Input).value = "3"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: pane.pending is not None, what="the first proposal")
+        await settle(app, pilot, ignore=RUN)
+        config = pane.pending[0]
+        lines = detail_lines(app, pane)
+        text = "\n".join(lines)
+        assert "No trials yet" not in text and "on its way" not in text
+        assert "Proposal" in text and config.trial_id[:10] in text
+        first = sorted(config.params)[0]
+        assert any(first in ln for ln in lines), text  # the list starts on screen
+        # the whole list (the panel scrolls): every param on a line of its own, its
+        # value whole (not "…routing.code.model=d…")
+        full = str(pane.query_one("#trials-detail").render()).splitlines()
+        for key, value in config.params.items():
+            at = next((i for i, ln in enumerate(full) if ln.strip() == key
+                       or ln.strip().startswith(key + " ")), None)  # fmt: skip
+            assert at is not None, (key, full)
+            shown = full[at] + " " + (full[at + 1] if at + 1 < len(full) else "")
+            assert show_value(value) in shown, (key, value, full)
+        await press(app, pilot, "y")
+        await wait_until(pilot, lambda: len(pane.view.trials) >= 1, what="trial 1")
+        await wait_until(pilot, lambda: pane.pending is not None, what="the second proposal")
+        await settle(app, pilot, ignore=RUN)
+        second = pane.pending[0]
+        text = "\n".join(detail_lines(app, pane))
+        assert second.trial_id[:10] in text
+        changed = [k for k, v in second.params.items()
+                   if pane.view.best and v != next(t for t in pane.view.trials
+                                                   if t.trial_id == pane.view.best
+                                                   ).config.params.get(k)]  # fmt: skip
+        if changed:  # key old → new against the best trial
+            assert "→" in str(pane.query_one("#trials-detail").render())
+        pane.control.stop()
+        await wait_until(pilot, lambda: not pane.running)
+        await settle(app, pilot)
+
+
+async def test_edit_form_accepted_unchanged_is_a_plain_accept(demo: Path) -> None:
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        pane = await open_trials(app, pilot)
+        await press(app, pilot, "v", "s")
+        app.screen.query_one("#field-0", Input).value = "1"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: pane.pending is not None, what="the first proposal")
+        await settle(app, pilot, ignore=RUN)
+        source = pane.pending[1]
+        shown = await press(app, pilot, "e")
+        assert "then accept" in shown
+        await press(app, pilot, "ctrl+s")  # nothing changed
+        await wait_until(pilot, lambda: not pane.running, what="the one-trial run to end")
+        await settle(app, pilot)
+        row = next(line for line in screen_lines(app) if pane.view.trials[0].trial_id in line)
+        assert "edited" not in row and source in row
+        with OptimizationStore(demo / "optimize.db") as store:
+            run_id = pane.view.run_id
+            meta = store.get_trial_meta(run_id)
+        assert all(m.get("source") != "edited" for m in meta.values())
+
+
+async def test_one_trial_and_one_frontier_member_read_in_the_singular(demo: Path) -> None:
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        pane = await open_trials(app, pilot)
+        await press(app, pilot, "v", "s")
+        app.screen.query_one("#field-0", Input).value = "1"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: pane.pending is not None, what="the first proposal")
+        await press(app, pilot, "y")
+        await wait_until(pilot, lambda: not pane.running, what="the one-trial run to end")
+        await settle(app, pilot)
+        shown = screen(app)
+        assert "1/1 trial " in status_lines(app) + " " and "1/1 trials" not in shown
+        assert "1 frontier members" not in shown
+        assert "1 frontier member;" in shown
+
+
+async def test_the_plot_keeps_eight_rows_over_the_table_at_80x24(demo: Path) -> None:
+    app = JarvisApp(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_trials(app, pilot)
+        lines = screen_lines(app)
+        plot = pane.query_one("#trials-plot").region
+        rows = [ln for ln in lines[plot.y : plot.bottom] if "┤" in ln or "│" in ln[:8]]
+        assert len(rows) >= 8, "\n".join(lines)
+        # the table still shows its header and rows (it scrolls)
+        assert any(" t-" in ln for ln in lines)
