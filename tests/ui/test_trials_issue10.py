@@ -138,3 +138,22 @@ async def test_the_plot_keeps_eight_rows_over_the_table_at_80x24(demo: Path) -> 
         assert len(rows) >= 8, "\n".join(lines)
         # the table still shows its header and rows (it scrolls)
         assert any(" t-" in ln for ln in lines)
+
+
+async def test_scoring_glyph_and_flag_are_two_columns_at_80x24(demo: Path) -> None:
+    app = JarvisApp(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_trials(app, pilot)
+        await press(app, pilot, "G")  # the table scrolls: bring the best row in view
+        best = pane.view.best
+        await press(app, pilot, "g")
+        rows = [ln for ln in screen_lines(app) if " t-" in ln.split("▏")[0] and "▌" in ln[:2]]
+        assert rows
+        for row in rows:
+            cells = row.split("▏")[0]
+            assert "≈" in cells  # the scoring glyph: estimated
+            flag = cells.rstrip()[-1]
+            assert flag in "★●·×M", row  # the flag is on screen, its own column
+        best_row = next((r for r in rows if best[:12] in r), None)
+        if best_row is not None:
+            assert "★" in best_row and best_row.count("★") == 1
