@@ -229,14 +229,10 @@ class JarvisApp(App[int]):
     """The jarvis-tui application over one workspace."""
 
     TITLE = "jarvis-tui"
-    CSS_PATH = [
-        STYLES_DIR / "global.tcss",
-        STYLES_DIR / "traces.tcss",
-        STYLES_DIR / "routing.tcss",
-        STYLES_DIR / "configs.tcss",
-        STYLES_DIR / "training.tcss",
-        STYLES_DIR / "trials.tcss",
-    ]
+    CSS_PATH = [STYLES_DIR / "global.tcss", STYLES_DIR / f"{INITIAL_PANE}.tcss"]
+    """What the first frame needs; every other pane's ``<pane id>.tcss`` is read when
+    the pane is made (:meth:`pane`), as Textual reads a screen's ``CSS_PATH`` when it is
+    first pushed. Styles a pane's modals share (``ConfirmScreen``) live in global.tcss."""
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         *(
@@ -469,8 +465,23 @@ class JarvisApp(App[int]):
         """The pane *pane_id*, built (mounted) or not: made on first use."""
         pane = self._panes.get(pane_id)
         if pane is None:
+            self._load_pane_css(pane_id)
             pane = self._panes[pane_id] = pane_class(pane_id)(id=f"{pane_id}-pane")
         return pane
+
+    def _load_pane_css(self, pane_id: str) -> None:
+        """Read ``<pane id>.tcss`` into the app's stylesheet once, before the pane is
+        mounted (what ``App._load_screen_css`` does for a screen, but with ``parse``:
+        the parsed rules of the sources already read are cached, so only the new file
+        is parsed, and the selector map is rebuilt). Its rules style only the pane's
+        own widgets, which are styled as they mount."""
+        path = STYLES_DIR / f"{pane_id}.tcss"
+        if self.stylesheet.has_source(str(path.absolute())) or not path.is_file():
+            return
+        self.stylesheet.read(path)
+        self.stylesheet.parse()  # read() alone leaves the old selector map in use
+        if self.css_monitor is not None:  # textual run --dev: live-reload it too
+            self.css_monitor.add_paths([path])
 
     def active_pane_id(self) -> str | None:
         """The id of the pane on screen (None before the tabs exist)."""
