@@ -145,7 +145,7 @@ def proposal_detail(view: RunView, config: Any, source: str, width: int = 60) ->
             out.append(one_line(show_value(old[key]), vw // 2), style="dim")
             out.append(" → (not set)", style="bold")
         elif key in old and old[key] == params[key]:
-            out.append(one_line(show_value(params[key]), vw), style="dim")
+            out.append(one_line(show_value(params[key]), 200), style="dim")
         elif key in old:
             changed += 1
             was, new = show_value(old[key]), show_value(params[key])
@@ -155,7 +155,7 @@ def proposal_detail(view: RunView, config: Any, source: str, width: int = 60) ->
             out.append(one_line(new, max(half, vw - 3 - len(was))), style="bold yellow")
         else:
             changed += best is not None
-            out.append(one_line(show_value(params[key]), vw),
+            out.append(one_line(show_value(params[key]), 200),
                        style="bold yellow" if best is not None else "")  # fmt: skip
         out.append("\n")
     if best is not None and not changed:
