@@ -59,6 +59,13 @@ class Pane(Widget):
         if not hasattr(self, "workspace"):
             self.workspace = None
 
+    @property
+    def session(self) -> WorkspaceSession:
+        """The open workspace session, for code that runs once the pane is ready."""
+        if self.workspace is None:
+            raise RuntimeError(f"the {self.PANE_ID or type(self).__name__} pane has no workspace yet")
+        return self.workspace
+
     # ------------------------------------------------------------ the contract
 
     def workspace_ready(self, session: WorkspaceSession) -> None:

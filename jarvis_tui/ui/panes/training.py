@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, Sequence
 
 from rich.console import Group
 from rich.table import Table
@@ -34,6 +34,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
@@ -56,6 +57,8 @@ INSTALL_TRAIN = "pip install 'jarvis-tui[train]'"
 INSTALL_TRAIN_DEV = "pip install -e '.[train]'"
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from jarvis_tui.workspace import WorkspaceSession
 
 
@@ -204,7 +207,7 @@ def _seconds(value: Any) -> str:
     return f"{sec // 3600} h {sec % 3600 // 60:02d} min"
 
 
-def ema(values: list[float], alpha: float) -> list[float]:
+def ema(values: Sequence[Optional[float]], alpha: float) -> list[float]:
     """Exponential moving average (NaN-safe: a NaN point repeats the last value)."""
     out: list[float] = []
     cur: Optional[float] = None
@@ -269,7 +272,7 @@ def comparison_table(c: dict[str, Any], *, compact: bool = False) -> Group:
     def score(m: dict[str, Any], side: str) -> str:
         if not ran[side]:
             return "–"
-        ci = m.get("accuracy_ci")
+        ci: Any = m.get("accuracy_ci")
         acc = m.get("accuracy")
         half = "–"
         numbers = isinstance(ci, list) and len(ci) == 2
@@ -573,7 +576,7 @@ class TrainingPane(Pane):
             return
         miner = TrainingDataMiner(self.store, min_quality=values["min_quality"])
         split = EvalSplit()
-        pairs = []
+        pairs: list[dict[str, Any]] = []
         total = held = 0
         for pair in miner.iter_sft_pairs():
             total += 1
@@ -658,7 +661,7 @@ class TrainingPane(Pane):
     def _load_runs(self) -> None:
         from jarvis_tui.learning.training.runs import list_runs
 
-        self.post_message(self.RunsLoaded(list_runs(self.workspace.checkpoints_dir)))
+        self.post_message(self.RunsLoaded(list_runs(self.session.checkpoints_dir)))
 
     @on(RunsLoaded)
     def _runs_loaded(self, msg: TrainingPane.RunsLoaded) -> None:
@@ -863,7 +866,7 @@ class TrainingPane(Pane):
         table = self.query_one("#training-runs", DataTable)
         if table.row_count == 0:
             return
-        run_id = str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        run_id = str(table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value)
         if run_id in self.overlays:
             del self.overlays[run_id]
             self._last_plot = 0.0
@@ -887,7 +890,7 @@ class TrainingPane(Pane):
         self._last_plot = 0.0
         self._plot()
 
-    PALETTE: tuple[tuple[str, str, str], ...] = (
+    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("start", "start", "Train a LoRA adapter with the form's settings (s)"),
         ("cancel", "cancel", "Cancel the run or the evaluation in progress (x)"),
         ("evaluate", "evaluate the selected run against its base",
@@ -925,7 +928,7 @@ class TrainingPane(Pane):
             from jarvis_tui.learning.training.lora import LoRATrainingConfig
 
             config = LoRATrainingConfig(**config_kwargs(values),
-                                        output_dir=str(self.workspace.checkpoints_dir))  # fmt: skip
+                                        output_dir=str(self.session.checkpoints_dir))  # fmt: skip
             problems = list(config.validate())
         if not problems and not self.total_pairs:
             problems = ["no SFT pairs: label traces or lower min quality"]
@@ -967,7 +970,7 @@ class TrainingPane(Pane):
 
     def train_argv(self, values: dict[str, Any], run_id: str) -> list[str]:
         """The ``jarvis-tui train`` command line for the form's *values*."""
-        argv = [sys.executable, *TRAIN_COMMAND, "train", "--home", str(self.workspace.root),
+        argv = [sys.executable, *TRAIN_COMMAND, "train", "--home", str(self.session.root),
                 "--run-id", run_id, "--json", "--threads", "ui", "--until-stdin-closes"]  # fmt: skip
         for s in CLI_SETTINGS:
             value = values[s.name]
@@ -977,7 +980,7 @@ class TrainingPane(Pane):
         return argv
 
     def run_path(self, run_id: str) -> Path:
-        return Path(self.workspace.checkpoints_dir) / run_id
+        return Path(self.session.checkpoints_dir) / run_id
 
     @work(thread=True, exit_on_error=False, group="training.run", description="LoRA training")
     def _train(self, proc: subprocess.Popen[bytes], err: Any, run_id: str, command: str) -> None:
@@ -1063,7 +1066,7 @@ class TrainingPane(Pane):
         table = self.query_one("#training-runs", DataTable)
         if table.row_count == 0:
             return None
-        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
         return self._run(str(key))
 
     def _say_compare(self, note: Optional[Text]) -> None:
@@ -1088,7 +1091,7 @@ class TrainingPane(Pane):
                                    style="bold red"))  # fmt: skip
             return
         model = Path(str(run.model)).expanduser()
-        root = Path(self.workspace.root)
+        root = Path(self.session.root)
         if not any(p.is_dir() for p in (model, root / model, root / "models" / model)):
             self._say_compare(Text(f"✗ base model {one_line(str(run.model), 60)} is not a local "
                                    "model folder: the base and the adapter are measured "
@@ -1132,7 +1135,7 @@ class TrainingPane(Pane):
                 min_quality=opts.min_quality, split=read_split(run.path),
             )  # fmt: skip
             result = compare_adapter(
-                run, eval_set, build_scorer(opts), workspace=self.workspace.root,
+                run, eval_set, build_scorer(opts), workspace=self.session.root,
                 cancel=stop, progress=progress,
             )  # fmt: skip
         except ValueError as exc:  # GeneratorError, EvalSetError: a sentence for the user
@@ -1201,7 +1204,7 @@ class TrainingPane(Pane):
         self.refresh_bindings()
         s = msg.summary
         status = s.get("status", "?")
-        severity = (
+        severity: SeverityLevel = (
             "information" if status in ("completed", "cancelled")
             else "warning" if status == "skipped"
             else "error"
