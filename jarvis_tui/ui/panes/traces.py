@@ -14,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from rich.cells import cell_len
 from rich.console import Group
@@ -44,6 +44,9 @@ from jarvis_tui.ui.panes import evidence
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 
+if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
 PAGE = 100
 WINDOW_MAX = 600
 EDGE = 8  # rows from the window edge at which the next page is fetched
@@ -51,8 +54,8 @@ POLL_SECONDS = 2.0
 DETAIL_CHARS = 4_000
 FULL_VIEW_CHARS = 1_000_000
 
-COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    # (key, label, width) — None: takes what is left
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    # (key, label, width); the query column's width is what is left
     ("time", "Time", 11),
     ("class", "Class", 7),
     ("agent", "Agent", 11),
@@ -124,7 +127,7 @@ def row_cells(
     return cells
 
 
-def table_columns(judge: bool) -> list[tuple[str, str, int | None]]:
+def table_columns(judge: bool) -> list[tuple[str, str, int]]:
     cols = list(COLUMNS)
     if judge:
         at = [key for key, _l, _w in COLUMNS].index("score") + 1
@@ -218,8 +221,8 @@ class TraceTable(DataTable):
         fixed = sum(w + pad for k, w in wanted.items() if k != "query")
         wanted["query"] = max(10 if narrow else 20, width - fixed - pad - 1)
         changed = False
-        for key, col in self.columns.items():
-            w = wanted.get(str(key.value))
+        for col_key, col in self.columns.items():
+            w = wanted.get(str(col_key.value))
             if w is not None and (col.width != w or col.auto_width):
                 col.width, col.auto_width = w, False
                 changed = True
@@ -1443,7 +1446,7 @@ class TracesPane(Widget):
     @on(Labelled)
     def _labelled_done(self, msg: TracesPane.Labelled) -> None:
         if msg.error:
-            severity = "error"
+            severity: SeverityLevel = "error"
             self.app.notify(
                 f"label not saved: {one_line(msg.error, 200)}",
                 severity=severity, timeout=8, markup=False,
@@ -1664,9 +1667,13 @@ class TracesPane(Widget):
         try:
             ids = evidence.unlabelled_ids(self.store, flt)
             judge = evidence.make_judge(url, model)
+
+            def progress(done: int, total: int, errors: int) -> None:
+                self.post_message(self.JudgeProgress(done, total, errors))
+
             run = judge_traces(
                 self.store, judge, trace_ids=ids, labelled=False, cancel=cancel,
-                progress=lambda d, t, e: self.post_message(self.JudgeProgress(d, t, e)),
+                progress=progress,
             )  # fmt: skip
         except (ValueError, OSError, StoreError) as exc:
             self.post_message(self.JudgeProgress(0, 0, 0, None, f"{model}: {exc}"))

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from rich.text import Text
 from textual import on, work
@@ -455,7 +455,7 @@ class TrialsPane(Pane):
             which = "oldest" if step > 0 else "newest"
             self.notify(f"this is the {which} run ({len(ids)} in optimize.db)")
 
-    PALETTE: tuple[tuple[str, str, str], ...] = (
+    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("start", "start a run", "Propose and evaluate configs in the background"),
         ("pause", "pause / resume the run", "Hold the run before its next trial"),
         ("stop", "stop the run", "End the run after the current trial (resumable)"),
@@ -966,7 +966,7 @@ class TrialsPane(Pane):
             return
         from jarvis_tui.evals.measure import measure_options, missing_backend
 
-        opts, origin = measure_options(self.view.trials, self.view.meta, self.workspace,
+        opts, origin = measure_options(self.view.trials, self.view.meta, self.session.paths,
                                        run_estimate=self.view.estimate)  # fmt: skip
         problem = missing_backend(opts)
         if problem:
@@ -1121,7 +1121,7 @@ class TrialsPane(Pane):
         raw = text.strip()
         if not raw:
             return None, "required: a file path", False
-        root = Path(self.workspace.root).resolve()
+        root = Path(self.session.root).resolve()
         try:
             path = Path(raw).expanduser()
         except RuntimeError:  # ~user that does not exist
@@ -1200,7 +1200,7 @@ class TrialsPane(Pane):
 
     def _agent_names(self) -> list[str]:
         try:
-            return sorted(p.stem for p in Path(self.workspace.agents_dir).glob("*.toml"))
+            return sorted(p.stem for p in Path(self.session.agents_dir).glob("*.toml"))
         except OSError:
             return []
 
@@ -1346,7 +1346,9 @@ class TrialsPane(Pane):
         follow = table.row_count > 0 and table.cursor_row == table.row_count - 1
         self._index()
         table.set_rows([t.trial_id for t in self.view.trials], self._render_row)
-        changed = (set(self.view.frontier) ^ old_frontier) | ({self.view.best} - {None})
+        changed = set(self.view.frontier) ^ old_frontier
+        if self.view.best is not None:
+            changed.add(self.view.best)
         table.invalidate(changed | {t.trial_id for t in new})
         if follow and new:
             table.move_to(new[-1].trial_id)  # follow the newest trial
