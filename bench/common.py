@@ -109,8 +109,16 @@ def report(figures: list[Figure], title: str) -> bool:
 def summary() -> bool:
     """One table of every figure reported so far, each under its section's name."""
     figures = [
-        Figure(f"{title} — {f.name.strip()}", f.target, f.measured, f.unit, f.ok, f.baseline, f.baseline_name,
-               f.higher_is_better)  # fmt: skip
+        Figure(
+            f"{title} — {f.name.strip()}",
+            f.target,
+            f.measured,
+            f.unit,
+            f.ok,
+            f.baseline,
+            f.baseline_name,
+            f.higher_is_better,
+        )  # fmt: skip
         for title, f in REPORTED
     ]
     return _print(figures, "Every benchmark")

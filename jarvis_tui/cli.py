@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Answer an eval set with a model and score each answer against its reference: "
             "held-out labelled traces of the workspace (never the ones training uses), or "
-            "--set FILE.jsonl ({\"query\", \"reference\", \"class\"?} per line). The model "
+            '--set FILE.jsonl ({"query", "reference", "class"?} per line). The model '
             "is any OpenAI-compatible endpoint (--backend URL --model M) or a local Hugging "
             "Face model folder (--local PATH, default: the workspace's tiny model) with an "
             "optional LoRA adapter. Prints accuracy with its 95% interval, latency p50/p95, "
@@ -284,9 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("run_id", metavar="RUN_ID")
     exp.add_argument("path", metavar="PATH", type=Path)
     exp.add_argument("--home", dest="exp_home", metavar="DIR", help="workspace directory")
-    exp.add_argument(
-        "--parents", action="store_true", help="create PATH's missing parent folders"
-    )
+    exp.add_argument("--parents", action="store_true", help="create PATH's missing parent folders")
     exp.set_defaults(func=_cmd_export_best)
 
     ver = sub.add_parser(
@@ -811,8 +809,12 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
                     f"{star} trial {ev.trial_num:>3}/{ev.max_trials} {r.trial_id:<14} "
                     f"acc {r.accuracy:.3f}  lat {r.mean_latency_seconds:.2f}s  "
                     f"cost {money(r.total_cost_usd)}  ({ev.source}"
-                    + (", measured" if ev.meta.get(r.trial_id, {}).get("scoring") == "measured"
-                       and args.evaluate == "replay-then-measure" else "")
+                    + (
+                        ", measured"
+                        if ev.meta.get(r.trial_id, {}).get("scoring") == "measured"
+                        and args.evaluate == "replay-then-measure"
+                        else ""
+                    )
                     + (f", {w}" if (w := ev.meta.get(r.trial_id, {}).get("worker")) else "")
                     + ")"
                     + (f"  infeasible: {', '.join(map(str, bad))}" if bad else ""),

@@ -779,9 +779,16 @@ def build_demo(
 DEMO_AGENTS: dict[str, tuple[list[str], int, str]] = {
     # agent -> (tools, max_turns, system prompt) of its first, hand-written version
     "simple": (["web_search"], 4, "You are a concise assistant. Answer in a few sentences."),
-    "orchestrator": (["web_search", "retrieval"], 10,
-                     "Plan the task, delegate the steps, then merge the answers."),  # fmt: skip
-    "react": (["web_search"], 6, "You are a careful assistant.\nThink, act, observe; cite sources."),
+    "orchestrator": (
+        ["web_search", "retrieval"],
+        10,
+        "Plan the task, delegate the steps, then merge the answers.",
+    ),  # fmt: skip
+    "react": (
+        ["web_search"],
+        6,
+        "You are a careful assistant.\nThink, act, observe; cite sources.",
+    ),
 }
 
 

@@ -218,9 +218,7 @@ def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
                 if runner is None:
                     k_best, k_run = max(min_n - best.rated.n, 1), 0
                     estimate = floor_total + k_best
-                    line = (
-                        f"{qc}: {estimate:,} more labels to give {rec.best} the evidence minimum"
-                    )
+                    line = f"{qc}: {estimate:,} more labels to give {rec.best} the evidence minimum"
                 else:
                     sep = _separation(best, runner, min_n)
                     if sep is None:

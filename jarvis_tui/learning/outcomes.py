@@ -601,8 +601,7 @@ def _rows_direct(
     version index and series bucket: one grouped query over every row of the agent."""
     case, b, params = _cell_sql(starts, buckets)
     sql = (
-        f"SELECT {case} AS v, {b} AS b, {_SUMS} FROM {s}.jt_rows r WHERE r.agent = ?"
-        " GROUP BY v, b"
+        f"SELECT {case} AS v, {b} AS b, {_SUMS} FROM {s}.jt_rows r WHERE r.agent = ? GROUP BY v, b"
     )
     return conn.execute(sql, [*params, lo, width, agent]).fetchall()
 
@@ -612,9 +611,7 @@ def _hours_kept(store: Any, conn: sqlite3.Connection, s: str) -> bool:
         f"SELECT 1 FROM {s}.sqlite_master WHERE type = 'table' AND name = 'jt_hour'"
     ).fetchone():
         return False
-    return not conn.execute(
-        f"SELECT 1 FROM {s}.jt_meta WHERE key = 'hours_from'"
-    ).fetchone()
+    return not conn.execute(f"SELECT 1 FROM {s}.jt_meta WHERE key = 'hours_from'").fetchone()
 
 
 def _rows_by_hours(

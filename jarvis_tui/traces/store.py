@@ -280,9 +280,7 @@ def _band(row: str, schema: str = "") -> str:
 
 def _agg_key(row: str) -> str:
     """The group of jt_rows row *row* (``new``, ``old`` or an alias), as key values."""
-    return (
-        f"coalesce({row}.qclass, ''), {row}.model, {row}.agent, coalesce({row}.outcome, '')"
-    )
+    return f"coalesce({row}.qclass, ''), {row}.model, {row}.agent, coalesce({row}.outcome, '')"
 
 
 def _agg_match(row: str) -> str:
@@ -1411,8 +1409,7 @@ class TraceStore:
                 )
                 if finished:
                     conn.execute(
-                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value)"
-                        " VALUES ('classifier', ?)",
+                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('classifier', ?)",
                         (CLASSIFIER_VERSION,),
                     )
                     conn.execute(
@@ -1871,9 +1868,7 @@ class TraceStore:
                 top = min(lo + step, hi)
                 self._mirror_calls(c, self._steps_source(), lo, top)
                 if top >= hi:
-                    c.execute(
-                        f"DELETE FROM {s}.jt_meta WHERE key IN ('calls_from', 'calls_done')"
-                    )
+                    c.execute(f"DELETE FROM {s}.jt_meta WHERE key IN ('calls_from', 'calls_done')")
                 else:
                     c.execute(
                         f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('calls_done', ?)",
@@ -1928,9 +1923,7 @@ class TraceStore:
         (rated >= th and below the next threshold): the next threshold's row taken
         away from each (a missing row counts 0)."""
         s = self._schema
-        nxt = (
-            f"(SELECT min(t.th) FROM {s}.jt_thresholds t WHERE t.th > c.th)"
-        )
+        nxt = f"(SELECT min(t.th) FROM {s}.jt_thresholds t WHERE t.th > c.th)"
         for table, key, vals in (
             ("jt_agg", ("qclass", "model", "agent", "outcome"),
              ("n", "rated", "fb", "fb_sq", "latency", "tokens")),
@@ -2035,9 +2028,7 @@ class TraceStore:
                 top = min(lo + step, hi)
                 self._mirror_tools(c, lo, top)
                 if top >= hi:
-                    c.execute(
-                        f"DELETE FROM {s}.jt_meta WHERE key IN ('tools_from', 'tools_done')"
-                    )
+                    c.execute(f"DELETE FROM {s}.jt_meta WHERE key IN ('tools_from', 'tools_done')")
                 else:
                     c.execute(
                         f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('tools_done', ?)",
@@ -2562,7 +2553,8 @@ class TraceStore:
                 if not n:
                     continue
                 d: Dict[str, Any] = {
-                    name: self._agg_value(name, v) for name, v in zip(by, row[: len(by)], strict=True)
+                    name: self._agg_value(name, v)
+                    for name, v in zip(by, row[: len(by)], strict=True)
                 }
                 rated, fb, fb_sq, lat, tok, succ, fail = row[len(by) + 1 :]
                 d.update(
@@ -2649,7 +2641,9 @@ class TraceStore:
                 out.append(d)
         return out
 
-    def _cube_scan(self, *, min_quality: float, agent: Optional[str] = None) -> List[Dict[str, Any]]:
+    def _cube_scan(
+        self, *, min_quality: float, agent: Optional[str] = None
+    ) -> List[Dict[str, Any]]:
         """:meth:`cube` by one scan of every trace (a threshold not kept)."""
         where = ["1=1"]
         params: list[Any] = [float(min_quality), float(min_quality)]

@@ -10,9 +10,7 @@ from typing import Any
 from textual.app import App
 
 
-async def settle(
-    app: App[Any], pilot: Any, rounds: int = 3, ignore: Container[str] = ()
-) -> None:
+async def settle(app: App[Any], pilot: Any, rounds: int = 3, ignore: Container[str] = ()) -> None:
     """Wait until no worker runs and the screen has refreshed, *rounds* times.
 
     ``App.workers.wait_for_complete()`` raises when an exclusive worker was

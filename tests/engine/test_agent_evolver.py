@@ -796,9 +796,16 @@ def test_promoted_trial_settings_survive_a_later_evolver_write(tmp_path) -> None
 
     ev = AgentConfigEvolver(None, config_dir=tmp_path / "agents")
     ev.write_config("react", tools=["calc"], system_prompt="be brief")
-    old, new = ev.promoted_config("react", {"intelligence.model": "m1", "agent.max_turns": 4,
-                                            "agent.name": "react", "routing.code.model": "c"})
-    assert "[intelligence]" in new and "model = \"m1\"" in new and "max_turns = 10" in old
+    old, new = ev.promoted_config(
+        "react",
+        {
+            "intelligence.model": "m1",
+            "agent.max_turns": 4,
+            "agent.name": "react",
+            "routing.code.model": "c",
+        },
+    )
+    assert "[intelligence]" in new and 'model = "m1"' in new and "max_turns = 10" in old
     v = ev.promote_params("react", {"intelligence.model": "m1", "agent.max_turns": 4,
                                     "agent.name": "react", "routing.code.model": "c"},
                           note="trial t1")  # fmt: skip

@@ -464,6 +464,7 @@ async def test_sessions_and_terminal_size_are_capped(real_server: RealServer) ->
 
         # The app process was asked for 500 x 200, not 3000 x 3000.
         (app,) = _wait(s.apps, 30, lambda: "the app process")  # type: ignore[misc]
+
         # Between fork and exec the child still has the server's environment: wait
         # for the app's own (the one that names its terminal size).
         def own_environ() -> dict | None:

@@ -174,6 +174,8 @@ def test_a_close_call_labelled_to_the_last_trace_says_so(tmp_path: Path) -> None
         assert q.next(3) == []
         st = q.status()
         assert not st.settled
-        assert st.line == "short: every trace that could settle it is labelled; A and B still overlap"
+        assert (
+            st.line == "short: every trace that could settle it is labelled; A and B still overlap"
+        )
     finally:
         s.close()

@@ -457,9 +457,7 @@ def test_targeted_quiet_when_the_reply_only_touches_the_target() -> None:
 def test_targeted_keeps_base_values_outside_the_space_verbatim() -> None:
     # OpenJarvis's rule: every base param stays as it is, even a value the space does not
     # offer and a key it does not list; a target key the space does not list is taken.
-    base = TrialConfig(
-        "b", {**BASE, "intelligence.model": "custom-13b", "intelligence.top_p": 0.8}
-    )
+    base = TrialConfig("b", {**BASE, "intelligence.model": "custom-13b", "intelligence.top_p": 0.8})
     reply = {"params": {"agent.max_turns": 6, "agent.planner": "react", "intelligence.model": "a"}}
     o, _ = optimizer(fenced(reply))
     config = o.propose_targeted([trial(1)], base, "agent")

@@ -112,7 +112,9 @@ class FakeProposer:
         return self._next("merge")
 
     def analyze_trial(self, trial, summary, traces=None, sample_scores=None, per_benchmark=None):
-        return TrialFeedback(summary_text=f"acc {summary.accuracy:.2f}", target_primitive=self.target)
+        return TrialFeedback(
+            summary_text=f"acc {summary.accuracy:.2f}", target_primitive=self.target
+        )
 
     def note_rejection(self, config, reason):
         self.rejections.append((config.trial_id, reason))
@@ -155,7 +157,14 @@ def test_strategy_merge_every_fifth_and_targeted_after_trial_two():
     OptimizationEngine(SPACE, prop, FakeRunner(), max_trials=11, early_stop_patience=50).run()
     # trial 1 initial; after trials 1, 2: next (targeted only after trial 2);
     # after 3, 4: targeted; after 5: merge (the frontier has >= 2 members); ...
-    assert prop.calls[:6] == ["initial", "next", "next", "targeted:agent", "targeted:agent", "merge"]
+    assert prop.calls[:6] == [
+        "initial",
+        "next",
+        "next",
+        "targeted:agent",
+        "targeted:agent",
+        "merge",
+    ]
     assert prop.calls[10] == "merge"  # after trial 10
     assert all(2 <= len(c) <= 3 for c in prop.merge_candidates)
 
@@ -254,7 +263,9 @@ def test_reject_needs_a_reason_and_a_waiting_proposal():
 
 def test_queued_config_outside_the_space_is_dropped_with_a_notice():
     control = RunControl()
-    control.enqueue({"intelligence.model": "zzz", "intelligence.temperature": 0.1, "agent.max_turns": 1})
+    control.enqueue(
+        {"intelligence.model": "zzz", "intelligence.temperature": 0.1, "agent.max_turns": 1}
+    )
     notices = []
     run = OptimizationEngine(SPACE, FakeProposer(), FakeRunner(), max_trials=1).run(
         control=control, on_event=lambda ev: ev.kind == "notice" and notices.append(ev.message)

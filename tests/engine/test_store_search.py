@@ -122,9 +122,7 @@ def test_no_match_and_bad_order(wordy):
         s.search_matches("zebra", order="sideways")
 
 
-def test_a_word_in_most_traces_of_a_large_store_is_not_ranked_and_says_so(
-    tmp_path, monkeypatch
-):
+def test_a_word_in_most_traces_of_a_large_store_is_not_ranked_and_says_so(tmp_path, monkeypatch):
     """bm25 gives a word in over half of the traces (almost) no weight, and its first
     call passes over every match: the newest matches instead, said in the note."""
     monkeypatch.setattr(store_mod, "RANK_WINDOW", 4)

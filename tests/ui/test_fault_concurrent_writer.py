@@ -68,9 +68,18 @@ async def test_labels_survive_a_concurrent_bulk_writer(tmp_path: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         progress = tmp_path / "labels-issued"  # how far the labelling is: paces the writer
         writer = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(home / "traces.db"), str(NEW), str(BATCH),
-             str(PRESSES), str(progress)],
-            cwd=ROOT, env=env,
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                str(home / "traces.db"),
+                str(NEW),
+                str(BATCH),
+                str(PRESSES),
+                str(progress),
+            ],
+            cwd=ROOT,
+            env=env,
         )
         # The key's action, dispatched as the "5" binding does, with the screen
         # refreshed every ten labels: Pilot.press waits for the whole process to go

@@ -754,7 +754,7 @@ class LLMOptimizer:
         if reply_error:
             parts.append(
                 "## Your previous reply\nIt could not be used: " + reply_error + ". Answer "
-                "with exactly one fenced ```json block holding \"params\" and \"reasoning\"."
+                'with exactly one fenced ```json block holding "params" and "reasoning".'
             )
         if rejections or guidance:
             lines = [

@@ -674,9 +674,9 @@ class OptimizationEngine:
                 if nxt is None:
                     continue
                 config, source, parent = nxt
-                taken = {t.trial_id for t in history} | failed | {
-                    f.config.trial_id for f in flights
-                }
+                taken = (
+                    {t.trial_id for t in history} | failed | {f.config.trial_id for f in flights}
+                )
                 if config.trial_id in taken:
                     config.trial_id = f"t-{uuid.uuid4().hex[:10]}"
                 dispatcher.submit(config, source, parent)
@@ -800,9 +800,7 @@ class OptimizationEngine:
             if twin is None:
                 if rejected:  # the trial says what the optimizer got wrong before it
                     note = "[earlier replies rejected: " + " | ".join(rejected) + "]"
-                    config.reasoning = (
-                        f"{config.reasoning}\n{note}" if config.reasoning else note
-                    )
+                    config.reasoning = f"{config.reasoning}\n{note}" if config.reasoning else note
                 return config, source
             # Evaluating the same config twice teaches nothing (replay is deterministic):
             # say so and ask for another. "The same" is what the evaluator reads: a
@@ -1025,9 +1023,7 @@ class OptimizationEngine:
 # --------------------------------------------------------------------------- helpers
 
 
-def export_best_recipe(
-    run: OptimizationRun, path: str | Path, *, parents: bool = True
-) -> Path:
+def export_best_recipe(run: OptimizationRun, path: str | Path, *, parents: bool = True) -> Path:
     """Module-level form of :meth:`OptimizationEngine.export_best_recipe`.
 
     *parents* (OpenJarvis's behaviour, the default) creates missing parent folders;
@@ -1118,8 +1114,7 @@ def trial_to_recipe_dict(trial: TrialResult, run: OptimizationRun | None = None)
         f"Best trial {trial.trial_id}"
         + (f" of optimization run {run.run_id}" if run is not None else "")
         + f": accuracy {float(trial.accuracy):.3f}, latency "
-        f"{float(trial.mean_latency_seconds):.2f} s, cost ${float(trial.total_cost_usd):.6f}"
-        + how
+        f"{float(trial.mean_latency_seconds):.2f} s, cost ${float(trial.total_cost_usd):.6f}" + how
     )
     recipe: dict[str, Any] = {
         "name": f"optimized-{trial.trial_id}",

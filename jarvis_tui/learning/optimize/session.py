@@ -178,7 +178,9 @@ def open_session(
             from jarvis_tui.learning.optimize.llm_optimizer import LLMOptimizer
 
             backend, model_name = configured
-            proposer: Any = LLMOptimizer(space, optimizer_model=model_name, optimizer_backend=backend)
+            proposer: Any = LLMOptimizer(
+                space, optimizer_model=model_name, optimizer_backend=backend
+            )
             name = f"LLM {model_name} at {backend_url or 'the configured endpoint'}"
         else:
             from jarvis_tui.learning.optimize.optuna_proposer import OptunaProposer
@@ -248,7 +250,9 @@ def _adapter_dimension(ws: Workspace, runner: Any, space: SearchSpace) -> Search
     ids = [
         r.run_id
         for r in sorted(runs, key=lambda r: r.created)
-        if r.status == "completed" and r.adapter_path is not None and _same_model(str(r.model), base)
+        if r.status == "completed"
+        and r.adapter_path is not None
+        and _same_model(str(r.model), base)
     ]
     if not ids:
         return None

@@ -63,7 +63,9 @@ class Pane(Widget):
     def session(self) -> WorkspaceSession:
         """The open workspace session, for code that runs once the pane is ready."""
         if self.workspace is None:
-            raise RuntimeError(f"the {self.PANE_ID or type(self).__name__} pane has no workspace yet")
+            raise RuntimeError(
+                f"the {self.PANE_ID or type(self).__name__} pane has no workspace yet"
+            )
         return self.workspace
 
     # ------------------------------------------------------------ the contract

@@ -437,9 +437,7 @@ class ConfigsPane(Pane):
         if self._store is None or self.evolver is None:
             return
         try:
-            out = version_outcomes(
-                self._store, self.evolver, name, workspace=self.workspace
-            )
+            out = version_outcomes(self._store, self.evolver, name, workspace=self.workspace)
         except Exception as exc:  # a broken log or store: say so, keep the timeline
             self.post_message(self.OutcomesLoaded(name, None, one_line(str(exc), 200)))
             return
@@ -928,8 +926,9 @@ class ConfigsPane(Pane):
         # A new agent: list the proposed keys one by one, not as one new table.
         current = p.current or {k: {} for k in p.proposed}
         parts: list[Any] = [
-            Text.assemble((f"{p.agent}: evolver proposal", "bold"),
-                          (f"  ({len(self.proposals)} left)", "dim")),  # fmt: skip
+            Text.assemble(
+                (f"{p.agent}: evolver proposal", "bold"), (f"  ({len(self.proposals)} left)", "dim")
+            ),  # fmt: skip
             Text(f"best agent for: {', '.join(p.classes)}", style="dim"),
             render_changes(toml_diff(current, p.proposed)),
             Text(f"y: write it as version {number} of {p.agent} · n: skip it", style="bold"),

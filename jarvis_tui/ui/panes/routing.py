@@ -193,7 +193,7 @@ class RoutingPane(Pane):
         "Each cell is one model on one query class: mean feedback ± its 95% interval, then "
         "rated/total traces, mean latency and tokens (one line on a short terminal). ★ marks "
         "the recommendation (green: intervals do not overlap; yellow: likely). ? marks cells "
-        "with fewer ratings than the evidence minimum (> / < change it; \"few ratings\" in "
+        'with fewer ratings than the evidence minimum (> / < change it; "few ratings" in '
         "the table below). ← → scroll to models that do not fit. enter on a cell labels "
         "where it matters: the Traces pane in queue order for that cell's unrated traces. "
         "The table below has one row per class: the model, the one agent recommendation "
@@ -213,11 +213,17 @@ class RoutingPane(Pane):
         Binding("d", "toggle_detail", "Detail panel", id="routing.detail"),
         Binding("J", "toggle_judge", "Include judge scores", show=False, id="routing.judge"),
         Binding(
-            "greater_than_sign", "evidence(10)", "More evidence needed", show=False,
+            "greater_than_sign",
+            "evidence(10)",
+            "More evidence needed",
+            show=False,
             id="routing.more",
         ),  # fmt: skip
         Binding(
-            "less_than_sign", "evidence(-10)", "Less evidence needed", show=False,
+            "less_than_sign",
+            "evidence(-10)",
+            "Less evidence needed",
+            show=False,
             id="routing.less",
         ),  # fmt: skip
         Binding("escape", "leave_query", "Back to the matrix", show=False, id="routing.back"),
@@ -225,7 +231,10 @@ class RoutingPane(Pane):
 
     class Computed(Message):
         def __init__(
-            self, matrix: RoutingMatrix, agents: dict[str, Any], tools: dict[str, list[str]],
+            self,
+            matrix: RoutingMatrix,
+            agents: dict[str, Any],
+            tools: dict[str, list[str]],
             judged: frozenset = frozenset(),
         ) -> None:
             super().__init__()
@@ -714,8 +723,11 @@ class RoutingPane(Pane):
             if rec is not None and rec.best:
                 margin = "–" if rec.margin is None else f"{rec.margin:+.3f}"
                 parts.append(
-                    Text.assemble(("evidence ", "dim"), (one_line(rec.best, 24), "bold"),
-                                  f" ({rec.confidence}, margin {margin})")  # fmt: skip
+                    Text.assemble(
+                        ("evidence ", "dim"),
+                        (one_line(rec.best, 24), "bold"),
+                        f" ({rec.confidence}, margin {margin})",
+                    )  # fmt: skip
                 )
         out.update(Group(*parts))
 

@@ -1640,11 +1640,14 @@ class TracesPane(Widget):
 
         self.app.push_screen(
             ConfigFormScreen(
-                "Run the LLM judge", evidence.judge_form_space(), {},
+                "Run the LLM judge",
+                evidence.judge_form_space(),
+                {},
                 intro=f"Scores the unlabelled traces of the current filter (up to "
                 f"{evidence.JUDGE_MAX:,}); {evidence.JUDGE_URL_ENV} and "
                 f"{evidence.JUDGE_MODEL_ENV} skip this form.",
-                submit="run the judge", done="run",
+                submit="run the judge",
+                done="run",
             ),  # fmt: skip
             done,
         )
@@ -1817,11 +1820,14 @@ class TracesPane(Widget):
 
         self.app.push_screen(
             ConfigFormScreen(
-                "Export labels", evidence.export_space(),
+                "Export labels",
+                evidence.export_space(),
                 {"format": "jsonl", "with judge": "no", "path": "labels.jsonl"},
                 intro="Every labelled trace with its query, result, score, outcome, note and "
                 "label history (hf: the SFT pairs as a datasets folder).",
-                initial_label="default", submit="export", done="exported",
+                initial_label="default",
+                submit="export",
+                done="exported",
             ),  # fmt: skip
             done,
         )

@@ -357,7 +357,10 @@ class TrainingPane(Pane):
         Binding("E", "evaluate", "Evaluate vs base", id="training.evaluate"),
         Binding("r", "refresh_runs", "Reload runs", show=False, id="training.refresh"),
         Binding(
-            "greater_than_sign", "smoothing(-1)", "Smoother loss", show=False,
+            "greater_than_sign",
+            "smoothing(-1)",
+            "Smoother loss",
+            show=False,
             id="training.smoother",
         ),  # fmt: skip
         Binding("less_than_sign", "smoothing(1)", "Rawer loss", show=False, id="training.rawer"),
@@ -953,7 +956,9 @@ class TrainingPane(Pane):
             errors.update(Text(f"✗ cannot start training: {visible(str(exc))}", style="bold red"))
             return
         try:
-            os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + TRAIN_NICE)
+            os.setpriority(
+                os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + TRAIN_NICE
+            )
         except (OSError, AttributeError):
             pass  # not on this platform, or already gone: it runs at the app's priority
         errors.update("")
