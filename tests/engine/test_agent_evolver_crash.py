@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
+from jarvis_tui.configs.versions import NothingToRollBackError
 from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -155,7 +156,10 @@ def _work(cfg: Path, seed: int) -> None:
         i += 1
         n = len(ev.list_versions(AGENT))
         if n > 1 and rng.random() < 0.3:
-            ev.rollback(AGENT, rng.randint(1, n))
+            try:
+                ev.rollback(AGENT, rng.randint(1, n))
+            except NothingToRollBackError:
+                pass  # that version's content is the current one: refused, nothing written
         else:
             ev.write_config(
                 AGENT,

@@ -105,7 +105,9 @@ async def test_Q_puts_the_most_decisive_trace_first_and_labelling_advances(home:
     line = LabelQueue(store).status().line
     store.close()
     app = JarvisApp(home)
-    async with app.run_test(size=(120, 40)) as pilot:
+    # wide enough for every status segment: at 120 columns the queue's settling line
+    # is the first to go (rows, labelled, sort and the next reason stay)
+    async with app.run_test(size=(220, 40)) as pilot:
         await settle(app, pilot)
         time_first = detail_id(app)
         await pilot.press("Q")

@@ -169,7 +169,7 @@ async def test_routing_s_on_a_short_terminal_shows_what_was_written(home: Path) 
         side = app.query_one("#routing-side")
         assert side.region.height >= 12  # the report has the pane
         text = shown(app.query_one("#routing-replay", Static))
-        assert "wrote 1 agent configs" in text and "simple" in text
+        assert "wrote 1 agent config in agents/" in text and "simple" in text
         assert "agent.max_turns: 2 →" in text
 
 
