@@ -1849,38 +1849,60 @@ class TraceStore:
         """A store from before schema 6: jt_calls of the traces mirrored then, by id
         range in short transactions (``MIGRATE_TX_SECONDS``), resumable; the evolver
         reads the steps themselves until the last range is done."""
+        self._backfill_ranges(
+            "calls",
+            lambda c, lo, hi: self._mirror_calls(c, self._steps_source(), lo, hi),
+            first_step=5_000, max_step=400_000, label="tool calls per trace",
+            progress=progress,
+        )  # fmt: skip
+
+    def _backfill_ranges(
+        self,
+        name: str,
+        mirror: Callable[[sqlite3.Connection, int, int], None],
+        *,
+        first_step: int,
+        max_step: int,
+        label: str,
+        progress: Optional[ProgressFn],
+    ) -> None:
+        """Runs *mirror* over the id range ``jt_meta['<name>_done'] … ['<name>_from']``
+        in short transactions (their size adapts to ``MIGRATE_TX_SECONDS``), recording
+        how far it got after each, so an interrupted backfill resumes where it stopped;
+        the keys are removed when the range is done."""
         if self.read_only:
             return
         s = self._schema
-        step = 5_000
+        key_from, key_done = f"{name}_from", f"{name}_done"
+        step = first_step
         while True:
             t0 = time.perf_counter()
             with self._write() as c:
                 meta = dict(
                     c.execute(
-                        f"SELECT key, value FROM {s}.jt_meta"
-                        " WHERE key IN ('calls_from', 'calls_done')"
+                        f"SELECT key, value FROM {s}.jt_meta WHERE key IN (?, ?)",
+                        (key_from, key_done),
                     ).fetchall()
                 )
-                if "calls_from" not in meta:
+                if key_from not in meta:
                     return
-                lo, hi = int(meta.get("calls_done", 0)), int(meta["calls_from"])
+                lo, hi = int(meta.get(key_done, 0)), int(meta[key_from])
                 top = min(lo + step, hi)
-                self._mirror_calls(c, self._steps_source(), lo, top)
+                mirror(c, lo, top)
                 if top >= hi:
-                    c.execute(f"DELETE FROM {s}.jt_meta WHERE key IN ('calls_from', 'calls_done')")
+                    c.execute(f"DELETE FROM {s}.jt_meta WHERE key IN (?, ?)", (key_from, key_done))
                 else:
                     c.execute(
-                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('calls_done', ?)",
-                        (top,),
+                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES (?, ?)",
+                        (key_done, top),
                     )
             took = time.perf_counter() - t0
             if took < MIGRATE_TX_SECONDS / 2:
-                step = min(step * 2, 400_000)
+                step = min(step * 2, max_step)
             elif took > MIGRATE_TX_SECONDS:
                 step = max(step // 2, 100)
             if progress:
-                progress("tool calls per trace", top, hi)
+                progress(label, top, hi)
             if top >= hi:
                 return
 
@@ -2009,40 +2031,10 @@ class TraceStore:
     def _backfill_tools(self, progress: Optional[ProgressFn] = None) -> None:
         """A schema-3 store: tool calls of the traces mirrored before schema 4, in
         short transactions (``MIGRATE_TX_SECONDS``), resumable."""
-        if self.read_only:
-            return
-        s = self._schema
-        step = 2_000
-        while True:
-            t0 = time.perf_counter()
-            with self._write() as c:
-                meta = dict(
-                    c.execute(
-                        f"SELECT key, value FROM {s}.jt_meta"
-                        " WHERE key IN ('tools_from', 'tools_done')"
-                    ).fetchall()
-                )
-                if "tools_from" not in meta:
-                    return
-                lo, hi = int(meta.get("tools_done", 0)), int(meta["tools_from"])
-                top = min(lo + step, hi)
-                self._mirror_tools(c, lo, top)
-                if top >= hi:
-                    c.execute(f"DELETE FROM {s}.jt_meta WHERE key IN ('tools_from', 'tools_done')")
-                else:
-                    c.execute(
-                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES ('tools_done', ?)",
-                        (top,),
-                    )
-            took = time.perf_counter() - t0
-            if took < MIGRATE_TX_SECONDS / 2:
-                step = min(step * 2, 200_000)
-            elif took > MIGRATE_TX_SECONDS:
-                step = max(step // 2, 100)
-            if progress:
-                progress("tool calls", top, hi)
-            if top >= hi:
-                return
+        self._backfill_ranges(
+            "tools", self._mirror_tools, first_step=2_000, max_step=200_000,
+            label="tool calls", progress=progress,
+        )  # fmt: skip
 
     def _tools_complete(self, conn: sqlite3.Connection) -> bool:
         return not conn.execute(
