@@ -43,6 +43,7 @@ from typing import Any, Optional, Protocol
 
 import tomli_w
 
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.optimize.pareto import compute_pareto_frontier
 from jarvis_tui.learning.optimize.search_space import validate_config
 from jarvis_tui.learning.optimize.types import (
@@ -535,7 +536,7 @@ class OptimizationEngine:
                     LOGGER.info(message)
                     break
             else:
-                message = f"reached {self.max_trials} trials"
+                message = f"reached {plural(self.max_trials, 'trial')}"
         except Exception as exc:  # the watcher gets the reason; the run stays resumable
             if not _is_expected_failure(exc):
                 raise
@@ -631,7 +632,7 @@ class OptimizationEngine:
                 done = len(history) + len(failed)
                 if ending is None:
                     if done >= self.max_trials:
-                        ending = ("completed", f"reached {self.max_trials} trials")
+                        ending = ("completed", f"reached {plural(self.max_trials, 'trial')}")
                     elif (
                         history
                         and self._trials_without_improvement(history, meta)

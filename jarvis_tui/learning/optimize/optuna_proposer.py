@@ -43,6 +43,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.optimize.pareto import compute_pareto_frontier
 from jarvis_tui.learning.optimize.search_space import validate_config
 from jarvis_tui.learning.optimize.types import (
@@ -709,7 +710,7 @@ class OptunaProposer:
         frontier = self._frontier_size(history, frontier_ids)
         reasoning = (
             f"merge of {ids}: majority value of each choice, mean of each number, options "
-            f"at least half of them use ({frontier} frontier members so far)"
+            f"at least half of them use ({plural(frontier, 'frontier member')} so far)"
         )
         return TrialConfig(trial_id=_new_trial_id(), params=params, reasoning=reasoning)
 
