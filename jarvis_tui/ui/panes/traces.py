@@ -14,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from rich.cells import cell_len
 from rich.console import Group
@@ -1852,91 +1852,51 @@ class TracesPane(Widget):
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """``traces: …`` commands; each shows the Traces pane, then acts there."""
-        go = self._palette
-
-        yield SystemCommand(
-            "traces: search", "Focus the search box (/)", go(self.action_focus_search)
-        )
-        yield SystemCommand(
-            "traces: filters", "Open the filter bar (F)", go(self.action_open_filters)
-        )
-        for d in range(11):
-            yield SystemCommand(
-                f"traces: score {d / 10:.1f}", "Set the score of the selected trace",
-                go(lambda v=d / 10: self.action_score(v)),
-            )  # fmt: skip
-        yield SystemCommand(
-            "traces: mark success",
-            "Outcome success (y)",
-            go(lambda: self.action_outcome("success")),
-        )
-        yield SystemCommand(
-            "traces: mark failure",
-            "Outcome failure (n)",
-            go(lambda: self.action_outcome("failure")),
-        )
-        yield SystemCommand(
-            "traces: clear label",
-            "Clear score and outcome (backspace)",
-            go(self.action_clear_label),
-        )
-        yield SystemCommand("traces: undo last label", "Undo (u)", go(self.action_undo))
-        yield SystemCommand(
-            "traces: edit note", "Note on the selected trace (e)", go(self.action_note)
-        )
-        yield SystemCommand("traces: open trace", "Full view (enter)", go(self.action_open_trace))
-        for key in SORT_EXPR:
-            yield SystemCommand(
-                f"traces: sort by {key}", f"Sort the table by {key} (o)",
-                go(lambda k=key: self._sort_by(k)),
-            )  # fmt: skip
-        yield SystemCommand(
-            "traces: reverse sort", "Reverse the sort (O)", go(self.action_reverse_sort)
-        )
-        yield SystemCommand(
-            "traces: toggle auto-advance", "Jump to the next unlabelled trace after a score (A)",
-            go(self.action_toggle_advance),
-        )  # fmt: skip
-        yield SystemCommand(
-            "traces: toggle detail panel", "Hide or show the detail panel (d)",
-            go(self.action_toggle_detail),
-        )  # fmt: skip
-        yield SystemCommand("traces: refresh", "Re-read the store (r)", go(self.action_refresh))
-        yield SystemCommand(
-            "traces: show unlabelled only", "Filter to traces without a score",
-            go(lambda: self._set_select("#f-labelled", "unlabelled")),
-        )  # fmt: skip
-        yield SystemCommand(
-            "traces: clear filters", "Show every trace", go(self._clear_filters),
-        )  # fmt: skip
-        yield SystemCommand(
-            "traces: queue order", "Most decisive unlabelled traces first (Q)",
-            go(self.action_toggle_queue),
-        )  # fmt: skip
-        yield SystemCommand(
-            "traces: run the judge", "LLM judge over the filter's unlabelled traces (J)",
-            go(self.action_judge),
-        )  # fmt: skip
-        yield SystemCommand(
-            "traces: run the judge on another endpoint", "Ask for the judge's URL and model",
-            go(self.ask_judge_endpoint),
-        )  # fmt: skip
-        yield SystemCommand("traces: stop the judge", "Cancel the judge run (x)",
-                            go(self.action_cancel_judge))  # fmt: skip
-        yield SystemCommand(
-            "traces: accept judge score", "The judge's score becomes the label (Y)",
-            go(self.action_accept_judge),
-        )  # fmt: skip
-        yield SystemCommand(
-            "traces: judge agreement", "Judge vs human: MAE, correlation, confusion table",
-            go(self.show_agreement),
-        )  # fmt: skip
-        yield SystemCommand("traces: copy trace", "id, query, result or JSON (ctrl+y)",
-                            go(self.action_copy))  # fmt: skip
-        yield SystemCommand(
-            "traces: export labels…", "jsonl, csv, parquet or a datasets folder",
-            go(self.export_labels),
-        )  # fmt: skip
+        scores = [
+            (f"score {d / 10:.1f}", "Set the score of the selected trace",
+             lambda v=d / 10: self.action_score(v))
+            for d in range(11)
+        ]  # fmt: skip
+        sorts = [
+            (f"sort by {key}", f"Sort the table by {key} (o)", lambda k=key: self._sort_by(k))
+            for key in SORT_EXPR
+        ]  # fmt: skip
+        entries: list[tuple[str, str, Callable[[], object]]] = [
+            ("search", "Focus the search box (/)", self.action_focus_search),
+            ("filters", "Open the filter bar (F)", self.action_open_filters),
+            *scores,
+            ("mark success", "Outcome success (y)", lambda: self.action_outcome("success")),
+            ("mark failure", "Outcome failure (n)", lambda: self.action_outcome("failure")),
+            ("clear label", "Clear score and outcome (backspace)", self.action_clear_label),
+            ("undo last label", "Undo (u)", self.action_undo),
+            ("edit note", "Note on the selected trace (e)", self.action_note),
+            ("open trace", "Full view (enter)", self.action_open_trace),
+            *sorts,
+            ("reverse sort", "Reverse the sort (O)", self.action_reverse_sort),
+            ("toggle auto-advance", "Jump to the next unlabelled trace after a score (A)",
+             self.action_toggle_advance),
+            ("toggle detail panel", "Hide or show the detail panel (d)",
+             self.action_toggle_detail),
+            ("refresh", "Re-read the store (r)", self.action_refresh),
+            ("show unlabelled only", "Filter to traces without a score",
+             lambda: self._set_select("#f-labelled", "unlabelled")),
+            ("clear filters", "Show every trace", self._clear_filters),
+            ("queue order", "Most decisive unlabelled traces first (Q)",
+             self.action_toggle_queue),
+            ("run the judge", "LLM judge over the filter's unlabelled traces (J)",
+             self.action_judge),
+            ("run the judge on another endpoint", "Ask for the judge's URL and model",
+             self.ask_judge_endpoint),
+            ("stop the judge", "Cancel the judge run (x)", self.action_cancel_judge),
+            ("accept judge score", "The judge's score becomes the label (Y)",
+             self.action_accept_judge),
+            ("judge agreement", "Judge vs human: MAE, correlation, confusion table",
+             self.show_agreement),
+            ("copy trace", "id, query, result or JSON (ctrl+y)", self.action_copy),
+            ("export labels…", "jsonl, csv, parquet or a datasets folder", self.export_labels),
+        ]  # fmt: skip
+        for title, help_text, action in entries:
+            yield SystemCommand(f"traces: {title}", help_text, self._palette(action))
 
     def _palette(self, action: Any) -> Any:
         """A palette callback that shows this pane before running *action*."""
