@@ -318,13 +318,15 @@ class ConfigsPane(Pane):
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE_AT, "-wide")
         if self._is_narrow() != self._narrow:
-            self._agents_columns()
+            row = self.query_one("#configs-agents", DataTable).cursor_row
+            self._agents_columns()  # clearing the columns puts the cursor on row 0
             if self._agents:
-                self._fill_agents(self._agents)
+                self._fill_agents(self._agents, row=row)
         if self._version_columns() != getattr(self, "_cols", None):
-            self._versions_columns()
+            keep = self.selected_version() if getattr(self, "_cols", None) else None
+            self._versions_columns()  # clearing the columns puts the cursor on row 0
             if self.agent is not None and self.versions:
-                self._fill_versions(self.versions)
+                self._fill_versions(self.versions, keep=keep)
         self._show_spark()
 
     def workspace_ready(self, session: WorkspaceSession) -> None:
@@ -376,9 +378,9 @@ class ConfigsPane(Pane):
             out.append({"name": name, "versions": len(versions), "readable": readable})
         self.post_message(self.Loaded(out))
 
-    def _fill_agents(self, agents: list[dict[str, Any]]) -> None:
+    def _fill_agents(self, agents: list[dict[str, Any]], row: Optional[int] = None) -> None:
         table = self.query_one("#configs-agents", DataTable)
-        row = table.cursor_row
+        row = table.cursor_row if row is None else row
         table.clear()
         width = NARROW_AGENT_WIDTH if self._narrow else AGENT_WIDTH
         for a in agents:
@@ -535,9 +537,14 @@ class ConfigsPane(Pane):
             table.move_cursor(row=min(1, len(msg.versions) - 1))
             self._diff_selected()
 
-    def _fill_versions(self, versions: list[dict[str, Any]]) -> None:
+    def _fill_versions(self, versions: list[dict[str, Any]], keep: Optional[int] = None) -> None:
+        """Refill the timeline, the cursor staying on the selected version (*keep*, or
+        the row it was on)."""
         table = self.query_one("#configs-versions", DataTable)
         row = table.cursor_row
+        shown = [v["version"] for v in reversed(versions)]
+        if keep in shown:
+            row = shown.index(keep)
         table.clear()
         keys = [k for _label, k, _w in self._cols]
         for v in reversed(versions):  # newest on top
