@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     # The Training pane's child: its stdin is a pipe from the app; when it closes (the
     # app quit or died) the run is cancelled cleanly instead of training on as an orphan.
     train.add_argument("--until-stdin-closes", action="store_true", help=argparse.SUPPRESS)
+    # The Training pane's child: before its first step, one JSON line per phase on stdout
+    # ({"phase": "loading the model"}), so the pane says what is happening meanwhile.
+    train.add_argument("--phases", action="store_true", help=argparse.SUPPRESS)
     train.add_argument("--json", action="store_true", help="print the summary as JSON")
     train.set_defaults(func=_cmd_train)
 
@@ -590,6 +593,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     ws = Workspace(resolve_home(args.train_home or args.home))
     if not ws.traces_db.is_file():
         raise CommandError(f"no trace store at {ws.traces_db}")
+
+    def phase(words: str) -> None:
+        if args.phases:  # the Training pane reads these lines (see --phases)
+            print(json.dumps({"phase": words}), flush=True)
+
     stop = threading.Event()
     if args.until_stdin_closes:
         _stop_when_stdin_closes(stop)
@@ -605,6 +613,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     min_quality, max_pairs = values["min_quality"], values["max_pairs"]
     pairs: list = []
     if dist.is_main:  # under torchrun the other ranks train on rank 0's pairs
+        phase("mining SFT pairs")
         store = TraceStore(ws.traces_db)
         try:
             from jarvis_tui.evals.heldout import training_pairs
@@ -621,10 +630,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if values["model"]:
         model = values["model"]
     else:
-        from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+        from jarvis_tui.learning.training.tinylm import TINY_LM_NAME, ensure_tiny_lm
 
+        if not (ws.models_dir / TINY_LM_NAME / "config.json").is_file():
+            phase("building the demo model")
         model = str(ensure_tiny_lm(ws.models_dir))
     device = None if args.device == "auto" else args.device
+    phase("starting torch")
     try:
         trainer = LoRATrainer(
             config, model_name=model, device=device, precision=args.precision,
@@ -632,6 +644,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    if args.phases:
+        tokenise = trainer.prepare_dataset
+
+        def prepare(pairs: list) -> list:
+            phase(f"tokenising {len(pairs):,} pairs")
+            out = tokenise(pairs)
+            phase("loading the model")  # what train() does next, up to the first step
+            return out
+
+        trainer.prepare_dataset = prepare  # type: ignore[method-assign]
     with _signals_stop(stop), Progress(
         TextColumn("{task.description}", markup=False), BarColumn(),
         TextColumn("{task.fields[info]}", markup=False),

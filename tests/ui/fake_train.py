@@ -2,7 +2,9 @@
 ``jarvis_tui.ui.panes.training.TRAIN_COMMAND`` to ``(this file,)``): it writes a run
 folder with one step, holds until cancelled (its stdin closes, or the cancel file
 appears), then ends the run ``cancelled`` and prints the summary as ``--json`` would.
-Fast: no torch, no model.
+Fast: no torch, no model. With ``--phases`` it first prints a phase line, as
+``jarvis-tui train --phases`` does; with ``FAKE_TRAIN_HOLD_IN_PHASE=1`` in its
+environment it then holds in that phase (no run folder yet) until cancelled.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def main() -> None:
     parser.add_argument("command")
     parser.add_argument("--home", required=True)
     parser.add_argument("--run-id", required=True)
+    parser.add_argument("--phases", action="store_true")
     args, _ = parser.parse_known_args()
     stop = threading.Event()
 
@@ -32,6 +35,12 @@ def main() -> None:
         stop.set()
 
     threading.Thread(target=watch, daemon=True).start()
+    if args.phases:
+        print(json.dumps({"phase": "building the demo model"}), flush=True)
+        if os.environ.get("FAKE_TRAIN_HOLD_IN_PHASE") == "1":
+            stop.wait()
+            print(json.dumps({"status": "cancelled", "message": "stopped before the first step"}))
+            return
     writer = RunWriter(Path(args.home) / "checkpoints", model="fake", run_id=args.run_id,
                        total_steps=10)  # fmt: skip
     writer.append({"type": "step", "step": 1, "epoch": 0.1, "loss": 1.0, "lr": 1e-4,

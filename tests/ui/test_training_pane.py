@@ -343,3 +343,44 @@ async def test_runs_list_tells_runs_apart_and_shows_one_loss_per_run(
         assert "6.127" not in eta and ("loss 6.138" in eta or size[0] < 100), eta
         placeholder = pane.query_one("#f-model", Input).placeholder
         assert placeholder.endswith(("…", "first run)")), placeholder
+
+
+async def test_a_starting_run_says_what_it_does_and_for_how_long(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before its first step (building the model, loading it) the pane is never silent."""
+    monkeypatch.setattr(
+        training, "TRAIN_COMMAND", (str(Path(__file__).with_name("fake_train.py")),)
+    )
+    monkeypatch.setenv("FAKE_TRAIN_HOLD_IN_PHASE", "1")
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        await pilot.press("s")
+        eta = pane.query_one("#training-eta", Static)
+        charts = pane.query_one("#training-empty", Static)
+        await wait_until(pilot, lambda: "building the demo model" in str(eta.render()),
+                         what="the child's phase on screen")  # fmt: skip
+        line = str(eta.render())
+        assert "starting" in line and "building the demo model … " in line and " s" in line
+        said = str(charts.render())
+        assert "Starting the run: building the demo model …" in said and "x cancels" in said
+        await pilot.press("x")
+        await wait_until(pilot, lambda: not pane.training, what="the run cancelled")
+        assert "building the demo model" not in str(eta.render())
+
+
+def test_train_says_its_phases_before_the_first_step(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jarvis_tui.cli import main
+
+    rc = main(["train", "--home", str(home), "--max-pairs", "8", "--epochs", "1",
+               "--max-length", "64", "--eval-split", "0", "--phases", "--json"])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    lines = capsys.readouterr().out.splitlines()
+    phases = [json.loads(x)["phase"] for x in lines if x.startswith('{"phase"')]
+    assert phases == ["mining SFT pairs", "building the demo model", "starting torch",
+                      "tokenising 8 pairs", "loading the model"]  # fmt: skip
+    summary = json.loads("\n".join(x for x in lines if not x.startswith('{"phase"')))
+    assert summary["status"] == "completed"

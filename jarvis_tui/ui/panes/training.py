@@ -121,6 +121,10 @@ TRAIN_COMMAND: tuple[str, ...] = ("-m", "jarvis_tui")
 TRAIN_NICE = 10
 """The child's scheduling priority below the app's: on a busy machine the screen keeps
 its CPU share (the run's threads, started later, inherit it)."""
+EMPTY_CHARTS = (
+    "No run selected yet. s starts one from the form; runs trained elsewhere (jarvis-tui "
+    "train, another machine) appear in the list and their charts here."
+)
 QUIT_GRACE_S = 5.0
 """On quit, how long a child may take to finish its step and save before it is killed."""
 
@@ -131,6 +135,19 @@ def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _phase_line(raw: bytes) -> Optional[str]:
+    """The phase a ``train --phases`` stdout line names (``{"phase": "…"}``), else None."""
+    if not raw.startswith(b'{"phase"'):
+        return None
+    try:
+        rec = json.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(rec, dict) and len(rec) == 1 and isinstance(rec.get("phase"), str):
+        return one_line(rec["phase"], 80)
+    return None
 
 
 def _signal_name(code: int) -> str:
@@ -402,6 +419,13 @@ class TrainingPane(Pane):
             super().__init__()
             self.summary = summary
 
+    class PhaseChanged(Message):
+        """The training child said what it does before its first step (``--phases``)."""
+
+        def __init__(self, run_id: str, phase: str) -> None:
+            super().__init__()
+            self.run_id, self.phase = run_id, phase
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.store: Any = None
@@ -427,6 +451,9 @@ class TrainingPane(Pane):
         self._await_run = False  # the started run's folder is not in the list yet
         self._tail: Any = None
         self._started_at = 0.0
+        self.phase = ""
+        """What the started run does before its first step ("loading the model")."""
+        self._phase_at = 0.0
         self._loaded = False
         self._last_plot = 0.0
         self._ticks = 0
@@ -467,12 +494,7 @@ class TrainingPane(Pane):
                                       show_percentage=False)  # fmt: skip
                     yield FitLine(id="training-eta")
                 yield Static(id="training-compare")
-                yield Static(
-                    Text("No run selected yet. s starts one from the form; runs trained "
-                         "elsewhere (jarvis-tui train, another machine) appear in the list "
-                         "and their charts here.", style="dim"),
-                    id="training-empty",
-                )  # fmt: skip
+                yield Static(Text(EMPTY_CHARTS, style="dim"), id="training-empty")
                 yield PlotextPlot(id="chart-loss")
                 with Horizontal(id="training-small-charts"):
                     yield PlotextPlot(id="chart-lr")
@@ -678,6 +700,8 @@ class TrainingPane(Pane):
             # row a refresh of the list highlighted meanwhile).
             keep = self.run_id
             self._await_run = False
+            if self.training and self.phase:
+                self.phase, self._phase_at = "the first step", time.monotonic()
         if keep is None and msg.runs:
             keep = msg.runs[0].run_id
         if keep is not None and keep in [r.run_id for r in msg.runs]:
@@ -732,6 +756,8 @@ class TrainingPane(Pane):
         if self._tail is not None and self.followed is not None:
             self._read_tail(self.followed, self._tail)
         self._ticks += 1
+        if self.training and not self.steps:
+            self._update_progress()  # the phase's seconds tick on
         if (
             self._await_run and self.run_id is not None
             and (self.run_path(self.run_id) / "run.json").is_file()
@@ -777,7 +803,8 @@ class TrainingPane(Pane):
         eta = self.query_one("#training-eta", FitLine)
         if not self.steps:
             bar.update(total=100, progress=0)
-            eta.show([])
+            eta.show(self._starting_parts())
+            self._show_starting()
             return
         last = self.steps[-1]
         total = getattr(run, "total_steps", 0) or last["step"]
@@ -809,6 +836,35 @@ class TrainingPane(Pane):
         self.query_one("#training-alerts", Static).update(
             Text("\n".join("⚠ " + a for a in found), style="bold red") if found else Text("")
         )
+
+    def _starting_parts(self) -> list[tuple[int, Text]]:
+        """While a started run has no step yet: what it does, for how long."""
+        if not self.training or self.steps or not self.phase:
+            return []
+        now = time.monotonic()
+        return [
+            (0, Text("starting", style="bold yellow")),
+            (1, Text(f"{self.phase} … {_seconds(now - self._phase_at)}")),
+            (2, Text(f"{_seconds(now - self._started_at)} since s", style="dim")),
+        ]
+
+    def _show_starting(self) -> None:
+        """The chart area's sentence: the started run's phase, or how to start one."""
+        box = self.query_one("#training-empty", Static)
+        if self.training and not self.steps and self.phase:
+            took = _seconds(time.monotonic() - self._phase_at)
+            box.update(Text.assemble(("Starting the run: ", "bold yellow"), self.phase,
+                                     f" … {took}", ("  · x cancels", "dim")))  # fmt: skip
+        else:
+            box.update(Text(EMPTY_CHARTS, style="dim"))
+
+    @on(PhaseChanged)
+    def _phase_changed(self, msg: TrainingPane.PhaseChanged) -> None:
+        if msg.run_id != self.run_id or not self.training:
+            return
+        self.phase, self._phase_at = msg.phase, time.monotonic()
+        if not self.steps:
+            self._update_progress()
 
     def _plot(self) -> None:
         now = time.monotonic()
@@ -967,16 +1023,25 @@ class TrainingPane(Pane):
         self._proc = proc
         self._cancelled = False
         self._await_run = True
-        self._started_at = time.time()
+        self._started_at = self._phase_at = time.monotonic()
+        self.phase = "starting the training process"
         self.followed = None
+        self._tail = None  # the charts wait for the new run's folder
+        self.steps.clear()
+        self.evals.clear()
+        self.epochs.clear()
+        self._last_plot = 0.0
+        self._plot()
         self.refresh_bindings()
         self._status(f"up to {values['max_pairs']:,} pairs")
+        self._update_progress()
         self._train(proc, stderr, run_id, " ".join(argv[1:]))
 
     def train_argv(self, values: dict[str, Any], run_id: str) -> list[str]:
         """The ``jarvis-tui train`` command line for the form's *values*."""
         argv = [sys.executable, *TRAIN_COMMAND, "train", "--home", str(self.session.root),
-                "--run-id", run_id, "--json", "--threads", "ui", "--until-stdin-closes"]  # fmt: skip
+                "--run-id", run_id, "--json", "--threads", "ui", "--until-stdin-closes",
+                "--phases"]  # fmt: skip
         for s in CLI_SETTINGS:
             value = values[s.name]
             if value == "" or value is None:
@@ -994,7 +1059,14 @@ class TrainingPane(Pane):
         from jarvis_tui.learning.training.runs import RunInfo
 
         assert proc.stdout is not None
-        out = proc.stdout.read()  # the --json summary (the child prints nothing else there)
+        summary_lines: list[bytes] = []  # the --json summary, after the phase lines
+        for raw in proc.stdout:
+            phase = _phase_line(raw)
+            if phase is None:
+                summary_lines.append(raw)
+            else:
+                self.post_message(self.PhaseChanged(run_id, phase))
+        out = b"".join(summary_lines)
         code = proc.wait()
         with err:  # the temporary file the child wrote its stderr to
             err.seek(0)
@@ -1205,6 +1277,7 @@ class TrainingPane(Pane):
     @on(RunFinished)
     def _finished(self, msg: TrainingPane.RunFinished) -> None:
         self.training = False
+        self.phase = ""
         self._proc = None
         self.refresh_bindings()
         s = msg.summary
@@ -1228,5 +1301,6 @@ class TrainingPane(Pane):
                 Text("✗ " + visible(one_line(text, 400)), style="bold red")
             )
         self._last_plot = 0.0
+        self._update_progress()  # the starting phase is over, whatever came of it
         self._follow()
         self.action_refresh_runs()
