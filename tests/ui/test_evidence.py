@@ -105,8 +105,8 @@ async def test_Q_puts_the_most_decisive_trace_first_and_labelling_advances(home:
     line = LabelQueue(store).status().line
     store.close()
     app = JarvisApp(home)
-    # wide enough for every status segment: at 120 columns the queue's settling line
-    # is the first to go (rows, labelled, sort and the next reason stay)
+    # wide enough for every status segment (at 120 columns the next reason is cut:
+    # test_queue_status_at_120_columns_shows_how_far_it_is_from_settling)
     async with app.run_test(size=(220, 40)) as pilot:
         await settle(app, pilot)
         time_first = detail_id(app)
@@ -125,6 +125,22 @@ async def test_Q_puts_the_most_decisive_trace_first_and_labelling_advances(home:
         await settle(app, pilot)
         assert "queue order" not in status(app) and "rows 1–" in status(app)
     assert labels(home)[expected.trace_id][0] == 0.8
+
+
+async def test_queue_status_at_120_columns_shows_how_far_it_is_from_settling(home: Path) -> None:
+    """At 120 columns in queue order the queue's settling line ("N more labels to …")
+    shows (cut with "…" if it must be), and the sort says queue order, not time (issue 10)."""
+    store = TraceStore(home / "traces.db")
+    line = LabelQueue(store).status().line
+    store.close()
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("Q")
+        await settle(app, pilot)
+        shown = status(app)
+        assert "queue order (Q)" in shown and "sort time" not in shown
+        assert line[:30] in shown and len(shown.rstrip()) <= 120
 
 
 async def test_routing_enter_opens_the_queue_for_its_cell(home: Path) -> None:

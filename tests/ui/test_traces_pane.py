@@ -564,7 +564,8 @@ async def test_status_line_keeps_state_words_and_fits(workspace: Path) -> None:
             await settle(app, pilot)
             line = status(app)
             assert "·  ·" not in line and not line.rstrip().endswith("·")
-            assert "queue order (Q)" in line and "sort time ↓" in line and "queued" in line
+            # queue order is the sort: the status says so, not "sort time ↓"
+            assert "queue order (Q)" in line and "sort time" not in line and "queued" in line
             assert len(line.rstrip()) <= size[0]
             if size[0] >= 120:
                 assert "labelled" in line
@@ -573,13 +574,36 @@ async def test_status_line_keeps_state_words_and_fits(workspace: Path) -> None:
             pane.post_message(TracesPane.JudgeProgress(489, 489, 489, run))
             await settle(app, pilot)
             line = status(app)
-            assert "sort time ↓" in line and "queue order (Q)" in line
+            assert "sort time" not in line and "queue order (Q)" in line
             if size[0] >= 120:
                 assert "judge judge-x: 0 scored, 489 missing" in line
-            assert line.index("queue order") < line.index("sort")
+            assert line.index("queue order") < line.index("queued")
             await pilot.press("j")
             await settle(app, pilot)
             assert "judge judge-x" not in status(app)
+
+
+async def test_filter_summary_shortens_by_priority_with_an_ellipsis(workspace: Path) -> None:
+    """Five filters on, more than the row holds: the most important (unlabelled, the
+    model, at 120 the agent too) show whole, the summary ends in "…" and fits its
+    row (issue 10)."""
+    from jarvis_tui.traces import TraceFilter
+
+    flt = TraceFilter(agent="orchestrator", model="qwen2.5-coder:7b", query_class="code",
+                      outcome="failure", labelled=False)  # fmt: skip
+    for size in ((120, 40), (80, 24)):
+        app = JarvisApp(workspace)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            app.query_one(TracesPane).show_filter(flt)
+            await settle(app, pilot)
+            head = "F filters: " if size[0] == 120 else "F: "  # short where room is short
+            row = next(ln for ln in screen_text(app).splitlines() if head in ln)
+            summary = row[row.index(head) :].rstrip()
+            assert len(row.rstrip()) <= size[0]
+            assert f"{head}unlabelled · model qwen2.5-coder:7b" in summary
+            assert summary.endswith("…") and "outcome failure" not in summary
+            assert ("agent orchestrator" in summary) == (size[0] == 120)
 
 
 async def test_filter_bar_stays_open_between_picks(workspace: Path) -> None:

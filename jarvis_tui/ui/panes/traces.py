@@ -159,6 +159,29 @@ def _all_cells(row: TraceRow) -> list[Any]:
     ]
 
 
+def fit_filter_summary(parts: list[str], width: int) -> str:
+    """The filter summary ("F filters: a · b · c") in *width* cells: the parts (most
+    important first) that fit whole, then the next one cut with "…" (or a lone "…"
+    for what is left out), so a shortened summary always ends in "…"."""
+    head = "F filters: " if width >= 60 else "F: "
+    out = head
+    for i, part in enumerate(parts):
+        sep = " · " if i else ""
+        rest = i + 1 < len(parts)
+        # keep room for a closing " …" while more parts follow
+        room = width - cell_len(out) - cell_len(sep) - (2 if rest else 0)
+        if cell_len(part) <= room:
+            out += sep + part
+            continue
+        room = width - cell_len(out) - cell_len(sep)
+        if room >= 6:
+            cut = Text(part)
+            cut.truncate(min(room, cell_len(part) - 1), overflow="ellipsis")
+            return out + sep + cut.plain
+        return out + (" …" if cell_len(out) + 2 <= width else "…")
+    return out
+
+
 # --------------------------------------------------------------------------- widgets
 
 
@@ -679,6 +702,7 @@ class TracesPane(Widget):
     def on_resize(self) -> None:
         self.set_class(self.size.height < 26, "-short")
         self.call_after_refresh(self._render_status)  # the status line fits its width
+        self.call_after_refresh(self._render_filter_summary)  # and so does the summary
 
     def on_key(self, event: Any) -> None:
         """The judge's last result shows until the next key (its progress stays); j/k
@@ -948,8 +972,9 @@ class TracesPane(Widget):
         if not self.filter.is_empty():
             # glued to the count it qualifies (a leading space: no " · " before it)
             segs.append((6, f" (filtered; {self._store_total:,} in store)", "dim", False))
-        arrow = "↓" if self.descending else "↑"
-        segs.append((0, f"sort {SORT_LABELS[self.sort]} {arrow}", "", False))
+        if not self.queue_mode:  # in queue order, "queue order (Q)" is the sort
+            arrow = "↓" if self.descending else "↑"
+            segs.append((0, f"sort {SORT_LABELS[self.sort]} {arrow}", "", False))
         if not self.auto_advance:
             segs.append((1, "auto-advance off", "yellow", False))
         if self.store is not None and self.store.read_only:
@@ -963,13 +988,16 @@ class TracesPane(Widget):
         if self._loading:
             segs.append((3, "loading…", "dim", False))
         if self._judge_line:  # progress, or the last result until the next key
-            segs.append((3, one_line(self._judge_line, 160), "bold magenta", True))
+            segs.append((1, one_line(self._judge_line, 160), "bold magenta", True))
         if self.queue_mode:
+            # How far the queue is from settling is the queue's key state: it comes
+            # right after the counts (cut with "…" to the room left), why this trace
+            # is next after it.
+            if self._queue_line:
+                segs.append((1, one_line(self._queue_line, 200), "bold", True))
             why = self._queue_why.get(self._current_id() or "")
             if why:
                 segs.append((4, f"next: {one_line(why, 120)}", "", True))
-            if self._queue_line:
-                segs.append((5, one_line(self._queue_line, 200), "bold", True))
         now = time.monotonic()
         while self._label_times and now - self._label_times[0] > 60:
             self._label_times.popleft()
@@ -1113,20 +1141,24 @@ class TracesPane(Widget):
 
     def _render_filter_summary(self) -> None:
         flt = self.filter
+        # Most important first: what the rows are (labelled or not), then who made
+        # them, then the narrower filters.
         parts = []
-        for name, value in (("agent", flt.agent), ("model", flt.model),
+        if flt.labelled is not None:
+            parts.append("labelled" if flt.labelled else "unlabelled")
+        for name, value in (("model", flt.model), ("agent", flt.agent),
                             ("class", flt.query_class), ("outcome", flt.outcome)):  # fmt: skip
             if value:
                 parts.append(f"{name} {one_line(value, 24)}")
-        if flt.labelled is not None:
-            parts.append("labelled" if flt.labelled else "unlabelled")
         if flt.since is not None:
             window = self.query_one("#f-time", Select).value
             label = next((lb for lb, secs in TIME_RANGES if str(secs) == window), "since …")
             parts.append(label)
         summary = self.query_one("#filter-summary", Static)
         if parts:
-            summary.update(Text("F filters: " + " · ".join(parts), style="bold"))
+            # The summary may take 60% of the row (traces.tcss), less its padding.
+            room = max(12, int((self.size.width or 120) * 0.6) - 2)
+            summary.update(Text(fit_filter_summary(parts, room), style="bold"))
         else:
             summary.update(Text("F filters", style="dim"))
         self.set_class(bool(parts), "-filtered")
