@@ -22,49 +22,64 @@ class KeyFooter(Footer):
     Widths are measured from each key's text and styles, so any stylesheet is honoured.
     """
 
-    def compose(self) -> ComposeResult:
+    _composed: list[tuple[str, str, str, str, bool, str, bool]] | None = None
+    """The entries the keys on screen were made from (None before the first compose)."""
+
+    def _entries(self) -> list[tuple[str, str, str, str, bool, str, bool]]:
+        """What the footer shows, in order: ``(key, key display, description, action,
+        enabled, tooltip, is the palette's key)`` per entry."""
         if not self._bindings_ready:
-            return
+            return []
         active = self.screen.active_bindings
-        first: dict[str, FooterKey] = {}
+        first: dict[str, tuple[str, str, str, str, bool, str, bool]] = {}
         own: list[str] = []
         app_keys: list[str] = []
         for node, binding, enabled, tooltip in active.values():
             if not binding.show or binding.action in first:
                 continue
-            first[binding.action] = FooterKey(
-                binding.key,
-                self.app.get_key_display(binding),
-                binding.description,
-                binding.action,
-                disabled=not enabled,
-                tooltip=tooltip,
-            ).data_bind(compact=Footer.compact)
+            first[binding.action] = (
+                binding.key, self.app.get_key_display(binding), binding.description,
+                binding.action, enabled, tooltip, False,
+            )  # fmt: skip
             (app_keys if node is self.app else own).append(binding.action)
         app_keys.sort(key=lambda action: action != HELP_ACTION)  # stable: help first
-        for action in own + app_keys:
-            yield first[action]
+        entries = [first[action] for action in own + app_keys]
         if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
             palette = active.get(self.app.COMMAND_PALETTE_BINDING)
             if palette is not None:
                 _node, binding, enabled, tooltip = palette
-                yield FooterKey(
-                    binding.key,
-                    self.app.get_key_display(binding),
-                    binding.description,
-                    binding.action,
-                    classes="-command-palette",
-                    disabled=not enabled,
-                    tooltip=tooltip or binding.description,
-                )
+                entries.append((
+                    binding.key, self.app.get_key_display(binding), binding.description,
+                    binding.action, enabled, tooltip or binding.description, True,
+                ))  # fmt: skip
+        return entries
+
+    def compose(self) -> ComposeResult:
+        self._composed = entries = self._entries()
+        for key, display, description, action, enabled, tooltip, palette in entries:
+            entry = FooterKey(
+                key, display, description, action,
+                classes="-command-palette" if palette else "",
+                disabled=not enabled, tooltip=tooltip,
+            )  # fmt: skip
+            if palette:
+                yield entry
+                continue
+            # Born in the footer's style: FooterKey's own default (compact) would be
+            # applied on mount and then undone by the binding, two restyles per key.
+            entry.set_reactive(FooterKey.compact, self.compact)
+            yield entry.data_bind(compact=Footer.compact)
 
     async def recompose(self) -> None:
-        await super().recompose()
+        # The footer is asked to recompose on every change of focus or bindings (many
+        # at start); the same keys as shown are only fitted again, not rebuilt.
+        if self._composed is None or self._entries() != self._composed:
+            await super().recompose()
         self._fit()  # before the first paint of the new keys: no frame shows them cut
 
     def _on_resize(self, event: events.Resize) -> None:
-        # Entries hidden at the old width may fit now: lay them all out again.
-        self.call_after_refresh(self.recompose)
+        # Entries hidden at the old width may fit now: fit them all again.
+        self.call_after_refresh(self._fit)
 
     def _fit(self) -> None:
         """Hide every entry from the first that does not fit whole."""
