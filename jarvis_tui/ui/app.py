@@ -332,6 +332,15 @@ class JarvisApp(App[int]):
         for word in ("NAV", "EDIT", "SEARCH"):
             label.set_class(mode == word, f"-{word.lower()}")
 
+    async def action_quit(self) -> None:
+        """ctrl+q: quit, unless a pane first stops work of its own (a training child
+        finishing its step): it says so on screen and ends the app once that is done;
+        a second ctrl+q quits at once (a pane's ``hold_quit()``: TrainingPane)."""
+        panes = [p for p in self._panes.values() if p.is_mounted and hasattr(p, "hold_quit")]
+        holding = [p.hold_quit() for p in panes]  # type: ignore[attr-defined]  # all asked
+        if not any(holding):
+            self.exit()
+
     def action_navigate(self) -> None:
         """Escape: leave any field (or nothing focused) for the pane's main table."""
         if isinstance(self.screen, ModalScreen):

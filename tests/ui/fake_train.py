@@ -4,7 +4,8 @@ folder with one step, holds until cancelled (its stdin closes, or the cancel fil
 appears), then ends the run ``cancelled`` and prints the summary as ``--json`` would.
 Fast: no torch, no model. With ``--phases`` it first prints a phase line, as
 ``jarvis-tui train --phases`` does; with ``FAKE_TRAIN_HOLD_IN_PHASE=1`` in its
-environment it then holds in that phase (no run folder yet) until cancelled.
+environment it then holds in that phase (no run folder yet) until cancelled. With
+``FAKE_TRAIN_IGNORE_STOP=1`` it never stops by itself (only a signal ends it).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def main() -> None:
                        total_steps=10)  # fmt: skip
     writer.append({"type": "step", "step": 1, "epoch": 0.1, "loss": 1.0, "lr": 1e-4,
                    "tokens": 10, "tokens_per_s": 100.0, "elapsed": 0.1, "eta": 1.0})  # fmt: skip
+    if os.environ.get("FAKE_TRAIN_IGNORE_STOP") == "1":
+        threading.Event().wait()  # a stuck child: only a kill ends it
     while not stop.wait(0.05) and not (writer.path / CANCEL_FILE).exists():
         pass
     writer.finish("cancelled", final_loss=1.0, steps_done=1)

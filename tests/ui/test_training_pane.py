@@ -384,3 +384,54 @@ def test_train_says_its_phases_before_the_first_step(
                       "tokenising 8 pairs", "loading the model"]  # fmt: skip
     summary = json.loads("\n".join(x for x in lines if not x.startswith('{"phase"')))
     assert summary["status"] == "completed"
+
+
+FAKE_TRAIN = str(Path(__file__).with_name("fake_train.py"))
+
+
+async def test_ctrl_q_during_a_run_says_it_stops_the_run_then_quits(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(training, "TRAIN_COMMAND", (FAKE_TRAIN,))
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        pane = await open_training(app, pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(pane.steps) == 1, what="its one step")
+        run = pane.run_path(pane.run_id or "")
+        await pilot.press("ctrl+q")
+        # The child stops at once here: the app ends by itself, once it is gone.
+        await wait_until(pilot, lambda: app.return_code is not None, what="the app to end")
+    assert any("stopping the training run" in n.message for n in app._notifications)
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "cancelled"
+    _wait_gone(info["pid"], "the training process")
+
+
+async def test_a_second_ctrl_q_quits_now_and_kills_a_stuck_run(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(training, "TRAIN_COMMAND", (FAKE_TRAIN,))
+    monkeypatch.setenv("FAKE_TRAIN_IGNORE_STOP", "1")
+    monkeypatch.setattr(training, "QUIT_GRACE_S", 600.0)  # only the second ctrl+q ends it
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        pane = await open_training(app, pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(pane.steps) == 1, what="its one step")
+        pid = json.loads((pane.run_path(pane.run_id or "") / "run.json").read_text())["pid"]
+        await pilot.press("ctrl+q")
+        await settle(app, pilot, ignore={"training.run"})  # (the child never ends)
+        # Still running, and it says why and how to quit now.
+        assert app.return_code is None
+        said = [n.message for n in app._notifications]
+        assert any("stopping the training run" in m and "ctrl+q again: quit now" in m
+                   for m in said), said  # fmt: skip
+        status = str(pane.query_one("#training-status", Static).render())
+        assert "quitting: stopping the run" in status, status
+        await pilot.press("r")  # keys still work meanwhile
+        await settle(app, pilot, ignore={"training.run"})
+        assert _alive(pid)
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: app.return_code is not None, what="the app to end")
+    _wait_gone(pid, "the stuck training process")

@@ -448,6 +448,7 @@ class TrainingPane(Pane):
         """The run the pane's training process writes (its folder in checkpoints/)."""
         self._proc: Optional[subprocess.Popen[bytes]] = None
         self._cancelled = False
+        self._quitting = False  # ctrl+q asked; the app ends when the children are gone
         self._await_run = False  # the started run's folder is not in the list yet
         self._tail: Any = None
         self._started_at = 0.0
@@ -659,7 +660,10 @@ class TrainingPane(Pane):
         parts: list[tuple[int, Text]] = []
         if getattr(self, "missing", None):
             parts.append((0, Text("train extra missing: " + INSTALL_TRAIN, style="bold red")))
-        if self.training:
+        if self._quitting and self._children():
+            parts.append((0, Text("quitting: stopping the run · ctrl+q again: quit now",
+                                  style="bold red")))  # fmt: skip
+        elif self.training:
             parts.append((0, Text("training…", style="bold yellow")))
         run = self._run(self.followed) if self.followed else None
         if run is not None:
@@ -1121,6 +1125,42 @@ class TrainingPane(Pane):
             except OSError:
                 pass
 
+    def _children(self) -> list[subprocess.Popen[bytes]]:
+        """This pane's child processes that still run (training)."""
+        return [p for p in (self._proc,) if p is not None and p.poll() is None]
+
+    def hold_quit(self) -> bool:
+        """The app is asked to quit (ctrl+q). With a child running: ask it to stop
+        (its step finishes, the adapter is saved), say so, and hold the quit (True)
+        until it is gone, then end the app (:meth:`_quit_when_done`); a child still
+        there after QUIT_GRACE_S, or a second ctrl+q, is killed and the app ends now."""
+        children = self._children()
+        if not children:
+            return False
+        if self._quitting:  # the second ctrl+q: quit now
+            for proc in children:
+                _kill_group(proc, signal.SIGKILL)
+            return False
+        self._quitting = True
+        self.action_cancel()
+        what = "the training run" if self.training else "the evaluation"
+        self.app.notify(f"stopping {what}: finishing the current step and saving … "
+                        "(ctrl+q again: quit now)", title="Quitting",
+                        timeout=QUIT_GRACE_S + 10, markup=False)  # fmt: skip
+        self._status()
+        self.set_timer(QUIT_GRACE_S, self._quit_overdue)
+        return True
+
+    def _quit_overdue(self) -> None:
+        """The grace period is over: what still runs is killed (the app then ends)."""
+        for proc in self._children():
+            _kill_group(proc, signal.SIGKILL)
+
+    def _quit_when_done(self) -> None:
+        """A child ended: when the app is quitting and none is left, it ends now."""
+        if self._quitting and not self._children():
+            self.app.exit()
+
     def on_unmount(self) -> None:
         """The app quits: a running child stops cleanly, or is killed after a grace period."""
         proc = self._proc
@@ -1279,6 +1319,9 @@ class TrainingPane(Pane):
         self.training = False
         self.phase = ""
         self._proc = None
+        if self._quitting:
+            self._quit_when_done()
+            return
         self.refresh_bindings()
         s = msg.summary
         status = s.get("status", "?")
