@@ -337,7 +337,7 @@ class JarvisApp(App[int]):
         finishing its step): it says so on screen and ends the app once that is done;
         a second ctrl+q quits at once (a pane's ``hold_quit()``: TrainingPane)."""
         panes = [p for p in self._panes.values() if p.is_mounted and hasattr(p, "hold_quit")]
-        holding = [p.hold_quit() for p in panes]  # type: ignore[attr-defined]  # all asked
+        holding = [p.hold_quit() for p in panes]  # every one is asked
         if not any(holding):
             self.exit()
 
