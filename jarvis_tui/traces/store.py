@@ -64,6 +64,13 @@ BULK_MIGRATE_ROWS = 50_000
 a second); above, the rows are mirrored in short transactions."""
 MIGRATE_TX_SECONDS = 0.25
 """Target length of each write transaction of a large first open."""
+MIGRATE_CLASSIFY_BATCH = 5_000
+"""Traces a large first open classifies per batch, ahead of the writer and outside
+any transaction (~0.2 s of Python each; see ``TraceStore._mirror_pipelined``)."""
+MIGRATE_FIRST_TX_ROWS = 2_000
+"""Traces in the first write transaction of a large first open (then sized by time)."""
+MIGRATE_MAX_TX_ROWS = 200_000
+"""Most traces one write transaction of a large first open mirrors."""
 RECLASS_BLOCKING_ROWS = 50_000
 """Up to this many traces (~2 s), a store whose classes came from another classifier
 version is re-classified during the open; above, in a background thread."""
@@ -427,8 +434,12 @@ _JT_INDEXES = (
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_score ON jt_rows(coalesce(feedback, -1.0))",
     # Covering, in GROUP BY order: per class × model × agent × outcome statistics
     # over every trace stream from this index without a sort (1.7 s → 0.3 s at 1M).
+    # id after the group: a new trace goes at the end of its group (a few hundred hot
+    # pages), not at a random place by latency, which made this index half the cost
+    # of mirroring a trace (stores opened before keep the one they have, which
+    # ordered a group by feedback, latency, tokens; no query depends on that order).
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_group ON jt_rows"
-    "(qclass, model, agent, outcome, feedback, latency, tokens)",
+    "(qclass, model, agent, outcome, id, feedback, latency, tokens)",
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_latency ON jt_rows(latency)",
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_tokens ON jt_rows(tokens)",
     "CREATE INDEX IF NOT EXISTS {s}.jt_rows_unclassified ON jt_rows(id) WHERE qclass IS NULL",
@@ -1593,7 +1604,7 @@ class TraceStore:
         self._backfill_hours(report)
         self._backfill_calls(report)
         if not bulk:
-            self._mirror_new_rows(progress=report, adaptive=True)
+            self._mirror_pipelined(report)
             with self._conn() as conn:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("PRAGMA analysis_limit=1000")
@@ -1628,21 +1639,179 @@ class TraceStore:
                 " ON jt_steps_map(trace_id, step_index)"
             )
 
+    def _mirror_pipelined(self, progress: ProgressFn) -> int:
+        """A large first open: mirror every trace past the watermark, fast, beside a
+        running OpenJarvis.
+
+        Classifying a query is Python (~40 µs); the rest of a trace's mirroring is
+        SQL that releases the GIL. So a thread classifies the next traces
+        (``MIGRATE_CLASSIFY_BATCH`` at a time, outside any transaction) while this
+        one writes the classified ones: their classes go into a temp table (no lock
+        on the file), then one short write transaction (``BEGIN IMMEDIATE``, about
+        ``MIGRATE_TX_SECONDS``, sized by the last one's length) copies those traces
+        into jt_rows joined to their classes, adds their totals and tool calls and
+        moves the watermark. A killed open resumes from the last committed
+        watermark; traces OpenJarvis adds meanwhile are mirrored at the end.
+        """
+        s = self._schema
+        with self._conn() as c:
+            start = int(
+                c.execute(f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'").fetchone()[0]
+            )
+            top = c.execute("SELECT coalesce(max(id), 0) FROM main.traces").fetchone()[0]
+        total = max(0, top - start)
+        ahead: queue.Queue[Any] = queue.Queue(maxsize=4)
+        stop = threading.Event()
+        worker = threading.Thread(
+            target=self._classify_ahead, args=(start, ahead, stop),
+            name="jarvis-tui-classify", daemon=True,
+        )  # fmt: skip
+        worker.start()
+        added, rows_per_tx = 0, MIGRATE_FIRST_TX_ROWS
+        try:
+            with self._conn() as c:
+                # The indexes' pages stay cached from one transaction to the next, and
+                # a page written by several of them is checkpointed once (16 MiB).
+                c.execute("PRAGMA cache_size=-65536")
+                c.execute("PRAGMA wal_autocheckpoint=4096")
+                c.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS jt_classes"
+                    " (id INTEGER PRIMARY KEY, qclass TEXT NOT NULL)"
+                )
+                buffer: list[tuple[int, str]] = []  # classified, in id order
+                done = False
+
+                def take(block: bool) -> bool:
+                    """One classified batch into *buffer*; False when none came."""
+                    nonlocal done
+                    try:
+                        item = ahead.get() if block else ahead.get_nowait()
+                    except queue.Empty:
+                        return False
+                    if item is None:
+                        done = True
+                        return False
+                    if isinstance(item, BaseException):
+                        raise item
+                    buffer.extend(item)
+                    return True
+
+                try:
+                    while True:
+                        if not done and not buffer:
+                            take(block=True)
+                        while not done and len(buffer) < rows_per_tx and take(block=False):
+                            pass
+                        if not buffer:
+                            if done:
+                                break
+                            continue
+                        classes = buffer[:rows_per_tx]
+                        del buffer[:rows_per_tx]
+                        c.execute("DELETE FROM temp.jt_classes")
+                        c.executemany("INSERT INTO temp.jt_classes VALUES (?, ?)", classes)
+                        t0 = time.perf_counter()
+                        c.execute("BEGIN IMMEDIATE")
+                        try:
+                            added += self._mirror_classified(c)
+                            c.execute("COMMIT")
+                        except BaseException:
+                            if c.in_transaction:
+                                c.execute("ROLLBACK")
+                            raise
+                        took = time.perf_counter() - t0
+                        if took < MIGRATE_TX_SECONDS / 2:
+                            rows_per_tx = min(rows_per_tx * 2, MIGRATE_MAX_TX_ROWS)
+                        elif took > MIGRATE_TX_SECONDS:
+                            rows_per_tx = max(rows_per_tx // 2, 100)
+                        if total:
+                            progress("mirroring", min(added, total), total)
+                finally:
+                    c.execute("DELETE FROM temp.jt_classes")
+                    c.execute("PRAGMA cache_size=-16384")
+                    c.execute("PRAGMA wal_autocheckpoint=1000")
+        finally:
+            stop.set()
+            while worker.is_alive():  # unblock a worker waiting to hand over a batch
+                try:
+                    ahead.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            worker.join()
+        # Traces added after the classifier's last read (and any it could not see).
+        return added + self._mirror_new_rows()
+
+    def _classify_ahead(self, start: int, out: queue.Queue[Any], stop: threading.Event) -> None:
+        """Thread of :meth:`_mirror_pipelined`: classify the traces past *start* in id
+        order, a list of ``(id, class)`` per batch onto *out*; then None (an
+        exception first, if one stopped it)."""
+
+        def put(item: Any) -> bool:
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    pass
+            return False
+
+        lo = start
+        try:
+            with self._conn() as conn:
+                while not stop.is_set():
+                    rows = conn.execute(
+                        "SELECT id, CAST(trace_id AS BLOB), CAST(coalesce(query, '') AS BLOB)"
+                        " FROM main.traces WHERE id > ? ORDER BY id LIMIT ?",
+                        (lo, MIGRATE_CLASSIFY_BATCH),
+                    ).fetchall()
+                    if rows:
+                        lo = rows[-1][0]
+                        batch = [(rid, self._classify_row(tid, q)) for rid, tid, q in rows]
+                        if not put(batch):
+                            return
+                    if len(rows) < MIGRATE_CLASSIFY_BATCH:
+                        break
+        except BaseException as exc:  # noqa: BLE001 - raised again by the writer
+            put(exc)
+        put(None)
+
+    def _mirror_classified(self, conn: sqlite3.Connection) -> int:
+        """Inside a transaction: mirror the traces whose classes are in
+        ``temp.jt_classes`` (those at or below the watermark were mirrored meanwhile,
+        by a save of ours: left out), with their totals; returns how many."""
+        s = self._schema
+        wm = int(
+            conn.execute(f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'").fetchone()[0]
+        )
+        top = conn.execute("SELECT max(id) FROM temp.jt_classes").fetchone()[0]
+        if top is None or top <= wm:
+            return 0
+        cur = conn.execute(
+            f"INSERT OR IGNORE INTO {s}.jt_rows"
+            "(id, started_at, qclass, agent, model, outcome, feedback, latency, tokens)"
+            f" SELECT t.id, {_number_sql('t.started_at', '0.0', VALUE_LIMIT)}, c.qclass,"
+            f" coalesce(t.agent, ''), coalesce(t.model, ''), t.outcome,"
+            f" {_number_sql('t.feedback')},"
+            f" {_number_sql('t.total_latency_seconds', '0.0', VALUE_LIMIT)},"
+            f" {_number_sql('t.total_tokens', '0', VALUE_LIMIT)}"
+            # CROSS JOIN: the classes drive (the planner would scan every trace).
+            " FROM temp.jt_classes c CROSS JOIN main.traces t ON t.id = c.id"
+            " WHERE c.id > ? ORDER BY c.id",
+            (wm,),
+        )
+        self._agg_rows(conn, wm, top, tools=not self.read_only)
+        conn.execute(f"UPDATE {s}.jt_meta SET value = ? WHERE key='mirrored_id'", (top,))
+        return max(int(cur.rowcount), 0)
+
     def _mirror_new_rows(
         self,
         *,
         progress: Optional[ProgressFn] = None,
         chunk: int = 20_000,
         conn: Optional[sqlite3.Connection] = None,
-        adaptive: bool = False,
     ) -> int:
-        """Copy traces past the mirrored watermark into ``jt_rows``, classifying them.
-
-        *adaptive*: size each transaction so it holds the write lock for about
-        ``MIGRATE_TX_SECONDS`` (the indexes are maintained row by row then).
-        """
-        if adaptive:
-            chunk = 1_000
+        """Copy traces past the mirrored watermark into ``jt_rows``, classifying them
+        (in transactions of up to *chunk* traces)."""
         if conn is not None:
             return self._mirror_chunk(conn, chunk=10**12)[0]
         s = self._schema
@@ -1653,7 +1822,6 @@ class TraceStore:
         total = max(0, top - start)
         added = 0
         while True:
-            t0 = time.perf_counter()
             with self._conn() as c:
                 c.execute("BEGIN IMMEDIATE" if not self.read_only else "BEGIN")
                 try:
@@ -1663,12 +1831,6 @@ class TraceStore:
                     c.execute("ROLLBACK")
                     raise
             added += n
-            if adaptive:
-                took = time.perf_counter() - t0
-                if took < MIGRATE_TX_SECONDS / 2:
-                    chunk = min(chunk * 2, 50_000)
-                elif took > MIGRATE_TX_SECONDS:
-                    chunk = max(chunk // 2, 100)
             if progress and total:
                 progress("mirroring", min(added, total), total)
             if done:
