@@ -67,6 +67,14 @@ MIGRATE_TX_SECONDS = 0.25
 MIGRATE_CLASSIFY_BATCH = 5_000
 """Traces a large first open classifies per batch, ahead of the writer and outside
 any transaction (~0.2 s of Python each; see ``TraceStore._mirror_pipelined``)."""
+MIGRATE_IDLE_TX_SECONDS = 1.0
+"""Length of each write transaction of a large first open while no other connection
+has committed to the file for ``MIGRATE_QUIET_SECONDS`` (nobody writes beside us, so
+nobody waits): fewer, larger commits, each index page written once for more traces.
+A writer that starts then waits one such transaction at most; its commits put the
+open back to ``MIGRATE_TX_SECONDS``."""
+MIGRATE_QUIET_SECONDS = 5.0
+"""How long without another connection's commit counts as nobody writing beside us."""
 MIGRATE_FIRST_TX_ROWS = 2_000
 """Traces in the first write transaction of a large first open (then sized by time)."""
 MIGRATE_MAX_TX_ROWS = 200_000
@@ -1306,6 +1314,11 @@ class TraceStore:
             return not thread.is_alive()
         return True
 
+    migrate_schema_tx_seconds = 0.0
+    """Length of the first open's schema transaction (for the benchmark)."""
+    migrate_max_tx_seconds = 0.0
+    """Longest write transaction of the first open, the schema one included: the
+    longest a running OpenJarvis can wait on us then (for the benchmark)."""
     reclass_max_tx_seconds = 0.0
     """Longest write transaction of the last re-classification (for the benchmark)."""
 
@@ -1510,6 +1523,7 @@ class TraceStore:
                 wm = int(row[0]) if row else 0
             bulk = self.read_only or top - wm <= BULK_MIGRATE_ROWS
             conn.execute("BEGIN IMMEDIATE" if not self.read_only else "BEGIN")
+            t_schema = time.perf_counter()
             try:
                 had_agg = conn.execute(
                     f"SELECT 1 FROM {s}.sqlite_master WHERE type='table' AND name='jt_agg'"
@@ -1596,6 +1610,8 @@ class TraceStore:
                         (SCHEMA_VERSION,),
                     )
                 conn.execute("COMMIT")
+                self.migrate_schema_tx_seconds = time.perf_counter() - t_schema
+                self.migrate_max_tx_seconds = self.migrate_schema_tx_seconds
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -1668,6 +1684,9 @@ class TraceStore:
         )  # fmt: skip
         worker.start()
         added, rows_per_tx = 0, MIGRATE_FIRST_TX_ROWS
+        # Until MIGRATE_QUIET_SECONDS pass without another connection's commit,
+        # someone may be writing beside us: short transactions.
+        last_version, last_foreign = None, time.perf_counter()
         try:
             with self._conn() as c:
                 # The indexes' pages stay cached from one transaction to the next, and
@@ -1710,7 +1729,12 @@ class TraceStore:
                         del buffer[:rows_per_tx]
                         c.execute("DELETE FROM temp.jt_classes")
                         c.executemany("INSERT INTO temp.jt_classes VALUES (?, ?)", classes)
+                        version = c.execute("PRAGMA data_version").fetchone()[0]
                         t0 = time.perf_counter()
+                        if version != last_version:  # another connection committed
+                            last_version, last_foreign = version, t0
+                        quiet = t0 - last_foreign >= MIGRATE_QUIET_SECONDS
+                        budget = MIGRATE_IDLE_TX_SECONDS if quiet else MIGRATE_TX_SECONDS
                         c.execute("BEGIN IMMEDIATE")
                         try:
                             added += self._mirror_classified(c)
@@ -1720,10 +1744,11 @@ class TraceStore:
                                 c.execute("ROLLBACK")
                             raise
                         took = time.perf_counter() - t0
-                        if took < MIGRATE_TX_SECONDS / 2:
-                            rows_per_tx = min(rows_per_tx * 2, MIGRATE_MAX_TX_ROWS)
-                        elif took > MIGRATE_TX_SECONDS:
-                            rows_per_tx = max(rows_per_tx // 2, 100)
+                        self.migrate_max_tx_seconds = max(self.migrate_max_tx_seconds, took)
+                        # The next one sized to ~80% of the budget (at most twice this).
+                        fits = len(classes) * min(2.0, 0.8 * budget / max(took, 1e-3))
+                        if len(classes) >= rows_per_tx or fits < rows_per_tx:
+                            rows_per_tx = int(min(max(fits, 100), MIGRATE_MAX_TX_ROWS))
                         if total:
                             progress("mirroring", min(added, total), total)
                 finally:

@@ -53,7 +53,9 @@ def test_openjarvis_writer_beside_save_many_loses_nothing(tmp_path: Path) -> Non
 
 def test_openjarvis_writer_beside_a_first_open_loses_nothing(tmp_path: Path) -> None:
     db = build_oj_file(tmp_path / "traces.db", 20_000)
-    (saved, failed, errors, _longest), _took = beside_first_open(db, SECONDS)
+    (saved, failed, errors, _longest), _took, _schema_tx, _mirror_tx = beside_first_open(
+        db, SECONDS
+    )
     assert failed == 0, errors
     with TraceStore(db) as store:
         assert store.count() == 20_000 + saved
