@@ -627,3 +627,42 @@ async def test_filter_bar_stays_open_between_picks(workspace: Path) -> None:
         await settle(app, pilot)
         assert not app.query_one("#filter-bar").display
         assert "model" in str(app.query_one("#filter-summary", Static).render())
+
+
+async def test_facets_start_after_the_first_rows_and_pickers_say_counting(
+    workspace: Path, monkeypatch
+) -> None:
+    """The facets (every agent and model, a scan of the whole store) start only once the
+    first rows are on screen; until they answer the pickers say "counting…" (issue 15)."""
+    import threading
+
+    from jarvis_tui.ui.testing import wait_until
+
+    calls: list[str] = []
+    release = threading.Event()
+    page, facets = TraceStore.page, TraceStore.facets
+
+    def slow_facets(self):
+        calls.append("facets")
+        release.wait(60)
+        return facets(self)
+
+    def counted_page(self, *args, **kwargs):
+        calls.append("page")
+        return page(self, *args, **kwargs)
+
+    monkeypatch.setattr(TraceStore, "facets", slow_facets)
+    monkeypatch.setattr(TraceStore, "page", counted_page)
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "facets" in calls, what="the facets asked")
+        assert calls.index("page") < calls.index("facets")
+        assert "rows 1–" in status(app)
+        await pilot.press("F")
+        await pilot.pause()
+        bar = [ln for ln in screen_text(app).splitlines() if "outcome" in ln][0]
+        assert bar.count("counting…") == 2 and "agent" not in bar
+        release.set()
+        await settle(app, pilot)
+        bar = [ln for ln in screen_text(app).splitlines() if "outcome" in ln][0]
+        assert "counting…" not in bar and "agent" in bar and "model" in bar

@@ -652,6 +652,7 @@ class TracesPane(Widget):
         self._detail_history: list[Any] = []
         self._full_view: Optional[TraceScreen] = None
         self._counted = False
+        self._facets_started = False
         self.queue_mode = False
         """Q: the table shows the labelling queue (most decisive unlabelled first)."""
         self.queue_scope: tuple[Optional[str], Optional[str]] = (None, None)
@@ -671,8 +672,8 @@ class TracesPane(Widget):
             )  # fmt: skip
             yield Static(Text("F filters", style="dim"), id="filter-summary")
         with Horizontal(id="filter-bar"):
-            yield Select([], prompt="agent", id="f-agent")
-            yield Select([], prompt="model", id="f-model")
+            yield Select([], prompt="counting…", id="f-agent")  # until the facets come
+            yield Select([], prompt="counting…", id="f-model")
             yield Select([(c, c) for c in QUERY_CLASSES], prompt="class", id="f-class")
             yield Select(
                 [("success", "success"), ("failure", "failure"), ("unknown", "unknown")],
@@ -726,7 +727,9 @@ class TracesPane(Widget):
     def store_opened(self, store: TraceStore) -> None:
         self.store = store
         self.query_one(TraceTable).loading = False
-        self._load_facets()
+        # The facets (every agent and model, for the pickers) scan the whole store:
+        # they start once the first rows are painted (_first_rows_painted), not beside
+        # the first page (issue 15); the pickers say "counting…" until they answer.
         self.reload()
         self._poll_timer = self.set_interval(POLL_SECONDS, self._poll)
         self.focus_default()
@@ -841,13 +844,17 @@ class TracesPane(Widget):
         if self.query_one(TraceTable).judge is None and evidence.has_judge_scores(self.store):
             self.app.call_from_thread(self._show_judge_column)
 
+    def _first_rows_painted(self) -> None:
+        """The first rows are on screen: now the facets may scan the store (once)."""
+        if not self._facets_started:
+            self._facets_started = True
+            self.call_after_refresh(self._load_facets)
+
     def _set_facets(self, facets: dict[str, list[str]]) -> None:
-        self.query_one("#f-agent", Select).set_options(
-            (one_line(a, 30), a) for a in facets["agents"]
-        )
-        self.query_one("#f-model", Select).set_options(
-            (one_line(m, 30), m) for m in facets["models"]
-        )
+        for sel_id, name in (("#f-agent", "agent"), ("#f-model", "model")):
+            sel = self.query_one(sel_id, Select)
+            sel.set_options((one_line(v, 30), v) for v in facets[name + "s"])
+            sel.prompt = name
         table = self.query_one(TraceTable)
         table.name_widths = {
             key: max((len(one_line(n, 40)) for n in facets[key + "s"]), default=0)
@@ -899,6 +906,7 @@ class TracesPane(Widget):
         self._render_status()
         self.call_after_refresh(self._render_status)  # once the table knows its height
         self.refresh_bindings()  # label keys apply only when a row is selected
+        self._first_rows_painted()
 
     def _set_window(self, rows: list[TraceRow], offset: int, anchor: Optional[tuple],
                     more_after: bool) -> None:  # fmt: skip
@@ -1622,6 +1630,7 @@ class TracesPane(Widget):
         self._render_status()
         self.call_after_refresh(self._render_status)
         self.refresh_bindings()
+        self._first_rows_painted()
 
     # ------------------------------------------------------------ the LLM judge
 
