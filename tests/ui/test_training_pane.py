@@ -341,8 +341,14 @@ async def test_runs_list_tells_runs_apart_and_shows_one_loss_per_run(
         eta = str(pane.query_one("#training-eta").render())
         # the same loss as the list (a narrow line may drop it, never show another)
         assert "6.127" not in eta and ("loss 6.138" in eta or size[0] < 100), eta
-        placeholder = pane.query_one("#f-model", Input).placeholder
-        assert placeholder.endswith(("…", "first run)")), placeholder
+        field = pane.query_one("#f-model", Input)
+        placeholder = field.placeholder
+        # whole in its box (a shorter form where narrow), or cut with …
+        assert placeholder in training.MODEL_PLACEHOLDERS or placeholder.endswith("…")
+        assert len(placeholder) < field.content_size.width, (placeholder, field.content_size)
+        assert "tiny-lm" in placeholder
+        if size[0] >= 120:  # room to say it is the default
+            assert placeholder == "models/tiny-lm (default)"
 
 
 async def test_a_starting_run_says_what_it_does_and_for_how_long(

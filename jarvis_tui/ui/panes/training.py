@@ -110,6 +110,41 @@ class FitLine(Static):
         return fit(self.parts, max(1, self.size.width)) if self.parts else Text("")
 
 
+MODEL_PLACEHOLDERS = (
+    "models/tiny-lm (built on first run)",
+    "models/tiny-lm (default)",
+    "models/tiny-lm",
+)
+"""The model field's placeholder, longest first: the longest that fits its box is shown."""
+
+
+class FittedInput(Input):
+    """A form field whose placeholder fits the box it has now: the longest of its
+    choices that fits, else the last cut to end in … (never cut mid-word, unmarked)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.placeholders: tuple[str, ...] = ()
+        """The placeholder's forms, longest first (none: no placeholder)."""
+
+    def show_placeholder(self, choices: tuple[str, ...]) -> None:
+        self.placeholders = choices
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        if not self.placeholders:
+            return
+        width = self.content_size.width - 1  # the cursor's cell
+        if width <= 0:
+            self.placeholder = self.placeholders[0]  # not laid out yet: refitted on resize
+            return
+        fits = [c for c in self.placeholders if len(c) <= width]
+        self.placeholder = fits[0] if fits else one_line(self.placeholders[-1], width)
+
+
 FIELDS: tuple[tuple[str, str, str], ...] = tuple(
     (s.name, s.label, s.show(s.default)) for s in FORM_SETTINGS
 )
@@ -483,8 +518,8 @@ class TrainingPane(Pane):
                 for setting in FORM_SETTINGS:
                     with Horizontal(classes="form-row"):
                         yield Label(setting.label, classes="form-label")
-                        field = Input(value=setting.show(setting.default),
-                                      id=f"f-{setting.name}", classes="form-input")  # fmt: skip
+                        field = FittedInput(value=setting.show(setting.default),
+                                            id=f"f-{setting.name}", classes="form-input")  # fmt: skip
                         field.tooltip = f"{setting.label}: {setting.accepts()}"
                         yield field
                 yield Static(id="training-form-errors")
@@ -538,23 +573,12 @@ class TrainingPane(Pane):
         self._status()
         if self.steps:
             self._update_progress()
-        self.call_after_refresh(self._fit_model_placeholder)
-
-    MODEL_PLACEHOLDER = "models/tiny-lm (built on first run)"
-
-    def _fit_model_placeholder(self) -> None:
-        """The model field's placeholder fits its box, or ends in … (never cut mid-word)."""
-        field = self.query_one("#f-model", Input)
-        width = field.content_size.width - 1  # the cursor's cell
-        if width > 0 and self.workspace is not None:
-            field.placeholder = one_line(self.MODEL_PLACEHOLDER, width)
 
     def workspace_ready(self, session: WorkspaceSession) -> None:
         super().workspace_ready(session)
         self.store = session.traces
         self._check_install()
-        self.query_one("#f-model", Input).placeholder = self.MODEL_PLACEHOLDER
-        self.call_after_refresh(self._fit_model_placeholder)
+        self.query_one("#f-model", FittedInput).show_placeholder(MODEL_PLACEHOLDERS)
 
     def _visible(self) -> bool:
         try:
@@ -677,7 +701,6 @@ class TrainingPane(Pane):
             parts.append((2, Text(visible(extra))))
         width = (self.size.width or self.app.size.width) - 2
         self.query_one("#training-status", Static).update(fit(parts, width))
-        self._fit_model_placeholder()  # the form's width settles after the first layouts
 
     # ------------------------------------------------------------ runs
 
