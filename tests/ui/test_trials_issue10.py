@@ -58,25 +58,28 @@ async def test_a_waiting_proposal_is_listed_one_param_a_line(demo: Path, size) -
         lines = detail_lines(app, pane)
         text = "\n".join(lines)
         assert "No trials yet" not in text and "on its way" not in text
-        assert "Proposal" in text and config.trial_id[:10] in text
+        # the head: which proposal (which param of how many, in a short panel)
+        assert ("Proposal" in text and config.trial_id[:10] in text) or "param 1/" in text
         first = sorted(config.params)[0]
         assert any(first in ln for ln in lines), text  # the list starts on screen
-        # the whole list (the panel scrolls): every param on a line of its own, its
-        # value whole (not "…routing.code.model=d…")
-        full = str(pane.query_one("#trials-detail").render()).splitlines()
-        for key, value in config.params.items():
-            at = next((i for i, ln in enumerate(full) if ln.strip() == key
-                       or ln.strip().startswith(key + " ")), None)  # fmt: skip
-            assert at is not None, (key, full)
-            shown = full[at] + " " + (full[at + 1] if at + 1 < len(full) else "")
-            assert show_value(value) in shown, (key, value, full)
+        if size == (120, 40):  # (a short panel steps through them: the test above)
+            # the whole list: every param on a line of its own, its value whole (not
+            # "…routing.code.model=d…")
+            full = [ln.strip().lstrip("▸ ") for ln in
+                    str(pane.query_one("#trials-detail").render()).splitlines()]  # fmt: skip
+            for key, value in config.params.items():
+                at = next((i for i, ln in enumerate(full) if ln == key
+                           or ln.startswith(key + " ")), None)  # fmt: skip
+                assert at is not None, (key, full)
+                shown = full[at] + " " + (full[at + 1] if at + 1 < len(full) else "")
+                assert show_value(value) in shown, (key, value, full)
         await press(app, pilot, "y")
         await wait_until(pilot, lambda: len(pane.view.trials) >= 1, what="trial 1")
         await wait_until(pilot, lambda: pane.pending is not None, what="the second proposal")
         await settle(app, pilot, ignore=RUN)
         second = pane.pending[0]
         text = "\n".join(detail_lines(app, pane))
-        assert second.trial_id[:10] in text
+        assert second.trial_id[:10] in (text if size == (120, 40) else screen(app))
         changed = [k for k, v in second.params.items()
                    if pane.view.best and v != next(t for t in pane.view.trials
                                                    if t.trial_id == pane.view.best
@@ -157,3 +160,39 @@ async def test_scoring_glyph_and_flag_are_two_columns_at_80x24(demo: Path) -> No
         best_row = next((r for r in rows if best[:12] in r), None)
         if best_row is not None:
             assert "★" in best_row and best_row.count("★") == 1
+
+
+async def test_a_waiting_proposal_steps_param_by_param_in_a_short_panel(demo: Path) -> None:
+    """At 80x24 the detail beside the table is 5 rows: it says which param of how many
+    is shown, shows the marked one with its value, and , / . step through them all."""
+    app = JarvisApp(demo)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        pane = await open_trials(app, pilot)
+        await press(app, pilot, "v")
+        await press(app, pilot, "s")
+        app.screen.query_one("#field-0", Input).value = "3"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: pane.pending is not None, what="the first proposal")
+        await settle(app, pilot, ignore=RUN)
+        config = pane.pending[0]
+        keys = sorted(config.params)
+        assert ", . step" in screen(app)  # the keys are on screen, in the prompt
+        seen: set[str] = set()
+        for i, key in enumerate(keys):
+            # the panel's text (its left edge and its scrollbar left out)
+            lines = [ln.strip("▏ ▁▂▃▄▅▆▇█") for ln in detail_lines(app, pane)]
+            text = "\n".join(lines)
+            assert f"param {i + 1}/{len(keys)}" in lines[0], text
+            at = next((n for n, ln in enumerate(lines) if "▸" in ln), None)
+            assert at is not None, text
+            # the marked param: its key above the mark (folded when long), its value whole
+            assert show_value(config.params[key]) in lines[at], (key, text)
+            assert key.replace(" ", "") in "".join(ln.strip() for ln in lines[1:at]), text
+            seen.add(key)
+            await press(app, pilot, "full_stop")
+        assert seen == set(keys)
+        await press(app, pilot, "comma")
+        assert f"param {len(keys) - 1}/{len(keys)}" in detail_lines(app, pane)[0]
+        pane.control.stop()
+        await wait_until(pilot, lambda: not pane.running)
+        await settle(app, pilot)

@@ -45,6 +45,7 @@ from jarvis_tui.ui.panes.trials_detail import (
     SAMPLE_ROWS_MAX,
     empty_detail,
     proposal_detail,
+    proposal_params,
     sample_rows,
     trial_detail,
 )
@@ -167,6 +168,12 @@ class TrialsPane(Pane):
         Binding("y", "accept", "Accept", id="trials.accept"),
         Binding("e", "edit", "Edit+accept", id="trials.edit"),
         Binding("n", "reject", "Reject", id="trials.reject"),
+        Binding(
+            "comma", "proposal_step(-1)", "Prev param", key_display=",", id="trials.param_prev"
+        ),
+        Binding(
+            "full_stop", "proposal_step(1)", "Next param", key_display=".", id="trials.param_next"
+        ),
         Binding("B", "bounds", "Bounds", id="trials.bounds"),
         Binding("w", "export", "Export best", id="trials.export"),
         Binding("plus", "promote", "Promote", id="trials.promote", key_display="+"),
@@ -299,6 +306,8 @@ class TrialsPane(Pane):
         self.running = False
         self.pending: tuple[Any, str] | None = None
         """A proposal waiting for review: (config, source)."""
+        self.proposal_at = 0
+        """Which of the waiting proposal's params the detail marks (``,`` / ``.`` step)."""
         self.review_on = False
         self.patience = 5
         """Trials without a better accuracy before a run started here stops early."""
@@ -481,7 +490,7 @@ class TrialsPane(Pane):
     # ------------------------------------------------------------ running
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("accept", "edit", "reject"):
+        if action in ("accept", "edit", "reject", "proposal_step"):
             return self.pending is not None
         if action == "pause":
             return self.running
@@ -666,6 +675,7 @@ class TrialsPane(Pane):
         if review is not None:
             if self.pending is None or self.pending[0] is not review.config:
                 self.app.bell()
+                self.proposal_at = 0
             self.pending = (review.config, review.source)
         else:
             self.pending = None
@@ -693,6 +703,9 @@ class TrialsPane(Pane):
         self._prompt()
         if (self.pending[0] if self.pending is not None else None) is not waited:
             self._detail()  # the detail panel lists what waits (or stops listing it)
+            # and again once the layout has given the panel its room (the plot gives
+            # way to a waiting proposal): the list is fitted to the panel's height
+            self.call_after_refresh(self._detail)
         if (self.pending is not None, self.running) != was:
             self.refresh_bindings()
 
@@ -791,6 +804,15 @@ class TrialsPane(Pane):
             ),  # fmt: skip
             queued,
         )
+
+    def action_proposal_step(self, step: int) -> None:
+        """Mark the previous / next param of the waiting proposal in the detail (the
+        panel shows the marked one, however short it is)."""
+        if self.pending is None:
+            return
+        n = len(proposal_params(self.pending[0], self.view))
+        self.proposal_at = min(max(self.proposal_at + step, 0), max(0, n - 1))
+        self._detail()
 
     def action_review(self) -> None:
         self.review_on = not self.review_on
@@ -1493,7 +1515,14 @@ class TrialsPane(Pane):
         width = max(20, detail.size.width or 60)
         proposal = Text()
         if self.pending is not None:  # what y would accept, first: one param per line
-            proposal = proposal_detail(self.view, self.pending[0], self.pending[1], width)
+            scroll = self.query_one("#trials-detail-scroll", VerticalScroll)
+            rows = scroll.size.height or None
+            # its own width: the list may be narrower than 20 cells, and a scrollbar
+            # that is not there yet may take 2 of them
+            gutter = 0 if scroll.show_vertical_scrollbar else 2
+            pwidth = max(8, detail.size.width - gutter) if detail.size.width else width
+            proposal = proposal_detail(self.view, self.pending[0], self.pending[1], pwidth,
+                                       selected=self.proposal_at, rows=rows)  # fmt: skip
             if t is not None:
                 proposal.append("\n")
         if t is None:
@@ -1584,7 +1613,8 @@ class TrialsPane(Pane):
             config, source = self.pending
             head = Text(f"Proposal {one_line(config.trial_id, 24)} ({one_line(source, 16)}) "
                         "waits: ", style="bold magenta")  # fmt: skip
-            keys = Text("y accept · e edit then accept · n reject with a reason", style="bold")
+            keys = Text("y accept · e edit then accept · n reject with a reason · , . step "
+                        "params", style="bold")  # fmt: skip
             out.append_text(head)
             if head.cell_len + keys.cell_len > width:
                 out.append("\n")

@@ -9,9 +9,11 @@ made visible text (never markup).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 
 from jarvis_tui.core.fmt import money
@@ -118,31 +120,60 @@ def empty_detail(view: RunView, *, running: bool, pending: bool) -> Text:
     return out
 
 
-def proposal_detail(view: RunView, config: Any, source: str, width: int = 60) -> Text:
+def proposal_params(config: Any, view: RunView) -> list[str]:
+    """The waiting proposal's param keys in the order the detail lists them (its own,
+    sorted, then the best trial's keys it leaves unset)."""
+    best = _trial(view, view.best)
+    old = dict(best.config.params) if best is not None else {}
+    params = dict(config.params)
+    return sorted(params) + sorted(set(old) - set(params))
+
+
+def proposal_detail(
+    view: RunView,
+    config: Any,
+    source: str,
+    width: int = 60,
+    *,
+    selected: int | None = None,
+    rows: int | None = None,
+) -> Text:
     """The proposal waiting for review, in full: one param per line, ``key old → new``
     against the run's best trial (``key value`` when it keeps the best's value, or
     when there is no trial to compare with yet). In a narrow panel the value goes on
-    the line under its key."""
-    out = Text()
-    out.append("Proposal ", style="bold magenta")
-    out.append(one_line(config.trial_id, 24), style="bold")
-    out.append(f" ({one_line(source, 16)})\n", style="dim")
+    the line under its key.
+
+    *selected* marks one param (``▸``) and the head says which of how many it is;
+    with *rows* (the panel's height) a list that does not fit is shown as a window
+    around the selected param, with how many more are above and below, so the
+    selected one is always on screen (``,`` and ``.`` step through them)."""
     best = _trial(view, view.best)
     params = dict(config.params)
     old = dict(best.config.params) if best is not None else {}
-    if best is not None:
-        out.append(f"vs best {one_line(best.trial_id, 24)}\n", style="dim")
-    kw = min(28, max((len(one_line(k, 28)) for k in params), default=8))
+    keys = proposal_params(config, view)
+    kw = min(28, max((len(one_line(k, 28)) for k in keys), default=8))
     wide = width >= kw + 2 + 1 + 12
     vw = max(6, width - (kw + 3 if wide else 4))
     changed = 0
-    keys = sorted(params) + sorted(set(old) - set(params))
-    for key in keys:
-        out.append(f"  {one_line(key, kw):<{kw}}" if wide else f"{one_line(key, 64)}\n")
-        out.append(" " if wide else "    ")
+    blocks: list[Text] = []
+    for i, key in enumerate(keys):
+        out = Text()
+        mark = "▸ " if i == selected else "  "
+        key_style = "bold reverse" if i == selected else ""
+        if wide:
+            out.append(mark)
+            name = one_line(key, kw)
+            out.append(name, style=key_style)
+            out.append(" " * (kw - len(name) + 1))
+        else:
+            # the marked key whole (it folds), the others on one line each; the mark
+            # goes on the value's line (a mark before a long key would wrap alone)
+            out.append(one_line(key, 64 if i == selected else max(4, width)), style=key_style)
+            out.append("\n  ▸ " if i == selected else "\n    ")
+        cut = 200 if i == selected else None  # the marked value whole (it wraps)
         if key not in params:
             changed += 1
-            out.append(one_line(show_value(old[key]), vw // 2), style="dim")
+            out.append(one_line(show_value(old[key]), cut or vw // 2), style="dim")
             out.append(" → (not set)", style="bold")
         elif key in old and old[key] == params[key]:
             out.append(one_line(show_value(params[key]), 200), style="dim")
@@ -150,20 +181,96 @@ def proposal_detail(view: RunView, config: Any, source: str, width: int = 60) ->
             changed += 1
             was, new = show_value(old[key]), show_value(params[key])
             half = max(3, (vw - 3) // 2)
-            out.append(one_line(was, max(half, vw - 3 - len(new))), style="dim")
+            out.append(one_line(was, cut or max(half, vw - 3 - len(new))), style="dim")
             out.append(" → ", style="bold")
-            out.append(one_line(new, max(half, vw - 3 - len(was))), style="bold yellow")
+            out.append(one_line(new, cut or max(half, vw - 3 - len(was))), style="bold yellow")
         else:
             changed += best is not None
             out.append(one_line(show_value(params[key]), 200),
                        style="bold yellow" if best is not None else "")  # fmt: skip
         out.append("\n")
-    if best is not None and not changed:
+        blocks.append(out)
+    head = Text()
+    count = Text()
+    short = rows is not None and rows < SHORT_PANEL and selected is not None and keys
+    if short:  # one line: which param of how many, then the proposal's id
+        at = min(max(selected or 0, 0), len(keys) - 1)
+        head.append(f"param {at + 1}/{len(keys)}", style="bold magenta")
+        room = width - head.cell_len - 1
+        if room >= 6:
+            head.append(" " + one_line(config.trial_id, room), style="bold")
+        head.append("\n")
+    else:
+        head.append("Proposal ", style="bold magenta")
+        head.append(one_line(config.trial_id, 24), style="bold")
+        head.append(f" ({one_line(source, 16)})\n", style="dim")
+        if selected is not None and keys:
+            at = min(max(selected, 0), len(keys) - 1)
+            count.append(f"param {at + 1} of {len(keys)}", style="bold")
+            if best is not None:
+                count.append(f" · {changed} changed", style="dim")
+            count.append(" · , . step\n", style="dim")
+    vs = Text(f"vs best {one_line(best.trial_id, 24)}\n", style="dim") if best else Text()
+    shown = blocks
+    above = below = 0
+    if rows is not None and selected is not None and blocks:
+        used = _lines(head, width) + _lines(count, width)
+        room = rows - used
+        if sum(_lines(b, width) for b in blocks) + _lines(vs, width) > room:
+            vs = Text()  # the list wins the room; the head says which param it is
+            at = min(max(selected, 0), len(blocks) - 1)
+            lo = hi = at
+            room -= _lines(blocks[at], width)
+            # Grow the window around the selected param; each side that is cut
+            # costs one line to say how many more there are.
+            while True:
+                grew = False
+                for side in (1, -1):
+                    j = hi + 1 if side == 1 else lo - 1
+                    if not 0 <= j < len(blocks):
+                        continue
+                    cost = _lines(blocks[j], width)
+                    edges = (lo - (side == -1) > 0) + (hi + (side == 1) < len(blocks) - 1)
+                    if cost + edges <= room:
+                        room -= cost
+                        lo, hi = (lo, j) if side == 1 else (j, hi)
+                        grew = True
+                if not grew:
+                    break
+            shown, above, below = blocks[lo : hi + 1], lo, len(blocks) - 1 - hi
+            # what is cut is said where a line is left (the head says which param
+            # of how many in any case)
+            if above and room >= 1:
+                room -= 1
+            else:
+                above = 0
+            if not (below and room >= 1):
+                below = 0
+    out = head + count + vs
+    if above:
+        out.append(f"↑ {above} more\n", style="dim")
+    for block in shown:
+        out.append_text(block)
+    if below:
+        out.append(f"↓ {below} more\n", style="dim")
+    if best is not None and not changed and len(shown) == len(blocks):
         out.append("same values as the best trial\n", style="dim")
     if config.reasoning:
         out.append("\nreasoning\n", style="bold")
         out.append(visible(config.reasoning.strip()) + "\n")
     return out
+
+
+SHORT_PANEL = 10
+"""A detail panel lower than this gives a waiting proposal a one-line head."""
+
+
+def _lines(text: Text, width: int) -> int:
+    """How many screen lines *text* takes, word-wrapped, in a panel *width* cells wide."""
+    if not text.plain.strip("\n"):
+        return 0
+    console = Console(width=max(1, width), color_system=None, file=io.StringIO())
+    return len(text.wrap(console, max(1, width))) - text.plain.endswith("\n")
 
 
 def _trial(view: RunView, trial_id: Any) -> TrialResult | None:
