@@ -202,3 +202,24 @@ async def test_recommendations_show_whole_columns(home: Path, size, expected) ->
         recs = app.query_one("#routing-recs", DataTable)
         assert [str(c.label) for c in recs.columns.values()] == expected
         assert recs.virtual_size.width <= recs.scrollable_content_region.width
+
+
+async def test_help_says_what_rated_counts(home: Path) -> None:
+    """Routing's "rated", Traces' "labelled" and Training's "SFT pairs" differ on the
+    same workspace: the help says what each counts (issue 10)."""
+    from .test_trials_screens import screen
+
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_routing(app, pilot)
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        shown = ""
+        for _ in range(30):  # scrolled down as a user would, a line at a time
+            shown = " ".join(screen(app).split())
+            if "SFT pairs are the rated" in shown:
+                break
+            await pilot.press("j")
+            await settle(app, pilot)
+        assert "rated = traces with a feedback score" in shown, shown
+        assert "SFT pairs are the rated traces at or above" in shown

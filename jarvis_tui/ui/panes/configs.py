@@ -194,7 +194,10 @@ class ConfigsPane(Pane):
         "showing exactly what will be written and what that version's traces said; the "
         "rollback becomes the newest version. s runs the evolver over the traces and shows "
         "each proposal as a diff with the version number it would write: y writes it, "
-        "n skips it. r reloads (a config edited outside jarvis-tui shows as external)."
+        "n skips it. r reloads (a config edited outside jarvis-tui shows as external). "
+        "Counts: traces = the traces the version served; rated = those with a feedback "
+        "score (a label, or OpenJarvis's own feedback), the evidence its mean feedback is "
+        "computed from."
     )
 
     BINDINGS = [

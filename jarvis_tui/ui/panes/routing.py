@@ -203,7 +203,11 @@ class RoutingPane(Pane):
         "route a query you type; s runs one learning cycle and the side panel lists the "
         "configs it wrote (on a short terminal it takes the pane; d toggles it); r "
         "recomputes. J counts the LLM judge's scores of unrated traces as ratings (a "
-        "provisional answer for a class with few labels); every cell they change is marked j."
+        "provisional answer for a class with few labels); every cell they change is marked j. "
+        "Counts: rated = traces with a feedback score (a label, or OpenJarvis's own "
+        "feedback; the judge's with J); the Traces pane's labelled also counts an outcome "
+        "without a score, and Training's SFT pairs are the rated traces at or above its "
+        "min quality."
     )
 
     BINDINGS = [
