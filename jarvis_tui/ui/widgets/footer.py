@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Footer
@@ -24,6 +26,11 @@ class KeyFooter(Footer):
 
     _composed: list[tuple[str, str, str, str, bool, str, bool]] | None = None
     """The entries the keys on screen were made from (None before the first compose)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._widths: dict[FooterKey, int] = {}
+        """Each key's width, measured once."""
 
     def _entries(self) -> list[tuple[str, str, str, str, bool, str, bool]]:
         """What the footer shows, in order: ``(key, key display, description, action,
@@ -72,10 +79,31 @@ class KeyFooter(Footer):
 
     async def recompose(self) -> None:
         # The footer is asked to recompose on every change of focus or bindings (many
-        # at start); the same keys as shown are only fitted again, not rebuilt.
-        if self._composed is None or self._entries() != self._composed:
+        # at start): the same keys as shown are only fitted again, keys that only turned
+        # enabled or disabled are updated where they are, and only others are rebuilt.
+        entries = self._entries()
+        if self._composed is None or not self._update_in_place(entries):
+            self._widths.clear()
             await super().recompose()
         self._fit()  # before the first paint of the new keys: no frame shows them cut
+
+    def _update_in_place(self, entries: list[tuple[str, str, str, str, bool, str, bool]]) -> bool:
+        """Bring the keys on screen to *entries* without rebuilding them, when they
+        differ only in being enabled or in their tooltips; False when they differ more."""
+        keys = list(self.query_children(FooterKey))
+        old = self._composed or []
+        if len(keys) != len(old) or len(entries) != len(old):
+            return False
+        if any(a[:4] + a[6:] != b[:4] + b[6:] for a, b in zip(old, entries, strict=True)):
+            return False
+        for key, was, now in zip(keys, old, entries, strict=True):
+            if was[4] != now[4]:
+                key._disabled = not now[4]  # what FooterKey's click reads (no public name)
+                key.set_class(not now[4], "-disabled")
+            if was[5] != now[5]:
+                key.tooltip = now[5] or None
+        self._composed = entries
+        return True
 
     def _on_resize(self, event: events.Resize) -> None:
         # Entries hidden at the old width may fit now: fit them all again.
@@ -95,9 +123,13 @@ class KeyFooter(Footer):
             key.display = fits
 
     def _width(self, key: FooterKey) -> int:
-        """The cells *key* takes, measured from its text and styles (no layout needed)."""
-        content = key.get_content_width(self.size, self.app.size)
-        return content + key.styles.gutter.width + key.styles.margin.width
+        """The cells *key* takes, measured from its text and styles (no layout needed;
+        once per key: its text is fixed when it is made)."""
+        width = self._widths.get(key)
+        if width is None:
+            content = key.get_content_width(self.size, self.app.size)
+            width = self._widths[key] = content + key.styles.gutter.width + key.styles.margin.width
+        return width
 
     @property
     def shown_actions(self) -> list[str]:
