@@ -126,3 +126,46 @@ def test_learning_package_is_light_and_lists_its_lazy_names() -> None:
     import importlib.util
 
     assert result["has_torch"] is (importlib.util.find_spec("torch") is not None)
+
+
+FIRST_PAINT_HEAVY = (*HEAVY, "numpy", "optuna", "plotext", "textual_plotext")
+"""What the first paint must not import: the Training, Trials and Routing panes' libraries
+(and the optimizer's), which come in when those panes are first shown."""
+
+_FIRST_PAINT = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    from jarvis_tui.ui.app import JarvisApp
+
+    async def main(home, heavy):
+        app = JarvisApp(home)
+        async with app.run_test(size=(120, 40)) as pilot:
+            status = app.query_one("#traces-status")
+            while not str(status.render()).startswith("rows "):  # the first page is in
+                await pilot.pause(0.01)
+            await pilot.pause()  # and painted
+            print(json.dumps({"status": str(status.render())[:200],
+                              "loaded": sorted(m for m in heavy if m in sys.modules)}))
+
+    asyncio.run(main(sys.argv[1], json.loads(sys.argv[2])))
+    """
+)
+
+
+def test_the_first_paint_imports_no_numpy_optuna_or_torch(tmp_path) -> None:
+    """Up to the first rows painted on a demo workspace (traces, agents, an optimization
+    study), none of numpy, optuna, torch (nor transformers, peft, plotext) is imported."""
+    home = tmp_path / "demo"
+    subprocess.run(
+        [sys.executable, "-c", "import sys; from jarvis_tui.demo import build_demo; "
+         "build_demo(sys.argv[1], traces=300, seed=3)", str(home)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    assert (home / "optimize.toml").is_file() and (home / "agents").is_dir()
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_PAINT, str(home), json.dumps(FIRST_PAINT_HEAVY)],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"].startswith("rows 1–"), result
+    assert result["loaded"] == [], result
