@@ -175,7 +175,9 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
                 return info
         return None
 
-    info = wait_until(finished_run, timeout=120, what="the training run to end")
+    # The cancel lands at the first step, after the child built the tiny model and
+    # loaded torch: minutes on a loaded 2-core machine (a hang guard, not a figure).
+    info = wait_until(finished_run, timeout=420, what="the training run to end")
     assert info["status"] == "cancelled"
 
     # an optimization run of three trials from the Trials pane
