@@ -235,7 +235,7 @@ def test_cancel_after_step_two_saves_the_adapter(tiny_lm: str, tmp_path: Path) -
 
 def test_nan_loss_stops_the_run_as_diverged(tiny_lm: str, tmp_path: Path) -> None:
     class Poisoned(LoRATrainer):
-        """The model's loss turns NaN from its third call on."""
+        """The model's loss turns NaN from its third call on (its hidden states do)."""
 
         def _apply_lora(self) -> None:
             super()._apply_lora()
@@ -244,10 +244,11 @@ def test_nan_loss_stops_the_run_as_diverged(tiny_lm: str, tmp_path: Path) -> Non
             def hook(module, args, kwargs, output):
                 calls[0] += 1
                 if calls[0] >= 3:
-                    output.loss = output.loss * float("nan")
+                    output.last_hidden_state = output.last_hidden_state * float("nan")
                 return output
 
-            self.model.register_forward_hook(hook, with_kwargs=True)
+            # The decoder: the trainer's loss reads its hidden states on every path.
+            self.model.get_base_model().get_decoder().register_forward_hook(hook, with_kwargs=True)
 
     steps: list[dict] = []
     s = Poisoned(config(), model_name=tiny_lm).train(

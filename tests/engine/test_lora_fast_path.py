@@ -83,7 +83,7 @@ def test_a_cpu_without_bf16_falls_back_to_fp32_and_says_so(
     fast = fast_path(s)
     assert fast["precision"] == "fp32"
     assert "no native bf16" in fast["precision_why"]
-    assert fast["matmul"].endswith("fp32")
+    assert fast["matmul"].split(" (")[0].endswith("fp32")  # "MKL fp32 (probe …)"
     assert s["fast_path"] == fast  # the summary (what the pane shows) says the same
 
 
@@ -146,7 +146,9 @@ def test_an_out_of_memory_turns_checkpointing_on_and_retries_once(
                 if calls[0] == 2:  # the second step's forward
                     raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
 
-            self.model.register_forward_pre_hook(hook, with_kwargs=True)
+            self.model.get_base_model().get_decoder().register_forward_pre_hook(
+                hook, with_kwargs=True
+            )
 
     trainer = OomOnce(config(num_epochs=1), model_name=tiny_lm)
     s = trainer.train(pairs(8), run_dir=tmp_path)
@@ -165,7 +167,9 @@ def test_out_of_memory_again_stops_with_the_reason(tiny_lm: str, tmp_path: Path)
             def hook(module, args, kwargs):
                 raise torch.OutOfMemoryError("CUDA out of memory")
 
-            self.model.register_forward_pre_hook(hook, with_kwargs=True)
+            self.model.get_base_model().get_decoder().register_forward_pre_hook(
+                hook, with_kwargs=True
+            )
 
     s = AlwaysOom(config(num_epochs=1), model_name=tiny_lm).train(pairs(8), run_dir=tmp_path)
     assert s["status"] == "failed" and s["total_steps"] == 0
@@ -226,3 +230,74 @@ def test_a_cancel_file_in_the_run_folder_cancels_the_run(tiny_lm: str, tmp_path:
     )
     assert s["status"] == "cancelled" and s["total_steps"] == 1
     assert (Path(s["run_dir"]) / "final" / "adapter_config.json").is_file()
+
+
+# --------------------------------------------------------------------------- loss
+
+
+def test_logits_only_at_response_tokens_give_the_model_losses(
+    tiny_lm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loss from the response positions' hidden states alone (no lm_head, no logits
+    for prompt and padding) is the model's own loss, step by step, and run.json says so."""
+    cfg = config(num_epochs=2, lora_dropout=0.0)
+    fast = LoRATrainer(cfg, model_name=tiny_lm, precision="fp32").train(
+        pairs(12), run_dir=tmp_path / "fast"
+    )
+    assert fast_path(fast)["loss"].startswith("logits at the response tokens only")
+    monkeypatch.setattr(lora, "response_loss_plan", lambda model: (False, "every token"))
+    full = LoRATrainer(cfg, model_name=tiny_lm, precision="fp32").train(
+        pairs(12), run_dir=tmp_path / "full"
+    )
+    assert fast_path(full)["loss"] == "every token"
+    a, b = losses(fast), losses(full)
+    assert len(a) == len(b) == 6
+    assert a == pytest.approx(b, rel=1e-4)
+    assert fast["final_loss"] == pytest.approx(full["final_loss"], rel=1e-4)
+
+
+def test_a_model_with_its_own_loss_shape_keeps_every_logit(tiny_lm: str) -> None:
+    """A model type not known to be lm_head(hidden) + shifted cross-entropy is left to its own loss."""
+    trainer = LoRATrainer(config(), model_name=tiny_lm)
+    trainer._load_model()
+    trainer._apply_lora()
+    ok, why = lora.response_loss_plan(trainer.model)
+    assert ok and "response tokens only" in why
+    trainer.model.get_base_model().config.final_logit_softcapping = 30.0
+    ok, why = lora.response_loss_plan(trainer.model)
+    assert not ok and "final_logit_softcapping" in why
+
+
+# --------------------------------------------------------------------------- matmul kernel
+
+
+@pytest.mark.skipif(not lora.onednn_linear_available(), reason="this torch has no oneDNN linear")
+def test_frozen_linears_through_onednn_train_as_through_blas(
+    tiny_lm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fp32 on CPU: the frozen linears through oneDNN give BLAS's loss curve, and run.json
+    says which kernel ran (the env var forces it; by default a probe picks the faster)."""
+    monkeypatch.setattr(lora, "cpu_bf16_supported", lambda: False)
+    cfg = config(num_epochs=2)
+    runs = {}
+    for kernel in ("onednn", "blas"):
+        monkeypatch.setenv(lora.MATMUL_ENV, kernel)
+        runs[kernel] = LoRATrainer(cfg, model_name=tiny_lm, device="cpu").train(
+            pairs(12), run_dir=tmp_path / kernel
+        )
+        assert runs[kernel]["status"] == "completed"
+    assert fast_path(runs["onednn"])["matmul"].startswith("oneDNN fp32")
+    assert not fast_path(runs["blas"])["matmul"].startswith("oneDNN")
+    assert losses(runs["onednn"]) == pytest.approx(losses(runs["blas"]), rel=1e-4)
+    monkeypatch.delenv(lora.MATMUL_ENV)
+    auto = LoRATrainer(cfg, model_name=tiny_lm, device="cpu").train(pairs(4), run_dir=tmp_path)
+    assert "probe" in fast_path(auto)["matmul"]  # the figures it chose by are recorded
+
+
+def test_an_unknown_matmul_kernel_is_refused(
+    tiny_lm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lora, "cpu_bf16_supported", lambda: False)
+    monkeypatch.setenv(lora.MATMUL_ENV, "fastest")
+    with pytest.raises(ValueError, match=lora.MATMUL_ENV):
+        LoRATrainer(config(), model_name=tiny_lm, device="cpu").train(pairs(4), run_dir=tmp_path)

@@ -113,6 +113,112 @@ THREADS_ENV = "JARVIS_TUI_TRAIN_THREADS"
 CANCEL_FILE = "cancel"
 """A file of this name in a live run folder cancels the run at the next step (every rank)."""
 PRECISIONS = ("auto", "bf16", "fp32")
+MATMUL_ENV = "JARVIS_TUI_TRAIN_MATMUL"
+"""``auto`` (default: the faster of the two in a short probe at the run's start),
+``onednn`` or ``blas``: the kernel of the frozen fp32 linears on CPU."""
+MATMULS = ("auto", "onednn", "blas")
+# oneDNN must beat the BLAS (MKL) matmul by this much in the probe to be picked.
+_ONEDNN_MARGIN = 1.05
+
+
+def onednn_linear_available() -> bool:
+    """Whether torch has oneDNN's dense linear op (``torch.ops.mkldnn._linear_pointwise``)."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available()) and hasattr(
+            torch.ops.mkldnn, "_linear_pointwise"
+        )
+    except Exception:  # pragma: no cover - a build without the op namespace
+        return False
+
+
+def _onednn_mm(x: Any, weight: Any, bias: Any = None) -> Any:
+    import torch
+
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+
+def probe_matmul(rows: int, inner: int, outer: int, *, rounds: int = 3) -> tuple[float, float]:
+    """(BLAS, oneDNN) GFLOP/s of ``x @ Wᵀ`` for x rows×inner and W outer×inner, fp32,
+    at this process's thread count: medians of *rounds* interleaved timings."""
+    import statistics
+
+    import torch
+
+    x, w = torch.randn(rows, inner), torch.randn(outer, inner)
+    flops = 2.0 * rows * inner * outer
+    kernels: tuple[Callable[..., Any], ...] = (torch.nn.functional.linear, _onednn_mm)
+    times: List[List[float]] = [[], []]
+    for fn in kernels:
+        fn(x, w)  # first call: allocation, oneDNN's primitive cache
+    for _ in range(rounds):
+        for i, fn in enumerate(kernels):
+            t0 = time.perf_counter()
+            fn(x, w)
+            fn(x, w)
+            times[i].append((time.perf_counter() - t0) / 2)
+    blas, dnn = (flops / max(statistics.median(t), 1e-9) / 1e9 for t in times)
+    return blas, dnn
+
+
+_ONEDNN_LINEAR: Any = None
+
+
+def _onednn_linear_fn() -> Any:
+    """The autograd function of a frozen linear through oneDNN (built once, on first use)."""
+    global _ONEDNN_LINEAR
+    if _ONEDNN_LINEAR is None:
+        import torch
+
+        class OneDNNFrozenLinear(torch.autograd.Function):
+            """y = x Wᵀ + b with W (and b) frozen: only x gets a gradient, g W, also oneDNN."""
+
+            @staticmethod
+            def forward(ctx: Any, x: Any, weight: Any, bias: Any) -> Any:
+                ctx.save_for_backward(weight)
+                return _onednn_mm(x, weight, bias)
+
+            @staticmethod
+            def backward(ctx: Any, grad: Any) -> Any:
+                (weight,) = ctx.saved_tensors
+                gx = None
+                if ctx.needs_input_grad[0]:
+                    gx = _onednn_mm(grad.contiguous(), weight.t().contiguous())
+                return gx, None, None
+
+        _ONEDNN_LINEAR = OneDNNFrozenLinear
+    return _ONEDNN_LINEAR
+
+
+def _onednn_forward(self: Any, x: Any) -> Any:
+    if x.dtype != self.weight.dtype or x.device.type != "cpu":  # autocast, another device
+        import torch
+
+        return torch.nn.functional.linear(x, self.weight, self.bias)
+    return _onednn_linear_fn().apply(x, self.weight, self.bias)
+
+
+def route_frozen_linears_to_onednn(model: Any) -> int:
+    """Frozen fp32 CPU ``nn.Linear`` layers of *model* compute through oneDNN (forward and
+    input gradient); trainable ones and the adapter's are left alone. Returns the count."""
+    import types
+
+    import torch
+
+    n = 0
+    for module in model.modules():
+        if type(module) is not torch.nn.Linear:
+            continue
+        w, b = module.weight, module.bias
+        if w.requires_grad or w.dtype != torch.float32 or w.device.type != "cpu":
+            continue
+        if b is not None and (b.requires_grad or b.dtype != torch.float32):
+            continue
+        module.forward = types.MethodType(_onednn_forward, module)  # type: ignore[method-assign]
+        n += 1
+    return n
+
 
 # Activations may use this share of the memory that is free when the run starts;
 # beyond it, gradient checkpointing is turned on (it recomputes each block in the
@@ -228,6 +334,8 @@ class FastPath:
     """The attention kernel transformers uses (``sdpa``, ``flash_attention_2``, ``eager``)."""
     matmul: str = ""
     lora_dropout: str = ""
+    loss: str = ""
+    """Where the logits are computed: only at the response tokens (the loss's), or every token."""
     threads: Optional[int] = None
     world_size: int = 1
     notes: List[str] = field(default_factory=list)
@@ -355,6 +463,58 @@ def _enable_checkpointing(model: Any) -> None:
 
 class ModelLoadError(ValueError):
     """*model_name* is not a loadable local model (the message names the path)."""
+
+
+# Causal LMs whose forward is exactly ``logits = lm_head(decoder(...).last_hidden_state)``
+# then the shifted cross-entropy (no soft-capping, logit scaling or auxiliary loss), so
+# the loss can be computed from the response positions' hidden states alone.
+_PLAIN_HEAD_MODELS = frozenset({"qwen2", "qwen3", "llama", "mistral"})
+
+
+def response_loss_plan(model: Any) -> tuple[bool, str]:
+    """(whether *model* can compute logits at the response tokens only, why) for a peft model."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cfg = getattr(base, "config", None)
+    kind = str(getattr(cfg, "model_type", "") or "")
+    if kind not in _PLAIN_HEAD_MODELS:
+        return False, f"logits at every token (the model's own loss: {kind or 'unknown'} model)"
+    for attr in ("final_logit_softcapping", "logit_scale", "logits_scaling"):
+        if getattr(cfg, attr, None) not in (None, 1, 1.0):
+            return False, f"logits at every token (the model's own loss: {attr} is set)"
+    if not (hasattr(base, "get_decoder") and base.get_output_embeddings() is not None):
+        return False, "logits at every token (the model's own loss: no separate decoder/head)"
+    return True, "logits at the response tokens only (prompt and padding positions skipped)"
+
+
+def _response_loss_module(model: Any) -> Any:
+    """A module whose forward is the loss of *model* (a peft causal LM) computed from the
+    hidden states of the positions that have a label: the lm_head matmul, the fp32
+    logits and their log-softmax are skipped for prompt and padding tokens (half the
+    tokens of a typical SFT pair). Same sum-over-tokens / *num_items_in_batch* as
+    transformers' ``ForCausalLMLoss``; wrapping it in DDP syncs the adapter as before."""
+    import torch
+
+    class ResponseLoss(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(
+            self, input_ids: Any, attention_mask: Any, labels: Any, num_items_in_batch: int
+        ) -> Any:
+            base = self.inner.get_base_model()
+            hidden = base.get_decoder()(
+                input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+            ).last_hidden_state
+            target = labels[:, 1:]
+            keep = target != IGNORE_INDEX
+            logits = base.get_output_embeddings()(hidden[:, :-1][keep])
+            loss = torch.nn.functional.cross_entropy(
+                logits.float(), target[keep], ignore_index=IGNORE_INDEX, reduction="sum"
+            )
+            return loss / num_items_in_batch
+
+    return ResponseLoss(model)
 
 
 # ---------------------------------------------------------------------------
@@ -1118,8 +1278,7 @@ class LoRATrainer:
             if fast.precision == "bf16":
                 fast.matmul = "oneDNN bf16 (autocast; frozen linears stored in bf16)"
             else:
-                blas = "MKL" if torch.backends.mkl.is_available() else "BLAS"
-                fast.matmul = f"{blas} fp32"
+                fast.matmul = self._pick_cpu_matmul(longest, per_rank_batch)
         else:
             fast.matmul = f"{self.device} {fast.precision}"
         if self.checkpointing == "always" or cfg.use_4bit:
@@ -1149,6 +1308,35 @@ class LoRATrainer:
             f"off: activations ~{need / mb:,.0f} MB fit in {free / mb:,.0f} MB free"
         )
         return False
+
+    def _pick_cpu_matmul(self, longest: int, per_rank_batch: int) -> str:
+        """The fp32 kernel of the frozen linears on CPU (``oneDNN fp32 …`` or ``MKL fp32 …``):
+        :data:`MATMUL_ENV` if set, else the faster in a probe on this model's MLP shape
+        (oneDNN when it is at least 5% faster: MKL takes a slow path on some AMD CPUs)."""
+        import torch
+
+        blas = "MKL" if torch.backends.mkl.is_available() else "BLAS"
+        asked = (os.environ.get(MATMUL_ENV) or "auto").strip().lower()
+        if asked not in MATMULS:
+            raise ValueError(f"{MATMUL_ENV} must be one of {', '.join(MATMULS)} (got {asked!r})")
+        if not onednn_linear_available():
+            return f"{blas} fp32 (this torch has no oneDNN linear)"
+        if asked == "onednn":
+            return f"oneDNN fp32 ({MATMUL_ENV}=onednn)"
+        if asked == "blas":
+            return f"{blas} fp32 ({MATMUL_ENV}=blas)"
+        cfg = getattr(self.model, "config", None)
+        h = int(getattr(cfg, "hidden_size", 0) or 512)
+        inter = int(getattr(cfg, "intermediate_size", 0) or 4 * h)
+        rows = max(64, min(2048, per_rank_batch * max(1, longest)))
+        try:
+            mkl, dnn = probe_matmul(rows, h, inter)
+        except Exception as exc:  # the op exists but refuses this build's tensors
+            return f"{blas} fp32 (oneDNN linear failed: {type(exc).__name__})"
+        probe = f"probe {rows}×{h}×{inter}: oneDNN {dnn:.0f}, {blas} {mkl:.0f} GFLOP/s"
+        if dnn >= _ONEDNN_MARGIN * mkl:
+            return f"oneDNN fp32 (frozen linears; {probe})"
+        return f"{blas} fp32 ({probe})"
 
     def _train(
         self,
@@ -1214,17 +1402,20 @@ class LoRATrainer:
                 fast.checkpointing_why = "on: another rank's memory needs it"
         if fast.precision == "bf16" and self.device == "cpu":
             self._cast_frozen_linears()
+        elif self.device == "cpu" and fast.matmul.startswith("oneDNN fp32"):
+            route_frozen_linears_to_onednn(model)
         model.train()
         groups = self._param_groups()
         trainable = [p for g in groups for p in g["params"]]
         optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-        net = model
+        response_only, fast.loss = response_loss_plan(model)
+        net = _response_loss_module(model) if response_only else model
         if dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
             cuda = self.device.startswith("cuda")
             net = DistributedDataParallel(
-                model, device_ids=[torch.device(self.device).index] if cuda else None
+                net, device_ids=[torch.device(self.device).index] if cuda else None
             )
 
         bs = cfg.batch_size
@@ -1319,10 +1510,18 @@ class LoRATrainer:
                 mine, weight = items[:1], 0.0
             batch = self._to_device(self.collate(mine))
             with self._autocast():
-                out = net(**batch, num_items_in_batch=max(1, n_global))
+                if response_only:
+                    out = net(
+                        batch["input_ids"],
+                        batch["attention_mask"],
+                        batch["labels"],
+                        max(1, n_global),
+                    )
+                else:
+                    out = net(**batch, num_items_in_batch=max(1, n_global)).loss
             # The model returns this rank's token losses summed over the whole
             # step's token count; DDP averages gradients, hence × world.
-            loss = out.loss * weight
+            loss = out * weight
             part = float(loss.detach())
             grad_norm = float("nan")
             if math.isfinite(part) or dist.enabled:  # every rank must join the all-reduce
