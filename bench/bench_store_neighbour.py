@@ -217,7 +217,7 @@ def beside_first_open(path: Path, seconds: float) -> tuple[tuple, float, float, 
         store = TraceStore(path)
         took = time.perf_counter() - t0
         schema_tx = store.migrate_schema_tx_seconds
-        longest_tx = store.migrate_max_tx_seconds
+        longest_tx = store.migrate_max_tx_seconds  # while someone else was writing
         store.close()
     assert nb.result is not None
     return nb.result, took, schema_tx, longest_tx
@@ -276,10 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     # What OpenJarvis can wait on: each of our write transactions. The schema one
     # (every schema change at once, the steps index OpenJarvis lacks included) is
     # reported beside the mirror's, which are sized to MIGRATE_TX_SECONDS.
-    figs.append(Figure("  …our schema transaction (once)", "—", schema_tx, "s", True))
+    # Beyond OpenJarvis's 5 s busy timeout its save would fail.
+    figs.append(Figure("  …our schema transaction (once)", "< 5 s", schema_tx, "s", schema_tx < 5))
     figs.append(
-        Figure("  …our longest mirror transaction", "≤ 0.25 s", mirror_tx, "s", mirror_tx <= 0.25)
-    )
+        Figure("  …our longest mirror transaction while OpenJarvis writes", "≤ 0.25 s",
+               mirror_tx, "s", mirror_tx <= 0.25)
+    )  # fmt: skip
     ok &= report(figs, "OpenJarvis writing beside jarvis-tui")
     return 0 if ok else 1
 

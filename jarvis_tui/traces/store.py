@@ -67,7 +67,7 @@ MIGRATE_TX_SECONDS = 0.25
 MIGRATE_CLASSIFY_BATCH = 5_000
 """Traces a large first open classifies per batch, ahead of the writer and outside
 any transaction (~0.2 s of Python each; see ``TraceStore._mirror_pipelined``)."""
-MIGRATE_IDLE_TX_SECONDS = 1.0
+MIGRATE_IDLE_TX_SECONDS = 0.5
 """Length of each write transaction of a large first open while no other connection
 has committed to the file for ``MIGRATE_QUIET_SECONDS`` (nobody writes beside us, so
 nobody waits): fewer, larger commits, each index page written once for more traces.
@@ -77,7 +77,7 @@ MIGRATE_QUIET_SECONDS = 5.0
 """How long without another connection's commit counts as nobody writing beside us."""
 MIGRATE_FIRST_TX_ROWS = 2_000
 """Traces in the first write transaction of a large first open (then sized by time)."""
-MIGRATE_MAX_TX_ROWS = 200_000
+MIGRATE_MAX_TX_ROWS = 50_000
 """Most traces one write transaction of a large first open mirrors."""
 RECLASS_BLOCKING_ROWS = 50_000
 """Up to this many traces (~2 s), a store whose classes came from another classifier
@@ -1317,8 +1317,11 @@ class TraceStore:
     migrate_schema_tx_seconds = 0.0
     """Length of the first open's schema transaction (for the benchmark)."""
     migrate_max_tx_seconds = 0.0
-    """Longest write transaction of the first open, the schema one included: the
-    longest a running OpenJarvis can wait on us then (for the benchmark)."""
+    """Longest mirror transaction of a large first open while another connection was
+    writing (or might be: the first ``MIGRATE_QUIET_SECONDS``): with the schema
+    transaction, the longest a running OpenJarvis waited on us (for the benchmark)."""
+    migrate_max_idle_tx_seconds = 0.0
+    """Longest mirror transaction of a large first open while nobody else wrote."""
     reclass_max_tx_seconds = 0.0
     """Longest write transaction of the last re-classification (for the benchmark)."""
 
@@ -1611,7 +1614,6 @@ class TraceStore:
                     )
                 conn.execute("COMMIT")
                 self.migrate_schema_tx_seconds = time.perf_counter() - t_schema
-                self.migrate_max_tx_seconds = self.migrate_schema_tx_seconds
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -1730,12 +1732,13 @@ class TraceStore:
                         c.execute("DELETE FROM temp.jt_classes")
                         c.executemany("INSERT INTO temp.jt_classes VALUES (?, ?)", classes)
                         version = c.execute("PRAGMA data_version").fetchone()[0]
-                        t0 = time.perf_counter()
+                        now = time.perf_counter()
                         if version != last_version:  # another connection committed
-                            last_version, last_foreign = version, t0
-                        quiet = t0 - last_foreign >= MIGRATE_QUIET_SECONDS
+                            last_version, last_foreign = version, now
+                        quiet = now - last_foreign >= MIGRATE_QUIET_SECONDS
                         budget = MIGRATE_IDLE_TX_SECONDS if quiet else MIGRATE_TX_SECONDS
                         c.execute("BEGIN IMMEDIATE")
+                        t0 = time.perf_counter()  # we hold the write lock from here
                         try:
                             added += self._mirror_classified(c)
                             c.execute("COMMIT")
@@ -1744,7 +1747,12 @@ class TraceStore:
                                 c.execute("ROLLBACK")
                             raise
                         took = time.perf_counter() - t0
-                        self.migrate_max_tx_seconds = max(self.migrate_max_tx_seconds, took)
+                        if quiet:
+                            self.migrate_max_idle_tx_seconds = max(
+                                self.migrate_max_idle_tx_seconds, took
+                            )
+                        else:
+                            self.migrate_max_tx_seconds = max(self.migrate_max_tx_seconds, took)
                         # The next one sized to ~80% of the budget (at most twice this).
                         fits = len(classes) * min(2.0, 0.8 * budget / max(took, 1e-3))
                         if len(classes) >= rows_per_tx or fits < rows_per_tx:
