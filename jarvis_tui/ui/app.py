@@ -390,17 +390,8 @@ class JarvisApp(App[int]):
         if pid in self._delivered or self.store is None or not self.workspace.traces_open:
             return
         self._delivered.add(pid)
-        if isinstance(pane, Pane):
+        if isinstance(pane, Pane):  # every pane keeps the contract
             pane.workspace_ready(self.workspace)
-            return
-        # Panes that do not keep the contract yet: their own signatures.
-        opened = pane.store_opened  # type: ignore[attr-defined]
-        if pid == "configs":
-            opened(self.store, self.workspace.agents_dir)
-        elif pid in ("training", "trials"):
-            opened(self.store, self.workspace)
-        else:
-            opened(self.store)
 
     @staticmethod
     def _pane_id(pane: Widget) -> str:
@@ -654,11 +645,8 @@ class JarvisApp(App[int]):
         # Every pane's entries, built or not (an unbuilt pane is made, not mounted).
         for pid, _title, _key in PANES:
             pane = self.pane(pid)
-            if not pane.is_mounted and not isinstance(pane, Pane):
-                continue  # a pane without the contract cannot answer before it is built
-            commands = getattr(pane, "palette_commands", None)
-            if callable(commands):
-                yield from commands()
+            if isinstance(pane, Pane):
+                yield from pane.palette_commands()
 
 
 def precheck(home: Path | str) -> str | None:

@@ -33,13 +33,12 @@ from jarvis_tui.traces.store import SNIPPET_CHARS
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.traces import (
     DETAIL_CHARS,
-    FULL_VIEW_CHARS,
     PAGE,
     WINDOW_MAX,
     TraceDetail,
-    TraceScreen,
     TracesPane,
 )
+from jarvis_tui.ui.screens.trace_screens import FULL_VIEW_CHARS, TraceScreen
 from jarvis_tui.ui.testing import settle
 from tests.ui.conftest import BASE, make_traces
 
@@ -135,7 +134,7 @@ def detail_text(app: JarvisApp) -> str:
 
 
 def current_id(pane: TracesPane) -> str | None:
-    return pane._current_id()
+    return pane.current_trace_id
 
 
 async def jump_near(app: JarvisApp, pilot, position: int) -> None:
@@ -143,13 +142,13 @@ async def jump_near(app: JarvisApp, pilot, position: int) -> None:
     pane = app.query_one(TracesPane)
     table = pane.query_one("#trace-table", DataTable)
     for _ in range(20):  # bounded: each round moves to the window's end and fetches a page
-        row = position - pane._offset
-        if 0 <= row < len(pane._rows):
+        row = position - pane.rows_offset
+        if 0 <= row < len(pane.rows):
             table.move_cursor(row=row, animate=False)
             await settle(app, pilot)
-            assert pane._offset + table.cursor_row == position
+            assert pane.cursor_position == position
             return
-        table.move_cursor(row=len(pane._rows) - 1, animate=False)
+        table.move_cursor(row=len(pane.rows) - 1, animate=False)
         await settle(app, pilot)
     raise AssertionError(f"could not reach row {position}")
 
@@ -157,9 +156,9 @@ async def jump_near(app: JarvisApp, pilot, position: int) -> None:
 def assert_window_matches_store(pane: TracesPane, order: list[str]) -> None:
     """The table holds one bounded, contiguous slice of the store's order, and only that."""
     table = pane.query_one("#trace-table", DataTable)
-    ids = [r.trace_id for r in pane._rows]
+    ids = [r.trace_id for r in pane.rows]
     assert 0 < len(ids) <= WINDOW_MAX and table.row_count == len(ids)
-    assert ids == order[pane._offset : pane._offset + len(ids)]
+    assert ids == order[pane.rows_offset : pane.rows_offset + len(ids)]
     assert [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in (0, len(ids) - 1)] == [
         ids[0], ids[-1]
     ]  # fmt: skip
@@ -169,7 +168,7 @@ def assert_rows_carry_no_body(pane: TracesPane) -> None:
     table = pane.query_one("#trace-table", DataTable)
     fields = {f.name for f in dataclasses.fields(TraceRow)}
     assert not fields & {"result", "messages", "steps", "metadata"}
-    for i, row in enumerate(pane._rows):
+    for i, row in enumerate(pane.rows):
         assert len(row.snippet) <= SNIPPET_CHARS
         cells = table.get_row_at(i)
         assert all(len(c.plain) <= CELL_CHARS for c in cells)
@@ -195,7 +194,7 @@ async def test_markup_and_escapes_show_literally_and_bodies_stay_out_of_the_tabl
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        assert len(pane._rows) == PAGE  # one page fetched, not the store
+        assert len(pane.rows) == PAGE  # one page fetched, not the store
         assert_window_matches_store(pane, order)
         assert_rows_carry_no_body(pane)
 
@@ -231,22 +230,21 @@ async def test_paging_through_the_big_traces_keeps_the_table_in_step(
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        table = pane.query_one("#trace-table", DataTable)
         seen_big: set[str] = set()
         previous = -1
         # pagedown until past the window size, so pages are fetched and trimmed.
         for _ in range(40):
             await pilot.press("pagedown")
             await settle(app, pilot)
-            position = pane._offset + table.cursor_row
+            position = pane.cursor_position
             assert position > previous  # every page moves forward through the store
             previous = position
             assert current_id(pane) == order[position]
             assert_window_matches_store(pane, order)
-            seen_big |= bigs & {r.trace_id for r in pane._rows}
+            seen_big |= bigs & {r.trace_id for r in pane.rows}
             if position >= WINDOW_MAX + PAGE:
                 break
-        assert pane._offset > 0  # the window slid: earlier pages were dropped
+        assert pane.rows_offset > 0  # the window slid: earlier pages were dropped
         assert len(seen_big) >= 6  # the paging went through the rows of several big traces
 
         # Onto the next big trace below the cursor with j: the detail shows it, cut.
@@ -256,7 +254,7 @@ async def test_paging_through_the_big_traces_keeps_the_table_in_step(
         await settle(app, pilot)
         big = current_id(pane)
         assert big == order[nxt] and big in bigs
-        assert current_id(pane) == order[pane._offset + table.cursor_row]
+        assert current_id(pane) == order[pane.cursor_position]
         assert_big_detail(app, int(big[3:]))
         assert_window_matches_store(pane, order)
         assert_rows_carry_no_body(pane)

@@ -45,7 +45,7 @@ async def test_opens_on_first_page_of_whole_store(workspace: Path) -> None:
         assert "labelled 200 of 401" in status(app)
         # newest first
         pane = app.query_one(TracesPane)
-        assert pane._rows[0].trace_id == "t1-00399"
+        assert pane.rows[0].trace_id == "t1-00399"
         assert str(table.coordinate_to_cell_key((0, 0)).row_key.value) == "t1-00399"
 
 
@@ -56,7 +56,7 @@ async def test_label_three_by_key_and_undo_one(workspace: Path) -> None:
         pane = app.query_one(TracesPane)
         pane.query_one("#f-labelled", Select).value = "unlabelled"
         await settle(app, pilot)
-        ids = [pane._rows[i].trace_id for i in range(4)]
+        ids = [pane.rows[i].trace_id for i in range(4)]
         await pilot.press("7")  # first unlabelled → 0.7, cursor advances
         await pilot.press("equals_sign")  # second → 1.0
         await pilot.press("n")  # third: outcome failure (an outcome does not advance)
@@ -94,15 +94,15 @@ async def test_search_and_filters_combine(workspace: Path) -> None:
         await pilot.press(*"photosynthesis")
         await pilot.press("enter")
         await settle(app, pilot)
-        assert pane._rows and all("photosynthesis" in r.snippet for r in pane._rows)
+        assert pane.rows and all("photosynthesis" in r.snippet for r in pane.rows)
         assert "of 80" in status(app)
         pane.query_one("#f-agent", Select).value = "react"
         await settle(app, pilot)
-        assert pane._rows and all(r.agent == "react" for r in pane._rows)
-        assert all("photosynthesis" in r.snippet for r in pane._rows)
+        assert pane.rows and all(r.agent == "react" for r in pane.rows)
+        assert all("photosynthesis" in r.snippet for r in pane.rows)
         pane.query_one("#f-class", Select).value = "code"
         await settle(app, pilot)
-        assert pane._rows == [] and "0 of 0 rows" in status(app)
+        assert not pane.rows and "0 of 0 rows" in status(app)
 
 
 async def test_bad_search_syntax_is_read_as_words(workspace: Path) -> None:
@@ -120,7 +120,7 @@ async def test_bad_search_syntax_is_read_as_words(workspace: Path) -> None:
         pane.query_one("#search", Input).value = '"needle'
         await pilot.press("enter")
         await settle(app, pilot)
-        assert [r.trace_id for r in pane._rows] == ["evil"]
+        assert [r.trace_id for r in pane.rows] == ["evil"]
         assert "unbalanced quote" in status(app)
 
 
@@ -148,11 +148,11 @@ async def test_read_only_store_refuses_labels_and_says_so(workspace: Path) -> No
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
         pane.store.read_only = True  # as if the file were read-only
-        first = pane._rows[0]
+        first = pane.rows[0]
         await pilot.press("3")
         await settle(app, pilot)
         assert any("read-only" in n.message for n in app._notifications)
-        assert pane._rows[0].feedback == first.feedback
+        assert pane.rows[0].feedback == first.feedback
     store = TraceStore(workspace / "traces.db")
     assert store.get(first.trace_id).feedback == first.feedback
     store.close()
@@ -166,11 +166,11 @@ async def test_scrolling_pages_through_the_store(workspace: Path) -> None:
         for _ in range(6):
             await pilot.press("pagedown")
             await settle(app, pilot)
-        assert len(pane._rows) > 100  # next pages fetched by keyset
+        assert len(pane.rows) > 100  # next pages fetched by keyset
         await pilot.press("G")
         await settle(app, pilot)
-        assert pane._rows[-1].trace_id == "evil"  # oldest
-        assert len(pane._rows) == 100 and pane._offset == 301  # one page, no runaway loads
+        assert pane.rows[-1].trace_id == "evil"  # oldest
+        assert len(pane.rows) == 100 and pane.rows_offset == 301  # one page, no runaway loads
         assert "of 401" in status(app) and "401" in status(app).split("of")[0]
 
 
@@ -179,15 +179,15 @@ async def test_new_traces_from_another_writer_appear(workspace: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        pane._poll()
+        pane.poll_store()
         await settle(app, pilot)
         other = TraceStore(workspace / "traces.db")
         other.save_many(make_traces(25, seed=2, start=1_790_000_000.0))
         other.close()
-        pane._poll()
+        pane.poll_store()
         await settle(app, pilot)
         assert "of 426" in status(app)
-        assert pane._rows[0].trace_id.startswith("t2-")
+        assert pane.rows[0].trace_id.startswith("t2-")
 
 
 async def test_help_lists_keys_and_panes_switch(workspace: Path) -> None:
@@ -218,7 +218,7 @@ async def test_note_lands_in_store(workspace: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        tid = pane._rows[0].trace_id
+        tid = pane.rows[0].trace_id
         await pilot.press("e")
         await pilot.pause()
         await pilot.press(*"too verbose")
@@ -233,7 +233,7 @@ async def test_note_lands_in_store(workspace: Path) -> None:
 
 async def test_enter_opens_full_trace_with_huge_body(tmp_path: Path) -> None:
     from jarvis_tui.core.types import Trace
-    from jarvis_tui.ui.panes.traces import TraceScreen
+    from jarvis_tui.ui.screens.trace_screens import TraceScreen
 
     home = tmp_path / "ws"
     store = TraceStore(home / "traces.db")
@@ -317,7 +317,7 @@ async def test_label_keys_each_change_the_store(workspace: Path) -> None:
         pane = app.query_one(TracesPane)
         await pilot.press("A")  # auto-advance off: every key acts on the first row
         assert "auto-advance off" in status(app)
-        tid = pane._rows[0].trace_id
+        tid = pane.rows[0].trace_id
         await pilot.press("7")
         await settle(app, pilot)
         assert _store_row(workspace, tid)[0].feedback == 0.7
@@ -342,7 +342,7 @@ async def test_label_keys_each_change_the_store(workspace: Path) -> None:
 
 
 async def test_view_keys_each_change_the_screen(workspace: Path) -> None:
-    from jarvis_tui.ui.panes.traces import NoteScreen, TraceScreen
+    from jarvis_tui.ui.screens.trace_screens import NoteScreen, TraceScreen
 
     app = JarvisApp(workspace)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -360,7 +360,7 @@ async def test_view_keys_each_change_the_screen(workspace: Path) -> None:
         assert not app.query_one(TraceDetail).display
         await pilot.press("d", "G")
         await settle(app, pilot)
-        assert table.cursor_row == len(pane._rows) - 1
+        assert table.cursor_row == len(pane.rows) - 1
         await pilot.press("g")
         await settle(app, pilot)
         assert table.cursor_row == 0
@@ -392,12 +392,12 @@ async def test_view_keys_each_change_the_screen(workspace: Path) -> None:
 
 
 async def test_full_view_shows_labels_and_takes_them(workspace: Path) -> None:
-    from jarvis_tui.ui.panes.traces import NoteScreen, TraceScreen
+    from jarvis_tui.ui.screens.trace_screens import NoteScreen, TraceScreen
 
     app = JarvisApp(workspace)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        tid = app.query_one(TracesPane)._rows[0].trace_id
+        tid = app.query_one(TracesPane).rows[0].trace_id
         await pilot.press("enter")
         await pilot.pause()
         view = app.screen
@@ -434,7 +434,7 @@ async def test_full_view_shows_labels_and_takes_them(workspace: Path) -> None:
 
 
 async def test_every_palette_command_acts(workspace: Path) -> None:
-    from jarvis_tui.ui.panes.traces import NoteScreen, TraceScreen
+    from jarvis_tui.ui.screens.trace_screens import NoteScreen, TraceScreen
 
     app = JarvisApp(workspace)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -459,7 +459,7 @@ async def test_every_palette_command_acts(workspace: Path) -> None:
             checked.add(name)
 
         def fb() -> float | None:
-            return pane._rows[0].feedback
+            return pane.rows[0].feedback
 
         await check("go: trials", lambda: app.query_one("#panes").active == "trials")
         await check("go: configs", lambda: app.query_one("#panes").active == "configs")
@@ -471,9 +471,9 @@ async def test_every_palette_command_acts(workspace: Path) -> None:
         await check("traces: toggle auto-advance", lambda: "auto-advance off" in status(app))
         for d in range(11):
             await check(f"traces: score {d / 10:.1f}", lambda d=d: fb() == d / 10)
-        await check("traces: mark success", lambda: pane._rows[0].outcome == "success")
-        await check("traces: mark failure", lambda: pane._rows[0].outcome == "failure")
-        await check("traces: clear label", lambda: fb() is None and pane._rows[0].outcome is None)
+        await check("traces: mark success", lambda: pane.rows[0].outcome == "success")
+        await check("traces: mark failure", lambda: pane.rows[0].outcome == "failure")
+        await check("traces: clear label", lambda: fb() is None and pane.rows[0].outcome is None)
         await check("traces: undo last label", lambda: fb() == 1.0)
         await check("traces: edit note", lambda: isinstance(app.screen, NoteScreen))
         await pilot.press("escape")
@@ -485,7 +485,7 @@ async def test_every_palette_command_acts(workspace: Path) -> None:
         await check("traces: toggle detail panel", lambda: not app.query_one(TraceDetail).display)
         await check(
             "traces: show unlabelled only",
-            lambda: "(filtered;" in status(app) and all(r.feedback is None for r in pane._rows),
+            lambda: "(filtered;" in status(app) and all(r.feedback is None for r in pane.rows),
         )
         await check("traces: clear filters", lambda: "of 401" in status(app))
         await check("traces: filters", lambda: app.query_one("#filter-bar").display)
@@ -666,3 +666,32 @@ async def test_facets_start_after_the_first_rows_and_pickers_say_counting(
         await settle(app, pilot)
         bar = [ln for ln in screen_text(app).splitlines() if "outcome" in ln][0]
         assert "counting…" not in bar and "agent" in bar and "model" in bar
+
+
+async def test_palette_lists_the_traces_entries_that_apply_in_order(workspace: Path) -> None:
+    """The Traces pane's palette entries, through the pane contract: in their order, and
+    only those that apply now (undo once there is a label, stop the judge only while it
+    runs) (issue 11)."""
+    scores = [f"score {d / 10:.1f}" for d in range(11)]
+    sorts = ["sort by time", "sort by score", "sort by latency", "sort by tokens"]
+    expected = ["search", "filters", *scores, "mark success", "mark failure", "clear label",
+                "undo last label", "edit note", "open trace", *sorts, "reverse sort",
+                "toggle auto-advance", "toggle detail panel", "refresh",
+                "show unlabelled only", "clear filters", "queue order", "run the judge",
+                "run the judge on another endpoint", "accept judge score",
+                "judge agreement", "copy trace", "export labels…"]  # fmt: skip
+
+    def titles(app: JarvisApp) -> list[str]:
+        return [
+            c.title.removeprefix("traces: ")
+            for c in app.get_system_commands(app.screen)
+            if c.title.startswith("traces: ")
+        ]
+
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert titles(app) == [t for t in expected if t != "undo last label"]
+        await pilot.press("5")
+        await settle(app, pilot)
+        assert titles(app) == expected

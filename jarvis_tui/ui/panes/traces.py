@@ -8,26 +8,23 @@ undo can never land out of order.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from rich.cells import cell_len
 from rich.console import Group
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, Select, Static, TextArea
+from textual.widgets import DataTable, Input, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from jarvis_tui.core.classify import QUERY_CLASSES  # not via learning/: first paint
@@ -41,18 +38,26 @@ from jarvis_tui.traces import (
 )
 from jarvis_tui.traces.store import SORT_EXPR
 from jarvis_tui.ui.panes import evidence
+from jarvis_tui.ui.panes.base import Pane
+from jarvis_tui.ui.screens.trace_screens import (
+    NoteScreen,
+    TraceScreen,
+    compact_json,
+    score_style,
+)
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
 
+    from jarvis_tui.workspace import WorkspaceSession
+
 PAGE = 100
 WINDOW_MAX = 600
 EDGE = 8  # rows from the window edge at which the next page is fetched
 POLL_SECONDS = 2.0
 DETAIL_CHARS = 4_000
-FULL_VIEW_CHARS = 1_000_000
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     # (key, label, width); the query column's width is what is left
@@ -81,8 +86,7 @@ def _fmt_time(ts: float) -> str:
 def _score_cell(fb: Optional[float]) -> Text:
     if fb is None:
         return Text("–", style="dim", justify="right")
-    style = "green" if fb >= 0.7 else "yellow" if fb >= 0.4 else "red"
-    return Text(f"{fb:.2f}", style=style, justify="right")
+    return Text(f"{fb:.2f}", style=score_style(fb), justify="right")
 
 
 def _outcome_cell(outcome: Optional[str]) -> Text:
@@ -289,10 +293,10 @@ class TraceDetail(VerticalScroll):
             if tool:
                 line.append(f"  {one_line(str(tool), 24)}", style="cyan")
             parts.append(line)
-            parts.append(Text(f"   in  {one_line(_compact(st.input), 300)}", style="dim"))
-            parts.append(Text(f"   out {one_line(_compact(st.output), 300)}", style="dim"))
+            parts.append(Text(f"   in  {one_line(compact_json(st.input), 300)}", style="dim"))
+            parts.append(Text(f"   out {one_line(compact_json(st.output), 300)}", style="dim"))
         parts.append(Text("\nMetadata", style="bold underline"))
-        parts.append(safe_text(_compact(trace.metadata, 2_000)))
+        parts.append(safe_text(compact_json(trace.metadata, 2_000)))
         if note:
             parts.append(Text("\nNote", style="bold underline"))
             parts.append(safe_text(note))
@@ -314,205 +318,17 @@ class TraceDetail(VerticalScroll):
         self.query_one("#detail-body", Static).update(Text(message, style="dim"))
 
 
-def _compact(value: Any, limit: int = 400) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def label_summary(
-    feedback: Optional[float], outcome: Optional[str], note: Optional[str], history: list[Any]
-) -> Text:
-    """Score, outcome, note and label history of one trace, as literal text."""
-    out = Text()
-    out.append("score ", style="bold")
-    if feedback is None:
-        out.append("–", style="dim")
-    else:
-        out.append(f"{feedback:.2f}", style=_score_cell(feedback).style)
-    out.append("   ")
-    out.append("outcome", style="bold")
-    out.append(" ")
-    if outcome in ("success", "failure"):
-        out.append(outcome, style="bold green" if outcome == "success" else "bold red")
-    else:
-        out.append(visible(outcome) if outcome else "–", style="" if outcome else "dim")
-    out.append("\n")
-    out.append("note", style="bold")
-    out.append(" ")
-    if note:
-        out.append(one_line(note, 300))
-    else:
-        out.append("– (e adds one)", style="dim")
-    if history:
-        out.append(f"\nlabel history ({len(history)})", style="bold")
-        for ev in history[-5:]:
-            when = datetime.fromtimestamp(ev.at).strftime("%m-%d %H:%M:%S")
-            out.append(
-                f"\n  {when} {ev.field}: {one_line(repr(ev.old_value), 40)} → "
-                f"{one_line(repr(ev.new_value), 40)}"
-                f"{' (' + one_line(ev.source, 20) + ')' if ev.source else ''}",
-                style="dim",
-            )
-    else:
-        out.append("\nlabel history –", style="dim")
-    return out
-
-
-class NoteScreen(ModalScreen[Optional[str]]):
-    """Write a note on a trace (several lines), with the trace it annotates in view."""
-
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="note.cancel"),
-        Binding("ctrl+s", "save", "Save", priority=True, id="note.save"),
-    ]
-
-    def __init__(self, trace_id: str, current: str = "", trace: Optional[Trace] = None) -> None:
-        super().__init__()
-        self._trace_id = trace_id
-        self._current = current
-        self._trace = trace
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="note-box"):
-            title = Text("Note on trace ", style="bold")
-            title.append(one_line(self._trace_id, 60))
-            yield Static(title, id="note-title")
-            about = Text()
-            if self._trace is not None:
-                about.append("Query  ", style="bold")
-                about.append(one_line(self._trace.query, 240))
-                about.append("\nResult ", style="bold")
-                about.append(one_line(self._trace.result, 240))
-            else:
-                about.append("(the trace is still loading)", style="dim")
-            yield Static(about, id="note-trace")
-            yield TextArea(self._current, id="note-input", soft_wrap=True, show_line_numbers=False)
-            with Horizontal(id="note-buttons"):
-                yield Button("Save", id="note-save", variant="primary")
-                yield Button("Cancel", id="note-cancel")
-                yield Static(
-                    Text("ctrl+s saves · enter: new line · escape cancels", style="dim"),
-                    id="note-hint",
-                )
-
-    def on_mount(self) -> None:
-        area = self.query_one("#note-input", TextArea)
-        focus_now(area)
-        area.move_cursor(area.document.end)
-
-    @on(Button.Pressed, "#note-save")
-    def action_save(self) -> None:
-        self.dismiss(self.query_one("#note-input", TextArea).text.strip())
-
-    @on(Button.Pressed, "#note-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class TraceScreen(ModalScreen[None]):
-    """Everything of one trace, scrollable, with its labels; it can be labelled here."""
-
-    BINDINGS = [
-        Binding("escape,q", "close", "Close", id="trace.close"),
-        Binding("5", "score(0.5)", "Score (0–9, =)", key_display="0-9", id="trace.score"),
-        *(
-            Binding(str(d), f"score({d / 10})", "", show=False, id=f"trace.score{d}")
-            for d in (0, 1, 2, 3, 4, 6, 7, 8, 9)
-        ),  # fmt: skip
-        Binding("equals_sign", "score(1.0)", "", show=False, id="trace.score10"),
-        Binding("y", "outcome('success')", "Success", id="trace.success"),
-        Binding("n", "outcome('failure')", "Failure", id="trace.failure"),
-        # priority: the read-only text view would take backspace for itself
-        Binding("backspace,delete", "clear_label", "Clear label", priority=True, id="trace.clear"),
-        Binding("e", "note", "Note", id="trace.note"),
-        Binding("u", "undo", "Undo", id="trace.undo"),
-    ]
-
-    def __init__(
-        self, pane: TracesPane, trace: Trace, note: Optional[str], history: list[Any]
-    ) -> None:
-        super().__init__()
-        self._pane = pane
-        self.trace = trace
-        """The trace shown (its label fields follow what is saved)."""
-        self._note = note
-        self._history = history
-
-    def compose(self) -> ComposeResult:
-        t = self.trace
-        steps = "\n".join(
-            f"  [{i}] {getattr(s.step_type, 'value', s.step_type)} {s.duration_seconds:.3f}s\n"
-            f"      input:  {_compact(s.input, 20_000)}\n      output: {_compact(s.output, 20_000)}"
-            for i, s in enumerate(t.steps)
-        )
-        body = (
-            f"trace {t.trace_id}\nagent {t.agent}  model {t.model}  engine {t.engine}\n"
-            f"\n== QUERY ({len(t.query):,} chars)\n{t.query}\n"
-            f"\n== RESULT ({len(t.result):,} chars)\n{t.result}\n"
-            f"\n== STEPS\n{steps}\n\n== METADATA\n{_compact(t.metadata, 100_000)}\n"
-        )
-        if len(body) > FULL_VIEW_CHARS:
-            body = body[:FULL_VIEW_CHARS] + f"\n… truncated at {FULL_VIEW_CHARS:,} characters"
-        with Vertical(id="trace-view"):
-            yield Static(self._summary(), id="trace-labels")
-            yield TextArea(visible(body), read_only=True, id="trace-full", soft_wrap=True)
-            yield Static(
-                Text(
-                    "0–9 = score · y/n outcome · ⌫ clear · e note · u undo · esc close",
-                    style="dim",
-                ),
-                id="trace-hint",
-            )
-
-    def on_mount(self) -> None:
-        focus_now(self.query_one("#trace-full", TextArea))
-
-    def _summary(self) -> Text:
-        return label_summary(self.trace.feedback, self.trace.outcome, self._note, self._history)
-
-    def show_labels(
-        self,
-        feedback: Optional[float],
-        outcome: Optional[str],
-        note: Optional[str] = None,
-        history: Optional[list[Any]] = None,
-    ) -> None:
-        """Show the trace's labels as they are now (history/note: None keeps the last)."""
-        self.trace = replace(self.trace, feedback=feedback, outcome=outcome)
-        if note is not None:
-            self._note = note
-        if history is not None:
-            self._history = history
-        self.query_one("#trace-labels", Static).update(self._summary())
-
-    def action_score(self, value: float) -> None:
-        self._pane.label_trace(self.trace.trace_id, feedback=round(float(value), 2))
-
-    def action_outcome(self, outcome: str) -> None:
-        self._pane.label_trace(self.trace.trace_id, outcome=outcome)
-
-    def action_clear_label(self) -> None:
-        self._pane.label_trace(self.trace.trace_id, feedback=None, outcome=None)
-
-    def action_undo(self) -> None:
-        self._pane.action_undo()
-
-    def action_note(self) -> None:
-        self._pane.edit_note(self.trace.trace_id, self._note or "", self.trace)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
 # --------------------------------------------------------------------------- pane
 
 
-class TracesPane(Widget):
+SCORE_STEPS = tuple(range(11))
+"""Palette scores: 0.0, 0.1, … 1.0 (``action_score_<tenths>``)."""
+
+
+class TracesPane(Pane):
     """Browse, filter, search and label traces."""
 
+    PANE_ID = "traces"
     HELP_TITLE = "Traces"
     HELP_TEXT = (
         "Browse every trace of the workspace, newest first. Scores: 0–9 set tenths, = sets "
@@ -561,6 +377,38 @@ class TracesPane(Widget):
             "escape", "back", "Leave the field / clear the search", show=False, id="traces.escape"
         ),  # fmt: skip
     ]
+
+    PALETTE = (
+        ("focus_search", "search", "Focus the search box (/)"),
+        ("open_filters", "filters", "Open the filter bar (F)"),
+        *((f"score_{d}", f"score {d / 10:.1f}", "Set the score of the selected trace")
+          for d in SCORE_STEPS),
+        ("mark_success", "mark success", "Outcome success (y)"),
+        ("mark_failure", "mark failure", "Outcome failure (n)"),
+        ("clear_label", "clear label", "Clear score and outcome (backspace)"),
+        ("undo", "undo last label", "Undo (u)"),
+        ("note", "edit note", "Note on the selected trace (e)"),
+        ("open_trace", "open trace", "Full view (enter)"),
+        *((f"sort_by_{key}", f"sort by {key}", f"Sort the table by {key} (o)")
+          for key in SORT_EXPR),
+        ("reverse_sort", "reverse sort", "Reverse the sort (O)"),
+        ("toggle_advance", "toggle auto-advance",
+         "Jump to the next unlabelled trace after a score (A)"),
+        ("toggle_detail", "toggle detail panel", "Hide or show the detail panel (d)"),
+        ("refresh", "refresh", "Re-read the store (r)"),
+        ("unlabelled_only", "show unlabelled only", "Filter to traces without a score"),
+        ("clear_filters", "clear filters", "Show every trace"),
+        ("toggle_queue", "queue order", "Most decisive unlabelled traces first (Q)"),
+        ("judge", "run the judge", "LLM judge over the filter's unlabelled traces (J)"),
+        ("ask_judge_endpoint", "run the judge on another endpoint",
+         "Ask for the judge's URL and model"),
+        ("cancel_judge", "stop the judge", "Cancel the judge run (x)"),
+        ("accept_judge", "accept judge score", "The judge's score becomes the label (Y)"),
+        ("show_agreement", "judge agreement", "Judge vs human: MAE, correlation, confusion table"),
+        ("copy", "copy trace", "id, query, result or JSON (ctrl+y)"),
+        ("export_labels", "export labels…", "jsonl, csv, parquet or a datasets folder"),
+    )  # fmt: skip
+    """``traces: …`` palette entries (the Pane default shows the pane, then acts)."""
 
     class PageLoaded(Message):
         """A page of rows arrived for request *token* (stale tokens are dropped)."""
@@ -724,15 +572,22 @@ class TracesPane(Widget):
 
     # ------------------------------------------------------------ store lifecycle
 
-    def store_opened(self, store: TraceStore) -> None:
+    def workspace_ready(self, session: WorkspaceSession) -> None:
+        """The trace store is open: the first page, then the live poll."""
+        super().workspace_ready(session)
+        store = session.traces
         self.store = store
         self.query_one(TraceTable).loading = False
         # The facets (every agent and model, for the pickers) scan the whole store:
         # they start once the first rows are painted (_first_rows_painted), not beside
         # the first page (issue 15); the pickers say "counting…" until they answer.
         self.reload()
-        self._poll_timer = self.set_interval(POLL_SECONDS, self._poll)
+        self._poll_timer = self.set_interval(POLL_SECONDS, self.poll_store)
         self.focus_default()
+
+    def on_shown(self) -> None:
+        """Back on screen: the status line fits the width it has now."""
+        self.call_after_refresh(self._render_status)
 
     def store_failed(self, reason: str) -> None:
         table = self.query_one(TraceTable)
@@ -944,6 +799,32 @@ class TracesPane(Widget):
         self._counted = True
         self._update_empty()
         self._render_status()
+
+    # ------------------------------------------------------------ what the table shows
+
+    @property
+    def rows(self) -> tuple[TraceRow, ...]:
+        """The rows the table holds now, in table order: one contiguous slice of the
+        filter's rows (at most ``WINDOW_MAX``), starting at :attr:`rows_offset`."""
+        return tuple(self._rows)
+
+    @property
+    def rows_offset(self) -> int:
+        """Where the table's first row is among all rows of the filter (0-based)."""
+        return self._offset
+
+    @property
+    def current_trace_id(self) -> Optional[str]:
+        """The selected trace's id (None when the table is empty)."""
+        return self._current_id()
+
+    @property
+    def cursor_position(self) -> Optional[int]:
+        """The selected row's position among all rows of the filter (0-based), as
+        "rows N–M of T" counts it; None when the table is empty."""
+        if self._current_id() is None:
+            return None
+        return self._offset + self.query_one(TraceTable).cursor_row
 
     def _current_id(self) -> Optional[str]:
         table = self.query_one(TraceTable)
@@ -1193,6 +1074,13 @@ class TracesPane(Widget):
         self._load_facets()
         self.reload(keep=self._current_id())
 
+    def apply_filters(self) -> None:
+        """Apply what the search box and the pickers say now (what the search's
+        debounce timer does when typing pauses)."""
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._apply_filters()
+
     def _apply_filters(self) -> None:
         def value(sel_id: str) -> Optional[str]:
             v = self.query_one(sel_id, Select).value
@@ -1312,6 +1200,8 @@ class TracesPane(Widget):
     # ------------------------------------------------------------ labelling
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action.startswith(("score_", "mark_")):  # the palette's score and outcome
+            action = "score"
         if action in ("score", "outcome", "clear_label", "note", "open_trace", "copy",
                       "accept_judge"):  # fmt: skip
             return self._current_id() is not None
@@ -1525,12 +1415,16 @@ class TracesPane(Widget):
 
     # ------------------------------------------------------------ live updates
 
-    def _poll(self) -> None:
+    def poll_store(self) -> None:
+        """Look for new traces and outside label changes now (a timer does it every
+        ``POLL_SECONDS``)."""
         if self.store is not None:
             self._check_changes()
             if getattr(self.store, "reclassifying", None) is not None or self._reclass_shown:
                 self._reclass_shown = self.store.reclassifying is not None
                 self._render_status()
+
+    _poll = poll_store  # the old name (tests/ui/test_fault_concurrent_writer.py)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.poll",
           description="watch store")  # fmt: skip
@@ -1829,7 +1723,7 @@ class TracesPane(Widget):
 
         if self.store is None:
             return
-        root = self.app.workspace.root  # type: ignore[attr-defined]
+        root = self.session.root
 
         def done(values: Optional[dict]) -> None:
             if values is None:
@@ -1891,64 +1785,20 @@ class TracesPane(Widget):
 
     # ------------------------------------------------------------ palette
 
-    def palette_commands(self) -> Iterable[SystemCommand]:
-        """``traces: …`` commands; each shows the Traces pane, then acts there."""
-        scores = [
-            (f"score {d / 10:.1f}", "Set the score of the selected trace",
-             lambda v=d / 10: self.action_score(v))
-            for d in range(11)
-        ]  # fmt: skip
-        sorts = [
-            (f"sort by {key}", f"Sort the table by {key} (o)", lambda k=key: self._sort_by(k))
-            for key in SORT_EXPR
-        ]  # fmt: skip
-        entries: list[tuple[str, str, Callable[[], object]]] = [
-            ("search", "Focus the search box (/)", self.action_focus_search),
-            ("filters", "Open the filter bar (F)", self.action_open_filters),
-            *scores,
-            ("mark success", "Outcome success (y)", lambda: self.action_outcome("success")),
-            ("mark failure", "Outcome failure (n)", lambda: self.action_outcome("failure")),
-            ("clear label", "Clear score and outcome (backspace)", self.action_clear_label),
-            ("undo last label", "Undo (u)", self.action_undo),
-            ("edit note", "Note on the selected trace (e)", self.action_note),
-            ("open trace", "Full view (enter)", self.action_open_trace),
-            *sorts,
-            ("reverse sort", "Reverse the sort (O)", self.action_reverse_sort),
-            ("toggle auto-advance", "Jump to the next unlabelled trace after a score (A)",
-             self.action_toggle_advance),
-            ("toggle detail panel", "Hide or show the detail panel (d)",
-             self.action_toggle_detail),
-            ("refresh", "Re-read the store (r)", self.action_refresh),
-            ("show unlabelled only", "Filter to traces without a score",
-             lambda: self._set_select("#f-labelled", "unlabelled")),
-            ("clear filters", "Show every trace", self._clear_filters),
-            ("queue order", "Most decisive unlabelled traces first (Q)",
-             self.action_toggle_queue),
-            ("run the judge", "LLM judge over the filter's unlabelled traces (J)",
-             self.action_judge),
-            ("run the judge on another endpoint", "Ask for the judge's URL and model",
-             self.ask_judge_endpoint),
-            ("stop the judge", "Cancel the judge run (x)", self.action_cancel_judge),
-            ("accept judge score", "The judge's score becomes the label (Y)",
-             self.action_accept_judge),
-            ("judge agreement", "Judge vs human: MAE, correlation, confusion table",
-             self.show_agreement),
-            ("copy trace", "id, query, result or JSON (ctrl+y)", self.action_copy),
-            ("export labels…", "jsonl, csv, parquet or a datasets folder", self.export_labels),
-        ]  # fmt: skip
-        for title, help_text, action in entries:
-            yield SystemCommand(f"traces: {title}", help_text, self._palette(action))
+    # The palette's entries (PALETTE) that take an argument the keys give
+    # (score(0.3), outcome('success'), the sort column) are methods of their own.
 
-    def _palette(self, action: Any) -> Any:
-        """A palette callback that shows this pane before running *action*."""
+    def action_mark_success(self) -> None:
+        self.action_outcome("success")
 
-        def run() -> None:
-            show = getattr(self.app, "action_show_pane", None)
-            if callable(show):
-                show("traces")
-            action()
+    def action_mark_failure(self) -> None:
+        self.action_outcome("failure")
 
-        return run
+    def action_unlabelled_only(self) -> None:
+        self._set_select("#f-labelled", "unlabelled")
+
+    def action_clear_filters(self) -> None:
+        self._clear_filters()
 
     def _sort_by(self, key: str) -> None:
         self.sort = key
@@ -1963,3 +1813,25 @@ class TracesPane(Widget):
             sel.clear()
         self.query_one("#search", Input).value = ""
         self._apply_filters()
+
+
+def _palette_score(tenths: int) -> Callable[[TracesPane], None]:
+    def score(self: TracesPane) -> None:
+        self.action_score(tenths / 10)
+
+    score.__doc__ = f"Palette: score {tenths / 10:.1f}."
+    return score
+
+
+def _palette_sort(key: str) -> Callable[[TracesPane], None]:
+    def sort(self: TracesPane) -> None:
+        self._sort_by(key)
+
+    sort.__doc__ = f"Palette: sort by {key}."
+    return sort
+
+
+for _d in SCORE_STEPS:
+    setattr(TracesPane, f"action_score_{_d}", _palette_score(_d))
+for _key in SORT_EXPR:
+    setattr(TracesPane, f"action_sort_by_{_key}", _palette_sort(_key))

@@ -1,0 +1,1 @@
+"""Modal screens of the app, one module per pane that opens them."""

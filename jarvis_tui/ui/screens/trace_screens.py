@@ -1,0 +1,237 @@
+"""The Traces pane's modal screens: the note editor and the full view of one trace.
+
+Both show trace content as literal text (never markup). The full view labels through
+the pane that opened it (:class:`TraceLabeller`), so a label there goes through the
+pane's one ordered writer like a label typed in the table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Optional, Protocol
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static, TextArea
+
+from jarvis_tui.core.types import Trace
+from jarvis_tui.ui.text import one_line, visible
+from jarvis_tui.ui.widgets.focus import focus_now
+
+FULL_VIEW_CHARS = 1_000_000
+"""The full view shows at most this many characters of a trace (then says so)."""
+
+
+class TraceLabeller(Protocol):
+    """What the full view asks of the pane that opened it (``TracesPane``)."""
+
+    def label_trace(self, trace_id: str, **fields: Any) -> None: ...
+
+    def action_undo(self) -> None: ...
+
+    def edit_note(self, trace_id: str, current: str, trace: Optional[Trace]) -> None: ...
+
+
+def score_style(fb: float) -> str:
+    """Green from 0.7, yellow from 0.4, else red (the table's score colours)."""
+    return "green" if fb >= 0.7 else "yellow" if fb >= 0.4 else "red"
+
+
+def compact_json(value: Any, limit: int = 400) -> str:
+    """*value* as one line of JSON, cut with "…" at *limit* characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def label_summary(
+    feedback: Optional[float], outcome: Optional[str], note: Optional[str], history: list[Any]
+) -> Text:
+    """Score, outcome, note and label history of one trace, as literal text."""
+    out = Text()
+    out.append("score ", style="bold")
+    if feedback is None:
+        out.append("–", style="dim")
+    else:
+        out.append(f"{feedback:.2f}", style=score_style(feedback))
+    out.append("   ")
+    out.append("outcome", style="bold")
+    out.append(" ")
+    if outcome in ("success", "failure"):
+        out.append(outcome, style="bold green" if outcome == "success" else "bold red")
+    else:
+        out.append(visible(outcome) if outcome else "–", style="" if outcome else "dim")
+    out.append("\n")
+    out.append("note", style="bold")
+    out.append(" ")
+    if note:
+        out.append(one_line(note, 300))
+    else:
+        out.append("– (e adds one)", style="dim")
+    if history:
+        out.append(f"\nlabel history ({len(history)})", style="bold")
+        for ev in history[-5:]:
+            when = datetime.fromtimestamp(ev.at).strftime("%m-%d %H:%M:%S")
+            out.append(
+                f"\n  {when} {ev.field}: {one_line(repr(ev.old_value), 40)} → "
+                f"{one_line(repr(ev.new_value), 40)}"
+                f"{' (' + one_line(ev.source, 20) + ')' if ev.source else ''}",
+                style="dim",
+            )
+    else:
+        out.append("\nlabel history –", style="dim")
+    return out
+
+
+class NoteScreen(ModalScreen[Optional[str]]):
+    """Write a note on a trace (several lines), with the trace it annotates in view."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="note.cancel"),
+        Binding("ctrl+s", "save", "Save", priority=True, id="note.save"),
+    ]
+
+    def __init__(self, trace_id: str, current: str = "", trace: Optional[Trace] = None) -> None:
+        super().__init__()
+        self._trace_id = trace_id
+        self._current = current
+        self._trace = trace
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-box"):
+            title = Text("Note on trace ", style="bold")
+            title.append(one_line(self._trace_id, 60))
+            yield Static(title, id="note-title")
+            about = Text()
+            if self._trace is not None:
+                about.append("Query  ", style="bold")
+                about.append(one_line(self._trace.query, 240))
+                about.append("\nResult ", style="bold")
+                about.append(one_line(self._trace.result, 240))
+            else:
+                about.append("(the trace is still loading)", style="dim")
+            yield Static(about, id="note-trace")
+            yield TextArea(self._current, id="note-input", soft_wrap=True, show_line_numbers=False)
+            with Horizontal(id="note-buttons"):
+                yield Button("Save", id="note-save", variant="primary")
+                yield Button("Cancel", id="note-cancel")
+                yield Static(
+                    Text("ctrl+s saves · enter: new line · escape cancels", style="dim"),
+                    id="note-hint",
+                )
+
+    def on_mount(self) -> None:
+        area = self.query_one("#note-input", TextArea)
+        focus_now(area)
+        area.move_cursor(area.document.end)
+
+    @on(Button.Pressed, "#note-save")
+    def action_save(self) -> None:
+        self.dismiss(self.query_one("#note-input", TextArea).text.strip())
+
+    @on(Button.Pressed, "#note-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TraceScreen(ModalScreen[None]):
+    """Everything of one trace, scrollable, with its labels; it can be labelled here."""
+
+    BINDINGS = [
+        Binding("escape,q", "close", "Close", id="trace.close"),
+        Binding("5", "score(0.5)", "Score (0–9, =)", key_display="0-9", id="trace.score"),
+        *(
+            Binding(str(d), f"score({d / 10})", "", show=False, id=f"trace.score{d}")
+            for d in (0, 1, 2, 3, 4, 6, 7, 8, 9)
+        ),  # fmt: skip
+        Binding("equals_sign", "score(1.0)", "", show=False, id="trace.score10"),
+        Binding("y", "outcome('success')", "Success", id="trace.success"),
+        Binding("n", "outcome('failure')", "Failure", id="trace.failure"),
+        # priority: the read-only text view would take backspace for itself
+        Binding("backspace,delete", "clear_label", "Clear label", priority=True, id="trace.clear"),
+        Binding("e", "note", "Note", id="trace.note"),
+        Binding("u", "undo", "Undo", id="trace.undo"),
+    ]
+
+    def __init__(
+        self, pane: TraceLabeller, trace: Trace, note: Optional[str], history: list[Any]
+    ) -> None:
+        super().__init__()
+        self._pane = pane
+        self.trace = trace
+        """The trace shown (its label fields follow what is saved)."""
+        self._note = note
+        self._history = history
+
+    def compose(self) -> ComposeResult:
+        t = self.trace
+        steps = "\n".join(
+            f"  [{i}] {getattr(s.step_type, 'value', s.step_type)} {s.duration_seconds:.3f}s\n"
+            f"      input:  {compact_json(s.input, 20_000)}\n      output: {compact_json(s.output, 20_000)}"
+            for i, s in enumerate(t.steps)
+        )
+        body = (
+            f"trace {t.trace_id}\nagent {t.agent}  model {t.model}  engine {t.engine}\n"
+            f"\n== QUERY ({len(t.query):,} chars)\n{t.query}\n"
+            f"\n== RESULT ({len(t.result):,} chars)\n{t.result}\n"
+            f"\n== STEPS\n{steps}\n\n== METADATA\n{compact_json(t.metadata, 100_000)}\n"
+        )
+        if len(body) > FULL_VIEW_CHARS:
+            body = body[:FULL_VIEW_CHARS] + f"\n… truncated at {FULL_VIEW_CHARS:,} characters"
+        with Vertical(id="trace-view"):
+            yield Static(self._summary(), id="trace-labels")
+            yield TextArea(visible(body), read_only=True, id="trace-full", soft_wrap=True)
+            yield Static(
+                Text(
+                    "0–9 = score · y/n outcome · ⌫ clear · e note · u undo · esc close",
+                    style="dim",
+                ),
+                id="trace-hint",
+            )
+
+    def on_mount(self) -> None:
+        focus_now(self.query_one("#trace-full", TextArea))
+
+    def _summary(self) -> Text:
+        return label_summary(self.trace.feedback, self.trace.outcome, self._note, self._history)
+
+    def show_labels(
+        self,
+        feedback: Optional[float],
+        outcome: Optional[str],
+        note: Optional[str] = None,
+        history: Optional[list[Any]] = None,
+    ) -> None:
+        """Show the trace's labels as they are now (history/note: None keeps the last)."""
+        self.trace = replace(self.trace, feedback=feedback, outcome=outcome)
+        if note is not None:
+            self._note = note
+        if history is not None:
+            self._history = history
+        self.query_one("#trace-labels", Static).update(self._summary())
+
+    def action_score(self, value: float) -> None:
+        self._pane.label_trace(self.trace.trace_id, feedback=round(float(value), 2))
+
+    def action_outcome(self, outcome: str) -> None:
+        self._pane.label_trace(self.trace.trace_id, outcome=outcome)
+
+    def action_clear_label(self) -> None:
+        self._pane.label_trace(self.trace.trace_id, feedback=None, outcome=None)
+
+    def action_undo(self) -> None:
+        self._pane.action_undo()
+
+    def action_note(self) -> None:
+        self._pane.edit_note(self.trace.trace_id, self._note or "", self.trace)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
