@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual._files import generate_datetime_filename  # Textual's own screenshot names
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -225,6 +225,25 @@ def binding_ids() -> set[str]:
     return ids
 
 
+class AppScreen(Screen[None]):
+    """The app's screen: Textual's default one, but shown the first time without styling
+    every widget again.
+
+    Textual restyles a whole screen each time it is shown (``ScreenResume``), for the
+    style changes made while it was hidden; the first time is right after each widget
+    was styled as it was mounted, so that pass redoes the same work for nothing before
+    the first frame. Later resumes (after a modal closes, say) restyle as usual.
+    """
+
+    _shown = False
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Called before Screen's own handler of the event (Textual calls each class's).
+        if not self._shown:
+            self._shown = True
+            event.refresh_styles = False
+
+
 class JarvisApp(App[int]):
     """The jarvis-tui application over one workspace."""
 
@@ -265,11 +284,10 @@ class JarvisApp(App[int]):
         if theme:
             self.theme = theme
 
+    def get_default_screen(self) -> Screen:
+        return AppScreen(id="_default")
+
     def compose(self) -> ComposeResult:
-        # The store opens in a thread while the screen is built: its StoreOpened is
-        # handled after on_mount (Textual handles the app's messages once it is mounted),
-        # by when the first pane is mounted.
-        self._open_store()
         yield Header(icon="◆")
         with TabbedContent(id="panes", initial=INITIAL_PANE):
             for pid, title, key in PANES:
@@ -285,6 +303,9 @@ class JarvisApp(App[int]):
     def on_mount(self) -> None:
         self._apply_settings()
         self.watch(self.screen, "focused", self._focus_changed)
+        # Not from compose: opened sooner, its StoreOpened can come before the screen's
+        # first ScreenResume and change which widget has the focus at start.
+        self._open_store()
 
     # ------------------------------------------------------------ settings & mode
 
