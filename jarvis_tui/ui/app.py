@@ -8,14 +8,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-from rich.text import Text
 from textual import events, on, work
 from textual._files import generate_datetime_filename  # Textual's own screenshot names
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
@@ -36,6 +34,7 @@ from jarvis_tui.paths import atomic_write_text
 from jarvis_tui.traces import StoreError, TraceStore
 from jarvis_tui.ui.errorlog import ErrorLog
 from jarvis_tui.ui.panes.base import Pane
+from jarvis_tui.ui.screens.help import HelpScreen
 from jarvis_tui.ui.settings import load_settings, save_theme
 from jarvis_tui.ui.text import one_line
 from jarvis_tui.ui.widgets.footer import KeyFooter
@@ -113,84 +112,6 @@ class StoreProgress(Message):
     def __init__(self, phase: str, done: int, total: int) -> None:
         super().__init__()
         self.phase, self.done, self.total = phase, done, total
-
-
-KEYS_EVERYWHERE: tuple[tuple[str, str], ...] = (
-    ("j k ↑ ↓ g G PgUp PgDn h l", "move (navigation keys never change anything)"),
-    ("enter / escape", "open / back to the pane's navigation, close a dialog"),
-    ("tab", "next field"),
-    ("T R C L P", "Traces, Routing, Configs, Training, Trials pane; [ ] cycle"),
-    ("? F1 / ctrl+p / ctrl+q", "this help / command palette (also: theme) / quit"),
-    ("/", "search"),
-    ("F", "filter bar (agent, model, class, outcome, labelled, time)"),
-    ("y / n", "accept, yes, success / reject, no, failure"),
-    ("e / a / A", "edit / add to the queue / toggle auto-advance"),
-    ("s / x / p / c", "start / stop, cancel / pause, resume / continue a stopped run"),
-    ("r / o O / d", "refresh / cycle the sort, reverse it / detail panel"),
-    ("m / w / + / u", "mark / write to a file / promote / undo the last label"),
-    ("backspace", "clear the label"),
-    ("NAV EDIT SEARCH", "the mode word, bottom left: keys act in NAV, type in EDIT and SEARCH"),
-)
-"""The app-wide key grammar: one meaning per key in every pane."""
-
-
-class HelpScreen(ModalScreen[None]):
-    """The keys that mean the same everywhere, then every key of the current pane."""
-
-    BINDINGS = [
-        Binding("escape,q,question_mark,f1", "dismiss", "Close help", id="help.close"),
-        # The key grammar's navigation keys work here too (the scroll view has the
-        # arrows, PgUp/PgDn and Home/End of its own).
-        Binding("j", "scroll('down')", "Scroll down", show=False, id="help.down"),
-        Binding("k", "scroll('up')", "Scroll up", show=False, id="help.up"),
-        Binding("g", "scroll('home')", "Top", show=False, id="help.top"),
-        Binding("G", "scroll('end')", "Bottom", show=False, id="help.bottom"),
-    ]
-
-    def __init__(self, title: str, intro: str, rows: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self._title = title
-        self._intro = intro
-        self._rows = rows
-        """The pane's keys (key, what it does), as shown."""
-
-    @staticmethod
-    def _table(rows: Iterable[tuple[str, str]]) -> Table:
-        table = Table(box=None, show_header=False, expand=True, padding=(0, 1))
-        table.add_column("Key", style="bold", no_wrap=True)
-        table.add_column("Action", ratio=1)
-        for key, desc in rows:
-            table.add_row(Text(key), Text(desc))
-        return table
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-body"):
-            yield Static(
-                Text.assemble(
-                    (f"Help · {self._title} pane", "bold"),
-                    "  ",
-                    ("(the keys of every pane, then this pane's own)", "dim"),
-                ),
-                id="help-where",
-            )
-            yield Static(Text("Keys everywhere", style="bold"), id="help-everywhere")
-            yield Static(self._table(KEYS_EVERYWHERE), id="help-global")
-            yield Static(Text(self._title, style="bold"), id="help-title", classes="help-heading")
-            yield Static(Text(self._intro), id="help-intro")
-            yield Static(self._table(self._rows), id="help-keys")
-            yield Static(Text("escape closes this help", style="dim"))
-
-    def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
-        self.dismiss(None)
-
-    def action_scroll(self, where: str) -> None:
-        body = self.query_one("#help-body", VerticalScroll)
-        {
-            "down": body.scroll_down,
-            "up": body.scroll_up,
-            "home": body.scroll_home,
-            "end": body.scroll_end,
-        }[where](animate=False)
 
 
 class ObservedWorkers(WorkerManager):

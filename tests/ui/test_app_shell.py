@@ -19,9 +19,10 @@ from textual.widgets import DataTable, Input, Select, Static, TextArea
 from jarvis_tui.cli import main
 from jarvis_tui.core.types import Trace
 from jarvis_tui.traces import StoreError, TraceStore
-from jarvis_tui.ui.app import PANES, HelpScreen, JarvisApp
+from jarvis_tui.ui.app import PANES, JarvisApp
 from jarvis_tui.ui.errorlog import ErrorLog
 from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane
+from jarvis_tui.ui.screens.help import HelpScreen
 from jarvis_tui.ui.settings import user_config_path
 from jarvis_tui.ui.testing import settle, wait_until
 
@@ -141,7 +142,7 @@ async def test_user_keymap_applies_and_unknown_ids_are_reported(workspace: Path)
         await settle(app, pilot)
         await pilot.press("question_mark")
         await pilot.pause()
-        assert ("z", "Success") in app.screen._rows
+        assert ("z", "Success") in app.screen.rows
     store = TraceStore(workspace / "traces.db")
     try:
         assert store.get(first).outcome == "success"
@@ -370,7 +371,7 @@ async def test_a_keymap_for_a_pane_not_built_yet_is_known_and_applies(workspace:
         await settle(app, pilot)
         await pilot.press("question_mark")
         await pilot.pause()
-        assert ("S", "Run evolver") in app.screen._rows
+        assert ("S", "Run evolver") in app.screen.rows
 
 
 async def test_quitting_closes_the_workspace_session(workspace: Path) -> None:

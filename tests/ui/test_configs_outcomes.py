@@ -21,7 +21,8 @@ from jarvis_tui.core.types import Trace
 from jarvis_tui.paths import Workspace
 from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
-from jarvis_tui.ui.panes.configs import ConfigsPane, ConfirmScreen
+from jarvis_tui.ui.panes.configs import ConfigsPane
+from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.testing import settle, wait_until
 
 AGENT = "helper"

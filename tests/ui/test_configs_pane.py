@@ -13,7 +13,8 @@ from textual.widgets import DataTable, Static
 from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
 from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
-from jarvis_tui.ui.panes.configs import ConfigsPane, ConfirmScreen
+from jarvis_tui.ui.panes.configs import ConfigsPane
+from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.testing import settle
 from tests.ui.conftest import make_traces
 
@@ -54,7 +55,7 @@ async def test_timeline_and_key_level_diff_against_current(home: Path) -> None:
         agents = app.query_one("#configs-agents", DataTable)
         assert agents.row_count == 2  # broken.toml is listed, not hidden
         assert "⚠" in str(agents.get_cell("broken", "agent"))
-        pane._select_agent("react")
+        pane.select_agent("react")
         await settle(app, pilot)
         assert [v["version"] for v in pane.versions] == [1, 2, 3]
         versions = app.query_one("#configs-versions", DataTable)
@@ -71,7 +72,7 @@ async def test_mark_compares_any_two_versions_and_text_diff(home: Path) -> None:
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_configs(app, pilot)
-        pane._select_agent("react")
+        pane.select_agent("react")
         await settle(app, pilot)
         versions = app.query_one("#configs-versions", DataTable)
         versions.focus()
@@ -93,7 +94,7 @@ async def test_rollback_previews_then_writes_a_new_version(home: Path) -> None:
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_configs(app, pilot)
-        pane._select_agent("react")
+        pane.select_agent("react")
         await settle(app, pilot)
         versions = app.query_one("#configs-versions", DataTable)
         versions.focus()
@@ -121,7 +122,7 @@ async def test_malformed_config_is_shown_as_text_not_a_crash(home: Path) -> None
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_configs(app, pilot)
-        pane._select_agent("broken")
+        pane.select_agent("broken")
         await settle(app, pilot)
         body = plain(app.query_one("#configs-diff-body", Static))
         assert "[agent" in body  # the raw text is there
@@ -164,7 +165,7 @@ async def test_rollback_to_the_current_content_says_so_and_asks_nothing(home: Pa
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_configs(app, pilot)
-        pane._select_agent("react")
+        pane.select_agent("react")
         await settle(app, pilot)
         versions = app.query_one("#configs-versions", DataTable)
         versions.focus()

@@ -23,11 +23,13 @@ from jarvis_tui.evals.local_server import ChatServer
 from jarvis_tui.learning.label_queue import LabelQueue
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.app import JarvisApp
-from jarvis_tui.ui.panes.evidence import AgreementScreen, CopyScreen
 from jarvis_tui.ui.panes.routing import RoutingPane
 from jarvis_tui.ui.panes.traces import TracesPane
+from jarvis_tui.ui.screens.evidence import AgreementScreen, CopyScreen
+from jarvis_tui.ui.screens.forms import ConfigFormScreen
 from jarvis_tui.ui.testing import settle
-from jarvis_tui.ui.widgets.forms import ConfigFormScreen
+
+from .test_trials_screens import record_notices
 
 EVIDENCE_PALETTE = {
     "traces: queue order",
@@ -259,6 +261,7 @@ async def test_a_judge_answering_garbage_leaves_scores_missing(
         monkeypatch.setenv("JARVIS_TUI_JUDGE_URL", server.url)
         monkeypatch.setenv("JARVIS_TUI_JUDGE_MODEL", "judge-m")
         app = JarvisApp(workspace)
+        notices = record_notices(app)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(app, pilot)
             pane = app.query_one(TracesPane)
@@ -269,7 +272,7 @@ async def test_a_judge_answering_garbage_leaves_scores_missing(
             table = app.query_one("#trace-table", DataTable)
             cells = {table.get_cell(key, "judge").plain for key in table.rows}
             assert cells == {"–"}  # missing, never 0
-            notes = [n.message for n in app._notifications]
+            notes = list(notices)
             assert any("0 scored" in n and "missing" in n and "\n" not in n for n in notes)
     store = TraceStore(workspace / "traces.db")
     with JudgeStore.for_store(store) as js:
@@ -288,13 +291,14 @@ async def test_a_judge_that_is_down_says_so_in_one_line(
     monkeypatch.setenv("JARVIS_TUI_JUDGE_URL", f"http://127.0.0.1:{port}/v1")
     monkeypatch.setenv("JARVIS_TUI_JUDGE_MODEL", "judge-m")
     app = JarvisApp(workspace)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         app.query_one(TracesPane).set_filter(TraceFilter(model="llama3.1:8b", labelled=False))
         await settle(app, pilot)
         await pilot.press("J")
         await settle(app, pilot)
-        notes = [n.message for n in app._notifications]
+        notes = list(notices)
         assert any("0 scored" in n and "missing" in n for n in notes)
 
 
@@ -358,6 +362,7 @@ async def test_agreement_modal_shows_mae_correlation_and_confusion(workspace: Pa
 
 async def test_ctrl_y_copies_the_chosen_part(workspace: Path) -> None:
     app = JarvisApp(workspace)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         tid = detail_id(app)
@@ -370,7 +375,7 @@ async def test_ctrl_y_copies_the_chosen_part(workspace: Path) -> None:
         await pilot.press("2")
         await settle(app, pilot)
         assert app.clipboard == trace.query
-        assert any("copied the query" in n.message for n in app._notifications)
+        assert any("copied the query" in m for m in notices)
         await palette(app, pilot, "traces: copy trace")
         await pilot.press("4")
         await settle(app, pilot)

@@ -33,7 +33,7 @@ async def _shown(app_cls: type[JarvisApp], home: Path, key: str | None) -> list[
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         if key is None:
-            from jarvis_tui.ui.panes.configs import ConfirmScreen
+            from jarvis_tui.ui.screens.confirm import ConfirmScreen
 
             app.push_screen(ConfirmScreen("Export outside the workspace?", "a body"))
         else:

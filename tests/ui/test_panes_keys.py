@@ -22,9 +22,12 @@ from textual.widgets import DataTable, Input, Static
 
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes import training
-from jarvis_tui.ui.panes.configs import ConfigsPane, ConfirmScreen
+from jarvis_tui.ui.panes.configs import ConfigsPane
 from jarvis_tui.ui.panes.training import TrainingPane
+from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.testing import settle
+
+from .test_trials_screens import record_notices
 
 
 def shown(widget: Static) -> str:
@@ -58,12 +61,12 @@ async def open_pane(app: JarvisApp, pilot, key: str) -> None:
 
 def help_keys(app: JarvisApp) -> set[str]:
     """The keys the help screen lists for the focused pane."""
-    from jarvis_tui.ui.app import HelpScreen
+    from jarvis_tui.ui.screens.help import HelpScreen
 
     app.action_help()
     screen = app.screen
     assert isinstance(screen, HelpScreen)
-    rows = {token for key, _ in screen._rows for token in str(key).split()}
+    rows = {token for key, _ in screen.rows for token in str(key).split()}
     screen.dismiss(None)
     return rows
 
@@ -371,6 +374,7 @@ async def test_training_s_starts_and_x_cancels(home: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(training, "TRAIN_COMMAND", (FAKE_TRAIN,))
     app = JarvisApp(home)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_pane(app, pilot, "L")
         pane = app.query_one(TrainingPane)
@@ -382,7 +386,7 @@ async def test_training_s_starts_and_x_cancels(home: Path, monkeypatch: pytest.M
         await pilot.press("x")
         await settle(app, pilot)
         assert not pane.training
-        assert any("training cancelled" in n.message for n in app._notifications)
+        assert any("training cancelled" in m for m in notices)
 
 
 async def test_training_escape_leaves_the_form_for_the_runs_list(home: Path) -> None:

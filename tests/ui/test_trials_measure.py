@@ -26,6 +26,8 @@ from jarvis_tui.ui.testing import settle, wait_until
 from jarvis_tui.ui.widgets.scatter import MEASURED_FRONTIER, ScatterPlot
 from jarvis_tui.ui.widgets.trial_table import TrialTable
 
+from .test_trials_screens import record_notices
+
 IGNORE = ("trials.run", "trials.measure")
 NOISE = "zebra quantum marmalade"
 
@@ -200,12 +202,13 @@ async def _run_with_one_trial(app: JarvisApp, pilot, pane: TrialsPane, evaluate:
 
 async def test_m_during_a_replay_run_is_refused_with_the_reason(home: Path) -> None:
     app = JarvisApp(home)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await _open(app, pilot)
         await _run_with_one_trial(app, pilot, pane, "replay")
         await pilot.press("M")
         await pilot.pause()
-        messages = [n.message for n in app._notifications]
+        messages = list(notices)
         assert any("estimates every trial by replaying traces" in m for m in messages), messages
         assert pane.control.queued() == []
         await pilot.press("x")

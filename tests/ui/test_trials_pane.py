@@ -16,10 +16,12 @@ from jarvis_tui.demo import DEMO_RUN_TRIALS, build_demo
 from jarvis_tui.learning.optimize import OptimizationStore, SearchDimension, SearchSpace
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.trials import TrialsPane
+from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.testing import settle, wait_until
-from jarvis_tui.ui.widgets.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.widgets.scatter import ScatterPlot
 from jarvis_tui.ui.widgets.trial_table import TrialTable
+
+from .test_trials_screens import record_notices
 
 RUN = ("trials.run",)
 
@@ -297,10 +299,11 @@ async def test_pane_without_runs_and_with_a_foreign_optimize_db(workspace: Path)
         conn.execute("CREATE TABLE invoices (id INTEGER)")
     before = (workspace / "optimize.db").read_bytes()
     app = JarvisApp(workspace)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_trials(app, pilot)
         assert "No optimization runs yet" in text_of(pane, "#trials-status")
-        assert any("not an optimize.db" in n.message for n in app._notifications)
+        assert any("not an optimize.db" in m for m in notices)
     assert (workspace / "optimize.db").read_bytes() == before
 
 
@@ -308,15 +311,16 @@ async def test_bad_search_space_and_nothing_to_export_are_messages(demo: Path) -
     (demo / "optimize.toml").write_text('[[optimize.search]]\nname = "x"\ntype = "fuzzy"\n')
     (demo / "optimize.db").unlink()
     app = JarvisApp(demo)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_trials(app, pilot)
-        messages = [n.message for n in app._notifications]
+        messages = list(notices)
         assert any("unknown type 'fuzzy'" in m for m in messages)
         assert pane.space is None and not pane.check_action("enqueue", ())
         await pilot.press("w")
         await pilot.press("plus")
         await pilot.pause()
-        messages = [n.message for n in app._notifications]
+        messages = list(notices)
         assert any("no best trial to export" in m for m in messages)
         assert any("select a trial" in m for m in messages)
         await pilot.press("s")
@@ -324,6 +328,6 @@ async def test_bad_search_space_and_nothing_to_export_are_messages(demo: Path) -
         await pilot.press("enter")  # 20 trials: the run cannot start with this space
         await wait_until(pilot, lambda: not pane.running)
         await settle(app, pilot)
-        messages = [n.message for n in app._notifications]
+        messages = list(notices)
         assert any("optimization run failed" in m and "fuzzy" in m for m in messages)
     assert not (demo / "optimize.db").exists()  # nothing was written for a run that never began

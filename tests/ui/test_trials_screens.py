@@ -19,10 +19,10 @@ from textual.widgets import Input, Select
 
 from jarvis_tui.demo import build_demo
 from jarvis_tui.ui.app import JarvisApp
-from jarvis_tui.ui.panes.configs import ConfirmScreen
 from jarvis_tui.ui.panes.trials import TrialsPane, add_notices
+from jarvis_tui.ui.screens.confirm import ConfirmScreen
+from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.testing import settle, wait_until
-from jarvis_tui.ui.widgets.forms import ConfigFormScreen, PromptScreen
 
 RUN = ("trials.run",)
 _TEXT = re.compile(
@@ -49,6 +49,20 @@ def screen_lines(app: JarvisApp) -> list[str]:
 
 def screen(app: JarvisApp) -> str:
     return "\n".join(screen_lines(app))
+
+
+def record_notices(app: JarvisApp) -> list[str]:
+    """Every notification's text from now on, as the toasts show it (wraps the public
+    ``App.notify`` that every pane's ``notify`` goes through)."""
+    seen: list[str] = []
+    notify = app.notify
+
+    def recording(message: str, *args, **kwargs):
+        seen.append(str(message))
+        return notify(message, *args, **kwargs)
+
+    app.notify = recording  # type: ignore[method-assign]
+    return seen
 
 
 @pytest.fixture(scope="module")

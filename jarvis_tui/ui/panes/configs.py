@@ -20,13 +20,15 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Container, Horizontal, Vertical, VerticalScroll
+from textual.containers import Container, Horizontal, VerticalScroll
 from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import DataTable, Static
 
 from jarvis_tui.ui.panes.base import Pane
+from jarvis_tui.ui.screens.confirm import (
+    ConfirmScreen,  # re-exported for traces.py until it imports from ui.screens
+)
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
@@ -144,38 +146,39 @@ def render_text_diff(old: str, new: str, old_name: str, new_name: str) -> Text:
     return out if out.plain else Text("identical text", style="dim")
 
 
-class ConfirmScreen(ModalScreen[bool]):
-    """Show exactly what will be written; y writes, n/escape cancels.
+def preview_evidence(
+    agent: str,
+    version: int,
+    cur_n: Optional[int],
+    outcomes: Any,
+    store: Optional[TraceStore],
+    ev: AgentConfigEvolver,
+    workspace: Optional[WorkspaceSession],
+) -> Text:
+    """The target's outcomes beside the current version's (*cur_n*), with the
+    comparison; *outcomes* are computed here when not given (a thread worker's call)."""
+    from jarvis_tui.learning.outcomes import compare_versions, version_outcomes
 
-    With ``ask=False`` it only informs (a write that was refused, with why in the
-    title): there is nothing to say yes to, so ``y`` does nothing and the hint says so.
-    """
-
-    BINDINGS = [
-        Binding("y", "answer(True)", "Write it", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "Cancel", id="confirm.no"),
-    ]
-
-    def __init__(self, title: str, body: Text, *, ask: bool = True) -> None:
-        super().__init__()
-        self._title = title
-        self._body = body
-        self._ask = ask
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
-            yield Label(Text(self._title), id="confirm-title")
-            with VerticalScroll(id="confirm-scroll"):
-                yield Static(self._body, id="confirm-body")
-            hint = (
-                "y: write it   n / escape: cancel"
-                if self._ask
-                else "nothing to write   escape: close"
-            )
-            yield Label(hint, id="confirm-hint")
-
-    def action_answer(self, value: bool) -> None:
-        self.dismiss(value and self._ask)
+    out = Text()
+    out.append("Evidence (the traces each version served):\n", style="bold")
+    if outcomes is None:
+        try:
+            outcomes = version_outcomes(store, ev, agent, workspace=workspace)
+        except Exception as exc:
+            out.append(f"outcomes: cannot compute: {one_line(str(exc), 200)}\n", style="red")
+            return out
+    target = next((o for o in outcomes.versions if o.version == version), None)
+    current = next((o for o in outcomes.versions if o.version == cur_n), None)
+    if target is not None:
+        out.append_text(outcome_line(target, name=f"target v{version}"))
+        out.append("\n")
+    if current is not None:
+        out.append_text(outcome_line(current, name=f"current v{cur_n}"))
+        out.append("\n")
+    if target is not None and current is not None:
+        out.append("verdict: ", style="dim")
+        out.append(compare_versions(current, target).verdict + "\n", style="bold")
+    return out
 
 
 class ConfigsPane(Pane):
@@ -238,6 +241,26 @@ class ConfigsPane(Pane):
         def __init__(self, agent: str, what: str) -> None:
             super().__init__()
             self.agent, self.what = agent, what
+
+    class RollbackPreviewed(Message):
+        """What a rollback would write and what its versions' traces said (*ask*: False
+        when it is refused, *refusal* says why), or *error*."""
+
+        def __init__(self, agent: str, version: int, title: str, body: Text, *,
+                     ask: bool = True, refusal: str = "", error: str = "") -> None:  # fmt: skip
+            super().__init__()
+            self.agent, self.version, self.title, self.body = agent, version, title, body
+            self.ask, self.refusal, self.error = ask, refusal, error
+
+    class EvolverProgressed(Message):
+        """Traces the evolver has read so far (a newer one replaces it)."""
+
+        def __init__(self, read: int) -> None:
+            super().__init__()
+            self.read = read
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ConfigsPane.EvolverProgressed)
 
     class Proposals(Message):
         def __init__(self, proposals: list[Proposal], analysed: int) -> None:
@@ -364,18 +387,18 @@ class ConfigsPane(Pane):
 
     def action_refresh(self) -> None:
         if self.evolver is not None:
-            self._load_agents()
+            self._load_agents(self._evolver())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.agents",
           description="list agent configs")  # fmt: skip
-    def _load_agents(self) -> None:
+    def _load_agents(self, ev: AgentConfigEvolver) -> None:
         out = []
-        for name in self._evolver().list_agents():
-            versions = self._evolver().list_versions(name)
+        for name in ev.list_agents():
+            versions = ev.list_versions(name)
             readable = True
             if versions:
                 try:
-                    self._evolver().load_version(name, versions[-1]["version"])
+                    ev.load_version(name, versions[-1]["version"])
                 except ValueError:
                     readable = False
             out.append({"name": name, "versions": len(versions), "readable": readable})
@@ -411,7 +434,7 @@ class ConfigsPane(Pane):
             if target is None:
                 target = msg.agents[0]["name"]
             table.move_cursor(row=[a["name"] for a in msg.agents].index(target))
-            self._select_agent(target)
+            self.select_agent(target)
 
     def _status(self, text: str) -> None:
         self.query_one("#configs-status", Static).update(Text(text))
@@ -422,27 +445,29 @@ class ConfigsPane(Pane):
     @on(DataTable.RowHighlighted, "#configs-agents")
     def _agent_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value and event.row_key.value != self.agent:
-            self._select_agent(str(event.row_key.value))
+            self.select_agent(str(event.row_key.value))
 
-    def _select_agent(self, name: str) -> None:
+    def select_agent(self, name: str) -> None:
+        """Show agent *name*: its versions, outcomes and the diff of the selected one."""
         self.agent = name
         self.marked = None
         self.outcomes = None
         self._outcomes_error = ""
         self._show_spark()
-        self._load_versions(name)
-        self._load_outcomes(name)
+        self._load_versions(name, self._evolver())
+        self._load_outcomes(name, self._store, self._evolver(), self.workspace)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.outcomes",
           description="outcomes per version")  # fmt: skip
-    def _load_outcomes(self, name: str) -> None:
+    def _load_outcomes(self, name: str, store: Optional[TraceStore], ev: AgentConfigEvolver,
+                       workspace: Optional[WorkspaceSession]) -> None:  # fmt: skip
         """Every version's outcomes, in one grouped query (never on the UI thread)."""
         from jarvis_tui.learning.outcomes import version_outcomes
 
-        if self._store is None or self.evolver is None:
+        if store is None:
             return
         try:
-            out = version_outcomes(self._store, self.evolver, name, workspace=self.workspace)
+            out = version_outcomes(store, ev, name, workspace=workspace)
         except Exception as exc:  # a broken log or store: say so, keep the timeline
             self.post_message(self.OutcomesLoaded(name, None, one_line(str(exc), 200)))
             return
@@ -525,8 +550,8 @@ class ConfigsPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.versions",
           description="load versions")  # fmt: skip
-    def _load_versions(self, name: str) -> None:
-        self.post_message(self.VersionsLoaded(name, self._evolver().list_versions(name)))
+    def _load_versions(self, name: str, ev: AgentConfigEvolver) -> None:
+        self.post_message(self.VersionsLoaded(name, ev.list_versions(name)))
 
     @on(VersionsLoaded)
     def _versions_loaded(self, msg: ConfigsPane.VersionsLoaded) -> None:
@@ -613,7 +638,7 @@ class ConfigsPane(Pane):
         if key != self._diff_key:
             self._diff_key, self._diff_body = key, None
         self._render_diff()
-        self._compute_diff(self.agent, old, new, self.text_mode)
+        self._compute_diff(self.agent, old, new, self.text_mode, self._evolver(), cur)
 
     def comparison(self) -> Any:
         """The marked version against the selected one (None without a mark or outcomes)."""
@@ -671,13 +696,13 @@ class ConfigsPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.diff",
           description="diff versions")  # fmt: skip
-    def _compute_diff(self, agent: str, old: int, new: int, text_mode: bool) -> None:
+    def _compute_diff(self, agent: str, old: int, new: int, text_mode: bool,
+                      ev: AgentConfigEvolver, current: Optional[int]) -> None:  # fmt: skip
         from jarvis_tui.learning.agent_evolver import toml_diff
 
-        ev = self._evolver()
         head = Text()
         head.append(f"{agent}: version {old} → version {new}", style="bold")
-        if new == self._current_version():
+        if new == current:
             head.append(" (current)", style="green")
         parts: list[Any] = [head]
         old_text, new_text = ev.read_version(agent, old), ev.read_version(agent, new)
@@ -763,33 +788,38 @@ class ConfigsPane(Pane):
         if sel == self._current_version():
             self.app.notify("that is already the current version")
             return
-        self._preview_rollback(agent, sel)
+        self._preview_rollback(agent, sel, self._evolver(), self._current_version(),
+                               self.outcomes if agent == self.agent else None, self._store,
+                               self.workspace)  # fmt: skip
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.preview",
           description="preview rollback")  # fmt: skip
-    def _preview_rollback(self, agent: str, version: int) -> None:
+    def _preview_rollback(self, agent: str, version: int, ev: AgentConfigEvolver,
+                          current: Optional[int], outcomes: Any, store: Optional[TraceStore],
+                          workspace: Optional[WorkspaceSession]) -> None:  # fmt: skip
         """Read exactly what a rollback would write (off the UI thread), then ask."""
         from jarvis_tui.configs.versions import NothingToRollBackError
 
+        def evidence() -> Text:
+            return preview_evidence(agent, version, current, outcomes, store, ev, workspace)
+
         try:
-            text = self._evolver().preview_rollback(agent, version)
+            text = ev.preview_rollback(agent, version)
         except NothingToRollBackError as exc:
             # Writing it would restart the current version's evidence for nothing:
             # say why beside the evidence, and ask nothing.
             refusal = str(exc)
             body = Text(f"{refusal}; nothing will be written.\n\n", style="bold")
-            body.append_text(self._preview_evidence(agent, version))
-            self.app.call_from_thread(self._status, f"{agent}: {refusal}")
-            self.app.call_from_thread(self.app.push_screen, ConfirmScreen(refusal, body, ask=False))
+            body.append_text(evidence())
+            self.post_message(self.RollbackPreviewed(agent, version, refusal, body, ask=False,
+                                                     refusal=refusal))  # fmt: skip
             return
         except ValueError as exc:
-            self.app.call_from_thread(
-                self.app.notify, str(exc), severity="error", timeout=8, markup=False
-            )
+            self.post_message(self.RollbackPreviewed(agent, version, "", Text(), error=str(exc)))
             return
         from jarvis_tui.learning.agent_evolver import toml_diff
 
-        new_number = (self._current_version() or 0) + 1
+        new_number = (current or 0) + 1
         body = Text.assemble(
             (
                 f"agents/{agent}.toml will become version {version}'s content, recorded as "
@@ -797,59 +827,38 @@ class ConfigsPane(Pane):
                 "dim",
             ),  # fmt: skip
         )
-        body.append_text(self._preview_evidence(agent, version))
+        body.append_text(evidence())
         body.append("\nWhat changes (current → after the rollback):\n", style="bold")
         try:
-            cur = self._current_version()
-            old = self._evolver().load_version(agent, cur) if cur is not None else {}
-            target = self._evolver().load_version(agent, version)
+            old = ev.load_version(agent, current) if current is not None else {}
+            target = ev.load_version(agent, version)
             body.append_text(render_changes(toml_diff(old, target)))
         except ValueError as exc:
             body.append(f"cannot compare keys: {exc}\n", style="red")
         body.append("\nThe file will read:\n", style="bold")
         body.append_text(safe_text(text))
+        self.post_message(self.RollbackPreviewed(
+            agent, version, f"Roll {agent} back to version {version}?", body))  # fmt: skip
+
+    @on(RollbackPreviewed)
+    def _rollback_previewed(self, msg: ConfigsPane.RollbackPreviewed) -> None:
+        if msg.error:
+            self.app.notify(msg.error, severity="error", timeout=8, markup=False)
+            return
+        if not msg.ask:
+            self._status(f"{msg.agent}: {msg.refusal}")
+            self.app.push_screen(ConfirmScreen(msg.title, msg.body, ask=False))
+            return
 
         def done(ok: bool | None) -> None:
             if ok:
-                self._do_rollback(agent, version)
+                self._do_rollback(msg.agent, msg.version, self._evolver())
 
-        self.app.call_from_thread(
-            self.app.push_screen,
-            ConfirmScreen(f"Roll {agent} back to version {version}?", body),
-            done,
-        )
-
-    def _preview_evidence(self, agent: str, version: int) -> Text:
-        """The target's outcomes beside the current version's, with the comparison."""
-        from jarvis_tui.learning.outcomes import compare_versions, version_outcomes
-
-        out = Text()
-        out.append("Evidence (the traces each version served):\n", style="bold")
-        outcomes = self.outcomes if agent == self.agent else None
-        if outcomes is None:
-            try:
-                outcomes = version_outcomes(self._store, self.evolver, agent,
-                                            workspace=getattr(self.app, "workspace", None))  # fmt: skip
-            except Exception as exc:
-                out.append(f"outcomes: cannot compute: {one_line(str(exc), 200)}\n", style="red")
-                return out
-        target = next((o for o in outcomes.versions if o.version == version), None)
-        cur_n = self._current_version()
-        current = next((o for o in outcomes.versions if o.version == cur_n), None)
-        if target is not None:
-            out.append_text(outcome_line(target, name=f"target v{version}"))
-            out.append("\n")
-        if current is not None:
-            out.append_text(outcome_line(current, name=f"current v{cur_n}"))
-            out.append("\n")
-        if target is not None and current is not None:
-            out.append("verdict: ", style="dim")
-            out.append(compare_versions(current, target).verdict + "\n", style="bold")
-        return out
+        self.app.push_screen(ConfirmScreen(msg.title, msg.body), done)
 
     @work(thread=True, exit_on_error=False, group="configs.write", description="roll back")
-    def _do_rollback(self, agent: str, version: int) -> None:
-        self._evolver().rollback(agent, version)
+    def _do_rollback(self, agent: str, version: int, ev: AgentConfigEvolver) -> None:
+        ev.rollback(agent, version)
         self.post_message(self.Written(agent, f"rolled back to version {version}"))
 
     @on(Written)
@@ -861,28 +870,28 @@ class ConfigsPane(Pane):
 
     def action_evolve(self) -> None:
         self._status("Analysing every trace for recommendations…")
-        self._run_evolver()
+        self._run_evolver(self._evolver())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.evolve",
           description="analyse traces")  # fmt: skip
-    def _run_evolver(self) -> None:
+    def _run_evolver(self, ev: AgentConfigEvolver) -> None:
         from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
 
         seen = [0]
 
-        def progress(n: int) -> None:
+        def progress(n: int) -> None:  # the analysis thread: post only
             seen[0] = n
-            self.app.call_from_thread(self._status, f"Analysing traces… {n:,} read")
+            self.post_message(self.EvolverProgressed(n))
 
-        recs = self._evolver().analyze(progress=progress)
+        recs = ev.analyze(progress=progress)
         proposals = []
         for name, m in sorted(LearningOrchestrator._merge(recs).items()):
             tools = sorted(m["tools"], key=lambda t: (-m["tools"][t], t))
             current: dict[str, Any] = {}
-            versions = self._evolver().list_versions(name)
+            versions = ev.list_versions(name)
             if versions:
                 try:
-                    current = self._evolver().load_version(name, versions[-1]["version"])
+                    current = ev.load_version(name, versions[-1]["version"])
                 except ValueError:
                     current = {}
             settings = dict(current.get("agent", {}))
@@ -911,6 +920,11 @@ class ConfigsPane(Pane):
                 )  # fmt: skip
             )
         self.post_message(self.Proposals(proposals, seen[0]))
+
+    @on(EvolverProgressed)
+    def _evolver_progressed(self, msg: ConfigsPane.EvolverProgressed) -> None:
+        if not self.proposals:
+            self._status(f"Analysing traces… {msg.read:,} read")
 
     @on(Proposals)
     def _got_proposals(self, msg: ConfigsPane.Proposals) -> None:
@@ -954,7 +968,7 @@ class ConfigsPane(Pane):
         if not self.proposals:
             return
         p = self.proposals.pop(0)
-        self._write_proposal(p)
+        self._write_proposal(p, self._evolver())
         self._proposal_mode()
         self.refresh_bindings()
         if self.proposals:
@@ -974,12 +988,12 @@ class ConfigsPane(Pane):
             self._diff_selected()
 
     @work(thread=True, exit_on_error=False, group="configs.write", description="write config")
-    def _write_proposal(self, p: Proposal) -> None:
-        self._evolver().write_config(
+    def _write_proposal(self, p: Proposal, ev: AgentConfigEvolver) -> None:
+        ev.write_config(
             p.agent, tools=p.tools, max_turns=p.max_turns, temperature=p.temperature,
             system_prompt=p.system_prompt, cause="evolver",
             note="accepted in the Configs pane: best for " + ", ".join(p.classes),
         )  # fmt: skip
-        written = self._evolver().list_versions(p.agent)
+        written = ev.list_versions(p.agent)
         number = written[-1]["version"] if written else p.next_version
         self.post_message(self.Written(p.agent, f"version {number} written"))

@@ -1,6 +1,7 @@
 """Deciding on evidence, for the Traces and Routing panes: the labelling queue's rows,
-the LLM judge's scores beside the human ones, the judge-agreement and copy modals, the
-export form's target check, and the Routing matrix with judge scores folded in.
+the LLM judge's scores beside the human ones, the export form's target check, and the
+Routing matrix with judge scores folded in (the judge-agreement and copy modals are in
+:mod:`jarvis_tui.ui.screens.evidence`).
 
 Everything that reads the store runs in the panes' thread workers; judge scores are read
 over a read-only connection (a read-only store is never written to), and only a judge
@@ -15,15 +16,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList, Static
-from textual.widgets.option_list import Option
-
-from jarvis_tui.ui.text import one_line, visible
+from jarvis_tui.ui.screens.evidence import (  # re-exported for traces.py until it imports from ui.screens
+    COPY_CHOICES,
+    AgreementScreen,
+    CopyScreen,
+)
+from jarvis_tui.ui.text import one_line
 
 if TYPE_CHECKING:  # imported where used: the optimize package brings numpy (first paint)
     from jarvis_tui.learning.optimize.types import SearchSpace
@@ -34,23 +32,6 @@ JUDGE_MAX = 2_000
 """Traces one judge run takes from the current filter (newest first)."""
 QUEUE_ROWS = 50
 """Queued traces the table shows at a time (the queue is recomputed after each label)."""
-
-_BOX_CSS = """
-    align: center middle;
-    #ev-box {
-        width: 72;
-        max-width: 96%;
-        height: auto;
-        max-height: 90%;
-        border: round $primary;
-        background: $surface;
-        padding: 0 1;
-    }
-    #ev-title { text-style: bold; }
-    #ev-hint { color: $text-muted; margin-top: 1; }
-    OptionList { height: auto; max-height: 8; }
-"""
-
 
 # --------------------------------------------------------------------------- judge
 
@@ -243,83 +224,6 @@ def export_target(
     return resolved, None, resolved.is_relative_to(base)
 
 
-# --------------------------------------------------------------------------- modals
-
-
-class AgreementScreen(ModalScreen[None]):
-    """Judge against human: MAE, correlation and the confusion table."""
-
-    DEFAULT_CSS = "AgreementScreen {" + _BOX_CSS + "}"
-    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="agreement.close")]
-
-    def __init__(self, lines: list[str], judges: str = "") -> None:
-        super().__init__()
-        self._lines = lines
-        self._judges = judges
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="ev-box"):
-            yield Label(Text("Judge agreement with the human labels"), id="ev-title")
-            body = Text()
-            if self._judges:
-                body.append(visible(self._judges) + "\n\n", style="dim")
-            body.append("\n".join(visible(line) for line in self._lines))
-            body.append("\n\nlow < 0.4 ≤ mid < 0.7 ≤ high; traces with both a human score "
-                        "and a judge score", style="dim")  # fmt: skip
-            yield Static(body, id="agreement-body")
-            yield Label(Text("escape: close"), id="ev-hint")
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-COPY_CHOICES = (("id", "trace id"), ("query", "query"), ("result", "result"),
-                ("json", "whole trace as JSON"))  # fmt: skip
-
-
-class CopyScreen(ModalScreen[Optional[str]]):
-    """What of the selected trace goes to the clipboard."""
-
-    DEFAULT_CSS = "CopyScreen {" + _BOX_CSS + "}"
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="copy.cancel"),
-        *(
-            Binding(str(i + 1), f"pick('{key}')", "", show=False, id=f"copy.{key}")
-            for i, (key, _) in enumerate(COPY_CHOICES)
-        ),  # fmt: skip
-    ]
-
-    def __init__(self, trace_id: str) -> None:
-        super().__init__()
-        self._trace_id = trace_id
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="ev-box"):
-            yield Label(Text(f"Copy from trace {one_line(self._trace_id, 40)}"), id="ev-title")
-            yield OptionList(
-                *(
-                    Option(Text(f"{i + 1}  {label}"), id=key)
-                    for i, (key, label) in enumerate(COPY_CHOICES)
-                ),  # fmt: skip
-                id="copy-choices",
-            )
-            yield Label(Text("enter / 1–4: copy (OSC 52, works over ssh) · escape: cancel"),
-                        id="ev-hint")  # fmt: skip
-
-    def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.dismiss(event.option.id)
-
-    def action_pick(self, key: str) -> None:
-        self.dismiss(key)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
 def copy_text(trace: Any, what: str) -> str:
     """The text *what* (one of COPY_CHOICES) of *trace*."""
     if what == "id":
@@ -332,6 +236,7 @@ def copy_text(trace: Any, what: str) -> str:
 
 
 __all__ = [
+    "COPY_CHOICES",
     "AgreementScreen",
     "CopyScreen",
     "copy_text",

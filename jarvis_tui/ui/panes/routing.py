@@ -31,6 +31,9 @@ from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
     from jarvis_tui.workspace import WorkspaceSession
 
 MIN_EVIDENCE = 30
@@ -250,6 +253,16 @@ class RoutingPane(Pane):
             super().__init__()
             self.routers = routers
 
+    class CycleProgressed(Message):
+        """A learning-cycle step for the status line (a newer one replaces it)."""
+
+        def __init__(self, step: str, message: str) -> None:
+            super().__init__()
+            self.step, self.message = step, message
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, RoutingPane.CycleProgressed)
+
     class CycleDone(Message):
         def __init__(self, result: dict[str, Any], written: list[dict[str, Any]]) -> None:
             super().__init__()
@@ -343,7 +356,7 @@ class RoutingPane(Pane):
                 self.action_recompute()
             if not self._routers_started:
                 self._routers_started = True
-                self._load_routers()
+                self._load_routers(self.store)
 
     def workspace_ready(self, session: WorkspaceSession) -> None:
         """Nothing is computed until the pane is first shown: startup stays fast."""
@@ -373,7 +386,7 @@ class RoutingPane(Pane):
         self.query_one("#routing-status", Static).update(
             Text("Computing evidence over every trace…", style="dim")
         )
-        self._compute(self.min_evidence, self.include_judge)
+        self._compute(self.store, self.min_evidence, self.include_judge)
 
     def action_toggle_judge(self) -> None:
         self.include_judge = not self.include_judge
@@ -389,21 +402,20 @@ class RoutingPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.compute",
           description="compute routing evidence")  # fmt: skip
-    def _compute(self, min_evidence: int, include_judge: bool = False) -> None:
+    def _compute(self, store: TraceStore, min_evidence: int, include_judge: bool = False) -> None:
         from jarvis_tui.learning.recommend import recommend_agents
         from jarvis_tui.ui.panes.evidence import matrix_with_judge
 
-        assert self.store is not None
-        miner = TrainingDataMiner(self.store, min_quality=0.0)
+        miner = TrainingDataMiner(store, min_quality=0.0)
         matrix = miner.routing_matrix(min_samples=min_evidence)
         judged: set = set()
         if include_judge:
-            matrix, judged = matrix_with_judge(self.store, matrix)
-        agents = recommend_agents(self.store)
+            matrix, judged = matrix_with_judge(store, matrix)
+        agents = recommend_agents(store)
         tools: dict[str, list[str]] = {}
         pairs = sorted((qc, rec.agent) for qc, rec in agents.items())
-        if pairs and hasattr(self.store, "tool_counts"):
-            counts = self.store.tool_counts(
+        if pairs and hasattr(store, "tool_counts"):
+            counts = store.tool_counts(
                 ("qclass", "agent"), min_feedback=0.7, exclude_failures=True, pairs=pairs
             )
             for qc, agent in pairs:
@@ -656,8 +668,7 @@ class RoutingPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.routers",
           description="learn router policies")  # fmt: skip
-    def _load_routers(self) -> None:
-        assert self.store is not None
+    def _load_routers(self, store: TraceStore) -> None:
         from jarvis_tui.core.registry import RouterPolicyRegistry
         from jarvis_tui.learning import ensure_registered
         from jarvis_tui.learning.bandit_router import BanditRouterPolicy
@@ -665,19 +676,19 @@ class RoutingPane(Pane):
         from jarvis_tui.learning.trace_policy import TraceDrivenPolicy
 
         ensure_registered()
-        models = self.store.facets()["models"]
+        models = store.facets()["models"]
         routers: dict[str, Any] = {}
         for key in RouterPolicyRegistry.keys():
             cls = RouterPolicyRegistry.get(key)
             if cls is HeuristicRouter:
                 routers[key] = HeuristicRouter(models)
             elif cls is TraceDrivenPolicy and "trace" not in routers:
-                policy = TraceDrivenPolicy(self.store, available_models=models, min_samples=30)
+                policy = TraceDrivenPolicy(store, available_models=models, min_samples=30)
                 policy.update_from_traces()
                 routers["trace"] = policy
             elif cls is BanditRouterPolicy:
                 bandit = BanditRouterPolicy(models, seed=0)
-                bandit.update_from_traces(self.store)
+                bandit.update_from_traces(store)
                 routers[key] = bandit
         self.post_message(self.RoutersReady(routers))
 
@@ -749,23 +760,19 @@ class RoutingPane(Pane):
         self.refresh_bindings()
         self._render_side()
         self._status()
-        self._run_cycle()
+        assert self.workspace is not None
+        self._run_cycle(self.store, self.workspace.agents_dir, self.workspace.evolver)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.cycle",
           description="learning cycle")  # fmt: skip
-    def _run_cycle(self) -> None:
-        assert self.store is not None
-        from jarvis_tui.learning.agent_evolver import AgentConfigEvolver, toml_diff
+    def _run_cycle(self, store: TraceStore, agents_dir: Path, ev: AgentConfigEvolver) -> None:
+        from jarvis_tui.learning.agent_evolver import toml_diff
         from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
 
-        assert self.workspace is not None
-        agents_dir = self.workspace.agents_dir
-        orch = LearningOrchestrator(trace_store=self.store, config_dir=agents_dir)
-        status = self.query_one("#routing-status", Static)
+        orch = LearningOrchestrator(trace_store=store, config_dir=agents_dir)
 
-        def progress(step: str, message: str) -> None:
-            line = Text(f"Learning cycle: {step}… {message}".rstrip(), style="yellow")
-            self.app.call_from_thread(status.update, line)
+        def progress(step: str, message: str) -> None:  # the engine thread: post only
+            self.post_message(self.CycleProgressed(step, message))
 
         try:
             result = orch.run(progress=progress, stop=get_current_worker().cancelled_event)
@@ -773,7 +780,6 @@ class RoutingPane(Pane):
             result = {"status": "failed", "reason": str(exc)}
         # Say exactly what landed in agents/: which agent, which version, what changed.
         written: list[dict[str, Any]] = []
-        ev = AgentConfigEvolver(self.store, config_dir=agents_dir)
         for name, version in result.get("configs_written") or []:
             entry: dict[str, Any] = {"agent": name, "version": version, "changes": []}
             try:
@@ -790,6 +796,12 @@ class RoutingPane(Pane):
                 entry["changes"] = [f"cannot compare: {exc}"]
             written.append(entry)
         self.post_message(self.CycleDone(result, written))
+
+    @on(CycleProgressed)
+    def _cycle_progressed(self, msg: RoutingPane.CycleProgressed) -> None:
+        if self._cycle_running:
+            line = Text(f"Learning cycle: {msg.step}… {msg.message}".rstrip(), style="yellow")
+            self.query_one("#routing-status", Static).update(line)
 
     @on(CycleDone)
     def _cycle_done(self, msg: RoutingPane.CycleDone) -> None:

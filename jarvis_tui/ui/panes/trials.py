@@ -40,7 +40,6 @@ from jarvis_tui.core.fmt import duration, money, plural
 from jarvis_tui.learning.optimize.session import EVALUATE_MODES
 from jarvis_tui.learning.optimize.types import ObjectiveBound, SearchSpace, TrialResult
 from jarvis_tui.ui.panes.base import Pane
-from jarvis_tui.ui.panes.configs import ConfirmScreen
 from jarvis_tui.ui.panes.trials_detail import (
     SAMPLE_ROWS_MAX,
     empty_detail,
@@ -78,9 +77,10 @@ from jarvis_tui.ui.panes.trials_view import (
     view_of_event,
     workers_line,
 )
+from jarvis_tui.ui.screens.confirm import ConfirmScreen
+from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
-from jarvis_tui.ui.widgets.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.widgets.scatter import ScatterPlot
 from jarvis_tui.ui.widgets.trial_table import TrialTable
 
@@ -399,31 +399,30 @@ class TrialsPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.load",
           description="load optimization run")  # fmt: skip
-    def _load_run(self, workspace: Any, trace_store: Any, run_id: Optional[str]) -> None:
+    def _load_run(
+        self, workspace: WorkspaceSession, trace_store: Any, run_id: Optional[str]
+    ) -> None:
         from jarvis_tui.learning.optimize.session import load_workspace_space
-        from jarvis_tui.learning.optimize.store import OptimizationStore, StoreError
+        from jarvis_tui.workspace import WorkspaceError
 
         space, origin, error = None, "", ""
         try:
             space, origin = load_workspace_space(workspace, trace_store)
         except (ValueError, OSError) as exc:
             error = f"search space: {exc}"
-        if not workspace.optimize_db.exists():
-            self.post_message(self.RunLoaded(None, [], space, origin, error))
-            return
-        try:
-            store = OptimizationStore(workspace.optimize_db)
-        except StoreError as exc:
+        try:  # the session's store (it owns and closes it); None: no optimize.db yet
+            store = workspace.optimization_store()
+        except WorkspaceError as exc:
             self.post_message(self.RunLoaded(None, [], space, origin, str(exc)))
             return
-        try:
-            runs = store.list_runs(limit=200)
-            view = None
-            rid = run_id or (runs[0]["run_id"] if runs else None)
-            if rid is not None:
-                view = read_view(store, rid)
-        finally:
-            store.close()
+        if store is None:
+            self.post_message(self.RunLoaded(None, [], space, origin, error))
+            return
+        runs = store.list_runs(limit=200)
+        view = None
+        rid = run_id or (runs[0]["run_id"] if runs else None)
+        if rid is not None:
+            view = read_view(store, rid)
         self.post_message(self.RunLoaded(view, runs, space, origin, error))
 
     @on(RunLoaded)
@@ -1174,22 +1173,20 @@ class TrialsPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.export",
           description="export best recipe")  # fmt: skip
-    def _export(self, workspace: Any, run_id: str, path: str) -> None:
+    def _export(self, workspace: WorkspaceSession, run_id: str, path: str) -> None:
         from jarvis_tui.learning.optimize.optimizer import export_best_recipe
-        from jarvis_tui.learning.optimize.store import OptimizationStore
+        from jarvis_tui.workspace import WorkspaceError
 
-        store = OptimizationStore(workspace.optimize_db)
         try:
-            run = store.get_run(run_id)
-            if run is None or run.best_trial is None:
+            store = workspace.optimization_store()  # the session's (it closes it)
+            run = store.get_run(run_id) if store is not None else None
+            if store is None or run is None or run.best_trial is None:
                 raise ValueError(f"run {run_id} has no best trial to export")
             written = export_best_recipe(run, path)
             store.save_run(run)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, WorkspaceError) as exc:
             self.post_message(self.Done(f"export failed: {exc}", "error"))
             return
-        finally:
-            store.close()
         self.post_message(self.Done(f"wrote {written} (trial {run.best_trial.trial_id})"))
 
     def action_promote(self) -> None:
@@ -1228,13 +1225,12 @@ class TrialsPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.promote",
           description="preview promotion")  # fmt: skip
-    def _preview_promote(self, workspace: Any, trial: TrialResult, agent: str) -> None:
-        from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+    def _preview_promote(self, workspace: WorkspaceSession, trial: TrialResult, agent: str) -> None:
+        from jarvis_tui.workspace import WorkspaceError
 
-        try:
-            evolver = AgentConfigEvolver(trace_store=None, config_dir=workspace.agents_dir)
-            old, new = evolver.promoted_config(agent, trial.config.params)
-        except (ValueError, OSError) as exc:
+        try:  # the session's evolver (its version store locks each write)
+            old, new = workspace.evolver.promoted_config(agent, trial.config.params)
+        except (ValueError, OSError, WorkspaceError) as exc:
             self.post_message(self.Done(f"cannot promote: {exc}", "error"))
             return
         self.post_message(self.PromotePreviewed(trial, agent, old, new))
@@ -1268,15 +1264,16 @@ class TrialsPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.promote",
           description="promote trial")  # fmt: skip
-    def _promote(self, workspace: Any, run_id: str, trial: TrialResult, agent: str) -> None:
-        from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+    def _promote(
+        self, workspace: WorkspaceSession, run_id: str, trial: TrialResult, agent: str
+    ) -> None:
+        from jarvis_tui.workspace import WorkspaceError
 
         note = (f"trial {trial.trial_id} of run {run_id}: accuracy "
                 f"{trial.accuracy:.3f}, latency {trial.mean_latency_seconds:.2f}s")  # fmt: skip
         try:
-            evolver = AgentConfigEvolver(trace_store=None, config_dir=workspace.agents_dir)
-            version = evolver.promote_params(agent, trial.config.params, note=note)
-        except (ValueError, OSError) as exc:
+            version = workspace.evolver.promote_params(agent, trial.config.params, note=note)
+        except (ValueError, OSError, WorkspaceError) as exc:
             self.post_message(self.Done(f"promotion failed: {exc}", "error"))
             return
         self.post_message(self.Done(f"{agent}: version {version} (promoted-trial) written"))

@@ -1,4 +1,6 @@
-"""Small modal forms: one line of text, and a form built from a SearchSpace.
+"""The fields of the small modal forms (:mod:`jarvis_tui.ui.screens.forms`: one line
+of text, and a form built from a SearchSpace): what each accepts and why a value is
+refused, and the forms' look.
 
 Every field shows its name, its value (prefilled with the current or default
 one), what it accepts (the options, the range, the kind of value) and, beside
@@ -15,25 +17,17 @@ and ``.form-label`` for the Training pane's own form, and app CSS wins over
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
-from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Select
 
-from jarvis_tui.learning.optimize.search_space import validate_config
-from jarvis_tui.learning.optimize.types import SearchDimension, SearchSpace
+from jarvis_tui.learning.optimize.types import SearchDimension
 from jarvis_tui.ui.text import one_line
 
 NAME_WIDTH = 24
 """Cells for a field's name; longer names end in ``…`` (the help line repeats them whole)."""
 
-_BOX_CSS = """
+FORM_CSS = """
     align: center middle;
     #cf-box {
         width: 92;
@@ -142,214 +136,11 @@ def parse_field(dim: SearchDimension, raw: Any) -> tuple[Any, str | None]:
     return value, (f"{dim.name}: {problem}" if problem else None)
 
 
-class PromptScreen(ModalScreen[Optional[str]]):
-    """Ask for one line of text; *check* returns an error message or None.
+def __getattr__(name: str) -> Any:
+    # re-exported for traces.py until it imports from ui.screens (lazily: the screens
+    # module imports this one)
+    if name in ("ConfigFormScreen", "PromptScreen"):
+        from jarvis_tui.ui.screens import forms
 
-    *label* names the field, *help* says what it accepts; the refusal is shown
-    under the field and the prompt stays open.
-    """
-
-    DEFAULT_CSS = "PromptScreen {" + _BOX_CSS + "}"
-    AUTO_FOCUS = "#prompt-input"
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
-
-    def __init__(
-        self,
-        title: str,
-        *,
-        label: str = "value",
-        value: str = "",
-        placeholder: str = "",
-        help: str = "",
-        hint: str = "enter: OK · escape: cancel",
-        check: Callable[[str], str | None] | None = None,
-    ) -> None:
-        super().__init__()
-        self._title = title
-        self._label = label
-        self._value = value
-        self._placeholder = placeholder
-        self._help = help
-        self._hint = hint
-        self._check = check
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="cf-box"):
-            yield Label(Text(self._title), id="cf-title")
-            with Vertical(classes="cf-field", id="prompt-field"):
-                with Horizontal(classes="cf-line"):
-                    yield Label(Text(one_line(self._label, NAME_WIDTH - 2)), classes="cf-name")
-                    yield Input(value=self._value, placeholder=self._placeholder,
-                                id="prompt-input", classes="cf-input", compact=True)  # fmt: skip
-                if self._help:
-                    yield Static(Text(self._help), classes="cf-help")
-                yield Static("", id="prompt-error", classes="cf-error")
-            yield Label(Text(self._hint), id="cf-hint")
-
-    def on_mount(self) -> None:
-        self.query_one("#prompt-input", Input).focus()
-
-    def _show_problem(self, problem: str | None) -> None:
-        error = self.query_one("#prompt-error", Static)
-        error.update(Text("✗ " + one_line(problem, 300)) if problem else "")
-        error.set_class(bool(problem), "-shown")
-        self.query_one("#prompt-field").set_class(bool(problem), "-invalid")
-
-    @on(Input.Submitted, "#prompt-input")
-    def _submit(self, event: Input.Submitted) -> None:
-        event.stop()
-        value = event.value
-        problem = self._check(value) if self._check else None
-        self._show_problem(problem)
-        if not problem:
-            self.dismiss(value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class ConfigFormScreen(ModalScreen[Optional[dict]]):
-    """A config of *space*: one field per dimension, validated against the space.
-
-    Dismisses with the params (dotted keys → values), or None when cancelled.
-    *initial* prefills the fields; *initial_label* says where those values come
-    from ("default", "proposed", "from t-…"), shown beside each field.
-    """
-
-    DEFAULT_CSS = "ConfigFormScreen {" + _BOX_CSS + "}"
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="form.cancel"),
-        Binding("ctrl+s", "submit", "Submit", id="form.submit"),
-    ]
-
-    def __init__(
-        self,
-        title: str,
-        space: SearchSpace,
-        initial: dict[str, Any],
-        *,
-        intro: str = "",
-        initial_label: str = "default",
-        submit: str = "submit",
-        done: str = "submitted",
-    ) -> None:
-        super().__init__()
-        self._title = title
-        self._space = space
-        self._initial = dict(initial)
-        self._intro = intro
-        self._initial_label = initial_label
-        self._submit_word = submit
-        self._done = done
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="cf-box"):
-            yield Label(Text(self._title), id="cf-title")
-            if self._intro:
-                yield Static(Text(self._intro), id="cf-intro")
-            with VerticalScroll(id="cf-scroll"):
-                for i, dim in enumerate(self._space.dimensions):
-                    with Vertical(classes="cf-field", id=f"row-{i}"):
-                        with Horizontal(classes="cf-line"):
-                            yield Label(Text(one_line(dim.name, NAME_WIDTH - 2)),
-                                        classes="cf-name")  # fmt: skip
-                            yield self._field(i, dim)
-                        yield Static(self._help(dim), classes="cf-help")
-                        yield Static("", id=f"error-{i}", classes="cf-error")
-            yield Static("", id="cf-summary")
-            yield Label(
-                Text(f"enter / ctrl+s: {self._submit_word} · tab: next field · escape: cancel"),
-                id="cf-hint",
-            )
-
-    def _help(self, dim: SearchDimension) -> Text:
-        out = Text(describe(dim))
-        if dim.name in self._initial:
-            shown = show_value(self._initial[dim.name]) or "(none)"
-            out.append(f" · {self._initial_label}: {one_line(shown, 60)}", style="italic")
-        if len(dim.name) > NAME_WIDTH - 2:
-            out.append(f" · {one_line(dim.name, 80)}", style="dim")
-        return out
-
-    def _field(self, i: int, dim: SearchDimension) -> Any:
-        value = self._initial.get(dim.name)
-        fid = f"field-{i}"
-        if dim.dim_type == "categorical":
-            options = [(one_line(str(v), 60), v) for v in dim.values]
-            start = value if value in dim.values else Select.NULL
-            return Select(options, value=start, id=fid, classes="cf-input", allow_blank=True,
-                          prompt="(pick one)", compact=True)  # fmt: skip
-        if dim.dim_type == "subset":
-            placeholder = ", ".join(str(v) for v in dim.values)
-        elif dim.dim_type == "text":
-            placeholder = dim.description or "text"
-        else:
-            placeholder = f"{dim.low:g} … {dim.high:g}"
-        return Input(value=show_value(value), placeholder=one_line(placeholder, 60), id=fid,
-                     classes="cf-input", compact=True)  # fmt: skip
-
-    def on_mount(self) -> None:
-        fields = self.query(".cf-input")
-        if fields:
-            fields.first().focus()
-
-    def _show_problem(self, i: int, problem: str | None) -> None:
-        error = self.query_one(f"#error-{i}", Static)
-        error.update(Text("✗ " + one_line(problem, 300)) if problem else "")
-        error.set_class(bool(problem), "-shown")
-        self.query_one(f"#row-{i}").set_class(bool(problem), "-invalid")
-
-    def _index_of(self, widget: Any) -> int | None:
-        wid = getattr(widget, "id", None) or ""
-        return int(wid[6:]) if wid.startswith("field-") else None
-
-    @on(Input.Changed)
-    @on(Select.Changed)
-    def _changed(self, event: Input.Changed | Select.Changed) -> None:
-        """Re-check a field as it is edited, so a fixed value clears its message."""
-        i = self._index_of(event.control)
-        if i is None or i >= len(self._space.dimensions):
-            return
-        if self.query_one(f"#error-{i}").has_class("-shown"):
-            _, problem = check_field(self._space.dimensions[i], event.value)
-            self._show_problem(i, problem)
-
-    def values(self) -> tuple[dict[str, Any], list[str]]:
-        """The params typed, and every problem (each field's also shown beside it)."""
-        params: dict[str, Any] = {}
-        problems: list[str] = []
-        for i, dim in enumerate(self._space.dimensions):
-            widget = self.query_one(f"#field-{i}")
-            value, problem = check_field(dim, widget.value)  # type: ignore[attr-defined]
-            self._show_problem(i, problem)
-            if problem:
-                problems.append(f"{dim.name}: {problem}")
-            else:
-                params[dim.name] = value
-        if not problems:
-            problems = validate_config(self._space, params)
-        return params, problems
-
-    @on(Input.Submitted)
-    def _enter(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
-
-    def action_submit(self) -> None:
-        params, problems = self.values()
-        summary = self.query_one("#cf-summary", Static)
-        if problems:
-            beside = sum(1 for i in range(len(self._space.dimensions))
-                         if self.query_one(f"#error-{i}").has_class("-shown"))  # fmt: skip
-            out = Text(f"nothing {self._done}: ")
-            if beside:
-                out.append(f"{beside} field(s) marked ✗ need fixing")
-            else:  # the space's own checks (several fields together)
-                out.append("; ".join(one_line(p, 200) for p in problems))
-            summary.update(out)
-            return
-        summary.update("")
-        self.dismiss(params)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        return getattr(forms, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
