@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import sqlite3
 import time
@@ -99,15 +100,19 @@ def build_oj_file(path: Path, n: int, *, seed: int = 3) -> Path:
     return path
 
 
-def oj_writer(path: str, seconds: float, ready: Any, go: Any, results: Any) -> None:
+def oj_writer(
+    path: str, seconds: float, ready: Any, go: Any, results: Any, timeout: float = 5.0
+) -> None:
     """Child process: OpenJarvis's ``TraceStore`` writing for *seconds* after *go*.
 
     Exactly its statements on one ``sqlite3.connect(path)`` (default timeout 5 s,
     default isolation): ``save`` = a SELECT for the id, INSERT trace, INSERT steps,
     commit; every tenth save also runs its ``update_feedback``. Puts
     ``(saved, failed, first errors, longest save in seconds)`` on *results*.
+    *timeout*: its busy timeout (OpenJarvis's is sqlite3's default, 5 s; a shorter
+    one shows how long it waited on us).
     """
-    conn = sqlite3.connect(path, check_same_thread=False)
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=timeout)
     for ddl in OJ_DDL:
         conn.execute(ddl)
     conn.commit()
@@ -154,11 +159,12 @@ def oj_writer(path: str, seconds: float, ready: Any, go: Any, results: Any) -> N
 class Neighbour:
     """Start :func:`oj_writer` in a spawned process; ``with`` waits for its result."""
 
-    def __init__(self, path: Path, seconds: float) -> None:
+    def __init__(self, path: Path, seconds: float, timeout: float = 5.0) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.ready, self.go, self.results = ctx.Event(), ctx.Event(), ctx.Queue()
         self.proc = ctx.Process(
-            target=oj_writer, args=(str(path), seconds, self.ready, self.go, self.results)
+            target=oj_writer,
+            args=(str(path), seconds, self.ready, self.go, self.results, timeout),
         )
         self.result: tuple[int, int, list[str], float] | None = None
 
@@ -207,17 +213,20 @@ def beside_save_many(path: Path, seconds: float, batch: int = 100) -> tuple[tupl
     return nb.result, ours
 
 
-def beside_first_open(path: Path, seconds: float) -> tuple[tuple, float, float, float]:
-    """The writer beside the first open (migration) of *path*; ``(result, open s,
-    schema transaction s, longest mirror transaction s)``."""
+def beside_first_open(
+    path: Path, seconds: float, timeout: float = 5.0
+) -> tuple[tuple, float, float, float]:
+    """The writer (busy timeout *timeout*) beside the first open (migration) of
+    *path*; ``(result, open s, schema transaction s, longest other transaction s)``
+    (the mirror's while someone else was writing, and the steps map's)."""
     from jarvis_tui.traces import TraceStore
 
-    with Neighbour(path, seconds) as nb:
+    with Neighbour(path, seconds, timeout) as nb:
         t0 = time.perf_counter()
         store = TraceStore(path)
         took = time.perf_counter() - t0
         schema_tx = store.migrate_schema_tx_seconds
-        longest_tx = store.migrate_max_tx_seconds  # while someone else was writing
+        longest_tx = max(store.migrate_max_tx_seconds, store.migrate_max_backfill_tx_seconds)
         store.close()
     assert nb.result is not None
     return nb.result, took, schema_tx, longest_tx
@@ -264,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"beside the first open of {args.traces:,} traces ({took:.1f} s): OpenJarvis saved"
         f" {saved:,}, failed {failed} (longest save {longest * 1000:.0f} ms); our schema"
-        f" transaction {schema_tx:.2f} s, longest mirror transaction {mirror_tx:.2f} s"
+        f" transaction {schema_tx:.2f} s, longest mirror or steps-map transaction"
+        f" {mirror_tx:.2f} s; load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     for e in errors:
         print("  ", e)
@@ -274,13 +284,13 @@ def main(argv: list[str] | None = None) -> int:
         Figure("longest OpenJarvis save beside a first open", "< 5 s", longest, "s", longest < 5)
     )
     # What OpenJarvis can wait on: each of our write transactions. The schema one
-    # (every schema change at once, the steps index OpenJarvis lacks included) is
-    # reported beside the mirror's, which are sized to MIGRATE_TX_SECONDS.
+    # (every schema change at once; no index on OpenJarvis's tables since schema 8)
+    # is reported beside the mirror's and the steps map's, sized to MIGRATE_TX_SECONDS.
     # Beyond OpenJarvis's 5 s busy timeout its save would fail.
     figs.append(Figure("  …our schema transaction (once)", "< 5 s", schema_tx, "s", schema_tx < 5))
     figs.append(
-        Figure("  …our longest mirror transaction while OpenJarvis writes", "≤ 0.25 s",
-               mirror_tx, "s", mirror_tx <= 0.25)
+        Figure("  …our longest mirror / steps-map transaction while OpenJarvis writes",
+               "≤ 0.5 s", mirror_tx, "s", mirror_tx <= 0.5)
     )  # fmt: skip
     ok &= report(figs, "OpenJarvis writing beside jarvis-tui")
     return 0 if ok else 1

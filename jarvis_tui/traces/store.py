@@ -51,17 +51,25 @@ from jarvis_tui.core.events import EventType
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.paths import FILE_MODE, ensure_dir
 
-SCHEMA_VERSION = 7  # 2: jt_rows_group; 3: the trigger records external label changes;
+SCHEMA_VERSION = 8  # 2: jt_rows_group; 3: the trigger records external label changes;
 # 4: totals kept by triggers (jt_agg, jt_tools, jt_agg_tool); 5: hour totals (jt_hour),
 # leaner label triggers, the classifier version (jt_meta 'classifier'); 6: only numbers
 # within RATING_LIMIT in the mirror (a repair of the rows that were not), tool calls
 # per trace as the evolver reads them (jt_calls); 7: leaner label triggers (no INSERT OR
-# IGNORE per label, the tool trigger's cheap test first)
+# IGNORE per label, the tool trigger's cheap test first); 8: our own steps map
+# (jt_steps) instead of an index on OpenJarvis's trace_steps
 BUSY_TIMEOUT_MS = 15_000
 SNIPPET_CHARS = 240
 BULK_MIGRATE_ROWS = 50_000
 """Up to this many unmirrored traces, the first open is one transaction (well under
 a second); above, the rows are mirrored in short transactions."""
+BULK_MIGRATE_STEPS = 250_000
+"""…and up to this many steps not yet in our steps map (jt_steps); above, the map
+is filled in short transactions first."""
+MIGRATE_FIRST_TX_STEPS = 20_000
+"""Steps the first transaction filling the steps map takes (then sized by time)."""
+MIGRATE_MAX_TX_STEPS = 1_000_000
+"""Most steps one transaction filling the steps map takes."""
 MIGRATE_TX_SECONDS = 0.25
 """Target length of each write transaction of a large first open."""
 MIGRATE_CLASSIFY_BATCH = 5_000
@@ -74,6 +82,11 @@ nobody waits): fewer, larger commits, each index page written once for more trac
 A writer that starts then waits one such transaction at most; its commits put the
 open back to ``MIGRATE_TX_SECONDS``."""
 MIGRATE_QUIET_SECONDS = 5.0
+MIGRATE_GAP_SECONDS = 0.1
+"""Pause between two backfill transactions of an open (between two mirror ones while
+another connection writes). A writer waiting for the lock
+(SQLite's busy handler) looks again every 100 ms after its first 0.3 s: a shorter
+gap, and it waits across our next transaction too (a 0.5 s busy timeout failed)."""
 """How long without another connection's commit counts as nobody writing beside us."""
 MIGRATE_FIRST_TX_ROWS = 2_000
 """Traces in the first write transaction of a large first open (then sized by time)."""
@@ -279,6 +292,20 @@ _JT_AGG_TABLES = (
         sid INTEGER NOT NULL
     )""",
 )
+
+# Read-write files: which steps (rowids of trace_steps) a trace (traces.id) has, in
+# step order. OpenJarvis's own step lookup is a full scan (41 s per 100 traces at 1M);
+# an index on its table would be built in ONE transaction (11-22 s at 1M, past
+# OpenJarvis's 5 s busy timeout), this map is filled in short ones, by step rowid
+# (jt_meta 'steps_done' … 'steps_from'), and kept current past 'steps_mapped'.
+# Keyed by the trace's integer id: steps are saved after their trace, so new entries
+# land at the map's end.
+_JT_STEPS = """CREATE TABLE IF NOT EXISTS main.jt_steps (
+    id         INTEGER NOT NULL,
+    step_index INTEGER NOT NULL,
+    step_rowid INTEGER NOT NULL,
+    PRIMARY KEY (id, step_index, step_rowid)
+) WITHOUT ROWID"""
 
 
 def _bucket(col: str) -> str:
@@ -497,10 +524,11 @@ def _number(value: Any, default: Any = None, limit: float = VALUE_LIMIT) -> Any:
     return default
 
 
-# On the trace file itself (read-write only): the index OpenJarvis lacks (its
-# step lookup is a full scan: 41 s per 100 traces at 1M), and the mirror trigger.
+# On the trace file itself (read-write only): the mirror trigger. (Schema ≤ 7 also
+# indexed trace_steps(trace_id, step_index), jt_steps_trace, in the schema
+# transaction: seconds at 1M. A file that has it keeps it: dropping it is a schema
+# change under a running OpenJarvis; jt_steps is used instead.)
 _MAIN_EXTRAS = (
-    "CREATE INDEX IF NOT EXISTS jt_steps_trace ON trace_steps(trace_id, step_index)",
     # v1 indexed traces.started_at for OpenJarvis's own list_traces; it cost
     # every insert and we never read it.
     "DROP INDEX IF EXISTS jt_traces_started",
@@ -1286,6 +1314,7 @@ class TraceStore:
             self.sync()
         if migrate and not self.read_only and not self.needs_migration():
             # Backfills a killed open left unfinished resume here (one lookup each).
+            self._backfill_steps(progress)
             self._backfill_tools(progress)
             self._backfill_hours(progress)
             self._backfill_calls(progress)
@@ -1322,6 +1351,9 @@ class TraceStore:
     transaction, the longest a running OpenJarvis waited on us (for the benchmark)."""
     migrate_max_idle_tx_seconds = 0.0
     """Longest mirror transaction of a large first open while nobody else wrote."""
+    migrate_max_backfill_tx_seconds = 0.0
+    """Longest backfill transaction of this open (the steps map, tool calls…), from
+    holding the write lock to its commit (for the benchmark)."""
     reclass_max_tx_seconds = 0.0
     """Longest write transaction of the last re-classification (for the benchmark)."""
 
@@ -1524,7 +1556,25 @@ class TraceStore:
                     f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'"
                 ).fetchone()
                 wm = int(row[0]) if row else 0
-            bulk = self.read_only or top - wm <= BULK_MIGRATE_ROWS
+            has_steps_map = not self.read_only and bool(
+                conn.execute(
+                    "SELECT 1 FROM main.sqlite_master WHERE type='table' AND name='jt_steps'"
+                ).fetchone()
+            )
+            top_step = 0
+            if not self.read_only:
+                top_step = conn.execute(
+                    "SELECT coalesce(max(id), 0) FROM main.trace_steps"
+                ).fetchone()[0]
+            # A small store is migrated whole in one transaction, its steps mapped there.
+            steps_pending = has_steps_map and bool(
+                conn.execute("SELECT 1 FROM main.jt_meta WHERE key='steps_from'").fetchone()
+            )
+            bulk = self.read_only or (
+                top - wm <= BULK_MIGRATE_ROWS
+                and not steps_pending
+                and (has_steps_map or top_step <= BULK_MIGRATE_STEPS)
+            )
             conn.execute("BEGIN IMMEDIATE" if not self.read_only else "BEGIN")
             t_schema = time.perf_counter()
             try:
@@ -1539,6 +1589,23 @@ class TraceStore:
                 ).fetchone()
                 for statement in tables:
                     conn.execute(statement)
+                if not self.read_only:
+                    conn.execute(_JT_STEPS)
+                if not self.read_only and not has_steps_map:
+                    # Steps at or below *mapped* are mapped by this transaction (a small
+                    # store) or after it, in short ones (_backfill_steps); later steps
+                    # as their traces are mirrored (_map_new_steps).
+                    mapped = 0 if bulk else top_step
+                    conn.execute(
+                        "INSERT OR REPLACE INTO main.jt_meta(key, value)"
+                        " VALUES ('steps_mapped', ?)",
+                        (mapped,),
+                    )
+                    if mapped:
+                        conn.executemany(
+                            "INSERT OR REPLACE INTO main.jt_meta(key, value) VALUES (?, ?)",
+                            [("steps_from", mapped), ("steps_done", 0)],
+                        )
                 # Before schema 6 a mirrored row could hold ±inf, text… (the totals then
                 # NaN): those rows are repaired and every total recounted, once.
                 recount = bool(wm) and self._repair_mirror(conn)
@@ -1593,10 +1660,11 @@ class TraceStore:
                 if bulk:  # copy first, then index: faster than index maintenance
                     report("mirroring", 0, top - wm)
                     self._mirror_chunk(conn, chunk=10**12, tools=False)
+                    self._map_new_steps(conn)  # steps of traces mirrored before too
                 for i, statement in enumerate(ddl[len(tables) :]):
                     report("indexing", i, len(ddl) - len(tables))
                     conn.execute(statement)
-                if bulk and not self.read_only:  # the steps index exists now
+                if bulk and not self.read_only:  # every step is mapped now
                     wm_after = int(
                         conn.execute(
                             f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'"
@@ -1618,6 +1686,7 @@ class TraceStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+        self._backfill_steps(report)  # first: the tool backfills read steps through it
         self._backfill_tools(report)
         self._backfill_hours(report)
         self._backfill_calls(report)
@@ -1759,6 +1828,8 @@ class TraceStore:
                             rows_per_tx = int(min(max(fits, 100), MIGRATE_MAX_TX_ROWS))
                         if total:
                             progress("mirroring", min(added, total), total)
+                        if not quiet:  # a writer waiting on this one gets the lock now
+                            time.sleep(MIGRATE_GAP_SECONDS)
                 finally:
                     c.execute("DELETE FROM temp.jt_classes")
                     c.execute("PRAGMA cache_size=-16384")
@@ -1819,6 +1890,7 @@ class TraceStore:
         top = conn.execute("SELECT max(id) FROM temp.jt_classes").fetchone()[0]
         if top is None or top <= wm:
             return 0
+        self._map_new_steps(conn)  # steps OpenJarvis saved meanwhile
         cur = conn.execute(
             f"INSERT OR IGNORE INTO {s}.jt_rows"
             "(id, started_at, qclass, agent, model, outcome, feedback, latency, tokens)"
@@ -1877,6 +1949,7 @@ class TraceStore:
         Their totals are added to ``jt_agg``; with *tools* their tool calls too
         (a read-only store does that once its steps map has the new rows)."""
         s = self._schema
+        self._map_new_steps(conn)
         wm = int(
             conn.execute(f"SELECT value FROM {s}.jt_meta WHERE key='mirrored_id'").fetchone()[0]
         )
@@ -1987,7 +2060,7 @@ class TraceStore:
         """Inside a transaction: tool calls of traces ``lo < id <= hi`` into jt_tools
         and their totals (the traces are in jt_rows already)."""
         s = self._schema
-        src = self._steps_source()
+        src = self._steps_source(conn)
         self._mirror_calls(conn, src, lo, hi)
         tool = "json_extract(CASE WHEN json_valid(st.input) THEN st.input END, '$.tool')"
         cur = conn.execute(
@@ -2001,14 +2074,70 @@ class TraceStore:
             return
         self._agg_tools(conn, "j.id > ? AND j.id <= ?", [lo, hi])
 
-    def _steps_source(self) -> str:
+    _steps_ready = False
+
+    def _steps_mapped(self, conn: sqlite3.Connection) -> bool:
+        """Read-write: True once jt_steps maps every step (a first open fills it)."""
+        if not self._steps_ready:
+            has = conn.execute(
+                "SELECT 1 FROM main.sqlite_master WHERE type='table' AND name='jt_steps'"
+            ).fetchone()
+            pending = (
+                has and conn.execute("SELECT 1 FROM main.jt_meta WHERE key='steps_from'").fetchone()
+            )
+            self._steps_ready = bool(has) and not pending
+        return self._steps_ready
+
+    def _steps_source(self, conn: sqlite3.Connection) -> str:
         """FROM clause: traces ``t`` joined to their steps ``st`` in step order."""
         if self.read_only:  # no index of ours on the file: the in-memory steps map
             return (
                 "main.traces t JOIN jtmem.jt_steps_map m ON m.trace_id = t.trace_id"
                 " JOIN main.trace_steps st ON st.id = m.step_rowid"
             )
+        if self._steps_mapped(conn):
+            return (
+                "main.traces t JOIN main.jt_steps m ON m.id = t.id"
+                " JOIN main.trace_steps st ON st.id = m.step_rowid"
+            )
+        # While the map is filled (another process's first open): the old join
+        # (through jt_steps_trace on a file that has it, else a scan).
         return "main.traces t JOIN main.trace_steps st ON st.trace_id = t.trace_id"
+
+    def _map_steps(self, conn: sqlite3.Connection, lo: int, hi: int) -> None:
+        """Inside a transaction: the steps ``lo < rowid <= hi`` into jt_steps (a step
+        whose trace is not stored is left out: no lookup can ask for it)."""
+        conn.execute(
+            "INSERT OR IGNORE INTO main.jt_steps(id, step_index, step_rowid)"
+            " SELECT t.id, s.step_index, s.id"
+            # CROSS JOIN: the steps' rowid range drives, each trace found by its id.
+            " FROM main.trace_steps s CROSS JOIN main.traces t ON t.trace_id = s.trace_id"
+            " WHERE s.id > ? AND s.id <= ?",
+            (lo, hi),
+        )
+
+    def _map_new_steps(self, conn: sqlite3.Connection) -> None:
+        """Inside a write transaction: map the steps saved since the last call (past
+        jt_meta 'steps_mapped'); two lookups when there are none."""
+        if self.read_only:
+            return
+        row = conn.execute("SELECT value FROM main.jt_meta WHERE key='steps_mapped'").fetchone()
+        if row is None:  # the schema transaction has not run yet
+            return
+        top = conn.execute("SELECT coalesce(max(id), 0) FROM main.trace_steps").fetchone()[0]
+        if top > int(row[0]):
+            self._map_steps(conn, int(row[0]), top)
+            conn.execute("UPDATE main.jt_meta SET value = ? WHERE key='steps_mapped'", (top,))
+
+    def _backfill_steps(self, progress: Optional[ProgressFn] = None) -> None:
+        """The steps saved before our first open into jt_steps, by rowid range in
+        short transactions (``MIGRATE_TX_SECONDS``), resumable; lookups use the map
+        once the last range is done."""
+        self._backfill_ranges(
+            "steps", self._map_steps,
+            first_step=MIGRATE_FIRST_TX_STEPS, max_step=MIGRATE_MAX_TX_STEPS,
+            label="steps map", progress=progress,
+        )  # fmt: skip
 
     def _mirror_calls(self, conn: sqlite3.Connection, src: str, lo: int, hi: int) -> None:
         """Inside a transaction: the tool sets (jt_calls, jt_tool_sets) of the traces
@@ -2046,7 +2175,7 @@ class TraceStore:
         reads the steps themselves until the last range is done."""
         self._backfill_ranges(
             "calls",
-            lambda c, lo, hi: self._mirror_calls(c, self._steps_source(), lo, hi),
+            lambda c, lo, hi: self._mirror_calls(c, self._steps_source(c), lo, hi),
             first_step=5_000, max_step=400_000, label="tool calls per trace",
             progress=progress,
         )  # fmt: skip
@@ -2062,44 +2191,61 @@ class TraceStore:
         progress: Optional[ProgressFn],
     ) -> None:
         """Runs *mirror* over the id range ``jt_meta['<name>_done'] … ['<name>_from']``
-        in short transactions (their size adapts to ``MIGRATE_TX_SECONDS``), recording
-        how far it got after each, so an interrupted backfill resumes where it stopped;
-        the keys are removed when the range is done."""
+        in short transactions, recording how far it got after each, so an interrupted
+        backfill resumes where it stopped; the keys are removed when the range is done.
+
+        Each transaction is sized to ``MIGRATE_TX_SECONDS`` of holding the write lock
+        (``MIGRATE_IDLE_TX_SECONDS`` once no other connection has committed for
+        ``MIGRATE_QUIET_SECONDS``), and ``MIGRATE_GAP_SECONDS`` separate two of them,
+        so a writer waiting on one gets the lock before the next."""
         if self.read_only:
             return
         s = self._schema
         key_from, key_done = f"{name}_from", f"{name}_done"
         step = first_step
-        while True:
-            t0 = time.perf_counter()
-            with self._write() as c:
-                meta = dict(
-                    c.execute(
-                        f"SELECT key, value FROM {s}.jt_meta WHERE key IN (?, ?)",
-                        (key_from, key_done),
-                    ).fetchall()
-                )
-                if key_from not in meta:
-                    return
-                lo, hi = int(meta.get(key_done, 0)), int(meta[key_from])
-                top = min(lo + step, hi)
-                mirror(c, lo, top)
-                if top >= hi:
-                    c.execute(f"DELETE FROM {s}.jt_meta WHERE key IN (?, ?)", (key_from, key_done))
-                else:
-                    c.execute(
-                        f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES (?, ?)",
-                        (key_done, top),
+        last_version, last_foreign = None, time.perf_counter()
+        with self._conn() as conn:
+            while True:
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+                now = time.perf_counter()
+                if version != last_version:  # another connection committed
+                    last_version, last_foreign = version, now
+                quiet = now - last_foreign >= MIGRATE_QUIET_SECONDS
+                budget = MIGRATE_IDLE_TX_SECONDS if quiet else MIGRATE_TX_SECONDS
+                with self._write(conn) as c:
+                    held = time.perf_counter()  # the write lock is ours from here
+                    meta = dict(
+                        c.execute(
+                            f"SELECT key, value FROM {s}.jt_meta WHERE key IN (?, ?)",
+                            (key_from, key_done),
+                        ).fetchall()
                     )
-            took = time.perf_counter() - t0
-            if took < MIGRATE_TX_SECONDS / 2:
-                step = min(step * 2, max_step)
-            elif took > MIGRATE_TX_SECONDS:
-                step = max(step // 2, 100)
-            if progress:
-                progress(label, top, hi)
-            if top >= hi:
-                return
+                    if key_from not in meta:
+                        return
+                    lo, hi = int(meta.get(key_done, 0)), int(meta[key_from])
+                    top = min(lo + step, hi)
+                    mirror(c, lo, top)
+                    if top >= hi:
+                        c.execute(
+                            f"DELETE FROM {s}.jt_meta WHERE key IN (?, ?)", (key_from, key_done)
+                        )
+                    else:
+                        c.execute(
+                            f"INSERT OR REPLACE INTO {s}.jt_meta(key, value) VALUES (?, ?)",
+                            (key_done, top),
+                        )
+                took = time.perf_counter() - held
+                self.migrate_max_backfill_tx_seconds = max(
+                    self.migrate_max_backfill_tx_seconds, took
+                )
+                if progress:
+                    progress(label, top, hi)
+                if top >= hi:
+                    return
+                # The next one sized to ~80% of the budget (at most twice this one).
+                fits = (top - lo) * min(2.0, 0.8 * budget / max(took, 1e-3))
+                step = int(min(max(fits, 100), max_step))
+                time.sleep(MIGRATE_GAP_SECONDS)
 
     def _calls_complete(self, conn: sqlite3.Connection) -> bool:
         return not conn.execute(
@@ -2516,6 +2662,7 @@ class TraceStore:
                 " duration_seconds, input, output, metadata) VALUES (?,?,?,?,?,?,?,?)",
                 [row for p in new for row in p[3]],
             )
+            self._map_new_steps(conn)
             self._agg_rows(conn, before, max(row_ids.values()), tools=True)
             conn.execute(
                 f"UPDATE {s}.jt_meta SET value = (SELECT coalesce(max(id), 0) FROM main.traces)"
@@ -2923,6 +3070,16 @@ class TraceStore:
         cols = self._group_columns(by)
         where, params = self._quality_where(agent, min_feedback, exclude_failures)
         where.append("s.step_type = 'tool_call'")
+        steps_from = (
+            "main.traces t ON t.id = r.id JOIN main.trace_steps s ON s.trace_id = t.trace_id"
+        )
+        if not self.read_only:
+            with self._conn() as conn:
+                if self._steps_mapped(conn):
+                    steps_from = (
+                        "main.traces t ON t.id = r.id JOIN main.jt_steps m ON m.id = t.id"
+                        " JOIN main.trace_steps s ON s.id = m.step_rowid"
+                    )
         if pairs is not None:
             where.append(
                 "(r.qclass, r.agent) IN (VALUES " + ",".join("(?, ?)" for _ in pairs) + ")"
@@ -2931,8 +3088,7 @@ class TraceStore:
         tool = "json_extract(CASE WHEN json_valid(s.input) THEN s.input END, '$.tool')"
         sql = (
             f"SELECT {', '.join(cols) + ',' if cols else ''} {tool} AS tool, count(*)"
-            f" FROM {self._schema}.jt_rows r JOIN main.traces t ON t.id = r.id"
-            " JOIN main.trace_steps s ON s.trace_id = t.trace_id"
+            f" FROM {self._schema}.jt_rows r JOIN {steps_from}"
             f" WHERE {' AND '.join(where)}"
             f" GROUP BY {', '.join([*cols, 'tool'])}"
         )
@@ -3440,6 +3596,39 @@ class TraceStore:
         out += f", {p}messages" if self._has_messages else ", '[]'"
         return out
 
+    def _mapped_steps(self, conn: sqlite3.Connection, ids: Sequence[str]) -> list:
+        """Steps of the traces *ids* through jt_steps, with those saved since the last
+        mirroring (past 'steps_mapped': a short rowid range) read directly; in order."""
+        marks = ",".join("?" * len(ids))
+        cols = "s.step_type, s.timestamp, s.duration_seconds, s.input, s.output, s.metadata"
+        sql = (
+            f"SELECT tid, {cols.replace('s.', '')} FROM ("
+            f" SELECT t.trace_id AS tid, m.step_index AS ix, {cols} FROM main.traces t"
+            " CROSS JOIN main.jt_steps m ON m.id = t.id"
+            " CROSS JOIN main.trace_steps s ON s.id = m.step_rowid"
+            f" WHERE t.trace_id IN ({marks})"
+            f" UNION ALL SELECT s.trace_id, s.step_index, {cols} FROM main.trace_steps s"
+            " WHERE s.id > (SELECT value FROM main.jt_meta WHERE key='steps_mapped')"
+            f" AND s.trace_id IN ({marks})"
+            ") ORDER BY tid, ix"
+        )
+        return self._fetch(conn, sql, [*ids, *ids], id_col=0)
+
+    def _steps_sql(self, ids: Sequence[str]) -> tuple[str, list]:
+        marks = ",".join("?" * len(ids))
+        if self.read_only:
+            return (
+                "SELECT s.trace_id, s.step_type, s.timestamp, s.duration_seconds, s.input,"
+                " s.output, s.metadata FROM jtmem.jt_steps_map m"
+                " JOIN main.trace_steps s ON s.id = m.step_rowid"
+                f" WHERE m.trace_id IN ({marks}) ORDER BY m.trace_id, m.step_index"
+            ), list(ids)
+        return (
+            "SELECT trace_id, step_type, timestamp, duration_seconds, input, output,"
+            f" metadata FROM main.trace_steps WHERE trace_id IN ({marks})"
+            " ORDER BY trace_id, step_index"
+        ), list(ids)
+
     def _rows_to_traces(
         self, conn: sqlite3.Connection, rows: Sequence[tuple], *, with_steps: bool = True
     ) -> List[Trace]:
@@ -3447,21 +3636,13 @@ class TraceStore:
             return []
         ids = [r[1] for r in rows]
         steps: Dict[str, List[TraceStep]] = {i: [] for i in ids}
-        marks = ",".join("?" * len(ids))
-        if self.read_only:
-            sql = (
-                "SELECT s.trace_id, s.step_type, s.timestamp, s.duration_seconds, s.input,"
-                " s.output, s.metadata FROM jtmem.jt_steps_map m"
-                " JOIN main.trace_steps s ON s.id = m.step_rowid"
-                f" WHERE m.trace_id IN ({marks}) ORDER BY m.trace_id, m.step_index"
-            )
+        if with_steps and not self.read_only and self._steps_mapped(conn):
+            found: list = []
+            for i in range(0, len(ids), 5_000):  # each id is bound twice
+                found += self._mapped_steps(conn, ids[i : i + 5_000])
         else:
-            sql = (
-                "SELECT trace_id, step_type, timestamp, duration_seconds, input, output,"
-                f" metadata FROM main.trace_steps WHERE trace_id IN ({marks})"
-                " ORDER BY trace_id, step_index"
-            )
-        for sr in self._fetch(conn, sql, ids, id_col=0) if with_steps else ():
+            found = self._fetch(conn, *self._steps_sql(ids), id_col=0) if with_steps else []
+        for sr in found:
             tid = sr[0]
             steps.setdefault(tid, []).append(
                 TraceStep(

@@ -5,6 +5,7 @@ mirrored, and the totals equal a fresh scan whichever way the open went."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -149,4 +150,95 @@ def test_an_error_while_classifying_fails_the_open_and_it_opens_later(
     monkeypatch.setattr(TraceStore, "_classify_row", real)
     with TraceStore(oj_file) as s:
         assert s.count() == N
+        _assert_equal_to_scan(s, oj_file)
+
+
+def _steps_on_disk(db: Path) -> dict[str, list[tuple]]:
+    """Every trace's steps as OpenJarvis stored them, in step order."""
+    conn = sqlite3.connect(db)
+    try:
+        out: dict[str, list[tuple]] = {}
+        for tid, kind, inp in conn.execute(
+            "SELECT trace_id, step_type, input FROM trace_steps ORDER BY trace_id, step_index"
+        ):
+            out.setdefault(tid, []).append((kind, json.loads(inp)))
+        return out
+    finally:
+        conn.close()
+
+
+def _steps_read(store: TraceStore) -> dict[str, list[tuple]]:
+    return {
+        t.trace_id: [(getattr(st.step_type, "value", st.step_type), st.input) for st in t.steps]
+        for t in store.iter_traces()
+        if t.steps
+    }
+
+
+def _indexes_on_trace_steps(db: Path) -> list[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trace_steps'"
+            )
+        ]
+    finally:
+        conn.close()
+
+
+def test_a_first_open_maps_the_steps_in_short_transactions_and_resumes_after_a_kill(
+    oj_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No index is built on OpenJarvis's trace_steps (one long transaction at 1M):
+    our steps map is filled a few steps per transaction, and a killed open resumes."""
+    monkeypatch.setattr(store_mod, "MIGRATE_FIRST_TX_STEPS", 20)
+    monkeypatch.setattr(store_mod, "MIGRATE_MAX_TX_STEPS", 20)
+    expected = _steps_on_disk(oj_file)
+    n_steps = sum(len(v) for v in expected.values())
+    assert n_steps > 100
+    real = TraceStore._map_steps
+    calls = []
+
+    def dies_on_the_fourth(self: TraceStore, conn: sqlite3.Connection, lo: int, hi: int) -> None:
+        calls.append((lo, hi))
+        if len(calls) == 4:
+            raise Killed
+        real(self, conn, lo, hi)
+
+    monkeypatch.setattr(TraceStore, "_map_steps", dies_on_the_fourth)
+    with pytest.raises(Killed):
+        TraceStore(oj_file)
+    # Three transactions of 20 steps each were committed before the kill.
+    assert _meta(oj_file, "steps_done") == 60
+    assert _meta(oj_file, "steps_from") == n_steps
+    assert _meta(oj_file, "schema") is None  # the open is not finished
+    assert _indexes_on_trace_steps(oj_file) == []
+    monkeypatch.setattr(TraceStore, "_map_steps", real)
+    with TraceStore(oj_file) as s:
+        assert _steps_read(s) == expected
+        _assert_equal_to_scan(s, oj_file)  # tool totals read the steps through the map
+    assert _meta(oj_file, "steps_from") is None
+    assert _indexes_on_trace_steps(oj_file) == []
+
+
+def test_steps_openjarvis_saves_after_the_open_are_read_before_and_after_a_sync(
+    oj_file: Path,
+) -> None:
+    with TraceStore(oj_file) as s:
+        conn = sqlite3.connect(oj_file)
+        conn.execute("INSERT INTO traces(trace_id, query) VALUES ('late', 'late one')")
+        conn.executemany(
+            "INSERT INTO trace_steps(trace_id, step_index, step_type, input) VALUES (?, ?, ?, ?)",
+            [("late", 1, "respond", '{"b": 2}'), ("late", 0, "tool_call", '{"tool": "calc"}')],
+        )
+        conn.commit()
+        conn.close()
+        for _ in range(2):  # not mirrored yet, then mirrored
+            late = s.get("late")
+            assert late is not None
+            assert [st.input for st in late.steps] == [{"tool": "calc"}, {"b": 2}]
+            s.sync()
+        assert _steps_read(s) == _steps_on_disk(oj_file)
         _assert_equal_to_scan(s, oj_file)

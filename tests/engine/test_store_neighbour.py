@@ -10,8 +10,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bench.bench_store_neighbour import beside_first_open, beside_save_many, build_oj_file
 from jarvis_tui.traces import TraceFilter, TraceStore
+from jarvis_tui.traces import store as store_mod
 from tests.engine.conftest import build_trace
 
 SECONDS = 3.0
@@ -59,6 +62,33 @@ def test_openjarvis_writer_beside_a_first_open_loses_nothing(tmp_path: Path) -> 
     assert failed == 0, errors
     with TraceStore(db) as store:
         assert store.count() == 20_000 + saved
+
+
+def test_a_writer_with_a_short_busy_timeout_beside_a_large_first_open_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The large-file path (mirror and steps map in short transactions, no index
+    built on OpenJarvis's trace_steps) beside a writer that waits 0.5 s at most."""
+    db = build_oj_file(tmp_path / "traces.db", 20_000)
+    monkeypatch.setattr(store_mod, "BULK_MIGRATE_ROWS", 1_000)
+    monkeypatch.setattr(store_mod, "BULK_MIGRATE_STEPS", 1_000)
+    monkeypatch.setattr(store_mod, "MIGRATE_FIRST_TX_STEPS", 2_000)
+    (saved, failed, errors, _longest), _took, _schema_tx, _tx = beside_first_open(
+        db, SECONDS, timeout=0.5
+    )
+    assert failed == 0, errors
+    conn = sqlite3.connect(db)
+    indexes = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trace_steps'"
+    ).fetchall()
+    written = [r[0] for r in conn.execute("SELECT trace_id FROM traces WHERE id > 20000")]
+    conn.close()
+    assert indexes == []
+    with TraceStore(db) as store:
+        assert store.count() == 20_000 + saved
+        for tid in ["oj3-0000000", "oj3-0019999", *written[-3:]]:
+            trace = store.get(tid)
+            assert trace is not None and len(trace.steps) == 3, tid
 
 
 def test_openjarvis_feedback_updates_are_in_the_label_history(tmp_path: Path) -> None:
