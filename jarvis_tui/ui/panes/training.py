@@ -39,6 +39,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.training.settings import CLI_SETTINGS, FORM_SETTINGS, config_kwargs
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.text import one_line, visible
@@ -419,9 +420,13 @@ class TrainingPane(Pane):
     ]
 
     class Mined(Message):
-        def __init__(self, pairs: list[dict[str, Any]], total: int, held: int = 0) -> None:
+        """The SFT pairs the form's min quality gives: a preview and the counts."""
+
+        def __init__(self, pairs: list[dict[str, Any]], total: int, held: int,
+                     min_quality: float, labelled: Optional[int]) -> None:  # fmt: skip
             super().__init__()
             self.pairs, self.total, self.held = pairs, total, held
+            self.min_quality, self.labelled = min_quality, labelled
 
     class EvalProgress(Message):
         """A stage of the adapter evaluation moved (at most four a second)."""
@@ -454,6 +459,13 @@ class TrainingPane(Pane):
             super().__init__()
             self.summary = summary
 
+    class OverlayLoaded(Message):
+        """A marked run's loss curve, read from its metrics file."""
+
+        def __init__(self, run_id: str, points: list[tuple[int, float]]) -> None:
+            super().__init__()
+            self.run_id, self.points = run_id, points
+
     class PhaseChanged(Message):
         """The training child said what it does before its first step (``--phases``)."""
 
@@ -483,6 +495,7 @@ class TrainingPane(Pane):
         """The run the pane's training process writes (its folder in checkpoints/)."""
         self._proc: Optional[subprocess.Popen[bytes]] = None
         self._cancelled = False
+        self._cancel_asked = threading.Event()  # the running child's: handed to its worker
         self._quitting = False  # ctrl+q asked; the app ends when the children are gone
         self._await_run = False  # the started run's folder is not in the list yet
         self._tail: Any = None
@@ -593,7 +606,7 @@ class TrainingPane(Pane):
     def on_shown(self) -> None:
         if self.store is not None and not self._loaded:
             self._loaded = True
-            self._mine()
+            self._start_mining()
             self.action_refresh_runs()
 
     # ------------------------------------------------------------ data
@@ -613,18 +626,22 @@ class TrainingPane(Pane):
     @on(Input.Changed, "#f-min_quality")
     def _quality_changed(self) -> None:
         if self.store is not None and self._loaded:
-            self._mine()
+            self._start_mining()
+
+    def _start_mining(self) -> None:
+        """Mine with the form's min quality (read here, on the UI thread)."""
+        values, _problems = self._form()
+        if "min_quality" in values:  # else the form says why beside the field on s
+            self._mine(self.store, values["min_quality"])
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training.mine",
           description="mine SFT pairs")  # fmt: skip
-    def _mine(self) -> None:
+    def _mine(self, store: Any, min_quality: float) -> None:
         from jarvis_tui.evals.sets import EvalSplit
         from jarvis_tui.learning.training.data import TrainingDataMiner
 
-        values, problems = self.app.call_from_thread(self._form)
-        if "min_quality" not in values:
-            return
-        miner = TrainingDataMiner(self.store, min_quality=values["min_quality"])
+        labelled = store.count_filtered()[1] if hasattr(store, "count_filtered") else None
+        miner = TrainingDataMiner(store, min_quality=min_quality)
         split = EvalSplit()
         pairs: list[dict[str, Any]] = []
         total = held = 0
@@ -634,7 +651,7 @@ class TrainingPane(Pane):
                 held += 1
             elif len(pairs) < 3:  # a preview: the run mines its own pairs when it starts
                 pairs.append(pair)
-        self.post_message(self.Mined(pairs, total, held))
+        self.post_message(self.Mined(pairs, total, held, min_quality, labelled))
 
     @on(Mined)
     def _mined(self, msg: TrainingPane.Mined) -> None:
@@ -642,10 +659,14 @@ class TrainingPane(Pane):
         self.total_pairs = msg.total - msg.held
         self.held_out = msg.held
         out = Text()
-        out.append(f"{self.total_pairs:,} SFT pairs", style="bold")
-        out.append(" · mined from labelled traces, newest first\n", style="dim")
+        out.append(plural(self.total_pairs, "SFT pair"), style="bold")
+        # What they are, in the words the other panes count in (Traces: "labelled").
+        of = "" if msg.labelled is None else f" of {msg.labelled:,} labelled"
+        out.append(f": traces scored ≥ {msg.min_quality:.2f}{of}, not failed, no "
+                   "duplicates, newest first\n", style="dim")  # fmt: skip
         if msg.held:
-            out.append(f"{msg.held:,} pairs held out for evaluation\n", style="dim")
+            out.append(f"{msg.held:,} more held out for evaluation (never trained on)\n",
+                       style="dim")  # fmt: skip
         if msg.pairs:
             p = msg.pairs[0]
             out.append("e.g. ", style="dim")
@@ -694,9 +715,9 @@ class TrainingPane(Pane):
             parts.append((1, Text.assemble(("following ", "dim"),
                                            (one_line(run.run_id, 40), "bold"), " ",
                                            (run.status, "bold"))))  # fmt: skip
-        parts.append((3, Text(f"{len(self.runs)} runs in checkpoints/")))
+        parts.append((3, Text(f"{plural(len(self.runs), 'run')} in checkpoints/")))
         if self.total_pairs or self._loaded:
-            parts.append((2, Text(f"{self.total_pairs:,} SFT pairs")))
+            parts.append((2, Text(plural(self.total_pairs, "SFT pair"))))
         if extra:
             parts.append((2, Text(visible(extra))))
         width = (self.size.width or self.app.size.width) - 2
@@ -706,14 +727,14 @@ class TrainingPane(Pane):
 
     def action_refresh_runs(self) -> None:
         if self.workspace is not None:
-            self._load_runs()
+            self._load_runs(Path(self.session.checkpoints_dir))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training.runs",
           description="list runs")  # fmt: skip
-    def _load_runs(self) -> None:
+    def _load_runs(self, checkpoints: Path) -> None:
         from jarvis_tui.learning.training.runs import list_runs
 
-        self.post_message(self.RunsLoaded(list_runs(self.session.checkpoints_dir)))
+        self.post_message(self.RunsLoaded(list_runs(checkpoints)))
 
     @on(RunsLoaded)
     def _runs_loaded(self, msg: TrainingPane.RunsLoaded) -> None:
@@ -958,21 +979,21 @@ class TrainingPane(Pane):
             self._last_plot = 0.0
             self._plot()
         else:
-            self._load_overlay(run_id)
+            run = self._run(run_id)
+            if run is not None:
+                self._load_overlay(run_id, Path(run.path))
 
     @work(thread=True, exit_on_error=False, group="training.overlay", description="load run")
-    def _load_overlay(self, run_id: str) -> None:
+    def _load_overlay(self, run_id: str, path: Path) -> None:
         from jarvis_tui.learning.training.runs import METRICS_FILE, MetricsTail
 
-        run = self._run(run_id)
-        if run is None:
-            return
-        records = MetricsTail(Path(run.path) / METRICS_FILE).read_new()
+        records = MetricsTail(path / METRICS_FILE).read_new()
         points = [(r["step"], r["loss"]) for r in records if r.get("type", "step") == "step"]
-        self.app.call_from_thread(self._set_overlay, run_id, points)
+        self.post_message(self.OverlayLoaded(run_id, points))
 
-    def _set_overlay(self, run_id: str, points: list[tuple[int, float]]) -> None:
-        self.overlays[run_id] = points
+    @on(OverlayLoaded)
+    def _set_overlay(self, msg: TrainingPane.OverlayLoaded) -> None:
+        self.overlays[msg.run_id] = msg.points
         self._last_plot = 0.0
         self._plot()
 
@@ -1049,6 +1070,7 @@ class TrainingPane(Pane):
         self.run_id = run_id
         self._proc = proc
         self._cancelled = False
+        self._cancel_asked = threading.Event()
         self._await_run = True
         self._started_at = self._phase_at = time.monotonic()
         self.phase = "starting the training process"
@@ -1062,7 +1084,9 @@ class TrainingPane(Pane):
         self.refresh_bindings()
         self._status(f"up to {values['max_pairs']:,} pairs")
         self._update_progress()
-        self._train(proc, stderr, run_id, " ".join(argv[1:]))
+        log = getattr(self.app, "error_log", None)
+        command = " ".join(argv[1:])
+        self._train(proc, stderr, self.run_path(run_id), command, self._cancel_asked, log)
 
     def train_argv(self, values: dict[str, Any], run_id: str) -> list[str]:
         """The ``jarvis-tui train`` command line for the form's *values*."""
@@ -1080,8 +1104,11 @@ class TrainingPane(Pane):
         return Path(self.session.checkpoints_dir) / run_id
 
     @work(thread=True, exit_on_error=False, group="training.run", description="LoRA training")
-    def _train(self, proc: subprocess.Popen[bytes], err: Any, run_id: str, command: str) -> None:
-        """Wait for the training child; its summary (or why it failed) becomes RunFinished."""
+    def _train(self, proc: subprocess.Popen[bytes], err: Any, run_path: Path, command: str,
+               cancelled: threading.Event, log: Any) -> None:  # fmt: skip
+        """Wait for the training child; its summary (or why it failed) becomes RunFinished.
+        *cancelled* is set when the user asked it to stop; *log* records a failure."""
+        run_id = run_path.name
         from jarvis_tui.learning.training.lora import mark_run_failed
         from jarvis_tui.learning.training.runs import RunInfo
 
@@ -1103,14 +1130,12 @@ class TrainingPane(Pane):
                 proc.stdin.close()
             except OSError:
                 pass
-        summary = child_outcome(code, out, stderr, cancelled=self._cancelled)
-        run_path = self.run_path(run_id)
+        summary = child_outcome(code, out, stderr, cancelled=cancelled.is_set())
         if summary["status"] == "failed":
             if (run_path / "run.json").is_file() and RunInfo.load(run_path).status in (
                 "running", "interrupted",
             ):  # fmt: skip
                 mark_run_failed(run_path, summary["message"])  # its writer is gone
-            log = getattr(self.app, "error_log", None)
             if log is not None:
                 tail = "\n".join(stderr.splitlines()[-200:])
                 log.record("LoRA training", TrainingProcessFailed(
@@ -1123,6 +1148,7 @@ class TrainingPane(Pane):
             self._status("cancelling the evaluation: the partial result is shown, not saved")
         if self._proc is not None and self.training and not self._cancelled:
             self._cancelled = True
+            self._cancel_asked.set()
             self._ask_child_to_stop()
             self._status("cancelling: finishing the current step and saving the adapter")
 
@@ -1190,6 +1216,7 @@ class TrainingPane(Pane):
         if proc is None or proc.poll() is not None:
             return
         self._cancelled = True
+        self._cancel_asked.set()
         self._ask_child_to_stop()  # (a SIGTERM now would be its second stop: an interrupt)
         try:
             proc.wait(timeout=QUIT_GRACE_S)
