@@ -407,7 +407,7 @@ class TrialsPane(Pane):
 
         space, origin, error = None, "", ""
         try:
-            space, origin = load_workspace_space(workspace, trace_store)
+            space, origin = load_workspace_space(workspace.paths, trace_store)
         except (ValueError, OSError) as exc:
             error = f"search space: {exc}"
         try:  # the session's store (it owns and closes it); None: no optimize.db yet
@@ -1513,13 +1513,13 @@ class TrialsPane(Pane):
         proposal = Text()
         if self.pending is not None:  # what y would accept, first: one param per line
             scroll = self.query_one("#trials-detail-scroll", VerticalScroll)
-            rows = scroll.size.height or None
+            height = scroll.size.height or None
             # its own width: the list may be narrower than 20 cells, and a scrollbar
             # that is not there yet may take 2 of them
             gutter = 0 if scroll.show_vertical_scrollbar else 2
             pwidth = max(8, detail.size.width - gutter) if detail.size.width else width
             proposal = proposal_detail(self.view, self.pending[0], self.pending[1], pwidth,
-                                       selected=self.proposal_at, rows=rows)  # fmt: skip
+                                       selected=self.proposal_at, rows=height)  # fmt: skip
             if t is not None:
                 proposal.append("\n")
         if t is None:
