@@ -78,9 +78,11 @@ def _oj_rows(tid: str, i: int, rng: random.Random) -> tuple[tuple, list[tuple]]:
     return trace, steps
 
 
-def build_oj_file(path: Path, n: int, *, seed: int = 3) -> Path:
+def build_oj_file(path: Path, n: int, *, seed: int = 3, uuids: bool = False) -> Path:
     """An OpenJarvis-format ``traces.db`` with *n* traces (3 steps each), written as
-    OpenJarvis would (its DDL, its FTS trigger), in large transactions for speed."""
+    OpenJarvis would (its DDL, its FTS trigger), in large transactions for speed.
+    *uuids*: random trace ids (uuid4 hex, as OpenJarvis makes them), so an index on
+    ``trace_steps.trace_id`` is built from unsorted keys, as on a real file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     for ddl in OJ_DDL:
@@ -89,7 +91,8 @@ def build_oj_file(path: Path, n: int, *, seed: int = 3) -> Path:
     for start in range(0, n, 20_000):
         traces, steps = [], []
         for i in range(start, min(n, start + 20_000)):
-            t, s = _oj_rows(f"oj{seed}-{i:07d}", i, rng)
+            tid = uuid.UUID(int=rng.getrandbits(128)).hex if uuids else f"oj{seed}-{i:07d}"
+            t, s = _oj_rows(tid, i, rng)
             traces.append(t)
             steps.extend(s)
         conn.execute("BEGIN")

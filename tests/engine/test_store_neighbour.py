@@ -73,6 +73,10 @@ def test_a_writer_with_a_short_busy_timeout_beside_a_large_first_open_loses_noth
     monkeypatch.setattr(store_mod, "BULK_MIGRATE_ROWS", 1_000)
     monkeypatch.setattr(store_mod, "BULK_MIGRATE_STEPS", 1_000)
     monkeypatch.setattr(store_mod, "MIGRATE_FIRST_TX_STEPS", 2_000)
+    # Transactions of ~0.1 s: a loaded machine may stretch one several times over
+    # before the writer's 0.5 s run out.
+    monkeypatch.setattr(store_mod, "MIGRATE_TX_SECONDS", 0.1)
+    monkeypatch.setattr(store_mod, "MIGRATE_IDLE_TX_SECONDS", 0.1)
     (saved, failed, errors, _longest), _took, _schema_tx, _tx = beside_first_open(
         db, SECONDS, timeout=0.5
     )
