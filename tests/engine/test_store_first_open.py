@@ -242,3 +242,29 @@ def test_steps_openjarvis_saves_after_the_open_are_read_before_and_after_a_sync(
             s.sync()
         assert _steps_read(s) == _steps_on_disk(oj_file)
         _assert_equal_to_scan(s, oj_file)
+
+
+def test_a_schema_7_file_with_the_old_steps_index_keeps_it_and_reads_through_the_map(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "traces.db"
+    with TraceStore(db) as s:
+        s.save_many(
+            _trace(i, (i % 4, i % 2, i % 3, i % 6, (i // 2) % 3, [i % 3])) for i in range(40)
+        )
+    conn = sqlite3.connect(db)  # as schema 7 left it: its index on trace_steps, no map
+    conn.execute("DROP TABLE jt_steps")
+    conn.execute("DELETE FROM jt_meta WHERE key LIKE 'steps_%'")
+    conn.execute("UPDATE jt_meta SET value = 7 WHERE key = 'schema'")
+    conn.execute("CREATE INDEX jt_steps_trace ON trace_steps(trace_id, step_index)")
+    conn.commit()
+    conn.close()
+    expected = _steps_on_disk(db)
+    with TraceStore(db) as s:
+        assert not s.needs_migration()
+        assert _steps_read(s) == expected
+        _assert_equal_to_scan(s, db)
+        s.save(_trace(40, (0, 0, 0, 0, 0, [1, 2])))
+        assert len(s.get("t00040").steps) == 4
+    assert _indexes_on_trace_steps(db) == ["jt_steps_trace"]
+    assert _meta(db, "steps_mapped") == sum(len(v) for v in expected.values()) + 4
