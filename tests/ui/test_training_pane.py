@@ -121,15 +121,14 @@ async def test_run_from_the_pane_streams_points_and_lands_on_disk(home: Path) ->
         await pilot.press("s")
         await settle(app, pilot, rounds=6)
         assert not pane.training
-        pane._follow()
-        await settle(app, pilot)
         runs = sorted((home / "checkpoints").iterdir())
         assert len(runs) == 1
         info = json.loads((runs[0] / "run.json").read_text())
         assert info["status"] == "completed" and info["data"]["pairs"] == 16
         total = info["total_steps"]
         assert total == 8  # 16 pairs / batch 4 × 2 epochs
-        # every step reached the chart, in order
+        # every step reaches the chart (the pane follows the metrics file), in order
+        await wait_until(pilot, lambda: len(pane.steps) == total, what="every step charted")
         assert [s["step"] for s in pane.steps] == list(range(1, total + 1))
         assert "step 8/8" in str(pane.query_one("#training-eta", Static).render())
     lines = (runs[0] / "metrics.jsonl").read_text().splitlines()

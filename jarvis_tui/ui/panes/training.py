@@ -50,7 +50,9 @@ MAX_POINTS = 20_000
 """Chart series are bounded (deque maxlen): memory does not grow with a long run."""
 FOLLOW_SECONDS = 0.5
 PLOT_POINTS = 400
-"""Points per chart series on screen (longer runs are strided)."""
+"""At most this many points per chart series (longer runs are strided to the width)."""
+PLOT_EVERY_S = 0.5
+"""While a run streams, the charts are redrawn at most this often."""
 
 TRAIN_MODULES = ("torch", "transformers", "peft")
 """What the ``train`` extra brings; without them the pane says how to install it."""
@@ -94,6 +96,30 @@ def fit(parts: list[tuple[int, Text]], width: int, sep: str = " · ") -> Text:
         out.append_text(part)
     out.truncate(max(1, width), overflow="ellipsis")
     return out
+
+
+class Chart(PlotextPlot):
+    """A plotext chart drawn once per change of its data, size or theme: a refresh for
+    any other reason (a layout pass after a status line changed, several a second while
+    a run streams) shows the last drawing instead of building the plot again on the UI
+    thread (issue 15: that rebuild was most of the app's lag while training)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.generation = 0
+        """Bumped by :meth:`redraw` when the plotted data changed."""
+        self._drawn: tuple[Any, Any] = (None, None)  # (key, what it rendered)
+
+    def redraw(self) -> None:
+        """The data changed: the next render builds the plot again."""
+        self.generation += 1
+        self.refresh()
+
+    def render(self) -> Any:
+        key = (self.generation, self.size, self.app.theme)
+        if self._drawn[0] != key:
+            self._drawn = (key, super().render())
+        return self._drawn[1]
 
 
 class FitLine(Static):
@@ -505,6 +531,7 @@ class TrainingPane(Pane):
         self._phase_at = 0.0
         self._loaded = False
         self._last_plot = 0.0
+        self._plotted: Any = None  # what the charts show now (redrawn when it changes)
         self._ticks = 0
         self._run_col = 0
         self.missing: list[str] = []
@@ -544,10 +571,10 @@ class TrainingPane(Pane):
                     yield FitLine(id="training-eta")
                 yield Static(id="training-compare")
                 yield Static(Text(EMPTY_CHARTS, style="dim"), id="training-empty")
-                yield PlotextPlot(id="chart-loss")
+                yield Chart(id="chart-loss")
                 with Horizontal(id="training-small-charts"):
-                    yield PlotextPlot(id="chart-lr")
-                    yield PlotextPlot(id="chart-tps")
+                    yield Chart(id="chart-lr")
+                    yield Chart(id="chart-tps")
                 yield Static(id="training-alerts")
 
     def on_mount(self) -> None:
@@ -806,6 +833,8 @@ class TrainingPane(Pane):
         self._ticks += 1
         if self.training and not self.steps:
             self._update_progress()  # the phase's seconds tick on
+        elif self.steps:
+            self._plot()  # a change held back by the redraw limit
         if (
             self._await_run and self.run_id is not None
             and (self.run_path(self.run_id) / "run.json").is_file()
@@ -915,21 +944,32 @@ class TrainingPane(Pane):
             self._update_progress()
 
     def _plot(self) -> None:
+        """Redraw the three charts, only when what they show changed, at most twice a
+        second while a run streams: plotext draws on the UI thread, and its cost is most
+        of what a streaming run costs the app (issue 15)."""
+        loss_plot = self.query_one("#chart-loss", Chart)
+        width = max(10, loss_plot.size.width)
+        last = self.steps[-1]["step"] if self.steps else None
+        shown_now = (self.followed, len(self.steps), last, len(self.evals), len(self.epochs),
+                     self.alpha, tuple(self.overlays), width,
+                     self.query_one("#chart-lr", Chart).size.width)  # fmt: skip
+        if shown_now == self._plotted:
+            return  # nothing new to draw
         now = time.monotonic()
-        if now - self._last_plot < 0.25 and self.training:
-            return  # at most four redraws a second while a run streams
+        if now - self._last_plot < PLOT_EVERY_S and self.training:
+            return  # the next metrics (or the follow tick) draws it
         self._last_plot = now
-        # Plot at most ~PLOT_POINTS per series: a terminal chart cannot show more, and
-        # plotext's cost grows with the points (this runs on the UI thread).
+        self._plotted = shown_now
+        # Plot about two points per column (braille: two dots a cell): a terminal chart
+        # cannot show more, and plotext's cost grows with the points.
         steps = list(self.steps)
-        stride = max(1, len(steps) // PLOT_POINTS)
+        stride = max(1, len(steps) // min(PLOT_POINTS, 2 * width))
         shown = steps[::stride]
         if steps and shown[-1] is not steps[-1]:
             shown.append(steps[-1])
         xs = [s["step"] for s in shown]
         # No points: a sentence, not three empty chart frames.
         self.set_class(not xs and not self.overlays, "-no-run")
-        loss_plot = self.query_one("#chart-loss", PlotextPlot)
         plt = loss_plot.plt
         plt.clear_data()
         plt.clear_figure()
@@ -951,16 +991,16 @@ class TrainingPane(Pane):
                             label="eval", marker="●")  # fmt: skip
             for e in self.epochs:
                 plt.vline(e["step"])
-        loss_plot.refresh()
+        loss_plot.redraw()
         for chart_id, key, title in (("#chart-lr", "lr", "learning rate"),
                                      ("#chart-tps", "tokens_per_s", "real tokens/s")):  # fmt: skip
-            w = self.query_one(chart_id, PlotextPlot)
+            w = self.query_one(chart_id, Chart)
             w.plt.clear_data()
             w.plt.clear_figure()
             w.plt.title(title)
             if xs:
                 w.plt.plot(xs, [s.get(key, 0.0) for s in shown], marker="braille")
-            w.refresh()
+            w.redraw()
 
     def action_smoothing(self, direction: int) -> None:
         steps = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
