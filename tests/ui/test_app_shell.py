@@ -135,7 +135,7 @@ async def test_user_keymap_applies_and_unknown_ids_are_reported(workspace: Path)
         await settle(app, pilot)
         assert any("traces.nope" in n and "unknown" in n for n in notes(app))
         pane = app.query_one(TracesPane)
-        first, second = pane._rows[0].trace_id, pane._rows[1].trace_id
+        first, second = pane.rows[0].trace_id, pane.rows[1].trace_id
         await pilot.press("z")  # success, by the user's key
         await pilot.press("j", "v")  # failure, by the workspace's key
         await pilot.press("j", "y")  # y is no longer bound to success
@@ -147,7 +147,7 @@ async def test_user_keymap_applies_and_unknown_ids_are_reported(workspace: Path)
     try:
         assert store.get(first).outcome == "success"
         assert store.get(second).outcome == "failure"
-        assert store.get(pane._rows[2].trace_id).outcome is None
+        assert store.get(pane.rows[2].trace_id).outcome is None
     finally:
         store.close()
 
@@ -160,7 +160,7 @@ async def test_bad_toml_is_one_notification_and_the_rest_applies(workspace: Path
         await settle(app, pilot)
         bad = [n for n in notes(app) if "not valid TOML" in n]
         assert len(bad) == 1 and "config.toml" in bad[0]
-        tid = app.query_one(TracesPane)._rows[0].trace_id
+        tid = app.query_one(TracesPane).rows[0].trace_id
         await pilot.press("z")
         await settle(app, pilot)
     store = TraceStore(workspace / "traces.db")

@@ -35,7 +35,7 @@ async def test_search_filter_label_three_undo_one(demo_home: Path, tmp_path: Pat
         pane.query_one("#f-labelled", Select).value = "unlabelled"
         await settle(app, pilot)
         assert pane.filter == TraceFilter(text="python", labelled=False)
-        rows = list(pane._rows)
+        rows = list(pane.rows)
         assert rows and all(r.feedback is None for r in rows)
         status = str(app.query_one("#traces-status", Static).render())
         total, _ = pane.store.count_filtered(pane.filter)
@@ -67,6 +67,6 @@ async def test_time_filter_limits_rows(demo_home: Path) -> None:
         await settle(app, pilot)
         since = pane.filter.since
         assert since is not None
-        assert all(r.started_at >= since for r in pane._rows)
+        assert all(r.started_at >= since for r in pane.rows)
         total, _ = pane.store.count_filtered(TraceFilter())
         assert pane._total == pane.store.count_filtered(TraceFilter(since=since))[0] < total

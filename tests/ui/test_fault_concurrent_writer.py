@@ -95,7 +95,7 @@ async def test_labels_survive_a_concurrent_bulk_writer(tmp_path: Path) -> None:
                 await pilot.pause()
         assert writer.wait(timeout=300) == 0
         await settle(app, pilot)
-        pane._poll()
+        pane.poll_store()
         await settle(app, pilot)
         messages = [n.message for n in app._notifications]
         assert not any("locked" in m or "not saved" in m for m in messages), messages

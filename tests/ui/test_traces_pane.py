@@ -197,7 +197,7 @@ async def test_help_lists_keys_and_panes_switch(workspace: Path) -> None:
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        keys = app.screen._rows
+        keys = app.screen.rows
         descriptions = {d for _, d in keys}
         for word in ("Score (0–9, =)", "Search", "Note", "Success", "Failure", "Filters"):
             assert word in descriptions

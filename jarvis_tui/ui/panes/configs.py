@@ -26,9 +26,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from jarvis_tui.ui.panes.base import Pane
-from jarvis_tui.ui.screens.confirm import (
-    ConfirmScreen,  # re-exported for traces.py until it imports from ui.screens
-)
+from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable

@@ -16,11 +16,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
-from jarvis_tui.ui.screens.evidence import (  # re-exported for traces.py until it imports from ui.screens
-    COPY_CHOICES,
-    AgreementScreen,
-    CopyScreen,
-)
 from jarvis_tui.ui.text import one_line
 
 if TYPE_CHECKING:  # imported where used: the optimize package brings numpy (first paint)
@@ -236,9 +231,6 @@ def copy_text(trace: Any, what: str) -> str:
 
 
 __all__ = [
-    "COPY_CHOICES",
-    "AgreementScreen",
-    "CopyScreen",
     "copy_text",
     "export_space",
     "export_target",

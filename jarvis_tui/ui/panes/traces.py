@@ -39,6 +39,7 @@ from jarvis_tui.traces import (
 from jarvis_tui.traces.store import SORT_EXPR
 from jarvis_tui.ui.panes import evidence
 from jarvis_tui.ui.panes.base import Pane
+from jarvis_tui.ui.screens import evidence as screens_evidence
 from jarvis_tui.ui.screens.trace_screens import (
     NoteScreen,
     TraceScreen,
@@ -1424,8 +1425,6 @@ class TracesPane(Pane):
                 self._reclass_shown = self.store.reclassifying is not None
                 self._render_status()
 
-    _poll = poll_store  # the old name (tests/ui/test_fault_concurrent_writer.py)
-
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.poll",
           description="watch store")  # fmt: skip
     def _check_changes(self) -> None:
@@ -1561,7 +1560,7 @@ class TracesPane(Pane):
             self.ask_judge_endpoint()
 
     def ask_judge_endpoint(self) -> None:
-        from jarvis_tui.ui.widgets.forms import ConfigFormScreen
+        from jarvis_tui.ui.screens.forms import ConfigFormScreen
 
         def done(values: Optional[dict]) -> None:
             if values is None:
@@ -1685,7 +1684,7 @@ class TracesPane(Pane):
             lines = ["no judge scores yet: J runs the judge over the unlabelled traces"]
         else:
             lines = agreement(self.store).lines()
-        self.app.call_from_thread(self.app.push_screen, evidence.AgreementScreen(lines))
+        self.app.call_from_thread(self.app.push_screen, screens_evidence.AgreementScreen(lines))
 
     # ------------------------------------------------------------ copy, export
 
@@ -1699,7 +1698,7 @@ class TracesPane(Pane):
             if what:
                 self._copy(trace_id, what)
 
-        self.app.push_screen(evidence.CopyScreen(trace_id), chosen)
+        self.app.push_screen(screens_evidence.CopyScreen(trace_id), chosen)
 
     @work(thread=True, exit_on_error=False, group="traces.copy", description="copy a trace")
     def _copy(self, trace_id: str, what: str) -> None:
@@ -1713,13 +1712,13 @@ class TracesPane(Pane):
 
     def _copied(self, trace_id: str, what: str, text: str) -> None:
         self.app.copy_to_clipboard(text)
-        label = dict(evidence.COPY_CHOICES)[what]
+        label = dict(screens_evidence.COPY_CHOICES)[what]
         self.app.notify(f"copied the {label} of {one_line(trace_id, 40)} ({len(text):,} chars)",
                         timeout=3, markup=False)  # fmt: skip
 
     def export_labels(self) -> None:
         """The palette's "traces: export labels…": a form, then a worker."""
-        from jarvis_tui.ui.widgets.forms import ConfigFormScreen
+        from jarvis_tui.ui.screens.forms import ConfigFormScreen
 
         if self.store is None:
             return
@@ -1739,7 +1738,7 @@ class TracesPane(Pane):
             if inside:
                 self._export(str(path), fmt, with_judge)
                 return
-            from jarvis_tui.ui.panes.configs import ConfirmScreen
+            from jarvis_tui.ui.screens.confirm import ConfirmScreen
 
             body = Text("The export is outside the workspace:\n\n  ")
             body.append(visible(str(path)), style="bold")

@@ -51,11 +51,6 @@ class HelpScreen(ModalScreen[None]):
         self.rows = rows
         """The pane's keys (key, what it does), as shown."""
 
-    @property
-    def _rows(self) -> list[tuple[str, str]]:
-        # the old name, kept for tests/ui/test_traces_pane.py until it reads .rows
-        return self.rows
-
     @staticmethod
     def _table(rows: Iterable[tuple[str, str]]) -> Table:
         table = Table(box=None, show_header=False, expand=True, padding=(0, 1))

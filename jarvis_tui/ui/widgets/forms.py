@@ -134,13 +134,3 @@ def parse_field(dim: SearchDimension, raw: Any) -> tuple[Any, str | None]:
     """The value of one form field for *dim*, or an error message naming the field."""
     value, problem = check_field(dim, raw)
     return value, (f"{dim.name}: {problem}" if problem else None)
-
-
-def __getattr__(name: str) -> Any:
-    # re-exported for traces.py until it imports from ui.screens (lazily: the screens
-    # module imports this one)
-    if name in ("ConfigFormScreen", "PromptScreen"):
-        from jarvis_tui.ui.screens import forms
-
-        return getattr(forms, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
