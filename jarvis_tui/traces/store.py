@@ -933,6 +933,7 @@ class TraceStore:
         self._ro_label_sig: Optional[tuple[float, int]] = None
         self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._all: list[sqlite3.Connection] = []
+        self._writing: dict[int, int] = {}  # id(connection) -> open write transactions
         self._closed = False
         self._mem_name = f"jtmem_{uuid.uuid4().hex}"
         self.read_only = read_only
@@ -1099,6 +1100,10 @@ class TraceStore:
             conn = self._new_conn()
         try:
             yield conn
+        except sqlite3.OperationalError as exc:
+            if self._closed and "interrupt" in str(exc).lower():  # see close()
+                raise StoreError("the trace store is closed: the query was stopped") from exc
+            raise
         finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -1117,7 +1122,7 @@ class TraceStore:
         """A short write transaction (``BEGIN IMMEDIATE``: take the lock up front)."""
         if self.read_only:
             raise ReadOnlyStore(f"{self._path} is read-only: changes cannot be saved")
-        with self._conn() if on is None else _same(on) as conn:
+        with self._conn() if on is None else _same(on) as conn, self._writing_on(conn):
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -1138,14 +1143,36 @@ class TraceStore:
                 except sqlite3.Error as exc:
                     raise _friendly(exc, self._path) from exc
 
+    @contextmanager
+    def _writing_on(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """*conn* holds a write transaction: :meth:`close` lets it finish."""
+        with self._lock:
+            self._writing[id(conn)] = self._writing.get(id(conn), 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._writing.pop(id(conn)) - 1
+                if left:
+                    self._writing[id(conn)] = left
+
     def close(self) -> None:
         """Close every connection (a background re-classification stops first; it
-        resumes at the next open)."""
+        resumes at the next open). A read still running in another thread (a count over
+        a million rows as the app quits) is interrupted, so quitting never waits for it;
+        its caller gets a :class:`StoreError`. A write transaction is left to finish."""
         self._closed = True
         thread = self._reclass_thread
         if thread is not None and thread.is_alive():
             self._reclass_stop.set()
             thread.join(timeout=30)
+        with self._lock:
+            busy = [c for c in self._all if id(c) not in self._writing]
+        for conn in busy:  # idle ones too: an interrupt with nothing running is a no-op
+            try:
+                conn.interrupt()
+            except sqlite3.Error:
+                pass  # closed meanwhile by its own thread
         # Close the idle connections only: one checked out by another thread (a worker
         # still finishing a query) closes itself when it is handed back, since the store
         # is now closed. Closing it under that thread's feet would crash the process.
