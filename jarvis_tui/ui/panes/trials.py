@@ -894,7 +894,7 @@ class TrialsPane(Pane):
         )
 
     def action_bounds(self) -> None:
-        current = ", ".join(str(b) for b in self.bounds)
+        current = ", ".join(short_bound(b, typed=True) for b in self.bounds)
 
         def parse(text: str) -> list[ObjectiveBound]:
             return [ObjectiveBound.parse(p) for p in text.split(",") if p.strip()]
@@ -915,7 +915,7 @@ class TrialsPane(Pane):
             # Re-mark what is on screen now (a waiting proposal means no new snapshot
             # comes until the user decides); a live run's next snapshot agrees.
             self._remark_bounds()
-            self.notify("bounds: " + (", ".join(str(b) for b in self.bounds) or "none"),
+            self.notify("bounds: " + (", ".join(short_bound(b) for b in self.bounds) or "none"),
                         markup=False)  # fmt: skip
             self._status()
             self._prompt()
@@ -926,9 +926,9 @@ class TrialsPane(Pane):
                 label="bounds",
                 value=current,
                 placeholder="latency <= 2s, cost <= 0.001, accuracy >= 0.7",
-                help="comma separated: metric <= or >= value (latency in s or ms, "
-                "cost in $, accuracy 0–1); trials outside are infeasible; "
-                "empty clears them",
+                help="comma separated: metric <= or >= value (accuracy 0–1, latency in "
+                "s or ms, cost in $, energy in j, tokens a count); trials outside are "
+                "infeasible; empty clears them",
                 hint="enter: set · escape: keep the current bounds",
                 check=check,
             ),  # fmt: skip

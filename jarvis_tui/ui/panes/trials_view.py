@@ -367,8 +367,19 @@ def tradeoffs_text(order: Sequence[TrialResult], selected: str | None) -> Text:
 # --------------------------------------------------------------------------- words
 
 
-def short_bound(bound: ObjectiveBound) -> str:
-    return f"{SHORT.get(bound.metric, bound.metric).split(' ')[0]} {bound.op} {bound.value:g}"
+def short_bound(bound: ObjectiveBound, typed: bool = False) -> str:
+    """The bound as a user writes it, with its unit: ``latency <= 8s``, ``cost <= $0.001``.
+
+    *typed*: the form the B prompt reads back (energy's unit in lower case).
+    """
+    name = SHORT.get(bound.metric, bound.metric).split(" ")[0]
+    v = f"{bound.value:g}"
+    value = {
+        "mean_latency_seconds": f"{v}s",
+        "total_cost_usd": f"${v}",
+        "total_energy_joules": f"{v}j" if typed else f"{v} J",
+    }.get(bound.metric, v)
+    return f"{name} {bound.op} {value}"
 
 
 def fit_parts(parts: list[tuple[int, Text]], width: int, lines: int = 2) -> Text:

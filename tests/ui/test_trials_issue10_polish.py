@@ -1,0 +1,54 @@
+"""Trials pane polish a new user asked for (issue 10, second round).
+
+Screens are read back from the SVG screenshot, as a user sees them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Static
+
+from jarvis_tui.demo import build_demo
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.screens.forms import PromptScreen
+
+from .test_trials_screens import open_trials, press, record_notices, status_lines
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("t10pdemo") / "ws", traces=1500, seed=3)
+
+
+@pytest.fixture
+def demo(demo_template: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "ws"
+    shutil.copytree(demo_template, home)
+    return home
+
+
+async def test_bounds_read_back_as_typed_and_the_hint_names_every_metric(demo: Path) -> None:
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await open_trials(app, pilot)
+        seen = record_notices(app)
+        await press(app, pilot, "B")
+        assert isinstance(app.screen, PromptScreen)
+        box = app.screen.query_one(Input)
+        box.value = "latncy <= 8s"
+        await pilot.press("enter")
+        await pilot.pause()
+        error = str(app.screen.query_one("#prompt-error", Static).render())
+        hint = str(app.screen.query_one(".cf-help", Static).render())
+        for metric in ("accuracy", "latency", "cost", "energy", "tokens"):
+            assert metric in error and metric in hint, metric
+        box.value = "latency <= 8s, cost <= 0.001"
+        await press(app, pilot, "enter")
+        assert "bounds latency <= 8s, cost <= $0.001" in status_lines(app)
+        assert any("bounds: latency <= 8s, cost <= $0.001" in s for s in seen), seen
+        assert not any("mean_latency_seconds" in s for s in seen), seen
+        await press(app, pilot, "B")
+        assert app.screen.query_one(Input).value == "latency <= 8s, cost <= $0.001"
