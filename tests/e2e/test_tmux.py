@@ -201,16 +201,16 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
 
     def started() -> bool:
         # Under load a key can reach the form before its field is ready; the form
-        # then refuses to start ("need fixing") and keeps its window: type again.
+        # then refuses to start ("marked ✗ need(s) fixing") and keeps its window: type again.
         wait_until(typed, timeout=30, what="the form to take the trial count")
-        refused_before = "need fixing" in term.screen()
+        refused_before = "marked ✗ need" in term.screen()
         term.keys("Enter")
         deadline = time.monotonic() + (20 if refused_before else 60)
         while time.monotonic() < deadline:
             screen = term.screen()
             if "3/3 trials" in screen:
                 return True
-            if "need fixing" in screen and not refused_before:
+            if "marked ✗ need" in screen and not refused_before:
                 return False
             time.sleep(0.1)
         if refused_before and "Start an optimization run" in screen:

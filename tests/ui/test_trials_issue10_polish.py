@@ -52,3 +52,20 @@ async def test_bounds_read_back_as_typed_and_the_hint_names_every_metric(demo: P
         assert not any("mean_latency_seconds" in s for s in seen), seen
         await press(app, pilot, "B")
         assert app.screen.query_one(Input).value == "latency <= 8s, cost <= $0.001"
+
+
+async def test_start_form_reads_plainly_and_counts_one_bad_field_in_the_singular(
+    demo: Path,
+) -> None:
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trials(app, pilot)
+        shown = await press(app, pilot, "s")
+        assert "`" not in shown
+        assert "(and what M" in shown and "asks for)" in shown and "(and …" not in shown
+        app.screen.query_one("#field-0", Input).value = "zero"
+        shown = await press(app, pilot, "enter")
+        assert "1 field marked ✗ needs fixing" in shown
+        app.screen.query_one("#field-1", Input).value = "none"
+        shown = await press(app, pilot, "enter")
+        assert "2 fields marked ✗ need fixing" in shown

@@ -290,7 +290,7 @@ async def test_queue_form_shows_every_field_and_refuses_bad_input(demo: Path) ->
         shown = screen(app)
         assert "✗ 'warm' is not a number" in shown
         assert "number, 0 … 1" in shown
-        assert "nothing queued: 3 field(s) marked ✗ need fixing" in shown
+        assert "nothing queued: 3 fields marked ✗ need fixing" in shown
         assert isinstance(app.screen, ConfigFormScreen)
         form.query_one(f"#row-{names.index('agent.max_turns')}").scroll_visible()
         await settle(app, pilot, ignore=RUN)

@@ -538,7 +538,7 @@ class TrialsPane(Pane):
                 "Start an optimization run",
                 form,
                 {"trials": DEFAULT_TRIALS, "patience": self.patience, "evaluate": self.evaluate},
-                intro="The run stops after the trials, or earlier once `patience` trials in "
+                intro="The run stops after the trials, or earlier once patience trials in "
                 "a row bring no better accuracy.",
                 submit="start",
                 done="started",

@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.optimize.search_space import validate_config
 from jarvis_tui.learning.optimize.types import SearchDimension, SearchSpace
 from jarvis_tui.ui.text import one_line
@@ -226,7 +227,8 @@ class ConfigFormScreen(ModalScreen[Optional[dict]]):
                          if self.query_one(f"#error-{i}").has_class("-shown"))  # fmt: skip
             out = Text(f"nothing {self._done}: ")
             if beside:
-                out.append(f"{beside} field(s) marked ✗ need fixing")
+                out.append(f"{plural(beside, 'field')} marked ✗ "
+                           f"{'needs' if beside == 1 else 'need'} fixing")
             else:  # the space's own checks (several fields together)
                 out.append("; ".join(one_line(p, 200) for p in problems))
             summary.update(out)

@@ -64,7 +64,7 @@ def _options_text(values: list[Any], limit: int = 160) -> str:
 def describe(dim: SearchDimension) -> str:
     """What a field of *dim* accepts, in words."""
     t = dim.dim_type
-    about = f" — {one_line(dim.description, 120)}" if dim.description else ""
+    about = f" — {one_line(dim.description, 200)}" if dim.description else ""
     if t == "categorical":
         return f"one of {len(dim.values)}: {_options_text(dim.values)}{about}"
     if t == "integer":
