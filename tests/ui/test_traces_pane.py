@@ -409,7 +409,7 @@ async def test_full_view_shows_labels_and_takes_them(workspace: Path) -> None:
         assert "score –" in labels() and "label history –" in labels()
         await pilot.press("8")
         await settle(app, pilot)
-        assert "score 0.80" in labels() and "label history (1)" in labels()
+        assert "score 0.80" in labels() and "label history (1, newest first)" in labels()
         await pilot.press("y")
         await settle(app, pilot)
         assert "outcome success" in labels()
@@ -516,7 +516,7 @@ async def test_full_view_shows_a_saved_note_and_its_history_at_once(workspace: P
 
         await pilot.press("8")
         await settle(app, pilot)
-        assert "label history (1)" in labels()
+        assert "label history (1, newest first)" in labels()
         await pilot.press("e")
         await settle(app, pilot)
         await pilot.press(*"checked by hand")
@@ -524,10 +524,10 @@ async def test_full_view_shows_a_saved_note_and_its_history_at_once(workspace: P
         await settle(app, pilot)
         assert app.screen is view
         assert "note checked by hand" in labels()
-        assert "label history (2)" in labels()
+        assert "label history (2, newest first)" in labels()
         await pilot.press("y")  # the view still labels its trace
         await settle(app, pilot)
-        assert "outcome success" in labels() and "label history (3)" in labels()
+        assert "outcome success" in labels() and "label history (3, newest first)" in labels()
     trace, note = _store_row(workspace, tid)
     assert (trace.feedback, trace.outcome, note) == (0.8, "success", "checked by hand")
 
@@ -695,3 +695,146 @@ async def test_palette_lists_the_traces_entries_that_apply_in_order(workspace: P
         await pilot.press("5")
         await settle(app, pilot)
         assert titles(app) == expected
+
+
+# ------------------------------------------------------------ issue 10: a new user's findings
+
+
+async def test_one_label_a_minute_is_singular(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert "0 labels/min" in status(app)
+        await pilot.press("7")
+        await settle(app, pilot)
+        assert "1 label/min" in status(app) and "1 labels/min" not in status(app)
+        await pilot.press("8")
+        await settle(app, pilot)
+        assert "2 labels/min" in status(app)
+
+
+async def test_d_shows_the_detail_panel_on_a_short_terminal(workspace: Path) -> None:
+    """80x24: the panel starts hidden (no room), d shows it below the table and hides it
+    again; the status line counts the rows the table shows each time."""
+    app = JarvisApp(workspace)
+
+    def rows_on_screen() -> int:
+        lines = screen_text(app).splitlines()
+        return sum(1 for line in lines if line.startswith("▌") and not line.startswith("▌Time"))
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        tid = pane.current_trace_id
+        assert f"{tid}" not in screen_text(app)  # the trace id shows in the panel only
+        full = rows_on_screen()
+        assert f"rows 1–{full} of 401" in status(app)
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert tid in screen_text(app)
+        assert app.query_one(TraceDetail).region.height >= 5
+        shown = rows_on_screen()
+        assert shown < full and f"rows 1–{shown} of 401" in status(app)
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert tid not in screen_text(app)
+        assert f"rows 1–{full} of 401" in status(app)
+
+
+async def test_query_column_takes_the_free_width_at_80_columns(workspace: Path) -> None:
+    """The compact table (no latency / tokens) gives their width to the query: the
+    row ends near the right edge, no blank band of ten columns."""
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        header = next(line for line in screen_text(app).splitlines() if "Query" in line)
+        assert "Latency" not in header
+        assert len(header.rstrip()) >= 80 - 4, header
+
+
+async def test_row_count_follows_the_filter_bar_closing(workspace: Path) -> None:
+    """F, a filter, escape: the bar closes, the table grows a row and "rows 1–N"
+    counts it (it said one row less)."""
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        await pilot.press("F")
+        await settle(app, pilot)
+        pane.query_one("#f-agent", Select).value = "react"
+        pane.query_one("#f-labelled", Select).value = "unlabelled"
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        lines = screen_text(app).splitlines()
+        shown = sum(1 for line in lines if line.startswith("▌") and "react" in line)
+        assert shown > 10 and f"rows 1–{shown} of " in status(app), status(app)
+
+
+async def test_a_search_that_matches_nothing_says_so_and_how_to_clear_it(
+    workspace: Path,
+) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        await pilot.press(*'"refund [bold]')
+        await pilot.press("enter")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "No trace matches this search" in text
+        assert '"refund [bold]' in text  # literally, never as markup
+        assert "Escape clears the search" in text
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert "No trace matches" not in screen_text(app)
+        assert "of 401" in status(app)
+
+
+async def test_full_view_lists_the_newest_label_first_and_says_how_many_more(
+    workspace: Path,
+) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        view = app.screen
+        for key in ("1", "2", "3", "4", "5", "6", "y"):
+            await pilot.press(key)
+            await settle(app, pilot)
+        await pilot.press("e")
+        await settle(app, pilot)
+        await pilot.press(*"checked ")
+        app.screen.query_one("#note-input").insert("a long note " * 30)  # wider than the box
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is view
+        await pilot.pause()
+        text = screen_text(app)
+        assert "note checked a long note" in text
+        assert "label history (8, newest first)" in text
+        assert "note: None → 'checked a long" in text  # the newest change, on screen
+        assert "outcome: None → 'success'" in text and "0.5 → 0.6" in text
+        assert "… 5 older not shown" in text
+
+
+async def test_an_outcome_alone_counts_as_labelled(workspace: Path) -> None:
+    """The store counts a score or an outcome as labelled; so do the status line and
+    the unlabelled filter."""
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.query_one("#f-labelled", Select).value = "unlabelled"
+        await settle(app, pilot)
+        assert "labelled 0 of 201" in status(app)
+        tid = pane.current_trace_id
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert "labelled 1 of 201" in status(app)
+        await pilot.press("r")  # re-read: the trace left the unlabelled filter
+        await settle(app, pilot)
+        assert tid not in [r.trace_id for r in pane.rows]
+        assert "labelled 0 of 200" in status(app)
+        assert all(r.outcome is None and r.feedback is None for r in pane.rows)

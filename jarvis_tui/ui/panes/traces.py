@@ -28,6 +28,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from jarvis_tui.core.classify import QUERY_CLASSES  # not via learning/: first paint
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.core.types import Trace
 from jarvis_tui.traces import (
     LabelChange,
@@ -59,6 +60,8 @@ WINDOW_MAX = 600
 EDGE = 8  # rows from the window edge at which the next page is fetched
 POLL_SECONDS = 2.0
 DETAIL_CHARS = 4_000
+DETAIL_HISTORY = 50
+"""The side panel lists this many label changes, newest first (then says how many more)."""
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     # (key, label, width); the query column's width is what is left
@@ -82,6 +85,11 @@ def _fmt_time(ts: float) -> str:
         return datetime.fromtimestamp(ts).strftime("%m-%d %H:%M")
     except (OverflowError, OSError, ValueError):
         return "?"
+
+
+def _is_labelled(row: TraceRow) -> bool:
+    """A score or an outcome: what the store's ``LABELLED_SQL`` counts as labelled."""
+    return row.feedback is not None or row.outcome is not None
 
 
 def _score_cell(fb: Optional[float]) -> Text:
@@ -211,7 +219,12 @@ class TraceTable(DataTable):
         self.name_widths: dict[str, int] = {}
         """Longest agent and model name in the store (the columns need no more)."""
 
+    class Resized(Message):
+        """The table changed size (the filter bar or the detail panel came or went) or
+        its columns' widths: the status line's "rows N–M" counts the rows it shows now."""
+
     def on_resize(self) -> None:
+        self.call_after_refresh(self.post_message, self.Resized())
         width = self.size.width - max(2, self.styles.scrollbar_size_vertical)
         if width > 0 and (width < COMPACT_WIDTH) != self.compact:
             self.compact = width < COMPACT_WIDTH
@@ -246,7 +259,8 @@ class TraceTable(DataTable):
             if longest is not None:
                 wanted[key] = max(len(key), min(wanted[key], longest))
         pad = 2 * self.cell_padding
-        fixed = sum(w + pad for k, w in wanted.items() if k != "query")
+        shown = {str(key.value) for key in self.columns}  # not the compact drops
+        fixed = sum(w + pad for k, w in wanted.items() if k != "query" and k in shown)
         wanted["query"] = max(10 if narrow else 20, width - fixed - pad - 1)
         changed = False
         for col_key, col in self.columns.items():
@@ -258,6 +272,8 @@ class TraceTable(DataTable):
             self._require_update_dimensions = True
             self._clear_caches()
             self.refresh()
+            # The horizontal scrollbar may come or go without a resize.
+            self.call_after_refresh(self.post_message, self.Resized())
 
 
 class TraceDetail(VerticalScroll):
@@ -302,8 +318,10 @@ class TraceDetail(VerticalScroll):
             parts.append(Text("\nNote", style="bold underline"))
             parts.append(safe_text(note))
         if history:
-            parts.append(Text("\nLabel history", style="bold underline"))
-            for ev in history[-8:]:
+            parts.append(
+                Text(f"\nLabel history ({len(history)}, newest first)", style="bold underline")
+            )
+            for ev in list(reversed(history))[:DETAIL_HISTORY]:
                 when = datetime.fromtimestamp(ev.at).strftime("%m-%d %H:%M:%S")
                 parts.append(
                     Text(
@@ -312,6 +330,9 @@ class TraceDetail(VerticalScroll):
                         style="dim",
                     )
                 )
+            if len(history) > DETAIL_HISTORY:
+                parts.append(Text(f"… {len(history) - DETAIL_HISTORY:,} older: traces: export "
+                                  "labels writes every change", style="italic"))  # fmt: skip
         self.query_one("#detail-body", Static).update(Group(*parts))
         self.scroll_home(animate=False)
 
@@ -337,7 +358,7 @@ class TracesPane(Pane):
         "the last label; e edits the note. After a score the cursor jumps to the next "
         'unlabelled trace (A toggles). / searches: words, "exact phrase", prefix*, '
         "-exclude, a OR b. F opens the filter bar (escape leaves it). o cycles the sort "
-        "column, O reverses it; d hides the detail panel. enter opens the whole trace, "
+        "column, O reverses it; d hides or shows the detail panel. enter opens the whole trace, "
         "where the same label keys work. Q turns queue order on or off: the unlabelled "
         "traces whose label can change a routing decision first, most decisive first; the "
         "status line says why a trace is next and how far the queue is from settling. "
@@ -397,7 +418,7 @@ class TracesPane(Pane):
          "Jump to the next unlabelled trace after a score (A)"),
         ("toggle_detail", "toggle detail panel", "Hide or show the detail panel (d)"),
         ("refresh", "refresh", "Re-read the store (r)"),
-        ("unlabelled_only", "show unlabelled only", "Filter to traces without a score"),
+        ("unlabelled_only", "show unlabelled only", "Filter to traces with neither a score nor an outcome"),
         ("clear_filters", "clear filters", "Show every trace"),
         ("toggle_queue", "queue order", "Most decisive unlabelled traces first (Q)"),
         ("judge", "run the judge", "LLM judge over the filter's unlabelled traces (J)"),
@@ -541,6 +562,7 @@ class TracesPane(Pane):
             yield TraceTable(id="trace-table")
             yield TraceDetail(id="trace-detail")
             yield Static(id="traces-empty")
+            yield Static(id="traces-nomatch")
 
     def on_mount(self) -> None:
         table = self.query_one(TraceTable)
@@ -623,6 +645,25 @@ class TracesPane(Pane):
             msg.append("    jarvis-tui demo\n\n", style="bold")
             msg.append("It builds ./jarvis-demo and opens the app on it.", style="dim")
             self.query_one("#traces-empty", Static).update(msg)
+        # A search or filter that matches nothing says so, and how to widen it.
+        nomatch = (self._counted and not empty and self._total == 0 and not self.queue_mode
+                   and self.store is not None)  # fmt: skip
+        if nomatch:
+            msg = Text("No trace matches", style="bold")
+            if self.filter.text:
+                msg.append(" this search: ", style="bold")
+                msg.append(one_line(self.filter.text, 60))
+            msg.append("\n")
+            how = []
+            if self.filter.text:
+                how.append("escape clears the search")
+            if replace(self.filter, text=None) != TraceFilter():
+                how.append("F opens the filters (the palette's traces: clear filters clears them)")
+            if how:
+                line = "; ".join(how)
+                msg.append(line[0].upper() + line[1:] + ".", style="dim")
+            self.query_one("#traces-nomatch", Static).update(msg)
+        self.set_class(nomatch, "-nomatch")
         was = self.has_class("-empty")
         self.set_class(empty, "-empty")
         if was and not empty:
@@ -851,7 +892,8 @@ class TracesPane(Pane):
             segs.append((1, f"{len(self._rows):,} queued", "bold", False))
         elif self._rows:
             first = self._offset + int(table.scroll_y) + 1
-            visible_rows = max(1, table.size.height - 1)
+            header = table.header_height if table.show_header else 0
+            visible_rows = max(1, table.scrollable_content_region.height - header)
             last = min(self._offset + len(self._rows), first + visible_rows - 1)
             segs.append((0, f"rows {first:,}–{last:,} of {self._total:,}", "bold", False))
         else:
@@ -891,7 +933,7 @@ class TracesPane(Pane):
         now = time.monotonic()
         while self._label_times and now - self._label_times[0] > 60:
             self._label_times.popleft()
-        segs.append((7, f"{len(self._label_times)} labels/min", "", False))
+        segs.append((7, f"{plural(len(self._label_times), 'label')}/min", "", False))
         status.update(self._fit_segments(segs, status.size.width or self.size.width or 120))
 
     @staticmethod
@@ -943,6 +985,10 @@ class TracesPane(Pane):
         elif idx < EDGE and self._offset > 0:
             self._loading = True
             self._fetch_page(self._token, "before", None, self._rows[0].sort_key(self.sort), 0)
+
+    @on(TraceTable.Resized)
+    def _table_resized(self) -> None:
+        self._render_status()
 
     @on(TraceTable.ColumnsChanged)
     def _columns_changed(self) -> None:
@@ -1192,7 +1238,12 @@ class TracesPane(Pane):
         self._fetch_page(self._token, "bottom", None, None, 0)
 
     def action_toggle_detail(self) -> None:
-        self.toggle_class("-no-detail")
+        """d: hide or show the detail panel; on a short terminal (under 26 rows) it
+        starts hidden and d shows it below the table."""
+        if self.has_class("-short"):
+            self.toggle_class("-short-detail")
+        else:
+            self.toggle_class("-no-detail")
 
     def action_toggle_advance(self) -> None:
         self.auto_advance = not self.auto_advance
@@ -1274,13 +1325,13 @@ class TracesPane(Pane):
             table.update_cell(row.trace_id, "score", _score_cell(row.feedback))
         if old.outcome != row.outcome:
             table.update_cell(row.trace_id, "outcome", _outcome_cell(row.outcome))
-        delta = (row.feedback is not None) - (old.feedback is not None)
-        self._labelled += delta
+        # labelled = a score or an outcome, as the store counts it (LABELLED_SQL)
+        self._labelled += _is_labelled(row) - _is_labelled(old)
 
     def _advance_from(self, idx: int) -> None:
         table = self.query_one(TraceTable)
         for j in range(idx + 1, len(self._rows)):
-            if self._rows[j].feedback is None:
+            if not _is_labelled(self._rows[j]):
                 table.move_cursor(row=j, animate=False)
                 return
         # Nothing unlabelled left in the window: step on; paging continues the hunt.

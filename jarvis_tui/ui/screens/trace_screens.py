@@ -52,10 +52,24 @@ def compact_json(value: Any, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+HISTORY_LINES = 4
+"""Lines the full view's label box has for the history (its max-height is 8: score,
+note, the history heading, four lines and the border)."""
+
+
 def label_summary(
-    feedback: Optional[float], outcome: Optional[str], note: Optional[str], history: list[Any]
+    feedback: Optional[float],
+    outcome: Optional[str],
+    note: Optional[str],
+    history: list[Any],
+    width: int = 0,
 ) -> Text:
-    """Score, outcome, note and label history of one trace, as literal text."""
+    """Score, outcome, note and label history of one trace, as literal text.
+
+    The history lists the newest change first, in at most ``HISTORY_LINES`` lines; when
+    there are more, the last line says how many older ones are left out and where they
+    all are. With *width* (the box's cells), the note and each entry take one line,
+    cut with "…", so the box never wraps the newest change out of view."""
     out = Text()
     out.append("score ", style="bold")
     if feedback is None:
@@ -69,23 +83,44 @@ def label_summary(
         out.append(outcome, style="bold green" if outcome == "success" else "bold red")
     else:
         out.append(visible(outcome) if outcome else "–", style="" if outcome else "dim")
-    out.append("\n")
-    out.append("note", style="bold")
-    out.append(" ")
+
+    def fit(line: Text) -> Text:
+        if width > 0:
+            line.truncate(width, overflow="ellipsis")
+        return line
+
+    note_line = Text()
+    note_line.append("note", style="bold")
+    note_line.append(" ")
     if note:
-        out.append(one_line(note, 300))
+        note_line.append(one_line(note, 300))
     else:
-        out.append("– (e adds one)", style="dim")
+        note_line.append("– (e adds one)", style="dim")
+    out.append("\n")
+    out.append_text(fit(note_line))
     if history:
-        out.append(f"\nlabel history ({len(history)})", style="bold")
-        for ev in history[-5:]:
+        out.append(f"\nlabel history ({len(history)}, newest first)", style="bold")
+        newest = list(reversed(history))
+        shown = newest if len(newest) <= HISTORY_LINES else newest[: HISTORY_LINES - 1]
+        for ev in shown:
             when = datetime.fromtimestamp(ev.at).strftime("%m-%d %H:%M:%S")
-            out.append(
-                f"\n  {when} {ev.field}: {one_line(repr(ev.old_value), 40)} → "
+            entry = Text(
+                f"  {when} {ev.field}: {one_line(repr(ev.old_value), 40)} → "
                 f"{one_line(repr(ev.new_value), 40)}"
                 f"{' (' + one_line(ev.source, 20) + ')' if ev.source else ''}",
                 style="dim",
             )
+            out.append("\n")
+            out.append_text(fit(entry))
+        older = len(newest) - len(shown)
+        if older:
+            more = Text(
+                f"  … {older} older not shown: esc, then the side panel (d) lists them; "
+                "traces: export labels writes them all",
+                style="italic",
+            )
+            out.append("\n")
+            out.append_text(fit(more))
     else:
         out.append("\nlabel history –", style="dim")
     return out
@@ -201,7 +236,12 @@ class TraceScreen(ModalScreen[None]):
         focus_now(self.query_one("#trace-full", TextArea))
 
     def _summary(self) -> Text:
-        return label_summary(self.trace.feedback, self.trace.outcome, self._note, self._history)
+        # The box's text width (it may not be laid out yet): #trace-view is 95% of
+        # the screen, less its border and the box's padding.
+        width = int(self.app.size.width * 0.95) - 4
+        return label_summary(
+            self.trace.feedback, self.trace.outcome, self._note, self._history, width
+        )
 
     def show_labels(
         self,
