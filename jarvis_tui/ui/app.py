@@ -390,6 +390,8 @@ class JarvisApp(App[int]):
         """The one place worker errors become something the user sees (and the log)."""
         err = worker.error
         assert err is not None
+        if self.workspace.closed:
+            return  # quitting: close() stopped the reads still running, on purpose
         what = worker.description or worker.name or "background work"
         known = (StoreError, WorkspaceError, ValueError, OSError)
         msg = str(err) if isinstance(err, known) else repr(err)
@@ -567,6 +569,11 @@ class JarvisApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):
+            if command.title == "Keys":
+                # Textual's keys panel docks beside the pane, escape does not close it
+                # and it cuts the tab bar: our help (?) lists the same keys, in a modal.
+                command = SystemCommand("Keys", "Every key of the current pane (?)",
+                                        self.action_help)  # fmt: skip
             if command.title == "Screenshot":
                 # Textual's saves to ~/Downloads and, when that is missing, says only
                 # "Failed to save screenshot": ours goes into the workspace.
@@ -622,4 +629,7 @@ def run_app(home: Path | str, *, theme: str | None = None) -> int:
         return 1
     app = JarvisApp(Workspace.at(home).root, theme=theme)
     result = app.run()
+    note = getattr(app, "exit_note", None)  # what ctrl+q did to a run (TrainingPane)
+    if note:
+        print(note)
     return int(result or 0)

@@ -79,9 +79,11 @@ async def test_train_then_E_compares_with_the_base_and_keeps_eval_json(home: Pat
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_training(app, pilot)
         data = shown(pane.query_one("#training-data", Static))
-        assert f"{len(held)} more held out for evaluation" in data
+        # every pair mined (the count Routing and `jarvis-tui learn` say), then the split
+        assert (f"120 SFT pairs ({120 - len(held)} to train · {len(held)} held out, never "
+                "trained on)") in data  # fmt: skip
         # what the pairs are, in the Traces pane's words (every trace is labelled 0.9)
-        assert f"{120 - len(held)} SFT pairs: traces scored ≥ 0.70 of 120 labelled" in data
+        assert "trained on): traces scored ≥ 0.70 of 120 labelled" in data
         set_form(pane, max_pairs="500", num_epochs="1", batch_size="8", max_seq_length="64",
                  eval_fraction="0")  # fmt: skip
         await pilot.press("s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -367,7 +368,8 @@ async def test_a_starting_run_says_what_it_does_and_for_how_long(
         await wait_until(pilot, lambda: "building the demo model" in str(eta.render()),
                          what="the child's phase on screen")  # fmt: skip
         line = str(eta.render())
-        assert "starting" in line and "building the demo model … " in line and " s" in line
+        # its seconds, the number never apart from its unit (no space to wrap at)
+        assert "starting" in line and re.search(r"building the demo model … \d+s", line), line
         said = str(charts.render())
         assert "Starting the run: building the demo model …" in said and "x cancels" in said
         await pilot.press("x")
@@ -395,7 +397,7 @@ FAKE_TRAIN = str(Path(__file__).with_name("fake_train.py"))
 
 
 async def test_ctrl_q_during_a_run_says_it_stops_the_run_then_quits(
-    home: Path, monkeypatch: pytest.MonkeyPatch
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(training, "TRAIN_COMMAND", (FAKE_TRAIN,))
     app = JarvisApp(home)
@@ -408,6 +410,21 @@ async def test_ctrl_q_during_a_run_says_it_stops_the_run_then_quits(
         # The child stops at once here: the app ends by itself, once it is gone.
         await wait_until(pilot, lambda: app.return_code is not None, what="the app to end")
     assert any("stopping the training run" in n.message for n in app._notifications)
+    # Once the app is gone, the terminal says what became of the run and where it is:
+    # run_app prints the app's exit note on stdout, one line, the path whole.
+    note = app.exit_note
+    assert note == f"jarvis-tui: training run {run.name} cancelled at step 1/10 (ctrl+q): {run}"
+    from jarvis_tui.ui import app as app_module
+
+    class Ran(JarvisApp):
+        def run(self, *args, **kwargs):  # what the app left after ctrl+q, as above
+            self.exit_note = note
+            return 0
+
+    monkeypatch.setattr(app_module, "JarvisApp", Ran)
+    capsys.readouterr()
+    assert app_module.run_app(home) == 0
+    assert capsys.readouterr().out == note + "\n"
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "cancelled"
     _wait_gone(info["pid"], "the training process")
@@ -440,3 +457,70 @@ async def test_a_second_ctrl_q_quits_now_and_kills_a_stuck_run(
         await pilot.press("ctrl+q")
         await wait_until(pilot, lambda: app.return_code is not None, what="the app to end")
     _wait_gone(pid, "the stuck training process")
+
+
+def _run_at(home: Path, run_id: str, *, steps: int, total: int, duration: float) -> None:
+    d = home / "checkpoints" / run_id
+    d.mkdir(parents=True)
+    recs = [{"type": "step", "step": i, "loss": 2.0 - i / steps, "lr": 1e-4 * (1 - i / steps),
+             "tokens_per_s": 9.0, "eta": 0.0, "elapsed": i / 10} for i in range(1, steps + 1)]  # fmt: skip
+    (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (d / "run.json").write_text(json.dumps({
+        "run_id": run_id, "status": "cancelled", "model": "models/tiny-lm",
+        "created": 1_780_000_000.0, "updated": 1_780_000_001.0, "steps_done": steps,
+        "total_steps": total, "final_loss": 1.0, "duration": duration, "config": {},
+        "data": {}, "summary": {},
+    }))  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+async def test_a_run_reads_the_same_everywhere_steps_time_and_axes(
+    home: Path, size: tuple[int, int]
+) -> None:
+    """Issue 10: thousands separators in the step count, one duration (the header and the
+    list agree: 12.6 s is 13s in both), whole-step ticks, and every chart titled."""
+    _run_at(home, "20261201-130512-cb6a", steps=86, total=24_780, duration=12.6)
+    app = JarvisApp(home)
+    async with app.run_test(size=size) as pilot:
+        pane = await open_training(app, pilot)
+        from textual.widgets import DataTable
+
+        runs = pane.query_one("#training-runs", DataTable)
+        await wait_until(pilot, lambda: runs.row_count == 1, what="the run")
+        await wait_until(pilot, lambda: len(pane.steps) == 86, what="its steps charted")
+        await settle(app, pilot)
+        eta = str(pane.query_one("#training-eta").render())
+        assert "step 86/24,780" in eta, eta
+        row = [c.plain for c in runs.get_row_at(0)]
+        if size[0] >= 100:  # the list's Time column (none where narrow)
+            assert row[-1] == "13s" and "took 13s" in eta, (row, eta)
+        loss = pane.query_one("#chart-loss").render()
+        axis = [ln for ln in loss.plain.splitlines() if ln.strip()][-1]
+        ticks = axis.split()
+        assert ticks and all(re.fullmatch(r"\d{1,3}(,\d{3})*", t) for t in ticks), axis
+        assert "20" in ticks and "40" in ticks, axis
+        for chart, words in (("#chart-lr", ("learning rate", "lr")),
+                             ("#chart-tps", ("real tokens/s", "tok/s"))):  # fmt: skip
+            top = pane.query_one(chart).render().plain.splitlines()[0].strip()
+            assert top in words, (chart, top)
+
+
+async def test_a_running_run_shows_its_live_loss_and_time_in_the_list(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: not "running  –  –" while the chart moves."""
+    monkeypatch.setattr(training, "TRAIN_COMMAND", (FAKE_TRAIN,))
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        from textual.widgets import DataTable
+
+        runs = pane.query_one("#training-runs", DataTable)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(pane.steps) == 1, what="its one step")
+        await wait_until(pilot, lambda: runs.row_count == 1, what="its row")
+        await settle(app, pilot, ignore={"training.run"})
+        row = [c.plain for c in runs.get_row_at(0)]
+        assert row[1:] == ["running", "1.000", "0s"], row  # fake_train: loss 1.0 at 0.1 s
+        await pilot.press("x")
+        await wait_until(pilot, lambda: not pane.training, what="the run cancelled")

@@ -274,16 +274,33 @@ STATUS_STYLES = {"completed": "bold green", "running": "bold yellow", "cancelled
 
 
 def _seconds(value: Any) -> str:
-    """12 s, 4 min 05 s, 1 h 02 min."""
+    """12s, 4m05s, 1h02m: the one duration format of the pane (header, runs list,
+    phases), rounded to the second; no space, so a line never wraps a number away
+    from its unit, and it fits the runs list's 5-cell Time column."""
     try:
-        sec = max(0, int(float(value)))
+        sec = max(0, int(round(float(value))))
     except (TypeError, ValueError, OverflowError):
         return "–"
     if sec < 60:
-        return f"{sec} s"
+        return f"{sec}s"
     if sec < 3600:
-        return f"{sec // 60} min {sec % 60:02d} s"
-    return f"{sec // 3600} h {sec % 3600 // 60:02d} min"
+        return f"{sec // 60}m{sec % 60:02d}s"
+    return f"{sec // 3600}h{sec % 3600 // 60:02d}m"
+
+
+def step_ticks(lo: float, hi: float, count: int) -> list[int]:
+    """At most *count* integer step ticks from *lo* to *hi* (whole steps, a round
+    stride: 1, 2, 5, 10, 20, 25, 50 …), never a fraction of a step."""
+    lo_i, hi_i = int(math.floor(lo)), int(math.ceil(hi))
+    span = max(1, hi_i - lo_i)
+    raw = span / max(1, count)
+    base = 1
+    while base * 5 < raw:
+        base *= 10
+    nice = (1, 2, 5, 10) if base == 1 else (1, 2, 2.5, 5, 10)  # whole steps only
+    stride = int(next(base * m for m in nice if base * m >= raw))
+    first = -(-lo_i // stride) * stride
+    return list(range(first, hi_i + 1, stride)) or [lo_i]
 
 
 def ema(values: Sequence[Optional[float]], alpha: float) -> list[float]:
@@ -686,14 +703,15 @@ class TrainingPane(Pane):
         self.total_pairs = msg.total - msg.held
         self.held_out = msg.held
         out = Text()
-        out.append(plural(self.total_pairs, "SFT pair"), style="bold")
+        # Every pair mined, as Routing's learning cycle and `jarvis-tui learn` count
+        # them, then how the eval split divides them (issue 10: one word, one number).
+        out.append(plural(msg.total, "SFT pair"), style="bold")
+        out.append(f" ({self.total_pairs:,} to train · {msg.held:,} held out, never "
+                   "trained on)")  # fmt: skip
         # What they are, in the words the other panes count in (Traces: "labelled").
         of = "" if msg.labelled is None else f" of {msg.labelled:,} labelled"
         out.append(f": traces scored ≥ {msg.min_quality:.2f}{of}, not failed, no "
                    "duplicates, newest first\n", style="dim")  # fmt: skip
-        if msg.held:
-            out.append(f"{msg.held:,} more held out for evaluation (never trained on)\n",
-                       style="dim")  # fmt: skip
         if msg.pairs:
             p = msg.pairs[0]
             out.append("e.g. ", style="dim")
@@ -744,7 +762,7 @@ class TrainingPane(Pane):
                                            (run.status, "bold"))))  # fmt: skip
         parts.append((3, Text(f"{plural(len(self.runs), 'run')} in checkpoints/")))
         if self.total_pairs or self._loaded:
-            parts.append((2, Text(plural(self.total_pairs, "SFT pair"))))
+            parts.append((2, Text(plural(self.total_pairs + self.held_out, "SFT pair"))))
         if extra:
             parts.append((2, Text(visible(extra))))
         width = (self.size.width or self.app.size.width) - 2
@@ -790,8 +808,7 @@ class TrainingPane(Pane):
         row = table.cursor_row
         table.clear()
         for r in self.runs:
-            loss = "–" if r.final_loss is None else f"{r.final_loss:.3f}"
-            dur = "–" if not r.duration else f"{r.duration:.0f}s"
+            loss, dur = self._loss_time(r)
             # run ids come from run.json files anyone can write: text, never markup
             table.add_row(
                 Text(short_run_id(r.run_id, self._run_col)),
@@ -801,6 +818,30 @@ class TrainingPane(Pane):
             )  # fmt: skip
         if self.runs:
             table.move_cursor(row=max(0, min(row, len(self.runs) - 1)))
+
+    def _loss_time(self, r: Any) -> tuple[str, str]:
+        """The runs list's Loss and Time: the run's final figures, or, for the followed
+        run while it trains, its last step's loss and the time it has trained so far."""
+        if self.steps and r.run_id == self.followed and self.run_state(r) == "running":
+            last = self.steps[-1]
+            loss = last.get("loss")
+            finite = isinstance(loss, (int, float)) and math.isfinite(loss)
+            return (f"{loss:.3f}" if finite else "NaN"), _seconds(last.get("elapsed"))
+        loss_s = "–" if r.final_loss is None else f"{r.final_loss:.3f}"
+        return loss_s, "–" if not r.duration else _seconds(r.duration)
+
+    def _live_row(self, run: Any) -> None:
+        """The followed run's row follows its steps while it trains (not "running – –")."""
+        if run is None or self.run_state(run) != "running":
+            return
+        table = self.query_one("#training-runs", DataTable)
+        loss, dur = self._loss_time(run)
+        try:
+            table.update_cell(run.run_id, "loss", Text(loss))
+            if not self.has_class("-narrow"):
+                table.update_cell(run.run_id, "time", Text(dur))
+        except Exception:  # the row or column is being rebuilt (a resize, a reload)
+            pass
 
     @on(DataTable.RowHighlighted, "#training-runs")
     def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -887,9 +928,10 @@ class TrainingPane(Pane):
         total = getattr(run, "total_steps", 0) or last["step"]
         bar.update(total=max(total, last["step"]), progress=last["step"])
         status = self.run_state(run)
+        self._live_row(run)
         parts: list[tuple[int, Text]] = [
             (0, Text(status, style=STATUS_STYLES.get(status, "bold"))),
-            (1, Text(f"step {last['step']}/{total}")),
+            (1, Text(f"step {last['step']:,}/{total:,}")),
         ]
         if status == "running":
             parts.append((2, Text(f"ETA {_seconds(last.get('eta', 0))}")))
@@ -991,16 +1033,30 @@ class TrainingPane(Pane):
                             label="eval", marker="●")  # fmt: skip
             for e in self.epochs:
                 plt.vline(e["step"])
+        self._step_axis(plt, xs, width)
         loss_plot.redraw()
-        for chart_id, key, title in (("#chart-lr", "lr", "learning rate"),
-                                     ("#chart-tps", "tokens_per_s", "real tokens/s")):  # fmt: skip
+        for chart_id, key, title, short in (
+            ("#chart-lr", "lr", "learning rate", "lr"),
+            ("#chart-tps", "tokens_per_s", "real tokens/s", "tok/s"),
+        ):  # fmt: skip
             w = self.query_one(chart_id, Chart)
             w.plt.clear_data()
             w.plt.clear_figure()
-            w.plt.title(title)
+            # plotext drops a title wider than its plot area (the chart less its y
+            # labels, ~10 cells): a narrow chart gets the short one, never none.
+            w.plt.title(title if len(title) <= w.size.width - 10 else short)
             if xs:
                 w.plt.plot(xs, [s.get(key, 0.0) for s in shown], marker="braille")
+            self._step_axis(w.plt, xs, max(10, w.size.width))
             w.redraw()
+
+    @staticmethod
+    def _step_axis(plt: Any, xs: list[Any], width: int) -> None:
+        """Whole steps on the x axis (plotext's own ticks are fractions: 22.2, 43.5)."""
+        if xs:
+            room = len(f"{max(xs):,}") + 4  # a label and the gap to the next
+            ticks = step_ticks(min(xs), max(xs), max(2, width // room))
+            plt.xticks(ticks, [f"{t:,}" for t in ticks])
 
     def action_smoothing(self, direction: int) -> None:
         steps = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -1245,10 +1301,29 @@ class TrainingPane(Pane):
         for proc in self._children():
             _kill_group(proc, signal.SIGKILL)
 
-    def _quit_when_done(self) -> None:
-        """A child ended: when the app is quitting and none is left, it ends now."""
+    def _quit_when_done(self, note: Optional[str] = None) -> None:
+        """A child ended: when the app is quitting and none is left, it ends now (with
+        *note*, what became of the run: ``run_app`` prints it on stdout once the app is
+        gone, one line, the path whole; Textual's exit message would fold it)."""
         if self._quitting and not self._children():
+            if note:
+                self.app.exit_note = note  # type: ignore[attr-defined]
             self.app.exit()
+
+    def _quit_note(self, summary: dict[str, Any]) -> Optional[str]:
+        """One line for the terminal after ctrl+q stopped a run: its state and folder."""
+        if self.run_id is None or self.workspace is None:
+            return None
+        status = one_line(str(summary.get("status") or "cancelled"), 20)
+        at = ""
+        if self.steps and self.followed == self.run_id:  # the steps the pane was shown
+            run = self._run(self.run_id)
+            done = int(self.steps[-1]["step"])
+            total = max(done, int(getattr(run, "total_steps", 0) or 0))
+            at = f" at step {done:,}/{total:,}"
+        where = visible(str(self.run_path(self.run_id)))
+        run = one_line(self.run_id, 80)
+        return f"jarvis-tui: training run {run} {status}{at} (ctrl+q): {where}"
 
     def on_unmount(self) -> None:
         """The app quits: a running child stops cleanly, or is killed after a grace period."""
@@ -1410,7 +1485,7 @@ class TrainingPane(Pane):
         self.phase = ""
         self._proc = None
         if self._quitting:
-            self._quit_when_done()
+            self._quit_when_done(self._quit_note(msg.summary))
             return
         self.refresh_bindings()
         s = msg.summary
