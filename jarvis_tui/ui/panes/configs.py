@@ -48,9 +48,12 @@ WIDE_LISTS = 112
 """Width of the agents + versions lists beside the diff (wide layout)."""
 NARROW_BELOW = 100
 """Below this many columns for the lists: the agents list is narrower (names only) and
-the When column is left out, so the outcome columns and the summary still fit."""
+the When column shows the day only (left out where even that does not fit), so the
+outcome columns and the summary still fit."""
 NARROW_AGENT_WIDTH = 10
 WHAT_MIN = 12
+NARROW_WHAT_MIN = 8
+"""Narrow: the short When column shows only while What keeps this many cells."""
 PENDING = "…"
 """Shown in the outcome columns until the outcomes worker answers."""
 
@@ -179,14 +182,33 @@ def preview_evidence(
     return out
 
 
+class ListTable(NavTable):
+    """One of the pane's two lists: rows have no cells to walk, so h / l (and ← →)
+    move to the list beside (Agents ⇄ Versions), as "h l move" says everywhere."""
+
+    def __init__(self, *args: Any, left: str = "", right: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._left, self._right = left, right
+
+    def _go(self, neighbour: str) -> None:
+        if neighbour:
+            focus_now(self.screen.query_one(f"#{neighbour}", DataTable))
+
+    def action_cursor_left(self) -> None:
+        self._go(self._left)
+
+    def action_cursor_right(self) -> None:
+        self._go(self._right)
+
+
 class ConfigsPane(Pane):
     """Agent configs: versions, diffs, rollback, evolve."""
 
     PANE_ID = "configs"
     HELP_TITLE = "Configs"
     HELP_TEXT = (
-        "Agents of the workspace's agents/ folder. Pick an agent, then a version (tab moves "
-        "between the two lists): the diff panel shows what differs from the current config "
+        "Agents of the workspace's agents/ folder. Pick an agent, then a version (h / l or tab "
+        "move between the two lists): the diff panel shows what differs from the current config "
         "(key by key; t shows the text diff). Each version shows what the traces it served "
         "say: traces, rated, mean feedback ± its 95% interval, success rate (~: its start "
         "time is approximate), with the feedback over time above the lists. m marks a "
@@ -291,8 +313,9 @@ class ConfigsPane(Pane):
         yield Static(Text(""), id="configs-spark", markup=False)
         with Container(id="configs-main"):
             with Horizontal(id="configs-lists"):
-                yield NavTable(id="configs-agents", cursor_type="row")
-                yield NavTable(id="configs-versions", cursor_type="row", zebra_stripes=True)
+                yield ListTable(id="configs-agents", cursor_type="row", right="configs-versions")
+                yield ListTable(id="configs-versions", cursor_type="row", zebra_stripes=True,
+                                left="configs-agents")  # fmt: skip
             with VerticalScroll(id="configs-diff"):
                 yield Static(id="configs-diff-body")
 
@@ -329,6 +352,10 @@ class ConfigsPane(Pane):
                  ("Feedback", "feedback", 9), ("Succ", "success", 4)]  # fmt: skip
         used = sum(w + 2 for _l, _k, w in cols) + 2  # cell paddings and the scrollbar
         what = max(WHAT_MIN, self._lists_width() - agents - used - 2)
+        if narrow and what - 7 >= NARROW_WHAT_MIN:
+            # Narrow: the day alone ("12-01") where the What summary keeps some room.
+            cols.insert(1, ("When", "when", 5))
+            what -= 7
         return [*cols, ("What", "summary", what)]
 
     def _versions_columns(self) -> None:
@@ -573,6 +600,8 @@ class ConfigsPane(Pane):
             row = shown.index(keep)
         table.clear()
         keys = [k for _label, k, _w in self._cols]
+        when_format = "%m-%d %H:%M" if dict((k, w) for _l, k, w in self._cols).get(
+            "when", 11) >= 11 else "%m-%d"  # fmt: skip
         for v in reversed(versions):  # newest on top
             when = v.get("created") or v.get("modified") or 0
             num = Text(str(v["version"]), style="bold" if v.get("current") else "")
@@ -591,7 +620,7 @@ class ConfigsPane(Pane):
                 fb_style = "red" if o.feedback.mean < 0.5 else "green"
             cells = {
                 "n": num,
-                "when": Text(datetime.fromtimestamp(when).strftime("%m-%d %H:%M")),
+                "when": Text(datetime.fromtimestamp(when).strftime(when_format)),
                 "cause": Text(one_line(CAUSE_SHOWN.get(cause, cause), CAUSE_WIDTH), style="cyan"),
                 "traces": Text(PENDING if pending else fmt_count(o.traces if o else 0),
                                justify="right"),
@@ -806,8 +835,8 @@ class ConfigsPane(Pane):
         except NothingToRollBackError as exc:
             # Writing it would restart the current version's evidence for nothing:
             # say why beside the evidence, and ask nothing.
-            refusal = str(exc)
-            body = Text(f"{refusal}; nothing will be written.\n\n", style="bold")
+            refusal = str(exc)  # the title says it; the body does not repeat it
+            body = Text("Nothing will be written.\n\n", style="bold")
             body.append_text(evidence())
             self.post_message(self.RollbackPreviewed(agent, version, refusal, body, ask=False,
                                                      refusal=refusal))  # fmt: skip
