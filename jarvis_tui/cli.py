@@ -80,7 +80,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        usage="%(prog)s [-h] [--version] [--home DIR] [COMMAND ...]",
+        usage="%(prog)s [-h] [--version] [--home DIR [--create]] [COMMAND ...]",
         description="A keyboard-first terminal app for the OpenJarvis learning loop.",
         epilog="Run without a command to open the app on the workspace.",
     )
@@ -426,6 +426,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except BrokenPipeError:
+        # `jarvis-tui learn --json | head`: the reader has what it wanted. Say nothing,
+        # and keep the interpreter's last flush from failing on the closed pipe.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 1  # as Rich's console does for the lines it prints
     except reported as exc:
         _error(_describe(exc))
         return 1
@@ -1126,10 +1133,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                 + (f", {plural(c['errors'], 'error')}" if c["errors"] else "")
                 + ")",
             )
+        from jarvis_tui.ui.text import one_line
+
         worst = [s for s in result.worst_first() if s.error or (s.score or 0) < 0.5][:3]
         for s in worst:
             what = f"error: {s.error}" if s.error else f"score {s.score:.2f}"
-            _say(out, f"  worst {s.record_id}: {what} · {s.query[:60]!r}")
+            _say(out, f"  worst {s.record_id}: {what} · {one_line(' '.join(s.query.split()), 60)}")
         _say(out, f"  every sample: {path}")
     if result.samples and m["errors"] == m["samples"]:
         raise CommandError(_all_failed(m, generator.describe(settings)))

@@ -45,3 +45,28 @@ def test_help_still_shows_the_command_usage(capsys: pytest.CaptureFixture[str]) 
         main(["versions", "--help"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.startswith("usage: jarvis-tui versions [-h]")
+
+
+@pytest.mark.parametrize("argv", [["versions", "react"], ["learn", "--json"]])
+def test_a_reader_that_stops_early_gets_no_error(tmp_path, argv: list[str]) -> None:
+    """`jarvis-tui learn --json | head -c 10`: the pipe closing is said by no line on
+    stderr (before: 'jarvis-tui: error: Broken pipe'), no traceback; exit status 1."""
+    import os
+    import subprocess
+    import sys
+
+    from jarvis_tui.demo import build_demo
+
+    build_demo(tmp_path / "ws", traces=300)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the command writes anything
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "jarvis_tui", argv[0], "--home", str(tmp_path / "ws"),
+             *argv[1:]],
+            stdout=write, stderr=subprocess.PIPE, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert proc.stderr == ""
+    assert proc.returncode == 1

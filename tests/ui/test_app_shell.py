@@ -502,6 +502,26 @@ async def test_a_screenshot_that_cannot_be_saved_says_why(workspace: Path) -> No
         assert str(workspace / "screenshots") in note and "not a directory" in note
 
 
+async def test_the_keys_command_opens_the_help_and_escape_closes_it(workspace: Path) -> None:
+    # Textual's own "Keys" panel docked beside the pane, cut the tab bar and ignored
+    # escape; the palette's Keys is our help modal.
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Keys")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "Keys everywhere" in screen_text(app), what="help")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, HelpScreen)
+        assert "Keys everywhere" not in screen_text(app)
+        assert "Routing [R]" in screen_text(app)  # the tab bar whole
+
+
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The homes the CLI opens the app on (the app itself replaced)."""
