@@ -69,3 +69,25 @@ async def test_start_form_reads_plainly_and_counts_one_bad_field_in_the_singular
         app.screen.query_one("#field-1", Input).value = "none"
         shown = await press(app, pilot, "enter")
         assert "2 fields marked ✗ need fixing" in shown
+
+
+async def test_the_promote_dialog_names_the_version_it_will_write(demo: Path) -> None:
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_trials(app, pilot)
+        trial = next(t for t in pane.view.trials if t.trial_id == pane.selected)
+        agent = trial.config.params.get("agent.name")
+        shown = await press(app, pilot, "plus")
+        if agent is None:
+            app.screen.query_one(Input).value = "react"
+            shown = await press(app, pilot, "enter")
+            agent = "react"
+        before = AgentConfigEvolver(trace_store=None, config_dir=demo / "agents")
+        number = len(before.list_versions(agent)) + 1
+        assert f"as version {number}" in shown
+        assert f"recorded as version {number} (cause: promoted-trial)" in shown
+        await press(app, pilot, "y")
+    versions = AgentConfigEvolver(trace_store=None, config_dir=demo / "agents").list_versions(agent)
+    assert versions[-1]["version"] == number and versions[-1]["cause"] == "promoted-trial"

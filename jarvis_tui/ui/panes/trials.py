@@ -254,6 +254,8 @@ class TrialsPane(Pane):
         agent: str
         old: str
         new: str
+        version: int = 0
+        """The version number the promotion would be recorded as."""
 
     @dataclass(eq=False)
     class MeasureProgressed(Message):
@@ -1230,23 +1232,28 @@ class TrialsPane(Pane):
 
         try:  # the session's evolver (its version store locks each write)
             old, new = workspace.evolver.promoted_config(agent, trial.config.params)
+            versions = workspace.evolver.list_versions(agent)
         except (ValueError, OSError, WorkspaceError) as exc:
             self.post_message(self.Done(f"cannot promote: {exc}", "error"))
             return
-        self.post_message(self.PromotePreviewed(trial, agent, old, new))
+        number = (versions[-1]["version"] if versions else 0) + 1
+        self.post_message(self.PromotePreviewed(trial, agent, old, new, number))
 
     @on(PromotePreviewed)
     def _confirm_promote(self, msg: TrialsPane.PromotePreviewed) -> None:
         import difflib
 
         trial, agent = msg.trial, msg.agent
-        body = Text()
+        body = Text(f"agents/{one_line(agent, 60)}.toml will be recorded as version "
+                    f"{msg.version} (cause: promoted-trial).\n\n", style="dim")  # fmt: skip
+        changed = False
         for line in difflib.unified_diff(msg.old.splitlines(), msg.new.splitlines(), "current",
                                          "promoted", lineterm="", n=2):  # fmt: skip
             style = ("green" if line.startswith("+") else "red" if line.startswith("-")
                      else "dim")  # fmt: skip
             body.append(visible(line) + "\n", style=style)
-        if not body:
+            changed = True
+        if not changed:
             body.append("the config would not change", style="dim")
         run_id = self.view.run_id
 
@@ -1256,7 +1263,8 @@ class TrialsPane(Pane):
 
         self.app.push_screen(
             ConfirmScreen(
-                f"Promote {one_line(trial.trial_id, 40)} to a new version of {one_line(agent, 40)}",
+                f"Promote {one_line(trial.trial_id, 40)} to {one_line(agent, 40)} as version "
+                f"{msg.version}",
                 body,
             ),
             answer,  # fmt: skip
