@@ -212,13 +212,15 @@ async def _quiet(pilot) -> None:
 async def _queue_with_errors(pilot) -> None:
     await _keys("a")(pilot)
     form = pilot.app.screen
-    form.query_one("#field-0", Select).value = Select.NULL
-    temp = form.query_one("#field-7", Input)
+    names = sorted(d.name for d in pilot.app.query_one(TrialsPane).space.dimensions)
+    at = {name: i for i, name in enumerate(names)}  # the form's order
+    form.query_one(f"#field-{at['intelligence.model']}", Select).value = Select.NULL
+    temp = form.query_one(f"#field-{at['intelligence.temperature']}", Input)
     temp.value = "warm"
-    form.query_one("#field-8", Input).value = "99"
+    form.query_one(f"#field-{at['agent.max_turns']}", Input).value = "99"
     await pilot.press("ctrl+s")
     await settle(pilot.app, pilot, ignore=RUN)
-    form.query_one("#row-7").scroll_visible(animate=False)
+    form.query_one(f"#row-{at['intelligence.temperature']}").scroll_visible(animate=False)
     await settle(pilot.app, pilot, ignore=RUN)
     await _quiet(pilot)
 

@@ -91,3 +91,16 @@ async def test_the_promote_dialog_names_the_version_it_will_write(demo: Path) ->
         await press(app, pilot, "y")
     versions = AgentConfigEvolver(trace_store=None, config_dir=demo / "agents").list_versions(agent)
     assert versions[-1]["version"] == number and versions[-1]["cause"] == "promoted-trial"
+
+
+async def test_the_queue_form_lists_fields_in_the_proposal_order(demo: Path) -> None:
+    from textual.widgets import Label
+
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trials(app, pilot)
+        await press(app, pilot, "a")
+        names = [str(label.render()).rstrip("…") for label in app.screen.query(".cf-name")]
+        assert all(isinstance(label, Label) for label in app.screen.query(".cf-name"))
+        assert len(names) > 3 and names == sorted(names), names
+        assert names[0].startswith("agent.")

@@ -109,7 +109,8 @@ async def test_start_pause_enqueue_first_accept_reject_export(demo: Path, tmp_pa
         space = pane.space
         model_dim = space.dimension("intelligence.model")
         wanted = model_dim.values[-1]
-        fields = {d.name: form.query_one(f"#field-{i}") for i, d in enumerate(space.dimensions)}
+        order = sorted(d.name for d in space.dimensions)  # the form's order
+        fields = {name: form.query_one(f"#field-{i}") for i, name in enumerate(order)}
         fields["intelligence.model"].value = wanted
         await pilot.press("ctrl+s")
         await pilot.pause()

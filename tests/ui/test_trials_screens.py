@@ -273,9 +273,9 @@ async def test_queue_form_shows_every_field_and_refuses_bad_input(demo: Path) ->
         shown = await press(app, pilot, "a")
         form = app.screen
         assert isinstance(form, ConfigFormScreen)
-        for dim in pane.space.dimensions:
-            form.query_one(f"#row-{pane.space.dimensions.index(dim)}").scroll_visible()
-        names = [d.name for d in pane.space.dimensions]
+        names = sorted(d.name for d in pane.space.dimensions)  # the form's order
+        for i in range(len(names)):
+            form.query_one(f"#row-{i}").scroll_visible()
         fields = {n: form.query_one(f"#field-{i}") for i, n in enumerate(names)}
         # names, values, allowed values and ranges are on screen
         assert "intelligence.model" in shown and "one of 5: gpt-4o-mini" in shown

@@ -796,7 +796,7 @@ class TrialsPane(Pane):
         self.app.push_screen(
             ConfigFormScreen(
                 "Queue a config",
-                self.space,
+                form_order(self.space),
                 initial,
                 intro=intro,
                 initial_label=origin,
@@ -861,7 +861,7 @@ class TrialsPane(Pane):
         self.app.push_screen(
             ConfigFormScreen(
                 f"Edit proposal {one_line(config.trial_id, 40)}, then accept",
-                self.space,
+                form_order(self.space),
                 config.params,
                 initial_label="proposed",
                 intro="Change what you want; the edited config is evaluated "
@@ -1704,6 +1704,14 @@ def _workers_notice(dispatcher: Any, run_id: str) -> str:
         f"{dispatcher.local_workers} workers on {dispatcher.label}; more join with: "
         f"jarvis-tui optimize-worker --run {run_id} --storage {dispatcher.label}"
     )
+
+
+def form_order(space: SearchSpace) -> SearchSpace:
+    """*space* with its fields in the order the proposal and the detail list params
+    (by name: ``agent.name`` before ``intelligence.model``)."""
+    import dataclasses
+
+    return dataclasses.replace(space, dimensions=sorted(space.dimensions, key=lambda d: d.name))
 
 
 # Names the pane's helpers had before the split (kept for callers of the old module).
