@@ -29,6 +29,7 @@ from jarvis_tui.ui.screens.evidence import AgreementScreen, CopyScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen
 from jarvis_tui.ui.testing import settle
 
+from .test_traces_pane import screen_text
 from .test_trials_screens import record_notices
 
 EVIDENCE_PALETTE = {
@@ -336,6 +337,25 @@ async def test_without_env_the_judge_asks_for_its_endpoint(
             await palette(app, pilot, "traces: run the judge on another endpoint")
             assert isinstance(app.screen, ConfigFormScreen)
             await pilot.press("escape")
+
+
+async def test_the_judge_form_refuses_empty_fields_beside_them(
+    workspace: Path, no_judge_env: None
+) -> None:
+    # Before: the form closed and a toast said what was missing; what was typed next
+    # went to the pane (a URL's "/" opened the search).
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await palette(app, pilot, "traces: run the judge")
+        assert isinstance(app.screen, ConfigFormScreen)
+        app.screen.query_one("#field-1", Input).value = "judge-m"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfigFormScreen)  # still open, nothing started
+        assert "required" in screen_text(app)
+        assert "judge judge-m:" not in status(app)
+        await pilot.press("escape")
 
 
 async def test_agreement_modal_shows_mae_correlation_and_confusion(workspace: Path) -> None:

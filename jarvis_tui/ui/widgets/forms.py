@@ -127,6 +127,8 @@ def check_field(dim: SearchDimension, raw: Any) -> tuple[Any, str | None]:
             return None, (f"{one_line(', '.join(unknown), 60)} not among "
                           f"{_options_text(list(by_text), 80)}")  # fmt: skip
         return [by_text[i] for i in items], None
+    if not text:  # a URL, a model, a path: a form asks for text it needs
+        return None, "required"
     return text, None
 
 
