@@ -110,10 +110,16 @@ class Chart(PlotextPlot):
         """Bumped by :meth:`redraw` when the plotted data changed."""
         self._drawn: tuple[Any, Any] = (None, None)  # (key, what it rendered)
 
+    class Resized(Message):
+        """The chart got a new size: its ticks and title are fitted to the old one."""
+
     def redraw(self) -> None:
         """The data changed: the next render builds the plot again."""
         self.generation += 1
         self.refresh()
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized())
 
     def render(self) -> Any:
         key = (self.generation, self.size, self.app.theme)
@@ -976,6 +982,10 @@ class TrainingPane(Pane):
                                      f" … {took}", ("  · x cancels", "dim")))  # fmt: skip
         else:
             box.update(Text(EMPTY_CHARTS, style="dim"))
+
+    @on(Chart.Resized)
+    def _chart_resized(self, _msg: Chart.Resized) -> None:
+        self._plot()  # refits the step ticks and titles (it draws only what changed)
 
     @on(PhaseChanged)
     def _phase_changed(self, msg: TrainingPane.PhaseChanged) -> None:
