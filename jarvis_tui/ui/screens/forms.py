@@ -227,8 +227,10 @@ class ConfigFormScreen(ModalScreen[Optional[dict]]):
                          if self.query_one(f"#error-{i}").has_class("-shown"))  # fmt: skip
             out = Text(f"nothing {self._done}: ")
             if beside:
-                out.append(f"{plural(beside, 'field')} marked ✗ "
-                           f"{'needs' if beside == 1 else 'need'} fixing")
+                out.append(
+                    f"{plural(beside, 'field')} marked ✗ "
+                    f"{'needs' if beside == 1 else 'need'} fixing"
+                )
             else:  # the space's own checks (several fields together)
                 out.append("; ".join(one_line(p, 200) for p in problems))
             summary.update(out)
