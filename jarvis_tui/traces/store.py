@@ -1784,7 +1784,7 @@ class TraceStore:
         added, rows_per_tx = 0, MIGRATE_FIRST_TX_ROWS
         # Until MIGRATE_QUIET_SECONDS pass without another connection's commit,
         # someone may be writing beside us: short transactions.
-        last_version, last_foreign = None, time.perf_counter()
+        neighbour = _Neighbour()
         try:
             with self._conn() as c:
                 # The indexes' pages stay cached from one transaction to the next, and
@@ -1827,12 +1827,7 @@ class TraceStore:
                         del buffer[:rows_per_tx]
                         c.execute("DELETE FROM temp.jt_classes")
                         c.executemany("INSERT INTO temp.jt_classes VALUES (?, ?)", classes)
-                        version = c.execute("PRAGMA data_version").fetchone()[0]
-                        now = time.perf_counter()
-                        if version != last_version:  # another connection committed
-                            last_version, last_foreign = version, now
-                        quiet = now - last_foreign >= MIGRATE_QUIET_SECONDS
-                        budget = MIGRATE_IDLE_TX_SECONDS if quiet else MIGRATE_TX_SECONDS
+                        quiet, budget = neighbour.budget(c)
                         c.execute("BEGIN IMMEDIATE")
                         t0 = time.perf_counter()  # we hold the write lock from here
                         try:
@@ -1850,7 +1845,7 @@ class TraceStore:
                         else:
                             self.migrate_max_tx_seconds = max(self.migrate_max_tx_seconds, took)
                         # The next one sized to ~80% of the budget (at most twice this).
-                        fits = len(classes) * min(2.0, 0.8 * budget / max(took, 1e-3))
+                        fits = _next_size(len(classes), took, budget)
                         if len(classes) >= rows_per_tx or fits < rows_per_tx:
                             rows_per_tx = int(min(max(fits, 100), MIGRATE_MAX_TX_ROWS))
                         if total:
@@ -2230,15 +2225,10 @@ class TraceStore:
         s = self._schema
         key_from, key_done = f"{name}_from", f"{name}_done"
         step = first_step
-        last_version, last_foreign = None, time.perf_counter()
+        neighbour = _Neighbour()
         with self._conn() as conn:
             while True:
-                version = conn.execute("PRAGMA data_version").fetchone()[0]
-                now = time.perf_counter()
-                if version != last_version:  # another connection committed
-                    last_version, last_foreign = version, now
-                quiet = now - last_foreign >= MIGRATE_QUIET_SECONDS
-                budget = MIGRATE_IDLE_TX_SECONDS if quiet else MIGRATE_TX_SECONDS
+                _quiet, budget = neighbour.budget(conn)
                 with self._write(conn) as c:
                     held = time.perf_counter()  # the write lock is ours from here
                     meta = dict(
@@ -2270,7 +2260,7 @@ class TraceStore:
                 if top >= hi:
                     return
                 # The next one sized to ~80% of the budget (at most twice this one).
-                fits = (top - lo) * min(2.0, 0.8 * budget / max(took, 1e-3))
+                fits = _next_size(top - lo, took, budget)
                 step = int(min(max(fits, 100), max_step))
                 time.sleep(MIGRATE_GAP_SECONDS)
 
@@ -3851,6 +3841,29 @@ def _as_trace(obj: Any) -> Optional[Trace]:
         return Trace(trace_id=obj.trace_id, steps=steps, **fields)
     except (TypeError, ValueError):
         return None
+
+
+class _Neighbour:
+    """Whether another connection wrote lately (``PRAGMA data_version``), and so how
+    long our next write transaction may hold the lock."""
+
+    def __init__(self) -> None:
+        self.version: Any = None
+        self.last_foreign = time.perf_counter()
+
+    def budget(self, conn: sqlite3.Connection) -> tuple[bool, float]:
+        """(quiet, seconds): quiet when nobody else committed for MIGRATE_QUIET_SECONDS."""
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        now = time.perf_counter()
+        if version != self.version:  # another connection committed
+            self.version, self.last_foreign = version, now
+        quiet = now - self.last_foreign >= MIGRATE_QUIET_SECONDS
+        return quiet, (MIGRATE_IDLE_TX_SECONDS if quiet else MIGRATE_TX_SECONDS)
+
+
+def _next_size(done: int, took: float, budget: float) -> float:
+    """The next transaction's size: ~80% of *budget* at this one's pace, at most twice."""
+    return done * min(2.0, 0.8 * budget / max(took, 1e-3))
 
 
 @contextmanager
