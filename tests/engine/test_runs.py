@@ -300,10 +300,40 @@ def test_tail_restarts_after_truncation_or_replacement(tmp_path: Path) -> None:
     path.write_text("".join(json.dumps(step(i)) + "\n" for i in range(1, 6)))
     tail = MetricsTail(path)
     assert len(tail.read_new()) == 5
+    assert tail.restarts == 0
     path.write_text(json.dumps(step(1, loss=9.0)) + "\n")  # truncated and rewritten
     assert tail.read_new() == [step(1, loss=9.0)]
+    assert tail.restarts == 1  # the follower drops what it had
     # Replaced by a new file of the same size or more (a new inode).
     replacement = tmp_path / "new.jsonl"
     replacement.write_text(json.dumps(step(1, loss=7.0)) + "\n" + json.dumps(step(2)) + "\n")
     os.replace(replacement, path)
     assert tail.read_new() == [step(1, loss=7.0), step(2)]
+    assert tail.restarts == 2
+
+
+def test_two_threads_reading_one_tail_get_each_line_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A follower's timer may start a read while the last one still runs (a loaded
+    machine): the second read must not return the file again (that drew a second copy
+    of the curve, and a 'spike at step 1' alert, into the Training pane)."""
+    import threading
+
+    path = tmp_path / METRICS_FILE
+    path.write_text("".join(json.dumps(step(i)) + "\n" for i in range(1, 121)))
+    tail = MetricsTail(path)
+    got: dict[str, list] = {}
+    second = threading.Thread(target=lambda: got.setdefault("second", tail.read_new()))
+    parse = tail._parse
+
+    def parse_then_race(block, out):  # the first read, its bytes read, lets a second run
+        tail._parse = parse
+        second.start()
+        second.join(timeout=1.0)  # it waits for the first (or, unserialized, reads it all)
+        parse(block, out)
+
+    tail._parse = parse_then_race  # type: ignore[method-assign]
+    got["first"] = tail.read_new()
+    second.join()
+    assert [r["step"] for r in got["first"] + got["second"]] == list(range(1, 121))

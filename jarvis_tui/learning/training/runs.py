@@ -329,7 +329,12 @@ class MetricsTail:
     next call. A malformed line (not JSON, nested deeper than the limit, not an
     object, a known field of the wrong type, longer than :data:`MAX_LINE_BYTES`) is
     skipped and reported once in :attr:`problems`. A file that does not exist yet
-    gives ``[]``; a file that shrank or was replaced is read again from the start.
+    gives ``[]``; a file that shrank or was replaced is read again from the start
+    (:attr:`restarts` counts those, so a follower knows to drop what it had).
+
+    Calls from several threads are serialized: each line is returned once, to one
+    caller (a follower whose previous read is still running when its timer fires
+    again must not get the file twice).
     """
 
     CHUNK = 1 << 20
@@ -345,6 +350,9 @@ class MetricsTail:
         """One line per skipped line: ``metrics.jsonl line 17: JSON nested deeper …``."""
         self._line = 0  # lines consumed so far (the next line's number is this + 1)
         self._overlong = False  # inside a line longer than MAX_LINE_BYTES
+        self.restarts = 0
+        """Times the file was replaced or truncated and read again from its start."""
+        self._lock = threading.Lock()
 
     def reset(self) -> None:
         self.offset = 0
@@ -353,6 +361,10 @@ class MetricsTail:
         self._overlong = False
 
     def read_new(self) -> List[Dict[str, Any]]:
+        with self._lock:
+            return self._read_new()
+
+    def _read_new(self) -> List[Dict[str, Any]]:
         try:
             fh = open(self.path, "rb")
         except (FileNotFoundError, NotADirectoryError, PermissionError):
@@ -362,9 +374,11 @@ class MetricsTail:
             ident = (st.st_dev, st.st_ino)
             if self._inode is not None and ident != self._inode:
                 self.reset()  # replaced (e.g. rewritten atomically): start over
+                self.restarts += 1
             self._inode = ident
             if st.st_size < self.offset:
                 self.reset()  # truncated
+                self.restarts += 1
                 self._inode = ident
             if st.st_size == self.offset:
                 return []

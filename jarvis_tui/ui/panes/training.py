@@ -894,14 +894,19 @@ class TrainingPane(Pane):
     @work(thread=True, exclusive=True, exit_on_error=False, group="training.tail",
           description="follow metrics")  # fmt: skip
     def _read_tail(self, run_id: str, tail: Any) -> None:
-        records = tail.read_new()
+        restarts = tail.restarts
+        records = tail.read_new()  # serialized: a read still running gives the next []
         if records:
-            self.post_message(self.MetricsArrived(run_id, records, False))
+            self.post_message(self.MetricsArrived(run_id, records, tail.restarts != restarts))
 
     @on(MetricsArrived)
     def _metrics(self, msg: TrainingPane.MetricsArrived) -> None:
         if msg.run_id != self.followed:
             return
+        if msg.reset:  # the file was replaced or truncated: these records are all of it
+            self.steps.clear()
+            self.evals.clear()
+            self.epochs.clear()
         for rec in msg.records:
             kind = rec.get("type", "step")
             if kind == "step":
