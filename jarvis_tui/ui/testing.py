@@ -39,3 +39,22 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         await pilot.pause(0.01)
+
+
+def record_notices(app: App[Any]) -> list[str]:
+    """Every notification's text from now on, as the toasts show it.
+
+    Wraps the public ``App.notify`` that every widget's ``notify`` goes through,
+    so a test reads what the user was told without Textual's private
+    ``App._notifications``. Install it *before* the notice is sent: earlier
+    notices are not seen. Returns the list it keeps appending to.
+    """
+    seen: list[str] = []
+    notify = app.notify
+
+    def recording(message: str, *args: Any, **kwargs: Any) -> None:
+        seen.append(str(message))
+        notify(message, *args, **kwargs)
+
+    app.notify = recording  # type: ignore[method-assign]
+    return seen

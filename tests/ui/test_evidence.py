@@ -27,10 +27,9 @@ from jarvis_tui.ui.panes.routing import RoutingPane
 from jarvis_tui.ui.panes.traces import TracesPane
 from jarvis_tui.ui.screens.evidence import AgreementScreen, CopyScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.testing import record_notices, settle
 
 from .test_traces_pane import screen_text
-from .test_trials_screens import record_notices
 
 EVIDENCE_PALETTE = {
     "traces: queue order",

@@ -22,11 +22,9 @@ from jarvis_tui.learning.optimize import OptimizationStore
 from jarvis_tui.paths import Workspace
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.trials import TrialsPane
-from jarvis_tui.ui.testing import settle, wait_until
+from jarvis_tui.ui.testing import record_notices, settle, wait_until
 from jarvis_tui.ui.widgets.scatter import MEASURED_FRONTIER, ScatterPlot
 from jarvis_tui.ui.widgets.trial_table import TrialTable
-
-from .test_trials_screens import record_notices
 
 IGNORE = ("trials.run", "trials.measure")
 NOISE = "zebra quantum marmalade"

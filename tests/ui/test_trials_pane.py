@@ -17,11 +17,9 @@ from jarvis_tui.learning.optimize import OptimizationStore, SearchDimension, Sea
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.trials import TrialsPane
 from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
-from jarvis_tui.ui.testing import settle, wait_until
+from jarvis_tui.ui.testing import record_notices, settle, wait_until
 from jarvis_tui.ui.widgets.scatter import ScatterPlot
 from jarvis_tui.ui.widgets.trial_table import TrialTable
-
-from .test_trials_screens import record_notices
 
 RUN = ("trials.run",)
 

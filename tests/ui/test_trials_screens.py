@@ -51,20 +51,6 @@ def screen(app: JarvisApp) -> str:
     return "\n".join(screen_lines(app))
 
 
-def record_notices(app: JarvisApp) -> list[str]:
-    """Every notification's text from now on, as the toasts show it (wraps the public
-    ``App.notify`` that every pane's ``notify`` goes through)."""
-    seen: list[str] = []
-    notify = app.notify
-
-    def recording(message: str, *args, **kwargs):
-        seen.append(str(message))
-        return notify(message, *args, **kwargs)
-
-    app.notify = recording  # type: ignore[method-assign]
-    return seen
-
-
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory) -> Path:
     return build_demo(tmp_path_factory.mktemp("tsdemo") / "ws", traces=1500, seed=3)
