@@ -24,15 +24,11 @@ from jarvis_tui.ui.errorlog import ErrorLog
 from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane
 from jarvis_tui.ui.screens.help import HelpScreen
 from jarvis_tui.ui.settings import user_config_path
-from jarvis_tui.ui.testing import settle, wait_until
+from jarvis_tui.ui.testing import record_notices, settle, wait_until
 
 
 def mode(app: JarvisApp) -> str:
     return str(app.query_one("#mode", Static).render()).strip()
-
-
-def notes(app: JarvisApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
 
 
 def detail_text(app: JarvisApp) -> str:
@@ -131,9 +127,10 @@ async def test_user_keymap_applies_and_unknown_ids_are_reported(workspace: Path)
     write_user_config('[keymap]\n"traces.success" = "z"\n"traces.nope" = "q"\n')
     (workspace / "jarvis-tui.toml").write_text('[keymap]\n"traces.failure" = "v"\n')
     app = JarvisApp(workspace)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        assert any("traces.nope" in n and "unknown" in n for n in notes(app))
+        assert any("traces.nope" in n and "unknown" in n for n in notices)
         pane = app.query_one(TracesPane)
         first, second = pane.rows[0].trace_id, pane.rows[1].trace_id
         await pilot.press("z")  # success, by the user's key
@@ -156,9 +153,10 @@ async def test_bad_toml_is_one_notification_and_the_rest_applies(workspace: Path
     write_user_config("[keymap\ntraces.success = ")
     (workspace / "jarvis-tui.toml").write_text('[keymap]\n"traces.success" = "z"\n')
     app = JarvisApp(workspace)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        bad = [n for n in notes(app) if "not valid TOML" in n]
+        bad = [n for n in notices if "not valid TOML" in n]
         assert len(bad) == 1 and "config.toml" in bad[0]
         tid = app.query_one(TracesPane).rows[0].trace_id
         await pilot.press("z")
@@ -195,12 +193,13 @@ async def test_a_failing_worker_is_shown_and_logged(workspace: Path, monkeypatch
 
     monkeypatch.setattr(TraceStore, "get", get)
     app = JarvisApp(workspace)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         assert "t1-00399" in detail_text(app)
         await pilot.press("j")  # onto the trace whose detail cannot be read
         await settle(app, pilot)
-        failed = [n for n in notes(app) if "load trace failed" in n]
+        failed = [n for n in notices if "load trace failed" in n]
         assert failed and "RecursionError" in failed[0] and "\n" not in failed[0]
         assert "t1-00399" not in detail_text(app)  # not the previous trace's detail
         assert "cannot be shown" in detail_text(app)
@@ -364,9 +363,10 @@ async def test_the_palette_lists_and_runs_entries_of_panes_not_built_yet(
 async def test_a_keymap_for_a_pane_not_built_yet_is_known_and_applies(workspace: Path) -> None:
     write_user_config('[keymap]\n"configs.start" = "S"\n')
     app = JarvisApp(workspace)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        assert not [n for n in notes(app) if "unknown" in n]
+        assert not [n for n in notices if "unknown" in n]
         await pilot.press("C")
         await settle(app, pilot)
         await pilot.press("question_mark")
@@ -468,15 +468,16 @@ async def test_the_footer_shows_whole_key_entries_pane_actions_first(
 
 
 async def run_screenshot_command(app: JarvisApp, pilot) -> str:
+    notices = record_notices(app)
     await pilot.press("ctrl+p")
     await pilot.pause()
     await pilot.press(*"Screenshot")
     await settle(app, pilot)
     await pilot.press("enter")
     await wait_until(
-        pilot, lambda: any("creenshot" in n for n in notes(app)), timeout=30, what="a notice"
+        pilot, lambda: any("creenshot" in n for n in notices), timeout=30, what="a notice"
     )
-    return next(n for n in notes(app) if "creenshot" in n)
+    return next(n for n in notices if "creenshot" in n)
 
 
 async def test_the_screenshot_command_saves_into_the_workspace_and_says_where(

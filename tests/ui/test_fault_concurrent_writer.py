@@ -17,7 +17,7 @@ from pathlib import Path
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.traces import TracesPane
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.testing import record_notices, settle
 from tests.ui.conftest import make_traces
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +60,7 @@ async def test_labels_survive_a_concurrent_bulk_writer(tmp_path: Path) -> None:
     store.close()
 
     app = JarvisApp(home)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
@@ -97,7 +98,7 @@ async def test_labels_survive_a_concurrent_bulk_writer(tmp_path: Path) -> None:
         await settle(app, pilot)
         pane.poll_store()
         await settle(app, pilot)
-        messages = [n.message for n in app._notifications]
+        messages = list(notices)
         assert not any("locked" in m or "not saved" in m for m in messages), messages
         status = str(pane.query_one("#traces-status").render())
         assert f"{1_500 + NEW:,} in store" in status  # the new traces appeared

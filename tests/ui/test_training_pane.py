@@ -19,7 +19,7 @@ from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes import training
 from jarvis_tui.ui.panes.training import TrainingPane, alerts, ema
-from jarvis_tui.ui.testing import settle, wait_until
+from jarvis_tui.ui.testing import record_notices, settle, wait_until
 from tests.ui.conftest import make_traces
 
 pytest.importorskip("torch")
@@ -140,6 +140,7 @@ async def test_run_from_the_pane_streams_points_and_lands_on_disk(home: Path) ->
 
 async def test_cancel_finishes_the_step_and_keeps_the_adapter(home: Path) -> None:
     app = JarvisApp(home)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_training(app, pilot)
         # 64 pairs × 200 epochs: a run that is far from done when x arrives.
@@ -149,7 +150,7 @@ async def test_cancel_finishes_the_step_and_keeps_the_adapter(home: Path) -> Non
         await pilot.press("x")
         await settle(app, pilot, rounds=4)
         assert not pane.training
-        assert any("training cancelled" in n.message for n in app._notifications)
+        assert any("training cancelled" in n for n in notices)
         assert "cancelled" in str(pane.query_one("#training-eta", Static).render())
     (run,) = sorted((home / "checkpoints").iterdir())
     info = json.loads((run / "run.json").read_text())
@@ -187,6 +188,7 @@ async def test_a_training_process_that_fails_is_shown_failed_with_its_reason(
     home: Path, tmp_path: Path
 ) -> None:
     app = JarvisApp(home)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_training(app, pilot)
         set_form(pane, model=str(tmp_path / "no-such-model"), max_pairs="8", eval_fraction="0")
@@ -195,7 +197,7 @@ async def test_a_training_process_that_fails_is_shown_failed_with_its_reason(
         assert not pane.training
         errors = str(pane.query_one("#training-form-errors", Static).render())
         assert "training failed" in errors and "no-such-model" in errors, errors
-        assert any("training failed" in n.message for n in app._notifications)
+        assert any("training failed" in n for n in notices)
 
 
 async def test_a_killed_training_process_is_failed_and_its_stderr_is_logged(
@@ -401,6 +403,7 @@ async def test_ctrl_q_during_a_run_says_it_stops_the_run_then_quits(
 ) -> None:
     monkeypatch.setattr(training, "TRAIN_COMMAND", (FAKE_TRAIN,))
     app = JarvisApp(home)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         pane = await open_training(app, pilot)
         await pilot.press("s")
@@ -409,7 +412,7 @@ async def test_ctrl_q_during_a_run_says_it_stops_the_run_then_quits(
         await pilot.press("ctrl+q")
         # The child stops at once here: the app ends by itself, once it is gone.
         await wait_until(pilot, lambda: app.return_code is not None, what="the app to end")
-    assert any("stopping the training run" in n.message for n in app._notifications)
+    assert any("stopping the training run" in n for n in notices)
     # Once the app is gone, the terminal says what became of the run and where it is:
     # run_app prints the app's exit note on stdout, one line, the path whole.
     note = app.exit_note
@@ -437,6 +440,7 @@ async def test_a_second_ctrl_q_quits_now_and_kills_a_stuck_run(
     monkeypatch.setenv("FAKE_TRAIN_IGNORE_STOP", "1")
     monkeypatch.setattr(training, "QUIT_GRACE_S", 600.0)  # only the second ctrl+q ends it
     app = JarvisApp(home)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         pane = await open_training(app, pilot)
         await pilot.press("s")
@@ -446,7 +450,7 @@ async def test_a_second_ctrl_q_quits_now_and_kills_a_stuck_run(
         await settle(app, pilot, ignore={"training.run"})  # (the child never ends)
         # Still running, and it says why and how to quit now.
         assert app.return_code is None
-        said = [n.message for n in app._notifications]
+        said = list(notices)
         assert any("stopping the training run" in m and "ctrl+q again: quit now" in m
                    for m in said), said  # fmt: skip
         status = str(pane.query_one("#training-status", Static).render())
