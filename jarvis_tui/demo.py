@@ -808,7 +808,6 @@ def build_demo_agents(ws: Workspace, *, force: bool = False, now: float | None =
     from itertools import islice
 
     from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
-    from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
 
     agents_dir = ws.agents_dir
     if agents_dir.exists() and any(agents_dir.glob("*.toml")):
@@ -831,15 +830,9 @@ def build_demo_agents(ws: Workspace, *, force: bool = False, now: float | None =
         for name, (tools, turns, prompt) in DEMO_AGENTS.items():
             ev.write_config(name, tools=tools, max_turns=turns, system_prompt=prompt,
                             cause="manual", note="first hand-written config")  # fmt: skip
-        merged = LearningOrchestrator._merge(ev.analyze())
-        for name, (_tools, _turns, prompt) in DEMO_AGENTS.items():
-            m = merged.get(name)
-            if m is None or not m["tools"]:
-                continue
-            tools = sorted(m["tools"], key=lambda t: (-m["tools"][t], t))
-            ev.write_config(name, tools=tools, max_turns=m["max_turns"], system_prompt=prompt,
-                            cause="evolver",
-                            note="learning cycle: best for " + ", ".join(sorted(m["classes"])))  # fmt: skip
+        for p in ev.propose_configs():  # the learning cycle's proposals, written
+            if p.agent in DEMO_AGENTS and p.tools and not p.error:
+                ev.write_proposal(p, note="learning cycle: best for " + ", ".join(p.classes))
         react = DEMO_AGENTS["react"]
         good = len(ev.list_versions("react"))
         ev.write_config("react", tools=[*react[0], "code_exec"], max_turns=20,
