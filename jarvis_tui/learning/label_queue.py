@@ -18,7 +18,9 @@ the one source of the recommendation, its intervals and its evidence minimum):
 How far from settling: for the best and the runner-up, the labels each needs so that
 the intervals stop overlapping if the means stay where they are (the optimal split of
 ``z·sd_b/√N_b + z·sd_r/√N_r < margin`` is ``N ∝ sd^(2/3)``), and at least the evidence
-minimum on the best. Classes closest to settling come first (each label brings a
+minimum on the best, within the unlabelled traces each side has left (when the two
+cannot be separated with those, or are too close to call, the line says so, gives no
+number, and every unlabelled trace of both stays queued). Classes closest to settling come first (each label brings a
 decision soonest); within a class, the cell that needs more labels. Only cells with
 unlabelled traces are asked for: when a close call's two cells are labelled to the
 last trace the queue runs dry, and says so, rather than pad it with labels that cannot
@@ -76,6 +78,8 @@ class ClassStatus:
     """Labels until the recommendation is clear (None: too close to call, or no data)."""
     line: str
     needs: tuple[CellNeed, ...] = ()
+    short: str = ""
+    """:attr:`line` without the model names, for a narrow status bar."""
 
     @property
     def open(self) -> bool:
@@ -102,6 +106,8 @@ class QueueStatus:
 
     classes: List[ClassStatus] = field(default_factory=list)
     line: str = ""
+    short: str = ""
+    """:attr:`line` in fewer words (the class and the count first), for a narrow bar."""
 
     @property
     def settled(self) -> bool:
@@ -157,6 +163,38 @@ def _separation(
     return kb, kr
 
 
+def _solve_other(fixed: float, n_fixed: float, other: float, n_other: int, margin: float
+                 ) -> Optional[int]:  # fmt: skip
+    """Labels the other side needs once one side has *n_fixed* ratings (None: never)."""
+    left = margin - fixed / math.sqrt(max(n_fixed, 1))
+    if left <= 0:
+        return None
+    return max(math.ceil((other / left) ** 2 - n_other), 0)
+
+
+def _separation_within(
+    best: MatrixCell, runner: MatrixCell, min_samples: int, sep: tuple[int, int]
+) -> Optional[tuple[int, int]]:
+    """*sep* (the optimal split) capped by the unrated traces each side has left: with
+    one side labelled to its last trace, what the other needs (None: the traces left
+    cannot separate them if the means hold)."""
+    left_b, left_r = _unrated(best), _unrated(runner)
+    if sep[0] <= left_b and sep[1] <= left_r:
+        return sep
+    margin = best.rated.mean - runner.rated.mean
+    a, c = Z95 * _sd(best), Z95 * _sd(runner)
+    na, nc = best.rated.n, runner.rated.n
+    options: List[tuple[int, int]] = []
+    kr = _solve_other(a, na + left_b, c, nc, margin)  # every best trace labelled
+    if kr is not None:
+        options.append((max(left_b, min_samples - na, 0), kr))
+    kb = _solve_other(c, nc + left_r, a, na, margin)  # every runner-up trace labelled
+    if kb is not None:
+        options.append((max(kb, min_samples - na, 0), left_r))
+    fits = [o for o in options if o[0] <= left_b and o[1] <= left_r]
+    return min(fits, key=lambda o: (o[0] + o[1], o)) if fits else None
+
+
 def _fmt(cell: MatrixCell) -> str:
     r = cell.rated
     if r.n == 0:
@@ -192,6 +230,7 @@ def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
                                       labels, why, kind))  # fmt: skip
 
         estimate: Optional[int] = None
+        short = ""
         if rec.confidence == "clear":
             assert best is not None
             line = f"{qc}: {rec.best} is clear"
@@ -213,27 +252,45 @@ def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
                     need(c, 0, "floor", k,
                          f"{qc}: {_fmt(c)} has too few ratings to rule it out")  # fmt: skip
             if best is None:
-                line = f"{qc}: no rated traces"
+                line = short = f"{qc}: no rated traces"
             else:
                 if runner is None:
                     k_best, k_run = max(min_n - best.rated.n, 1), 0
-                    estimate = floor_total + k_best
-                    line = f"{qc}: {estimate:,} more labels to give {rec.best} the evidence minimum"
-                else:
-                    sep = _separation(best, runner, min_n)
-                    if sep is None:
-                        k_best = k_run = 1
+                    if k_best > _unrated(best):
                         line = (
-                            f"{qc}: {rec.best} and {rec.runner_up} are too close to separate "
-                            f"({best.rated.mean:.2f} vs {runner.rated.mean:.2f})"
+                            f"{qc}: {rec.best} has fewer unlabelled traces "
+                            f"({_unrated(best):,}) than the evidence minimum needs"
                         )
+                        short = f"{qc}: fewer traces left than the evidence minimum needs"
                     else:
-                        k_best, k_run = sep
+                        estimate = floor_total + k_best
+                        line = (f"{qc}: {estimate:,} more labels to give {rec.best} the "
+                                "evidence minimum")  # fmt: skip
+                        short = f"{qc}: {estimate:,} more labels to settle"
+                else:
+                    means = f"{best.rated.mean:.2f} vs {runner.rated.mean:.2f}"
+                    sep = _separation(best, runner, min_n)
+                    fit = _separation_within(best, runner, min_n, sep) if sep else None
+                    if sep is None or fit is None:
+                        # Labels can still move the means: every unlabelled trace of
+                        # both cells stays queued (not one each: a queue of two that
+                        # became fifty and two again as the margin crossed TOO_CLOSE).
+                        k_best = k_run = MAX_ESTIMATE
+                        why = (
+                            "are too close to separate"
+                            if sep is None
+                            else "cannot be separated with the traces left"
+                        )
+                        line = f"{qc}: {rec.best} and {rec.runner_up} {why} ({means})"
+                        short = f"{qc}: {why}"
+                    else:
+                        k_best, k_run = fit
                         estimate = floor_total + k_best + k_run
                         line = (
                             f"{qc}: {estimate:,} more labels to separate {rec.best} from "
                             f"{rec.runner_up}"
                         )
+                        short = f"{qc}: {estimate:,} more labels to settle"
                 floors = {n.model for n in needs}
                 if k_best > 0 and best.model not in floors:
                     why = (
@@ -264,8 +321,9 @@ def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
                         else f"{qc}: every trace of {rec.best} is labelled, below the "
                         f"evidence minimum ({min_n})"
                     )
+                    short = f"{qc}: every trace that could settle it is labelled"
         out.append(ClassStatus(qc, rec.confidence, rec.best, rec.runner_up, estimate, line,
-                               tuple(needs)))  # fmt: skip
+                               tuple(needs), short or line))  # fmt: skip
     return out
 
 
@@ -337,6 +395,7 @@ class LabelQueue:
                     c.labels_to_settle,
                     c.line,
                     tuple(n for n in c.needs if n.model == self.model),
+                    c.short,
                 )  # fmt: skip
                 for c in classes
             ]
@@ -348,7 +407,7 @@ class LabelQueue:
         open_ = [c for c in classes if c.open]
         if not open_:
             thin = sum(1 for c in classes for n in c.needs)
-            line = "every routing recommendation is clear" + (
+            line = short = "every routing recommendation is clear" + (
                 f" ({thin} thin cells left to check)" if thin else ""
             )
         else:
@@ -362,7 +421,8 @@ class LabelQueue:
                 if len(open_) > 1
                 else ""
             )
-        return QueueStatus(classes, line)
+            short = first.short + (f" · {len(open_)} classes open" if len(open_) > 1 else "")
+        return QueueStatus(classes, line, short)
 
     def next(self, k: int = 1, *, exclude: Iterable[str] = ()) -> List[QueueItem]:
         """The next *k* unrated traces, most decisive first, each with a one-line why."""

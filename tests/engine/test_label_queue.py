@@ -36,8 +36,8 @@ def store(tmp_path: Path):
     add(CODE, "B", 60, 0.45)
     add(SHORT, "A", 8, 0.72)
     add(SHORT, "B", 8, 0.66)
-    add(SHORT, "A", 30, None)
-    add(SHORT, "B", 30, None)
+    add(SHORT, "A", 60, None)
+    add(SHORT, "B", 60, None)
     add(CODE, "A", 50, None)  # newest: what time order would show first
     add(CODE, "B", 50, None)
     s = TraceStore(tmp_path / "traces.db")
@@ -48,8 +48,8 @@ def store(tmp_path: Path):
 
 def test_decisive_traces_first(store: TraceStore) -> None:
     q = LabelQueue(store)
-    items = q.next(10)
-    assert len(items) == 10
+    items = q.next(30)
+    assert len(items) == 30
     got = {store.get(i.trace_id).query for i in items}
     assert got == {SHORT}  # never a code trace: code is settled
     assert {i.model for i in items} == {"A", "B"}
