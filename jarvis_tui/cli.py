@@ -277,7 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "max tokens) and file the score under that config version "
                          "(jarvis-tui versions A shows it)")  # fmt: skip
     ev.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    ev.set_defaults(func=_cmd_eval)
+    ev.add_argument("--compare", metavar="RUN_ID",
+                    help="measure run RUN_ID's LoRA adapter against its base model on the "
+                         "held-out queries it was never trained on (what the Training "
+                         "pane's E does; answers of up to 64 tokens unless --max-tokens) "
+                         "and keep the comparison as the run folder's eval.json")  # fmt: skip
+    ev.add_argument("--progress", action="store_true",
+                    help='with --compare: a JSON line on stdout as it goes, {"progress": '
+                         '"base" or "adapter", "done": N, "total": M} (the Training pane '
+                         "reads them)")  # fmt: skip
+    # None: 256 tokens, or COMPARE_MAX_TOKENS with --compare (see _cmd_eval_compare)
+    ev.set_defaults(func=_cmd_eval, max_tokens=None)
 
     exp = sub.add_parser(
         "export-best",
@@ -1065,7 +1075,8 @@ def _eval_options(args: argparse.Namespace, *, model: str | None = None):
         backend_url=args.eval_backend, model=model, local=args.local, adapter=args.adapter,
         set_path=args.eval_set, samples=args.samples, scorer=args.scorer,
         judge_url=args.judge_backend, judge_model=args.judge_model,
-        concurrency=args.concurrency, seed=args.eval_seed, max_tokens=args.max_tokens,
+        concurrency=args.concurrency, seed=args.eval_seed,
+        max_tokens=EvalOptions.max_tokens if args.max_tokens is None else args.max_tokens,
     )  # fmt: skip
 
 
@@ -1084,6 +1095,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     )
 
     ws = Workspace(resolve_home(args.eval_home or args.home))
+    if args.compare is not None:
+        return _cmd_eval_compare(args, ws)
+    if args.progress:
+        raise CommandError("--progress goes with --compare RUN_ID")
     opts = _eval_options(args, model=args.eval_model)
     scorer = build_scorer(opts)
     eval_set = build_set(opts, ws)
@@ -1142,6 +1157,70 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         _say(out, f"  every sample: {path}")
     if result.samples and m["errors"] == m["samples"]:
         raise CommandError(_all_failed(m, generator.describe(settings)))
+    return 0
+
+
+def _cmd_eval_compare(args: argparse.Namespace, ws: Workspace) -> int:
+    """``eval --compare RUN_ID``: the run's adapter against its base (the Training pane
+    runs this as its child). SIGTERM / SIGINT stop it between batches: the partial
+    result is printed (``--json``), eval.json is not written, and it exits 1."""
+    import json
+
+    from jarvis_tui.evals.adapters import COMPARE_MAX_TOKENS, compare_run
+
+    given = [flag for flag, value in (
+        ("--backend", args.eval_backend), ("--local", args.local), ("--adapter", args.adapter),
+        ("--set", args.eval_set), ("--model", args.eval_model), ("--agent", args.eval_agent),
+        ("--judge-backend", args.judge_backend), ("--judge-model", args.judge_model),
+    ) if value is not None]  # fmt: skip
+    if given:
+        raise CommandError(f"--compare measures the run's own base and adapter: drop {given[0]}")
+    if args.scorer == "judge":
+        raise CommandError("--compare scores with rouge, f1, exact or contains, not judge")
+    stop = threading.Event()
+    last = [0.0]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and done > 1 and now - last[0] < 0.25:
+            return  # coalesced: about four lines a second
+        last[0] = now
+        if args.progress:
+            line = json.dumps({"progress": stage, "done": done, "total": total})
+            print(line, flush=True)
+
+    with _signals_stop(stop):
+        comparison = compare_run(
+            ws.root, args.compare, samples=args.samples, seed=args.eval_seed,
+            scorer=args.scorer, cancel=stop, progress=progress,
+            max_tokens=COMPARE_MAX_TOKENS if args.max_tokens is None else args.max_tokens,
+        )  # fmt: skip
+    data = comparison.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2), flush=True)
+    if comparison.partial:
+        base, adapter = data["base"].get("samples", 0), data["adapter"].get("samples", 0)
+        of = data["eval_set"].get("samples", "?")
+        raise CommandError(
+            f"evaluation cancelled (base {base}/{of}, adapter {adapter}/{of}): eval.json "
+            "not written"
+        )
+    if not args.json:
+        out = _console()
+        _say(out, f"{args.compare}: {data['verdict']}")
+        for side in ("base", "adapter"):
+            m = data[side]
+            low, high = m["accuracy_ci"]
+            loss = data[f"{side}_eval_loss"]
+            _say(
+                out,
+                f"  {side:<8} score {m['accuracy']:.3f} (95% interval {low:.3f}–{high:.3f}) · "
+                f"eval loss {'–' if loss is None else f'{loss:.3f}'} · latency p50 "
+                f"{m['p50_latency_seconds']:.2f} s · {_sample_counts(m)}",
+            )
+        from jarvis_tui.evals.adapters import EVAL_FILE
+
+        _say(out, f"  kept in {ws.checkpoints_dir / args.compare / EVAL_FILE}")
     return 0
 
 

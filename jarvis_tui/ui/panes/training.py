@@ -13,6 +13,7 @@ line; its whole stderr goes to the app's log.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
@@ -186,6 +187,8 @@ command's flags and LoRATrainingConfig.validate use too."""
 
 TRAIN_COMMAND: tuple[str, ...] = ("-m", "jarvis_tui")
 """What the child runs after ``sys.executable`` (then ``train …``)."""
+EVAL_COMMAND: tuple[str, ...] = ("-m", "jarvis_tui")
+"""What ``E``'s child runs after ``sys.executable`` (then ``eval --compare …``)."""
 TRAIN_NICE = 10
 """The child's scheduling priority below the app's: on a busy machine the screen keeps
 its CPU share (the run's threads, started later, inherit it)."""
@@ -216,6 +219,33 @@ def _phase_line(raw: bytes) -> Optional[str]:
     if isinstance(rec, dict) and len(rec) == 1 and isinstance(rec.get("phase"), str):
         return one_line(rec["phase"], 80)
     return None
+
+
+def _progress_line(raw: bytes) -> Optional[tuple[str, int, int]]:
+    """(stage, done, total) of an ``eval --compare --progress`` stdout line
+    (``{"progress": "base", "done": 12, "total": 82}``), else None."""
+    if not raw.startswith(b'{"progress"'):
+        return None
+    try:
+        rec = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(rec, dict) or set(rec) != {"progress", "done", "total"}:
+        return None
+    stage, done, total = rec["progress"], rec["done"], rec["total"]
+    if not isinstance(stage, str) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (done, total)
+    ):
+        return None
+    return one_line(stage, 20), done, total
+
+
+def _json_object(out: bytes) -> Optional[dict[str, Any]]:
+    """The JSON object a child printed last (its ``--json`` output), or None."""
+    from jarvis_tui.core.safejson import parse
+
+    data, _why = parse(out.strip())
+    return data if isinstance(data, dict) else None
 
 
 def _signal_name(code: int) -> str:
@@ -564,6 +594,9 @@ class TrainingPane(Pane):
         self.evaluating: Optional[str] = None
         """The run whose adapter is being evaluated against its base."""
         self._eval_stop: Optional[threading.Event] = None
+        """Set when the user cancelled the evaluation (the child got its SIGTERM)."""
+        self._eval_proc: Optional[subprocess.Popen[bytes]] = None
+        """The evaluation child (``jarvis-tui eval --compare``) while it runs."""
         self.comparison: Optional[dict[str, Any]] = None
         """The followed run's comparison with its base (its eval.json, or the last one)."""
         self._eval_note: Optional[Text] = None
@@ -1254,8 +1287,12 @@ class TrainingPane(Pane):
         self.post_message(self.RunFinished(dict(summary)))
 
     def action_cancel(self) -> None:
-        if self._eval_stop is not None and self.evaluating is not None:
-            self._eval_stop.set()
+        stop, child = self._eval_stop, self._eval_proc
+        if stop is not None and child is not None and self.evaluating and not stop.is_set():
+            stop.set()
+            # The child stops between batches, prints what it measured, writes nothing.
+            with contextlib.suppress(OSError):
+                child.send_signal(signal.SIGTERM)
             self._status("cancelling the evaluation: the partial result is shown, not saved")
         if self._proc is not None and self.training and not self._cancelled:
             self._cancelled = True
@@ -1286,8 +1323,8 @@ class TrainingPane(Pane):
                 pass
 
     def _children(self) -> list[subprocess.Popen[bytes]]:
-        """This pane's child processes that still run (training)."""
-        return [p for p in (self._proc,) if p is not None and p.poll() is None]
+        """This pane's child processes that still run (training, evaluation)."""
+        return [p for p in (self._proc, self._eval_proc) if p is not None and p.poll() is None]
 
     def hold_quit(self) -> bool:
         """The app is asked to quit (ctrl+q). With a child running: ask it to stop
@@ -1303,9 +1340,9 @@ class TrainingPane(Pane):
             return False
         self._quitting = True
         self.action_cancel()
-        what = "the training run" if self.training else "the evaluation"
-        self.app.notify(f"stopping {what}: finishing the current step and saving … "
-                        "(ctrl+q again: quit now)", title="Quitting",
+        doing = ("the training run: finishing the current step and saving" if self.training
+                 else "the evaluation: nothing is saved")  # fmt: skip
+        self.app.notify(f"stopping {doing} … (ctrl+q again: quit now)", title="Quitting",
                         timeout=QUIT_GRACE_S + 10, markup=False)  # fmt: skip
         self._status()
         self.set_timer(QUIT_GRACE_S, self._quit_overdue)
@@ -1342,6 +1379,15 @@ class TrainingPane(Pane):
 
     def on_unmount(self) -> None:
         """The app quits: a running child stops cleanly, or is killed after a grace period."""
+        evaluation = self._eval_proc
+        if evaluation is not None and evaluation.poll() is None:
+            with contextlib.suppress(OSError):
+                evaluation.send_signal(signal.SIGTERM)  # it ends, writing nothing
+            try:
+                evaluation.wait(timeout=QUIT_GRACE_S)
+            except subprocess.TimeoutExpired:
+                _kill_group(evaluation, signal.SIGKILL)
+                evaluation.wait()
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
@@ -1382,66 +1428,99 @@ class TrainingPane(Pane):
             self._say_compare(Text("✗ this run is still training: evaluate it when it has "
                                    "finished", style="bold red"))  # fmt: skip
             return
-        if run.adapter_path is None:
-            self._say_compare(Text(f"✗ run {one_line(run.run_id, 40)} has no adapter to "
-                                   f"evaluate (status {one_line(run.status, 20)})",
-                                   style="bold red"))  # fmt: skip
-            return
-        model = Path(str(run.model)).expanduser()
-        root = Path(self.session.root)
-        if not any(p.is_dir() for p in (model, root / model, root / "models" / model)):
-            self._say_compare(Text(f"✗ base model {one_line(str(run.model), 60)} is not a local "
-                                   "model folder: the base and the adapter are measured "
-                                   "here, on a model folder", style="bold red"))  # fmt: skip
+        from jarvis_tui.evals.adapters import comparison_problem
+
+        # Said before anything starts (the child would say the same, seconds later).
+        problem = comparison_problem(run, Path(self.session.root))
+        if problem:
+            self._say_compare(Text("✗ " + visible(one_line(problem, 400)), style="bold red"))
             return
         missing = self._check_install()
         if missing:
             self._say_compare(Text(f"✗ cannot evaluate: {', '.join(missing)} not installed · "
                                    f"{INSTALL_TRAIN}", style="bold red"))  # fmt: skip
             return
+        argv = [sys.executable, *EVAL_COMMAND, "eval", "--home", str(self.session.root),
+                "--compare", run.run_id, "--samples", str(self.EVAL_SAMPLES), "--progress",
+                "--json"]  # fmt: skip
+        stderr = tempfile.TemporaryFile()  # owner-only, gone when closed
+        try:
+            # Its own session, as the training child: a ctrl+c in the terminal is the app's.
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                start_new_session=True, close_fds=True,
+            )  # fmt: skip
+        except OSError as exc:
+            stderr.close()
+            self._say_compare(Text(f"✗ cannot start the evaluation: {visible(str(exc))}",
+                                   style="bold red"))  # fmt: skip
+            return
+        with contextlib.suppress(OSError, AttributeError):  # else: at the app's priority
+            os.setpriority(
+                os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + TRAIN_NICE
+            )
         self.evaluating = run.run_id
         self._eval_stop = threading.Event()
+        self._eval_proc = proc
         self.comparison = None
         self.refresh_bindings()
         self._say_compare(Text("evaluating: building the held-out set…", style="bold yellow"))
         self._status("evaluating against the base model")
-        self._evaluate(run, self._eval_stop)
+        log = getattr(self.app, "error_log", None)
+        self._evaluate(proc, stderr, Path(run.path), " ".join(argv[1:]), self._eval_stop, log)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="training.eval",
+    @work(thread=True, exit_on_error=False, group="training.eval",
           description="evaluate adapter vs base")  # fmt: skip
-    def _evaluate(self, run: Any, stop: threading.Event) -> None:
-        from jarvis_tui.evals.adapters import compare_adapter
-        from jarvis_tui.evals.heldout import read_split
-        from jarvis_tui.evals.sets import build_eval_set
-        from jarvis_tui.evals.setup import EvalOptions, build_scorer
-
-        opts = EvalOptions(samples=self.EVAL_SAMPLES, scorer="rouge")
-        last = [0.0]
-
-        def progress(stage: str, done: int, total: int) -> None:
-            now = time.monotonic()
-            if done < total and done > 1 and now - last[0] < 0.25:
-                return  # coalesced: about four updates a second
-            last[0] = now
-            self.post_message(self.EvalProgress(run.run_id, stage, done, total))
-
+    def _evaluate(self, proc: subprocess.Popen[bytes], err: Any, run_path: Path, command: str,
+                  cancelled: threading.Event, log: Any) -> None:  # fmt: skip
+        """Follow the evaluation child (``jarvis-tui eval --compare``): its progress lines
+        become EvalProgress; at its end, the run folder's eval.json (or, cancelled, the
+        partial comparison it printed) becomes EvalDone, else why it failed (its last
+        stderr line). *cancelled* is set when the user asked it to stop."""
+        run_id = run_path.name
         try:
-            # The split the run was trained with (split.json), so no sample was trained on.
-            eval_set = build_eval_set(
-                self.store, samples=opts.samples, seed=opts.seed,
-                min_quality=opts.min_quality, split=read_split(run.path),
-            )  # fmt: skip
-            result = compare_adapter(
-                run, eval_set, build_scorer(opts), workspace=self.session.root,
-                cancel=stop, progress=progress,
-            )  # fmt: skip
-        except ValueError as exc:  # GeneratorError, EvalSetError: a sentence for the user
-            self.post_message(self.EvalDone(run.run_id, None, str(exc)))
-            return
+            comparison, problem = self._eval_outcome(proc, err, run_path, command, cancelled, log)
         except Exception as exc:  # said in place; the log has the traceback
-            self.post_message(self.EvalDone(run.run_id, None, f"{type(exc).__name__}: {exc}"))
+            self.post_message(self.EvalDone(run_id, None, f"{type(exc).__name__}: {exc}"))
             raise
-        self.post_message(self.EvalDone(run.run_id, result.to_dict(), ""))
+        self.post_message(self.EvalDone(run_id, comparison, problem))
+
+    def _eval_outcome(self, proc: subprocess.Popen[bytes], err: Any, run_path: Path,
+                      command: str, cancelled: threading.Event,
+                      log: Any) -> tuple[Optional[dict[str, Any]], str]:  # fmt: skip
+        """(the comparison, or None and why) once the evaluation child has ended."""
+        from jarvis_tui.evals.adapters import load_comparison
+
+        assert proc.stdout is not None
+        out: list[bytes] = []  # the --json comparison, after the progress lines
+        for raw in proc.stdout:
+            step = _progress_line(raw)
+            if step is None:
+                out.append(raw)
+            else:
+                self.post_message(self.EvalProgress(run_path.name, *step))
+        code = proc.wait()
+        with err:  # the temporary file the child wrote its stderr to
+            err.seek(0)
+            stderr = err.read().decode("utf-8", "replace")
+        printed = _json_object(b"".join(out))
+        if code == 0:
+            kept = load_comparison(run_path)  # what it wrote is what anyone will see
+            if kept is not None:
+                return kept, ""
+            problem = f"the evaluation wrote no readable {run_path.name}/eval.json"
+        elif cancelled.is_set() and printed is not None and printed.get("partial"):
+            return printed, ""
+        elif cancelled.is_set():  # stopped while it was still starting
+            return None, "evaluation cancelled before anything was measured: nothing saved"
+        else:
+            problem = child_outcome(code, b"", stderr, cancelled=False)["message"]
+            problem = problem.replace("the training process", "the evaluation process")
+        if log is not None:
+            tail = "\n".join(stderr.splitlines()[-200:])
+            log.record("adapter evaluation", TrainingProcessFailed(
+                f"{command}\nexit status {code}; its stderr:\n{tail}"))  # fmt: skip
+        return None, problem
 
     @on(EvalProgress)
     def _eval_progress(self, msg: TrainingPane.EvalProgress) -> None:
@@ -1459,6 +1538,10 @@ class TrainingPane(Pane):
     def _eval_done(self, msg: TrainingPane.EvalDone) -> None:
         self.evaluating = None
         self._eval_stop = None
+        self._eval_proc = None
+        if self._quitting:
+            self._quit_when_done()
+            return
         self.refresh_bindings()
         if msg.run_id != self.followed:  # the user moved on: show what that run has
             followed = self._run(self.followed) if self.followed else None
