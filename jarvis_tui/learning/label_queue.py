@@ -282,7 +282,10 @@ def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
                             else "cannot be separated with the traces left"
                         )
                         line = f"{qc}: {rec.best} and {rec.runner_up} {why} ({means})"
-                        short = f"{qc}: {why}"
+                        short = f"{qc}: " + (
+                            "too close to separate" if sep is None
+                            else "too few traces left to separate"
+                        )  # fmt: skip
                     else:
                         k_best, k_run = fit
                         estimate = floor_total + k_best + k_run

@@ -470,9 +470,14 @@ class TracesPane(Pane):
         """The labelling queue's next traces (rows in queue order) and its status line."""
 
         def __init__(self, token: int, rows: list[TraceRow], why: dict[str, str], line: str,
-                     judge: Optional[dict[str, float]]) -> None:  # fmt: skip
+                     judge: Optional[dict[str, float]], short: str = "",
+                     time_order: bool = False) -> None:  # fmt: skip
             super().__init__()
             self.token, self.rows, self.why, self.line, self.judge = token, rows, why, line, judge
+            self.short = short
+            """The line in fewer words (the class and the count first), for a narrow bar."""
+            self.time_order = time_order
+            """Nothing can change a decision: the rows are the filter's unlabelled traces."""
 
     class JudgeProgress(Message):
         def __init__(self, done: int, total: int, errors: int, final: Any = None,
@@ -529,6 +534,8 @@ class TracesPane(Pane):
         """(query class, model) the queue is narrowed to (the Routing pane's cell)."""
         self._queue_why: dict[str, str] = {}
         self._queue_line = ""
+        self._queue_short = ""
+        self._queue_time_order = False
         self._judge_cancel: Optional[threading.Event] = None
         self._judge_line = ""
         """The judge run's progress (or its last result) for the status line."""
@@ -889,7 +896,8 @@ class TracesPane(Pane):
             segs.append((0, "search: enter applies, escape leaves", "bold", False))
         if self.queue_mode:
             segs.append((0, "queue order (Q)", "bold reverse", False))
-            segs.append((1, f"{len(self._rows):,} queued", "bold", False))
+            count = "unlabelled, time order" if self._queue_time_order else "queued"
+            segs.append((1, f"{len(self._rows):,} {count}", "bold", False))
         elif self._rows:
             first = self._offset + int(table.scroll_y) + 1
             header = table.header_height if table.show_header else 0
@@ -900,7 +908,10 @@ class TracesPane(Pane):
             segs.append((0, f"0 of {self._total:,} rows", "bold", False))
         if self._fts_note:  # what the store made of the search: right after the count
             segs.append((2, f"search: {one_line(self._fts_note, 80)}", "yellow", False))
-        segs.append((1, f"labelled {self._labelled:,} of {self._total:,}", "", False))
+        # in queue order every row is unlabelled: how far the queue is from settling
+        # (below) comes before the count
+        segs.append((2 if self.queue_mode else 1, f"labelled {self._labelled:,} of {self._total:,}",
+                     "", False))  # fmt: skip
         if not self.filter.is_empty():
             # glued to the count it qualifies (a leading space: no " · " before it)
             segs.append((6, f" (filtered; {self._store_total:,} in store)", "dim", False))
@@ -922,9 +933,9 @@ class TracesPane(Pane):
         if self._judge_line:  # progress, or the last result until the next key
             segs.append((1, one_line(self._judge_line, 160), "bold magenta", True))
         if self.queue_mode:
-            # How far the queue is from settling is the queue's key state: it comes
-            # right after the counts (cut with "…" to the room left), why this trace
-            # is next after it.
+            # How far the queue is from settling is the queue's key state: right after
+            # the counts, whole if it fits, else in fewer words, else cut with "…"; why
+            # this trace is next where there is room.
             if self._queue_line:
                 segs.append((1, one_line(self._queue_line, 200), "bold", True))
             why = self._queue_why.get(self._current_id() or "")
@@ -934,17 +945,30 @@ class TracesPane(Pane):
         while self._label_times and now - self._label_times[0] > 60:
             self._label_times.popleft()
         segs.append((7, f"{plural(len(self._label_times), 'label')}/min", "", False))
-        status.update(self._fit_segments(segs, status.size.width or self.size.width or 120))
+        # the content width: the bar's padding would crop the "…" of a cut segment
+        width = status.content_size.width or self.size.width or 120
+        shorter = {one_line(self._queue_line, 200): self._queue_short}
+        status.update(self._fit_segments(segs, width, shorter))
 
     @staticmethod
-    def _fit_segments(segs: list[tuple[int, str, str, bool]], width: int) -> Text:
+    def _fit_segments(
+        segs: list[tuple[int, str, str, bool]], width: int, shorter: Optional[dict[str, str]] = None
+    ) -> Text:
+        """*shorter*: a segment's text → the same in fewer words. Such a segment is placed
+        in fewer words first (so the state words, priorities 0–2, still fit) and gets its
+        whole text back if the room left after them allows."""
         sep = " · "
         shown: dict[int, str] = {}
         used = 0
-        for i in sorted(range(len(segs)), key=lambda i: segs[i][0]):
+
+        def place(i: int) -> None:
+            nonlocal used
             _prio, text, _style, cuttable = segs[i]
             extra = len(sep) if shown and not text.startswith(" ") else 0
             room = width - used - extra
+            short = (shorter or {}).get(text) if cuttable else None
+            if short and cell_len(short) < cell_len(text):
+                text = short  # the whole text comes back below if there is room
             if cell_len(text) <= room:
                 shown[i] = text
             elif cuttable and room >= 12:
@@ -952,8 +976,18 @@ class TracesPane(Pane):
                 cut.truncate(room, overflow="ellipsis")
                 shown[i] = cut.plain
             else:
-                continue
+                return
             used += extra + cell_len(shown[i])
+
+        order = sorted(range(len(segs)), key=lambda i: segs[i][0])
+        for i in (i for i in order if segs[i][0] <= 2):
+            place(i)
+        for i in list(shown):  # after the state words: whole texts where they fit
+            grow = cell_len(segs[i][1]) - cell_len(shown[i])
+            if 0 < grow <= width - used:
+                shown[i], used = segs[i][1], used + grow
+        for i in (i for i in order if segs[i][0] > 2):
+            place(i)
         out = Text(no_wrap=True, overflow="ellipsis")
         for i in sorted(shown):
             if len(out) and not shown[i].startswith(" "):
@@ -1542,18 +1576,19 @@ class TracesPane(Pane):
                                  t.model, t.outcome, t.feedback, t.total_latency_seconds,
                                  t.total_tokens, one_line(t.query, 160)))  # fmt: skip
             why[t.trace_id] = item.why
-        line = status.line
+        line, short, time_order = status.line, status.short, not rows
         if not rows:
             # Nothing here can change a decision: the filter's unlabelled traces, in time
             # order, so a drill-down still lands on something to label.
             page = self.store.page(replace(flt, labelled=False), limit=evidence.QUEUE_ROWS)
             rows = page.rows
-            line = f"no label here can change a routing decision ({line}); time order"
+            line = f"no label here can change a routing decision ({line})"
+            short = "no label here can change a routing decision"
         judge = None
         if self.query_one(TraceTable).judge is not None:
             judge = evidence.judge_scores(self.store, [r.trace_id for r in rows])
         if not get_current_worker().is_cancelled:
-            self.post_message(self.QueueLoaded(token, rows, why, line, judge))
+            self.post_message(self.QueueLoaded(token, rows, why, line, judge, short, time_order))
 
     @on(QueueLoaded)
     def _queue_loaded(self, msg: TracesPane.QueueLoaded) -> None:
@@ -1562,6 +1597,7 @@ class TracesPane(Pane):
         self._loading = False
         self._fts_note = ""
         self._queue_why, self._queue_line = msg.why, msg.line
+        self._queue_short, self._queue_time_order = msg.short, msg.time_order
         table = self.query_one(TraceTable)
         if msg.judge and table.judge is not None:
             table.judge.update(msg.judge)
