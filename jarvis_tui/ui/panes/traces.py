@@ -757,7 +757,17 @@ class TracesPane(Pane):
     def _set_facets(self, facets: dict[str, list[str]]) -> None:
         for sel_id, name in (("#f-agent", "agent"), ("#f-model", "model")):
             sel = self.query_one(sel_id, Select)
-            sel.set_options((one_line(v, 30), v) for v in facets[name + "s"])
+            # The filter stays what it was (set_options clears the pick, which would
+            # drop it from the filter on `r`): its value stays listed and picked, even
+            # one the store no longer has (a drill-down's, or every such trace deleted).
+            keep = getattr(self.filter, name)
+            values = list(facets[name + "s"])
+            if keep is not None and keep not in values:
+                values.append(keep)
+            with self.prevent(Select.Changed):
+                sel.set_options((one_line(v, 30), v) for v in values)
+                if keep is not None:
+                    sel.value = keep
             sel.prompt = name
         table = self.query_one(TraceTable)
         table.name_widths = {
