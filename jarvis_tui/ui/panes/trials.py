@@ -591,9 +591,10 @@ class TrialsPane(Pane):
             opts = None
             if evaluate != "replay":  # what M measures with: the environment, else tiny
                 opts, _origin = measure_options([], {}, workspace)
+            # The workspace session's store (it closes it), opened once the run can start.
             session = open_session(workspace, max_trials=max_trials, patience=patience,
-                                   trace_store=trace_store, evaluate=evaluate,
-                                   eval_options=opts)  # fmt: skip
+                                   trace_store=trace_store, evaluate=evaluate, eval_options=opts,
+                                   store=lambda: workspace.optimization_store(create=True))  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             self.post_message(self.RunEnded("", "failed", " ".join(str(exc).split())))
             return
@@ -1040,7 +1041,8 @@ class TrialsPane(Pane):
 
         try:
             result = measure_trial(workspace, run_id, trial_id, opts, trace_store=trace_store,
-                                   cancel=cancel, progress=progress)  # fmt: skip
+                                   cancel=cancel, progress=progress,
+                                   store=workspace.optimization_store(create=True))  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - one line for the user, never a traceback
             self.post_message(self.Measured(trial_id, run_id, error=" ".join(str(exc).split())))
             return
