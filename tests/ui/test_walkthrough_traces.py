@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.widgets import Select, Static
 
+from jarvis_tui.demo import build_demo
+from jarvis_tui.learning.label_queue import LabelQueue
+from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.traces import TracesPane
 from jarvis_tui.ui.testing import settle
@@ -54,3 +59,44 @@ async def test_refresh_keeps_the_agent_and_model_filters(workspace: Path) -> Non
             assert {r.trace_id for r in pane.rows} == rows
             assert pane.query_one("#f-agent", Select).value == "simple"
             assert pane.query_one("#f-model", Select).value == "llama3.1:8b"
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("wdemo") / "ws", traces=1500, seed=5)
+
+
+@pytest.fixture
+def home(demo_home: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "ws"
+    shutil.copytree(demo_home, dest)
+    return dest
+
+
+async def test_a_cells_queue_shows_only_unlabelled_traces_and_counts_them(home: Path) -> None:
+    """Finding 2: Routing's enter on a cell opens 'unlabelled · model … · class …'; the
+    rows are unlabelled by the same rule as the filter and the count (no score and no
+    outcome), so a trace marked ✓ without a score is not offered."""
+    store = TraceStore(home / "traces.db")
+    try:
+        item = LabelQueue(store).next(1)[0]
+        cell = LabelQueue(store, query_class=item.query_class, model=item.model)
+        marked = [i.trace_id for i in cell.next(5)]
+        for tid in marked:  # the cell's first five: an outcome, no score
+            store.set_label(tid, outcome="success")
+        flt = TraceFilter(model=item.model, query_class=item.query_class, labelled=False)
+        unlabelled, _ = store.count_filtered(flt)
+    finally:
+        store.close()
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.show_queue(item.query_class, item.model)
+        await settle(app, pilot)
+        assert "queue order (Q)" in status(app)
+        assert f"labelled 0 of {unlabelled:,}" in status(app)
+        assert pane.rows and not {r.trace_id for r in pane.rows} & set(marked)
+        assert all(r.feedback is None and r.outcome is None for r in pane.rows)
+        table = screen_text(app).split("Query", 1)[1].split("queue order", 1)[0]
+        assert "✓" not in table and "✗" not in table
