@@ -329,6 +329,33 @@ async def test_E_shows_progress_and_x_cancels_keeping_nothing_on_disk(
     assert not (run_dir / "eval.json").exists()
 
 
+async def test_ctrl_q_during_an_evaluation_stops_the_child_then_quits(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+    from jarvis_tui.ui.panes import training
+
+    tiny = ensure_tiny_lm(home / "models")
+    run_dir = fake_run(home, "r1", model=str(tiny), adapter_base=str(tiny))
+    monkeypatch.setattr(training, "EVAL_COMMAND", (FAKE_EVAL,))
+    monkeypatch.setattr(training, "QUIT_GRACE_S", 600.0)  # no kill: only its SIGTERM ends it
+    app = JarvisApp(home)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        pane = await open_training(app, pilot)
+        await pilot.press("E")
+        n = len(held_out_queries(home))
+        await wait_until(
+            pilot, lambda: f"base {n - 1}/{n}" in shown(pane.query_one("#training-compare", Static)),
+            what="the child's progress line",
+        )  # fmt: skip
+        await pilot.press("ctrl+q")
+        # the child stops at once (what it measured is dropped): the app ends by itself
+        await wait_until(pilot, lambda: app.return_code is not None, what="the app to end")
+    assert any("stopping the evaluation: nothing is saved" in n for n in notices), notices
+    assert not (run_dir / "eval.json").exists()
+
+
 def test_jarvis_tui_train_never_trains_on_a_held_out_query(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,10 @@ app never imports torch, transformers or peft for a run. ``x`` cancels through t
 run folder (its ``cancel`` file) and the child's stdin (closed: the child stops at
 the next step and saves the adapter); quitting the app does the same, then
 terminates what is left. A child that dies is shown as failed with its last stderr
-line; its whole stderr goes to the app's log.
+line; its whole stderr goes to the app's log. ``E`` (the adapter against its base)
+is a child too, ``jarvis-tui eval --compare RUN_ID --progress --json``: its progress
+lines are shown as they come, ``x`` sends it SIGTERM (it prints the partial result
+and writes nothing), and at its end the run folder's eval.json is shown.
 """
 
 from __future__ import annotations
