@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,7 @@ def test_a_signal_stops_it_printing_the_partial_result_and_keeping_nothing(
         ("a path, not a run id", "no run '../r1' in "),
         ("no adapter", "run r1 has no adapter to evaluate (status completed)"),
         ("not a folder", "base model org/some-hub-model is not a local model folder"),
+        ("still training", "run r1 is still training: evaluate it when it has finished"),
         ("train extra missing", "evaluating an adapter needs the train extra (peft not installed)"),
         ("another flag", "--compare measures the run's own base and adapter: drop --backend"),
         ("progress alone", "--progress goes with --compare RUN_ID"),
@@ -172,6 +174,11 @@ def test_compare_refuses_in_one_line(
         make_run(home, "r1", model=str(tiny), adapter_base=None)
     elif case == "not a folder":
         make_run(home, "r1", model="org/some-hub-model", adapter_base="org/some-hub-model")
+    elif case == "still training":  # its writer's heartbeat is fresh
+        run = make_run(home, "r1", model=str(tiny), adapter_base=str(tiny))
+        info = json.loads((run / "run.json").read_text())
+        (run / "run.json").write_text(json.dumps({**info, "status": "running",
+                                                  "updated": time.time()}))  # fmt: skip
     elif case == "train extra missing":
         make_run(home, "r1", model=str(tiny), adapter_base=str(tiny))
         monkeypatch.setitem(sys.modules, "peft", None)  # as if not installed
