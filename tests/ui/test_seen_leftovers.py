@@ -55,3 +55,33 @@ async def test_queue_line_keeps_the_class_and_the_count(home: Path, size) -> Non
         last = row.split(" · ")[-1]
         if size[0] == 150:  # the "next:" reason takes the room left, cut with "…"
             assert last.startswith("next: ") and last.endswith("…")
+
+
+async def test_filter_bar_keys_type_into_the_field_and_the_footer_says_so(home: Path) -> None:
+    """In the filter bar (mode EDIT) the label keys neither label the trace nor show in
+    the footer; a letter picks in the list instead (it used to score the trace)."""
+    from jarvis_tui.ui.panes.traces import TracesPane
+    from jarvis_tui.ui.widgets.footer import KeyFooter
+
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        footer = app.query_one(KeyFooter)
+        assert {"score(0.5)", "outcome('success')"} <= set(footer.shown_actions)  # NAV
+        first = pane.rows[0]
+        await pilot.press("F")
+        await settle(app, pilot)
+        assert app.input_mode() == "EDIT"
+        shown = footer.shown_actions
+        assert not [a for a in shown if a.startswith(("score", "outcome", "undo", "note"))]
+        assert "EDIT" in _row(app, "EDIT")
+        await pilot.press("7", "y", "escape", "escape")
+        await settle(app, pilot)
+        assert app.input_mode() == "NAV"
+    store = TraceStore(home / "traces.db")
+    try:
+        now = store.get(first.trace_id)
+        assert (now.feedback, now.outcome) == (first.feedback, first.outcome)
+    finally:
+        store.close()

@@ -49,6 +49,7 @@ from jarvis_tui.ui.screens.trace_screens import (
 )
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.focus import focus_now
+from jarvis_tui.ui.widgets.typing_select import TypingSelect
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -548,19 +549,19 @@ class TracesPane(Pane):
                 placeholder='/ search: words "phrase" pre* -not a OR b', id="search",
             )  # fmt: skip
             yield Static(Text("F filters", style="dim"), id="filter-summary")
-        with Horizontal(id="filter-bar"):
-            yield Select([], prompt="counting…", id="f-agent")  # until the facets come
-            yield Select([], prompt="counting…", id="f-model")
-            yield Select([(c, c) for c in QUERY_CLASSES], prompt="class", id="f-class")
-            yield Select(
+        with Horizontal(id="filter-bar"):  # letters type into a field (issue 10)
+            yield TypingSelect([], prompt="counting…", id="f-agent")  # until the facets come
+            yield TypingSelect([], prompt="counting…", id="f-model")
+            yield TypingSelect([(c, c) for c in QUERY_CLASSES], prompt="class", id="f-class")
+            yield TypingSelect(
                 [("success", "success"), ("failure", "failure"), ("unknown", "unknown")],
                 prompt="outcome", id="f-outcome",
             )  # fmt: skip
-            yield Select(
+            yield TypingSelect(
                 [("unlabelled", "unlabelled"), ("labelled", "labelled")],
                 prompt="labels", id="f-labelled",
             )  # fmt: skip
-            yield Select(
+            yield TypingSelect(
                 [(label, str(secs)) for label, secs in TIME_RANGES],
                 prompt="time", id="f-time",
             )  # fmt: skip
