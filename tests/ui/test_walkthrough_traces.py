@@ -15,7 +15,7 @@ from jarvis_tui.learning.label_queue import LabelQueue
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.traces import TracesPane
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.testing import record_notices, settle
 
 
 def status(app: JarvisApp) -> str:
@@ -100,3 +100,32 @@ async def test_a_cells_queue_shows_only_unlabelled_traces_and_counts_them(home: 
         assert all(r.feedback is None and r.outcome is None for r in pane.rows)
         table = screen_text(app).split("Query", 1)[1].split("queue order", 1)[0]
         assert "✓" not in table and "✗" not in table
+
+
+async def test_backspace_on_an_unlabelled_trace_clears_nothing(workspace: Path) -> None:
+    """Finding 12: backspace with nothing to clear says so; it is no label (labels/min),
+    no undo step (the next u undoes the = before it) and no history row."""
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.query_one("#f-labelled", Select).value = "unlabelled"
+        await settle(app, pilot)
+        first, second = pane.rows[0].trace_id, pane.rows[1].trace_id
+        notices = record_notices(app)
+        await pilot.press("equals_sign")  # first → 1.0, the cursor moves to the second
+        await settle(app, pilot)
+        assert pane.current_trace_id == second
+        await pilot.press("backspace")
+        await settle(app, pilot)
+        assert any("nothing to clear" in n for n in notices)
+        assert "1 label/min" in status(app)
+        await pilot.press("u")  # undoes the = on the first
+        await settle(app, pilot)
+        assert pane.rows[0].feedback is None
+    store = TraceStore(workspace / "traces.db")
+    try:
+        assert store.get(first).feedback is None
+        assert store.label_history(second) == []
+    finally:
+        store.close()

@@ -1343,11 +1343,20 @@ class TracesPane(Pane):
         else:  # the full view's trace, no longer in the table (queue order)
             assert view is not None
             old_fb, old_outcome = view.trace.feedback, view.trace.outcome
+        new_fb = fields.get("feedback", old_fb)
+        new_outcome = fields.get("outcome", old_outcome)
+        if (new_fb, new_outcome) == (old_fb, old_outcome):
+            # Nothing changes: no write, no undo step, no label in labels/min (issue
+            # 10: backspace on an unlabelled trace used up an undo step). The same
+            # score again still moves on, as a label would.
+            if "feedback" in fields and new_fb is None and "outcome" in fields:
+                self.app.notify("nothing to clear: no score and no outcome", timeout=2)
+            elif advance and self.auto_advance and "feedback" in fields and idx is not None:
+                self._advance_from(idx)
+            return
         self._undo.append((trace_id, old_fb, old_outcome))
         if len(self._undo) == 1:
             self.refresh_bindings()
-        new_fb = fields.get("feedback", old_fb)
-        new_outcome = fields.get("outcome", old_outcome)
         if idx is not None:
             # optimistic; reverted if the write fails
             self._apply_row(replace(self._rows[idx], feedback=new_fb, outcome=new_outcome))
