@@ -70,54 +70,6 @@ def test_training_pairs_skip_every_held_out_query() -> None:
     assert len(few) == 5 and not any(split.is_held_out(p["input"]) for p in few)
 
 
-async def test_train_then_E_compares_with_the_base_and_keeps_eval_json(home: Path) -> None:
-    # The pane runs jarvis-tui train (a child process): which pairs that command trains
-    # on is tested below (test_jarvis_tui_train_never_trains_on_a_held_out_query).
-    held = held_out_queries(home)
-    assert held, "the fixture has held-out queries"
-    app = JarvisApp(home)
-    async with app.run_test(size=(120, 40)) as pilot:
-        pane = await open_training(app, pilot)
-        data = shown(pane.query_one("#training-data", Static))
-        # every pair mined (the count Routing and `jarvis-tui learn` say), then the split
-        assert (f"120 SFT pairs ({120 - len(held)} to train · {len(held)} held out, never "
-                "trained on)") in data  # fmt: skip
-        # what the pairs are, in the Traces pane's words (every trace is labelled 0.9)
-        assert "trained on): traces scored ≥ 0.70 of 120 labelled" in data
-        set_form(pane, max_pairs="500", num_epochs="1", batch_size="8", max_seq_length="64",
-                 eval_fraction="0")  # fmt: skip
-        await pilot.press("s")
-        await settle(app, pilot, rounds=6)
-        assert not pane.training
-        (run_dir,) = sorted((home / "checkpoints").iterdir())
-        info = json.loads((run_dir / "run.json").read_text())
-        assert info["status"] == "completed" and info["data"]["pairs"] == 120 - len(held)
-        assert read_split(run_dir) == EvalSplit()
-        assert json.loads((run_dir / SPLIT_FILE).read_text())["held_out_pairs"] == len(held)
-        assert (run_dir / SPLIT_FILE).stat().st_mode & 0o777 == 0o600
-
-        await pilot.press("E")
-        await pilot.pause()
-        # progress, or (on a fast machine) already the result: never the old empty box
-        first = shown(pane.query_one("#training-compare", Static))
-        assert "evaluating" in first or "+ adapter" in first, first
-        await settle(app, pilot, rounds=4)
-        box = shown(pane.query_one("#training-compare", Static))
-        for word in ("base", "+ adapter", "eval loss", "score", "latency p50", "±"):
-            assert word in box, (word, box)
-        verdicts = ("adapter better", "adapter worse", "no clear difference", "no score to compare")
-        assert any(v in box for v in verdicts)  # the untrained tiny base may answer blanks
-        saved = json.loads((run_dir / "eval.json").read_text())
-        assert saved["eval_set"]["samples"] == len(held)
-        assert saved["base"]["samples"] == saved["adapter"]["samples"] == len(held)
-    # selected again later (a new app): the comparison is read back from the run folder
-    app = JarvisApp(home)
-    async with app.run_test(size=(120, 40)) as pilot:
-        pane = await open_training(app, pilot)
-        box = shown(pane.query_one("#training-compare", Static))
-        assert "+ adapter" in box and saved["verdict"][:20] in box
-
-
 HEADLESS_TRAIN_THEN_E = """
 import asyncio, io, json, sys
 from pathlib import Path
@@ -127,50 +79,88 @@ from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.training import TrainingPane
 from jarvis_tui.ui.testing import settle
 
+def shown(widget):
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
 async def main(home):
+    seen = {}
     app = JarvisApp(Path(home))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("L")
         await settle(app, pilot)
         pane = app.query_one(TrainingPane)
+        seen["data"] = shown(pane.query_one("#training-data", Static))
         for key, value in (("max_pairs", "500"), ("num_epochs", "1"), ("batch_size", "8"),
                            ("max_seq_length", "64"), ("eval_fraction", "0")):
             pane.query_one("#f-" + key, Input).value = value
         await pilot.press("s")
         await settle(app, pilot, rounds=6)
+        seen["training"] = pane.training
         await pilot.press("E")
+        await pilot.pause()
+        seen["first"] = shown(pane.query_one("#training-compare", Static))
         await settle(app, pilot, rounds=4)
-        console = Console(width=200, record=True, file=io.StringIO())
-        console.print(pane.query_one("#training-compare", Static).content)
-        box = console.export_text()
-    heavy = sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules)
-    print(json.dumps({"box": box, "heavy": heavy}))
+        seen["box"] = shown(pane.query_one("#training-compare", Static))
+    seen["heavy"] = sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules)
+    print(json.dumps(seen))
 
 asyncio.run(main(sys.argv[1]))
 """
-"""A full training run (s) then its evaluation (E) from the pane, in a fresh interpreter."""
+"""A full training run (s), then E, from the pane, in a fresh interpreter: prints what
+the screen showed and which of torch, transformers and peft the app process imported."""
 
 
-def test_a_training_run_and_its_evaluation_from_the_pane_never_import_torch_in_the_app(
+async def test_train_then_E_compares_with_the_base_keeps_eval_json_and_never_imports_torch(
     home: Path,
 ) -> None:
-    # This process has torch loaded (other tests): the app runs in a fresh one.
+    # The pane runs jarvis-tui train and jarvis-tui eval --compare (child processes):
+    # which pairs train trains on is tested below
+    # (test_jarvis_tui_train_never_trains_on_a_held_out_query). This process has torch
+    # loaded (other tests), so the app runs in a fresh one.
     import subprocess
     import sys
 
+    held = held_out_queries(home)
+    assert held, "the fixture has held-out queries"
     done = subprocess.run(
         [sys.executable, "-c", HEADLESS_TRAIN_THEN_E, str(home)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
+    # every pair mined (the count Routing and `jarvis-tui learn` say), then the split
+    assert (f"120 SFT pairs ({120 - len(held)} to train · {len(held)} held out, never "
+            "trained on)") in seen["data"]  # fmt: skip
+    # what the pairs are, in the Traces pane's words (every trace is labelled 0.9)
+    assert "trained on): traces scored ≥ 0.70 of 120 labelled" in seen["data"]
+    assert not seen["training"]
     (run_dir,) = sorted((home / "checkpoints").iterdir())
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["status"] == "completed" and info["data"]["pairs"] == 120 - len(held)
+    assert read_split(run_dir) == EvalSplit()
+    assert json.loads((run_dir / SPLIT_FILE).read_text())["held_out_pairs"] == len(held)
+    assert (run_dir / SPLIT_FILE).stat().st_mode & 0o777 == 0o600
+    # progress, or (on a fast machine) already the result: never the old empty box
+    assert "evaluating" in seen["first"] or "+ adapter" in seen["first"], seen["first"]
+    box = seen["box"]
+    for word in ("base", "+ adapter", "eval loss", "score", "latency p50", "±"):
+        assert word in box, (word, box)
+    verdicts = ("adapter better", "adapter worse", "no clear difference", "no score to compare")
+    assert any(v in box for v in verdicts)  # the untrained tiny base may answer blanks
     saved = json.loads((run_dir / "eval.json").read_text())
-    # both children did their work: the comparison is shown, and kept
-    assert "+ adapter" in seen["box"] and saved["verdict"][:20] in seen["box"], seen["box"]
-    assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
+    assert saved["eval_set"]["samples"] == len(held)
+    assert saved["base"]["samples"] == saved["adapter"]["samples"] == len(held)
+    assert (run_dir / "eval.json").stat().st_mode & 0o777 == 0o600
     assert seen["heavy"] == []  # the UI process never imported torch, transformers or peft
+    # selected again later (a new app): the comparison is read back from the run folder
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        box = shown(pane.query_one("#training-compare", Static))
+        assert "+ adapter" in box and saved["verdict"][:20] in box
 
 
 def fake_run(home: Path, run_id: str, *, model: str, adapter_base: str | None = None) -> Path:
