@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import sqlite3
 import sys
 import threading
@@ -111,10 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         "dir",
         nargs="?",
         type=Path,
-        default=DEFAULT_DEMO_DIR,
+        default=None,
         metavar="DIR",
-        help=f"where to build it (default: ./{DEFAULT_DEMO_DIR})",
+        help=f"where to build it (default: --home DIR if given, else ./{DEFAULT_DEMO_DIR})",
     )
+    demo.add_argument("--home", dest="demo_home", metavar="DIR",
+                      help="where to build it (the same as DIR)")  # fmt: skip
     demo.add_argument(
         "--traces",
         type=positive_int,
@@ -469,7 +472,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from jarvis_tui.demo import build_demo
 
     console = _console(stderr=True)
-    ws = Workspace(resolve_home(args.dir))
+    ws = Workspace(resolve_home(_demo_dir(args)))
     if ws.root.exists() and not ws.root.is_dir():
         raise CommandError(f"{ws.root} exists and is not a directory")
     if ws.traces_db.exists() and not args.force:
@@ -487,9 +490,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"({size / 1e6:,.1f} MB, {duration(time.perf_counter() - started)}).",
         )
     if args.no_open:
-        _say(console, f"Open it with: {PROG} --home {ws.root}")
+        _say(console, f"Open it with: {PROG} --home {shlex.quote(str(ws.root.absolute()))}")
         return 0
     return _open_app(ws.root)
+
+
+def _demo_dir(args: argparse.Namespace) -> Path:
+    """Where ``demo`` builds: DIR, or its --home, or the global --home, else ./jarvis-demo.
+
+    Only a --home typed on the command line counts, not $JARVIS_TUI_HOME: the demo is
+    never built over the workspace the app opens by default.
+    """
+    given = [Path(d) for d in (args.dir, args.demo_home, args.home) if d is not None]
+    if len({os.path.abspath(d.expanduser()) for d in given[:2]}) > 1:
+        raise CommandError(f"two folders to build the demo in: {given[0]} and {given[1]}")
+    return given[0] if given else DEFAULT_DEMO_DIR
 
 
 def _cmd_learn(args: argparse.Namespace) -> int:
@@ -499,8 +514,7 @@ def _cmd_learn(args: argparse.Namespace) -> int:
     from jarvis_tui.traces import TraceStore
 
     ws = Workspace(resolve_home(args.learn_home or args.home))
-    if not ws.traces_db.is_file():
-        raise CommandError(f"no trace store at {ws.traces_db}")
+    _require_traces(ws)
     console = _console(stderr=True)
     store = TraceStore(ws.traces_db)
     try:
@@ -608,8 +622,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     values = _lora_values(args)
     ws = Workspace(resolve_home(args.train_home or args.home))
-    if not ws.traces_db.is_file():
-        raise CommandError(f"no trace store at {ws.traces_db}")
+    _require_traces(ws)
 
     def phase(words: str) -> None:
         if args.phases:  # the Training pane reads these lines (see --phases)
@@ -802,6 +815,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     from jarvis_tui.learning.optimize.types import ObjectiveBound
 
     ws = Workspace(resolve_home(args.opt_home or args.home))
+    if os.path.lexists(ws.traces_db):  # there but not a file: say what it is
+        _require_traces(ws)
     bounds = [ObjectiveBound.parse(b) for b in args.bound]
     if args.model and not args.backend:
         raise CommandError("--model needs --backend URL (the endpoint that serves it)")
@@ -883,10 +898,25 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
                 f"({'estimates' if args.evaluate == 'replay' else 'measured'})",
             )
         _say(out, f"  frontier: {len(run.pareto_frontier)} of {len(run.trials)} trials")
-        _say(out, f"  export: {PROG} export-best {run.run_id} best.toml")
+        if run.best_trial is not None:
+            _say(out, f"  export: {PROG} export-best {run.run_id} best.toml")
+        else:
+            _say(out, f"  nothing to export: {_why_no_best(run)}")
     if run.status == "failed":
         raise CommandError(f"run {run.run_id} failed: {message}")
     return 0
+
+
+def _why_no_best(run) -> str:
+    """Why a finished run has no best trial, for the line where its export would be."""
+    if not run.trials:
+        if run.status == "failed":
+            return "the run failed before any trial finished, so there is no best trial"
+        return "no trial finished, so there is no best trial"
+    return (
+        f"none of the {len(run.trials):,} trials can be the best "
+        "(each failed or is outside a --bound)"
+    )
 
 
 def _liveness(args: argparse.Namespace):
@@ -1262,6 +1292,7 @@ def _all_failed(m: dict, generator: str) -> str:
 def _cmd_export_best(args: argparse.Namespace) -> int:
     from jarvis_tui.learning.optimize.optimizer import export_best_recipe
     from jarvis_tui.learning.optimize.store import OptimizationStore
+    from jarvis_tui.paths import ExportPathError
 
     ws = Workspace(resolve_home(args.exp_home or args.home))
     if not ws.optimize_db.is_file():
@@ -1278,7 +1309,10 @@ def _cmd_export_best(args: argparse.Namespace) -> int:
         if run.best_trial is None:
             raise CommandError(f"run {args.run_id} has no best trial to export")
         try:
-            path = export_best_recipe(run, args.path, parents=args.parents)
+            path = export_best_recipe(run, args.path, parents=args.parents, workspace=ws.root)
+        except ExportPathError as exc:
+            hint = " (or pass --parents to create it)" if exc.missing_folder else ""
+            raise CommandError(f"{exc}{hint}") from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         store.save_run(run)  # remembers best_recipe_path, as OpenJarvis does
@@ -1296,8 +1330,7 @@ def _cmd_versions(args: argparse.Namespace) -> int:
     from jarvis_tui.traces import TraceStore
 
     ws = Workspace(resolve_home(args.ver_home or args.home))
-    if not ws.traces_db.is_file():
-        raise CommandError(f"no trace store at {ws.traces_db}")
+    _require_traces(ws)
     versions = VersionStore(ws.agents_dir)
     store = TraceStore(ws.traces_db)
     try:
@@ -1352,8 +1385,7 @@ def _cmd_export_labels(args: argparse.Namespace) -> int:
     from jarvis_tui.traces import TraceStore
 
     ws = Workspace(resolve_home(args.el_home or args.home))
-    if not ws.traces_db.is_file():
-        raise CommandError(f"no trace store at {ws.traces_db}")
+    _require_traces(ws)
     store = TraceStore(ws.traces_db)
     try:
         n = export_labels(store, args.path, fmt=args.el_format, with_judge=args.with_judge)
@@ -1438,6 +1470,15 @@ def _describe(exc: BaseException) -> str:
 
 LINE_LIMIT = 2000
 """Characters of one printed line; data longer than this is cut with an ellipsis."""
+
+
+def _require_traces(ws: Workspace) -> None:
+    """Refuse a workspace whose traces.db is missing or is not a file, saying which."""
+    from jarvis_tui.paths import trace_store_problem
+
+    problem = trace_store_problem(ws.traces_db)
+    if problem is not None:
+        raise CommandError(problem)
 
 
 def _known_agents(store, ws: Workspace) -> list[str]:
