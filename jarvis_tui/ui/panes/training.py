@@ -1360,9 +1360,9 @@ class TrainingPane(Pane):
         """A child ended: when the app is quitting and none is left, it ends now (with
         *note*, what became of the run: ``run_app`` prints it on stdout once the app is
         gone, one line, the path whole; Textual's exit message would fold it)."""
+        if self._quitting and note:  # kept when the other child (an evaluation) ends last
+            self.app.exit_note = note  # type: ignore[attr-defined]
         if self._quitting and not self._children():
-            if note:
-                self.app.exit_note = note  # type: ignore[attr-defined]
             self.app.exit()
 
     def _quit_note(self, summary: dict[str, Any]) -> Optional[str]:
