@@ -10,12 +10,14 @@ import pytest
 from rich.console import Console
 from textual.widgets import Select, Static
 
+from jarvis_tui.core.types import Trace
 from jarvis_tui.demo import build_demo
 from jarvis_tui.learning.label_queue import LabelQueue
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.traces import TracesPane
 from jarvis_tui.ui.testing import record_notices, settle
+from tests.ui.conftest import BASE
 
 
 def status(app: JarvisApp) -> str:
@@ -129,3 +131,26 @@ async def test_backspace_on_an_unlabelled_trace_clears_nothing(workspace: Path) 
         assert store.label_history(second) == []
     finally:
         store.close()
+
+
+async def test_a_nul_in_a_query_shows_in_the_list_with_the_text_after_it(tmp_path: Path) -> None:
+    """Finding 10: the list showed only 'NUL' of 'NUL\\x00in query' (SQLite's text
+    functions stop at a NUL); it shows ␀ and the rest, as the side panel does."""
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    store.save_many([
+        Trace(trace_id="nul", query="NUL\x00in query \x08bs é end", agent="simple",
+              model="m", started_at=BASE, ended_at=BASE + 1),
+        Trace(trace_id="plain", query="ordinary question", agent="simple", model="m",
+              started_at=BASE - 60, ended_at=BASE - 59),
+    ])  # fmt: skip
+    store.close()
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        assert [r.snippet for r in pane.rows] == [
+            "NUL\x00in query \x08bs é end",
+            "ordinary question",
+        ]
+        assert "NUL␀in query ␈bs é end" in screen_text(app)
