@@ -154,3 +154,30 @@ async def test_a_nul_in_a_query_shows_in_the_list_with_the_text_after_it(tmp_pat
             "ordinary question",
         ]
         assert "NUL␀in query ␈bs é end" in screen_text(app)
+
+
+async def test_queue_order_with_nothing_to_label_says_so(tmp_path: Path) -> None:
+    """Finding 14: Q on a workspace whose only trace is labelled showed '0 unlabelled,
+    time order' over an empty table; the pane says there is nothing to label and how
+    to see the traces."""
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    store.save_many([
+        Trace(trace_id="done", query="already labelled", agent="simple", model="m",
+              feedback=0.8, started_at=BASE, ended_at=BASE + 1),
+    ])  # fmt: skip
+    store.close()
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert "already labelled" in screen_text(app)
+        await pilot.press("Q")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "queue order (Q)" in status(app)
+        assert "Nothing to label in queue order" in text
+        assert "Q turns queue order off" in text
+        await pilot.press("Q")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "Nothing to label" not in text and "already labelled" in text

@@ -656,7 +656,21 @@ class TracesPane(Pane):
         # A search or filter that matches nothing says so, and how to widen it.
         nomatch = (self._counted and not empty and self._total == 0 and not self.queue_mode
                    and self.store is not None)  # fmt: skip
-        if nomatch:
+        # Queue order with nothing unlabelled under the filter: say so (issue 10: an
+        # empty table under '0 unlabelled, time order').
+        queue_empty = (self.queue_mode and not self._loading and not self._rows and not empty
+                       and self.store is not None)  # fmt: skip
+        if queue_empty:
+            msg = Text("Nothing to label in queue order\n", style="bold")
+            msg.append(
+                "Every trace here has a score or an outcome. Q turns queue order off "
+                "(every trace, newest first)"
+                + ("; F changes the filters." if not self.filter.is_empty() else "."),
+                style="dim",
+            )
+            self.query_one("#traces-nomatch", Static).update(msg)
+            nomatch = True
+        elif nomatch:
             msg = Text("No trace matches", style="bold")
             if self.filter.text:
                 msg.append(" this search: ", style="bold")
@@ -1627,6 +1641,7 @@ class TracesPane(Pane):
         elif self._rows:
             table.move_cursor(row=0, animate=False)
         self._pending_cursor = None
+        self._update_empty()
         self._render_status()
         self.call_after_refresh(self._render_status)
         self.refresh_bindings()
