@@ -332,7 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     el.add_argument("path", metavar="PATH", type=Path)
     el.add_argument("--home", dest="el_home", metavar="DIR", help="workspace directory")
     el.add_argument("--format", dest="el_format", choices=("jsonl", "csv", "parquet", "hf"),
-                    default="jsonl", help="file format (default: jsonl)")  # fmt: skip
+                    default=None, help="file format (default: PATH's extension, .csv, "
+                    ".parquet or .jsonl, else jsonl); an extension of another format "
+                    "is refused")  # fmt: skip
     el.add_argument("--with-judge", action="store_true", help="add the LLM judge's scores")
     el.set_defaults(func=_cmd_export_labels)
 
@@ -1381,10 +1383,11 @@ def _cmd_versions(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_labels(args: argparse.Namespace) -> int:
-    from jarvis_tui.learning.export_labels import export_labels
+    from jarvis_tui.learning.export_labels import export_labels, format_of
     from jarvis_tui.traces import TraceStore
 
     ws = Workspace(resolve_home(args.el_home or args.home))
+    args.el_format = args.el_format or format_of(args.path) or "jsonl"
     _require_traces(ws)
     store = TraceStore(ws.traces_db)
     try:

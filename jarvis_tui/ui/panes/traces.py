@@ -1840,8 +1840,6 @@ class TracesPane(Pane):
 
     def export_labels(self) -> None:
         """The palette's "traces: export labels…": a form, then a worker."""
-        from jarvis_tui.ui.screens.forms import ConfigFormScreen
-
         if self.store is None:
             return
         root = self.session.root
@@ -1875,10 +1873,8 @@ class TracesPane(Pane):
             self.app.push_screen(ConfirmScreen("Export outside the workspace?", body), answer)
 
         self.app.push_screen(
-            ConfigFormScreen(
-                "Export labels",
+            screens_evidence.ExportLabelsForm(  # the path follows the format
                 evidence.export_space(),
-                {"format": "jsonl", "with judge": "no", "path": "labels.jsonl"},
                 intro="Every labelled trace with its query, result, score, outcome, note and "
                 "label history (hf: the SFT pairs as a datasets folder).",
                 initial_label="default",
