@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Optional, Sequence
 
@@ -41,12 +42,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
-from textual_plotext import PlotextPlot
 
 from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.training.settings import CLI_SETTINGS, FORM_SETTINGS, config_kwargs
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.text import one_line, visible
+from jarvis_tui.ui.widgets.chart import Chart, ChartSpec, Picture, Series, draw
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
 
@@ -100,36 +101,6 @@ def fit(parts: list[tuple[int, Text]], width: int, sep: str = " · ") -> Text:
         out.append_text(part)
     out.truncate(max(1, width), overflow="ellipsis")
     return out
-
-
-class Chart(PlotextPlot):
-    """A plotext chart drawn once per change of its data, size or theme: a refresh for
-    any other reason (a layout pass after a status line changed, several a second while
-    a run streams) shows the last drawing instead of building the plot again on the UI
-    thread (issue 15: that rebuild was most of the app's lag while training)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.generation = 0
-        """Bumped by :meth:`redraw` when the plotted data changed."""
-        self._drawn: tuple[Any, Any] = (None, None)  # (key, what it rendered)
-
-    class Resized(Message):
-        """The chart got a new size: its ticks and title are fitted to the old one."""
-
-    def redraw(self) -> None:
-        """The data changed: the next render builds the plot again."""
-        self.generation += 1
-        self.refresh()
-
-    def on_resize(self) -> None:
-        self.post_message(self.Resized())
-
-    def render(self) -> Any:
-        key = (self.generation, self.size, self.app.theme)
-        if self._drawn[0] != key:
-            self._drawn = (key, super().render())
-        return self._drawn[1]
 
 
 class FitLine(Static):
@@ -327,21 +298,6 @@ def _seconds(value: Any) -> str:
     return f"{sec // 3600}h{sec % 3600 // 60:02d}m"
 
 
-def step_ticks(lo: float, hi: float, count: int) -> list[int]:
-    """At most *count* integer step ticks from *lo* to *hi* (whole steps, a round
-    stride: 1, 2, 5, 10, 20, 25, 50 …), never a fraction of a step."""
-    lo_i, hi_i = int(math.floor(lo)), int(math.ceil(hi))
-    span = max(1, hi_i - lo_i)
-    raw = span / max(1, count)
-    base = 1
-    while base * 5 < raw:
-        base *= 10
-    nice = (1, 2, 5, 10) if base == 1 else (1, 2, 2.5, 5, 10)  # whole steps only
-    stride = int(next(base * m for m in nice if base * m >= raw))
-    first = -(-lo_i // stride) * stride
-    return list(range(first, hi_i + 1, stride)) or [lo_i]
-
-
 def ema(values: Sequence[Optional[float]], alpha: float) -> list[float]:
     """Exponential moving average (NaN-safe: a NaN point repeats the last value)."""
     out: list[float] = []
@@ -373,6 +329,62 @@ def alerts(steps: list[dict[str, Any]], alpha: float = 0.1) -> list[str]:
         if old > 0 and abs(old - new) / old < 0.005:
             out.append(f"plateau: the smoothed loss moved {abs(old - new):.4f} in 60 steps")
     return out
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """What the three charts show, copied on the UI thread for the drawing worker
+    (the step records themselves are never changed once read)."""
+
+    followed: Optional[str]
+    steps: list[dict[str, Any]]
+    evals: list[dict[str, Any]]
+    epochs: list[dict[str, Any]]
+    overlays: dict[str, list[tuple[int, float]]]
+    alpha: float
+    width: int
+    """The loss chart's width: about two points per column are plotted."""
+
+
+def chart_specs(data: ChartData) -> dict[str, ChartSpec]:
+    """The loss (with its EMA, eval points, epoch lines, overlaid runs), learning-rate
+    and tokens/s charts of *data*, by chart id (any thread)."""
+    # Plot about two points per column (braille: two dots a cell): a terminal chart
+    # cannot show more, and plotext's cost grows with the points.
+    steps = data.steps
+    stride = max(1, len(steps) // min(PLOT_POINTS, 2 * data.width))
+    shown = steps[::stride]
+    if steps and shown[-1] is not steps[-1]:
+        shown.append(steps[-1])
+    xs = [s["step"] for s in shown]
+    span = (min(xs), max(xs)) if xs else None
+    series = [
+        Series([p[0] for p in points], [p[1] for p in points], label=one_line(run_id, 14))
+        for run_id, points in data.overlays.items()
+        if points and run_id != data.followed
+    ]
+    vlines: tuple[float, ...] = ()
+    if xs:
+        full = ema([s["loss"] for s in steps], data.alpha)
+        smooth = full[::stride]
+        if len(smooth) < len(xs):
+            smooth.append(full[-1])  # the last step, appended to the strided points
+        series += [Series(xs, [s["loss"] for s in shown], label="loss"),
+                   Series(xs, smooth[: len(xs)], label="EMA")]  # fmt: skip
+        if data.evals:
+            series.append(Series([e["step"] for e in data.evals],
+                                 [e["eval_loss"] for e in data.evals],
+                                 label="eval", scatter=True, marker="●"))  # fmt: skip
+        vlines = tuple(e["step"] for e in data.epochs)
+    title = f"loss (EMA α={data.alpha:.2f})" if xs else "loss: no run selected"
+    specs = {"chart-loss": ChartSpec(title, series=tuple(series), vlines=vlines, steps=span)}
+    for chart_id, key, long, short in (
+        ("chart-lr", "lr", "learning rate", "lr"),
+        ("chart-tps", "tokens_per_s", "real tokens/s", "tok/s"),
+    ):  # fmt: skip
+        line = (Series(xs, [s.get(key, 0.0) for s in shown]),) if xs else ()
+        specs[chart_id] = ChartSpec(long, short, line, steps=span)
+    return specs
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -536,6 +548,14 @@ class TrainingPane(Pane):
             super().__init__()
             self.run_id, self.records, self.reset = run_id, records, reset
 
+    class ChartsDrawn(Message):
+        """The charts' specs and their pictures, drawn off the UI thread (by chart id;
+        no picture for a chart that was hidden)."""
+
+        def __init__(self, drawn: dict[str, tuple[ChartSpec, Optional[Picture]]]) -> None:
+            super().__init__()
+            self.drawn = drawn
+
     class RunFinished(Message):
         def __init__(self, summary: dict[str, Any]) -> None:
             super().__init__()
@@ -588,6 +608,10 @@ class TrainingPane(Pane):
         self._loaded = False
         self._last_plot = 0.0
         self._plotted: Any = None  # what the charts show now (redrawn when it changes)
+        self._drawing = False  # a drawing of the charts is in flight (one at a time)
+        self._draw_again = False  # something changed meanwhile: draw when it lands
+        self._alerts_shown: list[str] = []  # what #training-alerts says now
+        self._charts: dict[str, Chart] = {}  # by id, once composed
         self._ticks = 0
         self._run_col = 0
         self.missing: list[str] = []
@@ -999,9 +1023,11 @@ class TrainingPane(Pane):
             parts.append((6, Text(one_line(" · ".join(words), 40), style="dim")))
         eta.show(parts)
         found = alerts(list(self.steps)[-2_000:], self.alpha)
-        self.query_one("#training-alerts", Static).update(
-            Text("\n".join("⚠ " + a for a in found), style="bold red") if found else Text("")
-        )
+        if found != self._alerts_shown:  # an update lays the whole screen out again
+            self._alerts_shown = found
+            self.query_one("#training-alerts", Static).update(
+                Text("\n".join("⚠ " + a for a in found), style="bold red") if found else Text("")
+            )
 
     def _starting_parts(self) -> list[tuple[int, Text]]:
         """While a started run has no step yet: what it does, for how long."""
@@ -1026,7 +1052,7 @@ class TrainingPane(Pane):
 
     @on(Chart.Resized)
     def _chart_resized(self, _msg: Chart.Resized) -> None:
-        self._plot()  # refits the step ticks and titles (it draws only what changed)
+        self._plot()  # refits the point density to the width (it draws only what changed)
 
     @on(PhaseChanged)
     def _phase_changed(self, msg: TrainingPane.PhaseChanged) -> None:
@@ -1037,77 +1063,60 @@ class TrainingPane(Pane):
             self._update_progress()
 
     def _plot(self) -> None:
-        """Redraw the three charts, only when what they show changed, at most twice a
-        second while a run streams: plotext draws on the UI thread, and its cost is most
-        of what a streaming run costs the app (issue 15)."""
-        loss_plot = self.query_one("#chart-loss", Chart)
-        width = max(10, loss_plot.size.width)
+        """Redraw the three charts when what they show changed, at most twice a second
+        while a run streams, in a thread worker (:meth:`_draw_charts`): a plotext canvas
+        costs tens of ms, which on the UI thread was most of the app's lag while a run
+        trained (issues 11 and 15). One drawing at a time: what changes meanwhile is
+        drawn next, the newest data only."""
+        # No points: a sentence, not three empty chart frames.
+        self.set_class(not self.steps and not self.overlays, "-no-run")
+        if not self._charts:  # (a query walks the pane's widgets: once)
+            self._charts = {str(c.id): c for c in self.query(Chart)}
+        charts = self._charts
+        loss_width = charts["chart-loss"].size.width
+        if self.steps and not loss_width:
+            return  # just shown: its first size (Chart.Resized) draws it, fitted to it
+        width = max(10, loss_width)
         last = self.steps[-1]["step"] if self.steps else None
         shown_now = (self.followed, len(self.steps), last, len(self.evals), len(self.epochs),
                      self.alpha, tuple(self.overlays), width,
-                     self.query_one("#chart-lr", Chart).size.width)  # fmt: skip
+                     charts["chart-lr"].size.width)  # fmt: skip
         if shown_now == self._plotted:
             return  # nothing new to draw
         now = time.monotonic()
         if now - self._last_plot < PLOT_EVERY_S and self.training:
             return  # the next metrics (or the follow tick) draws it
+        if self._drawing:
+            self._draw_again = True  # when the drawing in flight is shown
+            return
         self._last_plot = now
         self._plotted = shown_now
-        # Plot about two points per column (braille: two dots a cell): a terminal chart
-        # cannot show more, and plotext's cost grows with the points.
-        steps = list(self.steps)
-        stride = max(1, len(steps) // min(PLOT_POINTS, 2 * width))
-        shown = steps[::stride]
-        if steps and shown[-1] is not steps[-1]:
-            shown.append(steps[-1])
-        xs = [s["step"] for s in shown]
-        # No points: a sentence, not three empty chart frames.
-        self.set_class(not xs and not self.overlays, "-no-run")
-        plt = loss_plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(f"loss (EMA α={self.alpha:.2f})" if xs else "loss: no run selected")
-        for run_id, points in self.overlays.items():
-            if points and run_id != self.followed:
-                plt.plot([p[0] for p in points], [p[1] for p in points],
-                         label=one_line(run_id, 14), marker="braille")  # fmt: skip
-        if xs:
-            losses = [s["loss"] for s in shown]
-            full = ema([s["loss"] for s in steps], self.alpha)
-            smooth = full[::stride]
-            if len(smooth) < len(xs):
-                smooth.append(full[-1])  # the last step, appended to the strided points
-            plt.plot(xs, losses, label="loss", marker="braille")
-            plt.plot(xs, smooth[: len(xs)], label="EMA", marker="braille")
-            if self.evals:
-                plt.scatter([e["step"] for e in self.evals], [e["eval_loss"] for e in self.evals],
-                            label="eval", marker="●")  # fmt: skip
-            for e in self.epochs:
-                plt.vline(e["step"])
-        self._step_axis(plt, xs, width)
-        loss_plot.redraw()
-        for chart_id, key, title, short in (
-            ("#chart-lr", "lr", "learning rate", "lr"),
-            ("#chart-tps", "tokens_per_s", "real tokens/s", "tok/s"),
-        ):  # fmt: skip
-            w = self.query_one(chart_id, Chart)
-            w.plt.clear_data()
-            w.plt.clear_figure()
-            # plotext drops a title wider than its plot area (the chart less its y
-            # labels, ~10 cells): a narrow chart gets the short one, never none.
-            w.plt.title(title if len(title) <= w.size.width - 10 else short)
-            if xs:
-                w.plt.plot(xs, [s.get(key, 0.0) for s in shown], marker="braille")
-            self._step_axis(w.plt, xs, max(10, w.size.width))
-            w.redraw()
+        self._drawing = True
+        data = ChartData(self.followed, list(self.steps), list(self.evals), list(self.epochs),
+                         dict(self.overlays), self.alpha, width)  # fmt: skip
+        sizes = {chart_id: (c.size.width, c.size.height) for chart_id, c in charts.items()}
+        self._draw_charts(data, sizes, charts["chart-loss"].plotext_theme)
 
-    @staticmethod
-    def _step_axis(plt: Any, xs: list[Any], width: int) -> None:
-        """Whole steps on the x axis (plotext's own ticks are fractions: 22.2, 43.5)."""
-        if xs:
-            room = len(f"{max(xs):,}") + 4  # a label and the gap to the next
-            ticks = step_ticks(min(xs), max(xs), max(2, width // room))
-            plt.xticks(ticks, [f"{t:,}" for t in ticks])
+    @work(thread=True, exit_on_error=False, group="training.charts",
+          description="draw the charts")  # fmt: skip
+    def _draw_charts(self, data: ChartData, sizes: dict[str, tuple[int, int]], theme: str) -> None:
+        drawn: dict[str, tuple[ChartSpec, Optional[Picture]]] = {}
+        try:
+            for chart_id, spec in chart_specs(data).items():
+                width, height = sizes.get(chart_id, (0, 0))
+                shown = width > 0 and height > 0  # a hidden chart draws when it shows
+                drawn[chart_id] = (spec, draw(spec, width, height, theme) if shown else None)
+        finally:
+            self.post_message(self.ChartsDrawn(drawn))
+
+    @on(ChartsDrawn)
+    def _charts_drawn(self, msg: TrainingPane.ChartsDrawn) -> None:
+        self._drawing = False
+        for chart_id, (spec, picture) in msg.drawn.items():
+            self._charts[chart_id].show(spec, picture)
+        if self._draw_again:
+            self._draw_again = False
+            self._plot()
 
     def action_smoothing(self, direction: int) -> None:
         steps = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
