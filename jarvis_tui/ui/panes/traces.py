@@ -1735,6 +1735,9 @@ class TracesPane(Pane):
                 progress=progress,
             )  # fmt: skip
         except (ValueError, OSError, StoreError) as exc:
+            log = getattr(self.app, "error_log", None)  # handled, but logged as README says
+            if log is not None:
+                log.record(f"run the judge {model} at {url}", exc)
             self.post_message(self.JudgeProgress(0, 0, 0, None, f"{model}: {exc}"))
             return
         run.model = model  # type: ignore[attr-defined]
@@ -1765,8 +1768,13 @@ class TracesPane(Pane):
         if run.cancelled:
             text += " (stopped)"
         self._judge_line = text
-        if run.first_error:
+        if run.first_error and run.scored:
             text += f" · {run.first_error}"
+        log = getattr(self.app, "error_log", None)
+        if run.errors and run.first_error and log is not None:  # the endpoint's errors
+            log.note(f"judge {model} at {getattr(run, 'url', '')}",
+                     f"{run.errors:,} of {run.total:,} not scored: {run.first_error}",
+                     warning=bool(run.scored))  # fmt: skip
         self.app.notify(one_line(text, 300), severity="warning" if run.errors else "information",
                         timeout=8, markup=False)  # fmt: skip
         self.reload(keep=self._current_id())
