@@ -1068,7 +1068,8 @@ class TrialsPane(Pane):
             self._prompt()
             return
         if res.trial_id is None:
-            text = f"measurement of {one_line(msg.source, 24)} cancelled before any sample: nothing saved"
+            why = res.note or "no sample was done: nothing saved"
+            text = f"measurement of {one_line(msg.source, 24)} cancelled: {one_line(why, 200)}"
             self.notify(text, markup=False)
             self._status(text)
             self._prompt()
