@@ -305,6 +305,7 @@ class RoutingPane(Pane):
         yield Static(Text("Waiting for the trace store…", style="dim"), id="routing-status")
         yield NavTable(id="routing-matrix", cursor_type="cell", zebra_stripes=True,
                         fixed_columns=1)  # fmt: skip
+        yield Static(id="routing-empty")  # what to do while there is nothing to compare
         yield NavTable(id="routing-recs", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="routing-bottom"):
             with Vertical(id="routing-ask"):
@@ -434,6 +435,31 @@ class RoutingPane(Pane):
         self._fill_recs()
         self._status()
         self._render_side()
+        self._show_guidance()
+
+    def _show_guidance(self) -> None:
+        """No traces, or no rated trace: say what to do below the matrix (issue 10: a
+        bare 'Class' header, as if something had failed)."""
+        m = self.matrix
+        rated = 0 if m is None else sum(c.rated.n for c in m.cells.values())
+        msg = None
+        if m is not None and not m.classes:
+            msg = Text("No traces yet\n", style="bold")
+            msg.append(
+                "Routing compares the models per query class on rated traces. OpenJarvis "
+                "writes a trace here for every interaction; to try the app on a demo "
+                "workspace, quit (ctrl+q) and run jarvis-tui demo.",
+                style="dim",
+            )
+        elif m is not None and not rated:
+            msg = Text("No rated traces yet: nothing to recommend\n", style="bold")
+            msg.append(
+                "Label traces in the Traces pane (T, then 0–9 or =), or press enter on a "
+                "cell here to label that cell's traces; r recomputes.",
+                style="dim",
+            )
+        self.query_one("#routing-empty", Static).update(msg or "")
+        self.set_class(msg is not None, "-guidance")
 
     def _recs_cells(self) -> dict[str, list[Text]]:
         """The recommendations table's cells per column key, one entry per class."""
@@ -444,7 +470,7 @@ class RoutingPane(Pane):
             r = m.recommendations[qc]
             conf_style = {"clear": "green", "likely": "yellow"}.get(r.confidence, "red")
             agent = self.agents.get(qc)
-            if agent is None:
+            if agent is None or agent.best.rated == 0:  # no rating: no evidence to pick by
                 pick, ref = Text("–"), Text("–", style="dim")
             else:
                 pick = Text(one_line(agent.agent, 14), style="bold")
