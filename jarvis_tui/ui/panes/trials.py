@@ -855,7 +855,8 @@ class TrialsPane(Pane):
 
             twin = same_config(params, self.view.trials)
             measured = (self._run_scoring if self.running else self.evaluate) == "measured"
-            again = "" if twin is None else one_line(same_config_words(twin, measured=measured), 200)
+            words = "" if twin is None else same_config_words(twin, measured=measured)
+            again = one_line(words, 200)
             if twin is not None and not measured:  # the same numbers again: refused
                 self.notify(again, severity="warning", timeout=10, markup=False)
                 return
