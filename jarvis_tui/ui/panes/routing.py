@@ -198,7 +198,8 @@ class RoutingPane(Pane):
         "the recommendation (green: intervals do not overlap; yellow: likely). ? marks cells "
         'with fewer ratings than the evidence minimum (> / < change it; "few ratings" in '
         "the table below). ← → scroll to models that do not fit. enter on a cell labels "
-        "where it matters: the Traces pane in queue order for that cell's unrated traces. "
+        "where it matters: the Traces pane in queue order for that cell's unlabelled traces "
+        "(no score and no outcome, as the Traces pane counts them). "
         "The table below has one row per class: the model, the one agent recommendation "
         "(the evolver and the learning cycle use the same rule; ≠ names the agent "
         "OpenJarvis's rule picks instead, the side panel says why) and its tools; a narrow "
