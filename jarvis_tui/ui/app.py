@@ -551,26 +551,35 @@ class JarvisApp(App[int]):
         """(title, intro, rows) of the current pane's help: its keys as mapped now.
 
         The keys come from the focused widget's binding chain with the user's
-        keymap applied; the app's own keys are in "Keys everywhere".
+        keymap applied; the app's own keys are in "Keys everywhere". Only actions the
+        app binds itself (a binding with an id) are listed, each once: what Textual's
+        widgets bind on their own (DataTable's ctrl+pgup "Page Left", home, end; a
+        scroll view's arrows) is left out, though a key of theirs for an action of ours
+        (↓ beside j) is shown with it.
         """
         pane = self.pane(self.active_pane_id() or INITIAL_PANE)
         active = self.screen.active_bindings
         grouped: dict[tuple[int, str], tuple[list[str], Binding, DOMNode]] = {}
+        ours: set[tuple[int, str]] = set()
         for node, bindings in self.screen._binding_chain:  # keymap applied (Textual)
             if node is self or node is self.screen:
                 continue
             for _key, binding in bindings:
                 if not binding.description:
                     continue
-                entry = grouped.setdefault((id(node), binding.action), ([], binding, node))
+                group = (id(node), binding.action)
+                entry = grouped.setdefault(group, ([], binding, node))
+                if binding.id and group not in ours:  # our description, not Textual's
+                    ours.add(group)
+                    grouped[group] = entry = (entry[0], binding, node)
                 shown = binding.key_display or self.get_key_display(binding)
                 if shown not in entry[0]:
                     entry[0].append(shown)
         rows: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for (_node, action), (keys, binding, node) in grouped.items():
-            if action in seen:
-                continue  # the same action bound lower in the chain shadows this one
+        for (node_id, action), (keys, binding, node) in grouped.items():
+            if (node_id, action) not in ours or action in seen:
+                continue  # a widget's own binding, or shadowed lower in the chain
             seen.add(action)
             usable = any(
                 now.binding.action == action and now.node is node and now.enabled
