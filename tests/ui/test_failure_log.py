@@ -83,3 +83,28 @@ async def test_a_judge_that_works_logs_nothing(
         await run_judge(app, notices)
     assert any("scored" in n for n in notices)
     assert not (workspace / "logs").exists()
+
+
+async def test_a_failed_labels_export_is_logged_with_its_traceback(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets import Input
+
+    from jarvis_tui.learning import export_labels as module
+
+    def full_disk(*_args: object, **_kwargs: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(module, "export_labels", full_disk)
+    app = JarvisApp(workspace)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.query_one(TracesPane).export_labels()
+        await settle(app, pilot)
+        app.screen.query_one("#field-2", Input).value = "out.jsonl"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: any("export failed" in n for n in notices))
+    text = log_of(workspace)
+    assert f"export labels to {workspace.resolve() / 'out.jsonl'} failed" in text
+    assert "No space left on device" in text and "Traceback" in text

@@ -1901,6 +1901,9 @@ class TracesPane(Pane):
         try:
             n = export_labels(self.store, path, fmt=fmt, with_judge=with_judge)
         except (ValueError, OSError) as exc:
+            log = getattr(self.app, "error_log", None)  # handled, but logged as README says
+            if log is not None:
+                log.record(f"export labels to {path}", exc)
             self.app.call_from_thread(self.app.notify, one_line(f"export failed: {exc}", 300),
                                       severity="error", timeout=8, markup=False)  # fmt: skip
             return

@@ -1276,6 +1276,9 @@ class TrialsPane(Pane):
             written = export_best_recipe(run, path, parents=False, workspace=workspace.root)
             store.save_run(run)
         except (ValueError, OSError, WorkspaceError) as exc:
+            log = getattr(self.app, "error_log", None)  # handled, but logged as README says
+            if log is not None:
+                log.record(f"export the best trial to {path}", exc)
             self.post_message(self.Done(f"export failed: {exc}", "error"))
             return
         self.post_message(self.Done(f"wrote {written} (trial {run.best_trial.trial_id})"))
