@@ -15,8 +15,10 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.dom import DOMNode
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import (
@@ -55,6 +57,9 @@ def _styles_dir() -> Path:
 
 
 STYLES_DIR = _styles_dir()
+
+MODAL_TOAST_SECONDS = 3.0
+"""How long a toast stays over a dialog that has no notice line of its own."""
 
 PANES: tuple[tuple[str, str, str], ...] = (
     # (id, title, key)
@@ -265,6 +270,33 @@ class JarvisApp(App[int]):
         problem = save_theme(self.theme)
         if problem:
             self.notify(problem, severity="warning", markup=False)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast, or, while a form is open, a line in the form: a toast at 80x24 lay
+        over its fields for 8 s (issue 10). A form says it takes them (``show_notice``)."""
+        show = getattr(self.screen, "show_notice", None) if self.screen_stack else None
+        if callable(show):
+            text = message
+            if markup:
+                try:
+                    text = Content.from_markup(message).plain
+                except Exception:  # not valid markup: shown as it is
+                    pass
+            show(f"{title}: {text}" if title else text, severity)
+            return
+        if self.screen_stack and isinstance(self.screen, ModalScreen):
+            # over another dialog (a note, the full view, help): briefly
+            timeout = min(self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
+                          MODAL_TOAST_SECONDS)  # fmt: skip
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def input_mode(self) -> str:
         """NAV, EDIT or SEARCH: what keys do right now (typed into a field or acted on)."""

@@ -348,6 +348,28 @@ SCORE_STEPS = tuple(range(11))
 """Palette scores: 0.0, 0.1, … 1.0 (``action_score_<tenths>``)."""
 
 
+def _judge_url_problem(url: Any) -> Optional[str]:
+    """Why the judge form refuses *url* (None: an http(s) URL with a host)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(url).strip())
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        return "not a URL: write it as http(s)://host:port/v1"
+    return None
+
+
+def _judge_failure(error: Optional[str], url: Any) -> str:
+    """What a judge run that scored nothing ran into, the reason first: "connection
+    refused (http://…/v1)" from the backend's "… is unreachable (connection refused)"."""
+    text = one_line(error or "no score", 200)
+    if " is unreachable (" in text and text.endswith(")"):
+        text = text.rsplit(" is unreachable (", 1)[1][:-1]
+    return f"{text} ({one_line(str(url or ''), 80)})" if url else text
+
+
 class TracesPane(Pane):
     """Browse, filter, search and label traces."""
 
@@ -1704,6 +1726,12 @@ class TracesPane(Pane):
                 f"{evidence.JUDGE_MODEL_ENV} skip this form.",
                 submit="run the judge",
                 done="run",
+                # not the placeholders again: the form each takes
+                hints={
+                    "url": "http(s)://host:port/v1 (vLLM, Ollama, OpenAI…)",
+                    "model": "the name the endpoint serves it under",
+                },
+                checks={"url": _judge_url_problem},
             ),  # fmt: skip
             done,
         )
@@ -1741,6 +1769,7 @@ class TracesPane(Pane):
             self.post_message(self.JudgeProgress(0, 0, 0, None, f"{model}: {exc}"))
             return
         run.model = model  # type: ignore[attr-defined]
+        run.url = url  # type: ignore[attr-defined]
         self.post_message(self.JudgeProgress(run.scored + run.errors, run.total, run.errors, run))
 
     @on(JudgeProgress)
@@ -1760,8 +1789,13 @@ class TracesPane(Pane):
             self._render_status()
             return
         run = msg.final
-        text = f"judge {one_line(getattr(run, 'model', ''), 30)}: {run.scored:,} scored"
-        if run.errors:
+        model = one_line(getattr(run, "model", ""), 30)
+        text = f"judge {model}: {run.scored:,} scored"
+        if run.errors and not run.scored and run.first_error:
+            # nothing scored: what happened, not "0 scored, 2,000 missing"
+            url = getattr(run, "url", "")
+            text = f"judge {model} failed: {_judge_failure(run.first_error, url)}"
+        elif run.errors:
             text += f", {run.errors:,} missing"
         if run.skipped:
             text += f", {run.skipped:,} already scored"
