@@ -12,7 +12,7 @@ from textual.widgets import Input, Static
 from jarvis_tui.demo import build_demo
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
-from jarvis_tui.ui.testing import record_notices, settle
+from jarvis_tui.ui.testing import record_notices, settle, wait_until
 
 from .test_trials_screens import RUN, open_trials
 
@@ -83,3 +83,30 @@ async def test_queueing_a_config_already_replayed_is_refused_with_the_trial(demo
         "gives the same numbers, so it is not queued; change a value"
     ]
     assert not any(n.startswith("queued") for n in notices)
+
+
+async def test_start_form_keeps_the_real_default_beside_the_last_value(demo) -> None:
+    from .test_trials_screens import screen
+
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_trials(app, pilot)
+        await pilot.press("s")
+        await settle(app, pilot, ignore=RUN)
+        form = app.screen
+        assert isinstance(form, ConfigFormScreen)
+        first = screen(app)
+        assert "default: 5" in first and "last used" not in first
+        form.query_one("#field-0", Input).value = "1"  # trials: one, to be quick
+        form.query_one("#field-1", Input).value = "3"  # patience
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not pane.running and pane.view.status != "starting",
+                         what="the one-trial run ends")  # fmt: skip
+        await settle(app, pilot, ignore=RUN)
+        await pilot.press("s")
+        await settle(app, pilot, ignore=RUN)
+        form = app.screen
+        assert isinstance(form, ConfigFormScreen)
+        assert form.query_one("#field-1", Input).value == "3"  # the value used last time
+        again = screen(app)
+        assert "default: 5 · last used: 3" in again and "default: 3" not in again

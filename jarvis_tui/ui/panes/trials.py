@@ -92,6 +92,7 @@ __all__ = [  # the view model's names stay importable from here, as before the s
 ]  # fmt: skip
 
 DEFAULT_TRIALS = 20
+DEFAULT_PATIENCE = 5
 MAX_TRIALS = 100_000
 PLOT_EVERY = 0.25
 """Seconds between plot redraws while trials stream in."""
@@ -362,7 +363,7 @@ class TrialsPane(Pane):
         self.proposal_at = 0
         """Which of the waiting proposal's params the detail marks (``,`` / ``.`` step)."""
         self.review_on = False
-        self.patience = 5
+        self.patience = DEFAULT_PATIENCE
         """Trials without a better accuracy before a run started here stops early."""
         self.evaluate = "replay"
         """How the next run started here scores its trials (the start form's choice)."""
@@ -605,10 +606,11 @@ class TrialsPane(Pane):
                 self._begin(max_trials=int(values["trials"]), resume=None)
 
         self.app.push_screen(
-            ConfigFormScreen(
+            StartRunForm(
                 "Start an optimization run",
                 form,
-                {"trials": DEFAULT_TRIALS, "patience": self.patience, "evaluate": self.evaluate},
+                {"trials": DEFAULT_TRIALS, "patience": DEFAULT_PATIENCE, "evaluate": "replay"},
+                last={"patience": self.patience, "evaluate": self.evaluate},
                 intro="The run stops after the trials, or earlier once patience trials in "
                 "a row bring no better accuracy.",
                 submit="start",
@@ -1757,6 +1759,30 @@ class TrialsPane(Pane):
                 out.append(one_line("p pause/resume · x stop · a queue a config · M measure · "
                                     "v review mode · B bounds", width), style="dim")  # fmt: skip
         self.query_one("#trials-prompt", Static).update(out)
+
+
+class StartRunForm(ConfigFormScreen):
+    """The start form: a field holds the value used last time (*last*), while the
+    'default' beside it stays the real default (it said 'default: 3' after a run with
+    patience 3), and 'last used' is said when the two differ."""
+
+    def __init__(self, *args: Any, last: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last = dict(last)
+
+    def _field(self, i: int, dim: Any) -> Any:
+        defaults, self._initial = self._initial, {**self._initial, **self._last}
+        try:
+            return super()._field(i, dim)
+        finally:
+            self._initial = defaults
+
+    def _help(self, dim: Any) -> Text:
+        out = super()._help(dim)
+        last = self._last.get(dim.name)
+        if dim.name in self._last and str(last) != str(self._initial.get(dim.name)):
+            out.append(f" · last used: {one_line(show_value(last), 60)}", style="italic")
+        return out
 
 
 def _same_params(edited: Mapping[str, Any], proposed: Mapping[str, Any]) -> bool:
