@@ -1882,6 +1882,8 @@ class TracesPane(Pane):
 
     def export_labels(self) -> None:
         """The palette's "traces: export labels…": a form, then a worker."""
+        from jarvis_tui.ui.screens.export_form import ExportLabelsForm
+
         if self.store is None:
             return
         root = self.session.root
@@ -1915,7 +1917,7 @@ class TracesPane(Pane):
             self.app.push_screen(ConfirmScreen("Export outside the workspace?", body), answer)
 
         self.app.push_screen(
-            screens_evidence.ExportLabelsForm(  # the path follows the format
+            ExportLabelsForm(  # the path follows the format
                 evidence.export_space(),
                 intro="Every labelled trace with its query, result, score, outcome, note and "
                 "label history (hf: the SFT pairs as a datasets folder).",
