@@ -135,6 +135,13 @@ def test_demo_into_a_folder_whose_traces_db_is_a_directory_is_refused(
     assert (tmp_path / "traces.db").is_dir()
 
 
+def test_the_app_on_a_traces_db_that_is_a_directory_says_so(tmp_path: Path, capsys) -> None:
+    (tmp_path / "traces.db").mkdir()
+    assert main(["--home", str(tmp_path)]) == 1  # refused before any screen is drawn
+    line = one_error(capsys.readouterr().err)
+    assert line.endswith(f"{tmp_path / 'traces.db'} is a directory, not a trace database")
+
+
 def test_traces_db_that_is_not_sqlite_is_named_so(tmp_path: Path, capsys) -> None:
     (tmp_path / "traces.db").write_text("hello\n")
     assert main(["versions", "a", "--home", str(tmp_path)]) == 1
