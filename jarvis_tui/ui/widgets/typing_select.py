@@ -16,11 +16,18 @@ class TypingSelect(Select[str]):
     them (``check_consume_key``), so Textual leaves the pane's printable keys out of the
     footer and of the key dispatch while it has the focus, and a letter opens the list
     and jumps to the first option that matches it (the open list's own type-to-search).
-    Space still opens the list, escape still leaves the field.
+    Space still opens the list, escape still leaves the field, and the navigation
+    letters in :attr:`PASSTHROUGH` stay with the pane (the Traces filter bar moves the
+    table's cursor with ``j`` / ``k`` while the bar stays open).
     """
 
+    PASSTHROUGH = " jk"
+    """Printable keys left to the Select's own bindings (space) and to the pane."""
+
     def check_consume_key(self, key: str, character: str | None = None) -> bool:
-        return character is not None and character.isprintable() and character != " "
+        return (
+            character is not None and character.isprintable() and character not in self.PASSTHROUGH
+        )
 
     async def _on_key(self, event: events.Key) -> None:
         character = event.character
