@@ -633,13 +633,17 @@ class OptimizationStore:
         for run_id in list(self._beats):
             self._beat_stop(run_id)
         self._closed = True
+        me = threading.current_thread()
         with self._lock:
             conns, self._all = self._all, []
-            self._owner.clear()
+            owners, self._owner = self._owner, {}
         for c in conns:
+            owner = owners.get(id(c))
+            if owner is not None and owner is not me and owner.is_alive():
+                continue  # another thread may be inside it: it goes with that thread
             try:
                 c.close()
-            except sqlite3.ProgrammingError:  # in use by its thread right now
+            except sqlite3.ProgrammingError:
                 pass
         self._local = threading.local()
 
