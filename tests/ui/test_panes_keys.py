@@ -376,6 +376,8 @@ async def test_training_s_starts_and_x_cancels(home: Path, monkeypatch: pytest.M
     async with app.run_test(size=(120, 40)) as pilot:
         await open_pane(app, pilot, "L")
         pane = app.query_one(TrainingPane)
+        (home / "no-model-needed").mkdir()  # a folder the form accepts (the fake reads none)
+        (home / "no-model-needed" / "config.json").write_text("{}")
         pane.query_one("#f-model", Input).value = str(home / "no-model-needed")
         await pilot.press("s")
         await pilot.pause()

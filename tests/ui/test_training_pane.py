@@ -191,12 +191,15 @@ async def test_a_training_process_that_fails_is_shown_failed_with_its_reason(
     notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_training(app, pilot)
-        set_form(pane, model=str(tmp_path / "no-such-model"), max_pairs="8", eval_fraction="0")
+        # a folder the form accepts (config.json) that the child cannot load: it fails
+        (tmp_path / "broken-model").mkdir()
+        (tmp_path / "broken-model" / "config.json").write_text("{}")
+        set_form(pane, model=str(tmp_path / "broken-model"), max_pairs="8", eval_fraction="0")
         await pilot.press("s")
         await settle(app, pilot, rounds=4)
         assert not pane.training
         errors = str(pane.query_one("#training-form-errors", Static).render())
-        assert "training failed" in errors and "no-such-model" in errors, errors
+        assert "training failed" in errors and "broken-model" in errors, errors
         assert any("training failed" in n for n in notices)
 
 

@@ -159,6 +159,52 @@ FIELDS: tuple[tuple[str, str, str], ...] = tuple(
 """The form's fields (id, label, default), from the LoRA settings schema the ``train``
 command's flags and LoRATrainingConfig.validate use too."""
 
+MODEL_ACCEPTS = (
+    "a local Hugging Face model folder (with config.json; a relative path is looked up in "
+    "the workspace, then here), a model id already in the local Hugging Face cache "
+    "(nothing is downloaded), or empty: the workspace's tiny LM"
+)
+"""What the form's model field takes (its tooltip; said beside a refused name)."""
+
+
+def _hub_cached(name: str) -> bool:
+    """Whether *name* (``org/model``) is in the local Hugging Face cache (a file lookup,
+    nothing downloaded; without huggingface_hub: no)."""
+    if importlib.util.find_spec("huggingface_hub") is None:
+        return False
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, "config.json")
+    except Exception:  # not a valid id
+        return False
+    return isinstance(found, str)
+
+
+def resolve_model(text: str, root: Path) -> tuple[str, Optional[str]]:
+    """The form's model *text* as the training child should get it (a relative folder
+    found in the workspace *root* becomes its absolute path: the child's cwd is the
+    app's), and why it cannot be trained on, or None. Read from disk only: no torch."""
+    name = text.strip()
+    if not name:
+        return name, None
+    given = Path(name).expanduser()
+    candidates = [given] if given.is_absolute() else [root / given, given]
+    found = next((c for c in candidates if c.exists()), None)
+    if found is not None:
+        if not found.is_dir():
+            return name, f"{found}: a file, not a model folder"
+        if not (found / "config.json").is_file():
+            return name, f"{found}: not a Hugging Face model folder (no config.json)"
+        return (str(found.resolve()) if found is not given else name), None
+    if "/" in name.strip("/") and name.count("/") == 1 and not name.startswith((".", "/", "~")):
+        if _hub_cached(name):
+            return name, None
+        return name, (f"{name}: no such folder in the workspace or here, nor a model in "
+                      "the local Hugging Face cache (nothing is downloaded)")  # fmt: skip
+    return name, f"{name}: no such folder in the workspace or here"
+
+
 TRAIN_COMMAND: tuple[str, ...] = ("-m", "jarvis_tui")
 """What the child runs after ``sys.executable`` (then ``train …``)."""
 EVAL_COMMAND: tuple[str, ...] = ("-m", "jarvis_tui")
@@ -166,6 +212,8 @@ EVAL_COMMAND: tuple[str, ...] = ("-m", "jarvis_tui")
 TRAIN_NICE = 10
 """The child's scheduling priority below the app's: on a busy machine the screen keeps
 its CPU share (the run's threads, started later, inherit it)."""
+EVAL_STARTING = "starting: loading the libraries, building the held-out set"
+"""What E's child does before its first progress line (seconds on a small machine)."""
 EMPTY_CHARTS = (
     "No run selected yet. s starts one from the form; runs trained elsewhere (jarvis-tui "
     "train, another machine) appear in the list and their charts here."
@@ -483,13 +531,15 @@ class TrainingPane(Pane):
     HELP_TITLE = "Training"
     HELP_TEXT = (
         "Mine SFT pairs from labelled traces (min quality), pick a model (the workspace's "
-        "tiny LM by default) and LoRA settings (tab walks the form, escape goes back to "
+        "tiny LM by default, or a local model folder: a refused value is said beside the "
+        "form as it is typed) and LoRA settings (tab walks the form, escape goes back to "
         "the runs list), then s starts a run in the background. The charts follow the "
         "run's metrics file step by step: raw and smoothed loss (> / < change the "
         "smoothing), eval loss, learning rate and real tokens/s; x cancels cleanly (the "
         "current step finishes and the adapter is saved). The runs list shows every run in "
         "checkpoints/, also those started elsewhere; m marks the highlighted run to overlay "
-        "its loss on the chart; r reloads the list. A run never trains on the held-out "
+        "its loss on the chart; r reads the list and the SFT pair counts again (also done "
+        "whenever the pane is shown). A run never trains on the held-out "
         "queries (about 10%, recorded in its folder as split.json): E evaluates the "
         "highlighted finished run against its base model on them (ROUGE-L score ± 95% "
         "interval, eval loss, latency p50, side by side, and a verdict; x cancels); the "
@@ -502,7 +552,7 @@ class TrainingPane(Pane):
         Binding("x", "cancel", "Cancel run / evaluation", id="training.stop"),
         Binding("m", "overlay", "Overlay run", id="training.mark"),
         Binding("E", "evaluate", "Evaluate vs base", id="training.evaluate"),
-        Binding("r", "refresh_runs", "Reload runs", show=False, id="training.refresh"),
+        Binding("r", "reload", "Reload runs and counts", show=False, id="training.refresh"),
         Binding(
             "greater_than_sign",
             "smoothing(-1)",
@@ -626,6 +676,10 @@ class TrainingPane(Pane):
         """The evaluation child (``jarvis-tui eval --compare``) while it runs."""
         self.comparison: Optional[dict[str, Any]] = None
         """The followed run's comparison with its base (its eval.json, or the last one)."""
+        self._form_said = False  # #training-form-errors shows the form's problems now
+        self._mined_quality: Optional[float] = None  # what the SFT pair counts are for
+        self._eval_words = ""  # what the evaluation child does now (its last stage)
+        self._eval_at = 0.0  # since when
         self._eval_note: Optional[Text] = None
         """What the comparison box says instead: progress, or why there is nothing."""
 
@@ -643,7 +697,9 @@ class TrainingPane(Pane):
                         yield Label(setting.label, classes="form-label")
                         field = FittedInput(value=setting.show(setting.default),
                                             id=f"f-{setting.name}", classes="form-input")  # fmt: skip
-                        field.tooltip = f"{setting.label}: {setting.accepts()}"
+                        field.tooltip = f"{setting.label}: " + (
+                            MODEL_ACCEPTS if setting.name == "model" else setting.accepts()
+                        )
                         yield field
                 yield Static(id="training-form-errors")
             with Vertical(id="training-charts"):
@@ -711,10 +767,13 @@ class TrainingPane(Pane):
 
     def focus_default(self) -> None:
         focus_now(self.query_one("#training-runs", DataTable))  # immediate
-        self.on_shown()
+        # (the app calls on_shown next when the pane comes on screen; escape only focuses)
 
     def on_shown(self) -> None:
-        if self.store is not None and not self._loaded:
+        """Every time the pane comes on screen: the SFT pairs and labelled counts are
+        mined again (labels given in Traces or by another process since) and the runs
+        listed again."""
+        if self.store is not None:
             self._loaded = True
             self._start_mining()
             self.action_refresh_runs()
@@ -727,6 +786,8 @@ class TrainingPane(Pane):
         problems: list[str] = []
         for s in FORM_SETTINGS:
             value, problem = s.parse(self.query_one(f"#f-{s.name}", Input).value)
+            if s.name == "model" and not problem and self.workspace is not None:
+                value, problem = resolve_model(value, Path(self.session.root))
             if problem:
                 problems.append(f"{s.label} {problem}")
             else:
@@ -737,6 +798,23 @@ class TrainingPane(Pane):
     def _quality_changed(self) -> None:
         if self.store is not None and self._loaded:
             self._start_mining()
+
+    @on(Input.Changed, ".form-input")
+    def _form_changed(self) -> None:
+        """A value the run would refuse is said beside the form as it is typed (s says
+        the same); a fixed form clears what it said."""
+        values, problems = self._form()
+        errors = self.query_one("#training-form-errors", Static)
+        if problems:
+            said = Text("\n".join("✗ " + visible(p) for p in problems), style="bold red")
+            if "min_quality" not in values and self._mined_quality is not None:
+                said.append(f"\n  the SFT pairs above are for ≥ {self._mined_quality:.2f}, "
+                            "the last valid min quality", style="dim")  # fmt: skip
+            errors.update(said)
+            self._form_said = True
+        elif self._form_said:
+            errors.update("")
+            self._form_said = False
 
     def _start_mining(self) -> None:
         """Mine with the form's min quality (read here, on the UI thread)."""
@@ -765,9 +843,15 @@ class TrainingPane(Pane):
 
     @on(Mined)
     def _mined(self, msg: TrainingPane.Mined) -> None:
+        values, _problems = self._form()
+        if values.get("min_quality") != msg.min_quality:
+            # Typed over since (a newer mining comes), or the field is refused now: the
+            # header keeps the last valid value's counts.
+            return
         self.pairs = msg.pairs
         self.total_pairs = msg.total - msg.held
         self.held_out = msg.held
+        self._mined_quality = msg.min_quality
         out = Text()
         # Every pair mined, as Routing's learning cycle and `jarvis-tui learn` count
         # them, then how the eval split divides them (issue 10: one word, one number).
@@ -817,7 +901,11 @@ class TrainingPane(Pane):
         if getattr(self, "missing", None):
             parts.append((0, Text("train extra missing: " + INSTALL_TRAIN, style="bold red")))
         if self._quitting and self._children():
-            parts.append((0, Text("quitting: stopping the run · ctrl+q again: quit now",
+            what = " and ".join(
+                word for proc, word in ((self._proc, "the run"), (self._eval_proc, "the evaluation"))
+                if proc is not None and proc.poll() is None
+            )  # fmt: skip
+            parts.append((0, Text(f"quitting: stopping {what} · ctrl+q again: quit now",
                                   style="bold red")))  # fmt: skip
         elif self.training:
             parts.append((0, Text("training…", style="bold yellow")))
@@ -839,6 +927,12 @@ class TrainingPane(Pane):
     def action_refresh_runs(self) -> None:
         if self.workspace is not None:
             self._load_runs(Path(self.session.checkpoints_dir))
+
+    def action_reload(self) -> None:
+        """``r``: the runs and the SFT pair / labelled counts, read again."""
+        if self.store is not None and self._loaded:
+            self._start_mining()
+        self.action_refresh_runs()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training.runs",
           description="list runs")  # fmt: skip
@@ -938,6 +1032,9 @@ class TrainingPane(Pane):
         if self._tail is not None and self.followed is not None:
             self._read_tail(self.followed, self._tail)
         self._ticks += 1
+        if self.evaluating is not None and self._eval_stop is not None:
+            if not self._eval_stop.is_set():
+                self._say_eval()  # its seconds tick on between progress lines
         if self.training and not self.steps:
             self._update_progress()  # the phase's seconds tick on
         elif self.steps:
@@ -1133,16 +1230,27 @@ class TrainingPane(Pane):
     def action_overlay(self) -> None:
         table = self.query_one("#training-runs", DataTable)
         if table.row_count == 0:
+            self._status("m: no run to overlay yet: train one first (s)")
             return
         run_id = str(table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value)
+        name = one_line(run_id, 30)
         if run_id in self.overlays:
             del self.overlays[run_id]
             self._last_plot = 0.0
             self._plot()
+            self._status(f"m: {name} no longer overlaid")
         else:
             run = self._run(run_id)
             if run is not None:
                 self._load_overlay(run_id, Path(run.path))
+                if len(self.runs) < 2:
+                    self._status(f"m: {name} marked; it is the only run, so the chart "
+                                 "already shows it: train another to compare")  # fmt: skip
+                elif run_id == self.followed:
+                    self._status(f"m: {name} marked: its loss is overlaid when you "
+                                 "highlight another run")  # fmt: skip
+                else:
+                    self._status(f"m: {name} overlaid on the loss chart")
 
     @work(thread=True, exit_on_error=False, group="training.overlay", description="load run")
     def _load_overlay(self, run_id: str, path: Path) -> None:
@@ -1164,7 +1272,7 @@ class TrainingPane(Pane):
         ("evaluate", "evaluate the selected run against its base",
          "Held-out queries answered by the base model and base + adapter (E)"),
         ("overlay", "overlay the marked run", "The highlighted run's loss on the chart (m)"),
-        ("refresh_runs", "reload", "Read the runs in checkpoints/ again (r)"),
+        ("reload", "reload", "Read the runs in checkpoints/ and the SFT pair counts again (r)"),
     )  # fmt: skip
 
     # palette_commands: the Pane default (PALETTE above, "training: …").
@@ -1227,6 +1335,9 @@ class TrainingPane(Pane):
         except (OSError, AttributeError):
             pass  # not on this platform, or already gone: it runs at the app's priority
         errors.update("")
+        if self.evaluating is None:  # the chart area is the new run's: no old E note
+            self.comparison = None
+            self._say_compare(None)
         self.training = True
         self.run_id = run_id
         self._proc = proc
@@ -1481,7 +1592,8 @@ class TrainingPane(Pane):
         self._eval_proc = proc
         self.comparison = None
         self.refresh_bindings()
-        self._say_compare(Text("evaluating: building the held-out set…", style="bold yellow"))
+        self._eval_words, self._eval_at = EVAL_STARTING, time.monotonic()
+        self._say_eval()
         self._status("evaluating against the base model")
         log = getattr(self.app, "error_log", None)
         self._evaluate(proc, stderr, Path(run.path), " ".join(argv[1:]), self._eval_stop, log)
@@ -1539,16 +1651,27 @@ class TrainingPane(Pane):
                 f"{command}\nexit status {code}; its stderr:\n{tail}"))  # fmt: skip
         return None, problem
 
+    def _say_eval(self) -> None:
+        """The comparison box while E runs: its stage, for how long (ticks on)."""
+        if self.evaluating is None:
+            return
+        who = "" if self.evaluating == self.followed else f"{one_line(self.evaluating, 24)}: "
+        took = _seconds(time.monotonic() - self._eval_at)
+        self._say_compare(Text.assemble(("evaluating ", "bold yellow"), who, self._eval_words,
+                                        f" … {took}", ("  · x cancels", "dim")))  # fmt: skip
+
     @on(EvalProgress)
     def _eval_progress(self, msg: TrainingPane.EvalProgress) -> None:
         if msg.run_id != self.evaluating:
             return
         words = f"{msg.stage} {msg.done}/{msg.total}"
+        if msg.done == 0:  # said as each side starts: its model loads before any answer
+            words += f": loading the {'base model' if msg.stage == 'base' else msg.stage}"
         if msg.stage == "adapter":
             words = f"base done · {words}"
-        who = "" if msg.run_id == self.followed else f"{one_line(msg.run_id, 24)}: "
-        self._say_compare(Text.assemble(("evaluating ", "bold yellow"), who, words,
-                                        ("  · x cancels", "dim")))  # fmt: skip
+        if words != self._eval_words:
+            self._eval_words, self._eval_at = words, time.monotonic()
+        self._say_eval()
         self._status(words)
 
     @on(EvalDone)
@@ -1565,6 +1688,8 @@ class TrainingPane(Pane):
             if followed is not None:
                 self._load_comparison(followed)
             verdict = one_line(str((msg.comparison or {}).get("verdict", "")), 60)
+            if msg.comparison is not None and msg.comparison.get("partial"):
+                verdict = "cancelled, not saved, no verdict"
             self._status(f"evaluated {one_line(msg.run_id, 30)}: {verdict or 'failed'}")
             return
         if msg.comparison is None:
@@ -1574,6 +1699,9 @@ class TrainingPane(Pane):
             return
         self.comparison = msg.comparison
         self._say_compare(None)
+        if msg.comparison.get("partial"):  # what was measured is shown beside: no result
+            self._status("evaluation cancelled: nothing saved, no verdict")
+            return
         self._status("evaluated: " + one_line(str(msg.comparison.get("verdict", "")), 80))
 
     def _load_comparison(self, run: Any) -> None:
