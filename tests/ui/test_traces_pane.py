@@ -6,12 +6,12 @@ import io
 from pathlib import Path
 
 from rich.console import Console
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import HelpScreen, JarvisApp
-from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane, TraceTable
+from jarvis_tui.ui.testing import record_notices, settle
 from tests.ui.conftest import make_traces
 
 
@@ -39,14 +39,17 @@ async def test_opens_on_first_page_of_whole_store(workspace: Path) -> None:
     app = JarvisApp(workspace)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        table = app.query_one("#trace-table", DataTable)
-        assert table.row_count == 100  # one page, not the store
+        table = app.query_one("#trace-table", TraceTable)
+        pane = app.query_one(TracesPane)
+        assert len(pane.rows) == 100  # one page read, not the store
         assert "rows 1–" in status(app) and "of 401" in status(app)
         assert "labelled 200 of 401" in status(app)
-        # newest first
-        pane = app.query_one(TracesPane)
+        # newest first, on screen under the header
         assert pane.rows[0].trace_id == "t1-00399"
-        assert str(table.coordinate_to_cell_key((0, 0)).row_key.value) == "t1-00399"
+        assert table.cursor_key == "t1-00399" and pane.cursor_position == 0
+        lines = screen_text(app).splitlines()
+        header = next(i for i, line in enumerate(lines) if "Time" in line and "Query" in line)
+        assert pane.rows[0].snippet[:20] in lines[header + 1]
 
 
 async def test_label_three_by_key_and_undo_one(workspace: Path) -> None:
@@ -133,10 +136,10 @@ async def test_markup_and_escapes_render_literally(workspace: Path) -> None:
         pane.query_one("#search", Input).value = "needle"
         await pilot.press("enter")
         await settle(app, pilot)
-        table = app.query_one("#trace-table", DataTable)
-        cell = table.get_row_at(0)[4]
-        assert "[bold red]not bold[/]" in cell.plain
-        assert "\x1b" not in cell.plain and "␛" in cell.plain
+        table = app.query_one("#trace-table", TraceTable)
+        cell = table.cell_text(pane.rows[0].trace_id, "query") or ""
+        assert "[bold red]not bold[/]" in cell and "[bold red]not bold[/]" in screen_text(app)
+        assert "\x1b" not in cell and "␛" in screen_text(app)
         body = plain(app.query_one(TraceDetail).query_one("#detail-body", Static).content)
         assert "[link=http://x.invalid]click[/link]" in body
         assert "\x07" not in body and "\x00" not in body
@@ -149,9 +152,10 @@ async def test_read_only_store_refuses_labels_and_says_so(workspace: Path) -> No
         pane = app.query_one(TracesPane)
         pane.store.read_only = True  # as if the file were read-only
         first = pane.rows[0]
+        notices = record_notices(app)
         await pilot.press("3")
         await settle(app, pilot)
-        assert any("read-only" in n.message for n in app._notifications)
+        assert any("read-only" in n for n in notices)
         assert pane.rows[0].feedback == first.feedback
     store = TraceStore(workspace / "traces.db")
     assert store.get(first.trace_id).feedback == first.feedback
@@ -303,7 +307,7 @@ async def test_every_help_key_is_tested(workspace: Path) -> None:
 
         table_nav = {
             b.description
-            for cls in DataTable.__mro__
+            for cls in TraceTable.__mro__
             for b in cls.__dict__.get("BINDINGS", ())
             if isinstance(b, Binding)
         }
@@ -348,7 +352,7 @@ async def test_view_keys_each_change_the_screen(workspace: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        table = app.query_one("#trace-table", DataTable)
+        table = app.query_one("#trace-table", TraceTable)
         await pilot.press("o")
         await settle(app, pilot)
         assert "sort score ↓" in status(app)
@@ -360,7 +364,8 @@ async def test_view_keys_each_change_the_screen(workspace: Path) -> None:
         assert not app.query_one(TraceDetail).display
         await pilot.press("d", "G")
         await settle(app, pilot)
-        assert table.cursor_row == len(pane.rows) - 1
+        assert table.cursor_row == 400 and pane.cursor_position == 400  # the last of 401
+        assert table.cursor_key == pane.rows[-1].trace_id
         await pilot.press("g")
         await settle(app, pilot)
         assert table.cursor_row == 0
