@@ -843,3 +843,57 @@ async def test_an_outcome_alone_counts_as_labelled(workspace: Path) -> None:
         assert tid not in [r.trace_id for r in pane.rows]
         assert "labelled 0 of 200" in status(app)
         assert all(r.outcome is None and r.feedback is None for r in pane.rows)
+
+
+# --------------------------------------------------------------------------- the big table
+
+
+async def test_the_scrollbar_is_the_position_in_the_store(workspace: Path) -> None:
+    """The table spans all 401 traces though one page is read; a jump (the scrollbar
+    dragged) reads the page at that position and nothing between."""
+    store = TraceStore(workspace / "traces.db")
+    try:
+        order = [r.trace_id for r in store.page(limit=1_000).rows]
+    finally:
+        store.close()
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        table = app.query_one("#trace-table", TraceTable)
+        on_screen = table.scrollable_content_region.height - 1  # rows under the header
+        assert len(pane.rows) == 100 and table.max_scroll_y == 401 - on_screen
+        table.scroll_to(y=250, animate=False, immediate=True)
+        await settle(app, pilot)
+        first, last = table.visible_rows()
+        assert first == 250 and f"rows 251–{last + 1} of 401" in status(app)
+        assert pane.rows_offset > 100 and len(pane.rows) <= 200  # rows 100-249 never read
+        shown = [pane.rows[i - pane.rows_offset].trace_id for i in range(first, last + 1)]
+        assert shown == order[first : last + 1]
+        lines = screen_text(app).splitlines()
+        header = next(i for i, line in enumerate(lines) if "Time" in line and "Query" in line)
+        assert pane.rows[first - pane.rows_offset].snippet[:20] in lines[header + 1]
+
+
+async def test_the_cursor_keeps_its_trace_deep_in_the_store_when_new_ones_arrive(
+    workspace: Path,
+) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.poll_store()
+        await settle(app, pilot)
+        for _ in range(6):  # past the first page
+            await pilot.press("pagedown")
+            await settle(app, pilot)
+        tid, position = pane.current_trace_id, pane.cursor_position
+        assert tid is not None and position is not None and position > 100
+        other = TraceStore(workspace / "traces.db")
+        other.save_many(make_traces(25, seed=2, start=1_790_000_000.0))
+        other.close()
+        pane.poll_store()
+        await settle(app, pilot)
+        assert "of 426" in status(app)
+        assert pane.current_trace_id == tid and pane.cursor_position == position + 25
+        assert pane.rows[position + 25 - pane.rows_offset].trace_id == tid

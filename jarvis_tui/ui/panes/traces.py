@@ -1,7 +1,10 @@
 """Traces pane: browse the whole store a page at a time and label at one key per trace.
 
-The table holds a sliding window of at most ``WINDOW_MAX`` rows fetched by keyset
-pages; it never loads the store. Every database call runs in a thread worker
+The table is a :class:`~jarvis_tui.ui.widgets.big_table.BigTable` over the whole
+filtered store (its scrollbar is the position in the store); it draws only the rows
+on screen, from a :class:`TraceWindow` of at most ``WINDOW_MAX`` rows read by keyset
+pages (a jump reads the page at that position); it never loads the store, and no row
+is rebuilt when a page arrives. Every database call runs in a thread worker
 (STYLE rule 2); labels go through one ordered writer thread so a label and its
 undo can never land out of order.
 """
