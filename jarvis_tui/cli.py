@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import sqlite3
 import sys
 import threading
@@ -111,10 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         "dir",
         nargs="?",
         type=Path,
-        default=DEFAULT_DEMO_DIR,
+        default=None,
         metavar="DIR",
-        help=f"where to build it (default: ./{DEFAULT_DEMO_DIR})",
+        help=f"where to build it (default: --home DIR if given, else ./{DEFAULT_DEMO_DIR})",
     )
+    demo.add_argument("--home", dest="demo_home", metavar="DIR",
+                      help="where to build it (the same as DIR)")  # fmt: skip
     demo.add_argument(
         "--traces",
         type=positive_int,
@@ -277,7 +280,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "max tokens) and file the score under that config version "
                          "(jarvis-tui versions A shows it)")  # fmt: skip
     ev.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    ev.set_defaults(func=_cmd_eval)
+    ev.add_argument("--compare", metavar="RUN_ID",
+                    help="measure run RUN_ID's LoRA adapter against its base model on the "
+                         "held-out queries it was never trained on (what the Training "
+                         "pane's E does; answers of up to 64 tokens unless --max-tokens) "
+                         "and keep the comparison as the run folder's eval.json")  # fmt: skip
+    ev.add_argument("--progress", action="store_true",
+                    help='with --compare: a JSON line on stdout as it goes, {"progress": '
+                         '"base" or "adapter", "done": N, "total": M} (the Training pane '
+                         "reads them)")  # fmt: skip
+    # None: 256 tokens, or COMPARE_MAX_TOKENS with --compare (see _cmd_eval_compare)
+    ev.set_defaults(func=_cmd_eval, max_tokens=None)
 
     exp = sub.add_parser(
         "export-best",
@@ -319,7 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     el.add_argument("path", metavar="PATH", type=Path)
     el.add_argument("--home", dest="el_home", metavar="DIR", help="workspace directory")
     el.add_argument("--format", dest="el_format", choices=("jsonl", "csv", "parquet", "hf"),
-                    default="jsonl", help="file format (default: jsonl)")  # fmt: skip
+                    default=None, help="file format (default: PATH's extension, .csv, "
+                    ".parquet or .jsonl, else jsonl); an extension of another format "
+                    "is refused")  # fmt: skip
     el.add_argument("--with-judge", action="store_true", help="add the LLM judge's scores")
     el.set_defaults(func=_cmd_export_labels)
 
@@ -459,7 +474,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from jarvis_tui.demo import build_demo
 
     console = _console(stderr=True)
-    ws = Workspace(resolve_home(args.dir))
+    ws = Workspace(resolve_home(_demo_dir(args)))
     if ws.root.exists() and not ws.root.is_dir():
         raise CommandError(f"{ws.root} exists and is not a directory")
     if ws.traces_db.exists() and not args.force:
@@ -477,9 +492,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"({size / 1e6:,.1f} MB, {duration(time.perf_counter() - started)}).",
         )
     if args.no_open:
-        _say(console, f"Open it with: {PROG} --home {ws.root}")
+        _say(console, f"Open it with: {PROG} --home {shlex.quote(str(ws.root.absolute()))}")
         return 0
     return _open_app(ws.root)
+
+
+def _demo_dir(args: argparse.Namespace) -> Path:
+    """Where ``demo`` builds: DIR, or its --home, or the global --home, else ./jarvis-demo.
+
+    Only a --home typed on the command line counts, not $JARVIS_TUI_HOME: the demo is
+    never built over the workspace the app opens by default.
+    """
+    given = [Path(d) for d in (args.dir, args.demo_home, args.home) if d is not None]
+    if len({os.path.abspath(d.expanduser()) for d in given[:2]}) > 1:
+        raise CommandError(f"two folders to build the demo in: {given[0]} and {given[1]}")
+    return given[0] if given else DEFAULT_DEMO_DIR
 
 
 def _cmd_learn(args: argparse.Namespace) -> int:
@@ -489,8 +516,7 @@ def _cmd_learn(args: argparse.Namespace) -> int:
     from jarvis_tui.traces import TraceStore
 
     ws = Workspace(resolve_home(args.learn_home or args.home))
-    if not ws.traces_db.is_file():
-        raise CommandError(f"no trace store at {ws.traces_db}")
+    _require_traces(ws)
     console = _console(stderr=True)
     store = TraceStore(ws.traces_db)
     try:
@@ -598,8 +624,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     values = _lora_values(args)
     ws = Workspace(resolve_home(args.train_home or args.home))
-    if not ws.traces_db.is_file():
-        raise CommandError(f"no trace store at {ws.traces_db}")
+    _require_traces(ws)
 
     def phase(words: str) -> None:
         if args.phases:  # the Training pane reads these lines (see --phases)
@@ -792,6 +817,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     from jarvis_tui.learning.optimize.types import ObjectiveBound
 
     ws = Workspace(resolve_home(args.opt_home or args.home))
+    if os.path.lexists(ws.traces_db):  # there but not a file: say what it is
+        _require_traces(ws)
     bounds = [ObjectiveBound.parse(b) for b in args.bound]
     if args.model and not args.backend:
         raise CommandError("--model needs --backend URL (the endpoint that serves it)")
@@ -873,10 +900,25 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
                 f"({'estimates' if args.evaluate == 'replay' else 'measured'})",
             )
         _say(out, f"  frontier: {len(run.pareto_frontier)} of {len(run.trials)} trials")
-        _say(out, f"  export: {PROG} export-best {run.run_id} best.toml")
+        if run.best_trial is not None:
+            _say(out, f"  export: {PROG} export-best {run.run_id} best.toml")
+        else:
+            _say(out, f"  nothing to export: {_why_no_best(run)}")
     if run.status == "failed":
         raise CommandError(f"run {run.run_id} failed: {message}")
     return 0
+
+
+def _why_no_best(run) -> str:
+    """Why a finished run has no best trial, for the line where its export would be."""
+    if not run.trials:
+        if run.status == "failed":
+            return "the run failed before any trial finished, so there is no best trial"
+        return "no trial finished, so there is no best trial"
+    return (
+        f"none of the {len(run.trials):,} trials can be the best "
+        "(each failed or is outside a --bound)"
+    )
 
 
 def _liveness(args: argparse.Namespace):
@@ -1065,7 +1107,8 @@ def _eval_options(args: argparse.Namespace, *, model: str | None = None):
         backend_url=args.eval_backend, model=model, local=args.local, adapter=args.adapter,
         set_path=args.eval_set, samples=args.samples, scorer=args.scorer,
         judge_url=args.judge_backend, judge_model=args.judge_model,
-        concurrency=args.concurrency, seed=args.eval_seed, max_tokens=args.max_tokens,
+        concurrency=args.concurrency, seed=args.eval_seed,
+        max_tokens=EvalOptions.max_tokens if args.max_tokens is None else args.max_tokens,
     )  # fmt: skip
 
 
@@ -1084,6 +1127,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     )
 
     ws = Workspace(resolve_home(args.eval_home or args.home))
+    if args.compare is not None:
+        return _cmd_eval_compare(args, ws)
+    if args.progress:
+        raise CommandError("--progress goes with --compare RUN_ID")
     opts = _eval_options(args, model=args.eval_model)
     scorer = build_scorer(opts)
     eval_set = build_set(opts, ws)
@@ -1145,6 +1192,70 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval_compare(args: argparse.Namespace, ws: Workspace) -> int:
+    """``eval --compare RUN_ID``: the run's adapter against its base (the Training pane
+    runs this as its child). SIGTERM / SIGINT stop it between batches: the partial
+    result is printed (``--json``), eval.json is not written, and it exits 1."""
+    import json
+
+    from jarvis_tui.evals.adapters import COMPARE_MAX_TOKENS, compare_run
+
+    given = [flag for flag, value in (
+        ("--backend", args.eval_backend), ("--local", args.local), ("--adapter", args.adapter),
+        ("--set", args.eval_set), ("--model", args.eval_model), ("--agent", args.eval_agent),
+        ("--judge-backend", args.judge_backend), ("--judge-model", args.judge_model),
+    ) if value is not None]  # fmt: skip
+    if given:
+        raise CommandError(f"--compare measures the run's own base and adapter: drop {given[0]}")
+    if args.scorer == "judge":
+        raise CommandError("--compare scores with rouge, f1, exact or contains, not judge")
+    stop = threading.Event()
+    last = [0.0]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and done > 1 and now - last[0] < 0.25:
+            return  # coalesced: about four lines a second
+        last[0] = now
+        if args.progress:
+            line = json.dumps({"progress": stage, "done": done, "total": total})
+            print(line, flush=True)
+
+    with _signals_stop(stop):
+        comparison = compare_run(
+            ws.root, args.compare, samples=args.samples, seed=args.eval_seed,
+            scorer=args.scorer, cancel=stop, progress=progress,
+            max_tokens=COMPARE_MAX_TOKENS if args.max_tokens is None else args.max_tokens,
+        )  # fmt: skip
+    data = comparison.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2), flush=True)
+    if comparison.partial:
+        base, adapter = data["base"].get("samples", 0), data["adapter"].get("samples", 0)
+        of = data["eval_set"].get("samples", "?")
+        raise CommandError(
+            f"evaluation cancelled (base {base}/{of}, adapter {adapter}/{of}): eval.json "
+            "not written"
+        )
+    if not args.json:
+        out = _console()
+        _say(out, f"{args.compare}: {data['verdict']}")
+        for side in ("base", "adapter"):
+            m = data[side]
+            low, high = m["accuracy_ci"]
+            loss = data[f"{side}_eval_loss"]
+            _say(
+                out,
+                f"  {side:<8} score {m['accuracy']:.3f} (95% interval {low:.3f}–{high:.3f}) · "
+                f"eval loss {'–' if loss is None else f'{loss:.3f}'} · latency p50 "
+                f"{m['p50_latency_seconds']:.2f} s · {_sample_counts(m)}",
+            )
+        from jarvis_tui.evals.adapters import EVAL_FILE
+
+        _say(out, f"  kept in {ws.checkpoints_dir / args.compare / EVAL_FILE}")
+    return 0
+
+
 def _sample_counts(m: dict) -> str:
     """``50 samples: 48 scored, 2 errors (empty answer)`` — the reasons, most common
     first, with their counts when there is more than one."""
@@ -1183,6 +1294,7 @@ def _all_failed(m: dict, generator: str) -> str:
 def _cmd_export_best(args: argparse.Namespace) -> int:
     from jarvis_tui.learning.optimize.optimizer import export_best_recipe
     from jarvis_tui.learning.optimize.store import OptimizationStore
+    from jarvis_tui.paths import ExportPathError
 
     ws = Workspace(resolve_home(args.exp_home or args.home))
     if not ws.optimize_db.is_file():
@@ -1199,7 +1311,10 @@ def _cmd_export_best(args: argparse.Namespace) -> int:
         if run.best_trial is None:
             raise CommandError(f"run {args.run_id} has no best trial to export")
         try:
-            path = export_best_recipe(run, args.path, parents=args.parents)
+            path = export_best_recipe(run, args.path, parents=args.parents, workspace=ws.root)
+        except ExportPathError as exc:
+            hint = " (or pass --parents to create it)" if exc.missing_folder else ""
+            raise CommandError(f"{exc}{hint}") from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         store.save_run(run)  # remembers best_recipe_path, as OpenJarvis does
@@ -1217,8 +1332,7 @@ def _cmd_versions(args: argparse.Namespace) -> int:
     from jarvis_tui.traces import TraceStore
 
     ws = Workspace(resolve_home(args.ver_home or args.home))
-    if not ws.traces_db.is_file():
-        raise CommandError(f"no trace store at {ws.traces_db}")
+    _require_traces(ws)
     versions = VersionStore(ws.agents_dir)
     store = TraceStore(ws.traces_db)
     try:
@@ -1269,12 +1383,12 @@ def _cmd_versions(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_labels(args: argparse.Namespace) -> int:
-    from jarvis_tui.learning.export_labels import export_labels
+    from jarvis_tui.learning.export_labels import export_labels, format_of
     from jarvis_tui.traces import TraceStore
 
     ws = Workspace(resolve_home(args.el_home or args.home))
-    if not ws.traces_db.is_file():
-        raise CommandError(f"no trace store at {ws.traces_db}")
+    args.el_format = args.el_format or format_of(args.path) or "jsonl"
+    _require_traces(ws)
     store = TraceStore(ws.traces_db)
     try:
         n = export_labels(store, args.path, fmt=args.el_format, with_judge=args.with_judge)
@@ -1359,6 +1473,15 @@ def _describe(exc: BaseException) -> str:
 
 LINE_LIMIT = 2000
 """Characters of one printed line; data longer than this is cut with an ellipsis."""
+
+
+def _require_traces(ws: Workspace) -> None:
+    """Refuse a workspace whose traces.db is missing or is not a file, saying which."""
+    from jarvis_tui.paths import trace_store_problem
+
+    problem = trace_store_problem(ws.traces_db)
+    if problem is not None:
+        raise CommandError(problem)
 
 
 def _known_agents(store, ws: Workspace) -> list[str]:

@@ -96,6 +96,76 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+class ExportPathError(ValueError):
+    """A path an export refuses to write to (one line, the reason)."""
+
+    def __init__(self, message: str, *, missing_folder: Path | None = None) -> None:
+        super().__init__(message)
+        self.missing_folder = missing_folder
+        """The parent folder that does not exist, when that is the reason."""
+
+
+def check_export_path(
+    path: str | os.PathLike[str],
+    *,
+    workspace: str | os.PathLike[str] | None = None,
+    parents: bool = False,
+    folder_ok: bool = False,
+) -> Path:
+    """The one rule for every export target (the CLI's, the panes', the engine's).
+
+    Returns *path* expanded; raises :class:`ExportPathError` saying why it is refused:
+    a symbolic link (the write would land wherever it points), an existing directory
+    (unless *folder_ok*), a parent that is not a folder, or a missing parent folder.
+    Missing parents are created by the write only with *parents*, or when *path* is
+    inside *workspace* (the workspace's own folders, such as ``recipes/``); a missing
+    folder elsewhere is most likely a typo, so it is refused, never made.
+    """
+    try:
+        target = Path(path).expanduser()
+    except RuntimeError:  # "~name" naming no user
+        raise ExportPathError(f"cannot expand {str(path)!r}: no such user") from None
+    if target.is_symlink():
+        raise ExportPathError(f"{target} is a symbolic link: give another path")
+    if target.is_dir() and not folder_ok:
+        raise ExportPathError(f"{target} is a directory: give a file name to write")
+    parent = Path(os.path.abspath(target)).parent
+    existing = parent
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ExportPathError(f"{existing} is not a folder: give another path")
+    if existing != parent and not parents:
+        inside = False
+        if workspace is not None:
+            root = Path(workspace).expanduser().resolve()
+            inside = Path(os.path.abspath(target)).resolve().is_relative_to(root)
+        if not inside:
+            raise ExportPathError(
+                f"{parent} does not exist: create it first", missing_folder=parent
+            )
+    return target
+
+
+def trace_store_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why *path* cannot be read as a trace store (one line), or None when it is a file.
+
+    Says what is wrong: missing, a directory, a dangling link, not a regular file. What
+    the file holds (not SQLite, unreadable, not a trace store) is the store's own check
+    when it is opened.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return f"{p} is a directory, not a trace database"
+    if p.is_symlink() and not p.exists():
+        return f"{p} is a symbolic link to nothing ({os.readlink(p)}), not a trace database"
+    if not os.path.lexists(p):
+        return f"no trace store at {p}"
+    if not p.is_file():
+        return f"{p} is not a regular file, not a trace database"
+    return None
+
+
 def __getattr__(name: str) -> Any:
     # ``Workspace`` moved to :mod:`jarvis_tui.workspace` (with the session over it); it is
     # re-exported here lazily, since that module imports this one.

@@ -104,7 +104,7 @@ async def _training(app: JarvisApp, pilot, written: list[Path]) -> None:
     await settle(app, pilot)
     pane._last_plot = 0.0
     pane._plot()
-    await pilot.pause()
+    await settle(app, pilot)  # the charts are drawn in a worker
     written.append(Path(app.save_screenshot("training.svg", str(OUT))))
     await pilot.press("x")
     await settle(app, pilot, rounds=4)

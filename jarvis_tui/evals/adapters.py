@@ -155,6 +155,117 @@ def compare_adapter(
     return comparison
 
 
+COMPARE_MAX_TOKENS = 64
+"""Most tokens an answer may take in a comparison (short answers: the base and the
+adapter each answer every sample)."""
+TRAIN_EXTRA = ("torch", "transformers", "peft")
+"""What measuring an adapter locally needs (the ``train`` extra)."""
+
+
+def comparison_problem(run: Any, workspace: Path | None) -> Optional[str]:
+    """Why *run* (a ``RunInfo``) cannot be measured against its base, in one line, or
+    None: it has no adapter, or its base model is not a local model folder. Reads the
+    run folder only (no torch): the Training pane says it before it starts anything."""
+    if getattr(run, "adapter_path", None) is None:
+        return f"run {run.run_id} has no adapter to evaluate (status {run.status})"
+    model = Path(str(run.model)).expanduser()
+    candidates = [model]
+    if workspace is not None:
+        candidates += [Path(workspace) / model, Path(workspace) / "models" / model]
+    if not any(p.is_dir() for p in candidates):
+        return (
+            f"base model {run.model} is not a local model folder: the base and the adapter "
+            "are measured here, on a model folder"
+        )
+    return None
+
+
+def missing_train_extra() -> list[str]:
+    """The modules of the train extra that cannot be imported (none is imported)."""
+    import importlib.util
+
+    missing = []
+    for name in TRAIN_EXTRA:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def find_run(checkpoints_dir: str | Path, run_id: str) -> Any:
+    """The ``RunInfo`` of run *run_id* (a folder of *checkpoints_dir* with a run.json),
+    or ValueError naming what is there."""
+    from jarvis_tui.learning.training.runs import RUN_FILE, RunInfo
+
+    root = Path(checkpoints_dir)
+    folder = root / run_id
+    if (
+        not run_id
+        or run_id.startswith(".")
+        or Path(run_id).name != run_id
+        or folder.is_symlink()
+        or not (folder / RUN_FILE).is_file()
+    ):
+        raise ValueError(f"no run {run_id!r} in {root} (jarvis-tui train makes one)")
+    return RunInfo.load(folder)
+
+
+def compare_run(
+    workspace: str | Path,
+    run_id: str,
+    *,
+    samples: int = 50,
+    seed: int = 0,
+    min_quality: float = 0.7,
+    scorer: str = "rouge",
+    max_tokens: int = COMPARE_MAX_TOKENS,
+    cancel: threading.Event | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> AdapterComparison:
+    """What the Training pane's ``E`` measures, for run *run_id* of *workspace*: its
+    adapter against its base model on up to *samples* held-out labelled traces (the
+    split the run was trained with, so none was trained on), kept as the run folder's
+    eval.json unless *cancel* stopped it (then the partial result is returned, and
+    nothing is written). Every problem a user can fix is a ValueError with one line."""
+    from jarvis_tui.evals.heldout import read_split
+    from jarvis_tui.evals.scorers import make_scorer
+    from jarvis_tui.evals.sets import build_eval_set
+    from jarvis_tui.paths import Workspace
+
+    ws = Workspace(Path(workspace))
+    run = find_run(ws.checkpoints_dir, run_id)
+    if run.status == "running":
+        raise ValueError(f"run {run_id} is still training: evaluate it when it has finished")
+    problem = comparison_problem(run, ws.root)
+    if problem:
+        raise GeneratorError(problem)
+    missing = missing_train_extra()
+    if missing:
+        raise ValueError(
+            f"evaluating an adapter needs the train extra ({', '.join(missing)} not "
+            "installed): pip install 'jarvis-tui[train]'"
+        )
+    if not ws.traces_db.is_file():
+        raise ValueError(f"no trace store at {ws.traces_db} to build the held-out set from")
+    from jarvis_tui.traces.store import TraceStore
+
+    store = TraceStore(ws.traces_db)
+    try:
+        eval_set = build_eval_set(
+            store, samples=samples, seed=seed, min_quality=min_quality,
+            split=read_split(run.path),
+        )  # fmt: skip
+    finally:
+        store.close()
+    return compare_adapter(
+        run, eval_set, make_scorer(scorer), workspace=ws.root, max_tokens=max_tokens,
+        cancel=cancel, progress=progress,
+    )  # fmt: skip
+
+
 def load_comparison(run_path: str | Path) -> Optional[dict[str, Any]]:
     """The comparison kept in a run folder, or None (missing or unreadable)."""
     from jarvis_tui.core.safejson import parse
@@ -168,4 +279,14 @@ def load_comparison(run_path: str | Path) -> Optional[dict[str, Any]]:
     return data if isinstance(data, dict) else None
 
 
-__all__ = ["EVAL_FILE", "AdapterComparison", "compare_adapter", "load_comparison"]
+__all__ = [
+    "COMPARE_MAX_TOKENS",
+    "EVAL_FILE",
+    "AdapterComparison",
+    "compare_adapter",
+    "compare_run",
+    "comparison_problem",
+    "find_run",
+    "load_comparison",
+    "missing_train_extra",
+]

@@ -119,8 +119,13 @@ def measure_trial(
     trace_store: Any = None,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
+    store: Any = None,
 ) -> Measurement:
     """Measure trial *trial_id* of run *run_id*; save the result as a new trial.
+
+    *store* (an ``OptimizationStore`` of ``ws.optimize_db``) is used when given and
+    left open (its owner closes it: the app's workspace session); without it one is
+    opened for the call and closed.
 
     *progress* gets ``(done, total)`` over answering then scoring (``total`` is twice
     the samples). With *cancel* set midway the samples done so far are saved and the
@@ -136,7 +141,9 @@ def measure_trial(
     problem = missing_backend(opts)
     if problem:
         raise ValueError(problem)
-    store = OptimizationStore(ws.optimize_db)
+    own_store = store is None
+    if own_store:
+        store = OptimizationStore(ws.optimize_db)
     try:
         run = store.get_run(run_id)
         if run is None:
@@ -199,7 +206,8 @@ def measure_trial(
             run.pareto_frontier, run.best_trial = front, best
             store.save_run(run)
     finally:
-        store.close()
+        if own_store:
+            store.close()
     return Measurement(
         config.trial_id,
         trial_id,

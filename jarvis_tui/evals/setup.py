@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from jarvis_tui.evals.generators import (
 from jarvis_tui.evals.runner import EvalResult
 from jarvis_tui.evals.scorers import make_scorer
 from jarvis_tui.evals.sets import EvalSet, build_eval_set, load_jsonl_set
-from jarvis_tui.paths import Workspace, atomic_write_text, ensure_dir
+from jarvis_tui.paths import Workspace, atomic_write_text, ensure_dir, trace_store_problem
 
 EVALS_DIR = "evals"
 """Where ``jarvis-tui eval`` keeps each result (``<workspace>/evals/<id>.json``)."""
@@ -114,10 +115,13 @@ def build_set(opts: EvalOptions, ws: Workspace, trace_store: Any = None) -> Eval
     if own:
         from jarvis_tui.traces.store import TraceStore
 
-        if not ws.traces_db.is_file():
+        if not os.path.lexists(ws.traces_db):
             raise ValueError(
                 f"no trace store at {ws.traces_db} to build an eval set from: pass --set FILE"
             )
+        problem = trace_store_problem(ws.traces_db)  # there, but a directory or a bad link
+        if problem is not None:
+            raise ValueError(problem)
         trace_store = TraceStore(ws.traces_db)
     try:
         return build_eval_set(

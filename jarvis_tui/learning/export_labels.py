@@ -53,6 +53,35 @@ class ExportCount(int):
 JUDGE_COLUMNS = ("judge_score", "judge_reason", "judge_model", "judge_prompt_hash")
 _BATCH = 2_000
 
+EXTENSIONS = {"jsonl": (".jsonl", ".ndjson", ".json"), "csv": (".csv",),
+              "parquet": (".parquet", ".pq")}  # fmt: skip
+"""The file name endings of each file format (hf writes a folder)."""
+DEFAULT_NAMES = {"jsonl": "labels.jsonl", "csv": "labels.csv", "parquet": "labels.parquet",
+                 "hf": "labels-hf"}  # fmt: skip
+"""The export's name when none is typed: it follows the format."""
+
+
+def format_of(path: str | os.PathLike[str]) -> str | None:
+    """The file format *path*'s extension names (``labels.csv``: csv), or None."""
+    suffix = Path(path).suffix.lower()
+    return next((fmt for fmt, ends in EXTENSIONS.items() if suffix in ends), None)
+
+
+def format_mismatch(path: str | os.PathLike[str], fmt: str) -> str | None:
+    """Why *path* is the wrong name for a *fmt* export (one line), or None.
+
+    Only an extension that names another format is refused (``labels.jsonl`` for csv,
+    a file name for the hf folder); a name with no or an unknown extension is taken.
+    """
+    named = format_of(path)
+    if named is None or named == fmt:
+        return None
+    name = Path(path).name
+    if fmt == "hf":
+        return f"{name} is a {named} file name, but hf writes a folder: name it {Path(name).stem}"
+    better = Path(name).with_suffix(EXTENSIONS[fmt][0]).name
+    return f"{name} is a {named} file name, but the format is {fmt}: name it {better}"
+
 
 def _check_target(path: Path, *, folder: bool) -> None:
     if path.is_dir() and not path.is_symlink():
@@ -164,6 +193,9 @@ def export_labels(
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     target = Path(path).expanduser()
+    mismatch = format_mismatch(target, fmt)
+    if mismatch is not None:  # a CSV in labels.jsonl is read back as garbage
+        raise ValueError(mismatch)
     _check_target(target, folder=fmt == "hf")
     if fmt == "hf":
         return _export_hf(store, target)

@@ -282,7 +282,10 @@ def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
                             else "cannot be separated with the traces left"
                         )
                         line = f"{qc}: {rec.best} and {rec.runner_up} {why} ({means})"
-                        short = f"{qc}: {why}"
+                        short = f"{qc}: " + (
+                            "too close to separate" if sep is None
+                            else "too few traces left to separate"
+                        )  # fmt: skip
                     else:
                         k_best, k_run = fit
                         estimate = floor_total + k_best + k_run
@@ -447,10 +450,15 @@ class LabelQueue:
         return out
 
     def _unrated(self, qclass: str, model: str, limit: int, skip: set[str]) -> List[str]:
-        """Unrated traces of one cell, newest first (the cell's index, then a sort)."""
-        from jarvis_tui.learning.outcomes import read_connection
+        """Unlabelled traces of one cell, newest first (the cell's index, then a sort).
 
-        where = ["r.model = ?", "r.feedback IS NULL"]
+        Unlabelled as the Traces pane's filter and count say it (``LABELLED_SQL``: no
+        score and no outcome): a trace marked ✓ without a score is not offered under
+        "unlabelled" (issue 10), though a score on it would count in Routing."""
+        from jarvis_tui.learning.outcomes import read_connection
+        from jarvis_tui.traces.store import LABELLED_SQL
+
+        where = ["r.model = ?", f"NOT {LABELLED_SQL}"]
         params: List[Any] = [model]
         if qclass == "general":
             where.append("(r.qclass = 'general' OR r.qclass IS NULL)")

@@ -60,6 +60,15 @@ SCHEMA_VERSION = 8  # 2: jt_rows_group; 3: the trigger records external label ch
 # (jt_steps) instead of an index on OpenJarvis's trace_steps
 BUSY_TIMEOUT_MS = 15_000
 SNIPPET_CHARS = 240
+_SNIPPET_SQL = (
+    f"CASE WHEN instr(CAST(t.query AS BLOB), x'00') > 0"
+    f" THEN substr(CAST(t.query AS BLOB), 1, {4 * SNIPPET_CHARS})"
+    f" ELSE substr(t.query, 1, {SNIPPET_CHARS}) END AS query"
+)
+"""The table's query snippet. SQLite's text functions stop at a NUL ('NUL\\x00in
+query' came back as 'NUL'): such a query's first bytes come as a blob instead (4 per
+character covers :data:`SNIPPET_CHARS` characters of UTF-8), decoded by
+:func:`_page_row`."""
 BULK_MIGRATE_ROWS = 50_000
 """Up to this many unmirrored traces, the first open is one transaction (well under
 a second); above, the rows are mirrored in short transactions."""
@@ -625,6 +634,16 @@ class TraceRow:
             "tokens": self.tokens,
         }[sort]
         return (value, self.rowid)
+
+
+def _page_row(r: Sequence[Any]) -> TraceRow:
+    """A page's row as a :class:`TraceRow`; a snippet that came as bytes (a query with a
+    NUL, :data:`_SNIPPET_SQL`) is decoded and cut to :data:`SNIPPET_CHARS`."""
+    snippet = r[-1]
+    if isinstance(snippet, bytes):
+        snippet = snippet.decode("utf-8", "replace")[:SNIPPET_CHARS]
+        r = (*r[:-1], snippet)
+    return TraceRow(*r)
 
 
 @dataclass
@@ -3356,7 +3375,7 @@ class TraceStore:
         s = self._schema
         sql = (
             "SELECT r.id, t.trace_id, r.started_at, r.qclass, r.agent, r.model, r.outcome,"
-            f" r.feedback, r.latency, r.tokens, substr(t.query, 1, {SNIPPET_CHARS}) AS query"
+            f" r.feedback, r.latency, r.tokens, {_SNIPPET_SQL}"
             f" FROM {s}.jt_rows r JOIN main.traces t ON t.id = r.id"
             f" WHERE {' AND '.join(where) or '1=1'}"
             f" ORDER BY {expr} {order}, r.id {order} LIMIT ?"
@@ -3364,7 +3383,7 @@ class TraceStore:
         with self._conn() as conn:
             rows = self._fetch(conn, sql, [*params, int(limit) + 1], id_col=1)
         has_more = len(rows) > limit
-        out = [TraceRow(*r) for r in rows[:limit]]
+        out = [_page_row(r) for r in rows[:limit]]
         if backwards:
             out.reverse()
         return Page(rows=out, has_more=has_more, fts_note=note)
@@ -3444,7 +3463,7 @@ class TraceStore:
                     conn,
                     "SELECT r.id, t.trace_id, r.started_at, r.qclass, r.agent, r.model,"
                     " r.outcome, r.feedback, r.latency, r.tokens,"
-                    f" substr(t.query, 1, {SNIPPET_CHARS}) AS query"
+                    f" {_SNIPPET_SQL}"
                     f" FROM {s}.jt_rows r JOIN main.traces t ON t.id = r.id"
                     f" WHERE r.id IN ({marks})"
                     f" ORDER BY r.started_at {order}, r.id {order}",
@@ -3452,7 +3471,7 @@ class TraceStore:
                     id_col=1,
                 )
         has_more = len(rows) > limit
-        out = [TraceRow(*r) for r in rows[:limit]]
+        out = [_page_row(r) for r in rows[:limit]]
         if backwards:
             out.reverse()
         return Page(rows=out, has_more=has_more, fts_note=note)

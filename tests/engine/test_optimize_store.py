@@ -196,3 +196,38 @@ def test_threads_get_their_own_connection(tmp_path: Path) -> None:
     assert errors == []
     assert sum(len(store.get_trials(f"r{k}")) for k in range(4)) == 80
     store.close()
+
+
+def test_worker_threads_do_not_leave_their_connections_open(tmp_path: Path) -> None:
+    """The app shares one store; every worker thread that read it used to keep its own
+    SQLite connection (a file handle) until the app closed: hundreds in a long day."""
+    import os
+
+    db = tmp_path / "optimize.db"
+    store = OptimizationStore(db)
+
+    def handles() -> int:
+        fds = Path("/proc/self/fd")
+        if not fds.is_dir():
+            pytest.skip("needs /proc (Linux)")
+        n = 0
+        for fd in fds.iterdir():
+            try:
+                n += os.readlink(fd) == str(db)
+            except OSError:
+                pass
+        return n
+
+    def workers(n: int) -> None:  # one short-lived worker after another, as panes run them
+        for _ in range(n):
+            t = threading.Thread(target=store.list_runs)
+            t.start()
+            t.join()
+
+    store.list_runs()
+    workers(3)  # SQLite may keep a closed connection's file handle pending for a while
+    settled = handles()
+    workers(30)
+    assert handles() == settled  # not 30 more
+    store.close()
+    assert handles() == 0

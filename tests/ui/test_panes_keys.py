@@ -25,9 +25,7 @@ from jarvis_tui.ui.panes import training
 from jarvis_tui.ui.panes.configs import ConfigsPane
 from jarvis_tui.ui.panes.training import TrainingPane
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
-from jarvis_tui.ui.testing import settle
-
-from .test_trials_screens import record_notices
+from jarvis_tui.ui.testing import record_notices, settle
 
 
 def shown(widget: Static) -> str:

@@ -17,7 +17,7 @@ from jarvis_tui.evals.sets import EvalSplit
 from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.training import TrainingPane
-from jarvis_tui.ui.testing import settle, wait_until
+from jarvis_tui.ui.testing import record_notices, settle, wait_until
 from tests.ui.conftest import make_traces
 
 pytest.importorskip("torch")
@@ -70,46 +70,91 @@ def test_training_pairs_skip_every_held_out_query() -> None:
     assert len(few) == 5 and not any(split.is_held_out(p["input"]) for p in few)
 
 
-async def test_train_then_E_compares_with_the_base_and_keeps_eval_json(home: Path) -> None:
-    # The pane runs jarvis-tui train (a child process): which pairs that command trains
-    # on is tested below (test_jarvis_tui_train_never_trains_on_a_held_out_query).
-    held = held_out_queries(home)
-    assert held, "the fixture has held-out queries"
-    app = JarvisApp(home)
+HEADLESS_TRAIN_THEN_E = """
+import asyncio, io, json, sys
+from pathlib import Path
+from rich.console import Console
+from textual.widgets import Input, Static
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.panes.training import TrainingPane
+from jarvis_tui.ui.testing import settle
+
+def shown(widget):
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+async def main(home):
+    seen = {}
+    app = JarvisApp(Path(home))
     async with app.run_test(size=(120, 40)) as pilot:
-        pane = await open_training(app, pilot)
-        data = shown(pane.query_one("#training-data", Static))
-        # every pair mined (the count Routing and `jarvis-tui learn` say), then the split
-        assert (f"120 SFT pairs ({120 - len(held)} to train · {len(held)} held out, never "
-                "trained on)") in data  # fmt: skip
-        # what the pairs are, in the Traces pane's words (every trace is labelled 0.9)
-        assert "trained on): traces scored ≥ 0.70 of 120 labelled" in data
-        set_form(pane, max_pairs="500", num_epochs="1", batch_size="8", max_seq_length="64",
-                 eval_fraction="0")  # fmt: skip
+        await settle(app, pilot)
+        await pilot.press("L")
+        await settle(app, pilot)
+        pane = app.query_one(TrainingPane)
+        seen["data"] = shown(pane.query_one("#training-data", Static))
+        for key, value in (("max_pairs", "500"), ("num_epochs", "1"), ("batch_size", "8"),
+                           ("max_seq_length", "64"), ("eval_fraction", "0")):
+            pane.query_one("#f-" + key, Input).value = value
         await pilot.press("s")
         await settle(app, pilot, rounds=6)
-        assert not pane.training
-        (run_dir,) = sorted((home / "checkpoints").iterdir())
-        info = json.loads((run_dir / "run.json").read_text())
-        assert info["status"] == "completed" and info["data"]["pairs"] == 120 - len(held)
-        assert read_split(run_dir) == EvalSplit()
-        assert json.loads((run_dir / SPLIT_FILE).read_text())["held_out_pairs"] == len(held)
-        assert (run_dir / SPLIT_FILE).stat().st_mode & 0o777 == 0o600
-
+        seen["training"] = pane.training
         await pilot.press("E")
         await pilot.pause()
-        # progress, or (on a fast machine) already the result: never the old empty box
-        first = shown(pane.query_one("#training-compare", Static))
-        assert "evaluating" in first or "+ adapter" in first, first
+        seen["first"] = shown(pane.query_one("#training-compare", Static))
         await settle(app, pilot, rounds=4)
-        box = shown(pane.query_one("#training-compare", Static))
-        for word in ("base", "+ adapter", "eval loss", "score", "latency p50", "±"):
-            assert word in box, (word, box)
-        verdicts = ("adapter better", "adapter worse", "no clear difference", "no score to compare")
-        assert any(v in box for v in verdicts)  # the untrained tiny base may answer blanks
-        saved = json.loads((run_dir / "eval.json").read_text())
-        assert saved["eval_set"]["samples"] == len(held)
-        assert saved["base"]["samples"] == saved["adapter"]["samples"] == len(held)
+        seen["box"] = shown(pane.query_one("#training-compare", Static))
+    seen["heavy"] = sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules)
+    print(json.dumps(seen))
+
+asyncio.run(main(sys.argv[1]))
+"""
+"""A full training run (s), then E, from the pane, in a fresh interpreter: prints what
+the screen showed and which of torch, transformers and peft the app process imported."""
+
+
+async def test_train_then_E_compares_with_the_base_keeps_eval_json_and_never_imports_torch(
+    home: Path,
+) -> None:
+    # The pane runs jarvis-tui train and jarvis-tui eval --compare (child processes):
+    # which pairs train trains on is tested below
+    # (test_jarvis_tui_train_never_trains_on_a_held_out_query). This process has torch
+    # loaded (other tests), so the app runs in a fresh one.
+    import subprocess
+    import sys
+
+    held = held_out_queries(home)
+    assert held, "the fixture has held-out queries"
+    done = subprocess.run(
+        [sys.executable, "-c", HEADLESS_TRAIN_THEN_E, str(home)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    # every pair mined (the count Routing and `jarvis-tui learn` say), then the split
+    assert (f"120 SFT pairs ({120 - len(held)} to train · {len(held)} held out, never "
+            "trained on)") in seen["data"]  # fmt: skip
+    # what the pairs are, in the Traces pane's words (every trace is labelled 0.9)
+    assert "trained on): traces scored ≥ 0.70 of 120 labelled" in seen["data"]
+    assert not seen["training"]
+    (run_dir,) = sorted((home / "checkpoints").iterdir())
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["status"] == "completed" and info["data"]["pairs"] == 120 - len(held)
+    assert read_split(run_dir) == EvalSplit()
+    assert json.loads((run_dir / SPLIT_FILE).read_text())["held_out_pairs"] == len(held)
+    assert (run_dir / SPLIT_FILE).stat().st_mode & 0o777 == 0o600
+    # progress, or (on a fast machine) already the result: never the old empty box
+    assert "evaluating" in seen["first"] or "+ adapter" in seen["first"], seen["first"]
+    box = seen["box"]
+    for word in ("base", "+ adapter", "eval loss", "score", "latency p50", "±"):
+        assert word in box, (word, box)
+    verdicts = ("adapter better", "adapter worse", "no clear difference", "no score to compare")
+    assert any(v in box for v in verdicts)  # the untrained tiny base may answer blanks
+    saved = json.loads((run_dir / "eval.json").read_text())
+    assert saved["eval_set"]["samples"] == len(held)
+    assert saved["base"]["samples"] == saved["adapter"]["samples"] == len(held)
+    assert (run_dir / "eval.json").stat().st_mode & 0o777 == 0o600
+    assert seen["heavy"] == []  # the UI process never imported torch, transformers or peft
     # selected again later (a new app): the comparison is read back from the run folder
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -211,6 +256,7 @@ async def test_every_training_palette_entry_acts(
     monkeypatch.setattr(training, "TRAIN_COMMAND", (FAKE_TRAIN,))
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        notices = record_notices(app)
         pane = await open_training(app, pilot)
         await pilot.press("T")  # the entries show the pane from anywhere
         await settle(app, pilot)
@@ -232,46 +278,35 @@ async def test_every_training_palette_entry_acts(
         await run_palette(app, pilot, "training: cancel")
         await settle(app, pilot)
         assert not pane.training
-        assert any("training cancelled" in n.message for n in app._notifications)
+        assert any("training cancelled" in n for n in notices)
+
+
+FAKE_EVAL = str(Path(__file__).with_name("fake_eval.py"))
+"""Stands in for ``jarvis-tui`` as E's child: the real ``eval --compare`` whose measuring
+says ``base n-1/n`` and holds until the child is cancelled."""
 
 
 async def test_E_shows_progress_and_x_cancels_keeping_nothing_on_disk(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jarvis_tui.evals import adapters
     from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+    from jarvis_tui.ui.panes import training
 
     tiny = ensure_tiny_lm(home / "models")
     run_dir = fake_run(home, "r1", model=str(tiny), adapter_base=str(tiny))
-    reached = []
-
-    def compare(run, eval_set, scorer, *, cancel=None, progress=None, **kwargs):
-        n = len(eval_set)
-        progress("base", n - 1, n)  # the user sees it, then presses x
-        assert cancel.wait(30)
-        reached.append(n)
-        # what compare_adapter returns then: the base answered n-1, the adapter nothing
-        base = {"accuracy": 0.25, "accuracy_ci": [0.1, 0.4], "p50_latency_seconds": 0.5,
-                "samples": n - 1, "scored": n - 1}  # fmt: skip
-        none = {"accuracy": 0.0, "accuracy_ci": [0.0, 0.0], "p50_latency_seconds": 0.0,
-                "samples": 0, "scored": 0}  # fmt: skip
-        return adapters.AdapterComparison(
-            run_id=run.run_id, base_model=str(tiny), eval_set=eval_set.describe(),
-            base=base, adapter=none, base_eval_loss=2.0, adapter_eval_loss=None, partial=True,
-        )  # fmt: skip
-
-    monkeypatch.setattr(adapters, "compare_adapter", compare)
+    monkeypatch.setattr(training, "EVAL_COMMAND", (FAKE_EVAL,))
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_training(app, pilot)
         await pilot.press("E")
-        await wait_until(
-            pilot, lambda: "evaluating" in shown(pane.query_one("#training-compare", Static))
-        )
         n = len(held_out_queries(home))
+        await wait_until(
+            pilot, lambda: f"base {n - 1}/{n}" in shown(pane.query_one("#training-compare", Static)),
+            what="the child's progress line",
+        )  # fmt: skip
         box = shown(pane.query_one("#training-compare", Static))
-        assert f"base {n - 1}/{n}" in box and "x cancels" in box, box
-        await pilot.press("x")
+        assert "evaluating" in box and "x cancels" in box, box
+        await pilot.press("x")  # SIGTERM: the child prints what it measured, writes nothing
         await settle(app, pilot)
         box = shown(pane.query_one("#training-compare", Static))
         # only what was measured: the base's numbers, of how many; the adapter never ran
@@ -280,7 +315,34 @@ async def test_E_shows_progress_and_x_cancels_keeping_nothing_on_disk(
         assert "0.250 ±0.150" in box and "2.000" in box and "0.50 s" in box, box
         assert "0.000" not in box and "0.00 s" not in box, box
         assert "no clear difference" not in box and "no verdict" in box, box
-    assert reached and reached[0] > 0
+        assert pane.evaluating is None
+    assert not (run_dir / "eval.json").exists()
+
+
+async def test_ctrl_q_during_an_evaluation_stops_the_child_then_quits(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jarvis_tui.learning.training.tinylm import ensure_tiny_lm
+    from jarvis_tui.ui.panes import training
+
+    tiny = ensure_tiny_lm(home / "models")
+    run_dir = fake_run(home, "r1", model=str(tiny), adapter_base=str(tiny))
+    monkeypatch.setattr(training, "EVAL_COMMAND", (FAKE_EVAL,))
+    monkeypatch.setattr(training, "QUIT_GRACE_S", 600.0)  # no kill: only its SIGTERM ends it
+    app = JarvisApp(home)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        pane = await open_training(app, pilot)
+        await pilot.press("E")
+        n = len(held_out_queries(home))
+        await wait_until(
+            pilot, lambda: f"base {n - 1}/{n}" in shown(pane.query_one("#training-compare", Static)),
+            what="the child's progress line",
+        )  # fmt: skip
+        await pilot.press("ctrl+q")
+        # the child stops at once (what it measured is dropped): the app ends by itself
+        await wait_until(pilot, lambda: app.return_code is not None, what="the app to end")
+    assert any("stopping the evaluation: nothing is saved" in n for n in notices), notices
     assert not (run_dir / "eval.json").exists()
 
 

@@ -14,8 +14,9 @@ from textual.widgets import Input, Static
 from jarvis_tui.demo import build_demo
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.screens.forms import PromptScreen
+from jarvis_tui.ui.testing import record_notices
 
-from .test_trials_screens import open_trials, press, record_notices, status_lines
+from .test_trials_screens import open_trials, press, status_lines
 
 
 @pytest.fixture(scope="module")

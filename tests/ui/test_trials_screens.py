@@ -368,6 +368,7 @@ async def test_every_palette_entry_does_what_it_says(demo: Path) -> None:
 
 async def test_export_inside_outside_and_through_a_symlink(demo: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere" / "best.toml"
+    outside.parent.mkdir()  # a missing folder outside is refused (test_export_path_rule)
     link = demo / "link.toml"
     link.symlink_to(tmp_path / "target.toml")
     app = JarvisApp(demo)

@@ -55,7 +55,7 @@ from jarvis_tui.learning.optimize.types import (
     TrialConfig,
     TrialResult,
 )
-from jarvis_tui.paths import atomic_write_bytes
+from jarvis_tui.paths import atomic_write_bytes, check_export_path
 
 LOGGER = logging.getLogger(__name__)
 
@@ -1024,21 +1024,26 @@ class OptimizationEngine:
 # --------------------------------------------------------------------------- helpers
 
 
-def export_best_recipe(run: OptimizationRun, path: str | Path, *, parents: bool = True) -> Path:
+def export_best_recipe(
+    run: OptimizationRun,
+    path: str | Path,
+    *,
+    parents: bool = True,
+    workspace: str | Path | None = None,
+) -> Path:
     """Module-level form of :meth:`OptimizationEngine.export_best_recipe`.
 
-    *parents* (OpenJarvis's behaviour, the default) creates missing parent folders;
-    with ``parents=False`` a missing parent is a ValueError instead.
+    *path* follows :func:`jarvis_tui.paths.check_export_path` (the rule the CLI and the
+    Trials pane share): *parents* (OpenJarvis's behaviour, the default) creates missing
+    parent folders; with ``parents=False`` they are created only inside *workspace*,
+    and a missing folder elsewhere is an :class:`~jarvis_tui.paths.ExportPathError`.
     """
     if run.best_trial is None:
         raise ValueError("No best trial to export.")
     path = Path(path).expanduser()
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         raise ValueError(f"{path} is a directory: give a file name such as {path / 'best.toml'}")
-    if not parents and not path.parent.is_dir():
-        raise ValueError(
-            f"{path.parent} does not exist: create it first (or pass --parents to create it)"
-        )
+    path = check_export_path(path, workspace=workspace, parents=parents)
     data = trial_to_recipe_dict(run.best_trial, run)
     atomic_write_bytes(path, tomli_w.dumps(data).encode("utf-8"))
     run.best_recipe_path = str(path)

@@ -141,8 +141,16 @@ def open_session(
     trace_store: Any = None,
     evaluate: str = "replay",
     eval_options: Any = None,
+    store: Any = None,
 ) -> OptimizeSession:
     """Open the stores and build the engine for *ws* (raises ValueError/StoreError).
+
+    *trace_store* and *store* (an ``OptimizationStore`` of ``ws.optimize_db``, or a
+    function that returns one: it is called only once the run can start, so a run
+    refused for its search space creates no optimize.db) are used when given, and the
+    session does not close them (their owner does: an app's
+    :class:`~jarvis_tui.workspace.WorkspaceSession` keeps one of each per workspace);
+    otherwise the session opens its own and ``close()`` closes them.
 
     *evaluate* says how trials are scored: ``replay`` (estimates from the labelled
     traces), ``measured`` (each config answers held-out queries, see
@@ -187,12 +195,15 @@ def open_session(
 
             proposer = OptunaProposer(space, seed=seed)
             name = f"{proposer.optimizer_model} (offline)"
-        opt_store = OptimizationStore(ws.optimize_db)
+        if store is None:
+            opt_store = OptimizationStore(ws.optimize_db)
+        elif callable(store):
+            store = store()
         engine = OptimizationEngine(
             space,
             proposer,
             runner,
-            opt_store,
+            opt_store if store is None else store,
             max_trials=max_trials,
             early_stop_patience=patience,
             seed=seed,
@@ -204,7 +215,12 @@ def open_session(
             trace_store.close()
         raise
     return OptimizeSession(
-        engine, opt_store, trace_store if own_traces else _NoClose(trace_store), space, origin, name
+        engine,
+        opt_store if store is None else _NoClose(store),
+        trace_store if own_traces else _NoClose(trace_store),
+        space,
+        origin,
+        name,
     )
 
 

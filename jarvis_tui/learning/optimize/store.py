@@ -175,6 +175,7 @@ class OptimizationStore:
         self._db_path = Path(db_path)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
+        self._owner: dict[int, threading.Thread] = {}  # id(conn) -> the thread using it
         self._lock = threading.Lock()
         self._closed = False
         self.problems: list[RowProblem] = []
@@ -213,10 +214,12 @@ class OptimizationStore:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
+                # One connection per thread (threading.local); not checked by sqlite3
+                # so that a finished worker thread's connection can be closed here.
                 conn = sqlite3.connect(
                     self._uri or self._db_path,
                     timeout=_BUSY_MS / 1000,
-                    check_same_thread=True,
+                    check_same_thread=False,
                     uri=self._uri is not None,
                 )
                 conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
@@ -224,8 +227,21 @@ class OptimizationStore:
                 raise StoreError(f"{self._db_path}: cannot open: {exc}") from exc
             self._local.conn = conn
             with self._lock:
+                dead = [c for c in self._all if not self._owner[id(c)].is_alive()]
+                for c in dead:  # each worker thread ran once and is gone: its connection too
+                    self._all.remove(c)
+                    del self._owner[id(c)]
                 self._all.append(conn)
+                self._owner[id(conn)] = threading.current_thread()
+            for c in dead:
+                c.close()
         return conn
+
+    @property
+    def open_connections(self) -> int:
+        """Connections this store holds now (one per live thread that used it)."""
+        with self._lock:
+            return len(self._all)
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -318,6 +334,7 @@ class OptimizationStore:
             with self._lock:
                 if conn in self._all:
                     self._all.remove(conn)
+                    del self._owner[id(conn)]
             conn.close()
 
     def _writing(self, what: str) -> None:
@@ -618,12 +635,11 @@ class OptimizationStore:
         self._closed = True
         with self._lock:
             conns, self._all = self._all, []
+            self._owner.clear()
         for c in conns:
             try:
                 c.close()
-            except sqlite3.ProgrammingError:
-                # A connection made in another thread: SQLite forbids closing it here;
-                # it is released when that thread's local storage goes away.
+            except sqlite3.ProgrammingError:  # in use by its thread right now
                 pass
         self._local = threading.local()
 

@@ -371,11 +371,14 @@ class TrainingDataMiner:
         matrix.models = sorted(models)
         matrix.classes = [c for c in QUERY_CLASSES if any(k[0] == c for k in matrix.cells)]
         for qc in matrix.classes:
-            matrix.recommendations[qc] = self._recommend(matrix, qc, min_samples)
+            matrix.recommendations[qc] = self.recommend(matrix, qc, min_samples)
         return matrix
 
     @staticmethod
-    def _recommend(matrix: RoutingMatrix, qc: str, min_samples: int) -> ClassRecommendation:
+    def recommend(matrix: RoutingMatrix, qc: str, min_samples: int) -> ClassRecommendation:
+        """The model to route class *qc* to on *matrix*'s rated cells: the best mean
+        feedback, with how sure that is ("no data" without a rated cell; cells under
+        *min_samples* ratings count as too few to decide)."""
         cells = [c for (q, _), c in matrix.cells.items() if q == qc and c.rated.n > 0]
         rated = sum(c.rated.n for c in cells)
         if not cells:

@@ -24,6 +24,7 @@ from textual.containers import Container, Horizontal, VerticalScroll
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
@@ -32,7 +33,7 @@ from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
 
 if TYPE_CHECKING:
-    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver, ConfigProposal
     from jarvis_tui.traces import TraceStore
     from jarvis_tui.workspace import WorkspaceSession
 
@@ -108,20 +109,19 @@ def outcome_line(o: Any, *, name: Optional[str] = None) -> Text:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class Proposal:
-    """An evolver recommendation for one agent, as the config it would write."""
+    """The engine's proposal for one agent (:meth:`AgentConfigEvolver.propose_configs`),
+    as the pane shows it: with the version number it would be written as."""
 
-    agent: str
-    tools: list[str]
-    max_turns: int
-    temperature: float
-    system_prompt: str
-    classes: list[str]
-    current: dict[str, Any]
-    proposed: dict[str, Any]
+    config: ConfigProposal
+    """What the engine would write, and why (never one with an ``error``)."""
     next_version: int = 1
     """The version number an accepted proposal is written as."""
+
+    @property
+    def agent(self) -> str:
+        return self.config.agent
 
 
 def render_changes(changes: list[Any]) -> Text:
@@ -283,9 +283,11 @@ class ConfigsPane(Pane):
             return isinstance(message, ConfigsPane.EvolverProgressed)
 
     class Proposals(Message):
-        def __init__(self, proposals: list[Proposal], analysed: int) -> None:
+        """The evolver's proposals, and one line per agent it could not propose for."""
+
+        def __init__(self, proposals: list[Proposal], analysed: int, errors: list[str]) -> None:
             super().__init__()
-            self.proposals, self.analysed = proposals, analysed
+            self.proposals, self.analysed, self.errors = proposals, analysed, errors
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -298,6 +300,8 @@ class ConfigsPane(Pane):
         """A version marked with m, to diff against the selected one."""
         self.text_mode = False
         self.proposals: list[Proposal] = []
+        self.proposal_errors: list[str] = []
+        """Agents the last evolver run could not propose for: one line each, shown."""
         self._loaded = False
         self._store: TraceStore | None = None
         self.outcomes: Any = None
@@ -902,51 +906,31 @@ class ConfigsPane(Pane):
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.evolve",
           description="analyse traces")  # fmt: skip
     def _run_evolver(self, ev: AgentConfigEvolver) -> None:
-        from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
-
+        # The engine proposes (merge, tool order, kept temperature and prompt, nothing
+        # changed, a bad agent as an error); the pane only adds the version numbers.
+        stop = get_current_worker().cancelled_event
         seen = [0]
 
         def progress(n: int) -> None:  # the analysis thread: post only
             seen[0] = n
             self.post_message(self.EvolverProgressed(n))
 
-        recs = ev.analyze(progress=progress)
-        proposals = []
-        for name, m in sorted(LearningOrchestrator._merge(recs).items()):
-            tools = sorted(m["tools"], key=lambda t: (-m["tools"][t], t))
-            current: dict[str, Any] = {}
-            versions = ev.list_versions(name)
-            if versions:
-                try:
-                    current = ev.load_version(name, versions[-1]["version"])
-                except ValueError:
-                    current = {}
-            settings = dict(current.get("agent", {}))
-            temperature = settings.get("temperature", 0.3)
-            prompt = settings.get("system_prompt", "")
-            proposed = {
-                "agent": {
-                    "name": name, "tools": tools, "max_turns": m["max_turns"],
-                    "temperature": temperature if isinstance(temperature, (int, float)) else 0.3,
-                    "system_prompt": prompt if isinstance(prompt, str) else "",
-                }
-            }  # fmt: skip
-            if settings.get("tools") == tools and settings.get("max_turns") == m["max_turns"]:
+        made = ev.propose_configs(stop=stop, progress=progress)
+        if stop.is_set():
+            return  # superseded, or the app is closing: nothing to show
+        proposals: list[Proposal] = []
+        errors: list[str] = []
+        for c in made:
+            try:
+                if c.error:
+                    raise ValueError(c.error)
+                versions = ev.list_versions(c.agent)
+            except (ValueError, OSError) as exc:
+                errors.append(f"{c.agent}: no proposal: {exc}")
                 continue
-            proposals.append(
-                Proposal(
-                    name,
-                    tools,
-                    m["max_turns"],
-                    proposed["agent"]["temperature"],
-                    proposed["agent"]["system_prompt"],
-                    sorted(m["classes"]),
-                    current,
-                    proposed,
-                    (versions[-1]["version"] if versions else 0) + 1,
-                )  # fmt: skip
-            )
-        self.post_message(self.Proposals(proposals, seen[0]))
+            number = (versions[-1]["version"] if versions else 0) + 1
+            proposals.append(Proposal(c, number))
+        self.post_message(self.Proposals(proposals, seen[0], errors))
 
     @on(EvolverProgressed)
     def _evolver_progressed(self, msg: ConfigsPane.EvolverProgressed) -> None:
@@ -956,12 +940,23 @@ class ConfigsPane(Pane):
     @on(Proposals)
     def _got_proposals(self, msg: ConfigsPane.Proposals) -> None:
         self.proposals = list(msg.proposals)
+        self.proposal_errors = list(msg.errors)
         self._proposal_mode()
-        if not self.proposals:
+        if not self.proposals and self.proposal_errors:
+            self._status(
+                f"The evolver has nothing to write: {len(self.proposal_errors)} agent(s) "
+                "could not be proposed for (below)."
+            )
+            self._show(Group(*self._error_lines()))
+        elif not self.proposals:
             self._status("The evolver has nothing new to recommend.")
             self._diff_selected()
         self.refresh_bindings()
         self._show_proposal()
+
+    def _error_lines(self) -> list[Text]:
+        """The agents the evolver could not propose for, one line each (literal text)."""
+        return [Text(one_line(line, 400), style="red") for line in self.proposal_errors]
 
     def _show_proposal(self) -> None:
         from jarvis_tui.learning.agent_evolver import toml_diff
@@ -969,20 +964,22 @@ class ConfigsPane(Pane):
         if not self.proposals:
             return
         p = self.proposals[0]
+        c = p.config
         number = p.next_version
         self._status(
             f"Proposal for {p.agent} ({len(self.proposals)} left): y writes it as version "
             f"{number}, n skips it"
         )
         # A new agent: list the proposed keys one by one, not as one new table.
-        current = p.current or {k: {} for k in p.proposed}
+        current = c.current or {k: {} for k in c.proposed}
         parts: list[Any] = [
             Text.assemble(
                 (f"{p.agent}: evolver proposal", "bold"), (f"  ({len(self.proposals)} left)", "dim")
             ),  # fmt: skip
-            Text(f"best agent for: {', '.join(p.classes)}", style="dim"),
-            render_changes(toml_diff(current, p.proposed)),
+            Text(f"best agent for: {', '.join(c.classes)}", style="dim"),
+            render_changes(toml_diff(current, c.proposed)),
             Text(f"y: write it as version {number} of {p.agent} · n: skip it", style="bold"),
+            *self._error_lines(),
         ]
         self._show(Group(*parts))
         self.query_one("#configs-diff", VerticalScroll).scroll_home(animate=False)
@@ -1016,11 +1013,9 @@ class ConfigsPane(Pane):
 
     @work(thread=True, exit_on_error=False, group="configs.write", description="write config")
     def _write_proposal(self, p: Proposal, ev: AgentConfigEvolver) -> None:
-        ev.write_config(
-            p.agent, tools=p.tools, max_turns=p.max_turns, temperature=p.temperature,
-            system_prompt=p.system_prompt, cause="evolver",
-            note="accepted in the Configs pane: best for " + ", ".join(p.classes),
-        )  # fmt: skip
+        ev.write_proposal(
+            p.config, note="accepted in the Configs pane: best for " + ", ".join(p.config.classes)
+        )
         written = ev.list_versions(p.agent)
         number = written[-1]["version"] if written else p.next_version
         self.post_message(self.Written(p.agent, f"version {number} written"))

@@ -3,19 +3,26 @@ the LLM judge's scores beside the human ones, the export form's target check, an
 Routing matrix with judge scores folded in (the judge-agreement and copy modals are in
 :mod:`jarvis_tui.ui.screens.evidence`).
 
-Everything that reads the store runs in the panes' thread workers; judge scores are read
-over a read-only connection (a read-only store is never written to), and only a judge
-run writes them (``JudgeStore``, its own table).
+The reads of judge scores (and the matrix with them folded in) are the engine's,
+:mod:`jarvis_tui.evals.judge_scores`, named here for the panes; they run in the panes'
+thread workers, over a read-only connection.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
+from jarvis_tui.evals.judge_scores import (  # the engine's reads, used by the panes
+    JUDGE_MAX,
+    has_judge_scores,
+    judge_scores,
+    matrix_with_judge,
+    unlabelled_ids,
+)
 from jarvis_tui.ui.text import one_line
 
 if TYPE_CHECKING:  # imported where used: the optimize package brings numpy (first paint)
@@ -23,8 +30,6 @@ if TYPE_CHECKING:  # imported where used: the optimize package brings numpy (fir
 
 JUDGE_URL_ENV = "JARVIS_TUI_JUDGE_URL"
 JUDGE_MODEL_ENV = "JARVIS_TUI_JUDGE_MODEL"
-JUDGE_MAX = 2_000
-"""Traces one judge run takes from the current filter (newest first)."""
 QUEUE_ROWS = 50
 """Queued traces the table shows at a time (the queue is recomputed after each label)."""
 
@@ -56,113 +61,6 @@ def make_judge(url: str, model: str, *, timeout: float = 60.0) -> Any:
     key = (os.environ.get(ENV_KEY) or os.environ.get("OPENAI_API_KEY") or "").strip() or None
     backend = OpenAICompatibleBackend(url, api_key=key, timeout=timeout, retries=0, role="judge")
     return QueryJudge(backend, model)
-
-
-def judge_scores(store: Any, trace_ids: Iterable[str]) -> dict[str, float]:
-    """The newest judge score of each of *trace_ids* (any judge), read-only."""
-    from jarvis_tui.evals.judge import JUDGE_TABLE
-    from jarvis_tui.learning.outcomes import read_connection
-
-    ids = list(trace_ids)
-    out: dict[str, float] = {}
-    if not ids or store is None:
-        return out
-    with read_connection(store) as c:
-        if not _has_judge_table(c.conn):
-            return out
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            rows = c.conn.execute(
-                f"SELECT trace_id, score, MAX(created_at) FROM main.{JUDGE_TABLE}"
-                f" WHERE trace_id IN ({','.join('?' * len(chunk))}) GROUP BY trace_id",
-                chunk,
-            ).fetchall()
-            out.update((r[0], float(r[1])) for r in rows)
-    return out
-
-
-def has_judge_scores(store: Any) -> bool:
-    from jarvis_tui.evals.judge import JUDGE_TABLE
-    from jarvis_tui.learning.outcomes import read_connection
-
-    with read_connection(store) as c:
-        if not _has_judge_table(c.conn):
-            return False
-        return c.conn.execute(f"SELECT 1 FROM main.{JUDGE_TABLE} LIMIT 1").fetchone() is not None
-
-
-def _has_judge_table(conn: Any) -> bool:
-    from jarvis_tui.evals.judge import JUDGE_TABLE
-
-    return (
-        conn.execute(
-            "SELECT 1 FROM main.sqlite_master WHERE type='table' AND name=?", (JUDGE_TABLE,)
-        ).fetchone()
-        is not None
-    )
-
-
-def unlabelled_ids(store: Any, flt: Any, limit: int = JUDGE_MAX) -> list[str]:
-    """Unlabelled traces of the filter *flt*, newest first, up to *limit*."""
-    flt = replace(flt, labelled=False)
-    ids: list[str] = []
-    after = None
-    while len(ids) < limit:
-        page = store.page(flt, sort="time", descending=True, after=after,
-                          limit=min(500, limit - len(ids)))  # fmt: skip
-        ids.extend(r.trace_id for r in page.rows)
-        if not page.has_more or not page.rows:
-            break
-        after = page.rows[-1].sort_key("time")
-    return ids
-
-
-# --------------------------------------------------------------------------- routing
-
-
-def matrix_with_judge(store: Any, matrix: Any, *, agent: Optional[str] = None) -> tuple[Any, set]:
-    """*matrix* with each cell's unrated traces that the judge scored counted as ratings
-    (the newest judge score per trace); returns (matrix, cells it changed)."""
-    from jarvis_tui.evals.judge import JUDGE_TABLE
-    from jarvis_tui.learning.outcomes import read_connection
-    from jarvis_tui.learning.stats import mean_ci
-    from jarvis_tui.learning.training.data import RoutingMatrix, TrainingDataMiner
-
-    sums: dict[tuple[str, str], list[float]] = {}
-    with read_connection(store) as c:
-        if not _has_judge_table(c.conn):
-            return matrix, set()
-        where = "" if agent is None else " AND r.agent = ?"
-        params = [] if agent is None else [agent]
-        for qc, model, fb, n, s, sq in c.conn.execute(
-            f"SELECT COALESCE(r.qclass, 'general'), r.model, r.feedback IS NOT NULL, COUNT(*),"
-            f" SUM(COALESCE(r.feedback, j.score)),"
-            f" SUM(COALESCE(r.feedback, j.score) * COALESCE(r.feedback, j.score))"
-            f" FROM {c.schema}.jt_rows r JOIN main.traces t ON t.id = r.id"
-            f" LEFT JOIN (SELECT trace_id, score, MAX(created_at) FROM main.{JUDGE_TABLE}"
-            f" GROUP BY trace_id) j ON j.trace_id = t.trace_id"
-            f" WHERE (r.feedback IS NOT NULL OR j.score IS NOT NULL){where}"
-            f" GROUP BY 1, 2, 3",
-            params,
-        ):
-            d = sums.setdefault((qc, model), [0, 0.0, 0.0, 0])
-            d[0] += n
-            d[1] += s or 0.0
-            d[2] += sq or 0.0
-            if not fb:
-                d[3] += n
-    out = RoutingMatrix(min_samples=matrix.min_samples, models=list(matrix.models),
-                        classes=list(matrix.classes))  # fmt: skip
-    changed: set[tuple[str, str]] = set()
-    for key, cell in matrix.cells.items():
-        got = sums.get(key)
-        if got is not None and got[3]:
-            cell = replace(cell, rated=mean_ci(int(got[0]), got[1], got[2]))
-            changed.add(key)
-        out.cells[key] = cell
-    for qc in out.classes:
-        out.recommendations[qc] = TrainingDataMiner._recommend(out, qc, out.min_samples)
-    return out, changed
 
 
 # --------------------------------------------------------------------------- export
@@ -231,6 +129,7 @@ def copy_text(trace: Any, what: str) -> str:
 
 
 __all__ = [
+    "JUDGE_MAX",
     "copy_text",
     "export_space",
     "export_target",

@@ -53,6 +53,7 @@ from jarvis_tui.ui.screens.trace_screens import (
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.big_table import BigTable, Column, RowSource
 from jarvis_tui.ui.widgets.focus import focus_now
+from jarvis_tui.ui.widgets.typing_select import TypingSelect
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -575,9 +576,14 @@ class TracesPane(Pane):
         """The labelling queue's next traces (rows in queue order) and its status line."""
 
         def __init__(self, token: int, rows: list[TraceRow], why: dict[str, str], line: str,
-                     judge: Optional[dict[str, float]]) -> None:  # fmt: skip
+                     judge: Optional[dict[str, float]], short: str = "",
+                     time_order: bool = False) -> None:  # fmt: skip
             super().__init__()
             self.token, self.rows, self.why, self.line, self.judge = token, rows, why, line, judge
+            self.short = short
+            """The line in fewer words (the class and the count first), for a narrow bar."""
+            self.time_order = time_order
+            """Nothing can change a decision: the rows are the filter's unlabelled traces."""
 
     class JudgeProgress(Message):
         def __init__(self, done: int, total: int, errors: int, final: Any = None,
@@ -634,6 +640,8 @@ class TracesPane(Pane):
         """(query class, model) the queue is narrowed to (the Routing pane's cell)."""
         self._queue_why: dict[str, str] = {}
         self._queue_line = ""
+        self._queue_short = ""
+        self._queue_time_order = False
         self._judge_cancel: Optional[threading.Event] = None
         self._judge_line = ""
         """The judge run's progress (or its last result) for the status line."""
@@ -646,19 +654,19 @@ class TracesPane(Pane):
                 placeholder='/ search: words "phrase" pre* -not a OR b', id="search",
             )  # fmt: skip
             yield Static(Text("F filters", style="dim"), id="filter-summary")
-        with Horizontal(id="filter-bar"):
-            yield Select([], prompt="counting…", id="f-agent")  # until the facets come
-            yield Select([], prompt="counting…", id="f-model")
-            yield Select([(c, c) for c in QUERY_CLASSES], prompt="class", id="f-class")
-            yield Select(
+        with Horizontal(id="filter-bar"):  # letters type into a field (issue 10)
+            yield TypingSelect([], prompt="counting…", id="f-agent")  # until the facets come
+            yield TypingSelect([], prompt="counting…", id="f-model")
+            yield TypingSelect([(c, c) for c in QUERY_CLASSES], prompt="class", id="f-class")
+            yield TypingSelect(
                 [("success", "success"), ("failure", "failure"), ("unknown", "unknown")],
                 prompt="outcome", id="f-outcome",
             )  # fmt: skip
-            yield Select(
+            yield TypingSelect(
                 [("unlabelled", "unlabelled"), ("labelled", "labelled")],
                 prompt="labels", id="f-labelled",
             )  # fmt: skip
-            yield Select(
+            yield TypingSelect(
                 [(label, str(secs)) for label, secs in TIME_RANGES],
                 prompt="time", id="f-time",
             )  # fmt: skip
@@ -753,7 +761,21 @@ class TracesPane(Pane):
         # A search or filter that matches nothing says so, and how to widen it.
         nomatch = (self._counted and not empty and self._total == 0 and not self.queue_mode
                    and self.store is not None)  # fmt: skip
-        if nomatch:
+        # Queue order with nothing unlabelled under the filter: say so (issue 10: an
+        # empty table under '0 unlabelled, time order').
+        queue_empty = (self.queue_mode and not self._loading and not self.window.held and not empty
+                       and self.store is not None)  # fmt: skip
+        if queue_empty:
+            msg = Text("Nothing to label in queue order\n", style="bold")
+            msg.append(
+                "Every trace here has a score or an outcome. Q turns queue order off "
+                "(every trace, newest first)"
+                + ("; F changes the filters." if not self.filter.is_empty() else "."),
+                style="dim",
+            )
+            self.query_one("#traces-nomatch", Static).update(msg)
+            nomatch = True
+        elif nomatch:
             msg = Text("No trace matches", style="bold")
             if self.filter.text:
                 msg.append(" this search: ", style="bold")
@@ -923,7 +945,17 @@ class TracesPane(Pane):
     def _set_facets(self, facets: dict[str, list[str]]) -> None:
         for sel_id, name in (("#f-agent", "agent"), ("#f-model", "model")):
             sel = self.query_one(sel_id, Select)
-            sel.set_options((one_line(v, 30), v) for v in facets[name + "s"])
+            # The filter stays what it was (set_options clears the pick, which would
+            # drop it from the filter on `r`): its value stays listed and picked, even
+            # one the store no longer has (a drill-down's, or every such trace deleted).
+            keep = getattr(self.filter, name)
+            values = list(facets[name + "s"])
+            if keep is not None and keep not in values:
+                values.append(keep)
+            with self.prevent(Select.Changed):
+                sel.set_options((one_line(v, 30), v) for v in values)
+                if keep is not None:
+                    sel.value = keep
             sel.prompt = name
         table = self.query_one(TraceTable)
         table.name_widths = {
@@ -1054,7 +1086,8 @@ class TracesPane(Pane):
             segs.append((0, "search: enter applies, escape leaves", "bold", False))
         if self.queue_mode:
             segs.append((0, "queue order (Q)", "bold reverse", False))
-            segs.append((1, f"{len(self.window.held):,} queued", "bold", False))
+            count = "unlabelled, time order" if self._queue_time_order else "queued"
+            segs.append((1, f"{len(self.window.held):,} {count}", "bold", False))
         elif self.window.count():
             first, last = table.visible_rows()
             total = self.window.count()
@@ -1064,7 +1097,10 @@ class TracesPane(Pane):
             segs.append((0, f"0 of {self._total:,} rows", "bold", False))
         if self._fts_note:  # what the store made of the search: right after the count
             segs.append((2, f"search: {one_line(self._fts_note, 80)}", "yellow", False))
-        segs.append((1, f"labelled {self._labelled:,} of {self._total:,}", "", False))
+        # in queue order every row is unlabelled: how far the queue is from settling
+        # (below) comes before the count
+        segs.append((2 if self.queue_mode else 1, f"labelled {self._labelled:,} of {self._total:,}",
+                     "", False))  # fmt: skip
         if not self.filter.is_empty():
             # glued to the count it qualifies (a leading space: no " · " before it)
             segs.append((6, f" (filtered; {self._store_total:,} in store)", "dim", False))
@@ -1086,9 +1122,9 @@ class TracesPane(Pane):
         if self._judge_line:  # progress, or the last result until the next key
             segs.append((1, one_line(self._judge_line, 160), "bold magenta", True))
         if self.queue_mode:
-            # How far the queue is from settling is the queue's key state: it comes
-            # right after the counts (cut with "…" to the room left), why this trace
-            # is next after it.
+            # How far the queue is from settling is the queue's key state: right after
+            # the counts, whole if it fits, else in fewer words, else cut with "…"; why
+            # this trace is next where there is room.
             if self._queue_line:
                 segs.append((1, one_line(self._queue_line, 200), "bold", True))
             why = self._queue_why.get(self._current_id() or "")
@@ -1098,17 +1134,30 @@ class TracesPane(Pane):
         while self._label_times and now - self._label_times[0] > 60:
             self._label_times.popleft()
         segs.append((7, f"{plural(len(self._label_times), 'label')}/min", "", False))
-        status.update(self._fit_segments(segs, status.size.width or self.size.width or 120))
+        # the content width: the bar's padding would crop the "…" of a cut segment
+        width = status.content_size.width or self.size.width or 120
+        shorter = {one_line(self._queue_line, 200): self._queue_short}
+        status.update(self._fit_segments(segs, width, shorter))
 
     @staticmethod
-    def _fit_segments(segs: list[tuple[int, str, str, bool]], width: int) -> Text:
+    def _fit_segments(
+        segs: list[tuple[int, str, str, bool]], width: int, shorter: Optional[dict[str, str]] = None
+    ) -> Text:
+        """*shorter*: a segment's text → the same in fewer words. Such a segment is placed
+        in fewer words first (so the state words, priorities 0–2, still fit) and gets its
+        whole text back if the room left after them allows."""
         sep = " · "
         shown: dict[int, str] = {}
         used = 0
-        for i in sorted(range(len(segs)), key=lambda i: segs[i][0]):
+
+        def place(i: int) -> None:
+            nonlocal used
             _prio, text, _style, cuttable = segs[i]
             extra = len(sep) if shown and not text.startswith(" ") else 0
             room = width - used - extra
+            short = (shorter or {}).get(text) if cuttable else None
+            if short and cell_len(short) < cell_len(text):
+                text = short  # the whole text comes back below if there is room
             if cell_len(text) <= room:
                 shown[i] = text
             elif cuttable and room >= 12:
@@ -1116,8 +1165,18 @@ class TracesPane(Pane):
                 cut.truncate(room, overflow="ellipsis")
                 shown[i] = cut.plain
             else:
-                continue
+                return
             used += extra + cell_len(shown[i])
+
+        order = sorted(range(len(segs)), key=lambda i: segs[i][0])
+        for i in (i for i in order if segs[i][0] <= 2):
+            place(i)
+        for i in list(shown):  # after the state words: whole texts where they fit
+            grow = cell_len(segs[i][1]) - cell_len(shown[i])
+            if 0 < grow <= width - used:
+                shown[i], used = segs[i][1], used + grow
+        for i in (i for i in order if segs[i][0] > 2):
+            place(i)
         out = Text(no_wrap=True, overflow="ellipsis")
         for i in sorted(shown):
             if len(out) and not shown[i].startswith(" "):
@@ -1430,11 +1489,22 @@ class TracesPane(Pane):
         else:  # the full view's trace, no longer in the table (queue order)
             assert view is not None
             old_fb, old_outcome = view.trace.feedback, view.trace.outcome
+        new_fb = fields.get("feedback", old_fb)
+        new_outcome = fields.get("outcome", old_outcome)
+        if (new_fb, new_outcome) == (old_fb, old_outcome):
+            # Nothing changes: no write, no undo step, no label in labels/min (issue
+            # 10: backspace on an unlabelled trace used up an undo step). The same
+            # score again still moves on, as a label would.
+            if "feedback" in fields and new_fb is None and "outcome" in fields:
+                self.app.notify("nothing to clear: no score and no outcome", timeout=2)
+            elif advance and self.auto_advance and "feedback" in fields:
+                position = self.window.index_of(trace_id)
+                if position is not None:
+                    self._advance_from(position)
+            return
         self._undo.append((trace_id, old_fb, old_outcome))
         if len(self._undo) == 1:
             self.refresh_bindings()
-        new_fb = fields.get("feedback", old_fb)
-        new_outcome = fields.get("outcome", old_outcome)
         if row is not None:
             # optimistic; reverted if the write fails
             self._apply_row(replace(row, feedback=new_fb, outcome=new_outcome))
@@ -1676,18 +1746,19 @@ class TracesPane(Pane):
                                  t.model, t.outcome, t.feedback, t.total_latency_seconds,
                                  t.total_tokens, one_line(t.query, 160)))  # fmt: skip
             why[t.trace_id] = item.why
-        line = status.line
+        line, short, time_order = status.line, status.short, not rows
         if not rows:
             # Nothing here can change a decision: the filter's unlabelled traces, in time
             # order, so a drill-down still lands on something to label.
             page = self.store.page(replace(flt, labelled=False), limit=evidence.QUEUE_ROWS)
             rows = page.rows
-            line = f"no label here can change a routing decision ({line}); time order"
+            line = f"no label here can change a routing decision ({line})"
+            short = "no label here can change a routing decision"
         judge = None
         if self.query_one(TraceTable).judge is not None:
             judge = evidence.judge_scores(self.store, [r.trace_id for r in rows])
         if not get_current_worker().is_cancelled:
-            self.post_message(self.QueueLoaded(token, rows, why, line, judge))
+            self.post_message(self.QueueLoaded(token, rows, why, line, judge, short, time_order))
 
     @on(QueueLoaded)
     def _queue_loaded(self, msg: TracesPane.QueueLoaded) -> None:
@@ -1696,6 +1767,7 @@ class TracesPane(Pane):
         self._loading = False
         self._fts_note = ""
         self._queue_why, self._queue_line = msg.why, msg.line
+        self._queue_short, self._queue_time_order = msg.short, msg.time_order
         table = self.query_one(TraceTable)
         if msg.judge and table.judge is not None:
             table.judge.update(msg.judge)
@@ -1710,6 +1782,7 @@ class TracesPane(Pane):
         if not win.held:
             self.query_one(TraceDetail).clear("No traces match.")
         self._pending_cursor = None
+        self._update_empty()
         self._render_status()
         self.call_after_refresh(self._render_status)
         self.refresh_bindings()
@@ -1901,8 +1974,6 @@ class TracesPane(Pane):
 
     def export_labels(self) -> None:
         """The palette's "traces: export labels…": a form, then a worker."""
-        from jarvis_tui.ui.screens.forms import ConfigFormScreen
-
         if self.store is None:
             return
         root = self.session.root
@@ -1936,10 +2007,8 @@ class TracesPane(Pane):
             self.app.push_screen(ConfirmScreen("Export outside the workspace?", body), answer)
 
         self.app.push_screen(
-            ConfigFormScreen(
-                "Export labels",
+            screens_evidence.ExportLabelsForm(  # the path follows the format
                 evidence.export_space(),
-                {"format": "jsonl", "with judge": "no", "path": "labels.jsonl"},
                 intro="Every labelled trace with its query, result, score, outcome, note and "
                 "label history (hf: the SFT pairs as a datasets folder).",
                 initial_label="default",

@@ -8,11 +8,15 @@ app never imports torch, transformers or peft for a run. ``x`` cancels through t
 run folder (its ``cancel`` file) and the child's stdin (closed: the child stops at
 the next step and saves the adapter); quitting the app does the same, then
 terminates what is left. A child that dies is shown as failed with its last stderr
-line; its whole stderr goes to the app's log.
+line; its whole stderr goes to the app's log. ``E`` (the adapter against its base)
+is a child too, ``jarvis-tui eval --compare RUN_ID --progress --json``: its progress
+lines are shown as they come, ``x`` sends it SIGTERM (it prints the partial result
+and writes nothing), and at its end the run folder's eval.json is shown.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
@@ -24,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Optional, Sequence
 
@@ -37,12 +42,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
-from textual_plotext import PlotextPlot
 
 from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.training.settings import CLI_SETTINGS, FORM_SETTINGS, config_kwargs
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.text import one_line, visible
+from jarvis_tui.ui.widgets.chart import Chart, ChartSpec, Picture, Series, draw
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
 
@@ -96,36 +101,6 @@ def fit(parts: list[tuple[int, Text]], width: int, sep: str = " · ") -> Text:
         out.append_text(part)
     out.truncate(max(1, width), overflow="ellipsis")
     return out
-
-
-class Chart(PlotextPlot):
-    """A plotext chart drawn once per change of its data, size or theme: a refresh for
-    any other reason (a layout pass after a status line changed, several a second while
-    a run streams) shows the last drawing instead of building the plot again on the UI
-    thread (issue 15: that rebuild was most of the app's lag while training)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.generation = 0
-        """Bumped by :meth:`redraw` when the plotted data changed."""
-        self._drawn: tuple[Any, Any] = (None, None)  # (key, what it rendered)
-
-    class Resized(Message):
-        """The chart got a new size: its ticks and title are fitted to the old one."""
-
-    def redraw(self) -> None:
-        """The data changed: the next render builds the plot again."""
-        self.generation += 1
-        self.refresh()
-
-    def on_resize(self) -> None:
-        self.post_message(self.Resized())
-
-    def render(self) -> Any:
-        key = (self.generation, self.size, self.app.theme)
-        if self._drawn[0] != key:
-            self._drawn = (key, super().render())
-        return self._drawn[1]
 
 
 class FitLine(Static):
@@ -186,6 +161,8 @@ command's flags and LoRATrainingConfig.validate use too."""
 
 TRAIN_COMMAND: tuple[str, ...] = ("-m", "jarvis_tui")
 """What the child runs after ``sys.executable`` (then ``train …``)."""
+EVAL_COMMAND: tuple[str, ...] = ("-m", "jarvis_tui")
+"""What ``E``'s child runs after ``sys.executable`` (then ``eval --compare …``)."""
 TRAIN_NICE = 10
 """The child's scheduling priority below the app's: on a busy machine the screen keeps
 its CPU share (the run's threads, started later, inherit it)."""
@@ -216,6 +193,33 @@ def _phase_line(raw: bytes) -> Optional[str]:
     if isinstance(rec, dict) and len(rec) == 1 and isinstance(rec.get("phase"), str):
         return one_line(rec["phase"], 80)
     return None
+
+
+def _progress_line(raw: bytes) -> Optional[tuple[str, int, int]]:
+    """(stage, done, total) of an ``eval --compare --progress`` stdout line
+    (``{"progress": "base", "done": 12, "total": 82}``), else None."""
+    if not raw.startswith(b'{"progress"'):
+        return None
+    try:
+        rec = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(rec, dict) or set(rec) != {"progress", "done", "total"}:
+        return None
+    stage, done, total = rec["progress"], rec["done"], rec["total"]
+    if not isinstance(stage, str) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (done, total)
+    ):
+        return None
+    return one_line(stage, 20), done, total
+
+
+def _json_object(out: bytes) -> Optional[dict[str, Any]]:
+    """The JSON object a child printed last (its ``--json`` output), or None."""
+    from jarvis_tui.core.safejson import parse
+
+    data, _why = parse(out.strip())
+    return data if isinstance(data, dict) else None
 
 
 def _signal_name(code: int) -> str:
@@ -294,21 +298,6 @@ def _seconds(value: Any) -> str:
     return f"{sec // 3600}h{sec % 3600 // 60:02d}m"
 
 
-def step_ticks(lo: float, hi: float, count: int) -> list[int]:
-    """At most *count* integer step ticks from *lo* to *hi* (whole steps, a round
-    stride: 1, 2, 5, 10, 20, 25, 50 …), never a fraction of a step."""
-    lo_i, hi_i = int(math.floor(lo)), int(math.ceil(hi))
-    span = max(1, hi_i - lo_i)
-    raw = span / max(1, count)
-    base = 1
-    while base * 5 < raw:
-        base *= 10
-    nice = (1, 2, 5, 10) if base == 1 else (1, 2, 2.5, 5, 10)  # whole steps only
-    stride = int(next(base * m for m in nice if base * m >= raw))
-    first = -(-lo_i // stride) * stride
-    return list(range(first, hi_i + 1, stride)) or [lo_i]
-
-
 def ema(values: Sequence[Optional[float]], alpha: float) -> list[float]:
     """Exponential moving average (NaN-safe: a NaN point repeats the last value)."""
     out: list[float] = []
@@ -340,6 +329,62 @@ def alerts(steps: list[dict[str, Any]], alpha: float = 0.1) -> list[str]:
         if old > 0 and abs(old - new) / old < 0.005:
             out.append(f"plateau: the smoothed loss moved {abs(old - new):.4f} in 60 steps")
     return out
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """What the three charts show, copied on the UI thread for the drawing worker
+    (the step records themselves are never changed once read)."""
+
+    followed: Optional[str]
+    steps: list[dict[str, Any]]
+    evals: list[dict[str, Any]]
+    epochs: list[dict[str, Any]]
+    overlays: dict[str, list[tuple[int, float]]]
+    alpha: float
+    width: int
+    """The loss chart's width: about two points per column are plotted."""
+
+
+def chart_specs(data: ChartData) -> dict[str, ChartSpec]:
+    """The loss (with its EMA, eval points, epoch lines, overlaid runs), learning-rate
+    and tokens/s charts of *data*, by chart id (any thread)."""
+    # Plot about two points per column (braille: two dots a cell): a terminal chart
+    # cannot show more, and plotext's cost grows with the points.
+    steps = data.steps
+    stride = max(1, len(steps) // min(PLOT_POINTS, 2 * data.width))
+    shown = steps[::stride]
+    if steps and shown[-1] is not steps[-1]:
+        shown.append(steps[-1])
+    xs = [s["step"] for s in shown]
+    span = (min(xs), max(xs)) if xs else None
+    series = [
+        Series([p[0] for p in points], [p[1] for p in points], label=one_line(run_id, 14))
+        for run_id, points in data.overlays.items()
+        if points and run_id != data.followed
+    ]
+    vlines: tuple[float, ...] = ()
+    if xs:
+        full = ema([s["loss"] for s in steps], data.alpha)
+        smooth = full[::stride]
+        if len(smooth) < len(xs):
+            smooth.append(full[-1])  # the last step, appended to the strided points
+        series += [Series(xs, [s["loss"] for s in shown], label="loss"),
+                   Series(xs, smooth[: len(xs)], label="EMA")]  # fmt: skip
+        if data.evals:
+            series.append(Series([e["step"] for e in data.evals],
+                                 [e["eval_loss"] for e in data.evals],
+                                 label="eval", scatter=True, marker="●"))  # fmt: skip
+        vlines = tuple(e["step"] for e in data.epochs)
+    title = f"loss (EMA α={data.alpha:.2f})" if xs else "loss: no run selected"
+    specs = {"chart-loss": ChartSpec(title, series=tuple(series), vlines=vlines, steps=span)}
+    for chart_id, key, long, short in (
+        ("chart-lr", "lr", "learning rate", "lr"),
+        ("chart-tps", "tokens_per_s", "real tokens/s", "tok/s"),
+    ):  # fmt: skip
+        line = (Series(xs, [s.get(key, 0.0) for s in shown]),) if xs else ()
+        specs[chart_id] = ChartSpec(long, short, line, steps=span)
+    return specs
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -503,6 +548,14 @@ class TrainingPane(Pane):
             super().__init__()
             self.run_id, self.records, self.reset = run_id, records, reset
 
+    class ChartsDrawn(Message):
+        """The charts' specs and their pictures, drawn off the UI thread (by chart id;
+        no picture for a chart that was hidden)."""
+
+        def __init__(self, drawn: dict[str, tuple[ChartSpec, Optional[Picture]]]) -> None:
+            super().__init__()
+            self.drawn = drawn
+
     class RunFinished(Message):
         def __init__(self, summary: dict[str, Any]) -> None:
             super().__init__()
@@ -555,6 +608,10 @@ class TrainingPane(Pane):
         self._loaded = False
         self._last_plot = 0.0
         self._plotted: Any = None  # what the charts show now (redrawn when it changes)
+        self._drawing = False  # a drawing of the charts is in flight (one at a time)
+        self._draw_again = False  # something changed meanwhile: draw when it lands
+        self._alerts_shown: list[str] = []  # what #training-alerts says now
+        self._charts: dict[str, Chart] = {}  # by id, once composed
         self._ticks = 0
         self._run_col = 0
         self.missing: list[str] = []
@@ -564,6 +621,9 @@ class TrainingPane(Pane):
         self.evaluating: Optional[str] = None
         """The run whose adapter is being evaluated against its base."""
         self._eval_stop: Optional[threading.Event] = None
+        """Set when the user cancelled the evaluation (the child got its SIGTERM)."""
+        self._eval_proc: Optional[subprocess.Popen[bytes]] = None
+        """The evaluation child (``jarvis-tui eval --compare``) while it runs."""
         self.comparison: Optional[dict[str, Any]] = None
         """The followed run's comparison with its base (its eval.json, or the last one)."""
         self._eval_note: Optional[Text] = None
@@ -963,9 +1023,11 @@ class TrainingPane(Pane):
             parts.append((6, Text(one_line(" · ".join(words), 40), style="dim")))
         eta.show(parts)
         found = alerts(list(self.steps)[-2_000:], self.alpha)
-        self.query_one("#training-alerts", Static).update(
-            Text("\n".join("⚠ " + a for a in found), style="bold red") if found else Text("")
-        )
+        if found != self._alerts_shown:  # an update lays the whole screen out again
+            self._alerts_shown = found
+            self.query_one("#training-alerts", Static).update(
+                Text("\n".join("⚠ " + a for a in found), style="bold red") if found else Text("")
+            )
 
     def _starting_parts(self) -> list[tuple[int, Text]]:
         """While a started run has no step yet: what it does, for how long."""
@@ -990,7 +1052,7 @@ class TrainingPane(Pane):
 
     @on(Chart.Resized)
     def _chart_resized(self, _msg: Chart.Resized) -> None:
-        self._plot()  # refits the step ticks and titles (it draws only what changed)
+        self._plot()  # refits the point density to the width (it draws only what changed)
 
     @on(PhaseChanged)
     def _phase_changed(self, msg: TrainingPane.PhaseChanged) -> None:
@@ -1001,77 +1063,60 @@ class TrainingPane(Pane):
             self._update_progress()
 
     def _plot(self) -> None:
-        """Redraw the three charts, only when what they show changed, at most twice a
-        second while a run streams: plotext draws on the UI thread, and its cost is most
-        of what a streaming run costs the app (issue 15)."""
-        loss_plot = self.query_one("#chart-loss", Chart)
-        width = max(10, loss_plot.size.width)
+        """Redraw the three charts when what they show changed, at most twice a second
+        while a run streams, in a thread worker (:meth:`_draw_charts`): a plotext canvas
+        costs tens of ms, which on the UI thread was most of the app's lag while a run
+        trained (issues 11 and 15). One drawing at a time: what changes meanwhile is
+        drawn next, the newest data only."""
+        # No points: a sentence, not three empty chart frames.
+        self.set_class(not self.steps and not self.overlays, "-no-run")
+        if not self._charts:  # (a query walks the pane's widgets: once)
+            self._charts = {str(c.id): c for c in self.query(Chart)}
+        charts = self._charts
+        loss_width = charts["chart-loss"].size.width
+        if self.steps and not loss_width:
+            return  # just shown: its first size (Chart.Resized) draws it, fitted to it
+        width = max(10, loss_width)
         last = self.steps[-1]["step"] if self.steps else None
         shown_now = (self.followed, len(self.steps), last, len(self.evals), len(self.epochs),
                      self.alpha, tuple(self.overlays), width,
-                     self.query_one("#chart-lr", Chart).size.width)  # fmt: skip
+                     charts["chart-lr"].size.width)  # fmt: skip
         if shown_now == self._plotted:
             return  # nothing new to draw
         now = time.monotonic()
         if now - self._last_plot < PLOT_EVERY_S and self.training:
             return  # the next metrics (or the follow tick) draws it
+        if self._drawing:
+            self._draw_again = True  # when the drawing in flight is shown
+            return
         self._last_plot = now
         self._plotted = shown_now
-        # Plot about two points per column (braille: two dots a cell): a terminal chart
-        # cannot show more, and plotext's cost grows with the points.
-        steps = list(self.steps)
-        stride = max(1, len(steps) // min(PLOT_POINTS, 2 * width))
-        shown = steps[::stride]
-        if steps and shown[-1] is not steps[-1]:
-            shown.append(steps[-1])
-        xs = [s["step"] for s in shown]
-        # No points: a sentence, not three empty chart frames.
-        self.set_class(not xs and not self.overlays, "-no-run")
-        plt = loss_plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(f"loss (EMA α={self.alpha:.2f})" if xs else "loss: no run selected")
-        for run_id, points in self.overlays.items():
-            if points and run_id != self.followed:
-                plt.plot([p[0] for p in points], [p[1] for p in points],
-                         label=one_line(run_id, 14), marker="braille")  # fmt: skip
-        if xs:
-            losses = [s["loss"] for s in shown]
-            full = ema([s["loss"] for s in steps], self.alpha)
-            smooth = full[::stride]
-            if len(smooth) < len(xs):
-                smooth.append(full[-1])  # the last step, appended to the strided points
-            plt.plot(xs, losses, label="loss", marker="braille")
-            plt.plot(xs, smooth[: len(xs)], label="EMA", marker="braille")
-            if self.evals:
-                plt.scatter([e["step"] for e in self.evals], [e["eval_loss"] for e in self.evals],
-                            label="eval", marker="●")  # fmt: skip
-            for e in self.epochs:
-                plt.vline(e["step"])
-        self._step_axis(plt, xs, width)
-        loss_plot.redraw()
-        for chart_id, key, title, short in (
-            ("#chart-lr", "lr", "learning rate", "lr"),
-            ("#chart-tps", "tokens_per_s", "real tokens/s", "tok/s"),
-        ):  # fmt: skip
-            w = self.query_one(chart_id, Chart)
-            w.plt.clear_data()
-            w.plt.clear_figure()
-            # plotext drops a title wider than its plot area (the chart less its y
-            # labels, ~10 cells): a narrow chart gets the short one, never none.
-            w.plt.title(title if len(title) <= w.size.width - 10 else short)
-            if xs:
-                w.plt.plot(xs, [s.get(key, 0.0) for s in shown], marker="braille")
-            self._step_axis(w.plt, xs, max(10, w.size.width))
-            w.redraw()
+        self._drawing = True
+        data = ChartData(self.followed, list(self.steps), list(self.evals), list(self.epochs),
+                         dict(self.overlays), self.alpha, width)  # fmt: skip
+        sizes = {chart_id: (c.size.width, c.size.height) for chart_id, c in charts.items()}
+        self._draw_charts(data, sizes, charts["chart-loss"].plotext_theme)
 
-    @staticmethod
-    def _step_axis(plt: Any, xs: list[Any], width: int) -> None:
-        """Whole steps on the x axis (plotext's own ticks are fractions: 22.2, 43.5)."""
-        if xs:
-            room = len(f"{max(xs):,}") + 4  # a label and the gap to the next
-            ticks = step_ticks(min(xs), max(xs), max(2, width // room))
-            plt.xticks(ticks, [f"{t:,}" for t in ticks])
+    @work(thread=True, exit_on_error=False, group="training.charts",
+          description="draw the charts")  # fmt: skip
+    def _draw_charts(self, data: ChartData, sizes: dict[str, tuple[int, int]], theme: str) -> None:
+        drawn: dict[str, tuple[ChartSpec, Optional[Picture]]] = {}
+        try:
+            for chart_id, spec in chart_specs(data).items():
+                width, height = sizes.get(chart_id, (0, 0))
+                shown = width > 0 and height > 0  # a hidden chart draws when it shows
+                drawn[chart_id] = (spec, draw(spec, width, height, theme) if shown else None)
+        finally:
+            self.post_message(self.ChartsDrawn(drawn))
+
+    @on(ChartsDrawn)
+    def _charts_drawn(self, msg: TrainingPane.ChartsDrawn) -> None:
+        self._drawing = False
+        for chart_id, (spec, picture) in msg.drawn.items():
+            self._charts[chart_id].show(spec, picture)
+        if self._draw_again:
+            self._draw_again = False
+            self._plot()
 
     def action_smoothing(self, direction: int) -> None:
         steps = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -1254,8 +1299,12 @@ class TrainingPane(Pane):
         self.post_message(self.RunFinished(dict(summary)))
 
     def action_cancel(self) -> None:
-        if self._eval_stop is not None and self.evaluating is not None:
-            self._eval_stop.set()
+        stop, child = self._eval_stop, self._eval_proc
+        if stop is not None and child is not None and self.evaluating and not stop.is_set():
+            stop.set()
+            # The child stops between batches, prints what it measured, writes nothing.
+            with contextlib.suppress(OSError):
+                child.send_signal(signal.SIGTERM)
             self._status("cancelling the evaluation: the partial result is shown, not saved")
         if self._proc is not None and self.training and not self._cancelled:
             self._cancelled = True
@@ -1286,8 +1335,8 @@ class TrainingPane(Pane):
                 pass
 
     def _children(self) -> list[subprocess.Popen[bytes]]:
-        """This pane's child processes that still run (training)."""
-        return [p for p in (self._proc,) if p is not None and p.poll() is None]
+        """This pane's child processes that still run (training, evaluation)."""
+        return [p for p in (self._proc, self._eval_proc) if p is not None and p.poll() is None]
 
     def hold_quit(self) -> bool:
         """The app is asked to quit (ctrl+q). With a child running: ask it to stop
@@ -1303,9 +1352,9 @@ class TrainingPane(Pane):
             return False
         self._quitting = True
         self.action_cancel()
-        what = "the training run" if self.training else "the evaluation"
-        self.app.notify(f"stopping {what}: finishing the current step and saving … "
-                        "(ctrl+q again: quit now)", title="Quitting",
+        doing = ("the training run: finishing the current step and saving" if self.training
+                 else "the evaluation: nothing is saved")  # fmt: skip
+        self.app.notify(f"stopping {doing} … (ctrl+q again: quit now)", title="Quitting",
                         timeout=QUIT_GRACE_S + 10, markup=False)  # fmt: skip
         self._status()
         self.set_timer(QUIT_GRACE_S, self._quit_overdue)
@@ -1320,9 +1369,9 @@ class TrainingPane(Pane):
         """A child ended: when the app is quitting and none is left, it ends now (with
         *note*, what became of the run: ``run_app`` prints it on stdout once the app is
         gone, one line, the path whole; Textual's exit message would fold it)."""
+        if self._quitting and note:  # kept when the other child (an evaluation) ends last
+            self.app.exit_note = note  # type: ignore[attr-defined]
         if self._quitting and not self._children():
-            if note:
-                self.app.exit_note = note  # type: ignore[attr-defined]
             self.app.exit()
 
     def _quit_note(self, summary: dict[str, Any]) -> Optional[str]:
@@ -1342,6 +1391,15 @@ class TrainingPane(Pane):
 
     def on_unmount(self) -> None:
         """The app quits: a running child stops cleanly, or is killed after a grace period."""
+        evaluation = self._eval_proc
+        if evaluation is not None and evaluation.poll() is None:
+            with contextlib.suppress(OSError):
+                evaluation.send_signal(signal.SIGTERM)  # it ends, writing nothing
+            try:
+                evaluation.wait(timeout=QUIT_GRACE_S)
+            except subprocess.TimeoutExpired:
+                _kill_group(evaluation, signal.SIGKILL)
+                evaluation.wait()
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
@@ -1382,66 +1440,99 @@ class TrainingPane(Pane):
             self._say_compare(Text("✗ this run is still training: evaluate it when it has "
                                    "finished", style="bold red"))  # fmt: skip
             return
-        if run.adapter_path is None:
-            self._say_compare(Text(f"✗ run {one_line(run.run_id, 40)} has no adapter to "
-                                   f"evaluate (status {one_line(run.status, 20)})",
-                                   style="bold red"))  # fmt: skip
-            return
-        model = Path(str(run.model)).expanduser()
-        root = Path(self.session.root)
-        if not any(p.is_dir() for p in (model, root / model, root / "models" / model)):
-            self._say_compare(Text(f"✗ base model {one_line(str(run.model), 60)} is not a local "
-                                   "model folder: the base and the adapter are measured "
-                                   "here, on a model folder", style="bold red"))  # fmt: skip
+        from jarvis_tui.evals.adapters import comparison_problem
+
+        # Said before anything starts (the child would say the same, seconds later).
+        problem = comparison_problem(run, Path(self.session.root))
+        if problem:
+            self._say_compare(Text("✗ " + visible(one_line(problem, 400)), style="bold red"))
             return
         missing = self._check_install()
         if missing:
             self._say_compare(Text(f"✗ cannot evaluate: {', '.join(missing)} not installed · "
                                    f"{INSTALL_TRAIN}", style="bold red"))  # fmt: skip
             return
+        argv = [sys.executable, *EVAL_COMMAND, "eval", "--home", str(self.session.root),
+                "--compare", run.run_id, "--samples", str(self.EVAL_SAMPLES), "--progress",
+                "--json"]  # fmt: skip
+        stderr = tempfile.TemporaryFile()  # owner-only, gone when closed
+        try:
+            # Its own session, as the training child: a ctrl+c in the terminal is the app's.
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                start_new_session=True, close_fds=True,
+            )  # fmt: skip
+        except OSError as exc:
+            stderr.close()
+            self._say_compare(Text(f"✗ cannot start the evaluation: {visible(str(exc))}",
+                                   style="bold red"))  # fmt: skip
+            return
+        with contextlib.suppress(OSError, AttributeError):  # else: at the app's priority
+            os.setpriority(
+                os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + TRAIN_NICE
+            )
         self.evaluating = run.run_id
         self._eval_stop = threading.Event()
+        self._eval_proc = proc
         self.comparison = None
         self.refresh_bindings()
         self._say_compare(Text("evaluating: building the held-out set…", style="bold yellow"))
         self._status("evaluating against the base model")
-        self._evaluate(run, self._eval_stop)
+        log = getattr(self.app, "error_log", None)
+        self._evaluate(proc, stderr, Path(run.path), " ".join(argv[1:]), self._eval_stop, log)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="training.eval",
+    @work(thread=True, exit_on_error=False, group="training.eval",
           description="evaluate adapter vs base")  # fmt: skip
-    def _evaluate(self, run: Any, stop: threading.Event) -> None:
-        from jarvis_tui.evals.adapters import compare_adapter
-        from jarvis_tui.evals.heldout import read_split
-        from jarvis_tui.evals.sets import build_eval_set
-        from jarvis_tui.evals.setup import EvalOptions, build_scorer
-
-        opts = EvalOptions(samples=self.EVAL_SAMPLES, scorer="rouge")
-        last = [0.0]
-
-        def progress(stage: str, done: int, total: int) -> None:
-            now = time.monotonic()
-            if done < total and done > 1 and now - last[0] < 0.25:
-                return  # coalesced: about four updates a second
-            last[0] = now
-            self.post_message(self.EvalProgress(run.run_id, stage, done, total))
-
+    def _evaluate(self, proc: subprocess.Popen[bytes], err: Any, run_path: Path, command: str,
+                  cancelled: threading.Event, log: Any) -> None:  # fmt: skip
+        """Follow the evaluation child (``jarvis-tui eval --compare``): its progress lines
+        become EvalProgress; at its end, the run folder's eval.json (or, cancelled, the
+        partial comparison it printed) becomes EvalDone, else why it failed (its last
+        stderr line). *cancelled* is set when the user asked it to stop."""
+        run_id = run_path.name
         try:
-            # The split the run was trained with (split.json), so no sample was trained on.
-            eval_set = build_eval_set(
-                self.store, samples=opts.samples, seed=opts.seed,
-                min_quality=opts.min_quality, split=read_split(run.path),
-            )  # fmt: skip
-            result = compare_adapter(
-                run, eval_set, build_scorer(opts), workspace=self.session.root,
-                cancel=stop, progress=progress,
-            )  # fmt: skip
-        except ValueError as exc:  # GeneratorError, EvalSetError: a sentence for the user
-            self.post_message(self.EvalDone(run.run_id, None, str(exc)))
-            return
+            comparison, problem = self._eval_outcome(proc, err, run_path, command, cancelled, log)
         except Exception as exc:  # said in place; the log has the traceback
-            self.post_message(self.EvalDone(run.run_id, None, f"{type(exc).__name__}: {exc}"))
+            self.post_message(self.EvalDone(run_id, None, f"{type(exc).__name__}: {exc}"))
             raise
-        self.post_message(self.EvalDone(run.run_id, result.to_dict(), ""))
+        self.post_message(self.EvalDone(run_id, comparison, problem))
+
+    def _eval_outcome(self, proc: subprocess.Popen[bytes], err: Any, run_path: Path,
+                      command: str, cancelled: threading.Event,
+                      log: Any) -> tuple[Optional[dict[str, Any]], str]:  # fmt: skip
+        """(the comparison, or None and why) once the evaluation child has ended."""
+        from jarvis_tui.evals.adapters import load_comparison
+
+        assert proc.stdout is not None
+        out: list[bytes] = []  # the --json comparison, after the progress lines
+        for raw in proc.stdout:
+            step = _progress_line(raw)
+            if step is None:
+                out.append(raw)
+            else:
+                self.post_message(self.EvalProgress(run_path.name, *step))
+        code = proc.wait()
+        with err:  # the temporary file the child wrote its stderr to
+            err.seek(0)
+            stderr = err.read().decode("utf-8", "replace")
+        printed = _json_object(b"".join(out))
+        if code == 0:
+            kept = load_comparison(run_path)  # what it wrote is what anyone will see
+            if kept is not None:
+                return kept, ""
+            problem = f"the evaluation wrote no readable {run_path.name}/eval.json"
+        elif cancelled.is_set() and printed is not None and printed.get("partial"):
+            return printed, ""
+        elif cancelled.is_set():  # stopped while it was still starting
+            return None, "evaluation cancelled before anything was measured: nothing saved"
+        else:
+            problem = child_outcome(code, b"", stderr, cancelled=False)["message"]
+            problem = problem.replace("the training process", "the evaluation process")
+        if log is not None:
+            tail = "\n".join(stderr.splitlines()[-200:])
+            log.record("adapter evaluation", TrainingProcessFailed(
+                f"{command}\nexit status {code}; its stderr:\n{tail}"))  # fmt: skip
+        return None, problem
 
     @on(EvalProgress)
     def _eval_progress(self, msg: TrainingPane.EvalProgress) -> None:
@@ -1459,6 +1550,10 @@ class TrainingPane(Pane):
     def _eval_done(self, msg: TrainingPane.EvalDone) -> None:
         self.evaluating = None
         self._eval_stop = None
+        self._eval_proc = None
+        if self._quitting:
+            self._quit_when_done()
+            return
         self.refresh_bindings()
         if msg.run_id != self.followed:  # the user moved on: show what that run has
             followed = self._run(self.followed) if self.followed else None

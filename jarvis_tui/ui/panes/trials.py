@@ -39,6 +39,7 @@ from textual.widgets import Static
 from jarvis_tui.core.fmt import duration, money, plural
 from jarvis_tui.learning.optimize.session import EVALUATE_MODES
 from jarvis_tui.learning.optimize.types import ObjectiveBound, SearchSpace, TrialResult
+from jarvis_tui.paths import check_export_path
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.panes.trials_detail import (
     SAMPLE_ROWS_MAX,
@@ -591,9 +592,10 @@ class TrialsPane(Pane):
             opts = None
             if evaluate != "replay":  # what M measures with: the environment, else tiny
                 opts, _origin = measure_options([], {}, workspace)
+            # The workspace session's store (it closes it), opened once the run can start.
             session = open_session(workspace, max_trials=max_trials, patience=patience,
-                                   trace_store=trace_store, evaluate=evaluate,
-                                   eval_options=opts)  # fmt: skip
+                                   trace_store=trace_store, evaluate=evaluate, eval_options=opts,
+                                   store=lambda: workspace.optimization_store(create=True))  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             self.post_message(self.RunEnded("", "failed", " ".join(str(exc).split())))
             return
@@ -1040,7 +1042,8 @@ class TrialsPane(Pane):
 
         try:
             result = measure_trial(workspace, run_id, trial_id, opts, trace_store=trace_store,
-                                   cancel=cancel, progress=progress)  # fmt: skip
+                                   cancel=cancel, progress=progress,
+                                   store=workspace.optimization_store(create=True))  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - one line for the user, never a traceback
             self.post_message(self.Measured(trial_id, run_id, error=" ".join(str(exc).split())))
             return
@@ -1156,6 +1159,10 @@ class TrialsPane(Pane):
         resolved = path.resolve()
         if resolved.is_dir():
             return None, f"{one_line(str(resolved), 80)} is a folder: give a file name", False
+        try:  # the rule the CLI's export-best follows: no missing folder made outside
+            check_export_path(resolved, workspace=root)
+        except ValueError as exc:
+            return None, one_line(str(exc), 120), False
         return resolved, None, resolved.is_relative_to(root)
 
     def _confirm_outside(self, path: Path, write: Any) -> None:
@@ -1184,7 +1191,7 @@ class TrialsPane(Pane):
             run = store.get_run(run_id) if store is not None else None
             if store is None or run is None or run.best_trial is None:
                 raise ValueError(f"run {run_id} has no best trial to export")
-            written = export_best_recipe(run, path)
+            written = export_best_recipe(run, path, parents=False, workspace=workspace.root)
             store.save_run(run)
         except (ValueError, OSError, WorkspaceError) as exc:
             self.post_message(self.Done(f"export failed: {exc}", "error"))

@@ -5,17 +5,23 @@ Their text is data (judge model names, trace ids) shown as literal text.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from jarvis_tui.learning.export_labels import DEFAULT_NAMES, format_mismatch
+from jarvis_tui.ui.screens.forms import ConfigFormScreen
 from jarvis_tui.ui.text import one_line, visible
+
+if TYPE_CHECKING:
+    from jarvis_tui.learning.optimize.types import SearchSpace
 
 BOX_CSS = """
     align: center middle;
@@ -106,3 +112,40 @@ class CopyScreen(ModalScreen[Optional[str]]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ExportLabelsForm(ConfigFormScreen):
+    """The palette's "traces: export labels…" form.
+
+    The path follows the format until you type one of your own (labels.csv for csv, a
+    ``labels-hf`` folder for hf), and a name whose extension is another format's is
+    refused beside the path field, with the engine's reason (``format_mismatch``).
+    """
+
+    def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
+        initial = {"format": "jsonl", "with judge": "no", "path": DEFAULT_NAMES["jsonl"]}
+        super().__init__("Export labels", space, initial, checks={"path": self._path_problem},
+                         **kwargs)  # fmt: skip
+        names = [d.name for d in space.dimensions]
+        self._format_i, self._path_i = names.index("format"), names.index("path")
+
+    def _format(self) -> str:
+        value = self.query_one(f"#field-{self._format_i}", Select).value
+        return value if isinstance(value, str) else "jsonl"
+
+    def _path_problem(self, value: Any) -> Optional[str]:
+        return format_mismatch(str(value or ""), self._format())
+
+    @on(Select.Changed)
+    def _format_changed(self, event: Select.Changed) -> None:
+        if event.control.id != f"field-{self._format_i}" or not isinstance(event.value, str):
+            return
+        fmt = event.value
+        path = self.query_one(f"#field-{self._path_i}", Input)
+        if path.value.strip() in ("", *DEFAULT_NAMES.values()):  # not typed by you
+            path.value = DEFAULT_NAMES[fmt]
+        self._initial["path"] = DEFAULT_NAMES[fmt]  # the "default:" beside the field
+        dim = self._space.dimensions[self._path_i]
+        self.query_one(f"#row-{self._path_i} .cf-help", Static).update(self._help(dim))
+        if self.query_one(f"#error-{self._path_i}").has_class("-shown"):
+            self._show_problem(self._path_i, self._path_problem(path.value))

@@ -1,0 +1,53 @@
+"""Exports from the panes follow the CLI's path rule (issue 10, a new user's walkthrough).
+
+Trials `w` to a path under a folder that does not exist outside the workspace is refused
+beside the field with the reason `jarvis-tui export-best` gives, and nothing is created.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from jarvis_tui.demo import build_demo
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.screens.forms import PromptScreen
+from jarvis_tui.ui.testing import settle
+from tests.ui.test_trials_screens import RUN, open_trials, press
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("exprule") / "ws", traces=1500, seed=3)
+
+
+@pytest.fixture
+def demo(demo_template: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "ws"
+    shutil.copytree(demo_template, home)
+    return home
+
+
+async def test_trials_export_to_a_missing_folder_outside_is_refused(
+    demo: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "nonexistent" / "dir" / "x.toml"
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await open_trials(app, pilot)
+        await press(app, pilot, "w")
+        app.screen.query_one(Input).value = str(target)
+        shown = await press(app, pilot, "enter")
+        assert isinstance(app.screen, PromptScreen)  # still asking: refused beside the field
+        flat = "".join(shown.split())
+        assert "doesnotexist:createitfirst" in flat
+        assert "Write outside the workspace?" not in shown
+        # the workspace's own folder is still made for the default path
+        app.screen.query_one(Input).value = "recipes/fresh/mine.toml"
+        await press(app, pilot, "enter")
+        await settle(app, pilot, ignore=RUN)
+    assert not (tmp_path / "nonexistent").exists()
+    assert (demo / "recipes" / "fresh" / "mine.toml").is_file()
