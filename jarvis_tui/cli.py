@@ -477,6 +477,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     ws = Workspace(resolve_home(_demo_dir(args)))
     if ws.root.exists() and not ws.root.is_dir():
         raise CommandError(f"{ws.root} exists and is not a directory")
+    if os.path.lexists(ws.traces_db):  # a directory or a dangling link is never reused
+        _require_traces(ws)
     if ws.traces_db.exists() and not args.force:
         _say(
             console,

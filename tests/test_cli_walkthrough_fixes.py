@@ -123,6 +123,18 @@ def test_traces_db_that_is_a_directory_is_named_so(command: list[str], tmp_path,
     assert "no trace store" not in line
 
 
+def test_demo_into_a_folder_whose_traces_db_is_a_directory_is_refused(
+    tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "traces.db").mkdir()
+    for force in ([], ["--force"]):
+        assert main(["demo", str(tmp_path), "--no-open", *force]) == 1
+        err = capsys.readouterr().err
+        assert "is a directory, not a trace database" in one_error(err)
+        assert "Reusing" not in err
+    assert (tmp_path / "traces.db").is_dir()
+
+
 def test_traces_db_that_is_not_sqlite_is_named_so(tmp_path: Path, capsys) -> None:
     (tmp_path / "traces.db").write_text("hello\n")
     assert main(["versions", "a", "--home", str(tmp_path)]) == 1

@@ -382,7 +382,10 @@ class LocalGenerator:
                         do_sample=False,
                         pad_token_id=tok.pad_token_id,
                         eos_token_id=tok.eos_token_id,
+                        stopping_criteria=_cancel_criteria(cancel),
                     )
+                if cancel is not None and cancel.is_set():
+                    break  # stopped mid-batch: its answers are cut short, not kept
             except Exception as exc:  # one batch's failure: its samples carry the error
                 err = _one_line(f"generation failed: {exc}")
                 for i in idx:
@@ -410,6 +413,23 @@ class LocalGenerator:
             if progress is not None:
                 progress(done, len(samples))
         return out
+
+
+def _cancel_criteria(cancel: threading.Event | None) -> Any:
+    """transformers' stopping criteria that end a batch's generation at the next token
+    once *cancel* is set (a cancel is then quick, not a whole batch later)."""
+    if cancel is None:
+        return None
+    event = cancel
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Cancelled(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool,
+                              device=input_ids.device)  # fmt: skip
+
+    return StoppingCriteriaList([_Cancelled()])
 
 
 def _loss_batches(

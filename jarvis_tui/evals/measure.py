@@ -108,6 +108,10 @@ class Measurement:
     partial: bool = False
     eval_set: str = ""
     result_path: Optional[str] = None
+    # Cancelled by the user (x) before every sample was done: *partial* too, never a
+    # failure; *note* says what happened to the samples done when nothing was saved.
+    cancelled: bool = False
+    note: str = ""
 
 
 def measure_trial(
@@ -129,10 +133,13 @@ def measure_trial(
 
     *progress* gets ``(done, total)`` over answering then scoring (``total`` is twice
     the samples). With *cancel* set midway the samples done so far are saved and the
-    trial is marked partial; cancelled before any sample, nothing is saved. Problems a
-    user can fix (no eval set, no model, every sample failed) raise ValueError.
+    trial is marked partial and the Measurement ``cancelled``; cancelled before any
+    sample, or with every sample done failed, nothing is saved (``cancelled``, and
+    ``note`` says why), never a failure. Problems a user can fix (no eval set, no
+    model, every sample of a finished measurement failed) raise ValueError.
     """
-    from jarvis_tui.evals.runner import EvalTrialRunner, load_prices
+    from jarvis_tui.core.fmt import plural
+    from jarvis_tui.evals.runner import EvalError, EvalTrialRunner, load_prices
     from jarvis_tui.evals.setup import build_generator, build_scorer, build_set, save_result
     from jarvis_tui.learning.optimize.optimizer import apply_bounds
     from jarvis_tui.learning.optimize.store import OptimizationStore
@@ -166,11 +173,27 @@ def measure_trial(
             reasoning=f"{trial_id}'s config, measured on held-out queries (it was an estimate)",
         )
         started = time.time()
-        trial = runner.run_trial(config)
+        if progress is not None:  # a count from the start (a local model loads first)
+            progress(0, 2 * len(eval_set))
+        cancelled = lambda: cancel is not None and cancel.is_set()  # noqa: E731
+        try:
+            trial = runner.run_trial(config)
+        except EvalError as exc:
+            done = runner.last_result
+            if not cancelled() or done is None:
+                raise
+            # Cancelled, and the samples answered before all failed: a cancelled
+            # measurement (nothing worth saving), not a failed one.
+            return Measurement(None, trial_id, samples=len(done.samples), total=len(eval_set),
+                               errors=done.errors, partial=True, eval_set=eval_set.set_id,
+                               cancelled=True,
+                               note=f"the {plural(len(done.samples), 'sample')} done all failed "
+                                    f"({str(exc).rpartition(': ')[2]}): nothing saved")  # fmt: skip
         result = runner.last_result
         if result is None or not result.samples:
             return Measurement(None, trial_id, total=len(eval_set), partial=True,
-                               eval_set=eval_set.set_id)  # fmt: skip
+                               eval_set=eval_set.set_id, cancelled=cancelled(),
+                               note="no sample was done: nothing saved")  # fmt: skip
         path = save_result(ws, result, label=f"run {run_id} trial {trial_id} ({config.trial_id})")
         metas = store.get_trial_meta(run_id)
         nums = [int(m.get("num", 0) or 0) for m in metas.values() if isinstance(m, dict)]
@@ -218,6 +241,7 @@ def measure_trial(
         partial=result.partial,
         eval_set=eval_set.set_id,
         result_path=str(path),
+        cancelled=result.partial and cancelled(),
     )
 
 

@@ -95,6 +95,18 @@ def _fmt(x: Optional[float]) -> str:
     return "–" if x is None else f"{x:.2f}"
 
 
+def _fmt_pair(a: Optional[float], b: Optional[float]) -> tuple[str, str]:
+    """*a* and *b* with the digits (2 to 4) that tell them apart: '0.692 vs 0.687',
+    not '0.69 vs 0.69' (issue 10); equal to 4 digits, they are the same 2-digit text."""
+    if a is None or b is None:
+        return _fmt(a), _fmt(b)
+    for digits in (2, 3, 4):
+        sa, sb = f"{a:.{digits}f}", f"{b:.{digits}f}"
+        if sa != sb:
+            return sa, sb
+    return _fmt(a), _fmt(b)
+
+
 def _decide(qclass: str, agents: Dict[str, AgentEvidence]) -> Optional[AgentRecommendation]:
     if not agents:
         return None
@@ -107,12 +119,19 @@ def _decide(qclass: str, agents: Dict[str, AgentEvidence]) -> Optional[AgentReco
         reference = min(quality, key=lambda e: (-(e.quality_mean or 0.0), -e.quality_n, e.agent))
     why = None
     if reference is not None and reference.agent != best.agent:
+        q_ref, q_best = _fmt_pair(reference.quality_mean, best.quality_mean)
+        m_best, m_ref = _fmt_pair(best.mean, reference.mean)
+        bar = f"{q_ref} vs {q_best}" if q_ref != q_best else f"tied at {q_ref}"
+        if m_best != m_ref:
+            every = (f"scores {m_best} ({best.rated:,} ratings) against {m_ref} "
+                     f"({reference.rated:,})")  # fmt: skip
+        else:  # the same mean: the shrinkage toward 0.5 and the success rate decide
+            every = (f"ties at {m_best} ({best.rated:,} ratings against {reference.rated:,});"
+                     " the count of ratings and the success rate break the tie")  # fmt: skip
         why = (
             f"{reference.agent} has the best mean of its {reference.quality_n:,} traces rated "
-            f"at or above the quality bar ({_fmt(reference.quality_mean)} vs "
-            f"{_fmt(best.quality_mean)}), but over every rating {best.agent} scores "
-            f"{_fmt(best.mean)} ({best.rated:,} ratings) against {_fmt(reference.mean)} "
-            f"({reference.rated:,})"
+            f"at or above the quality bar ({bar}), but over every rating {best.agent} "
+            f"{every}"
         )
     return AgentRecommendation(
         qclass, best.agent, ranked, reference.agent if reference else None, why

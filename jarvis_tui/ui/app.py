@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from collections.abc import Callable, Iterable
@@ -14,8 +15,10 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.dom import DOMNode
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import (
@@ -54,6 +57,9 @@ def _styles_dir() -> Path:
 
 
 STYLES_DIR = _styles_dir()
+
+MODAL_TOAST_SECONDS = 3.0
+"""How long a toast stays over a dialog that has no notice line of its own."""
 
 PANES: tuple[tuple[str, str, str], ...] = (
     # (id, title, key)
@@ -227,6 +233,18 @@ class JarvisApp(App[int]):
         # Not from compose: opened sooner, its StoreOpened can come before the screen's
         # first ScreenResume and change which widget has the focus at start.
         self._open_store()
+        self.call_after_refresh(self._freeze_long_lived)
+
+    @staticmethod
+    def _freeze_long_lived() -> None:
+        """Exempt what exists now from the cyclic GC (``gc.freeze``): the modules, styles
+        and widgets of the panes built so far live as long as the app. A full collection
+        then scans what came since, not every object of the process: over ~180,000
+        objects each one held the UI (any thread's collection holds the GIL) 130-160 ms,
+        every few seconds while a run streamed (bench_ui_lag). After the first paint and
+        each pane's first build; young garbage is collected first so none is kept."""
+        gc.collect(1)
+        gc.freeze()
 
     # ------------------------------------------------------------ settings & mode
 
@@ -252,6 +270,33 @@ class JarvisApp(App[int]):
         problem = save_theme(self.theme)
         if problem:
             self.notify(problem, severity="warning", markup=False)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast, or, while a form is open, a line in the form: a toast at 80x24 lay
+        over its fields for 8 s (issue 10). A form says it takes them (``show_notice``)."""
+        show = getattr(self.screen, "show_notice", None) if self.screen_stack else None
+        if callable(show):
+            text = message
+            if markup:
+                try:
+                    text = Content.from_markup(message).plain
+                except Exception:  # not valid markup: shown as it is
+                    pass
+            show(f"{title}: {text}" if title else text, severity)
+            return
+        if self.screen_stack and isinstance(self.screen, ModalScreen):
+            # over another dialog (a note, the full view, help): briefly
+            timeout = min(self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
+                          MODAL_TOAST_SECONDS)  # fmt: skip
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def input_mode(self) -> str:
         """NAV, EDIT or SEARCH: what keys do right now (typed into a field or acted on)."""
@@ -405,6 +450,7 @@ class JarvisApp(App[int]):
     def on_unmount(self) -> None:
         self.workspace.close()  # every store it opened
         self.error_log.close()
+        gc.unfreeze()  # what this app froze can be collected once it is gone
 
     # ------------------------------------------------------------ panes
 
@@ -483,6 +529,7 @@ class JarvisApp(App[int]):
             await mounted
             callbacks = self._building.pop(pane_id, [])
             self._deliver(pane)
+            self.call_after_refresh(self._freeze_long_lived)
             if self.active_pane_id() == pane_id and not isinstance(self.screen, ModalScreen):
                 self._focus_pane(pane)
                 self._shown(pane)
@@ -536,26 +583,35 @@ class JarvisApp(App[int]):
         """(title, intro, rows) of the current pane's help: its keys as mapped now.
 
         The keys come from the focused widget's binding chain with the user's
-        keymap applied; the app's own keys are in "Keys everywhere".
+        keymap applied; the app's own keys are in "Keys everywhere". Only actions the
+        app binds itself (a binding with an id) are listed, each once: what Textual's
+        widgets bind on their own (DataTable's ctrl+pgup "Page Left", home, end; a
+        scroll view's arrows) is left out, though a key of theirs for an action of ours
+        (↓ beside j) is shown with it.
         """
         pane = self.pane(self.active_pane_id() or INITIAL_PANE)
         active = self.screen.active_bindings
         grouped: dict[tuple[int, str], tuple[list[str], Binding, DOMNode]] = {}
+        ours: set[tuple[int, str]] = set()
         for node, bindings in self.screen._binding_chain:  # keymap applied (Textual)
             if node is self or node is self.screen:
                 continue
             for _key, binding in bindings:
                 if not binding.description:
                     continue
-                entry = grouped.setdefault((id(node), binding.action), ([], binding, node))
+                group = (id(node), binding.action)
+                entry = grouped.setdefault(group, ([], binding, node))
+                if binding.id and group not in ours:  # our description, not Textual's
+                    ours.add(group)
+                    grouped[group] = entry = (entry[0], binding, node)
                 shown = binding.key_display or self.get_key_display(binding)
                 if shown not in entry[0]:
                     entry[0].append(shown)
         rows: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for (_node, action), (keys, binding, node) in grouped.items():
-            if action in seen:
-                continue  # the same action bound lower in the chain shadows this one
+        for (node_id, action), (keys, binding, node) in grouped.items():
+            if (node_id, action) not in ours or action in seen:
+                continue  # a widget's own binding, or shadowed lower in the chain
             seen.add(action)
             usable = any(
                 now.binding.action == action and now.node is node and now.enabled

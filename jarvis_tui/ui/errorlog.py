@@ -1,5 +1,8 @@
 """The app's error log: every failed background job, with its traceback.
 
+Failures a pane handles itself and only notifies about (the judge's endpoint refusing
+the connection) are logged too, one line each (:meth:`ErrorLog.note`).
+
 ``<workspace>/logs/jarvis-tui.log`` (rotated at 1 MB, three old files kept), or
 ``$XDG_STATE_HOME/jarvis-tui/jarvis-tui.log`` when the workspace cannot take it
 (read-only, or ``logs`` is not a plain directory). The file is created owner-only
@@ -78,6 +81,19 @@ class ErrorLog:
             return None
         tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         logger.error("%s failed: %r\n%s", what, error, tb.rstrip())
+        return self.path
+
+    def note(self, what: str, message: str, *, warning: bool = False) -> Path | None:
+        """Log a failure that was handled (no traceback to keep): one line under *what*.
+
+        For the errors a pane catches and only notifies about (a judge endpoint that
+        refuses the connection, answers HTTP 500), so the log holds them too.
+        """
+        logger = self._open()
+        if logger is None:
+            return None
+        text = " ".join(str(message).split())  # one line: a reply may hold newlines
+        logger.log(logging.WARNING if warning else logging.ERROR, "%s failed: %s", what, text)
         return self.path
 
     def close(self) -> None:

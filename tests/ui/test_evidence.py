@@ -276,7 +276,8 @@ async def test_a_judge_answering_garbage_leaves_scores_missing(
             cells = {table.cell_text(r.trace_id, "judge") for r in pane.rows}
             assert cells == {"–"}  # missing, never 0
             notes = list(notices)
-            assert any("0 scored" in n and "missing" in n and "\n" not in n for n in notes)
+            # nothing scored: "failed" and why, in one line (not "0 scored, 101 missing")
+            assert any("judge judge-m failed: " in n and "\n" not in n for n in notes), notes
     store = TraceStore(workspace / "traces.db")
     with JudgeStore.for_store(store) as js:
         assert js.scores() == {}
@@ -301,8 +302,10 @@ async def test_a_judge_that_is_down_says_so_in_one_line(
         await settle(app, pilot)
         await pilot.press("J")
         await settle(app, pilot)
-        notes = list(notices)
-        assert any("0 scored" in n and "missing" in n for n in notes)
+        # what happened, where it went (issue 10: it said "0 scored, N missing")
+        said = f"judge judge-m failed: connection refused (http://127.0.0.1:{port}/v1)"
+        assert said in notices and "judge judge-m failed: connection refused" in status(app)
+        assert not any("missing" in n for n in notices)
 
 
 async def test_x_stops_the_judge(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:

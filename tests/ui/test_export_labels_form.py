@@ -66,9 +66,12 @@ async def test_default_path_follows_the_format(home: Path) -> None:
     assert header[:2] == ["trace_id", "query"]
 
 
-async def test_a_name_of_another_format_is_refused_beside_the_field(home: Path) -> None:
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])  # 80x24: scrolled into view
+async def test_a_name_of_another_format_is_refused_beside_the_field(
+    home: Path, size: tuple[int, int]
+) -> None:
     app = JarvisApp(home)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
         await open_form(app, pilot)
         app.screen.query_one("#field-2", Input).value = "mine.jsonl"  # typed by you

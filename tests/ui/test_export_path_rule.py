@@ -15,8 +15,8 @@ from textual.widgets import Input
 from jarvis_tui.demo import build_demo
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.screens.forms import PromptScreen
-from jarvis_tui.ui.testing import settle
-from tests.ui.test_trials_screens import RUN, open_trials, press
+from jarvis_tui.ui.testing import settle, wait_until
+from tests.ui.test_trials_screens import RUN, open_trials, press, screen
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +51,23 @@ async def test_trials_export_to_a_missing_folder_outside_is_refused(
         await settle(app, pilot, ignore=RUN)
     assert not (tmp_path / "nonexistent").exists()
     assert (demo / "recipes" / "fresh" / "mine.toml").is_file()
+
+
+async def test_a_failed_trials_export_is_logged(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jarvis_tui.learning.optimize import optimizer
+
+    def full_disk(*_args: object, **_kwargs: object) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(optimizer, "export_best_recipe", full_disk)
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await open_trials(app, pilot)
+        await press(app, pilot, "w")
+        app.screen.query_one(Input).value = "recipes/x.toml"
+        await press(app, pilot, "enter")
+        await wait_until(pilot, lambda: "export failed" in screen(app))
+    text = (demo / "logs" / "jarvis-tui.log").read_text()
+    assert "export the best trial to" in text and "No space left on device" in text

@@ -253,7 +253,8 @@ async def _reject_waiting(pilot) -> None:
 
 async def _outside_path(pilot) -> None:
     await _keys("w")(pilot)
-    pilot.app.screen.query_one(Input).value = "/tmp/jarvis-snapshot/recipes/best.toml"
+    # a folder that exists outside the workspace (a missing one is refused beside the field)
+    pilot.app.screen.query_one(Input).value = "/tmp/best-recipe.toml"
     await pilot.press("enter")
     await settle(pilot.app, pilot, ignore=RUN)
     await _quiet(pilot)

@@ -294,6 +294,9 @@ KEY_CHECKS = {
     "Stop the judge": ("x",),
     "Accept judge score": ("Y",),
     "Copy to clipboard": ("ctrl+y",),
+    # tested in tests/ui/test_help_keys_only.py (the cursor moves)
+    "Up": ("k", "up"),
+    "Down": ("j", "down"),
 }
 
 
@@ -305,6 +308,8 @@ async def test_every_help_key_is_tested(workspace: Path) -> None:
         pane_rows = {d.replace(" (not available now)", "") for _k, d in rows}
         from textual.binding import Binding
 
+        # the table's own moves (j k PgUp PgDn home end enter), tested above and in
+        # test_big_bodies
         table_nav = {
             b.description
             for cls in TraceTable.__mro__

@@ -134,16 +134,19 @@ async def test_one_trial_and_one_frontier_member_read_in_the_singular(demo: Path
         assert "1 frontier member;" in shown
 
 
-async def test_the_plot_keeps_eight_rows_over_the_table_at_80x24(demo: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (80, 40)])
+async def test_the_plot_keeps_its_rows_over_the_table_at_80_columns(demo: Path, size) -> None:
+    """80x24: 5 rows of points over 5 table rows (the table needs them more; issue 10,
+    third round); a taller terminal keeps the plot's 8 rows of points."""
     app = JarvisApp(demo)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         pane = await open_trials(app, pilot)
         lines = screen_lines(app)
         plot = pane.query_one("#trials-plot").region
         rows = [ln for ln in lines[plot.y : plot.bottom] if "┤" in ln or "│" in ln[:8]]
-        assert len(rows) >= 8, "\n".join(lines)
-        # the table still shows its header and rows (it scrolls)
-        assert any(" t-" in ln for ln in lines)
+        assert len(rows) >= (5 if size[1] == 24 else 8), "\n".join(lines)
+        # the table shows its header and rows (it scrolls)
+        assert sum(" t-" in ln for ln in lines) >= 5
 
 
 async def test_scoring_glyph_and_flag_are_two_columns_at_80x24(demo: Path) -> None:
@@ -158,7 +161,7 @@ async def test_scoring_glyph_and_flag_are_two_columns_at_80x24(demo: Path) -> No
         for row in rows:
             cells = row.split("▏")[0]
             assert "≈" in cells  # the scoring glyph: estimated
-            flag = cells.rstrip()[-1]
+            flag = cells.rstrip(" ▁▂▃▄▅▆▇█").rstrip()[-1]  # not the scrollbar's thumb
             assert flag in "★●·×M", row  # the flag is on screen, its own column
         best_row = next((r for r in rows if best[:12] in r), None)
         if best_row is not None:

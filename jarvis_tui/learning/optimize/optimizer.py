@@ -1206,6 +1206,37 @@ def apply_bounds(
     return frontier, best
 
 
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b or str(a) == str(b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return sorted(map(str, a)) == sorted(map(str, b))  # a subset: order is not a choice
+    return a == b or str(a) == str(b)  # a value read back from its text is the same value
+
+
+def same_config(params: dict[str, Any], trials: Sequence[Any]) -> Any:
+    """The first of *trials* (TrialResults) whose config is *params*, else None.
+
+    What queueing checks before it evaluates a config again: a replayed one gives the
+    same numbers; a measured one may differ (the answers are generated again).
+    """
+    for t in trials:
+        tried = dict(getattr(t.config, "params", {}) or {})
+        if set(tried) == set(params) and all(_same_value(params[k], tried[k]) for k in params):
+            return t
+    return None
+
+
+def same_config_words(trial: Any, *, measured: bool) -> str:
+    """What to tell a user who queues *trial*'s config again."""
+    head = f"same config as {trial.trial_id} (accuracy {float(trial.accuracy):.3f})"
+    if measured:
+        return f"{head}: measured again, its numbers may differ"
+    return f"{head}: a trace replay gives the same numbers, so it is not queued; change a value"
+
+
 def default_config(space: SearchSpace) -> dict[str, Any]:
     """A plain starting config: fixed value, else first option / middle of the range."""
     params: dict[str, Any] = {}

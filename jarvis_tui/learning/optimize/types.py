@@ -155,6 +155,16 @@ METRIC_ALIASES = {
     "total_tokens": "total_tokens",
 }
 
+# What each metric a bound may name can be: a limit outside it makes every trial
+# infeasible (or none), which is a typo, not a choice.
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "accuracy": (0.0, 1.0),
+    "mean_latency_seconds": (0.0, float("inf")),
+    "total_cost_usd": (0.0, float("inf")),
+    "total_energy_joules": (0.0, float("inf")),
+    "total_tokens": (0.0, float("inf")),
+}
+
 
 @dataclass(slots=True, frozen=True)
 class ObjectiveBound:
@@ -203,14 +213,25 @@ class ObjectiveBound:
             raise ValueError(
                 f"unknown metric {name!r} in bound (known: accuracy, latency, cost, energy, tokens)"
             )
-        op = {"<": "<=", "≤": "<=", ">": ">=", "≥": ">="}.get(op, op)
+        if op in ("<", ">"):
+            # A strict limit is not what the check does (a trial exactly on it passes):
+            # refuse it rather than change it silently.
+            raise ValueError(
+                f"strict {op} is not supported: use {op}= (a value on the limit passes)"
+            )
+        op = {"≤": "<=", "≥": ">="}.get(op, op)
         value = float(num)
         scale = {"": 1.0, "s": 1.0, "ms": 0.001, "%": 0.01, "usd": 1.0, "j": 1.0}.get(unit)
         if scale is None:
             raise ValueError(f"unknown unit {unit!r} in bound {text!r}")
         if unit == "ms" and metric != "mean_latency_seconds":
             raise ValueError(f"'ms' only applies to latency, not {name}")
-        return cls(metric, op, value * scale)
+        value *= scale
+        low, high = METRIC_RANGES[metric]
+        if not low <= value <= high:
+            what = "0–1 (or 0–100%)" if metric == "accuracy" else "0 or more"
+            raise ValueError(f"{name} {num}{unit} is out of range: {name} is {what}")
+        return cls(metric, op, value)
 
 
 @dataclass(slots=True)

@@ -207,8 +207,8 @@ class ConfigsPane(Pane):
     PANE_ID = "configs"
     HELP_TITLE = "Configs"
     HELP_TEXT = (
-        "Agents of the workspace's agents/ folder. Pick an agent, then a version (h / l or tab "
-        "move between the two lists): the diff panel shows what differs from the current config "
+        "Agents of the workspace's agents/ folder. Pick an agent, then a version (enter or l "
+        "moves into the versions; h / l or tab move between the two lists): the diff panel shows what differs from the current config "
         "(key by key; t shows the text diff). Each version shows what the traces it served "
         "say: traces, rated, mean feedback ± its 95% interval, success rate (~: its start "
         "time is approximate), with the feedback over time above the lists. m marks a "
@@ -471,15 +471,27 @@ class ConfigsPane(Pane):
     def _show(self, body: Any) -> None:
         self.query_one("#configs-diff-body", Static).update(body)
 
+    @on(DataTable.RowSelected, "#configs-agents")
+    def _agent_chosen(self, event: DataTable.RowSelected) -> None:
+        """enter on an agent moves into its versions (as l does)."""
+        event.stop()
+        focus_now(self.query_one("#configs-versions", DataTable))
+
     @on(DataTable.RowHighlighted, "#configs-agents")
     def _agent_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value and event.row_key.value != self.agent:
             self.select_agent(str(event.row_key.value))
 
     def select_agent(self, name: str) -> None:
-        """Show agent *name*: its versions, outcomes and the diff of the selected one."""
+        """Show agent *name*: its versions, outcomes and the diff of the selected one.
+
+        A mark stays while the agent does (a reload keeps it); another agent drops it,
+        and the status says so (a mark compares two versions of one agent)."""
+        if self.marked is not None and name != self.agent:
+            self.app.notify(f"v{self.marked} of {one_line(self.agent or '', 40)} unmarked: a "
+                            "mark compares versions of one agent", markup=False)  # fmt: skip
+            self.marked = None
         self.agent = name
-        self.marked = None
         self.outcomes = None
         self._outcomes_error = ""
         self._show_spark()
@@ -567,10 +579,15 @@ class ConfigsPane(Pane):
                 if all(c == " " for c in line[i : i + len(label) + 1]):
                     line[i : i + len(label)] = list(label)
                 last = p.version
+        unseen = [f"v{v.version}" for v in o.versions if not v.traces]
         if any(c != " " for c in line):
             marks.append("".join(line).rstrip(), style="cyan")
-        else:
+        elif not unseen:
             marks.append("every trace started before v1", style="dim")
+        if unseen:  # written after the last trace: not on the curve, still said
+            marks.append(("   " if any(c != " " for c in line) else "")
+                         + " ".join(unseen[-6:]) + (" …" if len(unseen) > 6 else "")
+                         + ": no traces yet", style="dim")  # fmt: skip
         if any(v.approximate for v in o.versions):
             marks.append("   ~ approximate start", style="yellow")
         out.append("\n")
@@ -587,6 +604,8 @@ class ConfigsPane(Pane):
         if msg.agent != self.agent:
             return
         self.versions = msg.versions
+        if self.marked is not None and self.marked not in [v["version"] for v in msg.versions]:
+            self.marked = None
         self._fill_versions(msg.versions)
         self.refresh_bindings()
         if msg.versions:
@@ -669,7 +688,11 @@ class ConfigsPane(Pane):
         if key != self._diff_key:
             self._diff_key, self._diff_body = key, None
         self._render_diff()
-        self._compute_diff(self.agent, old, new, self.text_mode, self._evolver(), cur)
+        if self.marked is not None:
+            hint = "marked: select another version (j / k) to compare with it · m unmarks"
+        else:
+            hint = "the current version: select an older one to see what it changed"
+        self._compute_diff(self.agent, old, new, self.text_mode, self._evolver(), cur, hint)
 
     def comparison(self) -> Any:
         """The marked version against the selected one (None without a mark or outcomes)."""
@@ -728,14 +751,25 @@ class ConfigsPane(Pane):
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.diff",
           description="diff versions")  # fmt: skip
     def _compute_diff(self, agent: str, old: int, new: int, text_mode: bool,
-                      ev: AgentConfigEvolver, current: Optional[int]) -> None:  # fmt: skip
+                      ev: AgentConfigEvolver, current: Optional[int],
+                      same_hint: str = "") -> None:  # fmt: skip
         from jarvis_tui.learning.agent_evolver import toml_diff
 
         head = Text()
+        if old == new:  # the marked (or current) version itself: nothing to compare yet
+            head.append(f"{agent}: version {new}", style="bold")
+            if new == current:
+                head.append(" (current)", style="green")
+            head.append(" · " + same_hint, style="yellow")
+            parts: list[Any] = [head]
+            parts.append(Text("\nVersion " + str(new), style="bold underline"))
+            parts.append(safe_text(ev.read_version(agent, new), limit=4000))
+            self.post_message(self.DiffReady(Group(*parts), (agent, old, new)))
+            return
         head.append(f"{agent}: version {old} → version {new}", style="bold")
         if new == current:
             head.append(" (current)", style="green")
-        parts: list[Any] = [head]
+        parts = [head]
         old_text, new_text = ev.read_version(agent, old), ev.read_version(agent, new)
         if text_mode:
             parts.append(render_text_diff(old_text, new_text, f"v{old}", f"v{new}"))

@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 
 from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.training.data import RoutingMatrix, TrainingDataMiner
+from jarvis_tui.learning.training.settings import defaults as training_defaults
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.text import one_line, visible
@@ -76,6 +77,11 @@ class ReplayEstimate:
     d_feedback: float
     d_latency: float
     d_tokens: float
+
+
+CYCLE_MIN_QUALITY: float = training_defaults()["min_quality"]
+"""The learning cycle's min quality for SFT pairs: the Training pane's default, so the
+two count the same pairs (the side panel names it)."""
 
 
 def replay(matrix: RoutingMatrix) -> ReplayEstimate:
@@ -198,7 +204,8 @@ class RoutingPane(Pane):
         "the recommendation (green: intervals do not overlap; yellow: likely). ? marks cells "
         'with fewer ratings than the evidence minimum (> / < change it; "few ratings" in '
         "the table below). ← → scroll to models that do not fit. enter on a cell labels "
-        "where it matters: the Traces pane in queue order for that cell's unrated traces. "
+        "where it matters: the Traces pane in queue order for that cell's unlabelled traces "
+        "(no score and no outcome, as the Traces pane counts them). "
         "The table below has one row per class: the model, the one agent recommendation "
         "(the evolver and the learning cycle use the same rule; ≠ names the agent "
         "OpenJarvis's rule picks instead, the side panel says why) and its tools; a narrow "
@@ -305,6 +312,7 @@ class RoutingPane(Pane):
         yield Static(Text("Waiting for the trace store…", style="dim"), id="routing-status")
         yield NavTable(id="routing-matrix", cursor_type="cell", zebra_stripes=True,
                         fixed_columns=1)  # fmt: skip
+        yield Static(id="routing-empty")  # what to do while there is nothing to compare
         yield NavTable(id="routing-recs", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="routing-bottom"):
             with Vertical(id="routing-ask"):
@@ -434,6 +442,31 @@ class RoutingPane(Pane):
         self._fill_recs()
         self._status()
         self._render_side()
+        self._show_guidance()
+
+    def _show_guidance(self) -> None:
+        """No traces, or no rated trace: say what to do below the matrix (issue 10: a
+        bare 'Class' header, as if something had failed)."""
+        m = self.matrix
+        rated = 0 if m is None else sum(c.rated.n for c in m.cells.values())
+        msg = None
+        if m is not None and not m.classes:
+            msg = Text("No traces yet\n", style="bold")
+            msg.append(
+                "Routing compares the models per query class on rated traces. OpenJarvis "
+                "writes a trace here for every interaction; to try the app on a demo "
+                "workspace, quit (ctrl+q) and run jarvis-tui demo.",
+                style="dim",
+            )
+        elif m is not None and not rated:
+            msg = Text("No rated traces yet: nothing to recommend\n", style="bold")
+            msg.append(
+                "Label traces in the Traces pane (T, then 0–9 or =), or press enter on a "
+                "cell here to label that cell's traces; r recomputes.",
+                style="dim",
+            )
+        self.query_one("#routing-empty", Static).update(msg or "")
+        self.set_class(msg is not None, "-guidance")
 
     def _recs_cells(self) -> dict[str, list[Text]]:
         """The recommendations table's cells per column key, one entry per class."""
@@ -444,7 +477,7 @@ class RoutingPane(Pane):
             r = m.recommendations[qc]
             conf_style = {"clear": "green", "likely": "yellow"}.get(r.confidence, "red")
             agent = self.agents.get(qc)
-            if agent is None:
+            if agent is None or agent.best.rated == 0:  # no rating: no evidence to pick by
                 pick, ref = Text("–"), Text("–", style="dim")
             else:
                 pick = Text(one_line(agent.agent, 14), style="bold")
@@ -566,15 +599,21 @@ class RoutingPane(Pane):
             t = Table.grid(padding=(0, 2))
             t.add_column(style="dim", no_wrap=True)
             t.add_column()
-            t.add_row("Δ mean feedback", Text(f"{est.d_feedback:+.3f}",
-                      style="green" if est.d_feedback >= 0 else "red"))  # fmt: skip
-            t.add_row("Δ latency", Text(f"{est.d_latency:+.2f} s per trace"))
-            t.add_row("Δ tokens", Text(f"{est.d_tokens:+.0f} per trace"))
+            if est.rated:
+                t.add_row("Δ mean feedback", Text(f"{est.d_feedback:+.3f}",
+                          style="green" if est.d_feedback >= 0 else "red"))  # fmt: skip
+                t.add_row("Δ latency", Text(f"{est.d_latency:+.2f} s per trace"))
+                t.add_row("Δ tokens", Text(f"{est.d_tokens:+.0f} per trace"))
+            else:  # no recommendation to replay: no number computed from nothing
+                for name in ("Δ mean feedback", "Δ latency", "Δ tokens"):
+                    t.add_row(name, Text("–", style="dim"))
             parts.append(t)
             parts.append(
                 Text(
                     f"from {est.rated:,} rated traces; assumes a model scores on other "
-                    "traces as it did on its own",
+                    "traces as it did on its own"
+                    if est.rated
+                    else "no rated traces yet: label some in Traces (T) to replay them",
                     style="dim",
                 )  # fmt: skip
             )
@@ -610,7 +649,9 @@ class RoutingPane(Pane):
                                         style="yellow"))  # fmt: skip
         elif "accepted" in r:
             t.add_row("eval gate", Text("accepted" if r["accepted"] else "rejected: rolled back"))
-        t.add_row("SFT pairs", Text(f"{r.get('sft_pairs', 0):,}"))
+        # Training's count at the same min quality (held-out pairs included, as there)
+        q = float(r.get("min_quality", CYCLE_MIN_QUALITY))
+        t.add_row(f"SFT pairs (rated ≥ {q:.2f})", Text(f"{r.get('sft_pairs', 0):,}"))
         t.add_row("classes", Text(f"{r.get('routing_classes', 0)} routing · "
                                   f"{r.get('agent_classes', 0)} agent"))  # fmt: skip
         parts.append(t)
@@ -769,7 +810,8 @@ class RoutingPane(Pane):
         from jarvis_tui.learning.agent_evolver import toml_diff
         from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
 
-        orch = LearningOrchestrator(trace_store=store, config_dir=agents_dir)
+        orch = LearningOrchestrator(trace_store=store, config_dir=agents_dir,
+                                    min_quality=CYCLE_MIN_QUALITY)  # fmt: skip
 
         def progress(step: str, message: str) -> None:  # the engine thread: post only
             self.post_message(self.CycleProgressed(step, message))
@@ -778,6 +820,7 @@ class RoutingPane(Pane):
             result = orch.run(progress=progress, stop=get_current_worker().cancelled_event)
         except Exception as exc:  # shown in the side panel, not lost in a toast
             result = {"status": "failed", "reason": str(exc)}
+        result.setdefault("min_quality", CYCLE_MIN_QUALITY)
         # Say exactly what landed in agents/: which agent, which version, what changed.
         written: list[dict[str, Any]] = []
         for name, version in result.get("configs_written") or []:

@@ -453,6 +453,28 @@ SCORE_STEPS = tuple(range(11))
 """Palette scores: 0.0, 0.1, … 1.0 (``action_score_<tenths>``)."""
 
 
+def _judge_url_problem(url: Any) -> Optional[str]:
+    """Why the judge form refuses *url* (None: an http(s) URL with a host)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(url).strip())
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        return "not a URL: write it as http(s)://host:port/v1"
+    return None
+
+
+def _judge_failure(error: Optional[str], url: Any) -> str:
+    """What a judge run that scored nothing ran into, the reason first: "connection
+    refused (http://…/v1)" from the backend's "… is unreachable (connection refused)"."""
+    text = one_line(error or "no score", 200)
+    if " is unreachable (" in text and text.endswith(")"):
+        text = text.rsplit(" is unreachable (", 1)[1][:-1]
+    return f"{text} ({one_line(str(url or ''), 80)})" if url else text
+
+
 class TracesPane(Pane):
     """Browse, filter, search and label traces."""
 
@@ -1838,6 +1860,12 @@ class TracesPane(Pane):
                 f"{evidence.JUDGE_MODEL_ENV} skip this form.",
                 submit="run the judge",
                 done="run",
+                # not the placeholders again: the form each takes
+                hints={
+                    "url": "http(s)://host:port/v1 (vLLM, Ollama, OpenAI…)",
+                    "model": "the name the endpoint serves it under",
+                },
+                checks={"url": _judge_url_problem},
             ),  # fmt: skip
             done,
         )
@@ -1869,9 +1897,13 @@ class TracesPane(Pane):
                 progress=progress,
             )  # fmt: skip
         except (ValueError, OSError, StoreError) as exc:
+            log = getattr(self.app, "error_log", None)  # handled, but logged as README says
+            if log is not None:
+                log.record(f"run the judge {model} at {url}", exc)
             self.post_message(self.JudgeProgress(0, 0, 0, None, f"{model}: {exc}"))
             return
         run.model = model  # type: ignore[attr-defined]
+        run.url = url  # type: ignore[attr-defined]
         self.post_message(self.JudgeProgress(run.scored + run.errors, run.total, run.errors, run))
 
     @on(JudgeProgress)
@@ -1891,16 +1923,26 @@ class TracesPane(Pane):
             self._render_status()
             return
         run = msg.final
-        text = f"judge {one_line(getattr(run, 'model', ''), 30)}: {run.scored:,} scored"
-        if run.errors:
+        model = one_line(getattr(run, "model", ""), 30)
+        text = f"judge {model}: {run.scored:,} scored"
+        if run.errors and not run.scored and run.first_error:
+            # nothing scored: what happened, not "0 scored, 2,000 missing"
+            url = getattr(run, "url", "")
+            text = f"judge {model} failed: {_judge_failure(run.first_error, url)}"
+        elif run.errors:
             text += f", {run.errors:,} missing"
         if run.skipped:
             text += f", {run.skipped:,} already scored"
         if run.cancelled:
             text += " (stopped)"
         self._judge_line = text
-        if run.first_error:
+        if run.first_error and run.scored:
             text += f" · {run.first_error}"
+        log = getattr(self.app, "error_log", None)
+        if run.errors and run.first_error and log is not None:  # the endpoint's errors
+            log.note(f"judge {model} at {getattr(run, 'url', '')}",
+                     f"{run.errors:,} of {run.total:,} not scored: {run.first_error}",
+                     warning=bool(run.scored))  # fmt: skip
         self.app.notify(one_line(text, 300), severity="warning" if run.errors else "information",
                         timeout=8, markup=False)  # fmt: skip
         self.reload(keep=self._current_id())
@@ -2027,6 +2069,9 @@ class TracesPane(Pane):
         try:
             n = export_labels(self.store, path, fmt=fmt, with_judge=with_judge)
         except (ValueError, OSError) as exc:
+            log = getattr(self.app, "error_log", None)  # handled, but logged as README says
+            if log is not None:
+                log.record(f"export labels to {path}", exc)
             self.app.call_from_thread(self.app.notify, one_line(f"export failed: {exc}", 300),
                                       severity="error", timeout=8, markup=False)  # fmt: skip
             return

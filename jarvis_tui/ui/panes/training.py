@@ -1095,17 +1095,22 @@ class TrainingPane(Pane):
         data = ChartData(self.followed, list(self.steps), list(self.evals), list(self.epochs),
                          dict(self.overlays), self.alpha, width)  # fmt: skip
         sizes = {chart_id: (c.size.width, c.size.height) for chart_id, c in charts.items()}
-        self._draw_charts(data, sizes, charts["chart-loss"].plotext_theme)
+        styles = {chart_id: c.visual_style for chart_id, c in charts.items()}
+        self._draw_charts(data, sizes, styles, charts["chart-loss"].plotext_theme)
 
     @work(thread=True, exit_on_error=False, group="training.charts",
           description="draw the charts")  # fmt: skip
-    def _draw_charts(self, data: ChartData, sizes: dict[str, tuple[int, int]], theme: str) -> None:
+    def _draw_charts(self, data: ChartData, sizes: dict[str, tuple[int, int]],
+                     styles: dict[str, Any], theme: str) -> None:  # fmt: skip
         drawn: dict[str, tuple[ChartSpec, Optional[Picture]]] = {}
         try:
             for chart_id, spec in chart_specs(data).items():
                 width, height = sizes.get(chart_id, (0, 0))
-                shown = width > 0 and height > 0  # a hidden chart draws when it shows
-                drawn[chart_id] = (spec, draw(spec, width, height, theme) if shown else None)
+                picture = None
+                if width > 0 and height > 0:  # a hidden chart draws when it shows
+                    picture = draw(spec, width, height, theme)
+                    picture = self._charts[chart_id].lines(picture, styles[chart_id])
+                drawn[chart_id] = (spec, picture)
         finally:
             self.post_message(self.ChartsDrawn(drawn))
 

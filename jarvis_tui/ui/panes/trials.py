@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -92,6 +92,7 @@ __all__ = [  # the view model's names stay importable from here, as before the s
 ]  # fmt: skip
 
 DEFAULT_TRIALS = 20
+DEFAULT_PATIENCE = 5
 MAX_TRIALS = 100_000
 PLOT_EVERY = 0.25
 """Seconds between plot redraws while trials stream in."""
@@ -129,6 +130,48 @@ class MeasureRequests:
                 self._ids.discard(trial_id)
                 return True
             return False
+
+
+class DetailResized(Message):
+    """The detail panel got another height, or its text another width (a scrollbar
+    came or went): what is fitted to it (a waiting proposal, a sample table) is
+    fitted again, so the screen never shows text fitted to an older layout."""
+
+
+class DetailScroll(VerticalScroll):
+    """The detail panel's scrolling frame (a new height re-fits the detail)."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.height != getattr(self, "_fitted_height", None):
+            self._fitted_height = event.size.height
+            self.post_message(DetailResized())
+
+
+class DetailText(Static):
+    """The detail panel's text (a new width re-fits it)."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != getattr(self, "_fitted_width", None):
+            self._fitted_width = event.size.width
+            self.post_message(DetailResized())
+
+
+class TradeoffLine(Static):
+    """The trade-off line(s) under the plot, fitted to the size the widget has when it
+    is drawn (a resize re-fits it; nothing is cut by the terminal without a ``…``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._order: list[TrialResult] = []
+        self._selected: str | None = None
+
+    def show(self, order: list[TrialResult], selected: str | None) -> None:
+        self._order, self._selected = list(order), selected
+        self.refresh()
+
+    def render(self) -> Text:
+        width, height = self.size
+        return tradeoffs_text(self._order, self._selected, max(1, width), max(1, height))
 
 
 class TrialsPane(Pane):
@@ -206,6 +249,10 @@ class TrialsPane(Pane):
         space: SearchSpace | None
         origin: str
         error: str = ""
+        space_error: str = ""
+        """Why there is no search space (said in the header and when s is pressed)."""
+        space_fix: str = ""
+        """What the user can do about it."""
 
     @dataclass(eq=False)
     class RunOpened(Message):
@@ -304,6 +351,10 @@ class TrialsPane(Pane):
         """Runs in optimize.db, newest first."""
         self.space: SearchSpace | None = None
         self.space_origin = ""
+        self.space_error = ""
+        """Why the workspace has no search space yet (empty: it has one)."""
+        self.space_fix = ""
+        """What to do about it (said with the reason)."""
         self.control: Any = None
         """The RunControl of the run executing in this window (None when idle)."""
         self.running = False
@@ -312,7 +363,7 @@ class TrialsPane(Pane):
         self.proposal_at = 0
         """Which of the waiting proposal's params the detail marks (``,`` / ``.`` step)."""
         self.review_on = False
-        self.patience = 5
+        self.patience = DEFAULT_PATIENCE
         """Trials without a better accuracy before a run started here stops early."""
         self.evaluate = "replay"
         """How the next run started here scores its trials (the start form's choice)."""
@@ -359,11 +410,11 @@ class TrialsPane(Pane):
         with Horizontal(id="trials-main"):
             with Vertical(id="trials-left"):
                 yield ScatterPlot(id="trials-plot")
-                yield Static(id="trials-tradeoff")
+                yield TradeoffLine(id="trials-tradeoff")
             with Vertical(id="trials-right"):
                 yield TrialTable(COLUMNS, id="trials-table")
-                with VerticalScroll(id="trials-detail-scroll"):
-                    yield Static(id="trials-detail")
+                with DetailScroll(id="trials-detail-scroll"):
+                    yield DetailText(id="trials-detail")
         yield Static(id="trials-prompt")
 
     def on_mount(self) -> None:
@@ -405,34 +456,47 @@ class TrialsPane(Pane):
     def _load_run(
         self, workspace: WorkspaceSession, trace_store: Any, run_id: Optional[str]
     ) -> None:
-        from jarvis_tui.learning.optimize.session import load_workspace_space
+        from jarvis_tui.learning.optimize.session import load_workspace_space, search_space_path
         from jarvis_tui.workspace import WorkspaceError
 
-        space, origin, error = None, "", ""
+        space, origin, space_error, fix = None, "", "", ""
         try:
             space, origin = load_workspace_space(workspace.paths, trace_store)
         except (ValueError, OSError) as exc:
-            error = f"search space: {exc}"
+            # Said in the header (and once when s is pressed), not in a toast on every
+            # load: an empty workspace would repeat it at each reload and failed start.
+            reason = " ".join(str(exc).split())
+            path = search_space_path(workspace.paths)
+            if path.exists():  # the file by its name (the header has room for the why)
+                reason = reason.replace(str(path), path.name)
+                space_error = reason if path.name in reason else f"{path.name}: {reason}"
+                fix = f"fix {path.name}, then r reloads it and s starts a run"
+            else:
+                space_error = f"nothing to optimize yet: {reason}"
+                fix = ("use OpenJarvis with this workspace so it logs traces (or list the "
+                       f"dimensions in {path.name} as [[optimize.search]]), then r reloads "
+                       "and s starts a run")  # fmt: skip
         try:  # the session's store (it owns and closes it); None: no optimize.db yet
             store = workspace.optimization_store()
         except WorkspaceError as exc:
-            self.post_message(self.RunLoaded(None, [], space, origin, str(exc)))
+            self.post_message(self.RunLoaded(None, [], space, origin, str(exc), space_error, fix))
             return
         if store is None:
-            self.post_message(self.RunLoaded(None, [], space, origin, error))
+            self.post_message(self.RunLoaded(None, [], space, origin, "", space_error, fix))
             return
         runs = store.list_runs(limit=200)
         view = None
         rid = run_id or (runs[0]["run_id"] if runs else None)
         if rid is not None:
             view = read_view(store, rid)
-        self.post_message(self.RunLoaded(view, runs, space, origin, error))
+        self.post_message(self.RunLoaded(view, runs, space, origin, "", space_error, fix))
 
     @on(RunLoaded)
     def _run_loaded(self, msg: TrialsPane.RunLoaded) -> None:
         self.runs = msg.runs
         if msg.space is not None:
             self.space, self.space_origin = msg.space, msg.origin
+        self.space_error, self.space_fix = msg.space_error, msg.space_fix
         if msg.error:
             self.notify(one_line(msg.error, 300), severity="error", timeout=8, markup=False)
         self.refresh_bindings()  # "queue config" and "continue" depend on what loaded
@@ -516,6 +580,11 @@ class TrialsPane(Pane):
     def action_start(self) -> None:
         if self.running or self.store is None:
             return
+        if self.space is None and self.space_error:  # one message: why, and what to do
+            self.notify(one_line(f"Cannot start a run: {self.space_error}. "
+                                 f"{self.space_fix[:1].upper()}{self.space_fix[1:]}.", 400),
+                        severity="warning", timeout=10, markup=False)  # fmt: skip
+            return
         from jarvis_tui.learning.optimize.types import SearchDimension
 
         form = SearchSpace(dimensions=[
@@ -537,10 +606,11 @@ class TrialsPane(Pane):
                 self._begin(max_trials=int(values["trials"]), resume=None)
 
         self.app.push_screen(
-            ConfigFormScreen(
+            StartRunForm(
                 "Start an optimization run",
                 form,
-                {"trials": DEFAULT_TRIALS, "patience": self.patience, "evaluate": self.evaluate},
+                {"trials": DEFAULT_TRIALS, "patience": DEFAULT_PATIENCE, "evaluate": "replay"},
+                last={"patience": self.patience, "evaluate": self.evaluate},
                 intro="The run stops after the trials, or earlier once patience trials in "
                 "a row bring no better accuracy.",
                 submit="start",
@@ -783,13 +853,23 @@ class TrialsPane(Pane):
         def queued(params: dict | None) -> None:
             if params is None:
                 return
+            from jarvis_tui.learning.optimize.optimizer import same_config, same_config_words
+
+            twin = same_config(params, self.view.trials)
+            measured = (self._run_scoring if self.running else self.evaluate) == "measured"
+            words = "" if twin is None else same_config_words(twin, measured=measured)
+            again = one_line(words, 200)
+            if twin is not None and not measured:  # the same numbers again: refused
+                self.notify(again, severity="warning", timeout=10, markup=False)
+                return
             if self.control is not None and self.running:
                 cfg = self.control.enqueue(params)
                 self.notify(f"queued {one_line(cfg.trial_id, 40)}: evaluated before the next "
-                            "proposal", markup=False)  # fmt: skip
+                            "proposal" + (f" · {again}" if again else ""), markup=False)  # fmt: skip
             else:
                 self.idle_queue.append(params)
-                self.notify("queued: evaluated first when you start a run (s)")
+                self.notify("queued: evaluated first when you start a run (s)"
+                            + (f" · {again}" if again else ""), markup=False)  # fmt: skip
             self._prompt()
 
         intro = ("Evaluated before the next proposal." if self.running
@@ -1068,7 +1148,8 @@ class TrialsPane(Pane):
             self._prompt()
             return
         if res.trial_id is None:
-            text = f"measurement of {one_line(msg.source, 24)} cancelled before any sample: nothing saved"
+            why = res.note or "no sample was done: nothing saved"
+            text = f"measurement of {one_line(msg.source, 24)} cancelled: {one_line(why, 200)}"
             self.notify(text, markup=False)
             self._status(text)
             self._prompt()
@@ -1105,6 +1186,9 @@ class TrialsPane(Pane):
     # ------------------------------------------------------------ export, promote
 
     def action_export(self) -> None:
+        if not self.view.run_id:
+            self.notify("no optimization run yet: start one with s", severity="warning")
+            return
         if self.view.best is None or self.workspace is None:
             self.notify("this run has no best trial to export", severity="warning")
             return
@@ -1194,6 +1278,9 @@ class TrialsPane(Pane):
             written = export_best_recipe(run, path, parents=False, workspace=workspace.root)
             store.save_run(run)
         except (ValueError, OSError, WorkspaceError) as exc:
+            log = getattr(self.app, "error_log", None)  # handled, but logged as README says
+            if log is not None:
+                log.record(f"export the best trial to {path}", exc)
             self.post_message(self.Done(f"export failed: {exc}", "error"))
             return
         self.post_message(self.Done(f"wrote {written} (trial {run.best_trial.trial_id})"))
@@ -1518,8 +1605,13 @@ class TrialsPane(Pane):
         self._tradeoffs()
 
     def _tradeoffs(self) -> None:
-        text = tradeoffs_text(self._frontier_order(), self.selected)
-        self.query_one("#trials-tradeoff", Static).update(text)
+        line = self.query_one("#trials-tradeoff", TradeoffLine)
+        line.show(self._frontier_order(), self.selected)
+
+    @on(DetailResized)
+    def _detail_resized(self, event: DetailResized) -> None:
+        event.stop()
+        self._detail()
 
     def _detail(self) -> None:
         detail = self.query_one("#trials-detail", Static)
@@ -1539,7 +1631,9 @@ class TrialsPane(Pane):
                 proposal.append("\n")
         if t is None:
             detail.update(proposal if self.pending is not None else
-                          empty_detail(self.view, running=self.running, pending=False))  # fmt: skip
+                          empty_detail(self.view, running=self.running, pending=False,
+                                       space_error=self.space_error,
+                                       space_fix=self.space_fix))  # fmt: skip
             return
         samples: tuple[list[dict], str] = ([], "")
         if self._scoring(t.trial_id) == "measured":
@@ -1564,7 +1658,10 @@ class TrialsPane(Pane):
         parts: list[tuple[int, Text]] = []  # (priority: lower is kept longer, part)
         if not v.run_id and not self.running:
             parts.append((0, Text("No optimization runs yet", style="bold")))
-            parts.append((5, Text("s starts one", style="dim")))
+            if self.space_error:
+                parts.append((1, Text(one_line(self.space_error, 160), style="yellow")))
+            else:
+                parts.append((5, Text("s starts one", style="dim")))
             if self.space_origin:
                 parts.append((9, Text(f"search space {one_line(self.space_origin, 40)}",
                                       style="dim")))  # fmt: skip
@@ -1577,6 +1674,8 @@ class TrialsPane(Pane):
             head = Text(f"run {one_line(v.run_id or '…', 20)} ", style="bold")
             head.append(one_line(state, 16), style=style)
             parts.append((0, head))
+            if self.space_error:  # the run shows; a and s need the space
+                parts.append((2, Text(one_line(self.space_error, 160), style="yellow")))
         if extra:
             parts.append((1, Text(one_line(extra, 80),
                                   style="bold yellow" if self.measuring else "")))  # fmt: skip
@@ -1660,6 +1759,30 @@ class TrialsPane(Pane):
                 out.append(one_line("p pause/resume · x stop · a queue a config · M measure · "
                                     "v review mode · B bounds", width), style="dim")  # fmt: skip
         self.query_one("#trials-prompt", Static).update(out)
+
+
+class StartRunForm(ConfigFormScreen):
+    """The start form: a field holds the value used last time (*last*), while the
+    'default' beside it stays the real default (it said 'default: 3' after a run with
+    patience 3), and 'last used' is said when the two differ."""
+
+    def __init__(self, *args: Any, last: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last = dict(last)
+
+    def _field(self, i: int, dim: Any) -> Any:
+        defaults, self._initial = self._initial, {**self._initial, **self._last}
+        try:
+            return super()._field(i, dim)
+        finally:
+            self._initial = defaults
+
+    def _help(self, dim: Any) -> Text:
+        out = super()._help(dim)
+        last = self._last.get(dim.name)
+        if dim.name in self._last and str(last) != str(self._initial.get(dim.name)):
+            out.append(f" · last used: {one_line(show_value(last), 60)}", style="italic")
+        return out
 
 
 def _same_params(edited: Mapping[str, Any], proposed: Mapping[str, Any]) -> bool:

@@ -106,13 +106,22 @@ def sample_table(rows: list[dict], note: str, width: int, out: Text) -> None:
         out.append(f"… {len(rows) - SAMPLE_ROWS_MAX} better samples not listed\n", style="dim")
 
 
-def empty_detail(view: RunView, *, running: bool, pending: bool) -> Text:
-    """The detail when no trial is selected."""
+def empty_detail(
+    view: RunView, *, running: bool, pending: bool, space_error: str = "", space_fix: str = ""
+) -> Text:
+    """The detail when no trial is selected (*space_error*: why there is nothing to
+    optimize yet, and *space_fix* what to do about it)."""
     out = Text()
     if not view.trials and running:
         out.append("No trials yet. ", style="bold")
         out.append("The proposal below waits for your decision." if pending
                    else "The first trial is on its way.", style="dim")  # fmt: skip
+    elif not view.trials and space_error:
+        reason = one_line(space_error, 300)
+        out.append(reason[:1].upper() + reason[1:] + ".", style="bold")
+        if space_fix:
+            out.append("\n" + one_line(space_fix[:1].upper() + space_fix[1:], 300) + ".",
+                       style="dim")  # fmt: skip
     elif not view.trials:
         out.append("No trials yet. ", style="bold")
         out.append("s starts a run: Optuna proposes configs offline and each one is "

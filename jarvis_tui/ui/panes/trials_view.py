@@ -330,37 +330,96 @@ def frontier_order(view: RunView, x_metric: str) -> list[TrialResult]:
     return sorted(front, key=lambda t: (getattr(t, x_metric, 0.0), t.trial_id))
 
 
-def tradeoff(a: TrialResult, b: TrialResult) -> str:
-    """What +1 point of accuracy costs going from frontier member *a* to *b*."""
+def tradeoff(a: TrialResult, b: TrialResult, detail: int = 3, short: bool = False) -> str:
+    """Going from frontier member *a* to *b*: what accuracy it gains and what that costs
+    in latency and dollars, in the table's own units (``+9.4 pt accuracy, -0.41 s,
+    +$0.000088``: the differences of its acc, lat s and cost columns; ``same cost``
+    for a difference the table's cost column cannot show).
+
+    *detail* says how much: 1 the accuracy only, 2 and the latency, 3 and the cost;
+    *short* says ``acc`` for ``accuracy``.
+    """
     d_acc = (b.accuracy - a.accuracy) * 100
-    d_lat = (b.mean_latency_seconds - a.mean_latency_seconds) * 1000
+    d_lat = b.mean_latency_seconds - a.mean_latency_seconds
     d_cost = b.total_cost_usd - a.total_cost_usd
-    name = one_line(b.trial_id, 24)
-    if abs(d_acc) < 1e-9:
-        return f"{name}: same accuracy, {d_lat:+.0f} ms, {money(d_cost, signed=True)}"
-    return (
-        f"{name}: {d_acc:+.1f} pt accuracy; per +1 pt: "
-        f"{d_lat / d_acc:+.0f} ms, {money(d_cost / d_acc, signed=True)}"
-    )
+    acc = "acc" if short else "accuracy"
+    words = [f"same {acc}" if abs(d_acc) < 0.05 else f"{d_acc:+.1f} pt {acc}"]
+    if detail >= 2:
+        words.append("same latency" if abs(d_lat) < 0.005 else f"{d_lat:+.2f} s")
+    if detail >= 3:
+        # The table shows costs to 2 significant digits: a difference under 1% of the
+        # dearer one is not there to see (and reads as $0.000000051).
+        scale = max(abs(a.total_cost_usd), abs(b.total_cost_usd))
+        words.append("same cost" if abs(d_cost) < 0.01 * scale or d_cost == 0
+                     else money(d_cost, signed=True))  # fmt: skip
+    return f"{one_line(b.trial_id, 24)}: {', '.join(words)}"
 
 
-def tradeoffs_text(order: Sequence[TrialResult], selected: str | None) -> Text:
-    """The line under the plot: the selected member's neighbours on the frontier."""
-    out = Text()
+def tradeoffs_text(
+    order: Sequence[TrialResult], selected: str | None, width: int = 0, lines: int = 1
+) -> Text:
+    """The line(s) under the plot: the selected member's neighbours on the frontier
+    (``←`` the one before it on the x axis, ``→`` the one after: h and l go there) and
+    what moving to each gains and costs, fitted to *lines* lines of *width* cells
+    (0: no limit).
+
+    What does not fit goes first, least important first: where the selected member
+    stands ("4/13 on the frontier"), the long word for accuracy, each neighbour's
+    cost, then its latency, then the second neighbour; a part never breaks across lines and the one left is cut
+    with ``…``. Nothing ends in a dangling separator.
+    """
     ids = [t.trial_id for t in order]
-    if selected in ids and len(order) > 1:
-        i = ids.index(selected)
-        out.append(f"{one_line(selected or '', 24)} on the frontier ({i + 1}/{len(order)}) → ",
-                   style="bold")  # fmt: skip
-        parts = []
-        if i > 0:
-            parts.append(tradeoff(order[i], order[i - 1]))
-        if i + 1 < len(order):
-            parts.append(tradeoff(order[i], order[i + 1]))
-        out.append(" | ".join(parts))
-    elif order:
-        out.append(f"{plural(len(order), 'frontier member')}; h/l walks along them",
-                   style="dim")  # fmt: skip
+    if selected not in ids or len(order) < 2:
+        out = Text()
+        if order:
+            out.append(f"{plural(len(order), 'frontier member')}; h/l walks along them",
+                       style="dim")  # fmt: skip
+        if width:
+            out.truncate(width, overflow="ellipsis")
+        out.no_wrap = True
+        return out
+    i = ids.index(selected)
+    head = Text(f"{i + 1}/{len(order)} on the frontier", style="bold")
+    sides = [("← ", order[i - 1])] if i > 0 else []
+    if i + 1 < len(order):
+        sides.append(("→ ", order[i + 1]))
+
+    def part(arrow: str, b: TrialResult, detail: int, short: bool) -> Text:
+        return Text.assemble((arrow, "bold"), tradeoff(order[i], b, detail, short))
+
+    tries: list[list[Text]] = []
+    for detail in (3, 2, 1):
+        for short in (False, True):
+            sides_at = [part(arrow, b, detail, short) for arrow, b in sides]
+            tries += [[head, *sides_at], sides_at]
+    tries.append([part(*sides[0], 1, True)])
+    for parts in tries:
+        text = _fit_whole(parts, width, lines)
+        if text is not None:
+            return text
+    last = tries[-1][0].copy()
+    last.truncate(max(width, 1), overflow="ellipsis")
+    last.no_wrap = True
+    return last
+
+
+def _fit_whole(parts: Sequence[Text], width: int, lines: int) -> Text | None:
+    """*parts* joined with `` · `` into at most *lines* lines of *width* cells, none
+    broken across lines; None when they do not fit."""
+    sep = " · "
+    rows: list[Text] = []
+    for p in parts:
+        if width and p.cell_len > width:
+            return None
+        if rows and (not width or rows[-1].cell_len + len(sep) + p.cell_len <= width):
+            rows[-1].append(sep, style="dim")
+            rows[-1].append_text(p)
+        else:
+            rows.append(p.copy())
+    if width and len(rows) > lines:
+        return None
+    out = Text("\n").join(rows)
+    out.no_wrap = True
     return out
 
 

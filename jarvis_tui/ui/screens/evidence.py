@@ -149,3 +149,8 @@ class ExportLabelsForm(ConfigFormScreen):
         self.query_one(f"#row-{self._path_i} .cf-help", Static).update(self._help(dim))
         if self.query_one(f"#error-{self._path_i}").has_class("-shown"):
             self._show_problem(self._path_i, self._path_problem(path.value))
+
+    def _show_problem(self, i: int, problem: str | None) -> None:
+        super()._show_problem(i, problem)
+        if problem and i == self._path_i:  # on a short screen the reason is below the fold
+            self.query_one(f"#error-{i}").scroll_visible(animate=False)

@@ -68,7 +68,12 @@ class PromptScreen(ModalScreen[Optional[str]]):
                 if self._help:
                     yield Static(Text(self._help), classes="cf-help")
                 yield Static("", id="prompt-error", classes="cf-error")
+            yield Static("", id="cf-notice")
             yield Label(Text(self._hint), id="cf-hint")
+
+    def show_notice(self, message: str, severity: str = "information") -> None:
+        """A notification while this form is open (:func:`show_notice`)."""
+        show_notice(self, message, severity)
 
     def on_mount(self) -> None:
         self.query_one("#prompt-input", Input).focus()
@@ -92,12 +97,25 @@ class PromptScreen(ModalScreen[Optional[str]]):
         self.dismiss(None)
 
 
+def show_notice(screen: ModalScreen[Any], message: str, severity: str) -> None:
+    """A notification while a form is open: on the form's own notice line, above its
+    keys, instead of a toast over its fields (JarvisApp.notify sends it here)."""
+    line = screen.query_one("#cf-notice", Static)
+    line.update(Text(one_line(message, 300)))
+    line.add_class("-shown")
+    for level in ("warning", "error"):
+        line.set_class(severity == level, f"-{level}")
+
+
 class ConfigFormScreen(ModalScreen[Optional[dict]]):
     """A config of *space*: one field per dimension, validated against the space.
 
     Dismisses with the params (dotted keys → values), or None when cancelled.
     *initial* prefills the fields; *initial_label* says where those values come
     from ("default", "proposed", "from t-…"), shown beside each field.
+    *hints* replace a field's line under it (what it accepts, in words); an empty
+    text field says what it is for in its placeholder only, not again under it.
+    *checks* refuse a value beside its field (the text, or None if it is fine).
     """
 
     DEFAULT_CSS = "ConfigFormScreen {" + FORM_CSS + "}"
@@ -116,8 +134,12 @@ class ConfigFormScreen(ModalScreen[Optional[dict]]):
         initial_label: str = "default",
         submit: str = "submit",
         done: str = "submitted",
+        hints: Optional[dict[str, str]] = None,
+        checks: Optional[dict[str, Callable[[Any], Optional[str]]]] = None,
     ) -> None:
         super().__init__()
+        self._hints = dict(hints or {})
+        self._checks = dict(checks or {})
         self._title = title
         self._space = space
         self._initial = dict(initial)
@@ -141,13 +163,19 @@ class ConfigFormScreen(ModalScreen[Optional[dict]]):
                         yield Static(self._help(dim), classes="cf-help")
                         yield Static("", id=f"error-{i}", classes="cf-error")
             yield Static("", id="cf-summary")
+            yield Static("", id="cf-notice")
             yield Label(
                 Text(f"enter / ctrl+s: {self._submit_word} · tab: next field · escape: cancel"),
                 id="cf-hint",
             )
 
     def _help(self, dim: SearchDimension) -> Text:
-        out = Text(describe(dim))
+        if dim.name in self._hints:
+            out = Text(self._hints[dim.name])
+        elif dim.dim_type == "text" and not show_value(self._initial.get(dim.name)):
+            out = Text()  # its placeholder says what it is for: not twice
+        else:
+            out = Text(describe(dim))
         if dim.name in self._initial:
             shown = show_value(self._initial[dim.name]) or "(none)"
             out.append(f" · {self._initial_label}: {one_line(shown, 60)}", style="italic")
@@ -172,6 +200,10 @@ class ConfigFormScreen(ModalScreen[Optional[dict]]):
         return Input(value=show_value(value), placeholder=one_line(placeholder, 60), id=fid,
                      classes="cf-input", compact=True)  # fmt: skip
 
+    def show_notice(self, message: str, severity: str = "information") -> None:
+        """A notification while this form is open (:func:`show_notice`)."""
+        show_notice(self, message, severity)
+
     def on_mount(self) -> None:
         fields = self.query(".cf-input")
         if fields:
@@ -195,7 +227,10 @@ class ConfigFormScreen(ModalScreen[Optional[dict]]):
         if i is None or i >= len(self._space.dimensions):
             return
         if self.query_one(f"#error-{i}").has_class("-shown"):
-            _, problem = check_field(self._space.dimensions[i], event.value)
+            dim = self._space.dimensions[i]
+            value, problem = check_field(dim, event.value)
+            if problem is None and dim.name in self._checks:
+                problem = self._checks[dim.name](value)
             self._show_problem(i, problem)
 
     def values(self) -> tuple[dict[str, Any], list[str]]:
@@ -205,6 +240,8 @@ class ConfigFormScreen(ModalScreen[Optional[dict]]):
         for i, dim in enumerate(self._space.dimensions):
             widget = self.query_one(f"#field-{i}")
             value, problem = check_field(dim, widget.value)  # type: ignore[attr-defined]
+            if problem is None and dim.name in self._checks:
+                problem = self._checks[dim.name](value)
             self._show_problem(i, problem)
             if problem:
                 problems.append(f"{dim.name}: {problem}")

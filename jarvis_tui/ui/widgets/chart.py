@@ -19,12 +19,16 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional, cast
 
 from rich.text import Text
+from textual._context import active_app  # Content reads the app's ANSI theme from it
 from textual.content import Content
 from textual.message import Message
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import Visual
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
@@ -88,6 +92,10 @@ class Picture:
     height: int
     theme: str
     text: Text
+    strips: Optional[list[Strip]] = None
+    """The lines Textual paints for it (:meth:`Chart.lines`), made where it was drawn."""
+    style: Optional[Style] = None
+    """The chart's visual style the strips were made with."""
 
 
 def draw(spec: ChartSpec, width: int, height: int, theme: str) -> Picture:
@@ -142,6 +150,15 @@ class Chart(PlotextPlot):
         """The plotext theme a picture for this chart is drawn with (the app's)."""
         return self._get_plotext_theme_name(self.app.theme)
 
+    def lines(self, picture: Picture, style: Style) -> Picture:
+        """*picture* with the lines Textual would paint for it on this chart with *style*
+        (the chart's ``visual_style``, read on the UI thread): made in the drawing
+        worker, so a new picture costs the UI thread nothing but painting them."""
+        active_app.set(self.app)  # (a worker thread has no active app)
+        content = Content.from_rich_text(picture.text, console=self.app.console)
+        strips = Visual.to_strips(self, content, picture.width, picture.height, style)
+        return replace(picture, strips=strips, style=style)
+
     def show(self, spec: ChartSpec, picture: Optional[Picture] = None) -> None:
         """Show *spec*, with its *picture* when one was drawn for it (else the chart
         draws it at its size on the next repaint)."""
@@ -149,6 +166,18 @@ class Chart(PlotextPlot):
         self._picture = picture if picture is not None and picture.spec is spec else None
         self._content = None
         self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        pic = self._picture
+        if (
+            pic is not None and pic.strips is not None
+            and (pic.width, pic.height) == tuple(self.size)
+            and pic.theme == self.plotext_theme and pic.style == self.visual_style
+        ):  # fmt: skip
+            if y < len(pic.strips):
+                return pic.strips[y]
+            return Strip.blank(self.size.width, self.visual_style.rich_style)
+        return super().render_line(y)  # render(): drawn here, at this size
 
     def render(self) -> Any:
         width, height = self.size

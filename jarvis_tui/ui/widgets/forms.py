@@ -53,6 +53,10 @@ FORM_CSS = """
     .cf-error.-shown { display: block; }
     .cf-field.-invalid .cf-name { color: $error; }
     #cf-summary { color: $error; height: auto; }
+    #cf-notice { color: $text-muted; height: auto; display: none; }
+    #cf-notice.-shown { display: block; }
+    #cf-notice.-warning { color: $warning; }
+    #cf-notice.-error { color: $error; }
     #cf-hint { color: $text-muted; margin-top: 1; }
 """
 
