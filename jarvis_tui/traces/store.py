@@ -3523,6 +3523,29 @@ class TraceStore:
         with self._conn() as conn:
             return int(conn.execute(sql, params).fetchone()[0])
 
+    def key_at(
+        self, flt: TraceFilter, sort: str, descending: bool, offset: int
+    ) -> Optional[tuple[Any, int]]:
+        """The :meth:`TraceRow.sort_key` of the row at 0-based *offset* under the filter
+        in *sort* order (None past the end): ``page(after=key_at(n - 1))`` starts at
+        row *n*. One walk along the sort key's index (no row is read from the traces
+        table), so a jump deep into the store costs one scan, not a page per screen."""
+        if sort not in SORT_EXPR:
+            raise ValueError(f"unknown sort {sort!r}; choose from {', '.join(SORT_EXPR)}")
+        if offset < 0:
+            return None
+        expr = SORT_EXPR[sort]
+        where, params, _ = self._where(flt)
+        order = "DESC" if descending else "ASC"
+        sql = (
+            f"SELECT {expr}, r.id FROM {self._schema}.jt_rows r"
+            f" WHERE {' AND '.join(where) or '1=1'}"
+            f" ORDER BY {expr} {order}, r.id {order} LIMIT 1 OFFSET ?"
+        )
+        with self._conn() as conn:
+            row = conn.execute(sql, [*params, int(offset)]).fetchone()
+        return None if row is None else (row[0], int(row[1]))
+
     # ------------------------------------------------------------ labels
 
     def set_label(

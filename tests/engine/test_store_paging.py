@@ -283,6 +283,22 @@ def test_position_matches_paging_index(paged, sort, descending):
         assert store.position(flt, sort, descending, rows[idx].sort_key(sort)) == idx
 
 
+@pytest.mark.parametrize(
+    ("sort", "descending"), [("time", True), ("score", False), ("latency", True)]
+)
+def test_key_at_is_the_key_of_the_row_at_that_position(paged, sort, descending):
+    """A jump deep into the store: the page after ``key_at(n - 1)`` starts at row n."""
+    store, _ = paged
+    flt = TraceFilter(outcome="unknown")
+    rows = [r for p in walk(store, flt, sort, descending) for r in p.rows]
+    for idx in (0, 1, 99, 100, len(rows) // 2, len(rows) - 1):
+        assert store.key_at(flt, sort, descending, idx) == rows[idx].sort_key(sort)
+        after = store.key_at(flt, sort, descending, idx - 1)
+        page = store.page(flt, sort=sort, descending=descending, after=after, limit=3)
+        assert [r.trace_id for r in page.rows] == [r.trace_id for r in rows[idx : idx + 3]]
+    assert store.key_at(flt, sort, descending, len(rows)) is None
+
+
 def test_unknown_sort_is_value_error(paged):
     store, _ = paged
     with pytest.raises(ValueError):

@@ -21,7 +21,7 @@ from jarvis_tui.core.types import Trace
 from jarvis_tui.traces import StoreError, TraceStore
 from jarvis_tui.ui.app import PANES, JarvisApp
 from jarvis_tui.ui.errorlog import ErrorLog
-from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane
+from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane, TraceTable
 from jarvis_tui.ui.screens.help import HelpScreen
 from jarvis_tui.ui.settings import user_config_path
 from jarvis_tui.ui.testing import record_notices, settle, wait_until
@@ -54,13 +54,13 @@ async def test_mode_word_follows_the_focus(workspace: Path) -> None:
         assert mode(app) == "SEARCH"
         await pilot.press("escape")
         await pilot.pause()
-        assert mode(app) == "NAV" and isinstance(app.focused, DataTable)
+        assert mode(app) == "NAV" and isinstance(app.focused, TraceTable)
         await pilot.press("F")
         await settle(app, pilot)
         assert mode(app) == "EDIT" and isinstance(app.focused, Select)
         await pilot.press("escape")
         await settle(app, pilot)
-        assert mode(app) == "NAV" and isinstance(app.focused, DataTable)
+        assert mode(app) == "NAV" and isinstance(app.focused, TraceTable)
 
 
 async def test_escape_leaves_any_field_in_any_pane(workspace: Path) -> None:
@@ -101,7 +101,7 @@ async def test_keys_keep_working_after_a_filter_choice(workspace: Path) -> None:
         await settle(app, pilot)
         assert pane.filter.agent is not None
         assert "F filters: agent" in str(app.query_one("#filter-summary", Static).render())
-        table = app.query_one("#trace-table", DataTable)
+        table = app.query_one("#trace-table", TraceTable)
         before = table.cursor_row
         await pilot.press("j")
         assert table.cursor_row == before + 1
@@ -118,7 +118,7 @@ async def test_keys_keep_working_after_the_palette(workspace: Path) -> None:
         await pilot.press("enter")
         await settle(app, pilot)
         assert "sort latency" in str(app.query_one("#traces-status", Static).render())
-        table = app.query_one("#trace-table", DataTable)
+        table = app.query_one("#trace-table", TraceTable)
         await pilot.press("j", "j")
         assert table.cursor_row == 2
 

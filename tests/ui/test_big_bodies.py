@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.traces import TraceRow, TraceStore
@@ -37,6 +37,7 @@ from jarvis_tui.ui.panes.traces import (
     WINDOW_MAX,
     TraceDetail,
     TracesPane,
+    TraceTable,
 )
 from jarvis_tui.ui.screens.trace_screens import FULL_VIEW_CHARS, TraceScreen
 from jarvis_tui.ui.testing import settle
@@ -140,39 +141,37 @@ def current_id(pane: TracesPane) -> str | None:
 async def jump_near(app: JarvisApp, pilot, position: int) -> None:
     """Put the cursor on *position* of the store's order (fewer key presses: faster tests)."""
     pane = app.query_one(TracesPane)
-    table = pane.query_one("#trace-table", DataTable)
-    for _ in range(20):  # bounded: each round moves to the window's end and fetches a page
-        row = position - pane.rows_offset
-        if 0 <= row < len(pane.rows):
-            table.move_cursor(row=row, animate=False)
-            await settle(app, pilot)
+    table = pane.query_one("#trace-table", TraceTable)
+    table.cursor_row = position
+    for _ in range(20):  # bounded: the page at that position is read in a worker
+        await settle(app, pilot)
+        if current_id(pane) is not None:
             assert pane.cursor_position == position
             return
-        table.move_cursor(row=len(pane.rows) - 1, animate=False)
-        await settle(app, pilot)
     raise AssertionError(f"could not reach row {position}")
 
 
 def assert_window_matches_store(pane: TracesPane, order: list[str]) -> None:
-    """The table holds one bounded, contiguous slice of the store's order, and only that."""
-    table = pane.query_one("#trace-table", DataTable)
+    """The pane holds one bounded, contiguous slice of the store's order, only that, and
+    every row on screen is in it; the table (its scrollbar) spans the whole store."""
+    table = pane.query_one("#trace-table", TraceTable)
     ids = [r.trace_id for r in pane.rows]
-    assert 0 < len(ids) <= WINDOW_MAX and table.row_count == len(ids)
+    assert 0 < len(ids) <= WINDOW_MAX and table.row_count == len(order)
     assert ids == order[pane.rows_offset : pane.rows_offset + len(ids)]
-    assert [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in (0, len(ids) - 1)] == [
-        ids[0], ids[-1]
-    ]  # fmt: skip
+    first, last = table.visible_rows()
+    assert pane.rows_offset <= first <= last < pane.rows_offset + len(ids)
+    assert list(table.source.rows(first, last - first + 1)) == order[first : last + 1]
 
 
 def assert_rows_carry_no_body(pane: TracesPane) -> None:
-    table = pane.query_one("#trace-table", DataTable)
+    table = pane.query_one("#trace-table", TraceTable)
     fields = {f.name for f in dataclasses.fields(TraceRow)}
     assert not fields & {"result", "messages", "steps", "metadata"}
-    for i, row in enumerate(pane.rows):
+    for row in pane.rows:
         assert len(row.snippet) <= SNIPPET_CHARS
-        cells = table.get_row_at(i)
-        assert all(len(c.plain) <= CELL_CHARS for c in cells)
-        assert not any(ch in c.plain for c in cells for ch in RAW_CONTROLS)
+        cells = [table.cell_text(row.trace_id, c.key) or "" for c in table.columns]
+        assert all(len(c) <= CELL_CHARS for c in cells)
+        assert not any(ch in c for c in cells for ch in RAW_CONTROLS)
 
 
 def assert_big_detail(app: JarvisApp, k: int) -> None:

@@ -24,7 +24,7 @@ from jarvis_tui.learning.label_queue import LabelQueue
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.routing import RoutingPane
-from jarvis_tui.ui.panes.traces import TracesPane
+from jarvis_tui.ui.panes.traces import TracesPane, TraceTable
 from jarvis_tui.ui.screens.evidence import AgreementScreen, CopyScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen
 from jarvis_tui.ui.testing import record_notices, settle
@@ -239,11 +239,11 @@ async def test_J_judges_the_filters_unlabelled_traces_and_Y_accepts(
             unl = detail_id(app)  # the selected trace: unlabelled
             await pilot.press("J")
             await settle(app, pilot)
-            table = app.query_one("#trace-table", DataTable)
-            assert "Judge" in [str(c.label) for c in table.columns.values()]
+            table = app.query_one("#trace-table", TraceTable)
+            assert "Judge" in [c.label for c in table.columns]
             assert "scored" in status(app)
             assert detail_id(app) == unl
-            assert table.get_cell(unl, "judge").plain == "0.90"
+            assert table.cell_text(unl, "judge") == "0.90"
             assert server.requests
             assert {m["model"] for m in server.requests} == {"judge-m"}
             after_judge = labels(workspace)
@@ -272,8 +272,8 @@ async def test_a_judge_answering_garbage_leaves_scores_missing(
             await settle(app, pilot)
             await pilot.press("J")
             await settle(app, pilot)
-            table = app.query_one("#trace-table", DataTable)
-            cells = {table.get_cell(key, "judge").plain for key in table.rows}
+            table = app.query_one("#trace-table", TraceTable)
+            cells = {table.cell_text(r.trace_id, "judge") for r in pane.rows}
             assert cells == {"–"}  # missing, never 0
             notes = list(notices)
             # nothing scored: "failed" and why, in one line (not "0 scored, 101 missing")

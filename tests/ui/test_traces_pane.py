@@ -6,12 +6,12 @@ import io
 from pathlib import Path
 
 from rich.console import Console
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import HelpScreen, JarvisApp
-from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane, TraceTable
+from jarvis_tui.ui.testing import record_notices, settle
 from tests.ui.conftest import make_traces
 
 
@@ -39,14 +39,17 @@ async def test_opens_on_first_page_of_whole_store(workspace: Path) -> None:
     app = JarvisApp(workspace)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        table = app.query_one("#trace-table", DataTable)
-        assert table.row_count == 100  # one page, not the store
+        table = app.query_one("#trace-table", TraceTable)
+        pane = app.query_one(TracesPane)
+        assert len(pane.rows) == 100  # one page read, not the store
         assert "rows 1–" in status(app) and "of 401" in status(app)
         assert "labelled 200 of 401" in status(app)
-        # newest first
-        pane = app.query_one(TracesPane)
+        # newest first, on screen under the header
         assert pane.rows[0].trace_id == "t1-00399"
-        assert str(table.coordinate_to_cell_key((0, 0)).row_key.value) == "t1-00399"
+        assert table.cursor_key == "t1-00399" and pane.cursor_position == 0
+        lines = screen_text(app).splitlines()
+        header = next(i for i, line in enumerate(lines) if "Time" in line and "Query" in line)
+        assert pane.rows[0].snippet[:20] in lines[header + 1]
 
 
 async def test_label_three_by_key_and_undo_one(workspace: Path) -> None:
@@ -133,10 +136,10 @@ async def test_markup_and_escapes_render_literally(workspace: Path) -> None:
         pane.query_one("#search", Input).value = "needle"
         await pilot.press("enter")
         await settle(app, pilot)
-        table = app.query_one("#trace-table", DataTable)
-        cell = table.get_row_at(0)[4]
-        assert "[bold red]not bold[/]" in cell.plain
-        assert "\x1b" not in cell.plain and "␛" in cell.plain
+        table = app.query_one("#trace-table", TraceTable)
+        cell = table.cell_text(pane.rows[0].trace_id, "query") or ""
+        assert "[bold red]not bold[/]" in cell and "[bold red]not bold[/]" in screen_text(app)
+        assert "\x1b" not in cell and "␛" in screen_text(app)
         body = plain(app.query_one(TraceDetail).query_one("#detail-body", Static).content)
         assert "[link=http://x.invalid]click[/link]" in body
         assert "\x07" not in body and "\x00" not in body
@@ -149,9 +152,10 @@ async def test_read_only_store_refuses_labels_and_says_so(workspace: Path) -> No
         pane = app.query_one(TracesPane)
         pane.store.read_only = True  # as if the file were read-only
         first = pane.rows[0]
+        notices = record_notices(app)
         await pilot.press("3")
         await settle(app, pilot)
-        assert any("read-only" in n.message for n in app._notifications)
+        assert any("read-only" in n for n in notices)
         assert pane.rows[0].feedback == first.feedback
     store = TraceStore(workspace / "traces.db")
     assert store.get(first.trace_id).feedback == first.feedback
@@ -302,8 +306,17 @@ async def test_every_help_key_is_tested(workspace: Path) -> None:
         await settle(app, pilot)
         _title, _intro, rows = app.help_for_pane()
         pane_rows = {d.replace(" (not available now)", "") for _k, d in rows}
-        # every row is one of ours (the help leaves out DataTable's own bindings)
-        assert pane_rows - set(KEY_CHECKS) == set()
+        from textual.binding import Binding
+
+        # the table's own moves (j k PgUp PgDn home end enter), tested above and in
+        # test_big_bodies
+        table_nav = {
+            b.description
+            for cls in TraceTable.__mro__
+            for b in cls.__dict__.get("BINDINGS", ())
+            if isinstance(b, Binding)
+        }
+        assert pane_rows - table_nav - set(KEY_CHECKS) == set()
 
 
 async def test_label_keys_each_change_the_store(workspace: Path) -> None:
@@ -344,7 +357,7 @@ async def test_view_keys_each_change_the_screen(workspace: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        table = app.query_one("#trace-table", DataTable)
+        table = app.query_one("#trace-table", TraceTable)
         await pilot.press("o")
         await settle(app, pilot)
         assert "sort score ↓" in status(app)
@@ -356,7 +369,8 @@ async def test_view_keys_each_change_the_screen(workspace: Path) -> None:
         assert not app.query_one(TraceDetail).display
         await pilot.press("d", "G")
         await settle(app, pilot)
-        assert table.cursor_row == len(pane.rows) - 1
+        assert table.cursor_row == 400 and pane.cursor_position == 400  # the last of 401
+        assert table.cursor_key == pane.rows[-1].trace_id
         await pilot.press("g")
         await settle(app, pilot)
         assert table.cursor_row == 0
@@ -834,3 +848,57 @@ async def test_an_outcome_alone_counts_as_labelled(workspace: Path) -> None:
         assert tid not in [r.trace_id for r in pane.rows]
         assert "labelled 0 of 200" in status(app)
         assert all(r.outcome is None and r.feedback is None for r in pane.rows)
+
+
+# --------------------------------------------------------------------------- the big table
+
+
+async def test_the_scrollbar_is_the_position_in_the_store(workspace: Path) -> None:
+    """The table spans all 401 traces though one page is read; a jump (the scrollbar
+    dragged) reads the page at that position and nothing between."""
+    store = TraceStore(workspace / "traces.db")
+    try:
+        order = [r.trace_id for r in store.page(limit=1_000).rows]
+    finally:
+        store.close()
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        table = app.query_one("#trace-table", TraceTable)
+        on_screen = table.scrollable_content_region.height - 1  # rows under the header
+        assert len(pane.rows) == 100 and table.max_scroll_y == 401 - on_screen
+        table.scroll_to(y=250, animate=False, immediate=True)
+        await settle(app, pilot)
+        first, last = table.visible_rows()
+        assert first == 250 and f"rows 251–{last + 1} of 401" in status(app)
+        assert pane.rows_offset > 100 and len(pane.rows) <= 200  # rows 100-249 never read
+        shown = [pane.rows[i - pane.rows_offset].trace_id for i in range(first, last + 1)]
+        assert shown == order[first : last + 1]
+        lines = screen_text(app).splitlines()
+        header = next(i for i, line in enumerate(lines) if "Time" in line and "Query" in line)
+        assert pane.rows[first - pane.rows_offset].snippet[:20] in lines[header + 1]
+
+
+async def test_the_cursor_keeps_its_trace_deep_in_the_store_when_new_ones_arrive(
+    workspace: Path,
+) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.poll_store()
+        await settle(app, pilot)
+        for _ in range(6):  # past the first page
+            await pilot.press("pagedown")
+            await settle(app, pilot)
+        tid, position = pane.current_trace_id, pane.cursor_position
+        assert tid is not None and position is not None and position > 100
+        other = TraceStore(workspace / "traces.db")
+        other.save_many(make_traces(25, seed=2, start=1_790_000_000.0))
+        other.close()
+        pane.poll_store()
+        await settle(app, pilot)
+        assert "of 426" in status(app)
+        assert pane.current_trace_id == tid and pane.cursor_position == position + 25
+        assert pane.rows[position + 25 - pane.rows_offset].trace_id == tid

@@ -1,7 +1,10 @@
 """Traces pane: browse the whole store a page at a time and label at one key per trace.
 
-The table holds a sliding window of at most ``WINDOW_MAX`` rows fetched by keyset
-pages; it never loads the store. Every database call runs in a thread worker
+The table is a :class:`~jarvis_tui.ui.widgets.big_table.BigTable` over the whole
+filtered store (its scrollbar is the position in the store); it draws only the rows
+on screen, from a :class:`TraceWindow` of at most ``WINDOW_MAX`` rows read by keyset
+pages (a jump reads the page at that position); it never loads the store, and no row
+is rebuilt when a page arrives. Every database call runs in a thread worker
 (STYLE rule 2); labels go through one ordered writer thread so a label and its
 undo can never land out of order.
 """
@@ -13,18 +16,18 @@ import time
 from collections import deque
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
 
 from rich.cells import cell_len
 from rich.console import Group
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Input, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from jarvis_tui.core.classify import QUERY_CLASSES  # not via learning/: first paint
@@ -48,6 +51,7 @@ from jarvis_tui.ui.screens.trace_screens import (
     score_style,
 )
 from jarvis_tui.ui.text import one_line, safe_text, visible
+from jarvis_tui.ui.widgets.big_table import BigTable, Column, RowSource
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.typing_select import TypingSelect
 
@@ -199,56 +203,88 @@ def fit_filter_summary(parts: list[str], width: int) -> str:
 # --------------------------------------------------------------------------- widgets
 
 
-class TraceTable(DataTable):
-    """The visible window of traces; row keys are trace ids."""
+class TraceTable(BigTable, inherit_bindings=False):
+    """The Traces table: a :class:`BigTable` over the pane's :class:`TraceWindow`. Row
+    keys are trace ids; the scrollbar is the position in the filtered store."""
 
-    BINDINGS = [
-        Binding("enter", "select_cursor", "Open trace", show=False, id="traces.open"),
-        Binding("j", "cursor_down", "Down", show=False, id="traces.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="traces.up"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Open trace", show=False, id="traces.open"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="traces.down"),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="traces.up"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="traces.pageup"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="traces.pagedown"),
+        Binding("home", "first", "First trace", show=False, id="traces.home"),
+        Binding("end", "last", "Last trace", show=False, id="traces.end"),
     ]
 
-    class ColumnsChanged(Message):
-        """The table switched between all columns and the compact set."""
+    # The DataTable look the pane had: a bold header on the panel colour, zebra rows.
+    DEFAULT_CSS = """
+    TraceTable {
+        padding-left: 1;  /* the focus edge is drawn over the first cell, not the time */
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .big-table--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        & > .big-table--header {
+            color: $foreground;
+            text-style: bold;
+            background: $panel;
+        }
+        &:ansi > .big-table--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .big-table--even-row {
+            background: $surface-lighten-1 50%;
+        }
+        &:dark > .big-table--even-row {
+            background: $surface-darken-1 40%;
+        }
+    }
+    """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        self.compact = False
-        """Narrow terminal: latency and tokens are left out (see ``NARROW_DROPS``)."""
+    loading_text = "loading…"
+    empty_text = ""
+
+    class Resized(Message):
+        """The table changed size (the filter bar or the detail panel came or went):
+        the status line's "rows N–M" counts the rows it shows now."""
+
+    def __init__(self, source: RowSource, **kwargs: Any) -> None:
+        super().__init__(_trace_columns(False), source, **kwargs)
+        self.zebra = True
         self.judge: Optional[dict[str, float]] = None
         """Judge scores by trace id; None: no Judge column (the store has none)."""
         self.name_widths: dict[str, int] = {}
         """Longest agent and model name in the store (the columns need no more)."""
 
-    class Resized(Message):
-        """The table changed size (the filter bar or the detail panel came or went) or
-        its columns' widths: the status line's "rows N–M" counts the rows it shows now."""
+    @property
+    def compact(self) -> bool:
+        """Narrow terminal: latency and tokens are left out (see ``NARROW_DROPS``)."""
+        return 0 < self.scrollable_content_region.width < COMPACT_WIDTH
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.post_message, self.Resized())
-        width = self.size.width - max(2, self.styles.scrollbar_size_vertical)
-        if width > 0 and (width < COMPACT_WIDTH) != self.compact:
-            self.compact = width < COMPACT_WIDTH
-            self.post_message(self.ColumnsChanged())
-            return
-        self.fit_columns()
 
-    def set_columns(self) -> None:
-        """(Re)create the columns for the current width (rows are cleared)."""
-        self.clear(columns=True)
-        for key, label, width in table_columns(self.judge is not None):
-            if not (self.compact and key in NARROW_DROPS):
-                self.add_column(label, key=key, width=width)
+    def show_judge(self) -> None:
+        """Add the Judge column after Score (its scores fill in as pages arrive)."""
+        if self.judge is None:
+            self.judge = {}
+            self.set_columns(_trace_columns(True))
 
     def fit_columns(self) -> None:
-        """Narrow terminals get narrower name columns; the query takes what is left."""
-        # Always reserve the vertical scrollbar: whether it shows depends on the
-        # rows, and the widths must not change when they arrive.
-        width = self.size.width - max(2, self.styles.scrollbar_size_vertical)
-        if width <= 0 or not self.columns:
-            return
+        """Lay the columns out again (the longest names in the store are known now)."""
+        self.set_columns(_trace_columns(self.judge is not None))
+
+    def layout_columns(self, width: int) -> list[tuple[int, int]]:
+        """Under ``COMPACT_WIDTH`` latency and tokens go; under 110 the agent and model
+        columns narrow; no name column is wider than the longest name; the query takes
+        what is left."""
         narrow = width < 110
-        wanted = {key: w for key, _label, w in table_columns(self.judge is not None)}
+        cols = self.columns
+        wanted = {c.key: c.width for c in cols}
         if narrow:
             # Models first: a cut model name is the one that misleads, so the model
             # column gets up to 12 (llama3.1:70b whole), the agent what is left.
@@ -259,22 +295,91 @@ class TraceTable(DataTable):
             longest = self.name_widths.get(key)
             if longest is not None:
                 wanted[key] = max(len(key), min(wanted[key], longest))
-        pad = 2 * self.cell_padding
-        shown = {str(key.value) for key in self.columns}  # not the compact drops
-        fixed = sum(w + pad for k, w in wanted.items() if k != "query" and k in shown)
-        wanted["query"] = max(10 if narrow else 20, width - fixed - pad - 1)
-        changed = False
-        for col_key, col in self.columns.items():
-            w = wanted.get(str(col_key.value))
-            if w is not None and (col.width != w or col.auto_width):
-                col.width, col.auto_width = w, False
-                changed = True
-        if changed:
-            self._require_update_dimensions = True
-            self._clear_caches()
-            self.refresh()
-            # The horizontal scrollbar may come or go without a resize.
-            self.call_after_refresh(self.post_message, self.Resized())
+        shown = [i for i, c in enumerate(cols)
+                 if not (width < COMPACT_WIDTH and c.key in NARROW_DROPS)]  # fmt: skip
+        fixed = sum(wanted[cols[i].key] for i in shown if cols[i].key != "query")
+        query = max(10 if narrow else 20, width - fixed - (len(shown) - 1))
+        return [(i, query if cols[i].key == "query" else wanted[cols[i].key]) for i in shown]
+
+    def cell_text(self, trace_id: str, column: str) -> Optional[str]:
+        """The text of one cell of a loaded row, as drawn before it is cut to the
+        column (None: the row is not loaded, or there is no such column)."""
+        keys = [c.key for c in self.columns]
+        if column not in keys or self.source.index_of(trace_id) is None:
+            return None
+        cell = self.source.cells(trace_id)[keys.index(column)]
+        return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def _trace_columns(judge: bool) -> list[Column]:
+    # Widths as laid out at 110 columns and more; TraceTable.layout_columns fits them.
+    return [Column(key, label, width) for key, label, width in table_columns(judge)]
+
+
+class TraceWindow:
+    """The Traces table's row source: keyset pages held at their position in the store.
+
+    At most ``WINDOW_MAX`` contiguous rows are held, ``offset`` being the position of
+    the first in the filtered, sorted store and ``total`` the count under the filter.
+    A row outside them is ``None`` to the table (drawn as "loading…"); asking for one
+    calls *want*, which the pane turns into a page fetch in a worker.
+    """
+
+    def __init__(self, cells: Callable[[TraceRow], list[Any]], want: Callable[[], None]) -> None:
+        self.held: list[TraceRow] = []
+        """The rows held, in table order."""
+        self.offset = 0
+        """Position of ``held[0]`` in the filtered store."""
+        self.total = 0
+        """Rows under the filter, as last counted (0: not counted yet)."""
+        self.more_after = False
+        """More rows follow the last one held (its page said so)."""
+        self.index: dict[str, int] = {}
+        """Trace id -> index in ``held``."""
+        self._cells = cells
+        self._want = want
+
+    def replace(self, rows: list[TraceRow], offset: int, more_after: bool) -> None:
+        self.held = list(rows)
+        self.index = {r.trace_id: i for i, r in enumerate(self.held)}
+        self.offset = max(offset, 0)
+        self.more_after = more_after
+
+    @property
+    def end(self) -> int:
+        """Position after the last row held."""
+        return self.offset + len(self.held)
+
+    def count(self) -> int:
+        return max(self.total, self.end)
+
+    def rows(self, offset: int, limit: int) -> list[Optional[str]]:
+        end = min(offset + limit, self.count())
+        out: list[Optional[str]] = []
+        missing = False
+        held, base = self.held, self.offset
+        for i in range(max(offset, 0), end):
+            j = i - base
+            if 0 <= j < len(held):
+                out.append(held[j].trace_id)
+            else:
+                out.append(None)
+                missing = True
+        if missing:
+            self._want()
+        return out
+
+    def cells(self, key: str) -> list[Any]:
+        return self._cells(self.held[self.index[key]])
+
+    def index_of(self, key: str) -> Optional[int]:
+        i = self.index.get(key)
+        return None if i is None else self.offset + i
+
+    def row(self, trace_id: Optional[str]) -> Optional[TraceRow]:
+        """The held row of *trace_id* (None: not held)."""
+        i = self.index.get(trace_id) if trace_id is not None else None
+        return None if i is None else self.held[i]
 
 
 class TraceDetail(VerticalScroll):
@@ -520,11 +625,11 @@ class TracesPane(Pane):
         self.descending = True
         self.auto_advance = True
         """After a label, jump to the next unlabelled trace."""
-        self._rows: list[TraceRow] = []
-        self._index: dict[str, int] = {}
-        self._offset = 0  # position of the first window row in the filtered list
-        self._anchor: Optional[tuple[Any, int]] = None  # key of the row before the window
-        self._more_after = False
+        self.window = TraceWindow(self._cells_of, self._want_rows)
+        """The pages of the filtered store held for the table (its row source)."""
+        self._fill_queued = False
+        self._counted_token = -1
+        """The request whose count ``window.total`` is (a new filter's is not known yet)."""
         self._loading = False
         self._token = 0
         self._total = 0
@@ -589,17 +694,18 @@ class TracesPane(Pane):
             )  # fmt: skip
         yield Static(Text("Opening trace store…", style="dim"), id="traces-status")
         with Horizontal(id="traces-main"):
-            yield TraceTable(id="trace-table")
+            yield TraceTable(self.window, id="trace-table")
             yield TraceDetail(id="trace-detail")
             yield Static(id="traces-empty")
             yield Static(id="traces-nomatch")
 
     def on_mount(self) -> None:
         table = self.query_one(TraceTable)
-        table.set_columns()
-        self.watch(table, "scroll_y", lambda _old, _new: self._render_status(), init=False)
+        self.watch(table, "scroll_y", lambda _old, _new: self._scrolled(), init=False)
         table.loading = True
-        table.call_after_refresh(table.fit_columns)
+
+    def _cells_of(self, row: TraceRow) -> list[Any]:
+        return row_cells(row, False, self.query_one(TraceTable).judge)
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < 26, "-short")
@@ -614,8 +720,7 @@ class TracesPane(Pane):
             self.call_after_refresh(self._render_status)
         focused = self.screen.focused
         if event.key in ("j", "k") and isinstance(focused, Select) and not focused.expanded:
-            table = self.query_one(TraceTable)
-            table.action_cursor_down() if event.key == "j" else table.action_cursor_up()
+            self.query_one(TraceTable).action_cursor(1 if event.key == "j" else -1)
             event.stop()
 
     def focus_default(self) -> None:
@@ -680,7 +785,7 @@ class TracesPane(Pane):
                    and self.store is not None)  # fmt: skip
         # Queue order with nothing unlabelled under the filter: say so (issue 10: an
         # empty table under '0 unlabelled, time order').
-        queue_empty = (self.queue_mode and not self._loading and not self._rows and not empty
+        queue_empty = (self.queue_mode and not self._loading and not self.window.held and not empty
                        and self.store is not None)  # fmt: skip
         if queue_empty:
             msg = Text("Nothing to label in queue order\n", style="bold")
@@ -721,8 +826,10 @@ class TracesPane(Pane):
 
     # ------------------------------------------------------------ loading
 
-    def reload(self, *, keep: Optional[str] = None) -> None:
-        """Fetch the first page for the current filter and sort."""
+    def reload(self, *, keep: Optional[str] = None, locate: bool = False) -> None:
+        """Fetch the first page for the current filter and sort; the cursor goes to
+        *keep* if that page holds it (with *locate*: to wherever *keep* is now, the
+        page around it read)."""
         if self.store is None:
             return
         self._token += 1
@@ -731,49 +838,115 @@ class TracesPane(Pane):
         if self.queue_mode:
             self._fetch_queue(self._token)
         else:
-            self._fetch_page(self._token, "reset", None, None, 0)
-        self._fetch_counts(self._token)
+            row = self.window.row(keep) if locate else None
+            if row is not None:
+                self._fetch_page(self._token, "locate", self._request(key=row.sort_key(self.sort)))
+            else:
+                self._fetch_page(self._token, "reset", self._request())
+        self._fetch_counts(self._token, self.filter)
+
+    def _request(self, **kw: Any) -> dict[str, Any]:
+        """What a page worker needs, read here on the UI thread."""
+        return {"flt": self.filter, "sort": self.sort, "desc": self.descending,
+                "judge": self.query_one(TraceTable).judge is not None, **kw}  # fmt: skip
+
+    def _want_rows(self) -> None:
+        """The table asked for rows the window does not hold: fetch after this paint."""
+        if not self._fill_queued:
+            self._fill_queued = True
+            self.call_later(self._fill)
+
+    def _scrolled(self) -> None:
+        self._render_status()
+        self._fill()
+
+    def _fill(self) -> None:
+        """Fetch the page the view needs next: the rows on screen, and a margin of
+        ``EDGE`` rows past them when the window ends there. Next to the window it is
+        the next (or previous) keyset page; far from it (a jump) the page at that
+        position (``store.key_at``), so nothing between is ever read."""
+        self._fill_queued = False
+        if self._loading or self.store is None or self.queue_mode:
+            return
+        table = self.query_one(TraceTable)
+        win = self.window
+        total = win.count()
+        if total == 0:
+            return
+        first, last = table.visible_rows()
+        last = max(last, first)
+        lo, hi = max(first - EDGE, 0), min(last + EDGE, total - 1)
+        held = bool(win.held)
+        if held and win.offset <= lo and hi < win.end:
+            return
+        if held and win.offset <= first <= win.end + PAGE and hi >= win.end:
+            if not win.more_after:
+                return
+            mode, req = "after", self._request(key=win.held[-1].sort_key(self.sort))
+        elif held and win.offset - PAGE <= last < win.end and lo < win.offset:
+            mode, req = "before", self._request(key=win.held[0].sort_key(self.sort))
+        elif hi >= total - PAGE:
+            mode, req = "bottom", self._request()
+        elif lo < PAGE:
+            mode, req = "top", self._request()
+        else:
+            mode, req = "seek", self._request(target=max(first - PAGE // 2, 0))
+        self._loading = True
+        self._fetch_page(self._token, mode, req)
+        self._render_status()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.page",
           description="load traces")  # fmt: skip
-    def _fetch_page(self, token: int, mode: str, after: Optional[tuple], before: Optional[tuple],
-                    offset: int) -> None:  # fmt: skip
+    def _fetch_page(self, token: int, mode: str, req: dict[str, Any]) -> None:
         assert self.store is not None
-        flt, sort, desc = self.filter, self.sort, self.descending
-        anchor: Optional[tuple[Any, int]] = None
+        store = self.store
+        flt, sort, desc = req["flt"], req["sort"], req["desc"]
+        key = req.get("key")
+        offset = -1  # -1: next to the window (after / before)
         if mode == "before":
-            page = self.store.page(flt, sort=sort, descending=desc, before=before, limit=PAGE + 1)
-            rows = page.rows
-            if len(rows) > PAGE:
-                anchor = rows[0].sort_key(sort)
-                rows = rows[1:]
-            has_more = True
+            page = store.page(flt, sort=sort, descending=desc, before=key, limit=PAGE)
+            rows, has_more = page.rows, True
         elif mode == "bottom":
-            page = self.store.page(flt, sort=sort, descending=not desc, limit=PAGE + 1)
-            rows = list(reversed(page.rows))
-            if len(rows) > PAGE:
-                anchor = rows[0].sort_key(sort)
-                rows = rows[1:]
-            has_more = False
-            total, _ = self.store.count_filtered(flt)
+            page = store.page(flt, sort=sort, descending=not desc, limit=PAGE)
+            rows, has_more = list(reversed(page.rows)), False
+            total, _ = store.count_filtered(flt)
             offset = max(0, total - len(rows))
-        else:
-            page = self.store.page(flt, sort=sort, descending=desc, after=after, limit=PAGE)
+        elif mode == "seek":  # a jump: the page at that position, by one index walk
+            target = req["target"]
+            after = store.key_at(flt, sort, desc, target - 1) if target > 0 else None
+            page = store.page(flt, sort=sort, descending=desc, after=after, limit=PAGE)
+            rows, has_more, offset = page.rows, page.has_more, target
+        elif mode == "locate":  # the page around the row with *key*, wherever it is now
+            assert key is not None
+            pos = store.position(flt, sort, desc, key)
+            if pos <= PAGE:  # near the top: from the top (new traces above it included)
+                page = store.page(flt, sort=sort, descending=desc, limit=pos + PAGE)
+                rows, has_more, offset = page.rows, page.has_more, 0
+            else:  # a screen's worth before it (the cursor was on screen), the rest after
+                back = store.page(flt, sort=sort, descending=desc, before=key,
+                                  limit=PAGE // 2).rows  # fmt: skip
+                after = back[-1].sort_key(sort) if back else None  # the key's row is next
+                page = store.page(flt, sort=sort, descending=desc, after=after, limit=PAGE)
+                rows, has_more, offset = back + page.rows, page.has_more, pos - len(back)
+        elif mode == "after":
+            page = store.page(flt, sort=sort, descending=desc, after=key, limit=PAGE)
             rows, has_more = page.rows, page.has_more
-            anchor = after
+        else:  # reset, top
+            page = store.page(flt, sort=sort, descending=desc, limit=PAGE)
+            rows, has_more, offset = page.rows, page.has_more, 0
         if get_current_worker().is_cancelled:
             return
-        msg = self.PageLoaded(token, mode, rows, has_more, page.fts_note, anchor, offset)
-        if self.query_one(TraceTable).judge is not None:
-            msg.judge = evidence.judge_scores(self.store, [r.trace_id for r in rows])
+        msg = self.PageLoaded(token, mode, rows, has_more, page.fts_note, None, offset)
+        if req["judge"]:
+            msg.judge = evidence.judge_scores(store, [r.trace_id for r in rows])
         self.post_message(msg)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.count",
           description="count traces")  # fmt: skip
-    def _fetch_counts(self, token: int) -> None:
+    def _fetch_counts(self, token: int, flt: TraceFilter) -> None:
         assert self.store is not None
-        total, labelled = self.store.count_filtered(self.filter)
-        store_total = total if self.filter.is_empty() else self.store.count()
+        total, labelled = self.store.count_filtered(flt)
+        store_total = total if flt.is_empty() else self.store.count()
         self.post_message(self.CountsLoaded(token, total, labelled, store_total))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.facets",
@@ -818,74 +991,58 @@ class TracesPane(Pane):
         if msg.token != self._token:
             return  # superseded by a newer filter/sort
         self._loading = False
-        self._fts_note = msg.note
         table = self.query_one(TraceTable)
         if msg.judge and table.judge is not None:
             table.judge.update(msg.judge)
-        if msg.mode in ("reset", "bottom"):
-            self._set_window(msg.rows, msg.offset, msg.anchor, msg.has_more)
-            if msg.mode == "bottom" and self._rows:
-                table.move_cursor(row=len(self._rows) - 1, animate=False)
-            elif self._pending_cursor and self._pending_cursor in self._index:
-                table.move_cursor(row=self._index[self._pending_cursor], animate=False)
-            self._pending_cursor = None
-        elif msg.mode == "after":
-            self._more_after = msg.has_more
-            start = len(self._rows)
-            self._rows.extend(r for r in msg.rows if r.trace_id not in self._index)
-            with self.app.batch_update():
-                for i, r in enumerate(self._rows[start:], start):
-                    self._index[r.trace_id] = i
-                    table.add_row(*row_cells(r, table.compact, table.judge), key=r.trace_id)
-            if len(self._rows) > WINDOW_MAX:
-                self._trim(front=True)
-            if self._pending_cursor and self._pending_cursor in self._index:
-                table.move_cursor(row=self._index[self._pending_cursor], animate=False)
+        win = self.window
+        keep: Optional[str] = None
+        to_top = False
+        if msg.mode in ("reset", "top", "bottom", "seek", "locate"):
+            if msg.mode in ("reset", "locate"):
+                self._fts_note = msg.note
+                if self._counted_token != self._token:
+                    win.total = 0  # the new filter's count is not known yet
+            win.replace(msg.rows, msg.offset, msg.has_more)
+            if msg.mode == "bottom":
+                win.total = max(win.total, win.end)
+            if msg.mode in ("reset", "locate"):
+                keep = self._pending_cursor if self._pending_cursor in win.index else None
+                to_top = keep is None and msg.mode == "reset"
                 self._pending_cursor = None
+        elif msg.mode == "after":
+            new = [r for r in msg.rows if r.trace_id not in win.index]
+            win.replace(win.held + new, win.offset, msg.has_more)
+            if not msg.has_more:
+                win.total = win.end
+            self._trim(front=True)
         elif msg.mode == "before":
-            current = self._current_id()
-            rows = [r for r in msg.rows if r.trace_id not in self._index] + self._rows
-            offset = max(0, self._offset - len(msg.rows))
-            anchor = msg.anchor if offset > 0 else None
-            more = self._more_after
-            if len(rows) > WINDOW_MAX:
-                rows = rows[:WINDOW_MAX]
-                more = True
-            self._set_window(rows, offset, anchor, more)
-            if current in self._index:
-                table.move_cursor(row=self._index[current], animate=False)
-        self._render_status()
-        self.call_after_refresh(self._render_status)  # once the table knows its height
-        self.refresh_bindings()  # label keys apply only when a row is selected
-        self._first_rows_painted()
-
-    def _set_window(self, rows: list[TraceRow], offset: int, anchor: Optional[tuple],
-                    more_after: bool) -> None:  # fmt: skip
-        table = self.query_one(TraceTable)
-        self._rows = list(rows)
-        self._index = {r.trace_id: i for i, r in enumerate(self._rows)}
-        self._offset = offset
-        self._anchor = anchor
-        self._more_after = more_after
-        with self.app.batch_update():
-            table.clear()
-            table.fit_columns()
-            for r in self._rows:
-                table.add_row(*row_cells(r, table.compact, table.judge), key=r.trace_id)
-        if not self._rows:
+            new = [r for r in msg.rows if r.trace_id not in win.index]
+            win.replace(new + win.held, max(0, win.offset - len(new)), win.more_after)
+            self._trim(front=False)
+        if not win.held:
             self.query_one(TraceDetail).clear(
                 "No traces match." if not self.filter.is_empty() else "The store has no traces yet."
             )
+        # A new page may hold new labels or judge scores for keys drawn before.
+        table.source_changed(keep=keep, rendered=msg.mode in ("after", "before"))
+        if to_top:
+            table.cursor_row = 0
+        self._render_status()
+        self.call_after_refresh(self._render_status)  # once the table knows its height
+        self.call_after_refresh(self._fill)  # the view may need the next page already
+        self.refresh_bindings()  # label keys apply only when a row is selected
+        self._first_rows_painted()
 
     def _trim(self, *, front: bool) -> None:
-        """Keep the window bounded: drop a page from the far end, keep the cursor row."""
-        current = self._current_id()
+        """Keep the window bounded: drop the rows at the end away from the view."""
+        win = self.window
+        extra = len(win.held) - WINDOW_MAX
+        if extra <= 0:
+            return
         if front:
-            drop = len(self._rows) - WINDOW_MAX + PAGE
-            anchor = self._rows[drop - 1].sort_key(self.sort)
-            self._set_window(self._rows[drop:], self._offset + drop, anchor, self._more_after)
-        if current in self._index:
-            self.query_one(TraceTable).move_cursor(row=self._index[current], animate=False)
+            win.replace(win.held[extra:], win.offset + extra, win.more_after)
+        else:
+            win.replace(win.held[:WINDOW_MAX], win.offset, True)
 
     @on(CountsLoaded)
     def _counts_loaded(self, msg: TracesPane.CountsLoaded) -> None:
@@ -893,6 +1050,10 @@ class TracesPane(Pane):
             return
         self._total, self._labelled, self._store_total = msg.total, msg.labelled, msg.store_total
         self._counted = True
+        if not self.queue_mode:
+            self._counted_token = msg.token
+            self.window.total = msg.total
+            self.query_one(TraceTable).source_changed()
         self._update_empty()
         self._render_status()
 
@@ -900,33 +1061,37 @@ class TracesPane(Pane):
 
     @property
     def rows(self) -> tuple[TraceRow, ...]:
-        """The rows the table holds now, in table order: one contiguous slice of the
+        """The rows the pane holds now, in table order: one contiguous run of the
         filter's rows (at most ``WINDOW_MAX``), starting at :attr:`rows_offset`."""
-        return tuple(self._rows)
+        return tuple(self.window.held)
 
     @property
     def rows_offset(self) -> int:
-        """Where the table's first row is among all rows of the filter (0-based)."""
-        return self._offset
+        """Where the first held row is among all rows of the filter (0-based)."""
+        return self.window.offset
 
     @property
     def current_trace_id(self) -> Optional[str]:
-        """The selected trace's id (None when the table is empty)."""
+        """The selected trace's id (None when the table is empty or its row is still
+        loading)."""
         return self._current_id()
 
     @property
     def cursor_position(self) -> Optional[int]:
         """The selected row's position among all rows of the filter (0-based), as
         "rows N–M of T" counts it; None when the table is empty."""
-        if self._current_id() is None:
-            return None
-        return self._offset + self.query_one(TraceTable).cursor_row
+        table = self.query_one(TraceTable)
+        return table.cursor_row if table.row_count else None
 
     def _current_id(self) -> Optional[str]:
-        table = self.query_one(TraceTable)
-        if not self._rows or table.cursor_row < 0 or table.cursor_row >= len(self._rows):
-            return None
-        return self._rows[table.cursor_row].trace_id
+        return self.query_one(TraceTable).cursor_key
+
+    def _rows_in_view(self, limit: int) -> list[TraceRow]:
+        """Up to *limit* held rows from the first one on screen."""
+        win = self.window
+        first, _last = self.query_one(TraceTable).visible_rows()
+        start = min(max(first - win.offset, 0), len(win.held))
+        return win.held[start : start + limit]
 
     # ------------------------------------------------------------ status line
 
@@ -944,13 +1109,12 @@ class TracesPane(Pane):
         if self.queue_mode:
             segs.append((0, "queue order (Q)", "bold reverse", False))
             count = "unlabelled, time order" if self._queue_time_order else "queued"
-            segs.append((1, f"{len(self._rows):,} {count}", "bold", False))
-        elif self._rows:
-            first = self._offset + int(table.scroll_y) + 1
-            header = table.header_height if table.show_header else 0
-            visible_rows = max(1, table.scrollable_content_region.height - header)
-            last = min(self._offset + len(self._rows), first + visible_rows - 1)
-            segs.append((0, f"rows {first:,}–{last:,} of {self._total:,}", "bold", False))
+            segs.append((1, f"{len(self.window.held):,} {count}", "bold", False))
+        elif self.window.count():
+            first, last = table.visible_rows()
+            total = self.window.count()
+            last = max(first, min(last, total - 1))
+            segs.append((0, f"rows {first + 1:,}–{last + 1:,} of {total:,}", "bold", False))
         else:
             segs.append((0, f"0 of {self._total:,} rows", "bold", False))
         if self._fts_note:  # what the store made of the search: right after the count
@@ -1044,51 +1208,23 @@ class TracesPane(Pane):
 
     # ------------------------------------------------------------ table events
 
-    @on(DataTable.RowHighlighted, "#trace-table")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        idx = event.cursor_row
-        if idx != self.query_one(TraceTable).cursor_row:
-            # Stale: a window rebuild resets the cursor to 0 and then moves it
-            # back; reacting to the 0 would fetch the previous page, rebuild,
-            # reset again… and walk the whole store backwards.
-            return
-        if 0 <= idx < len(self._rows):
-            self._fetch_detail(self._rows[idx].trace_id)
-        self._maybe_extend(idx)
+    @on(BigTable.RowHighlighted, "#trace-table")
+    def _row_highlighted(self, event: BigTable.RowHighlighted) -> None:
+        self._fetch_detail(event.key)
         self._render_status()
-
-    def _maybe_extend(self, idx: int) -> None:
-        if self._loading or self.store is None or not self._rows:
-            return
-        if idx >= len(self._rows) - EDGE and self._more_after:
-            self._loading = True
-            self._fetch_page(self._token, "after", self._rows[-1].sort_key(self.sort), None, 0)
-        elif idx < EDGE and self._offset > 0:
-            self._loading = True
-            self._fetch_page(self._token, "before", None, self._rows[0].sort_key(self.sort), 0)
 
     @on(TraceTable.Resized)
     def _table_resized(self) -> None:
         self._render_status()
+        self._fill()
 
-    @on(TraceTable.ColumnsChanged)
-    def _columns_changed(self) -> None:
-        table = self.query_one(TraceTable)
-        current = self._current_id()
-        with self.app.batch_update():
-            table.set_columns()
-            self._set_window(self._rows, self._offset, self._anchor, self._more_after)
-            if current in self._index:
-                table.move_cursor(row=self._index[current], animate=False)
-        table.call_after_refresh(table.fit_columns)
-
-    @on(DataTable.RowSelected, "#trace-table")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(BigTable.RowSelected, "#trace-table")
+    def _row_selected(self, event: BigTable.RowSelected) -> None:
         self.action_open_trace()
 
-    @on(DataTable.HeaderSelected, "#trace-table")
-    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = str(event.column_key.value)
+    @on(BigTable.HeaderSelected, "#trace-table")
+    def _header_selected(self, event: BigTable.HeaderSelected) -> None:
+        key = event.column
         if key not in SORT_EXPR:
             self.app.notify(f"cannot sort by {key}", severity="warning", markup=False)
             return
@@ -1129,6 +1265,8 @@ class TracesPane(Pane):
     def _worker_state(self, event: Worker.StateChanged) -> None:
         """A trace whose detail cannot be loaded must not leave the previous one on screen
         (the app reports the error itself)."""
+        if event.state == WorkerState.ERROR and event.worker.group == "traces.page":
+            self._loading = False  # the next scroll may try again
         if event.state == WorkerState.ERROR and event.worker.group == "traces.detail":
             self._detail_trace = None
             self.query_one(TraceDetail).clear(
@@ -1305,18 +1443,12 @@ class TracesPane(Pane):
         self.reload(keep=self._current_id())
 
     def action_top(self) -> None:
-        if self._offset == 0:
-            self.query_one(TraceTable).move_cursor(row=0, animate=False)
-        else:
-            self.reload()
+        """g: the first trace (its page is read if the window does not hold it)."""
+        self.query_one(TraceTable).action_first()
 
     def action_bottom(self) -> None:
-        if not self._more_after:
-            self.query_one(TraceTable).move_cursor(row=len(self._rows) - 1, animate=False)
-            return
-        self._token += 1
-        self._loading = True
-        self._fetch_page(self._token, "bottom", None, None, 0)
+        """G: the last trace of the filter, by one reversed keyset page."""
+        self.query_one(TraceTable).action_last()
 
     def action_toggle_detail(self) -> None:
         """d: hide or show the detail panel; on a short terminal (under 26 rows) it
@@ -1364,7 +1496,8 @@ class TracesPane(Pane):
             return
         view = self._full_view
         in_view = view is not None and view.trace.trace_id == trace_id
-        if trace_id not in self._index and not in_view:
+        row = self.window.row(trace_id)
+        if row is None and not in_view:
             return  # scrolled out of the window meanwhile: nothing to label against
         if self.store.read_only:
             self.app.notify(
@@ -1373,9 +1506,8 @@ class TracesPane(Pane):
             )  # fmt: skip
             return
         source = fields.pop("source", "tui")
-        idx = self._index.get(trace_id)
-        if idx is not None:
-            old_fb, old_outcome = self._rows[idx].feedback, self._rows[idx].outcome
+        if row is not None:
+            old_fb, old_outcome = row.feedback, row.outcome
         else:  # the full view's trace, no longer in the table (queue order)
             assert view is not None
             old_fb, old_outcome = view.trace.feedback, view.trace.outcome
@@ -1387,46 +1519,48 @@ class TracesPane(Pane):
             # score again still moves on, as a label would.
             if "feedback" in fields and new_fb is None and "outcome" in fields:
                 self.app.notify("nothing to clear: no score and no outcome", timeout=2)
-            elif advance and self.auto_advance and "feedback" in fields and idx is not None:
-                self._advance_from(idx)
+            elif advance and self.auto_advance and "feedback" in fields:
+                position = self.window.index_of(trace_id)
+                if position is not None:
+                    self._advance_from(position)
             return
         self._undo.append((trace_id, old_fb, old_outcome))
         if len(self._undo) == 1:
             self.refresh_bindings()
-        if idx is not None:
+        if row is not None:
             # optimistic; reverted if the write fails
-            self._apply_row(replace(self._rows[idx], feedback=new_fb, outcome=new_outcome))
+            self._apply_row(replace(row, feedback=new_fb, outcome=new_outcome))
         self._show_in_full_view(trace_id, new_fb, new_outcome)
         self._enqueue_write(("set", trace_id, fields, source))
         self._label_times.append(time.monotonic())
         self._labels_done += 1
-        if advance and self.auto_advance and "feedback" in fields and idx is not None:
-            self._advance_from(idx)
+        position = self.window.index_of(trace_id)
+        if advance and self.auto_advance and "feedback" in fields and position is not None:
+            self._advance_from(position)
         self._render_status()
 
     def _apply_row(self, row: TraceRow) -> None:
-        idx = self._index.get(row.trace_id)
+        win = self.window
+        idx = win.index.get(row.trace_id)
         if idx is None:
             return
-        old = self._rows[idx]
-        self._rows[idx] = row
-        table = self.query_one(TraceTable)
-        if old.feedback != row.feedback:
-            table.update_cell(row.trace_id, "score", _score_cell(row.feedback))
-        if old.outcome != row.outcome:
-            table.update_cell(row.trace_id, "outcome", _outcome_cell(row.outcome))
+        old = win.held[idx]
+        win.held[idx] = row
+        if (old.feedback, old.outcome) != (row.feedback, row.outcome):
+            self.query_one(TraceTable).invalidate([row.trace_id])
         # labelled = a score or an outcome, as the store counts it (LABELLED_SQL)
         self._labelled += _is_labelled(row) - _is_labelled(old)
 
-    def _advance_from(self, idx: int) -> None:
+    def _advance_from(self, position: int) -> None:
+        """The cursor to the next unlabelled trace held after *position* (else one on)."""
         table = self.query_one(TraceTable)
-        for j in range(idx + 1, len(self._rows)):
-            if not _is_labelled(self._rows[j]):
-                table.move_cursor(row=j, animate=False)
+        win = self.window
+        for j in range(max(position + 1 - win.offset, 0), len(win.held)):
+            if not _is_labelled(win.held[j]):
+                table.cursor_row = win.offset + j
                 return
         # Nothing unlabelled left in the window: step on; paging continues the hunt.
-        if idx + 1 < len(self._rows):
-            table.move_cursor(row=idx + 1, animate=False)
+        table.cursor_row = position + 1
 
     def action_undo(self) -> None:
         if not self._undo:
@@ -1435,10 +1569,10 @@ class TracesPane(Pane):
         trace_id, fb, outcome = self._undo.pop()
         if not self._undo:
             self.refresh_bindings()
-        idx = self._index.get(trace_id)
-        if idx is not None:
-            self._apply_row(replace(self._rows[idx], feedback=fb, outcome=outcome))
-            self.query_one(TraceTable).move_cursor(row=idx, animate=False)
+        row = self.window.row(trace_id)
+        if row is not None:
+            self._apply_row(replace(row, feedback=fb, outcome=outcome))
+            self.query_one(TraceTable).move_to(trace_id)
         self._show_in_full_view(trace_id, fb, outcome)
         self._enqueue_write(("set", trace_id, {"feedback": fb, "outcome": outcome}, "undo"))
         self.app.notify(f"undone: {one_line(trace_id, 80)}", timeout=2, markup=False)
@@ -1550,9 +1684,9 @@ class TracesPane(Pane):
     def _apply_trace_values(
         self, trace_id: str, fb: Optional[float], outcome: Optional[str]
     ) -> None:
-        idx = self._index.get(trace_id)
-        if idx is not None:
-            self._apply_row(replace(self._rows[idx], feedback=fb, outcome=outcome))
+        row = self.window.row(trace_id)
+        if row is not None:
+            self._apply_row(replace(row, feedback=fb, outcome=outcome))
             self._render_status()
 
     # ------------------------------------------------------------ live updates
@@ -1584,12 +1718,14 @@ class TracesPane(Pane):
 
     @on(StoreChanged)
     def _store_changed(self, msg: TracesPane.StoreChanged) -> None:
-        if msg.new_traces and self._offset == 0 and self.sort == "time" and self.descending:
-            self.reload(keep=self._current_id())
+        if msg.new_traces and not self.queue_mode:
+            # New rows may sit above the view: read the window again where the cursor's
+            # trace is now, so the cursor stays on it and the positions stay true.
+            self.reload(keep=self._current_id(), locate=True)
         else:
-            self._fetch_counts(self._token)
+            self._fetch_counts(self._token, self.filter)
             if msg.labels_changed:
-                self._refresh_rows([r.trace_id for r in self._rows[:200]])
+                self._refresh_rows([r.trace_id for r in self._rows_in_view(200)])
         if msg.new_traces:
             self.app.notify(f"{msg.new_traces:,} new trace(s)", timeout=2)
 
@@ -1657,11 +1793,16 @@ class TracesPane(Pane):
         table = self.query_one(TraceTable)
         if msg.judge and table.judge is not None:
             table.judge.update(msg.judge)
-        self._set_window(msg.rows, 0, None, False)
-        if self._pending_cursor in self._index:
-            table.move_cursor(row=self._index[self._pending_cursor], animate=False)
-        elif self._rows:
-            table.move_cursor(row=0, animate=False)
+        win = self.window
+        win.replace(msg.rows, 0, False)
+        win.total = len(msg.rows)
+        self._counted_token = -1  # the filter's count is not the queue's length
+        keep = self._pending_cursor if self._pending_cursor in win.index else None
+        table.source_changed(keep=keep, rendered=False)
+        if keep is None:
+            table.cursor_row = 0
+        if not win.held:
+            self.query_one(TraceDetail).clear("No traces match.")
         self._pending_cursor = None
         self._update_empty()
         self._render_status()
@@ -1675,15 +1816,8 @@ class TracesPane(Pane):
         table = self.query_one(TraceTable)
         if table.judge is not None:
             return
-        table.judge = {}
-        current = self._current_id()
-        with self.app.batch_update():
-            table.set_columns()
-            self._set_window(self._rows, self._offset, self._anchor, self._more_after)
-            if current in self._index:
-                table.move_cursor(row=self._index[current], animate=False)
-        table.call_after_refresh(table.fit_columns)
-        self.reload(keep=current)  # with the scores
+        table.show_judge()
+        self.reload(keep=self._current_id())  # with the scores
 
     def action_judge(self) -> None:
         """J: the judge over the unlabelled traces of the filter (a form asks for the
