@@ -217,6 +217,8 @@ async def test_a_model_that_is_no_local_folder_is_refused_beside_the_form(home: 
             "✗ model models/nope: no such folder in the workspace or here, nor a model in "
             "the local Hugging Face cache (nothing is downloaded)" in errors
         ), errors
+        rank = pane.query_one("#f-lora_rank", Input)
+        assert model.styles.background != rank.styles.background  # marked where it is typed
         model.value = "models/empty"
         await settle(app, pilot)
         assert "empty: not a Hugging Face model folder (no config.json)" in box(
@@ -225,6 +227,7 @@ async def test_a_model_that_is_no_local_folder_is_refused_beside_the_form(home: 
         model.value = "models/tiny-lm"  # relative to the workspace: accepted
         await settle(app, pilot)
         assert box(pane, "#training-form-errors").strip() == ""
+        assert model.styles.background == rank.styles.background
         model.value = "models/nope"
         await settle(app, pilot)
         await pilot.press("s")  # s refuses it too, in the same words
@@ -246,6 +249,9 @@ async def test_m_says_what_it_did_with_no_run_and_with_one(home: Path) -> None:
         pane = await open_training(app, pilot)
         await wait_until(pilot, lambda: "1 run in" in status(pane), what="the run")
         await pilot.press("m")
+        await settle(app, pilot)
+        assert "it is the only run, so the chart already shows it" in status(pane), status(pane)
+        await pilot.press("r")  # the list and counts read again (also every 5 s): still said
         await settle(app, pilot)
         assert "it is the only run, so the chart already shows it" in status(pane), status(pane)
 

@@ -677,6 +677,7 @@ class TrainingPane(Pane):
         self.comparison: Optional[dict[str, Any]] = None
         """The followed run's comparison with its base (its eval.json, or the last one)."""
         self._form_said = False  # #training-form-errors shows the form's problems now
+        self._said = ""  # the status line's extra now (kept when the runs are read again)
         self._mined_quality: Optional[float] = None  # what the SFT pair counts are for
         self._eval_words = ""  # what the evaluation child does now (its last stage)
         self._eval_at = 0.0  # since when
@@ -749,7 +750,7 @@ class TrainingPane(Pane):
             self._runs_columns()
             if self.runs:
                 self._fill_runs()
-        self._status()
+        self._status(self._said)
         if self.steps:
             self._update_progress()
 
@@ -788,6 +789,8 @@ class TrainingPane(Pane):
             value, problem = s.parse(self.query_one(f"#f-{s.name}", Input).value)
             if s.name == "model" and not problem and self.workspace is not None:
                 value, problem = resolve_model(value, Path(self.session.root))
+            # marked in place too: on a short screen the ✗ lines are below the fold
+            self.query_one(f"#f-{s.name}", Input).set_class(bool(problem), "-refused")
             if problem:
                 problems.append(f"{s.label} {problem}")
             else:
@@ -871,7 +874,7 @@ class TrainingPane(Pane):
         else:
             out.append("Label traces (score ≥ min quality) to get training data.", style="yellow")
         self.query_one("#training-data", Static).update(out)
-        self._status()
+        self._status(self._said)
 
     def _check_install(self) -> list[str]:
         """Without the train extra, say in place (persistently) what to install."""
@@ -897,6 +900,7 @@ class TrainingPane(Pane):
 
     def _status(self, extra: str = "") -> None:
         """One line, by priority: state words first, counts and extras when room."""
+        self._said = extra
         parts: list[tuple[int, Text]] = []
         if getattr(self, "missing", None):
             parts.append((0, Text("train extra missing: " + INSTALL_TRAIN, style="bold red")))
@@ -961,7 +965,7 @@ class TrainingPane(Pane):
             table.move_cursor(row=[r.run_id for r in msg.runs].index(keep))
             self._follow_run(keep)
             self._update_progress()
-        self._status()
+        self._status(self._said)  # (the list is read again every 5 s: what was said stays)
 
     def _fill_runs(self) -> None:
         table = self.query_one("#training-runs", DataTable)
@@ -1752,6 +1756,7 @@ class TrainingPane(Pane):
                 Text("✗ " + visible(one_line(text, 400)), style="bold red")
             )
         self._last_plot = 0.0
+        self._status()  # ("up to N pairs" was the run's)
         self._update_progress()  # the starting phase is over, whatever came of it
         self._follow()
         self.action_refresh_runs()
