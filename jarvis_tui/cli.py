@@ -506,7 +506,7 @@ def _demo_dir(args: argparse.Namespace) -> Path:
     never built over the workspace the app opens by default.
     """
     given = [Path(d) for d in (args.dir, args.demo_home, args.home) if d is not None]
-    if len({os.path.abspath(d.expanduser()) for d in given[:2]}) > 1:
+    if len({os.path.abspath(resolve_home(d)) for d in given[:2]}) > 1:  # ~nobody: one line
         raise CommandError(f"two folders to build the demo in: {given[0]} and {given[1]}")
     return given[0] if given else DEFAULT_DEMO_DIR
 

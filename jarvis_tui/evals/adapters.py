@@ -134,8 +134,8 @@ def compare_adapter(
     results: dict[str, EvalResult] = {}
     losses: dict[str, Optional[float]] = {}
     for name, gen in (("base", base_gen), ("adapter", tuned_gen)):
-        if progress is not None:  # the side starts (its model loads before any answer)
-            progress(name, 0, len(eval_set))
+        if progress is not None:  # the side starts (its model loads before any answer);
+            progress(name, 0, 2 * len(eval_set))  # evaluate's steps: answer, then score
         results[name] = evaluate(
             eval_set, gen, scorer, settings, cancel=cancel, progress=stage(name)
         )

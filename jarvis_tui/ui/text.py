@@ -63,6 +63,16 @@ def one_line(text: str, limit: int = 200) -> str:
     return head
 
 
+def short_path(path: object, limit: int = 60) -> str:
+    """*path* on one line, cut in the middle with "…" to at most *limit* characters:
+    the start says where it is, the end which file (a reason after it stays visible)."""
+    s = one_line(str(path), 10_000)
+    if len(s) <= limit:
+        return s
+    head = (limit - 1) // 3
+    return s[:head] + "…" + s[len(s) - (limit - 1 - head) :]
+
+
 def plain(text: object, limit: int = 1000) -> str:
     """One line of untrusted *text* for a terminal that prints it as is (the CLI).
 

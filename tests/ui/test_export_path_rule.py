@@ -34,7 +34,8 @@ def demo(demo_template: Path, tmp_path: Path) -> Path:
 async def test_trials_export_to_a_missing_folder_outside_is_refused(
     demo: Path, tmp_path: Path
 ) -> None:
-    target = tmp_path / "nonexistent" / "dir" / "x.toml"
+    # a long path (a deep tmp folder under xdist cut the reason off the end of the line)
+    target = tmp_path / "nonexistent" / ("a-long-folder-name-" * 6) / "x.toml"
     app = JarvisApp(demo)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await open_trials(app, pilot)

@@ -216,7 +216,8 @@ async def test_help_says_what_rated_counts(home: Path) -> None:
         await settle(app, pilot)
         shown = ""
         for _ in range(30):  # scrolled down as a user would, a line at a time
-            shown = " ".join(screen(app).split())
+            # the help's lines as one text (its box's sides are not words)
+            shown = " ".join(screen(app).replace("│", " ").split())
             if "SFT pairs are the rated" in shown:
                 break
             await pilot.press("j")

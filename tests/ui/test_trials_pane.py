@@ -321,7 +321,7 @@ async def test_bad_search_space_and_nothing_to_export_are_messages(demo: Path) -
         await pilot.press("plus")
         await pilot.pause()
         messages = list(notices)
-        assert any("no best trial to export" in m for m in messages)
+        assert any("no optimization run yet" in m for m in messages)  # (no optimize.db)
         assert any("select a trial" in m for m in messages)
         told = len(notices)
         await pilot.press("s")  # refused at once, in one message: why, and what to do

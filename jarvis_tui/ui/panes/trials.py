@@ -80,7 +80,7 @@ from jarvis_tui.ui.panes.trials_view import (
 )
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
-from jarvis_tui.ui.text import one_line, visible
+from jarvis_tui.ui.text import one_line, short_path, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.scatter import ScatterPlot
 from jarvis_tui.ui.widgets.trial_table import TrialTable
@@ -1245,8 +1245,12 @@ class TrialsPane(Pane):
             return None, f"{one_line(str(resolved), 80)} is a folder: give a file name", False
         try:  # the rule the CLI's export-best follows: no missing folder made outside
             check_export_path(resolved, workspace=root)
-        except ValueError as exc:
-            return None, one_line(str(exc), 120), False
+        except ValueError as exc:  # the paths in it cut in the middle: the reason shows
+            why = str(exc)
+            for p in (getattr(exc, "missing_folder", None), resolved.parent, resolved):
+                if p is not None:
+                    why = why.replace(str(p), short_path(p, 60))
+            return None, one_line(why, 120), False
         return resolved, None, resolved.is_relative_to(root)
 
     def _confirm_outside(self, path: Path, write: Any) -> None:
