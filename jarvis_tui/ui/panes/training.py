@@ -346,6 +346,26 @@ def _seconds(value: Any) -> str:
     return f"{sec // 3600}h{sec % 3600 // 60:02d}m"
 
 
+def spawn_child(argv: list[str], *, stdin: Any) -> tuple[subprocess.Popen[bytes], Any]:
+    """Start a ``jarvis-tui`` child (a training run, an evaluation): its own session and
+    process group (a ctrl+c in the terminal is the app's, and quitting can end the child
+    and anything it started), stdout piped, stderr in an owner-only temporary file
+    (returned with the process), TRAIN_NICE nicer than the app where the OS allows.
+    Raises OSError when it cannot start (the file is closed then)."""
+    stderr = tempfile.TemporaryFile()  # owner-only, gone when closed
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr,
+            start_new_session=True, close_fds=True,
+        )  # fmt: skip
+    except OSError:
+        stderr.close()
+        raise
+    with contextlib.suppress(OSError, AttributeError):  # else: at the app's priority
+        os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + TRAIN_NICE)
+    return proc, stderr
+
+
 def ema(values: Sequence[Optional[float]], alpha: float) -> list[float]:
     """Exponential moving average (NaN-safe: a NaN point repeats the last value)."""
     out: list[float] = []
@@ -1320,24 +1340,11 @@ class TrainingPane(Pane):
 
         run_id = new_run_id()
         argv = self.train_argv(values, run_id)
-        stderr = tempfile.TemporaryFile()  # owner-only, gone when closed
         try:
-            # Its own session and process group: a ctrl+c in the terminal is the app's,
-            # and quitting can end the child and anything it started.
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                start_new_session=True, close_fds=True,
-            )  # fmt: skip
+            proc, stderr = spawn_child(argv, stdin=subprocess.PIPE)
         except OSError as exc:
-            stderr.close()
             errors.update(Text(f"✗ cannot start training: {visible(str(exc))}", style="bold red"))
             return
-        try:
-            os.setpriority(
-                os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + TRAIN_NICE
-            )
-        except (OSError, AttributeError):
-            pass  # not on this platform, or already gone: it runs at the app's priority
         errors.update("")
         if self.evaluating is None:  # the chart area is the new run's: no old E note
             self.comparison = None
@@ -1575,22 +1582,12 @@ class TrainingPane(Pane):
         argv = [sys.executable, *EVAL_COMMAND, "eval", "--home", str(self.session.root),
                 "--compare", run.run_id, "--samples", str(self.EVAL_SAMPLES), "--progress",
                 "--json"]  # fmt: skip
-        stderr = tempfile.TemporaryFile()  # owner-only, gone when closed
         try:
-            # Its own session, as the training child: a ctrl+c in the terminal is the app's.
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-                start_new_session=True, close_fds=True,
-            )  # fmt: skip
+            proc, stderr = spawn_child(argv, stdin=subprocess.DEVNULL)
         except OSError as exc:
-            stderr.close()
             self._say_compare(Text(f"✗ cannot start the evaluation: {visible(str(exc))}",
                                    style="bold red"))  # fmt: skip
             return
-        with contextlib.suppress(OSError, AttributeError):  # else: at the app's priority
-            os.setpriority(
-                os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + TRAIN_NICE
-            )
         self.evaluating = run.run_id
         self._eval_stop = threading.Event()
         self._eval_proc = proc
