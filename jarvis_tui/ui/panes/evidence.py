@@ -4,8 +4,7 @@ Routing matrix with judge scores folded in (the judge-agreement and copy modals 
 :mod:`jarvis_tui.ui.screens.evidence`).
 
 The reads of judge scores (and the matrix with them folded in) are the engine's,
-:mod:`jarvis_tui.evals.judge_scores`, named here for the panes; they run in the panes'
-thread workers, over a read-only connection.
+:mod:`jarvis_tui.evals.judge_scores`; the panes call them from their thread workers.
 """
 
 from __future__ import annotations
@@ -16,13 +15,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from jarvis_tui.evals.judge_scores import (  # the engine's reads, used by the panes
-    JUDGE_MAX,
-    has_judge_scores,
-    judge_scores,
-    matrix_with_judge,
-    unlabelled_ids,
-)
 from jarvis_tui.ui.text import one_line
 
 if TYPE_CHECKING:  # imported where used: the optimize package brings numpy (first paint)
@@ -129,15 +121,10 @@ def copy_text(trace: Any, what: str) -> str:
 
 
 __all__ = [
-    "JUDGE_MAX",
     "copy_text",
     "export_space",
     "export_target",
-    "has_judge_scores",
     "judge_endpoint_from_env",
     "judge_form_space",
-    "judge_scores",
     "make_judge",
-    "matrix_with_judge",
-    "unlabelled_ids",
 ]

@@ -411,8 +411,8 @@ class RoutingPane(Pane):
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.compute",
           description="compute routing evidence")  # fmt: skip
     def _compute(self, store: TraceStore, min_evidence: int, include_judge: bool = False) -> None:
+        from jarvis_tui.evals.judge_scores import matrix_with_judge
         from jarvis_tui.learning.recommend import recommend_agents
-        from jarvis_tui.ui.panes.evidence import matrix_with_judge
 
         miner = TrainingDataMiner(store, min_quality=0.0)
         matrix = miner.routing_matrix(min_samples=min_evidence)

@@ -33,6 +33,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from jarvis_tui.core.classify import QUERY_CLASSES  # not via learning/: first paint
 from jarvis_tui.core.fmt import plural
 from jarvis_tui.core.types import Trace
+from jarvis_tui.evals import judge_scores as judged
 from jarvis_tui.traces import (
     LabelChange,
     StoreError,
@@ -938,7 +939,7 @@ class TracesPane(Pane):
             return
         msg = self.PageLoaded(token, mode, rows, has_more, page.fts_note, None, offset)
         if req["judge"]:
-            msg.judge = evidence.judge_scores(store, [r.trace_id for r in rows])
+            msg.judge = judged.judge_scores(store, [r.trace_id for r in rows])
         self.post_message(msg)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.count",
@@ -949,20 +950,25 @@ class TracesPane(Pane):
         store_total = total if flt.is_empty() else self.store.count()
         self.post_message(self.CountsLoaded(token, total, labelled, store_total))
 
+    def _refresh_facets(self) -> None:
+        """The agent and model pickers listed again (and the judge column, once scores
+        exist), in a worker given what the screen shows now."""
+        self._load_facets(self.query_one(TraceTable).judge is not None)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.facets",
           description="list agents and models")  # fmt: skip
-    def _load_facets(self) -> None:
+    def _load_facets(self, judge_shown: bool) -> None:
         assert self.store is not None
         facets = self.store.facets()
         self.app.call_from_thread(self._set_facets, facets)
-        if self.query_one(TraceTable).judge is None and evidence.has_judge_scores(self.store):
+        if not judge_shown and judged.has_judge_scores(self.store):
             self.app.call_from_thread(self._show_judge_column)
 
     def _first_rows_painted(self) -> None:
         """The first rows are on screen: now the facets may scan the store (once)."""
         if not self._facets_started:
             self._facets_started = True
-            self.call_after_refresh(self._load_facets)
+            self.call_after_refresh(self._refresh_facets)
 
     def _set_facets(self, facets: dict[str, list[str]]) -> None:
         for sel_id, name in (("#f-agent", "agent"), ("#f-model", "model")):
@@ -1337,7 +1343,7 @@ class TracesPane(Pane):
         self.action_clear_search()
 
     def action_refresh(self) -> None:
-        self._load_facets()
+        self._refresh_facets()
         self.reload(keep=self._current_id())
 
     def apply_filters(self) -> None:
@@ -1778,7 +1784,7 @@ class TracesPane(Pane):
             short = "no label here can change a routing decision"
         judge = None
         if self.query_one(TraceTable).judge is not None:
-            judge = evidence.judge_scores(self.store, [r.trace_id for r in rows])
+            judge = judged.judge_scores(self.store, [r.trace_id for r in rows])
         if not get_current_worker().is_cancelled:
             self.post_message(self.QueueLoaded(token, rows, why, line, judge, short, time_order))
 
@@ -1856,7 +1862,7 @@ class TracesPane(Pane):
                 evidence.judge_form_space(),
                 {},
                 intro=f"Scores the unlabelled traces of the current filter (up to "
-                f"{evidence.JUDGE_MAX:,}); {evidence.JUDGE_URL_ENV} and "
+                f"{judged.JUDGE_MAX:,}); {evidence.JUDGE_URL_ENV} and "
                 f"{evidence.JUDGE_MODEL_ENV} skip this form.",
                 submit="run the judge",
                 done="run",
@@ -1886,7 +1892,7 @@ class TracesPane(Pane):
 
         assert self.store is not None
         try:
-            ids = evidence.unlabelled_ids(self.store, flt)
+            ids = judged.unlabelled_ids(self.store, flt)
             judge = evidence.make_judge(url, model)
 
             def progress(done: int, total: int, errors: int) -> None:
@@ -1978,7 +1984,7 @@ class TracesPane(Pane):
         from jarvis_tui.evals.judge import agreement
 
         assert self.store is not None
-        if not evidence.has_judge_scores(self.store):
+        if not judged.has_judge_scores(self.store):
             lines = ["no judge scores yet: J runs the judge over the unlabelled traces"]
         else:
             lines = agreement(self.store).lines()
