@@ -80,7 +80,9 @@ def test_the_same_data_gives_the_same_line(tmp_path: Path) -> None:
 
 
 @settings(
-    max_examples=25, deadline=None, derandomize=True,  # the same examples every run
+    max_examples=25,
+    deadline=None,
+    derandomize=True,  # the same examples every run
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
