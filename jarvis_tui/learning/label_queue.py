@@ -244,13 +244,19 @@ def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
             # Every model the class was served by gets a few ratings first: with
             # fewer, a model nobody rated could be the best, and the matrix would
             # call the class clear on the one model it has seen.
-            floor_total = 0
-            for _m, c in sorted(cells.items()):
-                if c.rated.n < floor_n:
-                    k = min(floor_n - c.rated.n, _unrated(c))
-                    floor_total += k
-                    need(c, 0, "floor", k,
-                         f"{qc}: {_fmt(c)} has too few ratings to rule it out")  # fmt: skip
+            # The best and the runner-up count their floor inside their separation
+            # labels (the larger of the two), never on top of it.
+            floor_k = {
+                m: k
+                for m, c in sorted(cells.items())
+                if c.rated.n < floor_n and (k := min(floor_n - c.rated.n, _unrated(c))) > 0
+            }
+            pair = {rec.best, rec.runner_up} if best is not None else set()
+            for m, k in floor_k.items():
+                if m not in pair:
+                    need(cells[m], 0, "floor", k,
+                         f"{qc}: {_fmt(cells[m])} has too few ratings to rule it out")  # fmt: skip
+            floor_total = sum(k for m, k in floor_k.items() if m not in pair)
             if best is None:
                 line = short = f"{qc}: no rated traces"
             else:
@@ -263,7 +269,7 @@ def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
                         )
                         short = f"{qc}: fewer traces left than the evidence minimum needs"
                     else:
-                        estimate = floor_total + k_best
+                        estimate = floor_total + max(k_best, floor_k.get(best.model, 0))
                         line = (f"{qc}: {estimate:,} more labels to give {rec.best} the "
                                 "evidence minimum")  # fmt: skip
                         short = f"{qc}: {estimate:,} more labels to settle"
@@ -288,14 +294,16 @@ def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
                         )  # fmt: skip
                     else:
                         k_best, k_run = fit
-                        estimate = floor_total + k_best + k_run
+                        estimate = (floor_total + max(k_best, floor_k.get(best.model, 0))
+                                    + max(k_run, floor_k.get(runner.model, 0)))  # fmt: skip
                         line = (
                             f"{qc}: {estimate:,} more labels to separate {rec.best} from "
                             f"{rec.runner_up}"
                         )
                         short = f"{qc}: {estimate:,} more labels to settle"
-                floors = {n.model for n in needs}
-                if k_best > 0 and best.model not in floors:
+                floors = set(floor_k)
+                b_floor = floor_k.get(best.model, 0)
+                if max(k_best, b_floor) > 0:
                     why = (
                         f"{qc}: {_fmt(best)} has {best.rated.n} of {min_n} ratings needed"
                         if best.rated.n < min_n
@@ -303,9 +311,12 @@ def plan(matrix: RoutingMatrix) -> List[ClassStatus]:
                         if runner
                         else f"{qc}: {_fmt(best)}"
                     )
-                    need(best, 0, "separate", k_best, why)
-                if runner is not None and k_run > 0 and runner.model not in floors:
-                    need(runner, 0, "separate", k_run,
+                    need(best, 0, "separate" if k_best >= b_floor else "floor",
+                         max(k_best, b_floor), why)  # fmt: skip
+                r_floor = floor_k.get(runner.model, 0) if runner is not None else 0
+                if runner is not None and max(k_run, r_floor) > 0:
+                    need(runner, 0, "separate" if k_run >= r_floor else "floor",
+                         max(k_run, r_floor),
                          f"{qc}: runner-up {_fmt(runner)} overlaps {_fmt(best)}")  # fmt: skip
                 for m, c in sorted(cells.items()):
                     if m in (rec.best, rec.runner_up) or m in floors:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from jarvis_tui.core.types import Trace
@@ -82,7 +82,6 @@ def test_the_same_data_gives_the_same_line(tmp_path: Path) -> None:
 @settings(
     max_examples=25,
     deadline=None,
-    derandomize=True,  # the same examples every run
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
@@ -90,6 +89,13 @@ def test_the_same_data_gives_the_same_line(tmp_path: Path) -> None:
     unrated=st.tuples(st.integers(0, 80), st.integers(0, 80)),
     gap=st.sampled_from([0.0, 0.01, 0.03, 0.08, 0.2]),
 )
+# Floor labels on the best or the runner-up were counted twice (once as floor, once in
+# the separation): (2, 2) rated, (20, 80) unrated gave 102 labels for 100 traces, and
+# (2, 3) with (10, 20) said 30 while its queue asked for 20.
+@example(rated=(2, 2), unrated=(20, 80), gap=0.08)
+@example(rated=(2, 3), unrated=(10, 20), gap=0.08)
+@example(rated=(2, 2), unrated=(20, 80), gap=0.2)
+@example(rated=(2, 3), unrated=(10, 20), gap=0.2)
 def test_the_estimate_never_exceeds_what_can_be_labelled(
     tmp_path_factory, rated: tuple[int, int], unrated: tuple[int, int], gap: float
 ) -> None:
