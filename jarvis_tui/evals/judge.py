@@ -15,6 +15,7 @@ Accepting a judge's score as the human label goes through the store's public
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 import threading
 import time
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from jarvis_tui.evals.scorers import SCORE_CHARS, JudgeScorer, Score
+from jarvis_tui.evals.scorers import SCORE_CHARS, JudgeScorer, Score, parse_judge_reply
 
 JUDGE_TABLE = "jt_judge_scores"
 JUDGE_SOURCE = "judge-accepted"
@@ -31,6 +32,9 @@ JUDGE_SOURCE = "judge-accepted"
 BINS = ("low", "mid", "high")
 """Confusion-table bins: low < 0.4 <= mid < 0.7 <= high."""
 PROGRESS_SECONDS = 0.25
+UNREACHABLE_STOP = 3
+"""Connection-level failures in a row that stop a run whose endpoint had answered
+before (one stops it when the endpoint never answered)."""
 
 QUERY_RUBRIC = """You grade an AI assistant's answer to a user's request. There is no reference answer: judge whether the answer does what was asked.
 
@@ -56,11 +60,40 @@ ProgressFn = Callable[[int, int, int], None]
 """``progress(done, total, errors)``, about every 0.25 s from the judging thread."""
 
 
+class JudgeUnreachable(Exception):
+    """The judge's endpoint could not be reached at all (refused, DNS, TLS, reset):
+    no request of the run can succeed, so the run stops instead of trying each trace."""
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A connection-level failure (the backend's kind "unreachable": refused, DNS,
+    TLS, reset), not an answer from a reachable endpoint (HTTP status, bad JSON, a
+    time-out, which may be one slow item)."""
+    return getattr(exc, "kind", None) == "unreachable"
+
+
 class QueryJudge(JudgeScorer):
     """The judge for traces: the answer against the query (no reference)."""
 
     def __init__(self, backend: Any, model: str, *, rubric: str = QUERY_RUBRIC) -> None:
         super().__init__(backend, model, rubric=rubric)
+
+    def score(self, query: str, reference: str, answer: str) -> Score:
+        """As :meth:`JudgeScorer.score`, except that an endpoint that cannot be reached
+        raises :class:`JudgeUnreachable` (one line) instead of scoring the item missing."""
+        try:
+            reply = self.backend.generate(
+                self.prompt(query, reference, answer),
+                model=self.model,
+                system=self.rubric,
+                temperature=0.0,
+                max_tokens=256,
+            )
+        except Exception as exc:  # the endpoint's one-line error: an error, never a 0
+            if _unreachable(exc):
+                raise JudgeUnreachable(str(exc)) from exc
+            return Score(None, error=" ".join(f"judge failed: {exc}".split())[:300])
+        return parse_judge_reply(reply)
 
     def prompt(self, query: str, reference: str, answer: str) -> str:
         if reference.strip():
@@ -91,6 +124,9 @@ class JudgeRun:
     """Already scored by this judge and rubric."""
     cancelled: bool = False
     first_error: Optional[str] = None
+    stopped: Optional[str] = None
+    """Why the run stopped before the end: the endpoint cannot be reached ("judge:
+    cannot reach URL (connection refused): stopped after 1 of 500"); None otherwise."""
 
 
 @dataclass(frozen=True)
@@ -256,11 +292,17 @@ def judge_traces(
         def one(t: Any) -> tuple[Any, Score]:
             return t, judge.score(t.query or "", "", t.result or "")
 
+        reached = False  # the endpoint answered a request (any answer, a bad one too)
+        unreachable: Optional[JudgeUnreachable] = None
+        in_a_row = 0
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             it = iter(todo)
             futures: set[Future] = set()
             while True:
-                while not cancel.is_set() and len(futures) < max(1, concurrency):
+                # One request at a time until the endpoint has answered once: an endpoint
+                # that refuses is found out by one request, not by `concurrency` of them.
+                room = max(1, concurrency) if reached else 1
+                while not cancel.is_set() and run.stopped is None and len(futures) < room:
                     t = next(it, None)
                     if t is None:
                         break
@@ -269,7 +311,18 @@ def judge_traces(
                     break
                 finished, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
                 for f in finished:
-                    t, s = f.result()
+                    try:
+                        t, s = f.result()
+                    except JudgeUnreachable as exc:
+                        run.errors += 1
+                        run.first_error = run.first_error or str(exc)
+                        in_a_row += 1
+                        # Never reached, or reached and then gone: no request can succeed.
+                        if unreachable is None and (not reached or in_a_row >= UNREACHABLE_STOP):
+                            unreachable = exc
+                            run.stopped = str(exc)  # no new request; the message is below
+                        continue
+                    reached, in_a_row = True, 0
                     if s.value is None or not math.isfinite(s.value):
                         run.errors += 1
                         run.first_error = run.first_error or s.error or "no score"
@@ -282,9 +335,24 @@ def judge_traces(
                     pending = []
                 report()
             js.save(pending)
+        if unreachable is not None:
+            run.stopped = (
+                f"judge: {_cannot_reach(unreachable)}: stopped after "
+                f"{run.scored + run.errors:,} of {run.total:,}"
+            )
         run.cancelled = cancel.is_set() and run.scored + run.errors < run.total
         report(force=True)
     return run
+
+
+def _cannot_reach(exc: JudgeUnreachable) -> str:
+    """What the endpoint's error says, for people: "cannot reach http://host:9/v1
+    (connection refused)" from "judge endpoint http://host:9/v1/chat/completions is unreachable (connection refused)"."""
+    m = re.search(r"endpoint (\S+) is unreachable \((.*)\)", str(exc))
+    if m is None:
+        return str(exc)
+    url = m.group(1).removesuffix("/chat/completions")
+    return f"cannot reach {url} ({m.group(2)})"
 
 
 def _candidates(store: Any, ids: Optional[Sequence[str]], labelled: Optional[bool],
@@ -369,6 +437,7 @@ __all__ = [
     "JudgeRun",
     "JudgeScore",
     "JudgeStore",
+    "JudgeUnreachable",
     "QueryJudge",
     "accept_judge_score",
     "agreement",

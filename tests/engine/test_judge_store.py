@@ -88,7 +88,8 @@ def test_judge_down_leaves_scores_missing(store: TraceStore) -> None:
         url = srv.url
     judge = QueryJudge(OpenAICompatibleBackend(url, role="judge", retries=0, timeout=2), "judge")
     run = judge_traces(store, judge, limit=3)
-    assert (run.scored, run.errors) == (0, 3) and "judge" in run.first_error
+    assert (run.scored, run.errors) == (0, 1) and "judge" in run.first_error
+    assert run.stopped is not None and run.stopped.endswith("stopped after 1 of 3")
     with JudgeStore(store.path) as js:
         assert js.scores() == {}
 

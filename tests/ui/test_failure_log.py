@@ -51,7 +51,7 @@ async def test_a_refused_judge_connection_is_logged(
     app = JarvisApp(workspace)
     notices = record_notices(app)
     await run_judge(app, notices)
-    assert any("judge judge-m failed: connection refused" in n for n in notices)
+    assert any("judge judge-m: cannot reach" in n and "(connection refused)" in n for n in notices)
     lines = [x for x in log_of(workspace).splitlines() if "judge judge-m" in x]
     assert len(lines) == 1
     assert f"ERROR judge judge-m at {url} failed: " in lines[0]

@@ -1931,7 +1931,11 @@ class TracesPane(Pane):
         run = msg.final
         model = one_line(getattr(run, "model", ""), 30)
         text = f"judge {model}: {run.scored:,} scored"
-        if run.errors and not run.scored and run.first_error:
+        stopped = getattr(run, "stopped", None)
+        if stopped:  # the endpoint cannot be reached: "… stopped after 1 of 500"
+            text = f"judge {model}: {stopped.removeprefix('judge: ')}"
+            text += f" ({run.scored:,} scored before)" if run.scored else ""
+        elif run.errors and not run.scored and run.first_error:
             # nothing scored: what happened, not "0 scored, 2,000 missing"
             url = getattr(run, "url", "")
             text = f"judge {model} failed: {_judge_failure(run.first_error, url)}"
@@ -1949,8 +1953,8 @@ class TracesPane(Pane):
             log.note(f"judge {model} at {getattr(run, 'url', '')}",
                      f"{run.errors:,} of {run.total:,} not scored: {run.first_error}",
                      warning=bool(run.scored))  # fmt: skip
-        self.app.notify(one_line(text, 300), severity="warning" if run.errors else "information",
-                        timeout=8, markup=False)  # fmt: skip
+        severity = "error" if stopped else "warning" if run.errors else "information"
+        self.app.notify(one_line(text, 300), severity=severity, timeout=8, markup=False)
         self.reload(keep=self._current_id())
 
     def action_cancel_judge(self) -> None:

@@ -1,0 +1,140 @@
+"""The judge stops at an endpoint it cannot reach; one bad item never stops the rest."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from jarvis_tui.core.types import Trace
+from jarvis_tui.evals.judge import JudgeStore, QueryJudge, judge_traces
+from jarvis_tui.learning.optimize.backends import OpenAICompatibleBackend
+from jarvis_tui.traces.store import TraceStore
+
+N = 500
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TraceStore]:
+    s = TraceStore(tmp_path_factory.mktemp("judge") / "traces.db")
+    s.save_many(
+        Trace(
+            trace_id=f"t{i}",
+            query=f"question {i}",
+            result=f"answer {i}",
+            agent="a",
+            model="m",
+            started_at=1_700_000_000.0 + i,
+        )  # fmt: skip
+        for i in range(N)
+    )
+    yield s
+    s.close()
+
+
+def _refusing_port() -> int:
+    """A port nothing listens on: bound (so it was free), then closed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_refused_endpoint_stops_after_the_first_request(store: TraceStore) -> None:
+    port = _refusing_port()
+    backend = OpenAICompatibleBackend(f"http://127.0.0.1:{port}/v1", role="judge", retries=0)
+    run = judge_traces(store, QueryJudge(backend, "judge"), labelled=False)
+    assert run.total == N
+    assert run.scored + run.errors == 1  # one try, not 500
+    assert run.stopped == (
+        f"judge: cannot reach http://127.0.0.1:{port}/v1 (connection refused): "
+        f"stopped after 1 of {N}"
+    )
+    assert not run.cancelled
+    with JudgeStore(store.path) as js:
+        assert js.scores() == {}  # nothing written, never a 0
+
+
+def test_unresolvable_host_stops_too(store: TraceStore) -> None:
+    # ".invalid" never resolves (RFC 2606); the resolver answers locally, no network
+    backend = OpenAICompatibleBackend("http://judge.invalid/v1", role="judge", retries=0)
+    run = judge_traces(store, QueryJudge(backend, "judge"), limit=50)
+    assert run.scored + run.errors == 1
+    assert run.stopped is not None and run.stopped.startswith(
+        "judge: cannot reach http://judge.invalid/v1 (cannot resolve host"
+    )
+    assert run.stopped.endswith("stopped after 1 of 50")
+
+
+class _Server:
+    """Answers each request from its trace number: 'answer 3' gets a body that is not
+    JSON, 'answer 5' a 400, the others a score."""
+
+    def __init__(self) -> None:
+        owner = self
+        self.seen: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                user = body["messages"][-1]["content"]
+                n = int(user.rsplit("answer ", 1)[1].split()[0])
+                owner.seen.append(f"t{n}")
+                if n == 3:
+                    status, data = 200, b"{not json"
+                elif n == 5:
+                    status, data = 400, b'{"error": {"message": "too long"}}'
+                else:
+                    reply = {"score": 0.5, "reason": "ok"}
+                    msg = {"role": "assistant", "content": json.dumps(reply)}
+                    status, data = 200, json.dumps({"choices": [{"message": msg}]}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._srv.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._srv.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Server:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._srv.shutdown()
+        self._srv.server_close()
+
+
+def test_a_bad_item_from_a_reachable_endpoint_skips_only_that_item(tmp_path: Path) -> None:
+    s = TraceStore(tmp_path / "traces.db")
+    s.save_many(
+        Trace(
+            trace_id=f"t{i}",
+            query=f"q {i}",
+            result=f"answer {i}",
+            agent="a",
+            model="m",
+            started_at=1_700_000_000.0 + i,
+        )  # fmt: skip
+        for i in range(10)
+    )
+    try:
+        with _Server() as srv:
+            backend = OpenAICompatibleBackend(srv.url, role="judge", retries=0)
+            run = judge_traces(s, QueryJudge(backend, "judge"))
+        assert sorted(srv.seen) == sorted(f"t{i}" for i in range(10))  # every item tried
+        assert (run.total, run.scored, run.errors, run.stopped) == (10, 8, 2, None)
+        with JudgeStore(s.path) as js:
+            assert set(js.scores()) == {f"t{i}" for i in range(10)} - {"t3", "t5"}
+    finally:
+        s.close()
