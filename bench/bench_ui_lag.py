@@ -55,13 +55,19 @@ async def measure(home: Path, train: bool, seconds: float) -> tuple[list[float],
                                "batch_size": "4", "eval_fraction": "0"}.items():  # fmt: skip
                 pane.query_one(f"#f-{key}", Input).value = value
             await pilot.press("s")
-            # The child is streaming steps and the pane charts them. Plain sleeps, not
-            # pilot.pause: each pause posts a callback to every widget, a backlog the
-            # probe would measure instead of the app.
+            # The child is streaming steps and the pane charts them: the started run's
+            # (the pane follows the run listed first until the new run's folder shows
+            # up, an earlier run's steps in a bench run after the first). Plain sleeps,
+            # not pilot.pause: each pause posts a callback to every widget, a backlog
+            # the probe would measure instead of the app.
             deadline = time.monotonic() + 300
-            while len(pane.steps) < 3 and pane.training and time.monotonic() < deadline:
+
+            def streaming() -> bool:
+                return pane.followed == pane.run_id and len(pane.steps) >= 3
+
+            while not streaming() and pane.training and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-            if not pane.training or len(pane.steps) < 3:
+            if not pane.training or not streaming():
                 why = pane.query_one("#training-form-errors").render()
                 said = [n.message for n in app._notifications]
                 raise RuntimeError(f"the run ended before it streamed: {why} {said}")
