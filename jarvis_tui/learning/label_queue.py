@@ -461,15 +461,17 @@ class LabelQueue:
         return out
 
     def _unrated(self, qclass: str, model: str, limit: int, skip: set[str]) -> List[str]:
-        """Unlabelled traces of one cell, newest first (the cell's index, then a sort).
+        """Unrated traces of one cell (no feedback score), newest first (the cell's index,
+        then a sort).
 
-        Unlabelled as the Traces pane's filter and count say it (``LABELLED_SQL``: no
-        score and no outcome): a trace marked ✓ without a score is not offered under
-        "unlabelled" (issue 10), though a score on it would count in Routing."""
+        Only a score moves routing, and :func:`plan` counts a cell's traces without one
+        (``cell.n - cell.rated.n``) as labelable, so a trace with an outcome (✓/✗) but
+        no score is offered too: offering only traces with neither left the plan asking
+        for labels the queue could not give (the demo's queue never cleared). The Traces
+        pane's queue view filters and counts by this rule (``TraceFilter.rated``)."""
         from jarvis_tui.learning.outcomes import read_connection
-        from jarvis_tui.traces.store import LABELLED_SQL
 
-        where = ["r.model = ?", f"NOT {LABELLED_SQL}"]
+        where = ["r.model = ?", "r.feedback IS NULL"]
         params: List[Any] = [model]
         if qclass == "general":
             where.append("(r.qclass = 'general' OR r.qclass IS NULL)")

@@ -600,6 +600,9 @@ class TraceFilter:
     query_class: Optional[str] = None
     labelled: Optional[bool] = None
     """True: has a score or an outcome (see ``LABELLED_SQL``); False: neither."""
+    rated: Optional[bool] = None
+    """True: has a feedback score; False: none (what the labelling queue offers: only a
+    score moves routing)."""
     since: Optional[float] = None
     until: Optional[float] = None
     text: Optional[str] = None
@@ -3321,6 +3324,10 @@ class TraceStore:
             where.append(LABELLED_SQL)
         elif flt.labelled is False:
             where.append(f"NOT {LABELLED_SQL}")
+        if flt.rated is True:
+            where.append("r.feedback IS NOT NULL")
+        elif flt.rated is False:
+            where.append("r.feedback IS NULL")
         if flt.since is not None:
             where.append("r.started_at >= ?")
             params.append(flt.since)
@@ -3476,12 +3483,15 @@ class TraceStore:
             out.reverse()
         return Page(rows=out, has_more=has_more, fts_note=note)
 
-    def count_filtered(self, flt: TraceFilter = TraceFilter()) -> tuple[int, int]:
+    def count_filtered(
+        self, flt: TraceFilter = TraceFilter(), *, rated: bool = False
+    ) -> tuple[int, int]:
         """``(matching, labelled among them)`` for the filter; labelled = a score or an
-        outcome."""
+        outcome (with *rated*: ``(matching, rated among them)``, rated = a score)."""
         where, params, _ = self._where(flt)
+        among = "r.feedback IS NOT NULL" if rated else LABELLED_SQL
         sql = (
-            f"SELECT count(*), total({LABELLED_SQL}) FROM {self._schema}.jt_rows r"
+            f"SELECT count(*), total({among}) FROM {self._schema}.jt_rows r"
             f" WHERE {' AND '.join(where) or '1=1'}"
         )
         with self._conn() as conn:

@@ -97,10 +97,11 @@ async def test_enter_on_a_cell_lands_in_traces_filtered_to_its_unlabelled(home: 
         await settle(app, pilot)
         assert app.query_one("#panes").active == "traces"
         traces = app.query_one(TracesPane)
-        assert traces.filter == TraceFilter(model="phi3:3.8b", query_class="math", labelled=False)
-        # the selected trace, as the detail panel shows it: that cell's, unlabelled
+        # the queue asks for ratings: the cell's unrated traces (an outcome alone is no score)
+        assert traces.filter == TraceFilter(model="phi3:3.8b", query_class="math", rated=False)
+        # the selected trace, as the detail panel shows it: that cell's, unrated
         shown = text_of(app.query_one("#detail-body", Static))
-        assert "phi3:3.8b" in shown and "score –" in shown and "outcome –" in shown
+        assert "phi3:3.8b" in shown and "score –" in shown
         tid = shown.strip().splitlines()[0]
         with TraceStore(home / "traces.db") as store:
             cell = store.page(traces.filter, limit=5_000).rows

@@ -579,8 +579,8 @@ async def test_status_line_keeps_state_words_and_fits(workspace: Path) -> None:
             # queue order is the sort: the status says so, not "sort time ↓"
             assert "queue order (Q)" in line and "sort time" not in line and "queued" in line
             assert len(line.rstrip()) <= size[0]
-            if size[0] >= 120:
-                assert "labelled" in line
+            if size[0] >= 120:  # the queue asks for scores: it counts rated traces
+                assert "rated 0 of" in line and "labelled" not in line
             run = SimpleNamespace(model="judge-x", scored=0, errors=489, skipped=0,
                                   cancelled=False, first_error="")  # fmt: skip
             pane.post_message(TracesPane.JudgeProgress(489, 489, 489, run))

@@ -75,21 +75,27 @@ def home(demo_home: Path, tmp_path: Path) -> Path:
     return dest
 
 
-async def test_a_cells_queue_shows_only_unlabelled_traces_and_counts_them(home: Path) -> None:
-    """Finding 2: Routing's enter on a cell opens 'unlabelled · model … · class …'; the
-    rows are unlabelled by the same rule as the filter and the count (no score and no
-    outcome), so a trace marked ✓ without a score is not offered."""
+async def test_a_cells_queue_shows_exactly_its_unrated_traces_and_counts_them(home: Path) -> None:
+    """Finding 2, by the one rule the plan counts (only a score moves routing): Routing's
+    enter on a cell opens 'unrated · model … · class …'; the rows are exactly the cell's
+    unrated traces the queue offers, a ✓ without a score among them (marked ✓), a
+    scored one not, and 'rated 0 of N' counts those N."""
     store = TraceStore(home / "traces.db")
     try:
         item = LabelQueue(store).next(1)[0]
         cell = LabelQueue(store, query_class=item.query_class, model=item.model)
-        marked = [i.trace_id for i in cell.next(5)]
-        for tid in marked:  # the cell's first five: an outcome, no score
-            store.set_label(tid, outcome="success")
-        flt = TraceFilter(model=item.model, query_class=item.query_class, labelled=False)
-        unlabelled, _ = store.count_filtered(flt)
+        first = [i.trace_id for i in cell.next(6)]
+        outcome_only, scored = first[:3], first[3:]
+        for tid in outcome_only:  # an outcome, no score: still asked for a rating
+            store.set_label(tid, outcome="success", feedback=None)
+        for tid in scored:  # a score: rated, no longer offered
+            store.set_label(tid, feedback=0.7)
+        flt = TraceFilter(model=item.model, query_class=item.query_class, rated=False)
+        unrated, rated = store.count_filtered(flt, rated=True)
+        offered = [i.trace_id for i in cell.next(10_000)]
     finally:
         store.close()
+    assert rated == 0 and unrated == len(offered) and set(outcome_only) <= set(offered)
     app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -97,11 +103,14 @@ async def test_a_cells_queue_shows_only_unlabelled_traces_and_counts_them(home: 
         pane.show_queue(item.query_class, item.model)
         await settle(app, pilot)
         assert "queue order (Q)" in status(app)
-        assert f"labelled 0 of {unlabelled:,}" in status(app)
-        assert pane.rows and not {r.trace_id for r in pane.rows} & set(marked)
-        assert all(r.feedback is None and r.outcome is None for r in pane.rows)
+        assert f"rated 0 of {unrated:,}" in status(app)
+        assert summary(app).startswith("F filters: unrated ·")
+        shown = [r.trace_id for r in pane.rows]
+        assert shown == offered[: len(shown)] and len(shown) == min(len(offered), len(shown))
+        assert set(outcome_only) <= set(shown) and not set(shown) & set(scored)
+        assert all(r.feedback is None for r in pane.rows)
         table = screen_text(app).split("Query", 1)[1].split("queue order", 1)[0]
-        assert "✓" not in table and "✗" not in table
+        assert "✓" in table  # the outcome-only traces, marked as they are
 
 
 async def test_backspace_on_an_unlabelled_trace_clears_nothing(workspace: Path) -> None:

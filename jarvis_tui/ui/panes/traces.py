@@ -98,6 +98,29 @@ def _is_labelled(row: TraceRow) -> bool:
     return row.feedback is not None or row.outcome is not None
 
 
+def _is_rated(row: TraceRow) -> bool:
+    """A feedback score: what the labelling queue asks for (only a score moves routing)."""
+    return row.feedback is not None
+
+
+_LABEL_CHOICES = {
+    "unlabelled": ("labelled", False),
+    "labelled": ("labelled", True),
+    "unrated": ("rated", False),
+    "rated": ("rated", True),
+}
+"""The labels picker's values → the :class:`TraceFilter` field and value each sets."""
+
+
+def _label_choice(flt: TraceFilter) -> Optional[str]:
+    """The labels picker's value for *flt* (None: no such filter)."""
+    if flt.rated is not None:
+        return "rated" if flt.rated else "unrated"
+    if flt.labelled is not None:
+        return "labelled" if flt.labelled else "unlabelled"
+    return None
+
+
 def _score_cell(fb: Optional[float]) -> Text:
     if fb is None:
         return Text("–", style="dim", justify="right")
@@ -488,8 +511,9 @@ class TracesPane(Pane):
         'unlabelled trace (A toggles). / searches: words, "exact phrase", prefix*, '
         "-exclude, a OR b. F opens the filter bar (escape leaves it). o cycles the sort "
         "column, O reverses it; d hides or shows the detail panel. enter opens the whole trace, "
-        "where the same label keys work. Q turns queue order on or off: the unlabelled "
-        "traces whose label can change a routing decision first, most decisive first; the "
+        "where the same label keys work. Q turns queue order on or off: the unrated "
+        "traces (no score yet; a ✓/✗ without a score counts) whose label can change a "
+        "routing decision first, most decisive first; the "
         "status line says why a trace is next and how far the queue is from settling. "
         "J runs the LLM judge (JARVIS_TUI_JUDGE_URL / _MODEL, else a form asks) over the "
         "unlabelled traces of the filter, x cancels it; the Judge column shows its score "
@@ -549,7 +573,7 @@ class TracesPane(Pane):
         ("refresh", "refresh", "Re-read the store (r)"),
         ("unlabelled_only", "show unlabelled only", "Filter to traces with neither a score nor an outcome"),
         ("clear_filters", "clear filters", "Show every trace"),
-        ("toggle_queue", "queue order", "Most decisive unlabelled traces first (Q)"),
+        ("toggle_queue", "queue order", "Most decisive unrated traces first (Q)"),
         ("judge", "run the judge", "LLM judge over the filter's unlabelled traces (J)"),
         ("ask_judge_endpoint", "run the judge on another endpoint",
          "Ask for the judge's URL and model"),
@@ -606,7 +630,7 @@ class TracesPane(Pane):
             self.short = short
             """The line in fewer words (the class and the count first), for a narrow bar."""
             self.time_order = time_order
-            """Nothing can change a decision: the rows are the filter's unlabelled traces."""
+            """Nothing can change a decision: the rows are the scope's unrated traces."""
 
     class JudgeProgress(Message):
         def __init__(self, done: int, total: int, errors: int, final: Any = None,
@@ -686,7 +710,7 @@ class TracesPane(Pane):
                 prompt="outcome", id="f-outcome",
             )  # fmt: skip
             yield TypingSelect(
-                [("unlabelled", "unlabelled"), ("labelled", "labelled")],
+                [(v, v) for v in _LABEL_CHOICES],
                 prompt="labels", id="f-labelled",
             )  # fmt: skip
             yield TypingSelect(
@@ -791,7 +815,7 @@ class TracesPane(Pane):
         if queue_empty:
             msg = Text("Nothing to label in queue order\n", style="bold")
             msg.append(
-                "Every trace here has a score or an outcome. Q turns queue order off "
+                "Every trace here has a score. Q turns queue order off "
                 "(every trace, newest first)"
                 + ("; F changes the filters." if not self.filter.is_empty() else "."),
                 style="dim",
@@ -844,7 +868,16 @@ class TracesPane(Pane):
                 self._fetch_page(self._token, "locate", self._request(key=row.sort_key(self.sort)))
             else:
                 self._fetch_page(self._token, "reset", self._request())
-        self._fetch_counts(self._token, self.filter)
+        self._fetch_counts(self._token, self._count_filter(), self.queue_mode)
+
+    def _count_filter(self) -> TraceFilter:
+        """What the status line counts: the filter, or in queue order the traces the
+        queue can offer (its scope's unrated traces: what is counted is what is offered)."""
+        if not self.queue_mode:
+            return self.filter
+        flt = self.filter
+        return TraceFilter(agent=flt.agent, model=flt.model, query_class=flt.query_class,
+                           rated=False)  # fmt: skip
 
     def _request(self, **kw: Any) -> dict[str, Any]:
         """What a page worker needs, read here on the UI thread."""
@@ -944,9 +977,9 @@ class TracesPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.count",
           description="count traces")  # fmt: skip
-    def _fetch_counts(self, token: int, flt: TraceFilter) -> None:
+    def _fetch_counts(self, token: int, flt: TraceFilter, rated: bool = False) -> None:
         assert self.store is not None
-        total, labelled = self.store.count_filtered(flt)
+        total, labelled = self.store.count_filtered(flt, rated=rated)
         store_total = total if flt.is_empty() else self.store.count()
         self.post_message(self.CountsLoaded(token, total, labelled, store_total))
 
@@ -1114,7 +1147,7 @@ class TracesPane(Pane):
             segs.append((0, "search: enter applies, escape leaves", "bold", False))
         if self.queue_mode:
             segs.append((0, "queue order (Q)", "bold reverse", False))
-            count = "unlabelled, time order" if self._queue_time_order else "queued"
+            count = "unrated, time order" if self._queue_time_order else "queued"
             segs.append((1, f"{len(self.window.held):,} {count}", "bold", False))
         elif self.window.count():
             first, last = table.visible_rows()
@@ -1125,9 +1158,10 @@ class TracesPane(Pane):
             segs.append((0, f"0 of {self._total:,} rows", "bold", False))
         if self._fts_note:  # what the store made of the search: right after the count
             segs.append((2, f"search: {one_line(self._fts_note, 80)}", "yellow", False))
-        # in queue order every row is unlabelled: how far the queue is from settling
-        # (below) comes before the count
-        segs.append((2 if self.queue_mode else 1, f"labelled {self._labelled:,} of {self._total:,}",
+        # in queue order every row is unrated (the queue asks for scores): how far the
+        # queue is from settling (below) comes before the count
+        counted = "rated" if self.queue_mode else "labelled"
+        segs.append((2 if self.queue_mode else 1, f"{counted} {self._labelled:,} of {self._total:,}",
                      "", False))  # fmt: skip
         if not self.filter.is_empty():
             # glued to the count it qualifies (a leading space: no " · " before it)
@@ -1305,8 +1339,9 @@ class TracesPane(Pane):
         # Most important first: what the rows are (labelled or not), then who made
         # them, then the narrower filters.
         parts = []
-        if flt.labelled is not None:
-            parts.append("labelled" if flt.labelled else "unlabelled")
+        choice = _label_choice(flt)
+        if choice is not None:
+            parts.append(choice)
         for name, value in (("model", flt.model), ("agent", flt.agent),
                             ("class", flt.query_class), ("outcome", flt.outcome)):  # fmt: skip
             if value:
@@ -1358,7 +1393,7 @@ class TracesPane(Pane):
             v = self.query_one(sel_id, Select).value
             return None if v is Select.NULL or v is None else str(v)
 
-        labelled = value("#f-labelled")
+        field, chosen = _LABEL_CHOICES.get(value("#f-labelled") or "", ("", None))
         window = value("#f-time")
         text = self.query_one("#search", Input).value.strip() or None
         flt = TraceFilter(
@@ -1366,7 +1401,8 @@ class TracesPane(Pane):
             model=value("#f-model"),
             outcome=value("#f-outcome"),
             query_class=value("#f-class"),
-            labelled=None if labelled is None else labelled == "labelled",
+            labelled=chosen if field == "labelled" else None,
+            rated=chosen if field == "rated" else None,
             since=None if window is None else time.time() - float(window),
             text=text,
         )
@@ -1384,10 +1420,7 @@ class TracesPane(Pane):
                 ("#f-model", flt.model),
                 ("#f-class", flt.query_class),
                 ("#f-outcome", flt.outcome),
-                (
-                    "#f-labelled",
-                    None if flt.labelled is None else "labelled" if flt.labelled else "unlabelled",
-                ),  # fmt: skip
+                ("#f-labelled", _label_choice(flt)),
                 ("#f-time", None),
             ):
                 sel = self.query_one(sel_id, Select)
@@ -1554,15 +1587,18 @@ class TracesPane(Pane):
         win.held[idx] = row
         if (old.feedback, old.outcome) != (row.feedback, row.outcome):
             self.query_one(TraceTable).invalidate([row.trace_id])
-        # labelled = a score or an outcome, as the store counts it (LABELLED_SQL)
-        self._labelled += _is_labelled(row) - _is_labelled(old)
+        # labelled = a score or an outcome, as the store counts it (LABELLED_SQL); in
+        # queue order the count is of rated traces (a score)
+        done = _is_rated if self.queue_mode else _is_labelled
+        self._labelled += done(row) - done(old)
 
     def _advance_from(self, position: int) -> None:
         """The cursor to the next unlabelled trace held after *position* (else one on)."""
         table = self.query_one(TraceTable)
         win = self.window
+        done = _is_rated if self.queue_mode else _is_labelled  # the queue asks for scores
         for j in range(max(position + 1 - win.offset, 0), len(win.held)):
-            if not _is_labelled(win.held[j]):
+            if not done(win.held[j]):
                 table.cursor_row = win.offset + j
                 return
         # Nothing unlabelled left in the window: step on; paging continues the hunt.
@@ -1729,7 +1765,7 @@ class TracesPane(Pane):
             # trace is now, so the cursor stays on it and the positions stay true.
             self.reload(keep=self._current_id(), locate=True)
         else:
-            self._fetch_counts(self._token, self.filter)
+            self._fetch_counts(self._token, self._count_filter(), self.queue_mode)
             if msg.labels_changed:
                 self._refresh_rows([r.trace_id for r in self._rows_in_view(200)])
         if msg.new_traces:
@@ -1738,11 +1774,11 @@ class TracesPane(Pane):
     # ------------------------------------------------------------ labelling queue
 
     def action_toggle_queue(self) -> None:
-        """Q: queue order (the unlabelled traces whose label decides most) or time order."""
+        """Q: queue order (the unrated traces whose label decides most) or time order."""
         self.queue_mode = not self.queue_mode
         self._queue_why, self._queue_line = {}, ""
         self.app.notify(
-            "queue order: the most decisive unlabelled traces first" if self.queue_mode
+            "queue order: the most decisive unrated traces first" if self.queue_mode
             else "queue order off", timeout=2, markup=False,
         )  # fmt: skip
         self.reload(keep=self._current_id())
@@ -1751,7 +1787,7 @@ class TracesPane(Pane):
         """Queue order for one Routing cell ("label where it matters")."""
         self.queue_mode = True
         self._queue_why, self._queue_line = {}, ""
-        self.show_filter(TraceFilter(model=model, query_class=query_class, labelled=False))
+        self.show_filter(TraceFilter(model=model, query_class=query_class, rated=False))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.page",
           description="compute the labelling queue")  # fmt: skip
@@ -1776,9 +1812,10 @@ class TracesPane(Pane):
             why[t.trace_id] = item.why
         line, short, time_order = status.line, status.short, not rows
         if not rows:
-            # Nothing here can change a decision: the filter's unlabelled traces, in time
-            # order, so a drill-down still lands on something to label.
-            page = self.store.page(replace(flt, labelled=False), limit=evidence.QUEUE_ROWS)
+            # Nothing here can change a decision: the scope's unrated traces (what the
+            # count counts), in time order, so a drill-down still lands on something to
+            # label.
+            page = self.store.page(self._count_filter(), limit=evidence.QUEUE_ROWS)
             rows = page.rows
             line = f"no label here can change a routing decision ({line})"
             short = "no label here can change a routing decision"
