@@ -544,6 +544,45 @@ async def test_full_view_shows_a_saved_note_and_its_history_at_once(workspace: P
     assert (trace.feedback, trace.outcome, note) == (0.8, "success", "checked by hand")
 
 
+def table_lines(app: JarvisApp, rows: int = 6) -> list[str]:
+    """The Traces table's header and first *rows* rows, as the screen shows them."""
+    lines = screen_text(app).splitlines()
+    header = next(i for i, line in enumerate(lines) if "Time" in line and "Query" in line)
+    return [line.rstrip() for line in lines[header : header + 1 + rows]]
+
+
+async def test_column_widths_follow_rows_that_arrive_later_and_a_resize(tmp_path: Path) -> None:
+    """The columns were laid out once, on the first (empty) store: traces written after
+    start (a demo built meanwhile) showed 'orche…' in a 5-wide Agent column. They are
+    laid out as a fresh start on the same traces lays them out, and again on a resize."""
+    home = tmp_path / "ws"
+    TraceStore(home / "traces.db").close()
+    app = JarvisApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert "No traces yet" in screen_text(app)
+        pane = app.query_one(TracesPane)
+        pane.poll_store()  # what the store holds now (the 2 s watch does the same)
+        await settle(app, pilot)
+        store = TraceStore(home / "traces.db")
+        store.save_many(make_traces(30))
+        store.close()
+        pane.poll_store()
+        await settle(app, pilot)
+        assert len(pane.rows) == 30
+        late_80 = table_lines(app)
+        await pilot.resize_terminal(120, 40)
+        await settle(app, pilot)
+        late_120 = table_lines(app)
+    for size, late in (((80, 24), late_80), ((120, 40), late_120)):
+        fresh = JarvisApp(home)
+        async with fresh.run_test(size=size) as pilot:
+            await settle(fresh, pilot)
+            assert late == table_lines(fresh), size
+    assert "orchestrat… llama3.1:8b" in "\n".join(late_120)  # not 'orc…' in 'Agent' wide
+    assert "orchest…" in "\n".join(late_80) and "qwen2.5-cod…" in "\n".join(late_80)
+
+
 async def test_narrow_table_cuts_names_with_an_ellipsis(workspace: Path) -> None:
     """80x24: a model name is whole or ends in "…", never cut into another model's name
     (llama3.1:70b → llama3.1:7); the sort by a hidden column is on screen (issue 10)."""

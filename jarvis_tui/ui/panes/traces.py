@@ -302,6 +302,22 @@ class TraceTable(BigTable, inherit_bindings=False):
         """Lay the columns out again (the longest names in the store are known now)."""
         self.set_columns(_trace_columns(self.judge is not None))
 
+    def widen_for(self, rows: list[TraceRow]) -> None:
+        """Rows arrived (a first page on a store that was empty, new traces, another
+        filter): a name column too narrow for one of their names widens to it (the
+        store's longest names, from the facets, are known only once they are listed;
+        a column never narrows while pages arrive, so it does not jump as one scrolls)."""
+        if not self.name_widths:
+            return  # no facets yet: the columns keep their full widths
+        grown = False
+        for key in ("agent", "model"):
+            longest = max((len(one_line(getattr(r, key), 40)) for r in rows), default=0)
+            if longest > self.name_widths.get(key, 0):
+                self.name_widths[key] = longest
+                grown = True
+        if grown:
+            self.fit_columns()
+
     def layout_columns(self, width: int) -> list[tuple[int, int]]:
         """Under ``COMPACT_WIDTH`` latency and tokens go; under 110 the agent and model
         columns narrow; no name column is wider than the longest name; the query takes
@@ -1062,6 +1078,7 @@ class TracesPane(Pane):
             self.query_one(TraceDetail).clear(
                 "No traces match." if not self.filter.is_empty() else "The store has no traces yet."
             )
+        table.widen_for(msg.rows)
         # A new page may hold new labels or judge scores for keys drawn before.
         table.source_changed(keep=keep, rendered=msg.mode in ("after", "before"))
         if to_top:
@@ -1770,6 +1787,8 @@ class TracesPane(Pane):
                 self._refresh_rows([r.trace_id for r in self._rows_in_view(200)])
         if msg.new_traces:
             self.app.notify(f"{msg.new_traces:,} new trace(s)", timeout=2)
+            if self._facets_started:  # new agents and models: the pickers and widths
+                self._refresh_facets()
 
     # ------------------------------------------------------------ labelling queue
 
@@ -1841,6 +1860,7 @@ class TracesPane(Pane):
         win.total = len(msg.rows)
         self._counted_token = -1  # the filter's count is not the queue's length
         keep = self._pending_cursor if self._pending_cursor in win.index else None
+        table.widen_for(msg.rows)
         table.source_changed(keep=keep, rendered=False)
         if keep is None:
             table.cursor_row = 0
