@@ -617,9 +617,11 @@ class JarvisApp(App[int]):
                 now.binding.action == action and now.node is node and now.enabled
                 for now in active.values()
             )
-            rows.append(
-                (" ".join(keys), binding.description + ("" if usable else " (not available now)"))
-            )
+            # A binding's tooltip says what its short description cannot (p: what a
+            # paused run does): on the help row too, not only when hovering the footer.
+            tip = binding.tooltip
+            what = binding.description + (f": {tip[:1].lower()}{tip[1:]}" if tip else "")
+            rows.append((" ".join(keys), what + ("" if usable else " (not available now)")))
         title, intro = getattr(pane, "HELP_TITLE", "jarvis-tui"), getattr(pane, "HELP_TEXT", "")
         return title, intro, rows
 

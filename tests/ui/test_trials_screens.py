@@ -189,7 +189,7 @@ async def test_start_form_shows_the_patience_and_steering_keys_work(demo: Path) 
         await wait_until(pilot, lambda: pane.pending is not None
                          and pane.pending[0].trial_id != first, what="the next proposal")  # fmt: skip
         await press(app, pilot, "p")
-        assert "pausing after the current trial" in status_lines(app)
+        assert "y still evaluates the waiting proposal" in " ".join(status_lines(app).split())
         await press(app, pilot, "y")  # accept: evaluated, then the run holds (paused)
         await wait_until(pilot, lambda: len(pane.view.trials) == 1, what="trial 1")
         await settle(app, pilot, ignore=RUN)
@@ -246,6 +246,65 @@ async def test_status_keeps_the_state_words_at_120_and_80_columns(demo: Path) ->
                 assert word in head, (size, word, head)
             assert "e-0" not in screen(app)  # money and durations read as numbers
             assert "0:00 wall" not in head
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_p_says_what_a_paused_run_does_and_how_it_goes_on(
+    demo: Path, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """p while a trial is evaluated: the header and the notice say that the trial
+    finishes, no new one starts and p resumes; once it finished, that nothing runs."""
+    import threading
+
+    from jarvis_tui.learning.optimize.trial_runner import TraceReplayRunner
+
+    gate, started = threading.Event(), threading.Event()
+    real = TraceReplayRunner.run_trial
+
+    def held(self, config):  # the first trial waits for the test (never sleeps)
+        started.set()
+        gate.wait(60)
+        return real(self, config)
+
+    monkeypatch.setattr(TraceReplayRunner, "run_trial", held)
+    app = JarvisApp(demo)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        pane = await open_trials(app, pilot)
+        await press(app, pilot, "s")
+        app.screen.query_one("#field-0", Input).value = "3"
+        await pilot.press("enter")
+        await wait_until(pilot, started.is_set, what="the first trial to start")
+        await wait_until(pilot, lambda: "evaluating" in status_lines(app), what="evaluating")
+        shown = await press(app, pilot, "p")
+        head = " ".join(status_lines(app).split())
+        assert "paused" in head and "evaluating" not in head, head
+        assert "the trial in progress finishes, no new one starts · p resumes" in head, head
+        assert "paused: the trial in progress finishes" in " ".join(shown.split())  # notice
+        assert "p resumes the run" in screen_lines(app)[-2], screen_lines(app)[-2:]
+        gate.set()
+        await wait_until(pilot, lambda: "1/3 trials" in status_lines(app), what="trial 1")
+        await settle(app, pilot, ignore=RUN)
+        head = " ".join(status_lines(app).split())
+        assert "paused" in head and "no trial runs, no new one starts · p resumes" in head
+        assert len(pane.view.trials) == 1  # nothing started while paused
+        shown = await press(app, pilot, "p")
+        assert "resumed: the next trial starts" in " ".join(shown.split())
+        await wait_until(pilot, lambda: not pane.running, what="the run to end")
+        await settle(app, pilot)
+        assert "3/3 trials" in status_lines(app) and "paused" not in status_lines(app)
+
+
+async def test_p_help_says_what_pausing_does(demo: Path) -> None:
+    """p's help row says what a pause does, not only "Pause/resume" (it fails today)."""
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await open_trials(app, pilot)
+        await press(app, pilot, "question_mark")
+        lines = (await press(app, pilot, "G")).splitlines()  # the pane's own keys: the end
+        at = next(i for i, line in enumerate(lines) if "Pause/resume" in line)
+        row = " ".join(" ".join(line.strip(" │▇▁") for line in lines[at : at + 2]).split())
+        said = "Pause/resume: the trial in progress finishes, no new one starts; p again resumes"
+        assert said in row, row
 
 
 async def test_queue_form_shows_every_field_and_refuses_bad_input(demo: Path) -> None:
@@ -352,7 +411,7 @@ async def test_every_palette_entry_does_what_it_says(demo: Path) -> None:
         assert "Reject proposal" in shown
         await press(app, pilot, "escape")
         await run_palette(app, pilot, "trials: pause / resume the run")
-        assert "pausing after the current trial" in status_lines(app)
+        assert "y still evaluates the waiting proposal" in " ".join(status_lines(app).split())
         await run_palette(app, pilot, "trials: accept the waiting proposal")
         await wait_until(pilot, lambda: len(pane.view.trials) == 1)
         await run_palette(app, pilot, "trials: stop the run")

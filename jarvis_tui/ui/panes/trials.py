@@ -100,6 +100,9 @@ PLOT_EVERY = 0.25
 NARROW_BELOW = 100
 """Below this many columns the plot is stacked over the table (side by side it is unreadable)."""
 
+PAUSE_TIP = "The trial in progress finishes, no new one starts; p again resumes"
+"""What p does (its help line and palette entry): the engine holds between trials."""
+
 RUN_GROUP = "trials.run"
 APPLY_EVERY = 0.1
 """Seconds between applying the live run's snapshots (table, status, prompt)."""
@@ -187,8 +190,9 @@ class TrialsPane(Pane):
         "it; d hides the detail, r reloads the run, < and > show older and newer runs. The "
         "detail shows params against the parent and the best trial, the optimizer's "
         "reasoning and analysis. s starts a run in the background (offline: Optuna "
-        "proposals, trials estimated by replaying labelled traces), p pauses or resumes, "
-        "x stops, c continues a stopped run. a queues a hand-written config (evaluated "
+        "proposals, trials estimated by replaying labelled traces). p pauses it: the "
+        "trial in progress finishes, no new one starts, and the header says paused until "
+        "p again resumes it. x stops, c continues a stopped run. a queues a hand-written config (evaluated "
         "before the next proposal); v turns review on: each proposal then waits for y "
         "accept, e edit then accept, or n reject with a reason (the reason goes to the "
         "optimizer). B sets bounds such as 'latency <= 2s', m marks frontier trials for "
@@ -204,7 +208,7 @@ class TrialsPane(Pane):
 
     BINDINGS = [
         Binding("s", "start", "Start run", id="trials.start"),
-        Binding("p", "pause", "Pause/resume", id="trials.pause"),
+        Binding("p", "pause", "Pause/resume", id="trials.pause", tooltip=PAUSE_TIP),
         Binding("x", "stop", "Stop run", id="trials.stop"),
         Binding("c", "continue_run", "Continue run", id="trials.continue"),
         Binding("a", "enqueue", "Queue config", id="trials.queue"),
@@ -403,6 +407,9 @@ class TrialsPane(Pane):
         """The newest run snapshot not applied yet."""
         self._applied_at = 0.0
         self._apply_timer: Timer | None = None
+        self._evaluating = False
+        """A trial of the live run is being evaluated (from its events; a paused run
+        lets it finish)."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="trials-status")
@@ -532,7 +539,7 @@ class TrialsPane(Pane):
 
     PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("start", "start a run", "Propose and evaluate configs in the background"),
-        ("pause", "pause / resume the run", "Hold the run before its next trial"),
+        ("pause", "pause / resume the run", PAUSE_TIP),
         ("stop", "stop the run", "End the run after the current trial (resumable)"),
         ("continue_run", "continue this run", "Resume the stopped run from optimize.db"),
         ("enqueue", "queue a config", "A hand-written config, evaluated next"),
@@ -635,6 +642,7 @@ class TrialsPane(Pane):
         self.running = True
         self.pending = None
         self.notices = []
+        self._evaluating = False
         self._measure_requests = MeasureRequests()
         self._measure_next_ok, self._run_scoring = False, ""
         if resume is None:
@@ -721,6 +729,13 @@ class TrialsPane(Pane):
         # at most one per APPLY_EVERY (the newest; the last one always), a proposal
         # waiting for review at once.
         self._latest = msg
+        # Every event, not only the applied ones: a coalesced trial_done must still
+        # end "the trial in progress" of a paused run.
+        if msg.kind == "trial_started":
+            self._evaluating = True
+        elif msg.kind in ("trial_done", "trial_failed", "paused", "rejected", "review",
+                          "proposing", "finished"):  # fmt: skip
+            self._evaluating = False
         wait = self._applied_at + APPLY_EVERY - time.monotonic()
         if wait <= 0 or msg.kind == "review":
             self._apply_latest()
@@ -768,9 +783,7 @@ class TrialsPane(Pane):
             self._status(f"evaluating {msg.config.trial_id} ({msg.source})")
         elif kind == "proposing":
             self._status("asking the optimizer for the next config…")
-        elif kind == "paused":
-            self._status("paused")
-        else:
+        else:  # a paused run says so itself (_pause_words)
             self._status()
         self._workers()
         self._prompt()
@@ -792,6 +805,7 @@ class TrialsPane(Pane):
         self.pending = None
         self.control = None
         self._measure_requests = None
+        self._evaluating = False
         self._measure_next_ok, self._run_scoring = False, ""
         # The message may be an endpoint's reply: shown as text (never markup, no escapes).
         if msg.status == "failed":
@@ -811,15 +825,32 @@ class TrialsPane(Pane):
         # the stored run, with everything persisted
         self._load_run(self.workspace, self.store, msg.run_id or None)
 
+    def _in_progress(self) -> bool:
+        """A trial of the live run is being evaluated now (a parallel run: on any worker)."""
+        if self.view.workers:
+            return any(w.get("running", 0) for w in self.view.workers.values())
+        return self._evaluating
+
+    def _pause_words(self) -> str:
+        """What a paused run does now, and how it goes on (the header and p's notice)."""
+        if self.pending is not None:
+            return "y still evaluates the waiting proposal, no new one is proposed · p resumes"
+        if self._in_progress():
+            return "the trial in progress finishes, no new one starts · p resumes"
+        return "no trial runs, no new one starts · p resumes"
+
     def action_pause(self) -> None:
         if self.control is None:
             return
         if self.control.paused:
             self.control.resume()
-            self._status("resumed")
+            self.notify("resumed: the next trial starts", markup=False)
+            self._status("resumed: the next trial starts")
         else:
             self.control.pause()
-            self._status("pausing after the current trial…")
+            self.notify(f"paused: {self._pause_words()}", markup=False)
+            self._status()
+        self._prompt()
 
     def action_stop(self) -> None:
         if self.measuring is not None and self._measure_cancel is not None:
@@ -1678,6 +1709,8 @@ class TrialsPane(Pane):
             head = Text(f"run {one_line(v.run_id or '…', 20)} ", style="bold")
             head.append(one_line(state, 16), style=style)
             parts.append((0, head))
+            if state == "paused":  # what it does now, and how it goes on: always shown
+                parts.append((1, Text(self._pause_words(), style="cyan")))
             if self.space_error:  # the run shows; a and s need the space
                 parts.append((2, Text(one_line(self.space_error, 160), style="yellow")))
         if extra:
@@ -1760,7 +1793,10 @@ class TrialsPane(Pane):
                 )
                 out.append(one_line(hint, width), style="dim")
             else:
-                out.append(one_line("p pause/resume · x stop · a queue a config · M measure · "
+                paused = self.control is not None and self.control.paused
+                p_does = ("p resumes the run" if paused
+                          else "p pauses (the trial in progress finishes)")  # fmt: skip
+                out.append(one_line(f"{p_does} · x stop · a queue a config · M measure · "
                                     "v review mode · B bounds", width), style="dim")  # fmt: skip
         self.query_one("#trials-prompt", Static).update(out)
 
