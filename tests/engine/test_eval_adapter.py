@@ -83,10 +83,13 @@ def test_a_finished_run_is_a_value_of_the_adapter_dimension(trained) -> None:
     dim = _adapter_dimension(ws, runner, SearchSpace())
     assert dim is not None and dim.name == "intelligence.adapter"
     assert dim.values == ["base", run.run_id]
+    # Short answers: what is measured here is which adapter answers, not how long
+    # (the default 256 tokens of the tiny LM on CPU cost ~40 s of the suite).
+    short = {"intelligence.max_tokens": 16}
     # The untrained base answers only blank lines: every sample an error, the trial fails.
     with pytest.raises(EvalError, match="every sample of t1 failed: empty answer"):
-        runner.run_trial(TrialConfig("t1", {"intelligence.adapter": "base"}))
-    tuned = runner.run_trial(TrialConfig("t2", {"intelligence.adapter": run.run_id}))
+        runner.run_trial(TrialConfig("t1", {"intelligence.adapter": "base", **short}))
+    tuned = runner.run_trial(TrialConfig("t2", {"intelligence.adapter": run.run_id, **short}))
     assert tuned.samples_evaluated == 4
     assert runner.last_result is not None
     assert "adapter" in runner.last_result.generator  # measured with the adapter loaded
