@@ -437,15 +437,19 @@ class JarvisApp(App[int]):
         assert err is not None
         if self.workspace.closed:
             return  # quitting: close() stopped the reads still running, on purpose
-        what = worker.description or worker.name or "background work"
-        known = (StoreError, WorkspaceError, ValueError, OSError)
-        msg = str(err) if isinstance(err, known) else repr(err)
-        logged = self.error_log.record(what, err)
+        self.report_failure(worker.description or worker.name or "background work", err)
+
+    def report_failure(self, what: str, error: BaseException, message: str = "") -> None:
+        """A failure the user must see: one line (*message*, else "<what> failed: <error>")
+        and where its traceback went; the traceback in the error log. The path of a
+        worker's error, and of an error a pane caught to say it its own way."""
+        if not message:
+            known = (StoreError, WorkspaceError, ValueError, OSError)
+            msg = str(error) if isinstance(error, known) else repr(error)
+            message = f"{one_line(what, 60)} failed: {msg}"
+        logged = self.error_log.record(what, error)
         where = f" (details in {logged})" if logged is not None else ""
-        self.notify(
-            one_line(f"{one_line(what, 60)} failed: {msg}", 300) + where,
-            severity="error", timeout=10, markup=False,
-        )  # fmt: skip
+        self.notify(one_line(message, 300) + where, severity="error", timeout=10, markup=False)
 
     def on_unmount(self) -> None:
         self.workspace.close()  # every store it opened

@@ -15,7 +15,7 @@ from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.configs import ConfigsPane
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.testing import record_notices, settle
 from tests.ui.conftest import make_traces
 
 
@@ -182,3 +182,31 @@ async def test_rollback_to_the_current_content_says_so_and_asks_nothing(home: Pa
         await settle(app, pilot)
         assert [v["version"] for v in pane.versions] == [1, 2, 3, 4]
     assert (home / "agents" / "react.toml").read_bytes() == before
+
+
+async def test_a_rollback_preview_that_fails_is_one_line_and_its_traceback_is_logged(
+    home: Path,
+) -> None:
+    """A version file that no longer parses: the user reads one line that says what
+    failed and where the details are; the log holds the traceback (it fails today: a
+    bare notification, nothing in logs/jarvis-tui.log)."""
+    (home / "agents" / ".history" / "react.v000001.toml").write_text("[agent\nname = 'x'\n")
+    app = JarvisApp(home)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        pane = await open_configs(app, pilot)
+        pane.select_agent("react")
+        await settle(app, pilot)
+        versions = app.query_one("#configs-versions", DataTable)
+        versions.focus()
+        versions.move_cursor(row=2)  # v1, the broken one
+        await settle(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+    log = home / "logs" / "jarvis-tui.log"
+    said = [n for n in notices if "preview the rollback of react to version 1 failed" in n]
+    assert len(said) == 1 and "\n" not in said[0] and f"details in {log}" in said[0], notices
+    text = log.read_text()
+    assert "preview the rollback of react to version 1 failed" in text
+    assert "Traceback (most recent call last)" in text and "preview_rollback" in text

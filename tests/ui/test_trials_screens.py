@@ -22,7 +22,7 @@ from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.trials import TrialsPane, add_notices
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
-from jarvis_tui.ui.testing import settle, wait_until
+from jarvis_tui.ui.testing import record_notices, settle, wait_until
 
 RUN = ("trials.run",)
 _TEXT = re.compile(
@@ -500,3 +500,25 @@ def test_a_repeated_notice_is_said_once() -> None:
     assert shown == ["merge proposal skipped (×2)"]
     shown = add_notices(shown, ["rejected: slow", "merge proposal skipped"])
     assert shown == ["rejected: slow", "merge proposal skipped (×3)"]
+
+
+async def test_a_promotion_that_fails_is_one_line_and_its_traceback_is_logged(
+    demo: Path,
+) -> None:
+    """An agent config that no longer parses: + says in one line that it cannot promote
+    and where the details are; the log holds the traceback (it fails today: a bare
+    notification, nothing in logs/jarvis-tui.log)."""
+    for config in (demo / "agents").glob("*.toml"):
+        config.write_text("[agent\nname = 'x'\n")
+    app = JarvisApp(demo)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await open_trials(app, pilot)
+        shown = await press(app, pilot, "plus")
+        assert "cannot promote" in shown and not isinstance(app.screen, ConfirmScreen)
+    log = demo / "logs" / "jarvis-tui.log"
+    said = [n for n in notices if n.startswith("cannot promote: ")]
+    assert len(said) == 1 and "\n" not in said[0] and f"details in {log}" in said[0], notices
+    text = log.read_text()
+    assert "preview promoting into " in text and "Traceback (most recent call last)" in text
+    assert "promoted_config" in text  # the engine call that raised, from the traceback

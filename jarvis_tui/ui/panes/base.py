@@ -127,6 +127,17 @@ class Pane(Widget):
         method = getattr(self, f"action_{action}", None) or getattr(self, action)
         method()
 
+    def report_failure(self, what: str, error: BaseException, message: str = "") -> None:
+        """A failure the pane caught: one line for the user (*message*, else "<what>
+        failed: …"), its traceback in the app's error log (``JarvisApp.report_failure``)."""
+        host = self._host()
+        report = getattr(host, "report_failure", None)
+        if callable(report):
+            report(what, error, message)
+        else:  # no app around it (a bare widget test): the line at least
+            self.notify(one_line(message or f"{what} failed: {error}", 300),
+                        severity="error", markup=False)  # fmt: skip
+
     def _host(self) -> PaneHost | None:
         try:
             app = self.app

@@ -264,13 +264,15 @@ class ConfigsPane(Pane):
 
     class RollbackPreviewed(Message):
         """What a rollback would write and what its versions' traces said (*ask*: False
-        when it is refused, *refusal* says why), or *error*."""
+        when it is refused, *refusal* says why), or *error* (raised as *failure*)."""
 
         def __init__(self, agent: str, version: int, title: str, body: Text, *,
-                     ask: bool = True, refusal: str = "", error: str = "") -> None:  # fmt: skip
+                     ask: bool = True, refusal: str = "", error: str = "",
+                     failure: BaseException | None = None) -> None:  # fmt: skip
             super().__init__()
             self.agent, self.version, self.title, self.body = agent, version, title, body
             self.ask, self.refusal, self.error = ask, refusal, error
+            self.failure = failure
 
     class EvolverProgressed(Message):
         """Traces the evolver has read so far (a newer one replaces it)."""
@@ -879,8 +881,9 @@ class ConfigsPane(Pane):
             self.post_message(self.RollbackPreviewed(agent, version, refusal, body, ask=False,
                                                      refusal=refusal))  # fmt: skip
             return
-        except ValueError as exc:
-            self.post_message(self.RollbackPreviewed(agent, version, "", Text(), error=str(exc)))
+        except ValueError as exc:  # the traceback goes to the log (_rollback_previewed)
+            self.post_message(self.RollbackPreviewed(agent, version, "", Text(), error=str(exc),
+                                                     failure=exc))  # fmt: skip
             return
         from jarvis_tui.learning.agent_evolver import toml_diff
 
@@ -908,7 +911,11 @@ class ConfigsPane(Pane):
     @on(RollbackPreviewed)
     def _rollback_previewed(self, msg: ConfigsPane.RollbackPreviewed) -> None:
         if msg.error:
-            self.app.notify(msg.error, severity="error", timeout=8, markup=False)
+            what = f"preview the rollback of {one_line(msg.agent, 40)} to version {msg.version}"
+            if msg.failure is not None:
+                self.report_failure(what, msg.failure, f"{what} failed: {msg.error}")
+            else:
+                self.app.notify(msg.error, severity="error", timeout=8, markup=False)
             return
         if not msg.ask:
             self._status(f"{msg.agent}: {msg.refusal}")

@@ -257,6 +257,8 @@ class TrialsPane(Pane):
         """Why there is no search space (said in the header and when s is pressed)."""
         space_fix: str = ""
         """What the user can do about it."""
+        failure: BaseException | None = None
+        """What raised *error* (its traceback goes to the error log)."""
 
     @dataclass(eq=False)
     class RunOpened(Message):
@@ -327,6 +329,8 @@ class TrialsPane(Pane):
         run_id: str
         result: Any = None
         error: str = ""
+        failure: BaseException | None = None
+        """What raised *error* (its traceback goes to the error log)."""
 
     @dataclass(eq=False)
     class SamplesLoaded(Message):
@@ -342,6 +346,10 @@ class TrialsPane(Pane):
 
         text: str
         severity: str = "information"
+        failure: BaseException | None = None
+        """What raised (an error's traceback goes to the error log)."""
+        what: str = ""
+        """What failed, as the log names it."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -486,7 +494,8 @@ class TrialsPane(Pane):
         try:  # the session's store (it owns and closes it); None: no optimize.db yet
             store = workspace.optimization_store()
         except WorkspaceError as exc:
-            self.post_message(self.RunLoaded(None, [], space, origin, str(exc), space_error, fix))
+            self.post_message(self.RunLoaded(None, [], space, origin, str(exc), space_error, fix,
+                                             failure=exc))  # fmt: skip
             return
         if store is None:
             self.post_message(self.RunLoaded(None, [], space, origin, "", space_error, fix))
@@ -504,7 +513,9 @@ class TrialsPane(Pane):
         if msg.space is not None:
             self.space, self.space_origin = msg.space, msg.origin
         self.space_error, self.space_fix = msg.space_error, msg.space_fix
-        if msg.error:
+        if msg.error and msg.failure is not None:
+            self.report_failure("open optimize.db", msg.failure, msg.error)
+        elif msg.error:
             self.notify(one_line(msg.error, 300), severity="error", timeout=8, markup=False)
         self.refresh_bindings()  # "queue config" and "continue" depend on what loaded
         if self.running:
@@ -1155,8 +1166,9 @@ class TrialsPane(Pane):
             result = measure_trial(workspace, run_id, trial_id, opts, trace_store=trace_store,
                                    cancel=cancel, progress=progress,
                                    store=workspace.optimization_store(create=True))  # fmt: skip
-        except Exception as exc:  # noqa: BLE001 - one line for the user, never a traceback
-            self.post_message(self.Measured(trial_id, run_id, error=" ".join(str(exc).split())))
+        except Exception as exc:  # noqa: BLE001 - one line for the user, the traceback logged
+            self.post_message(self.Measured(trial_id, run_id, error=" ".join(str(exc).split()),
+                                            failure=exc))  # fmt: skip
             return
         self.post_message(self.Measured(trial_id, run_id, result))
 
@@ -1174,7 +1186,10 @@ class TrialsPane(Pane):
         if msg.error or res is None:
             text = f"measuring {one_line(msg.source, 24)} failed: {one_line(msg.error, 300)}"
             self.notices = add_notices(self.notices, [text])
-            self.notify(text, severity="error", timeout=10, markup=False)
+            if msg.failure is not None:
+                self.report_failure(f"measure {msg.source}", msg.failure, text)
+            else:
+                self.notify(text, severity="error", timeout=10, markup=False)
             self._status()
             self._prompt()
             return
@@ -1312,11 +1327,9 @@ class TrialsPane(Pane):
                 raise ValueError(f"run {run_id} has no best trial to export")
             written = export_best_recipe(run, path, parents=False, workspace=workspace.root)
             store.save_run(run)
-        except (ValueError, OSError, WorkspaceError) as exc:
-            log = getattr(self.app, "error_log", None)  # handled, but logged as README says
-            if log is not None:
-                log.record(f"export the best trial to {path}", exc)
-            self.post_message(self.Done(f"export failed: {exc}", "error"))
+        except (ValueError, OSError, WorkspaceError) as exc:  # said, and logged (_done)
+            self.post_message(self.Done(f"export failed: {exc}", "error", failure=exc,
+                                        what=f"export the best trial to {path}"))  # fmt: skip
             return
         self.post_message(self.Done(f"wrote {written} (trial {run.best_trial.trial_id})"))
 
@@ -1363,7 +1376,8 @@ class TrialsPane(Pane):
             old, new = workspace.evolver.promoted_config(agent, trial.config.params)
             versions = workspace.evolver.list_versions(agent)
         except (ValueError, OSError, WorkspaceError) as exc:
-            self.post_message(self.Done(f"cannot promote: {exc}", "error"))
+            self.post_message(self.Done(f"cannot promote: {exc}", "error", failure=exc,
+                                        what=f"preview promoting into {agent}"))  # fmt: skip
             return
         number = (versions[-1]["version"] if versions else 0) + 1
         self.post_message(self.PromotePreviewed(trial, agent, old, new, number))
@@ -1411,7 +1425,8 @@ class TrialsPane(Pane):
         try:
             version = workspace.evolver.promote_params(agent, trial.config.params, note=note)
         except (ValueError, OSError, WorkspaceError) as exc:
-            self.post_message(self.Done(f"promotion failed: {exc}", "error"))
+            self.post_message(self.Done(f"promotion failed: {exc}", "error", failure=exc,
+                                        what=f"promote {trial.trial_id} into {agent}"))  # fmt: skip
             return
         self.post_message(self.Done(f"{agent}: version {version} (promoted-trial) written"))
         self.post_message(self.Promoted(agent, version))
@@ -1419,6 +1434,9 @@ class TrialsPane(Pane):
     @on(Done)
     def _done(self, msg: TrialsPane.Done) -> None:
         # Paths, agent names and engine errors are data: text, never markup.
+        if msg.failure is not None:
+            self.report_failure(msg.what or "trials", msg.failure, msg.text)
+            return
         self.notify(one_line(msg.text, 400), severity=msg.severity, timeout=8,  # type: ignore[arg-type]
                     markup=False)  # fmt: skip
 
