@@ -78,6 +78,12 @@ from textual.widgets import Input, Static
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.training import TrainingPane
 from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.panes import training
+
+# E's child is the real `jarvis-tui eval --compare` with the pane's flags, answering in
+# 16 tokens instead of 256: the tiny LM's long answers on CPU were most of this test.
+training.EVAL_COMMAND = ("-c", "import sys; from jarvis_tui.cli import main; "
+                         "sys.exit(main([*sys.argv[1:], '--max-tokens', '16']))")
 
 def shown(widget):
     console = Console(width=200, record=True, file=io.StringIO())
