@@ -39,7 +39,7 @@ from jarvis_tui.ui.panes.traces import (
     TracesPane,
     TraceTable,
 )
-from jarvis_tui.ui.screens.trace_screens import FULL_VIEW_CHARS, TraceScreen
+from jarvis_tui.ui.screens.trace_screens import TraceScreen
 from jarvis_tui.ui.testing import settle
 from tests.ui.conftest import BASE, make_traces
 
@@ -293,8 +293,7 @@ async def test_enter_opens_the_full_view_of_a_big_trace(
         assert isinstance(app.screen, TraceScreen)
         text = app.screen.query_one("#trace-full").text
         assert text.startswith(f"trace {big_id(k)}")
-        assert text.endswith(f"… truncated at {FULL_VIEW_CHARS:,} characters")
-        assert len(text) <= FULL_VIEW_CHARS + 100
+        assert len(text) > 2_000_000 and "truncated" not in text  # whole
         assert "[bold red]x[/]" in text and "␛]0;title␇" in text
         assert not any(ch in text for ch in RAW_CONTROLS)
         screen = screen_text(app)

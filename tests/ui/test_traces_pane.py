@@ -253,9 +253,43 @@ async def test_enter_opens_full_trace_with_huge_body(tmp_path: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, TraceScreen)
         text = app.screen.query_one("#trace-full").text
-        assert "truncated at 1,000,000 characters" in text
+        assert big in text and "truncated" not in text  # whole, as the README says
+        await pilot.press("G")  # its end is on screen
+        await settle(app, pilot)
+        lines = [line.strip("│▌ ") for line in screen_text(app).splitlines()]
+        assert "== METADATA" in lines and "line of output" in lines
         await pilot.press("escape")
         assert not isinstance(app.screen, TraceScreen)
+
+
+async def test_full_view_folds_a_long_word_to_the_screen(tmp_path: Path) -> None:
+    """A 5,000-character base64 blob with no space is folded into lines that fit the
+    view (nothing runs off screen), whole and in order, at 80x24 and 120x40."""
+    import base64
+
+    from jarvis_tui.core.types import Trace
+
+    blob = base64.b64encode(bytes(range(256)) * 15)[:5000].decode()
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    store.save_many([Trace(trace_id="b64", query="an image", result=f"data: {blob} end",
+                           started_at=1.0)])  # fmt: skip
+    store.close()
+    for size in ((80, 24), (120, 40)):
+        app = JarvisApp(home)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            await pilot.press("enter")
+            await settle(app, pilot)
+            view = app.screen.query_one("#trace-full")
+            start = view.lines.index("data:")
+            stop = next(i for i in range(start, len(view.lines)) if view.lines[i].endswith("end"))
+            pieces = view.lines[start + 1 : stop + 1]
+            assert len(pieces) > 30 and "".join(pieces).removesuffix("end").rstrip() == blob
+            assert all(len(line) <= size[0] - 8 for line in view.lines)
+            screen = screen_text(app).splitlines()
+            assert any(pieces[0] in line for line in screen)
+            assert all(len(line.rstrip()) <= size[0] for line in screen)
 
 
 # --------------------------------------------------------------------------- every key
