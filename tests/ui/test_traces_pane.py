@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.widgets import Input, Select, Static
 
@@ -290,6 +291,36 @@ async def test_full_view_folds_a_long_word_to_the_screen(tmp_path: Path) -> None
             screen = screen_text(app).splitlines()
             assert any(pieces[0] in line for line in screen)
             assert all(len(line.rstrip()) <= size[0] for line in screen)
+
+
+async def test_a_label_that_cannot_be_saved_says_so_and_logs_its_traceback(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed label write was a bare notification: it goes through the app's one
+    error path (one line with where the details are; the traceback in the log) and the
+    row shows the stored truth again."""
+    from jarvis_tui.traces.store import StoreError
+
+    def broken(self: TraceStore, *_args: object, **_kwargs: object) -> None:
+        raise StoreError("database disk image is malformed")
+
+    app = JarvisApp(workspace)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.query_one("#f-labelled", Select).value = "unlabelled"
+        await settle(app, pilot)
+        tid = pane.current_trace_id
+        monkeypatch.setattr(TraceStore, "set_label", broken)
+        await pilot.press("7")
+        await settle(app, pilot)
+        line = next(n for n in notices if "label not saved" in n)
+        assert "database disk image is malformed" in line and "(details in " in line
+        assert next(r for r in pane.rows if r.trace_id == tid).feedback is None
+    log = (workspace / "logs" / "jarvis-tui.log").read_text()
+    assert f"save label of {tid} failed" in log and "Traceback" in log
+    assert "database disk image is malformed" in log
 
 
 # --------------------------------------------------------------------------- every key
@@ -615,6 +646,35 @@ async def test_column_widths_follow_rows_that_arrive_later_and_a_resize(tmp_path
             assert late == table_lines(fresh), size
     assert "orchestrat… llama3.1:8b" in "\n".join(late_120)  # not 'orc…' in 'Agent' wide
     assert "orchest…" in "\n".join(late_80) and "qwen2.5-cod…" in "\n".join(late_80)
+
+
+async def test_sort_change_keeps_the_cursors_trace_or_says_where_it_went(workspace: Path) -> None:
+    """o / O: the cursor stays on its trace when the new order's first page holds it;
+    else it goes to the top row and the status line says the trace is further down."""
+    for size in ((120, 40), (80, 24)):
+        app = JarvisApp(workspace)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            pane = app.query_one(TracesPane)
+            await pilot.press("j")  # t1-00398: latency 6.5 s, the longest
+            await settle(app, pilot)
+            assert pane.current_trace_id == "t1-00398"
+            for key, sort in (("o", "score"), ("o", "latency ↓")):
+                await pilot.press(key)
+                await settle(app, pilot)
+                assert f"sort {sort}" in status(app)
+            # by latency ↓ it is near the top: the cursor stayed on it, in view
+            assert pane.current_trace_id == "t1-00398" and pane.cursor_position < 20
+            assert "further down" not in status(app)
+            await pilot.press("O")  # latency ↑: the 6.5 s traces are at the bottom
+            await settle(app, pilot)
+            assert pane.cursor_position == 0 and pane.current_trace_id != "t1-00398"
+            assert "sort latency ↑" in status(app)
+            note = "the trace you were on" if size[0] >= 120 else "your trace"
+            assert f"{note} is further down: cursor on" in screen_text(app)
+            await pilot.press("j")  # the next key: the note goes
+            await settle(app, pilot)
+            assert "further down" not in status(app)
 
 
 async def test_narrow_table_cuts_names_with_an_ellipsis(workspace: Path) -> None:

@@ -84,6 +84,9 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 TIME_RANGES = (("last hour", 3600), ("last 24 h", 86_400), ("last 7 days", 7 * 86_400),
                ("last 30 days", 30 * 86_400))  # fmt: skip
 SORT_LABELS = {"time": "time", "score": "score", "latency": "latency", "tokens": "tokens"}
+SORT_NOTE = "the trace you were on is further down: cursor on the top row"
+"""The status line after a sort change whose first page does not hold the cursor's trace."""
+SORT_NOTE_SHORT = "your trace is further down: cursor on top"
 
 
 def _fmt_time(ts: float) -> str:
@@ -626,9 +629,12 @@ class TracesPane(Pane):
     class Labelled(Message):
         """A label reached the store (or failed: *error* says why)."""
 
-        def __init__(self, change: Optional[LabelChange], trace_id: str, error: str = "") -> None:
+        def __init__(self, change: Optional[LabelChange], trace_id: str, error: str = "",
+                     exc: Optional[BaseException] = None) -> None:  # fmt: skip
             super().__init__()
             self.change, self.trace_id, self.error = change, trace_id, error
+            self.exc = exc
+            """The failure itself (its traceback goes to the error log)."""
 
     class StoreChanged(Message):
         def __init__(self, new_traces: int, labels_changed: bool) -> None:
@@ -708,6 +714,11 @@ class TracesPane(Pane):
         self._judge_cancel: Optional[threading.Event] = None
         self._judge_line = ""
         """The judge run's progress (or its last result) for the status line."""
+        self._sort_from: Optional[str] = None
+        """The trace the cursor was on when the sort changed (until the new page came)."""
+        self._sort_note = ""
+        """Where the cursor went after a sort change, when not to its trace (until the
+        next key)."""
 
     # ------------------------------------------------------------ layout
 
@@ -758,6 +769,9 @@ class TracesPane(Pane):
         in the open filter bar move the table's cursor (the bar stays open)."""
         if self._judge_line and self._judge_cancel is None:
             self._judge_line = ""
+            self.call_after_refresh(self._render_status)
+        if self._sort_note:
+            self._sort_note = ""
             self.call_after_refresh(self._render_status)
         focused = self.screen.focused
         if event.key in ("j", "k") and isinstance(focused, Select) and not focused.expanded:
@@ -874,6 +888,7 @@ class TracesPane(Pane):
         if self.store is None:
             return
         self._token += 1
+        self._sort_from = None  # a sort change sets it again after this
         self._pending_cursor = keep
         self._loading = True
         if self.queue_mode:
@@ -1064,6 +1079,9 @@ class TracesPane(Pane):
                 keep = self._pending_cursor if self._pending_cursor in win.index else None
                 to_top = keep is None and msg.mode == "reset"
                 self._pending_cursor = None
+                if self._sort_from is not None and msg.mode == "reset":
+                    self._sort_note = "" if keep is not None else SORT_NOTE
+                    self._sort_from = None
         elif msg.mode == "after":
             new = [r for r in msg.rows if r.trace_id not in win.index]
             win.replace(win.held + new, win.offset, msg.has_more)
@@ -1200,6 +1218,8 @@ class TracesPane(Pane):
             segs.append((3, "loading…", "dim", False))
         if self._judge_line:  # progress, or the last result until the next key
             segs.append((1, one_line(self._judge_line, 160), "bold magenta", True))
+        if self._sort_note:  # where a sort change left the cursor, until the next key
+            segs.append((0, self._sort_note, "bold yellow", True))
         if self.queue_mode:
             # How far the queue is from settling is the queue's key state: right after
             # the counts, whole if it fits, else in fewer words, else cut with "…"; why
@@ -1215,7 +1235,7 @@ class TracesPane(Pane):
         segs.append((7, f"{plural(len(self._label_times), 'label')}/min", "", False))
         # the content width: the bar's padding would crop the "…" of a cut segment
         width = status.content_size.width or self.size.width or 120
-        shorter = {one_line(self._queue_line, 200): self._queue_short}
+        shorter = {one_line(self._queue_line, 200): self._queue_short, SORT_NOTE: SORT_NOTE_SHORT}
         status.update(self._fit_segments(segs, width, shorter))
 
     @staticmethod
@@ -1289,7 +1309,15 @@ class TracesPane(Pane):
             self.descending = not self.descending
         else:
             self.sort, self.descending = key, key in ("time", "score", "latency", "tokens")
-        self.reload(keep=self._current_id())
+        self._resort()
+
+    def _resort(self) -> None:
+        """The rows again in the new order: the cursor stays on its trace when the first
+        page of the new order holds it, else it goes to the top row and the status line
+        says so (the trace is further down)."""
+        keep = self._current_id()
+        self.reload(keep=keep)
+        self._sort_from = keep
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="traces.detail",
           description="load trace")  # fmt: skip
@@ -1492,11 +1520,11 @@ class TracesPane(Pane):
         keys = list(SORT_EXPR)
         self.sort = keys[(keys.index(self.sort) + 1) % len(keys)]
         self.descending = self.sort in ("time", "score", "latency", "tokens")
-        self.reload(keep=self._current_id())
+        self._resort()
 
     def action_reverse_sort(self) -> None:
         self.descending = not self.descending
-        self.reload(keep=self._current_id())
+        self._resort()
 
     def action_top(self) -> None:
         """g: the first trace (its page is read if the window does not hold it)."""
@@ -1702,7 +1730,7 @@ class TracesPane(Pane):
                 change = self.store.set_label(trace_id, source=source, **fields)
             except (StoreError, ValueError, KeyError) as exc:
                 msg = f"unknown trace {trace_id}" if isinstance(exc, KeyError) else str(exc)
-                self.post_message(self.Labelled(None, trace_id, msg))
+                self.post_message(self.Labelled(None, trace_id, msg, exc))
             else:
                 with self._write_lock:
                     self._own_label_gen += 1
@@ -1711,11 +1739,10 @@ class TracesPane(Pane):
     @on(Labelled)
     def _labelled_done(self, msg: TracesPane.Labelled) -> None:
         if msg.error:
-            severity: SeverityLevel = "error"
-            self.app.notify(
-                f"label not saved: {one_line(msg.error, 200)}",
-                severity=severity, timeout=8, markup=False,
-            )  # fmt: skip
+            # the app's one error path: one line here, the traceback in the log
+            self.report_failure(f"save label of {one_line(msg.trace_id, 40)}",
+                                msg.exc or RuntimeError(msg.error),
+                                f"label not saved: {one_line(msg.error, 200)}")  # fmt: skip
             # Re-read the truth for that row.
             self._refresh_rows([msg.trace_id])
             return
@@ -2010,7 +2037,7 @@ class TracesPane(Pane):
             log.note(f"judge {model} at {getattr(run, 'url', '')}",
                      f"{run.errors:,} of {run.total:,} not scored: {run.first_error}",
                      warning=bool(run.scored))  # fmt: skip
-        severity = "error" if stopped else "warning" if run.errors else "information"
+        severity: SeverityLevel = "error" if stopped else "warning" if run.errors else "information"
         self.app.notify(one_line(text, 300), severity=severity, timeout=8, markup=False)
         self.reload(keep=self._current_id())
 
@@ -2138,11 +2165,9 @@ class TracesPane(Pane):
         try:
             n = export_labels(self.store, path, fmt=fmt, with_judge=with_judge)
         except (ValueError, OSError) as exc:
-            log = getattr(self.app, "error_log", None)  # handled, but logged as README says
-            if log is not None:
-                log.record(f"export labels to {path}", exc)
-            self.app.call_from_thread(self.app.notify, one_line(f"export failed: {exc}", 300),
-                                      severity="error", timeout=8, markup=False)  # fmt: skip
+            # the app's one error path: one line, the traceback in the log
+            self.app.call_from_thread(self.report_failure, f"export labels to {path}", exc,
+                                      f"export failed: {exc}")  # fmt: skip
             return
         what = "SFT pairs" if fmt == "hf" else "labelled traces"
         self.app.call_from_thread(self.app.notify, one_line(f"exported {n:,} {what} to {path}", 300),
