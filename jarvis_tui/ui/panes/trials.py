@@ -292,6 +292,8 @@ class TrialsPane(Pane):
         run_id: str
         status: str
         message: str
+        failure: BaseException | None = None
+        """What raised, when the run ended by an error (its traceback goes to the log)."""
 
     @dataclass(eq=False)
     class Promoted(Message):
@@ -686,7 +688,7 @@ class TrialsPane(Pane):
                                    trace_store=trace_store, evaluate=evaluate, eval_options=opts,
                                    store=lambda: workspace.optimization_store(create=True))  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
-            self.post_message(self.RunEnded("", "failed", " ".join(str(exc).split())))
+            self.post_message(self.RunEnded("", "failed", " ".join(str(exc).split()), exc))
             return
         runner = session.engine.trial_runner
         self.post_message(self.RunOpened(hasattr(runner, "measure_next"),
@@ -715,7 +717,7 @@ class TrialsPane(Pane):
             message = session.opt_store.get_run_meta(run.run_id).get("message", "")
             self.post_message(self.RunEnded(run.run_id, run.status, message))
         except Exception as exc:  # noqa: BLE001
-            self.post_message(self.RunEnded("", "failed", " ".join(str(exc).split())))
+            self.post_message(self.RunEnded("", "failed", " ".join(str(exc).split()), exc))
         finally:
             session.close()
 
@@ -819,7 +821,10 @@ class TrialsPane(Pane):
         self._evaluating = False
         self._measure_next_ok, self._run_scoring = False, ""
         # The message may be an endpoint's reply: shown as text (never markup, no escapes).
-        if msg.status == "failed":
+        if msg.status == "failed" and msg.failure is not None:
+            said = f"optimization run failed: {one_line(msg.message, 300)}"
+            self.report_failure("optimization run", msg.failure, said)
+        elif msg.status == "failed":
             self.notify(f"optimization run failed: {one_line(msg.message, 300)}",
                         severity="error", timeout=10, markup=False)  # fmt: skip
         else:
