@@ -104,3 +104,11 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     an irregular word (``plural(3, "query", "queries")``)."""
     word = singular if count == 1 else (plural_form or singular + "s")
     return f"{count:,} {word}"
+
+
+def signed(value: float, decimals: int = 2) -> str:
+    """*value* with its sign, as a difference is read: ``signed(0.061)`` is ``+0.06``,
+    ``signed(-0.2)`` is ``-0.20``, and a difference that rounds to zero has no sign
+    (``signed(-0.001)`` is ``0.00``, never ``-0.00``)."""
+    shown = f"{value:+.{decimals}f}"
+    return shown[1:] if float(shown) == 0 else shown

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from jarvis_tui.core.fmt import plural
+from jarvis_tui.core.fmt import plural, signed
 from jarvis_tui.evals.generators import GenerationSettings, GeneratorError, LocalGenerator
 from jarvis_tui.evals.runner import EvalResult, evaluate
 from jarvis_tui.evals.sets import EvalSet
@@ -63,8 +63,8 @@ class AdapterComparison:
         if lo_a > hi_b:
             return f"adapter better: score +{gain:.3f}{loss}"
         if hi_a < lo_b:
-            return f"adapter worse: score {gain:+.3f}{loss}"
-        return f"no clear difference in score ({gain:+.3f}, intervals overlap){loss}"
+            return f"adapter worse: score {signed(gain, 3)}{loss}"
+        return f"no clear difference in score ({signed(gain, 3)}, intervals overlap){loss}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
+from jarvis_tui.core.fmt import signed
 from jarvis_tui.learning.stats import Z95, MeanCI, mean_ci
 
 MIN_RATED = 30
@@ -945,7 +946,7 @@ def compare_versions(
         )
         return VersionComparison(a, b, diff, half, False, verdict)
     assert diff is not None and half is not None
-    shown = f"{diff:+.2f} ± {half:.2f}"
+    shown = f"{signed(diff)} ± {half:.2f}"
     if diff - half > 0:
         verdict = f"{b.label} better than {a.label}: {shown}"
     elif diff + half < 0:
