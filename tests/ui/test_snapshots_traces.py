@@ -76,6 +76,12 @@ def test_note_editor(workspace: Path, snap_compare, size) -> None:
 
 
 @SIZES
+def test_note_editor_asks_before_discarding(workspace: Path, snap_compare, size) -> None:
+    run = _keys("e", *"too long", "enter", *"and vague", "escape")
+    assert snap_compare(JarvisApp(workspace), terminal_size=size, run_before=run)
+
+
+@SIZES
 def test_help_screen(workspace: Path, snap_compare, size) -> None:
     assert snap_compare(JarvisApp(workspace), terminal_size=size, run_before=_keys("question_mark"))
 

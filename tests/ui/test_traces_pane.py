@@ -323,6 +323,45 @@ async def test_a_label_that_cannot_be_saved_says_so_and_logs_its_traceback(
     assert "database disk image is malformed" in log
 
 
+async def test_escape_on_a_changed_note_asks_before_the_text_is_lost(workspace: Path) -> None:
+    """Escape on an edited note discarded it silently: it asks (n keeps editing with
+    the text intact, y discards); escape on an unchanged note closes as before."""
+    from jarvis_tui.ui.screens.trace_screens import DiscardNoteScreen, NoteScreen
+
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        tid = app.query_one(TracesPane).current_trace_id
+        await pilot.press("e")
+        await settle(app, pilot)
+        await pilot.press("escape")  # nothing typed: closes at once
+        await settle(app, pilot)
+        assert not isinstance(app.screen, (NoteScreen, DiscardNoteScreen))
+        await pilot.press("e")
+        await settle(app, pilot)
+        await pilot.press(*"wrong tool")
+        await pilot.press("escape")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "Discard the changes to this note?" in text and "wrong tool" in text
+        assert "n / escape: keep editing" in text
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press(*" again")  # typing goes on where it was
+        assert app.screen.query_one("#note-input").text == "wrong tool again"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press("escape")  # escape on the question keeps editing too
+        await settle(app, pilot)
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press("escape", "y")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, (NoteScreen, DiscardNoteScreen))
+    _trace, note = _store_row(workspace, tid)
+    assert note is None  # discarded, as asked
+
+
 # --------------------------------------------------------------------------- every key
 
 

@@ -27,18 +27,20 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "Cancel", id="confirm.no"),
     ]
 
-    def __init__(self, title: str, body: Text, *, ask: bool = True) -> None:
+    def __init__(self, title: str, body: Text, *, ask: bool = True, hint: str = "") -> None:
         super().__init__()
         self._title = title
         self._body = body
         self._ask = ask
+        self._hint = hint
+        """The keys line, when y / n mean something else than write / cancel."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label(Text(self._title), id="confirm-title")
             with VerticalScroll(id="confirm-scroll"):
                 yield Static(self._body, id="confirm-body")
-            hint = (
+            hint = self._hint or (
                 "y: write it   n / escape: cancel"
                 if self._ask
                 else "nothing to write   escape: close"

@@ -28,6 +28,7 @@ from textual.strip import Strip
 from textual.widgets import Button, Static, TextArea
 
 from jarvis_tui.core.types import Trace
+from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 
@@ -259,8 +260,37 @@ def label_summary(
     return out
 
 
+class DiscardNoteScreen(ConfirmScreen):
+    """Escape on a note with unsaved changes asks before they are lost: y discards
+    them, n or escape goes back to the editor (where ctrl+s saves)."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Discard", id="note.discard"),
+        Binding("n,escape", "answer(False)", "Keep editing", id="note.keep"),
+    ]
+
+    def __init__(self, trace_id: str, typed: str) -> None:
+        body = Text("You typed, not saved:\n", style="bold")
+        lines = typed.strip().splitlines() or [""]
+        for line in lines[:6]:
+            body.append("  ")
+            body.append(one_line(line, 200))
+            body.append("\n")
+        if len(lines) > 6:
+            body.append(f"  … {len(lines) - 6} more lines\n", style="dim")
+        body.append("on trace ", style="dim")
+        body.append(one_line(trace_id, 60), style="dim")
+        super().__init__(
+            "Discard the changes to this note?",
+            body,
+            hint="y: discard them   n / escape: keep editing (ctrl+s there saves)",
+        )
+
+
 class NoteScreen(ModalScreen[Optional[str]]):
-    """Write a note on a trace (several lines), with the trace it annotates in view."""
+    """Write a note on a trace (several lines), with the trace it annotates in view.
+    Escape on a changed note asks before the typed text is lost (``DiscardNoteScreen``);
+    on an unchanged one it closes."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="note.cancel"),
@@ -292,7 +322,7 @@ class NoteScreen(ModalScreen[Optional[str]]):
                 yield Button("Save", id="note-save", variant="primary")
                 yield Button("Cancel", id="note-cancel")
                 yield Static(
-                    Text("ctrl+s saves · enter: new line · escape cancels", style="dim"),
+                    Text("ctrl+s saves · enter: new line · escape closes", style="dim"),
                     id="note-hint",
                 )
 
@@ -307,7 +337,18 @@ class NoteScreen(ModalScreen[Optional[str]]):
 
     @on(Button.Pressed, "#note-cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        area = self.query_one("#note-input", TextArea)
+        if area.text.strip() == self._current.strip():
+            self.dismiss(None)
+            return
+
+        def answered(discard: Optional[bool]) -> None:
+            if discard:
+                self.dismiss(None)
+            else:
+                focus_now(area)
+
+        self.app.push_screen(DiscardNoteScreen(self._trace_id, area.text), answered)
 
 
 class TraceScreen(ModalScreen[None]):
