@@ -30,7 +30,6 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from jarvis_tui.demo import build_demo  # noqa: E402
 from jarvis_tui.learning.training.runs import (  # noqa: E402
     METRICS_FILE,
     RUN_FILE,
@@ -190,9 +189,9 @@ def _load_and_run(home: Path, adapter: Path, run: Path) -> None:
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 @pytest.mark.parametrize("aim_at_save", [False, True], ids=["after-save", "during-save"])
 def test_sigkill_during_training_leaves_an_interrupted_run_and_a_usable_adapter(
-    tmp_path: Path, aim_at_save: bool
+    tmp_path: Path, aim_at_save: bool, demo_copy
 ) -> None:
-    home = build_demo(tmp_path / "ws", traces=600, seed=3, optimize=False)
+    home = demo_copy(traces=600, seed=3, optimize=False)
     log = tmp_path / "train.log"
     proc = _start_training(home, log)
     run = _wait_then_kill(proc, home, log, aim_at_save=aim_at_save)

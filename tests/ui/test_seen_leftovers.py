@@ -3,12 +3,10 @@ in the filter bar, the judge form, Routing on an empty workspace, toasts over fo
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from jarvis_tui.demo import build_demo
 from jarvis_tui.learning.label_queue import LabelQueue
 from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
@@ -17,16 +15,10 @@ from jarvis_tui.ui.testing import settle
 from .test_traces_pane import screen_text
 
 
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("leftovers") / "ws", traces=1500, seed=5)
-
-
 @pytest.fixture
-def home(demo_home: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "ws"
-    shutil.copytree(demo_home, dest)
-    return dest
+def home(demo_copy) -> Path:
+    """A private copy of the run's one 1,500-trace demo of seed 5 (tests/conftest.py)."""
+    return demo_copy(traces=1500, seed=5)
 
 
 def _row(app: JarvisApp, start: str) -> str:
