@@ -18,11 +18,13 @@ DIR_MODE = 0o700
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
-    """The workspace directory: ``--home``, else ``$JARVIS_TUI_HOME``, else ``~/.openjarvis``."""
+    """The workspace directory: ``--home``, else ``$JARVIS_TUI_HOME``, else ``~/.openjarvis``,
+    made absolute once, here: a path stored from it (a run's model and adapter folders
+    in ``run.json``) must still name the same folder from another working directory."""
     if home is None:
         home = os.environ.get(ENV_HOME) or DEFAULT_HOME
     try:
-        return Path(home).expanduser()
+        return Path(home).expanduser().absolute()
     except RuntimeError:  # "~name" naming no user (pathlib cannot expand it)
         raise ValueError(f"cannot expand {str(home)!r}: no such user or home directory") from None
 
