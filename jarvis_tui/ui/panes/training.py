@@ -41,10 +41,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.coordinate import Coordinate
 from textual.message import Message
+from textual.visual import visualize
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
 from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.training.settings import CLI_SETTINGS, FORM_SETTINGS, config_kwargs
+from jarvis_tui.ui.gc_pacing import PACER
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.chart import Chart, ChartSpec, Picture, Series, draw
@@ -679,8 +681,10 @@ class TrainingPane(Pane):
         self._last_plot = 0.0
         self._plotted: Any = None  # what the charts show now (redrawn when it changes)
         self._drawing = False  # a drawing of the charts is in flight (one at a time)
+        self._progress_due = False  # metrics came: the progress line shows them next
         self._draw_again = False  # something changed meanwhile: draw when it lands
         self._alerts_shown: list[str] = []  # what #training-alerts says now
+        self._box_rows: dict[str, Optional[tuple[int, int]]] = {}  # (height, width) by box
         self._charts: dict[str, Chart] = {}  # by id, once composed
         self._ticks = 0
         self._run_col = 0
@@ -944,7 +948,8 @@ class TrainingPane(Pane):
         if extra:
             parts.append((2, Text(visible(extra))))
         width = (self.size.width or self.app.size.width) - 2
-        self.query_one("#training-status", Static).update(fit(parts, width))
+        # One row whatever it says (height 1): a repaint, not a layout of the screen.
+        self.query_one("#training-status", Static).update(fit(parts, width), layout=False)
 
     # ------------------------------------------------------------ runs
 
@@ -1026,6 +1031,12 @@ class TrainingPane(Pane):
                 table.update_cell(run.run_id, "time", Text(dur))
         except Exception:  # the row or column is being rebuilt (a resize, a reload)
             pass
+        # DataTable keys its rendered rows, cells and lines by an update count that
+        # each update_cell bumps: the old ones are never used again, yet stay in its
+        # LRU caches (1,000 lines, 10,000 cells) until pushed out. Twice a second for
+        # a whole run, that kept ~30,000 objects alive for every garbage collection
+        # to walk (a full one 20-45 ms on the UI thread, bench_ui_lag). Textual 8.2.
+        table._clear_caches()
 
     @on(DataTable.RowHighlighted, "#training-runs")
     def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -1053,16 +1064,20 @@ class TrainingPane(Pane):
         self._follow()
 
     def _follow(self) -> None:
-        if self._tail is not None and self.followed is not None:
-            self._read_tail(self.followed, self._tail)
+        # Between two batches (their drawing and repaint done): a full collection, when
+        # one is due while metrics stream (jarvis_tui.ui.gc_pacing).
+        PACER.collect_if_due()
+        reading = self._tail is not None and self.followed is not None
+        if reading:
+            self._read_tail(str(self.followed), self._tail)
         self._ticks += 1
         if self.evaluating is not None and self._eval_stop is not None:
             if not self._eval_stop.is_set():
                 self._say_eval()  # its seconds tick on between progress lines
         if self.training and not self.steps:
             self._update_progress()  # the phase's seconds tick on
-        elif self.steps:
-            self._plot()  # a change held back by the redraw limit
+        elif self.steps and not reading:
+            self._plot()  # a change held back by the redraw limit (else: the read's reply)
         if (
             self._await_run and self.run_id is not None
             and (self.run_path(self.run_id) / "run.json").is_file()
@@ -1077,13 +1092,19 @@ class TrainingPane(Pane):
     def _read_tail(self, run_id: str, tail: Any) -> None:
         restarts = tail.restarts
         records = tail.read_new()  # serialized: a read still running gives the next []
-        if records:
-            self.post_message(self.MetricsArrived(run_id, records, tail.restarts != restarts))
+        # Nothing new too: the reply draws what the redraw limit held back, after the
+        # read (a drawing started before it would share the GIL with the steps' repaint).
+        self.post_message(self.MetricsArrived(run_id, records, tail.restarts != restarts))
 
     @on(MetricsArrived)
     def _metrics(self, msg: TrainingPane.MetricsArrived) -> None:
         if msg.run_id != self.followed:
             return
+        if not msg.records and not msg.reset:
+            PACER.release()  # nothing streams now
+            self._plot()  # a change held back by the redraw limit
+            return
+        PACER.hold()  # full collections at the follow timer's ticks while it streams
         if msg.reset:  # the file was replaced or truncated: these records are all of it
             self.steps.clear()
             self.evals.clear()
@@ -1096,8 +1117,13 @@ class TrainingPane(Pane):
                 self.evals.append(rec)
             elif kind == "epoch":
                 self.epochs.append(rec)
-        self._update_progress()
-        self._plot()
+        self._show_charts()
+        # One repaint for the batch, once its charts are drawn: the progress line and
+        # the runs row with them (a drawing in a thread while the UI thread paints
+        # shares the GIL: the paint took twice as long); now when no drawing is due.
+        self._progress_due = True
+        if not self._plot() and not self._drawing:
+            self._update_progress()
 
     def run_state(self, run: Any) -> str:
         """The followed run's state word (its run.json, or "running" while we train it)."""
@@ -1108,6 +1134,7 @@ class TrainingPane(Pane):
         return str(run.status)
 
     def _update_progress(self) -> None:
+        self._progress_due = False
         run = self._run(self.followed) if self.followed else None
         bar = self.query_one("#training-progress", ProgressBar)
         eta = self.query_one("#training-eta", FitLine)
@@ -1144,11 +1171,21 @@ class TrainingPane(Pane):
             parts.append((6, Text(one_line(" · ".join(words), 40), style="dim")))
         eta.show(parts)
         found = alerts(list(self.steps)[-2_000:], self.alpha)
-        if found != self._alerts_shown:  # an update lays the whole screen out again
+        if found != self._alerts_shown:
             self._alerts_shown = found
-            self.query_one("#training-alerts", Static).update(
-                Text("\n".join("⚠ " + a for a in found), style="bold red") if found else Text("")
-            )
+            text = Text("\n".join("⚠ " + a for a in found), style="bold red") if found else Text("")
+            self._update_box(self.query_one("#training-alerts", Static), text)
+
+    def _update_box(self, box: Static, text: Text) -> None:
+        """*box* (an auto-height Static) shows *text*; the screen is laid out again only
+        when the box's height changes: a plateau's figure changes every step, a phase's
+        seconds every tick, and a layout costs the UI thread 15-60 ms (bench_ui_lag)."""
+        width = box.content_size.width
+        # (its styles, as Widget.get_content_height hands them to the visual)
+        visual = visualize(box, text)
+        rows = (visual.get_height(box.styles, width), width) if width else None  # type: ignore[arg-type]
+        box.update(text, layout=rows is None or rows != self._box_rows.get(str(box.id)))
+        self._box_rows[str(box.id)] = rows
 
     def _starting_parts(self) -> list[tuple[int, Text]]:
         """While a started run has no step yet: what it does, for how long."""
@@ -1166,10 +1203,11 @@ class TrainingPane(Pane):
         box = self.query_one("#training-empty", Static)
         if self.training and not self.steps and self.phase:
             took = _seconds(time.monotonic() - self._phase_at)
-            box.update(Text.assemble(("Starting the run: ", "bold yellow"), self.phase,
-                                     f" … {took}", ("  · x cancels", "dim")))  # fmt: skip
+            self._update_box(box, Text.assemble(("Starting the run: ", "bold yellow"),
+                                                self.phase, f" … {took}",
+                                                ("  · x cancels", "dim")))  # fmt: skip
         else:
-            box.update(Text(EMPTY_CHARTS, style="dim"))
+            self._update_box(box, Text(EMPTY_CHARTS, style="dim"))
 
     @on(Chart.Resized)
     def _chart_resized(self, _msg: Chart.Resized) -> None:
@@ -1183,33 +1221,36 @@ class TrainingPane(Pane):
         if not self.steps:
             self._update_progress()
 
-    def _plot(self) -> None:
+    def _show_charts(self) -> None:
+        """No points: a sentence, not three empty chart frames."""
+        self.set_class(not self.steps and not self.overlays, "-no-run")
+
+    def _plot(self) -> bool:
         """Redraw the three charts when what they show changed, at most twice a second
         while a run streams, in a thread worker (:meth:`_draw_charts`): a plotext canvas
         costs tens of ms, which on the UI thread was most of the app's lag while a run
         trained (issues 11 and 15). One drawing at a time: what changes meanwhile is
-        drawn next, the newest data only."""
-        # No points: a sentence, not three empty chart frames.
-        self.set_class(not self.steps and not self.overlays, "-no-run")
+        drawn next, the newest data only. True when a drawing started."""
+        self._show_charts()
         if not self._charts:  # (a query walks the pane's widgets: once)
             self._charts = {str(c.id): c for c in self.query(Chart)}
         charts = self._charts
         loss_width = charts["chart-loss"].size.width
         if self.steps and not loss_width:
-            return  # just shown: its first size (Chart.Resized) draws it, fitted to it
+            return False  # just shown: its first size (Chart.Resized) draws it, fitted to it
         width = max(10, loss_width)
         last = self.steps[-1]["step"] if self.steps else None
         shown_now = (self.followed, len(self.steps), last, len(self.evals), len(self.epochs),
                      self.alpha, tuple(self.overlays), width,
                      charts["chart-lr"].size.width)  # fmt: skip
         if shown_now == self._plotted:
-            return  # nothing new to draw
+            return False  # nothing new to draw
         now = time.monotonic()
         if now - self._last_plot < PLOT_EVERY_S and self.training:
-            return  # the next metrics (or the follow tick) draws it
+            return False  # the next metrics (or the follow tick) draws it
         if self._drawing:
             self._draw_again = True  # when the drawing in flight is shown
-            return
+            return False
         self._last_plot = now
         self._plotted = shown_now
         self._drawing = True
@@ -1218,6 +1259,7 @@ class TrainingPane(Pane):
         sizes = {chart_id: (c.size.width, c.size.height) for chart_id, c in charts.items()}
         styles = {chart_id: c.visual_style for chart_id, c in charts.items()}
         self._draw_charts(data, sizes, styles, charts["chart-loss"].plotext_theme)
+        return True
 
     @work(thread=True, exit_on_error=False, group="training.charts",
           description="draw the charts")  # fmt: skip
@@ -1240,9 +1282,14 @@ class TrainingPane(Pane):
         self._drawing = False
         for chart_id, (spec, picture) in msg.drawn.items():
             self._charts[chart_id].show(spec, picture)
+        if self._progress_due:
+            self._update_progress()  # the metrics the drawing shows, painted with it
         if self._draw_again:
             self._draw_again = False
-            self._plot()
+            if not (self.training and self._tail is not None):
+                self._plot()
+            # (while a run streams, the next read's reply draws it: now it would share
+            # the GIL with this repaint)
 
     def action_smoothing(self, direction: int) -> None:
         steps = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -1518,6 +1565,7 @@ class TrainingPane(Pane):
 
     def on_unmount(self) -> None:
         """The app quits: a running child stops cleanly, or is killed after a grace period."""
+        PACER.release()
         evaluation = self._eval_proc
         if evaluation is not None and evaluation.poll() is None:
             with contextlib.suppress(OSError):
