@@ -65,7 +65,7 @@ def test_optimize_prints_progress_and_bounds(home: Path, capsys) -> None:
                  "--bound", "latency <= 0.5s"]) == 0  # fmt: skip
     cap = capsys.readouterr()
     assert cap.out.count(" trial ") == 5 and cap.err == ""
-    assert "infeasible: mean_latency_seconds <= 0.5" in cap.out
+    assert "infeasible: latency <= 0.5s" in cap.out  # as typed (walkthrough 29)
     # every trial is outside the bound: no best trial, so no export advice (issue 10)
     assert "export-best" not in cap.out
     assert "nothing to export: none of the 5 trials can be the best" in cap.out

@@ -529,9 +529,8 @@ class OptimizationEngine:
 
                 stale = self._trials_without_improvement(history, meta)
                 if stale >= self.early_stop_patience:
-                    message = (
-                        f"early stop: no better accuracy in the last "
-                        f"{self.early_stop_patience} trials"
+                    message = early_stop_message(
+                        history, meta, self.early_stop_patience, control.bounds
                     )
                     LOGGER.info(message)
                     break
@@ -638,8 +637,8 @@ class OptimizationEngine:
                         and self._trials_without_improvement(history, meta)
                         >= self.early_stop_patience
                     ):
-                        ending = ("completed", f"early stop: no better accuracy in the last "
-                                               f"{self.early_stop_patience} trials")  # fmt: skip
+                        ending = ("completed", early_stop_message(
+                            history, meta, self.early_stop_patience, control.bounds))  # fmt: skip
                     elif control.stopped:
                         ending = ("stopped", "stopped by the user")
                     elif dispatcher.gone():
@@ -1197,7 +1196,7 @@ def apply_bounds(
     """
     feasible: list[TrialResult] = []
     for t in trials:
-        bad = [str(b) for b in bounds if not b.satisfied_by(t)]
+        bad = [bound_text(b) for b in bounds if not b.satisfied_by(t)]
         meta.setdefault(t.trial_id, {})["infeasible"] = bad
         if not bad and _finite(t, objectives):
             feasible.append(t)
@@ -1272,8 +1271,53 @@ def _finite(trial: TrialResult, objectives: Sequence[ObjectiveSpec]) -> bool:
     return True
 
 
+#: A bound's metric as a user types it (``latency``, not ``mean_latency_seconds``).
+_TYPED_METRIC = {
+    "mean_latency_seconds": "latency",
+    "total_cost_usd": "cost",
+    "total_energy_joules": "energy",
+    "total_tokens": "tokens",
+}
+
+
+def bound_text(bound: ObjectiveBound) -> str:
+    """The bound as a user writes it, with its unit: ``latency <= 8s``, ``cost <= $0.0001``.
+
+    What a trial's ``infeasible`` reasons and the "bounds changed" notice say (the
+    Trials pane and ``jarvis-tui optimize`` show them as they are); ``str(bound)``
+    keeps the field names OpenJarvis's optimizer prompt reads.
+    """
+    v = f"{bound.value:g}"
+    value = {
+        "mean_latency_seconds": f"{v}s",
+        "total_cost_usd": f"${v}",
+        "total_energy_joules": f"{v} J",
+    }.get(bound.metric, v)
+    return f"{_TYPED_METRIC.get(bound.metric, bound.metric)} {bound.op} {value}"
+
+
 def _bounds_text(bounds: Sequence[ObjectiveBound]) -> str:
-    return ", ".join(str(b) for b in bounds) or "none"
+    return ", ".join(bound_text(b) for b in bounds) or "none"
+
+
+def early_stop_message(
+    history: Sequence[TrialResult],
+    meta: dict[str, dict[str, Any]],
+    patience: int,
+    bounds: Sequence[ObjectiveBound] = (),
+) -> str:
+    """Why a run stopped early, counted as :meth:`OptimizationEngine._trials_without_improvement`
+    counts: an infeasible trial never brings a better accuracy, so with bounds the
+    message says so (it read "no better accuracy in the last 3 trials" after 3 trials
+    of which the first set the best accuracy but broke a bound)."""
+    if not bounds:
+        return f"early stop: no better accuracy in the last {plural(patience, 'trial')}"
+    last = list(history)[-patience:]
+    if all(meta.get(t.trial_id, {}).get("infeasible") for t in last):
+        which = "the last trial is" if len(last) == 1 else f"the last {len(last)} trials are all"
+        return f"early stop: {which} outside the bounds ({_bounds_text(bounds)})"
+    return (f"early stop: no better accuracy within the bounds ({_bounds_text(bounds)}) in "
+            f"the last {plural(patience, 'trial')}")  # fmt: skip
 
 
 def _one_line(exc: BaseException) -> str:
@@ -1327,7 +1371,9 @@ __all__ = [
     "RunControl",
     "RunEvent",
     "apply_bounds",
+    "bound_text",
     "default_config",
+    "early_stop_message",
     "export_best_recipe",
     "random_config",
     "trial_to_recipe_dict",
