@@ -1,12 +1,12 @@
-"""Configuration optimization: types, search spaces, Pareto frontier, the store, and
-(imported on first use) the LLM optimizer and the optimization engine.
+"""Configuration optimization: types, search spaces, the store, and
+(imported on first use) the Pareto frontier (numpy), the LLM optimizer and the
+optimization engine.
 
 Engine code only: no Textual, no torch.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jarvis_tui.learning.optimize.pareto import compute_pareto_frontier, dominates
 from jarvis_tui.learning.optimize.search_space import (
     DEFAULT_SEARCH_SPACE,
     build_search_space,
@@ -30,7 +30,13 @@ from jarvis_tui.learning.optimize.types import (
     TrialResult,
 )
 
+if TYPE_CHECKING:
+    from jarvis_tui.learning.optimize.pareto import compute_pareto_frontier, dominates
+
 _LAZY = {
+    # numpy: a form built from a SearchSpace (the Traces judge form) needs none of it
+    "compute_pareto_frontier": "jarvis_tui.learning.optimize.pareto",
+    "dominates": "jarvis_tui.learning.optimize.pareto",
     "LLMOptimizer": "jarvis_tui.learning.optimize.llm_optimizer",
     "OptimizationEngine": "jarvis_tui.learning.optimize.optimizer",
 }

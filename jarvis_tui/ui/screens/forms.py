@@ -9,10 +9,10 @@ validate before they close: the form stays open with what was typed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -20,13 +20,35 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
 from jarvis_tui.core.fmt import plural
-from jarvis_tui.learning.optimize.search_space import validate_config
-from jarvis_tui.learning.optimize.types import SearchDimension, SearchSpace
 from jarvis_tui.ui.text import one_line
 from jarvis_tui.ui.widgets.forms import FORM_CSS, NAME_WIDTH, check_field, describe, show_value
 
+if TYPE_CHECKING:  # the optimize package (numpy) is imported when a form is submitted
+    from jarvis_tui.learning.optimize.types import SearchDimension, SearchSpace
 
-class PromptScreen(ModalScreen[Optional[str]]):
+
+FormResult = TypeVar("FormResult")
+
+
+class FormScreen(ModalScreen[FormResult], Generic[FormResult]):
+    """A modal form, shown the first time without styling every widget again.
+
+    Textual restyles a screen each time it is shown (``ScreenResume``); the first time
+    is right after each widget was styled as it was mounted, so that pass redid the
+    same work (a third of opening a form: bench_forms). Later resumes (after a dialog
+    over the form closes) restyle as usual. The same as ``AppScreen`` in the app.
+    """
+
+    _shown = False
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Called before Screen's own handler of the event (Textual calls each class's).
+        if not self._shown:
+            self._shown = True
+            event.refresh_styles = False
+
+
+class PromptScreen(FormScreen[Optional[str]]):
     """Ask for one line of text; *check* returns an error message or None.
 
     *label* names the field, *help* says what it accepts; the refusal is shown
@@ -107,7 +129,7 @@ def show_notice(screen: ModalScreen[Any], message: str, severity: str) -> None:
         line.set_class(severity == level, f"-{level}")
 
 
-class ConfigFormScreen(ModalScreen[Optional[dict]]):
+class ConfigFormScreen(FormScreen[Optional[dict]]):
     """A config of *space*: one field per dimension, validated against the space.
 
     Dismisses with the params (dotted keys → values), or None when cancelled.
@@ -119,6 +141,9 @@ class ConfigFormScreen(ModalScreen[Optional[dict]]):
     """
 
     DEFAULT_CSS = "ConfigFormScreen {" + FORM_CSS + "}"
+    AUTO_FOCUS = ".cf-input"
+    """The first field: by default the fields' scroll box took the focus first and gave
+    it to the field on mount, restyling the whole form twice (bench_forms)."""
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("ctrl+s", "submit", "Submit", id="form.submit"),
@@ -248,6 +273,8 @@ class ConfigFormScreen(ModalScreen[Optional[dict]]):
             else:
                 params[dim.name] = value
         if not problems:
+            from jarvis_tui.learning.optimize.search_space import validate_config
+
             problems = validate_config(self._space, params)
         return params, problems
 
