@@ -76,6 +76,26 @@ def unlabelled_ids(store: Any, flt: Any, limit: int = JUDGE_MAX) -> list[str]:
     return ids
 
 
+def judge_coverage(store: Any, *, agent: Optional[str] = None) -> tuple[int, int]:
+    """(judged traces without a human score, judged traces with one) among the traces the
+    routing matrix counts: what ``J`` adds as ratings, and where the human label wins."""
+    from jarvis_tui.evals.judge import JUDGE_TABLE
+    from jarvis_tui.learning.outcomes import read_connection
+
+    with read_connection(store) as c:
+        if not _has_judge_table(c.conn):
+            return 0, 0
+        where = "" if agent is None else " WHERE r.agent = ?"
+        row = c.conn.execute(
+            f"SELECT SUM(r.feedback IS NULL), SUM(r.feedback IS NOT NULL)"
+            f" FROM (SELECT DISTINCT trace_id FROM main.{JUDGE_TABLE}) j"
+            f" JOIN main.traces t ON t.trace_id = j.trace_id"
+            f" JOIN {c.schema}.jt_rows r ON r.id = t.id{where}",
+            [] if agent is None else [agent],
+        ).fetchone()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
 def matrix_with_judge(store: Any, matrix: Any, *, agent: Optional[str] = None) -> tuple[Any, set]:
     """*matrix* with each cell's unrated traces that the judge scored counted as ratings
     (the newest judge score per trace); returns (matrix, cells it changed)."""
@@ -121,4 +141,11 @@ def matrix_with_judge(store: Any, matrix: Any, *, agent: Optional[str] = None) -
     return out, changed
 
 
-__all__ = ["JUDGE_MAX", "has_judge_scores", "judge_scores", "matrix_with_judge", "unlabelled_ids"]
+__all__ = [
+    "JUDGE_MAX",
+    "has_judge_scores",
+    "judge_coverage",
+    "judge_scores",
+    "matrix_with_judge",
+    "unlabelled_ids",
+]

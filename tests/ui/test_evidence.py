@@ -194,7 +194,8 @@ async def test_routing_J_counts_judge_scores_and_marks_the_cells(home: Path) -> 
         assert pane.matrix.cells[("code", "phi3:3.8b")].rated.n == before + len(cell)
         assert " j" in table.get_cell("code", "phi3:3.8b").plain
         assert " j" not in table.get_cell("code", "llama3.1:70b").plain
-        assert "judge scores in 1 cells" in str(app.query_one("#routing-status", Static).render())
+        said = str(app.query_one("#routing-status", Static).render())
+        assert "judge counted: 20 judged traces (j) · J: labels only" in said
         await pilot.press("J")
         await settle(app, pilot)
         assert pane.matrix.cells[("code", "phi3:3.8b")].rated.n == before
@@ -212,7 +213,8 @@ async def test_routing_palette_entries_act(home: Path) -> None:
         pane = app.query_one(RoutingPane)
         assert app.query_one("#panes").active == "routing" and pane.matrix is not None
         await palette(app, pilot, "routing: include judge scores")
-        assert "judge scores in" in str(app.query_one("#routing-status", Static).render())
+        said = str(app.query_one("#routing-status", Static).render())
+        assert "judge: no scores to include yet (T, then J runs it)" in said
         await palette(app, pilot, "routing: label where it matters")
         assert app.query_one("#panes").active == "traces" and "queue order" in status(app)
         await palette(app, pilot, "routing: run a learning cycle")

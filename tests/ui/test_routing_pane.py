@@ -225,3 +225,43 @@ async def test_help_says_what_rated_counts(home: Path) -> None:
             await settle(app, pilot)
         assert "rated = traces with a feedback score" in shown, shown
         assert "SFT pairs are the rated traces at or above" in shown
+
+
+async def test_the_routers_numbers_agree_with_the_matrix(home: Path) -> None:
+    """/ (issue 10): the routers' numbers disagreed with the matrix for the same class
+    and model (the bandit's posterior mean, the trace policy's composite score, and
+    routers learnt once while the matrix was recomputed). Each router's row now shows
+    the matrix's own mean and count, says why its number differs, and the routers
+    learn again with the matrix (r)."""
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_routing(app, pilot)
+        pane = app.query_one(RoutingPane)
+        # a rating the routers learnt without: they learn again on r, as the matrix
+        code_traces = TraceStore(home / "traces.db")
+        row = code_traces.page(
+            TraceFilter(query_class="code", model="qwen2.5-coder:7b", labelled=False), limit=1
+        ).rows[0]
+        code_traces.set_label(row.trace_id, feedback=0.0)
+        code_traces.close()
+        await pilot.press("r")
+        await settle(app, pilot)
+        await pilot.press("slash")
+        app.query_one("#routing-query", Input).value = "please fix `parse()`, it crashes"
+        await settle(app, pilot)
+        text = " ".join(text_of(app.query_one("#routing-decisions", Static)).split())
+        m = pane.matrix
+        best = m.recommendations["code"].best
+        cell = m.cells[("code", best)].rated
+        assert f"matrix {best} {cell.mean:.2f} ±{cell.half_width:.2f} of {cell.n:,} ratings" in text
+        bandit = re.search(r"bandit (\S+) drew [\d.]+; mean [\d.]+ = ([\d,]+) ratings averaging "
+                           r"([\d.]+)", text)  # fmt: skip
+        assert bandit, text
+        b = m.cells[("code", bandit.group(1))].rated
+        assert (bandit.group(2), bandit.group(3)) == (f"{b.n:,}", f"{b.mean:.2f}")
+        trace = re.search(r"trace (\S+) [\d.]+ = 0\.6 × success [\d.]+ \+ 0\.4 × rating ([\d.]+)",
+                          text)  # fmt: skip
+        assert trace, text
+        assert trace.group(2) == f"{m.cells[('code', trace.group(1))].rated.mean:.2f}"
+        assert "Why the numbers differ: the matrix is the mean of the ratings" in text
+        assert "rule 1: code detected → coder model" in text

@@ -114,3 +114,61 @@ def test_equal_means_are_called_a_tie() -> None:
     assert rec.agent == "react" and rec.reference == "simple"
     assert rec.why is not None and "(0.95 vs 0.80)" in rec.why
     assert "react ties at 0.69 (20 ratings against 10)" in rec.why
+
+
+def _judge(home: Path, ids: list[str]) -> None:
+    from jarvis_tui.evals.judge import JudgeScore, JudgeStore
+
+    with JudgeStore(home / "traces.db") as js:
+        js.save([JudgeScore(i, 0.5, "ok", "judge-m", "h0", BASE) for i in ids])
+
+
+async def test_j_says_what_the_matrix_counts(tmp_path: Path) -> None:
+    """J (issue 10): the status said "judge scores in 3 cells (j; J: off)". It says
+    how many judged traces the matrix counts, where your label wins instead, and at
+    80 columns too; with J off it says what J would add."""
+    traces = make_traces(120)  # every other one labelled
+    home = workspace(tmp_path, traces)
+    unlabelled = [t.trace_id for t in traces if t.feedback is None]
+    labelled = [t.trace_id for t in traces if t.feedback is not None]
+    _judge(home, unlabelled[:40] + labelled[:10])
+    app = JarvisApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await settle(app, pilot)
+        text = " ".join(screen_text(app).split())
+        assert "60 rated · J: add 40 judge scores" in text, text
+        await pilot.press("J")
+        await settle(app, pilot)
+        text = " ".join(screen_text(app).split())
+        assert (
+            "100 rated · judge counted: 40 judged traces (j), your label wins on 10 · "
+            "J: labels only" in text
+        ), text
+        await pilot.press("J")
+        await settle(app, pilot)
+        assert "60 rated · J: add 40 judge scores" in " ".join(screen_text(app).split())
+
+
+async def test_j_with_nothing_to_include_says_so(tmp_path: Path) -> None:
+    traces = make_traces(60)
+    home = workspace(tmp_path, traces)
+    app = JarvisApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await settle(app, pilot)
+        await pilot.press("J")
+        await settle(app, pilot)
+        text = " ".join(screen_text(app).split())
+        assert "judge: no scores to include yet (T, then J runs it) · J: labels only" in text
+    # every judged trace labelled: the labels win everywhere, nothing is added
+    _judge(home, [t.trace_id for t in traces if t.feedback is not None][:5])
+    app = JarvisApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R", "J")
+        await settle(app, pilot)
+        text = " ".join(screen_text(app).split())
+        assert "judge: nothing to add, your label wins on all 5 judged" in text, text

@@ -48,6 +48,8 @@ from the end (whole columns, never a cut one)."""
 SHORT_CONFIDENCE = {"not enough evidence": "few ratings"}
 """Confidence words as the table shows them (the best model has fewer ratings than
 the evidence minimum: the ? of the matrix)."""
+NARROW = 100
+"""Narrower than this, the side panel makes room while the routers are asked."""
 TOOLS_MIN_WIDTH = 12
 """Narrower than this, the Tools column is left out rather than squeezed."""
 
@@ -193,6 +195,42 @@ def context_table(query: str, *, per_row: int = 3) -> Table:
     return grid
 
 
+def _cell_words(matrix: RoutingMatrix, qc: str, model: str) -> str:
+    """A matrix cell in words: "0.86 ±0.04 of 38 ratings" (the matrix's own numbers)."""
+    cell = matrix.cells.get((qc, model))
+    if cell is None or not cell.rated.n:
+        return "no ratings"
+    ci = cell.rated
+    return f"{ci.mean:.2f} ±{ci.half_width:.2f} of {plural(ci.n, 'rating')}"
+
+
+def _router_basis(router: Any, qc: str, model: str, why: str) -> str:
+    """What *router* decided by, with the numbers a user can hold against the matrix's:
+    the trace policy's score and its parts, the bandit's posterior and the plain mean
+    of its ratings; any other router (or a fallback answer) explains itself."""
+    from jarvis_tui.learning.bandit_router import BanditRouterPolicy
+    from jarvis_tui.learning.trace_policy import TraceDrivenPolicy
+
+    if isinstance(router, TraceDrivenPolicy) and why.startswith("learned:"):
+        st = router.class_stats().get(qc, {}).get(model)
+        if st and st.get("score") is not None:
+            sr, fb = st.get("success_rate"), st.get("avg_feedback")
+            if sr is not None and fb is not None:
+                how = f"0.6 × success {sr:.2f} + 0.4 × rating {fb:.2f}"
+            else:
+                how = "success rate" if sr is not None else "mean rating"
+            return f"{st['score']:.2f} = {how}, {plural(st['samples'], 'sample')}"
+    if isinstance(router, BanditRouterPolicy) and why.startswith("thompson:"):
+        arm = router.get_stats(qc).get(model)
+        post = router.posterior(qc).get(model)
+        if arm and post:
+            drew = why.split("drew ", 1)[1].split(" ", 1)[0] if "drew " in why else "?"
+            return (f"drew {drew}; mean {post[2]:.2f} = {plural(arm['pulls'], 'rating')} "
+                    f"averaging {arm['mean_reward']:.2f} + the prior")  # fmt: skip
+    # "rule 1: code detected → coder model qwen2.5-coder:7b": the model is beside it
+    return why.removesuffix(" " + model) if model else why
+
+
 class RoutingPane(Pane):
     """Per-class routing recommendations with their evidence."""
 
@@ -250,10 +288,12 @@ class RoutingPane(Pane):
             agents: dict[str, Any],
             tools: dict[str, list[str]],
             judged: frozenset = frozenset(),
+            coverage: tuple[int, int] = (0, 0),
         ) -> None:
             super().__init__()
             self.matrix, self.agents, self.tools = matrix, agents, tools
             self.judged = judged
+            self.coverage = coverage
 
     class RoutersReady(Message):
         def __init__(self, routers: dict[str, Any]) -> None:
@@ -296,6 +336,9 @@ class RoutingPane(Pane):
         """J: the judge's scores of unrated traces count as ratings."""
         self.judged: frozenset = frozenset()
         """The (class, model) cells the judge's scores changed."""
+        self.judge_coverage: tuple[int, int] = (0, 0)
+        """Judge-scored traces (without a human score, with one): what J adds as
+        ratings, and where the human label wins instead."""
         self.tools: dict[str, list[str]] = {}
         """The recommended agent's tools per class, most used in good traces first."""
         self._recs_hidden: list[str] = []
@@ -333,6 +376,7 @@ class RoutingPane(Pane):
     def on_resize(self) -> None:
         layout = (self._compact(), self.size.width)
         self.set_class(layout[0], "-compact")
+        self.set_class(self.size.width < NARROW, "-narrow")
         if self.matrix is not None and layout != self._layout:
             self._fill_matrix()
             self._fill_recs()
@@ -391,17 +435,17 @@ class RoutingPane(Pane):
         if self.store is None:
             return
         self.stale = False
+        if self._routers_started:  # the routers learn from the same labels as the matrix
+            self._load_routers(self.store)
         self.query_one("#routing-status", Static).update(
             Text("Computing evidence over every trace…", style="dim")
         )
         self._compute(self.store, self.min_evidence, self.include_judge)
 
     def action_toggle_judge(self) -> None:
+        """J: count the judge's scores of traces without a human score as ratings, or
+        not; the status line says what the matrix counts once it is recomputed."""
         self.include_judge = not self.include_judge
-        self.app.notify(
-            "judge scores count as ratings (cells marked j)" if self.include_judge
-            else "human labels only", timeout=2, markup=False,
-        )  # fmt: skip
         self.action_recompute()
 
     def action_evidence(self, delta: int) -> None:
@@ -411,13 +455,14 @@ class RoutingPane(Pane):
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.compute",
           description="compute routing evidence")  # fmt: skip
     def _compute(self, store: TraceStore, min_evidence: int, include_judge: bool = False) -> None:
-        from jarvis_tui.evals.judge_scores import matrix_with_judge
+        from jarvis_tui.evals.judge_scores import judge_coverage, matrix_with_judge
         from jarvis_tui.learning.recommend import recommend_agents
 
         miner = TrainingDataMiner(store, min_quality=0.0)
         matrix = miner.routing_matrix(min_samples=min_evidence)
         judged: set = set()
-        if include_judge:
+        coverage = judge_coverage(store)
+        if include_judge and coverage[0]:
             matrix, judged = matrix_with_judge(store, matrix)
         agents = recommend_agents(store)
         tools: dict[str, list[str]] = {}
@@ -430,13 +475,14 @@ class RoutingPane(Pane):
                 freq = counts.get((qc, agent), {})
                 tools[qc] = sorted(freq, key=lambda n: (-freq[n], n))
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Computed(matrix, agents, tools, frozenset(judged)))
+            self.post_message(self.Computed(matrix, agents, tools, frozenset(judged), coverage))
 
     @on(Computed)
     def _computed(self, msg: RoutingPane.Computed) -> None:
         self.matrix = msg.matrix
         self.agents = msg.agents
         self.judged = msg.judged
+        self.judge_coverage = msg.coverage
         self.tools = msg.tools
         self._fill_matrix()
         self._fill_recs()
@@ -564,27 +610,61 @@ class RoutingPane(Pane):
         self._hidden_models = max(0, len(m.models) - max(1, (width - 10) // (col + 2)))
         self._status()
 
+    def _judge_words(self) -> Optional[tuple[str, str, int]]:
+        """What J means now, for the status line: (text, style, priority)."""
+        judged_only, both = self.judge_coverage
+        if self.include_judge:
+            if judged_only:
+                mine = f", your label wins on {both:,}" if both else ""
+                return (f"judge counted: {judged_only:,} judged traces (j){mine} · J: labels only",
+                        "bold magenta", 0)  # fmt: skip
+            if both:
+                return (f"judge: nothing to add, your label wins on all {both:,} judged · "
+                        "J: labels only", "bold magenta", 0)  # fmt: skip
+            return ("judge: no scores to include yet (T, then J runs it) · J: labels only",
+                    "bold magenta", 0)  # fmt: skip
+        if judged_only:
+            return (f"J: add {judged_only:,} judge scores", "magenta", 3)
+        return None
+
     def _status(self) -> None:
-        """One line, most important first: counts, hidden models, the cycle state."""
+        """One or two lines, most important first: counts, what J counts, hidden
+        models, the cycle state; the least important parts go first when they do not
+        fit (the state words stay at 80 columns)."""
         m = self.matrix
         if m is None:
             return
         rated = sum(c.rated.n for c in m.cells.values())
         total = sum(c.n for c in m.cells.values())
-        line = Text.assemble((f"{total:,} traces", "bold"), f" · {rated:,} rated")
+        # (text, style, priority: 0 always shown, higher goes first)
+        parts: list[tuple[str, str, int]] = [(f"{rated:,} rated", "", 0)]
         if self._cycle_running:
-            line.append(" · learning cycle running…", style="bold yellow")
-        if self.include_judge:
-            line.append(f" · judge scores in {len(self.judged)} cells (j; J: off)",
-                        style="bold magenta")  # fmt: skip
+            parts.append(("learning cycle running…", "bold yellow", 0))
+        judge = self._judge_words()
+        if judge is not None:
+            parts.append(judge)
         hidden = getattr(self, "_hidden_models", 0)
         if hidden:
-            line.append(f" · {hidden} more models: ← →", style="bold yellow")
-        line.append(f" · {len(m.models)} models · evidence ≥ {m.min_samples} ratings (> <)")
+            parts.append((f"{hidden} more models: ← →", "bold yellow", 0))
+        parts.append((f"{len(m.models)} models", "", 2))
+        parts.append((f"evidence ≥ {m.min_samples} ratings (> <)", "", 1))
         if self.has_class("-detail"):
-            line.append(" · d: back to the matrix", style="bold")
+            parts.append(("d: back to the matrix", "bold", 0))
         elif self.app.size.width >= 110:
-            line.append(" · enter: label a cell's unrated traces", style="dim")
+            parts.append(("enter: label a cell's unrated traces", "dim", 4))
+        # two lines, less what word wrapping may leave unused at the first line's end
+        room = 2 * max(20, (self.size.width or self.app.size.width) - 2) - 12
+        head = f"{total:,} traces"
+
+        def length(ps: list[tuple[str, str, int]]) -> int:
+            return len(head) + sum(3 + len(t) for t, _, _ in ps)
+
+        while length(parts) > room and any(p[2] for p in parts):
+            worst = max(p[2] for p in parts)
+            parts.remove(next(p for p in reversed(parts) if p[2] == worst))
+        line = Text.assemble((head, "bold"))
+        for text, style, _ in parts:
+            line.append(" · " + text, style=style)
         self.query_one("#routing-status", Static).update(line)
 
     def _render_side(self) -> None:
@@ -731,7 +811,8 @@ class RoutingPane(Pane):
                 bandit = BanditRouterPolicy(models, seed=0)
                 bandit.update_from_traces(store)
                 routers[key] = bandit
-        self.post_message(self.RoutersReady(routers))
+        if not get_current_worker().is_cancelled:  # a newer learning replaces this one
+            self.post_message(self.RoutersReady(routers))
 
     @on(RoutersReady)
     def _routers_ready(self, msg: RoutingPane.RoutersReady) -> None:
@@ -761,31 +842,54 @@ class RoutingPane(Pane):
                             style="dim"))  # fmt: skip
             return
         ctx = build_routing_context(query)
-        narrow = self.query_one("#routing-ask").size.width < 64
-        parts: list[Any] = [context_table(query, per_row=2 if narrow else 3)]
+        qc = classify_query(query)
+        # the side panel makes room while a narrow pane asks (styles/routing.tcss)
+        full = self.has_class("-narrow") and self.has_class("-asking")
+        room = (self.size.width or self.app.size.width) * (1 if full else 3) // (1 if full else 5)
+        parts: list[Any] = [context_table(query, per_row=3 if room >= 64 else 2)]
         if not self._routers:
             parts.append(Text("routers are learning from the traces…", style="dim italic"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, style="bold")
+        grid.add_column(no_wrap=True, style="cyan")
+        grid.add_column(ratio=1, overflow="fold")  # the why wraps in its own column
+        m = self.matrix
+        rec = m.recommendations.get(qc) if m is not None else None
         for name, router in self._routers.items():
             try:
                 model, why = router.explain(ctx)
+                basis = _router_basis(router, qc, model, why)
             except Exception as exc:  # a router's bug must not take the pane down
-                model, why = "–", f"error: {exc}"
-            line = Text.assemble((f"{one_line(name, 10):<10} ", "bold"),
-                                 (one_line(model, 24), "cyan"), " ")  # fmt: skip
-            line.append(one_line(why, 200), style="dim")
-            parts.append(line)
-        if self.matrix is not None:
-            rec = self.matrix.recommendations.get(classify_query(query))
-            if rec is not None and rec.best:
-                margin = "–" if rec.margin is None else f"{rec.margin:+.3f}"
-                parts.append(
-                    Text.assemble(
-                        ("evidence ", "dim"),
-                        (one_line(rec.best, 24), "bold"),
-                        f" ({rec.confidence}, margin {margin})",
-                    )  # fmt: skip
-                )
+                model, basis = "–", f"error: {exc}"
+            row = Text(one_line(basis, 200), style="dim")
+            if m is not None and model and rec is not None and model != rec.best:
+                row.append(f" · matrix: {_cell_words(m, qc, model)}", style="yellow")
+            grid.add_row(one_line(name, 10), one_line(model or "–", 24), row)
+        if m is not None and rec is not None and rec.best:
+            margin = "" if rec.margin is None else f", margin {rec.margin:+.3f}"
+            grid.add_row(
+                "matrix", one_line(rec.best, 24),
+                Text(f"{_cell_words(m, qc, rec.best)} ({rec.confidence}{margin})"),
+            )  # fmt: skip
+        if self._routers or (m is not None and rec is not None and rec.best):
+            parts.append(grid)
+        if self._routers and m is not None:
+            parts.append(Text(self._why_they_differ(), style="dim italic"))
         out.update(Group(*parts))
+
+    def _why_they_differ(self) -> str:
+        """Why the routers' numbers are not the matrix's, in the words of this screen."""
+        why = ("Why the numbers differ: the matrix is the mean of the ratings; trace "
+               "scores 0.6 × success rate + 0.4 × mean rating over traces with either; "
+               "bandit adds a Beta(1, 1) prior to the same ratings.")  # fmt: skip
+        if self.include_judge and self.judge_coverage[0]:
+            why += " J is on: the matrix counts judge scores, the routers do not."
+        trace = self._routers.get("trace")
+        need = getattr(trace, "min_samples", None)
+        if need is not None and self.matrix is not None and need != self.matrix.min_samples:
+            why += (f" The matrix needs {self.matrix.min_samples} ratings a cell (> <), "
+                    f"trace {need} a class.")  # fmt: skip
+        return why
 
     # ------------------------------------------------------------ learning cycle
 
