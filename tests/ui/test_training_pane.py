@@ -113,25 +113,27 @@ async def test_train_help_shows_the_form_defaults(
     assert {flag: helped.get(flag) for flag in fields} == shown
 
 
-async def test_run_from_the_pane_streams_points_and_lands_on_disk(home: Path) -> None:
-    app = JarvisApp(home)
-    async with app.run_test(size=(120, 40)) as pilot:
-        pane = await open_training(app, pilot)
-        set_form(pane, max_pairs="16", num_epochs="2", max_seq_length="512", batch_size="4",
-                 eval_fraction="0")  # fmt: skip
-        await pilot.press("s")
-        await settle(app, pilot, rounds=6)
-        assert not pane.training
-        runs = sorted((home / "checkpoints").iterdir())
-        assert len(runs) == 1
-        info = json.loads((runs[0] / "run.json").read_text())
-        assert info["status"] == "completed" and info["data"]["pairs"] == 16
-        total = info["total_steps"]
-        assert total == 8  # 16 pairs / batch 4 × 2 epochs
-        # every step reaches the chart (the pane follows the metrics file), in order
-        await wait_until(pilot, lambda: len(pane.steps) == total, what="every step charted")
-        assert [s["step"] for s in pane.steps] == list(range(1, total + 1))
-        assert "step 8/8" in str(pane.query_one("#training-eta", Static).render())
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """One whole (tiny) run started from the pane (s), in an app process of its own
+    (tests/ui/training_app_child.py full): what the pane showed, and the workspace. Two
+    tests read it: a real training child costs seconds of torch import and steps."""
+    home = tmp_path_factory.mktemp("full") / "ws"
+    return _run_child("full", home), home
+
+
+def test_run_from_the_pane_streams_points_and_lands_on_disk(full_run: tuple[dict, Path]) -> None:
+    result, home = full_run
+    assert not result["training"]
+    runs = sorted((home / "checkpoints").iterdir())
+    assert len(runs) == 1
+    info = json.loads((runs[0] / "run.json").read_text())
+    assert info["status"] == "completed" and info["data"]["pairs"] == 16
+    total = info["total_steps"]
+    assert total == result["total"] == 8  # 16 pairs / batch 4 × 2 epochs
+    # every step reaches the chart (the pane follows the metrics file), in order
+    assert result["steps"] == list(range(1, total + 1))
+    assert "step 8/8" in result["shown"]
     lines = (runs[0] / "metrics.jsonl").read_text().splitlines()
     assert sum(json.loads(x).get("type", "step") == "step" for x in lines) == total
     assert (runs[0] / "final").is_dir()
@@ -254,9 +256,11 @@ def _wait_gone(pid: int, what: str) -> None:
         time.sleep(0.1)
 
 
-def test_a_run_from_the_pane_never_imports_torch_into_the_app(tmp_path: Path) -> None:
+def test_a_run_from_the_pane_never_imports_torch_into_the_app(
+    full_run: tuple[dict, Path],
+) -> None:
     """The whole run, in a process of its own (other tests' imports would pollute it)."""
-    result = _run_child("full", tmp_path / "ws")
+    result, _home = full_run
     assert result["status"] == "completed" and not result["training"]
     total = result["total"]
     assert "completed" in result["shown"] and f"step {total}/{total}" in result["shown"]

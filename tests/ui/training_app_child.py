@@ -1,8 +1,10 @@
 """Drives the app in a process of its own, for tests that need a clean ``sys.modules``
 or a parent process they can kill: ``python -m tests.ui.training_app_child MODE HOME``.
 
-MODE ``full``: a whole (tiny) training run from the Training pane, then one JSON line:
-which of torch / transformers / peft this process imported, and the run's status.
+MODE ``full``: a whole (tiny) training run from the Training pane (16 pairs of up to 512
+tokens, batch 4, 2 epochs: 8 steps), then one JSON line: which of torch / transformers /
+peft this process imported, the run's status, the steps the chart got and what the pane
+showed.
 MODE ``quit``: a long run, quit the app once a step is on the chart; then one JSON line
 with the run folder. MODE ``hold``: a long run; once a step is on the chart print the
 run folder and wait (the test kills this process).
@@ -43,8 +45,9 @@ async def drive(mode: str, home: Path) -> dict:
         await settle(app, pilot)
         pane = app.query_one(TrainingPane)
         long = mode != "full"
-        form = {"max_pairs": "64" if long else "16", "num_epochs": "200" if long else "1",
-                "max_seq_length": "64", "batch_size": "4", "eval_fraction": "0"}  # fmt: skip
+        form = {"max_pairs": "64" if long else "16", "num_epochs": "200" if long else "2",
+                "max_seq_length": "64" if long else "512", "batch_size": "4",
+                "eval_fraction": "0"}  # fmt: skip
         for key, value in form.items():
             pane.query_one(f"#f-{key}", Input).value = value
         await pilot.press("s")
@@ -56,7 +59,8 @@ async def drive(mode: str, home: Path) -> dict:
             await wait_until(pilot, lambda: len(pane.steps) == total, what="every step charted")
             shown = str(pane.query_one("#training-eta").render())
             return {"imported": [m for m in HEAVY if m in sys.modules], "status": info["status"],
-                    "shown": shown, "total": total, "training": pane.training}  # fmt: skip
+                    "shown": shown, "total": total, "training": pane.training,
+                    "steps": [s["step"] for s in pane.steps]}  # fmt: skip
         await wait_until(pilot, lambda: bool(pane.steps), timeout=300, what="a step")
         run = pane.run_path(pane.run_id or "")
         if mode == "hold":
