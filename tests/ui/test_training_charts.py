@@ -90,11 +90,12 @@ async def test_streamed_charts_are_drawn_off_the_ui_thread_and_end_as_the_whole_
         await settle(app, pilot)
         pictures(app)  # the charts are on screen, at their size
         builds.clear()
-        # Batches as a run writes them; the pane follows the file (its timer).
-        for first in range(41, 401, 40):
+        # Batches as a run writes them; the pane follows the file (its timer). Four
+        # batches of 90 steps, each past an eval and an epoch record (every 100 steps).
+        for first in range(41, 401, 90):
             with path.open("a") as f:
-                f.write(metrics(first, first + 39))
-            await wait_until(pilot, lambda n=first + 39: len(pane.steps) == n, what="a batch")
+                f.write(metrics(first, first + 89))
+            await wait_until(pilot, lambda n=first + 89: len(pane.steps) == n, what="a batch")
             await settle(app, pilot)
         streamed = pictures(app)
     assert builds, "no chart was drawn while the run streamed"
@@ -109,3 +110,38 @@ async def test_streamed_charts_are_drawn_off_the_ui_thread_and_end_as_the_whole_
         await settle(app, pilot)
         whole = pictures(app)
     assert streamed == whole
+
+
+def alert_lines(app: JarvisApp) -> list[str]:
+    """The alerts box under the charts as painted: its text, row by row."""
+    box = app.query_one("#training-alerts")
+    return [box.render_line(y).text.rstrip() for y in range(box.size.height)]
+
+
+async def test_alerts_follow_the_steps_and_the_box_grows_with_them(home: Path) -> None:
+    """The alerts are repainted as their figures change (a plateau's, every batch) and
+    the box takes a row more when an alert more comes."""
+
+    def step(i: int, loss: float) -> str:
+        return json.dumps({"type": "step", "step": i, "loss": loss, "lr": 1e-4,
+                           "tokens_per_s": 20_000, "eta": 1.0, "elapsed": i * 0.04,
+                           "total_steps": 400}) + "\n"  # fmt: skip
+
+    path = home / "checkpoints" / "run-0001" / "metrics.jsonl"
+    steps: list[dict[str, Any]] = []
+    app = JarvisApp(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("L")
+        pane = app.query_one(training.TrainingPane)
+        for first, last, nan in ((1, 80, False), (81, 160, False), (161, 161, True)):
+            batch = []
+            for i in range(first, last + 1):
+                loss = float("nan") if nan else 1.0 + 0.002 * math.sin(i / 4) - 0.00005 * i
+                batch.append(step(i, loss))
+                steps.append({"step": i, "loss": loss})
+            with path.open("a") as f:
+                f.write("".join(batch))
+            want = ["⚠ " + a for a in training.alerts(steps[-2_000:], pane.alpha)]
+            await wait_until(pilot, lambda w=want: alert_lines(app) == w, what=str(want))
+    assert len(want) == 2 and "NaN" in want[0] and "plateau" in want[1]
