@@ -121,3 +121,36 @@ def save_theme(theme: str) -> str | None:
     except OSError as exc:
         return f"theme not saved: {path}: {exc.strerror or exc}"
     return None
+
+
+JUDGE_KEYS = ("url", "model")
+"""What the judge form remembers per workspace (``[judge]`` in the workspace file); an
+API key never: the endpoint's key stays in the environment."""
+
+
+def load_judge_form(workspace: Path) -> dict[str, str]:
+    """The judge form's last submitted values in this workspace ({} when none)."""
+    data, _problem = _read_toml(workspace / WORKSPACE_FILE)
+    judge = (data or {}).get("judge")
+    if not isinstance(judge, dict):
+        return {}
+    return {k: judge[k] for k in JUDGE_KEYS if isinstance(judge.get(k), str) and judge[k]}
+
+
+def save_judge_form(workspace: Path, values: dict[str, Any]) -> str | None:
+    """Remember the judge form's *values* (url, model) in the workspace file, keeping
+    every other key of it (atomically, owner-only); None, or why it was not saved."""
+    path = workspace / WORKSPACE_FILE
+    data, problem = _read_toml(path)
+    if problem:
+        return f"judge endpoint not remembered: {problem}"
+    assert data is not None
+    judge = {k: str(values[k]).strip() for k in JUDGE_KEYS if str(values.get(k, "")).strip()}
+    if data.get("judge") == judge:
+        return None
+    data["judge"] = judge
+    try:
+        atomic_write_text(path, tomli_w.dumps(data))
+    except OSError as exc:
+        return f"judge endpoint not remembered: {path}: {exc.strerror or exc}"
+    return None

@@ -1929,6 +1929,10 @@ class TracesPane(Pane):
 
     def ask_judge_endpoint(self) -> None:
         from jarvis_tui.ui.screens.forms import ConfigFormScreen
+        from jarvis_tui.ui.settings import load_judge_form, save_judge_form
+
+        root = self.workspace.root if self.workspace is not None else None
+        last = load_judge_form(root) if root is not None else {}
 
         def done(values: Optional[dict]) -> None:
             if values is None:
@@ -1938,13 +1942,21 @@ class TracesPane(Pane):
                 self.app.notify("judge not run: it needs both a URL and a model",
                                 severity="warning", markup=False)  # fmt: skip
                 return
+            # the next form opens with these (the workspace file; never an API key)
+            problem = save_judge_form(root, values) if root is not None else None
+            if problem:
+                log = getattr(self.app, "error_log", None)
+                if log is not None:
+                    log.note("remember the judge endpoint", problem, warning=True)
+                self.app.notify(one_line(problem, 300), severity="warning", markup=False)
             self._start_judge(url, model)
 
         self.app.push_screen(
             ConfigFormScreen(
                 "Run the LLM judge",
                 evidence.judge_form_space(),
-                {},
+                last,
+                initial_label="last run" if last else "default",
                 intro=f"Scores the unlabelled traces of the current filter (up to "
                 f"{judged.JUDGE_MAX:,}); {evidence.JUDGE_URL_ENV} and "
                 f"{evidence.JUDGE_MODEL_ENV} skip this form.",
