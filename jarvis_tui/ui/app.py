@@ -282,8 +282,8 @@ class JarvisApp(App[int]):
     ) -> None:
         """A toast, or, while a form is open, a line in the form: a toast at 80x24 lay
         over its fields for 8 s (issue 10). A form says it takes them (``show_notice``)."""
-        show = getattr(self.screen, "show_notice", None) if self.screen_stack else None
-        if callable(show):
+        show = self._notice_line()
+        if show is not None:
             text = message
             if markup:
                 try:
@@ -297,6 +297,24 @@ class JarvisApp(App[int]):
             timeout = min(self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
                           MODAL_TOAST_SECONDS)  # fmt: skip
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def _notice_line(self) -> Callable[[str, str], None] | None:
+        """Where a notification goes instead of a toast: the open form screen's notice
+        line, or that of a form inside a pane while one of its fields has the focus (a
+        widget above the focus offers it: ``form_notice_line``, the Training pane's LoRA
+        settings). None: a toast."""
+        if not self.screen_stack:
+            return None
+        show = getattr(self.screen, "show_notice", None)
+        if callable(show):
+            return show
+        node = self.screen.focused
+        while node is not None:
+            offer = getattr(node, "form_notice_line", None)
+            if callable(offer):
+                return offer()
+            node = node.parent  # type: ignore[assignment]
+        return None
 
     def input_mode(self) -> str:
         """NAV, EDIT or SEARCH: what keys do right now (typed into a field or acted on)."""

@@ -67,6 +67,9 @@ INSTALL_TRAIN = "pip install 'jarvis-tui[train]'"
 INSTALL_TRAIN_DEV = "pip install -e '.[train]'"
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from textual.events import DescendantFocus
     from textual.notifications import SeverityLevel
 
     from jarvis_tui.workspace import WorkspaceSession
@@ -717,6 +720,9 @@ class TrainingPane(Pane):
                 yield NavTable(id="training-runs", cursor_type="row")
                 yield Static(Text("LoRA settings · tab / escape", style="dim"),
                              id="training-form-title")  # fmt: skip
+                # under the title: in view with any field of the form (the errors line
+                # under the last one is below the fold at 80x24)
+                yield Static(id="training-form-notice")
                 for setting in FORM_SETTINGS:
                     with Horizontal(classes="form-row"):
                         yield Label(setting.label, classes="form-label")
@@ -842,6 +848,35 @@ class TrainingPane(Pane):
         elif self._form_said:
             errors.update("")
             self._form_said = False
+
+    def form_notice_line(self) -> Callable[[str, str], None] | None:
+        """Where the app shows a notification instead of a toast while a field of the
+        LoRA settings is focused (as every form screen does: a toast lay over the form);
+        None when the focus is elsewhere (the toast it was)."""
+        focused = self.screen.focused
+        if focused is None or not focused.has_class("form-input"):
+            return None
+        return self._show_form_notice
+
+    def _show_form_notice(self, message: str, severity: str) -> None:
+        line = self.query_one("#training-form-notice", Static)
+        line.update(Text(visible(one_line(message, 300))))
+        line.add_class("-shown")
+        for level in ("warning", "error"):
+            line.set_class(severity == level, f"-{level}")
+        focused = self.screen.focused
+
+        def into_view() -> None:  # the line, then the field typed in (it wins)
+            line.scroll_visible(animate=False, immediate=True)
+            if focused is not None:
+                focused.scroll_visible(animate=False, immediate=True)
+
+        self.call_after_refresh(into_view)  # once the line has its height
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        """Leaving the form leaves its notice too (tab between its fields keeps it)."""
+        if not event.widget.has_class("form-input"):
+            self.query_one("#training-form-notice", Static).remove_class("-shown")
 
     def _start_mining(self) -> None:
         """Mine with the form's min quality (read here, on the UI thread)."""
