@@ -7,6 +7,7 @@ default 5 s timeout) in another process, for a bounded time; the long version
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -18,6 +19,20 @@ from jarvis_tui.traces import store as store_mod
 from tests.engine.conftest import build_trace
 
 SECONDS = 3.0
+
+
+@pytest.fixture(scope="module")
+def oj_20k(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An OpenJarvis-written file of 20,000 traces never opened by jarvis-tui, built
+    once (seconds) and copied by each test that opens it first (``oj_file``)."""
+    return build_oj_file(tmp_path_factory.mktemp("oj20k") / "traces.db", 20_000)
+
+
+@pytest.fixture
+def oj_file(oj_20k: Path, tmp_path: Path) -> Path:
+    db = tmp_path / "traces.db"
+    shutil.copyfile(oj_20k, db)
+    return db
 
 
 def _schema(path: Path) -> tuple[int, list[tuple]]:
@@ -54,8 +69,8 @@ def test_openjarvis_writer_beside_save_many_loses_nothing(tmp_path: Path) -> Non
         )  # OpenJarvis's rows are mirrored and searchable
 
 
-def test_openjarvis_writer_beside_a_first_open_loses_nothing(tmp_path: Path) -> None:
-    db = build_oj_file(tmp_path / "traces.db", 20_000)
+def test_openjarvis_writer_beside_a_first_open_loses_nothing(oj_file: Path) -> None:
+    db = oj_file
     (saved, failed, errors, _longest), _took, _schema_tx, _mirror_tx = beside_first_open(
         db, SECONDS
     )
@@ -65,11 +80,11 @@ def test_openjarvis_writer_beside_a_first_open_loses_nothing(tmp_path: Path) -> 
 
 
 def test_a_writer_with_a_short_busy_timeout_beside_a_large_first_open_loses_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    oj_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The large-file path (mirror and steps map in short transactions, no index
     built on OpenJarvis's trace_steps) beside a writer that waits 0.5 s at most."""
-    db = build_oj_file(tmp_path / "traces.db", 20_000)
+    db = oj_file
     monkeypatch.setattr(store_mod, "BULK_MIGRATE_ROWS", 1_000)
     monkeypatch.setattr(store_mod, "BULK_MIGRATE_STEPS", 1_000)
     monkeypatch.setattr(store_mod, "MIGRATE_FIRST_TX_STEPS", 2_000)
