@@ -889,6 +889,7 @@ class TracesPane(Pane):
             return
         self._token += 1
         self._sort_from = None  # a sort change sets it again after this
+        self._sort_note = ""  # about the order before this reload
         self._pending_cursor = keep
         self._loading = True
         if self.queue_mode:
@@ -2175,7 +2176,8 @@ class TracesPane(Pane):
 
         assert self.store is not None
         try:
-            n = export_labels(self.store, path, fmt=fmt, with_judge=with_judge)
+            n = export_labels(self.store, path, fmt=fmt, with_judge=with_judge,
+                              workspace=self.session.root)  # fmt: skip
         except (ValueError, OSError) as exc:
             # the app's one error path: one line, the traceback in the log
             self.app.call_from_thread(self.report_failure, f"export labels to {path}", exc,
