@@ -716,6 +716,32 @@ async def test_sort_change_keeps_the_cursors_trace_or_says_where_it_went(workspa
             assert "further down" not in status(app)
 
 
+async def test_filter_dropdowns_stay_on_screen_and_cut_names_with_an_ellipsis(
+    workspace: Path,
+) -> None:
+    """The rightmost picker's list ran off the screen at 120 columns ('last 30 day' at
+    80) and a picked name was cut mid-word ('qwen2.5-'): the list stays within the
+    screen with every option whole, and a name too long for its picker ends in "…"."""
+    from textual.widgets._select import SelectOverlay
+
+    for size in ((120, 40), (80, 24)):
+        app = JarvisApp(workspace)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            await pilot.press("F", "tab", "q", "enter")  # model: qwen2.5-coder:7b
+            await settle(app, pilot)
+            bar = next(line for line in screen_text(app).splitlines() if "class" in line
+                       and "outcome" in line)  # fmt: skip
+            assert "qwen2.5-coder:7b" in bar or "qwen2.5…" in bar or "qwen2.5-coder:…" in bar
+            await pilot.press("tab", "tab", "tab", "tab", "space")  # the time picker
+            await settle(app, pilot)
+            overlay = app.query_one("#f-time").query_one(SelectOverlay)
+            assert overlay.region.right <= size[0]
+            text = screen_text(app)
+            for option in ("last hour", "last 24 h", "last 7 days", "last 30 days"):
+                assert option in text
+
+
 async def test_narrow_table_cuts_names_with_an_ellipsis(workspace: Path) -> None:
     """80x24: a model name is whole or ends in "…", never cut into another model's name
     (llama3.1:70b → llama3.1:7); the sort by a hidden column is on screen (issue 10)."""
