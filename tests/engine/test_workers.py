@@ -26,7 +26,6 @@ from pathlib import Path
 import pytest
 
 from jarvis_tui.cli import main
-from jarvis_tui.demo import build_demo
 from jarvis_tui.evals.local_server import ChatServer
 from jarvis_tui.learning.optimize import OptimizationStore
 from jarvis_tui.learning.optimize.types import DEFAULT_OBJECTIVES
@@ -43,9 +42,9 @@ FAST = ["--heartbeat", "0.5", "--grace", "2"]
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("workers") / "ws", traces=1500, seed=4,
-                      optimize=False)  # fmt: skip
+def template(demo_template) -> Path:
+    """The run's one demo of these arguments (tests/conftest.py; never written to)."""
+    return demo_template(traces=1500, seed=4, optimize=False)
 
 
 @pytest.fixture
