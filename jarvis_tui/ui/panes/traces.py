@@ -2176,8 +2176,7 @@ class TracesPane(Pane):
 
         assert self.store is not None
         try:
-            n = export_labels(self.store, path, fmt=fmt, with_judge=with_judge,
-                              workspace=self.session.root)  # fmt: skip
+            n = export_labels(self.store, path, fmt=fmt, with_judge=with_judge)
         except (ValueError, OSError) as exc:
             # the app's one error path: one line, the traceback in the log
             self.app.call_from_thread(self.report_failure, f"export labels to {path}", exc,
