@@ -219,7 +219,7 @@ async def test_help_says_what_rated_counts(home: Path) -> None:
         for _ in range(30):  # scrolled down as a user would, a line at a time
             # the help's lines as one text (its box's sides are not words)
             shown = " ".join(screen(app).replace("│", " ").split())
-            if "SFT pairs are the rated" in shown:
+            if "SFT pairs are the rated traces at or above" in shown:
                 break
             await pilot.press("j")
             await settle(app, pilot)

@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 from rich.console import Console
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from jarvis_tui.core.types import Trace
 from jarvis_tui.learning.recommend import AgentEvidence, decide
@@ -33,6 +33,13 @@ def side_panel(app: JarvisApp) -> str:
     console = Console(width=1000, record=True, file=io.StringIO())
     console.print(app.query_one("#routing-replay", Static).content)
     return console.export_text()
+
+
+def side_text(app: JarvisApp, selector: str) -> str:
+    """A Static's text as one line of words (it wraps at any width)."""
+    console = Console(width=1000, record=True, file=io.StringIO())
+    console.print(app.query_one(selector, Static).content)
+    return " ".join(console.export_text().split())
 
 
 def workspace(tmp_path: Path, traces: list[Trace]) -> Path:
@@ -146,7 +153,14 @@ async def test_j_says_what_the_matrix_counts(tmp_path: Path) -> None:
             "100 rated · judge counted: 40 judged traces (j), your label wins on 10 · "
             "J: labels only" in text
         ), text
-        await pilot.press("J")
+        # the routers count no judge score: / says so beside their numbers
+        await pilot.press("slash")
+        app.query_one("#routing-query", Input).value = "please fix `parse()`, it crashes"
+        await settle(app, pilot)
+        assert "J is on: the matrix counts judge scores, the routers do not" in side_text(
+            app, "#routing-decisions"
+        )
+        await pilot.press("escape", "J")
         await settle(app, pilot)
         assert "60 rated · J: add 40 judge scores" in " ".join(screen_text(app).split())
 
