@@ -28,7 +28,6 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
-    TextArea,
 )
 from textual.worker import Worker, WorkerState
 from textual.worker_manager import WorkerManager
@@ -332,10 +331,13 @@ class JarvisApp(App[int]):
             return "NAV"
         if isinstance(focused, Input) and (focused.id == "search" or focused.has_class("search")):
             return "SEARCH"
+        # TextArea (and its document and tree-sitter modules) is imported by the screens
+        # that use it (the note editor, the full trace): not before the first paint.
+        text_area = getattr(sys.modules.get("textual.widgets._text_area"), "TextArea", None)
         for node in focused.ancestors_with_self:
             if isinstance(node, (Input, Select)):
                 return "EDIT"
-            if isinstance(node, TextArea):
+            if text_area is not None and isinstance(node, text_area):
                 return "NAV" if node.read_only else "EDIT"
         return "NAV"
 
