@@ -138,3 +138,47 @@ def test_a_bad_item_from_a_reachable_endpoint_skips_only_that_item(tmp_path: Pat
             assert set(js.scores()) == {f"t{i}" for i in range(10)} - {"t3", "t5"}
     finally:
         s.close()
+
+
+class _GoneAfter:
+    """A backend that answers *n* requests, then cannot be reached (the server died)."""
+
+    url = "http://127.0.0.1:9/v1/chat/completions"
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, 0
+        self._lock = threading.Lock()
+
+    def generate(self, prompt: str, **kw: Any) -> str:
+        from jarvis_tui.learning.optimize.backends import BackendError
+
+        with self._lock:
+            self.calls += 1
+            calls = self.calls
+        if calls > self.n:
+            raise BackendError(
+                f"judge endpoint {self.url} is unreachable (connection refused)", kind="unreachable"
+            )
+        return '{"score": 0.5, "reason": "ok"}'
+
+
+def test_an_endpoint_that_goes_away_stops_the_run_after_three_failures(tmp_path: Path) -> None:
+    backend = _GoneAfter(5)
+    with TraceStore(tmp_path / "traces.db") as s:
+        s.save_many(
+            Trace(
+                trace_id=f"t{i}",
+                query=f"q {i}",
+                result=f"a {i}",
+                agent="a",
+                model="m",
+                started_at=1_700_000_000.0 + i,
+            )  # fmt: skip
+            for i in range(100)
+        )
+        run = judge_traces(s, QueryJudge(backend, "gone"), concurrency=1)
+    assert (run.scored, run.errors) == (5, 3)  # 3 refused in a row, then no more tries
+    assert run.stopped == (
+        "judge: cannot reach http://127.0.0.1:9/v1 (connection refused): stopped after 8 of 100"
+    )
+    assert backend.calls == 8
