@@ -11,6 +11,7 @@ from bench import (
     bench_configs,
     bench_evals,
     bench_first_paint,
+    bench_forms,
     bench_label_queue,
     bench_learning,
     bench_optimize,
@@ -26,7 +27,7 @@ from bench import (
 )
 from bench.common import summary
 
-ALL = (bench_store, bench_first_paint, bench_search, bench_store_neighbour, bench_learning, bench_analyze, bench_configs, bench_training, bench_ui_lag,
+ALL = (bench_store, bench_first_paint, bench_forms, bench_search, bench_store_neighbour, bench_learning, bench_analyze, bench_configs, bench_training, bench_ui_lag,
        bench_optimize, bench_trials_plot, bench_trials_pane, bench_evals, bench_workers,
        bench_classify, bench_outcomes, bench_label_queue)  # fmt: skip
 
