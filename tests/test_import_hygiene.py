@@ -152,15 +152,10 @@ _FIRST_PAINT = textwrap.dedent(
 )
 
 
-def test_the_first_paint_imports_no_numpy_optuna_or_torch(tmp_path) -> None:
+def test_the_first_paint_imports_no_numpy_optuna_or_torch(demo_copy) -> None:
     """Up to the first rows painted on a demo workspace (traces, agents, an optimization
     study), none of numpy, optuna, torch (nor transformers, peft, plotext) is imported."""
-    home = tmp_path / "demo"
-    subprocess.run(
-        [sys.executable, "-c", "import sys; from jarvis_tui.demo import build_demo; "
-         "build_demo(sys.argv[1], traces=300, seed=3)", str(home)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+    home = demo_copy(traces=300, seed=3)  # built here: only the app's process is measured
     assert (home / "optimize.toml").is_file() and (home / "agents").is_dir()
     out = subprocess.run(
         [sys.executable, "-c", _FIRST_PAINT, str(home), json.dumps(FIRST_PAINT_HEAVY)],
