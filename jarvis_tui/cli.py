@@ -1330,6 +1330,7 @@ def _cmd_versions(args: argparse.Namespace) -> int:
     import json
 
     from jarvis_tui.configs.versions import VersionStore
+    from jarvis_tui.core.fmt import plural
     from jarvis_tui.learning.outcomes import compare_versions, known_agents, version_outcomes
     from jarvis_tui.traces import TraceStore
 
@@ -1340,10 +1341,12 @@ def _cmd_versions(args: argparse.Namespace) -> int:
     try:
         known = known_agents(store, versions)
         if args.agent not in known:
+            skipped = "".join(f"; skipped {n}: {why}" for n, why in versions.skipped_files()[:3])
             raise CommandError(
-                f"no agent {args.agent!r} in {ws.root} (known: {', '.join(known)})"
+                f"no agent {args.agent!r} in {ws.root} (known: {', '.join(known)}){skipped}"
                 if known
-                else f"no agent {args.agent!r} in {ws.root}: it has no traces or agent configs"
+                else f"no agent {args.agent!r} in {ws.root}: it has no traces or agent "
+                f"configs{skipped}"
             )
         out = version_outcomes(store, versions, args.agent, workspace=ws)
     finally:
@@ -1353,7 +1356,11 @@ def _cmd_versions(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_dict() for r in rows], indent=2))
         return 0
     con = _console()
-    _say(con, f"agent {args.agent} · {len(out.versions)} versions · {out.total_traces:,} traces")
+    _say(con, f"agent {args.agent} · {plural(len(out.versions), 'version')} · "
+              f"{out.total_traces:,} traces")  # fmt: skip
+    problem = versions.config_problem(args.agent)
+    if problem is not None:
+        _say(con, f"  ⚠ the current config cannot be used: {problem}")
     _say(con, f"  {'ver':<9} {'cause':<14} {'written (UTC)':<17} {'traces':>8} {'rated':>7}"
          f"  {'feedback (95%)':<18} {'success':>7} {'latency':>8} {'tokens':>7}  eval")  # fmt: skip
     for r in rows:
@@ -1393,7 +1400,8 @@ def _cmd_export_labels(args: argparse.Namespace) -> int:
     _require_traces(ws)
     store = TraceStore(ws.traces_db)
     try:
-        n = export_labels(store, args.path, fmt=args.el_format, with_judge=args.with_judge)
+        n = export_labels(store, args.path, fmt=args.el_format, with_judge=args.with_judge,
+                          workspace=ws.root)  # fmt: skip
     finally:
         store.close()
     from jarvis_tui.core.fmt import plural

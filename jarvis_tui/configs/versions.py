@@ -186,6 +186,19 @@ class ConfigTooLargeError(BadConfigError):
         super().__init__(path, f"config too large: {shown}, limit {most}")
 
 
+def problem_words(exc: ValueError) -> str:
+    """Why a config file was refused, in one line without its path (the path is shown
+    beside it): ``invalid TOML at line 1, column 7: …``, ``config too large: …``,
+    ``is a symbolic link: not followed``."""
+    if isinstance(exc, MalformedConfigError):
+        return f"invalid TOML at line {exc.line}, column {exc.column}: {exc.reason}"
+    if isinstance(exc, BadConfigError):
+        return exc.reason
+    if isinstance(exc, UnsafePathError):
+        return f"{exc.reason}: not followed"
+    return str(exc)
+
+
 def _show_size(n: int) -> str:
     mb = n / (1 << 20)
     return f"{mb:.0f} MB" if mb >= 10 else f"{mb:.1f}".rstrip("0").rstrip(".") + " MB"
@@ -747,6 +760,44 @@ class VersionStore:
                     stems.add(entry.name[: -len(_LOG_SUFFIX)])
         names = (agent_from_stem(s) for s in stems)
         return sorted(n for n in names if n is not None)
+
+    def skipped_files(self) -> List[tuple[str, str]]:
+        """Config files in the folder that name no agent, each with why and what to do:
+        ``(file name, reason)``, sorted. :meth:`list_agents` leaves them out, so a user
+        who put ``[b]bot.toml`` there is told rather than shown nothing."""
+        out: List[tuple[str, str]] = []
+        with self._open_dirs(write=False) as d:
+            if d.cfd < 0:
+                return []
+            for entry in _scan(d.cfd):
+                n = entry.name
+                if not n.endswith(".toml") or not (
+                    entry.is_symlink() or entry.is_file(follow_symlinks=False)
+                ):
+                    continue
+                stem = n[: -len(".toml")]
+                if agent_from_stem(stem) is not None:
+                    continue
+                try:
+                    wanted = agent_file_stem(stem) + ".toml"
+                except ValueError as exc:
+                    out.append((n, str(exc)))
+                    continue
+                out.append((n, f"no agent's file name: rename it to '{wanted}' to use it"))
+        return sorted(out)
+
+    def config_problem(self, agent_name: str) -> Optional[str]:
+        """Why *agent_name*'s current config cannot be used, in one line without its path
+        (``invalid TOML at line 1, column 7: …``, ``config too large: …``, a symbolic
+        link not followed); None when it parses (or there is no current config)."""
+        versions = self.list_versions(agent_name)
+        if not versions:
+            return None
+        try:
+            self.load_version(agent_name, versions[-1]["version"])
+        except ValueError as exc:
+            return problem_words(exc)
+        return None
 
     # ------------------------------------------------------------------------------------
     # writing

@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.text import one_line, safe_text, visible
@@ -234,9 +235,11 @@ class ConfigsPane(Pane):
     ]
 
     class Loaded(Message):
-        def __init__(self, agents: list[dict[str, Any]]) -> None:
+        def __init__(self, agents: list[dict[str, Any]],
+                     skipped: list[tuple[str, str]] | None = None) -> None:  # fmt: skip
             super().__init__()
             self.agents = agents
+            self.skipped = skipped or []
 
     class VersionsLoaded(Message):
         def __init__(self, agent: str, versions: list[dict[str, Any]]) -> None:
@@ -312,6 +315,7 @@ class ConfigsPane(Pane):
         self._diff_key: tuple[str, int, int] | None = None
         self._diff_body: Any = None
         self._agents: list[dict[str, Any]] = []
+        self._skipped: list[tuple[str, str]] = []
         self._narrow: Optional[bool] = None
 
     def compose(self) -> ComposeResult:
@@ -426,14 +430,10 @@ class ConfigsPane(Pane):
         out = []
         for name in ev.list_agents():
             versions = ev.list_versions(name)
-            readable = True
-            if versions:
-                try:
-                    ev.load_version(name, versions[-1]["version"])
-                except ValueError:
-                    readable = False
-            out.append({"name": name, "versions": len(versions), "readable": readable})
-        self.post_message(self.Loaded(out))
+            problem = ev.config_problem(name)  # said beside ⚠, never a failure
+            out.append({"name": name, "versions": len(versions), "readable": problem is None,
+                        "problem": problem})  # fmt: skip
+        self.post_message(self.Loaded(out, ev.skipped_files()))
 
     def _fill_agents(self, agents: list[dict[str, Any]], row: Optional[int] = None) -> None:
         table = self.query_one("#configs-agents", DataTable)
@@ -453,6 +453,7 @@ class ConfigsPane(Pane):
     def _loaded_agents(self, msg: ConfigsPane.Loaded) -> None:
         table = self.query_one("#configs-agents", DataTable)
         self._agents = list(msg.agents)
+        self._skipped = list(msg.skipped)
         self._fill_agents(msg.agents)
         where = "agents/"  # under the workspace shown in the header
         if not msg.agents:
@@ -460,12 +461,21 @@ class ConfigsPane(Pane):
             self._show(Text("No agents yet.", style="dim"))
         else:
             n = len(msg.agents)
-            self._status(f"{n} agent{'' if n == 1 else 's'} in {where}")
+            self._status(f"{n} agent{'' if n == 1 else 's'} in {where}" + self._skipped_words())
             target = self.agent if self.agent in [a["name"] for a in msg.agents] else None
             if target is None:
                 target = msg.agents[0]["name"]
             table.move_cursor(row=[a["name"] for a in msg.agents].index(target))
             self.select_agent(target)
+
+    def _skipped_words(self) -> str:
+        """' · 1 file skipped: NAME: why' for files in agents/ that name no agent."""
+        if not self._skipped:
+            return ""
+        first, why = self._skipped[0]
+        more = f" (and {len(self._skipped) - 1} more)" if len(self._skipped) > 1 else ""
+        return (f" · {plural(len(self._skipped), 'file')} skipped: {one_line(first, 40)}: "
+                f"{one_line(why, 160)}{more}")  # fmt: skip
 
     def _status(self, text: str) -> None:
         self.query_one("#configs-status", Static).update(Text(text))
@@ -755,9 +765,23 @@ class ConfigsPane(Pane):
     def _compute_diff(self, agent: str, old: int, new: int, text_mode: bool,
                       ev: AgentConfigEvolver, current: Optional[int],
                       same_hint: str = "") -> None:  # fmt: skip
+        from jarvis_tui.configs.versions import problem_words
+
+        try:
+            self._diff_parts(agent, old, new, text_mode, ev, current, same_hint)
+        except ValueError as exc:  # a refused file (too large, a link): said, not a failure
+            head = Text(f"{agent}: version {new}", style="bold")
+            why = Text(f"\n⚠ cannot show this version: {problem_words(exc)}", style="red")
+            self.post_message(self.DiffReady(Group(head, why), (agent, old, new)))
+
+    def _diff_parts(self, agent: str, old: int, new: int, text_mode: bool,
+                    ev: AgentConfigEvolver, current: Optional[int], same_hint: str) -> None:  # fmt: skip
         from jarvis_tui.learning.agent_evolver import toml_diff
 
         head = Text()
+        problem = ev.config_problem(agent) if current in (old, new) else None
+        if problem is not None:
+            head.append(f"⚠ the current config cannot be used: {problem}\n", style="bold red")
         if old == new:  # the marked (or current) version itself: nothing to compare yet
             head.append(f"{agent}: version {new}", style="bold")
             if new == current:

@@ -1,0 +1,78 @@
+"""Agent config files that cannot be used are said, once, where the user looks (issue 10):
+the reason beside the agent (invalid TOML and where, too large, a link not followed),
+a file whose name maps to no agent is named with what to do, and none of it is a
+"failed" notice with a traceback in the log on every cursor pass. The CLI's `versions`
+says the same."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from jarvis_tui.cli import main
+from jarvis_tui.traces import TraceStore
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.testing import settle, wait_until
+
+
+def screen_text(app: JarvisApp) -> str:
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False,
+                      safe_box=False)  # fmt: skip
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    agents = ws / "agents"
+    agents.mkdir(parents=True)
+    TraceStore(ws / "traces.db").close()
+    (agents / "big.toml").write_text('[agent]\nname = "big"\nnote = "' + "x" * 1_200_000 + '"\n')
+    (agents / "broken.toml").write_text('[agent\nname = "broken\n')
+    (tmp_path / "target.toml").write_text('[agent]\nname = "elsewhere"\n')
+    os.symlink(tmp_path / "target.toml", agents / "link.toml")
+    (agents / "ok.toml").write_text('[agent]\nname = "ok"\n')
+    (agents / "[b]odd.toml").write_text('[agent]\nname = "odd"\n')
+    return ws
+
+
+async def test_each_unusable_config_says_why_and_nothing_is_logged_as_failed(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("C")
+        await wait_until(pilot, lambda: "agents in agents/" in screen_text(app))
+        text = screen_text(app)
+        assert "4 agents in agents/" in text
+        assert "1 file skipped: [b]odd.toml" in text
+        seen = []
+        for key in "jjjkkk":  # big, broken, link, ok and back: each refused file twice
+            await settle(app, pilot)
+            seen.append(screen_text(app))
+            await pilot.press(key)
+        shown = "\n".join(seen)
+        assert "cannot show this version: config too large: 1.1 MB, limit 1 MB" in shown
+        assert "invalid TOML at line 1, column 7" in shown
+        assert "is a symbolic link: not followed" in shown
+        assert "failed" not in shown
+    log = home / "logs" / "jarvis-tui.log"
+    assert not log.exists() or "Traceback" not in log.read_text()
+
+
+def test_cli_versions_says_why_a_config_cannot_be_used(home: Path, capsys: pytest.CaptureFixture
+                                                       ) -> None:  # fmt: skip
+    assert main(["versions", "--home", str(home), "link"]) == 0
+    out = capsys.readouterr().out
+    assert "agent link · 1 version ·" in out
+    assert "the current config cannot be used: is a symbolic link: not followed" in out
+    assert main(["versions", "--home", str(home), "odd"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "skipped [b]odd.toml: no agent's file name: rename it to " in err[0]
+    assert "'%5Bb%5Dodd.toml'" in err[0]
