@@ -99,10 +99,19 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 
 class ExportPathError(ValueError):
-    """A path an export refuses to write to (one line, the reason)."""
+    """A path an export refuses to write to: ``"<path> <reason>"``.
 
-    def __init__(self, message: str, *, missing_folder: Path | None = None) -> None:
-        super().__init__(message)
+    The fields are kept so a screen can say it its own way (the path cut in the
+    middle, the reason whole) instead of editing the message.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str, *,
+                 missing_folder: Path | None = None) -> None:  # fmt: skip
+        super().__init__(f"{path} {reason}")
+        self.path = path
+        """The path the reason is about (the target, or the folder that is missing)."""
+        self.reason = reason
+        """Why it is refused, after the path ("is a symbolic link: give another path")."""
         self.missing_folder = missing_folder
         """The parent folder that does not exist, when that is the reason."""
 
@@ -126,26 +135,24 @@ def check_export_path(
     try:
         target = Path(path).expanduser()
     except RuntimeError:  # "~name" naming no user
-        raise ExportPathError(f"cannot expand {str(path)!r}: no such user") from None
+        raise ExportPathError(str(path), "names no user: cannot expand it") from None
     if target.is_symlink():
-        raise ExportPathError(f"{target} is a symbolic link: give another path")
+        raise ExportPathError(target, "is a symbolic link: give another path")
     if target.is_dir() and not folder_ok:
-        raise ExportPathError(f"{target} is a directory: give a file name to write")
+        raise ExportPathError(target, "is a directory: give a file name to write")
     parent = Path(os.path.abspath(target)).parent
     existing = parent
     while not os.path.lexists(existing) and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise ExportPathError(f"{existing} is not a folder: give another path")
+        raise ExportPathError(existing, "is not a folder: give another path")
     if existing != parent and not parents:
         inside = False
         if workspace is not None:
             root = Path(workspace).expanduser().resolve()
             inside = Path(os.path.abspath(target)).resolve().is_relative_to(root)
         if not inside:
-            raise ExportPathError(
-                f"{parent} does not exist: create it first", missing_folder=parent
-            )
+            raise ExportPathError(parent, "does not exist: create it first", missing_folder=parent)
     return target
 
 

@@ -83,13 +83,22 @@ def format_mismatch(path: str | os.PathLike[str], fmt: str) -> str | None:
     return f"{name} is a {named} file name, but the format is {fmt}: name it {better}"
 
 
-def _check_target(path: Path, *, folder: bool) -> None:
+def _check_target(path: Path, *, folder: bool, workspace: Path | None = None) -> None:
     if path.is_dir() and not path.is_symlink():
         raise ValueError(f"{path} is a directory: give a file name to write")
     if folder and (path.exists() or path.is_symlink()):
         raise ValueError(f"{path} exists: a dataset folder is never written over")
     parent = path.parent
     if not parent.is_dir():
+        root = Path(workspace).expanduser().resolve() if workspace is not None else None
+        if (root is not None and not os.path.lexists(parent)
+                and Path(os.path.abspath(path)).resolve().is_relative_to(root)):  # fmt: skip
+            # the workspace's own folder (exports/): made, as the best recipe's recipes/
+            # is (jarvis_tui.paths.check_export_path); one elsewhere is likely a typo
+            from jarvis_tui.paths import ensure_dir
+
+            ensure_dir(parent)
+            return
         raise ValueError(f"cannot write {path}: the folder {parent} does not exist")
 
 
@@ -184,19 +193,25 @@ class _AtomicFile:
 
 
 def export_labels(
-    store: Any, path: str | os.PathLike[str], *, fmt: str = "jsonl", with_judge: bool = False
+    store: Any,
+    path: str | os.PathLike[str],
+    *,
+    fmt: str = "jsonl",
+    with_judge: bool = False,
+    workspace: str | os.PathLike[str] | None = None,
 ) -> int:
     """Write the export to *path*; returns the number of rows (traces, or SFT pairs for
     ``hf``) as an :class:`ExportCount`, whose ``held_out`` says how many are on the
     held-out (``test``) side. ``ValueError`` (one line) for a bad target or a missing
-    library."""
+    library. A missing parent folder inside *workspace* is made; elsewhere it is refused."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     target = Path(path).expanduser()
     mismatch = format_mismatch(target, fmt)
     if mismatch is not None:  # a CSV in labels.jsonl is read back as garbage
         raise ValueError(mismatch)
-    _check_target(target, folder=fmt == "hf")
+    _check_target(target, folder=fmt == "hf",
+                  workspace=Path(workspace) if workspace is not None else None)  # fmt: skip
     if fmt == "hf":
         return _export_hf(store, target)
     if fmt == "parquet":

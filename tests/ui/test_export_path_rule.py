@@ -15,7 +15,7 @@ from textual.widgets import Input
 from jarvis_tui.demo import build_demo
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.screens.forms import PromptScreen
-from jarvis_tui.ui.testing import settle, wait_until
+from jarvis_tui.ui.testing import record_notices, settle, wait_until
 from tests.ui.test_trials_screens import RUN, open_trials, press, screen
 
 
@@ -72,3 +72,35 @@ async def test_a_failed_trials_export_is_logged(
         await wait_until(pilot, lambda: "export failed" in screen(app))
     text = (demo / "logs" / "jarvis-tui.log").read_text()
     assert "export the best trial to" in text and "No space left on device" in text
+
+
+async def test_both_export_forms_make_a_missing_folder_inside_the_workspace_only(
+    demo: Path, tmp_path: Path
+) -> None:
+    """One rule for the Traces labels export and the Trials recipe export: a missing
+    folder inside the workspace is made (the labels export refused it: it fails today),
+    one outside is refused beside the field, nothing created there."""
+    from jarvis_tui.ui.panes.traces import TracesPane
+    from jarvis_tui.ui.screens.forms import ConfigFormScreen
+
+    outside = tmp_path / "nowhere" / "labels.jsonl"
+    app = JarvisApp(demo)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(app, pilot, ignore=RUN)
+        app.query_one(TracesPane).export_labels()
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfigFormScreen)
+        app.screen.query_one("#field-2", Input).value = "exports/new/labels.jsonl"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: any("exported" in n or "failed" in n for n in notices))
+        assert any(n.startswith("exported ") for n in notices), notices  # not "nothing exported"
+        app.query_one(TracesPane).export_labels()
+        await settle(app, pilot)
+        app.screen.query_one("#field-2", Input).value = str(outside)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        said = " ".join(" ".join(screen(app).split() + notices).split())
+        assert "does not exist: create it first" in said, said
+    assert (demo / "exports" / "new" / "labels.jsonl").is_file()
+    assert not (tmp_path / "nowhere").exists()

@@ -1,7 +1,7 @@
 """Deciding on evidence, for the Traces and Routing panes: the labelling queue's rows,
-the LLM judge's scores beside the human ones, the export form's target check, and the
-Routing matrix with judge scores folded in (the judge-agreement and copy modals are in
-:mod:`jarvis_tui.ui.screens.evidence`).
+the LLM judge's scores beside the human ones, the export forms' target check (the
+Trials pane's too), and the Routing matrix with judge scores folded in (the
+judge-agreement and copy modals are in :mod:`jarvis_tui.ui.screens.evidence`).
 
 The reads of judge scores (and the matrix with them folded in) are the engine's,
 :mod:`jarvis_tui.evals.judge_scores`; the panes call them from their thread workers.
@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from jarvis_tui.ui.text import one_line
+from jarvis_tui.ui.text import one_line, short_path
 
 if TYPE_CHECKING:  # imported where used: the optimize package brings numpy (first paint)
     from jarvis_tui.learning.optimize.types import SearchSpace
@@ -76,36 +76,39 @@ def export_space() -> SearchSpace:
 
 
 def export_target(
-    root: Any, text: str, *, folder: bool
+    root: Any, text: str, *, folder: bool = False
 ) -> tuple[Optional[Path], Optional[str], bool]:
     """Where a typed path points: (absolute path, why it is refused, inside the workspace).
 
-    Relative paths are inside the workspace; a symbolic link or a folder is refused, as is
-    an existing path for a dataset folder (the Trials pane's rule for its exports).
+    The one rule of every export form (Traces' labels, Trials' best recipe), the CLI's
+    (:func:`jarvis_tui.paths.check_export_path`): a relative path is inside the
+    workspace; a symbolic link, a folder or a path under something that is not a folder
+    is refused; a missing folder inside the workspace is made by the write (its own
+    folders, ``recipes/`` or ``exports/``: the Trials default needs it), one elsewhere
+    is refused (most likely a typo: nothing is created outside). *folder* (a dataset
+    folder): an existing path is refused too, never written over. The paths in a
+    refusal are cut in the middle so its reason stays on screen.
     """
+    from jarvis_tui.paths import ExportPathError, check_export_path
+
     raw = text.strip()
     if not raw:
         return None, "required: a file path", False
     base = Path(root).resolve()
     try:
         path = Path(raw).expanduser()
-    except RuntimeError:
+    except RuntimeError:  # ~user that does not exist
         return None, f"{one_line(raw, 60)}: no such user", False
     if not path.is_absolute():
         path = base / path
-    if path.is_symlink():
-        return None, f"{one_line(str(path), 80)} is a symbolic link: give another path", False
+    try:
+        check_export_path(path, workspace=base)
+    except ExportPathError as exc:
+        return None, one_line(f"{short_path(exc.path, 60)} {exc.reason}", 200), False
     resolved = path.resolve()
-    if resolved.is_dir():
-        return None, f"{one_line(str(resolved), 80)} is a folder: give a file name", False
     if folder and resolved.exists():
-        return (
-            None,
-            f"{one_line(str(resolved), 80)} exists: a dataset folder is never written over",
-            False,
-        )
-    if not resolved.parent.is_dir():
-        return None, f"the folder {one_line(str(resolved.parent), 80)} does not exist", False
+        why = f"{short_path(resolved, 60)} exists: a dataset folder is never written over"
+        return None, why, False
     return resolved, None, resolved.is_relative_to(base)
 
 

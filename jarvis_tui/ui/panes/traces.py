@@ -2176,7 +2176,8 @@ class TracesPane(Pane):
 
         assert self.store is not None
         try:
-            n = export_labels(self.store, path, fmt=fmt, with_judge=with_judge)
+            n = export_labels(self.store, path, fmt=fmt, with_judge=with_judge,
+                              workspace=self.session.root)  # fmt: skip
         except (ValueError, OSError) as exc:
             # the app's one error path: one line, the traceback in the log
             self.app.call_from_thread(self.report_failure, f"export labels to {path}", exc,

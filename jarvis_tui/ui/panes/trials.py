@@ -39,8 +39,8 @@ from textual.widgets import Static
 from jarvis_tui.core.fmt import duration, money, plural
 from jarvis_tui.learning.optimize.session import EVALUATE_MODES
 from jarvis_tui.learning.optimize.types import ObjectiveBound, SearchSpace, TrialResult
-from jarvis_tui.paths import check_export_path
 from jarvis_tui.ui.panes.base import Pane
+from jarvis_tui.ui.panes.evidence import export_target
 from jarvis_tui.ui.panes.trials_detail import (
     SAMPLE_ROWS_MAX,
     empty_detail,
@@ -80,7 +80,7 @@ from jarvis_tui.ui.panes.trials_view import (
 )
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
-from jarvis_tui.ui.text import one_line, short_path, visible
+from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.scatter import ScatterPlot
 from jarvis_tui.ui.widgets.trial_table import TrialTable
@@ -1274,35 +1274,9 @@ class TrialsPane(Pane):
         )
 
     def _target(self, text: str) -> tuple[Path | None, str | None, bool]:
-        """Where a typed path points: (absolute path, why it is refused, inside workspace).
-
-        Relative paths are taken inside the workspace. A symbolic link as the target is
-        refused (the write would land wherever it points); a folder is refused.
-        """
-        raw = text.strip()
-        if not raw:
-            return None, "required: a file path", False
-        root = Path(self.session.root).resolve()
-        try:
-            path = Path(raw).expanduser()
-        except RuntimeError:  # ~user that does not exist
-            return None, f"{one_line(raw, 60)}: no such user", False
-        if not path.is_absolute():
-            path = root / path
-        if path.is_symlink():
-            return None, f"{one_line(str(path), 80)} is a symbolic link: give another path", False
-        resolved = path.resolve()
-        if resolved.is_dir():
-            return None, f"{one_line(str(resolved), 80)} is a folder: give a file name", False
-        try:  # the rule the CLI's export-best follows: no missing folder made outside
-            check_export_path(resolved, workspace=root)
-        except ValueError as exc:  # the paths in it cut in the middle: the reason shows
-            why = str(exc)
-            for p in (getattr(exc, "missing_folder", None), resolved.parent, resolved):
-                if p is not None:
-                    why = why.replace(str(p), short_path(p, 60))
-            return None, one_line(why, 120), False
-        return resolved, None, resolved.is_relative_to(root)
+        """Where a typed path points: (absolute path, why it is refused, inside workspace),
+        by the one rule of every export (:func:`evidence.export_target`)."""
+        return export_target(self.session.root, text)
 
     def _confirm_outside(self, path: Path, write: Any) -> None:
         """Ask before writing outside the workspace; the dialog names the resolved path."""
