@@ -434,11 +434,13 @@ class RoutingPane(Pane):
 
     # ------------------------------------------------------------ compute
 
-    def action_recompute(self) -> None:
+    def action_recompute(self, relearn: bool = True) -> None:
+        """r: the matrix again, and the routers learn again from the same labels
+        (*relearn*; J and > < change only what the matrix counts)."""
         if self.store is None:
             return
         self.stale = False
-        if self._routers_started:  # the routers learn from the same labels as the matrix
+        if relearn and self._routers_started:
             self._load_routers(self.store)
         self.query_one("#routing-status", Static).update(
             Text("Computing evidence over every trace…", style="dim")
@@ -449,11 +451,11 @@ class RoutingPane(Pane):
         """J: count the judge's scores of traces without a human score as ratings, or
         not; the status line says what the matrix counts once it is recomputed."""
         self.include_judge = not self.include_judge
-        self.action_recompute()
+        self.action_recompute(relearn=False)
 
     def action_evidence(self, delta: int) -> None:
         self.min_evidence = max(1, self.min_evidence + delta)
-        self.action_recompute()
+        self.action_recompute(relearn=False)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.compute",
           description="compute routing evidence")  # fmt: skip
