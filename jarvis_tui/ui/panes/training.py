@@ -685,6 +685,7 @@ class TrainingPane(Pane):
         self._plotted: Any = None  # what the charts show now (redrawn when it changes)
         self._drawing = False  # a drawing of the charts is in flight (one at a time)
         self._progress_due = False  # metrics came: the progress line shows them next
+        self._runs_due: Optional[TrainingPane.RunsLoaded] = None  # shown after the drawing
         self._draw_again = False  # something changed meanwhile: draw when it lands
         self._alerts_shown: list[str] = []  # what #training-alerts says now
         self._box_rows: dict[str, Optional[tuple[int, int]]] = {}  # (height, width) by box
@@ -1007,6 +1008,11 @@ class TrainingPane(Pane):
 
     @on(RunsLoaded)
     def _runs_loaded(self, msg: TrainingPane.RunsLoaded) -> None:
+        if self._drawing:
+            # Shown with the charts being drawn: a repaint now would share the GIL
+            # with their drawing (the list is read again every 5 s, with a batch).
+            self._runs_due = msg
+            return
         self.runs = msg.runs
         keep = self.followed
         self._fill_runs()
@@ -1319,6 +1325,9 @@ class TrainingPane(Pane):
             self._charts[chart_id].show(spec, picture)
         if self._progress_due:
             self._update_progress()  # the metrics the drawing shows, painted with it
+        runs, self._runs_due = self._runs_due, None
+        if runs is not None:
+            self._runs_loaded(runs)
         if self._draw_again:
             self._draw_again = False
             if not (self.training and self._tail is not None):
