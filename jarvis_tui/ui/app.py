@@ -249,8 +249,10 @@ class JarvisApp(App[int]):
         and widgets of the panes built so far live as long as the app. A full collection
         then scans what came since, not every object of the process: over ~180,000
         objects each one held the UI (any thread's collection holds the GIL) 130-160 ms,
-        every few seconds while a run streamed (bench_ui_lag). After the first paint and
-        each pane's first build; young garbage is collected first so none is kept."""
+        every few seconds while a run streamed (bench_ui_lag; measured again 2026-12-01
+        with the collections paced between metrics batches, jarvis_tui.ui.gc_pacing:
+        max lag 149-347 ms without the freeze, 16-46 ms with it). After the first paint
+        and each pane's first build; young garbage is collected first so none is kept."""
         gc.collect(1)
         gc.freeze()
 
