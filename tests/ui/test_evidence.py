@@ -168,8 +168,9 @@ async def test_routing_enter_opens_the_queue_for_its_cell(home: Path) -> None:
         assert app.query_one("#panes").active == "traces"
         assert "queue order (Q)" in status(app)
         assert detail_id(app) == cell_first.trace_id and item.model in detail(app)
+        # the queue asks for ratings: the cell's unrated traces (follows 6721d71)
         assert app.query_one(TracesPane).filter == TraceFilter(
-            model=item.model, query_class=item.query_class, labelled=False
+            model=item.model, query_class=item.query_class, rated=False
         )
 
 
