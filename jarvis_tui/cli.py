@@ -567,6 +567,8 @@ def _cmd_learn(args: argparse.Namespace) -> int:
             _say(out, f"  route {qc:<8} → {model}")
         for name, version in result.get("configs_written", []):
             _say(out, f"  wrote agents/{name}.toml (version {version})")
+        if result["status"] == "completed" and not result.get("configs_written"):
+            _say(out, "  agent configs: nothing changed")
         if result.get("baseline_score") is not None:
             verdict = "accepted" if result.get("accepted") else "rejected"
             _say(

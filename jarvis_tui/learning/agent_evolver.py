@@ -560,8 +560,14 @@ class AgentConfigEvolver(VersionStore):
                 temperature = 0.3
             prompt = settings.get("system_prompt", "")
             prompt = prompt if isinstance(prompt, str) else ""
-            if settings.get("tools") == tools and settings.get("max_turns") == m["max_turns"]:
-                continue  # nothing would change
+            current_tools = settings.get("tools")
+            if _same_tool_set(current_tools, tools):
+                # Tools are a set: an order-only difference is no change (a cycle over
+                # one agent's traces weighs them differently from the whole cycle, and
+                # must not write a version that only reorders them). Keep the order.
+                tools = list(current_tools)
+                if settings.get("max_turns") == m["max_turns"]:
+                    continue  # nothing would change
             agent_table = {
                 "name": name,
                 "tools": tools,
@@ -641,6 +647,13 @@ def merge_recommendations(recommendations: List[Dict[str, Any]]) -> Dict[str, Di
         m["max_turns"] = max(m["max_turns"], int(rec.get("recommended_max_turns", 10)))
         m["classes"].append(rec.get("query_class", "?"))
     return merged
+
+
+def _same_tool_set(current: Any, tools: List[str]) -> bool:
+    """Whether *current* (a config's ``agent.tools``) names exactly *tools*, in any order."""
+    if not isinstance(current, list) or not all(isinstance(t, str) for t in current):
+        return False
+    return len(current) == len(tools) and set(current) == set(tools)
 
 
 def _check_tools(tools: Any) -> List[str]:

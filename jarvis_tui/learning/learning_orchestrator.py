@@ -12,7 +12,8 @@ Differences from OpenJarvis, on purpose:
   is the largest recommended.
 * The agent's other settings (temperature, system prompt) are kept from its current
   config; OpenJarvis reset them to defaults, wiping the user's system prompt.
-  A config that would not change is not rewritten.
+  A config that would not change is not rewritten; tools are a set there (an
+  order-only difference is no change, and the current order is kept).
 * One agent whose config cannot be written (a name no file can hold, a config that
   is a link or too large to archive, a read-only file) is reported in
   ``result["config_errors"]`` as ``(agent, one-line reason)``; the other agents still

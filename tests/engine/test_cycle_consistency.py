@@ -1,0 +1,77 @@
+"""Learning-cycle consistency (issue 10): one answer whichever way a cycle is run.
+
+A cycle over one agent (``learn --agent A``) weighs that agent's tools over its own
+traces, the whole cycle over the classes the agent wins: the two can order the same
+tools differently. Tools are a set, so an order-only difference writes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jarvis_tui.cli import main
+from jarvis_tui.core.types import StepType, Trace, TraceStep
+from jarvis_tui.learning import LearningOrchestrator
+from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+from jarvis_tui.traces import TraceStore
+
+
+def _trace(i: int, query: str, agent: str, tools: list[str], feedback: float) -> Trace:
+    return Trace(
+        trace_id=f"c{i}", query=query, agent=agent, model="m:7b", result=f"r{i}",
+        feedback=feedback, started_at=float(i),
+        steps=[TraceStep(StepType.TOOL_CALL, float(i), 0.1, {"tool": t}, {}) for t in tools],
+    )  # fmt: skip
+
+
+def _traces() -> list[Trace]:
+    """react wins math (mostly calculator); in short, which simple wins, react
+    uses web_search most: over react's own traces web_search comes first."""
+    out: list[Trace] = []
+    i = 0
+    for n in range(40):  # math: react 0.9, simple 0.7
+        tools = ["calculator"] if n % 4 else ["calculator", "web_search"]
+        out.append(_trace(i := i + 1, f"solve the equation x + {n} = 3", "react", tools, 0.9))
+        out.append(_trace(i := i + 1, f"solve the equation x + {n} = 4", "simple", [], 0.7))
+    for n in range(120):  # short: simple 0.95, react 0.8
+        tools = ["web_search"] if n % 5 else ["web_search", "calculator"]
+        out.append(_trace(i := i + 1, f"hi {n}", "react", tools, 0.8))
+        out.append(_trace(i := i + 1, f"hey {n}", "simple", [], 0.95))
+    return out
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("cycle")
+    store = TraceStore(root / "traces.db")
+    store.save_many(_traces())
+    yield store, root / "agents"
+    store.close()
+
+
+def _react_versions(store: TraceStore, agents: Path) -> list[dict]:
+    return AgentConfigEvolver(store, config_dir=agents).list_versions("react")
+
+
+def test_whole_cycle_then_one_agent_twice_writes_no_new_version(workspace) -> None:
+    store, agents = workspace
+    orch = LearningOrchestrator(trace_store=store, config_dir=agents)
+    first = orch.run()
+    assert ("react", 1) in first["configs_written"]
+    tools = AgentConfigEvolver(store, config_dir=agents).load_version("react", 1)["agent"]["tools"]
+    assert sorted(tools) == ["calculator", "web_search"]
+    for agent_id in ("react", None, "react", None):
+        result = orch.run(agent_id=agent_id)
+        assert result["configs_written"] == [], agent_id
+    assert len(_react_versions(store, agents)) == 1
+    again = AgentConfigEvolver(store, config_dir=agents).load_version("react", 1)["agent"]
+    assert again["tools"] == tools
+
+
+def test_learn_says_nothing_changed(workspace, capsys) -> None:
+    store, agents = workspace
+    LearningOrchestrator(trace_store=store, config_dir=agents).run()
+    assert main(["learn", "--home", str(agents.parent), "--agent", "react"]) == 0
+    assert "agent configs: nothing changed" in capsys.readouterr().out
