@@ -186,7 +186,7 @@ class JarvisApp(App[int]):
         ),
         Binding("right_square_bracket", "next_pane", "Next pane", show=False, id="app.next"),
         Binding("left_square_bracket", "prev_pane", "Prev pane", show=False, id="app.prev"),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),  # from modals too
         Binding("escape", "navigate", "Back to navigation", show=False, id="app.escape"),
     ]
 
