@@ -563,8 +563,13 @@ def _cmd_learn(args: argparse.Namespace) -> int:
             f"{plural(result.get('routing_classes', 0), 'routing class', 'routing classes')} · "
             f"{plural(result.get('agent_classes', 0), 'agent class', 'agent classes')}",
         )
+        confidence = result.get("routing_confidence", {})
         for qc, model in sorted(result.get("routing", {}).items()):
-            _say(out, f"  route {qc:<8} → {model}")
+            sure = confidence.get(qc, "")
+            _say(out, f"  route {qc:<8} → {model}"
+                 + (f" ({sure})" if sure and sure != "clear" else ""))  # fmt: skip
+            if qc in result.get("routing_differs", {}):
+                _say(out, f"    why: {result['routing_differs'][qc]}")
         for name, version in result.get("configs_written", []):
             _say(out, f"  wrote agents/{name}.toml (version {version})")
         if result["status"] == "completed" and not result.get("configs_written"):

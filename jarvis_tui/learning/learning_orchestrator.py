@@ -26,6 +26,12 @@ Differences from OpenJarvis, on purpose:
   OpenJarvis, and ``result["gate_note"]`` says it was accepted without measurement).
 * LoRA training runs only when configured, with enough pairs, and when torch is
   importable; it is imported lazily.
+* ``result["routing"]`` is the Routing matrix's recommendation per class (every
+  rating, a model with the evidence minimum first: the Routing pane's ★), one source
+  for the pane and the cycle. ``extract_routing_pairs`` keeps OpenJarvis's documented
+  rule (the mean of the traces rated ≥ min_quality); its pick is in
+  ``result["routing_openjarvis"]`` and, where it differs, ``result["routing_differs"]``
+  says why (OpenJarvis returned the miner's pick only as a count).
 * ``run`` takes an optional ``progress(step, message)`` callback and a ``stop``
   event (checked between steps).
 """
@@ -38,6 +44,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.training.data import TrainingDataMiner
 
 STEPS = (
@@ -51,6 +58,10 @@ STEPS = (
     "accept or reject",
 )
 
+
+ROUTING_MIN_EVIDENCE = 30
+"""Ratings a class's best model needs before the route is settled (the Routing pane's
+default evidence minimum)."""
 
 GATE_NONE = "eval gate: not configured — accepted without measurement"
 """What a cycle with no eval gate reports beside ``accepted`` (``result["gate_note"]``)."""
@@ -189,7 +200,7 @@ class LearningOrchestrator:
         result["sft_pairs"] = len(sft_pairs)
         result["routing_classes"] = len(routing_pairs)
         result["agent_classes"] = len(agent_pairs)
-        result["routing"] = {qc: p["best_model"] for qc, p in routing_pairs.items()}
+        result.update(self._routing(routing_pairs, agent_id))
         if stopped():
             return result
 
@@ -264,6 +275,52 @@ class LearningOrchestrator:
         return result
 
     # -- steps ----------------------------------------------------------------------
+
+    def _routing(
+        self, routing_pairs: Dict[str, Dict[str, Any]], agent_id: Optional[str]
+    ) -> Dict[str, Any]:
+        """The route per class: the Routing matrix's recommendation (one source).
+
+        ``routing`` is what the Routing pane recommends (every rating, the evidence
+        minimum first); ``routing_openjarvis`` what OpenJarvis's miner rule picks
+        (``extract_routing_pairs``: the mean of the traces rated ≥ min_quality, kept
+        as the spec documents it); ``routing_differs`` says why, per class, where the
+        two differ; ``routing_confidence`` is the matrix's confidence per class.
+        """
+        matrix = self._miner.routing_matrix(agent=agent_id, min_samples=ROUTING_MIN_EVIDENCE)
+        routing: Dict[str, str] = {}
+        confidence: Dict[str, str] = {}
+        for qc, rec in matrix.recommendations.items():
+            if rec.best is not None:
+                routing[qc] = rec.best
+                confidence[qc] = rec.confidence
+        openjarvis = {qc: p["best_model"] for qc, p in routing_pairs.items() if p["best_model"]}
+        differs: Dict[str, str] = {}
+        minq = self._miner.min_quality
+        for qc, model in sorted(openjarvis.items()):
+            ours = routing.get(qc)
+            if ours is None or ours == model:
+                continue
+            cell = matrix.cells.get((qc, ours))
+            ref = routing_pairs[qc]["all_models"].get(model, {})
+            every = (
+                f"{cell.rated.mean:.2f} over {plural(cell.rated.n, 'rating')}"
+                if cell is not None and cell.rated.n
+                else "–"
+            )
+            differs[qc] = (
+                f"{ours} has the best mean over every rating ({every}, "
+                f"{confidence.get(qc, '?')}); OpenJarvis's rule (the mean of the traces "
+                f"rated at or above {minq:g}) picks {model} "
+                f"({ref.get('avg_feedback', 0.0):.2f} over "
+                f"{plural(int(ref.get('count', 0)), 'trace')})"
+            )
+        return {
+            "routing": routing,
+            "routing_confidence": confidence,
+            "routing_openjarvis": openjarvis,
+            "routing_differs": differs,
+        }
 
     @staticmethod
     def _merge(recommendations: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:

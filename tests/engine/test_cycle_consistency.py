@@ -7,6 +7,8 @@ tools differently. Tools are a set, so an order-only difference writes nothing.
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from jarvis_tui.cli import main
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.learning import LearningOrchestrator
 from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+from jarvis_tui.learning.training.data import TrainingDataMiner
 from jarvis_tui.traces import TraceStore
 
 
@@ -75,3 +78,37 @@ def test_learn_says_nothing_changed(workspace, capsys) -> None:
     LearningOrchestrator(trace_store=store, config_dir=agents).run()
     assert main(["learn", "--home", str(agents.parent), "--agent", "react"]) == 0
     assert "agent configs: nothing changed" in capsys.readouterr().out
+
+
+FIXTURE = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "openjarvis"
+
+
+@pytest.fixture(scope="module")
+def openjarvis_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not (FIXTURE / "traces.db").is_file():
+        pytest.skip("the OpenJarvis fixture is not in this checkout")
+    home = tmp_path_factory.mktemp("oj")
+    shutil.copy2(FIXTURE / "traces.db", home / "traces.db")
+    return home
+
+
+def test_cycle_routes_as_the_routing_matrix_and_names_openjarvis_rule(
+    openjarvis_home: Path, capsys
+) -> None:
+    store = TraceStore(openjarvis_home / "traces.db")
+    try:
+        matrix = TrainingDataMiner(store, min_quality=0.0).routing_matrix(min_samples=30)
+        stars = {qc: r.best for qc, r in matrix.recommendations.items() if r.best}
+    finally:
+        store.close()
+    assert main(["learn", "--home", str(openjarvis_home), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["routing"] == stars
+    assert stars["code"] == "llama3.1:70b" and stars["short"] == "gpt-4o-mini"
+    # OpenJarvis's rule (mean of the traces rated >= 0.7) picks others there: both shown.
+    assert result["routing_openjarvis"]["code"] == "gpt-4o-mini"
+    assert set(result["routing_differs"]) == {"code", "short"}
+    assert main(["learn", "--home", str(openjarvis_home)]) == 0
+    out = capsys.readouterr().out
+    assert "route code     → llama3.1:70b (not enough evidence)" in out
+    assert "picks gpt-4o-mini (0.99 over 1 trace)" in out
