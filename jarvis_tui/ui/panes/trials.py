@@ -379,6 +379,8 @@ class TrialsPane(Pane):
         self.review_on = False
         self.patience = DEFAULT_PATIENCE
         """Trials without a better accuracy before a run started here stops early."""
+        self.last_trials = DEFAULT_TRIALS
+        """The trial count of the last run started here (the start form offers it again)."""
         self.evaluate = "replay"
         """How the next run started here scores its trials (the start form's choice)."""
         self.bounds: list[ObjectiveBound] = []
@@ -522,7 +524,11 @@ class TrialsPane(Pane):
         self.refresh_bindings()  # "queue config" and "continue" depend on what loaded
         if self.running:
             return  # the live run owns the view
+        if (msg.view.run_id if msg.view else None) != self.view.run_id:
+            self.notices = []  # another run: the last one's notices (a rejection) are not its
         self.view = msg.view or RunView()
+        if self.bounds:  # the bounds are the pane's: they apply to whichever run shows
+            self._apply_pane_bounds()
         self.merge_ids = []
         if self._reloading:
             self._reloading = False
@@ -535,6 +541,7 @@ class TrialsPane(Pane):
         self._redraw()
         self._status()
         self._workers()
+        self._prompt()
 
     def action_other_run(self, step: int) -> None:
         if self.running or not self.runs:
@@ -586,9 +593,10 @@ class TrialsPane(Pane):
             return not self.running and self.measuring is None
         if action == "measure":
             return self.selected is not None
-        if action == "continue_run":
+        if action == "continue_run":  # an early stop: c says why it does not continue
             return (not self.running and bool(self.view.run_id)
-                    and self.view.status in ("stopped", "failed", "running"))  # fmt: skip
+                    and (self.view.status in ("stopped", "failed", "running")
+                         or self._stopped_early()))  # fmt: skip
         if action == "enqueue":
             return self.space is not None
         if action == "merge_pick":
@@ -623,14 +631,19 @@ class TrialsPane(Pane):
             if values is not None:
                 self.patience = int(values["patience"])
                 self.evaluate = str(values.get("evaluate") or "replay")
-                self._begin(max_trials=int(values["trials"]), resume=None)
+                self.last_trials = int(values["trials"])
+                self._begin(max_trials=self.last_trials, resume=None)
 
         self.app.push_screen(
             StartRunForm(
                 "Start an optimization run",
                 form,
                 {"trials": DEFAULT_TRIALS, "patience": DEFAULT_PATIENCE, "evaluate": "replay"},
-                last={"patience": self.patience, "evaluate": self.evaluate},
+                last={
+                    "trials": self.last_trials,
+                    "patience": self.patience,
+                    "evaluate": self.evaluate,
+                },
                 intro="The run stops after the trials, or earlier once patience trials in "
                 "a row bring no better accuracy.",
                 submit="start",
@@ -639,8 +652,17 @@ class TrialsPane(Pane):
             go,
         )
 
+    def _stopped_early(self) -> bool:
+        return self.view.status == "completed" and self.view.message.startswith("early stop")
+
     def action_continue_run(self) -> None:
         if self.running or not self.view.run_id:
+            return
+        if self._stopped_early():  # its patience ran out: one more trial would stop it again
+            self.notify(one_line(f"run {self.view.run_id} is complete ({self.view.message}): c "
+                                 "continues a stopped or failed run; s starts a new run, with "
+                                 "more patience if you want more trials", 300),
+                        severity="warning", timeout=10, markup=False)  # fmt: skip
             return
         self._begin(max_trials=max(self.view.max_trials, len(self.view.trials) + 1),
                     resume=self.view.run_id)  # fmt: skip
@@ -1066,16 +1088,24 @@ class TrialsPane(Pane):
             set_bounds,
         )
 
+    def _bounds_words(self) -> str:
+        return ", ".join(short_bound(b) for b in self.bounds) or "none"
+
     def _remark_bounds(self) -> None:
         """Without a live run: re-mark the shown trials and their frontier locally."""
+        self._apply_pane_bounds()
+        self._rebuild_table()
+        self._redraw()
+
+    def _apply_pane_bounds(self) -> None:
+        """Mark the shown run's trials under the pane's bounds (× and ★ and the frontier
+        follow them; optimize.db keeps the run as it was written)."""
         from jarvis_tui.learning.optimize.optimizer import apply_bounds
 
         front, best = apply_bounds(self.view.trials, self.bounds, self.view.objectives,
                                    self.view.meta)  # fmt: skip
         self.view.frontier = [t.trial_id for t in front]
         self.view.best = best.trial_id if best else None
-        self._rebuild_table()
-        self._redraw()
 
     def action_merge_pick(self) -> None:
         if self.selected is None:
@@ -1241,9 +1271,17 @@ class TrialsPane(Pane):
             self.notify("no optimization run yet: start one with s", severity="warning")
             return
         if self.view.best is None or self.workspace is None:
-            self.notify("this run has no best trial to export", severity="warning")
+            if self.bounds and self.view.trials:
+                n = len(self.view.trials)
+                which = f"all {n} trials are" if n > 1 else "the one trial is"
+                self.notify(f"nothing to export: {which} outside the bounds "
+                            f"({self._bounds_words()})", severity="warning",
+                            markup=False)  # fmt: skip
+            else:
+                self.notify("this run has no best trial to export", severity="warning")
             return
-        run_id = self.view.run_id
+        run_id, best = self.view.run_id, self.view.best
+        within = self._bounds_words() if self.bounds else ""
         default = str(Path("recipes") / f"{one_line(run_id, 40)}-best.toml")
         workspace = self.workspace
 
@@ -1257,16 +1295,21 @@ class TrialsPane(Pane):
             if path is None:
                 return
             if inside:
-                self._export(workspace, run_id, str(path))
+                self._export(workspace, run_id, str(path), best, within)
                 return
-            self._confirm_outside(path, lambda: self._export(workspace, run_id, str(path)))
+            self._confirm_outside(
+                path, lambda: self._export(workspace, run_id, str(path), best, within)
+            )
 
         self.app.push_screen(
             PromptScreen(
                 "Export the best trial as a TOML recipe",
                 label="file",
                 value=default,
-                help="a file path; a relative path is taken inside the workspace; elsewhere asks first",
+                help=f"writes trial {one_line(best, 24)} (the ★"
+                + (f", best within bounds {within}" if within else "")
+                + "); a file path; a relative path is taken inside the workspace; elsewhere "
+                "asks first",
                 hint="enter: write · escape: cancel",
                 check=check,
             ),  # fmt: skip
@@ -1295,22 +1338,33 @@ class TrialsPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.export",
           description="export best recipe")  # fmt: skip
-    def _export(self, workspace: WorkspaceSession, run_id: str, path: str) -> None:
+    def _export(self, workspace: WorkspaceSession, run_id: str, path: str,
+                trial_id: str, within: str = "") -> None:  # fmt: skip
+        """Write *trial_id* (the ★ on screen) as the run's best recipe; *within*: the
+        pane's bounds that made it the best (the stored run's best may break them)."""
+        from dataclasses import replace
+
         from jarvis_tui.learning.optimize.optimizer import export_best_recipe
         from jarvis_tui.workspace import WorkspaceError
 
         try:
             store = workspace.optimization_store()  # the session's (it closes it)
             run = store.get_run(run_id) if store is not None else None
-            if store is None or run is None or run.best_trial is None:
-                raise ValueError(f"run {run_id} has no best trial to export")
-            written = export_best_recipe(run, path, parents=False, workspace=workspace.root)
-            store.save_run(run)
+            trial = next((t for t in run.trials if t.trial_id == trial_id), None) if run else None
+            if store is None or run is None or trial is None:
+                raise ValueError(f"run {run_id} has no trial {trial_id} to export")
+            if run.best_trial is not None and run.best_trial.trial_id == trial_id:
+                written = export_best_recipe(run, path, parents=False, workspace=workspace.root)
+                store.save_run(run)  # records the recipe's path with the run
+            else:  # the best within the pane's bounds: optimize.db keeps the run's own best
+                written = export_best_recipe(replace(run, best_trial=trial), path,
+                                             parents=False, workspace=workspace.root)  # fmt: skip
         except (ValueError, OSError, WorkspaceError) as exc:  # said, and logged (_done)
             self.post_message(self.Done(f"export failed: {exc}", "error", failure=exc,
                                         what=f"export the best trial to {path}"))  # fmt: skip
             return
-        self.post_message(self.Done(f"wrote {written} (trial {run.best_trial.trial_id})"))
+        why = f", best within bounds {within}" if within else ""
+        self.post_message(self.Done(f"wrote {written} (trial {trial_id}{why})"))
 
     def action_promote(self) -> None:
         trial = self._trial(self.selected)
@@ -1730,7 +1784,9 @@ class TrialsPane(Pane):
         if v.run_id or self.running:
             planned = max(v.max_trials, len(v.trials))  # measured trials come on top
             parts.append((3, Text(f"{len(v.trials)}/{plural(planned, 'trial')}")))
-            parts.append((4, Text(f"{duration(v.elapsed)} wall")))
+            # OpenJarvis stores no wall time: unknown, never "0.0 s"
+            known = v.elapsed > 0 or self.running
+            parts.append((4, Text(f"{duration(v.elapsed)} wall" if known else "wall –")))
             cost = sum(t.total_cost_usd for t in v.trials)
             parts.append((5, Text(f"Σ est. cost {money(cost)}")))
             n_measured, n_estimated = counts_by_scoring(v)

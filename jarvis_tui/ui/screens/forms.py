@@ -129,6 +129,17 @@ def show_notice(screen: ModalScreen[Any], message: str, severity: str) -> None:
         line.set_class(severity == level, f"-{level}")
 
 
+class FormSelect(Select[Any]):
+    """A form's list field: enter submits the form, as it does in a text field (the hint
+    says "enter / ctrl+s: …" in every form; on a form of lists only, enter reopened the
+    list); space, ↑ and ↓ open the list, and enter in the open list picks an option."""
+
+    BINDINGS = [
+        Binding("down,space,up", "show_overlay", "Show menu", show=False),
+        Binding("enter", "screen.submit", "Submit", show=False),
+    ]
+
+
 class ConfigFormScreen(FormScreen[Optional[dict]]):
     """A config of *space*: one field per dimension, validated against the space.
 
@@ -214,8 +225,8 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
         if dim.dim_type == "categorical":
             options = [(one_line(str(v), 60), v) for v in dim.values]
             start = value if value in dim.values else Select.NULL
-            return Select(options, value=start, id=fid, classes="cf-input", allow_blank=True,
-                          prompt="(pick one)", compact=True)  # fmt: skip
+            return FormSelect(options, value=start, id=fid, classes="cf-input",
+                              allow_blank=True, prompt="(pick one)", compact=True)  # fmt: skip
         if dim.dim_type == "subset":
             placeholder = ", ".join(str(v) for v in dim.values)
         elif dim.dim_type == "text":
