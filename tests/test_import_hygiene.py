@@ -128,6 +128,25 @@ def test_learning_package_is_light_and_lists_its_lazy_names() -> None:
     assert result["has_torch"] is (importlib.util.find_spec("torch") is not None)
 
 
+def test_the_forms_and_their_search_spaces_import_no_numpy() -> None:
+    """The Traces pane's judge and export forms (built from a SearchSpace) open without
+    numpy: only the Pareto frontier needs it, and it is imported on first use."""
+    code = textwrap.dedent(
+        """
+        import json, sys
+        import jarvis_tui.ui.screens.forms, jarvis_tui.ui.screens.export_form
+        from jarvis_tui.ui.panes import evidence
+        evidence.judge_form_space(), evidence.export_space()
+        import jarvis_tui.learning.optimize as O
+        before = "numpy" in sys.modules
+        O.compute_pareto_frontier  # listed, and there on first use
+        print(json.dumps({"before": before, "after": "numpy" in sys.modules}))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"before": False, "after": True}
+
+
 FIRST_PAINT_HEAVY = (*HEAVY, "numpy", "optuna", "plotext", "textual_plotext")
 """What the first paint must not import: the Training, Trials and Routing panes' libraries
 (and the optimizer's), which come in when those panes are first shown."""
