@@ -152,3 +152,23 @@ async def test_an_openjarvis_run_has_no_wall_time_to_show(tmp_path: Path) -> Non
         await settle(app, pilot, ignore=RUN)
         head = status_lines(app)
         assert "wall –" in head and "0.0 s wall" not in head, head
+
+
+async def test_a_run_stored_with_field_names_in_its_reasons_shows_them_as_typed(
+    demo_copy,
+) -> None:
+    home = demo_copy(traces=1500, seed=3)
+    with OptimizationStore(home / "optimize.db") as store:  # as an older version wrote it
+        run_id = store.list_runs()[0]["run_id"]
+        first = store.get_run(run_id).trials[0].trial_id
+        meta = store.get_trial_meta(run_id).get(first, {})
+        meta["infeasible"] = ["mean_latency_seconds <= 2", "total_cost_usd <= 1e-05"]
+        store.save_trial_meta(run_id, first, meta)
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trials(app, pilot)
+        await press(app, pilot, "g")
+        shown = screen(app)
+        assert "×" in row_of(app, first)
+        assert "infeasible:" in shown and "latency <= 2s, cost <= $1e-05" in shown, shown
+        assert "mean_latency_seconds" not in shown

@@ -529,6 +529,10 @@ class TrialsPane(Pane):
         self.view = msg.view or RunView()
         if self.bounds:  # the bounds are the pane's: they apply to whichever run shows
             self._apply_pane_bounds()
+        else:  # a run written before reasons were stored as typed: say them as typed
+            for m in self.view.meta.values():
+                if m.get("infeasible"):
+                    m["infeasible"] = [_as_typed(str(b)) for b in m["infeasible"]]
         self.merge_ids = []
         if self._reloading:
             self._reloading = False
@@ -1876,6 +1880,17 @@ class StartRunForm(ConfigFormScreen):
         if dim.name in self._last and str(last) != str(self._initial.get(dim.name)):
             out.append(f" · last used: {one_line(show_value(last), 60)}", style="italic")
         return out
+
+
+def _as_typed(reason: str) -> str:
+    """A stored infeasible reason as the user types it (``mean_latency_seconds <= 8`` reads
+    ``latency <= 8s``); one that does not read as a bound stays as it is."""
+    from jarvis_tui.learning.optimize.optimizer import bound_text
+
+    try:
+        return bound_text(ObjectiveBound.parse(reason))
+    except ValueError:
+        return reason
 
 
 def _same_params(edited: Mapping[str, Any], proposed: Mapping[str, Any]) -> bool:
