@@ -719,13 +719,17 @@ _UNSET: Any = object()
 _FTS_TOKEN = re.compile(r'"[^"]*"|\S+')
 _WORD = re.compile(r"\w+", re.UNICODE)
 ALL_ROWS_NOTE = "no words to search for: showing all traces"
+EXCLUDE_ONLY_NOTE = "only exclusions: showing every trace without them"
 
 
-def _parse_search(text: str) -> tuple[str, str, bool]:
-    """``(expression, note, match_all)`` for what a user typed; never raises.
+def _parse_search(text: str) -> tuple[str, str, bool, str]:
+    """``(expression, note, match_all, exclude)`` for what a user typed; never raises.
 
     *match_all* is True when the text holds no word at all (only operators such as
     ``*``, ``AND``, ``OR``, quotes): the search is then no filter, and the note says so.
+    *exclude* is set when the text holds only exclusions (``-csv``): an FTS5
+    expression matching any of them, and the search is every trace it does not match
+    (FTS5 has no ``NOT`` alone), as a Langfuse or lazygit user expects.
     """
     notes: list[str] = []
     blank = not text.strip()
@@ -764,15 +768,16 @@ def _parse_search(text: str) -> tuple[str, str, bool]:
             positives.append(expr)
     if not positives:
         if negatives:
-            return "", "add a word to search for; -word only excludes", False
+            notes.append(EXCLUDE_ONLY_NOTE)
+            return "", "; ".join(dict.fromkeys(notes)), False, " OR ".join(negatives)
         if blank:
-            return "", "", True
-        return "", ALL_ROWS_NOTE, True
+            return "", "", True, ""
+        return "", ALL_ROWS_NOTE, True, ""
     parts = [f"({p})" if " OR " in p else p for p in positives]
     expr = " AND ".join(parts)
     for neg in negatives:
         expr += f" NOT {neg}"
-    return expr, "; ".join(dict.fromkeys(notes)), False
+    return expr, "; ".join(dict.fromkeys(notes)), False, ""
 
 
 def to_fts_query(text: str) -> tuple[str, str]:
@@ -782,9 +787,10 @@ def to_fts_query(text: str) -> tuple[str, str]:
     ``a OR b``. Anything else (a stray quote anywhere, ``AND``, punctuation) is read
     as plain words. Returns ``(expression, note)``; the note says what was
     reinterpreted, and the expression is ``""`` when there is nothing to search for
-    (text of operators only: every trace matches, see :meth:`TraceStore.page`).
+    (text of operators only: every trace matches; only ``-exclusions``: every trace
+    without them, see :meth:`TraceStore.page`).
     """
-    expr, note, _ = _parse_search(text)
+    expr, note, _, _ = _parse_search(text)
     return expr, note
 
 
@@ -3187,9 +3193,9 @@ class TraceStore:
         """
         if order not in ("rank", "time"):
             raise ValueError(f"unknown order {order!r}; choose rank or time")
-        expr, note, match_all = _parse_search(query)
+        expr, note, match_all, exclude = _parse_search(query)
         limit = max(0, int(limit))
-        if match_all or order == "time":
+        if match_all or exclude or order == "time":
             flt = TraceFilter(agent=agent, text=None if match_all else query)
             page = self.page(flt, limit=limit)
             total = self.count_filtered(flt)[0] if count else -1
@@ -3335,10 +3341,13 @@ class TraceStore:
             where.append("r.started_at <= ?")
             params.append(flt.until)
         if flt.text:
-            expr, note, match_all = _parse_search(flt.text)
+            expr, note, match_all, exclude = _parse_search(flt.text)
             if expr and self._has_fts:
                 where.append("r.id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)")
                 params.append(expr)
+            elif exclude and self._has_fts:
+                where.append("r.id NOT IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)")
+                params.append(exclude)
             elif not match_all:
                 where.append("0")
         return where, params, note

@@ -367,11 +367,12 @@ def test_search_stray_quote_reads_as_words(searchable):
     assert _ids(searchable.search("zebra AND crossing")) == ["t00002"]
 
 
-def test_search_exclusion_only_finds_nothing(searchable):
-    assert searchable.search("-zebra") == []
+def test_search_exclusion_only_keeps_every_trace_without_it(searchable):
+    assert searchable.search("-zebra") == []  # nothing to rank by
     page = searchable.page(TraceFilter(text="-zebra"))
-    assert page.rows == []
-    assert page.fts_note
+    # the word zebra, not "zebras" (no prefix)
+    assert sorted(r.trace_id for r in page.rows) == ["t00003", "t00004", "t00005", "t00006"]
+    assert "without" in page.fts_note
 
 
 def test_to_fts_query_notes():

@@ -65,9 +65,12 @@ def test_any_text_never_raises(fts_store, text):
     else:
         assert results == []
         # no words (an empty box, operators, punctuation) shows everything and says
-        # so; only an exclusion with nothing to search for shows nothing
+        # so; only exclusions show every trace without them
         every = not text.strip() or "showing all" in note
-        assert len(page.rows) == (2 ** len(WORDS) if every else 0)
+        if "without them" in note:
+            assert len(page.rows) <= 2 ** len(WORDS)
+        else:
+            assert len(page.rows) == (2 ** len(WORDS) if every else 0)
 
 
 @SETTINGS
@@ -90,3 +93,18 @@ def test_unbalanced_quote_is_noted(text):
     if text.count('"') % 2 == 0:
         assert "quote" in note
         assert '"alpha"' in expr
+
+
+@SETTINGS
+@given(words=st.lists(st.sampled_from(WORDS[:5]), min_size=1, max_size=2, unique=True))
+def test_exclusions_alone_keep_every_trace_without_them(fts_store, words):
+    """`-a -b` alone (finding 1 of issue 10's walkthrough): every trace with neither."""
+    text = " ".join(f"-{w}" for w in words)
+    got = {r.trace_id for r in fts_store.page(TraceFilter(text=text), limit=500).rows}
+    expected = set()
+    for i in range(2 ** len(WORDS)):
+        present = {WORDS[j] for j in range(len(WORDS)) if (i >> j) & 1}
+        if not set(words) & present:
+            expected.add(f"s{i:03d}")
+    assert got == expected
+    assert fts_store.count_filtered(TraceFilter(text=text))[0] == len(expected)

@@ -41,7 +41,7 @@ from jarvis_tui.traces import (
     TraceRow,
     TraceStore,
 )
-from jarvis_tui.traces.store import SORT_EXPR
+from jarvis_tui.traces.store import ALL_ROWS_NOTE, EXCLUDE_ONLY_NOTE, SORT_EXPR
 from jarvis_tui.ui.panes import evidence
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.screens import evidence as screens_evidence
@@ -87,6 +87,8 @@ SORT_LABELS = {"time": "time", "score": "score", "latency": "latency", "tokens":
 SORT_NOTE = "the trace you were on is further down: cursor on the top row"
 """The status line after a sort change whose first page does not hold the cursor's trace."""
 SORT_NOTE_SHORT = "your trace is further down: cursor on top"
+FTS_NOTE_SHORT = {ALL_ROWS_NOTE: "no words", EXCLUDE_ONLY_NOTE: "all but -words"}
+"""The store's search notes in fewer words, for a narrow status line."""
 
 
 def _fmt_time(ts: float) -> str:
@@ -1192,21 +1194,24 @@ class TracesPane(Pane):
             segs.append((0, f"rows {first + 1:,}–{last + 1:,} of {total:,}", "bold", False))
         else:
             segs.append((0, f"0 of {self._total:,} rows", "bold", False))
-        if self._fts_note:  # what the store made of the search: right after the count
-            segs.append((2, f"search: {one_line(self._fts_note, 80)}", "yellow", False))
+        fts_line = f"search: {one_line(self._fts_note, 80)}" if self._fts_note else ""
+        if fts_line:  # what the store made of the search: right after the count; before
+            # "auto-advance off" (same priority, placed first), in fewer words at 80
+            segs.append((2, fts_line, "yellow", True))
         # in queue order every row is unrated (the queue asks for scores): how far the
         # queue is from settling (below) comes before the count
         counted = "rated" if self.queue_mode else "labelled"
         segs.append((2 if self.queue_mode else 1, f"{counted} {self._labelled:,} of {self._total:,}",
                      "", False))  # fmt: skip
-        if not self.filter.is_empty():
-            # glued to the count it qualifies (a leading space: no " · " before it)
+        if not self.filter.is_empty() and self._total != self._store_total:
+            # glued to the count it qualifies (a leading space: no " · " before it);
+            # not when nothing is left out (a search of operators only filters nothing)
             segs.append((6, f" (filtered; {self._store_total:,} in store)", "dim", False))
         if not self.queue_mode:  # in queue order, "queue order (Q)" is the sort
             arrow = "↓" if self.descending else "↑"
             segs.append((0, f"sort {SORT_LABELS[self.sort]} {arrow}", "", False))
-        if not self.auto_advance:
-            segs.append((1, "auto-advance off", "yellow", False))
+        if not self.auto_advance:  # after the search note (same priority, placed later)
+            segs.append((2, "auto-advance off", "yellow", False))
         if self.store is not None and self.store.read_only:
             snapshot = getattr(self.store, "snapshot", None)
             segs.append((0, one_line(snapshot, 90) if snapshot else "read-only", "bold yellow",
@@ -1237,6 +1242,8 @@ class TracesPane(Pane):
         # the content width: the bar's padding would crop the "…" of a cut segment
         width = status.content_size.width or self.size.width or 120
         shorter = {one_line(self._queue_line, 200): self._queue_short, SORT_NOTE: SORT_NOTE_SHORT}
+        if self._fts_note in FTS_NOTE_SHORT:
+            shorter[fts_line] = f"search: {FTS_NOTE_SHORT[self._fts_note]}"
         status.update(self._fit_segments(segs, width, shorter))
 
     @staticmethod

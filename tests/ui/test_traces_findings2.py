@@ -1,0 +1,66 @@
+"""Traces findings of the second new-user walkthrough (issue 10): what the screen says
+for an exclusion-only search, an operator-only search, the label history, labels/min."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import Input, Static
+
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.panes.traces import TracesPane
+from jarvis_tui.ui.testing import settle
+
+
+def screen_text(app: JarvisApp) -> str:
+    """What the terminal shows, as text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False,
+                      safe_box=False)  # fmt: skip
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False)
+
+
+def status(app: JarvisApp) -> str:
+    return str(app.query_one("#traces-status", Static).render())
+
+
+async def search(app: JarvisApp, pilot, text: str) -> None:
+    await pilot.press("slash")
+    app.query_one(TracesPane).query_one("#search", Input).value = text
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_exclusion_alone_shows_every_trace_without_the_word(workspace: Path, size) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await search(app, pilot, "-photosynthesis")
+        pane = app.query_one(TracesPane)
+        # 401 traces, 80 of them about photosynthesis: the other 321 are listed
+        assert "of 321" in status(app), status(app)
+        assert pane.rows and not any("photosynthesis" in r.snippet for r in pane.rows)
+        line = next(x for x in screen_text(app).splitlines() if "rows 1–" in x)
+        # the note says what the search did (in fewer words at 80 columns)
+        assert "search: only exclusions: showing every trace without them" in line or (
+            size[0] < 100 and "search: all but -words" in line
+        ), line
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_operator_only_note_outranks_auto_advance(workspace: Path, size) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("A")  # auto-advance off: a lesser state word
+        await search(app, pilot, "AND OR *")
+        text = screen_text(app)
+        line = next(x for x in text.splitlines() if "rows 1–" in x)
+        assert "search: no words" in line, line  # whole where the room allows
+        assert "of 401" in line and "filtered" not in line  # nothing is filtered
