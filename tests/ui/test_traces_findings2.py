@@ -64,3 +64,30 @@ async def test_operator_only_note_outranks_auto_advance(workspace: Path, size) -
         line = next(x for x in text.splitlines() if "rows 1–" in x)
         assert "search: no words" in line, line  # whole where the room allows
         assert "of 401" in line and "filtered" not in line  # nothing is filtered
+
+
+async def test_label_history_shows_values_as_text_not_reprs(workspace: Path) -> None:
+    from jarvis_tui.traces import TraceStore
+    from jarvis_tui.ui.panes.traces import TraceDetail
+    from jarvis_tui.ui.screens.trace_screens import TraceScreen
+
+    store = TraceStore(workspace / "traces.db")
+    store.set_label("t1-00399", note="first line [bold red]x[/]\nsecond line")
+    store.set_label("t1-00399", feedback=0.5)
+    store.close()
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        side = app.query_one(TraceDetail).query_one("#detail-body", Static)
+        console = Console(width=200, record=True, file=io.StringIO())
+        console.print(side.content)
+        body = console.export_text()
+        assert "note: (none) → first line [bold red]x[/] ⏎ second line (tui)" in body, body
+        assert "feedback: (none) → 0.50" in body or "score: (none) → 0.50" in body, body
+        assert "None" not in body and "'" not in body
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TraceScreen)
+        text = screen_text(app)
+        assert "note: (none) → first line [bold red]x[/] ⏎ second line" in text, text
+        assert "None →" not in text and "\\n" not in text

@@ -1024,8 +1024,8 @@ async def test_full_view_lists_the_newest_label_first_and_says_how_many_more(
         text = screen_text(app)
         assert "note checked a long note" in text
         assert "label history (8, newest first)" in text
-        assert "note: None → 'checked a long" in text  # the newest change, on screen
-        assert "outcome: None → 'success'" in text and "0.5 → 0.6" in text
+        assert "note: (none) → checked a long" in text  # the newest change, on screen
+        assert "outcome: (none) → success" in text and "0.50 → 0.60" in text
         assert "… 5 older not shown" in text
 
 

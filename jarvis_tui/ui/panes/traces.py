@@ -49,6 +49,7 @@ from jarvis_tui.ui.screens.trace_screens import (
     NoteScreen,
     TraceScreen,
     compact_json,
+    history_entry,
     score_style,
 )
 from jarvis_tui.ui.text import one_line, safe_text, visible
@@ -474,13 +475,7 @@ class TraceDetail(VerticalScroll):
             )
             for ev in list(reversed(history))[:DETAIL_HISTORY]:
                 when = datetime.fromtimestamp(ev.at).strftime("%m-%d %H:%M:%S")
-                parts.append(
-                    Text(
-                        f"{when} {ev.field}: {ev.old_value!r} → {ev.new_value!r}"
-                        f"{' (' + ev.source + ')' if ev.source else ''}",
-                        style="dim",
-                    )
-                )
+                parts.append(Text(f"{when} {history_entry(ev, 200)}", style="dim"))
             if len(history) > DETAIL_HISTORY:
                 parts.append(Text(f"… {len(history) - DETAIL_HISTORY:,} older: traces: export "
                                   "labels writes every change", style="italic"))  # fmt: skip

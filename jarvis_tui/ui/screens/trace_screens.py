@@ -191,6 +191,29 @@ HISTORY_LINES = 4
 note, the history heading, four lines and the border)."""
 
 
+def history_value(value: Any, limit: int = 40) -> str:
+    """One old or new value of a label change as a person reads it: ``(none)`` for no
+    value, a score with two decimals, text on one line (a newline as ⏎), never a repr."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    text = one_line(str(value), limit)
+    return text if text.strip() else "(empty)"
+
+
+def history_entry(ev: Any, limit: int = 40) -> str:
+    """``field: old → new (source)`` of one label change, as text (see
+    :func:`history_value`)."""
+    source = f" ({one_line(ev.source, 20)})" if ev.source else ""
+    return (
+        f"{one_line(str(ev.field), 20)}: {history_value(ev.old_value, limit)} → "
+        f"{history_value(ev.new_value, limit)}{source}"
+    )
+
+
 def label_summary(
     feedback: Optional[float],
     outcome: Optional[str],
@@ -238,12 +261,7 @@ def label_summary(
         shown = newest if len(newest) <= HISTORY_LINES else newest[: HISTORY_LINES - 1]
         for ev in shown:
             when = datetime.fromtimestamp(ev.at).strftime("%m-%d %H:%M:%S")
-            entry = Text(
-                f"  {when} {ev.field}: {one_line(repr(ev.old_value), 40)} → "
-                f"{one_line(repr(ev.new_value), 40)}"
-                f"{' (' + one_line(ev.source, 20) + ')' if ev.source else ''}",
-                style="dim",
-            )
+            entry = Text(f"  {when} {history_entry(ev)}", style="dim")
             out.append("\n")
             out.append_text(fit(entry))
         older = len(newest) - len(shown)
