@@ -91,3 +91,18 @@ async def test_label_history_shows_values_as_text_not_reprs(workspace: Path) -> 
         text = screen_text(app)
         assert "note: (none) → first line [bold red]x[/] ⏎ second line" in text, text
         assert "None →" not in text and "\\n" not in text
+
+
+async def test_an_undone_label_is_not_counted_in_labels_per_minute(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        assert "1 label/min" in status(app), status(app)
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert "0 labels/min" in status(app), status(app)
+        await pilot.press("7")
+        await settle(app, pilot)
+        assert "1 label/min" in status(app), status(app)

@@ -1659,6 +1659,12 @@ class TracesPane(Pane):
         trace_id, fb, outcome = self._undo.pop()
         if not self._undo:
             self.refresh_bindings()
+        # An undone label is not a label given (issue 10): take it out of labels/min.
+        # Undo steps and label times are in the same order, so the undone label is the
+        # newest time left (or aged out already, with every older one).
+        if self._label_times:
+            self._label_times.pop()
+        self._labels_done = max(self._labels_done - 1, 0)
         row = self.window.row(trace_id)
         if row is not None:
             self._apply_row(replace(row, feedback=fb, outcome=outcome))
