@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional
 
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.classify import classify_query
 
 PRIOR_WEIGHT = 3.0
@@ -123,10 +124,10 @@ def _decide(qclass: str, agents: Dict[str, AgentEvidence]) -> Optional[AgentReco
         m_best, m_ref = _fmt_pair(best.mean, reference.mean)
         bar = f"{q_ref} vs {q_best}" if q_ref != q_best else f"tied at {q_ref}"
         if m_best != m_ref:
-            every = (f"scores {m_best} ({best.rated:,} ratings) against {m_ref} "
+            every = (f"scores {m_best} ({plural(best.rated, 'rating')}) against {m_ref} "
                      f"({reference.rated:,})")  # fmt: skip
         else:  # the same mean: the shrinkage toward 0.5 and the success rate decide
-            every = (f"ties at {m_best} ({best.rated:,} ratings against {reference.rated:,});"
+            every = (f"ties at {m_best} ({plural(best.rated, 'rating')} against {reference.rated:,});"
                      " the count of ratings and the success rate break the tie")  # fmt: skip
         why = (
             f"{reference.agent} has the best mean of its {reference.quality_n:,} traces rated "

@@ -17,7 +17,8 @@ from jarvis_tui.cli import main
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.learning import LearningOrchestrator
 from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
-from jarvis_tui.learning.training.data import TrainingDataMiner
+from jarvis_tui.learning.stats import mean_ci
+from jarvis_tui.learning.training.data import MatrixCell, RoutingMatrix, TrainingDataMiner
 from jarvis_tui.traces import TraceStore
 
 
@@ -112,3 +113,28 @@ def test_cycle_routes_as_the_routing_matrix_and_names_openjarvis_rule(
     out = capsys.readouterr().out
     assert "route code     → llama3.1:70b (not enough evidence)" in out
     assert "picks gpt-4o-mini (0.99 over 1 trace)" in out
+
+
+def _matrix(cells: dict[str, tuple[int, float]], min_samples: int = 30) -> RoutingMatrix:
+    """A one-class matrix: {model: (ratings, mean)} with a small spread."""
+    m = RoutingMatrix(min_samples=min_samples)
+    for model, (n, mean) in cells.items():
+        lo, hi = mean - 0.05, mean + 0.05
+        total, sq = mean * n, (lo * lo + hi * hi) / 2 * n
+        m.cells[("general", model)] = MatrixCell(
+            "general", model, n, mean_ci(n, total, sq), 1.0, 10.0, n, 0
+        )
+    return m
+
+
+def test_one_rating_never_beats_the_evidence_minimum() -> None:
+    m = _matrix({"lucky:8b": (1, 0.90), "steady:8b": (30, 0.67), "weak:8b": (40, 0.40)})
+    rec = TrainingDataMiner.recommend(m, "general", 30)
+    assert rec.best == "steady:8b" and rec.runner_up == "weak:8b"
+    assert rec.challenger == "lucky:8b" and rec.challenger_needs == 29
+    assert rec.confidence == "likely"  # not "clear": a thin cell may still be better
+    # No cell meets the minimum: the best mean, marked as not settled (as before).
+    thin = _matrix({"lucky:8b": (1, 0.90), "steady:8b": (29, 0.67)})
+    rec = TrainingDataMiner.recommend(thin, "general", 30)
+    assert rec.best == "lucky:8b" and rec.confidence == "not enough evidence"
+    assert rec.challenger is None

@@ -76,6 +76,11 @@ class ClassRecommendation:
     """``clear`` (intervals do not overlap), ``likely`` (they overlap),
     ``not enough evidence`` (too few ratings), or ``no data``."""
     rated: int
+    challenger: Optional[str] = None
+    """A model with a higher mean than *best* but fewer ratings than the evidence
+    minimum (it "could be better"), or None."""
+    challenger_needs: int = 0
+    """Ratings *challenger* still needs to reach the evidence minimum."""
 
 
 @dataclass
@@ -377,25 +382,49 @@ class TrainingDataMiner:
     @staticmethod
     def recommend(matrix: RoutingMatrix, qc: str, min_samples: int) -> ClassRecommendation:
         """The model to route class *qc* to on *matrix*'s rated cells: the best mean
-        feedback, with how sure that is ("no data" without a rated cell; cells under
-        *min_samples* ratings count as too few to decide)."""
+        feedback, with how sure that is ("no data" without a rated cell).
+
+        A cell with fewer than *min_samples* ratings does not win over one that has
+        them (one lucky rating does not beat thirty) unless its whole interval lies
+        above that one's (then it wins, as "not enough evidence"); otherwise it is
+        named as the ``challenger`` that could be better, with the ratings it still
+        needs. When no cell has enough ratings, the best mean wins as "not enough
+        evidence" (as before).
+        """
         cells = [c for (q, _), c in matrix.cells.items() if q == qc and c.rated.n > 0]
         rated = sum(c.rated.n for c in cells)
         if not cells:
             return ClassRecommendation(qc, None, None, None, "no data", 0)
         cells.sort(key=lambda c: (-c.rated.mean, -c.rated.n, c.model))
-        best = cells[0]
-        runner = cells[1] if len(cells) > 1 else None
+        settled = [c for c in cells if c.rated.n >= min_samples]
+        challenger = None
+        if settled:
+            bar = settled[0]
+            # Thin cells that are not clearly better than the best settled one cannot win.
+            eligible = [
+                c for c in cells if c.rated.n >= min_samples or c.rated.low > bar.rated.high
+            ]
+            best = eligible[0]
+            challenger = next((c for c in cells if c not in eligible), None)
+            if challenger is not None and challenger.rated.mean <= best.rated.mean:
+                challenger = None
+            after = cells[cells.index(best) + 1 :]  # the next best mean, whatever its ratings
+            runner = after[0] if after else None
+        else:
+            best = cells[0]
+            runner = cells[1] if len(cells) > 1 else None
         margin = best.rated.mean - runner.rated.mean if runner else None
         if best.rated.n < min_samples:
             confidence = "not enough evidence"
-        elif runner is None or best.rated.low > runner.rated.high:
+        elif challenger is None and (runner is None or best.rated.low > runner.rated.high):
             confidence = "clear"
         else:
             confidence = "likely"
         return ClassRecommendation(
-            qc, best.model, runner.model if runner else None, margin, confidence, rated
-        )
+            qc, best.model, runner.model if runner else None, margin, confidence, rated,
+            challenger.model if challenger else None,
+            min_samples - challenger.rated.n if challenger else 0,
+        )  # fmt: skip
 
 
 __all__ = [

@@ -876,6 +876,12 @@ class RoutingPane(Pane):
                 "matrix", one_line(rec.best, 24),
                 Text(f"{_cell_words(m, qc, rec.best)} ({rec.confidence}{margin})"),
             )  # fmt: skip
+            if rec.challenger:  # a higher mean on too few ratings: not recommended yet
+                grid.add_row(
+                    "could be", one_line(rec.challenger, 24),
+                    Text(f"{_cell_words(m, qc, rec.challenger)}: needs "
+                         f"{plural(rec.challenger_needs, 'more rating')}", style="dim"),
+                )  # fmt: skip
         if self._routers or (m is not None and rec is not None and rec.best):
             parts.append(grid)
         if self._routers and m is not None:
