@@ -151,6 +151,20 @@ def binding_ids() -> set[str]:
     return ids
 
 
+def binding_defaults() -> dict[str, tuple[str, str]]:
+    """Binding id → (its default keys, its action), of the classes imported so far (a
+    keymap entry is checked against them for a key another binding keeps)."""
+    out: dict[str, tuple[str, str]] = {}
+    stack: list[type] = [DOMNode]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        for b in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(b, Binding) and b.id:
+                out.setdefault(b.id, (b.key, b.action))
+    return out
+
+
 class AppScreen(Screen[None]):
     """The app's screen: Textual's default one, but shown the first time without styling
     every widget again.
@@ -265,6 +279,9 @@ class JarvisApp(App[int]):
             # Maybe ids of panes not imported yet: import them all, then judge.
             import_all_panes()
             settings = load_settings(self.workspace.root, binding_ids())
+        if settings.keymap:
+            # a key another binding of the same scope keeps: reported, default kept
+            settings = load_settings(self.workspace.root, binding_ids(), binding_defaults())
         if settings.keymap:
             self.set_keymap(settings.keymap)
         if settings.theme and not self._theme_given:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,8 +67,47 @@ def _read_toml(path: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"{path}: not valid TOML ({exc}); its settings were not applied"
 
 
-def load_settings(workspace: Path | None, known_ids: Iterable[str]) -> Settings:
-    """Read the user file, then the workspace file; validate keymap ids against *known_ids*."""
+def _keymap_collisions(
+    keymap: dict[str, str], defaults: Mapping[str, tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """``(binding id, the id it collides with)`` for each keymap entry whose key another
+    binding of the same scope (the id's first word, or the app's own keys) keeps for a
+    different action: such an entry is dead (``traces.success = "j"`` under the table's
+    ``traces.down``) or steals a key, so it is ignored and the default kept. Keys are
+    compared after the keymap (a swap of two keys is fine)."""
+
+    def keys_of(binding_id: str) -> set[str]:
+        raw = keymap.get(binding_id, defaults.get(binding_id, ("", ""))[0])
+        return {k.strip() for k in raw.split(",") if k.strip()}
+
+    out = []
+    for binding_id in keymap:
+        if binding_id not in defaults:
+            continue
+        scope = binding_id.split(".", 1)[0]
+        action = defaults[binding_id][1]
+        mine = keys_of(binding_id)
+        for other, (_keys, other_action) in sorted(defaults.items()):
+            if other == binding_id or other_action == action:
+                continue
+            if other.split(".", 1)[0] not in (scope, "app"):
+                continue
+            if mine & keys_of(other):
+                out.append((binding_id, other))
+                break
+    return out
+
+
+def load_settings(
+    workspace: Path | None,
+    known_ids: Iterable[str],
+    defaults: Mapping[str, tuple[str, str]] | None = None,
+) -> Settings:
+    """Read the user file, then the workspace file; validate keymap ids against *known_ids*.
+
+    *defaults* (binding id → (default keys, action)): a keymap entry whose key collides
+    with another binding of its scope is reported and ignored (see
+    :func:`_keymap_collisions`)."""
     known = set(known_ids)
     out = Settings()
     files = [(user_config_path(), True)]
@@ -102,6 +141,13 @@ def load_settings(workspace: Path | None, known_ids: Iterable[str]) -> Settings:
         if bad:
             out.problems.append(
                 f'{path}: {", ".join(sorted(bad))} must be a string of keys like "j,down" (ignored)'
+            )
+    if defaults:
+        for binding_id, other in _keymap_collisions(out.keymap, defaults):
+            keys = out.keymap.pop(binding_id)
+            out.problems.append(
+                f"keymap: {binding_id} = {keys} collides with {other}: ignored, kept "
+                f"{defaults[binding_id][0]}"
             )
     return out
 

@@ -106,3 +106,32 @@ async def test_an_undone_label_is_not_counted_in_labels_per_minute(workspace: Pa
         await pilot.press("7")
         await settle(app, pilot)
         assert "1 label/min" in status(app), status(app)
+
+
+async def test_a_keymap_entry_on_a_navigation_key_is_reported_and_the_default_kept(
+    workspace: Path,
+) -> None:
+    from jarvis_tui.traces import TraceStore
+    from jarvis_tui.ui.testing import record_notices
+
+    (workspace / "jarvis-tui.toml").write_text('[keymap]\n"traces.success" = "j"\n')
+    app = JarvisApp(workspace)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        warned = [n for n in notices if "traces.success" in n]
+        assert warned == [
+            "keymap: traces.success = j collides with traces.down: ignored, kept y"
+        ], notices
+        pane = app.query_one(TracesPane)
+        first, second = pane.rows[0].trace_id, pane.rows[1].trace_id
+        await pilot.press("y")  # success keeps its key
+        await pilot.press("j", "y")  # j still moves down
+        await settle(app, pilot)
+        assert "Success" in screen_text(app)  # in the footer still
+    store = TraceStore(workspace / "traces.db")
+    try:
+        assert store.get(first).outcome == "success"
+        assert store.get(second).outcome == "success"
+    finally:
+        store.close()
