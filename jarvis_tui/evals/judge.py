@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
+from jarvis_tui.core.fmt import plural
 from jarvis_tui.evals.scorers import SCORE_CHARS, JudgeScorer, Score, parse_judge_reply
 
 JUDGE_TABLE = "jt_judge_scores"
@@ -138,12 +139,24 @@ class Agreement:
     pearson: Optional[float]
     confusion: Dict[str, Dict[str, int]] = field(default_factory=dict)
     """``confusion[human_bin][judge_bin]`` counts."""
+    judge_accepted: int = 0
+    """Traces whose label was accepted from the judge (source ``judge-accepted``): left
+    out, since a copy of the judge's score agrees with it by construction."""
 
     def lines(self) -> List[str]:
+        left_out = (
+            f"{plural(self.judge_accepted, 'label')} accepted from the judge left out "
+            "(a copy of its score agrees by construction)"
+            if self.judge_accepted
+            else ""
+        )
         if self.n == 0:
-            return ["no trace has both a human label and a judge score"]
+            none = "no trace has both a human label and a judge score"
+            return [none + (f" · {left_out}" if left_out else "")]
         r = "–" if self.pearson is None else f"{self.pearson:.2f}"
-        out = [f"{self.n:,} traces · mean |judge − human| {self.mean_abs_diff:.2f} · r {r}"]
+        out = [f"{plural(self.n, 'trace')} · mean |judge − human| {self.mean_abs_diff:.2f} · r {r}"]
+        if left_out:
+            out.append(left_out)
         out.append("human \\ judge  " + "  ".join(f"{b:>5}" for b in BINS))
         for h in BINS:
             out.append(f"{h:>13}  " + "  ".join(f"{self.confusion[h][j]:>5}" for j in BINS))
@@ -396,14 +409,19 @@ def agreement(
     with JudgeStore.for_store(store) as js:
         judged = js.scores(judge_model=judge_model, prompt_hash=prompt_hash)
     pairs: List[tuple[float, float]] = []
+    accepted = 0
     ids = list(judged)
     for i in range(0, len(ids), 500):
-        for tid, fb in _human(store, ids[i : i + 500]):
-            if fb is not None:
-                pairs.append((float(fb), judged[tid].score))
+        for tid, fb, source in _human(store, ids[i : i + 500]):
+            if fb is None:
+                continue
+            if source == JUDGE_SOURCE:  # the judge's own score, copied: not a human label
+                accepted += 1
+                continue
+            pairs.append((float(fb), judged[tid].score))
     confusion = {h: {j: 0 for j in BINS} for h in BINS}
     if not pairs:
-        return Agreement(0, None, None, confusion)
+        return Agreement(0, None, None, confusion, accepted)
     for h, j in pairs:
         confusion[bin_of(h)][bin_of(j)] += 1
     n = len(pairs)
@@ -414,16 +432,26 @@ def agreement(
     sj = sum((j - mj) ** 2 for _, j in pairs)
     cov = sum((h - mh) * (j - mj) for h, j in pairs)
     r = cov / math.sqrt(sh * sj) if sh > 0 and sj > 0 else None
-    return Agreement(n, mad, r, confusion)
+    return Agreement(n, mad, r, confusion, accepted)
 
 
-def _human(store: Any, ids: Sequence[str]) -> List[tuple[str, Optional[float]]]:
+def _human(store: Any, ids: Sequence[str]) -> List[tuple[str, Optional[float], Optional[str]]]:
+    """``(trace_id, feedback, source of the last feedback change)`` for *ids*."""
     conn = sqlite3.connect(f"file:{Path(store.path).resolve().as_posix()}?mode=ro", uri=True)
+    marks = ",".join("?" * len(ids))
     try:
-        return conn.execute(
-            f"SELECT trace_id, feedback FROM traces WHERE trace_id IN ({','.join('?' * len(ids))})",
-            list(ids),
-        ).fetchall()
+        try:
+            return conn.execute(
+                "SELECT t.trace_id, t.feedback, (SELECT h.source FROM jt_label_history h"
+                " WHERE h.trace_id = t.trace_id AND h.field = 'feedback' ORDER BY h.id DESC"
+                f" LIMIT 1) FROM traces t WHERE t.trace_id IN ({marks})",
+                list(ids),
+            ).fetchall()
+        except sqlite3.OperationalError:  # no label history (never opened by us)
+            rows = conn.execute(
+                f"SELECT trace_id, feedback FROM traces WHERE trace_id IN ({marks})", list(ids)
+            ).fetchall()
+            return [(tid, fb, None) for tid, fb in rows]
     finally:
         conn.close()
 
