@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from jarvis_tui.demo import build_demo
 from jarvis_tui.learning.optimize import OptimizationStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.trials_view import show_value
@@ -23,8 +22,9 @@ RUN = ("trials.run",)
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("t10demo") / "ws", traces=1500, seed=3)
+def demo_template(demo_template) -> Path:
+    """The shared 1,500-trace demo (seed 3), built once per run (tests/conftest.py)."""
+    return demo_template(traces=1500, seed=3)
 
 
 @pytest.fixture

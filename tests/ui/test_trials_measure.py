@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from jarvis_tui.demo import DEMO_RUN_TRIALS, build_demo
+from jarvis_tui.demo import DEMO_RUN_TRIALS
 from jarvis_tui.evals.local_server import ChatServer
 from jarvis_tui.evals.setup import EvalOptions, build_set
 from jarvis_tui.learning.optimize import OptimizationStore
@@ -31,8 +31,9 @@ NOISE = "zebra quantum marmalade"
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("tmeasure") / "ws", traces=1500, seed=3)
+def template(demo_template) -> Path:
+    """The shared 1,500-trace demo (seed 3), built once per run (tests/conftest.py)."""
+    return demo_template(traces=1500, seed=3)
 
 
 @pytest.fixture

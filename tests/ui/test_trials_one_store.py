@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Static
 
-from jarvis_tui.demo import DEMO_RUN_TRIALS, build_demo
+from jarvis_tui.demo import DEMO_RUN_TRIALS
 from jarvis_tui.evals.local_server import ChatServer
 from jarvis_tui.learning.optimize import OptimizationStore
 from jarvis_tui.ui.app import JarvisApp
@@ -21,8 +21,9 @@ IGNORE = ("trials.run", "trials.measure")
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("tonestore") / "ws", traces=1500, seed=3)
+def template(demo_template) -> Path:
+    """The shared 1,500-trace demo (seed 3), built once per run (tests/conftest.py)."""
+    return demo_template(traces=1500, seed=3)
 
 
 @pytest.fixture

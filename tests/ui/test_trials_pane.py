@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Select, Static
 
-from jarvis_tui.demo import DEMO_RUN_TRIALS, build_demo
+from jarvis_tui.demo import DEMO_RUN_TRIALS
 from jarvis_tui.learning.optimize import OptimizationStore, SearchDimension, SearchSpace
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.trials import TrialsPane
@@ -25,8 +25,9 @@ RUN = ("trials.run",)
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("tdemo") / "ws", traces=1500, seed=3)
+def demo_template(demo_template) -> Path:
+    """The shared 1,500-trace demo (seed 3), built once per run (tests/conftest.py)."""
+    return demo_template(traces=1500, seed=3)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input, Select
 
-from jarvis_tui.demo import build_demo
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.trials import TrialsPane, add_notices
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
@@ -52,8 +51,9 @@ def screen(app: JarvisApp) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("tsdemo") / "ws", traces=1500, seed=3)
+def demo_template(demo_template) -> Path:
+    """The shared 1,500-trace demo (seed 3), built once per run (tests/conftest.py)."""
+    return demo_template(traces=1500, seed=3)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from jarvis_tui.core.fmt import money
-from jarvis_tui.demo import build_demo
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.testing import record_notices
 
@@ -20,8 +19,9 @@ from .test_trials_screens import open_trials, press, screen_lines, status_lines
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("t10sdemo") / "ws", traces=1500, seed=3)
+def demo_template(demo_template) -> Path:
+    """The shared 1,500-trace demo (seed 3), built once per run (tests/conftest.py)."""
+    return demo_template(traces=1500, seed=3)
 
 
 @pytest.fixture

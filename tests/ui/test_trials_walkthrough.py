@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Static
 
-from jarvis_tui.demo import build_demo
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.testing import record_notices, settle, wait_until
@@ -18,8 +17,9 @@ from .test_trials_screens import RUN, open_trials
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("twalk") / "ws", traces=1500, seed=3)
+def demo_template(demo_template) -> Path:
+    """The shared 1,500-trace demo (seed 3), built once per run (tests/conftest.py)."""
+    return demo_template(traces=1500, seed=3)
 
 
 @pytest.fixture
