@@ -561,7 +561,7 @@ class AgentConfigEvolver(VersionStore):
             prompt = settings.get("system_prompt", "")
             prompt = prompt if isinstance(prompt, str) else ""
             current_tools = settings.get("tools")
-            if _same_tool_set(current_tools, tools):
+            if isinstance(current_tools, list) and _same_tool_set(current_tools, tools):
                 # Tools are a set: an order-only difference is no change (a cycle over
                 # one agent's traces weighs them differently from the whole cycle, and
                 # must not write a version that only reorders them). Keep the order.
