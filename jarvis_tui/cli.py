@@ -287,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "and keep the comparison as the run folder's eval.json")  # fmt: skip
     ev.add_argument("--progress", action="store_true",
                     help='with --compare: a JSON line on stdout as it goes, {"progress": '
-                         '"base" or "adapter", "done": N, "total": M} (the Training pane '
-                         "reads them)")  # fmt: skip
+                         '"base" or "adapter", "done": N, "total": M}: N of that side\'s M '
+                         "samples answered and scored (the Training pane reads them)")  # fmt: skip
     # None: 256 tokens, or COMPARE_MAX_TOKENS with --compare (see _cmd_eval_compare)
     ev.set_defaults(func=_cmd_eval, max_tokens=None)
 
@@ -1253,9 +1253,14 @@ def _cmd_eval_compare(args: argparse.Namespace, ws: Workspace) -> int:
             m = data[side]
             low, high = m["accuracy_ci"]
             loss = data[f"{side}_eval_loss"]
+            score = (
+                f"score {m['accuracy']:.3f} (95% interval {low:.3f}–{high:.3f})"
+                if m.get("scored", 1)
+                else "score – (no sample scored)"  # an empty answer is an error, never a 0
+            )
             _say(
                 out,
-                f"  {side:<8} score {m['accuracy']:.3f} (95% interval {low:.3f}–{high:.3f}) · "
+                f"  {side:<8} {score} · "
                 f"eval loss {'–' if loss is None else f'{loss:.3f}'} · latency p50 "
                 f"{m['p50_latency_seconds']:.2f} s · {_sample_counts(m)}",
             )

@@ -126,16 +126,28 @@ def compare_adapter(
     )
     settings = GenerationSettings(model=base_path.name, max_tokens=max_tokens)
 
+    n = len(eval_set)
+
     def stage(name: str) -> Callable[[int, int], None] | None:
+        """Evaluate's steps (answer each sample, then score it: 2n) as samples of this
+        side (of n): a side shows n/n once its last sample is scored, never before."""
         if progress is None:
             return None
-        return lambda done, total: progress(name, done, total)
+        last = [0]
+
+        def on_step(done: int, total: int) -> None:
+            shown = n if done >= total else min(done, max(n - 1, 0))
+            if shown != last[0]:
+                last[0] = shown
+                progress(name, shown, n)
+
+        return on_step
 
     results: dict[str, EvalResult] = {}
     losses: dict[str, Optional[float]] = {}
     for name, gen in (("base", base_gen), ("adapter", tuned_gen)):
-        if progress is not None:  # the side starts (its model loads before any answer);
-            progress(name, 0, 2 * len(eval_set))  # evaluate's steps: answer, then score
+        if progress is not None:  # the side starts (its model loads before any answer)
+            progress(name, 0, n)
         results[name] = evaluate(
             eval_set, gen, scorer, settings, cancel=cancel, progress=stage(name)
         )

@@ -101,9 +101,9 @@ def test_compare_keeps_eval_json_and_reports_progress(home: Path, tiny: Path, ca
     progress = [json.loads(ln) for ln in lines if ln.startswith('{"progress"')]
     assert [p["progress"] for p in progress][0] == "base"
     assert {p["progress"] for p in progress} == {"base", "adapter"}
-    # the last line of each stage says it is done (answered, then scored: 2 steps each)
-    assert {"base": 6, "adapter": 6} == {p["progress"]: p["done"] for p in progress}
-    assert all(p["total"] == 6 for p in progress)
+    # the last line of each stage says it is done: all 3 of its samples
+    assert {"base": 3, "adapter": 3} == {p["progress"]: p["done"] for p in progress}
+    assert all(p["total"] == 3 for p in progress)
     printed = json.loads("\n".join(ln for ln in lines if not ln.startswith('{"progress"')))
     kept = run / "eval.json"
     assert json.loads(kept.read_text()) == printed

@@ -475,6 +475,20 @@ def _count(value: Any) -> Optional[int]:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _error_counts(name: str, m: dict[str, Any], *, reasons: bool = True) -> Optional[str]:
+    """``base: 0 scored, 16 errors (empty answer)`` for a side with errors, else None
+    (*m* from an eval.json: any writer, shown as text); the reasons left out when not
+    *reasons* (a narrow pane: the verdict has them)."""
+    errors, scored = _count(m.get("errors")), _count(m.get("scored"))
+    if not errors:
+        return None
+    why_ = m.get("error_reasons") if reasons else None
+    names = [one_line(str(r), 40) for r in why_] if isinstance(why_, dict) else []
+    why = f" ({'; '.join(names[:2])}{'; …' if len(names) > 2 else ''})" if names else ""
+    done = "?" if scored is None else f"{scored:,}"
+    return f"{name}: {done} scored, {plural(errors, 'error')}{why}"
+
+
 def comparison_table(c: dict[str, Any], *, compact: bool = False) -> Group:
     """Base and base + adapter side by side: eval loss, score ± interval, latency p50,
     then the verdict. *c* is an eval.json (any writer): every value is shown as text.
@@ -490,8 +504,8 @@ def comparison_table(c: dict[str, Any], *, compact: bool = False) -> Group:
            for side, done in (("base", done_base), ("adapter", done_tuned))}  # fmt: skip
 
     def score(m: dict[str, Any], side: str) -> str:
-        if not ran[side]:
-            return "–"
+        if not ran[side] or unscored(m):
+            return "–"  # an empty answer is an error, never a 0 (issue 10)
         ci: Any = m.get("accuracy_ci")
         acc = m.get("accuracy")
         half = "–"
@@ -502,6 +516,9 @@ def comparison_table(c: dict[str, Any], *, compact: bool = False) -> Group:
             if compact and half.startswith("0."):
                 half = half[1:]  # ±.043
         return f"{_num(acc, '.3f')} ±{half}"
+
+    def unscored(m: dict[str, Any]) -> bool:
+        return bool(_count(m.get("samples"))) and _count(m.get("scored")) == 0
 
     def latency(m: dict[str, Any], side: str) -> str:
         v = m.get("p50_latency_seconds")
@@ -537,16 +554,21 @@ def comparison_table(c: dict[str, Any], *, compact: bool = False) -> Group:
     row("eval loss", loss("base_eval_loss", "base"), loss("adapter_eval_loss", "adapter"))
     row("score", score(base, "base"), score(tuned, "adapter"))
     row("latency p50", latency(base, "base"), latency(tuned, "adapter"))
+    # A side's errors in the CLI's words: "base: 0 scored, 16 errors (empty answer)".
+    errors = [Text(line, style="yellow") for side, m in (("base", base), ("adapter", tuned))
+              if ran[side]
+              and (line := _error_counts(side, m, reasons=not compact)) is not None]  # fmt: skip
     if partial:
         if ran["adapter"]:
             what = f"cancelled during the adapter {done_tuned or 0}/{of} (base {done_base}/{of})"
         else:
             what = f"cancelled after base {done_base or 0}/{of} — adapter not evaluated"
-        return Group(title, table, Text(f"{what} · not saved, no verdict", style="bold yellow"))
+        return Group(title, table, *errors,
+                     Text(f"{what} · not saved, no verdict", style="bold yellow"))  # fmt: skip
     verdict = one_line(str(c.get("verdict", "")), 200)
     style = ("bold green" if verdict.startswith("adapter better")
              else "bold red" if verdict.startswith("adapter worse") else "bold")  # fmt: skip
-    return Group(title, table, Text(verdict, style=style))
+    return Group(title, table, *errors, Text(verdict, style=style))
 
 
 class TrainingPane(Pane):
@@ -1113,8 +1135,7 @@ class TrainingPane(Pane):
             self._read_tail(str(self.followed), self._tail)
         self._ticks += 1
         if self.evaluating is not None and self._eval_stop is not None:
-            if not self._eval_stop.is_set():
-                self._say_eval()  # its seconds tick on between progress lines
+            self._say_eval()  # its seconds tick on between progress lines (or cancelling)
         if self.training and not self.steps:
             self._update_progress()  # the phase's seconds tick on
         elif self.steps and not reading:
@@ -1523,7 +1544,9 @@ class TrainingPane(Pane):
             # The child stops between batches, prints what it measured, writes nothing.
             with contextlib.suppress(OSError):
                 child.send_signal(signal.SIGTERM)
-            self._status("cancelling the evaluation: the partial result is shown, not saved")
+            self._eval_words, self._eval_at = "cancelling the evaluation", time.monotonic()
+            self._say_eval()  # said at once: the child may take seconds to stop
+            self._status("cancelling the evaluation… the partial result is shown, not saved")
         if self._proc is not None and self.training and not self._cancelled:
             self._cancelled = True
             self._cancel_asked.set()
@@ -1750,6 +1773,10 @@ class TrainingPane(Pane):
             return
         who = "" if self.evaluating == self.followed else f"{one_line(self.evaluating, 24)}: "
         took = _seconds(time.monotonic() - self._eval_at)
+        if self._eval_stop is not None and self._eval_stop.is_set():
+            self._say_compare(Text.assemble(("cancelling the evaluation", "bold yellow"),
+                                            f" {who}… {took}"))  # fmt: skip
+            return
         self._say_compare(Text.assemble(("evaluating ", "bold yellow"), who, self._eval_words,
                                         f" … {took}", ("  · x cancels", "dim")))  # fmt: skip
 
@@ -1757,11 +1784,15 @@ class TrainingPane(Pane):
     def _eval_progress(self, msg: TrainingPane.EvalProgress) -> None:
         if msg.run_id != self.evaluating:
             return
-        words = f"{msg.stage} {msg.done}/{msg.total}"
+        if self._eval_stop is not None and self._eval_stop.is_set():
+            return  # "cancelling" stays until the child has ended
+        # One denominator, the samples of a side: "base 16/50 · adapter 0/50".
+        n = msg.total
+        base = f"{msg.done}/{n}" if msg.stage == "base" else f"{n}/{n}"
+        tuned = f"{msg.done}/{n}" if msg.stage == "adapter" else f"0/{n}"
+        words = f"base {base} · adapter {tuned}"
         if msg.done == 0:  # said as each side starts: its model loads before any answer
             words += f": loading the {'base model' if msg.stage == 'base' else msg.stage}"
-        if msg.stage == "adapter":
-            words = f"base done · {words}"
         if words != self._eval_words:
             self._eval_words, self._eval_at = words, time.monotonic()
         self._say_eval()
