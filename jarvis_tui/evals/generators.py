@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -289,7 +290,13 @@ class LocalGenerator:
                 from peft import PeftModel
 
                 try:
-                    model = PeftModel.from_pretrained(model, str(adapter))
+                    with warnings.catch_warnings():
+                        # peft asks the deprecated `is_gradient_checkpointing` of newer
+                        # transformers: a FutureWarning on stderr, not the user's business.
+                        warnings.filterwarnings(
+                            "ignore", ".*is_gradient_checkpointing", FutureWarning
+                        )
+                        model = PeftModel.from_pretrained(model, str(adapter))
                 except Exception as exc:
                     raise GeneratorError(
                         f"adapter {adapter} does not fit {self.model_path.name}: "

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,9 @@ def test_compare_keeps_eval_json_and_reports_progress(home: Path, tiny: Path, ca
     )
     argv = ["eval", "--home", str(home), "--compare", "r1", "--samples", "3", "--max-tokens",
             "4", "--progress", "--json"]  # fmt: skip
-    assert main(argv) == 0, capsys.readouterr().err
+    with warnings.catch_warnings():  # peft's FutureWarning on loading is not shown
+        warnings.simplefilter("error", FutureWarning)
+        assert main(argv) == 0, capsys.readouterr().err
     lines = capsys.readouterr().out.splitlines()
     progress = [json.loads(ln) for ln in lines if ln.startswith('{"progress"')]
     assert [p["progress"] for p in progress][0] == "base"

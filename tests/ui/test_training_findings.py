@@ -96,3 +96,16 @@ async def test_a_side_with_only_empty_answers_shows_no_score(home: Path) -> None
         assert "base: 0 scored, 16 errors (empty answer)" in box, box
         assert "0.000 ±" not in box and "0.400 ±0.100" in box, box
         assert "adapter:" not in box, box  # no errors there: nothing said
+
+
+def test_a_child_failure_says_its_error_line_not_a_warning_printed_after_it() -> None:
+    from jarvis_tui.ui.panes.training import child_outcome
+
+    stderr = (
+        "jarvis-tui: error: run r1 has no adapter to evaluate (status completed)\n"
+        "/x/modeling_utils.py:3312: FutureWarning: `is_gradient_checkpointing` is deprecated\n"
+        "  warnings.warn(\n"
+    )
+    outcome = child_outcome(1, b"", stderr, cancelled=False)
+    assert outcome == {"status": "failed",
+                       "message": "run r1 has no adapter to evaluate (status completed)"}  # fmt: skip

@@ -319,8 +319,9 @@ def child_outcome(code: int, stdout: bytes, stderr: str, *, cancelled: bool) -> 
     if code < 0 and cancelled:
         return {"status": "cancelled", "message": "stopped before the first step"}
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    last = lines[-1] if lines else ""
     prefix = "jarvis-tui: error: "
+    said = [ln for ln in lines if ln.startswith(prefix)]  # its one line, whatever follows
+    last = said[-1] if said else lines[-1] if lines else ""
     if last.startswith(prefix):
         last = last[len(prefix) :]
     if code < 0:
