@@ -133,8 +133,9 @@ def test_one_rating_never_beats_the_evidence_minimum() -> None:
     assert rec.best == "steady:8b" and rec.runner_up == "weak:8b"
     assert rec.challenger == "lucky:8b" and rec.challenger_needs == 29
     assert rec.confidence == "likely"  # not "clear": a thin cell may still be better
-    # No cell meets the minimum: the best mean, marked as not settled (as before).
-    thin = _matrix({"lucky:8b": (1, 0.90), "steady:8b": (29, 0.67)})
+    # No cell meets the minimum: the best mean, marked as not settled (as before), but
+    # one rating (nothing known: an interval of [0, 1]) does not win over 29.
+    thin = _matrix({"lucky:8b": (1, 0.90), "steady:8b": (29, 0.67), "weak:8b": (8, 0.75)})
     rec = TrainingDataMiner.recommend(thin, "general", 30)
-    assert rec.best == "lucky:8b" and rec.confidence == "not enough evidence"
-    assert rec.challenger is None
+    assert rec.best == "weak:8b" and rec.confidence == "not enough evidence"
+    assert rec.challenger == "lucky:8b" and rec.runner_up == "steady:8b"

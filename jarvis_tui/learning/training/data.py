@@ -389,7 +389,8 @@ class TrainingDataMiner:
         above that one's (then it wins, as "not enough evidence"); otherwise it is
         named as the ``challenger`` that could be better, with the ratings it still
         needs. When no cell has enough ratings, the best mean wins as "not enough
-        evidence" (as before).
+        evidence" (as before), except that a single rating does not win over a cell
+        with two or more (it is the challenger then).
         """
         cells = [c for (q, _), c in matrix.cells.items() if q == qc and c.rated.n > 0]
         rated = sum(c.rated.n for c in cells)
@@ -411,8 +412,14 @@ class TrainingDataMiner:
             after = cells[cells.index(best) + 1 :]  # the next best mean, whatever its ratings
             runner = after[0] if after else None
         else:
-            best = cells[0]
-            runner = cells[1] if len(cells) > 1 else None
+            # Nothing settled: the best mean, but one rating (an interval of [0, 1]:
+            # nothing known) does not win over a cell with two or more.
+            known = [c for c in cells if c.rated.n >= 2] or cells
+            best = known[0]
+            if cells[0] is not best and cells[0].rated.mean > best.rated.mean:
+                challenger = cells[0]
+            after = cells[cells.index(best) + 1 :]
+            runner = after[0] if after else None
         margin = best.rated.mean - runner.rated.mean if runner else None
         if best.rated.n < min_samples:
             confidence = "not enough evidence"
