@@ -966,6 +966,10 @@ class TraceStore:
         self._mem_name = f"jtmem_{uuid.uuid4().hex}"
         self.read_only = read_only
         self._problems: Dict[str, StoreProblem] = {}
+        self._migrate = migrate
+        self._gen = 0  # bumped when the file at the path is replaced: see reopen_if_replaced
+        self._conn_gen: dict[int, int] = {}  # id(connection) -> the generation it reads
+        self._ident: Optional[tuple[int, int]] = None
         if self._memory:
             # One shared in-process database so every pooled connection sees it.
             self._uri = f"file:{self._mem_name}_main?mode=memory&cache=shared"
@@ -999,6 +1003,63 @@ class TraceStore:
         except BaseException:
             self.close()
             raise
+        self._ident = self._file_ident()
+
+    # ------------------------------------------------------------ a replaced file
+
+    def _file_ident(self) -> Optional[tuple[int, int]]:
+        """(device, inode) of the file at the path now; None for an in-memory or
+        read-only store (their side tables are built per open) or a missing file."""
+        if self._memory or self.read_only:
+            return None
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    reopened: int = 0
+    """How many times the file at the path was found replaced and reopened (a screen
+    compares it with what it saw last to say so)."""
+
+    def reopen_if_replaced(self) -> bool:
+        """Reopen every connection when the file at the path is another file than the
+        one opened (``jarvis-tui demo --force`` renames a new traces.db over it): the
+        pooled connections would go on reading the old, unlinked file. Connections
+        checked out by another thread finish their query on the old file and are
+        closed when handed back. True when the store was reopened."""
+        if self._closed or self._ident is None:
+            return False
+        ident = self._file_ident()
+        if ident is None or ident == self._ident:
+            return False
+        with self._lock:
+            if ident == self._ident:  # another thread reopened it meanwhile
+                return False
+            self._gen += 1
+            self._ident = ident
+            self.reopened += 1
+        idle: list[sqlite3.Connection] = []
+        while True:
+            try:
+                idle.append(self._pool.get_nowait())
+            except queue.Empty:
+                break
+        with self._lock:
+            self._all = [c for c in self._all if c not in idle]
+            for conn in idle:
+                self._conn_gen.pop(id(conn), None)
+        for conn in idle:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        log.info("%s was replaced by another file: reopened", self._path)
+        try:
+            self._open_schema(migrate=self._migrate, progress=None)
+        except sqlite3.DatabaseError as exc:
+            raise _friendly(exc, self._path) from exc
+        return True
 
     # ------------------------------------------------------------ read-only files
 
@@ -1100,6 +1161,7 @@ class TraceStore:
             )
         with self._lock:
             self._all.append(conn)
+            self._conn_gen[id(conn)] = self._gen
         return conn
 
     @contextmanager
@@ -1112,6 +1174,8 @@ class TraceStore:
         """
         if self._closed:
             raise StoreError("the trace store is closed")
+        if self._ident is not None:  # one stat: is it still the file we opened?
+            self.reopen_if_replaced()
         if self._memory or self.read_only:
             with self._serial:
                 with self._pooled() as conn:
@@ -1137,12 +1201,13 @@ class TraceStore:
                 conn.execute("ROLLBACK")
             if self._closed:
                 conn.close()
-            elif self._pool.qsize() < 4:
+            elif self._pool.qsize() < 4 and self._conn_gen.get(id(conn)) == self._gen:
                 self._pool.put(conn)
-            else:
+            else:  # one too many, or one that reads a file replaced since
                 with self._lock:
                     if conn in self._all:
                         self._all.remove(conn)
+                    self._conn_gen.pop(id(conn), None)
                 conn.close()
 
     @contextmanager

@@ -135,3 +135,36 @@ async def test_a_keymap_entry_on_a_navigation_key_is_reported_and_the_default_ke
         assert store.get(second).outcome == "success"
     finally:
         store.close()
+
+
+async def test_a_replaced_traces_db_is_reopened_and_said(workspace: Path, tmp_path: Path) -> None:
+    """`jarvis-tui demo --force` under a running app (finding 72): the pane reads the
+    new file and says so."""
+    import os
+    import sqlite3
+    from contextlib import closing
+
+    from jarvis_tui.demo import _remove_db
+    from jarvis_tui.traces import TraceStore
+    from jarvis_tui.ui.testing import wait_until
+    from tests.ui.conftest import make_traces
+
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert "of 401" in status(app)
+        new = tmp_path / "new.db"
+        store = TraceStore(new)
+        store.save_many(make_traces(30, seed=2))
+        store.close()
+        with closing(sqlite3.connect(new)) as conn:  # all in the file, as demo builds it
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _remove_db(workspace / "traces.db")
+        os.replace(new, workspace / "traces.db")
+        pane = app.query_one(TracesPane)
+        pane.poll_store()
+        await wait_until(pilot, lambda: "was replaced" in status(app), what="the note")
+        await settle(app, pilot)
+        assert "traces.db was replaced: reopened" in status(app)
+        assert "of 30" in status(app), status(app)
+        assert pane.rows[0].trace_id == "t2-00029"

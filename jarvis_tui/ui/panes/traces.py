@@ -634,9 +634,11 @@ class TracesPane(Pane):
             """The failure itself (its traceback goes to the error log)."""
 
     class StoreChanged(Message):
-        def __init__(self, new_traces: int, labels_changed: bool) -> None:
+        def __init__(self, new_traces: int, labels_changed: bool, replaced: bool = False) -> None:
             super().__init__()
             self.new_traces, self.labels_changed = new_traces, labels_changed
+            self.replaced = replaced
+            """traces.db was replaced by another file (demo --force): reopened."""
 
     class QueueLoaded(Message):
         """The labelling queue's next traces (rows in queue order) and its status line."""
@@ -687,6 +689,8 @@ class TracesPane(Pane):
         self._write_lock = threading.Lock()
         self._writer_running = False
         self._last_token: Optional[tuple[int, int]] = None
+        self._reopened_seen = 0  # the store's reopen count last looked at
+        self._replaced_note = ""  # "traces.db was replaced: reopened", until a key
         self._own_label_gen = 0
         self._reclass_shown = False
         """The status line shows a re-classification's progress (refreshed per poll)."""
@@ -767,8 +771,8 @@ class TracesPane(Pane):
         if self._judge_line and self._judge_cancel is None:
             self._judge_line = ""
             self.call_after_refresh(self._render_status)
-        if self._sort_note:
-            self._sort_note = ""
+        if self._sort_note or self._replaced_note:
+            self._sort_note = self._replaced_note = ""
             self.call_after_refresh(self._render_status)
         focused = self.screen.focused
         if event.key in ("j", "k") and isinstance(focused, Select) and not focused.expanded:
@@ -1221,6 +1225,8 @@ class TracesPane(Pane):
             segs.append((1, one_line(self._judge_line, 160), "bold magenta", True))
         if self._sort_note:  # where a sort change left the cursor, until the next key
             segs.append((0, self._sort_note, "bold yellow", True))
+        if self._replaced_note:  # the file was replaced under the app, until the next key
+            segs.append((0, self._replaced_note, "bold yellow", True))
         if self.queue_mode:
             # How far the queue is from settling is the queue's key state: right after
             # the counts, whole if it fits, else in fewer words, else cut with "…"; why
@@ -1802,6 +1808,11 @@ class TracesPane(Pane):
         token = self.store.change_token()
         last = self._last_token
         self._last_token = token
+        reopened = getattr(self.store, "reopened", 0)
+        if reopened != self._reopened_seen:  # another file at the path: read it afresh
+            self._reopened_seen = reopened
+            self.post_message(self.StoreChanged(0, True, replaced=True))
+            return
         if last is None or token == last:
             return
         new = self.store.sync() if token[0] > last[0] else 0
@@ -1813,6 +1824,13 @@ class TracesPane(Pane):
 
     @on(StoreChanged)
     def _store_changed(self, msg: TracesPane.StoreChanged) -> None:
+        if msg.replaced:
+            name = self.store.path.name if self.store is not None else "traces.db"
+            self._replaced_note = f"{one_line(name, 60)} was replaced: reopened"
+            self.reload(keep=self._current_id())
+            if self._facets_started:
+                self._refresh_facets()
+            return
         if msg.new_traces and not self.queue_mode:
             # New rows may sit above the view: read the window again where the cursor's
             # trace is now, so the cursor stays on it and the positions stay true.
