@@ -83,7 +83,7 @@ async def test_label_history_shows_values_as_text_not_reprs(workspace: Path) -> 
         console.print(side.content)
         body = console.export_text()
         assert "note: (none) → first line [bold red]x[/] ⏎ second line (tui)" in body, body
-        assert "feedback: (none) → 0.50" in body or "score: (none) → 0.50" in body, body
+        assert "score: (none) → 0.50 (tui)" in body, body  # the word the screen uses
         assert "None" not in body and "'" not in body
         await pilot.press("enter")
         await settle(app, pilot)

@@ -208,8 +208,9 @@ def history_entry(ev: Any, limit: int = 40) -> str:
     """``field: old → new (source)`` of one label change, as text (see
     :func:`history_value`)."""
     source = f" ({one_line(ev.source, 20)})" if ev.source else ""
+    field = "score" if ev.field == "feedback" else one_line(str(ev.field), 20)  # as shown
     return (
-        f"{one_line(str(ev.field), 20)}: {history_value(ev.old_value, limit)} → "
+        f"{field}: {history_value(ev.old_value, limit)} → "
         f"{history_value(ev.new_value, limit)}{source}"
     )
 
