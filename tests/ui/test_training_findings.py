@@ -109,3 +109,46 @@ def test_a_child_failure_says_its_error_line_not_a_warning_printed_after_it() ->
     outcome = child_outcome(1, b"", stderr, cancelled=False)
     assert outcome == {"status": "failed",
                        "message": "run r1 has no adapter to evaluate (status completed)"}  # fmt: skip
+
+
+async def test_s_with_a_refused_form_value_says_not_started(home: Path) -> None:
+    from textual.widgets import Input
+
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        pane.query_one("#f-lora_rank", Input).value = "abc"
+        await settle(app, pilot)
+        await pilot.press("s")
+        status = shown(pane.query_one("#training-status", Static))
+        assert "not started: rank must be a whole number" in status, status
+        assert not pane.training
+
+
+FAKE_TRAIN = str(Path(__file__).with_name("fake_train.py"))
+
+
+async def test_x_and_ctrl_q_before_the_first_step_say_nothing_is_saved(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jarvis_tui.ui.panes import training
+
+    monkeypatch.setattr(training, "TRAIN_COMMAND", (FAKE_TRAIN,))
+    monkeypatch.setenv("FAKE_TRAIN_HOLD_IN_PHASE", "1")  # no run folder, no step yet
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        eta = pane.query_one("#training-eta", Static)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "building the demo model" in str(eta.render()),
+                         what="the child's phase on screen")  # fmt: skip
+        run = pane.run_path(pane.run_id or "")
+        await pilot.press("ctrl+q")
+        status = shown(pane.query_one("#training-status", Static))
+        assert "finishing the current step" not in status, status
+        await wait_until(pilot, lambda: app.return_code is not None, what="the app to end")
+    assert app.exit_note == (  # type: ignore[attr-defined]
+        f"jarvis-tui: training run {run.name} cancelled before the first step (ctrl+q); "
+        "nothing saved"
+    )
+    assert not run.exists()

@@ -1448,6 +1448,7 @@ class TrainingPane(Pane):
         if problems:
             errors.update(Text("\n".join("✗ " + visible(p) for p in problems), style="bold red"))
             self.call_after_refresh(errors.scroll_visible, animate=False)
+            self._status("not started: " + one_line(problems[0], 120))  # s answered here too
             return
         from jarvis_tui.learning.training.runs import new_run_id
 
@@ -1552,7 +1553,11 @@ class TrainingPane(Pane):
             self._cancelled = True
             self._cancel_asked.set()
             self._ask_child_to_stop()
-            self._status("cancelling: finishing the current step and saving the adapter")
+            if self.steps and self.followed == self.run_id:
+                self._status("cancelling: finishing the current step and saving the adapter")
+            else:  # still starting: there is no step to finish, nothing to save
+                self._status("cancelling: the run has not reached its first step; nothing "
+                             "will be saved")  # fmt: skip
 
     def _ask_child_to_stop(self) -> None:
         """The cancel file in its run folder (the trainer checks it at every step) and
@@ -1627,8 +1632,12 @@ class TrainingPane(Pane):
             done = int(self.steps[-1]["step"])
             total = max(done, int(getattr(run, "total_steps", 0) or 0))
             at = f" at step {done:,}/{total:,}"
-        where = visible(str(self.run_path(self.run_id)))
+        folder = self.run_path(self.run_id)
         run = one_line(self.run_id, 80)
+        saved = folder.is_dir() and any(folder.glob("*/adapter_config.json"))
+        if not at and status == "cancelled" and not saved:  # never stepped: nothing to name
+            return f"jarvis-tui: training run {run} cancelled before the first step (ctrl+q); nothing saved"
+        where = visible(str(folder))
         return f"jarvis-tui: training run {run} {status}{at} (ctrl+q): {where}"
 
     def on_unmount(self) -> None:
