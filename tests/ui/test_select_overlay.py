@@ -35,8 +35,28 @@ async def test_an_open_dropdown_shows_each_option_whole(tmp_path: Path, size: tu
         await wait_until(pilot, lambda: "export labels" in screen_text(app).lower())
         await pilot.press("enter")
         await wait_until(pilot, lambda: "Export labels" in screen_text(app))
-        await pilot.press("enter")  # the format field has focus: open its list
+        await pilot.press("space")  # the format field has focus: open its list (enter submits)
         await wait_until(pilot, lambda: "parquet" in screen_text(app))
         words = {w for line in screen_text(app).splitlines() for w in line.split()}
         assert {"jsonl", "csv", "parquet", "hf", "(pick"} <= words
         assert not {"sonl", "sv", "arquet"} & {w.lstrip("▌") for w in words}
+
+
+async def test_a_focused_dropdown_field_shows_the_focus_edge(tmp_path: Path) -> None:
+    """Focus is always visible: a focused Select gets the same marked left edge as a
+    focused Input (it had only a slightly lighter background)."""
+    app = JarvisApp(tmp_path / "ws")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.action_command_palette()
+        await pilot.pause()
+        await pilot.press(*"export labels")
+        await wait_until(pilot, lambda: "export labels" in screen_text(app).lower())
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "Export labels" in screen_text(app))
+        (line,) = [ln for ln in screen_text(app).splitlines() if " format " in ln]
+        assert "▌jsonl" in line  # the edge, on the padding cell before the value
+        await pilot.press("tab")  # to "with judge": the edge moves with the focus
+        await pilot.pause()
+        (line,) = [ln for ln in screen_text(app).splitlines() if " format " in ln]
+        assert "▌" not in line
