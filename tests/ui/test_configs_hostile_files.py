@@ -76,3 +76,13 @@ def test_cli_versions_says_why_a_config_cannot_be_used(home: Path, capsys: pytes
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "skipped [b]odd.toml: no agent's file name: rename it to " in err[0]
     assert "'%5Bb%5Dodd.toml'" in err[0]
+
+
+async def test_at_80_columns_the_skipped_file_is_named_on_one_line(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("C")
+        await wait_until(pilot, lambda: "agents in agents/" in screen_text(app))
+        (line,) = [ln for ln in screen_text(app).splitlines() if "agents in agents/" in ln]
+        assert line.strip() == "4 agents in agents/ · 1 file skipped: [b]odd.toml"

@@ -474,6 +474,8 @@ class ConfigsPane(Pane):
             return ""
         first, why = self._skipped[0]
         more = f" (and {len(self._skipped) - 1} more)" if len(self._skipped) > 1 else ""
+        if self._narrow:  # the list keeps its rows: the reason is on a wide screen
+            return f" · {plural(len(self._skipped), 'file')} skipped: {one_line(first, 24)}{more}"
         return (f" · {plural(len(self._skipped), 'file')} skipped: {one_line(first, 40)}: "
                 f"{one_line(why, 160)}{more}")  # fmt: skip
 
