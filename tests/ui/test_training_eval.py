@@ -152,8 +152,12 @@ async def test_train_then_E_compares_with_the_base_keeps_eval_json_and_never_imp
     # progress, or (on a fast machine) already the result: never the old empty box
     assert "evaluating" in seen["first"] or "+ adapter" in seen["first"], seen["first"]
     box = seen["box"]
-    for word in ("base", "+ adapter", "eval loss", "score", "latency p50", "±"):
+    for word in ("base", "+ adapter", "eval loss", "score", "latency p50"):
         assert word in box, (word, box)
+    # a score with its interval, or (the untrained tiny LM answers blanks) no score: an
+    # empty answer is an error, never a 0 ± 0
+    assert "±" in box or "nothing scored" in box, box
+    assert "0.000 ±0.000" not in box, box
     verdicts = ("adapter better", "adapter worse", "no clear difference", "no score to compare")
     assert any(v in box for v in verdicts)  # the untrained tiny base may answer blanks
     saved = json.loads((run_dir / "eval.json").read_text())
