@@ -1039,12 +1039,7 @@ class TraceStore:
             self._gen += 1
             self._ident = ident
             self.reopened += 1
-        idle: list[sqlite3.Connection] = []
-        while True:
-            try:
-                idle.append(self._pool.get_nowait())
-            except queue.Empty:
-                break
+        idle = self._take_idle()
         with self._lock:
             self._all = [c for c in self._all if c not in idle]
             for conn in idle:
@@ -1249,6 +1244,16 @@ class TraceStore:
                 if left:
                     self._writing[id(conn)] = left
 
+    def _take_idle(self) -> list[sqlite3.Connection]:
+        """Every connection waiting in the pool, taken out of it (none checked out by a
+        thread is touched)."""
+        idle: list[sqlite3.Connection] = []
+        while True:
+            try:
+                idle.append(self._pool.get_nowait())
+            except queue.Empty:
+                return idle
+
     def close(self) -> None:
         """Close every connection (a background re-classification stops first; it
         resumes at the next open). A read still running in another thread (a count over
@@ -1269,12 +1274,7 @@ class TraceStore:
         # Close the idle connections only: one checked out by another thread (a worker
         # still finishing a query) closes itself when it is handed back, since the store
         # is now closed. Closing it under that thread's feet would crash the process.
-        idle: list[sqlite3.Connection] = []
-        while True:
-            try:
-                idle.append(self._pool.get_nowait())
-            except queue.Empty:
-                break
+        idle = self._take_idle()
         with self._lock:
             self._all = [c for c in self._all if c not in idle]
         for conn in idle:
