@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from jarvis_tui.core.fmt import plural
-from jarvis_tui.evals.scorers import SCORE_CHARS, JudgeScorer, Score, parse_judge_reply
+from jarvis_tui.evals.scorers import SCORE_CHARS, JudgeScorer, Score
 
 JUDGE_TABLE = "jt_judge_scores"
 JUDGE_SOURCE = "judge-accepted"
@@ -79,22 +79,12 @@ class QueryJudge(JudgeScorer):
     def __init__(self, backend: Any, model: str, *, rubric: str = QUERY_RUBRIC) -> None:
         super().__init__(backend, model, rubric=rubric)
 
-    def score(self, query: str, reference: str, answer: str) -> Score:
-        """As :meth:`JudgeScorer.score`, except that an endpoint that cannot be reached
+    def failed(self, exc: Exception) -> Score:
+        """As :meth:`JudgeScorer.failed`, except that an endpoint that cannot be reached
         raises :class:`JudgeUnreachable` (one line) instead of scoring the item missing."""
-        try:
-            reply = self.backend.generate(
-                self.prompt(query, reference, answer),
-                model=self.model,
-                system=self.rubric,
-                temperature=0.0,
-                max_tokens=256,
-            )
-        except Exception as exc:  # the endpoint's one-line error: an error, never a 0
-            if _unreachable(exc):
-                raise JudgeUnreachable(str(exc)) from exc
-            return Score(None, error=" ".join(f"judge failed: {exc}".split())[:300])
-        return parse_judge_reply(reply)
+        if _unreachable(exc):
+            raise JudgeUnreachable(str(exc)) from exc
+        return super().failed(exc)
 
     def prompt(self, query: str, reference: str, answer: str) -> str:
         if reference.strip():

@@ -159,16 +159,24 @@ class JudgeScorer:
 
     def score(self, query: str, reference: str, answer: str) -> Score:
         try:
-            reply = self.backend.generate(
-                self.prompt(query, reference, answer),
-                model=self.model,
-                system=self.rubric,
-                temperature=0.0,
-                max_tokens=256,
-            )
+            reply = self.ask(query, reference, answer)
         except Exception as exc:  # the endpoint's one-line error: an error, never a 0
-            return Score(None, error=_one_line(f"judge failed: {exc}"))
+            return self.failed(exc)
         return parse_judge_reply(reply)
+
+    def ask(self, query: str, reference: str, answer: str) -> Any:
+        """The judge's raw reply for one item (what the backend raises, it raises)."""
+        return self.backend.generate(
+            self.prompt(query, reference, answer),
+            model=self.model,
+            system=self.rubric,
+            temperature=0.0,
+            max_tokens=256,
+        )
+
+    def failed(self, exc: Exception) -> Score:
+        """The item's score when asking the judge raised *exc*: missing, with why."""
+        return Score(None, error=_one_line(f"judge failed: {exc}"))
 
 
 def parse_judge_reply(reply: Any) -> Score:
