@@ -1087,7 +1087,7 @@ class TrainingPane(Pane):
         """The followed run's row follows its steps while it trains (not "running – –")."""
         if run is None or self.run_state(run) != "running":
             return
-        table = self.query_one("#training-runs", DataTable)
+        table = self.query_one("#training-runs", NavTable)
         loss, dur = self._loss_time(run)
         try:
             table.update_cell(run.run_id, "loss", Text(loss))
@@ -1095,12 +1095,7 @@ class TrainingPane(Pane):
                 table.update_cell(run.run_id, "time", Text(dur))
         except Exception:  # the row or column is being rebuilt (a resize, a reload)
             pass
-        # DataTable keys its rendered rows, cells and lines by an update count that
-        # each update_cell bumps: the old ones are never used again, yet stay in its
-        # LRU caches (1,000 lines, 10,000 cells) until pushed out. Twice a second for
-        # a whole run, that kept ~30,000 objects alive for every garbage collection
-        # to walk (a full one 20-45 ms on the UI thread, bench_ui_lag). Textual 8.2.
-        table._clear_caches()
+        table.drop_render_caches()  # stale rendered cells: garbage each collection walks
 
     @on(DataTable.RowHighlighted, "#training-runs")
     def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
