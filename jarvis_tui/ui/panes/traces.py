@@ -509,7 +509,7 @@ def _judge_url_problem(url: Any) -> Optional[str]:
 def _judge_failure(error: Optional[str], url: Any) -> str:
     """What a judge run that scored nothing ran into, the reason first: "connection
     refused (http://…/v1)" from the backend's "… is unreachable (connection refused)"."""
-    text = one_line(error or "no score", 200)
+    text = one_line(error or "no score", 200).removeprefix("judge failed: ")  # said once
     if " is unreachable (" in text and text.endswith(")"):
         text = text.rsplit(" is unreachable (", 1)[1][:-1]
     return f"{text} ({one_line(str(url or ''), 80)})" if url else text
