@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from jarvis_tui.paths import atomic_write_text
 
 APP_DIR = "jarvis-tui"
@@ -154,19 +152,7 @@ def load_settings(
 
 def save_theme(theme: str) -> str | None:
     """Remember *theme* in the user file; None, or why it was not saved."""
-    path = user_config_path()
-    data, problem = _read_toml(path)
-    if problem:
-        return f"theme not saved: {problem}"
-    assert data is not None
-    if data.get("theme") == theme:
-        return None
-    data["theme"] = theme
-    try:
-        atomic_write_text(path, tomli_w.dumps(data))
-    except OSError as exc:
-        return f"theme not saved: {path}: {exc.strerror or exc}"
-    return None
+    return _remember(user_config_path(), "theme", theme, "theme not saved")
 
 
 JUDGE_KEYS = ("url", "model")
@@ -186,17 +172,29 @@ def load_judge_form(workspace: Path) -> dict[str, str]:
 def save_judge_form(workspace: Path, values: dict[str, Any]) -> str | None:
     """Remember the judge form's *values* (url, model) in the workspace file, keeping
     every other key of it (atomically, owner-only); None, or why it was not saved."""
-    path = workspace / WORKSPACE_FILE
+    judge = {k: str(values[k]).strip() for k in JUDGE_KEYS if str(values.get(k, "")).strip()}
+    return _remember(workspace / WORKSPACE_FILE, "judge", judge, "judge endpoint not remembered")
+
+
+def _remember(path: Path, key: str, value: Any, failed: str) -> str | None:
+    """Set top-level *key* of the settings file at *path* to *value*, keeping every other
+    key, comment and blank line of it (``tomlkit``), atomically and owner-only; None, or
+    why not (*failed* and the reason). Nothing is written when the value is already so."""
+    import tomlkit
+
     data, problem = _read_toml(path)
     if problem:
-        return f"judge endpoint not remembered: {problem}"
+        return f"{failed}: {problem}"
     assert data is not None
-    judge = {k: str(values[k]).strip() for k in JUDGE_KEYS if str(values.get(k, "")).strip()}
-    if data.get("judge") == judge:
+    if data.get(key) == value:
         return None
-    data["judge"] = judge
     try:
-        atomic_write_text(path, tomli_w.dumps(data))
+        try:  # a file of comments only is {} to tomllib: its comments stay too
+            doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            doc = tomlkit.document()
+        doc[key] = value
+        atomic_write_text(path, tomlkit.dumps(doc))
     except OSError as exc:
-        return f"judge endpoint not remembered: {path}: {exc.strerror or exc}"
+        return f"{failed}: {path}: {exc.strerror or exc}"
     return None
