@@ -6,7 +6,10 @@ happen inside the command that needs them, so ``jarvis-tui --help`` stays instan
 and headless commands never load Textual or torch.
 
 Errors a user can act on (a bad path, a locked or foreign database, a bad value)
-print one line, ``jarvis-tui: error: ...``, and exit 1; usage errors exit 2 (argparse).
+print one line, ``jarvis-tui: error: ...``, and exit 1; so do usage errors (an unknown
+option, a bad value: ``jarvis-tui demo: error: argument --traces: ...``), whether
+argparse or a command finds them: one rule, exit status 1 for every error (130 for an
+interrupt), never argparse's 2.
 
 Every line printed for people goes through :func:`_line` (a Rich ``Text`` of
 ``jarvis_tui.ui.text.plain``) or :func:`_error`: names, paths and messages come from
@@ -66,16 +69,24 @@ def positive_int(text: str) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with a usage error said in one line on stderr (exit status 2).
+    """argparse, with a usage error said in one line on stderr, exit status 1.
 
     ``jarvis-tui versions: error: the following arguments are required: AGENT``;
-    ``--help`` still prints the whole usage.
+    ``--help`` still prints the whole usage. Status 1, not argparse's 2: a bad value
+    argparse checks (``--trials 0``) and one a command checks (``--epochs abc``) are
+    the same kind of error to the user, and every error exits 1 (see ERROR_EPILOG).
     """
 
     def error(self, message: str) -> NoReturn:
         from jarvis_tui.ui.text import plain
 
-        self.exit(2, f"{self.prog}: error: {plain(message, LINE_LIMIT)}\n")
+        self.exit(1, f"{self.prog}: error: {plain(message, LINE_LIMIT)}\n")
+
+
+ERROR_EPILOG = (
+    "An error (a bad option or value, a missing folder, a failed run) is one line on "
+    "stderr and exit status 1; an interrupt exits 130."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         usage="%(prog)s [-h] [--version] [--home DIR [--create]] [COMMAND ...]",
         description="A keyboard-first terminal app for the OpenJarvis learning loop.",
-        epilog="Run without a command to open the app on the workspace.",
+        epilog=f"Run without a command to open the app on the workspace. {ERROR_EPILOG}",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(

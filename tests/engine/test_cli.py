@@ -81,7 +81,7 @@ def test_traces_must_be_a_positive_int(
 ) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["demo", str(tmp_path / "d"), "--traces", value, "--no-open"])
-    assert exc.value.code == 2
+    assert exc.value.code == 1
     err = capsys.readouterr().err
     assert "--traces" in err and "Traceback" not in err
     assert not (tmp_path / "d").exists()
@@ -146,7 +146,7 @@ def test_user_errors_become_one_line(
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
-    assert exc.value.code == 2
+    assert exc.value.code == 1
 
 
 def test_python_dash_m_version() -> None:

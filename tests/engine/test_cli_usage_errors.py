@@ -1,4 +1,4 @@
-"""Usage errors are one line on stderr naming the command, exit status 2 (issue 16)."""
+"""Usage errors are one line on stderr naming the command, exit status 1 as every error (issue 16; walkthrough 44)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_usage_error_is_one_line_with_the_command_name(
 ) -> None:
     with pytest.raises(SystemExit) as exc:
         main(argv)
-    assert exc.value.code == 2
+    assert exc.value.code == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()

@@ -1,0 +1,54 @@
+"""CLI odds and ends from the new-user walkthrough (issue 10): one exit status for every
+error (44), export-labels refusing a symbolic link (65), `demo` saying which of its
+options a reused workspace ignored (46)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jarvis_tui.cli import main
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """The exit status, stdout and stderr of ``jarvis-tui ARGV`` run in-process."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse exits itself
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "start"),
+    [
+        # argparse finds these ...
+        (["demo", "--traces", "-5", "--no-open"], "jarvis-tui demo: error: argument --traces"),
+        (["optimize", "--trials", "0"], "jarvis-tui optimize: error: argument --trials"),
+        (["frobnicate"], "jarvis-tui: error: argument COMMAND: invalid choice"),
+        (["versions"], "jarvis-tui versions: error: the following arguments are required"),
+        # ... and the command itself finds this one: the same status
+        (["train", "--epochs", "abc"], "jarvis-tui: error: --epochs must be a whole number"),
+    ],
+)
+def test_every_error_is_one_line_and_exit_status_1(
+    argv: list[str], start: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(["--home", str(tmp_path / "none"), *argv], capsys)
+    assert code == 1
+    assert out == ""
+    assert len(err.splitlines()) == 1 and err.startswith(start), err
+
+
+def test_help_states_the_exit_status_rule() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "jarvis_tui", "--help"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert proc.returncode == 0
+    assert "is one line on stderr and exit status 1" in proc.stdout
