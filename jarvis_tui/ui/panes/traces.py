@@ -2184,8 +2184,9 @@ class TracesPane(Pane):
             self.app.push_screen(ConfirmScreen("Export outside the workspace?", body), answer)
 
         self.app.push_screen(
-            ExportLabelsForm(  # the path follows the format
+            ExportLabelsForm(  # the path follows the format; a refused one is said beside it
                 evidence.export_space(),
+                root,
                 intro="Every labelled trace with its query, result, score, outcome, note and "
                 "label history (hf: the SFT pairs as a datasets folder).",
                 initial_label="default",

@@ -23,13 +23,17 @@ class ExportLabelsForm(ConfigFormScreen):
 
     The path follows the format until you type one of your own (labels.csv for csv, a
     ``labels-hf`` folder for hf), and a name whose extension is another format's is
-    refused beside the path field, with the engine's reason (``format_mismatch``).
+    refused beside the path field, with the engine's reason (``format_mismatch``). So is
+    a path the export rule refuses (:func:`evidence.export_target` for the workspace
+    *root*: a missing folder outside it, a symbolic link, an existing dataset folder):
+    the form stays open with what was typed, as the Trials ``w`` prompt does.
     """
 
-    def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
+    def __init__(self, space: SearchSpace, root: Any = None, **kwargs: Any) -> None:
         initial = {"format": "jsonl", "with judge": "no", "path": DEFAULT_NAMES["jsonl"]}
         super().__init__("Export labels", space, initial, checks={"path": self._path_problem},
                          **kwargs)  # fmt: skip
+        self._root = root
         names = [d.name for d in space.dimensions]
         self._format_i, self._path_i = names.index("format"), names.index("path")
 
@@ -38,7 +42,13 @@ class ExportLabelsForm(ConfigFormScreen):
         return value if isinstance(value, str) else "jsonl"
 
     def _path_problem(self, value: Any) -> Optional[str]:
-        return format_mismatch(str(value or ""), self._format())
+        text, fmt = str(value or ""), self._format()
+        problem = format_mismatch(text, fmt)
+        if problem is None and self._root is not None:
+            from jarvis_tui.ui.panes.evidence import export_target
+
+            problem = export_target(self._root, text, folder=fmt == "hf")[1]
+        return problem
 
     @on(Select.Changed)
     def _format_changed(self, event: Select.Changed) -> None:

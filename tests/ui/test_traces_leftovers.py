@@ -1,0 +1,101 @@
+"""Traces and forms leftovers of issue 10 (walkthrough findings 7, 58, 4, 8, 73, 9, 10,
+48, 39): what the screen says, and what is (or is not) written on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.screens.forms import ConfigFormScreen
+from jarvis_tui.ui.testing import settle
+
+from .test_traces_findings2 import screen_text
+
+
+def flat(text: str) -> str:
+    """Screen text without spaces, line breaks and box borders (a message may wrap)."""
+    return "".join(ch for ch in text if not ch.isspace() and not 0x2500 <= ord(ch) < 0x25A0)
+
+
+@pytest.fixture
+def home(demo_copy) -> Path:
+    return demo_copy(traces=1500, seed=3)
+
+
+async def open_export_form(app: JarvisApp, pilot) -> None:
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*"traces: export labels…")
+    await settle(app, pilot)
+    await pilot.press("enter")
+    await settle(app, pilot)
+    assert isinstance(app.screen, ConfigFormScreen)
+
+
+# ---------------------------------------------------------------- finding 7
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_export_to_a_missing_folder_outside_is_refused_beside_the_path(
+    home: Path, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    target = tmp_path / "nosuch" / "labels.jsonl"  # outside the workspace, folder missing
+    app = JarvisApp(home)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await open_export_form(app, pilot)
+        app.screen.query_one("#field-2", Input).value = str(target)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfigFormScreen)  # still open, with what was typed
+        assert app.screen.query_one("#field-2", Input).value == str(target)
+        shown = flat(screen_text(app))
+        assert "✗" in shown and "doesnotexist:createitfirst" in shown, shown
+        assert "nothingexported:1fieldmarked✗needsfixing" in shown
+        # fixed in place: the message goes and the export runs (after the outside question)
+        ok = tmp_path / "labels.jsonl"
+        app.screen.query_one("#field-2", Input).value = str(ok)
+        await settle(app, pilot)
+        assert "doesnotexist" not in flat(screen_text(app))
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "Exportoutsidetheworkspace?" in flat(screen_text(app))
+        await pilot.press("y")
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+    assert not target.parent.exists()
+    assert ok.read_text().count("\n") > 10
+
+
+async def test_export_onto_a_symlink_is_refused_beside_the_path(home: Path) -> None:
+    (home / "elsewhere.jsonl").write_text("keep me\n")
+    (home / "link.jsonl").symlink_to(home / "elsewhere.jsonl")
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await open_export_form(app, pilot)
+        app.screen.query_one("#field-2", Input).value = "link.jsonl"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfigFormScreen)
+        assert "isasymboliclink:giveanotherpath" in flat(screen_text(app))
+    assert (home / "elsewhere.jsonl").read_text() == "keep me\n"
+    assert (home / "link.jsonl").is_symlink()
+
+
+async def test_export_to_a_missing_folder_inside_the_workspace_creates_it(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await open_export_form(app, pilot)
+        app.screen.query_one("#field-2", Input).value = "exports/new/labels.jsonl"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfigFormScreen)
+    assert (home / "exports" / "new" / "labels.jsonl").read_text().count("\n") > 10
