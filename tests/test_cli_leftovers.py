@@ -52,3 +52,19 @@ def test_help_states_the_exit_status_rule() -> None:
     )  # fmt: skip
     assert proc.returncode == 0
     assert "is one line on stderr and exit status 1" in proc.stdout
+
+
+def test_export_labels_refuses_a_symbolic_link(
+    demo_copy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Walkthrough 65: the CLI replaced the link with a regular file (exit 0) where the
+    forms refuse it; now it refuses it as they do, and nothing is written anywhere."""
+    home = demo_copy(traces=300)
+    victim = tmp_path / "victim.jsonl"
+    victim.write_text("keep me")
+    link = tmp_path / "l2.jsonl"
+    link.symlink_to(victim)
+    code, out, err = _run(["export-labels", "--home", str(home), str(link)], capsys)
+    assert code == 1 and out == ""
+    assert err == f"jarvis-tui: error: {link} is a symbolic link: give another path\n"
+    assert link.is_symlink() and victim.read_text() == "keep me"

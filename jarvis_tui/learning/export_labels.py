@@ -84,22 +84,17 @@ def format_mismatch(path: str | os.PathLike[str], fmt: str) -> str | None:
 
 
 def _check_target(path: Path, *, folder: bool, workspace: Path | None = None) -> None:
-    if path.is_dir() and not path.is_symlink():
-        raise ValueError(f"{path} is a directory: give a file name to write")
-    if folder and (path.exists() or path.is_symlink()):
-        raise ValueError(f"{path} exists: a dataset folder is never written over")
-    parent = path.parent
-    if not parent.is_dir():
-        root = Path(workspace).expanduser().resolve() if workspace is not None else None
-        if (root is not None and not os.path.lexists(parent)
-                and Path(os.path.abspath(path)).resolve().is_relative_to(root)):  # fmt: skip
-            # the workspace's own folder (exports/): made, as the best recipe's recipes/
-            # is (jarvis_tui.paths.check_export_path); one elsewhere is likely a typo
-            from jarvis_tui.paths import ensure_dir
+    """Refuse *path* by the one export rule (:func:`jarvis_tui.paths.check_export_path`:
+    a symbolic link, a directory, a missing folder outside the workspace), in the words
+    the forms use; a missing folder inside the workspace (its ``exports/``) is made, as
+    the best recipe's ``recipes/`` is."""
+    from jarvis_tui.paths import check_export_path, ensure_dir
 
-            ensure_dir(parent)
-            return
-        raise ValueError(f"cannot write {path}: the folder {parent} does not exist")
+    check_export_path(path, workspace=workspace, folder_ok=folder)  # a ValueError
+    if folder and path.exists():
+        raise ValueError(f"{path} exists: a dataset folder is never written over")
+    if not path.parent.is_dir():  # inside the workspace: check_export_path allowed it
+        ensure_dir(path.parent)
 
 
 def labelled_rows(store: Any, *, with_judge: bool = False) -> Iterator[Dict[str, Any]]:

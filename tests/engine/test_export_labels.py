@@ -75,20 +75,23 @@ def test_bad_targets(home: Path, capsys) -> None:
     blocker.write_text("x")
     assert main(["export-labels", "--home", str(home), str(blocker / "out.jsonl")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "does not exist" in err[0]
+    assert len(err) == 1 and f"{blocker} is not a folder" in err[0]
 
 
-def test_symlink_replaced_not_followed(home: Path, tmp_path: Path) -> None:
+def test_symlink_refused_not_followed(home: Path, tmp_path: Path) -> None:
+    """A link is refused as the forms refuse it (walkthrough 65: it was silently
+    replaced by a regular file); the link and what it points to stay as they were."""
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     link = home / "out.jsonl"
     link.symlink_to(victim)
     store = TraceStore(home / "traces.db")
     try:
-        assert export_labels(store, link) == 2
+        with pytest.raises(ValueError, match="is a symbolic link: give another path"):
+            export_labels(store, link)
     finally:
         store.close()
-    assert victim.read_text() == "keep me" and not link.is_symlink()
+    assert victim.read_text() == "keep me" and link.is_symlink()
 
 
 @pytest.fixture()
