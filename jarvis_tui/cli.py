@@ -132,14 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--traces",
         type=positive_int,
-        default=DEFAULT_DEMO_TRACES,
+        default=None,  # None: not typed (a reused workspace says it ignored a typed one)
         metavar="N",
         help=f"number of traces (default: {DEFAULT_DEMO_TRACES:,})",
     )
     demo.add_argument(
         "--seed",
         type=int,
-        default=DEFAULT_DEMO_SEED,
+        default=None,
         metavar="S",
         help=f"random seed; the same seed builds the same traces (default: {DEFAULT_DEMO_SEED})",
     )
@@ -490,24 +490,72 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise CommandError(f"{ws.root} exists and is not a directory")
     if os.path.lexists(ws.traces_db):  # a directory or a dangling link is never reused
         _require_traces(ws)
+    traces = DEFAULT_DEMO_TRACES if args.traces is None else args.traces
+    seed = DEFAULT_DEMO_SEED if args.seed is None else args.seed
     if ws.traces_db.exists() and not args.force:
+        typed = [flag for flag, v in (("--traces", args.traces), ("--seed", args.seed))
+                 if v is not None]  # fmt: skip
+        why = f"{' and '.join(typed)} ignored: " if typed else ""
         _say(
             console,
-            f"Reusing the demo workspace in {ws.root} (its traces.db exists; --force rebuilds it).",
+            f"Reusing the demo workspace in {ws.root} (its traces.db exists; "
+            f"{why}--force rebuilds it).",
         )
     else:
+        if ws.traces_db.exists():
+            holder = _held_elsewhere(ws.traces_db)
+            if holder is not None:
+                _say(console, f"warning: {holder} has {ws.traces_db} open (an app or "
+                     "OpenJarvis on this workspace): restart it after the rebuild, it may "
+                     "keep showing the old traces")  # fmt: skip
         started = time.perf_counter()
-        _build_with_progress(console, build_demo, ws.root, args.traces, args.seed, args.force)
+        _build_with_progress(console, build_demo, ws.root, traces, seed, args.force)
         size = ws.traces_db.stat().st_size
         _say(
             console,
-            f"Built {args.traces:,} traces in {ws.root} "
+            f"Built {traces:,} traces in {ws.root} "
             f"({size / 1e6:,.1f} MB, {duration(time.perf_counter() - started)}).",
         )
     if args.no_open:
         _say(console, f"Open it with: {PROG} --home {shlex.quote(str(ws.root.absolute()))}")
         return 0
     return _open_app(ws.root)
+
+
+def _held_elsewhere(db: Path) -> str | None:
+    """``"pid 4321 (python3)"`` when another process has the SQLite file *db* open, else
+    None (also where it cannot be told: not Linux, no ``-shm`` file, no access).
+
+    There is no lock file of the app's own to look at: every SQLite connection to a
+    WAL database holds a shared POSIX lock on the "DMS" byte (128) of ``db-shm`` for as
+    long as it is open (the unix VFS's UNIX_SHM_DMS), so F_GETLK on that byte names a
+    process that has it open. F_GETLK only asks (it takes no lock and never reports
+    this process's own locks), so it cannot disturb the other process's SQLite.
+    """
+    import fcntl
+    import struct
+
+    if not sys.platform.startswith("linux"):  # struct flock's layout is Linux's here
+        return None
+    layout = "hhqqi4x"  # l_type, l_whence, l_start, l_len, l_pid
+    try:
+        fd = os.open(f"{db}-shm", os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        query = struct.pack(layout, fcntl.F_WRLCK, os.SEEK_SET, 128, 1, 0)
+        kind, _, _, _, pid = struct.unpack(layout, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if kind == fcntl.F_UNLCK or pid <= 0:
+        return None
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return f"pid {pid}"
+    return f"pid {pid} ({name})"
 
 
 def _demo_dir(args: argparse.Namespace) -> Path:

@@ -68,3 +68,47 @@ def test_export_labels_refuses_a_symbolic_link(
     assert code == 1 and out == ""
     assert err == f"jarvis-tui: error: {link} is a symbolic link: give another path\n"
     assert link.is_symlink() and victim.read_text() == "keep me"
+
+
+def test_demo_reuse_says_which_typed_options_it_ignored(
+    demo_copy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Walkthrough 46: `demo --traces 1000` on an existing demo said only 'Reusing …'."""
+    home = demo_copy(traces=300)
+    code, _, err = _run(["demo", "--traces", "1000", "--seed", "3", "--no-open", str(home)],
+                        capsys)  # fmt: skip
+    assert code == 0
+    assert "(its traces.db exists; --traces and --seed ignored: --force rebuilds it)" in err
+    code, _, err = _run(["demo", "--no-open", str(home)], capsys)
+    assert code == 0 and "ignored" not in err
+    assert "(its traces.db exists; --force rebuilds it)" in err
+
+
+def test_demo_force_warns_when_another_process_has_the_workspace_open(
+    demo_copy, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Walkthrough 72: `demo --force` under an open app said nothing; the app kept the
+    old traces. Now it names the process that has traces.db open (a reader here)."""
+    import jarvis_tui.demo
+
+    home = demo_copy(traces=300)
+    builds: list[int] = []
+    # the rebuild itself is tested elsewhere: only what is said before it matters here
+    monkeypatch.setattr(jarvis_tui.demo, "build_demo", lambda root, **kw: builds.append(1))
+    code, _, err = _run(["demo", "--force", "--no-open", str(home)], capsys)
+    assert code == 0 and builds == [1] and "warning" not in err  # nobody else has it open
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+         " c.execute('SELECT count(*) FROM traces').fetchall(); print('open', flush=True);"
+         " sys.stdin.readline()", str(home / "traces.db")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        code, _, err = _run(["demo", "--force", "--no-open", str(home)], capsys)
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert code == 0 and builds == [1, 1]
+    assert f"warning: pid {holder.pid} (python" in err
+    assert f"has {home / 'traces.db'} open (an app or OpenJarvis on this workspace)" in err
