@@ -622,13 +622,12 @@ def _cmd_learn(args: argparse.Namespace) -> int:
             f"{plural(result.get('routing_classes', 0), 'routing class', 'routing classes')} · "
             f"{plural(result.get('agent_classes', 0), 'agent class', 'agent classes')}",
         )
-        confidence = result.get("routing_confidence", {})
-        for qc, model in sorted(result.get("routing", {}).items()):
-            sure = confidence.get(qc, "")
-            _say(out, f"  route {qc:<8} → {model}"
-                 + (f" ({sure})" if sure and sure != "clear" else ""))  # fmt: skip
-            if qc in result.get("routing_differs", {}):
-                _say(out, f"    why: {result['routing_differs'][qc]}")
+        from jarvis_tui.learning.learning_orchestrator import routes
+
+        for route in routes(result):  # the Routing pane's cycle panel says the same
+            _say(out, f"  {route.line()}")
+            if route.why:
+                _say(out, f"    why: {route.why}")
         for name, version in result.get("configs_written", []):
             _say(out, f"  wrote agents/{name}.toml (version {version})")
         if result["status"] == "completed" and not result.get("configs_written"):

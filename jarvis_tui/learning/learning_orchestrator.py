@@ -41,6 +41,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
@@ -399,4 +400,43 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
 
 
-__all__ = ["GATE_NONE", "LearningOrchestrator"]
+@dataclass(frozen=True)
+class Route:
+    """One class's route as a learning cycle reports it: ``jarvis-tui learn`` and the
+    Routing pane's cycle panel say it in these words (:func:`routes`)."""
+
+    query_class: str
+    model: str
+    """The Routing matrix's recommendation (the ★)."""
+    confidence: str
+    openjarvis: Optional[str]
+    """OpenJarvis's rule's pick where it is another model (else None)."""
+    why: Optional[str]
+    """Why the two differ, one line naming both (None when they agree)."""
+
+    @property
+    def note(self) -> str:
+        """The confidence, said only when it is not "clear"."""
+        return "" if self.confidence in ("", "clear") else self.confidence
+
+    def line(self, pad: int = 8) -> str:
+        """``route code     → llama3.1:70b (not enough evidence)``."""
+        return f"route {self.query_class:<{pad}} → {self.model}" + (
+            f" ({self.note})" if self.note else ""
+        )
+
+
+def routes(result: Dict[str, Any]) -> List[Route]:
+    """The routes of a cycle's *result*, per class in name order, with OpenJarvis's
+    pick and why where it differs."""
+    confidence = result.get("routing_confidence") or {}
+    differs = result.get("routing_differs") or {}
+    openjarvis = result.get("routing_openjarvis") or {}
+    return [
+        Route(qc, model, str(confidence.get(qc, "")),
+              openjarvis.get(qc) if qc in differs else None, differs.get(qc))
+        for qc, model in sorted((result.get("routing") or {}).items())
+    ]  # fmt: skip
+
+
+__all__ = ["GATE_NONE", "LearningOrchestrator", "Route", "routes"]

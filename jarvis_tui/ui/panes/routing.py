@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 from rich.console import Group
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -737,9 +738,8 @@ class RoutingPane(Pane):
         # Training's count at the same min quality (held-out pairs included, as there)
         q = float(r.get("min_quality", CYCLE_MIN_QUALITY))
         t.add_row(f"SFT pairs (rated ≥ {q:.2f})", Text(f"{r.get('sft_pairs', 0):,}"))
-        t.add_row("classes", Text(f"{r.get('routing_classes', 0)} routing · "
-                                  f"{r.get('agent_classes', 0)} agent"))  # fmt: skip
         parts.append(t)
+        parts.extend(self._route_parts(r))
         if self._written:
             parts.append(Text(f"wrote {plural(len(self._written), 'agent config')} in agents/:"))
             for w in self._written:
@@ -754,6 +754,31 @@ class RoutingPane(Pane):
                     parts.append(Text(f"    … {len(w['changes']) - 6} more", style="dim"))
         elif self._cycle is not None and status == "completed":
             parts.append(Text("no agent config changed: the current ones already match"))
+        return parts
+
+    @staticmethod
+    def _route_parts(result: dict[str, Any]) -> list[Any]:
+        """The route the cycle gives each class, in ``jarvis-tui learn``'s words
+        (:func:`~jarvis_tui.learning.learning_orchestrator.routes`): class → model,
+        and where OpenJarvis's rule picks another model, that one and why."""
+        from jarvis_tui.learning.learning_orchestrator import routes
+
+        found = routes(result)
+        if not found:
+            return []
+        parts: list[Any] = [Text(f"routed {plural(len(found), 'class', 'classes')}:")]
+        pad = max(len(one_line(r.query_class, 12)) for r in found)
+        for route in found:
+            line = Text.assemble("  " + one_line(route.query_class, 12).ljust(pad), (" → ", "dim"),
+                                 (one_line(route.model, 40), "bold"))  # fmt: skip
+            if route.note:
+                line.append(f" ({route.note})", style="dim")
+            if route.openjarvis:
+                line.append(" ≠ " + one_line(route.openjarvis, 40), style="yellow")
+            parts.append(line)
+            if route.why:
+                parts.append(Padding(Text("why: " + visible(route.why), style="dim"),
+                                     (0, 0, 0, 4)))  # fmt: skip
         return parts
 
     # ------------------------------------------------------------ drill down

@@ -1,0 +1,84 @@
+"""Routing leftovers of issue 10 (walkthrough findings 11-13, 30, 54, 55): what a user
+sees after a learning cycle, on a narrow terminal, in the agent pick, the help and the
+palette."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import Static
+
+from jarvis_tui.cli import main
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.testing import settle, wait_until
+from tests.engine.conftest import OJ_FIXTURES
+
+
+def screen_text(app: JarvisApp) -> str:
+    """What the terminal shows, as text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False,
+                      safe_box=False)  # fmt: skip
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False)
+
+
+def side_panel(app: JarvisApp) -> str:
+    """The side panel's text, one line per line it holds (unwrapped)."""
+    console = Console(width=1000, record=True, file=io.StringIO())
+    console.print(app.query_one("#routing-replay", Static).content)
+    return "\n".join(" ".join(line.split()) for line in console.export_text().splitlines())
+
+
+@pytest.fixture
+def oj_home(tmp_path: Path) -> Path:
+    """A copy of the traces OpenJarvis itself wrote (300 traces, ~60% rated)."""
+    home = tmp_path / "oj"
+    home.mkdir()
+    shutil.copy(OJ_FIXTURES / "traces.db", home / "traces.db")
+    return home
+
+
+async def open_routing(app: JarvisApp, pilot) -> None:
+    await settle(app, pilot)
+    await pilot.press("R")
+    await settle(app, pilot)
+
+
+# ---------------------------------------------------------------- finding 54
+
+
+async def test_the_cycle_panel_lists_the_route_per_class_as_learn_does(
+    oj_home: Path, tmp_path: Path, capsys
+) -> None:
+    """Finding 54: after s the panel said only 'classes 5 routing · 5 agent'; it lists
+    each class's route, OpenJarvis's other pick with why (the CLI's words), and the
+    agent configs written with their versions."""
+    cli_home = tmp_path / "cli"
+    shutil.copytree(oj_home, cli_home)
+    assert main(["learn", "--home", str(cli_home)]) == 0
+    cli = capsys.readouterr().out
+    cli_routes = dict(re.findall(r"route (\w+) +→ (\S+)", cli))
+    assert cli_routes["code"] == "llama3.1:70b"  # not OpenJarvis's gpt-4o-mini
+
+    app = JarvisApp(oj_home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_routing(app, pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "routed 5 classes" in side_panel(app),
+                         what="the cycle's routes")  # fmt: skip
+        panel = side_panel(app)
+        routed = panel.split("routed 5 classes:", 1)[1].split("wrote ", 1)[0]
+        pane_routes = dict(re.findall(r"^(\w+) → (\S+)", routed, re.MULTILINE))
+        assert pane_routes == cli_routes
+        assert "code → llama3.1:70b (not enough evidence) ≠ gpt-4o-mini" in panel
+        why = re.search(r"^    why: (.*)$", cli, re.MULTILINE)
+        assert why is not None and f"why: {why.group(1)}" in panel
+        for name, version in re.findall(r"wrote agents/(\S+)\.toml \(version (\d+)\)", cli):
+            assert f"{name} → version {version}" in panel
