@@ -445,25 +445,15 @@ class AgentConfigEvolver(VersionStore):
         :class:`BadConfigError` when the current file cannot be archived: too large,
         or a link) and :class:`ConfigWriteError` when the directory cannot be written.
         """
-        validate_agent_name(agent_name)
-        tool_list = _check_tools(tools)
-        if isinstance(max_turns, bool) or not isinstance(max_turns, int):
-            raise ValueError(f"max_turns must be an int, not {type(max_turns).__name__}")
-        if not 1 <= max_turns <= 1_000_000:
-            raise ValueError(f"max_turns must be between 1 and 1,000,000, not {max_turns}")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-            raise ValueError(f"temperature must be a number, not {type(temperature).__name__}")
-        if not (math.isfinite(temperature) and 0.0 <= temperature <= 2.0):
-            raise ValueError(f"temperature must be a finite number in [0, 2], not {temperature}")
-        check_text("system_prompt", system_prompt)
+        settings = _agent_settings(agent_name, tools, max_turns, temperature, system_prompt)
+        return self._write_agent_settings(agent_name, settings, cause=cause, note=note)
+
+    def _write_agent_settings(
+        self, agent_name: str, settings: Dict[str, Any], *, cause: str, note: str
+    ) -> Path:
+        """Write *settings* (checked [agent] keys) over the current config as a new version;
+        every other key and table of it is kept (see :meth:`write_config`)."""
         cause, note = check_cause(cause, note)
-        settings = {
-            "name": agent_name,
-            "tools": tool_list,
-            "max_turns": max_turns,
-            "temperature": float(temperature),
-            "system_prompt": system_prompt,
-        }
 
         def make(current: Optional[bytes]) -> tuple[bytes, str]:
             expected = _keep_other_settings(current, {"agent": settings})
@@ -547,19 +537,27 @@ class AgentConfigEvolver(VersionStore):
                         current = {}  # the new version replaces it (it stays in the history)
             except (ValueError, OSError) as exc:
                 out.append(
-                    ConfigProposal(name, tools, m["max_turns"], 0.3, "", classes, {}, {}, str(exc))
+                    ConfigProposal(
+                        name, tools, m["max_turns"], None, None, classes, {}, {}, str(exc)
+                    )
                 )
                 continue
             settings = current.get("agent")
             if not isinstance(settings, dict):
                 settings = {}
-            temperature = settings.get("temperature", 0.3)
-            if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-                temperature = 0.3
-            if not (math.isfinite(temperature) and 0.0 <= temperature <= 2.0):
-                temperature = 0.3
-            prompt = settings.get("system_prompt", "")
-            prompt = prompt if isinstance(prompt, str) else ""
+            # A proposal writes only what it changes: a temperature or prompt the config
+            # does not have stays out (None); one it has is kept, an unusable one (out of
+            # range, not a string) is replaced by the default.
+            temperature = settings.get("temperature")
+            if temperature is not None:
+                if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+                    temperature = 0.3
+                if not (math.isfinite(temperature) and 0.0 <= temperature <= 2.0):
+                    temperature = 0.3
+                temperature = float(temperature)
+            prompt = settings.get("system_prompt")
+            if prompt is not None and not isinstance(prompt, str):
+                prompt = ""
             current_tools = settings.get("tools")
             if isinstance(current_tools, list) and _same_tool_set(current_tools, tools):
                 # Tools are a set: an order-only difference is no change (a cycle over
@@ -568,13 +566,7 @@ class AgentConfigEvolver(VersionStore):
                 tools = list(current_tools)
                 if settings.get("max_turns") == m["max_turns"]:
                     continue  # nothing would change
-            agent_table = {
-                "name": name,
-                "tools": tools,
-                "max_turns": m["max_turns"],
-                "temperature": float(temperature),
-                "system_prompt": prompt,
-            }
+            agent_table = _proposal_settings(name, tools, m["max_turns"], temperature, prompt)
             proposed = {k: v for k, v in current.items() if k != "agent"}
             proposed["agent"] = {**settings, **agent_table}
             out.append(
@@ -582,7 +574,7 @@ class AgentConfigEvolver(VersionStore):
                     name,
                     tools,
                     m["max_turns"],
-                    float(temperature),
+                    temperature,
                     prompt,
                     classes,
                     current,
@@ -592,15 +584,25 @@ class AgentConfigEvolver(VersionStore):
         return out
 
     def write_proposal(self, proposal: ConfigProposal, *, note: str = "") -> Path:
-        """Write *proposal* as a new version (cause ``evolver``)."""
+        """Write *proposal* as a new version (cause ``evolver``).
+
+        Only what the proposal sets is written: ``name``, ``tools``, ``max_turns``, and
+        the temperature and prompt only where the config has them (a config without a
+        ``system_prompt`` gets none, where :meth:`write_config`, as OpenJarvis's, writes
+        ``system_prompt = ""``)."""
         if proposal.error:
             raise ValueError(proposal.error)
-        return self.write_config(
+        settings = _agent_settings(
             proposal.agent,
-            tools=proposal.tools,
-            max_turns=proposal.max_turns,
-            temperature=proposal.temperature,
-            system_prompt=proposal.system_prompt,
+            proposal.tools,
+            proposal.max_turns,
+            proposal.temperature,
+            proposal.system_prompt,
+            optional=True,
+        )
+        return self._write_agent_settings(
+            proposal.agent,
+            settings,
             cause="evolver",
             note=note or "best for " + ", ".join(proposal.classes),
         )
@@ -616,10 +618,10 @@ class ConfigProposal:
     """Tools ordered by how often the classes it wins used them."""
     max_turns: int
     """The largest max_turns recommended for those classes."""
-    temperature: float
-    """Kept from the current config."""
-    system_prompt: str
-    """Kept from the current config."""
+    temperature: Optional[float]
+    """Kept from the current config (None: it has none, and none is written)."""
+    system_prompt: Optional[str]
+    """Kept from the current config (None: it has none, and none is written)."""
     classes: List[str]
     """The query classes this agent is best for."""
     current: Dict[str, Any]
@@ -647,6 +649,53 @@ def merge_recommendations(recommendations: List[Dict[str, Any]]) -> Dict[str, Di
         m["max_turns"] = max(m["max_turns"], int(rec.get("recommended_max_turns", 10)))
         m["classes"].append(rec.get("query_class", "?"))
     return merged
+
+
+def _proposal_settings(
+    name: str,
+    tools: List[str],
+    max_turns: int,
+    temperature: Optional[float],
+    system_prompt: Optional[str],
+) -> Dict[str, Any]:
+    """The [agent] keys a proposal sets: a temperature or prompt only when not None."""
+    out: Dict[str, Any] = {"name": name, "tools": tools, "max_turns": max_turns}
+    if temperature is not None:
+        out["temperature"] = temperature
+    if system_prompt is not None:
+        out["system_prompt"] = system_prompt
+    return out
+
+
+def _agent_settings(
+    agent_name: str,
+    tools: Any,
+    max_turns: Any,
+    temperature: Any,
+    system_prompt: Any,
+    *,
+    optional: bool = False,
+) -> Dict[str, Any]:
+    """The checked [agent] keys to write; with *optional*, a None temperature or prompt
+    is left out (a proposal's), else it is refused as any other wrong type.
+
+    Raises ``ValueError`` for a bad name, tool list, max_turns, temperature or prompt.
+    """
+    validate_agent_name(agent_name)
+    tool_list = _check_tools(tools)
+    if isinstance(max_turns, bool) or not isinstance(max_turns, int):
+        raise ValueError(f"max_turns must be an int, not {type(max_turns).__name__}")
+    if not 1 <= max_turns <= 1_000_000:
+        raise ValueError(f"max_turns must be between 1 and 1,000,000, not {max_turns}")
+    if temperature is not None or not optional:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+            raise ValueError(f"temperature must be a number, not {type(temperature).__name__}")
+        if not (math.isfinite(temperature) and 0.0 <= temperature <= 2.0):
+            raise ValueError(f"temperature must be a finite number in [0, 2], not {temperature}")
+        temperature = float(temperature)
+    if system_prompt is not None or not optional:
+        check_text("system_prompt", system_prompt)
+    return _proposal_settings(agent_name, tool_list, max_turns, temperature, system_prompt)
 
 
 def _same_tool_set(current: Any, tools: List[str]) -> bool:

@@ -467,6 +467,8 @@ class ConfigsPane(Pane):
                 target = msg.agents[0]["name"]
             table.move_cursor(row=[a["name"] for a in msg.agents].index(target))
             self.select_agent(target)
+        if self.proposals:  # a reload after y: the next proposal still waits, and says so
+            self._proposal_status()
 
     def _skipped_words(self) -> str:
         """' · 1 file skipped: NAME: why' for files in agents/ that name no agent."""
@@ -1033,10 +1035,7 @@ class ConfigsPane(Pane):
         p = self.proposals[0]
         c = p.config
         number = p.next_version
-        self._status(
-            f"Proposal for {p.agent} ({len(self.proposals)} left): y writes it as version "
-            f"{number}, n skips it"
-        )
+        self._proposal_status()
         # A new agent: list the proposed keys one by one, not as one new table.
         current = c.current or {k: {} for k in c.proposed}
         parts: list[Any] = [
@@ -1050,6 +1049,14 @@ class ConfigsPane(Pane):
         ]
         self._show(Group(*parts))
         self.query_one("#configs-diff", VerticalScroll).scroll_home(animate=False)
+
+    def _proposal_status(self) -> None:
+        """The status line while a proposal waits: whose, how many, what y and n do."""
+        p = self.proposals[0]
+        self._status(
+            f"Proposal for {one_line(p.agent, 40)} ({len(self.proposals)} left): y writes it "
+            f"as version {p.next_version}, n skips it"
+        )
 
     def _proposal_mode(self) -> None:
         """While proposals wait, the diff gets the room (the lists hide when stacked)."""
