@@ -3,7 +3,8 @@
 Read from ``$XDG_CONFIG_HOME/jarvis-tui/config.toml`` (default
 ``~/.config/jarvis-tui/config.toml``) and then ``<workspace>/jarvis-tui.toml``, whose
 keymap entries win. A file that is not TOML, a keymap entry that is not a string,
-or an id no binding has is reported (one line each file) and skipped: the rest applies.
+an id no binding has, or a value of the wrong kind (``theme = 5``) is reported (one
+line each) and skipped: the rest applies.
 
 The theme is written back to the user file only (atomically, owner-only, replacing a
 symlink rather than writing through it), keeping every other key of the file.
@@ -96,6 +97,32 @@ def _keymap_collisions(
     return out
 
 
+def _wrong_types(path: Path, data: dict[str, Any], *, is_user: bool) -> list[str]:
+    """One line for the values of *data* that are of the wrong kind or in the wrong file
+    (``theme = 5``; a theme in a workspace file, which only the user file sets), as a
+    file that is not TOML is: said, and the value ignored."""
+    wrong = []
+    theme = data.get("theme")
+    if theme is not None and not isinstance(theme, str):
+        from jarvis_tui.ui.text import one_line
+
+        shown = one_line(repr(theme), 40)
+        wrong.append(f'theme = {shown} must be a theme name such as "textual-dark"')
+    elif theme is not None and not is_user:
+        wrong.append(f"theme is read from {user_config_path()} only (ctrl+p → theme writes it)")
+    judge = data.get("judge")
+    if (
+        not is_user
+        and judge is not None
+        and (
+            not isinstance(judge, dict)
+            or any(k in judge and not isinstance(judge[k], str) for k in JUDGE_KEYS)
+        )
+    ):
+        wrong.append('[judge] must be a table of url = "…" and model = "…"')
+    return [f"{path}: {w} (ignored)" for w in wrong]
+
+
 def load_settings(
     workspace: Path | None,
     known_ids: Iterable[str],
@@ -117,6 +144,7 @@ def load_settings(
             out.problems.append(problem)
             continue
         assert data is not None
+        out.problems.extend(_wrong_types(path, data, is_user=is_user))
         if is_user and isinstance(data.get("theme"), str):
             out.theme = data["theme"]
         keymap = data.get("keymap", {})

@@ -166,6 +166,41 @@ async def test_bad_toml_is_one_notification_and_the_rest_applies(workspace: Path
     store.close()
 
 
+async def test_a_wrong_typed_theme_is_one_notification_and_the_rest_applies(
+    workspace: Path,
+) -> None:
+    """Walkthrough 36: `theme = 5` was silently ignored, in either file; now it is one
+    notification per file, as a file that is not TOML is, and the keymap still applies."""
+    write_user_config('theme = 5\n[keymap]\n"traces.success" = "z"\n')
+    (workspace / "jarvis-tui.toml").write_text('theme = "textual-light"\n')
+    app = JarvisApp(workspace)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        said = [n for n in notices if "theme" in n]
+        assert len(said) == 2, notices
+        assert 'config.toml: theme = 5 must be a theme name such as "textual-dark"' in said[0]
+        assert said[0].endswith("(ignored)")
+        assert f"jarvis-tui.toml: theme is read from {user_config_path()} only" in said[1]
+        assert app.theme != "textual-light"
+        tid = app.query_one(TracesPane).rows[0].trace_id
+        await pilot.press("z")
+        await settle(app, pilot)
+    store = TraceStore(workspace / "traces.db")
+    assert store.get(tid).outcome == "success"
+    store.close()
+
+
+def test_a_judge_setting_of_the_wrong_kind_is_said(tmp_path: Path) -> None:
+    from jarvis_tui.ui.settings import load_settings
+
+    (tmp_path / "jarvis-tui.toml").write_text('[judge]\nurl = 5\nmodel = "m"\n')
+    assert load_settings(tmp_path, []).problems == [
+        f'{tmp_path / "jarvis-tui.toml"}: [judge] must be a table of url = "…" and '
+        'model = "…" (ignored)'
+    ]
+
+
 async def test_the_chosen_theme_is_remembered(workspace: Path) -> None:
     write_user_config('# mine\n[keymap]\n"traces.success" = "z"\n')
     app = JarvisApp(workspace)
