@@ -40,6 +40,25 @@ def judge_scores(store: Any, trace_ids: Iterable[str]) -> dict[str, float]:
     return out
 
 
+def judge_verdict(store: Any, trace_id: str) -> Optional[tuple[str, float, str]]:
+    """The newest judge score of *trace_id* (any judge) as (judge model, score, reason),
+    read-only; None when no judge scored it."""
+    from jarvis_tui.evals.judge import JUDGE_TABLE
+    from jarvis_tui.learning.outcomes import read_connection
+
+    if store is None:
+        return None
+    with read_connection(store) as c:
+        if not _has_judge_table(c.conn):
+            return None
+        row = c.conn.execute(
+            f"SELECT judge_model, score, reason FROM main.{JUDGE_TABLE}"
+            " WHERE trace_id = ? ORDER BY created_at DESC LIMIT 1",
+            (trace_id,),
+        ).fetchone()
+    return None if row is None else (str(row[0]), float(row[1]), str(row[2] or ""))
+
+
 def has_judge_scores(store: Any) -> bool:
     from jarvis_tui.evals.judge import JUDGE_TABLE
     from jarvis_tui.learning.outcomes import read_connection
@@ -146,6 +165,7 @@ __all__ = [
     "has_judge_scores",
     "judge_coverage",
     "judge_scores",
+    "judge_verdict",
     "matrix_with_judge",
     "unlabelled_ids",
 ]

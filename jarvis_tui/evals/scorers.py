@@ -195,6 +195,10 @@ def parse_judge_reply(reply: Any) -> Score:
         m = re.search(r"\bscore\s*[:=]\s*([01](?:\.\d+)?)\b", text, re.IGNORECASE)
         if m:
             value = m.group(1)
+            # "Score: 0.8 because …": the rest of the reply is the reason (kept as text;
+            # the screen shows it literally), without the separators around the score
+            rest = f"{text[: m.start()]} {text[m.end() :]}"
+            reason = rest.strip().strip(".,;:-—–").strip()
     try:
         number = float(value) if value is not None and not isinstance(value, bool) else None
     except (TypeError, ValueError):

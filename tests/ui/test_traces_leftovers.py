@@ -99,3 +99,53 @@ async def test_export_to_a_missing_folder_inside_the_workspace_creates_it(home: 
         await settle(app, pilot)
         assert not isinstance(app.screen, ConfigFormScreen)
     assert (home / "exports" / "new" / "labels.jsonl").read_text().count("\n") > 10
+
+
+# ---------------------------------------------------------------- finding 58
+
+JUDGE_REPLY = "Score: 0.8 because [bold red]good[/] \x1b]0;x\x07"
+"""A judge that answers in prose, with markup and a terminal escape in its reason."""
+
+
+async def test_the_judges_score_and_reason_are_on_the_trace(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jarvis_tui.evals.judge import JudgeStore
+    from jarvis_tui.evals.local_server import ChatServer
+    from jarvis_tui.traces import TraceFilter, TraceStore
+    from jarvis_tui.ui.panes.traces import TracesPane
+    from jarvis_tui.ui.screens.trace_screens import TraceScreen
+
+    shown_reason = "because [bold red]good[/] ␛]0;x␇"  # literal, the escape made visible
+    with ChatServer({"*": lambda user, system: JUDGE_REPLY}) as server:
+        monkeypatch.setenv("JARVIS_TUI_JUDGE_URL", server.url)
+        monkeypatch.setenv("JARVIS_TUI_JUDGE_MODEL", "judge-m")
+        app = JarvisApp(home)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            pane = app.query_one(TracesPane)
+            pane.set_filter(TraceFilter(model="llama3.1:8b", labelled=False))
+            await settle(app, pilot)
+            trace_id = pane.current_trace_id
+            await pilot.press("J")
+            await settle(app, pilot)
+            await app.workers.wait_for_complete()
+            await settle(app, pilot)
+            assert pane.current_trace_id == trace_id
+            side = screen_text(app)
+            assert f"judge judge-m: 0.80 — {shown_reason}" in side, side
+            await pilot.press("enter")
+            await settle(app, pilot)
+            assert isinstance(app.screen, TraceScreen)
+            full = screen_text(app)
+            assert f"judge judge-m: 0.80 — {shown_reason}" in full, full
+            assert "== JUDGE" in full or "== JUDGE" in "\n".join(
+                app.screen.query_one("#trace-full").lines  # type: ignore[attr-defined]
+            )
+    store = TraceStore(home / "traces.db")
+    try:
+        with JudgeStore.for_store(store) as js:  # the engine's record: the reason is kept
+            kept = js.get(trace_id)
+    finally:
+        store.close()
+    assert kept is not None and kept.reason == "because [bold red]good[/] \x1b]0;x\x07"

@@ -46,10 +46,12 @@ from jarvis_tui.ui.panes import evidence
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.screens import evidence as screens_evidence
 from jarvis_tui.ui.screens.trace_screens import (
+    JudgeVerdict,
     NoteScreen,
     TraceScreen,
     compact_json,
     history_entry,
+    judge_line,
     score_style,
 )
 from jarvis_tui.ui.text import one_line, safe_text, visible
@@ -434,7 +436,8 @@ class TraceDetail(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(Text("No trace selected.", style="dim"), id="detail-body")
 
-    def show(self, trace: Trace, note: Optional[str], history: list[Any]) -> None:
+    def show(self, trace: Trace, note: Optional[str], history: list[Any],
+             judge: Optional[JudgeVerdict] = None) -> None:  # fmt: skip
         parts: list[Any] = []
         parts.append(Text(trace.trace_id, style="bold"))
         parts.append(
@@ -447,6 +450,8 @@ class TraceDetail(VerticalScroll):
             f"score {'–' if trace.feedback is None else f'{trace.feedback:.2f}'}"
         )
         parts.append(meta)
+        if judge is not None:  # the judge's score and why, beside the human label
+            parts.append(judge_line(judge))
         parts.append(Text("\nQuery", style="bold underline"))
         parts.append(safe_text(trace.query, limit=DETAIL_CHARS))
         parts.append(Text("\nResult", style="bold underline"))
@@ -619,9 +624,12 @@ class TracesPane(Pane):
             )  # fmt: skip
 
     class DetailLoaded(Message):
-        def __init__(self, trace: Optional[Trace], note: Optional[str], history: list) -> None:
+        def __init__(self, trace: Optional[Trace], note: Optional[str], history: list,
+                     judge: Optional[JudgeVerdict] = None) -> None:  # fmt: skip
             super().__init__()
             self.trace, self.note, self.history = trace, note, history
+            self.judge = judge
+            """The newest judge score of the trace (model, score, reason), if any."""
 
     class Labelled(Message):
         """A label reached the store (or failed: *error* says why)."""
@@ -701,6 +709,7 @@ class TracesPane(Pane):
         self._searching = False
         self._detail_note: Optional[str] = None
         self._detail_history: list[Any] = []
+        self._detail_judge: Optional[JudgeVerdict] = None
         self._full_view: Optional[TraceScreen] = None
         self._counted = False
         self._facets_started = False
@@ -1337,7 +1346,8 @@ class TracesPane(Pane):
             return
         note = self.store.note(trace_id)
         history = self.store.label_history(trace_id)
-        self.post_message(self.DetailLoaded(trace, note, history))
+        verdict = judged.judge_verdict(self.store, trace_id)
+        self.post_message(self.DetailLoaded(trace, note, history, verdict))
 
     @on(DetailLoaded)
     def _detail_loaded(self, msg: TracesPane.DetailLoaded) -> None:
@@ -1348,12 +1358,14 @@ class TracesPane(Pane):
         # label in queue order takes the trace out of the table and moves the cursor).
         view = self._full_view
         if view is not None and view.trace.trace_id == msg.trace.trace_id:
-            view.show_labels(msg.trace.feedback, msg.trace.outcome, msg.note or "", msg.history)
+            view.show_labels(msg.trace.feedback, msg.trace.outcome, msg.note or "", msg.history,
+                             msg.judge)  # fmt: skip
         if msg.trace.trace_id == self._current_id():
-            self.query_one(TraceDetail).show(msg.trace, msg.note, msg.history)
+            self.query_one(TraceDetail).show(msg.trace, msg.note, msg.history, msg.judge)
             self._detail_trace = msg.trace
             self._detail_note = msg.note
             self._detail_history = msg.history
+            self._detail_judge = msg.judge
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
@@ -1708,7 +1720,8 @@ class TracesPane(Pane):
     def action_open_trace(self) -> None:
         trace = self._detail_trace
         if trace is not None and trace.trace_id == self._current_id():
-            view = TraceScreen(self, trace, self._detail_note, self._detail_history)
+            view = TraceScreen(self, trace, self._detail_note, self._detail_history,
+                               self._detail_judge)  # fmt: skip
             self._full_view = view
 
             def closed(_result: None) -> None:
@@ -2079,6 +2092,9 @@ class TracesPane(Pane):
         severity: SeverityLevel = "error" if stopped else "warning" if run.errors else "information"
         self.app.notify(one_line(text, 300), severity=severity, timeout=8, markup=False)
         self.reload(keep=self._current_id())
+        current = self._current_id()
+        if run.scored and current is not None:  # its judge line, in the side panel
+            self._fetch_detail(current)
 
     def action_cancel_judge(self) -> None:
         if self._judge_cancel is None:

@@ -187,8 +187,9 @@ WHOLE = 0
 
 
 HISTORY_LINES = 4
-"""Lines the full view's label box has for the history (its max-height is 8: score,
-note, the history heading, four lines and the border)."""
+"""Lines the full view's label box has for the history (its max-height is 9: score,
+the judge's score when there is one, note, the history heading, four lines and the
+border)."""
 
 
 def history_value(value: Any, limit: int = 40) -> str:
@@ -215,19 +216,39 @@ def history_entry(ev: Any, limit: int = 40) -> str:
     )
 
 
+JudgeVerdict = tuple[str, float, str]
+"""The newest judge score of a trace: (judge model, score, reason)."""
+
+
+def judge_line(verdict: JudgeVerdict, limit: int = 300) -> Text:
+    """``judge <model>: 0.80 — <reason>``: the judge's score of a trace, as literal text
+    (the model and the reason are the endpoint's words: never markup)."""
+    model, score, reason = verdict
+    out = Text()
+    out.append("judge", style="bold")
+    out.append(f" {one_line(model, 40)}: ")
+    out.append(f"{score:.2f}", style=score_style(score))
+    if reason.strip():
+        out.append(f" — {one_line(reason, limit)}")
+    return out
+
+
 def label_summary(
     feedback: Optional[float],
     outcome: Optional[str],
     note: Optional[str],
     history: list[Any],
     width: int = 0,
+    judge: Optional[JudgeVerdict] = None,
 ) -> Text:
-    """Score, outcome, note and label history of one trace, as literal text.
+    """Score, outcome, the judge's score (when it scored the trace), note and label
+    history of one trace, as literal text.
 
     The history lists the newest change first, in at most ``HISTORY_LINES`` lines; when
     there are more, the last line says how many older ones are left out and where they
-    all are. With *width* (the box's cells), the note and each entry take one line,
-    cut with "…", so the box never wraps the newest change out of view."""
+    all are. With *width* (the box's cells), the judge, the note and each entry take
+    one line, cut with "…", so the box never wraps the newest change out of view (the
+    judge's whole reason is in the text below)."""
     out = Text()
     out.append("score ", style="bold")
     if feedback is None:
@@ -247,6 +268,9 @@ def label_summary(
             line.truncate(width, overflow="ellipsis")
         return line
 
+    if judge is not None:
+        out.append("\n")
+        out.append_text(fit(judge_line(judge)))
     note_line = Text()
     note_line.append("note", style="bold")
     note_line.append(" ")
@@ -390,7 +414,12 @@ class TraceScreen(ModalScreen[None]):
     ]
 
     def __init__(
-        self, pane: TraceLabeller, trace: Trace, note: Optional[str], history: list[Any]
+        self,
+        pane: TraceLabeller,
+        trace: Trace,
+        note: Optional[str],
+        history: list[Any],
+        judge: Optional[JudgeVerdict] = None,
     ) -> None:
         super().__init__()
         self._pane = pane
@@ -398,6 +427,7 @@ class TraceScreen(ModalScreen[None]):
         """The trace shown (its label fields follow what is saved)."""
         self._note = note
         self._history = history
+        self._judge = judge
 
     def compose(self) -> ComposeResult:
         t = self.trace
@@ -412,6 +442,8 @@ class TraceScreen(ModalScreen[None]):
             f"\n== RESULT ({len(t.result):,} chars)\n{t.result}\n"
             f"\n== STEPS\n{steps}\n\n== METADATA\n{compact_json(t.metadata, WHOLE)}\n"
         )
+        if self._judge is not None:  # the whole reason (the box above cuts it to a line)
+            body += f"\n== JUDGE\n{judge_line(self._judge).plain}\n"
         # Whole, however large (the README's promise): only the lines on screen are
         # drawn. (A soft-wrapped TextArea measured 5 s to open on 3 MB of prose and
         # 47 s on a 3 MB base64 line; it was cut at 1,000,000 characters for that.)
@@ -434,8 +466,9 @@ class TraceScreen(ModalScreen[None]):
         # the screen, less its border and the box's padding.
         width = int(self.app.size.width * 0.95) - 4
         return label_summary(
-            self.trace.feedback, self.trace.outcome, self._note, self._history, width
-        )
+            self.trace.feedback, self.trace.outcome, self._note, self._history, width,
+            self._judge,
+        )  # fmt: skip
 
     def show_labels(
         self,
@@ -443,13 +476,17 @@ class TraceScreen(ModalScreen[None]):
         outcome: Optional[str],
         note: Optional[str] = None,
         history: Optional[list[Any]] = None,
+        judge: Optional[JudgeVerdict] = None,
     ) -> None:
-        """Show the trace's labels as they are now (history/note: None keeps the last)."""
+        """Show the trace's labels as they are now (history/note/judge: None keeps the
+        last)."""
         self.trace = replace(self.trace, feedback=feedback, outcome=outcome)
         if note is not None:
             self._note = note
         if history is not None:
             self._history = history
+        if judge is not None:
+            self._judge = judge
         self.query_one("#trace-labels", Static).update(self._summary())
 
     def action_score(self, value: float) -> None:
