@@ -502,12 +502,12 @@ def test_a_repeated_notice_is_said_once() -> None:
     assert shown == ["rejected: slow", "merge proposal skipped (×3)"]
 
 
-async def test_a_promotion_that_fails_is_one_line_and_its_traceback_is_logged(
+async def test_a_promotion_refused_is_one_line_said_in_place_and_not_logged(
     demo: Path,
 ) -> None:
-    """An agent config that no longer parses: + says in one line that it cannot promote
-    and where the details are; the log holds the traceback (it fails today: a bare
-    notification, nothing in logs/jarvis-tui.log)."""
+    """An agent config that no longer parses: + says in one line that it cannot promote,
+    in the hint line too (it stays there), and logs nothing: an invalid TOML file is an
+    expected refusal, not a failure (it was logged with a traceback, finding 40)."""
     for config in (demo / "agents").glob("*.toml"):
         config.write_text("[agent\nname = 'x'\n")
     app = JarvisApp(demo)
@@ -516,9 +516,13 @@ async def test_a_promotion_that_fails_is_one_line_and_its_traceback_is_logged(
         await open_trials(app, pilot)
         shown = await press(app, pilot, "plus")
         assert "cannot promote" in shown and not isinstance(app.screen, ConfirmScreen)
-    log = demo / "logs" / "jarvis-tui.log"
+        if isinstance(app.screen, PromptScreen):  # the trial names no agent: type one
+            app.screen.query_one(Input).value = "react"
+            shown = await press(app, pilot, "enter")
+            assert "✗ cannot promote: " in shown and "invalid TOML" in shown, shown
+        else:
+            assert "cannot promote: " in screen_lines(app)[-2] + screen_lines(app)[-3], shown
     said = [n for n in notices if n.startswith("cannot promote: ")]
-    assert len(said) == 1 and "\n" not in said[0] and f"details in {log}" in said[0], notices
-    text = log.read_text()
-    assert "preview promoting into " in text and "Traceback (most recent call last)" in text
-    assert "promoted_config" in text  # the engine call that raised, from the traceback
+    assert len(said) <= 1 and all("\n" not in s and "details in" not in s for s in said)
+    log = demo / "logs" / "jarvis-tui.log"
+    assert not log.exists() or "Traceback" not in log.read_text()

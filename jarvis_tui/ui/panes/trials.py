@@ -34,7 +34,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from jarvis_tui.core.fmt import duration, money, plural
 from jarvis_tui.learning.optimize.session import EVALUATE_MODES
@@ -312,6 +312,18 @@ class TrialsPane(Pane):
         new: str
         version: int = 0
         """The version number the promotion would be recorded as."""
+        via: Any = None
+        """The agent-name prompt that asked for it (closed once the preview is read)."""
+
+    @dataclass(eq=False)
+    class PromoteRefused(Message):
+        """A promotion cannot be previewed (*text* says why; *via*: the prompt asking)."""
+
+        text: str
+        via: Any = None
+        failure: BaseException | None = None
+        """What raised, when the file could not be read (its traceback is logged)."""
+        agent: str = ""
 
     @dataclass(eq=False)
     class MeasureProgressed(Message):
@@ -369,6 +381,8 @@ class TrialsPane(Pane):
         """Why the workspace has no search space yet (empty: it has one)."""
         self.space_fix = ""
         """What to do about it (said with the reason)."""
+        self.store_error = ""
+        """Why optimize.db could not be read (said in the header until a reload reads it)."""
         self.control: Any = None
         """The RunControl of the run executing in this window (None when idle)."""
         self.running = False
@@ -517,10 +531,13 @@ class TrialsPane(Pane):
         if msg.space is not None:
             self.space, self.space_origin = msg.space, msg.origin
         self.space_error, self.space_fix = msg.space_error, msg.space_fix
-        if msg.error and msg.failure is not None:
-            self.report_failure("open optimize.db", msg.failure, msg.error)
-        elif msg.error:
-            self.notify(one_line(msg.error, 300), severity="error", timeout=8, markup=False)
+        error = self._store_words(msg.error)
+        if error and error != self.store_error:  # once; the header keeps saying it
+            if msg.failure is not None:
+                self.report_failure("open optimize.db", msg.failure, error)
+            else:
+                self.notify(one_line(error, 300), severity="error", timeout=8, markup=False)
+        self.store_error = error
         self.refresh_bindings()  # "queue config" and "continue" depend on what loaded
         if self.running:
             return  # the live run owns the view
@@ -546,6 +563,13 @@ class TrialsPane(Pane):
         self._status()
         self._workers()
         self._prompt()
+
+    def _store_words(self, error: str) -> str:
+        """*error* with optimize.db by its name (the header has room for the why)."""
+        if not error or self.workspace is None:
+            return error
+        path = str(self.workspace.optimize_db)
+        return error.replace(path, Path(path).name) if path in error else error
 
     def action_other_run(self, step: int) -> None:
         if self.running or not self.runs:
@@ -1380,23 +1404,20 @@ class TrialsPane(Pane):
             self._preview_promote(self.workspace, trial, str(agent))
             return
 
-        def chosen(name: str | None) -> None:
-            if name and name.strip():
-                self._preview_promote(self.workspace, trial, name.strip())
-
         agents = self._agent_names()
-        self.app.push_screen(
-            PromptScreen(
-                f"Promote {one_line(trial.trial_id, 40)} into an agent's config",
-                label="agent",
-                placeholder="agent name, e.g. react",
-                help="a name (letters, digits, _ . -): its config in agents/ gets a new "
-                "version" + (f"; existing: {one_line(', '.join(agents), 80)}" if agents else ""),
-                hint="enter: show the diff · escape: cancel",
-                check=check_agent_name,
-            ),  # fmt: skip
-            chosen,
-        )
+        prompt = PromotePrompt(
+            f"Promote {one_line(trial.trial_id, 40)} into an agent's config",
+            label="agent",
+            placeholder="agent name, e.g. react",
+            help="a name (letters, digits, _ . -): its config in agents/ gets a new "
+            "version" + (f"; existing: {one_line(', '.join(agents), 80)}" if agents else ""),
+            hint="enter: show the diff · escape: cancel",
+            check=check_agent_name,
+        )  # fmt: skip
+        # The prompt stays open until the preview is read: a refusal (an agent file that
+        # is not valid TOML) is said under the field, with the name as typed.
+        prompt.preview = lambda name: self._preview_promote(self.workspace, trial, name, prompt)
+        self.app.push_screen(prompt)
 
     def _agent_names(self) -> list[str]:
         try:
@@ -1406,23 +1427,47 @@ class TrialsPane(Pane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.promote",
           description="preview promotion")  # fmt: skip
-    def _preview_promote(self, workspace: WorkspaceSession, trial: TrialResult, agent: str) -> None:
+    def _preview_promote(self, workspace: WorkspaceSession, trial: TrialResult, agent: str,
+                         via: Any = None) -> None:  # fmt: skip
         from jarvis_tui.workspace import WorkspaceError
 
         try:  # the session's evolver (its version store locks each write)
             old, new = workspace.evolver.promoted_config(agent, trial.config.params)
             versions = workspace.evolver.list_versions(agent)
-        except (ValueError, OSError, WorkspaceError) as exc:
-            self.post_message(self.Done(f"cannot promote: {exc}", "error", failure=exc,
-                                        what=f"preview promoting into {agent}"))  # fmt: skip
+        except ValueError as exc:  # an agent file it refuses (invalid TOML): said, not logged
+            why = str(exc).replace(f"{workspace.root}/", "")  # agents/x.toml, by the folder
+            self.post_message(self.PromoteRefused(f"cannot promote: {why}", via))
+            return
+        except (OSError, WorkspaceError) as exc:
+            self.post_message(self.PromoteRefused(f"cannot promote: {exc}", via, exc, agent))
             return
         number = (versions[-1]["version"] if versions else 0) + 1
-        self.post_message(self.PromotePreviewed(trial, agent, old, new, number))
+        self.post_message(self.PromotePreviewed(trial, agent, old, new, number, via))
+
+    def _prompt_gone(self, via: Any) -> bool:
+        """The promote prompt *via* was closed (escape) before its preview came."""
+        return via is not None and not (via.is_attached and self.app.screen is via)
+
+    @on(PromoteRefused)
+    def _promote_refused(self, msg: TrialsPane.PromoteRefused) -> None:
+        if msg.failure is not None:  # a file that cannot be read: said, and logged
+            self.report_failure(f"preview promoting into {msg.agent}", msg.failure, msg.text)
+        if msg.via is not None and not self._prompt_gone(msg.via):
+            msg.via.refuse(msg.text)  # beside the field; what was typed stays
+            return
+        if msg.failure is None:  # said where it stays: the hint line
+            self.notices = add_notices(self.notices, [msg.text])
+            self._prompt()
+            self.notify(one_line(msg.text, 400), severity="warning", timeout=8, markup=False)
 
     @on(PromotePreviewed)
     def _confirm_promote(self, msg: TrialsPane.PromotePreviewed) -> None:
         import difflib
 
+        if self._prompt_gone(msg.via):
+            return  # the user closed the prompt meanwhile: nothing to confirm
+        if msg.via is not None:
+            msg.via.dismiss(msg.agent)
         trial, agent = msg.trial, msg.agent
         body = Text(f"agents/{one_line(agent, 60)}.toml will be recorded as version "
                     f"{msg.version} (cause: promoted-trial).\n\n", style="dim")  # fmt: skip
@@ -1746,7 +1791,12 @@ class TrialsPane(Pane):
         most; what does not fit is dropped, least important first, never cut mid-word)."""
         v = self.view
         parts: list[tuple[int, Text]] = []  # (priority: lower is kept longer, part)
-        if not v.run_id and not self.running:
+        if not v.run_id and not self.running and self.store_error:
+            parts.append((0, Text("No run can be shown", style="bold")))
+            parts.append((1, Text(one_line(self.store_error, 160), style="bold red")))
+            parts.append((5, Text("move it away (s then starts a new one) or restore it; "
+                                  "r reloads", style="dim")))  # fmt: skip
+        elif not v.run_id and not self.running:
             parts.append((0, Text("No optimization runs yet", style="bold")))
             if self.space_error:
                 parts.append((1, Text(one_line(self.space_error, 160), style="yellow")))
@@ -1856,6 +1906,27 @@ class TrialsPane(Pane):
                 out.append(one_line(f"{p_does} · x stop · a queue a config · M measure · "
                                     "v review mode · B bounds", width), style="dim")  # fmt: skip
         self.query_one("#trials-prompt", Static).update(out)
+
+
+class PromotePrompt(PromptScreen):
+    """The agent-name prompt of +: enter asks the pane for the promotion's preview
+    (:attr:`preview`) and the prompt stays open until it comes; :meth:`refuse` says
+    why it cannot be promoted under the field, keeping what was typed."""
+
+    preview: Any = None
+    """Called with the checked name (the pane reads the preview on a worker)."""
+
+    @on(Input.Submitted, "#prompt-input")
+    def _ask_preview(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.prevent_default()  # PromptScreen's own handler would close the prompt
+        problem = self._check(event.value) if self._check else None
+        self._show_problem(problem)
+        if not problem and self.preview is not None:
+            self.preview(event.value.strip())
+
+    def refuse(self, reason: str) -> None:
+        self._show_problem(reason)
 
 
 class StartRunForm(ConfigFormScreen):

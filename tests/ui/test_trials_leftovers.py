@@ -1,0 +1,78 @@
+"""Trials findings left over from the earlier walkthroughs (issue 10): each test does
+what the finding's keys did and reads what the user sees (the screen from the SVG
+screenshot, the notifications, the files written).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.screens.forms import PromptScreen
+from jarvis_tui.ui.testing import record_notices
+
+from .test_trials_screens import open_trials, press, screen, status_lines
+
+FIXTURE = Path(__file__).resolve().parents[2].parent / "shared/fixtures/openjarvis-2026-08"
+
+
+@pytest.fixture
+def oj08(tmp_path: Path) -> Path:
+    """A writable copy of OpenJarvis's own workspace (its trials name no agent)."""
+    home = tmp_path / "oj08"
+    shutil.copytree(FIXTURE, home)
+    for path in [home, *home.iterdir()]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    return home
+
+
+async def test_promote_into_a_broken_agent_file_is_refused_beside_the_field(oj08: Path) -> None:
+    """Finding 40: the prompt stays open with the name typed and says why below it."""
+    (oj08 / "agents").mkdir()
+    (oj08 / "agents" / "broken.toml").write_text('[agent\nname = "broken\n')
+    app = JarvisApp(oj08)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await open_trials(app, pilot)
+        seen = record_notices(app)
+        await press(app, pilot, "plus")
+        assert isinstance(app.screen, PromptScreen)
+        app.screen.query_one(Input).value = "broken"
+        shown = await press(app, pilot, "enter")
+        assert isinstance(app.screen, PromptScreen), "the prompt closed on a refusal"
+        assert app.screen.query_one(Input).value == "broken"
+        assert "✗ cannot promote:" in shown and "invalid TOML at line 1" in shown, shown
+        assert not seen, seen  # said in place, not in a toast
+        assert (
+            not (oj08 / "logs" / "jarvis-tui.log").exists()
+            or "Traceback" not in (oj08 / "logs" / "jarvis-tui.log").read_text()
+        )
+        # a good name then goes on to the diff, as before
+        app.screen.query_one(Input).value = "react"
+        shown = await press(app, pilot, "enter")
+        assert not isinstance(app.screen, PromptScreen)
+        assert "will be recorded as version 1" in shown, shown
+        await press(app, pilot, "escape")
+
+
+async def test_a_corrupt_optimize_db_is_named_in_the_header(oj08: Path) -> None:
+    """Finding 77: the header carries the reason (it said 'No optimization runs yet')."""
+    (oj08 / "optimize.db").write_bytes(b"garbage")
+    app = JarvisApp(oj08)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await open_trials(app, pilot)
+        head = status_lines(app)
+        assert "No optimization runs yet" not in head, head
+        assert "optimize.db: not an SQLite database" in head, head
+        await press(app, pilot, "r")
+        assert "optimize.db: not an SQLite database" in status_lines(app)
+        (oj08 / "optimize.db").unlink()
+        shutil.copy(FIXTURE / "optimize.db", oj08 / "optimize.db")
+        (oj08 / "optimize.db").chmod(0o600)
+        await press(app, pilot, "r")
+        head = status_lines(app)
+        assert "not an SQLite database" not in head and "run0001" in head, head
+        assert "run0001" in screen(app)
