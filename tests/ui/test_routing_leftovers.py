@@ -82,3 +82,29 @@ async def test_the_cycle_panel_lists_the_route_per_class_as_learn_does(
         assert why is not None and f"why: {why.group(1)}" in panel
         for name, version in re.findall(r"wrote agents/(\S+)\.toml \(version (\d+)\)", cli):
             assert f"{name} → version {version}" in panel
+
+
+# ---------------------------------------------------------------- finding 30
+
+
+async def test_a_narrow_terminal_stacks_the_side_panel_readably(oj_home: Path) -> None:
+    """Finding 30: at 80 columns the side panel beside the query box cut every value
+    to … ('status …', 'eval gate …'), also after a resize from 120; under 100 columns it
+    goes under the query box at the whole width."""
+    app = JarvisApp(oj_home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_routing(app, pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "routed 5 classes" in side_panel(app),
+                         what="the cycle's routes")  # fmt: skip
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert re.search(r"status +completed", text)
+        assert "not configured — accepted without measurement" in text
+        assert "…" not in text.split("/ ask:", 1)[1]  # nothing under the query box is cut
+        # asking the routers there: the answers get the room, context labels whole
+        await pilot.press("slash", *"sum 2+2")
+        await wait_until(pilot, lambda: "has math" in screen_text(app),
+                         what="the routers' context")  # fmt: skip
+        assert "has c…" not in screen_text(app)

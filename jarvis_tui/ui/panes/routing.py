@@ -873,8 +873,8 @@ class RoutingPane(Pane):
             return
         ctx = build_routing_context(query)
         qc = classify_query(query)
-        # the side panel makes room while a narrow pane asks (styles/routing.tcss)
-        full = self.has_class("-narrow") and self.has_class("-asking")
+        # a narrow pane stacks the query box over the side panel (styles/routing.tcss)
+        full = self.has_class("-narrow")
         room = (self.size.width or self.app.size.width) * (1 if full else 3) // (1 if full else 5)
         parts: list[Any] = [context_table(query, per_row=3 if room >= 64 else 2)]
         if not self._routers:
