@@ -149,3 +149,23 @@ async def test_the_judges_score_and_reason_are_on_the_trace(
     finally:
         store.close()
     assert kept is not None and kept.reason == "because [bold red]good[/] \x1b]0;x\x07"
+
+
+# ---------------------------------------------------------------- finding 4
+
+
+async def test_the_note_is_beside_the_labels_in_the_side_panel(home: Path) -> None:
+    app = JarvisApp(home)  # 80x24 has no side panel until d
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        await settle(app, pilot)
+        await pilot.press(*"check [b]units[/b]")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+        lines = screen_text(app).splitlines()
+        # on screen without scrolling, on the line after "outcome … score …"
+        at = next(i for i, x in enumerate(lines) if "outcome " in x and "score " in x)
+        assert "note check [b]units[/b]" in lines[at + 1], lines[at : at + 3]

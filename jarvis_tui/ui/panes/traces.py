@@ -452,6 +452,10 @@ class TraceDetail(VerticalScroll):
         parts.append(meta)
         if judge is not None:  # the judge's score and why, beside the human label
             parts.append(judge_line(judge))
+        if note:  # beside the labels, in view without scrolling (it was under Metadata)
+            line = Text("note ", style="bold")
+            line.append_text(safe_text(note, limit=DETAIL_CHARS))
+            parts.append(line)
         parts.append(Text("\nQuery", style="bold underline"))
         parts.append(safe_text(trace.query, limit=DETAIL_CHARS))
         parts.append(Text("\nResult", style="bold underline"))
@@ -471,9 +475,6 @@ class TraceDetail(VerticalScroll):
             parts.append(Text(f"   out {one_line(compact_json(st.output), 300)}", style="dim"))
         parts.append(Text("\nMetadata", style="bold underline"))
         parts.append(safe_text(compact_json(trace.metadata, 2_000)))
-        if note:
-            parts.append(Text("\nNote", style="bold underline"))
-            parts.append(safe_text(note))
         if history:
             parts.append(
                 Text(f"\nLabel history ({len(history)}, newest first)", style="bold underline")
