@@ -13,9 +13,9 @@ from textual.widgets import Input
 
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.screens.forms import PromptScreen
-from jarvis_tui.ui.testing import record_notices
+from jarvis_tui.ui.testing import record_notices, settle, wait_until
 
-from .test_trials_screens import open_trials, press, screen, status_lines
+from .test_trials_screens import RUN, open_trials, press, screen, screen_lines, status_lines
 
 FIXTURE = Path(__file__).resolve().parents[2].parent / "shared/fixtures/openjarvis-2026-08"
 
@@ -76,3 +76,43 @@ async def test_a_corrupt_optimize_db_is_named_in_the_header(oj08: Path) -> None:
         head = status_lines(app)
         assert "not an SQLite database" not in head and "run0001" in head, head
         assert "run0001" in screen(app)
+
+
+@pytest.fixture(scope="module")
+def demo_template(demo_template) -> Path:
+    """The shared 1,500-trace demo (seed 3), built once per run (tests/conftest.py)."""
+    return demo_template(traces=1500, seed=3)
+
+
+@pytest.fixture
+def demo(demo_template: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "ws"
+    shutil.copytree(demo_template, home)
+    return home
+
+
+async def test_while_m_measures_the_footer_says_x_stops_measuring(demo: Path, monkeypatch) -> None:
+    """Finding 28: the footer said 'x Stop run' while x cancels the measurement, and
+    'answered 0/50' said nothing of the wait before the first answer."""
+    import threading
+
+    from jarvis_tui.evals.local_server import ChatServer
+
+    gate = threading.Event()
+    with ChatServer({"*": lambda user, _system: user if gate.wait(30) else ""}) as server:
+        monkeypatch.setenv("JARVIS_TUI_EVAL_URL", server.url)
+        app = JarvisApp(demo)
+        async with app.run_test(size=(120, 40)) as pilot:
+            pane = await open_trials(app, pilot)
+            assert "x Stop" not in screen_lines(app)[-1]  # nothing to stop yet
+            await pilot.press("M")
+            await wait_until(pilot, lambda: "answered 0/" in status_lines(app), what="progress")
+            head = status_lines(app)
+            assert "samples · waiting for the first answer… · x cancels" in head, head
+            footer = screen_lines(app)[-1]
+            assert "x Stop measuring" in footer and "Stop run" not in footer, footer
+            await pilot.press("x")
+            gate.set()
+            await wait_until(pilot, lambda: pane.measuring is None, what="the cancel")
+            await settle(app, pilot, ignore=RUN)
+            assert "x Stop" not in screen_lines(app)[-1]

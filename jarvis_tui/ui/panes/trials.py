@@ -422,6 +422,8 @@ class TrialsPane(Pane):
         self._measure_requests: MeasureRequests | None = None
         """The live run's M requests (read by its engine thread)."""
         self._measure_next_ok = False
+        self._measure_remote = False
+        """The measurement going on asks an endpoint (no local model to load)."""
         self._run_scoring = ""
         """What the live run's runner can do: measure a queued config on request, how it scores."""
         self._select_after: str | None = None
@@ -632,6 +634,12 @@ class TrialsPane(Pane):
         if action == "reload":
             return not self.running and self.store is not None
         return True  # export / promote explain themselves when there is nothing to act on
+
+    def binding_description(self, binding: Binding) -> str:
+        """The footer's words for a key: x cancels a measurement when no run goes."""
+        if binding.action == "stop" and self.measuring is not None and not self.running:
+            return "Stop measuring"
+        return binding.description
 
     def action_start(self) -> None:
         if self.running or self.store is None:
@@ -1185,6 +1193,7 @@ class TrialsPane(Pane):
             self.notify(problem, severity="warning", timeout=10, markup=False)
             return
         self.measuring = trial.trial_id
+        self._measure_remote = bool(opts.backend_url)
         self._measure_cancel = threading.Event()
         self._status(f"measuring {name} with {one_line(origin, 60)}…")
         self._prompt()
@@ -1214,7 +1223,12 @@ class TrialsPane(Pane):
         n = max(1, total // 2)
         phase = (f"answered {min(done, n)}/{n}" if done < n
                  else f"scored {min(done - n, n)}/{n}")  # fmt: skip
-        return f"measuring {one_line(self.measuring or '', 20)}: {phase} samples · x cancels"
+        if done == 0:  # the first answer waits for the model to load (or the endpoint)
+            phase += (" samples · waiting for the first answer…" if self._measure_remote
+                      else " samples · loading the model…")  # fmt: skip
+        else:
+            phase += " samples"
+        return f"measuring {one_line(self.measuring or '', 20)}: {phase} · x cancels"
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.measure",
           description="measure a trial")  # fmt: skip
@@ -1819,7 +1833,7 @@ class TrialsPane(Pane):
             if self.space_error:  # the run shows; a and s need the space
                 parts.append((2, Text(one_line(self.space_error, 160), style="yellow")))
         if extra:
-            parts.append((1, Text(one_line(extra, 80),
+            parts.append((1, Text(one_line(extra, 120),
                                   style="bold yellow" if self.measuring else "")))  # fmt: skip
         elif self.measuring is not None:
             parts.append((1, Text(f"measuring {one_line(self.measuring, 20)}… · x cancels",

@@ -44,8 +44,11 @@ class KeyFooter(Footer):
         for node, binding, enabled, tooltip in active.values():
             if not binding.show or binding.action in first:
                 continue
+            # a node may word a key for its state ("x Stop measuring" while it measures)
+            describe = getattr(node, "binding_description", None)
             first[binding.action] = (
-                binding.key, self.app.get_key_display(binding), binding.description,
+                binding.key, self.app.get_key_display(binding),
+                describe(binding) if callable(describe) else binding.description,
                 binding.action, enabled, tooltip, False,
             )  # fmt: skip
             (app_keys if node is self.app else own).append(binding.action)
