@@ -5,17 +5,20 @@ the What column reads whole."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.configs import ConfigsPane
-from jarvis_tui.ui.testing import settle, wait_until
+from jarvis_tui.ui.testing import record_notices, settle, wait_until
 
-from .test_configs_outcomes import screen
+from .test_configs_outcomes import AGENT, build, open_configs, row_of, screen, select
+from .test_configs_pane import plain
 
 FIXTURE = Path(__file__).resolve().parents[2].parent / "shared/fixtures/openjarvis-2026-08"
 
@@ -59,3 +62,63 @@ async def test_the_next_proposal_still_says_y_and_n_after_the_first_is_written(
         written = (oj08 / "agents" / f"{first}.toml").read_text()
         assert "system_prompt" not in written and "temperature" not in written
         assert set(tomllib.loads(written)["agent"]) == {"name", "tools", "max_turns"}
+
+
+@pytest.fixture(scope="module")
+def three_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """helper v1–v3 (the current), each with the traces it served."""
+    return build(tmp_path_factory.mktemp("cfgleft") / "ws")
+
+
+@pytest.fixture
+def home(three_versions: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "ws"
+    shutil.copytree(three_versions, dest)
+    return dest
+
+
+def diff_head(app: JarvisApp) -> str:
+    """The diff panel's "AGENT: version A → version B" line."""
+    body = plain(app.query_one("#configs-diff-body", Static))
+    return next(line.strip() for line in body.splitlines() if f"{AGENT}: version" in line)
+
+
+async def test_r_keeps_the_selected_version_and_shows_an_outside_edit(home: Path) -> None:
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_configs(app, pilot)
+        await select(app, pilot, 1)
+        assert diff_head(app) == f"{AGENT}: version 1 → version 3 (current)"
+        path = home / "agents" / f"{AGENT}.toml"
+        path.write_text(path.read_text().replace("max_turns = 6", "max_turns = 7"))
+        await pilot.press("r")
+        await settle(app, pilot)
+        await wait_until(pilot, lambda: pane.outcomes is not None, what="outcomes")
+        await settle(app, pilot)
+        # still on v1 (it went to v2), now compared with the outside edit (external)
+        assert diff_head(app) == f"{AGENT}: version 1 → version 3 (current)"
+        assert "external" in row_of(screen(app), 3)
+        assert "~ agent.max_turns: 4 → 7" in plain(app.query_one("#configs-diff-body", Static))
+
+
+async def test_m_on_another_version_compares_and_keeps_the_mark(home: Path) -> None:
+    app = JarvisApp(home)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_configs(app, pilot)
+        await select(app, pilot, 1)
+        await pilot.press("m")
+        await settle(app, pilot)
+        await select(app, pilot, 2)
+        await pilot.press("m")  # m, j, m: "compare", never a silent move of the mark
+        await settle(app, pilot)
+        shown = screen(app)
+        assert "v1 marked · v2 compared with it: v2 worse than v1: -0.50 ± 0.0" in shown
+        assert re.search(r"[▕│]▌?\s*1m", shown), "v1 keeps its mark"
+        assert diff_head(app) == f"{AGENT}: version 1 → version 2"
+        assert any("the mark stays on v1 (m there unmarks it)" in n for n in notices)
+        await select(app, pilot, 1)
+        await pilot.press("m")  # on the marked version: unmarked
+        await settle(app, pilot)
+        assert "no version marked" in screen(app)
+        assert not re.search(r"[▕│]▌?\s*\dm", screen(app))

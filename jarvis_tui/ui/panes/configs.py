@@ -214,11 +214,14 @@ class ConfigsPane(Pane):
         "say: traces, rated, mean feedback ± its 95% interval, success rate (~: its start "
         "time is approximate), with the feedback over time above the lists. m marks a "
         "version: the selected one is then compared with it (difference in mean feedback, "
-        "its interval and a verdict). b rolls the agent back to the selected version after "
+        "its interval and a verdict); m on another version says that comparison and keeps "
+        "the mark; m on the marked version unmarks it (to move the mark: unmark, then m on "
+        "the new one). b rolls the agent back to the selected version after "
         "showing exactly what will be written and what that version's traces said; the "
         "rollback becomes the newest version. s runs the evolver over the traces and shows "
         "each proposal as a diff with the version number it would write: y writes it, "
-        "n skips it. r reloads (a config edited outside jarvis-tui shows as external). "
+        "n skips it. r reloads (a config edited outside jarvis-tui shows as external; the "
+        "cursor stays on its agent and version). "
         "Counts: traces = the traces the version served; rated = those with a feedback "
         "score (a label, or OpenJarvis's own feedback), the evidence its mean feedback is "
         "computed from."
@@ -317,6 +320,8 @@ class ConfigsPane(Pane):
         self._agents: list[dict[str, Any]] = []
         self._skipped: list[tuple[str, str]] = []
         self._narrow: Optional[bool] = None
+        self._keep: tuple[Optional[str], int] | None = None
+        """The agent and version under the cursor when r reloads (kept where they exist)."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="configs-status")
@@ -421,8 +426,16 @@ class ConfigsPane(Pane):
     # ------------------------------------------------------------ loading
 
     def action_refresh(self) -> None:
-        if self.evolver is not None:
-            self._load_agents(self._evolver())
+        """r: re-read agents/; the cursor stays on its agent and version where they still
+        exist (after a write, the timeline opens on what the write changed instead)."""
+        self._reload(keep=True)
+
+    def _reload(self, *, keep: bool) -> None:
+        if self.evolver is None:
+            return
+        sel = self.selected_version() if keep and self.agent is not None else None
+        self._keep = (self.agent, sel) if sel is not None else None
+        self._load_agents(self._evolver())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.agents",
           description="list agent configs")  # fmt: skip
@@ -620,13 +633,17 @@ class ConfigsPane(Pane):
         if msg.agent != self.agent:
             return
         self.versions = msg.versions
-        if self.marked is not None and self.marked not in [v["version"] for v in msg.versions]:
+        numbers = [v["version"] for v in msg.versions]
+        if self.marked is not None and self.marked not in numbers:
             self.marked = None
-        self._fill_versions(msg.versions)
+        keep = self._keep[1] if self._keep is not None and self._keep[0] == msg.agent else None
+        self._keep = None
+        self._fill_versions(msg.versions, keep=keep)
         self.refresh_bindings()
         if msg.versions:
-            table = self.query_one("#configs-versions", DataTable)
-            table.move_cursor(row=min(1, len(msg.versions) - 1))
+            if keep not in numbers:  # a new agent, or a write: what the current one changed
+                table = self.query_one("#configs-versions", DataTable)
+                table.move_cursor(row=min(1, len(msg.versions) - 1))
             self._diff_selected()
 
     def _fill_versions(self, versions: list[dict[str, Any]], keep: Optional[int] = None) -> None:
@@ -855,7 +872,12 @@ class ConfigsPane(Pane):
         self._diff_selected()
 
     def action_mark(self) -> None:
+        """m: mark the selected version; on the marked one, unmark it; on another with one
+        marked, say their comparison (the mark stays: it never moves silently)."""
         sel = self.selected_version()
+        if self.marked is not None and sel is not None and sel != self.marked:
+            self._say_comparison(sel)
+            return
         self.marked = None if self.marked == sel else sel
         if self.marked is not None:
             self.app.notify(f"version {sel} marked: pick another to compare with it",
@@ -865,6 +887,15 @@ class ConfigsPane(Pane):
             self._status(f"no version marked ({len(self.versions)} versions of {self.agent})")
         self._fill_versions(self.versions)
         self._diff_selected()
+
+    def _say_comparison(self, sel: int) -> None:
+        """m on another version while one is marked: the comparison, in the status line
+        and a toast, with how to move the mark."""
+        cmp = self.comparison()
+        what = cmp.verdict if cmp is not None else "outcomes still computing"
+        self._status(f"v{self.marked} marked · v{sel} compared with it: {what}")
+        self.app.notify(f"v{sel} compared with the marked v{self.marked}: {what} · the mark "
+                        f"stays on v{self.marked} (m there unmarks it)", markup=False)  # fmt: skip
 
     def action_compare(self) -> None:
         """Say the comparison of the selected version with the marked one."""
@@ -964,7 +995,7 @@ class ConfigsPane(Pane):
     @on(Written)
     def _written(self, msg: ConfigsPane.Written) -> None:
         self.app.notify(f"{msg.agent}: {msg.what}", markup=False)
-        self.action_refresh()
+        self._reload(keep=False)
 
     # ------------------------------------------------------------ evolve
 
