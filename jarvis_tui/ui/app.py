@@ -388,6 +388,13 @@ class JarvisApp(App[int]):
         if pane is not None and pane.is_mounted:
             self._focus_pane(pane)
 
+    def action_command_palette(self) -> None:
+        """ctrl+p: Textual's palette, whose enter waits for the search it follows."""
+        from jarvis_tui.ui.screens.palette import JarvisPalette
+
+        if self.use_command_palette and not isinstance(self.screen, CommandPalette):
+            self.push_screen(JarvisPalette(id="--command-palette"))
+
     @on(CommandPalette.Closed)
     def _palette_closed(self) -> None:
         # A command may leave nothing focused (or the palette may have been opened
