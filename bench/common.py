@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sqlite3
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,24 @@ from rich.console import Console
 from rich.table import Table
 
 OUT = Path(os.environ.get("JARVIS_BENCH_DIR", Path(__file__).resolve().parent / "out"))
+
+USER_DIRS = {"XDG_CONFIG_HOME": "config", "XDG_STATE_HOME": "state"}
+"""The user's own settings and state folders (jarvis_tui.ui.settings reads them)."""
+
+
+def isolate_user_dirs() -> Path:
+    """Point this process and its children at empty XDG config and state folders (a
+    temporary folder, removed at exit), as tests/conftest.py does for the tests: the
+    developer's own ~/.config/jarvis-tui (a theme, a keymap) must not change a figure
+    or a screenshot. Returns the folder."""
+    root = Path(tempfile.mkdtemp(prefix="jarvis-tui-xdg-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    for name, sub in USER_DIRS.items():
+        os.environ[name] = str(root / sub)
+    return root
+
+
+isolate_user_dirs()  # every benchmark imports this module, and its children inherit it
 
 
 @dataclass

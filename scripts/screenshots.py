@@ -4,7 +4,8 @@ Run: ``python scripts/screenshots.py``. Builds the demo with ``jarvis-tui demo``
 (its defaults: 20,000 traces, seed 7) in a temporary directory, with the clock pinned,
 and shoots it at 120×40 in UTC, so the pictures only change when the app does.
 ``python scripts/screenshots.py trials`` shoots only the named panes' pictures
-(``traces``, ``routing``, ``configs``, ``training``, ``trials``).
+(``traces``, ``routing``, ``configs``, ``training``, ``trials``). The user's own
+settings are not read (empty XDG folders, as for the tests and benchmarks).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ time.tzset()
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# Importing it points XDG_CONFIG_HOME / XDG_STATE_HOME at empty folders: a theme of the
+# developer's own (~/.config/jarvis-tui) must not show in the README's pictures.
+import bench.common  # noqa: E402, F401
 
 from jarvis_tui.ui.app import JarvisApp  # noqa: E402
 from jarvis_tui.ui.testing import settle, wait_until  # noqa: E402

@@ -112,3 +112,26 @@ def test_demo_force_warns_when_another_process_has_the_workspace_open(
     assert code == 0 and builds == [1, 1]
     assert f"warning: pid {holder.pid} (python" in err
     assert f"has {home / 'traces.db'} open (an app or OpenJarvis on this workspace)" in err
+
+
+@pytest.mark.parametrize("module", ["bench.common", "scripts.screenshots"])
+def test_benchmarks_and_screenshots_never_read_the_users_settings(
+    module: str, tmp_path: Path
+) -> None:
+    """Walkthrough 49: `make screenshots` and bench/ read ~/.config/jarvis-tui (a theme
+    of the developer's own changed the README's pictures); only the tests isolated it."""
+    mine = tmp_path / "mine"
+    (mine / "jarvis-tui").mkdir(parents=True)
+    (mine / "jarvis-tui" / "config.toml").write_text('theme = "dracula"\n')
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-c",
+         f"import sys; sys.path.insert(0, {str(root)!r}); import {module};"
+         " from jarvis_tui.ui.settings import load_settings, user_config_path;"
+         " print(user_config_path()); print(load_settings(None, []).theme)"],
+        capture_output=True, text=True, timeout=120, cwd=root,
+        env={**os.environ, "XDG_CONFIG_HOME": str(mine)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    path, theme = proc.stdout.splitlines()
+    assert not Path(path).is_relative_to(mine) and theme == "None"
