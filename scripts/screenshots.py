@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT))
 # Importing it points XDG_CONFIG_HOME / XDG_STATE_HOME at empty folders: a theme of the
 # developer's own (~/.config/jarvis-tui) must not show in the README's pictures.
 import bench.common  # noqa: E402, F401
-
 from jarvis_tui.ui.app import JarvisApp  # noqa: E402
 from jarvis_tui.ui.testing import settle, wait_until  # noqa: E402
 
