@@ -38,7 +38,8 @@ async def test_an_open_dropdown_shows_each_option_whole(tmp_path: Path, size: tu
         await pilot.press("space")  # the format field has focus: open its list (enter submits)
         await wait_until(pilot, lambda: "parquet" in screen_text(app))
         words = {w for line in screen_text(app).splitlines() for w in line.split()}
-        assert {"jsonl", "csv", "parquet", "hf", "(pick"} <= words
+        assert {"jsonl", "csv", "parquet", "hf"} <= words
+        assert "(pick" not in words  # a required field with a default: no blank choice
         assert not {"sonl", "sv", "arquet"} & {w.lstrip("▌") for w in words}
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from textual.widgets import Input, Select
+from textual.widgets import Input
 
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.trials import TrialsPane
@@ -214,7 +214,6 @@ async def _queue_with_errors(pilot) -> None:
     form = pilot.app.screen
     names = sorted(d.name for d in pilot.app.query_one(TrialsPane).space.dimensions)
     at = {name: i for i, name in enumerate(names)}  # the form's order
-    form.query_one(f"#field-{at['intelligence.model']}", Select).value = Select.NULL
     temp = form.query_one(f"#field-{at['intelligence.temperature']}", Input)
     temp.value = "warm"
     form.query_one(f"#field-{at['agent.max_turns']}", Input).value = "99"

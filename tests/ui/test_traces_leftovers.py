@@ -169,3 +169,43 @@ async def test_the_note_is_beside_the_labels_in_the_side_panel(home: Path) -> No
         # on screen without scrolling, on the line after "outcome … score …"
         at = next(i for i, x in enumerate(lines) if "outcome " in x and "score " in x)
         assert "note check [b]units[/b]" in lines[at + 1], lines[at : at + 3]
+
+
+# ---------------------------------------------------------------- finding 8
+
+
+async def test_a_list_field_offers_a_blank_choice_only_without_a_default() -> None:
+    from textual.app import App
+
+    from jarvis_tui.learning.optimize.types import SearchDimension, SearchSpace
+
+    space = SearchSpace([
+        SearchDimension("format", "categorical", ["jsonl", "csv"]),
+        SearchDimension("agent", "categorical", ["react", "simple"]),
+    ])  # fmt: skip
+    got: list = []
+
+    class FormApp(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(ConfigFormScreen("Pick", space, {"format": "csv"}), got.append)
+
+    app = FormApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("space")  # format (default csv): its list has the two formats only
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "jsonl" in shown
+        blank = [ln for ln in shown.splitlines() if "(pick one)" in ln and " agent " not in ln]
+        assert not blank, shown
+        await pilot.press("escape", "tab")
+        await pilot.pause()
+        assert "(pick one)" in screen_text(app)  # agent has no default: it starts blank
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "required: pick one of the 2 options" in screen_text(app)
+        await pilot.press("space", "down", "enter")  # the list: first option, then enter
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert got == [{"format": "csv", "agent": "react"}], got

@@ -225,8 +225,11 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
         if dim.dim_type == "categorical":
             options = [(one_line(str(v), 60), v) for v in dim.values]
             start = value if value in dim.values else Select.NULL
+            # Every list field is required (check_field): one with a default offers no
+            # blank choice to pick; one without starts blank, saying "(pick one)".
             return FormSelect(options, value=start, id=fid, classes="cf-input",
-                              allow_blank=True, prompt="(pick one)", compact=True)  # fmt: skip
+                              allow_blank=start is Select.NULL, prompt="(pick one)",
+                              compact=True)  # fmt: skip
         if dim.dim_type == "subset":
             placeholder = ", ".join(str(v) for v in dim.values)
         elif dim.dim_type == "text":
