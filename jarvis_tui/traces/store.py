@@ -1195,7 +1195,7 @@ class TraceStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if self._closed:
-                conn.close()
+                _close_interrupted(conn)
             elif self._pool.qsize() < 4 and self._conn_gen.get(id(conn)) == self._gen:
                 self._pool.put(conn)
             else:  # one too many, or one that reads a file replaced since
@@ -1264,9 +1264,15 @@ class TraceStore:
         if thread is not None and thread.is_alive():
             self._reclass_stop.set()
             thread.join(timeout=30)
+        # The idle connections are taken out first and never interrupted: SQLite keeps
+        # an interrupt pending on a connection with nothing running, and the checkpoint
+        # its close runs (the last connection's close folds the WAL into traces.db and
+        # deletes traces.db-wal) then stops at once, leaving the -wal file behind.
+        idle = self._take_idle()
         with self._lock:
+            self._all = [c for c in self._all if c not in idle]
             busy = [c for c in self._all if id(c) not in self._writing]
-        for conn in busy:  # idle ones too: an interrupt with nothing running is a no-op
+        for conn in busy:  # reads other threads still run: stopped, see _pooled
             try:
                 conn.interrupt()
             except sqlite3.Error:
@@ -1274,9 +1280,6 @@ class TraceStore:
         # Close the idle connections only: one checked out by another thread (a worker
         # still finishing a query) closes itself when it is handed back, since the store
         # is now closed. Closing it under that thread's feet would crash the process.
-        idle = self._take_idle()
-        with self._lock:
-            self._all = [c for c in self._all if c not in idle]
         for conn in idle:
             try:
                 conn.close()
@@ -3995,6 +3998,17 @@ def _next_size(done: int, took: float, budget: float) -> float:
 @contextmanager
 def _same(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     yield conn
+
+
+def _close_interrupted(conn: sqlite3.Connection) -> None:
+    """Close *conn*, which :meth:`TraceStore.close` may have interrupted, so that its
+    close still checkpoints: a statement started with nothing else running clears the
+    pending interrupt (else the last close leaves traces.db-wal behind)."""
+    try:
+        conn.execute("SELECT 1").fetchall()
+    except sqlite3.Error:
+        pass
+    conn.close()
 
 
 def _uri_path(path: Path) -> str:

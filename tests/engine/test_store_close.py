@@ -39,6 +39,9 @@ def test_close_stops_a_read_another_thread_is_running(tmp_path: Path) -> None:
     assert not thread.is_alive()
     assert len(got) == 1 and isinstance(got[0], StoreError)
     assert "closed" in str(got[0])
+    # the interrupted connection, closed last when its thread handed it back, still
+    # folded the WAL into traces.db
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["traces.db"]
 
 
 def test_close_lets_a_write_in_flight_finish(tmp_path: Path) -> None:
@@ -77,3 +80,40 @@ def test_close_lets_a_write_in_flight_finish(tmp_path: Path) -> None:
         assert trace is not None and trace.feedback == pytest.approx(0.9)
     finally:
         reopened.close()
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("traces.db"))
+
+
+def test_a_closed_store_leaves_only_traces_db(demo_copy) -> None:
+    """A closed store left traces.db-wal and -shm behind (close interrupted its idle
+    connections too, and an interrupted connection's close skips the checkpoint)."""
+    home = demo_copy(traces=300)
+    store = TraceStore(home / "traces.db")
+    store.save(Trace(trace_id="new-one", query="q", result="a"))
+    assert "traces.db-wal" in _files(home)
+    store.close()
+    assert _files(home) == ["traces.db"]
+    again = TraceStore(home / "traces.db")
+    try:
+        assert again.get("new-one") is not None
+    finally:
+        again.close()
+
+
+def test_the_wal_stays_while_another_connection_has_the_file_open(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "traces.db"
+    store = TraceStore(path)
+    store.save(Trace(trace_id="t1", query="q", result="a"))
+    other = sqlite3.connect(path)  # OpenJarvis, say
+    try:
+        assert other.execute("SELECT count(*) FROM traces").fetchone() == (1,)
+        store.close()
+        assert "traces.db-wal" in _files(tmp_path)  # not ours to remove under a reader
+        assert other.execute("SELECT trace_id FROM traces").fetchall() == [("t1",)]
+    finally:
+        other.close()
+    assert _files(tmp_path) == ["traces.db"]  # the last one out checkpoints
