@@ -36,6 +36,10 @@ PROGRESS_SECONDS = 0.25
 UNREACHABLE_STOP = 3
 """Connection-level failures in a row that stop a run whose endpoint had answered
 before (one stops it when the endpoint never answered)."""
+TIMEOUT_STOP = 2
+"""Time-outs in a row, before the endpoint ever answered, that stop a run as an
+unreachable endpoint does: an endpoint that hangs costs its time-out per item (60 s
+× 500 traces), and one that never answered two requests is not going to answer."""
 
 QUERY_RUBRIC = """You grade an AI assistant's answer to a user's request. There is no reference answer: judge whether the answer does what was asked.
 
@@ -66,6 +70,16 @@ class JudgeUnreachable(Exception):
     no request of the run can succeed, so the run stops instead of trying each trace."""
 
 
+class JudgeTimedOut(Exception):
+    """A request to the judge timed out: one slow item (its *score* is missing, with
+    why), or an endpoint that hangs, when no request of the run was ever answered."""
+
+    def __init__(self, message: str, score: Score) -> None:
+        super().__init__(message)
+        self.score = score
+        """The item's score as a time-out scores it: missing, with the reason."""
+
+
 def _unreachable(exc: BaseException) -> bool:
     """A connection-level failure (the backend's kind "unreachable": refused, DNS,
     TLS, reset), not an answer from a reachable endpoint (HTTP status, bad JSON, a
@@ -84,6 +98,8 @@ class QueryJudge(JudgeScorer):
         raises :class:`JudgeUnreachable` (one line) instead of scoring the item missing."""
         if _unreachable(exc):
             raise JudgeUnreachable(str(exc)) from exc
+        if getattr(exc, "kind", None) == "timeout":  # judge_traces decides what it means
+            raise JudgeTimedOut(str(exc), super().failed(exc)) from exc
         return super().failed(exc)
 
     def prompt(self, query: str, reference: str, answer: str) -> str:
@@ -297,7 +313,8 @@ def judge_traces(
 
         reached = False  # the endpoint answered a request (any answer, a bad one too)
         unreachable: Optional[JudgeUnreachable] = None
-        in_a_row = 0
+        hangs: Optional[JudgeTimedOut] = None  # the endpoint timed out TIMEOUT_STOP times
+        in_a_row = timeouts = 0
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             it = iter(todo)
             futures: set[Future] = set()
@@ -325,6 +342,15 @@ def judge_traces(
                             unreachable = exc
                             run.stopped = str(exc)  # no new request; the message is below
                         continue
+                    except JudgeTimedOut as exc:
+                        run.errors += 1
+                        run.first_error = run.first_error or exc.score.error or str(exc)
+                        timeouts += 1
+                        # One at a time until an answer (see room): these are in a row.
+                        if not reached and timeouts >= TIMEOUT_STOP and hangs is None:
+                            hangs = exc
+                            run.stopped = str(exc)
+                        continue
                     reached, in_a_row = True, 0
                     if s.value is None or not math.isfinite(s.value):
                         run.errors += 1
@@ -343,9 +369,25 @@ def judge_traces(
                 f"judge: {_cannot_reach(unreachable)}: stopped after "
                 f"{run.scored + run.errors:,} of {run.total:,}"
             )
+        elif hangs is not None:
+            run.stopped = (
+                f"judge: {_no_answer(hangs, timeouts)}: stopped after "
+                f"{run.scored + run.errors:,} of {run.total:,}"
+            )
         run.cancelled = cancel.is_set() and run.scored + run.errors < run.total
         report(force=True)
     return run
+
+
+def _no_answer(exc: JudgeTimedOut, n: int) -> str:
+    """For people: "http://host:9/v1 does not answer (the first 2 requests timed out
+    after 60 s each)" from "judge endpoint http://host:9/v1/chat/completions timed out
+    after 60 s"."""
+    m = re.search(r"endpoint (\S+) timed out after (.+)$", str(exc))
+    if m is None:
+        return f"{exc} ({n} requests in a row)"
+    url = m.group(1).removesuffix("/chat/completions")
+    return f"{url} does not answer (the first {n} requests timed out after {m.group(2)} each)"
 
 
 def _cannot_reach(exc: JudgeUnreachable) -> str:
@@ -455,6 +497,7 @@ __all__ = [
     "JudgeRun",
     "JudgeScore",
     "JudgeStore",
+    "JudgeTimedOut",
     "JudgeUnreachable",
     "QueryJudge",
     "accept_judge_score",

@@ -182,3 +182,67 @@ def test_an_endpoint_that_goes_away_stops_the_run_after_three_failures(tmp_path:
         "judge: cannot reach http://127.0.0.1:9/v1 (connection refused): stopped after 8 of 100"
     )
     assert backend.calls == 8
+
+
+class _Hangs:
+    """A backend whose requests time out (an endpoint that accepts and never answers),
+    except those numbered in *answers* (1-based)."""
+
+    url = "http://127.0.0.1:9/v1/chat/completions"
+
+    def __init__(self, answers: frozenset[int] = frozenset()) -> None:
+        self.answers, self.calls = answers, 0
+        self._lock = threading.Lock()
+
+    def generate(self, prompt: str, **kw: Any) -> str:
+        from jarvis_tui.learning.optimize.backends import BackendError
+
+        with self._lock:
+            self.calls += 1
+            calls = self.calls
+        if calls not in self.answers:
+            raise BackendError(f"judge endpoint {self.url} timed out after 60 s", kind="timeout")
+        return '{"score": 0.5, "reason": "ok"}'
+
+
+def _traces(s: TraceStore, n: int) -> None:
+    s.save_many(
+        Trace(
+            trace_id=f"t{i}",
+            query=f"q {i}",
+            result=f"a {i}",
+            agent="a",
+            model="m",
+            started_at=1_700_000_000.0 + i,
+        )  # fmt: skip
+        for i in range(n)
+    )
+
+
+def test_an_endpoint_that_hangs_from_the_start_stops_after_two_timeouts(tmp_path: Path) -> None:
+    """A hanging endpoint cost its time-out per item (60 s × 100 here); now two in a row
+    before any answer stop the run with one line, as an unreachable one does."""
+    backend = _Hangs()
+    with TraceStore(tmp_path / "traces.db") as s:
+        _traces(s, 100)
+        run = judge_traces(s, QueryJudge(backend, "slow"))
+    assert backend.calls == 2 and (run.scored, run.errors) == (0, 2)
+    assert run.stopped == (
+        "judge: http://127.0.0.1:9/v1 does not answer (the first 2 requests timed out "
+        "after 60 s each): stopped after 2 of 100"
+    )
+    assert not run.cancelled
+
+
+def test_a_timeout_once_the_endpoint_answered_is_one_missing_item(tmp_path: Path) -> None:
+    """One slow item after answers (and a slow first request before one) skip only
+    themselves: every item is tried, none stops the run."""
+    backend = _Hangs(answers=frozenset({2, 3, 5, 6, 7, 8}))  # 1 and 4 time out
+    with TraceStore(tmp_path / "traces.db") as s:
+        _traces(s, 8)
+        run = judge_traces(s, QueryJudge(backend, "slow"), concurrency=1)
+    assert backend.calls == 8 and run.stopped is None
+    assert (run.scored, run.errors) == (6, 2)
+    assert run.first_error == (
+        "judge failed: judge endpoint http://127.0.0.1:9/v1/chat/completions timed out after 60 s"
+    )
