@@ -20,6 +20,18 @@ def flat(text: str) -> str:
     return "".join(ch for ch in text if not ch.isspace() and not 0x2500 <= ord(ch) < 0x25A0)
 
 
+def panel_text(app: JarvisApp) -> str:
+    """The whole side panel's text, scrolled or not."""
+    import io
+
+    from rich.console import Console
+    from textual.widgets import Static
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(app.query_one("#detail-body", Static).content)
+    return console.export_text()
+
+
 @pytest.fixture
 def home(demo_copy) -> Path:
     return demo_copy(traces=1500, seed=3)
@@ -209,3 +221,32 @@ async def test_a_list_field_offers_a_blank_choice_only_without_a_default() -> No
         await pilot.press("ctrl+s")
         await pilot.pause()
     assert got == [{"format": "csv", "agent": "react"}], got
+
+
+# ---------------------------------------------------------------- finding 73
+
+
+async def test_a_step_output_that_is_not_json_is_shown_as_its_text(home: Path) -> None:
+    import sqlite3
+
+    from jarvis_tui.ui.screens.trace_screens import FoldedText, TraceScreen
+
+    with sqlite3.connect(home / "traces.db") as c:  # the newest trace: the first row
+        (trace_id,) = c.execute("SELECT trace_id FROM traces ORDER BY started_at DESC LIMIT 1"
+                                ).fetchone()  # fmt: skip
+        c.execute("UPDATE trace_steps SET output = '{not json' WHERE trace_id = ?"
+                  " AND step_index = 0", (trace_id,))  # fmt: skip
+    c.close()
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        shown = panel_text(app)  # the whole side panel (the steps are below the fold)
+        assert "out (not JSON) {not json" in shown, shown
+        assert "_invalid_json" not in shown
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TraceScreen)
+        full = app.screen.query_one(FoldedText).text
+        assert "      output (not JSON): {not json\n" in full, full
+        assert "_invalid_json" not in full
+        assert "      input:  {" in full  # JSON as before, lined up

@@ -186,6 +186,18 @@ WHOLE = 0
 """``compact_json``'s limit for the full view: the whole value."""
 
 
+def json_field(value: Any, limit: int = 400) -> tuple[str, str]:
+    """A step's input or output, or the metadata, as (what it is, its text): a value
+    the store could not read as JSON (``{"_invalid_json": raw}``, its wrapper) is
+    ``(" (not JSON)", raw)``, the raw text as written, never the wrapper; any other
+    is ``("", compact_json(value, limit))``."""
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("_invalid_json"), str):
+        raw: str = value["_invalid_json"]
+        cut = limit != WHOLE and len(raw) > limit
+        return " (not JSON)", raw[: limit - 1] + "…" if cut else raw
+    return "", compact_json(value, limit)
+
+
 HISTORY_LINES = 4
 """Lines the full view's label box has for the history (its max-height is 9: score,
 the judge's score when there is one, note, the history heading, four lines and the
@@ -431,16 +443,23 @@ class TraceScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         t = self.trace
+
+        def field(name: str, value: Any) -> str:
+            what, text = json_field(value, WHOLE)
+            label = f"{name}{what}:"
+            return f"      {label:<7} {text}"  # "input:  " lines up with "output: "
+
         steps = "\n".join(
             f"  [{i}] {getattr(s.step_type, 'value', s.step_type)} {s.duration_seconds:.3f}s\n"
-            f"      input:  {compact_json(s.input, WHOLE)}\n      output: {compact_json(s.output, WHOLE)}"
+            f"{field('input', s.input)}\n{field('output', s.output)}"
             for i, s in enumerate(t.steps)
         )
+        meta_what, meta = json_field(t.metadata, WHOLE)
         body = (
             f"trace {t.trace_id}\nagent {t.agent}  model {t.model}  engine {t.engine}\n"
             f"\n== QUERY ({len(t.query):,} chars)\n{t.query}\n"
             f"\n== RESULT ({len(t.result):,} chars)\n{t.result}\n"
-            f"\n== STEPS\n{steps}\n\n== METADATA\n{compact_json(t.metadata, WHOLE)}\n"
+            f"\n== STEPS\n{steps}\n\n== METADATA{meta_what.upper()}\n{meta}\n"
         )
         if self._judge is not None:  # the whole reason (the box above cuts it to a line)
             body += f"\n== JUDGE\n{judge_line(self._judge).plain}\n"
