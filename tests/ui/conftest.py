@@ -104,3 +104,20 @@ def _steady_cursors(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(Input, "_toggle_cursor", steady)
     monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", steady)
+
+
+async def pick_filters(app, pilot, **picks: str) -> None:
+    """What a user does to filter the Traces pane: ``F``, a value in each picker named
+    (``labelled="unlabelled"`` is the ``#f-labelled`` picker), escape back to the table.
+    The pickers exist only once the bar was opened (issue 15: not for the first paint)."""
+    from textual.widgets import Select
+
+    from jarvis_tui.ui.testing import settle
+
+    await pilot.press("F")
+    await settle(app, pilot)
+    for name, value in picks.items():
+        app.query_one(f"#f-{name}", Select).value = value
+    await settle(app, pilot)
+    await pilot.press("escape")
+    await settle(app, pilot)

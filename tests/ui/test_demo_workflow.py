@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Select, Static
+from textual.widgets import Input, Static
 
 from jarvis_tui.demo import build_demo
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.traces import TracesPane
 from jarvis_tui.ui.testing import settle
+from tests.ui.conftest import pick_filters
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,7 @@ async def test_search_filter_label_three_undo_one(demo_home: Path, tmp_path: Pat
         await pilot.press(*"python")
         await pilot.press("enter")
         await settle(app, pilot)
-        pane.query_one("#f-labelled", Select).value = "unlabelled"
-        await settle(app, pilot)
+        await pick_filters(app, pilot, labelled="unlabelled")
         assert pane.filter == TraceFilter(text="python", labelled=False)
         rows = list(pane.rows)
         assert rows and all(r.feedback is None for r in rows)
@@ -63,8 +63,7 @@ async def test_time_filter_limits_rows(demo_home: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        pane.query_one("#f-time", Select).value = str(30 * 86_400)
-        await settle(app, pilot)
+        await pick_filters(app, pilot, time=str(30 * 86_400))
         since = pane.filter.since
         assert since is not None
         assert all(r.started_at >= since for r in pane.rows)

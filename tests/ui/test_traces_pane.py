@@ -13,7 +13,7 @@ from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import HelpScreen, JarvisApp
 from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane, TraceTable
 from jarvis_tui.ui.testing import record_notices, settle
-from tests.ui.conftest import make_traces
+from tests.ui.conftest import make_traces, pick_filters
 
 
 def plain(renderable) -> str:
@@ -58,8 +58,7 @@ async def test_label_three_by_key_and_undo_one(workspace: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        pane.query_one("#f-labelled", Select).value = "unlabelled"
-        await settle(app, pilot)
+        await pick_filters(app, pilot, labelled="unlabelled")
         ids = [pane.rows[i].trace_id for i in range(4)]
         await pilot.press("7")  # first unlabelled → 0.7, cursor advances
         await pilot.press("equals_sign")  # second → 1.0
@@ -100,6 +99,8 @@ async def test_search_and_filters_combine(workspace: Path) -> None:
         await settle(app, pilot)
         assert pane.rows and all("photosynthesis" in r.snippet for r in pane.rows)
         assert "of 80" in status(app)
+        await pilot.press("F")
+        await settle(app, pilot)
         pane.query_one("#f-agent", Select).value = "react"
         await settle(app, pilot)
         assert pane.rows and all(r.agent == "react" for r in pane.rows)
@@ -309,8 +310,7 @@ async def test_a_label_that_cannot_be_saved_says_so_and_logs_its_traceback(
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        pane.query_one("#f-labelled", Select).value = "unlabelled"
-        await settle(app, pilot)
+        await pick_filters(app, pilot, labelled="unlabelled")
         tid = pane.current_trace_id
         monkeypatch.setattr(TraceStore, "set_label", broken)
         await pilot.press("7")
@@ -1036,8 +1036,7 @@ async def test_an_outcome_alone_counts_as_labelled(workspace: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        pane.query_one("#f-labelled", Select).value = "unlabelled"
-        await settle(app, pilot)
+        await pick_filters(app, pilot, labelled="unlabelled")
         assert "labelled 0 of 201" in status(app)
         tid = pane.current_trace_id
         await pilot.press("y")

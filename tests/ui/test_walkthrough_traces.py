@@ -17,7 +17,7 @@ from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.traces import TracesPane
 from jarvis_tui.ui.testing import record_notices, settle
-from tests.ui.conftest import BASE
+from tests.ui.conftest import BASE, pick_filters
 
 
 def status(app: JarvisApp) -> str:
@@ -45,10 +45,7 @@ async def test_refresh_keeps_the_agent_and_model_filters(workspace: Path) -> Non
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        pane.query_one("#f-agent", Select).value = "simple"
-        pane.query_one("#f-model", Select).value = "llama3.1:8b"
-        pane.query_one("#f-labelled", Select).value = "unlabelled"
-        await settle(app, pilot)
+        await pick_filters(app, pilot, agent="simple", model="llama3.1:8b", labelled="unlabelled")
         before_status, before_summary = status(app), summary(app)
         assert "agent simple" in before_summary and "model llama3.1:8b" in before_summary
         rows = {r.trace_id for r in pane.rows}
@@ -120,8 +117,7 @@ async def test_backspace_on_an_unlabelled_trace_clears_nothing(workspace: Path) 
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         pane = app.query_one(TracesPane)
-        pane.query_one("#f-labelled", Select).value = "unlabelled"
-        await settle(app, pilot)
+        await pick_filters(app, pilot, labelled="unlabelled")
         first, second = pane.rows[0].trace_id, pane.rows[1].trace_id
         notices = record_notices(app)
         await pilot.press("equals_sign")  # first → 1.0, the cursor moves to the second

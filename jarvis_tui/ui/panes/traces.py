@@ -49,15 +49,15 @@ from jarvis_tui.ui.screens.trace_screens import (
     JudgeVerdict,
     NoteScreen,
     TraceScreen,
+    compact_json,
     history_entry,
-    json_field,
     judge_line,
     score_style,
 )
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.big_table import BigTable, Column, RowSource
+from jarvis_tui.ui.widgets.filter_bar import FilterBar, Picker
 from jarvis_tui.ui.widgets.focus import focus_now
-from jarvis_tui.ui.widgets.typing_select import TypingSelect
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -471,13 +471,10 @@ class TraceDetail(VerticalScroll):
             if tool:
                 line.append(f"  {one_line(str(tool), 24)}", style="cyan")
             parts.append(line)
-            for name, value in (("in", st.input), ("out", st.output)):
-                what, text = json_field(value, 300)  # a value not JSON: its text, said so
-                label = f"{name}{what}"
-                parts.append(Text(f"   {label:<3} {one_line(text, 300)}", style="dim"))
-        what, text = json_field(trace.metadata, 2_000)
-        parts.append(Text(f"\nMetadata{what}", style="bold underline"))
-        parts.append(safe_text(text))
+            parts.append(Text(f"   in  {one_line(compact_json(st.input), 300)}", style="dim"))
+            parts.append(Text(f"   out {one_line(compact_json(st.output), 300)}", style="dim"))
+        parts.append(Text("\nMetadata", style="bold underline"))
+        parts.append(safe_text(compact_json(trace.metadata, 2_000)))
         if history:
             parts.append(
                 Text(f"\nLabel history ({len(history)}, newest first)", style="bold underline")
@@ -742,22 +739,17 @@ class TracesPane(Pane):
                 placeholder='/ search: words "phrase" pre* -not a OR b', id="search",
             )  # fmt: skip
             yield Static(Text("F filters", style="dim"), id="filter-summary")
-        with Horizontal(id="filter-bar"):  # letters type into a field (issue 10)
-            yield TypingSelect([], prompt="counting…", id="f-agent")  # until the facets come
-            yield TypingSelect([], prompt="counting…", id="f-model")
-            yield TypingSelect([(c, c) for c in QUERY_CLASSES], prompt="class", id="f-class")
-            yield TypingSelect(
-                [("success", "success"), ("failure", "failure"), ("unknown", "unknown")],
-                prompt="outcome", id="f-outcome",
-            )  # fmt: skip
-            yield TypingSelect(
-                [(v, v) for v in _LABEL_CHOICES],
-                prompt="labels", id="f-labelled",
-            )  # fmt: skip
-            yield TypingSelect(
-                [(label, str(secs)) for label, secs in TIME_RANGES],
-                prompt="time", id="f-time",
-            )  # fmt: skip
+        # The pickers are made on the first F (FilterBar), not for the first paint
+        # (issue 15); letters type into them (TypingSelect, issue 10).
+        yield FilterBar([
+            Picker("f-agent", "counting…"),  # until the facets come
+            Picker("f-model", "counting…"),
+            Picker("f-class", "class", [(c, c) for c in QUERY_CLASSES]),
+            Picker("f-outcome", "outcome",
+                   [("success", "success"), ("failure", "failure"), ("unknown", "unknown")]),
+            Picker("f-labelled", "labels", [(v, v) for v in _LABEL_CHOICES]),
+            Picker("f-time", "time", [(label, str(secs)) for label, secs in TIME_RANGES]),
+        ], id="filter-bar")  # fmt: skip
         yield Static(Text("Opening trace store…", style="dim"), id="traces-status")
         with Horizontal(id="traces-main"):
             yield TraceTable(self.window, id="trace-table")
@@ -1050,8 +1042,8 @@ class TracesPane(Pane):
             self.call_after_refresh(self._refresh_facets)
 
     def _set_facets(self, facets: dict[str, list[str]]) -> None:
-        for sel_id, name in (("#f-agent", "agent"), ("#f-model", "model")):
-            sel = self.query_one(sel_id, Select)
+        bar = self.query_one(FilterBar)
+        for picker_id, name in (("f-agent", "agent"), ("f-model", "model")):
             # The filter stays what it was (set_options clears the pick, which would
             # drop it from the filter on `r`): its value stays listed and picked, even
             # one the store no longer has (a drill-down's, or every such trace deleted).
@@ -1060,10 +1052,7 @@ class TracesPane(Pane):
             if keep is not None and keep not in values:
                 values.append(keep)
             with self.prevent(Select.Changed):
-                sel.set_options((one_line(v, 30), v) for v in values)
-                if keep is not None:
-                    sel.value = keep
-            sel.prompt = name
+                bar.set_options(picker_id, ((one_line(v, 30), v) for v in values), name, keep)
         table = self.query_one(TraceTable)
         table.name_widths = {
             key: max((len(one_line(n, 40)) for n in facets[key + "s"]), default=0)
@@ -1417,7 +1406,7 @@ class TracesPane(Pane):
             if value:
                 parts.append(f"{name} {one_line(value, 24)}")
         if flt.since is not None:
-            window = self.query_one("#f-time", Select).value
+            window = self.query_one(FilterBar).value("f-time")
             label = next((lb for lb, secs in TIME_RANGES if str(secs) == window), "since …")
             parts.append(label)
         summary = self.query_one("#filter-summary", Static)
@@ -1430,8 +1419,14 @@ class TracesPane(Pane):
         self.set_class(bool(parts), "-filtered")
 
     def action_open_filters(self) -> None:
-        """Show the filter bar and put the focus in its first picker (escape leaves)."""
+        """Show the filter bar and put the focus in its first picker (escape leaves);
+        the first time, its pickers are made first."""
         self.add_class("-filters")
+        self.call_later(self._focus_filters, self.query_one(FilterBar).build())
+
+    async def _focus_filters(self, mounting: Any) -> None:
+        if mounting is not None:  # the pickers were just made: once they are mounted
+            await mounting
         self.call_after_refresh(focus_now, self.query_one("#f-agent", Select))
 
     def action_back(self) -> None:
@@ -1459,18 +1454,15 @@ class TracesPane(Pane):
         self._apply_filters()
 
     def _apply_filters(self) -> None:
-        def value(sel_id: str) -> Optional[str]:
-            v = self.query_one(sel_id, Select).value
-            return None if v is Select.NULL or v is None else str(v)
-
-        field, chosen = _LABEL_CHOICES.get(value("#f-labelled") or "", ("", None))
-        window = value("#f-time")
+        value = self.query_one(FilterBar).value
+        field, chosen = _LABEL_CHOICES.get(value("f-labelled") or "", ("", None))
+        window = value("f-time")
         text = self.query_one("#search", Input).value.strip() or None
         flt = TraceFilter(
-            agent=value("#f-agent"),
-            model=value("#f-model"),
-            outcome=value("#f-outcome"),
-            query_class=value("#f-class"),
+            agent=value("f-agent"),
+            model=value("f-model"),
+            outcome=value("f-outcome"),
+            query_class=value("f-class"),
             labelled=chosen if field == "labelled" else None,
             rated=chosen if field == "rated" else None,
             since=None if window is None else time.time() - float(window),
@@ -1484,20 +1476,17 @@ class TracesPane(Pane):
     def show_filter(self, flt: TraceFilter) -> None:
         """Show *flt* in the filter bar (and so in the table): drill-downs from other panes."""
         self.query_one("#search", Input).value = flt.text or ""
+        bar = self.query_one(FilterBar)
         with self.prevent(Select.Changed):
-            for sel_id, value in (
-                ("#f-agent", flt.agent),
-                ("#f-model", flt.model),
-                ("#f-class", flt.query_class),
-                ("#f-outcome", flt.outcome),
-                ("#f-labelled", _label_choice(flt)),
-                ("#f-time", None),
+            for picker_id, value in (
+                ("f-agent", flt.agent),
+                ("f-model", flt.model),
+                ("f-class", flt.query_class),
+                ("f-outcome", flt.outcome),
+                ("f-labelled", _label_choice(flt)),
+                ("f-time", None),
             ):
-                sel = self.query_one(sel_id, Select)
-                try:
-                    sel.value = Select.NULL if value is None else value
-                except Exception:  # an option the picker does not list (yet)
-                    sel.value = Select.NULL
+                bar.set_value(picker_id, value)  # one it does not list (yet): none
         if self._search_timer is not None:
             self._search_timer.stop()
         self.filter = flt
@@ -2246,7 +2235,7 @@ class TracesPane(Pane):
         self.action_outcome("failure")
 
     def action_unlabelled_only(self) -> None:
-        self._set_select("#f-labelled", "unlabelled")
+        self._set_select("f-labelled", "unlabelled")
 
     def action_clear_filters(self) -> None:
         self._clear_filters()
@@ -2256,12 +2245,14 @@ class TracesPane(Pane):
         self.descending = key in ("time", "score", "latency", "tokens")
         self.reload(keep=self._current_id())
 
-    def _set_select(self, sel_id: str, value: str) -> None:
-        self.query_one(sel_id, Select).value = value
+    def _set_select(self, picker_id: str, value: str) -> None:
+        bar = self.query_one(FilterBar)
+        bar.set_value(picker_id, value)
+        if not bar.built:  # a built picker says Changed, which applies it
+            self._apply_filters()
 
     def _clear_filters(self) -> None:
-        for sel in self.query(Select):
-            sel.clear()
+        self.query_one(FilterBar).clear()
         self.query_one("#search", Input).value = ""
         self._apply_filters()
 

@@ -1,0 +1,95 @@
+"""The first paint builds only what it shows (issue 15): the Traces filter bar's pickers
+are made on the first ``F``, and then show every filter and facet as if they had
+always been there."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console
+from textual.widgets import Select, Static
+
+from jarvis_tui.traces import TraceFilter
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.panes.traces import TracesPane
+from jarvis_tui.ui.testing import settle
+from tests.ui.conftest import AGENTS
+
+PROMPTS = ("agent", "model", "class", "outcome", "labels", "time")
+"""What each picker says with nothing picked, left to right."""
+
+
+def screen_text(app: JarvisApp) -> str:
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False,
+                      safe_box=False)  # fmt: skip
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False)
+
+
+def bar_line(app: JarvisApp) -> str:
+    """The screen's line with the filter pickers (the one under the search row)."""
+    return next(line for line in screen_text(app).splitlines() if "outcome" in line)
+
+
+def status(app: JarvisApp) -> str:
+    return str(app.query_one("#traces-status", Static).render())
+
+
+async def test_filter_pickers_are_made_on_the_first_F_with_their_facets(workspace: Path) -> None:
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert "rows 1–" in status(app)
+        assert not app.query(Select), "no picker is built before F (the first paint)"
+        await pilot.press("F")
+        await settle(app, pilot)
+        assert isinstance(app.focused, Select) and app.focused.id == "f-agent"
+        line = bar_line(app)
+        assert [p for p in PROMPTS if p in line] == list(PROMPTS), line
+        await pilot.press("space")  # the agent list: the store's agents (the facets)
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert all(agent in text for agent in AGENTS), text
+        await pilot.press("escape", "escape")  # the list, then the bar
+        await settle(app, pilot)
+        assert not app.query_one("#filter-bar").display
+        await pilot.press("F")  # a second F: the same pickers, opened again
+        await settle(app, pilot)
+        assert len(app.query(Select)) == len(PROMPTS)
+        assert app.query_one("#filter-bar").display and app.focused.id == "f-agent"
+
+
+async def test_filters_set_before_the_first_F_show_in_its_pickers(workspace: Path) -> None:
+    """A drill-down (another pane's cell) and the palette's "show unlabelled only" set
+    the filter before the pickers exist; F then shows them picked, and opening the bar
+    does not change the rows."""
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.show_filter(TraceFilter(agent="react", query_class="code"))
+        await settle(app, pilot)
+        await pilot.press("ctrl+p", *"show unlabelled only")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        before = status(app)
+        assert "(filtered;" in before
+        assert pane.rows and all(
+            r.agent == "react" and r.query_class == "code" and r.feedback is None
+            for r in pane.rows
+        )
+        await pilot.press("F")
+        await settle(app, pilot)
+        line = bar_line(app)
+        assert "react" in line and "code" in line and "unlabelled" in line, line
+        assert "agent" not in line and "class" not in line, line  # picked, not prompts
+        assert status(app).split(" · ")[0] == before.split(" · ")[0]
+        await pilot.press("tab", "tab", "tab", "tab", "tab", "space")  # the time picker
+        await settle(app, pilot)
+        await pilot.press("down", "enter")  # last hour: no trace of the fixture
+        await settle(app, pilot)
+        assert not pane.rows and "0 of 0 rows" in status(app)
