@@ -49,8 +49,8 @@ from jarvis_tui.ui.screens.trace_screens import (
     JudgeVerdict,
     NoteScreen,
     TraceScreen,
-    compact_json,
     history_entry,
+    json_field,
     judge_line,
     score_style,
 )
@@ -471,10 +471,13 @@ class TraceDetail(VerticalScroll):
             if tool:
                 line.append(f"  {one_line(str(tool), 24)}", style="cyan")
             parts.append(line)
-            parts.append(Text(f"   in  {one_line(compact_json(st.input), 300)}", style="dim"))
-            parts.append(Text(f"   out {one_line(compact_json(st.output), 300)}", style="dim"))
-        parts.append(Text("\nMetadata", style="bold underline"))
-        parts.append(safe_text(compact_json(trace.metadata, 2_000)))
+            for name, value in (("in", st.input), ("out", st.output)):
+                what, text = json_field(value, 300)  # a value not JSON: its text, said so
+                label = f"{name}{what}"
+                parts.append(Text(f"   {label:<3} {one_line(text, 300)}", style="dim"))
+        what, text = json_field(trace.metadata, 2_000)
+        parts.append(Text(f"\nMetadata{what}", style="bold underline"))
+        parts.append(safe_text(text))
         if history:
             parts.append(
                 Text(f"\nLabel history ({len(history)}, newest first)", style="bold underline")
