@@ -151,7 +151,7 @@ def test_serve_on_an_unknown_host(
 def test_serve_rejects_a_bad_port(port: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--port", port])
-    assert exc.value.code == 2
+    assert exc.value.code == 1  # every error exits 1
     assert "--port" in capsys.readouterr().err
 
 
@@ -237,7 +237,7 @@ def test_serve_help_says_what_no_auth_and_max_sessions_mean(
 def test_serve_rejects_a_bad_max_sessions(value: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--max-sessions", value])
-    assert exc.value.code == 2
+    assert exc.value.code == 1  # every error exits 1
     assert "--max-sessions" in capsys.readouterr().err
 
 
