@@ -4,7 +4,8 @@ folder with one step, holds until cancelled (its stdin closes, or the cancel fil
 appears), then ends the run ``cancelled`` and prints the summary as ``--json`` would.
 Fast: no torch, no model. With ``--phases`` it first prints a phase line, as
 ``jarvis-tui train --phases`` does; with ``FAKE_TRAIN_HOLD_IN_PHASE=1`` in its
-environment it then holds in that phase (no run folder yet) until cancelled. With
+environment it then holds in that phase (no run folder yet) until cancelled (and, with
+``FAKE_TRAIN_END_AFTER=PATH``, until that file exists, as a slow child ends). With
 ``FAKE_TRAIN_IGNORE_STOP=1`` it never stops by itself (only a signal ends it).
 """
 
@@ -40,6 +41,9 @@ def main() -> None:
         print(json.dumps({"phase": "building the demo model"}), flush=True)
         if os.environ.get("FAKE_TRAIN_HOLD_IN_PHASE") == "1":
             stop.wait()
+            hold = os.environ.get("FAKE_TRAIN_END_AFTER")
+            while hold and not Path(hold).exists():  # a slow end, as torch's can be
+                stop.wait(0.05)
             print(json.dumps({"status": "cancelled", "message": "stopped before the first step"}))
             return
     writer = RunWriter(Path(args.home) / "checkpoints", model="fake", run_id=args.run_id,

@@ -584,7 +584,8 @@ class TrainingPane(Pane):
         "the runs list), then s starts a run in the background. The charts follow the "
         "run's metrics file step by step: raw and smoothed loss (> / < change the "
         "smoothing), eval loss, learning rate and real tokens/s; x cancels cleanly (the "
-        "current step finishes and the adapter is saved). The runs list shows every run in "
+        "current step finishes and the adapter is saved; before the first step nothing "
+        "is saved); one run at a time (s while one runs says so). The runs list shows every run in "
         "checkpoints/, also those started elsewhere; m marks the highlighted run to overlay "
         "its loss on the chart; r reads the list and the SFT pair counts again (also done "
         "whenever the pane is shown). A run never trains on the held-out "
@@ -695,9 +696,14 @@ class TrainingPane(Pane):
         """The run the pane's training process writes (its folder in checkpoints/)."""
         self._proc: Optional[subprocess.Popen[bytes]] = None
         self._cancelled = False
+        self._cancel_at = 0.0  # when x asked the run to stop
         self._cancel_asked = threading.Event()  # the running child's: handed to its worker
         self._quitting = False  # ctrl+q asked; the app ends when the children are gone
         self._await_run = False  # the started run's folder is not in the list yet
+        self._ended_note = ""
+        """The started run ended before it had a folder ("… cancelled before the first
+        step; nothing saved"): said where the charts go, and no other run is followed in
+        its place until the user highlights one."""
         self._tail: Any = None
         self._started_at = 0.0
         self.phase = ""
@@ -1048,10 +1054,14 @@ class TrainingPane(Pane):
             self._await_run = False
             if self.training and self.phase:
                 self.phase, self._phase_at = "the first step", time.monotonic()
-        if keep is None and msg.runs:
-            keep = msg.runs[0].run_id
+        # The highlighted run, unless a run starts or ended before its folder: no other
+        # run's charts in its place.
+        gone = keep is None or keep not in ids
+        if gone and msg.runs and not (self._await_run or self._ended_note):
+            keep = ids[max(0, min(table.cursor_row, len(ids) - 1))]
         if keep is not None and keep in [r.run_id for r in msg.runs]:
-            table.move_cursor(row=[r.run_id for r in msg.runs].index(keep))
+            with self.prevent(DataTable.RowHighlighted):  # followed here, not by the event
+                table.move_cursor(row=[r.run_id for r in msg.runs].index(keep))
             self._follow_run(keep)
             self._update_progress()
         self._status(self._said)  # (the list is read again every 5 s: what was said stays)
@@ -1059,6 +1069,12 @@ class TrainingPane(Pane):
     def _fill_runs(self) -> None:
         table = self.query_one("#training-runs", DataTable)
         row = table.cursor_row
+        # The table's own highlight of its new first row is not the user's: which run is
+        # followed is decided by the caller (a run starting follows none in its place).
+        with self.prevent(DataTable.RowHighlighted):
+            self._fill_rows(table, row)
+
+    def _fill_rows(self, table: DataTable[Any], row: int) -> None:
         table.clear()
         for r in self.runs:
             loss, dur = self._loss_time(r)
@@ -1100,7 +1116,13 @@ class TrainingPane(Pane):
     @on(DataTable.RowHighlighted, "#training-runs")
     def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value:
+            if self._ended_note:  # the user picks a run to look at: the note has been seen
+                self._ended_note = self._said = ""
+                self._show_starting()
+            before = self.followed
             self._follow_run(str(event.row_key.value))
+            if self.followed != before:
+                self._status(self._said)  # "following <it>"
 
     def _run(self, run_id: str) -> Any:
         return next((r for r in self.runs if r.run_id == run_id), None)
@@ -1250,6 +1272,12 @@ class TrainingPane(Pane):
         if not self.training or self.steps or not self.phase:
             return []
         now = time.monotonic()
+        if self._cancelled:  # x said: no phase goes on in its words (nor "the first step")
+            return [
+                (0, Text("cancelling", style="bold yellow")),
+                (1, Text("the run had not reached its first step")),
+                (2, Text(f"{_seconds(now - self._cancel_at)} since x", style="dim")),
+            ]
         return [
             (0, Text("starting", style="bold yellow")),
             (1, Text(f"{self.phase} … {_seconds(now - self._phase_at)}")),
@@ -1259,11 +1287,29 @@ class TrainingPane(Pane):
     def _show_starting(self) -> None:
         """The chart area's sentence: the started run's phase, or how to start one."""
         box = self.query_one("#training-empty", Static)
-        if self.training and not self.steps and self.phase:
+        run = self._run(self.followed) if self.followed else None
+        if self.training and not self.steps and self._cancelled:
+            took = _seconds(time.monotonic() - self._cancel_at)
+            self._update_box(box, Text.assemble(
+                ("Cancelling the run: ", "bold yellow"),
+                f"it had not reached its first step … {took} (the training process ends)",
+            ))  # fmt: skip
+        elif self.training and not self.steps and self.phase:
             took = _seconds(time.monotonic() - self._phase_at)
             self._update_box(box, Text.assemble(("Starting the run: ", "bold yellow"),
                                                 self.phase, f" … {took}",
                                                 ("  · x cancels", "dim")))  # fmt: skip
+        elif self._ended_note:
+            self._update_box(box, Text.assemble(
+                (visible(self._ended_note), "bold"),
+                ("\nj / k shows a run's charts; s starts another run.", "dim"),
+            ))  # fmt: skip
+        elif run is not None and not self.steps and not self.overlays:
+            said = one_line(visible(str(run.message or "")), 200)
+            self._update_box(box, Text.assemble(
+                (one_line(run.run_id, 40), "bold"), f" {run.status}: no step recorded",
+                (f" ({said})" if said else "", "dim"),
+            ))  # fmt: skip
         else:
             self._update_box(box, Text(EMPTY_CHARTS, style="dim"))
 
@@ -1412,8 +1458,7 @@ class TrainingPane(Pane):
     # ------------------------------------------------------------ start / cancel
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "start":
-            return not self.training
+        # "start" applies always: while a run starts or trains, s says so (not silence)
         if action == "cancel":
             return self.training or self.evaluating is not None
         if action == "evaluate":
@@ -1421,7 +1466,17 @@ class TrainingPane(Pane):
         return True
 
     def action_start(self) -> None:
-        if self.training or self.workspace is None:
+        if self.workspace is None:
+            return
+        if self.training:
+            name = one_line(self.run_id or "", 40)
+            if self._cancelled:
+                self._status(f"{name} is being cancelled: s starts a run once it has ended")
+            elif self.steps and self.followed == self.run_id:
+                self._status(f"training {name} already: one run at a time (x cancels it)")
+            else:
+                self._status(f"a run is starting already ({name}): one run at a time (x "
+                             "cancels it)")  # fmt: skip
             return
         errors = self.query_one("#training-form-errors", Static)
         missing = self._check_install()
@@ -1464,6 +1519,7 @@ class TrainingPane(Pane):
         self._cancelled = False
         self._cancel_asked = threading.Event()
         self._await_run = True
+        self._ended_note = ""
         self._started_at = self._phase_at = time.monotonic()
         self.phase = "starting the training process"
         self.followed = None
@@ -1546,13 +1602,19 @@ class TrainingPane(Pane):
             self._status("cancelling the evaluation… the partial result is shown, not saved")
         if self._proc is not None and self.training and not self._cancelled:
             self._cancelled = True
+            self._cancel_at = time.monotonic()
+            folder = self.run_id is not None and self.run_path(self.run_id).is_dir()
             self._cancel_asked.set()
             self._ask_child_to_stop()
             if self.steps and self.followed == self.run_id:
                 self._status("cancelling: finishing the current step and saving the adapter")
+            elif folder:  # (it saves what it has: an adapter of 0 steps)
+                self._status("cancelling: the run has not reached its first step")
             else:  # still starting: there is no step to finish, nothing to save
                 self._status("cancelling: the run has not reached its first step; nothing "
                              "will be saved")  # fmt: skip
+            if not self.steps:
+                self._update_progress()  # said at once where the phase was
 
     def _ask_child_to_stop(self) -> None:
         """The cancel file in its run folder (the trainer checks it at every step) and
@@ -1862,6 +1924,15 @@ class TrainingPane(Pane):
         self.refresh_bindings()
         s = msg.summary
         status = s.get("status", "?")
+        note = ""
+        if self.run_id is not None and not self.run_path(self.run_id).is_dir():
+            # It ended before its folder: the runs list shows the others, none followed
+            # in its place (no other run's charts under its name).
+            self._await_run = False
+            note = f"training run {one_line(self.run_id, 40)} {one_line(str(status), 20)} "
+            note += "before the first step" + ("; nothing saved" if status == "cancelled"
+                                               else "")  # fmt: skip
+            self._ended_note = note if self.followed is None else ""
         severity: SeverityLevel = (
             "information" if status in ("completed", "cancelled")
             else "warning" if status == "skipped"
@@ -1875,13 +1946,15 @@ class TrainingPane(Pane):
                 f" ({s.get('truncated', 0)} pairs truncated to the max length,"
                 f" {s.get('dropped', 0)} dropped: no response left)"
             )
+        if note and status == "cancelled":
+            text = note  # (the child's "stopped before the first step", in the pane's words)
         self.app.notify(text, severity=severity, timeout=8, markup=False)
         if severity == "error":  # kept on screen, not only in a toast
             self.query_one("#training-form-errors", Static).update(
                 Text("✗ " + visible(one_line(text, 400)), style="bold red")
             )
         self._last_plot = 0.0
-        self._status()  # ("up to N pairs" was the run's)
+        self._status(note)  # ("up to N pairs" was the run's)
         self._update_progress()  # the starting phase is over, whatever came of it
         self._follow()
         self.action_refresh_runs()

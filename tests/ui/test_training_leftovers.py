@@ -1,0 +1,95 @@
+"""Training pane, the previous walkthrough's leftovers (issue 10): a run cancelled before
+its first step (finding 76), the progress bar's gap (21), the form at 80x24 (34), enter
+on a run (74), the runs list without torch (61). On the fakes: no torch runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from jarvis_tui.traces import TraceStore
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.testing import settle, wait_until
+from tests.ui.conftest import make_traces
+from tests.ui.test_training_eval import fake_run, open_training, shown
+
+FAKE_TRAIN = str(Path(__file__).with_name("fake_train.py"))
+RUN = ("training.run",)
+"""The training child's worker: it waits for the child, which holds until cancelled."""
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """120 traces, every one labelled 0.9 (as test_training_eval's)."""
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    traces = make_traces(120)
+    for t in traces:
+        t.feedback = 0.9
+    store.save_many(traces)
+    store.close()
+    return home
+
+
+def screen_text(app: JarvisApp) -> str:
+    """What the terminal shows, as text (the SVG screenshot's characters)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    rows = re.findall(r"<text [^>]*>(.*?)</text>", svg)
+    return html.unescape("".join(rows)).replace("\xa0", " ")
+
+
+async def test_a_run_cancelled_before_its_first_step_never_shows_the_last_runs_charts(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jarvis_tui.ui.panes import training
+
+    fake_run(home, "r0", model="m")  # the runs before, with a step each
+    fake_run(home, "r1", model="m")
+    monkeypatch.setattr(training, "TRAIN_COMMAND", (FAKE_TRAIN,))
+    monkeypatch.setenv("FAKE_TRAIN_HOLD_IN_PHASE", "1")  # no run folder, no step yet
+    ended = tmp_path / "let-it-end"
+    monkeypatch.setenv("FAKE_TRAIN_END_AFTER", str(ended))  # cancelled, it ends on this
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        status = pane.query_one("#training-status", Static)
+        eta = pane.query_one("#training-eta", Static)
+        box = pane.query_one("#training-empty", Static)
+        assert "following r" in shown(status)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "building the demo model" in str(eta.render()),
+                         what="the child's phase on screen")  # fmt: skip
+        await pilot.press("r")  # the runs list read again while the run starts
+        await settle(app, pilot, ignore=RUN)
+        assert "following r" not in shown(status), shown(status)
+        assert "building the demo model" in str(eta.render())
+        assert "Starting the run" in shown(box), shown(box)
+        assert not pane.query_one("#chart-loss").display  # no chart: r0's is not shown
+        await pilot.press("s")  # a second s while it starts: said, nothing started
+        assert "a run is starting already" in shown(status), shown(status)
+        await pilot.press("x")
+        assert "cancelling" in str(eta.render()), str(eta.render())
+        assert "finishing the current step" not in shown(status) + str(eta.render())
+        assert "Cancelling the run" in shown(box), shown(box)
+        await pilot.press("s")
+        assert "being cancelled" in shown(status), shown(status)
+        ended.touch()
+        await wait_until(pilot, lambda: not pane.training, what="the run cancelled")
+        await settle(app, pilot, ignore=RUN)
+        said = shown(status)
+        assert "cancelled before the first step; nothing saved" in said, said
+        assert "cancelled before the first step; nothing saved" in shown(box), shown(box)
+        assert "following r" not in said, said
+        assert not pane.query_one("#chart-loss").display
+        await pilot.press("r")  # read again: still nothing followed until the user moves
+        await settle(app, pilot, ignore=RUN)
+        assert "following r" not in shown(status), shown(status)
+        await pilot.press("j")  # moving the cursor shows that run's charts
+        await settle(app, pilot, ignore=RUN)
+        assert "following r" in shown(status), shown(status)
+        assert pane.query_one("#chart-loss").display
