@@ -233,6 +233,19 @@ def test_cancel_after_step_two_saves_the_adapter(tiny_lm: str, tmp_path: Path) -
     assert not (Path(s["run_dir"]) / "epoch-1").exists()  # the epoch never finished
 
 
+def test_a_stop_before_the_run_folder_loads_nothing_and_saves_nothing(
+    tiny_lm: str, tmp_path: Path
+) -> None:
+    stop = threading.Event()
+    stop.set()  # x in the Training pane while the run still starts (finding 76)
+    trainer = LoRATrainer(config(), model_name=tiny_lm)
+    s = trainer.train(make_pairs(), stop=stop, run_dir=tmp_path)
+    assert s["status"] == "cancelled" and s["message"] == "stopped before the first step"
+    assert s["run_dir"] is None and s["adapter_path"] is None
+    assert list(tmp_path.iterdir()) == []  # no run folder, no adapter
+    assert trainer.model is None  # the model was not even loaded
+
+
 def test_nan_loss_stops_the_run_as_diverged(tiny_lm: str, tmp_path: Path) -> None:
     class Poisoned(LoRATrainer):
         """The model's loss turns NaN from its third call on (its hidden states do)."""

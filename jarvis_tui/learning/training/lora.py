@@ -1362,6 +1362,17 @@ class LoRATrainer:
         error: Optional[BaseException] = None
         need_ckpt = False
         root: Optional[Path] = None
+
+        def stopped_before_start() -> Optional[Dict[str, Any]]:
+            """Asked to stop before the run folder exists (one process): the model is not
+            loaded, no folder is made, nothing is saved (there is no step to finish)."""
+            if dist.enabled or stop is None or not stop.is_set():
+                return None
+            return {"status": "cancelled", "message": "stopped before the first step",
+                    "run_dir": None, "run_id": None, "total_steps": 0, "epochs": 0.0,
+                    "adapter_path": None, "final_loss": None, "training_samples": len(pairs),
+                    "duration": time.monotonic() - started}  # fmt: skip
+
         try:
             problems = cfg.validate()
             if problems:
@@ -1377,6 +1388,9 @@ class LoRATrainer:
                 )
             fast.precision, fast.precision_why = _pick_precision(self.device, self.precision)
             dataset = self.prepare_dataset(pairs)
+            early = stopped_before_start()
+            if early is not None:
+                return early
             stats = dict(self.last_stats)
             if not dataset:
                 raise ValueError(
@@ -1444,6 +1458,9 @@ class LoRATrainer:
             "global_batch_size": global_bs,
             "fast_path": fast.to_dict(),
         }
+        early = stopped_before_start()
+        if early is not None:
+            return early
         writer: Optional[RunWriter] = None
         where: List[Any] = [None, None, None]
         if main:
