@@ -250,3 +250,55 @@ async def test_a_step_output_that_is_not_json_is_shown_as_its_text(home: Path) -
         assert "      output (not JSON): {not json\n" in full, full
         assert "_invalid_json" not in full
         assert "      input:  {" in full  # JSON as before, lined up
+
+
+# ---------------------------------------------------------------- findings 10, 48
+
+
+def status_line(app: JarvisApp) -> str:
+    return next(x for x in screen_text(app).splitlines() if " of " in x and "·" in x)
+
+
+async def test_a_routing_cells_queue_says_its_first_page_is_a_part(home: Path) -> None:
+    from jarvis_tui.ui.panes.traces import TracesPane
+
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        # general × llama3.1:8b: no label there can change a decision; 68 unrated
+        app.query_one(TracesPane).show_queue("general", "llama3.1:8b")
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+        line = status_line(app)
+        assert "first 50 of 68 unrated, time order" in line, line
+        assert " 50 unrated" not in line
+        for _ in range(3):  # each label takes its trace out of the list
+            await pilot.press("7")
+            await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+        assert "3 labelled this session" in status_line(app), status_line(app)
+
+
+async def test_labels_in_the_unlabelled_filter_are_counted_this_session(home: Path) -> None:
+    from jarvis_tui.traces import TraceFilter
+    from jarvis_tui.ui.panes.traces import TracesPane
+
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.query_one(TracesPane).set_filter(TraceFilter(labelled=False))
+        await settle(app, pilot)
+        assert "labelled this session" not in status_line(app)
+        for key in ("5", "y", "n"):
+            await pilot.press(key)
+            await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+        assert "3 labelled this session" in status_line(app), status_line(app)
+        await pilot.press("u")  # an undone label is not a label given
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+        assert "2 labelled this session" in status_line(app), status_line(app)

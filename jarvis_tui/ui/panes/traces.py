@@ -1189,8 +1189,15 @@ class TracesPane(Pane):
             segs.append((0, "search: enter applies, escape leaves", "bold", False))
         if self.queue_mode:
             segs.append((0, "queue order (Q)", "bold reverse", False))
-            count = "unrated, time order" if self._queue_time_order else "queued"
-            segs.append((1, f"{len(self.window.held):,} {count}", "bold", False))
+            held = len(self.window.held)
+            if self._queue_time_order:  # a page of the scope's unrated traces: say so
+                count = (f"first {held:,} of {self._total:,} unrated, time order"
+                         if self._counted and self._total > held
+                         else f"{held:,} unrated, time order")  # fmt: skip
+            else:
+                first = "first " if held >= evidence.QUEUE_ROWS else ""  # the queue's cap
+                count = f"{first}{held:,} queued"
+            segs.append((1, count, "bold", False))
         elif self.window.count():
             first, last = table.visible_rows()
             total = self.window.count()
@@ -1207,6 +1214,12 @@ class TracesPane(Pane):
         counted = "rated" if self.queue_mode else "labelled"
         segs.append((2 if self.queue_mode else 1, f"{counted} {self._labelled:,} of {self._total:,}",
                      "", False))  # fmt: skip
+        if self._labels_done and (self.queue_mode or self.filter.labelled is False
+                                  or self.filter.rated is False):  # fmt: skip
+            # a label takes its trace out of this list, so the count above stays put:
+            # what was labelled here is said beside it (before the queue's reason,
+            # which is cut to the room left)
+            segs.append((1, f"{self._labels_done:,} labelled this session", "", False))
         if not self.filter.is_empty() and self._total != self._store_total:
             # glued to the count it qualifies (a leading space: no " · " before it);
             # not when nothing is left out (a search of operators only filters nothing)
