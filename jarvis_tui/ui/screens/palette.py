@@ -41,10 +41,12 @@ class JarvisPalette(CommandPalette):
 
     @on(Input.Submitted)
     def _enter(self, event: Input.Submitted) -> None:
-        if self._searching():
+        query = self.query_one(CommandInput).value.strip()
+        # An empty query's search lists every entry: enter there picks nothing by itself
+        if query and self._searching():
             event.stop()
             event.prevent_default()  # not Textual's handler: it would act on a stale list
-            self._enter_waiting = self.query_one(CommandInput).value.strip()
+            self._enter_waiting = query
 
     @on(Worker.StateChanged)
     def _search_done(self, event: Worker.StateChanged) -> None:
