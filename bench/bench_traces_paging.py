@@ -1,13 +1,16 @@
 """Paging through the Traces pane at any depth, against the DataTable window it replaced.
 
-Run: ``python -m bench.bench_traces_paging [--traces N] [--keys K] [--baseline-rev REV]``.
+Run: ``python -m bench.bench_traces_paging [--traces N] [--keys K] [--rounds R]
+[--baseline-rev REV]``.
 A child process opens the app at 120x40 on the cached N-trace demo store and times,
 key by key with the app settled after each (its page reads included): K PgDn and K
 ``j`` from the top, ``G`` (the last trace), K PgUp and K ``k`` at the bottom of the
 store (the deepest rows), then ``g``. The same child runs on *REV*'s ``jarvis_tui``
 (``git archive`` into bench/out; default: the last revision with the 600-row
-``DataTable`` window), interleaved, so both figures come from one run on one machine.
-Exits 1 when a median is more than 20 % slower than the baseline's.
+``DataTable`` window), interleaved: R rounds of baseline then now, K/R presses of each
+key per round, so a machine whose load drifts during the run (other work on a shared
+box) weighs on both alike. Each figure is the median (and max) of all its rounds'
+presses. Exits 1 when a median is more than 20 % slower than the baseline's.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -50,8 +54,7 @@ async def main(home, n):
                 await pilot.press(key)
                 await settle(app, pilot, rounds=1)
                 samples.append(time.perf_counter() - t0)
-            out[name] = {"median_ms": 1e3 * statistics.median(samples),
-                         "max_ms": 1e3 * max(samples), "n": count}
+            out[name] = [1e3 * t for t in samples]
         await keys("pagedown", "pagedown", n)
         await keys("j", "j", n)
         await keys("G", "G", 1)
@@ -105,22 +108,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", type=int, default=1_000_000)
     parser.add_argument("--keys", type=int, default=60, help="presses of each paging key")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="alternations of baseline and now (the presses split among them)")  # fmt: skip
     parser.add_argument("--baseline-rev", default=BASELINE_REV, help="git revision to compare with")
     args = parser.parse_args(argv)
     home = large_store(args.traces)
     base_tree = export_rev(args.baseline_rev)
-    base = run_child(base_tree, home, args.keys)
-    now = run_child(ROOT, home, args.keys)
+    rounds = max(1, args.rounds)
+    per_round = max(1, args.keys // rounds)
+    base: dict = {}
+    now: dict = {}
+    for _ in range(rounds):  # interleaved: load that drifts weighs on both alike
+        for tree, into in ((base_tree, base), (ROOT, now)):
+            got = run_child(tree, home, per_round)
+            for name, _label in FIGURES:
+                into.setdefault(name, []).extend(got[name])
+            into["bottom"], into["top"] = got["bottom"], got["top"]
     print(f"cursor after G: {now['bottom']:,} (baseline {base['bottom']:,}); "
           f"after g: {now['top']} (baseline {base['top']})")  # fmt: skip
     figs = []
     for name, label in FIGURES:
-        measured, b = now[name]["median_ms"], base[name]["median_ms"]
-        figs.append(Figure(f"{label} (median of {now[name]['n']})", "≤ 1.2 × baseline",
+        measured, b = statistics.median(now[name]), statistics.median(base[name])
+        figs.append(Figure(f"{label} (median of {len(now[name])})", "≤ 1.2 × baseline",
                            measured, "ms", measured <= 1.2 * b, b,
                            f"rev {args.baseline_rev}"))  # fmt: skip
-        figs.append(Figure(f"{label} (max)", "—", now[name]["max_ms"], "ms", True,
-                           base[name]["max_ms"], f"rev {args.baseline_rev}"))  # fmt: skip
+        figs.append(Figure(f"{label} (max)", "—", max(now[name]), "ms", True,
+                           max(base[name]), f"rev {args.baseline_rev}"))  # fmt: skip
     ok = report(figs, f"Traces pane paging — {args.traces:,} traces")
     return 0 if ok else 1
 
