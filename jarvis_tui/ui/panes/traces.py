@@ -1195,8 +1195,8 @@ class TracesPane(Pane):
                          if self._counted and self._total > held
                          else f"{held:,} unrated, time order")  # fmt: skip
             else:
-                first = "first " if held >= evidence.QUEUE_ROWS else ""  # the queue's cap
-                count = f"{first}{held:,} queued"
+                cap = "first " if held >= evidence.QUEUE_ROWS else ""  # the queue's cap
+                count = f"{cap}{held:,} queued"
             segs.append((1, count, "bold", False))
         elif self.window.count():
             first, last = table.visible_rows()
