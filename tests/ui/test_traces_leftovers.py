@@ -302,3 +302,43 @@ async def test_labels_in_the_unlabelled_filter_are_counted_this_session(home: Pa
         await app.workers.wait_for_complete()
         await settle(app, pilot)
         assert "2 labelled this session" in status_line(app), status_line(app)
+
+
+# ---------------------------------------------------------------- finding 39
+
+
+async def test_enter_before_the_trace_is_loaded_says_loading_and_then_opens_it(
+    home: Path,
+) -> None:
+    import threading
+
+    from jarvis_tui.ui.panes.traces import TracesPane
+    from jarvis_tui.ui.screens.trace_screens import TraceScreen
+    from jarvis_tui.ui.testing import wait_until
+
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        assert pane.store is not None
+        store_get = pane.store.get
+        release, asked = threading.Event(), threading.Event()
+
+        def slow_get(trace_id: str):  # a big trace, still being read
+            asked.set()
+            release.wait(30)
+            return store_get(trace_id)
+
+        pane.store.get = slow_get  # type: ignore[method-assign]
+        await pilot.press("j")
+        await wait_until(pilot, asked.is_set)
+        await pilot.press("enter")  # it did nothing until the detail had come
+        await pilot.pause()
+        assert "opening the trace: loading…" in status_line(app), status_line(app)
+        assert not isinstance(app.screen, TraceScreen)
+        release.set()
+        await wait_until(pilot, lambda: isinstance(app.screen, TraceScreen))
+        assert app.screen.trace.trace_id == pane.current_trace_id
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert "opening the trace" not in status_line(app)

@@ -498,6 +498,10 @@ class TraceDetail(VerticalScroll):
 # --------------------------------------------------------------------------- pane
 
 
+OPEN_NOTICE_CHARS = 200_000
+"""A trace with more query and result text than this says "loading…" before its full
+view is built (building it takes a noticeable moment: about 0.5 s for 1 MB)."""
+
 SCORE_STEPS = tuple(range(11))
 """Palette scores: 0.0, 0.1, … 1.0 (``action_score_<tenths>``)."""
 
@@ -703,6 +707,8 @@ class TracesPane(Pane):
         self._last_token: Optional[tuple[int, int]] = None
         self._reopened_seen = 0  # the store's reopen count last looked at
         self._replaced_note = ""  # "traces.db was replaced: reopened", until a key
+        self._opening: Optional[str] = None
+        """The trace enter opens once it is loaded (enter before its detail came)."""
         self._own_label_gen = 0
         self._reclass_shown = False
         """The status line shows a re-classification's progress (refreshed per poll)."""
@@ -1243,6 +1249,8 @@ class TracesPane(Pane):
             segs.append((1, one_line(self._judge_line, 160), "bold magenta", True))
         if self._sort_note:  # where a sort change left the cursor, until the next key
             segs.append((0, self._sort_note, "bold yellow", True))
+        if self._opening is not None:  # enter on a trace not loaded yet, or a big one
+            segs.append((0, "opening the trace: loading…", "bold", False))
         if self._replaced_note:  # the file was replaced under the app, until the next key
             segs.append((0, self._replaced_note, "bold yellow", True))
         if self.queue_mode:
@@ -1314,6 +1322,8 @@ class TracesPane(Pane):
 
     @on(BigTable.RowHighlighted, "#trace-table")
     def _row_highlighted(self, event: BigTable.RowHighlighted) -> None:
+        if self._opening is not None and self._opening != event.key:
+            self._opening = None  # the cursor moved on: open nothing
         self._fetch_detail(event.key)
         self._render_status()
 
@@ -1375,6 +1385,8 @@ class TracesPane(Pane):
             self._detail_note = msg.note
             self._detail_history = msg.history
             self._detail_judge = msg.judge
+            if self._opening == msg.trace.trace_id:  # enter came before the trace
+                self.action_open_trace()
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
@@ -1727,17 +1739,38 @@ class TracesPane(Pane):
         self.app.push_screen(NoteScreen(trace_id, current, trace), done)
 
     def action_open_trace(self) -> None:
-        trace = self._detail_trace
-        if trace is not None and trace.trace_id == self._current_id():
-            view = TraceScreen(self, trace, self._detail_note, self._detail_history,
-                               self._detail_judge)  # fmt: skip
-            self._full_view = view
+        """enter: the whole trace. Before its detail is loaded (a big trace takes a
+        moment), the status line says "loading…" at once and the view opens when it
+        comes; a big one says so for the frame before its view is built."""
+        trace, current = self._detail_trace, self._current_id()
+        if current is None:
+            return
+        if trace is None or trace.trace_id != current:
+            self._opening = current
+            self._render_status()
+            return
+        self._opening = None
+        if len(trace.query) + len(trace.result) < OPEN_NOTICE_CHARS:
+            self._push_full_view(trace)
+            return
+        self._opening = current  # "opening the trace…" on the frame before its view
+        self._render_status()
+        self.call_after_refresh(self._push_full_view, trace)
 
-            def closed(_result: None) -> None:
-                if self._full_view is view:
-                    self._full_view = None
+    def _push_full_view(self, trace: Trace) -> None:
+        self._opening = None
+        self._render_status()
+        if trace.trace_id != self._current_id():
+            return
+        view = TraceScreen(self, trace, self._detail_note, self._detail_history,
+                           self._detail_judge)  # fmt: skip
+        self._full_view = view
 
-            self.app.push_screen(view, closed)
+        def closed(_result: None) -> None:
+            if self._full_view is view:
+                self._full_view = None
+
+        self.app.push_screen(view, closed)
 
     def _show_in_full_view(
         self, trace_id: str, fb: Optional[float], outcome: Optional[str]
