@@ -826,7 +826,10 @@ def build_demo_agents(ws: Workspace, *, force: bool = False, now: float | None =
             def __getattr__(self, name: str) -> Any:
                 return getattr(store, name)
 
-        ev = AgentConfigEvolver(_Newest(), config_dir=agents_dir)
+        # The history as designed, each agent best somewhere on the oldest traces: one
+        # rating is evidence here (min_ratings=1), else a small demo (--traces 1500)
+        # gives orchestrator no cycle version (25 ratings on long against 30).
+        ev = AgentConfigEvolver(_Newest(), config_dir=agents_dir, min_ratings=1)
         for name, (tools, turns, prompt) in DEMO_AGENTS.items():
             ev.write_config(name, tools=tools, max_turns=turns, system_prompt=prompt,
                             cause="manual", note="first hand-written config")  # fmt: skip

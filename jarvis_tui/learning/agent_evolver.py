@@ -148,6 +148,9 @@ class AgentConfigEvolver(VersionStore):
         Minimum mean feedback of a query class's rated traces for a recommendation.
     lock_timeout:
         Seconds to wait for another writer before raising ``TimeoutError``.
+    min_ratings:
+        The agent pick's evidence minimum: an agent with fewer ratings in a class never
+        beats one that has them (default: the Routing pane's, ``recommend.MIN_RATINGS``).
 
     Versions (``list_versions``, ``read_version``, ``load_version``, ``rollback``,
     ``preview_rollback``, ``list_agents``) come from :class:`VersionStore`.
@@ -162,6 +165,7 @@ class AgentConfigEvolver(VersionStore):
         config_dir: Union[str, Path],
         min_quality: float = 0.5,
         lock_timeout: float = 30.0,
+        min_ratings: Optional[int] = None,
     ) -> None:
         if (
             isinstance(min_quality, bool)
@@ -171,6 +175,9 @@ class AgentConfigEvolver(VersionStore):
             raise ValueError(f"min_quality must be a finite number, not {min_quality!r}")
         self._store = trace_store
         self._min_quality = float(min_quality)
+        self._min_ratings = min_ratings
+        """The agent pick's evidence minimum (None: the Routing pane's default,
+        jarvis_tui.learning.recommend.MIN_RATINGS)."""
         super().__init__(config_dir, lock_timeout=lock_timeout)
 
     @property
@@ -321,7 +328,7 @@ class AgentConfigEvolver(VersionStore):
     ) -> List[Dict[str, Any]]:
         recs = []
         for qclass in sorted(classes):
-            rec = self._recommend(qclass, classes[qclass], minq)
+            rec = self._recommend(qclass, classes[qclass], minq, self._min_ratings)
             if rec is not None:
                 recs.append(rec)
         return recs
@@ -385,7 +392,9 @@ class AgentConfigEvolver(VersionStore):
                 ag.successes += outcome == "success"
 
     @staticmethod
-    def _recommend(qclass: str, cs: _ClassStats, minq: float) -> Optional[Dict[str, Any]]:
+    def _recommend(
+        qclass: str, cs: _ClassStats, minq: float, min_ratings: Optional[int] = None
+    ) -> Optional[Dict[str, Any]]:
         avg = cs.feedback_sum / cs.rated if cs.rated else None
         if avg is None:
             if minq > 0:
@@ -395,12 +404,14 @@ class AgentConfigEvolver(VersionStore):
         if not cs.agents:
             return None
 
-        def agent_key(name: str) -> tuple[float, float, int]:
-            # The one rule, shared with the Routing pane (jarvis_tui.learning.recommend).
-            from jarvis_tui.learning.recommend import agent_score
+        def agent_key(name: str) -> tuple[float, ...]:
+            # The one rule, shared with the Routing pane (jarvis_tui.learning.recommend):
+            # the evidence minimum first, then the score.
+            from jarvis_tui.learning.recommend import MIN_RATINGS, agent_rank
 
             a = cs.agents[name]
-            return agent_score(a.feedback_sum, a.rated, a.successes, a.known_outcomes, a.count)
+            return agent_rank(a.feedback_sum, a.rated, a.successes, a.known_outcomes, a.count,
+                              MIN_RATINGS if min_ratings is None else min_ratings)  # fmt: skip
 
         best_agent = max(sorted(cs.agents), key=agent_key)
         tools = sorted(cs.tool_traces, key=lambda t: (-cs.tool_traces[t], -cs.tool_calls[t], t))

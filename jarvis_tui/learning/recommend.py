@@ -6,10 +6,13 @@ the evolver (every rating, shrunk toward 0.5) and the learning cycle's notes (th
 evolver's pick). They disagreed. This module holds the rule; the evolver, the
 learning cycle and the Routing pane all use it.
 
-The rule (:func:`agent_score`): mean feedback over *every* rated trace of the
-agent in the class, shrunk toward a neutral 0.5 as if it had
-:data:`PRIOR_WEIGHT` more ratings of 0.5 (one lucky rating does not beat a steady
-record), then the success rate (Laplace-smoothed), then the trace count.
+The rule (:func:`agent_rank`): first the evidence, as for the model ★ (an agent with
+fewer ratings than the evidence minimum never beats one that has them; one rating
+never beats two or more: :func:`evidence_tier`), then (:func:`agent_score`) mean
+feedback over *every* rated trace of the agent in the class, shrunk toward a
+neutral 0.5 as if it had :data:`PRIOR_WEIGHT` more ratings of 0.5 (one lucky rating
+does not beat a steady record), then the success rate (Laplace-smoothed), then the
+trace count.
 
 OpenJarvis's rule is kept beside it (:attr:`AgentRecommendation.reference`): it
 averages only the traces rated ≥ ``min_quality``, which says nothing about how
@@ -28,6 +31,30 @@ from jarvis_tui.learning.classify import classify_query
 
 PRIOR_WEIGHT = 3.0
 """Pseudo-ratings of 0.5 added to every agent's mean feedback."""
+
+MIN_RATINGS = 30
+"""The evidence minimum (the Routing matrix's default, ``>`` ``<`` there): an agent with
+fewer ratings in a class never beats one that has them, as for the model ★."""
+
+
+def evidence_tier(rated: int, min_ratings: int = MIN_RATINGS) -> int:
+    """How much an agent's ratings are worth before its score is compared (lower wins):
+    0 at the evidence minimum, 1 two ratings or more, 2 one rating (an interval of
+    [0, 1]: nothing known), 3 none. The model ★'s rule (``TrainingDataMiner.recommend``)."""
+    if rated >= min_ratings:
+        return 0
+    if rated >= 2:
+        return 1
+    return 2 if rated == 1 else 3
+
+
+def agent_rank(
+    feedback_sum: float, rated: int, successes: int, known_outcomes: int, traces: int,
+    min_ratings: int = MIN_RATINGS,
+) -> tuple[float, ...]:  # fmt: skip
+    """The one rule's sort key (higher is better): the evidence tier, then the score."""
+    return (-evidence_tier(rated, min_ratings),
+            *agent_score(feedback_sum, rated, successes, known_outcomes, traces))  # fmt: skip
 
 
 def agent_score(
@@ -108,11 +135,20 @@ def _fmt_pair(a: Optional[float], b: Optional[float]) -> tuple[str, str]:
     return _fmt(a), _fmt(b)
 
 
-def _decide(qclass: str, agents: Dict[str, AgentEvidence]) -> Optional[AgentRecommendation]:
+def _decide(
+    qclass: str, agents: Dict[str, AgentEvidence], min_ratings: int = MIN_RATINGS
+) -> Optional[AgentRecommendation]:
     if not agents:
         return None
-    # Best score first; on a full tie the first name (as the evolver always did).
-    ranked = tuple(sorted(agents.values(), key=lambda e: (tuple(-x for x in e.score), e.agent)))
+
+    def tier(e: AgentEvidence) -> int:
+        return evidence_tier(e.rated, min_ratings)
+
+    # The evidence tier, then the best score; on a full tie the first name (as the
+    # evolver always did).
+    ranked = tuple(
+        sorted(agents.values(), key=lambda e: (tier(e), tuple(-x for x in e.score), e.agent))
+    )
     best = ranked[0]
     quality = [e for e in agents.values() if e.quality_n]
     reference = None
@@ -125,10 +161,16 @@ def _decide(qclass: str, agents: Dict[str, AgentEvidence]) -> Optional[AgentReco
         bar = f"{q_ref} vs {q_best}" if q_ref != q_best else f"tied at {q_ref}"
         if m_best != m_ref:
             every = (f"scores {m_best} ({plural(best.rated, 'rating')}) against {m_ref} "
-                     f"({reference.rated:,})")  # fmt: skip
+                     f"({plural(reference.rated, 'rating')})")  # fmt: skip
         else:  # the same mean: the shrinkage toward 0.5 and the success rate decide
             every = (f"ties at {m_best} ({plural(best.rated, 'rating')} against {reference.rated:,});"
                      " the count of ratings and the success rate break the tie")  # fmt: skip
+        if tier(reference) > tier(best):  # the evidence decided, whatever the scores
+            if tier(best) == 0:
+                every += (f"; {reference.agent} has fewer than the evidence minimum of "
+                          f"{plural(min_ratings, 'rating')}")  # fmt: skip
+            else:
+                every += "; one rating does not win over two or more"
         why = (
             f"{reference.agent} has the best mean of its {reference.quality_n:,} traces rated "
             f"at or above the quality bar ({bar}), but over every rating {best.agent} "
@@ -205,38 +247,47 @@ def evidence_from_store(
     return out
 
 
-def decide(evidence: Dict[str, Dict[str, AgentEvidence]]) -> Dict[str, AgentRecommendation]:
+def decide(
+    evidence: Dict[str, Dict[str, AgentEvidence]], *, min_ratings: int = MIN_RATINGS
+) -> Dict[str, AgentRecommendation]:
     """One recommendation per class that has any agent."""
     out: Dict[str, AgentRecommendation] = {}
     for qc in sorted(evidence):
-        rec = _decide(qc, evidence[qc])
+        rec = _decide(qc, evidence[qc], min_ratings)
         if rec is not None:
             out[qc] = rec
     return out
 
 
-def best_agent(agents: Dict[str, AgentEvidence]) -> Optional[str]:
+def best_agent(
+    agents: Dict[str, AgentEvidence], *, min_ratings: int = MIN_RATINGS
+) -> Optional[str]:
     """The one rule's pick among *agents* (None when empty)."""
-    rec = _decide("", agents)
+    rec = _decide("", agents, min_ratings)
     return rec.agent if rec else None
 
 
 def recommend_agents(
-    store: Any, *, min_quality: float = 0.7, agent: Optional[str] = None
-) -> Dict[str, AgentRecommendation]:
+    store: Any, *, min_quality: float = 0.7, agent: Optional[str] = None,
+    min_ratings: int = MIN_RATINGS,
+) -> Dict[str, AgentRecommendation]:  # fmt: skip
     """Per query class: the agent to use, why, and the pick by OpenJarvis's rule."""
-    return decide(evidence_from_store(store, min_quality=min_quality, agent=agent))
+    return decide(evidence_from_store(store, min_quality=min_quality, agent=agent),
+                  min_ratings=min_ratings)  # fmt: skip
 
 
 __all__: List[str] = [
+    "MIN_RATINGS",
     "PRIOR_WEIGHT",
     "AgentEvidence",
     "AgentRecommendation",
     "add_trace",
+    "agent_rank",
     "agent_score",
     "best_agent",
     "decide",
     "evidence_from_store",
     "evidence_from_traces",
+    "evidence_tier",
     "recommend_agents",
 ]

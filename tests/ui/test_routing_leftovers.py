@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from jarvis_tui.cli import main
+from jarvis_tui.core.types import Trace
+from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.testing import settle, wait_until
 from tests.engine.conftest import OJ_FIXTURES
+from tests.ui.conftest import BASE
 
 
 def screen_text(app: JarvisApp) -> str:
@@ -108,3 +111,65 @@ async def test_a_narrow_terminal_stacks_the_side_panel_readably(oj_home: Path) -
         await wait_until(pilot, lambda: "has math" in screen_text(app),
                          what="the routers' context")  # fmt: skip
         assert "has c…" not in screen_text(app)
+
+
+# ---------------------------------------------------------------- finding 55
+
+EVIL = "\u202eevil\u202c 🤖 وكيل"
+
+
+def _agent_traces(agent: str, scores: list[float], start: float) -> list[Trace]:
+    """Rated math traces of *agent* (a query the classifier calls math)."""
+    return [
+        Trace(trace_id=f"{agent}-{i}", query=f"solve the equation {i}x + 3 = 11 for x",
+              agent=agent, model="llama3.1:8b", feedback=s, started_at=start + i,
+              ended_at=start + i + 1)
+        for i, s in enumerate(scores)
+    ]  # fmt: skip
+
+
+def _store(tmp_path: Path, traces: list[Trace]) -> Path:
+    home = tmp_path / "ws"
+    with TraceStore(home / "traces.db") as store:
+        store.save_many(traces)
+    return home
+
+
+def _recs_agent(app: JarvisApp, qc: str) -> str:
+    return str(app.query_one("#routing-recs", DataTable).get_cell(qc, "best agent"))
+
+
+async def test_an_agent_under_the_evidence_minimum_never_beats_one_that_meets_it(
+    tmp_path: Path,
+) -> None:
+    """Finding 55: 5 ratings at 0.90 beat 30 at 0.60 in the agent pick (the shrinkage
+    alone let them), while the model ★ keeps thin cells from winning; the agent pick
+    follows the same evidence rule, also after < lowers the minimum."""
+    traces = _agent_traces(EVIL, [0.9] * 5, BASE) + _agent_traces("steady", [0.6] * 30, BASE + 100)
+    app = JarvisApp(_store(tmp_path, traces))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_routing(app, pilot)
+        assert _recs_agent(app, "math") == "steady"
+        panel = side_panel(app)
+        assert "steady scores 0.60 (30 ratings) against 0.90 (5 ratings)" in panel
+        assert "fewer than the evidence minimum of 30 ratings" in panel
+        await pilot.press("less_than_sign", "less_than_sign", "less_than_sign")  # minimum 1
+        await wait_until(pilot, lambda: "evidence ≥ 1 rating (" in screen_text(app),
+                         what="the evidence minimum at 1")  # fmt: skip
+        await wait_until(pilot, lambda: _recs_agent(app, "math") != "steady",
+                         what="the thin agent winning under a minimum it meets")  # fmt: skip
+        assert "evil" in _recs_agent(app, "math")
+
+
+async def test_one_rating_never_beats_several_in_the_agent_pick(tmp_path: Path) -> None:
+    """Finding 55: '<RLO>evil<PDF> 🤖 وكيل scores 0.70 (1 ratings) against 0.39 (11)': with no
+    agent at the minimum, one rating (nothing known) does not win over eleven."""
+    traces = _agent_traces(EVIL, [0.7], BASE) + _agent_traces("steady", [0.39] * 11, BASE + 100)
+    app = JarvisApp(_store(tmp_path, traces))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_routing(app, pilot)
+        assert _recs_agent(app, "math") == "steady"
+        panel = side_panel(app)
+        assert "(1 rating)" in panel and not re.search(r"\b1 ratings", panel)
+        assert "one rating does not win over two or more" in panel
+        assert "\u202e" not in screen_text(app)  # the override is shown, never applied

@@ -107,7 +107,7 @@ async def test_the_agent_explanation_tells_its_numbers_apart(tmp_path: Path) -> 
         side = side_panel(app)
         assert "Agent picks: two rules differ" in side
         assert "(0.95 vs 0.80)" in side
-        assert "react scores 0.692 (20 ratings) against 0.687 (10)" in side
+        assert "react scores 0.692 (20 ratings) against 0.687 (10 ratings)" in side
 
 
 def test_equal_means_are_called_a_tie() -> None:

@@ -470,7 +470,7 @@ class RoutingPane(Pane):
         coverage = judge_coverage(store)
         if include_judge and coverage[0]:
             matrix, judged = matrix_with_judge(store, matrix)
-        agents = recommend_agents(store)
+        agents = recommend_agents(store, min_ratings=min_evidence)  # the ★'s minimum too
         tools: dict[str, list[str]] = {}
         pairs = sorted((qc, rec.agent) for qc, rec in agents.items())
         if pairs and hasattr(store, "tool_counts"):
@@ -651,9 +651,9 @@ class RoutingPane(Pane):
             parts.append(judge)
         hidden = getattr(self, "_hidden_models", 0)
         if hidden:
-            parts.append((f"{hidden} more models: ← →", "bold yellow", 0))
+            parts.append((f"{plural(hidden, 'more model')}: ← →", "bold yellow", 0))
         parts.append((f"{len(m.models)} models", "", 2))
-        parts.append((f"evidence ≥ {m.min_samples} ratings (> <)", "", 1))
+        parts.append((f"evidence ≥ {plural(m.min_samples, 'rating')} (> <)", "", 1))
         if self.has_class("-detail"):
             parts.append(("d: back to the matrix", "bold", 0))
         elif self.app.size.width >= 110:
