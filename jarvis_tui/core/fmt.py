@@ -47,18 +47,24 @@ def sig(value: object, digits: int = 4) -> str:
     return f"{rounded:,.{decimals}f}"
 
 
-def money(value: object, *, signed: bool = False) -> str:
+def money(value: object, *, signed: bool = False, decimals: int | None = None) -> str:
     """US dollars for people: ``$0.00012``, ``$0.034``, ``$1.20``, ``$1,234``.
 
     Amounts under a dollar keep two significant digits (estimated per-trial costs are
-    often a fraction of a cent); ``signed`` prefixes ``+`` for a difference.
+    often a fraction of a cent); ``signed`` prefixes ``+`` for a difference. With
+    *decimals*, every amount has exactly that many (an axis's ticks: ``$0.00010``,
+    ``$0.00015``: one precision for all).
     """
     v = _finite(value)
     if v is None:
         return MISSING
+    if decimals is not None:
+        v = round(v, decimals)  # no "-$0.00000" for a value that rounds to zero
     sign = "-" if v < 0 else ("+" if signed and v > 0 else "")
     a = abs(v)
-    if a == 0:
+    if decimals is not None:
+        body = f"{a:,.{max(0, decimals)}f}"
+    elif a == 0:
         body = "0"
     elif a >= 1000:
         body = f"{a:,.0f}"

@@ -60,7 +60,7 @@ def glyphs(plot: ScatterPlot, chars: str) -> list[tuple[int, int, str]]:
     ]
 
 
-POINTS = FRONTIER + SELECTED + INFEASIBLE + "".join(DOMINATED)
+POINTS = FRONTIER + SELECTED + INFEASIBLE + DOMINATED + "∙•"
 
 
 async def test_points_land_in_the_corners_with_their_glyphs() -> None:
@@ -173,26 +173,46 @@ async def test_axis_ticks_show_the_data_range_and_labels_are_plain() -> None:
         plot.set_data([1e-4, 3e-4], [2e6, 5e6], frontier=[True, True])
         await pilot.pause()
         text = "\n".join(lines(plot))
-        assert "1e-4" in text and "3e-4" in text and "2e6" in text and "5e6" in text
+        # one precision per axis: 1.0e-4 … 3.0e-4 (never 1e-4 beside 1.5e-4)
+        assert "1.0e-4" in text and "3.0e-4" in text and "2e6" in text and "5e6" in text
+
+        plot.set_data([1.3e-5, 1.5e-4], [0.636, 0.799], frontier=[True, True], x_money=True)
+        await pilot.pause()
+        rows = lines(plot)
+        left, top, right, bottom = plot_area(plot)
+        x_ticks = rows[bottom + 2].split()
+        assert x_ticks[0] == "$0.00001" and x_ticks[-1] == "$0.00015", x_ticks
+        assert all(t.startswith("$0.000") and len(t) == 8 for t in x_ticks), x_ticks
+        y_ticks = [r[: left - 1].strip() for r in rows[top : bottom + 1] if r[left - 1] == "┤"]
+        assert y_ticks[0] == "0.80" and y_ticks[-1] == "0.64", y_ticks
+        assert {len(t) for t in y_ticks} == {4}, y_ticks  # 0.70, never 0.7 beside 0.799
 
 
 def test_format_tick() -> None:
     assert format_tick(0.85, 0.05) == "0.85"
-    assert format_tick(0.5, 0.25) == "0.5"
+    assert format_tick(0.5, 0.25) == "0.50"  # the step's precision: 0.25, 0.50, 0.75
     assert format_tick(1500, 500) == "1500"
     assert format_tick(0.00023, 0.00005) == "2.3e-4"
     assert format_tick(2_300_000, 100_000) == "2.3e6"
     assert format_tick(0, 1) == "0"
-    assert format_tick(1e-17, 0.25) == "0"
+    assert format_tick(1e-17, 0.25) == "0.00"
+    assert format_tick(0.00015, 0.00005, money=True) == "$0.00015"
+    assert format_tick(0.0001, 0.00005, money=True) == "$0.00010"
+    assert format_tick(1.2, 0.5, money=True) == "$1.20"
     assert format_tick(-1.25, 0.25) == "-1.25"
 
 
 def test_axis_ticks_label_the_ends_and_round_values_between() -> None:
     ticks = axis_ticks(0.0132, 0.987, 100, 6, min_gap=3)
-    assert list(ticks.values()) == ["0.01", "0.2", "0.4", "0.6", "0.8", "0.99"]
+    assert list(ticks.values()) == ["0.01", "0.20", "0.40", "0.60", "0.80", "0.99"]
+    assert list(axis_ticks(2.5, 9.7, 40, 6, min_gap=6).values()) == [
+        "2.5", "4.0", "6.0", "8.0", "9.7"]  # fmt: skip
+    money = list(axis_ticks(0.0000049, 0.000115, 40, 6, min_gap=6, money=True).values())
+    assert money[0] == "$0.000005" and money[-1] == "$0.000115"  # an end never reads $0.00000
+    assert {len(t) for t in money} == {9}, money
     assert min(ticks) == 0 and max(ticks) == 99
     assert axis_ticks(10, 50, 15, 5, min_gap=2) == {0: "10", 4: "20", 7: "30", 10: "40", 14: "50"}
-    assert axis_ticks(3, 3.5, 1, 4, min_gap=2) == {0: "3"}
+    assert axis_ticks(3, 3.5, 1, 4, min_gap=2) == {0: "3.00"}
 
 
 async def test_nan_and_inf_are_skipped() -> None:
@@ -210,7 +230,7 @@ async def test_nan_and_inf_are_skipped() -> None:
         left, top, right, bottom = plot_area(plot)
         assert len(glyphs(plot, POINTS)) == 2
         rows = lines(plot)
-        assert rows[top][: left - 1].strip() == "10" and rows[bottom][: left - 1].strip() == "0"
+        assert rows[top][: left - 1].strip() == "10.0" and rows[bottom][: left - 1].strip() == "0.0"
 
         # Extremes: a span beyond the float range, huge equal values, a subnormal span.
         for xs in ([-1e308, 1e308, 0.0], [1.7e308] * 3, [5e-324, 1e-323, 0.0]):
@@ -251,7 +271,8 @@ async def test_empty_single_and_equal_values() -> None:
         assert [ch for _, _, ch in glyphs(plot, POINTS)] == [SELECTED]  # selection is kept
         plot.selected = None
         await pilot.pause()
-        assert [ch for _, _, ch in glyphs(plot, POINTS)] == [DOMINATED[1]]  # 3 in one cell
+        # 3 in one cell: the one dominated glyph (one glyph per meaning, finding 31)
+        assert [ch for _, _, ch in glyphs(plot, POINTS)] == [DOMINATED] == ["·"]
 
         plot.clear()
         await pilot.pause()

@@ -116,3 +116,55 @@ async def test_while_m_measures_the_footer_says_x_stops_measuring(demo: Path, mo
             await wait_until(pilot, lambda: pane.measuring is None, what="the cancel")
             await settle(app, pilot, ignore=RUN)
             assert "x Stop" not in screen_lines(app)[-1]
+
+
+def plot_lines(app: JarvisApp) -> list[str]:
+    from jarvis_tui.ui.widgets.scatter import ScatterPlot
+
+    plot = app.query_one(ScatterPlot)
+    return [plot.render_line(y).text for y in range(plot.size.height)]
+
+
+async def test_cost_ticks_are_money_and_each_axis_has_one_precision(demo: Path) -> None:
+    """Finding 27: cost ticks were '1.5e-4' (no $); accuracy mixed 0.799 / 0.75 / 0.7."""
+    import re
+
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trials(app, pilot)
+        rows = plot_lines(app)
+        y_ticks = [m.group(1) for r in rows if (m := re.match(r"\s*(\S+)┤", r))]
+        assert len(y_ticks) >= 3 and len({len(t) for t in y_ticks}) == 1, y_ticks
+        await press(app, pilot, "Y")  # y: cost
+        rows = plot_lines(app)
+        assert rows[0].startswith("cost $"), rows[0]
+        y_ticks = [m.group(1) for r in rows if (m := re.match(r"\s*(\S+)┤", r))]
+        assert len(y_ticks) >= 3 and all(t.startswith("$0.0") for t in y_ticks), y_ticks
+        assert len({len(t) for t in y_ticks}) == 1, y_ticks
+        assert not any("e-" in r for r in rows), rows
+
+
+async def test_at_80x24_the_plot_keeps_its_legend_and_the_merge_mark_is_explained(
+    demo: Path,
+) -> None:
+    """Finding 31: the legend line was dropped at 80x24, dots came as · and ∙, and the
+    table's merge mark 'M' (the measure key's letter) had no legend."""
+    app = JarvisApp(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_trials(app, pilot)
+        text = "\n".join(plot_lines(app))
+        assert "● frontier" in text and "· dominated" in text and "◆ selected" in text, text
+        assert "latency s" in text and "∙" not in text and "•" not in text
+        shown = await press(app, pilot, "m")  # mark the selected (frontier) trial
+        assert "⊕ 1 trial marked for the next merge (m)" in shown, shown
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trials(app, pilot)
+        shown = await press(app, pilot, "l")  # a frontier member that is not the ★
+        if "★ best" in shown:
+            shown = await press(app, pilot, "h", "h")
+        assert "● frontier" in shown and "★ best" not in shown
+        shown = await press(app, pilot, "m")
+        rows = [line.rstrip(" ▂▄▆█▏▌") for line in screen_lines(app) if "≈ t-" in line]
+        assert sum(row.endswith("⊕") for row in rows) == 1, rows
+        assert "⊕ marked for the next merge (m unmarks)" in shown, shown

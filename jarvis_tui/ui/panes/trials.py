@@ -53,6 +53,7 @@ from jarvis_tui.ui.panes.trials_view import (
     COLUMNS,
     ESTIMATE_GLYPH,
     MEASURED_GLYPH,
+    MERGE_GLYPH,
     NARROW_WORKER_COLUMNS,
     PARTIAL_GLYPH,
     SHORT,
@@ -1157,7 +1158,8 @@ class TrialsPane(Pane):
             self.control.pick_for_merge(self.merge_ids)
         picked = ", ".join(one_line(i, 24) for i in self.merge_ids) or "the engine picks"
         self.notify(f"next merge combines: {picked}", markup=False)
-        self._rebuild_table()
+        self._rebuild_table()  # the ⊕ in the last column; the detail says what it means
+        self._prompt()
 
     # ------------------------------------------------------------ measuring
 
@@ -1665,6 +1667,8 @@ class TrialsPane(Pane):
             shade_label=SHORT.get(shade_metric, shade_metric or "") if shade_metric else "",
             x_better="high" if direction.get(self.x_metric) == "maximize" else "low",
             y_better="high" if direction.get(self.y_metric) == "maximize" else "low",
+            x_money=self.x_metric == "total_cost_usd",  # ticks say $0.00015, never 1.5e-4
+            y_money=self.y_metric == "total_cost_usd",
         )
         ids = [t.trial_id for t in trials]
         plot.selected = ids.index(self.selected) if self.selected in ids else None
@@ -1791,7 +1795,8 @@ class TrialsPane(Pane):
             if to_read is not None:
                 self._load_samples(to_read)
             samples = (rows, note)
-        detail.update(proposal + trial_detail(self.view, t, samples=samples, width=width))
+        detail.update(proposal + trial_detail(self.view, t, samples=samples, width=width,
+                                              merge=t.trial_id in self.merge_ids))  # fmt: skip
 
     def _workers(self) -> None:
         """The line under the header: each worker's trials running, done and failed."""
@@ -1901,6 +1906,9 @@ class TrialsPane(Pane):
             elif queued:
                 out.append(f"{queued} queued config(s) run before the next proposal · ",
                            style="bold")  # fmt: skip
+            if self.merge_ids:  # what the ⊕ in the table's last column means
+                out.append(f"{MERGE_GLYPH} {plural(len(self.merge_ids), 'trial')} marked for "
+                           "the next merge (m) · ", style="bold magenta")  # fmt: skip
             if self.notices:
                 # Two lines at most (the prompt's height): a notice may say what to install.
                 out.append(one_line(" · ".join(self.notices[-2:]), 2 * width), style="yellow")

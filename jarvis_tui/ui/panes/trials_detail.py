@@ -22,6 +22,7 @@ from jarvis_tui.learning.optimize.types import TrialResult
 from jarvis_tui.ui.panes.trials_view import (
     ESTIMATE_GLYPH,
     MEASURED_GLYPH,
+    MERGE_GLYPH,
     PARTIAL_GLYPH,
     RunView,
     cell,
@@ -294,8 +295,11 @@ def trial_detail(
     *,
     samples: tuple[list[dict], str] = ([], ""),
     width: int = 60,
+    merge: bool = False,
 ) -> Text:
-    """Trial *t* of *view* in full; *samples* are its per-sample rows and a note."""
+    """Trial *t* of *view* in full; *samples* are its per-sample rows and a note;
+    *merge*: it is marked for the next merge. Its marks are named with the glyph the
+    table's last column shows (★ best, ● frontier, × infeasible, ⊕ marked)."""
     out = Text()
     m = view.meta.get(t.trial_id, {})
     out.append(visible(t.trial_id), style="bold")
@@ -305,11 +309,14 @@ def trial_detail(
     if m.get("parent"):
         out.append(f" (after {one_line(str(m['parent']), 24)})", style="dim")
     if t.trial_id == view.best:
-        out.append(" · best", style="bold yellow")
+        out.append(" · ★ best", style="bold yellow")
     if t.trial_id in view.frontier:
-        out.append(" · frontier", style="bold")
+        out.append(" · ● frontier", style="bold")
+    if merge:
+        out.append(f" · {MERGE_GLYPH} marked for the next merge (m unmarks)",
+                   style="bold magenta")  # fmt: skip
     if m.get("infeasible"):
-        out.append(" · infeasible: " + one_line(", ".join(map(str, m["infeasible"])), 80),
+        out.append(" · × infeasible: " + one_line(", ".join(map(str, m["infeasible"])), 80),
                    style="red")  # fmt: skip
     worker = m.get("worker")
     if isinstance(worker, str) and worker:

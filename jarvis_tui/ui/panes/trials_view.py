@@ -60,6 +60,8 @@ PARTIAL_GLYPH = "□"
 """A measurement cancelled midway: the samples done so far."""
 ESTIMATE_GLYPH = "≈"
 """Table glyph of an estimate (replayed traces)."""
+MERGE_GLYPH = "⊕"
+"""Flag of a trial marked for the next merge (m); not ``M``, which is the measure key."""
 
 SHORT = {
     "accuracy": "accuracy",
@@ -263,7 +265,7 @@ def flag(view: RunView, t: TrialResult, frontier: set[str], merge_ids: Sequence[
     if t.trial_id == view.best:
         return Text("★", style="bold yellow")
     if t.trial_id in merge_ids:
-        return Text("M", style="bold magenta")
+        return Text(MERGE_GLYPH, style="bold magenta")
     if t.trial_id in frontier:
         return Text("●", style="bold")
     return Text("·", style="dim")

@@ -23,7 +23,8 @@ Measured trials (``set_data(measured=...)``) are squares, estimates round: ``■
 measured frontier member, ``▪`` a measured dominated one.
 
 Rows are dropped from the bottom up (scoring legend, legend, then x label) when the
-widget is short; a short widget puts ``■ measured`` on the legend line if it fits.
+widget is short; a short widget puts ``■ measured`` on the legend line if it fits, and
+the legend (in short words if need be) on the x label's line when it has no row.
 
 Colours come from component classes (``scatter--*``) that use theme variables, so
 light, dark and ANSI themes all work. Labels are plain text: never markup, control
@@ -49,15 +50,16 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from jarvis_tui.core import fmt
 from jarvis_tui.ui.text import one_line
 
 Better = Literal["low", "high"]
 
-#: Glyphs. A cell shows the highest-priority point in it:
-#: selected > frontier > dominated (denser glyph with more points) > infeasible.
+#: Glyphs, one per meaning (the legend names each). A cell shows the highest-priority
+#: point in it: selected > frontier > dominated > infeasible.
 SELECTED = "◆"
 FRONTIER = "●"
-DOMINATED = ("·", "∙", "•")  # 1, 2–4, 5+ dominated points in the cell
+DOMINATED = "·"  # however many dominated points share the cell (∙ and • read as others)
 INFEASIBLE = "×"
 MEASURED_FRONTIER = "■"
 MEASURED_DOMINATED = "▪"
@@ -75,30 +77,71 @@ _S_FRONT_RAMP = _S_DOM_RAMP + RAMP_STEPS
 
 _LINE_CHARS = np.array(["─", "│", "╱", "╲"])
 
+_LEGEND_WORDS = (
+    ("  ", ("frontier", "dominated", "infeasible", "selected")),
+    (" ", ("frontier", "dominated", "infeasible", "selected")),
+    (" ", ("front", "dom", "infeas", "sel")),
+)
+"""The legend's gap and words, roomiest first (the first that fits is shown)."""
 
-def format_tick(value: float, step: float) -> str:
-    """*value* compactly, with enough precision to tell ticks *step* apart.
 
-    ``0.85``, ``12``, ``1500``, ``2.3e-4``, ``1.2e6``.
+def _step_decimals(step: float) -> int:
+    """Decimals that write every multiple of *step* exactly (0.05: 2, 0.025: 3, 10: 0)."""
+    if not (step > 0 and math.isfinite(step)):
+        return 0
+    for d in range(13):
+        scaled = step * 10.0**d
+        if abs(scaled - round(scaled)) <= 1e-6 * max(1.0, scaled):
+            return d
+    return 12
+
+
+def format_tick(
+    value: float, step: float, *, money: bool = False, scale: float = 0.0,
+    decimals: int | None = None,
+) -> str:  # fmt: skip
+    """*value* as an axis tick whose ticks are *step* apart: every tick of an axis with
+    one precision, enough to tell them apart (``0.65 0.70 0.75``, never ``0.65 0.7``).
+
+    ``0.85``, ``12``, ``1500``, ``2.3e-4``, ``1.2e6``; *money*: dollars, never an
+    exponent (``$0.00015``, :func:`jarvis_tui.core.fmt.money`). *scale*: the largest
+    magnitude on the axis (it decides between decimals and an exponent for all ticks);
+    *decimals*: the axis's precision (default: the step's).
     """
-    if value == 0 or not math.isfinite(value):
-        return "0" if value == 0 else str(value)
+    if not math.isfinite(value):
+        return str(value)
     step = abs(step) if step and math.isfinite(step) else abs(value)
-    mag = abs(value)
-    if mag < step * 1e-6:  # floating-point dust on a tick that is really zero
-        return "0"
-    step_exp = math.floor(math.log10(step)) if step > 0 else math.floor(math.log10(mag))
-    if mag >= 1e6 or mag < 1e-3:
-        sig = min(max(math.floor(math.log10(mag)) - step_exp + 1, 2), 4)
-        mantissa, _, exp = f"{value:.{sig - 1}e}".partition("e")
-        if "." in mantissa:
-            mantissa = mantissa.rstrip("0").rstrip(".")
-        return f"{mantissa}e{int(exp)}"
-    decimals = min(max(1 - step_exp, 0), 6)
-    text = f"{value:.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    own = _step_decimals(step) if step > 0 else 0
+    if decimals is None:
+        decimals = own
+    if money:
+        return fmt.money(value, decimals=min(max(decimals, 2), 8))
+    if abs(value) < step * 1e-6:  # floating-point dust on a tick that is really zero
+        value = 0.0
+    top = max(abs(scale), abs(value))
+    if top > 0 and (top >= 1e6 or top < 1e-3) and step > 0:
+        exp = math.floor(math.log10(top))
+        unit = 10.0**exp  # 0.0 or inf at the ends of the float range (5e-324, 1e308)
+        relative = step / unit if unit and math.isfinite(unit) else 1.0
+        mantissa = min(_step_decimals(relative) + max(decimals - own, 0), 3)
+        if value == 0:
+            return "0"
+        head, _, tail = f"{value:.{mantissa}e}".partition("e")
+        return f"{head}e{int(tail)}"
+    text = f"{value:.{min(decimals, 6)}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
+def _reads_as(label: str, value: float, step: float) -> bool:
+    """*label* says *value* closely enough for an end of the axis: within a tenth of a
+    step, and never 0 for a value that is not (``$0.00000`` for $0.0000049)."""
+    try:
+        said = float(label.replace("$", "").replace(",", ""))
+    except ValueError:
+        return True
+    if said == 0 and abs(value) > step * 1e-6:
+        return False
+    return abs(said - value) <= 0.1 * step
 
 
 def _nice_step(raw: float) -> float | None:
@@ -115,14 +158,18 @@ def _nice_step(raw: float) -> float | None:
     return 10.0 * unit
 
 
-def axis_ticks(lo: float, hi: float, cells: int, count: int, min_gap: int) -> dict[int, str]:
+def axis_ticks(
+    lo: float, hi: float, cells: int, count: int, min_gap: int, *, money: bool = False
+) -> dict[int, str]:
     """Tick labels along an axis of *cells* cells spanning lo..hi: cell -> label.
 
     Both ends are labelled with the data min and max; in between, round values
     (multiples of a 1/2/2.5/5 step) at least *min_gap* cells from other ticks,
-    about *count* ticks in all."""
+    about *count* ticks in all. Every label has the step's precision (the ends are
+    rounded to it); an interior tick that would read like an end is left out."""
+    scale = max(abs(lo), abs(hi))
     if cells <= 1:
-        return {0: format_tick(lo, hi / 2 - lo / 2)}
+        return {0: format_tick(lo, hi / 2 - lo / 2, money=money, scale=scale)}
     step = _nice_step((hi / 2 - lo / 2) / max(count - 1, 1) * 2)
     values: dict[int, float] = {0: lo, cells - 1: hi}
     if step is not None:
@@ -136,7 +183,17 @@ def axis_ticks(lo: float, hi: float, cells: int, count: int, min_gap: int) -> di
                     values[c] = v
                     taken.append(c)
     fmt_step = step if step is not None else (hi / 2 - lo / 2) * 2
-    return {c: format_tick(v, fmt_step) for c, v in sorted(values.items())}
+    # One precision for the axis: the step's, one or two decimals more when an end
+    # would read a tenth of a step off (2.5 … 9.7 by 2s: "2.5 4.0 … 9.7", not "2 … 10").
+    decimals = _step_decimals(fmt_step)
+    for extra in range(3):
+        labels = {c: format_tick(v, fmt_step, money=money, scale=scale,
+                                 decimals=decimals + extra)
+                  for c, v in sorted(values.items())}  # fmt: skip
+        if all(_reads_as(labels[c], values[c], fmt_step) for c in (0, cells - 1)):
+            break
+    ends = (labels[0], labels[cells - 1])
+    return {c: t for c, t in labels.items() if c in (0, cells - 1) or t not in ends}
 
 
 def _padded_range(lo: float, hi: float) -> tuple[float, float]:
@@ -255,6 +312,10 @@ class ScatterPlot(Widget):
         self.shade_label = ""
         self.x_better: Better = "low"
         self.y_better: Better = "low"
+        self.x_money = False
+        """The x axis is in US dollars (its ticks say ``$0.00015``)."""
+        self.y_money = False
+        """The y axis is in US dollars."""
         self._version = 0
         self._style_version = 0
         self._layout: _Layout | None = None
@@ -283,6 +344,8 @@ class ScatterPlot(Widget):
         shade_label: str = "",
         x_better: Better = "low",
         y_better: Better = "low",
+        x_money: bool = False,
+        y_money: bool = False,
     ) -> None:
         """Replace the data. Cheap: arrays are stored, binning happens at the next paint.
 
@@ -290,6 +353,7 @@ class ScatterPlot(Widget):
         x or y values are not drawn; *shade* (clipped to 0..1, NaN = unshaded)
         colours frontier and dominated points along a small ramp. *measured* marks
         the points that were measured (squares) rather than estimated (round).
+        *x_money* / *y_money*: that axis is in US dollars (ticks ``$0.00015``).
         """
         x = np.asarray(xs, dtype=float).reshape(-1)
         y = np.asarray(ys, dtype=float).reshape(-1)
@@ -313,6 +377,7 @@ class ScatterPlot(Widget):
         self._measured = ms if ms is not None and ms.any() else None
         self.x_label, self.y_label, self.shade_label = x_label, y_label, shade_label
         self.x_better, self.y_better = x_better, y_better
+        self.x_money, self.y_money = x_money, y_money
         self._version += 1
         self.refresh()
 
@@ -362,7 +427,9 @@ class ScatterPlot(Widget):
         y_count = min(6, max(2, (plot_h - 1) // 3 + 1))
         y_ticks = {
             plot_h - 1 - c: label
-            for c, label in axis_ticks(y0, y1, plot_h, y_count, min_gap=2).items()
+            for c, label in axis_ticks(
+                y0, y1, plot_h, y_count, min_gap=2, money=self.y_money
+            ).items()  # fmt: skip
         }
         gutter = max(cell_len(t) for t in y_ticks.values()) + 1
         plot_w = width - gutter - 1  # one column of right margin for the last x tick
@@ -420,8 +487,7 @@ class ScatterPlot(Widget):
             ids = flat[dominated]
             counts = np.bincount(ids, minlength=cells)
             hit = counts > 0
-            glyph = np.where(counts >= 5, 2, np.where(counts >= 2, 1, 0))
-            chars[hit] = np.array(DOMINATED)[glyph[hit]]
+            chars[hit] = DOMINATED
             slots[hit] = _S_DOMINATED
             if shade is not None:
                 self._apply_ramp(slots, ids, shade[dominated], cells, _S_DOM_RAMP)
@@ -437,9 +503,11 @@ class ScatterPlot(Widget):
                 chars[flat[front & self._measured]] = MEASURED_FRONTIER
 
         # Bottom axis: tick columns spaced by the widest label.
-        widest = max(cell_len(format_tick(v, (x1 / 2 - x0 / 2) / 2)) for v in (x0, x1))
+        widest = max(cell_len(format_tick(v, (x1 / 2 - x0 / 2) / 2, money=self.x_money,
+                                          scale=max(abs(x0), abs(x1))))
+                     for v in (x0, x1))  # fmt: skip
         x_count = min(6, max(2, plot_w // (widest + 4) + 1))
-        x_ticks = axis_ticks(x0, x1, plot_w, x_count, min_gap=widest + 2)
+        x_ticks = axis_ticks(x0, x1, plot_w, x_count, min_gap=widest + 2, money=self.x_money)
         x_cols = list(x_ticks)
         line = [" "] * width
         last_end = -1
@@ -609,7 +677,13 @@ class ScatterPlot(Widget):
             body = [Segment(f"{x_title}  " if x_title else "", label), Segment(x_hint, axis)]
             w = sum(cell_len(s.text) for s in body)
             pad = max(gutter + (plot_w - w) // 2, 0)
-            strips.append(fit([Segment(" " * pad, base), *body]))
+            row = [Segment(" " * pad, base), *body]
+            if not layout.show_legend:  # no row of its own: the legend goes before the label
+                legend = self._legend(styles, label, width - w - 3)
+                used = sum(cell_len(seg.text) for seg in legend)
+                if used + 3 + w <= width:
+                    row = [*legend, Segment(" " * max(3, pad - used), base), *body]
+            strips.append(fit(row))
         if layout.show_legend:
             legend = self._legend(styles, label, width)
             if self._measured is not None and not layout.show_scoring:
@@ -626,18 +700,18 @@ class ScatterPlot(Widget):
         return strips[:height]
 
     def _legend(self, styles: list[Style], label: Style, width: int) -> list[Segment]:
-        """The glyph key; with single spaces when the roomy one does not fit."""
-        gap = "  " if width >= 50 else " "
-        return [
-            Segment(FRONTIER, styles[_S_FRONTIER]),
-            Segment(f" frontier{gap}", label),
-            Segment(DOMINATED[0], styles[_S_DOMINATED]),
-            Segment(f" dominated{gap}", label),
-            Segment(INFEASIBLE, styles[_S_INFEASIBLE]),
-            Segment(f" infeasible{gap}", label),
-            Segment(SELECTED, styles[_S_SELECTED]),
-            Segment(" selected", label),
-        ]
+        """The glyph key that fits *width*: roomy, then with single spaces, then with
+        short words (``● front · dom × infeas ◆ sel``)."""
+        glyphs = ((FRONTIER, _S_FRONTIER), (DOMINATED, _S_DOMINATED),
+                  (INFEASIBLE, _S_INFEASIBLE), (SELECTED, _S_SELECTED))  # fmt: skip
+        for gap, words in _LEGEND_WORDS:
+            out: list[Segment] = []
+            for i, ((glyph, slot), word) in enumerate(zip(glyphs, words, strict=True)):
+                out.append(Segment(glyph, styles[slot]))
+                out.append(Segment(f" {word}" + (gap if i < len(words) - 1 else ""), label))
+            if sum(cell_len(seg.text) for seg in out) <= width:
+                break
+        return out
 
     def _scoring_legend(self, styles: list[Style], label: Style, width: int) -> list[Segment]:
         """Squares are measured trials, round glyphs estimates."""
@@ -649,7 +723,7 @@ class ScatterPlot(Widget):
             Segment(" measured" + (" (frontier, dominated)" if width >= 56 else "") + gap, label),
             Segment(FRONTIER, styles[_S_FRONTIER]),
             Segment(" "),
-            Segment(DOMINATED[0], styles[_S_DOMINATED]),
+            Segment(DOMINATED, styles[_S_DOMINATED]),
             Segment(" estimated", label),
         ]
 
