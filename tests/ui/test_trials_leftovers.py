@@ -168,3 +168,18 @@ async def test_at_80x24_the_plot_keeps_its_legend_and_the_merge_mark_is_explaine
         rows = [line.rstrip(" ▂▄▆█▏▌") for line in screen_lines(app) if "≈ t-" in line]
         assert sum(row.endswith("⊕") for row in rows) == 1, rows
         assert "⊕ marked for the next merge (m unmarks)" in shown, shown
+
+
+async def test_the_start_form_checks_each_field_as_it_is_typed(demo: Path) -> None:
+    """Finding 26: 'abc' or '0' was refused only on submit (Training checks as you type)."""
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trials(app, pilot)
+        await press(app, pilot, "s")
+        shown = await press(app, pilot, "end", "backspace", "backspace", "a", "b", "c")
+        assert "✗ 'abc' is not a whole number" in shown, shown
+        shown = await press(app, pilot, "backspace", "backspace", "backspace", "0")
+        assert "✗ 0 is outside [1, 100000]" in shown and "abc" not in shown, shown
+        shown = await press(app, pilot, "backspace", "8")
+        assert "✗" not in shown, shown
+        await press(app, pilot, "escape")

@@ -83,6 +83,7 @@ from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
+from jarvis_tui.ui.widgets.forms import check_field
 from jarvis_tui.ui.widgets.scatter import ScatterPlot
 from jarvis_tui.ui.widgets.trial_table import TrialTable
 
@@ -982,7 +983,7 @@ class TrialsPane(Pane):
                  else "No run is going: this config is evaluated first in the next run you "
                       "start (s).")  # fmt: skip
         self.app.push_screen(
-            ConfigFormScreen(
+            TrialsForm(
                 "Queue a config",
                 form_order(self.space),
                 initial,
@@ -1047,7 +1048,7 @@ class TrialsPane(Pane):
                 self._decide(lambda c=self.control: c.accept(params))
 
         self.app.push_screen(
-            ConfigFormScreen(
+            TrialsForm(
                 f"Edit proposal {one_line(config.trial_id, 40)}, then accept",
                 form_order(self.space),
                 config.params,
@@ -1951,7 +1952,26 @@ class PromotePrompt(PromptScreen):
         self._show_problem(reason)
 
 
-class StartRunForm(ConfigFormScreen):
+class TrialsForm(ConfigFormScreen):
+    """The pane's config forms (start, queue, edit then accept): each field is checked
+    as it is typed, as the Training form does, not only on submit (finding 26)."""
+
+    @on(Input.Changed)
+    def _check_as_typed(self, event: Input.Changed) -> None:
+        i = self._index_of(event.control)
+        if i is None or i >= len(self._space.dimensions):
+            return
+        dim = self._space.dimensions[i]
+        value, problem = check_field(dim, event.value)
+        if problem is None and dim.name in self._checks:
+            problem = self._checks[dim.name](value)
+        self._show_problem(i, problem)
+        if problem is None:  # a summary that no longer holds goes with the last ✗
+            if not any(self.query(".cf-field.-invalid")):
+                self.query_one("#cf-summary", Static).update("")
+
+
+class StartRunForm(TrialsForm):
     """The start form: a field holds the value used last time (*last*), while the
     'default' beside it stays the real default (it said 'default: 3' after a run with
     patience 3), and 'last used' is said when the two differ."""
