@@ -93,3 +93,24 @@ async def test_a_run_cancelled_before_its_first_step_never_shows_the_last_runs_c
         await settle(app, pilot, ignore=RUN)
         assert "following r" in shown(status), shown(status)
         assert pane.query_one("#chart-loss").display
+
+
+async def test_at_80x24_the_whole_form_is_reachable_and_fields_below_the_fold_are_said(
+    home: Path,
+) -> None:
+    for i in range(5):  # a runs list long enough to push the form below the fold
+        fake_run(home, f"r{i}", model="m")
+    app = JarvisApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_training(app, pilot)
+        await settle(app, pilot)
+        more = pane.query_one("#training-more", Static)
+        screen = screen_text(app)
+        assert "↓ 4 more fields below · tab" in screen, screen
+        assert "eval split" not in screen  # the last field is below the fold
+        assert "held out" in screen and "e.g." not in screen  # counts only: rows for the form
+        pane.query_one("#f-eval_fraction").focus()  # as tab there does
+        await settle(app, pilot)
+        screen = screen_text(app)
+        assert "eval split" in screen, screen
+        assert "more field" not in screen and not more.display, screen

@@ -223,6 +223,9 @@ EMPTY_CHARTS = (
     "No run selected yet. s starts one from the form; runs trained elsewhere (jarvis-tui "
     "train, another machine) appear in the list and their charts here."
 )
+SHORT_ROWS = 30
+"""A pane lower than this (an 80x24 terminal) shows the SFT pairs' counts without an
+example: the LoRA form below them keeps its rows."""
 QUIT_GRACE_S = 5.0
 """On quit, how long a child may take to finish its step and save before it is killed."""
 
@@ -736,6 +739,7 @@ class TrainingPane(Pane):
         self._form_said = False  # #training-form-errors shows the form's problems now
         self._said = ""  # the status line's extra now (kept when the runs are read again)
         self._mined_quality: Optional[float] = None  # what the SFT pair counts are for
+        self._mined_msg: Optional[TrainingPane.Mined] = None  # what #training-data shows
         self._eval_words = ""  # what the evaluation child does now (its last stage)
         self._eval_at = 0.0  # since when
         self._eval_note: Optional[Text] = None
@@ -763,6 +767,8 @@ class TrainingPane(Pane):
                         )
                         yield field
                 yield Static(id="training-form-errors")
+                # docked at the panel's foot: says that fields are below the fold
+                yield Static(id="training-more")
             with Vertical(id="training-charts"):
                 yield Static(id="training-install")
                 with Horizontal(id="training-progress-row"):
@@ -778,6 +784,8 @@ class TrainingPane(Pane):
                 yield Static(id="training-alerts")
 
     def on_mount(self) -> None:
+        self.watch(self.query_one("#training-left"), "scroll_y", self._say_more_below,
+                   init=False)  # fmt: skip
         self._runs_columns()
         self.set_interval(FOLLOW_SECONDS, self._follow)
         # Determinate from the start: an indeterminate bar animates forever.
@@ -806,6 +814,11 @@ class TrainingPane(Pane):
         if narrow != self.has_class("-narrow"):
             self.set_class(narrow, "-narrow")
             self._show_compare()
+        short = self.size.height < SHORT_ROWS
+        if short != self.has_class("-short"):
+            self.set_class(short, "-short")
+            self._show_data()
+        self.call_after_refresh(self._say_more_below)
         if self._run_width() != self._run_col:
             self._runs_columns()
             if self.runs:
@@ -813,6 +826,20 @@ class TrainingPane(Pane):
         self._status(self._said)
         if self.steps:
             self._update_progress()
+
+    def _say_more_below(self, *_: object) -> None:
+        """When fields of the LoRA form are below the left panel's fold (80x24, or a
+        long runs list), a line at its foot says how many and how to reach them."""
+        left = self.query_one("#training-left", VerticalScroll)
+        more = self.query_one("#training-more", Static)
+        fold = left.scroll_offset.y + left.scrollable_content_region.height
+        below = sum(1 for row in self.query(".form-row") if row.virtual_region.bottom > fold)
+        if below:
+            more.update(Text(f"↓ {plural(below, 'more field')} below · tab",
+                             style="bold"))  # fmt: skip
+        if bool(below) != more.has_class("-shown"):
+            more.set_class(bool(below), "-shown")
+            self.call_after_refresh(self._say_more_below)  # the line takes a row itself
 
     def workspace_ready(self, session: WorkspaceSession) -> None:
         super().workspace_ready(session)
@@ -944,14 +971,32 @@ class TrainingPane(Pane):
         self.total_pairs = msg.total - msg.held
         self.held_out = msg.held
         self._mined_quality = msg.min_quality
+        self._mined_msg = msg
+        self._show_data()
+        self._status(self._said)
+        self.call_after_refresh(self._say_more_below)  # its lines move the form
+
+    def _show_data(self) -> None:
+        """The SFT pairs' counts and an example; on a short screen (80x24) the counts
+        alone, in two lines: the form under them keeps its rows."""
+        msg = self._mined_msg
+        if msg is None:
+            return
+        short = self.has_class("-short")
         out = Text()
         # Every pair mined, as Routing's learning cycle and `jarvis-tui learn` count
         # them, then how the eval split divides them (issue 10: one word, one number).
         out.append(plural(msg.total, "SFT pair"), style="bold")
-        out.append(f" ({self.total_pairs:,} to train · {msg.held:,} held out, never "
-                   "trained on)")  # fmt: skip
+        out.append(f" ({self.total_pairs:,} to train · {msg.held:,} held out"
+                   + ("" if short else ", never trained on") + ")")  # fmt: skip
         # What they are, in the words the other panes count in (Traces: "labelled").
         of = "" if msg.labelled is None else f" of {msg.labelled:,} labelled"
+        if short:
+            out.append(f": scored ≥ {msg.min_quality:.2f}{of}", style="dim")
+            if not msg.pairs:
+                out.append("\nLabel traces (score ≥ min quality) first.", style="yellow")
+            self.query_one("#training-data", Static).update(out)
+            return
         out.append(f": traces scored ≥ {msg.min_quality:.2f}{of}, not failed, no "
                    "duplicates, newest first\n", style="dim")  # fmt: skip
         if msg.pairs:
@@ -963,7 +1008,6 @@ class TrainingPane(Pane):
         else:
             out.append("Label traces (score ≥ min quality) to get training data.", style="yellow")
         self.query_one("#training-data", Static).update(out)
-        self._status(self._said)
 
     def _check_install(self) -> list[str]:
         """Without the train extra, say in place (persistently) what to install."""
@@ -1065,6 +1109,7 @@ class TrainingPane(Pane):
             self._follow_run(keep)
             self._update_progress()
         self._status(self._said)  # (the list is read again every 5 s: what was said stays)
+        self.call_after_refresh(self._say_more_below)  # the list's rows move the form
 
     def _fill_runs(self) -> None:
         table = self.query_one("#training-runs", DataTable)
@@ -1908,7 +1953,11 @@ class TrainingPane(Pane):
         if self._eval_note is not None:
             box.update(self._eval_note)
         elif self.comparison is not None:
-            box.update(comparison_table(self.comparison, compact=self.has_class("-narrow")))
+            table = comparison_table(self.comparison, compact=self.has_class("-narrow"))
+            if self.has_class("-narrow"):  # the small charts give way to it: said, not gone
+                table = Group(table, Text("lr and tok/s charts: 100 columns or more",
+                                          style="dim"))  # fmt: skip
+            box.update(table)
         else:
             box.update("")
         self.set_class(self._eval_note is not None or self.comparison is not None, "-compare")
