@@ -807,7 +807,7 @@ def build_demo_agents(ws: Workspace, *, force: bool = False, now: float | None =
     import shutil
     from itertools import islice
 
-    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+    from jarvis_tui.learning.agent_evolver import AgentConfigEvolver, cycle_note
 
     agents_dir = ws.agents_dir
     if agents_dir.exists() and any(agents_dir.glob("*.toml")):
@@ -835,7 +835,7 @@ def build_demo_agents(ws: Workspace, *, force: bool = False, now: float | None =
                             cause="manual", note="first hand-written config")  # fmt: skip
         for p in ev.propose_configs():  # the learning cycle's proposals, written
             if p.agent in DEMO_AGENTS and p.tools and not p.error:
-                ev.write_proposal(p, note="learning cycle: best for " + ", ".join(p.classes))
+                ev.write_proposal(p, note=cycle_note(p.classes))
         react = DEMO_AGENTS["react"]
         good = len(ev.list_versions("react"))
         ev.write_config("react", tools=[*react[0], "code_exec"], max_turns=20,

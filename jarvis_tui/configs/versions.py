@@ -700,7 +700,7 @@ class VersionStore:
                     created = entry.get("ts")
                 elif v.current:
                     assert snap.current is not None
-                    cause, note = "external", f"{_EXTERNAL_NOTE} (recorded at the next write)"
+                    cause, note = "external", "edited outside, logged at the next write"
                     summary, created = summarize_bytes(snap.current), None
                 else:
                     cause, note, summary, created = "external", "not in the history log", "", None

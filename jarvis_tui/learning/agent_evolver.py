@@ -662,6 +662,12 @@ def merge_recommendations(recommendations: List[Dict[str, Any]]) -> Dict[str, Di
     return merged
 
 
+def cycle_note(classes: Iterable[str]) -> str:
+    """The note of a version a learning cycle writes: short, so the Configs timeline's
+    What column shows it whole ("cycle: best for code, general, math")."""
+    return "cycle: best for " + ", ".join(classes)
+
+
 def _proposal_settings(
     name: str,
     tools: List[str],
@@ -862,6 +868,7 @@ __all__ = [
     "UnsafePathError",
     "agent_file_stem",
     "agent_from_stem",
+    "cycle_note",
     "merge_recommendations",
     "parse_config",
     "summarize_config",

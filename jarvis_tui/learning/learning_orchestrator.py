@@ -341,6 +341,8 @@ class LearningOrchestrator:
 
         An agent that cannot be written is appended to *errors* and skipped.
         """
+        from jarvis_tui.learning.agent_evolver import cycle_note
+
         errors = [] if errors is None else errors
         written: List[tuple[str, int, int]] = []
         for p in evolver.propose_configs(recommendations, agent_id=agent_id):
@@ -349,7 +351,7 @@ class LearningOrchestrator:
                 continue
             try:
                 before = len(evolver.list_versions(p.agent))
-                evolver.write_proposal(p, note="learning cycle: best for " + ", ".join(p.classes))
+                evolver.write_proposal(p, note=cycle_note(p.classes))
                 written.append((p.agent, len(evolver.list_versions(p.agent)), before))
             except (ValueError, OSError) as exc:  # TimeoutError is an OSError
                 errors.append((p.agent, _one_line(str(exc))))

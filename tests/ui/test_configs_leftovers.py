@@ -11,8 +11,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
+from jarvis_tui.configs.versions import VERSION_CAUSES, VersionStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.configs import ConfigsPane
 from jarvis_tui.ui.testing import record_notices, settle, wait_until
@@ -122,3 +123,53 @@ async def test_m_on_another_version_compares_and_keeps_the_mark(home: Path) -> N
         await settle(app, pilot)
         assert "no version marked" in screen(app)
         assert not re.search(r"[▕│]▌?\s*\dm", screen(app))
+
+
+def timeline_row(shown: str, version: int) -> str:
+    """The timeline row of *version*: its # cell (after the agents list's edge), then
+    the day (When) or, where When does not fit, the cause."""
+    causes = "|".join(re.escape(c) for c in (*VERSION_CAUSES, "promoted"))
+    for line in shown.splitlines():
+        if re.search(rf"[▕│▐▌]\s*{version}[*~m]*\s+(\d\d-\d\d|{causes})\b", line):
+            return line
+    raise AssertionError(f"no row for v{version} in:\n{shown}")
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+async def test_the_what_column_reads_whole_at_120_and_its_first_words_at_80(
+    demo_copy, size
+) -> None:
+    home = demo_copy(traces=1500, seed=3)
+    path = home / "agents" / "simple.toml"
+    path.write_text(path.read_text() + "# tuned by hand\n")  # an outside edit
+    store = VersionStore(home / "agents")
+    notes = {a: {v["version"]: (v["cause"], v["note"]) for v in store.list_versions(a)}
+             for a in ("react", "simple")}  # fmt: skip
+    causes = {c for a in notes.values() for c, _n in a.values()}
+    assert {"manual", "evolver", "rollback", "external"} <= causes  # the common ones
+    app = JarvisApp(home)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("C")
+        await settle(app, pilot)
+        pane = app.query_one(ConfigsPane)
+        for agent in ("react", "simple"):
+            await pilot.press("j")  # orchestrator, react, simple
+            await wait_until(pilot, lambda a=agent: pane.agent == a and pane.outcomes is not None)
+            await settle(app, pilot)
+            shown = screen(app)
+            for number, (_cause, note) in notes[agent].items():
+                row = timeline_row(shown, number)
+                if size[0] >= 120:
+                    assert note in row and not row.rstrip().endswith("…"), row
+                else:
+                    assert note[:11] in row, row  # the first words
+            # below 100 columns the agents list shows names only, whole
+            assert "orchestrator" in shown and "orchestra…" not in shown
+        # the panel says the selected version's cause and whole note
+        table = app.query_one("#configs-versions", DataTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index("2"))
+        await settle(app, pilot)
+        body = plain(app.query_one("#configs-diff-body", Static))
+        assert f"v2 external: {notes['simple'][2][1]}" in body

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.text import Text
 from textual import on, work
@@ -39,22 +40,27 @@ if TYPE_CHECKING:
     from jarvis_tui.workspace import WorkspaceSession
 
 KIND_STYLE = {"added": "green", "removed": "red", "changed": "yellow"}
-AGENT_WIDTH = 14
-"""Agent names longer than this end in … in the agents list."""
+AGENT_WIDTH = 16
+"""The agents list is as wide as its longest name, up to this; longer ones end in …."""
+VER_WHAT_MIN = 45
+"""The agents list's Ver column shows only where the What column keeps this many cells."""
 CAUSE_WIDTH = 8
 CAUSE_SHOWN = {"promoted-trial": "promoted"}
 """Causes shown in a shorter word (the What column gets the room)."""
 WIDE_AT = 150
 """From this many columns the diff sits beside the lists; below, under them."""
-WIDE_LISTS = 112
-"""Width of the agents + versions lists beside the diff (wide layout)."""
+WIDE_LISTS = (100, 140)
+"""Width of the agents + versions lists beside the diff (wide layout): the screen's
+width less the diff's 56 columns, within these bounds."""
+WIDE_DIFF = 56
 NARROW_BELOW = 100
 """Below this many columns for the lists: the agents list is narrower (names only) and
 the When column shows the day only (left out where even that does not fit), so the
 outcome columns and the summary still fit."""
-NARROW_AGENT_WIDTH = 10
+NARROW_AGENT_WIDTH = 12
+"""Narrow: the names' widest (the demo's ``orchestrator`` reads whole at 80 columns)."""
 WHAT_MIN = 12
-NARROW_WHAT_MIN = 8
+NARROW_WHAT_MIN = 12
 """Narrow: the short When column shows only while What keeps this many cells."""
 PENDING = "…"
 """Shown in the outcome columns until the outcomes worker answers."""
@@ -320,6 +326,8 @@ class ConfigsPane(Pane):
         self._agents: list[dict[str, Any]] = []
         self._skipped: list[tuple[str, str]] = []
         self._narrow: Optional[bool] = None
+        self._layout: tuple[bool, int, bool] | None = None
+        """The agents list's (narrow, name width, Ver column) its columns were built for."""
         self._keep: tuple[Optional[str], int] | None = None
         """The agent and version under the cursor when r reloads (kept where they exist)."""
 
@@ -339,34 +347,60 @@ class ConfigsPane(Pane):
         self._versions_columns()
 
     def _lists_width(self) -> int:
-        return WIDE_LISTS if self.has_class("-wide") else (self.size.width or 80)
+        if self.has_class("-wide"):
+            return max(WIDE_LISTS[0], min(WIDE_LISTS[1], self.size.width - WIDE_DIFF))
+        return self.size.width or 80
 
     def _is_narrow(self) -> bool:
         return self._lists_width() < NARROW_BELOW
 
+    def _agent_layout(self) -> tuple[bool, int, bool]:
+        """(narrow, name width, Ver column) for this width and these agents: names get
+        the width of the longest (up to a cap), Ver shows where What keeps its room."""
+        narrow = self._is_narrow()
+        longest = max((cell_len(one_line(a["name"], 200)) + (0 if a["readable"] else 2)
+                       for a in self._agents), default=6)  # fmt: skip
+        name = max(6, min(NARROW_AGENT_WIDTH if narrow else AGENT_WIDTH, longest))
+        ver = not narrow and self._what_room(narrow, name + 3) - 5 >= VER_WHAT_MIN
+        return narrow, name, ver
+
+    @staticmethod
+    def _agents_width(layout: tuple[bool, int, bool]) -> int:
+        """The agents list's width: its cells, their padding and the border."""
+        _narrow, name, ver = layout
+        return name + 2 + (5 if ver else 0) + 1
+
     def _agents_columns(self) -> None:
         agents = self.query_one("#configs-agents", DataTable)
-        self._narrow = self._is_narrow()
+        self._layout = layout = self._agent_layout()
+        self._narrow = layout[0]
         self.set_class(self._narrow, "-narrow")
+        agents.styles.width = self._agents_width(layout)
         agents.clear(columns=True)
-        if self._narrow:
-            agents.add_column(Text("Agent"), key="agent", width=NARROW_AGENT_WIDTH)
-        else:
-            agents.add_column(Text("Agent"), key="agent", width=AGENT_WIDTH)
+        agents.add_column(Text("Agent"), key="agent", width=layout[1])
+        if layout[2]:
             agents.add_column(Text("Ver"), key="versions", width=3)
 
-    def _version_columns(self) -> list[tuple[str, str, int]]:
-        """The timeline's columns for this width: the outcome columns always show; the
-        "What" summary gets what is left (cut with a …), When only where it fits."""
-        narrow = self._is_narrow()
-        agents = (NARROW_AGENT_WIDTH + 2 + 1) if narrow else (AGENT_WIDTH + 3 + 4 + 1)
+    def _fixed_columns(self, narrow: bool) -> list[tuple[str, str, int]]:
         cols = [("#", "n", 4)]
         if not narrow:
             cols.append(("When", "when", 11))
         cols += [("Cause", "cause", CAUSE_WIDTH), ("Traces", "traces", 6), ("Rated", "rated", 5),
                  ("Feedback", "feedback", 9), ("Succ", "success", 4)]  # fmt: skip
-        used = sum(w + 2 for _l, _k, w in cols) + 2  # cell paddings and the scrollbar
-        what = max(WHAT_MIN, self._lists_width() - agents - used - 2)
+        return cols
+
+    def _what_room(self, narrow: bool, agents_width: int) -> int:
+        """The What column's width beside an agents list this wide."""
+        used = sum(w + 2 for _l, _k, w in self._fixed_columns(narrow)) + 2  # paddings, scrollbar
+        return max(WHAT_MIN, self._lists_width() - agents_width - used - 2)
+
+    def _version_columns(self) -> list[tuple[str, str, int]]:
+        """The timeline's columns for this width: the outcome columns always show; the
+        "What" summary gets what is left (cut with a …), When only where it fits."""
+        layout = self._agent_layout()
+        narrow = layout[0]
+        cols = self._fixed_columns(narrow)
+        what = self._what_room(narrow, self._agents_width(layout))
         if narrow and what - 7 >= NARROW_WHAT_MIN:
             # Narrow: the day alone ("12-01") where the What summary keeps some room.
             cols.insert(1, ("When", "when", 5))
@@ -382,8 +416,17 @@ class ConfigsPane(Pane):
             versions.add_column(Text(label), key=key, width=width)
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width >= WIDE_AT, "-wide")
-        if self._is_narrow() != self._narrow:
+        wide = self.size.width >= WIDE_AT
+        self.set_class(wide, "-wide")
+        # Beside the diff, the lists are as wide as the timeline's columns are laid out for.
+        self.query_one("#configs-lists").styles.width = self._lists_width() if wide else None
+        self._relayout()
+        self._show_spark()
+
+    def _relayout(self) -> None:
+        """Rebuild the lists' columns where the width or the agents' names call for
+        others; the cursors stay on their agent and version."""
+        if self._agent_layout() != self._layout:
             row = self.query_one("#configs-agents", DataTable).cursor_row
             self._agents_columns()  # clearing the columns puts the cursor on row 0
             if self._agents:
@@ -393,7 +436,6 @@ class ConfigsPane(Pane):
             self._versions_columns()  # clearing the columns puts the cursor on row 0
             if self.agent is not None and self.versions:
                 self._fill_versions(self.versions, keep=keep)
-        self._show_spark()
 
     def workspace_ready(self, session: WorkspaceSession) -> None:
         super().workspace_ready(session)
@@ -452,12 +494,12 @@ class ConfigsPane(Pane):
         table = self.query_one("#configs-agents", DataTable)
         row = table.cursor_row if row is None else row
         table.clear()
-        width = NARROW_AGENT_WIDTH if self._narrow else AGENT_WIDTH
+        _narrow, width, ver = self._layout or self._agent_layout()
         for a in agents:
             name = Text(one_line(a["name"], width - (2 if not a["readable"] else 0)))
             if not a["readable"]:
                 name.append(" ⚠", style="bold red")
-            cells = [name] if self._narrow else [name, Text(str(a["versions"]))]
+            cells = [name, Text(str(a["versions"]))] if ver else [name]
             table.add_row(*cells, key=a["name"])
         if agents:
             table.move_cursor(row=min(max(row, 0), len(agents) - 1))
@@ -467,6 +509,7 @@ class ConfigsPane(Pane):
         table = self.query_one("#configs-agents", DataTable)
         self._agents = list(msg.agents)
         self._skipped = list(msg.skipped)
+        self._relayout()  # the names' width
         self._fill_agents(msg.agents)
         where = "agents/"  # under the workspace shown in the header
         if not msg.agents:
@@ -743,11 +786,11 @@ class ConfigsPane(Pane):
         sel = self.selected_version()
         if self.agent is None or sel is None:
             return []
+        parts: list[Any] = self._what_line(sel)
         if self._outcomes_error:
-            return [Text("outcomes: cannot compute: " + self._outcomes_error, style="red")]
+            return [*parts, Text("outcomes: cannot compute: " + self._outcomes_error, style="red")]
         if self.outcomes is None:
-            return [Text("outcomes: computing…", style="dim")]
-        parts: list[Any] = []
+            return [*parts, Text("outcomes: computing…", style="dim")]
         if self.marked is not None and self.marked != sel:
             cmp = self.comparison()
             if cmp is not None:
@@ -766,6 +809,18 @@ class ConfigsPane(Pane):
             if o is not None:
                 parts.append(outcome_line(o))
         return parts
+
+    def _what_line(self, number: int) -> list[Text]:
+        """Version *number*'s cause and its whole note (the What column cuts it)."""
+        v = next((v for v in self.versions if v["version"] == number), None)
+        if v is None:
+            return []
+        cause = str(v.get("cause", ""))
+        note = str(v.get("note") or v.get("summary") or "")
+        out = Text.assemble((f"v{number} ", "bold"), (CAUSE_SHOWN.get(cause, cause), "cyan"))
+        if note:
+            out.append(": " + one_line(note, 400))
+        return [out]
 
     def _render_diff(self) -> None:
         if self.proposals:
@@ -1118,9 +1173,7 @@ class ConfigsPane(Pane):
 
     @work(thread=True, exit_on_error=False, group="configs.write", description="write config")
     def _write_proposal(self, p: Proposal, ev: AgentConfigEvolver) -> None:
-        ev.write_proposal(
-            p.config, note="accepted in the Configs pane: best for " + ", ".join(p.config.classes)
-        )
+        ev.write_proposal(p.config, note="accepted: best for " + ", ".join(p.config.classes))
         written = ev.list_versions(p.agent)
         number = written[-1]["version"] if written else p.next_version
         self.post_message(self.Written(p.agent, f"version {number} written"))
