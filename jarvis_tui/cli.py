@@ -216,10 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     opt.add_argument("--home", dest="opt_home", metavar="DIR", help="workspace directory")
-    opt.add_argument("--trials", type=positive_int, default=20, metavar="N",
-                     help="trials in the run (default: 20)")  # fmt: skip
-    opt.add_argument("--patience", type=positive_int, default=5, metavar="N",
-                     help="stop after N trials without a better accuracy (default: 5)")  # fmt: skip
+    opt.add_argument("--trials", type=positive_int, default=None, metavar="N",
+                     help="trials in the run (default: 20; with --resume, the run's own)")  # fmt: skip
+    opt.add_argument("--patience", type=positive_int, default=None, metavar="N",
+                     help="stop after N trials without a better accuracy (default: 5; with "
+                          "--resume, the run's own)")  # fmt: skip
     opt.add_argument("--backend", metavar="URL",
                      help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 "
                           "(default: $JARVIS_TUI_OPTIMIZER_URL; key: $JARVIS_TUI_OPTIMIZER_KEY)")  # fmt: skip
@@ -889,6 +890,9 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     bounds = [ObjectiveBound.parse(b) for b in args.bound]
     if args.model and not args.backend:
         raise CommandError("--model needs --backend URL (the endpoint that serves it)")
+    resumed = _resume_plan(args, ws, bounds) if args.resume else ""
+    args.trials = OPTIMIZE_TRIALS if args.trials is None else args.trials
+    args.patience = OPTIMIZE_PATIENCE if args.patience is None else args.patience
     # Several workers: the storage is opened (and refused when wrong or unreachable)
     # before anything else is started or written.
     dispatcher = _dispatcher(args, ws) if args.workers is not None or args.storage else None
@@ -906,6 +910,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         eval_options=_eval_options(args) if args.evaluate != "replay" else None,
     )  # fmt: skip
     try:
+        if resumed:
+            _say(console, resumed)
         _say(
             console,
             f"search space: {session.space_origin} ({len(session.space.dimensions)} dimensions)"
@@ -974,6 +980,76 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if run.status == "failed":
         raise CommandError(f"run {run.run_id} failed: {message}")
     return 0
+
+
+OPTIMIZE_TRIALS = 20
+OPTIMIZE_PATIENCE = 5
+"""``optimize``'s trial budget and patience when neither the flags nor a resumed run say."""
+
+
+def _resume_plan(args: argparse.Namespace, ws: Workspace, bounds: list) -> str:
+    """``optimize --resume RUN``: the run goes on with its own trial budget, patience
+    and bounds unless --trials / --patience / --bound say otherwise (sets *args*).
+
+    Returns the line that says what is kept and what changed; refuses (one line) a run
+    that cannot go on as asked: one that already holds its trials, or that stopped
+    early without a larger --patience (the Trials pane's ``c`` refuses it too)."""
+    from jarvis_tui.learning.optimize.optimizer import bound_text
+    from jarvis_tui.learning.optimize.store import OptimizationStore, StoreError
+    from jarvis_tui.learning.optimize.types import ObjectiveBound
+
+    run_id = args.resume
+    if not ws.optimize_db.is_file():
+        raise CommandError(f"no optimization run {run_id!r}: {ws.optimize_db} does not exist")
+    try:
+        with OptimizationStore(ws.optimize_db) as store:
+            run = store.get_run(run_id)
+            meta = store.get_run_meta(run_id) if run is not None else {}
+            recent = [r["run_id"] for r in store.list_runs(limit=5)] if run is None else []
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if run is None:
+        known = f" (recent: {', '.join(recent)})" if recent else ""
+        raise CommandError(f"no optimization run {run_id!r} in {ws.optimize_db}{known}")
+    done = len(run.trials)
+    own_trials = _positive(meta.get("max_trials")) or done
+    own_patience = _positive(meta.get("early_stop_patience")) or OPTIMIZE_PATIENCE
+    try:
+        own_bounds = [ObjectiveBound(*b) for b in meta.get("bounds") or []]
+    except (TypeError, ValueError):
+        own_bounds = []
+    message = str(meta.get("message") or "")
+    trials = own_trials if args.trials is None else args.trials
+    patience = own_patience if args.patience is None else args.patience
+    if run.status == "completed" and message.startswith("early stop") and patience <= own_patience:
+        raise CommandError(
+            f"run {run_id} is complete ({message}): --resume continues a stopped or failed "
+            f"run; --patience N (more than its {own_patience}) lets this one go on"
+        )
+    if trials <= done:
+        raise CommandError(
+            f"run {run_id} already holds {done} of its {own_trials} trials: --trials N "
+            f"(more than {done}) continues it"
+        )
+
+    def kept(what: str, own: object, now: object, flag: str) -> str:
+        return f"{what} {own} → {now} ({flag})" if now != own else f"{what} {now} (the run's)"
+
+    own_words = ", ".join(bound_text(b) for b in own_bounds) or "none"
+    if bounds:  # the engine keeps the run's own only when none are given
+        new_words = ", ".join(bound_text(b) for b in bounds)
+        bound_words = kept("bounds", own_words, new_words, "--bound")
+    else:
+        bound_words = f"bounds {own_words} (the run's)"
+    args.trials, args.patience = trials, patience
+    return (f"resuming run {run_id} ({run.status}, {done}/{own_trials} trials): "
+            f"{kept('trial budget', own_trials, trials, '--trials')} · "
+            f"{kept('patience', own_patience, patience, '--patience')} · {bound_words}")  # fmt: skip
+
+
+def _positive(value: object) -> int:
+    """*value* as a positive whole number, else 0 (a stored field of an older file)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _why_no_best(run) -> str:

@@ -211,3 +211,42 @@ def test_optimize_endpoint_down_or_erroring_is_one_line(home: Path, capsys) -> N
         assert main(["optimize", "--home", str(home), "--trials", "2", "--backend", srv.url,
                      "--model", "m"]) == 1  # fmt: skip
     assert "HTTP 500" in one_error(capsys.readouterr().err)
+
+
+def test_resume_keeps_the_runs_own_trial_budget_and_bounds_and_says_so(home: Path, capsys) -> None:
+    """Walkthrough 67: `--resume` of a finished 3-trial run ran to 20 (the default
+    --trials replaced the run's 3) and said nothing of the bound it kept."""
+    argv = ["optimize", "--home", str(home), "--seed", "2", "--json"]
+    assert main([*argv, "--trials", "3", "--patience", "9", "--bound", "latency <= 8s"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+
+    resume = ["optimize", "--home", str(home), "--resume", run_id]
+    assert main(resume) == 1  # it holds its 3 trials: nothing to go on with
+    line = one_error(capsys.readouterr().err)
+    assert f"run {run_id} already holds 3 of its 3 trials: --trials N" in line, line
+
+    assert main([*resume, "--trials", "5"]) == 0
+    out = capsys.readouterr().out
+    said = next(ln for ln in out.splitlines() if ln.startswith("resuming run"))
+    assert "trial budget 3 → 5 (--trials)" in said, said
+    assert "patience 9 (the run's)" in said and "bounds latency <= 8s (the run's)" in said
+    assert "/5 " in out and "/20 " not in out
+    with OptimizationStore(home / "optimize.db") as store:
+        assert len(store.get_trials(run_id)) == 5
+        assert store.get_run_meta(run_id)["bounds"] == [["mean_latency_seconds", "<=", 8.0]]
+
+
+def test_resume_of_a_run_that_stopped_early_needs_more_patience(home: Path, capsys) -> None:
+    """As the Trials pane's `c`: an early stop is complete; more patience lets it go on."""
+    argv = ["optimize", "--home", str(home), "--trials", "12", "--patience", "1", "--seed", "1"]
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    run_id, done = out["run_id"], len(out["trials"])
+    assert done < 12  # it stopped early
+    resume = ["optimize", "--home", str(home), "--resume", run_id]
+    assert main(resume) == 1
+    line = one_error(capsys.readouterr().err)
+    assert f"run {run_id} is complete (early stop" in line and "--patience N" in line, line
+    assert main([*resume, "--patience", "3"]) == 0
+    said = capsys.readouterr().out.splitlines()[0]
+    assert "trial budget 12 (the run's)" in said and "patience 1 → 3 (--patience)" in said
