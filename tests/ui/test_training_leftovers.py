@@ -114,3 +114,40 @@ async def test_at_80x24_the_whole_form_is_reachable_and_fields_below_the_fold_ar
         screen = screen_text(app)
         assert "eval split" in screen, screen
         assert "more field" not in screen and not more.display, screen
+
+
+def detailed_run(home: Path, run_id: str, model: str) -> Path:
+    """A finished run with what ``jarvis-tui train`` records: settings, sizes, a verdict."""
+    import json
+
+    d = fake_run(home, run_id, model=model)
+    info = json.loads((d / "run.json").read_text())
+    info["config"] = {"lora_rank": 16, "learning_rate": 0.0005, "num_epochs": 2,
+                      "fast_path": {"precision": "fp32", "checkpointing": False}}  # fmt: skip
+    info["data"] = {"pairs": 400, "train_examples": 360, "eval_examples": 40}
+    info["summary"] = {"eval_loss": 1.25, "device": "cpu"}
+    (d / "run.json").write_text(json.dumps(info))
+    (d / "eval.json").write_text(json.dumps({"verdict": "adapter better: score +0.174"}))
+    return d
+
+
+async def test_enter_on_a_run_opens_its_summary_and_escape_closes_it(home: Path) -> None:
+    from jarvis_tui.ui.screens.run_detail import RunDetailScreen
+
+    folder = detailed_run(home, "r1", model="[bold]models/x[/]")  # markup stays text
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_training(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunDetailScreen)
+        screen = screen_text(app)
+        for words in ("Training run r1", "model", "[bold]models/x[/]", "rank", "16",
+                      "learning rate", "0.0005", "SFT pairs", "400", "final loss", "1.000",
+                      "eval loss", "1.25", "adapter better: score +0.174", "escape: close"):  # fmt: skip
+            assert words in screen, (words, screen)
+        assert str(folder) in screen.replace("│", "").replace(" ", ""), screen  # whole
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, RunDetailScreen)
+        assert "following r1" in shown(app.query_one("#training-status", Static))

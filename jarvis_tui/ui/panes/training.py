@@ -588,11 +588,12 @@ class TrainingPane(Pane):
         "run's metrics file step by step: raw and smoothed loss (> / < change the "
         "smoothing), eval loss, learning rate and real tokens/s; x cancels cleanly (the "
         "current step finishes and the adapter is saved; before the first step nothing "
-        "is saved); one run at a time (s while one runs says so). The runs list shows every run in "
-        "checkpoints/, also those started elsewhere; m marks the highlighted run to overlay "
-        "its loss on the chart; r reads the list and the SFT pair counts again (also done "
-        "whenever the pane is shown). A run never trains on the held-out "
-        "queries (about 10%, recorded in its folder as split.json): E evaluates the "
+        "is saved); one run at a time (s while one runs says so). The runs list shows "
+        "every run in checkpoints/, also those started elsewhere; m marks the highlighted "
+        "run to overlay its loss on the chart; enter opens the highlighted run's summary "
+        "(model, data, LoRA settings, figures, folder; escape closes it); r reads the list "
+        "and the SFT pair counts again (also done whenever the pane is shown). A run "
+        "never trains on the held-out queries (about 10%, recorded in its folder as split.json): E evaluates the "
         "highlighted finished run against its base model on them (ROUGE-L score ± 95% "
         "interval, eval loss, latency p50, side by side, and a verdict; x cancels); the "
         "result is kept in the run folder (eval.json) and shown whenever the run is "
@@ -603,6 +604,7 @@ class TrainingPane(Pane):
         Binding("s", "start", "Start run", id="training.start"),
         Binding("x", "cancel", "Cancel run / evaluation", id="training.stop"),
         Binding("m", "overlay", "Overlay run", id="training.mark"),
+        Binding("enter", "open_run", "Open run (its summary)", show=False, id="training.open"),
         Binding("E", "evaluate", "Evaluate vs base", id="training.evaluate"),
         Binding("r", "reload", "Reload runs and counts", show=False, id="training.refresh"),
         Binding(
@@ -1171,6 +1173,25 @@ class TrainingPane(Pane):
 
     def _run(self, run_id: str) -> Any:
         return next((r for r in self.runs if r.run_id == run_id), None)
+
+    @on(DataTable.RowSelected, "#training-runs")
+    def _run_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_run()
+
+    def action_open_run(self) -> None:
+        """``enter``: the highlighted run's summary (its run.json), escape closes it."""
+        run = self._selected_run()
+        if run is None:
+            self._status("enter: no run to open yet: train one first (s)")
+            return
+        from jarvis_tui.evals.adapters import load_comparison
+        from jarvis_tui.learning.training.runs import RunInfo
+        from jarvis_tui.ui.screens.run_detail import RunDetailScreen
+
+        run = RunInfo.load(run.path)  # as it is now (a run trains on, elsewhere too)
+        data = load_comparison(run.path)
+        self.app.push_screen(RunDetailScreen(run, data if isinstance(data, dict) else None))
 
     def _follow_run(self, run_id: str) -> None:
         if run_id == self.followed:

@@ -1,0 +1,159 @@
+"""The Training pane's ``enter`` on a run: its run.json as a summary (model, data, LoRA
+settings, figures, its comparison with the base, its folder).
+
+A run.json is written by any process (another machine sharing checkpoints/): every
+value is shown as literal text, never markup, with control characters made visible.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Optional
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from jarvis_tui.core.fmt import duration
+from jarvis_tui.ui.text import one_line, visible
+
+DATA_FIELDS = (
+    ("pairs", "SFT pairs"),
+    ("train_examples", "train examples"),
+    ("eval_examples", "eval examples"),
+    ("train_tokens", "train tokens"),
+    ("truncated", "truncated"),
+    ("dropped", "dropped"),
+)
+"""run.json's ``data`` sizes, in the pane's words."""
+
+
+def _value(value: Any) -> str:
+    """A run.json value as text: numbers for people, anything else one line."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return one_line(", ".join(f"{k}: {_value(v)}" for k, v in value.items()), 300)
+    return one_line(visible(str(value)), 300)
+
+
+def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
+    """*run* (a RunInfo) as labelled sections: the run, its data, its LoRA settings, the
+    comparison with its base (*comparison*, its eval.json) and where it is on disk."""
+    from jarvis_tui.learning.training.settings import SETTINGS
+
+    def section(title: str, rows: list[tuple[str, str]]) -> list[Any]:
+        if not rows:
+            return []
+        table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), pad_edge=False,
+                      expand=False)  # fmt: skip
+        table.add_column(style="dim", no_wrap=True)
+        table.add_column(overflow="fold")
+        for label, value in rows:
+            table.add_row(Text(label), Text(value))
+        return [Text(title, style="bold"), table, Text("")]
+
+    config = run.config if isinstance(run.config, dict) else {}
+    data = run.data if isinstance(run.data, dict) else {}
+    summary = run.summary if isinstance(run.summary, dict) else {}
+    created = run.created if isinstance(run.created, (int, float)) else None
+    figures = [("status", _value(run.status)),
+               ("model", _value(run.model) or "–")]  # fmt: skip
+    if run.message:
+        figures.append(("said", _value(run.message)))
+    if created:
+        figures.append(("started", time.strftime("%Y-%m-%d %H:%M", time.localtime(created))))
+    figures.append(("steps", f"{run.steps_done:,} of {run.total_steps:,}"))
+    figures.append(("took", duration(run.duration)))
+    for key, label in (("final_loss", "final loss"), ("eval_loss", "eval loss"),
+                       ("tokens_per_s", "tokens/s"), ("device", "device")):  # fmt: skip
+        value = run.final_loss if key == "final_loss" else summary.get(key, config.get(key))
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and key.endswith("loss"):
+            figures.append((label, f"{value:.3f}"))  # as the runs list and the charts say it
+        elif number and key == "tokens_per_s":
+            figures.append((label, f"{value:,.0f}"))
+        elif value is not None:
+            figures.append((label, _value(value)))
+    fast = config.get("fast_path")
+    if isinstance(fast, dict):
+        words = [str(fast.get("precision", "?")),
+                 "ckpt" if fast.get("checkpointing") else "no ckpt"]  # fmt: skip
+        figures.append(("fast path", one_line(visible(" · ".join(words)), 80)))
+    sizes = [(label, _value(data[key])) for key, label in DATA_FIELDS if key in data]
+    settings = [(s.label or s.name, _value(config[s.name])) for s in SETTINGS
+                if s.name in config and s.name != "model"]  # fmt: skip
+    # Two columns (the run and its data | its settings and verdict), then where it is:
+    # the whole summary in one screen at 120x40, and folded paths stay whole.
+    left = section("Run", figures) + section("Data", sizes)
+    right = section("LoRA settings", settings)
+    if comparison:
+        verdict = comparison.get("verdict")
+        rows = [("verdict", _value(verdict))] if verdict else []
+        if comparison.get("partial"):
+            rows = [("verdict", "cancelled: not saved, no verdict")]
+        right += section("Against its base (E)", rows)
+    columns = Table.grid(padding=(0, 3, 0, 0), expand=False)
+    columns.add_column(no_wrap=False)
+    columns.add_column(no_wrap=False)
+    columns.add_row(Group(*left), Group(*right))
+    where = [("folder", visible(str(run.path)))]
+    adapter = run.adapter_path
+    where.append(("adapter", visible(str(adapter)) if adapter is not None else "none saved"))
+    return Group(columns, *section("On disk", where)[:-1])
+
+
+class RunDetailScreen(ModalScreen[None]):
+    """One training run's summary; escape (or enter, q) closes it."""
+
+    DEFAULT_CSS = """
+    RunDetailScreen {
+        align: center middle;
+    }
+    #run-detail-box {
+        width: 84;
+        max-width: 96%;
+        height: auto;
+        max-height: 90%;
+        border: round $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    #run-detail-title { text-style: bold; dock: top; }
+    #run-detail-body { height: auto; }
+    #run-detail-hint { color: $text-muted; dock: bottom; }
+    """
+    BINDINGS = [
+        Binding("escape,q,enter", "close", "Close", id="run.close"),
+        Binding("j,down", "scroll(1)", "Down", show=False, id="run.down"),
+        Binding("k,up", "scroll(-1)", "Up", show=False, id="run.up"),
+    ]
+
+    def __init__(self, run: Any, comparison: Optional[dict[str, Any]] = None) -> None:
+        super().__init__()
+        self._run = run
+        self._comparison = comparison
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="run-detail-box"):
+            yield Label(Text("Training run " + one_line(str(self._run.run_id), 60)),
+                        id="run-detail-title")  # fmt: skip
+            with VerticalScroll(id="run-detail-body"):
+                yield Static(run_summary(self._run, self._comparison), id="run-detail-text")
+            yield Label(Text("escape: close · j / k: scroll"), id="run-detail-hint")
+
+    def action_scroll(self, rows: int) -> None:
+        self.query_one("#run-detail-body", VerticalScroll).scroll_relative(y=rows, animate=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
