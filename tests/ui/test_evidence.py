@@ -208,8 +208,8 @@ async def test_routing_palette_entries_act(home: Path) -> None:
         await settle(app, pilot)
         names = {c.title for c in app.get_system_commands(app.screen)}
         ours = {n for n in names if n.startswith("routing:")}
-        assert ours == {"routing: recompute", "routing: run a learning cycle",
-                        "routing: include judge scores", "routing: label where it matters"}  # fmt: skip
+        assert {"routing: recompute", "routing: run a learning cycle",
+                "routing: include judge scores", "routing: label where it matters"} <= ours  # fmt: skip
         await palette(app, pilot, "routing: recompute")  # builds the pane (first shown)
         pane = app.query_one(RoutingPane)
         assert app.query_one("#panes").active == "routing" and pane.matrix is not None

@@ -19,7 +19,7 @@ from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.testing import settle, wait_until
 from tests.engine.conftest import OJ_FIXTURES
-from tests.ui.conftest import BASE
+from tests.ui.conftest import BASE, QUERIES
 
 
 def screen_text(app: JarvisApp) -> str:
@@ -173,3 +173,87 @@ async def test_one_rating_never_beats_several_in_the_agent_pick(tmp_path: Path) 
         assert "(1 rating)" in panel and not re.search(r"\b1 ratings", panel)
         assert "one rating does not win over two or more" in panel
         assert "\u202e" not in screen_text(app)  # the override is shown, never applied
+
+
+# ---------------------------------------------------------------- finding 13
+
+MANY = [f"model-{c}-{i}" for i, c in enumerate("abcdefgh")]
+
+
+@pytest.fixture
+def many_models(tmp_path: Path) -> Path:
+    """Eight models on every class: more than an 80-column matrix shows."""
+    traces = [
+        Trace(trace_id=f"m{i}", query=f"{QUERIES[i % len(QUERIES)]} #{i}", agent="react",
+              model=MANY[i % len(MANY)], feedback=round(0.3 + (i % 7) / 10, 2),
+              started_at=BASE + i, ended_at=BASE + i + 1)
+        for i in range(400)
+    ]  # fmt: skip
+    return _store(tmp_path, traces)
+
+
+def header(app: JarvisApp) -> str:
+    """The matrix's header line as the screen shows it (the models in view)."""
+    return next(line for line in screen_text(app).splitlines() if "Class" in line)
+
+
+async def run_palette(app: JarvisApp, pilot, name: str) -> None:
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*name)
+    await settle(app, pilot)
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def test_help_lists_enter_and_the_scroll_keys_and_they_do_it(many_models: Path) -> None:
+    """Finding 13: the help's key list had no enter (label this cell) and no ← →
+    scroll line, though its text named both."""
+    app = JarvisApp(many_models)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_routing(app, pilot)
+        rows = dict(app.help_for_pane()[2])  # what ? lists
+        assert rows["⏎"].startswith("Label this cell: its unrated traces in the Traces pane")
+        assert rows["→ l"] == "Right: the matrix scrolls to the models that do not fit"
+        assert rows["← h"] == "Left: the matrix scrolls to the models that do not fit"
+        text = screen_text(app)
+        assert re.search(r"\d more models: ← →", text) and MANY[-1] not in header(app)
+        await pilot.press(*"l" * len(MANY))  # the cursor to the last model: it scrolls
+        await settle(app, pilot)
+        assert MANY[-1] in header(app)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.query_one("#panes").active == "traces"
+        assert "queue order" in screen_text(app) and MANY[-1] in screen_text(app)
+
+
+async def test_the_routing_palette_entries_do_what_they_say(many_models: Path) -> None:
+    """Finding 13: the palette had no ask routers, detail panel, > / < or scroll."""
+    app = JarvisApp(many_models)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_routing(app, pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"routing: ask routers", "routing: detail panel",
+                "routing: more evidence needed", "routing: less evidence needed",
+                "routing: scroll to the models on the right",
+                "routing: scroll to the models on the left"} <= titles  # fmt: skip
+        await run_palette(app, pilot, "routing: scroll to the models on the right")
+        assert MANY[-1] in header(app) and MANY[0] not in header(app)
+        await run_palette(app, pilot, "routing: scroll to the models on the left")
+        assert MANY[0] in header(app) and MANY[-1] not in header(app)
+        await run_palette(app, pilot, "routing: more evidence needed")
+        await wait_until(pilot, lambda: "evidence ≥ 40 ratings" in screen_text(app),
+                         what="the minimum raised")  # fmt: skip
+        await run_palette(app, pilot, "routing: less evidence needed")
+        await wait_until(pilot, lambda: "evidence ≥ 30 ratings" in screen_text(app),
+                         what="the minimum lowered")  # fmt: skip
+        await run_palette(app, pilot, "routing: detail panel")
+        assert "d: back to the matrix" in screen_text(app)
+        assert "Replay (estimate)" in screen_text(app) and "Class" not in screen_text(app)
+        await run_palette(app, pilot, "routing: detail panel")
+        assert "Class" in screen_text(app)
+        await run_palette(app, pilot, "routing: ask routers")
+        await pilot.press(*"hi")
+        await wait_until(pilot, lambda: "heuristic" in screen_text(app),
+                         what="the routers' answers to the query typed")  # fmt: skip
+        assert "EDIT" in screen_text(app)

@@ -72,6 +72,20 @@ def _tools_text(tools: list[str], width: int) -> Text:
     return Text(out)
 
 
+class MatrixTable(NavTable):
+    """The class × model matrix: its own words for enter (label this cell) and for
+    ← → (they scroll to the models that do not fit), in the help and the keymap."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Label this cell", show=False, id="routing.label",
+                tooltip="Its unrated traces in the Traces pane, in queue order"),
+        Binding("h", "cursor_left", "Left", show=False, id="nav.left",
+                tooltip="The matrix scrolls to the models that do not fit"),
+        Binding("l", "cursor_right", "Right", show=False, id="nav.right",
+                tooltip="The matrix scrolls to the models that do not fit"),
+    ]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ReplayEstimate:
     """What routing every class to its recommended model would have changed."""
@@ -246,13 +260,16 @@ class RoutingPane(Pane):
         "where it matters: the Traces pane in queue order for that cell's unlabelled traces "
         "(no score and no outcome, as the Traces pane counts them). "
         "The table below has one row per class: the model, the one agent recommendation "
-        "(the evolver and the learning cycle use the same rule; ≠ names the agent "
+        "(an agent under the evidence minimum never beats one at it, as for the ★; "
+        "the evolver and the learning cycle use the same rule; ≠ names the agent "
         "OpenJarvis's rule picks instead, the side panel says why) and its tools; a narrow "
         "terminal leaves out its last columns whole. / asks every router how it would "
         "route a query you type, each with its own number beside the matrix's for that "
         "class and why they differ; s runs one learning cycle and the side panel lists the "
-        "configs it wrote (on a short terminal it takes the pane; d toggles it); r "
-        "recomputes. J counts the LLM judge's scores of unrated traces as ratings (a "
+        "route it gives each class and the configs it wrote (on a short terminal it takes "
+        "the pane; d toggles it; under 100 columns it sits under the query box, whose "
+        "answers show while it has the focus); r recomputes. J counts the LLM judge's "
+        "scores of unrated traces as ratings (a "
         "provisional answer for a class with few labels); every cell they change is marked j, "
         "the status line says how many judged traces count, and a trace with both keeps your "
         "label. "
@@ -357,8 +374,8 @@ class RoutingPane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the trace store…", style="dim"), id="routing-status")
-        yield NavTable(id="routing-matrix", cursor_type="cell", zebra_stripes=True,
-                        fixed_columns=1)  # fmt: skip
+        yield MatrixTable(id="routing-matrix", cursor_type="cell", zebra_stripes=True,
+                          fixed_columns=1)  # fmt: skip
         yield Static(id="routing-empty")  # what to do while there is nothing to compare
         yield NavTable(id="routing-recs", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="routing-bottom"):
@@ -457,6 +474,32 @@ class RoutingPane(Pane):
     def action_evidence(self, delta: int) -> None:
         self.min_evidence = max(1, self.min_evidence + delta)
         self.action_recompute(relearn=False)
+
+    def more_evidence(self) -> None:
+        """The palette's > (its entries take no parameters)."""
+        self.action_evidence(10)
+
+    def less_evidence(self) -> None:
+        """The palette's <."""
+        self.action_evidence(-10)
+
+    def _to_model_column(self, last: bool) -> None:
+        """The matrix's cursor to its last (or first) model column, in its row: the
+        table scrolls there, as → / ← do one column at a time."""
+        if self.has_class("-detail"):  # the matrix is hidden behind the side panel
+            self._show_detail(False)
+        table = self.query_one("#routing-matrix", DataTable)
+        focus_now(table)
+        if self.matrix is None or not self.matrix.models:
+            return
+        col = len(self.matrix.models) if last else 1
+        table.cursor_coordinate = Coordinate(table.cursor_coordinate.row, col)
+
+    def models_right(self) -> None:
+        self._to_model_column(True)
+
+    def models_left(self) -> None:
+        self._to_model_column(False)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.compute",
           description="compute routing evidence")  # fmt: skip
@@ -812,6 +855,16 @@ class RoutingPane(Pane):
         ("toggle_judge", "include judge scores", "Count judge scores of unrated traces (J)"),
         ("label_where_it_matters", "label where it matters",
          "The selected cell's queue in Traces (enter)"),
+        ("focus_query", "ask routers", "How each router would route a query you type (/)"),
+        ("toggle_detail", "detail panel",
+         "The side panel (replay, agent picks, the last cycle) takes the pane, or gives it "
+         "back (d)"),
+        ("more_evidence", "more evidence needed", "Raise the evidence minimum by 10 (>)"),
+        ("less_evidence", "less evidence needed", "Lower the evidence minimum by 10 (<)"),
+        ("models_right", "scroll to the models on the right",
+         "The matrix's last model column (→ / l move one)"),
+        ("models_left", "scroll to the models on the left",
+         "The matrix's first model column (← / h move one)"),
     )  # fmt: skip
     """``routing: …`` palette entries (the Pane default shows the pane, then acts)."""
 
