@@ -371,9 +371,29 @@ class JarvisApp(App[int]):
             label.set_class(mode == word, f"-{word.lower()}")
 
     async def action_quit(self) -> None:
-        """ctrl+q: quit, unless a pane first stops work of its own (a training child
-        finishing its step): it says so on screen and ends the app once that is done;
-        a second ctrl+q quits at once (a pane's ``hold_quit()``: TrainingPane)."""
+        """ctrl+q: quit, unless a form holds typed input not saved (a note, a reason, a
+        form's fields changed: ``unsaved_input()``), which asks first (y discards it and
+        quits, n / escape go back to it, a second ctrl+q quits at once), or a pane first
+        stops work of its own (a training child finishing its step): it says so on
+        screen and ends the app once that is done; a second ctrl+q quits at once (a
+        pane's ``hold_quit()``: TrainingPane)."""
+        from jarvis_tui.ui.screens.quit_unsaved import QuitUnsavedScreen, unsaved_input
+
+        if isinstance(self.screen, QuitUnsavedScreen):  # ctrl+q again in the question
+            self.screen.dismiss(True)
+            return
+        unsaved = unsaved_input(self.screen_stack)
+        if unsaved is not None:
+
+            def answered(discard: bool | None) -> None:
+                if discard:
+                    self._quit_unless_held()
+
+            self.push_screen(QuitUnsavedScreen(*unsaved), answered)
+            return
+        self._quit_unless_held()
+
+    def _quit_unless_held(self) -> None:
         panes = [p for p in self._panes.values() if p.is_mounted and hasattr(p, "hold_quit")]
         holding = [p.hold_quit() for p in panes]  # every one is asked
         if not any(holding):

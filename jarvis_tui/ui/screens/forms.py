@@ -118,6 +118,30 @@ class PromptScreen(FormScreen[Optional[str]]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def unsaved_input(self) -> Optional[tuple[str, Text]]:
+        """ctrl+q's question (screens.quit_unsaved) while the field differs from what it
+        opened with, else None."""
+        value = self.query_one("#prompt-input", Input).value
+        if value == self._value:
+            return None
+        return discard_question(self._title, [(self._label, value)])
+
+
+def discard_question(title: str, typed: list[tuple[str, Any]]) -> tuple[str, Text]:
+    """ctrl+q's question over the form *title* whose fields *typed* (name, value) differ
+    from what it opened with."""
+    body = Text("You typed, not saved:\n", style="bold")
+    for name, value in typed[:8]:
+        body.append(f"  {one_line(name, 40)}: ")
+        body.append(one_line(show_value(value) or "(empty)", 160) if value is not Select.NULL
+                    else "(none)")  # fmt: skip
+        body.append("\n")
+    if len(typed) > 8:
+        body.append(f"  … {plural(len(typed) - 8, 'more field')}\n", style="dim")
+    body.append("in the form ", style="dim")
+    body.append(one_line(title, 80), style="dim")
+    return "Discard what you typed in this form?", body
+
 
 def show_notice(screen: ModalScreen[Any], message: str, severity: str) -> None:
     """A notification while a form is open: on the form's own notice line, above its
@@ -183,6 +207,8 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
         self._initial_label = initial_label
         self._submit_word = submit
         self._done = done
+        self._opened_with: dict[int, Any] = {}
+        """Each field's value as the form opened (unsaved_input compares with it)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="cf-box"):
@@ -225,6 +251,7 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
         if dim.dim_type == "categorical":
             options = [(one_line(str(v), 60), v) for v in dim.values]
             start = value if value in dim.values else Select.NULL
+            self._opened_with[i] = start
             # Every list field is required (check_field): one with a default offers no
             # blank choice to pick; one without starts blank, saying "(pick one)".
             return FormSelect(options, value=start, id=fid, classes="cf-input",
@@ -236,6 +263,7 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
             placeholder = dim.description or "text"
         else:
             placeholder = f"{dim.low:g} … {dim.high:g}"
+        self._opened_with[i] = show_value(value)
         return Input(value=show_value(value), placeholder=one_line(placeholder, 60), id=fid,
                      classes="cf-input", compact=True)  # fmt: skip
 
@@ -318,3 +346,13 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def unsaved_input(self) -> Optional[tuple[str, Text]]:
+        """ctrl+q's question (screens.quit_unsaved) while a field differs from what the
+        form opened with, else None."""
+        typed = []
+        for i, dim in enumerate(self._space.dimensions):
+            value = self.query_one(f"#field-{i}").value  # type: ignore[attr-defined]
+            if i in self._opened_with and value != self._opened_with[i]:
+                typed.append((dim.name, value))
+        return discard_question(self._title, typed) if typed else None

@@ -315,6 +315,21 @@ def label_summary(
     return out
 
 
+def typed_note(trace_id: str, typed: str) -> Text:
+    """What was typed in a note and not saved, for the question before it is lost."""
+    body = Text("You typed, not saved:\n", style="bold")
+    lines = typed.strip().splitlines() or [""]
+    for line in lines[:6]:
+        body.append("  ")
+        body.append(one_line(line, 200))
+        body.append("\n")
+    if len(lines) > 6:
+        body.append(f"  … {len(lines) - 6} more lines\n", style="dim")
+    body.append("on trace ", style="dim")
+    body.append(one_line(trace_id, 60), style="dim")
+    return body
+
+
 class DiscardNoteScreen(ConfirmScreen):
     """Escape on a note with unsaved changes asks before they are lost: y discards
     them, n or escape goes back to the editor (where ctrl+s saves)."""
@@ -325,19 +340,9 @@ class DiscardNoteScreen(ConfirmScreen):
     ]
 
     def __init__(self, trace_id: str, typed: str) -> None:
-        body = Text("You typed, not saved:\n", style="bold")
-        lines = typed.strip().splitlines() or [""]
-        for line in lines[:6]:
-            body.append("  ")
-            body.append(one_line(line, 200))
-            body.append("\n")
-        if len(lines) > 6:
-            body.append(f"  … {len(lines) - 6} more lines\n", style="dim")
-        body.append("on trace ", style="dim")
-        body.append(one_line(trace_id, 60), style="dim")
         super().__init__(
             "Discard the changes to this note?",
-            body,
+            typed_note(trace_id, typed),
             hint="y: discard them   n / escape: keep editing (ctrl+s there saves)",
         )
 
@@ -389,6 +394,14 @@ class NoteScreen(ModalScreen[Optional[str]]):
     @on(Button.Pressed, "#note-save")
     def action_save(self) -> None:
         self.dismiss(self.query_one("#note-input", TextArea).text.strip())
+
+    def unsaved_input(self) -> Optional[tuple[str, Text]]:
+        """ctrl+q's question (screens.quit_unsaved) while the note differs from what it
+        opened with, else None."""
+        text = str(getattr(self.query_one("#note-input"), "text", ""))
+        if text.strip() == self._current.strip():
+            return None
+        return "Discard the changes to this note?", typed_note(self._trace_id, text)
 
     @on(Button.Pressed, "#note-cancel")
     def action_cancel(self) -> None:
