@@ -276,11 +276,13 @@ SCREENS = {
     "export_prompt": _keys("w"),
     "outside_path_confirm": _outside_path,
     "promote_confirm": _keys("plus"),
+    "trial_window": _keys("enter"),  # enter: the selected trial whole
 }
 MEASURED = {
     "mixed_pane": _keys(),  # a frontier member selected (an estimate)
     "measured_detail": _keys("G", "k"),  # measured: its samples, worst first
     "partial_detail": _keys("G"),  # the newest: cancelled after 5 samples
+    "measured_window": _keys("G", "k", "enter"),  # enter: with its samples, worst first
 }
 LIVE = {
     "review_waiting": _review_waiting,

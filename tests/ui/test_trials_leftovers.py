@@ -183,3 +183,30 @@ async def test_the_start_form_checks_each_field_as_it_is_typed(demo: Path) -> No
         shown = await press(app, pilot, "backspace", "8")
         assert "✗" not in shown, shown
         await press(app, pilot, "escape")
+
+
+async def test_enter_opens_the_selected_trial_whole(demo: Path) -> None:
+    """Finding 74: enter did nothing in Trials although the help says enter opens."""
+    from jarvis_tui.ui.screens.trial_detail import TrialDetailScreen
+
+    app = JarvisApp(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_trials(app, pilot)
+        await press(app, pilot, "j")
+        trial = pane.selected
+        shown = await press(app, pilot, "enter")
+        assert isinstance(app.screen, TrialDetailScreen)
+        assert f"Trial {trial}" in shown and "params" in shown and "escape: close" in shown
+        assert "per benchmark" not in shown  # below: the window scrolls
+        shown = await press(app, pilot, "G")
+        assert "per benchmark" in shown and "escape: close" in shown, shown
+        shown = await press(app, pilot, "escape")
+        assert not isinstance(app.screen, TrialDetailScreen)
+        assert pane.selected == trial
+        await press(app, pilot, "question_mark")  # the help names the key: read it by page
+        shown = ""
+        for _ in range(16):
+            shown += screen(app)
+            await press(app, pilot, "pagedown")
+        assert "enter opens the selected trial whole" in " ".join(shown.split()), shown
+        assert any(line.split()[1:4] == ["enter", "Open", "trial"] for line in shown.splitlines())

@@ -21,6 +21,7 @@ from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.trials import TrialsPane, add_notices
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
+from jarvis_tui.ui.screens.trial_detail import TrialDetailScreen
 from jarvis_tui.ui.testing import record_notices, settle, wait_until
 
 RUN = ("trials.run",)
@@ -374,6 +375,7 @@ PALETTE_IDLE = (
     ("trials: show / hide the detail panel", lambda s, app: "detail panel hidden" in s),
     ("trials: mark the selected trial for merge", lambda s, app: "next merge" in s),
     ("trials: reload the run", lambda s, app: "reloaded run" in s),
+    ("trials: open the selected trial", lambda s, app: "escape: close · j / k" in s),
 )
 
 
@@ -395,7 +397,8 @@ async def test_every_palette_entry_does_what_it_says(demo: Path) -> None:
         for title, changed in PALETTE_IDLE:
             shown = await run_palette(app, pilot, title)
             assert changed(shown, app), title
-            if isinstance(app.screen, PromptScreen | ConfigFormScreen | ConfirmScreen):
+            if isinstance(app.screen, PromptScreen | ConfigFormScreen | ConfirmScreen
+                          | TrialDetailScreen):  # fmt: skip
                 await press(app, pilot, "escape")
         # the run entries, in a live run held by review mode
         shown = await run_palette(app, pilot, "trials: start a run")

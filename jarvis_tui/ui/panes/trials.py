@@ -188,7 +188,8 @@ class TrialsPane(Pane):
         "Optimization trials of the workspace's optimize.db. The plot shows every trial "
         "on two objectives (X and Y cycle them; the third is the colour): frontier "
         "members are joined, dominated and infeasible trials dimmed. j/k move through "
-        "the table, h/l (or ←/→) along the frontier; o cycles the table's sort, O reverses "
+        "the table, h/l (or ←/→) along the frontier; enter opens the selected trial whole "
+        "in a window (escape closes it); o cycles the table's sort, O reverses "
         "it; d hides the detail, r reloads the run, < and > show older and newer runs. The "
         "detail shows params against the parent and the best trial, the optimizer's "
         "reasoning and analysis. s starts a run in the background (offline: Optuna "
@@ -235,6 +236,9 @@ class TrialsPane(Pane):
         Binding("l,right", "frontier(1)", "Frontier →", show=False, id="trials.fnext"),
         Binding("o", "sort", "Sort table", show=False, id="trials.sort"),
         Binding("O", "reverse_sort", "Reverse sort", show=False, id="trials.reverse"),
+        Binding(
+            "enter", "open_trial", "Open trial", show=False, key_display="enter", id="trials.open"
+        ),  # fmt: skip
         Binding("d", "toggle_detail", "Detail panel", show=False, id="trials.detail"),
         Binding("r", "reload", "Reload run", show=False, id="trials.refresh"),
         Binding("less_than_sign", "other_run(1)", "Older run", show=False, id="trials.older"),
@@ -603,6 +607,7 @@ class TrialsPane(Pane):
         ("sort", "sort the table by the next column", "#, accuracy, latency, cost"),
         ("reverse_sort", "reverse the table's order", "Best first / worst first"),
         ("merge_pick", "mark the selected trial for merge", "The next merge combines marked"),
+        ("open_trial", "open the selected trial", "Its whole detail in a window"),
         ("toggle_detail", "show / hide the detail panel", "Params, reasoning, analysis"),
         ("reload", "reload the run", "Read the run back from optimize.db"),
         ("export", "export the best recipe", "Write the best trial as a TOML recipe"),
@@ -1697,6 +1702,28 @@ class TrialsPane(Pane):
         self.sort_reverse = not self.sort_reverse
         self._rebuild_table()
         self._status()
+
+    def action_open_trial(self) -> None:
+        """enter: the selected trial's whole detail in a window of its own."""
+        from jarvis_tui.ui.screens.trial_detail import TrialDetailScreen
+
+        t = self._trial(self.selected)
+        if t is None:
+            self.notify("no trial to open: select one in the table", severity="warning")
+            return
+        samples: tuple[list[dict], str] = ([], "")
+        if self._scoring(t.trial_id) == "measured":
+            rows, note, to_read = sample_rows(t, self.view.meta.get(t.trial_id, {}),
+                                              self._samples)  # fmt: skip
+            if to_read is not None:
+                self._load_samples(to_read)
+            samples = (rows, note)
+        # the window's text width: its box (100 cells, at most 96% of the screen) less
+        # the border, the padding and the scrollbar
+        width = max(40, min(100, int(self.app.size.width * 0.96)) - 6)
+        body = trial_detail(self.view, t, samples=samples, width=width,
+                            merge=t.trial_id in self.merge_ids)  # fmt: skip
+        self.app.push_screen(TrialDetailScreen(t.trial_id, body))
 
     def action_toggle_detail(self) -> None:
         self.toggle_class("-no-detail")
