@@ -631,7 +631,10 @@ def _cmd_learn(args: argparse.Namespace) -> int:
                 _say(out, f"    why: {route.why}")
         for name, version in result.get("configs_written", []):
             _say(out, f"  wrote agents/{name}.toml (version {version})")
-        if result["status"] == "completed" and not result.get("configs_written"):
+        for name, _version, why in result.get("configs_kept", []):
+            _say(out, f"  agents/{name}.toml: {why}")
+        if (result["status"] == "completed" and not result.get("configs_written")
+                and not result.get("configs_kept")):  # fmt: skip
             _say(out, "  agent configs: nothing changed")
         if result.get("baseline_score") is not None:
             verdict = "accepted" if result.get("accepted") else "rejected"

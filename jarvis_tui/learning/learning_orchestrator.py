@@ -92,6 +92,23 @@ class _AgentView:
         return getattr(self._store, name)
 
 
+HAND_CAUSES = ("rollback", "manual", "promoted-trial")
+"""Causes of a version a person chose in jarvis-tui; a learning cycle keeps it until the
+traces it served hold the evidence minimum of ratings (walkthrough finding W27). Not
+``external``: OpenJarvis's own learning cycle writes those too."""
+
+
+def _rated_since(store: Any, agent: str, since: float) -> Optional[int]:
+    """Ratings on *agent*'s traces started at or after *since* (None: the store
+    cannot say)."""
+    count = getattr(store, "count_filtered", None)
+    if not callable(count):
+        return None
+    from jarvis_tui.traces.store import TraceFilter
+
+    return int(count(TraceFilter(agent=agent, since=since), rated=True)[1])
+
+
 class LearningOrchestrator:
     """Orchestrate a single trace->learn->eval cycle.
 
@@ -235,9 +252,11 @@ class LearningOrchestrator:
         if stopped():
             return result
         errors: List[tuple[str, str]] = []
-        written = self._write_configs(evolver, recommendations, agent_id, errors)
+        kept: List[tuple[str, int, str]] = []
+        written = self._write_configs(evolver, recommendations, agent_id, errors, kept)
         result["agent_configs_evolved"] = bool(written)
         result["configs_written"] = [(name, version) for name, version, _ in written]
+        result["configs_kept"] = kept
         result["config_errors"] = errors
 
         # 6. LoRA training (optional)
@@ -336,26 +355,59 @@ class LearningOrchestrator:
         recommendations: List[Dict[str, Any]],
         agent_id: Optional[str],
         errors: Optional[List[tuple[str, str]]] = None,
+        kept: Optional[List[tuple[str, int, str]]] = None,
     ) -> List[tuple[str, int, int]]:
         """Write one version per agent that changes; returns ``(agent, new, previous)``.
 
-        An agent that cannot be written is appended to *errors* and skipped.
+        An agent that cannot be written is appended to *errors* and skipped; one whose
+        current version a person chose (:data:`HAND_CAUSES`) and whose traces since
+        hold fewer ratings than the evidence minimum is kept, ``(agent, version, why)``
+        appended to *kept*: a cycle does not undo a rollback before it has evidence.
         """
         from jarvis_tui.learning.agent_evolver import cycle_note
 
         errors = [] if errors is None else errors
+        kept = [] if kept is None else kept
         written: List[tuple[str, int, int]] = []
         for p in evolver.propose_configs(recommendations, agent_id=agent_id):
             if p.error:
                 errors.append((p.agent, _one_line(p.error)))
                 continue
             try:
-                before = len(evolver.list_versions(p.agent))
+                versions = evolver.list_versions(p.agent)
+                held = self._chosen_by_hand(p.agent, versions)
+                if held is not None:
+                    kept.append((p.agent, versions[-1]["version"], held))
+                    continue
+                before = len(versions)
                 evolver.write_proposal(p, note=cycle_note(p.classes))
                 written.append((p.agent, len(evolver.list_versions(p.agent)), before))
             except (ValueError, OSError) as exc:  # TimeoutError is an OSError
                 errors.append((p.agent, _one_line(str(exc))))
         return written
+
+    def _chosen_by_hand(self, agent: str, versions: List[Dict[str, Any]]) -> Optional[str]:
+        """Why the current version of *agent* stays (a person chose it and its traces
+        since hold fewer ratings than the evidence minimum), or None."""
+        from jarvis_tui.learning.recommend import MIN_RATINGS
+
+        if not versions or not versions[-1].get("current"):
+            return None
+        cur = versions[-1]
+        cause = str(cur.get("cause") or "")
+        if cause not in HAND_CAUSES:
+            return None
+        since = cur.get("created") or cur.get("modified")
+        if not since:
+            return None
+        rated = _rated_since(self._trace_store, agent, float(since))
+        if rated is None or rated >= MIN_RATINGS:
+            return None
+        word = {"promoted-trial": "promoted trial"}.get(cause, cause)
+        return (
+            f"kept version {cur['version']} ({word}): {plural(rated, 'rating')} since it was "
+            f"written, under the evidence minimum of {MIN_RATINGS}"
+        )
 
     @staticmethod
     def _undo(

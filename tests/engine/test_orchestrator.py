@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -76,8 +78,9 @@ def test_agent_id_considers_and_evolves_only_that_agent(store: TraceStore, tmp_p
 def test_keeps_the_users_system_prompt(store: TraceStore, tmp_path: Path) -> None:
     agents = tmp_path / "agents"
     evolver = AgentConfigEvolver(store, config_dir=agents)
-    evolver.write_config("react", tools=["x"], system_prompt='Be "brief".\nAlways.',
-                         temperature=0.9, cause="manual")  # fmt: skip
+    with mock.patch("time.time", lambda: -1.0):  # before the traces: they are its evidence
+        evolver.write_config("react", tools=["x"], system_prompt='Be "brief".\nAlways.',
+                             temperature=0.9, cause="manual")  # fmt: skip
     LearningOrchestrator(trace_store=store, config_dir=agents).run(agent_id="react")
     cfg = evolver.load_version("react", evolver.list_versions("react")[-1]["version"])["agent"]
     assert cfg["system_prompt"] == 'Be "brief".\nAlways.' and cfg["temperature"] == 0.9
@@ -87,7 +90,8 @@ def test_keeps_the_users_system_prompt(store: TraceStore, tmp_path: Path) -> Non
 def test_eval_gate_rejects_and_rolls_back(store: TraceStore, tmp_path: Path) -> None:
     agents = tmp_path / "agents"
     evolver = AgentConfigEvolver(store, config_dir=agents)
-    evolver.write_config("react", tools=["old_tool"], cause="manual")
+    with mock.patch("time.time", lambda: -1.0):  # before the traces: they are its evidence
+        evolver.write_config("react", tools=["old_tool"], cause="manual")
     scores = iter([0.50, 0.505])  # +0.005 < min_improvement 0.02
     result = LearningOrchestrator(
         trace_store=store, config_dir=agents, eval_fn=lambda: next(scores)
@@ -173,3 +177,37 @@ def test_no_eval_gate_is_said_never_read_as_a_pass(
     ).run()
     assert measured["gate"] == "measured" and measured["accepted"] is True
     assert "gate_note" not in measured
+
+
+def test_a_version_chosen_by_hand_is_kept_until_its_traces_say_more(
+    store: TraceStore, tmp_path: Path, capsys
+) -> None:
+    """Walkthrough W27: a rollback made just now (no traces since) is not undone by the
+    next cycle, and the cycle says so; once its traces hold 30 ratings, it may be."""
+    agents = tmp_path / "agents"
+    evolver = AgentConfigEvolver(store, config_dir=agents)
+    with mock.patch("time.time", lambda: -1.0):  # v1, before the traces
+        evolver.write_config("react", tools=["web_search"], cause="manual", note="mine")
+    orch = LearningOrchestrator(trace_store=store, config_dir=agents)
+    assert orch.run(agent_id="react")["configs_written"] == [("react", 2)]  # calculator
+    evolver.rollback("react", 1)  # v3: web_search again, chosen just now
+    before = evolver.list_versions("react")
+    result = orch.run(agent_id="react")
+    assert result["configs_written"] == []
+    (kept,) = result["configs_kept"]
+    assert kept[0] == "react" and kept[1] == before[-1]["version"]
+    assert "0 ratings since it was written, under the evidence minimum of 30" in kept[2]
+    assert evolver.list_versions("react") == before  # nothing written
+    # the CLI says it too
+    assert main(["learn", "--home", str(tmp_path), "--agent", "react"]) == 0
+    assert "kept version" in capsys.readouterr().out
+    # traces served since, with ratings: the cycle may write again
+    store.save_many(
+        Trace(trace_id=f"n{i}", query="solve the equation x + 1 = 3", agent="react",
+              model="big:70b", result="r", feedback=0.9, started_at=time.time() + 10 + i,
+              steps=[TraceStep(StepType.TOOL_CALL, 0.0, 0.1, {"tool": "calculator"}, {})])
+        for i in range(30)
+    )  # fmt: skip
+    again = orch.run(agent_id="react")
+    assert [n for n, _v in again["configs_written"]] == ["react"]
+    assert again["configs_kept"] == []

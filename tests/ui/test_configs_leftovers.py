@@ -173,3 +173,23 @@ async def test_the_what_column_reads_whole_at_120_and_its_first_words_at_80(
         await settle(app, pilot)
         body = plain(app.query_one("#configs-diff-body", Static))
         assert f"v2 external: {notes['simple'][2][1]}" in body
+
+
+async def test_n_says_nothing_is_written_and_a_cycle_may_still_write_it(oj08: Path) -> None:
+    app = JarvisApp(oj08)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("C")
+        await settle(app, pilot)
+        await pilot.press("s")
+        pane = app.query_one(ConfigsPane)
+        await wait_until(pilot, lambda: len(pane.proposals) == 2, what="two proposals")
+        first = pane.proposals[0].agent
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert not (oj08 / "agents" / f"{first}.toml").exists()
+    assert (
+        f"skipped the proposal for {first}: nothing written (a learning cycle, Routing s or "
+        "jarvis-tui learn, may still write it)"
+    ) in notices

@@ -226,7 +226,7 @@ class ConfigsPane(Pane):
         "showing exactly what will be written and what that version's traces said; the "
         "rollback becomes the newest version. s runs the evolver over the traces and shows "
         "each proposal as a diff with the version number it would write: y writes it, "
-        "n skips it. r reloads (a config edited outside jarvis-tui shows as external; the "
+        "n skips it (nothing is written; a learning cycle may still write it). r reloads (a config edited outside jarvis-tui shows as external; the "
         "cursor stays on its agent and version). "
         "Counts: traces = the traces the version served; rated = those with a feedback "
         "score (a label, or OpenJarvis's own feedback), the evidence its mean feedback is "
@@ -1162,7 +1162,9 @@ class ConfigsPane(Pane):
         if not self.proposals:
             return
         p = self.proposals.pop(0)
-        self.app.notify(f"skipped the proposal for {p.agent}", markup=False)
+        self.app.notify(f"skipped the proposal for {one_line(p.agent, 40)}: nothing written (a "
+                        "learning cycle, Routing s or jarvis-tui learn, may still write it)",
+                        markup=False)  # fmt: skip
         self._proposal_mode()
         self.refresh_bindings()
         if self.proposals:

@@ -795,8 +795,11 @@ class RoutingPane(Pane):
                     parts.append(Text("    " + one_line(ch, 120), style="cyan"))
                 if len(w["changes"]) > 6:
                     parts.append(Text(f"    … {len(w['changes']) - 6} more", style="dim"))
-        elif self._cycle is not None and status == "completed":
+        elif self._cycle is not None and status == "completed" and not r.get("configs_kept"):
             parts.append(Text("no agent config changed: the current ones already match"))
+        for name, _version, why in r.get("configs_kept") or []:  # a hand-chosen version
+            parts.append(Text(f"{one_line(str(name), 24)}: {one_line(str(why), 160)}",
+                              style="yellow"))  # fmt: skip
         return parts
 
     @staticmethod
