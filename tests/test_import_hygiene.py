@@ -151,6 +151,10 @@ FIRST_PAINT_HEAVY = (*HEAVY, "numpy", "optuna", "plotext", "textual_plotext")
 """What the first paint must not import: the Training, Trials and Routing panes' libraries
 (and the optimizer's), which come in when those panes are first shown."""
 
+FIRST_PAINT_UNSHOWN = ("textual.widgets._text_area", "textual.document._document")
+"""Nor the widgets of screens not shown yet: the note editor's TextArea (and its document
+and tree-sitter modules), imported when a note is first edited (issue 15)."""
+
 _FIRST_PAINT = textwrap.dedent(
     """
     import asyncio, json, sys
@@ -173,11 +177,13 @@ _FIRST_PAINT = textwrap.dedent(
 
 def test_the_first_paint_imports_no_numpy_optuna_or_torch(demo_copy) -> None:
     """Up to the first rows painted on a demo workspace (traces, agents, an optimization
-    study), none of numpy, optuna, torch (nor transformers, peft, plotext) is imported."""
+    study), none of numpy, optuna, torch (nor transformers, peft, plotext) is imported,
+    nor the note editor's TextArea."""
     home = demo_copy(traces=300, seed=3)  # built here: only the app's process is measured
     assert (home / "optimize.toml").is_file() and (home / "agents").is_dir()
     out = subprocess.run(
-        [sys.executable, "-c", _FIRST_PAINT, str(home), json.dumps(FIRST_PAINT_HEAVY)],
+        [sys.executable, "-c", _FIRST_PAINT, str(home),
+         json.dumps([*FIRST_PAINT_HEAVY, *FIRST_PAINT_UNSHOWN])],
         capture_output=True, text=True, check=True, timeout=300,
     )  # fmt: skip
     result = json.loads(out.stdout.strip().splitlines()[-1])

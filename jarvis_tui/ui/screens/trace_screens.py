@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -25,12 +25,15 @@ from textual.screen import ModalScreen
 from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
-from textual.widgets import Button, Static, TextArea
+from textual.widgets import Button, Static
 
 from jarvis_tui.core.types import Trace
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
+
+if TYPE_CHECKING:  # imported where a note is edited: TextArea is not needed to start
+    from textual.widgets import TextArea
 
 
 def fold_lines(text: str, width: int, console: Optional[Console] = None) -> list[str]:
@@ -377,6 +380,8 @@ class NoteScreen(ModalScreen[Optional[str]]):
             else:
                 about.append("(the trace is still loading)", style="dim")
             yield Static(about, id="note-trace")
+            from textual.widgets import TextArea  # here: not before the first paint (issue 15)
+
             yield TextArea(self._current, id="note-input", soft_wrap=True, show_line_numbers=False)
             with Horizontal(id="note-buttons"):
                 yield Button("Save", id="note-save", variant="primary")
@@ -386,14 +391,19 @@ class NoteScreen(ModalScreen[Optional[str]]):
                     id="note-hint",
                 )
 
+    def _area(self) -> TextArea:
+        from textual.widgets import TextArea
+
+        return self.query_one("#note-input", TextArea)
+
     def on_mount(self) -> None:
-        area = self.query_one("#note-input", TextArea)
+        area = self._area()
         focus_now(area)
         area.move_cursor(area.document.end)
 
     @on(Button.Pressed, "#note-save")
     def action_save(self) -> None:
-        self.dismiss(self.query_one("#note-input", TextArea).text.strip())
+        self.dismiss(self._area().text.strip())
 
     def unsaved_input(self) -> Optional[tuple[str, Text]]:
         """ctrl+q's question (screens.quit_unsaved) while the note differs from what it
@@ -405,7 +415,7 @@ class NoteScreen(ModalScreen[Optional[str]]):
 
     @on(Button.Pressed, "#note-cancel")
     def action_cancel(self) -> None:
-        area = self.query_one("#note-input", TextArea)
+        area = self._area()
         if area.text.strip() == self._current.strip():
             self.dismiss(None)
             return
