@@ -281,14 +281,14 @@ class TraceDrivenPolicy(RouterPolicy, IntelligenceLearningPolicy):
         if not ranking:
             note = f"class {qclass!r}: no samples"
         elif samples < self.min_samples:
-            note = f"class {qclass!r}: {samples} samples < min_samples {self.min_samples}"
+            note = f"class {qclass!r}: {samples:,} samples < min_samples {self.min_samples:,}"
         else:
             for rank, (model, score, n) in enumerate(ranking):
                 if not avail or model in avail:
                     skipped = f", better {rank} not available" if rank else ""
                     return model, (
                         f"learned: class {qclass!r} → {model}"
-                        f" (score {score:.2f} from {n} of {samples} samples{skipped})"
+                        f" (score {score:.2f} from {n:,} of {samples:,} samples{skipped})"
                     )
             note = f"class {qclass!r}: no learned model is available"
         return self._fallback_chain(note)

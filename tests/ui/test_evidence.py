@@ -196,7 +196,7 @@ async def test_routing_J_counts_judge_scores_and_marks_the_cells(home: Path) -> 
         assert " j" in table.get_cell("code", "phi3:3.8b").plain
         assert " j" not in table.get_cell("code", "llama3.1:70b").plain
         said = str(app.query_one("#routing-status", Static).render())
-        assert "judge counted: 20 judged traces (j) · J: labels only" in said
+        assert "judge counted: 20 judged traces (j) · J turns it off" in said
         await pilot.press("J")
         await settle(app, pilot)
         assert pane.matrix.cells[("code", "phi3:3.8b")].rated.n == before
@@ -215,7 +215,7 @@ async def test_routing_palette_entries_act(home: Path) -> None:
         assert app.query_one("#panes").active == "routing" and pane.matrix is not None
         await palette(app, pilot, "routing: include judge scores")
         said = str(app.query_one("#routing-status", Static).render())
-        assert "judge: no scores to include yet (T, then J runs it)" in said
+        assert "no judge scores yet: J in Traces (T) runs the judge" in said
         await palette(app, pilot, "routing: label where it matters")
         assert app.query_one("#panes").active == "traces" and "queue order" in status(app)
         await palette(app, pilot, "routing: run a learning cycle")

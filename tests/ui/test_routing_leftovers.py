@@ -257,3 +257,26 @@ async def test_the_routing_palette_entries_do_what_they_say(many_models: Path) -
         await wait_until(pilot, lambda: "heuristic" in screen_text(app),
                          what="the routers' answers to the query typed")  # fmt: skip
         assert "EDIT" in screen_text(app)
+
+
+# ---------------------------------------------------------------- findings 11, 12
+
+
+def test_the_trace_routers_counts_have_thousands_separators(tmp_path: Path) -> None:
+    """Finding 12: '646 of 3402 samples' in the ask-routers panel; every other count on
+    screen has its separator."""
+    from jarvis_tui.learning.router import build_routing_context
+    from jarvis_tui.learning.trace_policy import TraceDrivenPolicy
+
+    traces = [Trace(trace_id=f"h{i}", query="hi there", agent="react", model="m1",
+                    feedback=0.8, started_at=BASE + i, ended_at=BASE + i + 1)
+              for i in range(1_100)]  # fmt: skip
+    with TraceStore(_store(tmp_path, traces) / "traces.db") as store:
+        policy = TraceDrivenPolicy(store, available_models=["m1"], min_samples=2_000)
+        policy.update_from_traces()
+        _, why = policy.explain(build_routing_context("hi there"))
+        assert "1,100 samples < min_samples 2,000" in why
+        policy = TraceDrivenPolicy(store, available_models=["m1"], min_samples=1_000)
+        policy.update_from_traces()
+        _, why = policy.explain(build_routing_context("hi there"))
+        assert "from 1,100 of 1,100 samples" in why

@@ -151,7 +151,7 @@ async def test_j_says_what_the_matrix_counts(tmp_path: Path) -> None:
         text = " ".join(screen_text(app).split())
         assert (
             "100 rated · judge counted: 40 judged traces (j), your label wins on 10 · "
-            "J: labels only" in text
+            "J turns it off" in text
         ), text
         # the routers count no judge score: / says so beside their numbers
         await pilot.press("slash")
@@ -176,7 +176,7 @@ async def test_j_with_nothing_to_include_says_so(tmp_path: Path) -> None:
         await pilot.press("J")
         await settle(app, pilot)
         text = " ".join(screen_text(app).split())
-        assert "judge: no scores to include yet (T, then J runs it) · J: labels only" in text
+        assert "no judge scores yet: J in Traces (T) runs the judge · J turns it off" in text
     # every judged trace labelled: the labels win everywhere, nothing is added
     _judge(home, [t.trace_id for t in traces if t.feedback is not None][:5])
     app = JarvisApp(home)
@@ -185,4 +185,4 @@ async def test_j_with_nothing_to_include_says_so(tmp_path: Path) -> None:
         await pilot.press("R", "J")
         await settle(app, pilot)
         text = " ".join(screen_text(app).split())
-        assert "judge: nothing to add, your label wins on all 5 judged" in text, text
+        assert "judge: nothing to add, your label wins on all 5 judged · J turns it off" in text

@@ -660,17 +660,18 @@ class RoutingPane(Pane):
         self._status()
 
     def _judge_words(self) -> Optional[tuple[str, str, int]]:
-        """What J means now, for the status line: (text, style, priority)."""
+        """What J means now, for the status line: (text, style, priority). While on,
+        it says that J turns it off (not "J: off", read as "the judge is off")."""
         judged_only, both = self.judge_coverage
         if self.include_judge:
             if judged_only:
                 mine = f", your label wins on {both:,}" if both else ""
-                return (f"judge counted: {judged_only:,} judged traces (j){mine} · J: labels only",
+                return (f"judge counted: {judged_only:,} judged traces (j){mine} · J turns it off",
                         "bold magenta", 0)  # fmt: skip
             if both:
                 return (f"judge: nothing to add, your label wins on all {both:,} judged · "
-                        "J: labels only", "bold magenta", 0)  # fmt: skip
-            return ("judge: no scores to include yet (T, then J runs it) · J: labels only",
+                        "J turns it off", "bold magenta", 0)  # fmt: skip
+            return ("no judge scores yet: J in Traces (T) runs the judge · J turns it off",
                     "bold magenta", 0)  # fmt: skip
         if judged_only:
             return (f"J: add {judged_only:,} judge scores", "magenta", 3)
