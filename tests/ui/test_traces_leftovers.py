@@ -256,7 +256,10 @@ async def test_a_step_output_that_is_not_json_is_shown_as_its_text(home: Path) -
 
 
 def status_line(app: JarvisApp) -> str:
-    return next(x for x in screen_text(app).splitlines() if " of " in x and "·" in x)
+    """The Traces status line as shown (fitted to the screen's width)."""
+    from textual.widgets import Static
+
+    return str(app.query_one("#traces-status", Static).render())
 
 
 async def test_a_routing_cells_queue_says_its_first_page_is_a_part(home: Path) -> None:
@@ -281,7 +284,7 @@ async def test_a_routing_cells_queue_says_its_first_page_is_a_part(home: Path) -
         assert "3 labelled this session" in status_line(app), status_line(app)
 
 
-async def test_labels_in_the_unlabelled_filter_are_counted_this_session(home: Path) -> None:
+async def test_labels_in_queue_order_are_counted_this_session(home: Path) -> None:
     from jarvis_tui.traces import TraceFilter
     from jarvis_tui.ui.panes.traces import TracesPane
 
@@ -290,8 +293,12 @@ async def test_labels_in_the_unlabelled_filter_are_counted_this_session(home: Pa
         await settle(app, pilot)
         app.query_one(TracesPane).set_filter(TraceFilter(labelled=False))
         await settle(app, pilot)
+        await pilot.press("Q")  # the unlabelled filter in queue order
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
         assert "labelled this session" not in status_line(app)
-        for key in ("5", "y", "n"):
+        for key in ("5", "7", "9"):  # each takes its trace out of the queue
             await pilot.press(key)
             await settle(app, pilot)
         await app.workers.wait_for_complete()
@@ -342,3 +349,71 @@ async def test_enter_before_the_trace_is_loaded_says_loading_and_then_opens_it(
         await pilot.press("escape")
         await settle(app, pilot)
         assert "opening the trace" not in status_line(app)
+
+
+# ---------------------------------------------------------------- findings 9, W
+
+
+def labels_on_disk(home: Path) -> dict[str, tuple]:
+    from jarvis_tui.traces import TraceStore
+
+    store = TraceStore(home / "traces.db")
+    try:
+        return {t.trace_id: (t.feedback, t.outcome) for t in store.iter_traces(with_steps=False)}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_the_filter_bar_says_its_keys_and_backspace_clears_every_filter(
+    home: Path, size: tuple[int, int]
+) -> None:
+    from jarvis_tui.traces import TraceFilter
+    from jarvis_tui.ui.panes.traces import TracesPane
+
+    before = labels_on_disk(home)
+    app = JarvisApp(home)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.set_filter(TraceFilter(model="llama3.1:8b", outcome="success"))
+        await settle(app, pilot)
+        assert "of 1,500" not in status_line(app)
+        await pilot.press("F")
+        await settle(app, pilot)
+        line = status_line(app)
+        assert "tab next · esc leaves · ⌫ clears filters" in line, line
+        await pilot.press("tab")  # to the next picker: still said
+        await settle(app, pilot)
+        assert "⌫ clears filters" in status_line(app)
+        await pilot.press("backspace")
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+        assert "rows 1–" in status_line(app) and "of 1,500" in status_line(app), status_line(app)
+        assert pane.filter.is_empty()
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert "⌫ clears filters" not in status_line(app)
+    assert labels_on_disk(home) == before  # backspace in the bar cleared no label
+
+
+async def test_X_clears_every_filter(home: Path) -> None:
+    from jarvis_tui.traces import TraceFilter
+    from jarvis_tui.ui.panes.traces import TracesPane
+
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        pane.set_filter(TraceFilter(query_class="math", labelled=False))
+        await settle(app, pilot)
+        assert "of 1,500" not in status_line(app)
+        await pilot.press("X")
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await settle(app, pilot)
+        assert "of 1,500" in status_line(app), status_line(app)
+        assert pane.filter.is_empty()
+        _title, _intro, rows = app.help_for_pane()
+        assert ("X", "Clear filters") in [(k, d) for k, d in rows], rows

@@ -398,6 +398,8 @@ KEY_CHECKS = {
     "Stop the judge": ("x",),
     "Accept judge score": ("Y",),
     "Copy to clipboard": ("ctrl+y",),
+    # tested in tests/ui/test_traces_leftovers.py (X, and backspace in the filter bar)
+    "Clear filters": ("X",),
     # tested in tests/ui/test_help_keys_only.py (the cursor moves)
     "Up": ("k", "up"),
     "Down": ("j", "down"),

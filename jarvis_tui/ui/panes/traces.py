@@ -538,7 +538,8 @@ class TracesPane(Pane):
         "1.0; y / n mark the outcome success / failure; backspace clears the label; u undoes "
         "the last label; e edits the note. After a score the cursor jumps to the next "
         'unlabelled trace (A toggles). / searches: words, "exact phrase", prefix*, '
-        "-exclude, a OR b. F opens the filter bar (escape leaves it). o cycles the sort "
+        "-exclude, a OR b. F opens the filter bar (tab moves between its pickers, escape "
+        "leaves it, backspace there clears every filter); X clears them too. o cycles the sort "
         "column, O reverses it; d hides or shows the detail panel. enter opens the whole trace, "
         "where the same label keys work. Q turns queue order on or off: the unrated "
         "traces (no score yet; a ✓/✗ without a score counts) whose label can change a "
@@ -563,6 +564,7 @@ class TracesPane(Pane):
         Binding("y", "outcome('success')", "Success", id="traces.success"),
         Binding("n", "outcome('failure')", "Failure", id="traces.failure"),
         Binding("backspace,delete", "clear_label", "Clear label", show=False, id="traces.clear"),
+        Binding("X", "clear_filters", "Clear filters", show=False, id="traces.clear_filters"),
         Binding("u", "undo", "Undo", id="traces.undo"),
         Binding("e", "note", "Note", id="traces.note"),
         Binding("o", "cycle_sort", "Sort", id="traces.sort"),
@@ -601,7 +603,7 @@ class TracesPane(Pane):
         ("toggle_detail", "toggle detail panel", "Hide or show the detail panel (d)"),
         ("refresh", "refresh", "Re-read the store (r)"),
         ("unlabelled_only", "show unlabelled only", "Filter to traces with neither a score nor an outcome"),
-        ("clear_filters", "clear filters", "Show every trace"),
+        ("clear_filters", "clear filters", "Show every trace (X; backspace in the filter bar)"),
         ("toggle_queue", "queue order", "Most decisive unrated traces first (Q)"),
         ("judge", "run the judge", "LLM judge over the filter's unlabelled traces (J)"),
         ("ask_judge_endpoint", "run the judge on another endpoint",
@@ -877,7 +879,7 @@ class TracesPane(Pane):
             if self.filter.text:
                 how.append("escape clears the search")
             if replace(self.filter, text=None) != TraceFilter():
-                how.append("F opens the filters (the palette's traces: clear filters clears them)")
+                how.append("F opens the filters (X clears them)")
             if how:
                 line = "; ".join(how)
                 msg.append(line[0].upper() + line[1:] + ".", style="dim")
@@ -1193,6 +1195,8 @@ class TracesPane(Pane):
         segs: list[tuple[int, str, str, bool]] = []
         if self._searching:
             segs.append((0, "search: enter applies, escape leaves", "bold", False))
+        elif self._in_filter_bar():  # what the bar's keys do (the footer has room for few)
+            segs.append((0, "tab next · esc leaves · ⌫ clears filters", "bold", False))
         if self.queue_mode:
             segs.append((0, "queue order (Q)", "bold reverse", False))
             held = len(self.window.held)
@@ -1220,9 +1224,8 @@ class TracesPane(Pane):
         counted = "rated" if self.queue_mode else "labelled"
         segs.append((2 if self.queue_mode else 1, f"{counted} {self._labelled:,} of {self._total:,}",
                      "", False))  # fmt: skip
-        if self._labels_done and (self.queue_mode or self.filter.labelled is False
-                                  or self.filter.rated is False):  # fmt: skip
-            # a label takes its trace out of this list, so the count above stays put:
+        if self._labels_done and self.queue_mode:
+            # a label takes its trace out of the queue, so the count above stays put:
             # what was labelled here is said beside it (before the queue's reason,
             # which is cut to the room left)
             segs.append((1, f"{self._labels_done:,} labelled this session", "", False))
@@ -1532,6 +1535,13 @@ class TracesPane(Pane):
         if getattr(event.widget, "id", None) == "search":
             self._searching = True
             self._render_status()
+        elif self._in_filter_bar():  # its keys, on the status line
+            self._render_status()
+
+    def _in_filter_bar(self) -> bool:
+        """The focus is in the filter bar (a picker, or its open list)."""
+        focused = self.screen.focused if self.is_attached else None
+        return focused is not None and self.query_one("#filter-bar") in focused.ancestors
 
     def on_descendant_blur(self, event: Any) -> None:
         if getattr(event.widget, "id", None) == "search":
@@ -1545,6 +1555,7 @@ class TracesPane(Pane):
         bar = self.query_one("#filter-bar")
         if focused is None or bar not in focused.ancestors:
             self.remove_class("-filters")
+            self._render_status()  # without the filter bar's keys
 
     def action_focus_search(self) -> None:
         focus_now(self.query_one("#search", Input))
@@ -1593,6 +1604,8 @@ class TracesPane(Pane):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action.startswith(("score_", "mark_")):  # the palette's score and outcome
             action = "score"
+        if action == "clear_label" and self._in_filter_bar():
+            return True  # backspace in the filter bar clears the filters, rows or not
         if action in ("score", "outcome", "clear_label", "note", "open_trace", "copy",
                       "accept_judge"):  # fmt: skip
             return self._current_id() is not None
@@ -1609,6 +1622,9 @@ class TracesPane(Pane):
         self._label(outcome=outcome)
 
     def action_clear_label(self) -> None:
+        if self._in_filter_bar():  # backspace on the bar: every filter, not the label
+            self._clear_filters()
+            return
         self._label(feedback=None, outcome=None, advance=False)
 
     def label_trace(self, trace_id: str, **fields: Any) -> None:
