@@ -210,3 +210,23 @@ async def test_enter_opens_the_selected_trial_whole(demo: Path) -> None:
             await press(app, pilot, "pagedown")
         assert "enter opens the selected trial whole" in " ".join(shown.split()), shown
         assert any(line.split()[1:4] == ["enter", "Open", "trial"] for line in shown.splitlines())
+
+
+async def test_a_runs_own_bounds_and_why_it_stopped_are_in_the_header(demo: Path, capsys) -> None:
+    """Walkthrough (this session) 3 and 10: after a restart the header said nothing of
+    the run's bounds (its trials still ×) nor, at 120 columns, why it stopped early."""
+    from jarvis_tui.cli import main
+
+    argv = ["optimize", "--home", str(demo), "--trials", "12", "--patience", "2", "--seed", "1",
+            "--bound", "latency <= 3s", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trials(app, pilot)  # the newest run: the one just made
+        head = status_lines(app)
+        assert "bounds latency <= 3s (the run's)" in head, head
+        assert "early stop:" in head, head
+        shown = await press(app, pilot, "B")
+        assert app.screen.query_one(Input).value == "latency <= 3s", shown
+        await press(app, pilot, "escape")

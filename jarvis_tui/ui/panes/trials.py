@@ -1091,6 +1091,8 @@ class TrialsPane(Pane):
 
     def action_bounds(self) -> None:
         current = ", ".join(short_bound(b, typed=True) for b in self.bounds)
+        if not self.bounds and self.view.bounds:  # the run's own, to keep or change
+            current = self._run_bounds_words()
 
         def parse(text: str) -> list[ObjectiveBound]:
             return [ObjectiveBound.parse(p) for p in text.split(",") if p.strip()]
@@ -1132,7 +1134,14 @@ class TrialsPane(Pane):
         )
 
     def _bounds_words(self) -> str:
+        """The bounds the shown trials are marked by: the pane's, else the run's own."""
+        if not self.bounds and self.view.bounds:
+            return self._run_bounds_words()
         return ", ".join(short_bound(b) for b in self.bounds) or "none"
+
+    def _run_bounds_words(self) -> str:
+        """The shown run's own bounds as the user types them (``latency <= 8s``)."""
+        return ", ".join(_as_typed(b) for b in self.view.bounds)
 
     def _remark_bounds(self) -> None:
         """Without a live run: re-mark the shown trials and their frontier locally."""
@@ -1321,7 +1330,7 @@ class TrialsPane(Pane):
             self.notify("no optimization run yet: start one with s", severity="warning")
             return
         if self.view.best is None or self.workspace is None:
-            if self.bounds and self.view.trials:
+            if (self.bounds or self.view.bounds) and self.view.trials:
                 n = len(self.view.trials)
                 which = f"all {n} trials are" if n > 1 else "the one trial is"
                 self.notify(f"nothing to export: {which} outside the bounds "
@@ -1879,6 +1888,9 @@ class TrialsPane(Pane):
             parts.append((2, Text("bounds " + one_line(", ".join(short_bound(b)
                                                                  for b in self.bounds), 70),
                                   style="cyan")))  # fmt: skip
+        elif v.bounds:  # none set here: the run's own (its × marks follow them)
+            parts.append((2, Text(f"bounds {one_line(self._run_bounds_words(), 70)} "
+                                  "(the run's)", style="cyan")))  # fmt: skip
         if self.sort_key != "num" or self.sort_reverse:
             arrow = "↑" if self.sort_reverse else "↓"
             parts.append((2, Text(f"sort {dict(SORTS)[self.sort_key]} {arrow}")))
@@ -1903,7 +1915,11 @@ class TrialsPane(Pane):
             if v.optimizer:
                 parts.append((7, Text(one_line(v.optimizer, 28), style="dim")))
         if not extra and v.message and not self.running:
-            parts.append((8, Text(one_line(v.message, 80), style="dim")))
+            # Why the run ended early (or failed, or was cut off) is a state word: it
+            # outranks the cost and the optimizer's name; "reached N trials" does not.
+            why = not v.message.startswith("reached ")
+            parts.append((2 if why else 8, Text(one_line(v.message, 160),
+                                                 style="yellow" if why else "dim")))  # fmt: skip
         width = max(20, self.size.width - 2)
         self.query_one("#trials-status", Static).update(fit_parts(parts, width, lines=2))
 
