@@ -151,3 +151,79 @@ async def test_enter_on_a_run_opens_its_summary_and_escape_closes_it(home: Path)
         await settle(app, pilot)
         assert not isinstance(app.screen, RunDetailScreen)
         assert "following r1" in shown(app.query_one("#training-status", Static))
+
+
+async def test_a_run_with_no_step_says_so_where_the_charts_go(home: Path) -> None:
+    import json
+
+    from jarvis_tui.ui.panes.training import ChartData, chart_specs
+
+    d = fake_run(home, "r1", model="m")
+    (d / "metrics.jsonl").unlink()
+    info = json.loads((d / "run.json").read_text())
+    info.update(status="cancelled", steps_done=0, final_loss=None,
+                message="cancelled after 0 of 86 steps; the adapter was saved")  # fmt: skip
+    (d / "run.json").write_text(json.dumps(info))
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        await settle(app, pilot)
+        box = shown(pane.query_one("#training-empty", Static))
+        assert "r1 cancelled: no step recorded (cancelled after 0 of 86 steps" in box, box
+        assert "No run selected" not in box, box
+    # (with a marked run overlaid, the loss chart is drawn: its title says the same)
+    data = ChartData("r1", [], [], [], {"r0": [(1, 1.0)]}, 0.1, 60)
+    assert chart_specs(data)["chart-loss"].title == "loss: no step recorded"
+
+
+async def test_a_run_started_elsewhere_is_followed_live(home: Path) -> None:
+    import json
+    import os
+    import time
+
+    fake_run(home, "r0", model="m")
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_training(app, pilot)
+        status = pane.query_one("#training-status", Static)
+        assert "following r0 completed" in shown(status), shown(status)
+        d = fake_run(home, "r9", model="m")  # jarvis-tui train in another terminal
+        info = json.loads((d / "run.json").read_text())
+        now = time.time()
+        info.update(status="running", created=now, updated=now, pid=os.getpid(),
+                    final_loss=None, duration=None)  # fmt: skip
+        (d / "run.json").write_text(json.dumps(info))
+        await pilot.press("r")  # (as the list is read again every 5 s)
+        await settle(app, pilot)
+        said = shown(status)
+        assert "following r9 running" in said, said
+        assert "new run r9 running (started elsewhere): followed" in said, said
+
+
+async def test_before_the_runs_are_read_no_false_zero(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from jarvis_tui.learning.training import runs
+
+    fake_run(home, "r0", model="m")
+    release = threading.Event()
+    list_runs = runs.list_runs
+
+    def slow_list_runs(*args, **kwargs):  # a slow disk: the list comes when released
+        release.wait(30)
+        return list_runs(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "list_runs", slow_list_runs)
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("L")
+        status = app.query_one("#training-status", Static)
+        await wait_until(pilot, lambda: "checkpoints/" in shown(status), what="the status")
+        said = shown(status)
+        assert "reading checkpoints/…" in said and "0 runs" not in said, said
+        release.set()
+        await wait_until(pilot, lambda: "1 run in checkpoints/" in shown(status),
+                         what="the runs read")  # fmt: skip

@@ -453,7 +453,9 @@ def chart_specs(data: ChartData) -> dict[str, ChartSpec]:
                                  [e["eval_loss"] for e in data.evals],
                                  label="eval", scatter=True, marker="●"))  # fmt: skip
         vlines = tuple(e["step"] for e in data.epochs)
-    title = f"loss (EMA α={data.alpha:.2f})" if xs else "loss: no run selected"
+    title = (f"loss (EMA α={data.alpha:.2f})" if xs
+             else "loss: no step recorded" if data.followed  # (a run with none yet)
+             else "loss: no run selected")  # fmt: skip
     specs = {"chart-loss": ChartSpec(title, series=tuple(series), vlines=vlines, steps=span)}
     for chart_id, key, long, short in (
         ("chart-lr", "lr", "learning rate", "lr"),
@@ -705,6 +707,7 @@ class TrainingPane(Pane):
         self._cancel_asked = threading.Event()  # the running child's: handed to its worker
         self._quitting = False  # ctrl+q asked; the app ends when the children are gone
         self._await_run = False  # the started run's folder is not in the list yet
+        self._runs_seen = False  # the runs list has been read once (new runs are news)
         self._ended_note = ""
         """The started run ended before it had a folder ("… cancelled before the first
         step; nothing saved"): said where the charts go, and no other run is followed in
@@ -1053,8 +1056,12 @@ class TrainingPane(Pane):
             parts.append((1, Text.assemble(("following ", "dim"),
                                            (one_line(run.run_id, 40), "bold"), " ",
                                            (run.status, "bold"))))  # fmt: skip
-        parts.append((3, Text(f"{plural(len(self.runs), 'run')} in checkpoints/")))
-        if self.total_pairs or self._loaded:
+        # Until they are read, said so: a false "0 runs" reads as "my runs are gone".
+        runs = f"{plural(len(self.runs), 'run')} in" if self._runs_seen else "reading"
+        parts.append((3, Text(f"{runs} checkpoints/" + ("" if self._runs_seen else "…"))))
+        if self._mined_msg is None and self._loaded:
+            parts.append((2, Text("counting SFT pairs…")))
+        elif self.total_pairs or self._loaded:
             parts.append((2, Text(plural(self.total_pairs + self.held_out, "SFT pair"))))
         if extra:
             parts.append((2, Text(visible(extra))))
@@ -1088,11 +1095,25 @@ class TrainingPane(Pane):
             # with their drawing (the list is read again every 5 s, with a batch).
             self._runs_due = msg
             return
+        known = {r.run_id for r in self.runs}
+        seen_before, self._runs_seen = self._runs_seen, True
         self.runs = msg.runs
         keep = self.followed
         self._fill_runs()
         table = self.query_one("#training-runs", DataTable)
         ids = [r.run_id for r in msg.runs]
+        arrived = [r for r in msg.runs if seen_before and r.run_id not in known
+                   and r.status == "running" and r.run_id != self.run_id]  # fmt: skip
+        if arrived and not self._await_run:
+            # A run started elsewhere (jarvis-tui train, another machine) is followed live
+            # unless the user watches another running one: then it is said.
+            name = one_line(arrived[0].run_id, 40)
+            followed = self._run(self.followed) if self.followed else None
+            if followed is not None and self.run_state(followed) == "running":
+                self._said = f"new run {name} running (started elsewhere): j / k shows it"
+            else:
+                keep, self._ended_note = arrived[0].run_id, ""
+                self._said = f"new run {name} running (started elsewhere): followed"
         if self._await_run and self.run_id in ids:
             # The run this pane started has its folder now: the charts show it (whatever
             # row a refresh of the list highlighted meanwhile).
