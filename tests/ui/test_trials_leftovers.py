@@ -230,3 +230,35 @@ async def test_a_runs_own_bounds_and_why_it_stopped_are_in_the_header(demo: Path
         shown = await press(app, pilot, "B")
         assert app.screen.query_one(Input).value == "latency <= 3s", shown
         await press(app, pilot, "escape")
+
+
+async def test_c_continues_an_interrupted_run(demo: Path, capsys) -> None:
+    """Walkthrough (this session) 26: an interrupted run (its process gone) said
+    'continue it with --resume R' in the pane, and c did nothing (no key, no word)."""
+    import sqlite3
+
+    from jarvis_tui.cli import main
+    from jarvis_tui.learning.optimize import OptimizationStore
+
+    argv = ["optimize", "--home", str(demo), "--trials", "2", "--seed", "1", "--json"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    with OptimizationStore(demo / "optimize.db") as store:
+        run_id = store.list_runs()[0]["run_id"]
+        meta = store.get_run_meta(run_id)
+        meta.update(max_trials=4, message=f"interrupted: its process is gone; continue it "
+                                          f"with --resume {run_id}")  # fmt: skip
+        store.save_run_meta(run_id, meta)
+    with sqlite3.connect(demo / "optimize.db") as conn:
+        conn.execute("UPDATE optimization_runs SET status = 'interrupted' WHERE run_id = ?",
+                     (run_id,))  # fmt: skip
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_trials(app, pilot)
+        head = status_lines(app)
+        assert "interrupted" in head and "c continues it" in head and "--resume" not in head
+        await pilot.press("c")
+        await wait_until(pilot, lambda: not pane.running and pane.view.status == "completed",
+                         what="the continued run")  # fmt: skip
+        await settle(app, pilot, ignore=RUN)
+        assert "4/4 trials" in status_lines(app), status_lines(app)

@@ -632,7 +632,7 @@ class TrialsPane(Pane):
             return self.selected is not None
         if action == "continue_run":  # an early stop: c says why it does not continue
             return (not self.running and bool(self.view.run_id)
-                    and (self.view.status in ("stopped", "failed", "running")
+                    and (self.view.status in ("stopped", "failed", "running", "interrupted")
                          or self._stopped_early()))  # fmt: skip
         if action == "enqueue":
             return self.space is not None
@@ -1918,7 +1918,9 @@ class TrialsPane(Pane):
             # Why the run ended early (or failed, or was cut off) is a state word: it
             # outranks the cost and the optimizer's name; "reached N trials" does not.
             why = not v.message.startswith("reached ")
-            parts.append((2 if why else 8, Text(one_line(v.message, 160),
+            # An interrupted run's message names the CLI's way on; here it is c.
+            said = v.message.replace(f"continue it with --resume {v.run_id}", "c continues it")
+            parts.append((2 if why else 8, Text(one_line(said, 160),
                                                  style="yellow" if why else "dim")))  # fmt: skip
         width = max(20, self.size.width - 2)
         self.query_one("#trials-status", Static).update(fit_parts(parts, width, lines=2))
