@@ -262,3 +262,20 @@ async def test_c_continues_an_interrupted_run(demo: Path, capsys) -> None:
                          what="the continued run")  # fmt: skip
         await settle(app, pilot, ignore=RUN)
         assert "4/4 trials" in status_lines(app), status_lines(app)
+
+
+async def test_a_bound_on_a_metric_the_run_has_no_figure_of_is_refused(demo: Path) -> None:
+    """Walkthrough (this session) 34: 'energy <= 0.001j' on a replay run (no energy
+    figures) was accepted and filtered nothing, reading as 'every trial meets it'."""
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trials(app, pilot)
+        await press(app, pilot, "B")
+        app.screen.query_one(Input).value = "energy <= 0.001j"
+        shown = await press(app, pilot, "enter")
+        assert isinstance(app.screen, PromptScreen)
+        assert "✗ energy: no trial of this run has a figure for it" in shown, shown
+        app.screen.query_one(Input).value = "tokens <= 400"  # a figure every trial has
+        await press(app, pilot, "enter")
+        assert not isinstance(app.screen, PromptScreen)
+        assert "bounds tokens <= 400" in status_lines(app)

@@ -1099,10 +1099,10 @@ class TrialsPane(Pane):
 
         def check(text: str) -> str | None:
             try:
-                parse(text)
+                bounds = parse(text)
             except ValueError as exc:
                 return str(exc)
-            return None
+            return self._unmeasured_bound(bounds)
 
         def set_bounds(text: str | None) -> None:
             if text is None:
@@ -1132,6 +1132,24 @@ class TrialsPane(Pane):
             ),  # fmt: skip
             set_bounds,
         )
+
+    def _unmeasured_bound(self, bounds: list[ObjectiveBound]) -> str | None:
+        """Why a bound cannot apply to the shown run: a metric that is not one of its
+        objectives and that no trial has a figure of (replay estimates no energy), so
+        every trial would meet it and the × marks would say nothing."""
+        import math
+
+        objectives = {o.metric for o in self.view.objectives}
+        for b in bounds:
+            if b.metric in objectives or not self.view.trials:
+                continue
+            values = [getattr(t, b.metric, None) for t in self.view.trials]
+            if not any(isinstance(v, int | float) and math.isfinite(v) and v != 0
+                       for v in values):  # fmt: skip
+                name = SHORT.get(b.metric, b.metric).split(" ")[0]
+                return (f"{name}: no trial of this run has a figure for it (0 or missing in "
+                        f"all {len(values)}), so the bound cannot apply")  # fmt: skip
+        return None
 
     def _bounds_words(self) -> str:
         """The bounds the shown trials are marked by: the pane's, else the run's own."""
