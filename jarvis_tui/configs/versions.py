@@ -209,6 +209,22 @@ def _show_size(n: int) -> str:
 # ----------------------------------------------------------------------------------------
 
 
+def _not_a_stem_words(stem: str, wanted: str) -> str:
+    """Why *stem* names no agent, in the characters at fault and how to rename it
+    (``'[' ']' are written %5B %5D in an agent's file name: rename it to …``)."""
+    odd: List[str] = []
+    for i, c in enumerate(stem):
+        if (c in _ENCODED or not c.isprintable() or (i == 0 and c == ".")) and c not in odd:
+            odd.append(c)
+    if not odd:  # a malformed escape such as "%zz"
+        return f"not an agent's file name: rename it to '{wanted}' to use it"
+    shown = " ".join(f"'{c}'" for c in odd[:6])
+    codes = " ".join("".join(f"%{b:02X}" for b in c.encode("utf-8")) for c in odd[:6])
+    verb = "is" if len(odd) == 1 else "are"
+    return (f"{shown} {verb} written {codes} in an agent's file name: rename it to "
+            f"'{wanted}' to use it")  # fmt: skip
+
+
 def agent_file_stem(name: object) -> str:
     """The file name (without ``.toml``) for agent *name*; reversible (:func:`agent_from_stem`).
 
@@ -783,7 +799,7 @@ class VersionStore:
                 except ValueError as exc:
                     out.append((n, str(exc)))
                     continue
-                out.append((n, f"no agent's file name: rename it to '{wanted}' to use it"))
+                out.append((n, _not_a_stem_words(stem, wanted)))
         return sorted(out)
 
     def config_problem(self, agent_name: str) -> Optional[str]:
