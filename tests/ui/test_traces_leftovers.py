@@ -38,11 +38,10 @@ def home(demo_copy) -> Path:
 
 
 async def open_export_form(app: JarvisApp, pilot) -> None:
-    await pilot.press("ctrl+p")
-    await pilot.pause()
-    await pilot.press(*"traces: export labels…")
-    await settle(app, pilot)
-    await pilot.press("enter")
+    """The palette's "traces: export labels…" (the palette itself: test_export_labels_form)."""
+    from jarvis_tui.ui.panes.traces import TracesPane
+
+    app.query_one(TracesPane).export_labels()
     await settle(app, pilot)
     assert isinstance(app.screen, ConfigFormScreen)
 
