@@ -449,6 +449,48 @@ class LearningOrchestrator:
         except Exception as exc:  # training failure must not lose the cycle's result
             return {"status": "error", "reason": str(exc)}
 
+    def plan_configs(
+        self, *, agent_id: Optional[str] = None, stop: Optional[threading.Event] = None
+    ) -> List[Dict[str, Any]]:
+        """What :meth:`run` would do to agents/ now, writing nothing (the Routing pane
+        asks before a cycle writes; W17, W27).
+
+        One dict per agent whose config would change: ``agent``; ``version`` (the one
+        it would write) and ``was`` (the current one, 0: none); ``changes`` (the
+        :func:`~jarvis_tui.configs.diff.toml_diff` words); ``kept`` (why the current
+        version stays instead, or None); ``hand`` (the current version's cause when a
+        person chose it, :data:`HAND_CAUSES`, with ``hand_at``, when, or None: a write
+        overwrites it); ``error`` (why nothing can be written, or None).
+        """
+        from jarvis_tui.learning.agent_evolver import toml_diff
+
+        evolver = self._evolver(agent_id)
+        recommendations = evolver.analyze(stop=stop)
+        out: List[Dict[str, Any]] = []
+        for p in evolver.propose_configs(recommendations, agent_id=agent_id):
+            entry: Dict[str, Any] = {"agent": p.agent, "version": 0, "was": 0, "changes": [],
+                                     "kept": None, "hand": None, "hand_at": None,
+                                     "error": _one_line(p.error) if p.error else None}  # fmt: skip
+            out.append(entry)
+            if p.error:
+                continue
+            try:
+                versions = evolver.list_versions(p.agent)
+            except (ValueError, OSError) as exc:
+                entry["error"] = _one_line(str(exc))
+                continue
+            entry["was"] = len(versions)
+            entry["version"] = len(versions) + 1
+            entry["kept"] = self._chosen_by_hand(p.agent, versions)
+            cur = versions[-1] if versions and versions[-1].get("current") else None
+            if cur is not None and cur.get("cause") in HAND_CAUSES:
+                entry["hand"] = str(cur["cause"])
+                entry["hand_at"] = cur.get("created") or cur.get("modified") or None
+            # A first version: its keys one by one, not as one new table.
+            old = p.current or {k: {} for k, v in p.proposed.items() if isinstance(v, dict)}
+            entry["changes"] = [str(c) for c in toml_diff(old, p.proposed)]
+        return out
+
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]

@@ -265,7 +265,9 @@ class RoutingPane(Pane):
         "OpenJarvis's rule picks instead, the side panel says why) and its tools; a narrow "
         "terminal leaves out its last columns whole. / asks every router how it would "
         "route a query you type, each with its own number beside the matrix's for that "
-        "class and why they differ; s runs one learning cycle and the side panel lists the "
+        "class and why they differ; s runs one learning cycle (it asks first, y / n, "
+        "listing what it would write, when it would overwrite a version a person chose: a "
+        "rollback, a manual version, a promoted trial) and the side panel lists the "
         "route it gives each class and the configs it wrote (on a short terminal it takes "
         "the pane; d toggles it; under 100 columns it sits under the query box, whose "
         "answers show while it has the focus); r recomputes. J counts the LLM judge's "
@@ -330,6 +332,14 @@ class RoutingPane(Pane):
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, RoutingPane.CycleProgressed)
+
+    class CyclePlanned(Message):
+        """What the cycle would write to agents/ (``LearningOrchestrator.plan_configs``),
+        read before it runs: s asks first when it overwrites a version a person chose."""
+
+        def __init__(self, plan: list[dict[str, Any]]) -> None:
+            super().__init__()
+            self.plan = plan
 
     class CycleDone(Message):
         def __init__(self, result: dict[str, Any], written: list[dict[str, Any]]) -> None:
@@ -999,7 +1009,53 @@ class RoutingPane(Pane):
         self._render_side()
         self._status()
         assert self.workspace is not None
-        self._run_cycle(self.store, self.workspace.agents_dir, self.workspace.evolver)
+        self._plan_cycle(self.store, self.workspace.agents_dir)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="routing.cycle",
+          description="what the learning cycle would write")  # fmt: skip
+    def _plan_cycle(self, store: TraceStore, agents_dir: Path) -> None:
+        from jarvis_tui.learning.learning_orchestrator import LearningOrchestrator
+
+        orch = LearningOrchestrator(trace_store=store, config_dir=agents_dir,
+                                    min_quality=CYCLE_MIN_QUALITY)  # fmt: skip
+        try:
+            plan = orch.plan_configs(stop=get_current_worker().cancelled_event)
+        except Exception:  # the cycle itself says why (it fails the same way, in the panel)
+            plan = []
+        self.post_message(self.CyclePlanned(plan))
+
+    @on(CyclePlanned)
+    def _cycle_planned(self, msg: RoutingPane.CyclePlanned) -> None:
+        """Run the cycle, or first ask when it overwrites a version a person chose
+        (walkthrough W27): y runs it, n / escape runs nothing."""
+        if not self._cycle_running or self.store is None or self.workspace is None:
+            return
+        store, agents_dir, ev = self.store, self.workspace.agents_dir, self.workspace.evolver
+        writes = [p for p in msg.plan if not p.get("kept") and not p.get("error")]
+        if not any(p.get("hand") for p in writes):
+            self._run_cycle(store, agents_dir, ev)
+            return
+        from jarvis_tui.ui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_cycle(store, agents_dir, ev)
+                return
+            self._cycle_running = False
+            self.refresh_bindings()
+            self._render_side()
+            self._status()
+            self.app.notify("learning cycle not run: nothing written", timeout=4, markup=False)
+
+        hand = [p for p in writes if p.get("hand")]
+        title = (f"Run the learning cycle? It overwrites "
+                 f"{plural(len(hand), 'version')} a person chose")  # fmt: skip
+        self.app.push_screen(
+            ConfirmScreen(title, cycle_plan_text(msg.plan),
+                          hint="y: run the cycle and write them   n / escape: run nothing"),
+            answered,
+        )  # fmt: skip
+
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.cycle",
           description="learning cycle")  # fmt: skip
@@ -1060,3 +1116,51 @@ class RoutingPane(Pane):
             self._show_detail(True)
         self.stale = True
         self.action_recompute()
+
+HAND_WORDS = {
+    "rollback": "rolled back by hand",
+    "manual": "written by hand",
+    "promoted-trial": "a trial promoted by hand",
+}
+"""How the cycle's question names a version a person chose, by its cause."""
+
+
+def hand_line(entry: dict[str, Any]) -> str:
+    """'react v5 was rolled back by hand at 01:41: this overwrites it' for a
+    planned write over a version a person chose (``plan_configs``), else ''."""
+    cause = entry.get("hand")
+    if not cause:
+        return ""
+    from datetime import datetime
+
+    when = entry.get("hand_at")
+    at = f" at {datetime.fromtimestamp(float(when)):%H:%M}" if when else ""
+    words = HAND_WORDS.get(str(cause), str(cause))
+    name = one_line(str(entry["agent"]), 40)
+    return f"{name} v{entry['was']} was {words}{at}: this overwrites it"
+
+
+def cycle_plan_text(plan: list[dict[str, Any]]) -> Text:
+    """What a learning cycle would write, per agent, with the keys that change (the
+    cycle panel's words), a version a person chose named, and what it keeps."""
+    out = Text()
+    for entry in plan:
+        name = one_line(str(entry["agent"]), 40)
+        if entry.get("error"):
+            out.append(f"{name}: cannot be written: {one_line(str(entry['error']), 160)}\n",
+                       style="red")  # fmt: skip
+            continue
+        if entry.get("kept"):
+            out.append(f"{name}: {one_line(str(entry['kept']), 160)}\n", style="dim")
+            continue
+        was = f"was version {entry['was']}" if entry.get("was") else "new config"
+        out.append(f"{name}", style="bold")
+        out.append(f" → version {entry['version']} ({was})\n")
+        if entry.get("hand"):
+            out.append(f"  {hand_line(entry)}\n", style="bold yellow")
+        for change in entry.get("changes", [])[:6]:
+            out.append(f"    {one_line(str(change), 120)}\n", style="cyan")
+        if len(entry.get("changes", [])) > 6:
+            out.append(f"    … {len(entry['changes']) - 6} more\n", style="dim")
+    out.append("\nConfigs' b rolls any of them back afterwards.", style="dim")
+    return out
