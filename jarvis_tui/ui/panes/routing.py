@@ -1056,7 +1056,6 @@ class RoutingPane(Pane):
             answered,
         )  # fmt: skip
 
-
     @work(thread=True, exclusive=True, exit_on_error=False, group="routing.cycle",
           description="learning cycle")  # fmt: skip
     def _run_cycle(self, store: TraceStore, agents_dir: Path, ev: AgentConfigEvolver) -> None:
@@ -1116,6 +1115,7 @@ class RoutingPane(Pane):
             self._show_detail(True)
         self.stale = True
         self.action_recompute()
+
 
 HAND_WORDS = {
     "rollback": "rolled back by hand",
