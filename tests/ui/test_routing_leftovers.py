@@ -93,7 +93,8 @@ async def test_the_cycle_panel_lists_the_route_per_class_as_learn_does(
 async def test_a_narrow_terminal_stacks_the_side_panel_readably(oj_home: Path) -> None:
     """Finding 30: at 80 columns the side panel beside the query box cut every value
     to … ('status …', 'eval gate …'), also after a resize from 120; under 100 columns it
-    goes under the query box at the whole width."""
+    goes under the query box at the whole width, and the status line says d shows the
+    whole report (W28: the footer has no room for d)."""
     app = JarvisApp(oj_home)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_routing(app, pilot)
@@ -106,6 +107,14 @@ async def test_a_narrow_terminal_stacks_the_side_panel_readably(oj_home: Path) -
         assert re.search(r"status +completed", text)
         assert "not configured — accepted without measurement" in text
         assert "…" not in text.split("/ ask:", 1)[1]  # nothing under the query box is cut
+        # W28: the footer has no room for d; the status line says it
+        assert "d: the whole cycle report" in " ".join(text.split())
+        await pilot.press("d")
+        await settle(app, pilot)
+        text = " ".join(screen_text(app).split())
+        assert "d: back to the matrix" in text and "routed 5 classes" in text
+        await pilot.press("d")
+        await settle(app, pilot)
         # asking the routers there: the answers get the room, context labels whole
         await pilot.press("slash", *"sum 2+2")
         await wait_until(pilot, lambda: "has math" in screen_text(app),

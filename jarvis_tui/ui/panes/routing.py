@@ -257,8 +257,8 @@ class RoutingPane(Pane):
         "the recommendation (green: intervals do not overlap; yellow: likely). ? marks cells "
         'with fewer ratings than the evidence minimum (> / < change it; "few ratings" in '
         "the table below). ← → scroll to models that do not fit. enter on a cell labels "
-        "where it matters: the Traces pane in queue order for that cell's unlabelled traces "
-        "(no score and no outcome, as the Traces pane counts them). "
+        "where it matters: the Traces pane in queue order for that cell's unrated traces "
+        "(no score yet: only a score moves routing; a ✓/✗ without one is offered too). "
         "The table below has one row per class: the model, the one agent recommendation "
         "(an agent under the evidence minimum never beats one at it, as for the ★; "
         "the evolver and the learning cycle use the same rule; ≠ names the agent "
@@ -712,6 +712,8 @@ class RoutingPane(Pane):
             parts.append(("d: back to the matrix", "bold", 0))
         elif self.app.size.width >= 110:
             parts.append(("enter: label a cell's unrated traces", "dim", 4))
+        elif self._cycle is not None:  # the footer has no room for d here
+            parts.append(("d: the whole cycle report", "bold", 0))
         # two lines, less what word wrapping may leave unused at the first line's end
         room = 2 * max(20, (self.size.width or self.app.size.width) - 2) - 12
         head = f"{total:,} traces"
@@ -847,7 +849,7 @@ class RoutingPane(Pane):
         qc = self.matrix.classes[event.coordinate.row]
         model = self.matrix.models[event.coordinate.column - 1]
         self.post_message(
-            self.DrillDown(TraceFilter(model=model, query_class=qc, labelled=False), queue=True)
+            self.DrillDown(TraceFilter(model=model, query_class=qc, rated=False), queue=True)
         )
 
     def label_where_it_matters(self) -> None:
@@ -860,7 +862,7 @@ class RoutingPane(Pane):
         qc = self.matrix.classes[min(row, len(self.matrix.classes) - 1)]
         model = self.matrix.models[col - 1] if col >= 1 else None
         self.post_message(
-            self.DrillDown(TraceFilter(model=model, query_class=qc, labelled=False), queue=True)
+            self.DrillDown(TraceFilter(model=model, query_class=qc, rated=False), queue=True)
         )
 
     PALETTE = (
