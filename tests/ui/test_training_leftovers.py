@@ -227,3 +227,17 @@ async def test_before_the_runs_are_read_no_false_zero(
         release.set()
         await wait_until(pilot, lambda: "1 run in checkpoints/" in shown(status),
                          what="the runs read")  # fmt: skip
+
+
+def test_the_loss_legend_is_drawn_above_the_curve_not_over_it() -> None:
+    from jarvis_tui.ui.widgets.chart import ChartSpec, Series, draw
+
+    xs = list(range(1, 61))
+    ys = [3.0] * 30 + [0.5] * 30  # high at the left, where plotext puts its legend
+    spec = ChartSpec("title", series=(Series(xs, ys, label="loss"), Series(xs, ys, label="EMA")))
+    lines = draw(spec, 60, 24, "dark").text.plain.splitlines()
+    legend = [line for line in lines if " loss" in line or " EMA" in line]
+    assert len(legend) == 2, lines
+    for line in legend:  # nothing of the curve beside the legend: it has rows of its own
+        after = line.split(" loss" if " loss" in line else " EMA", 1)[1]
+        assert not any("\u2800" <= ch <= "\u28ff" for ch in after), lines

@@ -98,6 +98,28 @@ class Picture:
     """The chart's visual style the strips were made with."""
 
 
+LEGEND_ROOM_ROWS = 14
+"""A chart's canvas at least this high keeps its top rows free for the legend."""
+
+
+def _legend_headroom(spec: ChartSpec, height: int) -> Optional[tuple[float, float]]:
+    """The y range that keeps the legend's rows (plotext draws it at the canvas's top
+    left, one row per labelled series) above the curves: a loss starts high at the
+    left, right under it. None when the chart is too low to spare them (80x24: the
+    curve keeps its rows) or there is no legend."""
+    labelled = sum(1 for s in spec.series if s.label)
+    ys = [float(y) for s in spec.series for y in s.ys
+          if isinstance(y, (int, float)) and math.isfinite(y)]  # fmt: skip
+    rows = height - 4  # the title, the frame's two rows, the x ticks
+    if not labelled or not ys or rows < LEGEND_ROOM_ROWS:
+        return None
+    lo, hi = min(ys), max(ys)
+    if hi <= lo:
+        return None
+    need = labelled + 1  # its rows and a gap
+    return lo, hi + (hi - lo) * need / (rows - need)
+
+
 def draw(spec: ChartSpec, width: int, height: int, theme: str) -> Picture:
     """*spec* drawn at *width* × *height* cells with the plotext *theme* (any thread).
 
@@ -112,6 +134,9 @@ def draw(spec: ChartSpec, width: int, height: int, theme: str) -> Picture:
         for s in spec.series:
             add = plt.scatter if s.scatter else plt.plot
             add(list(s.xs), list(s.ys), label=s.label, marker=s.marker)
+        headroom = _legend_headroom(spec, height)
+        if headroom is not None:
+            plt.ylim(*headroom)
         for x in spec.vlines:
             plt.vline(x)
         if spec.steps is not None:
