@@ -163,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     learn.add_argument("--json", action="store_true", help="print the result as JSON")
     learn.add_argument(
+        "--keep-manual", action="store_true",
+        help="keep every agent version a person chose in jarvis-tui (a rollback, a manual "
+        "version, a promoted trial), whatever the ratings since; by default one is kept until "
+        "the traces since it hold 30 ratings, then overwritten with a warning line",
+    )  # fmt: skip
+    learn.add_argument(
         "--eval", dest="eval_gate", action="store_true",
         help="gate the cycle on a measured evaluation before and after (local tiny model "
         "unless --eval-backend/--local say otherwise); accepted = measured better",
@@ -599,13 +605,20 @@ def _cmd_learn(args: argparse.Namespace) -> int:
             )
         orch = LearningOrchestrator(
             trace_store=store, config_dir=ws.agents_dir, min_quality=args.min_quality,
-            eval_fn=eval_fn,
+            eval_fn=eval_fn, keep_manual=args.keep_manual,
         )  # fmt: skip
         with console.status(_line("learning…")) as status:
             result = orch.run(
                 agent_id=args.agent,
                 progress=lambda step, msg: status.update(_line(f"{step} {msg}".strip())),
             )
+        from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
+        from jarvis_tui.learning.learning_orchestrator import overwritten_by_hand
+
+        evolver = AgentConfigEvolver(store, config_dir=ws.agents_dir)
+        rejected = result.get("status") == "rejected"  # the gate rolled them back
+        written = [] if rejected else result.get("configs_written") or []
+        overwritten = overwritten_by_hand(evolver, written)
     finally:
         store.close()
     if args.json:
@@ -631,6 +644,8 @@ def _cmd_learn(args: argparse.Namespace) -> int:
                 _say(out, f"    why: {route.why}")
         for name, version in result.get("configs_written", []):
             _say(out, f"  wrote agents/{name}.toml (version {version})")
+        for line in overwritten:  # a version a person chose, now overwritten: said
+            _say(out, f"  warning: {line} (--keep-manual keeps it)")
         for name, _version, why in result.get("configs_kept", []):
             _say(out, f"  agents/{name}.toml: {why}")
         if (result["status"] == "completed" and not result.get("configs_written")

@@ -148,7 +148,12 @@ class LearningOrchestrator:
         min_quality: float = 0.7,
         lora_config: Optional[Any] = None,
         model_name: Optional[str] = None,
+        keep_manual: bool = False,
     ) -> None:
+        self._keep_manual = keep_manual
+        """Keep every version a person chose (:data:`HAND_CAUSES`), whatever the
+        evidence since (``learn --keep-manual``); by default it is kept only until its
+        traces hold the evidence minimum of ratings."""
         self._trace_store = trace_store
         self._config_dir = Path(config_dir)
         if eval_fn is None:
@@ -401,9 +406,11 @@ class LearningOrchestrator:
         if not since:
             return None
         rated = _rated_since(self._trace_store, agent, float(since))
-        if rated is None or rated >= MIN_RATINGS:
-            return None
         word = {"promoted-trial": "promoted trial"}.get(cause, cause)
+        if rated is None or rated >= MIN_RATINGS:
+            if self._keep_manual:
+                return f"kept version {cur['version']} ({word}): chosen by hand (--keep-manual)"
+            return None
         return (
             f"kept version {cur['version']} ({word}): {plural(rated, 'rating')} since it was "
             f"written, under the evidence minimum of {MIN_RATINGS}"
@@ -490,6 +497,39 @@ class LearningOrchestrator:
             old = p.current or {k: {} for k, v in p.proposed.items() if isinstance(v, dict)}
             entry["changes"] = [str(c) for c in toml_diff(old, p.proposed)]
         return out
+
+
+HAND_WORDS = {
+    "rollback": "rolled back by hand",
+    "manual": "written by hand",
+    "promoted-trial": "a trial promoted by hand",
+}
+"""How a version a person chose is named where a cycle overwrites it, by its cause."""
+
+
+def overwrite_line(agent: str, version: int, cause: str, at: Optional[float]) -> str:
+    """'react v5 was rolled back by hand at 01:41: this overwrites it' (the Routing
+    pane's question before a cycle and ``learn``'s warning say the same)."""
+    from datetime import datetime
+
+    when = f" at {datetime.fromtimestamp(float(at)):%H:%M}" if at else ""
+    words = HAND_WORDS.get(cause, cause)
+    return f"{_one_line(agent)[:40]} v{version} was {words}{when}: this overwrites it"
+
+
+def overwritten_by_hand(evolver: Any, written: List[tuple[str, int]]) -> List[str]:
+    """For each ``(agent, version)`` a cycle wrote over a version a person chose, the
+    :func:`overwrite_line` that says so (``learn`` prints it)."""
+    out: List[str] = []
+    for name, version in written:
+        try:
+            before = evolver.list_versions(name)[version - 2] if version >= 2 else None
+        except (ValueError, OSError, IndexError):
+            continue
+        if before is not None and before.get("cause") in HAND_CAUSES:
+            at = before.get("created") or before.get("modified") or None
+            out.append(overwrite_line(name, version - 1, str(before["cause"]), at))
+    return out
 
 
 def _one_line(text: str) -> str:

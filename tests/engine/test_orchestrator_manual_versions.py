@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from unittest import mock
 
 import pytest
 
+from jarvis_tui.cli import main
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.learning import LearningOrchestrator
 from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
@@ -69,3 +71,50 @@ def test_the_plan_names_a_rollback_it_would_overwrite_or_keep(
     assert plan["hand"] == "rollback" and plan["kept"] is None  # the evidence says more
     assert any("calculator" in c for c in plan["changes"])
     assert len(evolver.list_versions("react")) == 3  # the plan wrote nothing
+
+
+def rolled_back_home(tmp_path: Path) -> Path:
+    """react: v1 by hand, v2 by a cycle, v3 a rollback to v1 made now; then 30 rated
+    traces, so the evidence since the rollback is enough for a cycle to overwrite it."""
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    try:
+        store.save_many(traces())
+        evolver = AgentConfigEvolver(store, config_dir=home / "agents")
+        with mock.patch("time.time", lambda: -1.0):
+            evolver.write_config("react", tools=["web_search"], cause="manual", note="mine")
+        LearningOrchestrator(trace_store=store, config_dir=home / "agents").run(agent_id="react")
+        evolver.rollback("react", 1)
+        store.save_many(_rated_after_now())
+    finally:
+        store.close()
+    return home
+
+
+def react_versions(home: Path) -> int:
+    store = TraceStore(home / "traces.db")
+    try:
+        return len(AgentConfigEvolver(store, config_dir=home / "agents").list_versions("react"))
+    finally:
+        store.close()
+
+
+def test_learn_warns_when_it_overwrites_a_rollback_and_keep_manual_keeps_it(
+    tmp_path: Path, capsys
+) -> None:
+    home = rolled_back_home(tmp_path)
+    kept = tmp_path / "kept"
+    import shutil
+
+    shutil.copytree(home, kept)
+    assert main(["learn", "--home", str(kept), "--agent", "react", "--keep-manual"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "agents/react.toml: kept version 3 (rollback): chosen by hand (--keep-manual)" in out
+    assert "wrote agents/react.toml" not in out and react_versions(kept) == 3
+    # without the flag: written, as OpenJarvis's cycle does, and said
+    assert main(["learn", "--home", str(home), "--agent", "react"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "wrote agents/react.toml (version 4)" in out
+    assert re.search(r"warning: react v3 was rolled back by hand at \d\d:\d\d: this "
+                     r"overwrites it \(--keep-manual keeps it\)", out)  # fmt: skip
+    assert react_versions(home) == 4

@@ -1119,27 +1119,15 @@ class RoutingPane(Pane):
         self.action_recompute()
 
 
-HAND_WORDS = {
-    "rollback": "rolled back by hand",
-    "manual": "written by hand",
-    "promoted-trial": "a trial promoted by hand",
-}
-"""How the cycle's question names a version a person chose, by its cause."""
-
-
 def hand_line(entry: dict[str, Any]) -> str:
-    """'react v5 was rolled back by hand at 01:41: this overwrites it' for a
-    planned write over a version a person chose (``plan_configs``), else ''."""
+    """'react v5 was rolled back by hand at 01:41: this overwrites it' for a planned
+    write over a version a person chose (``plan_configs``), else ''."""
+    from jarvis_tui.learning.learning_orchestrator import overwrite_line
+
     cause = entry.get("hand")
     if not cause:
         return ""
-    from datetime import datetime
-
-    when = entry.get("hand_at")
-    at = f" at {datetime.fromtimestamp(float(when)):%H:%M}" if when else ""
-    words = HAND_WORDS.get(str(cause), str(cause))
-    name = one_line(str(entry["agent"]), 40)
-    return f"{name} v{entry['was']} was {words}{at}: this overwrites it"
+    return overwrite_line(str(entry["agent"]), int(entry["was"]), str(cause), entry.get("hand_at"))
 
 
 def cycle_plan_text(plan: list[dict[str, Any]]) -> Text:
