@@ -5,15 +5,17 @@ always been there."""
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
+import pytest
 from rich.console import Console
-from textual.widgets import Select, Static
+from textual.widgets import LoadingIndicator, Select, Static
 
 from jarvis_tui.traces import TraceFilter
 from jarvis_tui.ui.app import JarvisApp
-from jarvis_tui.ui.panes.traces import TracesPane
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.panes.traces import TracesPane, TraceTable
+from jarvis_tui.ui.testing import settle, wait_until
 from tests.ui.conftest import AGENTS
 
 PROMPTS = ("agent", "model", "class", "outcome", "labels", "time")
@@ -79,8 +81,7 @@ async def test_filters_set_before_the_first_F_show_in_its_pickers(workspace: Pat
         before = status(app)
         assert "(filtered;" in before
         assert pane.rows and all(
-            r.agent == "react" and r.query_class == "code" and r.feedback is None
-            for r in pane.rows
+            r.agent == "react" and r.query_class == "code" and r.feedback is None for r in pane.rows
         )
         await pilot.press("F")
         await settle(app, pilot)
@@ -93,3 +94,33 @@ async def test_filters_set_before_the_first_F_show_in_its_pickers(workspace: Pat
         await pilot.press("down", "enter")  # last hour: no trace of the fixture
         await settle(app, pilot)
         assert not pane.rows and "0 of 0 rows" in status(app)
+
+
+async def test_the_table_has_the_keys_while_the_store_opens(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first frame comes before the store is open: the table already has the focus
+    and the footer its keys (no loading spinner over it), and the rows come in place."""
+    from jarvis_tui.ui.widgets.footer import KeyFooter
+    from jarvis_tui.workspace import WorkspaceSession
+
+    release = threading.Event()
+    opened = WorkspaceSession.open_traces
+
+    def slow_open(self, **kwargs):
+        release.wait(60)  # the test lets it open once it has looked
+        return opened(self, **kwargs)
+
+    monkeypatch.setattr(WorkspaceSession, "open_traces", slow_open)
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        try:
+            await wait_until(pilot, lambda: bool(app.query_one(KeyFooter).shown_actions))
+            assert "Opening trace store" in status(app)
+            assert isinstance(app.focused, TraceTable) and app.input_mode() == "NAV"
+            assert not app.query(LoadingIndicator)
+            assert "cycle_sort" in app.query_one(KeyFooter).shown_actions
+        finally:
+            release.set()
+        await settle(app, pilot)
+        assert "rows 1–" in status(app) and isinstance(app.focused, TraceTable)

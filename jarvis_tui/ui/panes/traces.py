@@ -771,7 +771,10 @@ class TracesPane(Pane):
     def on_mount(self) -> None:
         table = self.query_one(TraceTable)
         self.watch(table, "scroll_y", lambda _old, _new: self._scrolled(), init=False)
-        table.loading = True
+        # The table has the keys from the first frame (the status line says the store
+        # is opening): no loading indicator to mount and animate, and the footer is
+        # made once with the table's keys, not again when the store opens (issue 15).
+        focus_now(table)
 
     def _cells_of(self, row: TraceRow) -> list[Any]:
         return row_cells(row, False, self.query_one(TraceTable).judge)
@@ -1189,6 +1192,8 @@ class TracesPane(Pane):
         out whole (the least important first) and the rest keeps its order, so the
         state words (rows, labelled, sort, read-only) show at 120 columns and the most
         important at 80; a long explanation is cut with "…" to the room left."""
+        if self.store is None:  # "Opening trace store…" (or its progress, or why it
+            return  # failed) stays: not "0 of 0 rows" before anything was counted
         status = self.query_one("#traces-status", Static)
         table = self.query_one(TraceTable)
         # (priority: 0 shows first, text, style, may be cut to fit)
