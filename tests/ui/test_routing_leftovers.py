@@ -289,3 +289,17 @@ def test_the_trace_routers_counts_have_thousands_separators(tmp_path: Path) -> N
         policy.update_from_traces()
         _, why = policy.explain(build_routing_context("hi there"))
         assert "from 1,100 of 1,100 samples" in why
+
+
+async def test_a_wide_model_name_is_cut_with_an_ellipsis_in_the_matrix(tmp_path: Path) -> None:
+    """Finding 55 (and W19): the matrix header cut '模型🧪-xxxxx' without … (its wide
+    characters take two cells each)."""
+    wide = "模型🧪-" + "x" * 30
+    traces = [Trace(trace_id=f"w{i}", query="hi there", agent="react",
+                    model=wide if i % 2 else "m1", feedback=0.7, started_at=BASE + i,
+                    ended_at=BASE + i + 1)
+              for i in range(40)]  # fmt: skip
+    app = JarvisApp(_store(tmp_path, traces))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_routing(app, pilot)
+        assert re.search(r"模型🧪-x+…", header(app)), header(app)

@@ -171,6 +171,15 @@ def cell_text(matrix: RoutingMatrix, qc: str, model: str, *, compact: bool = Fal
     return out
 
 
+def _fit(name: str, width: int) -> Text:
+    """*name* (untrusted) in *width* terminal cells, ending in … when cut: a wide
+    character (模型, an emoji) takes two cells, which a count of characters misses
+    (the column cropped '模型🧪-xxxxx' with no …)."""
+    text = Text(one_line(name, 10_000))
+    text.truncate(width, overflow="ellipsis")
+    return text
+
+
 def _compact(n: int) -> str:
     """4,213 → 4.2k; 1,250,000 → 1.2M (a cell has 20 columns)."""
     if n < 1_000:
@@ -655,7 +664,7 @@ class RoutingPane(Pane):
         table.clear(columns=True)
         table.add_column(Text("Class"), key="class", width=7)
         for model in m.models:
-            table.add_column(Text(one_line(model, col)), key=model, width=col)
+            table.add_column(_fit(model, col), key=model, width=col)
         for qc in m.classes:
             table.add_row(
                 Text(qc, style="bold"),
