@@ -129,6 +129,7 @@ class RunControl:
         self._merge_pick: list[str] = []
         self._bounds: list[ObjectiveBound] = list(bounds)
         self._bounds_changed = False
+        self._cancels: list[Any] = []
 
     # -- run state -------------------------------------------------------------------
 
@@ -144,10 +145,23 @@ class RunControl:
             self._cond.notify_all()
 
     def stop(self) -> None:
-        """End the run after the current trial; it stays resumable from the store."""
+        """End the run; it stays resumable from the store. A trial being measured is
+        abandoned at once (its runner's ``cancel`` is set: no sample more is started,
+        the trial is dropped); an estimate (quick) finishes."""
         with self._cond:
             self._stopped = True
+            cancels = list(self._cancels)
             self._cond.notify_all()
+        for cancel in cancels:
+            cancel.set()
+
+    def _cancel_with_stop(self, cancel: Any) -> None:
+        """Set *cancel* (a trial runner's ``threading.Event``) when the run is stopped."""
+        with self._cond:
+            self._cancels.append(cancel)
+            stopped = self._stopped
+        if stopped:
+            cancel.set()
 
     @property
     def paused(self) -> bool:
@@ -422,6 +436,9 @@ class OptimizationEngine:
             )
         opt_run.status = "running"
         self._apply_bounds(control, history, meta, opt_run)
+        cancel = _runner_cancel(self.trial_runner)
+        if cancel is not None and dispatcher is None:  # x abandons a measured trial
+            control._cancel_with_stop(cancel)
 
         def emit(kind: str, **kw: Any) -> None:
             if on_event is not None:
@@ -503,7 +520,18 @@ class OptimizationEngine:
                     config.trial_id = f"t-{uuid.uuid4().hex[:10]}"
                 emit("trial_started", config=config, source=source)
                 started = time.time()
-                result = self.trial_runner.run_trial(config)
+                try:
+                    result = self.trial_runner.run_trial(config)
+                    cut = _abandoned(self.trial_runner, control, partial_only=True)
+                except Exception:
+                    if not _abandoned(self.trial_runner, control):
+                        raise
+                    cut = True
+                if cut:
+                    # x (or quit) during a measured trial: it is dropped, not half-kept.
+                    status = "stopped"
+                    message = f"stopped by the user (trial {config.trial_id} abandoned)"
+                    break
                 result.trial_id = config.trial_id
                 result.config = config
                 self._analyze(config, result, emit)
@@ -1332,6 +1360,27 @@ def _is_proposal_error(exc: ValueError) -> bool:
     except ImportError:  # pragma: no cover - the module ships with the package
         return False
     return isinstance(exc, ProposalError)
+
+
+def _runner_cancel(runner: Any) -> Any:
+    """The cancel event of a measuring runner (an ``EvalTrialRunner``, or the measuring
+    half of replay-then-measure), else None (a replay estimate is never cut)."""
+    cancel = getattr(getattr(runner, "measured", runner), "cancel", None)
+    return cancel if isinstance(cancel, threading.Event) else None
+
+
+def _abandoned(runner: Any, control: RunControl, *, partial_only: bool = False) -> bool:
+    """The trial that just raised (or, *partial_only*, returned partial: samples not
+    answered) was cut short by the run's stop."""
+    cancel = _runner_cancel(runner)
+    if not (control.stopped and cancel is not None and cancel.is_set()):
+        return False
+    if not partial_only:
+        return True
+    if getattr(runner, "last_scoring", "measured") != "measured":
+        return False  # replay-then-measure: this one was an estimate, whole
+    last = getattr(getattr(runner, "measured", runner), "last_result", None)
+    return last is None or bool(getattr(last, "partial", False))
 
 
 def _scoring_meta(runner: Any) -> dict[str, Any]:
