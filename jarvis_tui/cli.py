@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import shlex
 import sqlite3
@@ -1620,10 +1621,18 @@ def _build_with_progress(console, build_demo, root: Path, traces: int, seed: int
 
 
 def _open_app(home: Path) -> int:
-    # Imported here: the UI pulls in Textual, which headless commands never need.
-    from jarvis_tui.ui.app import run_app
+    # No cyclic GC until the app's first frame (issue 15): 146 collections, one of them
+    # full, took ~50 ms of the first paint's CPU, over the modules, styles and widgets
+    # made to start, which live as long as the app. The app collects the young garbage
+    # once, freezes the rest and turns the GC back on (JarvisApp._freeze_long_lived).
+    gc.disable()
+    try:
+        # Imported here: the UI pulls in Textual, which headless commands never need.
+        from jarvis_tui.ui.app import run_app
 
-    status = int(run_app(home) or 0)
+        status = int(run_app(home) or 0)
+    finally:
+        gc.enable()
     if status == 0 and not Workspace(home).traces_db.exists():
         # Printed once the app has given the screen back, where it stays to be read.
         _say(

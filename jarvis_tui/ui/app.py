@@ -266,9 +266,12 @@ class JarvisApp(App[int]):
         every few seconds while a run streamed (bench_ui_lag; measured again 2026-12-01
         with the collections paced between metrics batches, jarvis_tui.ui.gc_pacing:
         max lag 149-347 ms without the freeze, 16-46 ms with it). After the first paint
-        and each pane's first build; young garbage is collected first so none is kept."""
+        and each pane's first build; young garbage is collected first so none is kept.
+        The GC is turned on here too: the command that opens the app turns it off until
+        the first frame (``cli._open_app``, issue 15)."""
         gc.collect(1)
         gc.freeze()
+        gc.enable()
 
     # ------------------------------------------------------------ settings & mode
 

@@ -40,6 +40,11 @@ def status(app: JarvisApp) -> str:
     return str(app.query_one("#traces-status", Static).render())
 
 
+def rows_part(line: str) -> str:
+    """The status line's "rows 1–N of M" (the filter bar's keys may come before it)."""
+    return next(part for part in line.split(" · ") if part.startswith("rows "))
+
+
 async def test_filter_pickers_are_made_on_the_first_F_with_their_facets(workspace: Path) -> None:
     app = JarvisApp(workspace)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -88,7 +93,7 @@ async def test_filters_set_before_the_first_F_show_in_its_pickers(workspace: Pat
         line = bar_line(app)
         assert "react" in line and "code" in line and "unlabelled" in line, line
         assert "agent" not in line and "class" not in line, line  # picked, not prompts
-        assert status(app).split(" · ")[0] == before.split(" · ")[0]
+        assert rows_part(status(app)) == rows_part(before)
         await pilot.press("tab", "tab", "tab", "tab", "tab", "space")  # the time picker
         await settle(app, pilot)
         await pilot.press("down", "enter")  # last hour: no trace of the fixture
@@ -124,3 +129,21 @@ async def test_the_table_has_the_keys_while_the_store_opens(
             release.set()
         await settle(app, pilot)
         assert "rows 1–" in status(app) and isinstance(app.focused, TraceTable)
+
+
+async def test_the_cyclic_gc_is_back_on_once_the_app_is_up(workspace: Path) -> None:
+    """`jarvis-tui` starts with the cyclic GC off (cli._open_app: the first paint's
+    objects live as long as the app); the app turns it back on at its first frame, so a
+    long session's garbage is still collected."""
+    import gc
+
+    gc.disable()
+    try:
+        app = JarvisApp(workspace)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            assert "rows 1–" in status(app)
+            assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
