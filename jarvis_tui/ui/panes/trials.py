@@ -106,6 +106,8 @@ PAUSE_TIP = "The trial in progress finishes, no new one starts; p again resumes"
 """What p does (its help line and palette entry): the engine holds between trials."""
 
 RUN_GROUP = "trials.run"
+QUIT_GRACE_S = 5.0
+"""How long ctrl+q waits for a run or measurement it stopped before the app ends anyway."""
 APPLY_EVERY = 0.1
 """Seconds between applying the live run's snapshots (table, status, prompt)."""
 
@@ -941,6 +943,41 @@ class TrialsPane(Pane):
         if self.control is not None:
             self.control.stop()
             self._status("stopping after the current trial…")
+
+    # ------------------------------------------------------------ quitting
+
+    _quitting = False
+    """ctrl+q was pressed while a run or a measurement went on (see :meth:`hold_quit`)."""
+
+    def _quit_busy(self) -> list[Any]:
+        """This pane's run and measurement workers still going (threads of this process)."""
+        return [w for w in self.app.workers if w.node is self and not w.is_finished
+                and w.group in (RUN_GROUP, "trials.measure")]  # fmt: skip
+
+    def hold_quit(self) -> bool:
+        """The app is asked to quit (ctrl+q) while a run or a measurement goes on (a
+        thread of this process, walkthrough 43): stop it now, a trial being measured is
+        abandoned (the run ends stopped, M's samples done are kept partial), say so and
+        hold the quit (True) until it is gone, then end the app; a second ctrl+q, or
+        QUIT_GRACE_S later, ends it at once (the app leaves a thread still busy behind)."""
+        if not self._quit_busy() or self._quitting:
+            return False  # nothing going, or the second ctrl+q: quit now
+        self._quitting = True
+        if self._measure_cancel is not None:
+            self._measure_cancel.set()
+        if self.control is not None:
+            self.control.stop()  # a measured trial is abandoned (RunControl.stop)
+        what = "the measurement" if self.measuring is not None else "the optimization run"
+        self.app.notify(f"stopping {what}: a trial being measured is abandoned … (ctrl+q "
+                        "again: quit now)", title="Quitting", timeout=QUIT_GRACE_S + 10,
+                        markup=False)  # fmt: skip
+        self._status(f"quitting: stopping {what}… (ctrl+q again: quit now)")
+        self.set_timer(QUIT_GRACE_S, self.app.exit)
+        return True
+
+    def on_worker_state_changed(self, _event: Any) -> None:
+        if self._quitting and not self._quit_busy():
+            self.app.exit()  # what ctrl+q waited for is done
 
     # ------------------------------------------------------------ steering
 

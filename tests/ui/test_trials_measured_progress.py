@@ -1,0 +1,100 @@
+"""A measured Trials run (s, evaluate measured) while a trial is being measured
+(walkthrough 39 and 43): ctrl+q stops it at once and the app ends (it left a blank,
+hung terminal for minutes), a second ctrl+q quits at once; the header counts the
+samples answered."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Input, Select
+
+from jarvis_tui.evals.generators import Generation
+from jarvis_tui.learning.optimize import OptimizationStore
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.testing import wait_until
+
+from .test_trials_screens import open_trials, press, screen
+
+
+class BlockingGenerator:
+    """Answers 3 samples, then waits: for the cancel (*obeys*), else for *gate*."""
+
+    def __init__(self, *, obeys: bool = True) -> None:
+        self.obeys = obeys
+        self.started = threading.Event()
+        self.cancel_seen = threading.Event()
+        self.gate = threading.Event()
+
+    def describe(self, _settings: Any) -> str:
+        return "fake"
+
+    def generate(self, samples, settings, *, cancel=None, progress=None):
+        out: list[Generation | None] = [None] * len(samples)
+        for i in range(3):
+            out[i] = Generation(answer=samples[i].reference)
+            if progress is not None:
+                progress(i + 1, len(samples))
+        self.started.set()
+        if self.obeys and cancel is not None and cancel.wait(20):
+            self.cancel_seen.set()
+            return out
+        self.gate.wait(20)
+        return [Generation(answer=s.reference) for s in samples]
+
+
+@pytest.fixture
+def fake(monkeypatch) -> BlockingGenerator:
+    import jarvis_tui.evals.setup as setup
+
+    gen = BlockingGenerator()
+    monkeypatch.setattr(setup, "build_generator", lambda *a, **k: (gen, None))
+    return gen
+
+
+async def start_measured_run(app: JarvisApp, pilot) -> None:
+    await open_trials(app, pilot)
+    await press(app, pilot, "s")
+    app.screen.query_one("#field-0", Input).value = "1"
+    app.screen.query_one("#field-2", Select).value = "measured"
+    await pilot.press("ctrl+s")
+
+
+async def test_ctrl_q_during_a_measured_trial_abandons_it_and_quits(
+    demo_copy, fake: BlockingGenerator
+) -> None:
+    home: Path = demo_copy()
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await start_measured_run(app, pilot)
+        await wait_until(pilot, fake.started.is_set, what="the trial's samples")
+        await pilot.press("ctrl+q")
+        assert fake.cancel_seen.wait(10), "ctrl+q did not cancel the trial being measured"
+        await wait_until(pilot, lambda: app.return_code is not None, what="the app's end")
+    with OptimizationStore(home / "optimize.db") as store:
+        newest = store.list_runs()[0]
+        assert newest["status"] == "stopped", newest
+        assert store.get_trials(newest["run_id"]) == []  # the trial in progress: dropped
+
+
+async def test_a_second_ctrl_q_quits_at_once_while_the_trial_holds_on(
+    demo_copy, fake: BlockingGenerator
+) -> None:
+    fake.obeys = False  # an endpoint request in flight, say: it ends when it ends
+    app = JarvisApp(demo_copy())
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await start_measured_run(app, pilot)
+            await wait_until(pilot, fake.started.is_set, what="the trial's samples")
+            await pilot.press("ctrl+q")
+            await pilot.pause()
+            assert app.return_code is None, "quit while the trial still ran, nothing said"
+            assert "quitting: stopping the optimization run" in screen(app)
+            assert "ctrl+q again: quit now" in screen(app)
+            await pilot.press("ctrl+q")
+            await wait_until(pilot, lambda: app.return_code is not None, what="the app's end")
+    finally:
+        fake.gate.set()
