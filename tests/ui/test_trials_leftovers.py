@@ -279,3 +279,51 @@ async def test_a_bound_on_a_metric_the_run_has_no_figure_of_is_refused(demo: Pat
         await press(app, pilot, "enter")
         assert not isinstance(app.screen, PromptScreen)
         assert "bounds tokens <= 400" in status_lines(app)
+
+
+async def test_the_start_form_says_what_measures_and_a_measured_trial_shows_its_samples(
+    demo: Path, monkeypatch
+) -> None:
+    """Walkthrough (this session) 6 and 39: the form offered 'measured' without saying
+    with what (the demo's tiny model answers mostly nothing), and a measured run showed
+    'evaluating t-…' with no sample count for minutes."""
+    import threading
+
+    from jarvis_tui.evals.local_server import ChatServer
+
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trials(app, pilot)
+        shown = " ".join((await press(app, pilot, "s")).replace("│", " ").split())
+        assert "measured with the workspace's tiny local model (a tiny model" in shown, shown
+        assert "set JARVIS_TUI_EVAL_URL" in shown
+        await press(app, pilot, "escape")
+
+    gate, lock, answered = threading.Event(), threading.Lock(), [0]
+
+    def answer(user: str, _system: str) -> str:
+        with lock:
+            answered[0] += 1
+            n = answered[0]
+        if n > 8:  # the first 8 (one batch) at once; the rest wait for the test
+            gate.wait(30)
+        return user
+
+    with ChatServer({"*": answer}) as server:
+        monkeypatch.setenv("JARVIS_TUI_EVAL_URL", server.url)
+        app = JarvisApp(demo)
+        async with app.run_test(size=(120, 40)) as pilot:
+            pane = await open_trials(app, pilot)
+            shown = " ".join((await press(app, pilot, "s")).replace("│", " ").split())
+            assert f"measured with {server.url}" in shown and "tiny" not in shown, shown
+            form = app.screen
+            form.query_one("#field-0", Input).value = "1"
+            from textual.widgets import Select
+
+            form.query_one("#field-2", Select).value = "measured"
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: "answered 8/" in status_lines(app), what="samples")
+            assert "measuring t-" in status_lines(app) and "x stops after it" in status_lines(app)
+            gate.set()
+            await wait_until(pilot, lambda: not pane.running, what="the run's end")
+            await settle(app, pilot, ignore=RUN)

@@ -83,7 +83,7 @@ from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
-from jarvis_tui.ui.widgets.forms import check_field
+from jarvis_tui.ui.widgets.forms import check_field, describe
 from jarvis_tui.ui.widgets.scatter import ScatterPlot
 from jarvis_tui.ui.widgets.trial_table import TrialTable
 
@@ -290,6 +290,16 @@ class TrialsPane(Pane):
             return isinstance(message, TrialsPane.RunProgressed)
 
     @dataclass(eq=False)
+    class TrialProgressed(Message):
+        """(done, total) of the live run's measured trial (answering, then scoring)."""
+
+        done: int
+        total: int
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TrialsPane.TrialProgressed)
+
+    @dataclass(eq=False)
     class RunNoticed(Message):
         """A line the run wants the user to read (never replaced: none is lost)."""
 
@@ -446,6 +456,10 @@ class TrialsPane(Pane):
         self._evaluating = False
         """A trial of the live run is being evaluated (from its events; a paused run
         lets it finish)."""
+        self._evaluating_id: str | None = None
+        """Which (its per-sample progress names it)."""
+        self._sample_words = ""
+        """The header's words on that trial's samples (a measured trial), once some came."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="trials-status")
@@ -658,8 +672,11 @@ class TrialsPane(Pane):
                                  f"{self.space_fix[:1].upper()}{self.space_fix[1:]}.", 400),
                         severity="warning", timeout=10, markup=False)  # fmt: skip
             return
+        from jarvis_tui.evals.measure import measure_options
         from jarvis_tui.learning.optimize.types import SearchDimension
 
+        opts, origin = measure_options([], {}, self.session.paths)  # what a new run measures with
+        who = f"; measured with {origin}" + (TINY_WORDS if _tiny(opts) else "")
         form = SearchSpace(dimensions=[
             SearchDimension("trials", "integer", low=1, high=MAX_TRIALS,
                             description="how many configs to evaluate"),
@@ -691,6 +708,7 @@ class TrialsPane(Pane):
                 },
                 intro="The run stops after the trials, or earlier once patience trials in "
                 "a row bring no better accuracy.",
+                hints={"evaluate": describe(form.dimensions[2]) + who},  # whole, with who
                 submit="start",
                 done="started",
             ),
@@ -760,6 +778,10 @@ class TrialsPane(Pane):
         runner = session.engine.trial_runner
         self.post_message(self.RunOpened(hasattr(runner, "measure_next"),
                                          str(getattr(runner, "scoring", ""))))  # fmt: skip
+        measured = getattr(runner, "measured", runner)
+        if hasattr(measured, "progress"):  # a measured trial: its samples as they are done
+            measured.progress = lambda done, total: self.post_message(
+                self.TrialProgressed(done, total))  # fmt: skip
         try:
             dispatcher = _workers_dispatcher(workspace, evaluate, opts, session)
 
@@ -788,6 +810,18 @@ class TrialsPane(Pane):
         finally:
             session.close()
 
+    @on(TrialProgressed)
+    def _trial_progressed(self, msg: TrialsPane.TrialProgressed) -> None:
+        if not self.running or self.pending is not None:
+            return
+        n = max(1, msg.total // 2)
+        done = msg.done
+        phase = (f"answered {min(done, n)}/{n}" if done < n
+                 else f"scored {min(done - n, n)}/{n}")  # fmt: skip
+        which = one_line(self._evaluating_id or "a trial", 20)
+        self._sample_words = f"measuring {which}: {phase} samples · x stops after it"
+        self._status(self._sample_words)
+
     @on(RunOpened)
     def _run_opened(self, msg: TrialsPane.RunOpened) -> None:
         if self.running:
@@ -813,6 +847,8 @@ class TrialsPane(Pane):
         # end "the trial in progress" of a paused run.
         if msg.kind == "trial_started":
             self._evaluating = True
+            self._evaluating_id = msg.config.trial_id if msg.config is not None else None
+            self._sample_words = ""  # the new trial has answered nothing yet
         elif msg.kind in ("trial_done", "trial_failed", "paused", "rejected", "review",
                           "proposing", "finished"):  # fmt: skip
             self._evaluating = False
@@ -860,7 +896,8 @@ class TrialsPane(Pane):
             self._plot_dirty = True
         kind = msg.kind
         if kind == "trial_started" and msg.config is not None:
-            self._status(f"evaluating {msg.config.trial_id} ({msg.source})")
+            # applied late (coalesced): its samples may be on their way already
+            self._status(self._sample_words or f"evaluating {msg.config.trial_id} ({msg.source})")
         elif kind == "proposing":
             self._status("asking the optimizer for the next config…")
         else:  # a paused run says so itself (_pause_words)
@@ -941,8 +978,10 @@ class TrialsPane(Pane):
             self._status("cancelling the measurement: the samples done are kept (partial)…")
             return
         if self.control is not None:
-            self.control.stop()
-            self._status("stopping after the current trial…")
+            self.control.stop()  # a trial being measured is abandoned (RunControl.stop)
+            self._status("stopping: the trial being measured is abandoned…"
+                         if self._run_scoring == "measured" and self._evaluating
+                         else "stopping after the current trial…")  # fmt: skip
 
     # ------------------------------------------------------------ quitting
 
@@ -1264,6 +1303,8 @@ class TrialsPane(Pane):
             self._prompt()
             self.notify(problem, severity="warning", timeout=10, markup=False)
             return
+        if _tiny(opts):  # said before the wait, not after 50 empty answers
+            self.notices = add_notices(self.notices, [f"measuring with {origin}{TINY_WORDS}"])
         self.measuring = trial.trial_id
         self._measure_remote = bool(opts.backend_url)
         self._measure_cancel = threading.Event()
@@ -2093,6 +2134,18 @@ class StartRunForm(TrialsForm):
         if dim.name in self._last and str(last) != str(self._initial.get(dim.name)):
             out.append(f" · last used: {one_line(show_value(last), 60)}", style="italic")
         return out
+
+
+TINY_WORDS = (
+    " (a tiny model for trying the loop: its answers are mostly empty, so few samples "
+    "score; set JARVIS_TUI_EVAL_URL, and _MODEL, to measure with an endpoint)"
+)
+"""What measuring with the workspace's tiny local model gives, said before it starts."""
+
+
+def _tiny(opts: Any) -> bool:
+    """*opts* measure with the workspace's tiny local model (no endpoint, no model named)."""
+    return not getattr(opts, "backend_url", None) and not getattr(opts, "local", None)
 
 
 def _as_typed(reason: str) -> str:
