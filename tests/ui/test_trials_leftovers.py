@@ -327,3 +327,27 @@ async def test_the_start_form_says_what_measures_and_a_measured_trial_shows_its_
             gate.set()
             await wait_until(pilot, lambda: not pane.running, what="the run's end")
             await settle(app, pilot, ignore=RUN)
+
+
+async def test_an_empty_text_field_is_a_value_not_required(demo: Path) -> None:
+    """Walkthrough (this session) 40: with a text dimension (a system prompt) the queue
+    form and edit-then-accept said '✗ required' for the empty text the optimizer itself
+    proposes."""
+    with (demo / "optimize.toml").open("a") as f:
+        f.write('\n[[optimize.search]]\nname = "agent.system_prompt"\ntype = "text"\n')
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        pane = await open_trials(app, pilot)
+        seen = record_notices(app)
+        await press(app, pilot, "a")
+        names = sorted(d.name for d in pane.space.dimensions)  # the form's order
+        box = app.screen.query_one(f"#field-{names.index('agent.system_prompt')}", Input)
+        assert box.value == ""
+        box.value = "x"
+        await press(app, pilot)
+        box.value = ""  # typed, then emptied again
+        shown = await press(app, pilot)
+        assert "✗ required" not in shown, shown
+        shown = await press(app, pilot, "ctrl+s")
+        assert "✗" not in shown and "nothing queued" not in shown, shown
+        assert any(s.startswith("queued: evaluated first") for s in seen), seen

@@ -2104,12 +2104,38 @@ class TrialsForm(ConfigFormScreen):
             return
         dim = self._space.dimensions[i]
         value, problem = check_field(dim, event.value)
+        if _empty_text(dim, event.value):
+            value, problem = "", None
         if problem is None and dim.name in self._checks:
             problem = self._checks[dim.name](value)
         self._show_problem(i, problem)
         if problem is None:  # a summary that no longer holds goes with the last ✗
             if not any(self.query(".cf-field.-invalid")):
                 self.query_one("#cf-summary", Static).update("")
+
+    def values(self) -> tuple[dict[str, Any], list[str]]:
+        """As the generic form's, but an empty text field is a value (an empty system
+        prompt: the optimizer proposes it, walkthrough 40), not 'required'."""
+        params, problems = super().values()
+        empty = [(i, d) for i, d in enumerate(self._space.dimensions)
+                 if d.dim_type == "text"
+                 and _empty_text(d, self.query_one(f"#field-{i}", Input).value)]  # fmt: skip
+        if not empty:
+            return params, problems
+        for i, dim in empty:
+            self._show_problem(i, None)
+            params[dim.name] = ""
+            problems = [p for p in problems if not p.startswith(f"{dim.name}: ")]
+        if not problems:  # the space's own checks, skipped while a field was refused
+            from jarvis_tui.learning.optimize.search_space import validate_config
+
+            problems = validate_config(self._space, params)
+        return params, problems
+
+
+def _empty_text(dim: Any, raw: Any) -> bool:
+    """*raw* is an empty value of a text dimension (legal in a config)."""
+    return dim.dim_type == "text" and not str(raw).strip()
 
 
 class StartRunForm(TrialsForm):
