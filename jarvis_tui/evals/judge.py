@@ -80,6 +80,11 @@ class JudgeTimedOut(Exception):
         """The item's score as a time-out scores it: missing, with the reason."""
 
 
+class JudgeCancelled(Exception):
+    """The request was abandoned because the user stopped the run (the backend's
+    ``abort``): the item is neither scored nor an error."""
+
+
 def _unreachable(exc: BaseException) -> bool:
     """A connection-level failure (the backend's kind "unreachable": refused, DNS,
     TLS, reset), not an answer from a reachable endpoint (HTTP status, bad JSON, a
@@ -96,11 +101,20 @@ class QueryJudge(JudgeScorer):
     def failed(self, exc: Exception) -> Score:
         """As :meth:`JudgeScorer.failed`, except that an endpoint that cannot be reached
         raises :class:`JudgeUnreachable` (one line) instead of scoring the item missing."""
+        if getattr(exc, "kind", None) == "cancelled":
+            raise JudgeCancelled(str(exc)) from exc
         if _unreachable(exc):
             raise JudgeUnreachable(str(exc)) from exc
         if getattr(exc, "kind", None) == "timeout":  # judge_traces decides what it means
             raise JudgeTimedOut(str(exc), super().failed(exc)) from exc
         return super().failed(exc)
+
+    def abort(self) -> None:
+        """Abandon the requests in flight now (a backend without ``abort`` finishes
+        them: the run then stops after them)."""
+        abort = getattr(self.backend, "abort", None)
+        if callable(abort):
+            abort()
 
     def prompt(self, query: str, reference: str, answer: str) -> str:
         if reference.strip():
@@ -288,7 +302,9 @@ def judge_traces(
     labelled / unlabelled ones), up to *limit*; safe to run in a worker thread.
 
     Traces this judge (model and rubric hash) already scored are skipped unless
-    *rescore*. *cancel* is checked between requests: what was scored is kept.
+    *rescore*. When *cancel* is set, no request more is sent and the ones in flight
+    are abandoned at once (``judge.abort()``, which closes their connections): what
+    was scored is kept, an abandoned item counts neither as scored nor as an error.
     """
     run = JudgeRun()
     cancel = cancel or threading.Event()
@@ -315,6 +331,7 @@ def judge_traces(
         unreachable: Optional[JudgeUnreachable] = None
         hangs: Optional[JudgeTimedOut] = None  # the endpoint timed out TIMEOUT_STOP times
         in_a_row = timeouts = 0
+        aborted = False
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             it = iter(todo)
             futures: set[Future] = set()
@@ -329,10 +346,17 @@ def judge_traces(
                     futures.add(pool.submit(one, t))
                 if not futures:
                     break
-                finished, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+                if cancel.is_set() and not aborted:  # the user stops: no waiting for them
+                    aborted = True
+                    abort = getattr(judge, "abort", None)
+                    if callable(abort):
+                        abort()
+                finished, futures = wait(futures, timeout=0.1, return_when=FIRST_COMPLETED)
                 for f in finished:
                     try:
                         t, s = f.result()
+                    except JudgeCancelled:
+                        continue
                     except JudgeUnreachable as exc:
                         run.errors += 1
                         run.first_error = run.first_error or str(exc)
@@ -350,6 +374,8 @@ def judge_traces(
                         if not reached and timeouts >= TIMEOUT_STOP and hangs is None:
                             hangs = exc
                             run.stopped = str(exc)
+                        continue
+                    if cancel.is_set() and s.value is None:  # cut short by the stop
                         continue
                     reached, in_a_row = True, 0
                     if s.value is None or not math.isfinite(s.value):

@@ -324,7 +324,9 @@ async def test_x_stops_the_judge(workspace: Path, monkeypatch: pytest.MonkeyPatc
             await pilot.pause()
             await pilot.press("x")
             await settle(app, pilot)
-            assert "(stopped)" in status(app)
+            # the request in flight is abandoned, never "failed" (walkthrough 31)
+            assert "judge judge-m stopped by you after " in status(app)
+            assert "of 201: " in status(app) and "failed" not in status(app)
             assert len(server.requests) < 50  # of 201 unlabelled
 
 

@@ -37,7 +37,7 @@ ENV_MODEL = "JARVIS_TUI_OPTIMIZER_MODEL"
 ENV_KEY = "JARVIS_TUI_OPTIMIZER_KEY"
 ENV_TIMEOUT = "JARVIS_TUI_OPTIMIZER_TIMEOUT"
 
-BACKEND_ERROR_KINDS = ("unreachable", "timeout", "http", "garbage")
+BACKEND_ERROR_KINDS = ("unreachable", "timeout", "http", "garbage", "cancelled")
 
 # A chat completion is a few KiB; anything far larger is not one, and reading it whole
 # would only hold memory hostage.
@@ -77,7 +77,8 @@ class BackendError(Exception):
             raise ValueError(f"BackendError kind must be one of {BACKEND_ERROR_KINDS}")
         super().__init__(_one_line(message))
         self.kind = kind
-        """unreachable | timeout | http | garbage: what went wrong, for callers that retry."""
+        """unreachable | timeout | http | garbage | cancelled (the caller's
+        :meth:`OpenAICompatibleBackend.abort`): what went wrong, for callers that retry."""
         self.status = status
         """The HTTP status for kind ``http``, else None."""
 
@@ -130,6 +131,38 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError(code) through the default error handler
 
 
+class _InFlight:
+    """The sockets of a backend's requests in flight, so that another thread can close
+    them (:meth:`OpenAICompatibleBackend.abort`): a read blocked on a slow endpoint
+    returns at once instead of when the endpoint answers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socks: set[socket.socket] = set()
+        self.aborted = False
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self.aborted:
+                sock.close()
+                raise ConnectionAbortedError("request abandoned")
+            self._socks.add(sock)
+
+    def forget(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.discard(sock)
+
+    def abort(self) -> None:
+        with self._lock:
+            self.aborted = True
+            socks = list(self._socks)
+        for sock in socks:
+            try:  # the blocked recv (or send) in the request's thread returns at once
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # closed meanwhile
+                pass
+
+
 class _DeadlineReader(io.RawIOBase):
     """A socket's reading side where every read waits at most until the deadline."""
 
@@ -159,10 +192,15 @@ class _DeadlineSocket:
     closes the connection's socket before the caller reads the body).
     """
 
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
+    def __init__(
+        self, sock: socket.socket, deadline: float, in_flight: _InFlight | None = None
+    ) -> None:
         self.raw = sock
         """The real socket."""
         self._deadline = deadline
+        self._in_flight = in_flight
+        if in_flight is not None:
+            in_flight.watch(sock)
         self._files = 0
         self._closing = False
 
@@ -186,12 +224,17 @@ class _DeadlineSocket:
     def release(self) -> None:
         self._files -= 1
         if self._closing and self._files <= 0:
-            self.raw.close()
+            self._close_raw()
 
     def close(self) -> None:
         self._closing = True
         if self._files <= 0:
-            self.raw.close()
+            self._close_raw()
+
+    def _close_raw(self) -> None:
+        if self._in_flight is not None:
+            self._in_flight.forget(self.raw)
+        self.raw.close()
 
     def __getattr__(self, name: str) -> Any:  # shutdown, settimeout, fileno, ...
         return getattr(self.raw, name)
@@ -200,10 +243,13 @@ class _DeadlineSocket:
 class _DeadlineConnection(http.client.HTTPConnection):
     """An HTTP connection whose connect and every later send and read end by *deadline*."""
 
-    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, deadline: float, in_flight: _InFlight | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
         """``time.monotonic()`` by which the whole exchange ends."""
+        self.in_flight = in_flight
 
     def connect(self) -> None:
         remaining = self.deadline - time.monotonic()
@@ -213,7 +259,7 @@ class _DeadlineConnection(http.client.HTTPConnection):
         super().connect()
         # http.client only sends, reads through makefile() and closes: the wrapper stands
         # in for the socket (a socket.socket as far as the attribute's type goes).
-        self.sock = cast(socket.socket, _DeadlineSocket(self.sock, self.deadline))
+        self.sock = cast(socket.socket, _DeadlineSocket(self.sock, self.deadline, self.in_flight))
 
 
 class _DeadlineHTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection):
@@ -221,22 +267,31 @@ class _DeadlineHTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection)
 
 
 class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, in_flight: _InFlight | None = None) -> None:
         super().__init__()
         self._deadline = deadline
+        self._in_flight = in_flight
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(functools.partial(_DeadlineConnection, deadline=self._deadline), req)
+        return self.do_open(
+            functools.partial(
+                _DeadlineConnection, deadline=self._deadline, in_flight=self._in_flight
+            ),
+            req,
+        )
 
 
 class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, in_flight: _InFlight | None = None) -> None:
         super().__init__()
         self._deadline = deadline
+        self._in_flight = in_flight
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(
-            functools.partial(_DeadlineHTTPSConnection, deadline=self._deadline),
+            functools.partial(
+                _DeadlineHTTPSConnection, deadline=self._deadline, in_flight=self._in_flight
+            ),
             req,
             # The TLS context HTTPSHandler.__init__ made (private, not in its type stubs).
             context=getattr(self, "_context", None),
@@ -319,6 +374,18 @@ class OpenAICompatibleBackend:
         """Seconds between attempts."""
         self._api_key = api_key or None
         self._bypass_proxy = (parts.hostname or "").lower() in _LOOPBACK_HOSTS
+        self._in_flight = _InFlight()
+
+    def abort(self) -> None:
+        """Abandon every request in flight at once (their connections are closed, so
+        a slow endpoint is not waited for) and refuse new ones: each fails with a
+        BackendError of kind ``cancelled``. Safe from any thread; for a stop button."""
+        self._in_flight.abort()
+
+    @property
+    def aborted(self) -> bool:
+        """Whether :meth:`abort` was called."""
+        return self._in_flight.aborted
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "none"
@@ -373,9 +440,13 @@ class OpenAICompatibleBackend:
         attempts = 1 + self.retries
         for attempt in range(1, attempts + 1):
             try:
+                if self.aborted:
+                    raise self._fail("request abandoned: stopped", kind="cancelled")
                 return self._post_once(body)
             except BackendError as exc:
-                if not exc.retryable or attempt == attempts:
+                if self.aborted and exc.kind != "cancelled":  # what closing it caused
+                    raise self._fail("request abandoned: stopped", kind="cancelled") from None
+                if not exc.retryable or attempt == attempts or self.aborted:
                     if attempt > 1:
                         raise BackendError(
                             f"{exc} (after {attempt} attempts)", kind=exc.kind, status=exc.status
@@ -391,8 +462,8 @@ class OpenAICompatibleBackend:
         # the connections it makes carry this request's deadline.
         handlers: list[urllib.request.BaseHandler] = [
             _RefuseRedirects(),
-            _DeadlineHTTPHandler(deadline),
-            _DeadlineHTTPSHandler(deadline),
+            _DeadlineHTTPHandler(deadline, self._in_flight),
+            _DeadlineHTTPSHandler(deadline, self._in_flight),
         ]
         if self._bypass_proxy:
             handlers.append(urllib.request.ProxyHandler({}))

@@ -2134,6 +2134,10 @@ class TracesPane(Pane):
         if stopped:  # the endpoint cannot be reached: "… stopped after 1 of 500"
             text = f"judge {model}: {stopped.removeprefix('judge: ')}"
             text += f" ({run.scored:,} scored before)" if run.scored else ""
+        elif run.cancelled:  # x: the request in flight was abandoned, nothing "failed"
+            text = (f"judge {model} stopped by you after {run.scored + run.errors:,} of "
+                    f"{run.total:,}: {run.scored:,} scored")  # fmt: skip
+            text += f", {run.errors:,} missing" if run.errors else ""
         elif run.errors and not run.scored and run.first_error:
             # nothing scored: what happened, not "0 scored, 2,000 missing"
             url = getattr(run, "url", "")
@@ -2142,8 +2146,6 @@ class TracesPane(Pane):
             text += f", {run.errors:,} missing"
         if run.skipped:
             text += f", {run.skipped:,} already scored"
-        if run.cancelled:
-            text += " (stopped)"
         self._judge_line = text
         if run.first_error and run.scored:
             text += f" · {run.first_error}"
@@ -2152,7 +2154,8 @@ class TracesPane(Pane):
             log.note(f"judge {model} at {getattr(run, 'url', '')}",
                      f"{run.errors:,} of {run.total:,} not scored: {run.first_error}",
                      warning=bool(run.scored))  # fmt: skip
-        severity: SeverityLevel = "error" if stopped else "warning" if run.errors else "information"
+        severity: SeverityLevel = ("error" if stopped else "information" if run.cancelled
+                                   else "warning" if run.errors else "information")  # fmt: skip
         self.app.notify(one_line(text, 300), severity=severity, timeout=8, markup=False)
         self.reload(keep=self._current_id())
         current = self._current_id()
