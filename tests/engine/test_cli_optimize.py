@@ -250,3 +250,26 @@ def test_resume_of_a_run_that_stopped_early_needs_more_patience(home: Path, caps
     assert main([*resume, "--patience", "3"]) == 0
     said = capsys.readouterr().out.splitlines()[0]
     assert "trial budget 12 (the run's)" in said and "patience 1 → 3 (--patience)" in said
+
+
+def test_an_optimizer_that_never_answers_a_usable_config_fails_the_run(home: Path, capsys) -> None:
+    """Walkthrough (this session) 41: every reply unusable, and the run 'completed' on
+    random stand-ins with rc 0 (README: garbage ends the run as failed, one line)."""
+
+    def reply(body):
+        if "analyst" in body["messages"][0]["content"]:
+            return 200, chat('{"summary_text": "fine"}')
+        return 200, chat("Score: 0.8 because [bold red]good[/] \x1b]0;x\x07 answer")
+
+    with ChatServer(reply) as srv:
+        argv = ["optimize", "--home", str(home), "--trials", "4", "--backend", srv.url,
+                "--model", "j1"]  # fmt: skip
+        assert main(argv) == 1
+    captured = capsys.readouterr()
+    line = one_error(captured.err)
+    assert "failed" in line and "no usable config in 6 replies in a row" in line, line
+    assert "check its endpoint and model" in line
+    with OptimizationStore(home / "optimize.db") as store:
+        run = store.list_runs()[0]
+        assert run["status"] == "failed"
+        assert len(store.get_trials(run["run_id"])) == 1  # one stand-in, then it stopped

@@ -62,6 +62,11 @@ LOGGER = logging.getLogger(__name__)
 PROPOSAL_RETRIES = 2
 """Unusable optimizer replies tolerated per proposal before a random config stands in."""
 
+UNUSABLE_PROPOSALS = 2
+"""Proposals in a row whose every reply was unusable before the run fails: an optimizer
+that never answers a usable config is a broken endpoint, not a run to complete on random
+stand-ins (the run stays resumable)."""
+
 MERGE_EVERY = 5
 """Frontier members are merged after every 5th trial (as OpenJarvis does)."""
 
@@ -388,6 +393,9 @@ class OptimizationEngine:
         self.early_stop_patience = early_stop_patience
         self.objectives = list(objectives or DEFAULT_OBJECTIVES)
         self._rng = random.Random(seed)
+        self._unusable_in_a_row = 0
+        """Proposals in a row whose every optimizer reply was rejected (see
+        :data:`UNUSABLE_PROPOSALS`)."""
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -825,6 +833,7 @@ class OptimizationEngine:
                     opt.note_reply_error(last_error)
                 continue
             twin = evaluated.get(key(config.params))
+            self._unusable_in_a_row = 0  # the optimizer answered something usable
             if twin is None:
                 if rejected:  # the trial says what the optimizer got wrong before it
                     note = "[earlier replies rejected: " + " | ".join(rejected) + "]"
@@ -843,6 +852,17 @@ class OptimizationEngine:
             if hasattr(opt, "note_reply_error"):
                 opt.note_reply_error(last_error + "; propose a config not evaluated yet")
             repeat = True
+        if len(rejected) == PROPOSAL_RETRIES + 1:  # not one usable reply (not repeats)
+            self._unusable_in_a_row += 1
+            if self._unusable_in_a_row >= UNUSABLE_PROPOSALS:
+                from jarvis_tui.learning.optimize.backends import BackendError
+
+                raise BackendError(  # the run fails with this line (resumable)
+                    f"the optimizer answered no usable config in "
+                    f"{self._unusable_in_a_row * (PROPOSAL_RETRIES + 1)} replies in a row "
+                    f"(last: {last_error}); check its endpoint and model",
+                    kind="garbage",
+                )
         config = random_config(self.search_space, self._rng)
         config.reasoning = (
             f"random config from the search space: the optimizer's proposals were unusable "
