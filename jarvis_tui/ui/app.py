@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 import sys
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual._files import generate_datetime_filename  # Textual's own screenshot names
@@ -768,8 +771,68 @@ def run_app(home: Path | str, *, theme: str | None = None) -> int:
         print(f"jarvis-tui: error: {plain(problem, 2000)}", file=sys.stderr)
         return 1
     app = JarvisApp(Workspace.at(home).root, theme=theme)
-    result = app.run()
+    loop = asyncio.new_event_loop()  # its own: closed here, not waiting on busy threads
+    workers = WorkerThreads()
+    loop.set_default_executor(workers)  # where Textual runs thread workers
+    result = app.run(loop=loop)
     note = getattr(app, "exit_note", None)  # what ctrl+q did to a run (TrainingPane)
     if note:
         print(note)
-    return int(result or 0)
+    code = int(result or 0)
+    if not workers.finish(QUIT_JOIN_S):
+        # Work still running in a thread (a trial being measured in this process) kept
+        # the process alive, blank, for minutes after ctrl+q (walkthrough 43): it is
+        # abandoned, said on the terminal; a run it belonged to is left interrupted.
+        print("jarvis-tui: quit while work was still running in the app (a trial being "
+              "measured): abandoned; an optimization run continues with `c` in Trials "
+              "or `jarvis-tui optimize --resume RUN`", file=sys.stderr)  # fmt: skip
+        import logging
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    loop.close()
+    return code
+
+
+QUIT_JOIN_S = 2.0
+"""How long quitting waits for the app's worker threads to end before it abandons them."""
+
+
+class WorkerThreads(ThreadPoolExecutor):
+    """The app loop's default executor (Textual's thread workers run there), which
+    knows whether any is still busy: :meth:`finish` waits for them a moment only, where
+    Textual's own ``run()`` waits however long they take."""
+
+    def __init__(self) -> None:
+        super().__init__(thread_name_prefix="jarvis-worker")
+        self._busy = 0
+        self._changed = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        def run() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._changed:
+                    self._busy -= 1
+                    self._changed.notify_all()
+
+        with self._changed:
+            self._busy += 1
+        try:
+            return super().submit(run)
+        except BaseException:
+            with self._changed:
+                self._busy -= 1
+            raise
+
+    def finish(self, timeout: float) -> bool:
+        """True once no task runs (the threads are then shut down); False when some
+        still run after *timeout* seconds (nothing more is started)."""
+        with self._changed:
+            idle = self._changed.wait_for(lambda: self._busy == 0, timeout)
+        self.shutdown(wait=idle, cancel_futures=True)
+        return idle

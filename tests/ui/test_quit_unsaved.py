@@ -109,3 +109,28 @@ async def test_a_form_asks_only_once_a_field_differs_from_what_it_opened_with(
         await pilot.press("ctrl+q")
         await settle(app, pilot)
         assert app.return_code == 0
+
+
+def test_quitting_abandons_a_worker_thread_still_busy_instead_of_hanging() -> None:
+    """Walkthrough 43: ctrl+q while a trial was measured in a worker thread left a blank
+    terminal for minutes (Textual's run() waits for its threads). The app's loop runs
+    them in WorkerThreads: finish() is False for one still busy (run_app then says so
+    and exits), True once none is."""
+    import asyncio
+    import threading
+
+    from jarvis_tui.ui.app import WorkerThreads
+
+    release = threading.Event()
+    busy = WorkerThreads()
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(busy)
+    loop.run_in_executor(None, release.wait)  # a measurement that goes on and on
+    try:
+        assert busy.finish(0.05) is False
+    finally:
+        release.set()
+        loop.close()
+    idle = WorkerThreads()
+    assert idle.submit(lambda: 7).result() == 7
+    assert idle.finish(5.0) is True
