@@ -323,7 +323,7 @@ async def test_the_start_form_says_what_measures_and_a_measured_trial_shows_its_
             form.query_one("#field-2", Select).value = "measured"
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: "answered 8/" in status_lines(app), what="samples")
-            assert "measuring t-" in status_lines(app) and "x stops after it" in status_lines(app)
+            assert "measuring t-" in status_lines(app) and "x abandons it" in status_lines(app)
             gate.set()
             await wait_until(pilot, lambda: not pane.running, what="the run's end")
             await settle(app, pilot, ignore=RUN)

@@ -15,9 +15,10 @@ from textual.widgets import Input, Select
 from jarvis_tui.evals.generators import Generation
 from jarvis_tui.learning.optimize import OptimizationStore
 from jarvis_tui.ui.app import JarvisApp
-from jarvis_tui.ui.testing import wait_until
+from jarvis_tui.ui.panes.trials import TrialsPane
+from jarvis_tui.ui.testing import settle, wait_until
 
-from .test_trials_screens import open_trials, press, screen
+from .test_trials_screens import open_trials, press, screen, status_lines
 
 
 class BlockingGenerator:
@@ -55,12 +56,13 @@ def fake(monkeypatch) -> BlockingGenerator:
     return gen
 
 
-async def start_measured_run(app: JarvisApp, pilot) -> None:
-    await open_trials(app, pilot)
+async def start_measured_run(app: JarvisApp, pilot) -> TrialsPane:
+    pane = await open_trials(app, pilot)
     await press(app, pilot, "s")
     app.screen.query_one("#field-0", Input).value = "1"
     app.screen.query_one("#field-2", Select).value = "measured"
     await pilot.press("ctrl+s")
+    return pane
 
 
 async def test_ctrl_q_during_a_measured_trial_abandons_it_and_quits(
@@ -98,3 +100,20 @@ async def test_a_second_ctrl_q_quits_at_once_while_the_trial_holds_on(
             await wait_until(pilot, lambda: app.return_code is not None, what="the app's end")
     finally:
         fake.gate.set()
+
+
+async def test_x_abandons_the_trial_being_measured_and_the_run_ends_stopped(
+    demo_copy, fake: BlockingGenerator
+) -> None:
+    """x said 'stopping after the current trial…' and waited for all its samples."""
+    app = JarvisApp(demo_copy())
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await start_measured_run(app, pilot)
+        await wait_until(pilot, fake.started.is_set, what="the trial's samples")
+        await pilot.press("x")
+        assert fake.cancel_seen.wait(10), "x did not cancel the trial being measured"
+        await wait_until(pilot, lambda: not pane.running, what="the run's end")
+        await settle(app, pilot)
+        shown = status_lines(app)
+        assert "stopped" in shown and "0/1 trial" in shown, shown
+        assert "stopped by the user (trial t-" in shown and "abandoned)" in shown, shown
