@@ -819,7 +819,7 @@ class TrialsPane(Pane):
         phase = (f"answered {min(done, n)}/{n}" if done < n
                  else f"scored {min(done - n, n)}/{n}")  # fmt: skip
         which = one_line(self._evaluating_id or "a trial", 20)
-        self._sample_words = f"measuring {which}: {phase} samples · x stops after it"
+        self._sample_words = f"measuring {which}: {phase} samples · x abandons it"
         self._status(self._sample_words)
 
     @on(RunOpened)
