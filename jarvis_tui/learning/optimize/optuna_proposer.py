@@ -524,7 +524,7 @@ class OptunaProposer:
             stage = "uniform random sample"
         frontier = self._frontier_size(history, frontier_ids)
         return (
-            f"{name} sample {number} of the study ({stage}; {done} completed trials, "
+            f"{name} sample {number} of the study ({stage}; {plural(done, 'completed trial')}, "
             f"{frontier} frontier member{'s' if frontier != 1 else ''} so far)"
         )
 

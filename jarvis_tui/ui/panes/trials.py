@@ -2043,10 +2043,10 @@ class TrialsPane(Pane):
         else:
             queued = len(self.control.queued()) if self.control is not None else 0
             if self.idle_queue and not self.running:
-                out.append(f"{len(self.idle_queue)} queued config(s) run first when you start "
+                out.append(f"{plural(len(self.idle_queue), 'queued config')} run first when you start "
                            "a run · ", style="bold")  # fmt: skip
             elif queued:
-                out.append(f"{queued} queued config(s) run before the next proposal · ",
+                out.append(f"{plural(queued, 'queued config')} run before the next proposal · ",
                            style="bold")  # fmt: skip
             if self.merge_ids:  # what the ⊕ in the table's last column means
                 out.append(f"{MERGE_GLYPH} {plural(len(self.merge_ids), 'trial')} marked for "

@@ -374,7 +374,8 @@ def tradeoffs_text(
     if selected not in ids or len(order) < 2:
         out = Text()
         if order:
-            out.append(f"{plural(len(order), 'frontier member')}; h/l walks along them",
+            out.append(f"{plural(len(order), 'frontier member')}; h/l walks along "
+                       + ("it" if len(order) == 1 else "them"),
                        style="dim")  # fmt: skip
         if width:
             out.truncate(width, overflow="ellipsis")
