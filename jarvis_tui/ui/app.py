@@ -295,8 +295,13 @@ class JarvisApp(App[int]):
                 self.theme = settings.theme
             else:
                 settings.problems.append(f"unknown theme {settings.theme!r} in the settings")
-        for problem in settings.problems:
-            self.notify(problem, severity="warning", timeout=10, markup=False)
+        self.settings_problems = list(settings.problems)
+        """What the settings files had that was ignored: toasts at start (they go), a
+        WARNING line each in the log and the top of the help (``?``), for later."""
+        for problem in self.settings_problems:
+            self.error_log.note("apply the settings", problem, warning=True)
+            self.notify(f"{problem} · ? shows it again", severity="warning", timeout=15,
+                        markup=False)  # fmt: skip
         self.theme_changed_signal.subscribe(self, self._theme_changed)
 
     def _theme_changed(self, theme: object) -> None:
@@ -638,7 +643,13 @@ class JarvisApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(*self.help_for_pane()))
+        self.push_screen(
+            HelpScreen(
+                *self.help_for_pane(),
+                settings=getattr(self, "settings_problems", ()),
+                settings_log=str(self.error_log.path or "") or None,
+            )
+        )
 
     @property
     def screenshots_dir(self) -> Path:

@@ -180,7 +180,7 @@ async def test_a_wrong_typed_theme_is_one_notification_and_the_rest_applies(
         said = [n for n in notices if "theme" in n]
         assert len(said) == 2, notices
         assert 'config.toml: theme = 5 must be a theme name such as "textual-dark"' in said[0]
-        assert said[0].endswith("(ignored)")
+        assert said[0].endswith("(ignored) · ? shows it again")  # the help lists it
         assert f"jarvis-tui.toml: theme is read from {user_config_path()} only" in said[1]
         assert app.theme != "textual-light"
         tid = app.query_one(TracesPane).rows[0].trace_id

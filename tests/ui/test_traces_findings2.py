@@ -121,7 +121,7 @@ async def test_a_keymap_entry_on_a_navigation_key_is_reported_and_the_default_ke
         await settle(app, pilot)
         warned = [n for n in notices if "traces.success" in n]
         assert warned == [
-            "keymap: traces.success = j collides with traces.down: ignored, kept y"
+            "keymap: traces.success = j collides with traces.down: ignored, kept y · ? shows it again"
         ], notices
         pane = app.query_one(TracesPane)
         first, second = pane.rows[0].trace_id, pane.rows[1].trace_id

@@ -44,12 +44,18 @@ class HelpScreen(ModalScreen[None]):
         Binding("G", "scroll('end')", "Bottom", show=False, id="help.bottom"),
     ]
 
-    def __init__(self, title: str, intro: str, rows: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, title: str, intro: str, rows: list[tuple[str, str]], *,
+        settings: Iterable[str] = (), settings_log: str | None = None,
+    ) -> None:  # fmt: skip
         super().__init__()
         self._title = title
         self._intro = intro
         self.rows = rows
         """The pane's keys (key, what it does), as shown."""
+        self.settings = list(settings)
+        """What the settings files had that was ignored (shown first; usually none)."""
+        self._settings_log = settings_log
 
     @staticmethod
     def _table(rows: Iterable[tuple[str, str]]) -> Table:
@@ -70,6 +76,18 @@ class HelpScreen(ModalScreen[None]):
                 ),
                 id="help-where",
             )
+            if self.settings:  # said as toasts at start; here for as long as the app runs
+                yield Static(
+                    Text.assemble(
+                        ("Settings ignored at start", "bold"),
+                        (
+                            f"  (also in {self._settings_log})" if self._settings_log else "",
+                            "dim",
+                        ),
+                        *(("\n· " + line) for line in self.settings),  # text, never markup
+                    ),
+                    id="help-settings",
+                )
             yield Static(Text("Keys everywhere", style="bold"), id="help-everywhere")
             yield Static(self._table(KEYS_EVERYWHERE), id="help-global")
             yield Static(Text(self._title, style="bold"), id="help-title", classes="help-heading")
