@@ -886,10 +886,10 @@ async def test_palette_lists_the_traces_entries_that_apply_in_order(workspace: P
     runs) (issue 11)."""
     scores = [f"score {d / 10:.1f}" for d in range(11)]
     sorts = ["sort by time", "sort by score", "sort by latency", "sort by tokens"]
-    expected = ["search", "filters", *scores, "mark success", "mark failure", "clear label",
-                "undo last label", "edit note", "open trace", *sorts, "reverse sort",
-                "toggle auto-advance", "toggle detail panel", "refresh",
-                "show unlabelled only", "clear filters", "queue order", "run the judge",
+    expected = ["search", "filters", "clear filters", *scores, "mark success",
+                "mark failure", "clear label", "undo last label", "edit note", "open trace",
+                *sorts, "reverse sort", "toggle auto-advance", "toggle detail panel",
+                "refresh", "show unlabelled only", "queue order", "run the judge",
                 "run the judge on another endpoint", "accept judge score",
                 "judge agreement", "copy trace", "export labels…"]  # fmt: skip
 

@@ -587,6 +587,9 @@ class TracesPane(Pane):
     PALETTE = (
         ("focus_search", "search", "Focus the search box (/)"),
         ("open_filters", "filters", "Open the filter bar (F)"),
+        # before "clear label": enter on "clear" runs the first of equal matches, and
+        # the harmless one comes first (walkthrough 11)
+        ("clear_filters", "clear filters", "Show every trace (X; backspace in the filter bar)"),
         *((f"score_{d}", f"score {d / 10:.1f}", "Set the score of the selected trace")
           for d in SCORE_STEPS),
         ("mark_success", "mark success", "Outcome success (y)"),
@@ -603,7 +606,6 @@ class TracesPane(Pane):
         ("toggle_detail", "toggle detail panel", "Hide or show the detail panel (d)"),
         ("refresh", "refresh", "Re-read the store (r)"),
         ("unlabelled_only", "show unlabelled only", "Filter to traces with neither a score nor an outcome"),
-        ("clear_filters", "clear filters", "Show every trace (X; backspace in the filter bar)"),
         ("toggle_queue", "queue order", "Most decisive unrated traces first (Q)"),
         ("judge", "run the judge", "LLM judge over the filter's unlabelled traces (J)"),
         ("ask_judge_endpoint", "run the judge on another endpoint",
