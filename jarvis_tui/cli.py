@@ -144,7 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help=f"random seed; the same seed builds the same traces (default: {DEFAULT_DEMO_SEED})",
     )
-    demo.add_argument("--force", action="store_true", help="replace an existing traces.db in DIR")
+    demo.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild an existing demo in DIR: replaces traces.db (its labels, notes and "
+        "judge scores too), agents/, optimize.db and optimize.toml; keeps checkpoints/, "
+        "models/, recipes/, logs/ and jarvis-tui.toml",
+    )
     demo.add_argument("--no-open", action="store_true", help="build only; do not open the app")
     demo.set_defaults(func=_cmd_demo)
 
