@@ -117,3 +117,31 @@ async def test_x_abandons_the_trial_being_measured_and_the_run_ends_stopped(
         shown = status_lines(app)
         assert "stopped" in shown and "0/1 trial" in shown, shown
         assert "stopped by the user (trial t-" in shown and "abandoned)" in shown, shown
+
+
+def wall_seconds(header: str) -> float:
+    import re
+
+    found = re.search(r"(\d+(?:\.\d+)?) s wall", header)
+    return float(found.group(1)) if found else -1.0
+
+
+async def test_the_header_counts_the_samples_and_its_wall_clock_goes_on(
+    demo_copy, fake: BlockingGenerator
+) -> None:
+    """It showed 'evaluating t-… (initial) · 0/1 trial · 0.0 s wall' for minutes: no
+    sample count, the clock frozen while the trial sent no event."""
+    app = JarvisApp(demo_copy())
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await start_measured_run(app, pilot)
+            await wait_until(pilot, lambda: "answered 3/" in status_lines(app), what="count")
+            assert "0/1 trial" in status_lines(app)
+            # the fake now sends nothing more: the clock must still move on
+            await wait_until(pilot, lambda: wall_seconds(status_lines(app)) >= 1.0,
+                             timeout=15, what="the wall clock to move")  # fmt: skip
+            assert "answered 3/" in status_lines(app)  # the tick keeps the count shown
+            await pilot.press("x")
+            await wait_until(pilot, lambda: "abandoned" in status_lines(app), what="the end")
+    finally:
+        fake.gate.set()

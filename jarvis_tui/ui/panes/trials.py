@@ -743,6 +743,12 @@ class TrialsPane(Pane):
         self._evaluating = False
         self._measure_requests = MeasureRequests()
         self._measure_next_ok, self._run_scoring = False, ""
+        # The header's wall clock goes on between the run's events (a measured trial
+        # sends none while a model loads or a slow sample is answered): ticked here.
+        self._wall_from = time.monotonic() - (self.view.elapsed if resume else 0.0)
+        if self._wall_timer is not None:
+            self._wall_timer.stop()
+        self._wall_timer = self.set_interval(1.0, self._tick_wall)
         if resume is None:
             self.view = RunView(max_trials=max_trials, status="starting")
             self._rebuild_table()
@@ -1938,10 +1944,24 @@ class TrialsPane(Pane):
         line = workers_line(self.view, max(20, self.size.width - 2)) if shown else Text()
         self.query_one("#trials-workers", Static).update(line)
 
+    _wall_timer: Timer | None = None
+    _wall_from = 0.0
+    _status_extra = ""
+
+    def _tick_wall(self) -> None:
+        """Once a second while a run goes: the header again, its wall clock live."""
+        if not self.running:
+            if self._wall_timer is not None:
+                self._wall_timer.stop()
+                self._wall_timer = None
+            return
+        self._status(self._status_extra)
+
     def _status(self, extra: str = "") -> None:
         """The header: state words first, fitted to the width by priority (two lines at
         most; what does not fit is dropped, least important first, never cut mid-word)."""
         v = self.view
+        self._status_extra = extra  # what the wall clock's tick shows again
         parts: list[tuple[int, Text]] = []  # (priority: lower is kept longer, part)
         if not v.run_id and not self.running and self.store_error:
             parts.append((0, Text("No run can be shown", style="bold")))
@@ -1995,7 +2015,9 @@ class TrialsPane(Pane):
             parts.append((3, Text(f"{len(v.trials)}/{plural(planned, 'trial')}")))
             # OpenJarvis stores no wall time: unknown, never "0.0 s"
             known = v.elapsed > 0 or self.running
-            parts.append((4, Text(f"{duration(v.elapsed)} wall" if known else "wall –")))
+            live = self.running and self._evaluating  # a trial going: no event till its end
+            wall = max(v.elapsed, time.monotonic() - self._wall_from) if live else v.elapsed
+            parts.append((4, Text(f"{duration(wall)} wall" if known else "wall –")))
             cost = sum(t.total_cost_usd for t in v.trials)
             parts.append((5, Text(f"Σ est. cost {money(cost)}")))
             n_measured, n_estimated = counts_by_scoring(v)
