@@ -351,3 +351,27 @@ async def test_an_empty_text_field_is_a_value_not_required(demo: Path) -> None:
         shown = await press(app, pilot, "ctrl+s")
         assert "✗" not in shown and "nothing queued" not in shown, shown
         assert any(s.startswith("queued: evaluated first") for s in seen), seen
+
+
+async def test_w_asks_before_replacing_an_existing_recipe(demo: Path) -> None:
+    """Walkthrough (this session) 32: w wrote over a recipe edited by hand, without a word."""
+    from jarvis_tui.ui.screens.confirm import ConfirmScreen
+
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        pane = await open_trials(app, pilot)
+        recipe = demo / "recipes" / f"{pane.view.run_id}-best.toml"
+        await press(app, pilot, "w")
+        await press(app, pilot, "enter")
+        assert recipe.is_file()
+        recipe.write_text("# edited by hand\n")
+        await press(app, pilot, "w")
+        shown = await press(app, pilot, "enter")
+        assert isinstance(app.screen, ConfirmScreen), shown
+        assert "This file exists" in shown and recipe.name in shown
+        await press(app, pilot, "n")
+        assert recipe.read_text() == "# edited by hand\n"
+        await press(app, pilot, "w")
+        await press(app, pilot, "enter")
+        await press(app, pilot, "y")
+        assert "[recipe]" in recipe.read_text()

@@ -652,7 +652,7 @@ class TrialsPane(Pane):
                          or self._stopped_early()))  # fmt: skip
         if action == "enqueue":
             return self.space is not None
-        if action == "merge_pick":
+        if action in ("merge_pick", "open_trial"):  # enter with no trial: nothing to open
             return self.selected is not None
         if action == "reload":
             return not self.running and self.store is not None
@@ -1455,12 +1455,16 @@ class TrialsPane(Pane):
             path, _problem, inside = self._target(text)
             if path is None:
                 return
-            if inside:
+
+            def write() -> None:
                 self._export(workspace, run_id, str(path), best, within)
-                return
-            self._confirm_outside(
-                path, lambda: self._export(workspace, run_id, str(path), best, within)
-            )
+
+            if path.exists():  # a recipe there (perhaps edited by hand): asked first
+                self._confirm_overwrite(path, inside, write)
+            elif inside:
+                write()
+            else:
+                self._confirm_outside(path, write)
 
         self.app.push_screen(
             PromptScreen(
@@ -1481,6 +1485,22 @@ class TrialsPane(Pane):
         """Where a typed path points: (absolute path, why it is refused, inside workspace),
         by the one rule of every export (:func:`evidence.export_target`)."""
         return export_target(self.session.root, text)
+
+    def _confirm_overwrite(self, path: Path, inside: bool, write: Any) -> None:
+        """Ask before replacing a file that exists (walkthrough 32: w overwrote a recipe
+        edited by hand without a word); the dialog names it and where it is."""
+        body = Text()
+        body.append("This file exists" + ("" if inside else ", outside the workspace") + ":\n\n  ")
+        body.append(visible(str(path)), style="bold")
+        body.append("\n\ny replaces it; n or escape keeps it and writes nothing.", style="dim")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                write()
+            else:
+                self.notify("nothing written: the file was kept", markup=False)
+
+        self.app.push_screen(ConfirmScreen("Replace the existing file?", body), answer)
 
     def _confirm_outside(self, path: Path, write: Any) -> None:
         """Ask before writing outside the workspace; the dialog names the resolved path."""
@@ -1820,8 +1840,7 @@ class TrialsPane(Pane):
 
         t = self._trial(self.selected)
         if t is None:
-            self.notify("no trial to open: select one in the table", severity="warning")
-            return
+            return  # not offered without a selected trial (check_action)
         samples: tuple[list[dict], str] = ([], "")
         if self._scoring(t.trial_id) == "measured":
             rows, note, to_read = sample_rows(t, self.view.meta.get(t.trial_id, {}),
