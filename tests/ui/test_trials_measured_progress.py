@@ -145,3 +145,25 @@ async def test_the_header_counts_the_samples_and_its_wall_clock_goes_on(
             await wait_until(pilot, lambda: "abandoned" in status_lines(app), what="the end")
     finally:
         fake.gate.set()
+
+
+async def test_the_help_says_what_x_and_ctrl_q_do_to_a_measured_trial(demo_copy) -> None:
+    import io
+
+    from rich.console import Console
+    from textual.widgets import Static
+
+    app = JarvisApp(demo_copy())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trials(app, pilot)
+        await press(app, pilot, "question_mark")
+        texts = []
+        for widget in app.screen.query(Static):  # the whole help, scrolled or not
+            console = Console(width=120, record=True, file=io.StringIO())
+            console.print(widget.content)
+            texts.append(console.export_text())
+        shown = " ".join(" ".join(texts).split())
+        assert "x stops (a trial being measured is abandoned, an estimate finishes)" in shown
+        assert "ctrl+q stops a run or a measurement first (a second ctrl+q quits at once)" in (
+            shown
+        ), shown

@@ -197,7 +197,9 @@ class TrialsPane(Pane):
         "reasoning and analysis. s starts a run in the background (offline: Optuna "
         "proposals, trials estimated by replaying labelled traces). p pauses it: the "
         "trial in progress finishes, no new one starts, and the header says paused until "
-        "p again resumes it. x stops, c continues a stopped run. a queues a hand-written config (evaluated "
+        "p again resumes it. x stops (a trial being measured is abandoned, an estimate "
+        "finishes), c continues a stopped run; ctrl+q stops a run or a measurement first "
+        "(a second ctrl+q quits at once). a queues a hand-written config (evaluated "
         "before the next proposal); v turns review on: each proposal then waits for y "
         "accept, e edit then accept, or n reject with a reason (the reason goes to the "
         "optimizer). B sets bounds such as 'latency <= 2s', m marks frontier trials for "
@@ -612,7 +614,7 @@ class TrialsPane(Pane):
     PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("start", "start a run", "Propose and evaluate configs in the background"),
         ("pause", "pause / resume the run", PAUSE_TIP),
-        ("stop", "stop the run", "End the run after the current trial (resumable)"),
+        ("stop", "stop the run", "End it now, a trial being measured abandoned (resumable)"),
         ("continue_run", "continue this run", "Resume the stopped run from optimize.db"),
         ("enqueue", "queue a config", "A hand-written config, evaluated next"),
         ("review", "toggle review mode", "Each proposal waits for accept, edit or reject"),
