@@ -994,6 +994,7 @@ class TrialsPane(Pane):
     # ------------------------------------------------------------ quitting
 
     _quitting = False
+    _quit_words = ""
     """ctrl+q was pressed while a run or a measurement went on (see :meth:`hold_quit`)."""
 
     def _quit_busy(self) -> list[Any]:
@@ -1018,7 +1019,8 @@ class TrialsPane(Pane):
         self.app.notify(f"stopping {what}: a trial being measured is abandoned … (ctrl+q "
                         "again: quit now)", title="Quitting", timeout=QUIT_GRACE_S + 10,
                         markup=False)  # fmt: skip
-        self._status(f"quitting: stopping {what}… (ctrl+q again: quit now)")
+        self._quit_words = f"quitting: stopping {what}… (ctrl+q again: quit now)"
+        self._status(self._quit_words)  # kept by the run's later events (see _status)
         self.set_timer(QUIT_GRACE_S, self.app.exit)
         return True
 
@@ -1982,6 +1984,8 @@ class TrialsPane(Pane):
         """The header: state words first, fitted to the width by priority (two lines at
         most; what does not fit is dropped, least important first, never cut mid-word)."""
         v = self.view
+        if self._quitting and self._quit_words:  # what ctrl+q waits for outranks the rest
+            extra = self._quit_words
         self._status_extra = extra  # what the wall clock's tick shows again
         parts: list[tuple[int, Text]] = []  # (priority: lower is kept longer, part)
         if not v.run_id and not self.running and self.store_error:
