@@ -416,3 +416,33 @@ async def test_X_clears_every_filter(home: Path) -> None:
         assert pane.filter.is_empty()
         _title, _intro, rows = app.help_for_pane()
         assert ("X", "Clear filters") in [(k, d) for k, d in rows], rows
+
+
+# ---------------------------------------------------------------- W2 walkthrough, 1
+
+
+async def test_labels_that_arrive_before_the_full_view_is_built_are_shown_in_it(
+    home: Path,
+) -> None:
+    """A detail load can finish between enter's push and the view's compose (a cold start
+    on a 1 MB trace): it crashed the app with NoMatches '#trace-labels'."""
+    from jarvis_tui.ui.panes.traces import TracesPane
+    from jarvis_tui.ui.screens.trace_screens import TraceScreen
+    from jarvis_tui.ui.testing import wait_until
+
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(TracesPane)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TraceScreen))
+        trace = app.screen.trace
+        await pilot.press("escape")
+        await settle(app, pilot)
+        view = TraceScreen(pane, trace, "", [], None)
+        view.show_labels(0.3, "failure", "a note that came before the view")
+        await app.push_screen(view)
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "a note that came before the view" in text, text
+        assert app.is_running

@@ -529,7 +529,10 @@ class TraceScreen(ModalScreen[None]):
             self._history = history
         if judge is not None:
             self._judge = judge
-        self.query_one("#trace-labels", Static).update(self._summary())
+        # A detail load can finish between the push and the compose: the box is built
+        # from the state just stored, so there is nothing to update yet.
+        for labels in self.query("#trace-labels").results(Static):
+            labels.update(self._summary())
 
     def action_score(self, value: float) -> None:
         self._pane.label_trace(self.trace.trace_id, feedback=round(float(value), 2))
