@@ -109,6 +109,7 @@ async def test_an_empty_workspace_says_once_why_s_cannot_start_and_what_to_do(
         assert "Nothing to optimize yet" in detail and "OpenJarvis" in detail, detail
         await press(app, pilot, "s")
         await press(app, pilot, "enter")  # what a user tries next (a form, were one open)
+        seen = [m for m in seen if not m.startswith("no trial to open")]  # enter's own
         assert len(seen) == 1, seen
         assert "no traces" in seen[0] and "OpenJarvis" in seen[0] and "r reloads" in seen[0]
         assert "optimization run failed" not in seen[0]
