@@ -176,10 +176,19 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
                 return info
         return None
 
-    # The cancel lands at the first step, after the child built the tiny model and
-    # loaded torch: minutes on a loaded 2-core machine (a hang guard, not a figure).
-    info = wait_until(finished_run, timeout=420, what="the training run to end")
+    def ended():
+        # x before the run made its folder stops it there: nothing is saved and the pane
+        # says so; a later x lands at the first step, after the child loaded torch
+        # (minutes on a loaded 2-core machine: a hang guard, not a figure).
+        if "before the first step; nothing saved" in term.screen():
+            return {"status": "cancelled", "saved": False}
+        return finished_run()
+
+    info = wait_until(ended, timeout=420, what="the training run to end")
     assert info["status"] == "cancelled"
+    if info.get("saved") is False:  # cancelled before its folder: none was made
+        wait_until(lambda: "Start run" in term.screen(), what="the pane to take keys again")
+        assert not (runs.exists() and any(runs.glob("*/final")))
 
     # an optimization run of three trials from the Trials pane
     term.keys("P")
