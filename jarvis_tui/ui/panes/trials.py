@@ -1493,33 +1493,34 @@ class TrialsPane(Pane):
     def _confirm_overwrite(self, path: Path, inside: bool, write: Any) -> None:
         """Ask before replacing a file that exists (walkthrough 32: w overwrote a recipe
         edited by hand without a word); the dialog names it and where it is."""
-        body = Text()
-        body.append("This file exists" + ("" if inside else ", outside the workspace") + ":\n\n  ")
-        body.append(visible(str(path)), style="bold")
-        body.append("\n\ny replaces it; n or escape keeps it and writes nothing.", style="dim")
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                write()
-            else:
-                self.notify("nothing written: the file was kept", markup=False)
-
-        self.app.push_screen(ConfirmScreen("Replace the existing file?", body), answer)
+        where = "" if inside else ", outside the workspace"
+        self._confirm_write("Replace the existing file?", f"This file exists{where}:", path,
+                            "y replaces it; n or escape keeps it and writes nothing.",
+                            "nothing written: the file was kept", write)  # fmt: skip
 
     def _confirm_outside(self, path: Path, write: Any) -> None:
         """Ask before writing outside the workspace; the dialog names the resolved path."""
+        self._confirm_write("Write outside the workspace?", "The file is outside the workspace:",
+                            path, "y writes it there; n or escape writes nothing.",
+                            "nothing written", write)  # fmt: skip
+
+    def _confirm_write(
+        self, title: str, lead: str, path: Path, keys: str, kept: str, write: Any
+    ) -> None:
+        """One y/n dialog before a write: *lead*, the path (as text), what y and n do; *write*
+        runs on y, *kept* is said on n."""
         body = Text()
-        body.append("The file is outside the workspace:\n\n  ")
+        body.append(lead + "\n\n  ")
         body.append(visible(str(path)), style="bold")
-        body.append("\n\ny writes it there; n or escape writes nothing.", style="dim")
+        body.append("\n\n" + keys, style="dim")
 
         def answer(yes: bool | None) -> None:
             if yes:
                 write()
             else:
-                self.notify("nothing written", markup=False)
+                self.notify(kept, markup=False)
 
-        self.app.push_screen(ConfirmScreen("Write outside the workspace?", body), answer)
+        self.app.push_screen(ConfirmScreen(title, body), answer)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.export",
           description="export best recipe")  # fmt: skip
