@@ -67,8 +67,10 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
     data = run.data if isinstance(run.data, dict) else {}
     summary = run.summary if isinstance(run.summary, dict) else {}
     created = run.created if isinstance(run.created, (int, float)) else None
-    figures = [("status", _value(run.status)),
-               ("model", _value(run.model) or "–")]  # fmt: skip
+    model = _value(run.model) if run.model else ""
+    model_path = "/" in model or "\\" in model  # a folder: its name here, whole below
+    shown_model = model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] if model_path else model
+    figures = [("status", _value(run.status)), ("model", shown_model or "–")]
     if run.message:
         figures.append(("said", _value(run.message)))
     if created:
@@ -91,7 +93,7 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
                  "ckpt" if fast.get("checkpointing") else "no ckpt"]  # fmt: skip
         figures.append(("fast path", one_line(visible(" · ".join(words)), 80)))
     sizes = [(label, _value(data[key])) for key, label in DATA_FIELDS if key in data]
-    settings = [(s.label or s.name, _value(config[s.name])) for s in SETTINGS
+    settings = [(s.label or s.name.replace("_", " "), _value(config[s.name])) for s in SETTINGS
                 if s.name in config and s.name != "model"]  # fmt: skip
     # Two columns (the run and its data | its settings and verdict), then where it is:
     # the whole summary in one screen at 120x40, and folded paths stay whole.
@@ -107,7 +109,8 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
     columns.add_column(no_wrap=False)
     columns.add_column(no_wrap=False)
     columns.add_row(Group(*left), Group(*right))
-    where = [("folder", visible(str(run.path)))]
+    where = [("model", visible(str(run.model)))] if model_path else []
+    where.append(("folder", visible(str(run.path))))
     adapter = run.adapter_path
     where.append(("adapter", visible(str(adapter)) if adapter is not None else "none saved"))
     return Group(columns, *section("On disk", where)[:-1])
