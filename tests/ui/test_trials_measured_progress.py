@@ -167,3 +167,24 @@ async def test_the_help_says_what_x_and_ctrl_q_do_to_a_measured_trial(demo_copy)
         assert "ctrl+q stops a run or a measurement first (a second ctrl+q quits at once)" in (
             shown
         ), shown
+
+
+async def test_c_on_a_stopped_measured_run_says_it_goes_on_with_estimates(
+    demo_copy, fake: BlockingGenerator
+) -> None:
+    """W2 3: c continued a measured run by replay and nothing said so."""
+    from jarvis_tui.ui.testing import record_notices
+
+    app = JarvisApp(demo_copy())
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await start_measured_run(app, pilot)
+        await wait_until(pilot, fake.started.is_set, what="the trial's samples")
+        await pilot.press("x")
+        await wait_until(pilot, lambda: not pane.running, what="the run's end")
+        await settle(app, pilot)
+        seen = record_notices(app)
+        await pilot.press("c")
+        await settle(app, pilot)
+        said = [m for m in seen if m.startswith("continuing run ")]
+        assert said and "estimated by replay" in said[0], seen
+        assert "a continued run is not measured" in said[0]

@@ -729,6 +729,12 @@ class TrialsPane(Pane):
                                  "more patience if you want more trials", 300),
                         severity="warning", timeout=10, markup=False)  # fmt: skip
             return
+        if counts_by_scoring(self.view)[0] or self.evaluate != "replay":
+            # (walkthrough W2 3: a stopped measured run went on with estimates, unsaid)
+            self.notify(one_line(f"continuing run {self.view.run_id}: its new trials are "
+                                 "estimated by replay (a continued run is not measured; M "
+                                 "measures a trial, s starts a measured run)", 300),
+                        timeout=10, markup=False)  # fmt: skip
         self._begin(max_trials=max(self.view.max_trials, len(self.view.trials) + 1),
                     resume=self.view.run_id)  # fmt: skip
 
