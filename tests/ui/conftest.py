@@ -73,6 +73,19 @@ def make_traces(n: int, *, seed: int = 1, start: float = BASE) -> list[Trace]:
 
 
 @pytest.fixture
+def labelled_home(tmp_path: Path) -> Path:
+    """A workspace of 120 traces, every one labelled 0.9 (enough SFT pairs to train on)."""
+    home = tmp_path / "ws"
+    store = TraceStore(home / "traces.db")
+    traces = make_traces(120)
+    for t in traces:
+        t.feedback = 0.9
+    store.save_many(traces)
+    store.close()
+    return home
+
+
+@pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     home = tmp_path / "ws"
     store = TraceStore(home / "traces.db")

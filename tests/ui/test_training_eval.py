@@ -14,7 +14,6 @@ from textual.widgets import DataTable, Input, Static
 
 from jarvis_tui.evals.heldout import SPLIT_FILE, read_split, training_pairs
 from jarvis_tui.evals.sets import EvalSplit
-from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.training import TrainingPane
 from jarvis_tui.ui.testing import record_notices, settle, wait_until
@@ -31,15 +30,8 @@ def shown(widget: Static) -> str:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    home = tmp_path / "ws"
-    store = TraceStore(home / "traces.db")
-    traces = make_traces(120)
-    for t in traces:
-        t.feedback = 0.9
-    store.save_many(traces)
-    store.close()
-    return home
+def home(labelled_home: Path) -> Path:
+    return labelled_home  # (tests/ui/conftest.py)
 
 
 async def open_training(app: JarvisApp, pilot) -> TrainingPane:

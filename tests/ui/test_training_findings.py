@@ -10,10 +10,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.testing import settle, wait_until
-from tests.ui.conftest import make_traces
 from tests.ui.test_training_eval import (
     FAKE_EVAL,
     fake_run,
@@ -24,16 +22,8 @@ from tests.ui.test_training_eval import (
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """120 traces, every one labelled 0.9 (as test_training_eval's)."""
-    home = tmp_path / "ws"
-    store = TraceStore(home / "traces.db")
-    traces = make_traces(120)
-    for t in traces:
-        t.feedback = 0.9
-    store.save_many(traces)
-    store.close()
-    return home
+def home(labelled_home: Path) -> Path:
+    return labelled_home  # (tests/ui/conftest.py)
 
 
 async def test_E_counts_each_side_of_its_samples_and_x_is_said_at_once(

@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.testing import settle, wait_until
-from tests.ui.conftest import make_traces
 from tests.ui.test_training_eval import fake_run, open_training, shown
 
 FAKE_TRAIN = str(Path(__file__).with_name("fake_train.py"))
@@ -21,16 +19,8 @@ RUN = ("training.run",)
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """120 traces, every one labelled 0.9 (as test_training_eval's)."""
-    home = tmp_path / "ws"
-    store = TraceStore(home / "traces.db")
-    traces = make_traces(120)
-    for t in traces:
-        t.feedback = 0.9
-    store.save_many(traces)
-    store.close()
-    return home
+def home(labelled_home: Path) -> Path:
+    return labelled_home  # (tests/ui/conftest.py)
 
 
 def screen_text(app: JarvisApp) -> str:

@@ -15,27 +15,18 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Static
 
-from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes import training
 from jarvis_tui.ui.panes.training import TrainingPane, alerts, ema
 from jarvis_tui.ui.testing import record_notices, settle, wait_until
-from tests.ui.conftest import make_traces
 
 pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    home = tmp_path / "ws"
-    store = TraceStore(home / "traces.db")
-    traces = make_traces(120)
-    for t in traces:
-        t.feedback = 0.9
-    store.save_many(traces)
-    store.close()
-    return home
+def home(labelled_home: Path) -> Path:
+    return labelled_home  # (tests/ui/conftest.py)
 
 
 async def open_training(app: JarvisApp, pilot) -> TrainingPane:
