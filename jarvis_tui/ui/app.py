@@ -37,6 +37,7 @@ from textual.worker_manager import WorkerManager
 
 from jarvis_tui.paths import atomic_write_text
 from jarvis_tui.traces import StoreError, TraceStore
+from jarvis_tui.ui.binding_table import BINDINGS as BINDING_TABLE
 from jarvis_tui.ui.errorlog import ErrorLog
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.screens.help import HelpScreen
@@ -92,12 +93,6 @@ def pane_class(pane_id: str) -> type[Widget]:
     return cls
 
 
-def import_all_panes() -> None:
-    """Import every pane module (their binding ids, for checking a keymap)."""
-    for pane_id in PANE_CLASSES:
-        pane_class(pane_id)
-
-
 class StoreOpened(Message):
     """The workspace's trace store is open (migrated if needed)."""
 
@@ -139,33 +134,6 @@ class ObservedWorkers(WorkerManager):
         super()._remove_worker(worker)
         if worker.state == WorkerState.ERROR and worker.error is not None:
             self._jarvis.worker_failed(worker)
-
-
-def binding_ids() -> set[str]:
-    """Every binding id the app's classes (panes, widgets, screens) declare."""
-    ids: set[str] = set()
-    stack: list[type] = [DOMNode]
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        for b in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(b, Binding) and b.id:
-                ids.add(b.id)
-    return ids
-
-
-def binding_defaults() -> dict[str, tuple[str, str]]:
-    """Binding id → (its default keys, its action), of the classes imported so far (a
-    keymap entry is checked against them for a key another binding keeps)."""
-    out: dict[str, tuple[str, str]] = {}
-    stack: list[type] = [DOMNode]
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        for b in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(b, Binding) and b.id:
-                out.setdefault(b.id, (b.key, b.action))
-    return out
 
 
 class AppScreen(Screen[None]):
@@ -280,14 +248,10 @@ class JarvisApp(App[int]):
 
     def _apply_settings(self) -> None:
         """The user's keymap and theme; a problem in a file is one notification."""
-        settings = load_settings(self.workspace.root, binding_ids())
-        if any("unknown binding id" in p for p in settings.problems):
-            # Maybe ids of panes not imported yet: import them all, then judge.
-            import_all_panes()
-            settings = load_settings(self.workspace.root, binding_ids())
-        if settings.keymap:
-            # a key another binding of the same scope keeps: reported, default kept
-            settings = load_settings(self.workspace.root, binding_ids(), binding_defaults())
+        # Ids checked against the static table of every class's bindings, not the
+        # classes imported so far: a pane not built yet is not imported for it (issue
+        # 15). A key another binding of the same scope keeps: reported, default kept.
+        settings = load_settings(self.workspace.root, BINDING_TABLE, BINDING_TABLE)
         if settings.keymap:
             self.set_keymap(settings.keymap)
         if settings.theme and not self._theme_given:
