@@ -705,6 +705,7 @@ def _lora_values(args: argparse.Namespace) -> dict:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import itertools
     import json
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -729,6 +730,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     dist = dist_from_env()
     if args.nproc > 1 and not dist.enabled:
         return _launch_train(args, ws)
+
+    def stopped_early(pairs: list) -> bool:
+        """Asked to stop (the pane's x closed stdin) before the run has a folder: said
+        as the trainer says it, and nothing more is done (no tiny LM built, no torch:
+        minutes for a child niced below a busy machine). One process only: under
+        torchrun the ranks stop together, at a step."""
+        if dist.enabled or not stop.is_set():
+            return False
+        summary = {"status": "cancelled", "message": "stopped before the first step",
+                   "run_dir": None, "run_id": None, "total_steps": 0, "epochs": 0.0,
+                   "adapter_path": None, "final_loss": None,
+                   "training_samples": len(pairs)}  # fmt: skip
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            _say(_console(), "status: cancelled (stopped before the first step)")
+        return True
+
     config = LoRATrainingConfig(
         **config_kwargs(values), output_dir=str(ws.checkpoints_dir), gradient_checkpointing=False
     )
@@ -746,9 +765,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
             # Never a query the eval split holds out (evaluations score on those).
             miner = TrainingDataMiner(store, min_quality=min_quality)
-            pairs, _held = training_pairs(miner.iter_sft_pairs(), EvalSplit(), max_pairs)
+            mined = itertools.takewhile(lambda _pair: not stop.is_set(), miner.iter_sft_pairs())
+            pairs, _held = training_pairs(mined, EvalSplit(), max_pairs)
         finally:
             store.close()
+        if stopped_early(pairs):
+            return 0
         if not pairs:
             raise CommandError(f"no SFT pairs with feedback >= {min_quality}: label traces first")
     console = _console(stderr=True)
@@ -760,6 +782,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if not (ws.models_dir / TINY_LM_NAME / "config.json").is_file():
             phase("building the demo model")
         model = str(ensure_tiny_lm(ws.models_dir))
+    if stopped_early(pairs):
+        return 0
     device = None if args.device == "auto" else args.device
     phase("starting torch")
     try:
@@ -838,6 +862,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _stop_when_stdin_closes(stop: threading.Event) -> None:
     """Set *stop* once stdin reaches its end (the parent that holds the pipe is gone)."""
     import os
+    import select
+
+    def closed_now() -> bool:
+        """Whether stdin is at its end already (closed before we looked): then *stop* is
+        set before anything is done, not whenever the thread below first runs."""
+        try:
+            ready, _, _ = select.select([sys.stdin.fileno()], [], [], 0)
+            return bool(ready) and not os.read(sys.stdin.fileno(), 4096)
+        except (OSError, ValueError, AttributeError):
+            return True  # no stdin to hold the run open
 
     def watch() -> None:
         # os.read, not sys.stdin: a daemon thread blocked inside the buffered reader
@@ -846,6 +880,10 @@ def _stop_when_stdin_closes(stop: threading.Event) -> None:
             while os.read(sys.stdin.fileno(), 4096):
                 pass
         stop.set()
+
+    if closed_now():
+        stop.set()
+        return
 
     threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
 
