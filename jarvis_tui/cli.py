@@ -334,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "One row per version of AGENT's config (agents/AGENT.toml and its history): "
             "when it was written and why, the traces served while it was current, how many "
-            "were rated, mean feedback with its 95%% interval, success rate, latency, tokens "
+            "were rated, mean feedback with its 95% interval, success rate, latency, tokens "
             "and the measured eval score where one names the version; then each version "
             "against the one before it."
         ),
@@ -1540,7 +1540,13 @@ def _cmd_versions(args: argparse.Namespace) -> int:
 
     from jarvis_tui.configs.versions import VersionStore
     from jarvis_tui.core.fmt import plural
-    from jarvis_tui.learning.outcomes import compare_versions, known_agents, version_outcomes
+    from jarvis_tui.learning.outcomes import (
+        MIN_RATED,
+        compare_versions,
+        known_agents,
+        thin_verdict,
+        version_outcomes,
+    )
     from jarvis_tui.traces import TraceStore
 
     ws = Workspace(resolve_home(args.ver_home or args.home))
@@ -1593,8 +1599,17 @@ def _cmd_versions(args: argparse.Namespace) -> int:
         for r in rows:
             if r.approximate:
                 _say(con, f"    {r.label}: {r.why_approximate}")
+    said: set[str] = set()
     for a, b in zip(out.versions, out.versions[1:], strict=False):
-        _say(con, f"  {compare_versions(a, b).verdict}")
+        cmp = compare_versions(a, b)
+        if cmp.enough:
+            _say(con, f"  {cmp.verdict}")
+            continue
+        # A version under the evidence minimum is said once, not in both of its pairs.
+        for v in (a, b):
+            if v.rated < MIN_RATED and v.label not in said:
+                said.add(v.label)
+                _say(con, f"  {thin_verdict(v)}")
     if out.series:
         _say(con, f"  feedback over time: {out.sparkline()}")
     return 0

@@ -109,6 +109,84 @@ def _rated_since(store: Any, agent: str, since: float) -> Optional[int]:
     return int(count(TraceFilter(agent=agent, since=since), rated=True)[1])
 
 
+HAND_NAMES = {
+    "rollback": "a rollback by hand",
+    "manual": "written by hand",
+    "promoted-trial": "a trial promoted by hand",
+}
+"""What a version a person chose is, by its cause (a proposal over it says so)."""
+
+
+@dataclass(frozen=True)
+class HandChoice:
+    """An agent's current version that a person chose (:data:`HAND_CAUSES`), and the
+    evidence since: the one rule by which a learning cycle keeps it (``held``) and the
+    Configs pane's evolver proposal asks twice before writing over it."""
+
+    agent: str
+    version: int
+    """Its public version number."""
+    cause: str
+    """``rollback``, ``manual`` or ``promoted-trial``."""
+    at: Optional[float]
+    """When it was written (epoch seconds), or None."""
+    rated: Optional[int]
+    """Ratings on the agent's traces since it was written (None: the store cannot say)."""
+    minimum: int
+    """The evidence minimum (``recommend.MIN_RATINGS``)."""
+
+    @property
+    def held(self) -> bool:
+        """Whether a cycle keeps it: its traces since hold fewer ratings than the minimum."""
+        return self.rated is not None and self.rated < self.minimum
+
+    @property
+    def word(self) -> str:
+        """The cause in a word or two ("rollback", "promoted trial")."""
+        return {"promoted-trial": "promoted trial"}.get(self.cause, self.cause)
+
+    def kept_line(self) -> str:
+        """'kept version 5 (rollback): 0 ratings since it was written, under the
+        evidence minimum of 30' (what a cycle reports for a held version)."""
+        return (
+            f"kept version {self.version} ({self.word}): {plural(self.rated or 0, 'rating')} "
+            f"since it was written, under the evidence minimum of {self.minimum}"
+        )
+
+    def proposal_line(self) -> str:
+        """'version 5 is a rollback by hand, 0 ratings since it was written (the cycle
+        keeps it until 30)' (the Configs pane, above a proposal that would replace it)."""
+        what = HAND_NAMES.get(self.cause, self.cause)
+        if self.rated is None:
+            return f"version {self.version} is {what}"
+        since = f"{plural(self.rated, 'rating')} since it was written"
+        if self.held:
+            return f"version {self.version} is {what}, {since} (the cycle keeps it until {self.minimum})"
+        return (
+            f"version {self.version} is {what}, {since} (the evidence minimum of "
+            f"{self.minimum} is reached: a cycle writes over it too)"
+        )
+
+
+def hand_choice(store: Any, agent: str, versions: List[Dict[str, Any]]) -> Optional[HandChoice]:
+    """The current version of *agent* (*versions*: ``list_versions``) when a person
+    chose it, with the ratings on its traces since; None for a version the evolver, a
+    cycle or OpenJarvis wrote (or one without a time)."""
+    from jarvis_tui.learning.recommend import MIN_RATINGS
+
+    if not versions or not versions[-1].get("current"):
+        return None
+    cur = versions[-1]
+    cause = str(cur.get("cause") or "")
+    if cause not in HAND_CAUSES:
+        return None
+    since = cur.get("created") or cur.get("modified")
+    if not since:
+        return None
+    rated = _rated_since(store, agent, float(since))
+    return HandChoice(agent, int(cur["version"]), cause, float(since), rated, MIN_RATINGS)
+
+
 class LearningOrchestrator:
     """Orchestrate a single trace->learn->eval cycle.
 
@@ -394,27 +472,17 @@ class LearningOrchestrator:
     def _chosen_by_hand(self, agent: str, versions: List[Dict[str, Any]]) -> Optional[str]:
         """Why the current version of *agent* stays (a person chose it and its traces
         since hold fewer ratings than the evidence minimum), or None."""
-        from jarvis_tui.learning.recommend import MIN_RATINGS
-
-        if not versions or not versions[-1].get("current"):
+        choice = hand_choice(self._trace_store, agent, versions)
+        if choice is None:
             return None
-        cur = versions[-1]
-        cause = str(cur.get("cause") or "")
-        if cause not in HAND_CAUSES:
-            return None
-        since = cur.get("created") or cur.get("modified")
-        if not since:
-            return None
-        rated = _rated_since(self._trace_store, agent, float(since))
-        word = {"promoted-trial": "promoted trial"}.get(cause, cause)
-        if rated is None or rated >= MIN_RATINGS:
+        if not choice.held:
             if self._keep_manual:
-                return f"kept version {cur['version']} ({word}): chosen by hand (--keep-manual)"
+                return (
+                    f"kept version {choice.version} ({choice.word}): chosen by hand "
+                    "(--keep-manual)"
+                )
             return None
-        return (
-            f"kept version {cur['version']} ({word}): {plural(rated, 'rating')} since it was "
-            f"written, under the evidence minimum of {MIN_RATINGS}"
-        )
+        return choice.kept_line()
 
     @staticmethod
     def _undo(
@@ -575,4 +643,4 @@ def routes(result: Dict[str, Any]) -> List[Route]:
     ]  # fmt: skip
 
 
-__all__ = ["GATE_NONE", "LearningOrchestrator", "Route", "routes"]
+__all__ = ["GATE_NONE", "HandChoice", "LearningOrchestrator", "Route", "hand_choice", "routes"]

@@ -922,6 +922,15 @@ def _t_quantile(df: float) -> float:
     return z + g1 / df + g2 / df**2 + g3 / df**3
 
 
+def thin_verdict(v: VersionOutcome, *, min_rated: int = MIN_RATED) -> str:
+    """``"not enough evidence: 12 rated traces on v5 (need 30)"``: the verdict of a
+    comparison with a version under *min_rated* ratings."""
+    return (
+        f"not enough evidence: {v.rated:,} rated trace"
+        f"{'' if v.rated == 1 else 's'} on {v.label} (need {min_rated})"
+    )
+
+
 def compare_versions(
     a: VersionOutcome, b: VersionOutcome, *, min_rated: int = MIN_RATED
 ) -> VersionComparison:
@@ -940,10 +949,7 @@ def compare_versions(
         half = _t_quantile(df) * se
     if thin:
         worst = min(thin, key=lambda v: v.rated)
-        verdict = (
-            f"not enough evidence: {worst.rated:,} rated trace"
-            f"{'' if worst.rated == 1 else 's'} on {worst.label} (need {min_rated})"
-        )
+        verdict = thin_verdict(worst, min_rated=min_rated)
         return VersionComparison(a, b, diff, half, False, verdict)
     assert diff is not None and half is not None
     shown = f"{signed(diff)} ± {half:.2f}"
