@@ -90,7 +90,9 @@ ERROR_EPILOG = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
+    """The command line's parser; ``commands=False``: the top-level options only (what
+    opening the app needs: :func:`_opens_app_only`)."""
     parser = _Parser(
         prog=PROG,
         usage="%(prog)s [-h] [--version] [--home DIR [--create]] [COMMAND ...]",
@@ -109,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a new, empty workspace in --home DIR if that folder does not exist",
     )
     parser.set_defaults(func=_cmd_open)
+    if not commands:
+        return parser
     # prog: each command's own name ("jarvis-tui versions"), not the top usage line
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", prog=PROG)
 
@@ -457,7 +461,8 @@ def _unit_float(text: str) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jarvis-tui`` script; returns the exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(commands=not _opens_app_only(argv))
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     reported: tuple[type[BaseException], ...] = (CommandError, *USER_ERRORS)
@@ -476,6 +481,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except reported as exc:
         _error(_describe(exc))
         return 1
+
+
+def _opens_app_only(argv: Sequence[str]) -> bool:
+    """Whether *argv* is only ``--home DIR`` and ``--create`` (what starting the app
+    takes), which the top-level parser alone reads the same: the commands' parsers are
+    not built then, as they import the engine's settings schemas (the LoRA flags' and
+    more: ~50 ms of the first paint, issue 15). Anything else (a command, ``--help``,
+    an abbreviation, a typo) gets the whole parser and its words."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--create" or arg.startswith("--home="):
+            i += 1
+        elif arg == "--home" and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            i += 2
+        else:
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------- commands
