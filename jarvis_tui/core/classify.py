@@ -29,6 +29,7 @@ property test checks this fast path against running every probe.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from typing import NamedTuple
@@ -653,8 +654,15 @@ def _build_index(kinds: frozenset[str]) -> _Index:
     )
 
 
-_ALL = _build_index(frozenset(_KIND_BIT))
-_CLASSES = _build_index(frozenset({"code", "math"}))
+@functools.cache
+def _index(kinds: frozenset[str]) -> _Index:
+    """The index of *kinds*' probes, built on first use: a process that classifies
+    nothing (the UI's first frame) does not pay for it (issue 15)."""
+    return _build_index(kinds)
+
+
+_ALL = frozenset(_KIND_BIT)
+_CLASSES = frozenset({"code", "math"})
 
 
 def _scan(query: str, index: _Index, stop: int) -> int:
@@ -705,7 +713,7 @@ class QuerySignals(NamedTuple):
 
 def detect(query: str) -> QuerySignals:
     """Code, maths and reasoning signals of *query* (the one detector everything uses)."""
-    bits = _scan(query, _ALL, 0)
+    bits = _scan(query, _index(_ALL), 0)
     return QuerySignals(bool(bits & 1), bool(bits & 2), bool(bits & 4))
 
 
@@ -717,7 +725,7 @@ def reasoning_word(query: str) -> str | None:
 
 def classify_query(query: str) -> str:
     """Classify a query: ``code``, ``math``, ``short`` (<50 chars), ``long`` (>500) or ``general``."""
-    bits = _scan(query, _CLASSES, _KIND_BIT["code"])
+    bits = _scan(query, _index(_CLASSES), _KIND_BIT["code"])
     if bits & 1:
         return "code"
     if bits & 2:
