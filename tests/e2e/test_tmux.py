@@ -177,14 +177,22 @@ def test_demo_in_a_real_terminal(term: Tmux, tmp_path: Path) -> None:
         return None
 
     def ended():
-        # x before the run made its folder stops it there: nothing is saved and the pane
-        # says so; a later x lands at the first step, after the child loaded torch
-        # (minutes on a loaded 2-core machine: a hang guard, not a figure).
-        if "before the first step; nothing saved" in term.screen():
+        # x before the run made its folder stops it there (the child ends before it
+        # builds a model or loads torch): nothing is saved and the pane's status line
+        # says so until another key; a later x lands at the first step, after the child
+        # loaded torch (minutes on a loaded 2-core machine: a hang guard, not a figure),
+        # and its row in the runs list says cancelled.
+        screen = term.screen()
+        if "before the first step; nothing saved" in screen:
             return {"status": "cancelled", "saved": False}
+        if "not started:" in screen:  # s refused: x had nothing to cancel
+            raise AssertionError(f"s did not start a run; the screen was:\n{screen}")
         return finished_run()
 
-    info = wait_until(ended, timeout=420, what="the training run to end")
+    try:
+        info = wait_until(ended, timeout=420, what="the training run to end")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the screen was:\n{term.screen()}") from None
     assert info["status"] == "cancelled"
     if info.get("saved") is False:  # cancelled before its folder: none was made
         wait_until(lambda: "Start run" in term.screen(), what="the pane to take keys again")

@@ -69,8 +69,8 @@ async def test_eval_split_1_is_refused_by_the_command_and_the_form_alike(
         set_form(pane, eval_fraction="1")
         await pilot.press("s")
         await settle(app, pilot)
-        errors = str(pane.query_one("#training-form-errors", Static).render())
-        assert "eval split must be in [0, 1) (got 1)" in errors, errors
+        errors = str(pane.query_one("#e-eval_fraction", Static).render())  # under the field
+        assert "✗ must be in [0, 1) (got 1)" in errors, errors
         assert not pane.training
     assert not (home / "checkpoints").exists()
 

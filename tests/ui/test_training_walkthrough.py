@@ -175,14 +175,14 @@ async def test_the_header_counts_only_a_valid_min_quality_and_the_form_says_why(
         await wait_until(pilot, lambda: any(w.group == "training.mine" and not w.is_finished
                                             for w in app.workers), what="the mining of 1")  # fmt: skip
         field.value = "1.5"
-        await wait_until(pilot, lambda: "got 1.5" in box(pane, "#training-form-errors"),
+        await wait_until(pilot, lambda: "got 1.5" in box(pane, "#e-min_quality"),
                          what="1.5 refused")  # fmt: skip
         gate.set()
         await settle(app, pilot)
         assert box(pane, "#training-data") == before
-        errors = box(pane, "#training-form-errors")
-        assert "✗ min quality must be in [0, 1] (got 1.5)" in errors, errors  # without s
-        assert "the SFT pairs above are for ≥ 0.70, the last valid min quality" in errors
+        errors = box(pane, "#e-min_quality")
+        assert "✗ must be in [0, 1] (got 1.5)" in errors, errors  # under it, without s
+        assert "SFT pairs above: ≥ 0.70, the last valid" in errors
         field.value = "1"  # typed slowly: 1 is mined and shown, then 1.5 is refused
         await settle(app, pilot)
         at_1 = box(pane, "#training-data")
@@ -190,17 +190,17 @@ async def test_the_header_counts_only_a_valid_min_quality_and_the_form_says_why(
         field.value = "1.5"
         await settle(app, pilot)
         assert box(pane, "#training-data") == at_1
-        assert "above are for ≥ 1.00, the last valid" in box(pane, "#training-form-errors")
+        assert "above: ≥ 1.00, the last valid" in box(pane, "#e-min_quality")
         field.value = "0.7"
         await settle(app, pilot)
         assert box(pane, "#training-data") == before
         field.value = ""
         await settle(app, pilot)
         assert box(pane, "#training-data") == before  # empty: refused, counts kept
-        assert "✗ min quality must be a number" in box(pane, "#training-form-errors")
+        assert "✗ must be a number" in box(pane, "#e-min_quality")
         field.value = "0.7"
         await settle(app, pilot)
-        assert box(pane, "#training-form-errors").strip() == ""
+        assert box(pane, "#e-min_quality").strip() == ""
 
 
 async def test_a_model_that_is_no_local_folder_is_refused_beside_the_form(home: Path) -> None:
@@ -212,28 +212,28 @@ async def test_a_model_that_is_no_local_folder_is_refused_beside_the_form(home: 
         model = pane.query_one("#f-model", Input)
         model.value = "models/nope"
         await settle(app, pilot)
-        errors = box(pane, "#training-form-errors")
+        errors = box(pane, "#e-model")  # under the field
         assert (
-            "✗ model models/nope: no such folder in the workspace or here, nor a model in "
+            "✗ models/nope: no such folder in the workspace or here, nor a model in "
             "the local Hugging Face cache (nothing is downloaded)" in errors
         ), errors
         rank = pane.query_one("#f-lora_rank", Input)
         assert model.styles.background != rank.styles.background  # marked where it is typed
         model.value = "models/empty"
         await settle(app, pilot)
-        assert "empty: not a Hugging Face model folder (no config.json)" in box(
-            pane, "#training-form-errors"
-        )
+        assert "empty: not a Hugging Face model folder (no config.json)" in box(pane, "#e-model")
         model.value = "models/tiny-lm"  # relative to the workspace: accepted
         await settle(app, pilot)
-        assert box(pane, "#training-form-errors").strip() == ""
+        assert box(pane, "#e-model").strip() == ""
         assert model.styles.background == rank.styles.background
         model.value = "models/nope"
         await settle(app, pilot)
         await pilot.press("s")  # s refuses it too, in the same words
         await settle(app, pilot)
         assert not pane.training
-        assert "models/nope: no such folder" in box(pane, "#training-form-errors")
+        assert "models/nope: no such folder" in box(pane, "#e-model")
+        foot = box(pane, "#training-form-errors")  # which fields, where the form ends
+        assert "not started: 1 field marked ✗ needs fixing: model" in foot, foot
 
 
 async def test_m_says_what_it_did_with_no_run_and_with_one(home: Path) -> None:

@@ -742,6 +742,7 @@ class TrainingPane(Pane):
         self.comparison: Optional[dict[str, Any]] = None
         """The followed run's comparison with its base (its eval.json, or the last one)."""
         self._form_said = False  # #training-form-errors shows the form's problems now
+        self._marked: dict[str, str] = {}  # what each field's ✗ line says now (by name)
         self._said = ""  # the status line's extra now (kept when the runs are read again)
         self._mined_quality: Optional[float] = None  # what the SFT pair counts are for
         self._mined_msg: Optional[TrainingPane.Mined] = None  # what #training-data shows
@@ -763,7 +764,7 @@ class TrainingPane(Pane):
                 # under the last one is below the fold at 80x24)
                 yield Static(id="training-form-notice")
                 for setting in FORM_SETTINGS:
-                    with Horizontal(classes="form-row"):
+                    with Horizontal(classes="form-row", id=f"row-{setting.name}"):
                         yield Label(setting.label, classes="form-label")
                         field = FittedInput(value=setting.show(setting.default),
                                             id=f"f-{setting.name}", classes="form-input")  # fmt: skip
@@ -771,6 +772,8 @@ class TrainingPane(Pane):
                             MODEL_ACCEPTS if setting.name == "model" else setting.accepts()
                         )
                         yield field
+                    # why its value is refused, under the field (as the Trials forms say it)
+                    yield Static(id=f"e-{setting.name}", classes="form-error")
                 yield Static(id="training-form-errors")
                 # docked at the panel's foot: says that fields are below the fold
                 yield Static(id="training-more")
@@ -881,13 +884,33 @@ class TrainingPane(Pane):
             value, problem = s.parse(self.query_one(f"#f-{s.name}", Input).value)
             if s.name == "model" and not problem and self.workspace is not None:
                 value, problem = resolve_model(value, Path(self.session.root))
-            # marked in place too: on a short screen the ✗ lines are below the fold
+            # marked in place: the field, and why under it (as it is typed, and on s)
             self.query_one(f"#f-{s.name}", Input).set_class(bool(problem), "-refused")
+            self._mark_field(s.name, problem)
             if problem:
                 problems.append(f"{s.label} {problem}")
             else:
                 values[s.name] = value
         return values, problems
+
+    def _mark_field(self, name: str, problem: Optional[str]) -> None:
+        """The ✗ line under field *name*: why its value is refused (hidden when it is
+        not); the min quality's says which value the SFT pair counts above are for."""
+        said = "" if problem is None else "✗ " + visible(one_line(problem, 300))
+        note = ""
+        if said and name == "min_quality" and self._mined_quality is not None:
+            note = f"\nSFT pairs above: ≥ {self._mined_quality:.2f}, the last valid"
+        if self._marked.get(name, "") == said + note:
+            return  # (checked at every keystroke: no repaint for the same words)
+        self._marked[name] = said + note
+        line = self.query_one(f"#e-{name}", Static)
+        line.update(Text.assemble((said, "bold red"), (note, "dim")))
+        line.set_class(bool(said), "-shown")
+        self.query_one(f"#row-{name}").set_class(bool(said), "-invalid")
+
+    def _refused_fields(self) -> list[str]:
+        """The labels of the fields marked ✗ now, in the form's order."""
+        return [s.label for s in FORM_SETTINGS if self._marked.get(s.name)]
 
     @on(Input.Changed, "#f-min_quality")
     def _quality_changed(self) -> None:
@@ -896,19 +919,11 @@ class TrainingPane(Pane):
 
     @on(Input.Changed, ".form-input")
     def _form_changed(self) -> None:
-        """A value the run would refuse is said beside the form as it is typed (s says
-        the same); a fixed form clears what it said."""
-        values, problems = self._form()
-        errors = self.query_one("#training-form-errors", Static)
-        if problems:
-            said = Text("\n".join("✗ " + visible(p) for p in problems), style="bold red")
-            if "min_quality" not in values and self._mined_quality is not None:
-                said.append(f"\n  the SFT pairs above are for ≥ {self._mined_quality:.2f}, "
-                            "the last valid min quality", style="dim")  # fmt: skip
-            errors.update(said)
-            self._form_said = True
-        elif self._form_said:
-            errors.update("")
+        """A value the run would refuse is said under its field as it is typed (s says
+        the same); a fixed field clears its line, a fixed form what s said at its foot."""
+        _values, problems = self._form()
+        if not problems and self._form_said:
+            self.query_one("#training-form-errors", Static).update("")
             self._form_said = False
 
     def form_notice_line(self) -> Callable[[str, str], None] | None:
@@ -1583,8 +1598,20 @@ class TrainingPane(Pane):
         if not problems and not self.total_pairs:
             problems = ["no SFT pairs: label traces or lower min quality"]
         if problems:
-            errors.update(Text("\n".join("✗ " + visible(p) for p in problems), style="bold red"))
-            self.call_after_refresh(errors.scroll_visible, animate=False)
+            marked = self._refused_fields()
+            if marked:  # each said under its field; here which ones (one may be off screen)
+                n = len(marked)
+                said = (f"✗ not started: {plural(n, 'field')} marked ✗ "
+                        f"{'needs' if n == 1 else 'need'} fixing: {', '.join(marked)}")  # fmt: skip
+                name = next(s.name for s in FORM_SETTINGS if self._marked.get(s.name))
+                errors.update(Text(said, style="bold red"))
+                self.call_after_refresh(self.query_one(f"#e-{name}").scroll_visible,
+                                        animate=False)  # fmt: skip
+            else:  # the settings together (the trainer's checks), or no data: said here
+                errors.update(Text("\n".join("✗ " + visible(p) for p in problems),
+                                   style="bold red"))  # fmt: skip
+                self.call_after_refresh(errors.scroll_visible, animate=False)
+            self._form_said = True
             self._status("not started: " + one_line(problems[0], 120))  # s answered here too
             return
         from jarvis_tui.learning.training.runs import new_run_id
