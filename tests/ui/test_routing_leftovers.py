@@ -122,6 +122,33 @@ async def test_a_narrow_terminal_stacks_the_side_panel_readably(oj_home: Path) -
         assert "has c…" not in screen_text(app)
 
 
+async def test_escape_leaves_the_whole_pane_report_and_j_k_scroll_it(oj_home: Path) -> None:
+    """W3 10: at 80x24 the cycle report takes the pane after s; escape (the help's
+    'Back to the matrix') did nothing there, and j / k / G did not scroll it."""
+    app = JarvisApp(oj_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_routing(app, pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "d: back to the matrix" in " ".join(
+            screen_text(app).split()), what="the whole-pane report")  # fmt: skip
+        side = app.query_one("#routing-side")
+        assert side.max_scroll_y > 0  # the report is longer than the pane
+        await pilot.press("G")
+        await settle(app, pilot)
+        assert side.scroll_y == side.max_scroll_y
+        await pilot.press("k", "k")
+        await settle(app, pilot)
+        assert side.scroll_y == side.max_scroll_y - 2
+        await pilot.press("g")
+        await settle(app, pilot)
+        assert side.scroll_y == 0
+        await pilot.press("escape")
+        await settle(app, pilot)
+        text = " ".join(screen_text(app).split())
+        assert "d: back to the matrix" not in text and "d: the whole cycle report" in text
+        assert app.focused is app.query_one("#routing-matrix")
+
+
 # ---------------------------------------------------------------- finding 55
 
 EVIL = "\u202eevil\u202c 🤖 وكيل"

@@ -255,6 +255,17 @@ def _router_basis(router: Any, qc: str, model: str, why: str) -> str:
     return why.removesuffix(" " + model) if model else why
 
 
+class ReportScroll(VerticalScroll):
+    """The side panel / whole-pane cycle report: j k g G scroll it, as in a text view."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "", show=False, id="text.down"),
+        Binding("k", "scroll_up", "", show=False, id="text.up"),
+        Binding("g", "scroll_home", "", show=False, id="text.top"),
+        Binding("G", "scroll_end", "", show=False, id="text.bottom"),
+    ]
+
+
 class RoutingPane(Pane):
     """Per-class routing recommendations with their evidence."""
 
@@ -403,7 +414,7 @@ class RoutingPane(Pane):
                             id="routing-query")  # fmt: skip
                 with VerticalScroll(id="routing-decisions-scroll"):
                     yield Static(id="routing-decisions")
-            with VerticalScroll(id="routing-side"):
+            with ReportScroll(id="routing-side"):
                 yield Static(id="routing-replay")
 
     def on_mount(self) -> None:
@@ -426,7 +437,11 @@ class RoutingPane(Pane):
         self.on_shown()
 
     def action_leave_query(self) -> None:
-        focus_now(self.query_one("#routing-matrix", DataTable))
+        """escape: back to the matrix, from the query box or the whole-pane report."""
+        if self.has_class("-detail"):
+            self._show_detail(False)
+        else:
+            focus_now(self.query_one("#routing-matrix", DataTable))
 
     def action_toggle_detail(self) -> None:
         """d: the side panel (replay, agent picks, the last cycle) gets the whole pane,
