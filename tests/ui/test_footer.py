@@ -99,3 +99,70 @@ async def test_keys_hidden_in_a_narrow_footer_come_back_when_it_widens() -> None
         await pilot.resize_terminal(30, 10)
         await settle(app, pilot)
         assert "n Other" not in footer_line(app)
+
+
+class Labeller(Static, can_focus=True):
+    """Keys that apply only with a row selected (hidden, not dimmed, without one), between
+    two that always apply: as the Traces pane's label keys between / and o."""
+
+    BINDINGS = [
+        Binding("slash", "search", "Search"),
+        Binding("y", "accept", "Accept"),
+        Binding("n", "reject", "Reject"),
+        Binding("o", "sort", "Sort"),
+    ]
+    selected = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.selected if action in ("accept", "reject") else True
+
+    def action_accept(self) -> None:
+        self.update("accepted")
+
+    def action_search(self) -> None:
+        pass
+
+    def action_reject(self) -> None:
+        pass
+
+    def action_sort(self) -> None:
+        pass
+
+
+class LabellerApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Labeller("rows")
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.query_one(Labeller).focus()
+
+
+async def test_keys_that_come_and_go_take_their_place_between_the_others() -> None:
+    """Keys added to the footer (a row is selected) are shown in their binding order
+    among the keys already there, and work; gone again, the others stay as they were
+    (only the keys that came or went are made or removed, issue 15)."""
+    app = LabellerApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        await settle(app, pilot)
+        line = footer_line(app)
+        assert "/ Search" in line and "o Sort" in line and "Accept" not in line
+        labeller = app.query_one(Labeller)
+        labeller.selected = True
+        labeller.refresh_bindings()
+        await settle(app, pilot)
+        line = footer_line(app)
+        words = ["/ Search", "y Accept", "n Reject", "o Sort", "^p palette"]
+        assert all(w in line for w in words), line
+        assert [line.index(w) for w in words] == sorted(line.index(w) for w in words), line
+        footer = app.query_one(KeyFooter)
+        assert footer.shown_actions[:4] == ["search", "accept", "reject", "sort"]
+        await pilot.click("FooterKey", offset=(footer_line(app).index("y Accept") + 1, 0))
+        await settle(app, pilot)
+        assert "accepted" in str(labeller.render())
+        labeller.selected = False
+        labeller.refresh_bindings()
+        await settle(app, pilot)
+        line = footer_line(app)
+        assert "Accept" not in line and "Reject" not in line
+        assert footer.shown_actions[:2] == ["search", "sort"] and "o Sort" in line

@@ -6,8 +6,13 @@ from typing import Any
 
 from textual import events
 from textual.app import ComposeResult
+from textual.compose import compose
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey  # Textual has no public name for it
+
+Entry = tuple[str, str, str, str, bool, str, bool]
+"""A footer entry: ``(key, key display, description, action, enabled, tooltip, is the
+palette's key)``."""
 
 HELP_ACTION = "help"
 """The app's help action: always shown, since it lists every key left out."""
@@ -84,11 +89,51 @@ class KeyFooter(Footer):
         # The footer is asked to recompose on every change of focus or bindings (many
         # at start): the same keys as shown are only fitted again, keys that only turned
         # enabled or disabled are updated where they are, and only others are rebuilt.
+        # Keys that came or went (the label keys once a row is selected) are mounted or
+        # removed alone, the others kept (issue 15: a whole rebuild restyled every key).
         entries = self._entries()
-        if self._composed is None or not self._update_in_place(entries):
+        if self._composed is None or not (
+            self._update_in_place(entries) or await self._mount_changed(entries)
+        ):
             self._widths.clear()
             await super().recompose()
         self._fit()  # before the first paint of the new keys: no frame shows them cut
+
+    async def _mount_changed(self, entries: list[Entry]) -> bool:
+        """Bring the keys on screen to *entries* by removing the keys gone and mounting
+        the new ones where they go, keeping the others (updated in place); False when
+        the keys kept are not in the same order, or none is kept."""
+        keys = list(self.query_children(FooterKey))
+        old = self._composed or []
+        if len(keys) != len(old):
+            return False
+        old_ids, new_ids = [_ident(e) for e in old], [_ident(e) for e in entries]
+        kept = set(old_ids) & set(new_ids)
+        if not kept or [i for i in old_ids if i in kept] != [i for i in new_ids if i in kept]:
+            return False
+        made = compose(self)  # every entry's key, made as compose() makes it
+        if len(made) != len(entries):
+            return False
+        on_screen = {i: (key, was) for i, key, was in zip(old_ids, keys, old, strict=True)}
+        gone = [key for i, key in zip(old_ids, keys, strict=True) if i not in kept]
+        for key in gone:
+            self._widths.pop(key, None)
+        if gone:
+            await self.remove_children(gone)
+        pending: list[FooterKey] = []
+        for ident, now, fresh in zip(new_ids, entries, made, strict=True):
+            if ident not in kept:
+                pending.append(fresh)  # type: ignore[arg-type]
+                continue
+            key, was = on_screen[ident]
+            if pending:
+                await self.mount_all(pending, before=key)
+                pending = []
+            self._update_key(key, was, now)
+        if pending:
+            await self.mount_all(pending)
+        self._composed = entries
+        return True
 
     def _update_in_place(self, entries: list[tuple[str, str, str, str, bool, str, bool]]) -> bool:
         """Bring the keys on screen to *entries* without rebuilding them, when they
@@ -100,13 +145,18 @@ class KeyFooter(Footer):
         if any(a[:4] + a[6:] != b[:4] + b[6:] for a, b in zip(old, entries, strict=True)):
             return False
         for key, was, now in zip(keys, old, entries, strict=True):
-            if was[4] != now[4]:
-                key._disabled = not now[4]  # what FooterKey's click reads (no public name)
-                key.set_class(not now[4], "-disabled")
-            if was[5] != now[5]:
-                key.tooltip = now[5] or None
+            self._update_key(key, was, now)
         self._composed = entries
         return True
+
+    @staticmethod
+    def _update_key(key: FooterKey, was: Entry, now: Entry) -> None:
+        """Key *key*, made from entry *was*, as entry *now* (enabled, tooltip) says."""
+        if was[4] != now[4]:
+            key._disabled = not now[4]  # what FooterKey's click reads (no public name)
+            key.set_class(not now[4], "-disabled")
+        if was[5] != now[5]:
+            key.tooltip = now[5] or None
 
     def _on_resize(self, event: events.Resize) -> None:
         # Entries hidden at the old width may fit now: fit them all again.
@@ -138,3 +188,9 @@ class KeyFooter(Footer):
     def shown_actions(self) -> list[str]:
         """The actions whose keys are on screen now, left to right."""
         return [key.action for key in self.query_children(FooterKey) if key.display]
+
+
+def _ident(entry: Entry) -> tuple[object, ...]:
+    """What a key on screen shows of *entry* (its enabled state and tooltip change in
+    place)."""
+    return entry[:4] + entry[6:]
