@@ -110,9 +110,9 @@ def _rated_since(store: Any, agent: str, since: float) -> Optional[int]:
 
 
 HAND_NAMES = {
-    "rollback": "a rollback by hand",
-    "manual": "written by hand",
-    "promoted-trial": "a trial promoted by hand",
+    "rollback": "is a rollback by hand",
+    "manual": "was written by hand",
+    "promoted-trial": "is a trial promoted by hand",
 }
 """What a version a person chose is, by its cause (a proposal over it says so)."""
 
@@ -145,6 +145,11 @@ class HandChoice:
         """The cause in a word or two ("rollback", "promoted trial")."""
         return {"promoted-trial": "promoted trial"}.get(self.cause, self.cause)
 
+    @property
+    def by_hand(self) -> str:
+        """How it came to be ("rolled back by hand", "written by hand", …)."""
+        return HAND_WORDS.get(self.cause, self.cause)
+
     def kept_line(self) -> str:
         """'kept version 5 (rollback): 0 ratings since it was written, under the
         evidence minimum of 30' (what a cycle reports for a held version)."""
@@ -158,12 +163,14 @@ class HandChoice:
         keeps it until 30)' (the Configs pane, above a proposal that would replace it)."""
         what = HAND_NAMES.get(self.cause, self.cause)
         if self.rated is None:
-            return f"version {self.version} is {what}"
+            return f"version {self.version} {what}"
         since = f"{plural(self.rated, 'rating')} since it was written"
         if self.held:
-            return f"version {self.version} is {what}, {since} (the cycle keeps it until {self.minimum})"
+            return (
+                f"version {self.version} {what}, {since} (the cycle keeps it until {self.minimum})"
+            )
         return (
-            f"version {self.version} is {what}, {since} (the evidence minimum of "
+            f"version {self.version} {what}, {since} (the evidence minimum of "
             f"{self.minimum} is reached: a cycle writes over it too)"
         )
 
@@ -478,8 +485,7 @@ class LearningOrchestrator:
         if not choice.held:
             if self._keep_manual:
                 return (
-                    f"kept version {choice.version} ({choice.word}): chosen by hand "
-                    "(--keep-manual)"
+                    f"kept version {choice.version} ({choice.word}): chosen by hand (--keep-manual)"
                 )
             return None
         return choice.kept_line()

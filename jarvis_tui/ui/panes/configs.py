@@ -36,6 +36,7 @@ from jarvis_tui.ui.widgets.nav_table import NavTable
 
 if TYPE_CHECKING:
     from jarvis_tui.learning.agent_evolver import AgentConfigEvolver, ConfigProposal
+    from jarvis_tui.learning.learning_orchestrator import HandChoice
     from jarvis_tui.traces import TraceStore
     from jarvis_tui.workspace import WorkspaceSession
 
@@ -63,6 +64,12 @@ WHAT_MIN = 12
 NARROW_WHAT_MIN = 12
 """Narrow: the short When column shows only while What keeps this many cells."""
 PENDING = "…"
+HAND_TITLE = {
+    "rollback": "your rollback",
+    "manual": "written by hand",
+    "promoted-trial": "a trial you promoted",
+}
+"""The confirm's title, for a version a person chose, by its cause."""
 """Shown in the outcome columns until the outcomes worker answers."""
 
 
@@ -125,6 +132,10 @@ class Proposal:
     """What the engine would write, and why (never one with an ``error``)."""
     next_version: int = 1
     """The version number an accepted proposal is written as."""
+    hand: Optional[HandChoice] = None
+    """The current version when a person chose it (a rollback, a manual version, a
+    promoted trial), with the ratings since: the learning cycle's rule
+    (:func:`~jarvis_tui.learning.learning_orchestrator.hand_choice`); None otherwise."""
 
     @property
     def agent(self) -> str:
@@ -226,7 +237,10 @@ class ConfigsPane(Pane):
         "showing exactly what will be written and what that version's traces said; the "
         "rollback becomes the newest version. s runs the evolver over the traces and shows "
         "each proposal as a diff with the version number it would write: y writes it, "
-        "n skips it (nothing is written; a learning cycle may still write it). r reloads (a config edited outside jarvis-tui shows as external; the "
+        "n skips it (nothing is written; a learning cycle may still write it). A proposal "
+        "over a version you chose (a rollback, a manual version, a promoted trial) says so "
+        "with the ratings since; while they are under the evidence minimum (a learning "
+        "cycle keeps such a version until then), y asks once more. r reloads (a config edited outside jarvis-tui shows as external; the "
         "cursor stays on its agent and version). "
         "Counts: traces = the traces the version served; rated = those with a feedback "
         "score (a label, or OpenJarvis's own feedback), the evidence its mean feedback is "
@@ -1056,13 +1070,16 @@ class ConfigsPane(Pane):
 
     def action_evolve(self) -> None:
         self._status("Analysing every trace for recommendations…")
-        self._run_evolver(self._evolver())
+        self._run_evolver(self._evolver(), self._store)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.evolve",
           description="analyse traces")  # fmt: skip
-    def _run_evolver(self, ev: AgentConfigEvolver) -> None:
+    def _run_evolver(self, ev: AgentConfigEvolver, store: Optional[TraceStore]) -> None:
         # The engine proposes (merge, tool order, kept temperature and prompt, nothing
-        # changed, a bad agent as an error); the pane only adds the version numbers.
+        # changed, a bad agent as an error); the pane only adds the version numbers and,
+        # by the learning cycle's own rule, whether a person chose the current version.
+        from jarvis_tui.learning.learning_orchestrator import hand_choice
+
         stop = get_current_worker().cancelled_event
         seen = [0]
 
@@ -1084,7 +1101,12 @@ class ConfigsPane(Pane):
                 errors.append(f"{c.agent}: no proposal: {exc}")
                 continue
             number = (versions[-1]["version"] if versions else 0) + 1
-            proposals.append(Proposal(c, number))
+            try:
+                hand = hand_choice(store, c.agent, versions)
+            except Exception as exc:  # noqa: BLE001 - a busy store: the rule cannot say
+                errors.append(f"{c.agent}: ratings since its version: cannot count: {exc}")
+                continue
+            proposals.append(Proposal(c, number, hand))
         self.post_message(self.Proposals(proposals, seen[0], errors))
 
     @on(EvolverProgressed)
@@ -1120,7 +1142,6 @@ class ConfigsPane(Pane):
             return
         p = self.proposals[0]
         c = p.config
-        number = p.next_version
         self._proposal_status()
         # A new agent: list the proposed keys one by one, not as one new table.
         current = c.current or {k: {} for k in c.proposed}
@@ -1129,19 +1150,41 @@ class ConfigsPane(Pane):
                 (f"{p.agent}: evolver proposal", "bold"), (f"  ({len(self.proposals)} left)", "dim")
             ),  # fmt: skip
             Text(f"best agent for: {', '.join(c.classes)}", style="dim"),
+            *self._hand_lines(p),
             render_changes(toml_diff(current, c.proposed)),
-            Text(f"y: write it as version {number} of {p.agent} · n: skip it", style="bold"),
+            Text(self._proposal_keys(p), style="bold"),
             *self._error_lines(),
         ]
         self._show(Group(*parts))
         self.query_one("#configs-diff", VerticalScroll).scroll_home(animate=False)
 
+    @staticmethod
+    def _hand_lines(p: Proposal) -> list[Text]:
+        """Above a proposal over a version a person chose: that it is one, and the
+        evidence since, in the learning cycle's words."""
+        if p.hand is None:
+            return []
+        style = "bold yellow" if p.hand.held else "yellow"
+        return [Text("⚠ " + p.hand.proposal_line(), style=style)]
+
+    @staticmethod
+    def _proposal_keys(p: Proposal) -> str:
+        agent = one_line(p.agent, 40)
+        if p.hand is not None and p.hand.held:
+            return (f"y: write it as version {p.next_version} of {agent} over version "
+                    f"{p.hand.version} (asks once more) · n: skip it, version "
+                    f"{p.hand.version} stays")  # fmt: skip
+        return f"y: write it as version {p.next_version} of {agent} · n: skip it"
+
     def _proposal_status(self) -> None:
         """The status line while a proposal waits: whose, how many, what y and n do."""
         p = self.proposals[0]
+        over = ""
+        if p.hand is not None and p.hand.held:
+            over = f" over v{p.hand.version} ({p.hand.by_hand}, asks once more)"
         self._status(
             f"Proposal for {one_line(p.agent, 40)} ({len(self.proposals)} left): y writes it "
-            f"as version {p.next_version}, n skips it"
+            f"as version {p.next_version}{over}, n skips it"
         )
 
     def _proposal_mode(self) -> None:
@@ -1151,7 +1194,52 @@ class ConfigsPane(Pane):
     def action_accept(self) -> None:
         if not self.proposals:
             return
-        p = self.proposals.pop(0)
+        p = self.proposals[0]
+        if p.hand is not None and p.hand.held:
+            self._confirm_over_hand(p)
+            return
+        self._accept(p)
+
+    def _confirm_over_hand(self, p: Proposal) -> None:
+        """y over a version a person chose that the cycle would keep: ask once more."""
+        hand = p.hand
+        assert hand is not None
+        agent = one_line(p.agent, 40)
+        body = Text()
+        body.append(hand.proposal_line() + ".\n\n", style="bold yellow")
+        body.append(f"Writing the proposal makes version {p.next_version} current: version "
+                    f"{hand.version} stops gathering evidence at "
+                    f"{plural(hand.rated or 0, 'rating')}. A learning cycle (Routing s, "
+                    f"jarvis-tui learn) keeps it until its traces hold {hand.minimum}.\n\n")  # fmt: skip
+        body.append("The proposal changes (current → after the write):\n", style="bold")
+        from jarvis_tui.learning.agent_evolver import toml_diff
+
+        c = p.config
+        body.append_text(render_changes(toml_diff(c.current or {}, c.proposed)))
+
+        def done(ok: bool | None) -> None:
+            if not self.proposals or self.proposals[0] is not p:
+                return
+            if ok:
+                self._accept(p)
+            else:
+                self._status(f"{agent}: version {hand.version} stays; the proposal still waits "
+                             "(y writes it after asking, n skips it)")  # fmt: skip
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Write version {p.next_version} of {agent} over version {hand.version}, "
+                f"{HAND_TITLE.get(hand.cause, hand.cause)}?",
+                body,
+                hint=f"y: write version {p.next_version}   n / escape: keep version "
+                f"{hand.version} (the proposal waits)",
+            ),
+            done,
+        )
+
+    def _accept(self, p: Proposal) -> None:
+        """Write *p* (the first waiting proposal) and show the next."""
+        self.proposals.remove(p)
         self._write_proposal(p, self._evolver())
         self._proposal_mode()
         self.refresh_bindings()
