@@ -452,17 +452,19 @@ def chart_specs(data: ChartData) -> dict[str, ChartSpec]:
             series.append(Series([e["step"] for e in data.evals],
                                  [e["eval_loss"] for e in data.evals],
                                  label="eval", scatter=True, marker="●"))  # fmt: skip
-        vlines = tuple(e["step"] for e in data.epochs)
+        # Epoch ends inside the curve: the last one is the chart's right edge (a line
+        # there drew a one-column second frame, `┬┐` … `┴┘`).
+        vlines = tuple(e["step"] for e in data.epochs if min(xs) < e["step"] < max(xs))
     title = (f"loss (EMA α={data.alpha:.2f})" if xs
              else "loss: no step recorded" if data.followed  # (a run with none yet)
              else "loss: no run selected")  # fmt: skip
     specs = {"chart-loss": ChartSpec(title, series=tuple(series), vlines=vlines, steps=span)}
-    for chart_id, key, long, short in (
-        ("chart-lr", "lr", "learning rate", "lr"),
-        ("chart-tps", "tokens_per_s", "real tokens/s", "tok/s"),
+    for chart_id, key, long, short, decimals in (
+        ("chart-lr", "lr", "learning rate", "lr", None),
+        ("chart-tps", "tokens_per_s", "real tokens/s", "tok/s", 0),  # whole tokens/s
     ):  # fmt: skip
         line = (Series(xs, [s.get(key, 0.0) for s in shown]),) if xs else ()
-        specs[chart_id] = ChartSpec(long, short, line, steps=span)
+        specs[chart_id] = ChartSpec(long, short, line, steps=span, y_decimals=decimals)
     return specs
 
 

@@ -55,6 +55,25 @@ def step_ticks(lo: float, hi: float, count: int) -> list[int]:
     return list(range(first, hi_i + 1, stride)) or [lo_i]
 
 
+def value_ticks(lo: float, hi: float, count: int, decimals: int) -> list[float]:
+    """At most about *count* ticks from *lo* to *hi* at a round stride (1, 2, 2.5, 5 ×
+    a power of ten), never finer than *decimals* decimals."""
+    span = hi - lo
+    if not (math.isfinite(lo) and math.isfinite(hi)) or span <= 0:
+        return [round(lo, decimals)] if math.isfinite(lo) else []
+    raw = span / max(1, count)
+    base = 10.0 ** math.floor(math.log10(raw))
+    stride = next(base * m for m in (1, 2, 2.5, 5, 10) if base * m >= raw)
+    stride = max(stride, 10.0**-decimals)
+    first = math.ceil(lo / stride - 1e-9)
+    ticks = []
+    k = first
+    while k * stride <= hi + 1e-9 * stride:
+        ticks.append(round(k * stride, decimals))
+        k += 1
+    return ticks or [round(lo, decimals)]
+
+
 @dataclass(frozen=True)
 class Series:
     """One line (or scatter) of a chart."""
@@ -81,6 +100,9 @@ class ChartSpec:
     steps: Optional[tuple[float, float]] = None
     """The x range in whole steps: ticks at round steps (plotext's own are fractions:
     22.2, 43.5); None leaves plotext's."""
+    y_decimals: Optional[int] = None
+    """The y ticks at round values with this many decimals (tokens/s: 21,800, not
+    21799.8); None leaves plotext's."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +161,13 @@ def draw(spec: ChartSpec, width: int, height: int, theme: str) -> Picture:
             plt.ylim(*headroom)
         for x in spec.vlines:
             plt.vline(x)
+        if spec.y_decimals is not None:
+            ys = [float(y) for s in spec.series for y in s.ys
+                  if isinstance(y, (int, float)) and math.isfinite(y)]  # fmt: skip
+            if ys:
+                dec = spec.y_decimals
+                yt = value_ticks(min(ys), max(ys), max(3, height - 4), dec)  # a row each
+                plt.yticks(cast(list[float], yt), [f"{t:,.{dec}f}" for t in yt])
         if spec.steps is not None:
             lo, hi = spec.steps
             room = len(f"{hi:,}") + 4  # a label and the gap to the next
