@@ -167,7 +167,7 @@ def draw(spec: ChartSpec, width: int, height: int, theme: str) -> Picture:
             if ys:
                 dec = spec.y_decimals
                 yt = value_ticks(min(ys), max(ys), max(3, height - 4), dec)  # a row each
-                plt.yticks(cast(list[float], yt), [f"{t:,.{dec}f}" for t in yt])
+                plt.yticks(yt, [f"{t:,.{dec}f}" for t in yt])
         if spec.steps is not None:
             lo, hi = spec.steps
             room = len(f"{hi:,}") + 4  # a label and the gap to the next
