@@ -1703,10 +1703,11 @@ def _build_with_progress(console, build_demo, root: Path, traces: int, seed: int
 
 
 def _open_app(home: Path) -> int:
-    # No cyclic GC until the app's first frame (issue 15): 146 collections, one of them
-    # full, took ~50 ms of the first paint's CPU, over the modules, styles and widgets
-    # made to start, which live as long as the app. The app collects the young garbage
-    # once, freezes the rest and turns the GC back on (JarvisApp._freeze_long_lived).
+    # No cyclic GC until the app's first rows are painted (issue 15): 146 collections,
+    # one of them full, took ~50 ms of the first paint's CPU, over the modules, styles
+    # and widgets made to start, which live as long as the app. The app collects the
+    # young garbage once, freezes the rest and turns the GC back on
+    # (JarvisApp._freeze_long_lived).
     gc.disable()
     try:
         # Imported here: the UI pulls in Textual, which headless commands never need.

@@ -61,6 +61,9 @@ def _styles_dir() -> Path:
 
 STYLES_DIR = _styles_dir()
 
+FIRST_FREEZE_S = 5.0
+"""The latest the first collect-and-freeze waits for the first rows (see on_mount)."""
+
 MODAL_TOAST_SECONDS = 3.0
 """How long a toast stays over a dialog that has no notice line of its own."""
 
@@ -226,7 +229,22 @@ class JarvisApp(App[int]):
         # Not from compose: opened sooner, its StoreOpened can come before the screen's
         # first ScreenResume and change which widget has the focus at start.
         self._open_store()
-        self.call_after_refresh(self._freeze_long_lived)
+        # The first freeze waits for the first rows (first_rows_shown): run after the
+        # first frame it took 12-20 ms of the main thread before the rows came (issue
+        # 15). Without rows to wait for (a store that fails), at once; at the latest
+        # after FIRST_FREEZE_S, so the GC is never left off.
+        self.set_timer(FIRST_FREEZE_S, self.first_rows_shown)
+
+    def first_rows_shown(self) -> None:
+        """The Traces pane has put its first rows (or none) in the table: once they are
+        painted, the first collect-and-freeze and the GC back on (once). Two refreshes
+        on: the status line's "rows 1–N" is set after the refresh that lays the rows
+        out, and painted in the next."""
+        if not self._first_freeze_done:
+            self._first_freeze_done = True
+            self.call_after_refresh(self.call_after_refresh, self._freeze_long_lived)
+
+    _first_freeze_done = False
 
     @staticmethod
     def _freeze_long_lived() -> None:
@@ -236,10 +254,10 @@ class JarvisApp(App[int]):
         objects each one held the UI (any thread's collection holds the GIL) 130-160 ms,
         every few seconds while a run streamed (bench_ui_lag; measured again 2026-12-01
         with the collections paced between metrics batches, jarvis_tui.ui.gc_pacing:
-        max lag 149-347 ms without the freeze, 16-46 ms with it). After the first paint
+        max lag 149-347 ms without the freeze, 16-46 ms with it). After the first rows
         and each pane's first build; young garbage is collected first so none is kept.
         The GC is turned on here too: the command that opens the app turns it off until
-        the first frame (``cli._open_app``, issue 15)."""
+        the first rows are painted (``cli._open_app``, issue 15)."""
         gc.collect(1)
         gc.freeze()
         gc.enable()
@@ -475,6 +493,7 @@ class JarvisApp(App[int]):
 
     @on(StoreFailed)
     def _store_failed(self, event: StoreFailed) -> None:
+        self.first_rows_shown()  # no rows will come
         self.pane("traces").store_failed(event.reason)  # type: ignore[attr-defined]
 
     @on(StoreProgress)

@@ -147,3 +147,28 @@ async def test_the_cyclic_gc_is_back_on_once_the_app_is_up(workspace: Path) -> N
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+async def test_the_cyclic_gc_is_back_on_when_the_store_cannot_be_opened(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first collect-and-freeze waits for the first rows; a store that fails to open
+    brings no rows, and the GC comes back on all the same."""
+    import gc
+
+    from jarvis_tui.workspace import WorkspaceError, WorkspaceSession
+
+    def failing_open(self, **kwargs):
+        raise WorkspaceError("traces.db: locked by a test")
+
+    monkeypatch.setattr(WorkspaceSession, "open_traces", failing_open)
+    gc.disable()
+    try:
+        app = JarvisApp(workspace)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: "Cannot open the trace store" in status(app))
+            await settle(app, pilot)
+            assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()

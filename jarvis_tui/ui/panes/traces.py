@@ -1056,6 +1056,9 @@ class TracesPane(Pane):
         if not self._facets_started:
             self._facets_started = True
             self.call_after_refresh(self._refresh_facets)
+            shown = getattr(self.app, "first_rows_shown", None)  # the app's first GC freeze
+            if callable(shown):
+                shown()
 
     def _set_facets(self, facets: dict[str, list[str]]) -> None:
         bar = self.query_one(FilterBar)
