@@ -144,10 +144,12 @@ SETTINGS: tuple[Setting, ...] = (
             help="share of the training pairs held out for an eval loss per epoch",
             on_config=False),
     # Config fields neither the form nor the command sets (checked by validate()).
-    Setting("weight_decay", "float", 0.01, 0.0, in_form=False),
-    Setting("warmup_ratio", "float", 0.1, 0.0, 1.0, in_form=False),
-    Setting("max_grad_norm", "float", 1.0, 0.0, low_open=True, in_form=False),
-    Setting("save_every_n_epochs", "int", 1, 1, in_form=False),
+    # (their labels: words for people where a run's settings are shown, as the form's)
+    Setting("weight_decay", "float", 0.01, 0.0, label="weight decay", in_form=False),
+    Setting("warmup_ratio", "float", 0.1, 0.0, 1.0, label="warmup share", in_form=False),
+    Setting("max_grad_norm", "float", 1.0, 0.0, low_open=True, label="grad clip",
+            in_form=False),
+    Setting("save_every_n_epochs", "int", 1, 1, label="save every (epochs)", in_form=False),
 )  # fmt: skip
 """Every LoRA setting; the form's and the command's in the form's order."""
 

@@ -8,10 +8,13 @@ value is shown as literal text, never markup, with control characters made visib
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any, Optional
 
-from rich.console import Group
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -34,6 +37,40 @@ DATA_FIELDS = (
 """run.json's ``data`` sizes, in the pane's words."""
 
 
+class PathText:
+    """A path that wraps after its ``/`` (or ``\\``) separators: a folder's name is cut
+    only when it is wider than the whole column (then it folds), never mid-word where it
+    fits; the path shown whole where the line has room."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.parts = [p for p in re.split(r"(?<=[/\\])", path) if p]
+        """The path's pieces, each ending in its separator (the last: the name)."""
+
+    def lines(self, width: int) -> list[str]:
+        """The path in lines of at most *width* cells."""
+        width = max(1, width)
+        out: list[str] = []
+        line = ""
+        for part in self.parts:
+            if line and cell_len(line) + cell_len(part) > width:
+                out.append(line)
+                line = ""
+            while cell_len(part) > width:  # a name wider than the column: folded
+                cut = next(i for i in range(len(part), 0, -1) if cell_len(part[:i]) <= width)
+                out.append(part[: max(1, cut)])
+                part = part[max(1, cut) :]
+            line += part
+        return [*out, line] if line or not out else out
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("\n".join(self.lines(options.max_width)))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        longest = max((cell_len(p) for p in self.parts), default=1)
+        return Measurement(min(longest, options.max_width), cell_len(self.path))
+
+
 def _value(value: Any) -> str:
     """A run.json value as text: numbers for people, anything else one line."""
     if isinstance(value, bool):
@@ -52,7 +89,7 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
     comparison with its base (*comparison*, its eval.json) and where it is on disk."""
     from jarvis_tui.learning.training.settings import SETTINGS
 
-    def section(title: str, rows: list[tuple[str, str]]) -> list[Any]:
+    def section(title: str, rows: list[tuple[str, Any]]) -> list[Any]:
         if not rows:
             return []
         table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), pad_edge=False,
@@ -60,7 +97,7 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
         table.add_column(style="dim", no_wrap=True)
         table.add_column(overflow="fold")
         for label, value in rows:
-            table.add_row(Text(label), Text(value))
+            table.add_row(Text(label), Text(value) if isinstance(value, str) else value)
         return [Text(title, style="bold"), table, Text("")]
 
     config = run.config if isinstance(run.config, dict) else {}
@@ -109,10 +146,13 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
     columns.add_column(no_wrap=False)
     columns.add_column(no_wrap=False)
     columns.add_row(Group(*left), Group(*right))
-    where = [("model", visible(str(run.model)))] if model_path else []
-    where.append(("folder", visible(str(run.path))))
+    where: list[tuple[str, Any]] = []
+    if model_path:
+        where.append(("model", PathText(visible(str(run.model)))))
+    where.append(("folder", PathText(visible(str(run.path)))))
     adapter = run.adapter_path
-    where.append(("adapter", visible(str(adapter)) if adapter is not None else "none saved"))
+    where.append(("adapter", PathText(visible(str(adapter))) if adapter is not None
+                  else "none saved"))  # fmt: skip
     return Group(columns, *section("On disk", where)[:-1])
 
 
