@@ -199,6 +199,50 @@ def problem_words(exc: ValueError) -> str:
     return str(exc)
 
 
+def problem_kind(exc: ValueError) -> str:
+    """Why a config file was refused, in a word or two (``invalid TOML``, ``symlink``,
+    ``too large``): the mark beside its agent's name in a list."""
+    if isinstance(exc, MalformedConfigError):
+        return "invalid TOML"
+    if isinstance(exc, ConfigTooLargeError):
+        return "too large"
+    if isinstance(exc, BadConfigError):
+        return "nested too deep"
+    if isinstance(exc, UnsafePathError):
+        return "symlink" if "symbolic link" in exc.reason else "not a regular file"
+    return "unusable"
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    """One agent of ``agents/`` as every list of agents shows it (:meth:`VersionStore.agents`)."""
+
+    name: str
+    """The agent's real name."""
+    versions: int
+    """How many versions it has."""
+    problem: Optional[str] = None
+    """Why its current config cannot be used, in one line (:func:`problem_words`), or None."""
+    kind: Optional[str] = None
+    """The same in a word or two (:func:`problem_kind`), or None."""
+
+    @property
+    def usable(self) -> bool:
+        """Whether its current config can be read and a new version written over it."""
+        return self.problem is None
+
+    @property
+    def label(self) -> str:
+        """``simple``, or ``broken (invalid TOML)``, ``link (symlink)`` for an unusable one."""
+        return self.name if self.kind is None else f"{self.name} ({self.kind})"
+
+
+def agents_words(entries: List[AgentEntry]) -> str:
+    """``big (too large), broken (invalid TOML), orchestrator, simple``: the agents as a
+    list says them, each unusable one with why."""
+    return ", ".join(e.label for e in entries)
+
+
 def _show_size(n: int) -> str:
     mb = n / (1 << 20)
     return f"{mb:.0f} MB" if mb >= 10 else f"{mb:.1f}".rstrip("0").rstrip(".") + " MB"
@@ -694,19 +738,22 @@ class VersionStore:
                 dfd, directory = dirs[v.current]
                 path = os.path.join(directory, v.name)  # str: thousands of versions
                 st = _lstat(dfd, v.name) if dfd >= 0 else None
-                error: Optional[str] = None
+                refused: Optional[ValueError] = None
                 if v.current and snap.current_error is not None:
-                    error = str(snap.current_error)
+                    refused = snap.current_error
                 elif st is not None and stat.S_ISLNK(st.st_mode):
-                    error = str(UnsafePathError(path, "is a symbolic link"))
+                    refused = UnsafePathError(path, "is a symbolic link")
                 elif st is not None and not stat.S_ISREG(st.st_mode):
-                    error = str(UnsafePathError(path, "is not a regular file"))
+                    refused = UnsafePathError(path, "is not a regular file")
                 elif st is not None and st.st_size > MAX_CONFIG_BYTES:
-                    error = str(ConfigTooLargeError(path, st.st_size))
+                    refused = ConfigTooLargeError(path, st.st_size)
+                error = None if refused is None else str(refused)
                 sha = _sha256(snap.current) if v.current and snap.current is not None else None
                 entry = snap.entry(v.seq, sha) if (sha or not v.current) else None
-                if error is not None:
-                    cause, note, summary, created = "external", "", error, None
+                if refused is not None:
+                    # The summary (the What column) says why without the path beside it.
+                    cause, note, summary = "external", "", problem_words(refused)
+                    created = None
                     if entry is not None:
                         cause, note = entry.get("cause", "external"), str(entry.get("note", ""))
                 elif entry is not None:
@@ -806,14 +853,33 @@ class VersionStore:
         """Why *agent_name*'s current config cannot be used, in one line without its path
         (``invalid TOML at line 1, column 7: …``, ``config too large: …``, a symbolic
         link not followed); None when it parses (or there is no current config)."""
-        versions = self.list_versions(agent_name)
-        if not versions:
+        exc = self._current_error(agent_name, self.list_versions(agent_name))
+        return None if exc is None else problem_words(exc)
+
+    def _current_error(
+        self, agent_name: str, versions: List[Dict[str, Any]]
+    ) -> Optional[ValueError]:
+        if not versions or not versions[-1]["current"]:
             return None
         try:
             self.load_version(agent_name, versions[-1]["version"])
         except ValueError as exc:
-            return problem_words(exc)
+            return exc
         return None
+
+    def agents(self) -> List[AgentEntry]:
+        """Every agent :meth:`list_agents` names, with its version count and, for one whose
+        current config cannot be used (not valid TOML, a symlink, too large), why: the
+        one list the Configs pane and the Trials promote form both show."""
+        out = []
+        for name in self.list_agents():
+            versions = self.list_versions(name)
+            exc = self._current_error(name, versions)
+            if exc is None:
+                out.append(AgentEntry(name, len(versions)))
+            else:
+                out.append(AgentEntry(name, len(versions), problem_words(exc), problem_kind(exc)))
+        return out
 
     # ------------------------------------------------------------------------------------
     # writing
@@ -1275,6 +1341,7 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "MAX_DEPTH",
     "VERSION_CAUSES",
+    "AgentEntry",
     "BadConfigError",
     "ConfigTooLargeError",
     "ConfigWriteError",
@@ -1284,7 +1351,10 @@ __all__ = [
     "VersionStore",
     "agent_file_stem",
     "agent_from_stem",
+    "agents_words",
     "parse_config",
+    "problem_kind",
+    "problem_words",
     "summarize_config",
     "validate_agent_name",
 ]

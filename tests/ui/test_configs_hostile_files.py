@@ -49,7 +49,7 @@ async def test_each_unusable_config_says_why_and_nothing_is_logged_as_failed(hom
         await settle(app, pilot)
         await pilot.press("C")
         await wait_until(pilot, lambda: "agents in agents/" in screen_text(app))
-        text = screen_text(app)
+        text = " ".join(screen_text(app).split())  # the status may take two lines
         assert "4 agents in agents/" in text
         assert "1 file skipped: [b]odd.toml" in text
         seen = []
@@ -87,4 +87,37 @@ async def test_at_80_columns_the_skipped_file_is_named_on_one_line(home: Path) -
         await pilot.press("C")
         await wait_until(pilot, lambda: "agents in agents/" in screen_text(app))
         (line,) = [ln for ln in screen_text(app).splitlines() if "agents in agents/" in ln]
-        assert line.strip() == "4 agents in agents/ · 1 file skipped: [b]odd.toml"
+        assert line.strip() == "4 agents in agents/ · 3 unusable (⚠) · 1 file skipped: [b]odd.toml"
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+async def test_unusable_agents_are_marked_with_why_and_every_agent_can_be_reached(
+    home: Path, size
+) -> None:
+    """The status names each unusable agent with why, in the words of the Trials promote
+    form's list (VersionStore.agents); the What column says why without the file's path;
+    at 80x24, where the list has fewer rows than agents, the last one is still reached."""
+    for name in ("p", "q", "r"):  # more agents than the 80x24 list has rows
+        (home / "agents" / f"{name}.toml").write_text(f'[agent]\nname = "{name}"\n')
+    app = JarvisApp(home)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("C")
+        await wait_until(pilot, lambda: "agents in agents/" in screen_text(app))
+        await settle(app, pilot)
+        text = screen_text(app)
+        if size[0] >= 100:
+            assert ("7 agents in agents/ · 3 unusable: big (too large), broken (invalid TOML), "
+                    "link (symlink) · 1 file skipped") in text  # fmt: skip
+            (big,) = [ln for ln in text.splitlines() if ln.startswith("▌big ⚠")]
+            assert "config too large: 1.1 MB" in big  # the What cell, no path
+        else:
+            assert "7 agents in agents/ · 3 unusable (⚠)" in text
+        assert str(home / "agents") not in text  # no path in the timeline or the panel
+        for _ in range(6):
+            await pilot.press("j")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "r: version 1 (current)" in text
+        rows = [ln for ln in text.splitlines() if ln.lstrip("▌▎ ").startswith("r ")]
+        assert rows, text

@@ -496,12 +496,10 @@ class ConfigsPane(Pane):
     @work(thread=True, exclusive=True, exit_on_error=False, group="configs.agents",
           description="list agent configs")  # fmt: skip
     def _load_agents(self, ev: AgentConfigEvolver) -> None:
-        out = []
-        for name in ev.list_agents():
-            versions = ev.list_versions(name)
-            problem = ev.config_problem(name)  # said beside ⚠, never a failure
-            out.append({"name": name, "versions": len(versions), "readable": problem is None,
-                        "problem": problem})  # fmt: skip
+        # The one list of agents (the Trials promote form's too); an unusable config is
+        # marked ⚠ and said, never a failure.
+        out = [{"name": a.name, "versions": a.versions, "readable": a.usable,
+                "problem": a.problem, "kind": a.kind} for a in ev.agents()]  # fmt: skip
         self.post_message(self.Loaded(out, ev.skipped_files()))
 
     def _fill_agents(self, agents: list[dict[str, Any]], row: Optional[int] = None) -> None:
@@ -531,7 +529,8 @@ class ConfigsPane(Pane):
             self._show(Text("No agents yet.", style="dim"))
         else:
             n = len(msg.agents)
-            self._status(f"{n} agent{'' if n == 1 else 's'} in {where}" + self._skipped_words())
+            self._status(f"{n} agent{'' if n == 1 else 's'} in {where}" + self._unusable_words()
+                         + self._skipped_words())  # fmt: skip
             target = self.agent if self.agent in [a["name"] for a in msg.agents] else None
             if target is None:
                 target = msg.agents[0]["name"]
@@ -539,6 +538,17 @@ class ConfigsPane(Pane):
             self.select_agent(target)
         if self.proposals:  # a reload after y: the next proposal still waits, and says so
             self._proposal_status()
+
+    def _unusable_words(self) -> str:
+        """' · 2 unusable: broken (invalid TOML), link (symlink)': the agents marked ⚠."""
+        bad = [a for a in self._agents if not a["readable"]]
+        if not bad:
+            return ""
+        if self._narrow:  # the list marks them; the selected one's reason is below it
+            return f" · {len(bad)} unusable (⚠)"
+        words = ", ".join(f"{one_line(a['name'], 24)} ({a.get('kind') or 'unusable'})"
+                          for a in bad[:4])  # fmt: skip
+        return f" · {len(bad)} unusable: {words}" + (" …" if len(bad) > 4 else "")
 
     def _skipped_words(self) -> str:
         """' · 1 file skipped: NAME: why' for files in agents/ that name no agent."""
