@@ -177,7 +177,8 @@ async def test_a_run_started_elsewhere_is_followed_live(home: Path) -> None:
         pane = await open_training(app, pilot)
         status = pane.query_one("#training-status", Static)
         assert "following r0 completed" in shown(status), shown(status)
-        d = fake_run(home, "r9", model="m")  # jarvis-tui train in another terminal
+        run = "20261202-051530-bc72"  # an id as jarvis-tui train makes them
+        d = fake_run(home, run, model="m")  # jarvis-tui train in another terminal
         info = json.loads((d / "run.json").read_text())
         now = time.time()
         info.update(status="running", created=now, updated=now, pid=os.getpid(),
@@ -186,8 +187,18 @@ async def test_a_run_started_elsewhere_is_followed_live(home: Path) -> None:
         await pilot.press("r")  # (as the list is read again every 5 s)
         await settle(app, pilot)
         said = shown(status)
-        assert "following r9 running" in said, said
-        assert "new run r9 running (started elsewhere): followed" in said, said
+        assert f"following {run} running" in said, said
+        assert "a new run started elsewhere: followed" in said, said
+        assert not said.rstrip().endswith("…"), said  # whole at 120 columns
+        # it ends (walkthrough W2 15): no stale "running" news, the line not cut
+        info.update(status="completed", final_loss=1.0, duration=2.0)
+        (d / "run.json").write_text(json.dumps(info))
+        await pilot.press("r")
+        await settle(app, pilot)
+        said = shown(status)
+        assert f"following {run} completed" in said, said
+        assert "running" not in said and "started elsewhere" not in said, said
+        assert not said.rstrip().endswith("…"), said
 
 
 async def test_before_the_runs_are_read_no_false_zero(

@@ -746,6 +746,7 @@ class TrainingPane(Pane):
         self._form_said = False  # #training-form-errors shows the form's problems now
         self._marked: dict[str, str] = {}  # what each field's ✗ line says now (by name)
         self._said = ""  # the status line's extra now (kept when the runs are read again)
+        self._arrival: Optional[tuple[str, str]] = None  # (run, what _said of it) if said
         self._mined_quality: Optional[float] = None  # what the SFT pair counts are for
         self._mined_msg: Optional[TrainingPane.Mined] = None  # what #training-data shows
         self._eval_words = ""  # what the evaluation child does now (its last stage)
@@ -1121,16 +1122,24 @@ class TrainingPane(Pane):
         ids = [r.run_id for r in msg.runs]
         arrived = [r for r in msg.runs if seen_before and r.run_id not in known
                    and r.status == "running" and r.run_id != self.run_id]  # fmt: skip
+        if self._arrival is not None and self._said == self._arrival[1]:
+            # The news of a run started elsewhere lasts while it runs: once it has ended,
+            # "following <it> completed" says the rest (not a stale "running").
+            gone_by = self._run(self._arrival[0])
+            if gone_by is None or gone_by.status != "running":
+                self._said, self._arrival = "", None
         if arrived and not self._await_run:
             # A run started elsewhere (jarvis-tui train, another machine) is followed live
-            # unless the user watches another running one: then it is said.
-            name = one_line(arrived[0].run_id, 40)
+            # unless the user watches another running one: then it is said. (Short: the
+            # "following <run> <state>" part before it names the followed one.)
+            name = short_run_id(arrived[0].run_id, 24)
             followed = self._run(self.followed) if self.followed else None
             if followed is not None and self.run_state(followed) == "running":
-                self._said = f"new run {name} running (started elsewhere): j / k shows it"
+                self._said = f"new run {name} started elsewhere: j / k shows it"
             else:
                 keep, self._ended_note = arrived[0].run_id, ""
-                self._said = f"new run {name} running (started elsewhere): followed"
+                self._said = "a new run started elsewhere: followed"
+            self._arrival = (arrived[0].run_id, self._said)
         if self._await_run and self.run_id in ids:
             # The run this pane started has its folder now: the charts show it (whatever
             # row a refresh of the list highlighted meanwhile).
