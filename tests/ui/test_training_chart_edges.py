@@ -51,3 +51,16 @@ def test_value_ticks_are_round_and_inside_the_range() -> None:
     assert value_ticks(0.0, 1.0, 4, 2) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert value_ticks(5.0, 5.0, 4, 0) == [5.0]  # a flat line: one tick
     assert value_ticks(0.1, 0.4, 4, 0) == [0.0]  # never finer than whole numbers
+
+
+def test_the_ticks_cover_an_overlaid_run_longer_than_the_followed_one() -> None:
+    # (walkthrough W3 20: an 11-step run followed, an 86-step run overlaid: ticks 2 5 9)
+    short = finished_run(11)
+    data = ChartData("short", short.steps, [], [], {"long": [(i, 2.0) for i in range(1, 87)]},
+                     0.1, 70)  # fmt: skip
+    specs = chart_specs(data)
+    assert specs["chart-loss"].steps == (1, 86)
+    assert specs["chart-lr"].steps == (1, 11)  # its own steps: only it is drawn there
+    picture = draw(specs["chart-loss"], 70, 22, "dark")
+    ticks = picture.text.plain.splitlines()[-1].split()
+    assert ticks[-1] in ("80", "85", "86") and len(ticks) >= 4, ticks

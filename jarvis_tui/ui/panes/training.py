@@ -434,7 +434,12 @@ def chart_specs(data: ChartData) -> dict[str, ChartSpec]:
     if steps and shown[-1] is not steps[-1]:
         shown.append(steps[-1])
     xs = [s["step"] for s in shown]
-    span = (min(xs), max(xs)) if xs else None
+    # The ticks cover every curve drawn: an overlaid run longer than the followed one
+    # sets the scale (walkthrough W3 20: ticks 2 5 9 in the first columns).
+    every = xs + [p[0] for rid, pts in data.overlays.items() if rid != data.followed
+                  for p in pts]  # fmt: skip
+    span = (min(every), max(every)) if every else None
+    own = (min(xs), max(xs)) if xs else None  # (the lr and tokens/s charts: its steps)
     series = [
         Series([p[0] for p in points], [p[1] for p in points], label=one_line(run_id, 14))
         for run_id, points in data.overlays.items()
@@ -464,7 +469,7 @@ def chart_specs(data: ChartData) -> dict[str, ChartSpec]:
         ("chart-tps", "tokens_per_s", "real tokens/s", "tok/s", 0),  # whole tokens/s
     ):  # fmt: skip
         line = (Series(xs, [s.get(key, 0.0) for s in shown]),) if xs else ()
-        specs[chart_id] = ChartSpec(long, short, line, steps=span, y_decimals=decimals)
+        specs[chart_id] = ChartSpec(long, short, line, steps=own, y_decimals=decimals)
     return specs
 
 
