@@ -214,8 +214,8 @@ async def test_a_model_that_is_no_local_folder_is_refused_beside_the_form(home: 
         await settle(app, pilot)
         errors = box(pane, "#e-model")  # under the field
         assert (
-            "✗ models/nope: no such folder in the workspace or here, nor a model in "
-            "the local Hugging Face cache (nothing is downloaded)" in errors
+            "✗ models/nope: no such folder in the workspace or the current directory, nor a "
+            "model in the local Hugging Face cache (nothing is downloaded)" in errors
         ), errors
         rank = pane.query_one("#f-lora_rank", Input)
         assert model.styles.background != rank.styles.background  # marked where it is typed

@@ -205,9 +205,9 @@ def resolve_model(text: str, root: Path) -> tuple[str, Optional[str]]:
     if "/" in name.strip("/") and name.count("/") == 1 and not name.startswith((".", "/", "~")):
         if _hub_cached(name):
             return name, None
-        return name, (f"{name}: no such folder in the workspace or here, nor a model in "
-                      "the local Hugging Face cache (nothing is downloaded)")  # fmt: skip
-    return name, f"{name}: no such folder in the workspace or here"
+        return name, (f"{name}: no such folder in the workspace or the current directory, "
+                      "nor a model in the local Hugging Face cache (nothing is downloaded)")  # fmt: skip
+    return name, f"{name}: no such folder in the workspace or the current directory"
 
 
 TRAIN_COMMAND: tuple[str, ...] = ("-m", "jarvis_tui")
