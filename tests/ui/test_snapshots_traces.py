@@ -52,8 +52,9 @@ def test_filter_bar_open(workspace: Path, snap_compare, size) -> None:
 @SIZES
 def test_filter_dropdown_open_at_the_right_edge(workspace: Path, snap_compare, size) -> None:
     """A model picked (its name ends in "…" where the picker is narrow), then the
-    rightmost picker's list open: within the screen, every option whole."""
-    run = _keys("F", "tab", "q", "enter", "tab", "tab", "tab", "tab", "space")
+    rightmost picker's list open: within the screen, every option whole (the choice
+    closes the bar; F goes back to the model picker)."""
+    run = _keys("F", "tab", "q", "enter", "F", "tab", "tab", "tab", "tab", "space")
     assert snap_compare(JarvisApp(workspace), terminal_size=size, run_before=run)
 
 

@@ -732,6 +732,8 @@ async def test_filter_dropdowns_stay_on_screen_and_cut_names_with_an_ellipsis(
             await settle(app, pilot)
             await pilot.press("F", "tab", "q", "enter")  # model: qwen2.5-coder:7b
             await settle(app, pilot)
+            await pilot.press("F")  # the choice closed the bar: back to the model picker
+            await settle(app, pilot)
             bar = next(line for line in screen_text(app).splitlines() if "class" in line
                        and "outcome" in line)  # fmt: skip
             assert "qwen2.5-coder:7b" in bar or "qwen2.5…" in bar or "qwen2.5-coder:…" in bar
@@ -818,26 +820,42 @@ async def test_filter_summary_shortens_by_priority_with_an_ellipsis(workspace: P
             assert ("agent orchestrator" in summary) == (size[0] == 120)
 
 
-async def test_filter_bar_stays_open_between_picks(workspace: Path) -> None:
-    """F, pick an agent, tab, pick a model: both apply at once and the bar stays open
-    until escape (issue 10)."""
+async def test_a_choice_in_the_filter_bar_applies_and_goes_back_to_the_list(
+    workspace: Path,
+) -> None:
+    """F, enter on an agent: it applies and the focus is back on the table (NAV, j moves
+    the cursor, the bar closes); F comes back to that picker, tab to the model, enter on
+    one: both filters apply (walkthrough W2 26: the focus stayed in the bar, EDIT)."""
     app = JarvisApp(workspace)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
+        pane = app.query_one(TracesPane)
         await pilot.press("F")
         await settle(app, pilot)
+        assert app.focused is app.query_one("#f-agent", Select)
         await pilot.press("enter", "down", "down", "enter")  # first agent
         await settle(app, pilot)
-        assert app.query_one("#filter-bar").display
         assert "F filters: agent" in str(app.query_one("#filter-summary", Static).render())
+        assert isinstance(app.focused, TraceTable)
+        assert str(app.query_one("#mode", Static).render()).strip() == "NAV"
+        assert not app.query_one("#filter-bar").display
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert pane.cursor_position == 1
+        await pilot.press("F")  # back into the bar, at the picker last used
+        await settle(app, pilot)
+        assert app.focused is app.query_one("#f-agent", Select)
         await pilot.press("tab", "enter", "down", "down", "enter")  # first model
         await settle(app, pilot)
         summary = str(app.query_one("#filter-summary", Static).render())
-        assert "agent" in summary and "model" in summary
-        assert app.query_one("#filter-bar").display and "(filtered;" in status(app)
-        await pilot.press("escape")
+        assert "agent" in summary and "model" in summary and "(filtered;" in status(app)
+        assert isinstance(app.focused, TraceTable) and not app.query_one("#filter-bar").display
+        await pilot.press("F")
         await settle(app, pilot)
-        assert not app.query_one("#filter-bar").display
+        assert app.focused is app.query_one("#f-model", Select)
+        await pilot.press("space", "enter")  # the same model again: back to the list too
+        await settle(app, pilot)
+        assert isinstance(app.focused, TraceTable)
         assert "model" in str(app.query_one("#filter-summary", Static).render())
 
 

@@ -538,8 +538,10 @@ class TracesPane(Pane):
         "1.0; y / n mark the outcome success / failure; backspace clears the label; u undoes "
         "the last label; e edits the note. After a score the cursor jumps to the next "
         'unlabelled trace (A toggles). / searches: words, "exact phrase", prefix*, '
-        "-exclude, a OR b. F opens the filter bar (tab moves between its pickers, escape "
-        "leaves it, backspace there clears every filter); X clears them too. o cycles the sort "
+        "-exclude, a OR b. F opens the filter bar (tab moves between its pickers, space or a "
+        "letter opens one, enter on a choice applies it and goes back to the list, F goes "
+        "back to that picker; escape leaves the bar, backspace there clears every filter); "
+        "X clears them too. o cycles the sort "
         "column, O reverses it; d hides or shows the detail panel. enter opens the whole trace, "
         "where the same label keys work. Q turns queue order on or off: the unrated "
         "traces (no score yet; a ✓/✗ without a score counts) whose label can change a "
@@ -693,6 +695,8 @@ class TracesPane(Pane):
         """After a label, jump to the next unlabelled trace."""
         self.window = TraceWindow(self._cells_of, self._want_rows)
         """The pages of the filtered store held for the table (its row source)."""
+        self._last_picker = "f-agent"
+        """The filter-bar picker F puts the focus in: the one a choice was last taken from."""
         self._fill_queued = False
         self._counted_token = -1
         """The request whose count ``window.total`` is (a new filter's is not known yet)."""
@@ -738,6 +742,9 @@ class TracesPane(Pane):
         self._judge_cancel: Optional[threading.Event] = None
         self._judge_line = ""
         """The judge run's progress (or its last result) for the status line."""
+        self._judge_short: dict[str, tuple[str, ...]] = {}
+        """The judge's last result → the same in fewer words, shortest last (a narrow
+        status line); nothing for its progress."""
         self._sort_from: Optional[str] = None
         """The trace the cursor was on when the sort changed (until the new page came)."""
         self._sort_note = ""
@@ -1259,7 +1266,10 @@ class TracesPane(Pane):
         if self._loading:
             segs.append((3, "loading…", "dim", False))
         if self._judge_line:  # progress, or the last result until the next key
-            segs.append((1, one_line(self._judge_line, 160), "bold magenta", True))
+            # the last result, when it has fewer words, outranks the counts at 80 (until
+            # the next key); progress and a failure's reason come after them
+            prio = 0 if self._judge_line in self._judge_short else 1
+            segs.append((prio, one_line(self._judge_line, 160), "bold magenta", True))
         if self._sort_note:  # where a sort change left the cursor, until the next key
             segs.append((0, self._sort_note, "bold yellow", True))
         if self._opening is not None:  # enter on a trace not loaded yet, or a big one
@@ -1281,29 +1291,44 @@ class TracesPane(Pane):
         segs.append((7, f"{plural(len(self._label_times), 'label')}/min", "", False))
         # the content width: the bar's padding would crop the "…" of a cut segment
         width = status.content_size.width or self.size.width or 120
-        shorter = {one_line(self._queue_line, 200): self._queue_short, SORT_NOTE: SORT_NOTE_SHORT}
+        shorter: dict[str, str | tuple[str, ...]] = {
+            one_line(self._queue_line, 200): self._queue_short, SORT_NOTE: SORT_NOTE_SHORT,
+        }  # fmt: skip
+        if self._judge_line in self._judge_short:
+            shorter[one_line(self._judge_line, 160)] = self._judge_short[self._judge_line]
         if self._fts_note in FTS_NOTE_SHORT:
             shorter[fts_line] = f"search: {FTS_NOTE_SHORT[self._fts_note]}"
         status.update(self._fit_segments(segs, width, shorter))
 
     @staticmethod
     def _fit_segments(
-        segs: list[tuple[int, str, str, bool]], width: int, shorter: Optional[dict[str, str]] = None
+        segs: list[tuple[int, str, str, bool]],
+        width: int,
+        shorter: Optional[dict[str, str | tuple[str, ...]]] = None,
     ) -> Text:
-        """*shorter*: a segment's text → the same in fewer words. Such a segment is placed
-        in fewer words first (so the state words, priorities 0–2, still fit) and gets its
-        whole text back if the room left after them allows."""
+        """*shorter*: a segment's text → the same in fewer words (or several such forms,
+        shortest last). Such a segment is placed in its fewest words first (so the state
+        words, priorities 0–2, still fit) and gets back the longest form (its whole text
+        first) that the room left after them allows."""
         sep = " · "
         shown: dict[int, str] = {}
         used = 0
+
+        def forms(i: int) -> list[str]:
+            """Segment *i*'s shorter forms, longest first (none: it is not cuttable)."""
+            _prio, text, _style, cuttable = segs[i]
+            more = (shorter or {}).get(text) if cuttable else None
+            chain = [more] if isinstance(more, str) else list(more or ())
+            return [f for f in chain if f and cell_len(f) < cell_len(text)]
 
         def place(i: int) -> None:
             nonlocal used
             _prio, text, _style, cuttable = segs[i]
             extra = len(sep) if shown and not text.startswith(" ") else 0
             room = width - used - extra
-            short = (shorter or {}).get(text) if cuttable else None
-            if short and cell_len(short) < cell_len(text):
+            fewer = forms(i)
+            short = fewer[-1] if fewer else None
+            if short:
                 text = short  # the whole text comes back below if there is room
             if cell_len(text) <= room:
                 shown[i] = text
@@ -1318,10 +1343,14 @@ class TracesPane(Pane):
         order = sorted(range(len(segs)), key=lambda i: segs[i][0])
         for i in (i for i in order if segs[i][0] <= 2):
             place(i)
-        for i in list(shown):  # after the state words: whole texts where they fit
-            grow = cell_len(segs[i][1]) - cell_len(shown[i])
-            if 0 < grow <= width - used:
-                shown[i], used = segs[i][1], used + grow
+        for i in list(shown):  # after the state words: the longest form that fits
+            for form in (segs[i][1], *forms(i)):
+                grow = cell_len(form) - cell_len(shown[i])
+                if grow <= 0:
+                    break
+                if grow <= width - used:
+                    shown[i], used = form, used + grow
+                    break
         for i in (i for i in order if segs[i][0] > 2):
             place(i)
         out = Text(no_wrap=True, overflow="ellipsis")
@@ -1430,9 +1459,15 @@ class TracesPane(Pane):
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
-        # Each pick applies at once and the bar stays open for the next one (tab moves
-        # between pickers); escape goes back to the table.
+        # Each pick applies at once (a choice from the list, a value set by a drill-down).
         self._apply_filters()
+
+    @on(FilterBar.Picked)
+    def _filter_picked(self, event: FilterBar.Picked) -> None:
+        """A choice taken from a picker's list ends the edit: back to the table (NAV, j
+        and k move), as lazygit does; F comes back to this picker (tab: the next one)."""
+        self._last_picker = event.picker.id or "f-agent"
+        self.focus_default()  # the bar closes as the focus leaves it
 
     def _render_filter_summary(self) -> None:
         flt = self.filter
@@ -1468,7 +1503,7 @@ class TracesPane(Pane):
     async def _focus_filters(self, mounting: Any) -> None:
         if mounting is not None:  # the pickers were just made: once they are mounted
             await mounting
-        self.call_after_refresh(focus_now, self.query_one("#f-agent", Select))
+        self.call_after_refresh(focus_now, self.query_one(f"#{self._last_picker}", Select))
 
     def action_back(self) -> None:
         """Escape: leave a field for the table; in the table, clear an active search."""
@@ -2134,24 +2169,35 @@ class TracesPane(Pane):
             return
         run = msg.final
         model = one_line(getattr(run, "model", ""), 30)
-        text = f"judge {model}: {run.scored:,} scored"
+        # Also in fewer words, for a narrow status line (the notice has it whole): the
+        # counts stay whole at 120 columns, "stopped" and the scored count at 80.
+        counts = f"{run.scored:,} scored" + (f", {run.errors:,} missing" if run.errors else "")
+        before = f", {run.skipped:,} already scored" if run.skipped else ""
+        short: tuple[str, ...] = ()
         stopped = getattr(run, "stopped", None)
         if stopped:  # the endpoint cannot be reached: "… stopped after 1 of 500"
             text = f"judge {model}: {stopped.removeprefix('judge: ')}"
             text += f" ({run.scored:,} scored before)" if run.scored else ""
         elif run.cancelled:  # x: the request in flight was abandoned, nothing "failed"
+            done = f"{run.scored + run.errors:,}/{run.total:,}"
             text = (f"judge {model} stopped by you after {run.scored + run.errors:,} of "
-                    f"{run.total:,}: {run.scored:,} scored")  # fmt: skip
-            text += f", {run.errors:,} missing" if run.errors else ""
+                    f"{run.total:,}: {counts}")  # fmt: skip
+            short = (f"judge {model} stopped by you at {done}: {counts}{before}",
+                     f"judge {model} stopped at {done}: {counts}{before}",
+                     f"judge {model} stopped at {done}: {counts}",  # the least news last
+                     f"judge {model} stopped: {counts}",
+                     f"judge {model} stopped: {run.scored:,} scored")  # fmt: skip
         elif run.errors and not run.scored and run.first_error:
             # nothing scored: what happened, not "0 scored, 2,000 missing"
             url = getattr(run, "url", "")
             text = f"judge {model} failed: {_judge_failure(run.first_error, url)}"
-        elif run.errors:
-            text += f", {run.errors:,} missing"
+        else:
+            text = f"judge {model}: {counts}"
+            short = (f"judge {model}: {counts}",)  # whole counts: it has ended
         if run.skipped:
-            text += f", {run.skipped:,} already scored"
+            text += before
         self._judge_line = text
+        self._judge_short = {text: short} if short else {}
         if run.first_error and run.scored:
             text += f" · {run.first_error}"
         log = getattr(self.app, "error_log", None)

@@ -14,8 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from textual import on
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import Select
+from textual.widgets._select import SelectOverlay  # Textual has no public name for it
 
 from jarvis_tui.ui.widgets.typing_select import TypingSelect
 
@@ -34,6 +37,27 @@ class Picker:
     """The picked value (None: nothing picked)."""
 
 
+class FilterPicker(TypingSelect):
+    """A picker of the bar: a choice taken from its open list (enter, a click) says so
+    with :class:`FilterBar.Picked`, and the picker does not take the focus back."""
+
+    @on(SelectOverlay.UpdateSelection)
+    def _picked(self, event: SelectOverlay.UpdateSelection) -> None:
+        # Runs before Select's own handler, which would set the value and focus the
+        # picker again: the pane puts the focus back on the table instead (a choice
+        # made is the end of the edit, as in lazygit), so this one does the rest of
+        # that handler's work without the focus.
+        event.stop()
+        event.prevent_default()
+        options = self._options  # Select keeps them private; (label, value) pairs
+        if 0 <= event.option_index < len(options):
+            value = options[event.option_index][1]
+            if value != self.value:
+                self.value = value  # posts Select.Changed: the filter applies
+        self.expanded = False
+        self.post_message(FilterBar.Picked(self))
+
+
 class FilterBar(Horizontal):
     """A row of :class:`TypingSelect` pickers, built on first :meth:`build`.
 
@@ -41,6 +65,18 @@ class FilterBar(Horizontal):
     act on the held state, with a Select's rules (a value it does not list is
     refused); once built they act on the pickers, which are the state from then on.
     """
+
+    class Picked(Message):
+        """A choice was taken from a picker's open list (the same value again too)."""
+
+        def __init__(self, picker: FilterPicker) -> None:
+            super().__init__()
+            self.picker = picker
+            """The picker it was taken from."""
+
+        @property
+        def control(self) -> FilterPicker:
+            return self.picker
 
     def __init__(self, pickers: Sequence[Picker], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -63,7 +99,7 @@ class FilterBar(Horizontal):
         # prevented messages a widget was made under for its Mount).
         with self.prevent(Select.Changed):
             selects = [
-                TypingSelect(p.options, prompt=p.prompt, id=p.id,
+                FilterPicker(p.options, prompt=p.prompt, id=p.id,
                              value=Select.NULL if p.value is None else p.value)
                 for p in self._pickers.values()
             ]  # fmt: skip
@@ -121,4 +157,4 @@ class FilterBar(Horizontal):
             self.set_value(picker_id, None)
 
 
-__all__ = ["FilterBar", "Picker"]
+__all__ = ["FilterBar", "FilterPicker", "Picker"]

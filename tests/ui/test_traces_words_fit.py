@@ -1,0 +1,59 @@
+"""Traces pane: its status line's words fit 120 and 80 columns, by priority."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from textual.widgets import Static
+
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.panes.traces import TracesPane
+from jarvis_tui.ui.testing import record_notices, settle
+
+
+def status(app: JarvisApp) -> str:
+    return str(app.query_one("#traces-status", Static).render())
+
+
+def _stopped(model: str, scored: int, errors: int, skipped: int, total: int) -> SimpleNamespace:
+    """What x leaves of a judge run."""
+    return SimpleNamespace(model=model, url="http://127.0.0.1:9/v1", scored=scored,
+                           errors=errors, skipped=skipped, total=total, cancelled=True,
+                           stopped=None, first_error="")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("run", "at_120"),
+    [
+        # walkthrough W2 38: 'judge j1 stopped by you after 0 of 32: 0 scored, 1 already sco…'
+        (_stopped("j1", 0, 0, 1, 32), ("0/32", "0 scored", "1 already scored")),
+        # a longer name and more counts: the least news (already scored) goes first, whole
+        (_stopped("gpt-4o-mini", 1, 1, 31, 232), ("2/232", "1 scored", "1 missing")),
+    ],
+)
+async def test_the_judges_end_words_keep_their_counts_whole(
+    workspace: Path, run: SimpleNamespace, at_120: tuple[str, ...]
+) -> None:
+    """x on a judge run: at 120 columns its counts are whole (the least news left out
+    whole, never cut), at 80 that it stopped and what it scored; rows and sort stay,
+    the notice has the whole line."""
+    for size in ((120, 40), (80, 24)):
+        app = JarvisApp(workspace)
+        notices = record_notices(app)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            pane = app.query_one(TracesPane)
+            done = run.scored + run.errors
+            pane.post_message(TracesPane.JudgeProgress(done, run.total, run.errors, run))
+            await settle(app, pilot)
+            line = status(app)
+            assert len(line.rstrip()) <= size[0] and "…" not in line, line
+            assert "rows 1–" in line and "sort time ↓" in line, line
+            assert f"judge {run.model} stopped" in line and f"{run.scored} scored" in line, line
+            if size[0] == 120:
+                assert "labelled 200 of 401" in line, line
+                for count in at_120:
+                    assert count in line, line
+            assert any(f"stopped by you after {done} of {run.total}" in n for n in notices)
