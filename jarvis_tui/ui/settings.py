@@ -13,7 +13,6 @@ symlink rather than writing through it), keeping every other key of the file.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +59,8 @@ def _read_toml(path: Path) -> tuple[dict[str, Any] | None, str | None]:
         return {}, None
     except OSError as exc:
         return None, f"{path}: cannot read ({exc.strerror or exc})"
+    import tomllib  # only for a file that exists: most starts read none (issue 15)
+
     try:
         return tomllib.loads(raw.decode("utf-8")), None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
