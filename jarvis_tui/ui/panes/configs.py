@@ -64,6 +64,9 @@ WHAT_MIN = 12
 NARROW_WHAT_MIN = 12
 """Narrow: the short When column shows only while What keeps this many cells."""
 PENDING = "…"
+LOST_KEY = "lost"
+"""The timeline row of a version a hand edit overwrote before it was archived."""
+LOST_WHAT = "overwritten outside jarvis-tui before it was archived"
 HAND_TITLE = {
     "rollback": "your rollback",
     "manual": "written by hand",
@@ -342,6 +345,9 @@ class ConfigsPane(Pane):
         self._narrow: Optional[bool] = None
         self._layout: tuple[bool, int, bool] | None = None
         """The agents list's (narrow, name width, Ver column) its columns were built for."""
+        self._after_write: tuple[str, str] | None = None
+        """The agent a write just changed and what it wrote (the reload selects the agent
+        and says it in the status line)."""
         self._keep: tuple[Optional[str], int] | None = None
         """The agent and version under the cursor when r reloads (kept where they exist)."""
 
@@ -518,26 +524,37 @@ class ConfigsPane(Pane):
 
     @on(Loaded)
     def _loaded_agents(self, msg: ConfigsPane.Loaded) -> None:
-        table = self.query_one("#configs-agents", DataTable)
         self._agents = list(msg.agents)
         self._skipped = list(msg.skipped)
         self._relayout()  # the names' width
-        self._fill_agents(msg.agents)
+        names = [a["name"] for a in msg.agents]
+        wrote, said = self._after_write or (None, "")
+        self._after_write = None
+        # After a write, its agent (its timeline shows the new version); else the one
+        # selected, where it still exists. The cursor goes there at once: a stop on the
+        # old row on the way would select that agent too.
+        target = wrote if wrote in names else self.agent if self.agent in names else None
+        if target is None and names:
+            target = names[0]
+        self._fill_agents(msg.agents, row=names.index(target) if target is not None else None)
         where = "agents/"  # under the workspace shown in the header
         if not msg.agents:
             self._status(f"No agent configs in {where} yet: s runs the evolver to propose some.")
             self._show(Text("No agents yet.", style="dim"))
         else:
-            n = len(msg.agents)
-            self._status(f"{n} agent{'' if n == 1 else 's'} in {where}" + self._unusable_words()
-                         + self._skipped_words())  # fmt: skip
-            target = self.agent if self.agent in [a["name"] for a in msg.agents] else None
-            if target is None:
-                target = msg.agents[0]["name"]
-            table.move_cursor(row=[a["name"] for a in msg.agents].index(target))
+            assert target is not None
             self.select_agent(target)
+            self._agents_status(said)
         if self.proposals:  # a reload after y: the next proposal still waits, and says so
             self._proposal_status()
+
+    def _agents_status(self, said: str = "") -> None:
+        """The status line between actions: what the last write did (*said*), then the
+        agents, the unusable ones and the skipped files."""
+        n = len(self._agents)
+        head = f"{said} · " if said else ""
+        self._status(f"{head}{n} agent{'' if n == 1 else 's'} in agents/" + self._unusable_words()
+                     + self._skipped_words())  # fmt: skip
 
     def _unusable_words(self) -> str:
         """' · 2 unusable: broken (invalid TOML), link (symlink)': the agents marked ⚠."""
@@ -587,7 +604,10 @@ class ConfigsPane(Pane):
             self.app.notify(f"v{self.marked} of {one_line(self.agent or '', 40)} unmarked: a "
                             "mark compares versions of one agent", markup=False)  # fmt: skip
             self.marked = None
+        moved = name != self.agent and self.agent is not None
         self.agent = name
+        if moved and not self.proposals:  # no words left over from another agent
+            self._agents_status()
         self.outcomes = None
         self._outcomes_error = ""
         self._show_spark()
@@ -710,7 +730,9 @@ class ConfigsPane(Pane):
         if msg.versions:
             if keep not in numbers:  # a new agent, or a write: what the current one changed
                 table = self.query_one("#configs-versions", DataTable)
-                table.move_cursor(row=min(1, len(msg.versions) - 1))
+                # the version before the current one (below the lost row, if any)
+                lost = 1 if self._lost_outcome() is not None and len(msg.versions) > 1 else 0
+                table.move_cursor(row=min(1 + lost, table.row_count - 1))
             self._diff_selected()
 
     def _fill_versions(self, versions: list[dict[str, Any]], keep: Optional[int] = None) -> None:
@@ -718,14 +740,26 @@ class ConfigsPane(Pane):
         the row it was on)."""
         table = self.query_one("#configs-versions", DataTable)
         row = table.cursor_row
-        shown = [v["version"] for v in reversed(versions)]
-        if keep in shown:
-            row = shown.index(keep)
+        before = self._cursor_key()
+        lost = self._lost_outcome()
+        order: list[Any] = []  # newest on top; the version a hand edit lost under the current
+        for v in reversed(versions):
+            order.append(v)
+            if lost is not None and v.get("current"):
+                order.append(None)
+        shown = [LOST_KEY if v is None else str(v["version"]) for v in order]
+        if keep is not None and str(keep) in shown:
+            row = shown.index(str(keep))
+        elif keep is None and before in shown:
+            row = shown.index(before)  # the rows above it may have changed (the lost row)
         table.clear()
         keys = [k for _label, k, _w in self._cols]
         when_format = "%m-%d %H:%M" if dict((k, w) for _l, k, w in self._cols).get(
             "when", 11) >= 11 else "%m-%d"  # fmt: skip
-        for v in reversed(versions):  # newest on top
+        for v in order:
+            if v is None:
+                table.add_row(*self._lost_cells(lost, keys, when_format), key=LOST_KEY)
+                continue
             when = v.get("created") or v.get("modified") or 0
             num = Text(str(v["version"]), style="bold" if v.get("current") else "")
             if v.get("current"):
@@ -755,28 +789,78 @@ class ConfigsPane(Pane):
                 "summary": Text(one_line(str(summary), self._what)),
             }  # fmt: skip
             table.add_row(*(cells[k] for k in keys), key=str(v["version"]))
-        if versions:
-            table.move_cursor(row=min(row, len(versions) - 1))
+        if order:
+            table.move_cursor(row=min(row, len(order) - 1))
+
+    def _cursor_key(self) -> Optional[str]:
+        """The timeline row under the cursor: a version's number, LOST_KEY, or None."""
+        table = self.query_one("#configs-versions", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        except Exception:
+            return None
+        return str(key) if key else None
+
+    def _lost_outcome(self) -> Any:
+        """The version a hand edit of the current file overwrote before it was archived
+        (its log line and its traces are all that is left), or None."""
+        if self.outcomes is None:
+            return None
+        return next((o for o in self.outcomes.versions if o.lost), None)
+
+    def _lost_cells(self, o: Any, keys: list[str], when_format: str) -> list[Text]:
+        """The timeline row of the lost version: its log line's time and cause, and its
+        traces (they are counted under it, not under the version before)."""
+        fb_style = ("red" if o.feedback.mean < 0.5 else "green") if o.rated else ""
+        when = datetime.fromtimestamp(o.written_at).strftime(when_format) if o.written_at else "–"
+        cells = {
+            "n": Text("lost", style="bold red"),
+            "when": Text(when),
+            "cause": Text(one_line(CAUSE_SHOWN.get(o.cause, o.cause), CAUSE_WIDTH), style="cyan"),
+            "traces": Text(fmt_count(o.traces), justify="right"),
+            "rated": Text(fmt_count(o.rated), justify="right"),
+            "feedback": Text(fmt_feedback(o), style=fb_style),
+            "success": Text(fmt_rate(o.success_rate), justify="right"),
+            "summary": Text(one_line(LOST_WHAT, self._what), style="yellow"),
+        }
+        return [cells[k] for k in keys]
+
+    def _lost_panel(self) -> Group:
+        """Below the timeline, for the lost row: what it was and what its traces said."""
+        o = self._lost_outcome()
+        head = Text.assemble(("lost ", "bold red"), (CAUSE_SHOWN.get(o.cause, o.cause), "cyan"))
+        note = o.note or o.summary
+        if note:
+            head.append(": " + one_line(note, 400))
+        why = Text(
+            "Its file was overwritten outside jarvis-tui (a hand edit of the current config) "
+            "before it was archived: its content is gone, so it cannot be compared or rolled "
+            "back to. Its traces are counted here, not under the version before it.",
+            style="yellow",
+        )
+        return Group(head, outcome_line(o, name="lost"), why)
 
     @on(DataTable.RowHighlighted, "#configs-versions")
     def _version_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._diff_selected()
 
     def selected_version(self) -> Optional[int]:
-        table = self.query_one("#configs-versions", DataTable)
-        if not self.versions or table.row_count == 0:
+        """The version under the cursor (None: none, or the lost row, which has no file)."""
+        if not self.versions:
             return None
-        try:
-            key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        except Exception:
-            return None
-        return int(key) if key else None
+        key = self._cursor_key()
+        return int(key) if key is not None and key.isdigit() else None
 
     def _current_version(self) -> Optional[int]:
         return self.versions[-1]["version"] if self.versions else None
 
     def _diff_selected(self) -> None:
         if self.proposals:
+            return
+        if self._cursor_key() == LOST_KEY:
+            self._render_diff()
             return
         sel = self.selected_version()
         cur = self._current_version()
@@ -848,6 +932,9 @@ class ConfigsPane(Pane):
 
     def _render_diff(self) -> None:
         if self.proposals:
+            return
+        if self._cursor_key() == LOST_KEY and self._lost_outcome() is not None:
+            self._show(self._lost_panel())
             return
         parts = self._evidence()
         if self._diff_body is not None:
@@ -1069,11 +1156,20 @@ class ConfigsPane(Pane):
     @work(thread=True, exit_on_error=False, group="configs.write", description="roll back")
     def _do_rollback(self, agent: str, version: int, ev: AgentConfigEvolver) -> None:
         ev.rollback(agent, version)
-        self.post_message(self.Written(agent, f"rolled back to version {version}"))
+        self.post_message(self.Written(agent, f"rolled back to version {version}: version "
+                                              f"{self._new_number(ev, agent)} written "
+                                              f"(cause rollback)"))  # fmt: skip
+
+    @staticmethod
+    def _new_number(ev: AgentConfigEvolver, agent: str) -> int:
+        versions = ev.list_versions(agent)
+        return versions[-1]["version"] if versions else 0
 
     @on(Written)
     def _written(self, msg: ConfigsPane.Written) -> None:
-        self.app.notify(f"{msg.agent}: {msg.what}", markup=False)
+        said = f"{one_line(msg.agent, 40)}: {msg.what}"
+        self.app.notify(said, markup=False)
+        self._after_write = (msg.agent, said)  # said in the status, its agent selected
         self._reload(keep=False)
 
     # ------------------------------------------------------------ evolve
@@ -1268,7 +1364,7 @@ class ConfigsPane(Pane):
         if self.proposals:
             self._show_proposal()
         else:
-            self._status("All proposals handled.")
+            self._agents_status("All proposals handled")
             self._diff_selected()
 
     @work(thread=True, exit_on_error=False, group="configs.write", description="write config")
@@ -1276,4 +1372,4 @@ class ConfigsPane(Pane):
         ev.write_proposal(p.config, note="accepted: best for " + ", ".join(p.config.classes))
         written = ev.list_versions(p.agent)
         number = written[-1]["version"] if written else p.next_version
-        self.post_message(self.Written(p.agent, f"version {number} written"))
+        self.post_message(self.Written(p.agent, f"version {number} written (cause evolver)"))

@@ -1,0 +1,81 @@
+"""Configs pane, the third walkthrough (W3 findings in the Configs area): a version a hand
+edit overwrote before it was archived stays on the timeline as ``lost`` with its traces
+(the CLI's ``versions`` lists it too), and a write says what it wrote and keeps the
+cursor on the agent written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from jarvis_tui.configs.versions import VersionStore
+from jarvis_tui.paths import Workspace
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.testing import settle
+
+from .test_configs_outcomes import AGENT, build, open_configs, screen
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("cfgw3") / "ws")
+
+
+@pytest.fixture
+def home(template: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "ws"
+    shutil.copytree(template, dest)
+    return dest
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+async def test_a_version_lost_to_a_hand_edit_stays_on_the_timeline(home: Path, size) -> None:
+    """W3 19: a comment appended to the current file (v3, 60 traces) made the pane drop v3
+    and its traces; the timeline now has a 'lost' row between v3 (external) and v2."""
+    config = VersionStore(Workspace(home).agents_dir).config_path(AGENT)
+    with open(config, "a") as fh:
+        fh.write("\n# my comment\n")
+    app = JarvisApp(home)
+    async with app.run_test(size=size) as pilot:
+        await open_configs(app, pilot)
+        rows = [ln for ln in screen(app).splitlines() if "lost" in ln and "overwritten" in ln]
+        assert len(rows) == 1 and " 60 " in rows[0] and " 48 " in rows[0], screen(app)
+        await pilot.press("tab", "k")  # the cursor opens on v2 (what v3 changed): up one
+        await settle(app, pilot)
+        shown = " ".join(screen(app).split())
+        assert "lost: 60 traces · 48 rated · feedback 0.80" in shown
+        assert "its content is gone, so it cannot be compared or rolled back to" in shown
+        await pilot.press("j")  # v2 under it: its own diff again
+        await settle(app, pilot)
+        shown = " ".join(screen(app).split())
+        assert "v2 manual: turns 20" in shown and "its content is gone" not in shown
+
+
+async def test_a_write_says_what_it_wrote_and_selects_its_agent(home: Path) -> None:
+    """W3 26/14: y on a proposal for one agent while another was selected: the status
+    said the old agents line and the pane stayed on the other agent; now it says what
+    was written and shows that agent's timeline; moving on drops those words."""
+    versions = VersionStore(Workspace(home).agents_dir)
+    versions.write_version("other", lambda _c: (b'[agent]\nname = "other"\n', "first"),
+                           cause="manual", note="first")  # fmt: skip
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_configs(app, pilot)
+        await pilot.press("j")  # other
+        await settle(app, pilot)
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert "Proposal for helper" in screen(app)
+        await pilot.press("y")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        lines = screen(app).splitlines()
+        assert (
+            lines[3].strip().startswith("helper: version 4 written (cause evolver) · 2 agents")
+        ), "\n".join(lines)
+        assert any(ln.lstrip("▌ ").startswith("helper") and "4*" in ln for ln in lines)
+        await pilot.press("h", "j")  # to the agents, other: the status is the agents line again
+        await settle(app, pilot)
+        assert screen(app).splitlines()[3].strip() == "2 agents in agents/"
