@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from jarvis_tui import __version__
 from jarvis_tui.core.errors import JarvisStoreError
@@ -649,6 +649,7 @@ def _cmd_learn(args: argparse.Namespace) -> int:
         rejected = result.get("status") == "rejected"  # the gate rolled them back
         written = [] if rejected else result.get("configs_written") or []
         overwritten = overwritten_by_hand(evolver, written)
+        changed = _written_changes(evolver, written)
     finally:
         store.close()
     if args.json:
@@ -674,6 +675,8 @@ def _cmd_learn(args: argparse.Namespace) -> int:
                 _say(out, f"    why: {route.why}")
         for name, version in result.get("configs_written", []):
             _say(out, f"  wrote agents/{name}.toml (version {version})")
+            for change in changed.get((name, version), []):  # the keys, as Routing s says
+                _say(out, f"    {change}")
         for line in overwritten:  # a version a person chose, now overwritten: said
             _say(out, f"  warning: {line} (--keep-manual keeps it)")
         for name, _version, why in result.get("configs_kept", []):
@@ -693,6 +696,24 @@ def _cmd_learn(args: argparse.Namespace) -> int:
             _say(out, f"  {result.get('gate_note', 'eval gate: not configured')}")
     # A cycle the eval gate rejected ran as asked (the report says so): not an error.
     return 0 if result["status"] in ("completed", "skipped", "rejected") else 1
+
+
+def _written_changes(evolver: Any, written: list) -> dict:
+    """``{(agent, version): [change, ...]}``: the keys each version a cycle wrote changed
+    (:func:`~jarvis_tui.configs.diff.toml_diff` words); a first version key by key."""
+    from jarvis_tui.configs.diff import toml_diff
+
+    out: dict = {}
+    for name, version in written:
+        try:
+            new = evolver.load_version(name, version)
+            old = evolver.load_version(name, version - 1) if version > 1 else None
+        except (ValueError, OSError):
+            continue  # the version line still says what was written
+        if old is None:
+            old = {k: {} for k, v in new.items() if isinstance(v, dict)}
+        out[(name, version)] = [str(c) for c in toml_diff(old, new)]
+    return out
 
 
 def _add_lora_settings(parser: argparse.ArgumentParser) -> None:
