@@ -95,3 +95,18 @@ def test_hand_choice_is_the_cycles_rule(tmp_path: Path) -> None:
     assert result["configs_kept"] == [] and result["configs_written"] == [(AGENT, 3)]
     assert hand_choice(store, AGENT, versions.list_versions(AGENT)) is None
     store.close()
+
+
+def test_learn_says_the_keys_each_written_version_changed(tmp_path: Path, capsys) -> None:
+    """W3 18: 'wrote agents/helper.toml (version 2)' said nothing of what changed; the
+    keys follow it, as the Routing pane's cycle report lists them."""
+    ws = Workspace(tmp_path)
+    store = TraceStore(ws.traces_db)
+    versions = VersionStore(ws.agents_dir)
+    versions.write_version(AGENT, lambda _c: _toml(8), cause="evolver")
+    _rated(store, "a", 40)
+    store.close()
+    assert main(["learn", "--home", str(tmp_path), "--agent", AGENT]) == 0
+    out = capsys.readouterr().out.splitlines()
+    at = out.index("  wrote agents/helper.toml (version 2)")
+    assert "    ~ agent.max_turns: 8 → 5" in out[at + 1 : at + 4]
