@@ -248,16 +248,15 @@ def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
     opt.add_argument("--seed", type=int, default=None, help="seed of the offline proposer")
     opt.add_argument("--json", action="store_true", help="print the run as JSON")
     opt.add_argument(
-        "--evaluate", choices=("replay", "measured", "replay-then-measure"), default="replay",
+        "--evaluate", choices=("replay", "measured", "replay-then-measure"), default=None,
         help="how trials are scored: replay the labelled traces (estimates, the default), "
         "measure each config on held-out queries, or estimate each and measure those that "
-        "would join the frontier",
+        "would join the frontier (with --resume: the run's own)",
     )  # fmt: skip
     _add_eval_args(opt, endpoint_flag="--eval-backend")
-    opt.add_argument("--workers", type=_count, default=None, metavar="N",
+    opt.add_argument("--workers", type=positive_int, default=None, metavar="N",
                      help="evaluate trials in N worker processes on this machine, through "
-                          "Optuna's shared storage (0: only workers that join with "
-                          "optimize-worker)")  # fmt: skip
+                          "Optuna's shared storage (more may join with optimize-worker)")  # fmt: skip
     opt.add_argument("--storage", metavar="URL",
                      help="the run's shared Optuna storage: a journal file (default: "
                           "<home>/optimize-studies.journal, or 'storage' in optimize.toml) or "
@@ -986,7 +985,7 @@ def _launch_train(args: argparse.Namespace, ws: Workspace) -> int:
 def _cmd_optimize(args: argparse.Namespace) -> int:
     import json
 
-    from jarvis_tui.core.fmt import money
+    from jarvis_tui.core.fmt import money, plural
     from jarvis_tui.learning.optimize.optimizer import RunControl
     from jarvis_tui.learning.optimize.session import open_session
     from jarvis_tui.learning.optimize.types import ObjectiveBound
@@ -998,6 +997,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     if args.model and not args.backend:
         raise CommandError("--model needs --backend URL (the endpoint that serves it)")
     resumed = _resume_plan(args, ws, bounds) if args.resume else ""
+    args.evaluate = args.evaluate or "replay"
     args.trials = OPTIMIZE_TRIALS if args.trials is None else args.trials
     args.patience = OPTIMIZE_PATIENCE if args.patience is None else args.patience
     # Several workers: the storage is opened (and refused when wrong or unreachable)
@@ -1071,7 +1071,10 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     else:
         out = _console()
         _say(out, f"run {run.run_id}: {run.status} ({message})")
-        if run.best_trial is not None:
+        if run.status == "failed":  # no best or export lines, as if it had succeeded (W2 37)
+            _say(out, f"  {plural(len(run.trials), 'trial')} kept in optimize.db; --resume "
+                      f"{run.run_id} continues the run once the cause is fixed")  # fmt: skip
+        elif run.best_trial is not None:
             b = run.best_trial
             _say(
                 out,
@@ -1079,11 +1082,12 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
                 f"{b.mean_latency_seconds:.2f}s, cost {money(b.total_cost_usd)} "
                 f"({'estimates' if args.evaluate == 'replay' else 'measured'})",
             )
-        _say(out, f"  frontier: {len(run.pareto_frontier)} of {len(run.trials)} trials")
-        if run.best_trial is not None:
-            _say(out, f"  export: {PROG} export-best {run.run_id} best.toml")
-        else:
-            _say(out, f"  nothing to export: {_why_no_best(run)}")
+        if run.status != "failed":
+            _say(out, f"  frontier: {len(run.pareto_frontier)} of {len(run.trials)} trials")
+            if run.best_trial is not None:
+                _say(out, f"  export: {PROG} export-best {run.run_id} best.toml")
+            else:
+                _say(out, f"  nothing to export: {_why_no_best(run)}")
     if run.status == "failed":
         raise CommandError(f"run {run.run_id} failed: {message}")
     return 0
@@ -1102,6 +1106,7 @@ def _resume_plan(args: argparse.Namespace, ws: Workspace, bounds: list) -> str:
     that cannot go on as asked: one that already holds its trials, or that stopped
     early without a larger --patience (the Trials pane's ``c`` refuses it too)."""
     from jarvis_tui.learning.optimize.optimizer import bound_text
+    from jarvis_tui.learning.optimize.session import EVALUATE_MODES
     from jarvis_tui.learning.optimize.store import OptimizationStore, StoreError
     from jarvis_tui.learning.optimize.types import ObjectiveBound
 
@@ -1125,7 +1130,18 @@ def _resume_plan(args: argparse.Namespace, ws: Workspace, bounds: list) -> str:
         own_bounds = [ObjectiveBound(*b) for b in meta.get("bounds") or []]
     except (TypeError, ValueError):
         own_bounds = []
+
+    def kept(what: str, own: object, now: object, flag: str) -> str:
+        return f"{what} {own} → {now} ({flag})" if now != own else f"{what} {now} (the run's)"
+
     message = str(meta.get("message") or "")
+    own_mode = meta.get("evaluate") if meta.get("evaluate") in EVALUATE_MODES else None
+    if args.evaluate is None:  # the run goes on scoring as it was started (walkthrough W2 3)
+        args.evaluate = own_mode or "replay"
+    if own_mode is None:
+        mode_words = f"evaluate {args.evaluate} (how the run scored was not stored: an older run)"
+    else:
+        mode_words = kept("evaluate", own_mode, args.evaluate, "--evaluate")
     trials = own_trials if args.trials is None else args.trials
     patience = own_patience if args.patience is None else args.patience
     if run.status == "completed" and message.startswith("early stop") and patience <= own_patience:
@@ -1139,9 +1155,6 @@ def _resume_plan(args: argparse.Namespace, ws: Workspace, bounds: list) -> str:
             f"(more than {done}) continues it"
         )
 
-    def kept(what: str, own: object, now: object, flag: str) -> str:
-        return f"{what} {own} → {now} ({flag})" if now != own else f"{what} {now} (the run's)"
-
     own_words = ", ".join(bound_text(b) for b in own_bounds) or "none"
     if bounds:  # the engine keeps the run's own only when none are given
         new_words = ", ".join(bound_text(b) for b in bounds)
@@ -1151,7 +1164,8 @@ def _resume_plan(args: argparse.Namespace, ws: Workspace, bounds: list) -> str:
     args.trials, args.patience = trials, patience
     return (f"resuming run {run_id} ({run.status}, {done}/{own_trials} trials): "
             f"{kept('trial budget', own_trials, trials, '--trials')} · "
-            f"{kept('patience', own_patience, patience, '--patience')} · {bound_words}")  # fmt: skip
+            f"{kept('patience', own_patience, patience, '--patience')} · {bound_words} · "
+            f"{mode_words}")  # fmt: skip
 
 
 def _positive(value: object) -> int:

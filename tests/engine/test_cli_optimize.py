@@ -86,6 +86,26 @@ def test_optimize_bad_input_is_one_line(home: Path, capsys, argv, expect) -> Non
     assert expect in one_error(capsys.readouterr().err)
 
 
+@pytest.mark.parametrize(
+    ("argv", "expect"),
+    [
+        (["--workers", "0"], "must be at least 1"),  # it waited forever (W2 9)
+        (["--workers", "-2"], "must be at least 1"),
+        (["--samples", "0"], "must be at least 1"),
+        (["--max-tokens", "0"], "must be at least 1"),
+        (["--concurrency", "0"], "must be at least 1"),
+        (["--heartbeat", "0"], "expected a positive number"),
+        (["--grace", "-1"], "expected a positive number"),
+    ],
+)
+def test_optimize_refuses_counts_that_cannot_work(home: Path, capsys, argv, expect) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["optimize", "--home", str(home), "--trials", "2", *argv])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "optimize: error: argument " in err and expect in err
+
+
 def test_optimize_bad_search_space_file(home: Path, capsys) -> None:
     (home / "optimize.toml").write_text(
         '[[optimize.search]]\nname = "x"\ntype = "continuous"\nlow = 2\nhigh = 1\n'
@@ -230,6 +250,7 @@ def test_resume_keeps_the_runs_own_trial_budget_and_bounds_and_says_so(home: Pat
     said = next(ln for ln in out.splitlines() if ln.startswith("resuming run"))
     assert "trial budget 3 → 5 (--trials)" in said, said
     assert "patience 9 (the run's)" in said and "bounds latency <= 8s (the run's)" in said
+    assert "evaluate replay (the run's)" in said, said
     assert "/5 " in out and "/20 " not in out
     with OptimizationStore(home / "optimize.db") as store:
         assert len(store.get_trials(run_id)) == 5
@@ -269,7 +290,47 @@ def test_an_optimizer_that_never_answers_a_usable_config_fails_the_run(home: Pat
     line = one_error(captured.err)
     assert "failed" in line and "no usable config in 6 replies in a row" in line, line
     assert "check its endpoint and model" in line
+    # W2 37: nothing as if it had succeeded: no 'best …' nor 'export: …' lines
+    assert "best " not in captured.out and "export" not in captured.out, captured.out
+    assert "1 trial kept in optimize.db; --resume " in captured.out, captured.out
     with OptimizationStore(home / "optimize.db") as store:
         run = store.list_runs()[0]
         assert run["status"] == "failed"
         assert len(store.get_trials(run["run_id"])) == 1  # one stand-in, then it stopped
+
+
+def test_resume_keeps_the_runs_evaluate_mode_and_an_older_run_says_it_was_not_stored(
+    home: Path, capsys, monkeypatch
+) -> None:
+    """W2 3: a run continued scores as it was started (stored in jt_run_meta, our own
+    table); a run from before that was stored goes on by replay and says so."""
+    argv = ["optimize", "--home", str(home), "--seed", "2", "--json", "--trials", "2"]
+    assert main(argv) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    with OptimizationStore(home / "optimize.db") as store:
+        meta = store.get_run_meta(run_id)
+        assert meta["evaluate"] == "replay"
+        meta["evaluate"] = "measured"  # as a measured run stores it
+        store.save_run_meta(run_id, meta)
+    seen: list[str] = []
+    import jarvis_tui.learning.optimize.session as session
+
+    real = session.open_session
+
+    def spy(*a, **k):
+        seen.append(k["evaluate"])
+        raise ValueError("stop here")  # what it was asked is all this test needs
+
+    monkeypatch.setattr(session, "open_session", spy)
+    resume = ["optimize", "--home", str(home), "--resume", run_id, "--trials", "3"]
+    assert main(resume) == 1
+    assert seen == ["measured"]
+    capsys.readouterr()
+    monkeypatch.setattr(session, "open_session", real)
+    with OptimizationStore(home / "optimize.db") as store:
+        meta = store.get_run_meta(run_id)
+        del meta["evaluate"]  # an older run
+        store.save_run_meta(run_id, meta)
+    assert main(resume) == 0
+    said = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("resuming"))
+    assert "evaluate replay (how the run scored was not stored: an older run)" in said, said

@@ -124,6 +124,17 @@ def test_initial_config_is_the_centre_of_the_space() -> None:
     assert "starting point" in c.reasoning and "NSGA-II" in c.reasoning
 
 
+def test_a_sample_in_place_of_a_rejected_starting_point_does_not_claim_to_be_it() -> None:
+    """Finding W 8: a later sample's reasoning began 'starting point: fixed values …'."""
+    p = OptunaProposer(full_space(), seed=1)
+    first = p.propose_initial()
+    p.note_rejection(first, "not this one")
+    again = p.propose_initial()
+    assert again.params != first.params
+    assert "starting point: fixed values" not in again.reasoning
+    assert again.reasoning.startswith("the starting point was rejected or evaluated already")
+
+
 def test_no_warnings_and_no_info_logging(capsys: pytest.CaptureFixture[str]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")

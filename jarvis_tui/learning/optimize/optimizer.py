@@ -393,6 +393,10 @@ class OptimizationEngine:
         self.early_stop_patience = early_stop_patience
         self.objectives = list(objectives or DEFAULT_OBJECTIVES)
         self._rng = random.Random(seed)
+        self.evaluate: str | None = None
+        """How the run scores its trials (``replay``, ``measured``…), kept with the run in
+        ``jt_run_meta`` so that continuing it (``c``, ``--resume``) scores the same way;
+        None: not said (the key is then not written)."""
         self._unusable_in_a_row = 0
         """Proposals in a row whose every optimizer reply was rejected (see
         :data:`UNUSABLE_PROPOSALS`)."""
@@ -1024,18 +1028,18 @@ class OptimizationEngine:
         if self.store is None:
             return
         self.store.save_run(opt_run)
-        self.store.save_run_meta(
-            opt_run.run_id,
-            {
-                "objectives": [[o.metric, o.direction, o.weight] for o in self.objectives],
-                "bounds": [[b.metric, b.op, b.value] for b in control.bounds],
-                "max_trials": self.max_trials,
-                "early_stop_patience": self.early_stop_patience,
-                "elapsed": round(time.monotonic() - t0, 3),
-                "estimate": bool(getattr(self.trial_runner, "is_estimate", False)),
-                "message": message,
-            },
-        )
+        run_meta: dict[str, Any] = {
+            "objectives": [[o.metric, o.direction, o.weight] for o in self.objectives],
+            "bounds": [[b.metric, b.op, b.value] for b in control.bounds],
+            "max_trials": self.max_trials,
+            "early_stop_patience": self.early_stop_patience,
+            "elapsed": round(time.monotonic() - t0, 3),
+            "estimate": bool(getattr(self.trial_runner, "is_estimate", False)),
+            "message": message,
+        }
+        if self.evaluate is not None:  # our own table: OpenJarvis never reads it
+            run_meta["evaluate"] = self.evaluate
+        self.store.save_run_meta(opt_run.run_id, run_meta)
 
     def _load_for_resume(
         self, run_id: str

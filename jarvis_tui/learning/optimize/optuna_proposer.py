@@ -578,8 +578,10 @@ class OptunaProposer:
         tid = _new_trial_id()
         self._pending[tid] = (trial, key)
         reasoning = self._why(trial.number + 1, history, frontier_ids)
-        if lead:
+        if lead and (not first_fixed or chosen is attempts[0]):
             reasoning = f"{lead}; {reasoning}"
+        elif lead:  # a later sample, not the pinned starting point (finding W 8)
+            reasoning = f"the starting point was rejected or evaluated already; {reasoning}"
         texts = [d.name for d in self.search_space.dimensions if d.dim_type == "text"]
         if texts:
             reasoning += f"; text dimensions are not sampled (kept: {', '.join(texts)})"

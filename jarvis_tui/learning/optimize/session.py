@@ -208,6 +208,7 @@ def open_session(
             early_stop_patience=patience,
             seed=seed,
         )
+        engine.evaluate = evaluate  # kept with the run: continuing it scores the same way
     except BaseException:
         if opt_store is not None:
             opt_store.close()
