@@ -7,7 +7,6 @@ import os
 import re
 import sqlite3
 import stat
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -418,27 +417,6 @@ async def test_quitting_closes_the_workspace_session(workspace: Path) -> None:
     assert app.workspace.closed and not app.workspace.traces_open
     with pytest.raises((sqlite3.ProgrammingError, StoreError)):
         store.count()
-
-
-def test_nothing_heavy_is_imported_before_the_first_rows(workspace: Path) -> None:
-    code = (
-        "import asyncio, sys\n"
-        "from jarvis_tui.ui.app import JarvisApp\n"
-        "async def main():\n"
-        f"    app = JarvisApp({str(workspace)!r})\n"
-        "    async with app.run_test(size=(120, 40)) as pilot:\n"
-        "        status = app.query_one('#traces-status')\n"
-        "        while not str(status.render()).startswith('rows '):\n"
-        "            await pilot.pause(0.01)\n"
-        "        await pilot.pause()\n"
-        "        heavy = ('numpy', 'optuna', 'torch', 'plotext', 'textual_plotext')\n"
-        "        print(','.join(m for m in heavy if m in sys.modules))\n"
-        "asyncio.run(main())\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True
-    )
-    assert out.stdout.strip().splitlines()[-1:] in ([], [""]), out.stdout
 
 
 def screen_text(app: JarvisApp) -> str:
