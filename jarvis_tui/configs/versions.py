@@ -199,6 +199,43 @@ def problem_words(exc: ValueError) -> str:
     return str(exc)
 
 
+class WrongTypeError(BadConfigError):
+    """A config that parses but whose ``[agent]`` table has a value of the wrong type
+    (``max_turns = "five"``): OpenJarvis cannot use it either."""
+
+
+_AGENT_TYPES: Dict[str, tuple[tuple[type, ...], str]] = {
+    "name": ((str,), "text"),
+    "tools": ((list,), "a list of tool names"),
+    "max_turns": ((int,), "a whole number"),
+    "temperature": ((int, float), "a number"),
+    "system_prompt": ((str,), "text"),
+}
+
+
+def agent_table_problem(data: Dict[str, Any]) -> Optional[str]:
+    """Why the ``[agent]`` table of a parsed config cannot be used, in one line
+    (``agent.max_turns must be a whole number (got "five")``); None when each key it has
+    is of the type OpenJarvis reads (keys it does not have are fine)."""
+    agent = data.get("agent")
+    if agent is None:
+        return None
+    if not isinstance(agent, dict):
+        return f"agent must be a table (got {type(agent).__name__})"
+    for key, (types, words) in _AGENT_TYPES.items():
+        if key not in agent:
+            continue
+        value = agent[key]
+        ok = isinstance(value, types) and not isinstance(value, bool)
+        if ok and key == "tools":
+            ok = all(isinstance(t, str) for t in value)
+        if not ok:
+            shown = json.dumps(value, ensure_ascii=False, default=str)
+            shown = shown if len(shown) <= 40 else shown[:39] + "…"
+            return f"agent.{key} must be {words} (got {shown})"
+    return None
+
+
 def problem_kind(exc: ValueError) -> str:
     """Why a config file was refused, in a word or two (``invalid TOML``, ``symlink``,
     ``too large``): the mark beside its agent's name in a list."""
@@ -206,6 +243,8 @@ def problem_kind(exc: ValueError) -> str:
         return "invalid TOML"
     if isinstance(exc, ConfigTooLargeError):
         return "too large"
+    if isinstance(exc, WrongTypeError):
+        return "wrong type"
     if isinstance(exc, BadConfigError):
         return "nested too deep"
     if isinstance(exc, UnsafePathError):
@@ -862,10 +901,11 @@ class VersionStore:
         if not versions or not versions[-1]["current"]:
             return None
         try:
-            self.load_version(agent_name, versions[-1]["version"])
+            data = self.load_version(agent_name, versions[-1]["version"])
         except ValueError as exc:
             return exc
-        return None
+        wrong = agent_table_problem(data)
+        return None if wrong is None else WrongTypeError(versions[-1]["path"], wrong)
 
     def agents(self) -> List[AgentEntry]:
         """Every agent :meth:`list_agents` names, with its version count and, for one whose
