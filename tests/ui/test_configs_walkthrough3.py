@@ -79,3 +79,20 @@ async def test_a_write_says_what_it_wrote_and_selects_its_agent(home: Path) -> N
         await pilot.press("h", "j")  # to the agents, other: the status is the agents line again
         await settle(app, pilot)
         assert screen(app).splitlines()[3].strip() == "2 agents in agents/"
+
+
+async def test_the_evolver_on_a_workspace_without_traces_says_so(tmp_path: Path) -> None:
+    """W3 24: s on an empty workspace said 'nothing new to recommend'."""
+    from jarvis_tui.traces import TraceStore
+
+    TraceStore(tmp_path / "ws" / "traces.db").close()
+    app = JarvisApp(tmp_path / "ws")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("C")
+        await settle(app, pilot)
+        await pilot.press("s")
+        await settle(app, pilot)
+        shown = " ".join(screen(app).split())
+        assert "The evolver has no traces to learn from yet" in shown
+        assert "nothing new to recommend" not in shown

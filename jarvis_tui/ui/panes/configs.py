@@ -1231,8 +1231,12 @@ class ConfigsPane(Pane):
                 "could not be proposed for (below)."
             )
             self._show(Group(*self._error_lines()))
+        elif not self.proposals and not msg.analysed:
+            self._status("The evolver has no traces to learn from yet: once the assistant "
+                         "has logged (and you have rated) some, s proposes configs.")  # fmt: skip
         elif not self.proposals:
-            self._status("The evolver has nothing new to recommend.")
+            self._status(f"The evolver has nothing new to recommend ({msg.analysed:,} traces "
+                         "analysed).")  # fmt: skip
             self._diff_selected()
         self.refresh_bindings()
         self._show_proposal()
