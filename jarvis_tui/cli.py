@@ -153,7 +153,8 @@ def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
         action="store_true",
         help="rebuild an existing demo in DIR: replaces traces.db (its labels, notes and "
         "judge scores too), agents/, optimize.db and optimize.toml; keeps checkpoints/, "
-        "models/, recipes/, logs/ and jarvis-tui.toml",
+        "models/, recipes/, logs/ and jarvis-tui.toml; only a folder the demo built is "
+        "rebuilt, never a workspace of your own",
     )
     demo.add_argument("--no-open", action="store_true", help="build only; do not open the app")
     demo.set_defaults(func=_cmd_demo)
@@ -528,6 +529,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         _require_traces(ws)
     traces = DEFAULT_DEMO_TRACES if args.traces is None else args.traces
     seed = DEFAULT_DEMO_SEED if args.seed is None else args.seed
+    from jarvis_tui.demo import DEMO_MARKER, is_demo_workspace
+
+    if ws.traces_db.exists() and not is_demo_workspace(ws.root):
+        # (--force too: a real workspace, an OpenJarvis home, is never rebuilt)
+        raise CommandError(
+            f"{ws.traces_db} was not built by the demo (no {DEMO_MARKER} beside it): demo "
+            f"never replaces it; build the demo in a new folder, or open this one with "
+            f"{PROG} --home {shlex.quote(str(ws.root))}"
+        )
     if ws.traces_db.exists() and not args.force:
         typed = [flag for flag, v in (("--traces", args.traces), ("--seed", args.seed))
                  if v is not None]  # fmt: skip

@@ -718,6 +718,28 @@ def _remove_db(path: Path) -> None:
             pass
 
 
+DEMO_MARKER = ".jarvis-tui-demo"
+"""The file :func:`build_demo` writes into each workspace it builds (its size and seed,
+as JSON): ``demo --force`` rebuilds only a folder that has one, so it can never replace
+a real workspace's traces (an OpenJarvis home, say)."""
+
+
+def is_demo_workspace(root: str | os.PathLike[str]) -> bool:
+    """Whether *root* was built by :func:`build_demo` (it holds :data:`DEMO_MARKER`)."""
+    marker = Path(root) / DEMO_MARKER
+    return marker.is_file() and not marker.is_symlink()
+
+
+def _mark_demo(root: Path, *, traces: int, seed: int) -> None:
+    import json
+
+    from jarvis_tui.paths import atomic_write_bytes
+
+    info = {"built_by": "jarvis-tui demo", "traces": traces, "seed": seed,
+            "built_at": round(time.time(), 3)}  # fmt: skip
+    atomic_write_bytes(root / DEMO_MARKER, json.dumps(info).encode("utf-8"))
+
+
 def build_demo(
     root: str | os.PathLike[str],
     *,
@@ -737,7 +759,8 @@ def build_demo(
     :func:`build_demo_agents`). The file is built under a temporary name and renamed
     when complete, so an interrupted build never leaves a half-filled
     ``traces.db``. An existing ``traces.db`` raises :class:`FileExistsError`
-    unless *force* (then it is replaced).
+    unless *force* (then it is replaced), and with *force* too when the folder was not
+    built by the demo (no :data:`DEMO_MARKER`): a real workspace is never replaced.
     """
     if isinstance(traces, bool) or not isinstance(traces, int) or traces <= 0:
         raise ValueError(f"traces must be a positive integer, got {traces!r}")
@@ -745,6 +768,11 @@ def build_demo(
     target = ws.traces_db
     if target.exists() and not force:
         raise FileExistsError(f"{target} already exists (use force=True to replace it)")
+    if os.path.lexists(target) and not is_demo_workspace(ws.root):
+        # force replaces only what a demo build made: never someone's own traces
+        raise FileExistsError(f"{target} was not built by the demo: it is never replaced")
+    ours = is_demo_workspace(ws.root)
+    _mark_demo(ws.root, traces=traces, seed=seed)  # first: a build cut short stays ours
     building = ws.root / ".traces.db.building"
     _remove_db(building)  # leftovers of an interrupted build are ours to discard
     rng = random.Random(seed)
@@ -765,6 +793,8 @@ def build_demo(
         _finish(building, fts_triggers)
     except BaseException:
         _remove_db(building)
+        if not ours and not os.path.lexists(target):  # nothing built: nothing of ours left
+            (ws.root / DEMO_MARKER).unlink(missing_ok=True)
         raise
     _remove_db(target)
     os.replace(building, target)

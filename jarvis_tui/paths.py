@@ -116,6 +116,52 @@ class ExportPathError(ValueError):
         """The parent folder that does not exist, when that is the reason."""
 
 
+WORKSPACE_FILES = {
+    "traces.db": "the trace store",
+    "optimize.db": "the optimization store",
+    "optimize.toml": "the search space",
+    "optimize-studies.journal": "the optimization studies' journal",
+    "jarvis-tui.toml": "the settings file",
+    ".traces.db.building": "the demo build's temporary store",
+}
+"""The workspace's own files at its root (and their SQLite ``-wal``/``-shm``/
+``-journal`` sidecars): an export never writes over one."""
+
+WORKSPACE_DIRS = {
+    "agents": "the agent configs",
+    "checkpoints": "the training runs",
+    "models": "the local models",
+    "evals": "the evaluations",
+    "logs": "the logs",
+    "optimize-workers": "the optimization workers",
+}
+"""The workspace's own folders: an export never writes anything inside one."""
+
+
+def workspace_own(path: str | os.PathLike[str], workspace: str | os.PathLike[str]) -> str | None:
+    """Why *path* is one of the *workspace*'s own files (its trace store, optimize.db,
+    settings, anything under ``agents/``, ``checkpoints/`` …), in words after the path,
+    else None. Compared without following the last component (a link there is refused
+    by its own rule), so ``./traces.db`` and ``../ws/traces.db`` are caught too."""
+    try:
+        root = Path(workspace).expanduser().resolve()
+        target = Path(os.path.abspath(Path(path).expanduser()))
+        target = target.parent.resolve() / target.name
+    except (OSError, RuntimeError):
+        return None
+    if not target.is_relative_to(root) or target == root:
+        return None
+    parts = target.relative_to(root).parts
+    if parts[0] in WORKSPACE_DIRS:
+        return (f"is inside the workspace's {parts[0]}/ ({WORKSPACE_DIRS[parts[0]]}): an "
+                "export never writes there: give another path")  # fmt: skip
+    if len(parts) == 1:
+        for own, what in WORKSPACE_FILES.items():
+            if parts[0] in (own, f"{own}-wal", f"{own}-shm", f"{own}-journal"):
+                return f"is {what} of the workspace: an export never writes over it"
+    return None
+
+
 def check_export_path(
     path: str | os.PathLike[str],
     *,
@@ -127,7 +173,8 @@ def check_export_path(
 
     Returns *path* expanded; raises :class:`ExportPathError` saying why it is refused:
     a symbolic link (the write would land wherever it points), an existing directory
-    (unless *folder_ok*), a parent that is not a folder, or a missing parent folder.
+    (unless *folder_ok*), a parent that is not a folder, a missing parent folder, or,
+    with *workspace*, one of the workspace's own files (:func:`workspace_own`).
     Missing parents are created by the write only with *parents*, or when *path* is
     inside *workspace* (the workspace's own folders, such as ``recipes/``); a missing
     folder elsewhere is most likely a typo, so it is refused, never made.
@@ -136,6 +183,10 @@ def check_export_path(
         target = Path(path).expanduser()
     except RuntimeError:  # "~name" naming no user
         raise ExportPathError(str(path), "names no user: cannot expand it") from None
+    if workspace is not None:
+        own = workspace_own(target, workspace)
+        if own is not None:
+            raise ExportPathError(target, own)
     if target.is_symlink():
         raise ExportPathError(target, "is a symbolic link: give another path")
     if target.is_dir() and not folder_ok:

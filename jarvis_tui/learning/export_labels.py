@@ -205,6 +205,8 @@ def export_labels(
     mismatch = format_mismatch(target, fmt)
     if mismatch is not None:  # a CSV in labels.jsonl is read back as garbage
         raise ValueError(mismatch)
+    if workspace is None and getattr(store, "path", None) not in (None, ":memory:"):
+        workspace = Path(store.path).parent  # never over the store itself, or its folders
     _check_target(target, folder=fmt == "hf",
                   workspace=Path(workspace) if workspace is not None else None)  # fmt: skip
     if fmt == "hf":

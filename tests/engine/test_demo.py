@@ -165,9 +165,9 @@ def test_file_modes_and_no_leftovers(demo_root: Path) -> None:
     assert stat.S_IMODE(demo_root.stat().st_mode) == 0o700
     assert stat.S_IMODE((demo_root / "traces.db").stat().st_mode) == 0o600
     assert sorted(p.name for p in demo_root.iterdir()) == [
-        "agents", "optimize.db", "optimize.toml", "traces.db",
+        ".jarvis-tui-demo", "agents", "optimize.db", "optimize.toml", "traces.db",
     ]  # fmt: skip
-    for name in ("optimize.db", "optimize.toml"):
+    for name in ("optimize.db", "optimize.toml", ".jarvis-tui-demo"):
         assert stat.S_IMODE((demo_root / name).stat().st_mode) == 0o600
     for f in (demo_root / "agents").glob("*.toml"):
         assert stat.S_IMODE(f.stat().st_mode) == 0o600

@@ -1092,6 +1092,12 @@ def export_best_recipe(
     if run.best_trial is None:
         raise ValueError("No best trial to export.")
     path = Path(path).expanduser()
+    if workspace is not None:  # before the folder hint: never "agents/best.toml"
+        from jarvis_tui.paths import ExportPathError, workspace_own
+
+        own = workspace_own(path, workspace)
+        if own is not None:
+            raise ExportPathError(path, own)
     if path.is_dir() and not path.is_symlink():
         raise ValueError(f"{path} is a directory: give a file name such as {path / 'best.toml'}")
     path = check_export_path(path, workspace=workspace, parents=parents)
