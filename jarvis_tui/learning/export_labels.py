@@ -226,10 +226,25 @@ def export_labels(
             w.writeheader()
             for row in labelled_rows(store, with_judge=with_judge):
                 row["label_history"] = json.dumps(row["label_history"], ensure_ascii=False)
-                w.writerow(row)
+                w.writerow({k: csv_cell(v) for k, v in row.items()})
                 n += 1
                 held += row["split"] == TEST
     return ExportCount(n, held)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet runs as a formula when a cell starts with it (OWASP, CSV injection)."""
+
+
+def csv_cell(value: Any) -> Any:
+    """*value* as a CSV cell that a spreadsheet shows as text: trace text is untrusted,
+    and ``=HYPERLINK(...)`` or ``+1+1`` in a query would run as a formula in Excel,
+    LibreOffice or Sheets; such a cell gets a leading ``'`` (OWASP's advice), and a NUL
+    (which no CSV reader keeps) is written as ``␀``. jsonl and parquet keep text as it is."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\x00", "\u2400")
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _need(module: str, what: str) -> Any:

@@ -154,3 +154,29 @@ def test_split_column_marks_the_held_out_traces(many: Path, capsys) -> None:
     assert all((r["split"] == "test") == EvalSplit().is_held_out(r["query"]) for r in rows)
     held = sum(r["split"] == "test" for r in rows)
     assert f"wrote 80 labelled traces ({held} held out: split column)" in capsys.readouterr().out
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path: Path) -> None:
+    """W3 39: a query `=HYPERLINK(...)` and a result `+1+1` were written as they are
+    (a live formula in a spreadsheet), and a NUL raw; jsonl keeps the text unchanged."""
+    with TraceStore(tmp_path / "traces.db") as s:
+        s.save_many([
+            Trace(trace_id="f1", query='=HYPERLINK("http://evil","click")', result="+1+1",
+                  agent="@a", model="-m", started_at=1_700_000_000.0),
+            Trace(trace_id="f2", query="nul before\x00after", result="plain -1",
+                  agent="simple", model="m", started_at=1_700_000_001.0),
+        ])  # fmt: skip
+        s.set_label("f1", feedback=0.5)
+        s.set_label("f2", feedback=0.5)
+    out = tmp_path / "labels.csv"
+    assert main(["export-labels", "--home", str(tmp_path), "--format", "csv", str(out)]) == 0
+    assert b"\x00" not in out.read_bytes()
+    rows = {r["trace_id"]: r for r in read_back(out, "csv")}
+    assert rows["f1"]["query"] == '\'=HYPERLINK("http://evil","click")'
+    assert rows["f1"]["result"] == "'+1+1" and rows["f1"]["agent"] == "'@a"
+    assert rows["f1"]["model"] == "'-m"
+    assert rows["f2"]["query"] == "nul before\u2400after" and rows["f2"]["result"] == "plain -1"
+    out = tmp_path / "labels.jsonl"
+    assert main(["export-labels", "--home", str(tmp_path), str(out)]) == 0
+    rows = {r["trace_id"]: r for r in read_back(out, "jsonl")}
+    assert rows["f1"]["query"].startswith("=HYPERLINK") and "\x00" in rows["f2"]["query"]
