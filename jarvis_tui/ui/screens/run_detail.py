@@ -172,9 +172,10 @@ class RunDetailScreen(ModalScreen[None]):
         background: $surface;
         padding: 0 1;
     }
-    #run-detail-title { text-style: bold; dock: top; }
+    /* docked rows the whole width: the scrolled summary never shows beside them */
+    #run-detail-title { text-style: bold; dock: top; width: 100%; }
     #run-detail-body { height: auto; }
-    #run-detail-hint { color: $text-muted; dock: bottom; }
+    #run-detail-hint { color: $text-muted; dock: bottom; width: 100%; }
     """
     BINDINGS = [
         Binding("escape,q,enter", "close", "Close", id="run.close"),
