@@ -348,6 +348,19 @@ def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
     ver.add_argument("--json", action="store_true", help="print a list of JSON objects")
     ver.set_defaults(func=_cmd_versions)
 
+    keys = sub.add_parser(
+        "keys",
+        help="list every binding id, its default keys and what it does (for a [keymap])",
+        description=(
+            "Every key binding of the app: its id (what a [keymap] table in the settings "
+            "file rebinds: \"trials.start\" = \"S\"), its default keys and what it does. "
+            "The ids read <pane or screen>.<verb>; ? in the app lists the keys of the pane "
+            "it is in."
+        ),
+    )
+    keys.add_argument("--json", action="store_true", help="print a list of JSON objects")
+    keys.set_defaults(func=_cmd_keys)
+
     el = sub.add_parser(
         "export-labels",
         help="write every labelled trace (or the SFT pairs) to a file",
@@ -1600,6 +1613,23 @@ def _cmd_export_best(args: argparse.Namespace) -> int:
     finally:
         store.close()
     _say(_console(), f"wrote {path} (trial {run.best_trial.trial_id})")
+    return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    import json
+
+    from jarvis_tui.ui.binding_table import describe
+
+    rows = describe()
+    if args.json:
+        print(json.dumps([{"id": i, "keys": k, "does": d} for i, k, d in rows], indent=1))
+        return 0
+    wid = max(len(i) for i, _, _ in rows)
+    kwid = min(24, max(len(k) for _, k, _ in rows))
+    lines = [f"{'id'.ljust(wid)}  {'default keys'.ljust(kwid)}  does"]
+    lines += [f"{i.ljust(wid)}  {k.ljust(kwid)}  {d}" for i, k, d in rows]
+    print("\n".join(lines))
     return 0
 
 

@@ -226,6 +226,45 @@ def collect() -> dict[str, tuple[str, str]]:
     return dict(sorted(out.items()))
 
 
+def describe() -> list[tuple[str, str, str]]:
+    """(binding id, default keys as typed in a keymap, what it does) of every binding the
+    app declares, sorted by id: what ``jarvis-tui keys`` lists (imports every pane)."""
+    import importlib
+    import pkgutil
+
+    from textual.binding import Binding
+    from textual.dom import DOMNode
+
+    import jarvis_tui.ui as ui
+
+    for info in pkgutil.walk_packages(ui.__path__, "jarvis_tui.ui."):
+        importlib.import_module(info.name)
+    words: dict[str, str] = {}
+    stack: list[type] = [DOMNode]
+    seen: set[type] = set()
+    while stack:
+        cls = stack.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        stack.extend(cls.__subclasses__())
+        if not cls.__module__.startswith("jarvis_tui."):
+            continue
+        for b in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(b, Binding) and b.id and not words.get(b.id):
+                words[b.id] = b.description
+    return [(bid, keys, words.get(bid) or _action_words(action))
+            for bid, (keys, action) in BINDINGS.items()]  # fmt: skip
+
+
+def _action_words(action: str) -> str:
+    """``"score(0.3)"`` → ``"score 0.3"``, ``"scroll_end"`` → ``"scroll end"`` (a binding
+    with no description of its own)."""
+    name, _, args = action.partition("(")
+    args = args.rstrip(")").replace("'", "").replace('"', "").replace(",", " ")
+    return " ".join([name.replace("_", " "), *args.split()])
+
+
 def _source(table: dict[str, tuple[str, str]]) -> str:
     """This module's text with *table* between the GENERATED markers."""
     text = Path(__file__).read_text(encoding="utf-8")

@@ -163,7 +163,7 @@ def load_settings(
         if unknown:
             out.problems.append(
                 f"{path}: unknown binding id(s) {', '.join(sorted(unknown))} (ignored; "
-                "? lists the keys)"
+                "jarvis-tui keys lists every id)"
             )
         if bad:
             out.problems.append(
