@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from jarvis_tui.configs.versions import VersionStore
 from jarvis_tui.paths import Workspace
@@ -16,6 +17,7 @@ from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.testing import settle
 
 from .test_configs_outcomes import AGENT, build, open_configs, screen
+from .test_configs_pane import plain
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +98,21 @@ async def test_the_evolver_on_a_workspace_without_traces_says_so(tmp_path: Path)
         shown = " ".join(screen(app).split())
         assert "The evolver has no traces to learn from yet" in shown
         assert "nothing new to recommend" not in shown
+
+
+async def test_a_long_config_says_where_the_whole_file_is(home: Path) -> None:
+    """The diff panel cuts a config at 4,000 characters; it said '(enter: full view)',
+    a key that does nothing in Configs; it now names the file."""
+    prompt = "word " * 1200
+    versions = VersionStore(Workspace(home).agents_dir)
+    versions.write_version(AGENT, lambda _c: (f'[agent]\nname = "{AGENT}"\nsystem_prompt = '
+                                              f'"{prompt}"\n'.encode(), "long"),
+                           cause="manual", note="long prompt")  # fmt: skip
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_configs(app, pilot)
+        await pilot.press("tab", "k")  # v4, the current one: its text below
+        await settle(app, pilot)
+        text = " ".join(plain(app.query_one("#configs-diff-body", Static)).split())
+        assert "more characters: the whole file is agents/helper.toml" in text
+        assert "enter: full view" not in text

@@ -155,6 +155,28 @@ def render_changes(changes: list[Any]) -> Text:
     return out
 
 
+def config_text(text: str, where: str, limit: int = 4000) -> Text:
+    """A config file's text, literally; past *limit* characters, where the whole file is."""
+    out = Text(visible(text[:limit]))
+    if len(text) > limit:
+        out.append(f"\n… {len(text) - limit:,} more characters: the whole file is {where}",
+                   style="dim italic")  # fmt: skip
+    return out
+
+
+def _where(ev: AgentConfigEvolver, agent: str, number: int) -> str:
+    """Version *number*'s file, under the workspace (``agents/.history/x.v000002.toml``)."""
+    from pathlib import Path
+
+    try:
+        path = Path(ev.list_versions(agent)[number - 1]["path"])
+    except (IndexError, OSError, ValueError):
+        return "in agents/"
+    parts = path.parts
+    cut = max((i for i, part in enumerate(parts) if part == "agents"), default=None)
+    return one_line(str(Path(*parts[cut:])) if cut is not None else str(path), 120)
+
+
 def render_text_diff(old: str, new: str, old_name: str, new_name: str) -> Text:
     out = Text()
     lines = difflib.unified_diff(
@@ -957,7 +979,7 @@ class ConfigsPane(Pane):
         try:
             self._diff_parts(agent, old, new, text_mode, ev, current, same_hint)
         except ValueError as exc:  # a refused file (too large, a link): said, not a failure
-            head = Text(f"{agent}: version {new}", style="bold")
+            head = Text(f"{one_line(agent, 60)}: version {new}", style="bold")
             why = Text(f"\n⚠ cannot show this version: {problem_words(exc)}", style="red")
             self.post_message(self.DiffReady(Group(head, why), (agent, old, new)))
 
@@ -970,16 +992,16 @@ class ConfigsPane(Pane):
         if problem is not None:
             head.append(f"⚠ the current config cannot be used: {problem}\n", style="bold red")
         if old == new:  # the marked (or current) version itself: nothing to compare yet
-            head.append(f"{agent}: version {new}", style="bold")
+            head.append(f"{one_line(agent, 60)}: version {new}", style="bold")
             if new == current:
                 head.append(" (current)", style="green")
             head.append(" · " + same_hint, style="yellow")
             parts: list[Any] = [head]
             parts.append(Text("\nVersion " + str(new), style="bold underline"))
-            parts.append(safe_text(ev.read_version(agent, new), limit=4000))
+            parts.append(config_text(ev.read_version(agent, new), _where(ev, agent, new)))
             self.post_message(self.DiffReady(Group(*parts), (agent, old, new)))
             return
-        head.append(f"{agent}: version {old} → version {new}", style="bold")
+        head.append(f"{one_line(agent, 60)}: version {old} → version {new}", style="bold")
         if new == current:
             head.append(" (current)", style="green")
         parts = [head]
@@ -995,7 +1017,7 @@ class ConfigsPane(Pane):
             else:
                 parts.append(render_changes(changes))
         parts.append(Text("\nVersion " + str(old), style="bold underline"))
-        parts.append(safe_text(old_text, limit=4000))
+        parts.append(config_text(old_text, _where(ev, agent, old)))
         self.post_message(self.DiffReady(Group(*parts), (agent, old, new)))
 
     @on(DiffReady)
@@ -1113,9 +1135,10 @@ class ConfigsPane(Pane):
         from jarvis_tui.learning.agent_evolver import toml_diff
 
         new_number = (current or 0) + 1
+        where = _where(ev, agent, current) if current else f"agents/{one_line(agent, 60)}.toml"
         body = Text.assemble(
             (
-                f"agents/{agent}.toml will become version {version}'s content, recorded as "
+                f"{where} will become version {version}'s content, recorded as "
                 f"version {new_number} (cause: rollback).\n\n",
                 "dim",
             ),  # fmt: skip
@@ -1131,7 +1154,8 @@ class ConfigsPane(Pane):
         body.append("\nThe file will read:\n", style="bold")
         body.append_text(safe_text(text))
         self.post_message(self.RollbackPreviewed(
-            agent, version, f"Roll {agent} back to version {version}?", body))  # fmt: skip
+            agent, version, f"Roll {one_line(agent, 60)} back to version {version}?",
+            body))  # fmt: skip
 
     @on(RollbackPreviewed)
     def _rollback_previewed(self, msg: ConfigsPane.RollbackPreviewed) -> None:
@@ -1143,7 +1167,7 @@ class ConfigsPane(Pane):
                 self.app.notify(msg.error, severity="error", timeout=8, markup=False)
             return
         if not msg.ask:
-            self._status(f"{msg.agent}: {msg.refusal}")
+            self._status(f"{one_line(msg.agent, 40)}: {msg.refusal}")
             self.app.push_screen(ConfirmScreen(msg.title, msg.body, ask=False))
             return
 
@@ -1257,7 +1281,8 @@ class ConfigsPane(Pane):
         current = c.current or {k: {} for k in c.proposed}
         parts: list[Any] = [
             Text.assemble(
-                (f"{p.agent}: evolver proposal", "bold"), (f"  ({len(self.proposals)} left)", "dim")
+                (f"{one_line(p.agent, 60)}: evolver proposal", "bold"),
+                (f"  ({len(self.proposals)} left)", "dim"),
             ),  # fmt: skip
             Text(f"best agent for: {', '.join(c.classes)}", style="dim"),
             *self._hand_lines(p),
