@@ -169,10 +169,12 @@ async def test_scoring_glyph_and_flag_are_two_columns_at_80x24(demo: Path) -> No
 
 
 async def test_a_waiting_proposal_steps_param_by_param_in_a_short_panel(demo: Path) -> None:
-    """At 80x24 the detail beside the table is 5 rows: it says which param of how many
-    is shown, shows the marked one with its value, and , / . step through them all."""
+    """On a short terminal (80x18) the detail beside the table is under 10 rows (at
+    80x24 it has the empty plot's rows while no trial is done: W2 30): it says which
+    param of how many is shown, shows the marked one with its value, and , / . step
+    through them all."""
     app = JarvisApp(demo)
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+    async with app.run_test(size=(80, 18), notifications=True) as pilot:
         pane = await open_trials(app, pilot)
         await press(app, pilot, "v")
         await press(app, pilot, "s")

@@ -169,22 +169,30 @@ async def test_the_help_says_what_x_and_ctrl_q_do_to_a_measured_trial(demo_copy)
         ), shown
 
 
-async def test_c_on_a_stopped_measured_run_says_it_goes_on_with_estimates(
+async def test_c_on_a_stopped_measured_run_measures_its_new_trials_after_a_restart(
     demo_copy, fake: BlockingGenerator
 ) -> None:
-    """W2 3: c continued a measured run by replay and nothing said so."""
-    from jarvis_tui.ui.testing import record_notices
-
-    app = JarvisApp(demo_copy())
+    """W2 3: c continued a measured run by replay (estimates); the run's evaluate mode
+    is kept with it (jt_run_meta, our own table), so a fresh app continues it measured."""
+    home: Path = demo_copy()
+    app = JarvisApp(home)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await start_measured_run(app, pilot)
         await wait_until(pilot, fake.started.is_set, what="the trial's samples")
         await pilot.press("x")
         await wait_until(pilot, lambda: not pane.running, what="the run's end")
         await settle(app, pilot)
-        seen = record_notices(app)
+    fake.started.clear()
+    fake.cancel_seen.clear()
+    app = JarvisApp(home)  # a restart: what c does comes from optimize.db
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_trials(app, pilot)
+        assert "stopped" in status_lines(app)
         await pilot.press("c")
+        await wait_until(pilot, lambda: "answered 3/" in status_lines(app), what="measuring")
+        assert fake.started.is_set()  # the generator answers: measured, not replayed
+        assert "its new trials are measured, as it was started" in screen(app)
+        await pilot.press("x")
+        assert fake.cancel_seen.wait(10)
+        await wait_until(pilot, lambda: not pane.running, what="the run's end")
         await settle(app, pilot)
-        said = [m for m in seen if m.startswith("continuing run ")]
-        assert said and "estimated by replay" in said[0], seen
-        assert "a continued run is not measured" in said[0]

@@ -198,7 +198,9 @@ class TrialsPane(Pane):
         "proposals, trials estimated by replaying labelled traces). p pauses it: the "
         "trial in progress finishes, no new one starts, and the header says paused until "
         "p again resumes it. x stops (a trial being measured is abandoned, an estimate "
-        "finishes), c continues a stopped run; ctrl+q stops a run or a measurement first "
+        "finishes), c continues a stopped run, scored as it was started (a measured run "
+        "stays measured; an early-stopped run does not go on: s starts a new one with more "
+        "patience); ctrl+q stops a run or a measurement first "
         "(a second ctrl+q quits at once). a queues a hand-written config (evaluated "
         "before the next proposal); v turns review on: each proposal then waits for y "
         "accept, e edit then accept, or n reject with a reason (the reason goes to the "
@@ -444,6 +446,8 @@ class TrialsPane(Pane):
         self._measure_next_ok = False
         self._measure_remote = False
         """The measurement going on asks an endpoint (no local model to load)."""
+        self._measure_notice = ""
+        """The prompt line's notice of what it measures with (gone when it ends)."""
         self._run_scoring = ""
         """What the live run's runner can do: measure a queued config on request, how it scores."""
         self._select_after: str | None = None
@@ -648,10 +652,8 @@ class TrialsPane(Pane):
             return not self.running and self.measuring is None
         if action == "measure":
             return self.selected is not None
-        if action == "continue_run":  # an early stop: c says why it does not continue
-            return (not self.running and bool(self.view.run_id)
-                    and (self.view.status in ("stopped", "failed", "running", "interrupted")
-                         or self._stopped_early()))  # fmt: skip
+        if action == "continue_run":  # not on a completed run (early stop: the hint says s)
+            return self._can_continue()
         if action == "enqueue":
             return self.space is not None
         if action in ("merge_pick", "open_trial"):  # enter with no trial: nothing to open
@@ -717,28 +719,34 @@ class TrialsPane(Pane):
             go,
         )
 
+    def _can_continue(self) -> bool:
+        """c applies: a stored run that stopped, failed or was cut off (walkthrough W2 24:
+        it was offered on an early-stopped completed run, and answered with a toast)."""
+        return (not self.running and bool(self.view.run_id)
+                and self.view.status in ("stopped", "failed", "running", "interrupted"))  # fmt: skip
+
     def _stopped_early(self) -> bool:
         return self.view.status == "completed" and self.view.message.startswith("early stop")
 
     def action_continue_run(self) -> None:
-        if self.running or not self.view.run_id:
+        if not self._can_continue():  # hidden then (an early stop: the hint says s)
             return
-        if self._stopped_early():  # its patience ran out: one more trial would stop it again
-            self.notify(one_line(f"run {self.view.run_id} is complete ({self.view.message}): c "
-                                 "continues a stopped or failed run; s starts a new run, with "
-                                 "more patience if you want more trials", 300),
-                        severity="warning", timeout=10, markup=False)  # fmt: skip
-            return
-        if counts_by_scoring(self.view)[0] or self.evaluate != "replay":
-            # (walkthrough W2 3: a stopped measured run went on with estimates, unsaid)
-            self.notify(one_line(f"continuing run {self.view.run_id}: its new trials are "
-                                 "estimated by replay (a continued run is not measured; M "
-                                 "measures a trial, s starts a measured run)", 300),
-                        timeout=10, markup=False)  # fmt: skip
+        # The run goes on scoring as it was started (walkthrough W2 3: a stopped measured
+        # run went on with estimates); a run that did not store how is replayed, said.
+        mode = self.view.evaluate or "replay"
+        if self.view.evaluate:
+            said = f"continuing run {self.view.run_id}: {EVALUATE_WORDS[mode]}, as it was started"
+        else:
+            said = (f"continuing run {self.view.run_id} by replay: how it scored its trials "
+                    "was not stored (an older run), so its new trials are estimates (M "
+                    "measures one)")  # fmt: skip
         self._begin(max_trials=max(self.view.max_trials, len(self.view.trials) + 1),
-                    resume=self.view.run_id)  # fmt: skip
+                    resume=self.view.run_id, evaluate=mode)  # fmt: skip
+        self.notices = add_notices(self.notices, [one_line(said, 300)])
+        self._prompt()
 
-    def _begin(self, *, max_trials: int, resume: str | None) -> None:
+    def _begin(self, *, max_trials: int, resume: str | None, evaluate: str = "replay") -> None:
+        """Start a run (*resume*: go on with that stored one, scored by *evaluate*)."""
         from jarvis_tui.learning.optimize.optimizer import RunControl
 
         self.control = RunControl(review=self.review_on, bounds=self.bounds)
@@ -763,8 +771,8 @@ class TrialsPane(Pane):
             self._redraw()
         self._status("starting…")
         self.refresh_bindings()
-        # A continued run is estimated by replay, as before (its runner is not stored).
-        evaluate = self.evaluate if resume is None else "replay"
+        if resume is None:
+            evaluate = self.evaluate
         self._execute(self.workspace, self.store, self.control, self._measure_requests,
                       max_trials=max_trials, patience=self.patience, evaluate=evaluate,
                       resume=resume)  # fmt: skip
@@ -931,6 +939,11 @@ class TrialsPane(Pane):
         if self._apply_timer is not None:
             self._apply_timer.stop()
             self._apply_timer = None
+        if self._latest is not None and self.running and msg.run_id:
+            # The newest snapshot, not applied yet (a fast run's events come closer than
+            # APPLY_EVERY): shown until the stored run is read back, else the header said
+            # 'completed · 0/1 trial' over 'no rows' (walkthrough W2 9).
+            self._apply_latest()
         self._latest = None  # the stored run follows, with everything persisted
         self.running = False
         self.pending = None
@@ -1320,7 +1333,8 @@ class TrialsPane(Pane):
             self.notify(problem, severity="warning", timeout=10, markup=False)
             return
         if _tiny(opts):  # said before the wait, not after 50 empty answers
-            self.notices = add_notices(self.notices, [f"measuring with {origin}{TINY_WORDS}"])
+            self._measure_notice = f"measuring with {origin}{TINY_WORDS}"
+            self.notices = add_notices(self.notices, [self._measure_notice])
         self.measuring = trial.trial_id
         self._measure_remote = bool(opts.backend_url)
         self._measure_cancel = threading.Event()
@@ -1386,6 +1400,11 @@ class TrialsPane(Pane):
     @on(Measured)
     def _measured(self, msg: TrialsPane.Measured) -> None:
         self.measuring = None
+        if self._measure_notice:  # what it measured with is over (walkthrough W2 24)
+            self.notices = [
+                n for n in self.notices if n.partition(" (×")[0] != self._measure_notice
+            ]
+            self._measure_notice = ""
         self._measure_cancel = None
         self.refresh_bindings()
         res = msg.result
@@ -2018,6 +2037,10 @@ class TrialsPane(Pane):
             head = Text(f"run {one_line(v.run_id or '…', 20)} ", style="bold")
             head.append(one_line(state, 16), style=style)
             parts.append((0, head))
+            # Right after the state, and kept next (walkthrough W2 20: at 80x24 the bounds
+            # pushed it out); measured trials come on top of the planned count.
+            planned = max(v.max_trials, len(v.trials))
+            parts.append((1, Text(f"{len(v.trials)}/{plural(planned, 'trial')}")))
             if state == "paused":  # what it does now, and how it goes on: always shown
                 parts.append((1, Text(self._pause_words(), style="cyan")))
             if self.space_error:  # the run shows; a and s need the space
@@ -2032,19 +2055,22 @@ class TrialsPane(Pane):
             parts.append((1, Text("proposal waiting", style="bold magenta")))
         if self.review_on:
             parts.append((1, Text("review on", style="bold magenta")))
+        # The bounds give way before the trial count and the reason a run ended (B
+        # shows them): walkthrough W2 20, at 80x24.
+        ended_why = (not extra and bool(v.message) and not self.running
+                     and not v.message.startswith("reached "))  # fmt: skip
+        bounds_at = 3 if ended_why else 2
         if self.bounds:
-            parts.append((2, Text("bounds " + one_line(", ".join(short_bound(b)
+            parts.append((bounds_at, Text("bounds " + one_line(", ".join(short_bound(b)
                                                                  for b in self.bounds), 70),
                                   style="cyan")))  # fmt: skip
         elif v.bounds:  # none set here: the run's own (its × marks follow them)
-            parts.append((2, Text(f"bounds {one_line(self._run_bounds_words(), 70)} "
+            parts.append((bounds_at, Text(f"bounds {one_line(self._run_bounds_words(), 70)} "
                                   "(the run's)", style="cyan")))  # fmt: skip
         if self.sort_key != "num" or self.sort_reverse:
             arrow = "↑" if self.sort_reverse else "↓"
             parts.append((2, Text(f"sort {dict(SORTS)[self.sort_key]} {arrow}")))
         if v.run_id or self.running:
-            planned = max(v.max_trials, len(v.trials))  # measured trials come on top
-            parts.append((3, Text(f"{len(v.trials)}/{plural(planned, 'trial')}")))
             # OpenJarvis stores no wall time: unknown, never "0.0 s"
             known = v.elapsed > 0 or self.running
             live = self.running and self._evaluating  # a trial going: no event till its end
@@ -2077,6 +2103,7 @@ class TrialsPane(Pane):
 
     def _prompt(self) -> None:
         self.set_class(self.pending is not None, "-pending")  # the plot gives way (narrow)
+        self.set_class(not self.view.trials, "-empty")  # ...all of it, with no trial to plot
         out = Text()
         width = max(20, self.size.width - 2)
         if self.pending is not None:
@@ -2112,8 +2139,12 @@ class TrialsPane(Pane):
                 out.append(one_line("x cancels the measurement (the samples done are kept, "
                                     "marked partial)", width), style="dim")  # fmt: skip
             elif not self.running:
+                if self._stopped_early():  # c cannot go on: what would
+                    start = "s start a new run (more patience gives more trials)"
+                else:
+                    start = "s start · c continue" if self._can_continue() else "s start"
                 hint = (
-                    "s start · c continue · a queue · M measure · v review · B bounds · o/O "
+                    f"{start} · a queue · M measure · v review · B bounds · o/O "
                     "sort · X/Y axes · h/l frontier · w export · + promote · ? keys"
                 )
                 out.append(one_line(hint, width), style="dim")
@@ -2215,6 +2246,13 @@ class StartRunForm(TrialsForm):
             out.append(f" · last used: {one_line(show_value(last), 60)}", style="italic")
         return out
 
+
+EVALUATE_WORDS = {
+    "replay": "its new trials are estimated by replay",
+    "measured": "its new trials are measured",
+    "replay-then-measure": "its new trials are estimated, frontier candidates measured",
+}
+"""What continuing a run does, by the evaluate mode stored with it."""
 
 TINY_WORDS = (
     " (a tiny model for trying the loop: its answers are mostly empty, so few samples "

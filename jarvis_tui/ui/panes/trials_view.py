@@ -90,6 +90,10 @@ class RunView:
     benchmark: str = ""
     estimate: bool = False
     bounds: list[str] = field(default_factory=list)
+    evaluate: str = ""
+    """How the run scores its trials, as stored with it (``replay``, ``measured``,
+    ``replay-then-measure``); empty: not stored (a run from before it was, or
+    OpenJarvis's own)."""
     workers: dict[str, dict[str, int]] = field(default_factory=dict)
     """A live parallel run: per worker, its trials ``running`` / ``completed`` / ``failed``
     (from the shared storage); empty for a stored run (counted from ``meta`` then)."""
@@ -136,7 +140,15 @@ def read_view(store: Any, run_id: str) -> RunView | None:
         benchmark=run.benchmark,
         estimate=bool(run_meta.get("estimate", False)),
         bounds=[" ".join(str(x) for x in b) for b in run_meta.get("bounds", [])],
+        evaluate=_stored_mode(run_meta.get("evaluate")),
     )
+
+
+def _stored_mode(value: Any) -> str:
+    """A stored evaluate mode, or "" when missing or not one we know."""
+    from jarvis_tui.learning.optimize.session import EVALUATE_MODES
+
+    return value if isinstance(value, str) and value in EVALUATE_MODES else ""
 
 
 def view_of_event(ev: Any, bounds: Sequence[ObjectiveBound]) -> RunView:
@@ -187,10 +199,15 @@ def has_workers(view: RunView) -> bool:
     return bool(view.workers) or any(m.get("worker") for m in view.meta.values())
 
 
+NARROW_COLUMNS: tuple[tuple[str, int], ...] = (*COLUMNS[:3], *COLUMNS[4:])
+"""A narrow pane's table: the source gives way (the detail beside it says it), so the
+detail keeps room enough to read (walkthrough W2 20: ~17 columns at 80)."""
+
+
 def columns_for(view: RunView, narrow: bool) -> tuple[tuple[str, int], ...]:
     """The table's columns for *view* in a wide or a narrow pane."""
     if not has_workers(view):
-        return COLUMNS
+        return NARROW_COLUMNS if narrow else COLUMNS
     return NARROW_WORKER_COLUMNS if narrow else WORKER_COLUMNS
 
 

@@ -239,10 +239,11 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
         else:
             out = Text(describe(dim))
         if dim.name in self._initial:
-            shown = show_value(self._initial[dim.name]) or "(none)"
-            out.append(f" · {self._initial_label}: {one_line(shown, 60)}", style="italic")
+            shown = show_value(self._initial[dim.name]) or "(empty)"
+            lead = " · " if out.cell_len else ""  # no stray ' · ' first (walkthrough 40)
+            out.append(f"{lead}{self._initial_label}: {one_line(shown, 60)}", style="italic")
         if len(dim.name) > NAME_WIDTH - 2:
-            out.append(f" · {one_line(dim.name, 80)}", style="dim")
+            out.append(f"{' · ' if out.cell_len else ''}{one_line(dim.name, 80)}", style="dim")
         return out
 
     def _field(self, i: int, dim: SearchDimension) -> Any:
@@ -260,7 +261,7 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
         if dim.dim_type == "subset":
             placeholder = ", ".join(str(v) for v in dim.values)
         elif dim.dim_type == "text":
-            placeholder = dim.description or "text"
+            placeholder = dim.description or "(empty)"  # 'text' read like a value
         else:
             placeholder = f"{dim.low:g} … {dim.high:g}"
         self._opened_with[i] = show_value(value)
