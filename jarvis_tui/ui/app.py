@@ -386,6 +386,16 @@ class JarvisApp(App[int]):
             return
         self._quit_unless_held()
 
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        """End the app, noting which thread workers were still busy (:attr:`busy_at_exit`):
+        quitting waits for them a moment only, then names the ones it abandoned."""
+        self.busy_at_exit: list[str | None] = [
+            w.group for w in self.workers
+            if w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            and getattr(w, "_thread_worker", True)
+        ]  # fmt: skip
+        super().exit(*args, **kwargs)
+
     def _quit_unless_held(self) -> None:
         panes = [p for p in self._panes.values() if p.is_mounted and hasattr(p, "hold_quit")]
         holding = [p.hold_quit() for p in panes]  # every one is asked
@@ -777,9 +787,8 @@ def run_app(home: Path | str, *, theme: str | None = None) -> int:
         # Work still running in a thread (a trial being measured in this process) kept
         # the process alive, blank, for minutes after ctrl+q (walkthrough 43): it is
         # abandoned, said on the terminal; a run it belonged to is left interrupted.
-        print("jarvis-tui: quit while work was still running in the app (a trial being "
-              "measured): abandoned; an optimization run continues with `c` in Trials "
-              "or `jarvis-tui optimize --resume RUN`", file=sys.stderr)  # fmt: skip
+        print(f"jarvis-tui: {abandoned_words(getattr(app, 'busy_at_exit', []))}",
+              file=sys.stderr)  # fmt: skip
         import logging
         import os
 
@@ -789,6 +798,40 @@ def run_app(home: Path | str, *, theme: str | None = None) -> int:
         os._exit(code)
     loop.close()
     return code
+
+
+BUSY_WORDS = {
+    "trials.measure": "a trial being measured",
+    "trials.samples": "a trial's samples being read",
+    "traces.judge": "the judge scoring traces",
+    "traces.export": "a labels export",
+    "trials.export": "a recipe export",
+    "routing.cycle": "a learning cycle",
+    "configs.write": "an agent config being written",
+    "configs.evolve": "the evolver",
+    "training.eval": "an evaluation being read",
+}
+"""What a busy thread worker's group was doing, in the words quitting uses."""
+
+
+def abandoned_words(groups: Iterable[str | None]) -> str:
+    """The line quitting prints when thread workers were still busy after the join
+    timeout: what each was doing (walkthrough W3 48: it said "a trial being measured"
+    for any pane's background read), and how a measured run goes on."""
+    groups = list(groups)
+    seen: list[str] = []
+    for group in groups:
+        pane, _, verb = (group or "").partition(".")
+        words = BUSY_WORDS.get(group or "") or (
+            f"{pane} pane: {verb.replace('_', ' ')}" if verb else "background work"
+        )
+        if words not in seen:
+            seen.append(words)
+    what = ", ".join(seen) if seen else "background work"
+    line = f"quit while work was still running in the app ({what}): abandoned"
+    if "trials.measure" in groups or "trials.samples" in groups:
+        line += "; an optimization run continues with `c` in Trials or `jarvis-tui optimize --resume RUN`"
+    return line
 
 
 QUIT_JOIN_S = 2.0

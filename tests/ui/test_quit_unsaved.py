@@ -134,3 +134,37 @@ def test_quitting_abandons_a_worker_thread_still_busy_instead_of_hanging() -> No
     idle = WorkerThreads()
     assert idle.submit(lambda: 7).result() == 7
     assert idle.finish(5.0) is True
+
+
+def test_the_abandoned_work_is_named_not_called_a_measured_trial() -> None:
+    """W3 48: ctrl+q on a workspace whose panes were still reading printed 'a trial
+    being measured … abandoned' with nothing measured; the line names what ran."""
+    from jarvis_tui.ui.app import abandoned_words
+
+    line = abandoned_words(["configs.agents", "training.mine", "training.mine"])
+    assert "configs pane: agents, training pane: mine" in line
+    assert "trial" not in line and "optimize --resume" not in line
+    line = abandoned_words(["trials.measure"])
+    assert "(a trial being measured): abandoned" in line and "optimize --resume RUN" in line
+
+
+async def test_exit_notes_the_thread_workers_still_busy(workspace: Path) -> None:
+    """What run_app names comes from the workers busy when the app exits."""
+    import threading
+
+    from textual import work
+
+    release = threading.Event()
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+
+        @work(thread=True, group="configs.agents")
+        def slow_read(self) -> None:
+            release.wait(30)
+
+        slow_read(app.query_one(TracesPane))
+        await pilot.pause()
+        app.exit()
+        release.set()
+    assert app.busy_at_exit == ["configs.agents"]
