@@ -103,3 +103,10 @@ def test_infeasible_reasons_name_the_metrics_as_typed() -> None:
     meta: dict = {}
     apply_bounds([t], bounds, DEFAULT_OBJECTIVES, meta)
     assert meta["t1"]["infeasible"] == ["latency <= 8s", "cost <= $0.0001", "accuracy >= 0.7"]
+
+
+def test_the_last_trial_of_the_budget_ends_the_run_as_reached_not_early_stop() -> None:
+    """Walkthrough W3 2: a run that ran all 3 of 3 trials said 'early stop: …'."""
+    run, message = _run([(0.8, 1.0), (0.7, 1.0), (0.6, 1.0)], patience=2)
+    assert len(run.trials) == 3 and run.status == "completed"
+    assert message == "reached 3 trials"

@@ -568,7 +568,9 @@ class OptimizationEngine:
                 emit("trial_done", result=result, source=source)
 
                 stale = self._trials_without_improvement(history, meta)
-                if stale >= self.early_stop_patience:
+                # The last trial of the budget ends the run as "reached", not as an early
+                # stop (walkthrough W3 2: 'early stop' beside '3/3 trials').
+                if stale >= self.early_stop_patience and len(history) < self.max_trials:
                     message = early_stop_message(
                         history, meta, self.early_stop_patience, control.bounds
                     )
