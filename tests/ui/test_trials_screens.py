@@ -346,7 +346,7 @@ async def test_queue_form_shows_every_field_and_refuses_bad_input(demo: Path) ->
         await pilot.press("ctrl+s")
         shown = await press(app, pilot)
         assert not isinstance(app.screen, ConfigFormScreen)
-        assert "1 queued config run first when you start a run" in shown
+        assert "1 queued config runs first when you start a run" in shown
 
 
 async def test_every_form_fits_at_80x24(demo: Path) -> None:

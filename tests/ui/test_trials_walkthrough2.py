@@ -139,7 +139,7 @@ async def test_enter_on_a_list_field_submits_the_form_as_the_hint_says(demo_copy
         shown = await press(app, pilot, "enter")  # the focus is on the closed list field
         assert not isinstance(app.screen, ConfigFormScreen)
         assert any("queued: evaluated first when you start a run" in s for s in seen), seen
-        assert "1 queued config run first when you start a run" in shown
+        assert "1 queued config runs first when you start a run" in shown
 
 
 async def test_an_openjarvis_run_has_no_wall_time_to_show(tmp_path: Path) -> None:

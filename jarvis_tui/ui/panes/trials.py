@@ -2124,10 +2124,12 @@ class TrialsPane(Pane):
         else:
             queued = len(self.control.queued()) if self.control is not None else 0
             if self.idle_queue and not self.running:
-                out.append(f"{plural(len(self.idle_queue), 'queued config')} run first when you start "
-                           "a run · ", style="bold")  # fmt: skip
+                n = len(self.idle_queue)
+                out.append(f"{plural(n, 'queued config')} {'runs' if n == 1 else 'run'} first "
+                           "when you start a run · ", style="bold")  # fmt: skip
             elif queued:
-                out.append(f"{plural(queued, 'queued config')} run before the next proposal · ",
+                out.append(f"{plural(queued, 'queued config')} {'runs' if queued == 1 else 'run'} "
+                           "before the next proposal · ",
                            style="bold")  # fmt: skip
             if self.merge_ids:  # what the ⊕ in the table's last column means
                 out.append(f"{MERGE_GLYPH} {plural(len(self.merge_ids), 'trial')} marked for "
