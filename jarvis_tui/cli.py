@@ -1094,10 +1094,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     else:
         out = _console()
         _say(out, f"run {run.run_id}: {run.status} ({message})")
-        if run.status == "failed":  # no best or export lines, as if it had succeeded (W2 37)
-            _say(out, f"  {plural(len(run.trials), 'trial')} kept in optimize.db; --resume "
-                      f"{run.run_id} continues the run once the cause is fixed")  # fmt: skip
-        elif run.best_trial is not None:
+        if run.best_trial is not None and run.status != "failed":
             b = run.best_trial
             _say(
                 out,
@@ -1105,12 +1102,16 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
                 f"{b.mean_latency_seconds:.2f}s, cost {money(b.total_cost_usd)} "
                 f"({'estimates' if args.evaluate == 'replay' else 'measured'})",
             )
-        if run.status != "failed":
-            _say(out, f"  frontier: {len(run.pareto_frontier)} of {len(run.trials)} trials")
-            if run.best_trial is not None:
-                _say(out, f"  export: {PROG} export-best {run.run_id} best.toml")
-            else:
-                _say(out, f"  nothing to export: {_why_no_best(run)}")
+        _say(out, f"  frontier: {len(run.pareto_frontier)} of {len(run.trials)} trials")
+        if run.status == "failed" and run.trials:  # no best / export lines as if it had
+            # succeeded (walkthrough W2 37): what it kept, and how it goes on
+            _say(out, f"  nothing to export: the run failed; its {plural(len(run.trials), 'trial')} "
+                      f"stay in optimize.db (--resume {run.run_id} continues it once the cause "
+                      "is fixed)")  # fmt: skip
+        elif run.best_trial is not None:
+            _say(out, f"  export: {PROG} export-best {run.run_id} best.toml")
+        else:
+            _say(out, f"  nothing to export: {_why_no_best(run)}")
     if run.status == "failed":
         raise CommandError(f"run {run.run_id} failed: {message}")
     return 0

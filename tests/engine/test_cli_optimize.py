@@ -291,8 +291,10 @@ def test_an_optimizer_that_never_answers_a_usable_config_fails_the_run(home: Pat
     assert "failed" in line and "no usable config in 6 replies in a row" in line, line
     assert "check its endpoint and model" in line
     # W2 37: nothing as if it had succeeded: no 'best …' nor 'export: …' lines
-    assert "best " not in captured.out and "export" not in captured.out, captured.out
-    assert "1 trial kept in optimize.db; --resume " in captured.out, captured.out
+    assert "  best " not in captured.out and "export-best" not in captured.out, captured.out
+    assert "nothing to export: the run failed; its 1 trial stay in optimize.db (--resume " in (
+        captured.out
+    ), captured.out
     with OptimizationStore(home / "optimize.db") as store:
         run = store.list_runs()[0]
         assert run["status"] == "failed"
