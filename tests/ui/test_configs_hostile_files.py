@@ -104,6 +104,7 @@ async def test_unusable_agents_are_marked_with_why_and_every_agent_can_be_reache
         await settle(app, pilot)
         await pilot.press("C")
         await wait_until(pilot, lambda: "agents in agents/" in screen_text(app))
+        await wait_until(pilot, lambda: "config too large" in screen_text(app), what="big's row")
         await settle(app, pilot)
         text = screen_text(app)
         if size[0] >= 100:
@@ -117,7 +118,9 @@ async def test_unusable_agents_are_marked_with_why_and_every_agent_can_be_reache
         for _ in range(6):
             await pilot.press("j")
         await settle(app, pilot)
+        # a chain of workers (versions, outcomes, the diff): wait for what the screen shows
+        await wait_until(pilot, lambda: "r: version 1 (current)" in screen_text(app),
+                         what="r's current version below the lists")  # fmt: skip
         text = screen_text(app)
-        assert "r: version 1 (current)" in text
         rows = [ln for ln in text.splitlines() if ln.lstrip("▌▎ ").startswith("r ")]
         assert rows, text

@@ -14,7 +14,7 @@ from textual.widgets import Static
 from jarvis_tui.configs.versions import VersionStore
 from jarvis_tui.paths import Workspace
 from jarvis_tui.ui.app import JarvisApp
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.testing import settle, wait_until
 
 from .test_configs_outcomes import AGENT, build, open_configs, screen
 from .test_configs_pane import plain
@@ -46,11 +46,13 @@ async def test_a_version_lost_to_a_hand_edit_stays_on_the_timeline(home: Path, s
         assert len(rows) == 1 and " 60 " in rows[0] and " 48 " in rows[0], screen(app)
         await pilot.press("tab", "k")  # the cursor opens on v2 (what v3 changed): up one
         await settle(app, pilot)
+        await wait_until(pilot, lambda: "lost: 60 traces" in screen(app), what="the lost panel")
         shown = " ".join(screen(app).split())
         assert "lost: 60 traces · 48 rated · feedback 0.80" in shown
         assert "its content is gone, so it cannot be compared or rolled back to" in shown
         await pilot.press("j")  # v2 under it: its own diff again
         await settle(app, pilot)
+        await wait_until(pilot, lambda: "turns 20" in screen(app), what="v2's panel")
         shown = " ".join(screen(app).split())
         assert "v2 manual: turns 20" in shown and "its content is gone" not in shown
 
@@ -72,6 +74,7 @@ async def test_a_write_says_what_it_wrote_and_selects_its_agent(home: Path) -> N
         assert "Proposal for helper" in screen(app)
         await pilot.press("y")
         await settle(app, pilot)
+        await wait_until(pilot, lambda: "version 4 written" in screen(app), what="the write")
         await settle(app, pilot)
         lines = screen(app).splitlines()
         assert (
@@ -80,6 +83,7 @@ async def test_a_write_says_what_it_wrote_and_selects_its_agent(home: Path) -> N
         assert any(ln.lstrip("▌ ").startswith("helper") and "4*" in ln for ln in lines)
         await pilot.press("h", "j")  # to the agents, other: the status is the agents line again
         await settle(app, pilot)
+        await wait_until(pilot, lambda: "written" not in screen(app).splitlines()[3])
         assert screen(app).splitlines()[3].strip() == "2 agents in agents/"
 
 
