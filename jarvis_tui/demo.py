@@ -6,6 +6,10 @@ learning loop has something real to find. A handful of adversarial traces (Rich
 markup, ANSI/OSC escapes, control characters, a 2 MB result) test that the UI shows
 untrusted text as text.
 
+Every answer answers its query: its text is built from the query (see "answers"
+below), so it reads right when it went well and is wrong or partial, but still about
+the query, when it did not.
+
 Everything comes from one ``random.Random(seed)`` and the build's clock: the traces
 end at ``now`` (the time of the build unless pinned), so "last 24 h" shows the last
 day of traffic; the same seed and ``now`` give the same rows byte for byte. Traces are generated lazily into
@@ -14,17 +18,22 @@ day of traffic; the same seed and ``now`` give the same rows byte for byte. Trac
 
 from __future__ import annotations
 
+import math
 import os
 import random
+import re
 import sqlite3
 import time
+import zlib
 from bisect import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from fractions import Fraction
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.paths import Workspace, ensure_dir
@@ -43,6 +52,8 @@ LABELLED_FRACTION = 0.6
 """Share of traces that carry a user's feedback score."""
 ADVERSARIAL_MIN_TRACES = 100
 """Below this many traces the adversarial ones are left out (tiny demos stay plain)."""
+
+_T = TypeVar("_T")
 
 ProgressFn = Callable[[int, int], None]
 """``progress(done, total)``: called after each saved batch."""
@@ -434,6 +445,968 @@ def _result(rng: random.Random, qclass: str, good: bool) -> str:
     return " ".join(rng.sample(_GENERAL_ANSWERS, rng.randint(2, 4)))
 
 
+# --------------------------------------------------------------------------- answers
+#
+# The text of a demo answer is built from its query, so every result answers what
+# was asked. It comes from its own small RNG seeded from the query: the build's
+# main RNG still makes exactly the draws it always made (``_result`` is called for
+# them, its text set aside), so ids, timestamps, scores, labels and steps do not move
+# when the answers change. A good answer reads right; a bad one (``good`` False) is
+# wrong, partial or a failure text, but still about the query. Its wording (an opening
+# and a closing) follows what ``_result`` drew, so the same query asked again is worded
+# a little differently, as a model words it, and its SFT pairs are not duplicates.
+
+_FAILURE_SET = frozenset(_FAILURE_RESULTS)
+_TIMED_OUT = _FAILURE_RESULTS[1]
+
+_CAPITALS = {
+    "Peru": ("Lima", "Cusco"),
+    "Kenya": ("Nairobi", "Mombasa"),
+    "Norway": ("Oslo", "Bergen"),
+    "Vietnam": ("Hanoi", "Ho Chi Minh City"),
+    "Chile": ("Santiago", "Valparaíso"),
+    "Ghana": ("Accra", "Kumasi"),
+    "Laos": ("Vientiane", "Luang Prabang"),
+    "Malta": ("Valletta", "Mdina"),
+}
+_TRANSLATIONS: dict[str, dict[str, str]] = {
+    "serendipity": {
+        "French": "sérendipité",
+        "German": "Serendipität (or „glücklicher Zufall“)",
+        "Japanese": "セレンディピティ (serendipiti)",
+        "Spanish": "serendipia",
+        "Swahili": "bahati ya kugundua kitu kizuri bila kutarajia (there is no single word)",
+        "Korean": "뜻밖의 행운 (tteutbakkui haengun)",
+    },
+    "ephemeral": {
+        "French": "éphémère",
+        "German": "vergänglich",
+        "Japanese": "儚い (hakanai)",
+        "Spanish": "efímero",
+        "Swahili": "-a muda mfupi (as in „jambo la muda mfupi“)",
+        "Korean": "덧없는 (deoteomneun)",
+    },
+    "cozy": {
+        "French": "douillet",
+        "German": "gemütlich",
+        "Japanese": "居心地のいい (igokochi no ii)",
+        "Spanish": "acogedor",
+        "Swahili": "-enye starehe (as in „nyumba yenye starehe“)",
+        "Korean": "아늑한 (aneukan)",
+    },
+    "threshold": {
+        "French": "seuil",
+        "German": "Schwelle",
+        "Japanese": "敷居 (shikii); a technical threshold is 閾値 (ikichi)",
+        "Spanish": "umbral",
+        "Swahili": "kizingiti",
+        "Korean": "문턱 (munteok)",
+    },
+    "harbor": {
+        "French": "port",
+        "German": "Hafen",
+        "Japanese": "港 (minato)",
+        "Spanish": "puerto",
+        "Swahili": "bandari",
+        "Korean": "항구 (hanggu)",
+    },
+    "whisper": {
+        "French": "chuchoter (the noun: un chuchotement)",
+        "German": "flüstern (the noun: das Flüstern)",
+        "Japanese": "ささやく (sasayaku)",
+        "Spanish": "susurrar (the noun: un susurro)",
+        "Swahili": "kunong'ona",
+        "Korean": "속삭이다 (soksagida)",
+    },
+    "ledger": {
+        "French": "grand livre",
+        "German": "Hauptbuch",
+        "Japanese": "台帳 (daichō)",
+        "Spanish": "libro mayor",
+        "Swahili": "daftari la hesabu",
+        "Korean": "원장 (wonjang)",
+    },
+}
+_SYNONYMS = {
+    "serendipity": ("happy accident, fortuity", "misfortune"),
+    "ephemeral": ("fleeting, transient", "everlasting"),
+    "cozy": ("snug, comfortable", "spacious"),
+    "threshold": ("doorway; in the figurative sense, limit or cut-off point", "ceiling"),
+    "harbor": ("port, haven", "lighthouse"),
+    "whisper": ("murmur, mutter", "shout"),
+    "ledger": ("account book, register", "receipt"),
+}
+_DEFINITIONS = {
+    "entropy": (
+        "Entropy: a measure of disorder, or of how many microscopic states fit what you "
+        "observe; in information theory, the average surprise of a message, in bits.",
+        "Entropy: the energy stored in a system.",
+    ),
+    "idempotent": (
+        "Idempotent: an operation that has the same effect whether you apply it once or "
+        "many times, like setting a value or an HTTP PUT.",
+        "Idempotent: an operation that can only be run once.",
+    ),
+    "latency": (
+        "Latency: the delay between a request and the first response, e.g. the "
+        "milliseconds before a server answers.",
+        "Latency: how much data a connection carries per second.",
+    ),
+    "amortized": (
+        "Amortized: a cost averaged over a sequence of operations; a list append is "
+        "amortized O(1) even though an occasional resize is O(n).",
+        "Amortized: the worst-case cost of a single operation.",
+    ),
+    "backpressure": (
+        "Backpressure: a consumer signalling a faster producer to slow down (or "
+        "blocking it), so queues and memory stay bounded.",
+        "Backpressure: a server retrying the requests that failed.",
+    ),
+    "quorum": (
+        "Quorum: the minimum number of members (often a majority) that must take part "
+        "for a vote or a distributed write to count.",
+        "Quorum: the rule that every member must agree.",
+    ),
+}
+_AUTHORS = {
+    "Dune": ("Frank Herbert (1965)", "Isaac Asimov"),
+    "Middlemarch": ("George Eliot (Mary Ann Evans), 1871–72", "Charlotte Brontë"),
+    "Beloved": ("Toni Morrison (1987)", "Alice Walker"),
+    "Solaris": ("Stanisław Lem (1961)", "Arthur C. Clarke"),
+    "Emma": ("Jane Austen (1815)", "Charlotte Brontë"),
+    "Ulysses": ("James Joyce (1922)", "Homer"),
+    "Kindred": ("Octavia E. Butler (1979)", "Ursula K. Le Guin"),
+}
+_MAMMALS = {
+    "a dolphin": (True, "it breathes air and nurses its calves"),
+    "a bat": (True, "the only mammal that truly flies"),
+    "a platypus": (True, "one of the few mammals that lay eggs, and it nurses its young"),
+    "an axolotl": (False, "it is an amphibian, a salamander that keeps its gills"),
+    "a manatee": (True, "a marine mammal, related to elephants"),
+    "a pangolin": (True, "its scales are made of keratin, but it nurses its young"),
+}
+# city -> (time zone, UTC offset in hours when no tz database, mean daily high per month
+# °C, daily range °C, usual weather)
+_CITY_CLIMATE: dict[str, tuple[str, int, tuple[int, ...], int, tuple[str, ...]]] = {
+    "Lisbon": ("Europe/Lisbon", 0, (15, 16, 19, 20, 22, 26, 28, 28, 27, 23, 18, 15), 7,
+               ("sunny", "partly cloudy", "showers in the afternoon")),
+    "Osaka": ("Asia/Tokyo", 9, (9, 10, 14, 20, 25, 28, 32, 33, 29, 23, 17, 12), 7,
+              ("clear", "cloudy", "light rain")),
+    "Denver": ("America/Denver", -7, (7, 8, 12, 16, 21, 28, 31, 30, 25, 18, 11, 7), 14,
+               ("sunny and dry", "windy", "clouds building in the afternoon")),
+    "Tallinn": ("Europe/Tallinn", 2, (-1, -1, 3, 10, 16, 20, 22, 21, 16, 9, 4, 1), 6,
+                ("overcast", "drizzle", "grey with a cold wind")),
+    "Nairobi": ("Africa/Nairobi", 3, (25, 27, 26, 24, 23, 22, 21, 22, 25, 25, 23, 24), 12,
+                ("sunny", "partly cloudy", "a shower in the late afternoon")),
+    "Porto": ("Europe/Lisbon", 0, (14, 15, 17, 18, 20, 23, 25, 25, 24, 21, 17, 14), 8,
+              ("rain", "partly cloudy", "sunny spells")),
+    "Hanoi": ("Asia/Ho_Chi_Minh", 7, (19, 20, 23, 28, 32, 33, 33, 32, 31, 29, 25, 22), 6,
+              ("humid and hazy", "thunderstorms", "overcast")),
+    "Quito": ("America/Guayaquil", -5, (19, 19, 19, 19, 19, 19, 20, 20, 20, 19, 19, 19), 10,
+              ("sunny morning, rain later", "cloudy", "bright and cool")),
+}  # fmt: skip
+_SIGHTS = {
+    "Lisbon": ("the Alfama and São Jorge Castle", "Belém Tower and the Jerónimos Monastery",
+               "a ride on tram 28"),
+    "Osaka": ("Osaka Castle", "the food stalls of Dōtonbori", "a day trip to Nara's deer park"),
+    "Denver": ("Red Rocks Amphitheatre", "the Denver Art Museum",
+               "a drive to Rocky Mountain National Park"),
+    "Tallinn": ("the medieval Old Town and Toompea Hill", "Kadriorg Palace and park",
+                "Telliskivi Creative City"),
+    "Nairobi": ("Nairobi National Park", "the Sheldrick elephant orphanage", "the Giraffe Centre"),
+    "Porto": ("the Ribeira riverfront and the Dom Luís I bridge",
+              "a port-wine cellar in Vila Nova de Gaia", "the Livraria Lello bookshop"),
+    "Hanoi": ("the Old Quarter and Hoàn Kiếm Lake", "the Temple of Literature",
+              "a day trip to Ha Long Bay"),
+    "Quito": ("the colonial Old Town", "the TelefériQo cable car up Pichincha",
+              "the Mitad del Mundo monument on the equator"),
+}  # fmt: skip
+_MONTH_INDEX = {m: i for i, m in enumerate((
+    "January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December",
+))}  # fmt: skip
+
+_EXC_MEANING = {
+    "KeyError": "a dict (or a pandas index) was asked for a key it does not hold",
+    "TypeError": "an operation got a value of a type it cannot use, most often None",
+    "RecursionError": "calls nested deeper than the interpreter's limit (1,000 frames by "
+    "default), usually through a __repr__, __eq__ or key function that calls back into itself",
+    "ValueError": "a value has the right type but content the call cannot use",
+    "IndexError": "a sequence was indexed past its end, most often because it is empty",
+}
+# expression -> (what it does, what it needs of its inputs, a safer version)
+_EXPR_NOTES = {
+    "sorted(d, key=d.get)": (
+        "sorts the keys of `d` by their values",
+        "every value must compare with every other one: a None or a string among numbers breaks the sort",
+        "ranked = sorted(d, key=lambda k: (d[k] is None, d[k] or 0))",
+    ),
+    "json.loads(resp.text)": (
+        "parses the response body as JSON",
+        "the body is not always JSON: an error page, an empty 204 body, or bytes where text was expected",
+        "resp.raise_for_status()\ndata = resp.json() if resp.content else None",
+    ),
+    "df.groupby('user').size()": (
+        "counts the rows per value of the `user` column",
+        "the frame needs a `user` column of hashable values (a list in a cell, or a header read as ' user', breaks it)",
+        "df.columns = df.columns.str.strip()\ncounts = df.groupby('user').size()",
+    ),
+    "next(iter(xs))": (
+        "takes the first item of `xs`",
+        "`xs` must be a non-empty iterable: on an empty one `next` raises StopIteration, which a generator turns into RuntimeError",
+        "first = next(iter(xs), None)\nif first is None:\n    raise ValueError('xs is empty')",
+    ),
+    "await asyncio.gather(*tasks)": (
+        "runs the tasks concurrently and re-raises the first exception one of them raised",
+        "the error comes from one of the tasks, not from gather itself; the lower frames of the traceback name it",
+        "results = await asyncio.gather(*tasks, return_exceptions=True)\n"
+        "errors = [r for r in results if isinstance(r, BaseException)]",
+    ),
+    "re.match(r'\\d+', s)": (
+        "matches the digits at the start of `s`",
+        "`s` must be a str (bytes or None fail), and the match is None when `s` does not start with a digit",
+        "m = re.match(r'\\d+', s or '')\nnumber = int(m.group()) if m else None",
+    ),
+    "dict(zip(keys, vals))": (
+        "pairs each key with a value",
+        "every key must be hashable (a list as a key fails), and zip silently drops extra items when the lengths differ",
+        "mapping = dict(zip(keys, vals, strict=True))",
+    ),
+}
+# test failure -> (why, with the fixture's temp dir, and the fix)
+_TEST_FAILURES = {
+    "KeyError": (
+        "`{f}()` reads a key from a config or the environment that the fixture never sets: "
+        "on your machine the real file exists, in the test the temp dir is empty",
+        "@pytest.fixture\ndef workdir(tmp_path, monkeypatch):\n"
+        "    (tmp_path / 'config.toml').write_text('name = \"test\"\\n')\n"
+        "    monkeypatch.setenv('APP_HOME', str(tmp_path))\n    return tmp_path",
+    ),
+    "TypeError": (
+        "the fixture builds the temp dir but does not return it, so the test gets None "
+        "and `{f}()` receives None where it expects a path",
+        "@pytest.fixture\ndef workdir(tmp_path):\n    (tmp_path / 'data').mkdir()\n"
+        "    return tmp_path  # without this the test receives None",
+    ),
+    "RecursionError": (
+        "`{f}()` walks the directory and follows a symlink the fixture made back up the "
+        "tree, so the walk never ends",
+        "for root, dirs, files in os.walk(top, followlinks=False):\n    ...",
+    ),
+    "ValueError": (
+        "`{f}()` parses a file the fixture created empty, so a conversion like "
+        "`int('')` fails; write the file with real content",
+        "(tmp_path / 'rows.csv').write_text('id,value\\n1,10\\n')",
+    ),
+    "IndexError": (
+        "`{f}()` takes the first entry of a directory listing (or of a file's lines) and "
+        "the fixture's temp dir is still empty",
+        "files = sorted(tmp_path.iterdir())\nassert files, 'the fixture wrote no files'",
+    ),
+}
+# task -> (function, modules it uses, a flawed version and its flaw)
+_TASK_CODE = {
+    "deduplicates a list while keeping the order": (
+        'def dedupe(items):\n    """The items without duplicates, first occurrence first."""\n'
+        "    return list(dict.fromkeys(items))",
+        ("itertools", "dataclasses"),
+        "def dedupe(items):\n    return list(set(items))",
+        "a set does not keep the order",
+    ),
+    "retries an HTTP call with exponential backoff": (
+        "import random\nimport time\nimport urllib.error\nimport urllib.request\n\n\n"
+        "def fetch_with_retry(url, attempts=5, base=0.5):\n    for i in range(attempts):\n"
+        "        try:\n            with urllib.request.urlopen(url, timeout=10) as resp:\n"
+        "                return resp.read()\n"
+        "        except (urllib.error.URLError, TimeoutError):\n"
+        "            if i == attempts - 1:\n                raise\n"
+        "            time.sleep(base * 2**i + random.uniform(0, base))",
+        ("asyncio",),
+        "def fetch_with_retry(url):\n    for _ in range(5):\n        try:\n"
+        "            return urllib.request.urlopen(url).read()\n        except Exception:\n"
+        "            pass",
+        "it retries at once, with no backoff, and swallows the last error",
+    ),
+    "parses an ISO 8601 timestamp with a timezone": (
+        "from datetime import datetime\n\n\ndef parse_timestamp(text):\n"
+        '    """\'2026-10-01T12:30:00+02:00\' -> an aware datetime (\'Z\' works from 3.11)."""\n'
+        "    dt = datetime.fromisoformat(text)\n    if dt.tzinfo is None:\n"
+        "        raise ValueError(f'no timezone in {text!r}')\n    return dt",
+        (),
+        "def parse_timestamp(text):\n    return datetime.strptime(text[:19], '%Y-%m-%dT%H:%M:%S')",
+        "it cuts the offset off, so every result is naive",
+    ),
+    "merges two sorted iterators lazily": (
+        "import heapq\n\n\ndef merge_sorted(a, b):\n"
+        '    """The items of two sorted iterables in order, reading each lazily."""\n'
+        "    yield from heapq.merge(a, b)",
+        ("itertools",),
+        "def merge_sorted(a, b):\n    return sorted(list(a) + list(b))",
+        "it reads both inputs into memory, so it is not lazy",
+    ),
+    "streams a large CSV and sums one column": (
+        "import csv\n\n\ndef sum_column(path, column):\n    total = 0.0\n"
+        "    with open(path, newline='') as f:\n        for row in csv.DictReader(f):\n"
+        "            total += float(row[column] or 0)\n    return total",
+        ("pathlib", "itertools"),
+        "def sum_column(path, column):\n    lines = open(path).read().splitlines()\n"
+        "    return sum(float(x.split(',')[column]) for x in lines[1:])",
+        "it loads the whole file and breaks on quoted commas",
+    ),
+    "flattens a nested dictionary into dotted keys": (
+        "def flatten(d, prefix=''):\n    out = {}\n    for key, value in d.items():\n"
+        "        name = f'{prefix}.{key}' if prefix else str(key)\n"
+        "        if isinstance(value, dict):\n            out.update(flatten(value, name))\n"
+        "        else:\n            out[name] = value\n    return out",
+        ("itertools",),
+        "def flatten(d):\n    return {f'{k}.{j}': w for k, v in d.items() for j, w in v.items()}",
+        "it only goes one level deep and fails on values that are not dicts",
+    ),
+}
+_TASK_IDEA = {
+    "deduplicates a list while keeping the order": "walk the list once with a hash set of the items seen so far, and keep an item only the first time it appears: linear time, order kept",
+    "retries an HTTP call with exponential backoff": "loop over a few attempts, retry only timeouts, connection errors and 429/5xx replies, wait base × 2^attempt plus a little jitter between tries, and re-raise the last error",
+    "parses an ISO 8601 timestamp with a timezone": "use the standard parser rather than a hand-written format, treat 'Z' as +00:00, and reject a timestamp without an offset so naive times never slip in",
+    "merges two sorted iterators lazily": "hold the current item of each input, yield the smaller one and advance only that input; when one runs out, yield the rest of the other",
+    "streams a large CSV and sums one column": "read row by row with a real CSV parser (quoted commas break a split on ','), convert the one column and keep a running total, so memory stays flat",
+    "flattens a nested dictionary into dotted keys": "recurse into values that are maps, joining the keys with '.', and copy every other value as it is",
+}
+_TASK_LIB = {
+    "deduplicates a list while keeping the order": {
+        "Rust": "a `HashSet` (its `insert` returns false for an item already seen)",
+        "TypeScript": "`[...new Set(items)]` (a Set keeps insertion order)",
+        "Go": "a `map[T]struct{}` of the items seen",
+        "Bash": "`awk '!seen[$0]++'`",
+    },
+    "retries an HTTP call with exponential backoff": {
+        "Rust": "a loop with `std::thread::sleep` and a doubling `Duration` (or the `backoff` crate)",
+        "TypeScript": "an async loop with `await new Promise(r => setTimeout(r, delay))`",
+        "Go": "a `for` loop with `time.Sleep(base << attempt)` under a `context` deadline",
+        "Bash": "`curl --retry 5 --retry-delay 1`, or a loop with `sleep $((2**i))`",
+    },
+    "parses an ISO 8601 timestamp with a timezone": {
+        "Rust": "`chrono::DateTime::parse_from_rfc3339`",
+        "TypeScript": "`new Date(s)`, checking `isNaN(d.getTime())`",
+        "Go": "`time.Parse(time.RFC3339, s)`",
+        "Bash": 'GNU `date -d "$s" +%s`',
+    },
+    "merges two sorted iterators lazily": {
+        "Rust": "a `Peekable` on each iterator (or `itertools::merge`)",
+        "TypeScript": "a generator function over the two iterators",
+        "Go": "two iterator functions (or channels), comparing their heads",
+        "Bash": "`sort -m a b`, which merges sorted files without re-sorting",
+    },
+    "streams a large CSV and sums one column": {
+        "Rust": "the `csv` crate's `Reader`",
+        "TypeScript": "a streaming parser such as `csv-parse`",
+        "Go": "`encoding/csv`'s `Reader.Read` in a loop",
+        "Bash": "`awk -F, '{s += $2} END {print s}'` (fine while no field holds a quoted comma)",
+    },
+    "flattens a nested dictionary into dotted keys": {
+        "Rust": "a recursive function over `serde_json::Value`",
+        "TypeScript": "a recursive function over `Record<string, unknown>`",
+        "Go": "a recursive function over `map[string]any`",
+        "Bash": "`jq '[paths(scalars) as $p | {key: ($p | map(tostring) | join(\".\")), value: getpath($p)}] | from_entries'`",
+    },
+}
+# class -> fields (name, annotation, default or "" for a required one)
+_DATACLASS_FIELDS = {
+    "Order": (("id", "int", ""), ("customer", "str", ""), ("total", "float", ""),
+              ("currency", "str", "'EUR'"), ("status", "str", "'new'"),
+              ("items", "list[str]", "field(default_factory=list)"),
+              ("created_at", "datetime | None", "None"), ("shipped_at", "datetime | None", "None"),
+              ("note", "str", "''")),
+    "User": (("id", "int", ""), ("name", "str", ""), ("email", "str", ""),
+             ("is_admin", "bool", "False"), ("locale", "str", "'en'"), ("timezone", "str", "'UTC'"),
+             ("tags", "list[str]", "field(default_factory=list)"),
+             ("created_at", "datetime | None", "None"), ("last_login", "datetime | None", "None")),
+    "Span": (("trace_id", "str", ""), ("span_id", "str", ""), ("name", "str", ""),
+             ("start", "float", "0.0"), ("end", "float | None", "None"),
+             ("parent_id", "str | None", "None"), ("status", "str", "'ok'"),
+             ("attributes", "dict[str, str]", "field(default_factory=dict)"),
+             ("events", "list[str]", "field(default_factory=list)")),
+    "Job": (("id", "str", ""), ("command", "str", ""), ("priority", "int", "0"),
+            ("attempts", "int", "0"), ("max_attempts", "int", "3"), ("state", "str", "'queued'"),
+            ("scheduled_at", "datetime | None", "None"), ("started_at", "datetime | None", "None"),
+            ("error", "str | None", "None")),
+}  # fmt: skip
+
+_DINNERS = {
+    "birthday": ("a build-your-own taco bar: spiced beef, plus black beans and grilled halloumi",
+                 "a roasted sweet potato and feta salad (vegetarian)",
+                 "a chocolate cake, or cupcakes so nobody has to cut"),
+    "weeknight": ("a one-pot chickpea and spinach curry with rice (vegetarian, and filling)",
+                  "sheet-pan chicken thighs with lemon and potatoes in the same oven",
+                  "a green salad, and yoghurt with honey for dessert"),
+    "holiday": ("a roast (turkey or a leg of lamb) with the trimmings",
+                "a mushroom and chestnut Wellington as the vegetarian centrepiece",
+                "roast potatoes done in oil rather than goose fat, so everyone can have them"),
+    "picnic": ("wraps: chicken Caesar, and hummus with roasted peppers (vegetarian)",
+               "a pesto pasta salad with tomatoes and mozzarella (vegetarian)",
+               "fruit, cheese and a lemon drizzle cake that travels well"),
+    "potluck": ("a big vegetable lasagne as your own dish (vegetarian, and it feeds a crowd)",
+                "a tray of baked chicken wings for the meat eaters",
+                "labels on every dish, so the vegetarian guest knows what is safe"),
+}  # fmt: skip
+_PAIR_ANSWERS = {
+    ("Postgres", "SQLite"): "SQLite is a file inside your app: no server to run, ideal for one writer and modest traffic. Postgres is a server: many concurrent writers, roles, replication, richer types (JSONB, arrays) and extensions. For {n} people building one web service, Postgres; for a desktop tool, tests or a prototype, SQLite.",
+    ("Kafka", "RabbitMQ"): "Kafka is a replicated log: messages are kept, consumers track their own offsets and can replay, and it is built for high-throughput streams. RabbitMQ is a broker: messages are routed to queues, acknowledged and deleted, with flexible routing and per-message retries. A team of {n} without a dedicated ops person usually finds RabbitMQ (or a managed Kafka) easier to run.",
+    ("Notion", "Obsidian"): "Notion is a hosted workspace: real-time collaboration, databases, permissions, sharing by link. Obsidian keeps Markdown files on your own disk: offline, fast, yours, but sharing needs its sync add-on or git. For {n} people writing together, Notion; for personal notes, Obsidian.",
+    ("renting", "buying a flat"): "Renting keeps you flexible and your cash free, and the landlord pays for repairs. Buying builds equity and fixes the cost, but takes a deposit and fees up front and ties you to one place. For a team of {n} whose headcount may change, renting is the safer choice; buying pays off only if you stay five years or more.",
+    ("a Kindle", "paper books"): "A Kindle holds thousands of books, lets you change the text size and is light to carry. Paper books can be lent, resold and annotated freely and need no battery. For a shared shelf for {n} people, paper books are simpler: Kindle books are tied to one account.",
+    ("Terraform", "Pulumi"): "Terraform uses its own language (HCL), has the largest provider ecosystem and many engineers already know it. Pulumi lets you write infrastructure in TypeScript, Python or Go, with loops, functions and unit tests. For {n} people who are mostly developers, Pulumi feels natural; if you will hire ops engineers, Terraform is the common ground.",
+}  # fmt: skip
+_PROS_CONS = {
+    "remote work": (("no commute, and more focus time", "you can hire anywhere"),
+                    ("onboarding and mentoring are harder", "isolation, and work spilling into evenings")),
+    "electric bikes": (("hills and distance without arriving sweaty", "far cheaper to run than a car"),
+                       ("heavy and expensive up front", "limited battery range, and a target for thieves")),
+    "open-plan offices": (("easy to ask a quick question", "cheaper per desk"),
+                          ("noise and constant interruptions", "little privacy for calls")),
+    "static site generators": (("fast pages and cheap, secure hosting", "content lives in git"),
+                               ("dynamic features need outside services", "non-technical editors need a CMS on top")),
+    "four-day work weeks": (("more rest, and people stay longer", "meetings get shorter and fewer"),
+                            ("customer coverage on the fifth day", "longer days can be tiring")),
+    "home solar panels": (("lower electricity bills", "lower emissions, and sometimes income for the surplus"),
+                          ("a high cost up front, paid back over years", "output depends on the roof and the weather")),
+    "learning a second language as an adult": (("travel, work and friendships open up", "adults learn grammar and vocabulary efficiently"),
+                                               ("a native accent is hard to reach", "it takes steady practice for years")),
+    "monorepos": (("one change can update every project at once", "one set of tools and one version of each dependency"),
+                  ("builds and CI need tooling that scales", "access control is coarser")),
+}  # fmt: skip
+_LANDLORD = {
+    "the broken heating": ("Heating not working",
+                           "The heating in the flat stopped working on {day} and the rooms are getting cold. Could you arrange for a technician to look at it this week? I am at home most evenings and can give access at any time that suits them."),
+    "a late deposit refund": ("Deposit refund",
+                              "I moved out at the end of last month and returned the keys, but I have not yet received my deposit back. Could you let me know when the refund will be sent, or whether anything is holding it up?"),
+    "noise from the flat upstairs": ("Noise from the flat upstairs",
+                                     "For the past few weeks there has been loud noise from the flat upstairs late at night, often after midnight. I would rather not complain to the neighbours directly; could you remind them of the quiet hours in the lease?"),
+    "renewing the lease early": ("Renewing the lease",
+                                 "My lease ends in a few months and I would like to stay. Could we renew it early, on the same terms if possible? I am happy to meet to discuss it."),
+}  # fmt: skip
+_KID_EXPLANATIONS = {
+    "how vaccines train the immune system": (
+        "Think of your body's defenders as guards at a castle. A vaccine shows them a "
+        "'wanted' poster of a germ (a harmless piece of it) so they learn its face. If the "
+        "real germ ever comes, the guards know it at once and catch it before you get very "
+        "sick, like spotting a friend's face in a crowd.",
+        "Vaccines present antigens that activate B and T cells and leave memory cells behind.",
+    ),
+    "why the sky is blue": (
+        "Sunlight looks white but is every colour mixed. On its way through the air, the "
+        "tiny bits of air bounce blue light around much more than red light, so blue comes "
+        "at your eyes from all over the sky. At sunset the light crosses more air, the blue "
+        "is bounced away first, and you see orange and red.",
+        "Rayleigh scattering: the scattered intensity goes as the inverse fourth power of the wavelength.",
+    ),
+    "how a bill becomes a law": (
+        "Imagine your class wants a new rule: longer recess. Someone writes the idea down "
+        "(that's the bill). A small group talks it over and improves it, then the whole "
+        "class votes; if most say yes, the class next door votes too, and finally the "
+        "principal signs it. Now it's a rule for everyone: a law.",
+        "A bill goes through committee markup, floor votes in both chambers, reconciliation and presentment.",
+    ),
+    "what inflation does to savings": (
+        "Imagine your piggy bank holds enough for 10 ice creams. Every year the shop raises "
+        "its prices a little, so next year the same coins buy 9, and later 8. That's "
+        "inflation: the number of coins stays the same, but they buy less. That's why "
+        "grown-ups keep savings where they earn interest.",
+        "Inflation lowers the real value of nominal savings: real return ≈ nominal rate − inflation.",
+    ),
+    "how GPS works": (
+        "High above us, satellites keep calling out 'here is the exact time, and here is "
+        "where I am'. Your phone hears several of them. The calls take a tiny bit of time "
+        "to arrive, so the phone can tell how far away each one is, like counting the "
+        "seconds between lightning and thunder. With four distances there is only one spot "
+        "where you can be.",
+        "The receiver solves for position and clock bias from pseudoranges to four or more satellites.",
+    ),
+}
+_PRACTICE = {
+    "chess": ("tactics puzzles", "one slower game, or one opening line studied properly",
+              "going over the game and writing down your biggest mistake"),
+    "drawing": ("quick gesture drawings (30 seconds to 2 minutes each)",
+                "one focused study: hands, perspective boxes or a still life",
+                "comparing with the reference and noting what to fix next time"),
+    "running": ("easy jogging and a few drills", "the main run: mostly easy, with intervals once a week",
+                "stretching and logging the run"),
+    "public speaking": ("reading a paragraph aloud, slowly", "recording a two-minute talk on a random topic and watching it back",
+                        "noting one habit to fix (filler words, pace, eye contact)"),
+    "cooking": ("knife skills: dice an onion, mince garlic", "one dish that practises a technique (a braise, a roast, a pan sauce)",
+                "tasting, adjusting the seasoning and noting what you'd change"),
+}  # fmt: skip
+
+# The long queries' sentences: the kind of point each makes, that point in brief, and
+# what someone has to do about it (nothing for most progress).
+_SENTENCE_POINT: dict[str, tuple[str, str, str]] = dict(zip(_SENTENCES, (
+    ("progress", "Launch moves to the second week of next month.", ""),
+    ("ask", "Get the final screenshots for the press kit.", "Get the final screenshots for the press kit."),
+    ("problem", "Login-failure tickets doubled since the last release.", "Find out why login-failure tickets doubled."),
+    ("progress", "The old billing page stays until the migration is verified.", ""),
+    ("progress", "Priya owns the vendor contract and reports back by Friday.", "Report back on the vendor contract by Friday."),
+    ("problem", "Two shipments were late because of the storm.", "Follow up with the warehouse on the two late shipments."),
+    ("ask", "Customers want a spreadsheet export in their own language.", "Scope a spreadsheet export in the customer's language."),
+    ("problem", "Cloud spend is 12% over the quarterly budget.", "Bring cloud spend back under budget (12% over)."),
+    ("problem", "The settings screen's contrast needs fixing.", "Fix the contrast on the settings screen."),
+    ("ask", "Legal needs a summary of the personal data the new feature stores.", "Send Legal a summary of the personal data the feature stores."),
+    ("progress", "Hiring for two roles is paused until the budget is confirmed.", ""),
+    ("progress", "The hospital pilot starts on the first of the month.", ""),
+    ("progress", "The new onboarding checklist is approved, with small wording changes.", ""),
+    ("ask", "The public endpoints' documentation needs an owner.", "Find an owner for the public endpoints' documentation."),
+    ("progress", "Response times improved after the cache move.", ""),
+    ("ask", "The board wants a one-page update on the university partnership.", "Write the board a one-page update on the university partnership."),
+    ("problem", "The data center move may overlap with the audit.", "Check whether the data center move overlaps with the audit."),
+    ("problem", "Invoices show the wrong tax rate (a customer in Lyon).", "Fix the tax rate on invoices (reported from Lyon)."),
+), strict=True))  # fmt: skip
+_HALLUCINATED = "The budget for next year was approved without changes."
+
+
+class _Picker:
+    """The answer's own small RNG (a 64-bit LCG), seeded from its query and verdict.
+
+    Not a ``random.Random``: seeding one per answer took a third of the answers' time
+    (a million-trace build makes a million of them); picks from a list need no more."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, query: str, good: bool) -> None:
+        self._state = zlib.crc32(query.encode("utf-8")) * 2 + good
+
+    def _next(self) -> int:
+        self._state = (self._state * 6364136223846793005 + 1442695040888963407) & (2**64 - 1)
+        return self._state >> 33
+
+    def choice(self, items: Sequence[_T]) -> _T:
+        return items[self._next() % len(items)]
+
+    def randint(self, lo: int, hi: int) -> int:
+        return lo + self._next() % (hi - lo + 1)
+
+
+def _num(x: float) -> str:
+    """A number as a person writes it: 4 significant digits, no trailing zeros."""
+    return f"{x:.4g}"
+
+
+def _frac(q: Fraction) -> str:
+    return str(q.numerator) if q.denominator == 1 else f"{q.numerator}/{q.denominator}"
+
+
+def _answer(query: str, qclass: str, good: bool, drawn: str, started: float) -> str:
+    """The result of a demo trace: an answer to *query* (see the section comment).
+
+    *drawn* is what ``_result`` drew: when it is a failure text, the trace failed that
+    way (a timeout still shows the partial answer it got). Otherwise it picks the
+    answer's phrasing (an opening and a closing, see :func:`_phrased`), as a model
+    words the same answer differently from one run to the next: the same query asked
+    again is one more SFT pair, not a duplicate that training drops."""
+    if drawn in _FAILURE_SET and drawn != _TIMED_OUT:
+        return drawn
+    fail = drawn == _TIMED_OUT
+    key = (query, good and not fail)
+    text = _ANSWER_MEMO.get(key)
+    if text is None:
+        text = _ANSWERERS[qclass](query, key[1], _Picker(*key), started)
+        if not query.startswith(("Time in", "Weather in")):  # those depend on the time
+            if len(_ANSWER_MEMO) >= 4096:  # bounded: most long queries never repeat
+                _ANSWER_MEMO.clear()
+            _ANSWER_MEMO[key] = text
+    return f"{drawn}\n\n{text}" if fail else _phrased(text, qclass, zlib.crc32(drawn.encode()))
+
+
+_ANSWER_MEMO: dict[tuple[str, bool], str] = {}
+"""Answers already built (a query and a verdict give one text; most queries repeat)."""
+
+_OPENINGS = ("", "Sure. ", "Of course. ", "Happy to help. ", "Good question. ", "Here goes. ")
+_CLOSINGS = ("", "\n\nHope this helps!", "\n\nWant more detail on any part?",
+             "\n\nLet me know if you'd like changes.", "\n\nHappy to go deeper if useful.",
+             "\n\nShall I expand on any of it?")  # fmt: skip
+_SHORT_OPENINGS = ("", "Answer: ", "Short answer: ", "Sure: ", "Quick answer: ", "")
+_SHORT_CLOSINGS = ("", " Anything else?", " Hope that helps.")
+
+
+def _phrased(text: str, qclass: str, variant: int) -> str:
+    """*text* with the opening and closing words *variant* picks."""
+    opening: tuple[str, ...] = _SHORT_OPENINGS if qclass == "short" else _OPENINGS
+    closing: tuple[str, ...] = _SHORT_CLOSINGS if qclass == "short" else _CLOSINGS
+    return opening[variant % len(opening)] + text + closing[variant // 8 % len(closing)]
+
+
+# ---- code
+
+
+def _code_answer(q: str, good: bool, r: _Picker, started: float) -> str:
+    if m := re.match(r"Why does `(.+)` raise (\w+) in Python 3\.(\d+)\?$", q):
+        expr, exc, minor = m.groups()
+        what, needs, fix = _EXPR_NOTES[expr]
+        if not good:
+            return (f"{exc} in `{expr}` is a known bug in Python 3.{minor}; upgrading to the "
+                    "newest release should make it go away.")  # fmt: skip
+        return (
+            f"{exc} means {_EXC_MEANING[exc]}. `{expr}` {what}, and {needs} (the same in "
+            f"Python 3.{minor}). Guard it:\n\n```python\n{fix}\n```"
+        )
+    if m := re.match(
+        r"Write a Python function that (.+)\. Prefer the standard library \(`(\w+)`\)\.$", q
+    ):
+        task, mod = m.groups()
+        code, mods, flawed, _flaw = _TASK_CODE[task]
+        if not good:
+            return f"Here you go:\n\n```python\n{flawed}\n```"
+        lead = (
+            f"With `{mod}`:"
+            if mod in mods
+            else f"The standard library covers it; `{mod}` isn't needed here:"
+        )
+        return f"{lead}\n\n```python\n{code}\n```"
+    if m := re.match(
+        r"Can you make this faster\? It takes (\d+) s on (\d+)k rows\.\ndef (\w+)",
+        q.replace("```python\n", ""),
+    ):
+        secs, rows, f = m.groups()
+        if not good:
+            return (f"Use a set:\n\n```python\ndef {f}(rows):\n    return list(set(rows))\n```\n\n"
+                    f"That should take well under {secs} s on {rows}k rows.")  # fmt: skip
+        return (
+            "Here's a version that keeps the order and runs in linear time:\n\n"
+            f"```python\ndef {f}(rows):\n    seen = set()\n    out = []\n    for r in rows:\n"
+            "        if r not in seen:\n            seen.add(r)\n            out.append(r)\n"
+            f"    return out\n```\n\nA set lookup is O(1), a list's O(n): on {rows}k rows "
+            f"that turns {secs} s into milliseconds."
+        )
+    if m := re.match(r"What's the difference between `import (\w+)`", q):
+        mod = m.group(1)
+        if not good:
+            return f"There is no difference: `from {mod} import *` is just shorter to type."
+        return (
+            f"`import {mod}` binds the module name, so you write `{mod}.name`; "
+            f"`from {mod} import *` copies every public name into your namespace, which "
+            "hides where names come from and can shadow your own. Prefer the first form."
+        )
+    if m := re.match(r"How do I write a (\w+) function that (.+)\?$", q):
+        lang, task = m.groups()
+        if lang == "Python":
+            code, _mods, flawed, flaw = _TASK_CODE[task]
+            if not good:
+                return f"Something like this:\n\n```python\n{flawed}\n```"
+            return f"```python\n{code}\n```\n\nThe idea: {_TASK_IDEA[task]}."
+        if not good:
+            return (f"{lang} has no good way to do that; I'd write that part in Python and "
+                    f"call it from {lang}.")  # fmt: skip
+        return (
+            f"In {lang}, reach for {_TASK_LIB[task][lang]}. The idea: {_TASK_IDEA[task]}. "
+            "Write a small test with an empty input, a typical one and an edge case first."
+        )
+    if m := re.match(r"My test fails with (\w+) at `(\w+)\(\)` line (\d+);", q):
+        exc, f, line = m.groups()
+        why, fix = _TEST_FAILURES[exc]
+        if not good:
+            return f"The {exc} at line {line} looks flaky; run the test again and it will probably pass."
+        return (
+            f"Most likely {why.format(f=f)}. Look at line {line} of `{f}()` with a "
+            f"breakpoint (`pytest --pdb`) to confirm, then:\n\n```python\n{fix}\n```"
+        )
+    if m := re.match(
+        r"Convert this to a dataclass: class (\w+): with __init__ setting (\d+) fields$", q
+    ):
+        name, count = m.group(1), int(m.group(2))
+        fields = _DATACLASS_FIELDS[name][:count]
+        if not good:
+            fields = fields[:-1]  # one field forgotten
+        imports = ["dataclass"] + (["field"] if any("field(" in d for *_, d in fields) else [])
+        head = f"from dataclasses import {', '.join(imports)}\n"
+        if any("datetime" in a for _, a, _ in fields):
+            head += "from datetime import datetime\n"
+        body = "\n".join(f"    {n}: {a}" + (f" = {d}" if d else "") for n, a, d in fields)
+        text = f"```python\n{head}\n\n@dataclass\nclass {name}:\n{body}\n```"
+        if good:
+            text += "\n\n`@dataclass` writes `__init__`, `__repr__` and `__eq__` for you."
+        return text
+    return "Here is a corrected version of the code, with the change explained above it."
+
+
+# ---- math
+
+
+def _math_answer(q: str, good: bool, r: _Picker, started: float) -> str:
+    if m := re.match(r"Solve the equation (\d+)x\^2 \+ (\d+)x - (\d+) = 0$", q):
+        a, b, c = (int(x) for x in m.groups())
+        disc = b * b + 4 * a * c
+        root = math.sqrt(disc)
+        den = 2 * a if good else a  # the bad one forgets the 2 in 2a
+        x1, x2 = (-b + root) / den, (-b - root) / den
+        return (
+            f"Use the quadratic formula with a = {a}, b = {b}, c = -{c}.\n"
+            f"Step 1: the discriminant b² - 4ac = {b}² + 4·{a}·{c} = {disc}.\n"
+            f"Step 2: √{disc} ≈ {root:.4f}.\n"
+            f"Step 3: x = (-{b} ± {root:.4f}) / {den}.\n\n"
+            f"Answer: x ≈ {_num(x1)} or x ≈ {_num(x2)}"
+        )
+    if m := re.match(
+        r"Calculate the compound interest on \$(\d+) at ([\d.]+)% compounded monthly for (\d+) years",
+        q,
+    ):
+        principal, rate, years = int(m.group(1)), float(m.group(2)), int(m.group(3))
+        if not good:  # simple interest, called compound
+            interest = principal * rate / 100 * years
+            return (f"Interest = P·r·t = {principal:,} × {rate / 100:g} × {years} = "
+                    f"${interest:,.2f}.\n\nAnswer: ${interest:,.2f}")  # fmt: skip
+        amount = principal * (1 + rate / 1200) ** (12 * years)
+        return (
+            f"Step 1: monthly rate = {rate}% / 12 = {rate / 12:.4f}%.\n"
+            f"Step 2: A = P(1 + r/12)^(12t) = {principal:,} × (1 + {rate / 1200:.6f})^{12 * years}"
+            f" = ${amount:,.2f}.\n"
+            f"Step 3: interest = A - P = ${amount - principal:,.2f}.\n\n"
+            f"Answer: ${amount - principal:,.2f} of interest (${amount:,.2f} in all)"
+        )
+    if m := re.match(r"What is the integral of x\^(\d+) \* e\^\((\d+)x\) dx\?$", q):
+        n, k = int(m.group(1)), int(m.group(2))
+        terms = []
+        for j in range(n + 1 if good else 1):  # the bad one stops after one step
+            coef = Fraction((-1) ** j * math.perm(n, j), k ** (j + 1))
+            power = n - j
+            mono = "" if power == 0 else "x" if power == 1 else f"x^{power}"
+            size = _frac(abs(coef))
+            body = f"({size}){mono}" if mono and size != "1" else mono or size
+            terms.append(("- " if coef < 0 else "+ ") + body)
+        poly = " ".join(terms).removeprefix("+ ")
+        return (
+            f"Integrate by parts {n} times, lowering the power of x each time:\n"
+            f"∫ x^m e^({k}x) dx = (x^m/{k}) e^({k}x) - (m/{k}) ∫ x^(m-1) e^({k}x) dx.\n\n"
+            f"Answer: e^({k}x)·[{poly}] + C"
+        )
+    if m := re.match(r"Compute the determinant of \[\[(\d+), (\d+)\], \[(\d+), (\d+)\]\]\.$", q):
+        a, b, c, d = (int(x) for x in m.groups())
+        det = a * d - b * c if good else a * d + b * c
+        sign = "-" if good else "+"
+        return (
+            f"For [[a, b], [c, d]] the determinant is ad {sign} bc.\n"
+            f"Step 1: ad = {a}·{d} = {a * d}.\nStep 2: bc = {b}·{c} = {b * c}.\n\n"
+            f"Answer: {a * d} {sign} {b * c} = {det}"
+        )
+    if m := re.match(r"Solve for t: (\d+)t \+ (\d+) = (\d+)t - (\d+)$", q):
+        a, b, c, d = (int(x) for x in m.groups())
+        if a == c:
+            if not good:
+                return "Answer: t = 0"
+            return (f"Subtract {c}t from both sides: the t terms cancel and leave {b} = -{d}, "
+                    "which is false.\n\nAnswer: no solution")  # fmt: skip
+        t = Fraction(-(b + d), a - c) if good else Fraction(b + d, a - c)
+        shown = _frac(t) if t.denominator == 1 else f"{_frac(t)} ≈ {_num(float(t))}"
+        return (
+            f"Step 1: move the t terms left and the numbers right: {a}t - {c}t = -{d} - {b}.\n"
+            f"Step 2: {a - c}t = {-(b + d)}.\nStep 3: t = {-(b + d)} / {a - c}.\n\n"
+            f"Answer: t = {shown}"
+        )
+    if m := re.match(r"Calculate the probability of getting at least (\d+) heads in (\d+) fair", q):
+        k, n = int(m.group(1)), int(m.group(2))
+        total = 2**n
+        if not good:  # exactly k, not at least k
+            p = math.comb(n, k) / total
+            return (f"P = C({n}, {k}) / 2^{n} = {math.comb(n, k)} / {total}.\n\n"
+                    f"Answer: {p:.4f}")  # fmt: skip
+        below = sum(math.comb(n, i) for i in range(k))
+        return (
+            f"Each of the 2^{n} = {total} outcomes is equally likely.\n"
+            f"Step 1: P(at least {k}) = 1 - P(at most {k - 1}).\n"
+            f"Step 2: the outcomes with at most {k - 1} heads: Σ C({n}, i) for i = 0..{k - 1} "
+            f"= {below}.\nStep 3: P = 1 - {below}/{total} = {total - below}/{total}.\n\n"
+            f"Answer: {(total - below) / total:.4f}"
+        )
+    if m := re.match(r"A tank drains at (\d+) L/min\..* V\(0\) = (\d+) L\.$", q):
+        rate, v0 = int(m.group(1)), int(m.group(2))
+        if not good:  # treats a constant outflow as exponential decay
+            return (f"dV/dt = -{rate}V, so V(t) = {v0}·e^(-{rate}t).\n\n"
+                    "Answer: the tank never quite empties.")  # fmt: skip
+        return (
+            f"The outflow is constant, so dV/dt = -{rate}.\n"
+            f"Step 1: integrate: V(t) = -{rate}t + C.\nStep 2: V(0) = {v0} gives C = {v0}.\n"
+            f"Step 3: V(t) = 0 when t = {v0}/{rate}.\n\n"
+            f"Answer: V(t) = {v0} - {rate}t litres, empty after {_num(v0 / rate)} minutes"
+        )
+    return "Step 1: write down what is known.\nStep 2: solve for the unknown."
+
+
+# ---- short
+
+
+def _city_time(city: str, when: float) -> datetime:
+    zone, offset = _CITY_CLIMATE[city][:2]
+    try:
+        tz: tzinfo = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):  # no time zone database here
+        tz = timezone(timedelta(hours=offset))
+    return datetime.fromtimestamp(when, tz)
+
+
+def _short_answer(q: str, good: bool, r: _Picker, started: float) -> str:
+    if m := re.match(r"What's the capital of (\w+)\?$", q):
+        right, wrong = _CAPITALS[m.group(1)]
+        return f"{right}." if good else f"{wrong}."
+    if m := re.match(r"Translate '(\w+)' to (\w+)$", q):
+        word, lang = m.groups()
+        if good:
+            return f"{_TRANSLATIONS[word][lang]}"
+        other = r.choice([x for x in _LANGS if x != lang])
+        return f"{_TRANSLATIONS[word][other].split(' (')[0]}"  # another language's word
+    if m := re.match(r"Define (\w+)$", q):
+        right, wrong = _DEFINITIONS[m.group(1)]
+        return right if good else wrong
+    if m := re.match(r"Who wrote (\w+)\?$", q):
+        right, wrong = _AUTHORS[m.group(1)]
+        return f"{right}." if good else f"{wrong}."
+    if m := re.match(r"(Weather|Time) in (\w+) (?:tomorrow|now)\?$", q):
+        kind, city = m.groups()
+        if kind == "Time":
+            local = _city_time(city, started)
+            if not good:  # UTC, given as the local time
+                return f"It's {datetime.fromtimestamp(started, UTC):%H:%M} in {city}."
+            off = local.utcoffset() or timedelta()
+            hours = f"{off.total_seconds() / 3600:+g}"
+            return f"It's {local:%H:%M} in {city} ({local:%A}, UTC{hours})."
+        tomorrow = _city_time(city, started + 86_400)
+        _zone, _off, highs, spread, skies = _CITY_CLIMATE[city]
+        month = (tomorrow.month - 1 + (0 if good else 6)) % 12  # bad: half a year off
+        high = highs[month] + r.randint(-2, 2)
+        return f"Tomorrow in {city}: {r.choice(skies)}, {high - spread} to {high} °C."
+    if m := re.match(r"Is (an? \w+) a mammal\?$", q):
+        animal = m.group(1)
+        yes, why = _MAMMALS[animal]
+        if good:
+            return f"Yes: {why}." if yes else f"No: {why}."
+        return f"No, {animal} is not a mammal." if yes else f"Yes, {animal} is a mammal."
+    if m := re.match(r"Synonym for (\w+)\?$", q):
+        right, wrong = _SYNONYMS[m.group(1)]
+        return f"{right[0].upper()}{right[1:]}." if good else f"{wrong.title()}."
+    return "Sorry, I don't know."
+
+
+# ---- general
+
+
+def _general_answer(q: str, good: bool, r: _Picker, started: float) -> str:
+    if m := re.match(r"Can you give me a few ideas for a (\w+) dinner for (\d+) people", q):
+        occasion, n = m.group(1), int(m.group(2))
+        if not good:  # forgets the vegetarian guest
+            return f"For {n} people: a roast chicken with potatoes, or beef burgers on the grill."
+        ideas = "\n".join(f"- {i[0].upper()}{i[1:]}" for i in _DINNERS[occasion])
+        return f"For a {occasion} dinner for {n}:\n\n{ideas}"
+    if m := re.match(
+        r"What are the main differences between (.+) and (.+) for a small team of (\d+) people\?$",
+        q,
+    ):
+        a, b, team = m.groups()
+        if not good:
+            return f"{a} and {b} are basically the same; pick either for your {team} people."
+        return _PAIR_ANSWERS[(a, b)].format(n=team)
+    if m := re.match(r"Summarize the pros and cons of (.+) in a few short bullet points\.$", q):
+        topic = m.group(1)
+        pros, cons = _PROS_CONS[topic]
+        text = f"Pros of {topic}:\n" + "\n".join(f"- {p}" for p in pros)
+        if good:  # the bad one leaves the cons out
+            text += "\n\nCons:\n" + "\n".join(f"- {c}" for c in cons)
+        return text
+    if m := re.match(r"I'm planning a trip to (\w+) in (\w+)\.", q):
+        city, month_name = m.groups()
+        month = _MONTH_INDEX[month_name]
+        high, spread = _CITY_CLIMATE[city][2][month], _CITY_CLIMATE[city][3]
+        if high < 8:
+            clothes = "a warm coat, gloves and a hat"
+        elif high < 17:
+            clothes = "a warm jacket and layers"
+        elif high < 24:
+            clothes = "light layers and a jacket for the evenings"
+        else:
+            clothes = "light clothes, sunscreen and a hat"
+        pack = f"In {month_name}, {city} is around {high - spread} to {high} °C: pack {clothes}, comfortable shoes and an umbrella."
+        if not good:  # the sights are left out
+            return pack
+        sights = "\n".join(f"{i}. {s[0].upper()}{s[1:]}" for i, s in enumerate(_SIGHTS[city], 1))
+        return f"{pack}\n\nThree things worth seeing:\n{sights}"
+    if m := re.match(r"Draft a polite email to my landlord about (.+)\. Keep it", q):
+        subject, body = _LANDLORD[m.group(1)]
+        if not good:
+            return f"Subject: {subject}\n\nPlease sort out {m.group(1)}."
+        day = r.choice(_DAYS)
+        return (
+            f"Subject: {subject}\n\nDear [landlord's name],\n\n{body.format(day=day)}\n\n"
+            "Thank you for your help.\n\nKind regards,\n[your name]"
+        )
+    if m := re.match(r"Explain (.+) to a ten-year-old", q):
+        right, wrong = _KID_EXPLANATIONS[m.group(1)]
+        return right if good else wrong
+    if m := re.match(r"I have about (\d+) minutes a day\..* getting better at (.+)\?$", q):
+        minutes, hobby = int(m.group(1)), m.group(2)
+        if not good:
+            return f"Practise {hobby} for {minutes} minutes every day and you'll get better."
+        warm, main, review = _PRACTICE[hobby]
+        w, v = max(2, round(minutes * 0.2)), max(2, round(minutes * 0.15))
+        return (
+            f"Split your {minutes} minutes into three parts:\n\n- {w} min: {warm}\n"
+            f"- {minutes - w - v} min: {main}\n- {v} min: {review}\n\n"
+            "Once a week, give the main part to your weakest area."
+        )
+    return "Here are a few options worth considering."
+
+
+# ---- long
+
+
+def _long_answer(q: str, good: bool, r: _Picker, started: float) -> str:
+    head, _, rest = q.partition("\n\n")
+    body, _, _tail = rest.rpartition("\n\n")
+    said = [s for s in re.split(r"(?<=\.) ", body) if s in _SENTENCE_POINT]
+    if not good:  # partial, with a point nobody made
+        return f"Summary: {_SENTENCE_POINT[said[0]][1]} {_HALLUCINATED}"
+    by_kind: dict[str, list[str]] = {"progress": [], "problem": [], "ask": []}
+    for s in said:
+        kind, point, _todo = _SENTENCE_POINT[s]
+        by_kind[kind].append(point)
+    if head.startswith("Here are my notes"):
+        owners = [u.title() for u in USERS]
+        todo = [
+            (next((n for n in ("Priya", "Tom") if s.startswith(n)), "") or r.choice(owners), s)
+            for s in said
+            if _SENTENCE_POINT[s][2]
+        ]
+        return (
+            "Decisions:\n" + "\n".join(f"- {p}" for p in by_kind["progress"][:3] or ["none"])
+            + "\n\nAction items:\n"
+            + "\n".join(f"- {who}: {_SENTENCE_POINT[s][2]}" for who, s in todo)
+        )  # fmt: skip
+    if head.startswith("Please proofread"):
+        vague = next(
+            (s for s in said if re.search(r"next month|first of the month|Friday|confirmed", s)),
+            said[0],
+        )
+        return (
+            "The grammar is fine; I'd send it as it is, with two small changes:\n"
+            f'- start a new paragraph at "{said[len(said) // 2][:40]}…"\n'
+            f'- "{vague}": say when exactly.'
+        )
+    if head.startswith("I pasted the last few messages"):
+        asks = by_kind["ask"] or by_kind["problem"] or [_SENTENCE_POINT[said[0]][1]]
+        first = asks[0].rstrip(".")
+        return (
+            "What is being asked:\n" + "\n".join(f"- {a}" for a in asks)
+            + f"\n\nA short reply: \"Thanks, all. I'll take the first one ({first[0].lower()}"
+            f"{first[1:]}) and come back by tomorrow; tell me if you need me on the rest.\""
+        )  # fmt: skip
+    parts = (("Progress", "progress"), ("Risks", "problem"), ("Still open", "ask"))
+    return "\n\n".join(
+        f"{label}: " + " ".join(by_kind[kind][:2]) for label, kind in parts if by_kind[kind]
+    )
+
+
+_ANSWERERS: dict[str, Callable[[str, bool, _Picker, float], str]] = {
+    "code": _code_answer,
+    "math": _math_answer,
+    "short": _short_answer,
+    "long": _long_answer,
+    "general": _general_answer,
+}
+
+
 # --------------------------------------------------------------------------- steps
 
 
@@ -599,7 +1572,7 @@ def _traces(rng: random.Random, n: int, base: float = BASE_TIME) -> Iterator[Tra
             model=model,
             engine=MODELS[model][0],
             steps=steps,
-            result=_result(rng, qclass, good),
+            result=_answer(query, qclass, good, _result(rng, qclass, good), started),
             outcome=outcome,
             feedback=feedback,
             started_at=started,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import stat
 from collections import Counter, defaultdict
@@ -253,3 +254,53 @@ def test_root_that_is_a_file_is_rejected(tmp_path: Path) -> None:
     f.write_text("x")
     with pytest.raises(OSError):
         build_demo(f, traces=10)
+
+
+def _good_answers(traces: list[Trace], pattern: str) -> list[tuple[re.Match[str], str]]:
+    """(query match, result) of the traces that went well whose query fits *pattern*."""
+    out = []
+    for t in traces:
+        m = re.match(pattern, t.query)
+        if m and t.outcome == "success" and not t.metadata.get("adversarial"):
+            out.append((m, t.result))
+    return out
+
+
+def test_good_answers_answer_their_queries(traces: list[Trace]) -> None:
+    """Walkthrough W 42: an answer fits its query ("Define backpressure" was answered
+    "Lima."), and the arithmetic in a good one is right."""
+    capitals = {"Peru": "Lima", "Kenya": "Nairobi", "Norway": "Oslo", "Vietnam": "Hanoi",
+                "Chile": "Santiago", "Ghana": "Accra", "Laos": "Vientiane", "Malta": "Valletta"}  # fmt: skip
+    checked = 0
+    for m, result in _good_answers(traces, r"What's the capital of (\w+)\?$"):
+        assert capitals[m.group(1)] in result, (m.group(0), result)
+        checked += 1
+    for m, result in _good_answers(traces, r"Compute the determinant of \[\[(\d+), (\d+)\], \[(\d+), (\d+)\]\]"):  # fmt: skip
+        a, b, c, d = map(int, m.groups())
+        assert f"= {a * d - b * c}" in result, (m.group(0), result)
+        checked += 1
+    for m, result in _good_answers(traces, r"Define (\w+)$"):
+        assert result.lower().count(m.group(1)) >= 1, (m.group(0), result)
+        checked += 1
+    for m, result in _good_answers(
+        traces, r"Convert this to a dataclass: class (\w+):.* (\d+) fields"
+    ):
+        assert f"class {m.group(1)}:" in result and "@dataclass" in result, result
+        assert len(re.findall(r"^    \w+: ", result, re.M)) == int(m.group(2)), result
+        checked += 1
+    for _m, result in _good_answers(
+        traces, r"Draft a polite email to my landlord about (.+)\. Keep"
+    ):
+        assert "Subject: " in result and "Dear " in result, result
+        checked += 1
+    for _m, result in _good_answers(traces, r"Here are my notes from \w+'s planning meeting"):
+        assert "Decisions:" in result and "Action items:" in result, result
+        checked += 1
+    assert checked >= 100
+
+
+def test_answers_vary_in_wording_so_training_keeps_the_pairs(traces: list[Trace]) -> None:
+    """The same query asked again is worded a little differently (as a model answers),
+    so the SFT pairs are not mostly duplicates that training drops."""
+    rated = [t for t in traces if (t.feedback or 0) >= 0.7 and t.outcome != "failure"]
+    assert len({(t.query, t.result) for t in rated}) >= 0.6 * len(rated)
