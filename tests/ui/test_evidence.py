@@ -116,7 +116,10 @@ async def test_Q_puts_the_most_decisive_trace_first_and_labelling_advances(home:
         await settle(app, pilot)
         assert detail_id(app) == expected.trace_id != time_first
         shown = status(app)
-        assert "queue order (Q)" in shown and expected.why[:40] in shown
+        # why it is next: whole in the side panel, in fewer words (no figures) where
+        # the whole does not fit the status line
+        assert "queue order (Q)" in shown and expected.brief in shown
+        assert f"queued: {expected.why}" in plain(app.query_one("#detail-body", Static).content)
         assert line[:40] in shown  # how far the queue is from settling
         await pilot.press("8")
         await settle(app, pilot)

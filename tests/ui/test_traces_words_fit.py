@@ -57,3 +57,29 @@ async def test_the_judges_end_words_keep_their_counts_whole(
                 for count in at_120:
                     assert count in line, line
             assert any(f"stopped by you after {done} of {run.total}" in n for n in notices)
+
+
+async def test_queue_order_says_why_whole_in_the_side_panel(workspace: Path) -> None:
+    """Q: why the selected trace is next is whole in the side panel ('queued: …', with
+    each model's figures); the status line has it only whole or not at all, never cut
+    (walkthrough W 30: 'next: general: runner-up …' at 120 columns)."""
+    import io
+
+    from rich.console import Console
+
+    for size in ((120, 40), (80, 24)):
+        app = JarvisApp(workspace)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            await pilot.press("Q")
+            await settle(app, pilot)
+            line = status(app)
+            assert "queue order (Q)" in line and len(line.rstrip()) <= size[0], line
+            assert "next:" not in line or "…" not in line.split("next:")[1], line
+            if size[0] == 120:
+                body = app.query_one("#detail-body", Static).content
+                console = Console(width=400, record=True, file=io.StringIO())
+                console.print(body)
+                queued = next(t for t in console.export_text().splitlines() if "queued:" in t)
+                # each model with its figures ("(unrated)", "(0.80 ± 0.01, 459 rated)")
+                assert queued.startswith("queued: ") and "rated)" in queued, queued

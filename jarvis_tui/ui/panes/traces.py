@@ -437,9 +437,16 @@ class TraceDetail(VerticalScroll):
         yield Static(Text("No trace selected.", style="dim"), id="detail-body")
 
     def show(self, trace: Trace, note: Optional[str], history: list[Any],
-             judge: Optional[JudgeVerdict] = None) -> None:  # fmt: skip
+             judge: Optional[JudgeVerdict] = None, queued: str = "") -> None:  # fmt: skip
+        """*queued*: why the label queue offers this trace (queue order), said whole here
+        (the status line has room for few of its words)."""
         parts: list[Any] = []
         parts.append(Text(trace.trace_id, style="bold"))
+        if queued:
+            line = Text()
+            line.append("queued: ", style="bold")
+            line.append(one_line(queued, 400))
+            parts.append(line)
         parts.append(
             Text(f"{visible(trace.agent)} · {visible(trace.model)} · {visible(trace.engine)}")
         )
@@ -546,7 +553,11 @@ class TracesPane(Pane):
         "where the same label keys work. Q turns queue order on or off: the unrated "
         "traces (no score yet; a ✓/✗ without a score counts) whose label can change a "
         "routing decision first, most decisive first; the "
-        "status line says why a trace is next and how far the queue is from settling. "
+        "status line says how far the queue is from settling (the labels the recommended "
+        "model and the runner-up need before their 95% intervals stop overlapping, if their "
+        "means hold; each label moves the means, so it is steadied over about the last ten "
+        "labels and said in two figures from 100 on, ~270: a rough guide) and, where it "
+        "fits, why a trace is next (whole in the side panel: queued: …). "
         "J runs the LLM judge (JARVIS_TUI_JUDGE_URL / _MODEL, else a form asks) over the "
         "unlabelled traces of the filter, x cancels it; the Judge column shows its score "
         "beside yours (– is missing, never 0) and Y accepts it as your label. ctrl+y "
@@ -667,13 +678,18 @@ class TracesPane(Pane):
 
         def __init__(self, token: int, rows: list[TraceRow], why: dict[str, str], line: str,
                      judge: Optional[dict[str, float]], short: str = "",
-                     time_order: bool = False) -> None:  # fmt: skip
+                     time_order: bool = False, status: Any = None,
+                     brief: Optional[dict[str, str]] = None) -> None:  # fmt: skip
             super().__init__()
             self.token, self.rows, self.why, self.line, self.judge = token, rows, why, line, judge
             self.short = short
             """The line in fewer words (the class and the count first), for a narrow bar."""
             self.time_order = time_order
             """Nothing can change a decision: the rows are the scope's unrated traces."""
+            self.status = status
+            """The queue's :class:`QueueStatus` (its line is said with steadied counts)."""
+            self.brief = brief or {}
+            """Each row's why without the models' figures (a narrow status bar)."""
 
     class JudgeProgress(Message):
         def __init__(self, done: int, total: int, errors: int, final: Any = None,
@@ -736,6 +752,11 @@ class TracesPane(Pane):
         self.queue_scope: tuple[Optional[str], Optional[str]] = (None, None)
         """(query class, model) the queue is narrowed to (the Routing pane's cell)."""
         self._queue_why: dict[str, str] = {}
+        self._queue_brief: dict[str, str] = {}
+        """Each queued trace's why in fewer words (without the models' figures)."""
+        self._settle: Optional[Any] = None
+        """How far the queue is from settling, steadied over the labels given
+        (a :class:`~jarvis_tui.learning.label_queue.SettleSmoother`, made on first use)."""
         self._queue_line = ""
         self._queue_short = ""
         self._queue_time_order = False
@@ -1210,6 +1231,7 @@ class TracesPane(Pane):
         table = self.query_one(TraceTable)
         # (priority: 0 shows first, text, style, may be cut to fit)
         segs: list[tuple[int, str, str, bool]] = []
+        briefs: dict[str, str] = {}  # a segment → the same in fewer words
         if self._searching:
             segs.append((0, "search: enter applies, escape leaves", "bold", False))
         elif self._in_filter_bar():  # what the bar's keys do (the footer has room for few)
@@ -1283,8 +1305,11 @@ class TracesPane(Pane):
             if self._queue_line:
                 segs.append((1, one_line(self._queue_line, 200), "bold", True))
             why = self._queue_why.get(self._current_id() or "")
-            if why:
-                segs.append((4, f"next: {one_line(why, 120)}", "", True))
+            if why:  # whole or not at all (the side panel has it whole: "queued: …")
+                segs.append((4, f"next: {one_line(why, 120)}", "", False))
+                brief = self._queue_brief.get(self._current_id() or "")
+                if brief:  # the models' figures are in Routing; their names fit at 120
+                    briefs[f"next: {one_line(why, 120)}"] = f"next: {one_line(brief, 120)}"
         now = time.monotonic()
         while self._label_times and now - self._label_times[0] > 60:
             self._label_times.popleft()
@@ -1292,10 +1317,14 @@ class TracesPane(Pane):
         # the content width: the bar's padding would crop the "…" of a cut segment
         width = status.content_size.width or self.size.width or 120
         shorter: dict[str, str | tuple[str, ...]] = {
-            one_line(self._queue_line, 200): self._queue_short, SORT_NOTE: SORT_NOTE_SHORT,
+            # the queue's line: in fewer words, then without "· N classes open"
+            one_line(self._queue_line, 200): (self._queue_short,
+                                              self._queue_short.split(" · ")[0]),
+            SORT_NOTE: SORT_NOTE_SHORT,
         }  # fmt: skip
         if self._judge_line in self._judge_short:
             shorter[one_line(self._judge_line, 160)] = self._judge_short[self._judge_line]
+        shorter.update(briefs)
         if self._fts_note in FTS_NOTE_SHORT:
             shorter[fts_line] = f"search: {FTS_NOTE_SHORT[self._fts_note]}"
         status.update(self._fit_segments(segs, width, shorter))
@@ -1315,9 +1344,9 @@ class TracesPane(Pane):
         used = 0
 
         def forms(i: int) -> list[str]:
-            """Segment *i*'s shorter forms, longest first (none: it is not cuttable)."""
-            _prio, text, _style, cuttable = segs[i]
-            more = (shorter or {}).get(text) if cuttable else None
+            """Segment *i*'s shorter forms, longest first."""
+            text = segs[i][1]
+            more = (shorter or {}).get(text)
             chain = [more] if isinstance(more, str) else list(more or ())
             return [f for f in chain if f and cell_len(f) < cell_len(text)]
 
@@ -1343,16 +1372,22 @@ class TracesPane(Pane):
         order = sorted(range(len(segs)), key=lambda i: segs[i][0])
         for i in (i for i in order if segs[i][0] <= 2):
             place(i)
-        for i in list(shown):  # after the state words: the longest form that fits
-            for form in (segs[i][1], *forms(i)):
-                grow = cell_len(form) - cell_len(shown[i])
-                if grow <= 0:
-                    break
-                if grow <= width - used:
-                    shown[i], used = form, used + grow
-                    break
+
+        def grow_all() -> None:
+            nonlocal used
+            for i in list(shown):  # the longest form that fits, most important first
+                for form in (segs[i][1], *forms(i)):
+                    grow = cell_len(form) - cell_len(shown[i])
+                    if grow <= 0:
+                        break
+                    if grow <= width - used:
+                        shown[i], used = form, used + grow
+                        break
+
+        grow_all()  # the state words first
         for i in (i for i in order if segs[i][0] > 2):
             place(i)
+        grow_all()  # then the rest
         out = Text(no_wrap=True, overflow="ellipsis")
         for i in sorted(shown):
             if len(out) and not shown[i].startswith(" "):
@@ -1422,7 +1457,9 @@ class TracesPane(Pane):
             view.show_labels(msg.trace.feedback, msg.trace.outcome, msg.note or "", msg.history,
                              msg.judge)  # fmt: skip
         if msg.trace.trace_id == self._current_id():
-            self.query_one(TraceDetail).show(msg.trace, msg.note, msg.history, msg.judge)
+            queued = self._queue_why.get(msg.trace.trace_id, "") if self.queue_mode else ""
+            self.query_one(TraceDetail).show(msg.trace, msg.note, msg.history, msg.judge,
+                                             queued)  # fmt: skip
             self._detail_trace = msg.trace
             self._detail_note = msg.note
             self._detail_history = msg.history
@@ -1971,6 +2008,8 @@ class TracesPane(Pane):
             else "queue order off", timeout=2, markup=False,
         )  # fmt: skip
         self.reload(keep=self._current_id())
+        if not self.queue_mode and self._current_id() is not None:
+            self._fetch_detail(self._current_id())  # without its "queued: …" line
 
     def show_queue(self, query_class: Optional[str], model: Optional[str]) -> None:
         """Queue order for one Routing cell ("label where it matters")."""
@@ -1991,6 +2030,7 @@ class TracesPane(Pane):
         items = queue.next(evidence.QUEUE_ROWS)
         rows: list[TraceRow] = []
         why: dict[str, str] = {}
+        brief: dict[str, str] = {}
         for item in items:
             t = self.store.get(item.trace_id)
             if t is None or get_current_worker().is_cancelled:
@@ -1999,6 +2039,7 @@ class TracesPane(Pane):
                                  t.model, t.outcome, t.feedback, t.total_latency_seconds,
                                  t.total_tokens, one_line(t.query, 160)))  # fmt: skip
             why[t.trace_id] = item.why
+            brief[t.trace_id] = item.brief
         line, short, time_order = status.line, status.short, not rows
         if not rows:
             # Nothing here can change a decision: the scope's unrated traces (what the
@@ -2012,7 +2053,8 @@ class TracesPane(Pane):
         if self.query_one(TraceTable).judge is not None:
             judge = judged.judge_scores(self.store, [r.trace_id for r in rows])
         if not get_current_worker().is_cancelled:
-            self.post_message(self.QueueLoaded(token, rows, why, line, judge, short, time_order))
+            self.post_message(self.QueueLoaded(token, rows, why, line, judge, short, time_order,
+                                               None if time_order else status, brief))  # fmt: skip
 
     @on(QueueLoaded)
     def _queue_loaded(self, msg: TracesPane.QueueLoaded) -> None:
@@ -2022,6 +2064,14 @@ class TracesPane(Pane):
         self._fts_note = ""
         self._queue_why, self._queue_line = msg.why, msg.line
         self._queue_short, self._queue_time_order = msg.short, msg.time_order
+        self._queue_brief = msg.brief
+        if msg.status is not None:  # the counts steadied over the labels given
+            from jarvis_tui.learning.label_queue import SettleSmoother
+
+            if self._settle is None:
+                self._settle = SettleSmoother()
+            counts = self._settle.counts(msg.status, scope=self.filter.agent)
+            self._queue_line, self._queue_short = msg.status.told(counts)
         table = self.query_one(TraceTable)
         if msg.judge and table.judge is not None:
             table.judge.update(msg.judge)
@@ -2036,6 +2086,8 @@ class TracesPane(Pane):
             table.cursor_row = 0
         if not win.held:
             self.query_one(TraceDetail).clear("No traces match.")
+        elif self._current_id() is not None:  # its "queued: …" line, on the same trace too
+            self._fetch_detail(self._current_id())
         self._pending_cursor = None
         self._update_empty()
         self._render_status()
