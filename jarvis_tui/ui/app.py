@@ -706,6 +706,11 @@ class JarvisApp(App[int]):
                 now.binding.action == action and now.node is node and now.enabled
                 for now in active.values()
             )
+            if not usable and not any(
+                now.binding.action == action and now.node is node for now in active.values()
+            ):  # its key is taken lower in the chain (the focused table's own enter, whose
+                # row-selected message the pane acts on): the pane says if it applies
+                usable = _check_action(node, action)
             # A binding's tooltip says what its short description cannot (p: what a
             # paused run does): on the help row too, not only when hovering the footer.
             tip = binding.tooltip
@@ -798,6 +803,18 @@ def run_app(home: Path | str, *, theme: str | None = None) -> int:
         os._exit(code)
     loop.close()
     return code
+
+
+def _check_action(node: DOMNode, action: str) -> bool:
+    """Whether *node* would run *action* now (its ``check_action``, True when it has no
+    opinion); False for an action string it cannot parse."""
+    from textual.actions import ActionError, parse
+
+    try:
+        _namespace, name, params = parse(action)
+    except ActionError:
+        return False
+    return node.check_action(name, params) is True
 
 
 BUSY_WORDS = {

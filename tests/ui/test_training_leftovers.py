@@ -143,6 +143,20 @@ async def test_enter_on_a_run_opens_its_summary_and_escape_closes_it(home: Path)
         assert "following r1" in shown(app.query_one("#training-status", Static))
 
 
+async def test_help_offers_enter_on_a_run_as_available(home: Path) -> None:
+    """W3 4: with a finished run selected the help said '⏎ Open run (its summary) (not
+    available now)', though enter opened it (the runs table's own enter takes the key;
+    the pane acts on the row it selects)."""
+    detailed_run(home, "r1", model="m")
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_training(app, pilot)
+        rows = dict(app.help_for_pane()[2])
+        opens = [what for key, what in rows.items() if "⏎" in key or "enter" in key]
+        assert opens and not any("not available now" in w for w in opens), rows
+        assert "not available now" in rows["x"]  # nothing runs: x has nothing to cancel
+
+
 async def test_a_run_with_no_step_says_so_where_the_charts_go(home: Path) -> None:
     import json
 
