@@ -231,3 +231,13 @@ async def test_an_empty_text_field_says_proposed_empty_without_a_stray_separator
         assert "proposed: (empty)" in lines, lines  # the whole line, nothing before it
         assert not any(ln.startswith("· proposed") for ln in lines)
         assert "agent.system_prompt      (empty)" in lines, lines  # the placeholder
+
+
+async def test_the_bounds_prompt_says_how_long_bounds_hold(demo_copy) -> None:
+    """W3 21: bounds set with B on a finished run were gone after a restart, unsaid."""
+    app = JarvisApp(demo_copy())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_trials(app, pilot)
+        shown = " ".join((await press(app, pilot, "B")).split())
+        assert "They hold while the app runs:" in shown, shown
+        assert "a run started with them (s) keeps them, a finished run keeps its" in shown

@@ -1231,7 +1231,8 @@ class TrialsPane(Pane):
                 placeholder="latency <= 2s, cost <= 0.001, accuracy >= 0.7",
                 help="comma separated: metric <= or >= value (accuracy 0–1, latency in "
                 "s or ms, cost in $, energy in j, tokens a count); trials outside are "
-                "infeasible; empty clears them",
+                "infeasible; empty clears them. They hold while the app runs: a run "
+                "started with them (s) keeps them, a finished run keeps its own",
                 hint="enter: set · escape: keep the current bounds",
                 check=check,
             ),  # fmt: skip
