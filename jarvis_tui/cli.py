@@ -814,9 +814,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             _say(_console(), "status: cancelled (stopped before the first step)")
         return True
 
-    config = LoRATrainingConfig(
-        **config_kwargs(values), output_dir=str(ws.checkpoints_dir), gradient_checkpointing=False
-    )
+    # gradient_checkpointing stays allowed: the trainer turns it on only when the longest
+    # batch's activations would not fit, or after an out of memory (W3 34: False here
+    # meant that check never ran, and run.json said "not allowed by the config")
+    config = LoRATrainingConfig(**config_kwargs(values), output_dir=str(ws.checkpoints_dir))
     problems = config.validate()
     if problems:
         raise CommandError("; ".join(problems))

@@ -28,3 +28,5 @@ def test_train_summary_gives_the_precision_and_its_reason(tmp_path: Path, capsys
     fast = next(i for i, line in enumerate(lines) if line.strip().startswith("fast_path: fp32"))
     assert lines[fast + 1].strip() == "precision: fp32 requested"
     assert lines[fast + 2].strip().startswith("checkpointing: ")
+    # W3 34: the memory check runs (it said "off (not allowed by the config)")
+    assert lines[fast + 2].strip().startswith("checkpointing: off: activations ~"), lines
