@@ -1306,11 +1306,13 @@ class VersionStore:
             raise snap.current_error
         try:
             seq = snap.current_seq
+            edited: Optional[os.stat_result] = None
             if snap.current is not None:
                 sha = _sha256(snap.current)
                 if snap.entry(seq, sha) is None:
                     summ = summarize_bytes(snap.current)
                     self._append_log(d, stem, _entry(seq, "external", _EXTERNAL_NOTE, sha, summ))
+                    edited = _lstat(d.cfd, f"{stem}.toml")
                 new = seq + 1
             else:
                 new = seq
@@ -1318,6 +1320,12 @@ class VersionStore:
             if snap.current is not None and not snap.current_archived:
                 name = archive_name(stem, seq)
                 _write_atomic(d.hfd, name, snap.current, self._history_dir / name, replace=False)
+                if edited is not None:  # a hand edit keeps its time: when it was made
+                    try:
+                        os.utime(name, ns=(edited.st_atime_ns, edited.st_mtime_ns),
+                                 dir_fd=d.hfd, follow_symlinks=False)  # fmt: skip
+                    except OSError:
+                        pass  # then it is placed when it was first seen
             name = f"{stem}.toml"
             _write_atomic(d.cfd, name, content, self._config_dir / name, replace=True)
         except OSError as exc:

@@ -274,9 +274,18 @@ def version_spans(version_store: Any, agent: str) -> List[VersionSpan]:
                 known = [t for t in (created, modified) if t is not None]
                 start = min(known) if known else None
                 why = (
-                    "changed outside jarvis-tui: its edit time is unknown, placed when it "
-                    "was first seen"
-                )
+                    "changed outside jarvis-tui: placed at the file's modification time"
+                    if start is not None and start == modified and created is not None
+                    and modified < created
+                    else "changed outside jarvis-tui: its edit time is unknown, placed when "
+                    "it was first seen"
+                )  # fmt: skip
+                # An archived hand edit: the version it overwrote stays lost, as it was
+                # while the edit was current (its log line and its traces).
+                lost = _lost_entry(version_store, agent, v, before=start)
+                if lost is not None:
+                    spans.append(lost)
+                    prev = max(prev or lost.start or 0.0, lost.start or 0.0)
         else:
             start = created
             if v.get("current") and modified is not None:

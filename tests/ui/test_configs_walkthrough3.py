@@ -120,3 +120,25 @@ async def test_a_long_config_says_where_the_whole_file_is(home: Path) -> None:
         text = " ".join(plain(app.query_one("#configs-diff-body", Static)).split())
         assert "more characters: the whole file is agents/helper.toml" in text
         assert "enter: full view" not in text
+
+
+async def test_the_lost_version_stays_after_the_next_write(home: Path, capsys) -> None:
+    """W3 41: once a write archived the hand edit, the lost version vanished and v2 was
+    credited with its traces (in the pane and in versions); it stays, under the edit."""
+    from jarvis_tui.cli import main
+
+    versions = VersionStore(Workspace(home).agents_dir)
+    with open(versions.config_path(AGENT), "a") as fh:
+        fh.write("\n# my comment\n")
+    versions.write_version(AGENT, lambda c: (c + b"# two\n", "again"), cause="manual",
+                           note="after the edit")  # fmt: skip
+    assert main(["versions", AGENT, "--home", str(home)]) == 0
+    out = capsys.readouterr().out
+    assert any(ln.startswith("~ lost") and " 60 " in ln for ln in out.splitlines()), out
+    app = JarvisApp(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_configs(app, pilot)
+        lines = screen(app).splitlines()
+        at = next(i for i, ln in enumerate(lines) if "lost" in ln and "overwritten" in ln)
+        assert " 60 " in lines[at] and "external" in lines[at - 1] and " 2 " in lines[at + 1]
+        assert " 60 " in lines[at + 1]  # v2 keeps its own 60 traces, not v3's too

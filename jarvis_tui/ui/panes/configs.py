@@ -753,7 +753,8 @@ class ConfigsPane(Pane):
             if keep not in numbers:  # a new agent, or a write: what the current one changed
                 table = self.query_one("#configs-versions", DataTable)
                 # the version before the current one (below the lost row, if any)
-                lost = 1 if self._lost_outcome() is not None and len(msg.versions) > 1 else 0
+                cur = msg.versions[-1]["version"]
+                lost = 1 if cur in self._lost_before() and len(msg.versions) > 1 else 0
                 table.move_cursor(row=min(1 + lost, table.row_count - 1))
             self._diff_selected()
 
@@ -763,13 +764,13 @@ class ConfigsPane(Pane):
         table = self.query_one("#configs-versions", DataTable)
         row = table.cursor_row
         before = self._cursor_key()
-        lost = self._lost_outcome()
-        order: list[Any] = []  # newest on top; the version a hand edit lost under the current
+        lost = self._lost_before()
+        order: list[Any] = []  # newest on top; a version a hand edit lost under that edit
         for v in reversed(versions):
             order.append(v)
-            if lost is not None and v.get("current"):
-                order.append(None)
-        shown = [LOST_KEY if v is None else str(v["version"]) for v in order]
+            if v["version"] in lost:
+                order.append(f"{LOST_KEY}-{v['version']}")
+        shown = [v if isinstance(v, str) else str(v["version"]) for v in order]
         if keep is not None and str(keep) in shown:
             row = shown.index(str(keep))
         elif keep is None and before in shown:
@@ -779,8 +780,9 @@ class ConfigsPane(Pane):
         when_format = "%m-%d %H:%M" if dict((k, w) for _l, k, w in self._cols).get(
             "when", 11) >= 11 else "%m-%d"  # fmt: skip
         for v in order:
-            if v is None:
-                table.add_row(*self._lost_cells(lost, keys, when_format), key=LOST_KEY)
+            if isinstance(v, str):
+                o = lost[int(v.rsplit("-", 1)[1])]
+                table.add_row(*self._lost_cells(o, keys, when_format), key=v)
                 continue
             when = v.get("created") or v.get("modified") or 0
             num = Text(str(v["version"]), style="bold" if v.get("current") else "")
@@ -815,7 +817,8 @@ class ConfigsPane(Pane):
             table.move_cursor(row=min(row, len(order) - 1))
 
     def _cursor_key(self) -> Optional[str]:
-        """The timeline row under the cursor: a version's number, LOST_KEY, or None."""
+        """The timeline row under the cursor: a version's number, ``lost-N`` (the version
+        the edit N overwrote), or None."""
         table = self.query_one("#configs-versions", DataTable)
         if table.row_count == 0:
             return None
@@ -825,12 +828,24 @@ class ConfigsPane(Pane):
             return None
         return str(key) if key else None
 
-    def _lost_outcome(self) -> Any:
-        """The version a hand edit of the current file overwrote before it was archived
-        (its log line and its traces are all that is left), or None."""
+    def _lost_before(self) -> dict[int, Any]:
+        """The versions hand edits overwrote before they were archived (their log lines
+        and their traces are all that is left), by the number of the edit's version."""
         if self.outcomes is None:
+            return {}
+        out: dict[int, Any] = {}
+        rows = self.outcomes.versions
+        for o, after in zip(rows, rows[1:], strict=False):
+            if o.lost and after.version is not None:
+                out[after.version] = o
+        return out
+
+    def _lost_outcome(self) -> Any:
+        """The lost version under the cursor, or None."""
+        key = self._cursor_key() or ""
+        if not key.startswith(f"{LOST_KEY}-"):
             return None
-        return next((o for o in self.outcomes.versions if o.lost), None)
+        return self._lost_before().get(int(key.rsplit("-", 1)[1]))
 
     def _lost_cells(self, o: Any, keys: list[str], when_format: str) -> list[Text]:
         """The timeline row of the lost version: its log line's time and cause, and its
@@ -881,7 +896,7 @@ class ConfigsPane(Pane):
     def _diff_selected(self) -> None:
         if self.proposals:
             return
-        if self._cursor_key() == LOST_KEY:
+        if (self._cursor_key() or "").startswith(LOST_KEY):
             self._render_diff()
             return
         sel = self.selected_version()
@@ -955,7 +970,7 @@ class ConfigsPane(Pane):
     def _render_diff(self) -> None:
         if self.proposals:
             return
-        if self._cursor_key() == LOST_KEY and self._lost_outcome() is not None:
+        if self._lost_outcome() is not None:
             self._show(self._lost_panel())
             return
         parts = self._evidence()
