@@ -83,3 +83,26 @@ async def test_queue_order_says_why_whole_in_the_side_panel(workspace: Path) -> 
                 queued = next(t for t in console.export_text().splitlines() if "queued:" in t)
                 # each model with its figures ("(unrated)", "(0.80 ± 0.01, 459 rated)")
                 assert queued.startswith("queued: ") and "rated)" in queued, queued
+
+
+async def test_queue_order_says_which_filters_it_ignores(workspace: Path) -> None:
+    """Q, then a search: the queue's rows do not follow it, and the status line says so
+    (walkthrough W3 1: the search box said 'csv -large', the rows were the queue's)."""
+    from textual.widgets import Input
+
+    for size in ((120, 40), (80, 24)):
+        app = JarvisApp(workspace)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            await pilot.press("Q")
+            await settle(app, pilot)
+            assert "ignores" not in status(app)
+            app.query_one("#search", Input).value = "photosynthesis"
+            app.query_one(TracesPane).apply_filters()
+            await settle(app, pilot)
+            line = status(app)
+            assert "queue order (Q)" in line and "queue ignores search" in line, line
+            assert len(line.rstrip()) <= size[0]
+            await pilot.press("Q")  # time order: the search applies
+            await settle(app, pilot)
+            assert "ignores" not in status(app) and "(filtered;" in status(app)

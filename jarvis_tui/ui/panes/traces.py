@@ -552,7 +552,9 @@ class TracesPane(Pane):
         "column, O reverses it; d hides or shows the detail panel. enter opens the whole trace, "
         "where the same label keys work. Q turns queue order on or off: the unrated "
         "traces (no score yet; a ✓/✗ without a score counts) whose label can change a "
-        "routing decision first, most decisive first; the "
+        "routing decision first, most decisive first, within the agent, model and class "
+        "filters (a search, outcome or time filter applies once Q is off: the status line "
+        "says it is ignored); the "
         "status line says how far the queue is from settling (the labels the recommended "
         "model and the runner-up need before their 95% intervals stop overlapping, if their "
         "means hold; each label moves the means, so it is steadied over about the last ten "
@@ -1238,6 +1240,18 @@ class TracesPane(Pane):
             segs.append((0, "tab next · esc leaves · ⌫ clears filters", "bold", False))
         if self.queue_mode:
             segs.append((0, "queue order (Q)", "bold reverse", False))
+            # The queue offers its scope's unrated traces (agent, model, class): the rest
+            # of the filter does not narrow it, and the rows would seem to ignore it
+            # silently (walkthrough W3 1)
+            flt = self.filter
+            left_out = [name for name, value in (
+                ("search", flt.text), ("outcome", flt.outcome),
+                ("time", flt.since if flt.since is not None else flt.until),
+                ("labelled", flt.labelled)) if value is not None]  # fmt: skip
+            if left_out:
+                ignored = f"queue ignores {', '.join(left_out)}"
+                segs.append((0, f"{ignored} (Q off applies it)", "bold yellow", True))
+                briefs[f"{ignored} (Q off applies it)"] = ignored
             held = len(self.window.held)
             if self._queue_time_order:  # a page of the scope's unrated traces: say so
                 count = (f"first {held:,} of {self._total:,} unrated, time order"
