@@ -53,3 +53,32 @@ async def test_the_judge_form_opens_with_the_last_values(workspace: Path) -> Non
         assert server.url in text and "judge-m" in text
         assert f"last run: {server.url}" in text
         await pilot.press("escape")
+
+
+async def test_the_forms_summary_counts_the_fields_still_marked(workspace: Path) -> None:
+    """J, enter with both fields empty: 'nothing run: 2 fields marked ✗ need fixing';
+    a URL typed: '1 field … needs fixing'; the model too: the summary goes (it kept
+    saying 2 fields, walkthrough W3 16)."""
+    from textual.widgets import Static
+
+    def summary() -> str:
+        return str(app.screen.query_one("#cf-summary", Static).render()).strip()
+
+    app = JarvisApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("J")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfigFormScreen)
+        for i in (0, 1):
+            app.screen.query_one(f"#field-{i}", Input).value = ""
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert summary() == "nothing run: 2 fields marked ✗ need fixing"
+        app.screen.query_one("#field-0", Input).value = "http://127.0.0.1:9/v1"
+        await settle(app, pilot)
+        assert summary() == "nothing run: 1 field marked ✗ needs fixing"
+        app.screen.query_one("#field-1", Input).value = "judge-m"
+        await settle(app, pilot)
+        assert summary() == "" and isinstance(app.screen, ConfigFormScreen)
+        await pilot.press("escape")

@@ -300,6 +300,25 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
             if problem is None and dim.name in self._checks:
                 problem = self._checks[dim.name](value)
             self._show_problem(i, problem)
+            self._recount()
+
+    def _recount(self) -> None:
+        """The summary under the form counts the fields marked ✗ now (it said "2 fields"
+        after one was fixed, walkthrough W3 16); none left: it goes."""
+        summary = self.query_one("#cf-summary", Static)
+        if not str(summary.render()).strip():
+            return
+        beside = self._marked()
+        if beside:
+            summary.update(Text(f"nothing {self._done}: {plural(beside, 'field')} marked ✗ "
+                                f"{'needs' if beside == 1 else 'need'} fixing"))  # fmt: skip
+        else:
+            summary.update("")
+
+    def _marked(self) -> int:
+        """How many fields are marked ✗ beside them."""
+        return sum(1 for i in range(len(self._space.dimensions))
+                   if self.query_one(f"#error-{i}").has_class("-shown"))  # fmt: skip
 
     def values(self) -> tuple[dict[str, Any], list[str]]:
         """The params typed, and every problem (each field's also shown beside it)."""
@@ -330,8 +349,7 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
         params, problems = self.values()
         summary = self.query_one("#cf-summary", Static)
         if problems:
-            beside = sum(1 for i in range(len(self._space.dimensions))
-                         if self.query_one(f"#error-{i}").has_class("-shown"))  # fmt: skip
+            beside = self._marked()
             out = Text(f"nothing {self._done}: ")
             if beside:
                 out.append(
