@@ -349,6 +349,29 @@ async def test_queue_form_shows_every_field_and_refuses_bad_input(demo: Path) ->
         assert "1 queued config runs first when you start a run" in shown
 
 
+async def test_an_empty_list_field_does_not_read_as_every_choice(demo: Path) -> None:
+    """W3 38: the tools field of a trial with none showed its choices as a grey
+    placeholder ('web_search, calculator, code_exec'), read as "all three", and queued
+    none. The placeholder says empty means none; the line under it lists the choices."""
+    with (demo / "optimize.toml").open("a") as f:
+        f.write('\n[[optimize.search]]\nname = "agent.tools"\ntype = "subset"\n'
+                'values = ["web_search", "calculator", "code_exec"]\n')  # fmt: skip
+    app = JarvisApp(demo)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        pane = await open_trials(app, pilot)
+        await press(app, pilot, "a")
+        form = app.screen
+        assert isinstance(form, ConfigFormScreen)
+        names = sorted(d.name for d in pane.space.dimensions)
+        i = names.index("agent.tools")
+        form.query_one(f"#row-{i}").scroll_visible()
+        await settle(app, pilot, ignore=RUN)
+        row = [ln for ln in screen(app).splitlines() if "agent.tools" in ln]
+        assert row and "(empty: none of them)" in row[0], row
+        assert "web_search, calculator, code_exec" not in row[0]
+        assert "comma list (empty for none) from: web_search, calculator," in screen(app)
+
+
 async def test_every_form_fits_at_80x24(demo: Path) -> None:
     app = JarvisApp(demo)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:

@@ -259,7 +259,9 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
                               allow_blank=start is Select.NULL, prompt="(pick one)",
                               compact=True)  # fmt: skip
         if dim.dim_type == "subset":
-            placeholder = ", ".join(str(v) for v in dim.values)
+            # not the choices themselves: a grey list of every tool read as "all three"
+            # and queued none (walkthrough W3 38); the line under it lists them
+            placeholder = "(empty: none of them)"
         elif dim.dim_type == "text":
             placeholder = dim.description or "(empty)"  # 'text' read like a value
         else:
