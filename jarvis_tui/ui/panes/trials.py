@@ -654,8 +654,8 @@ class TrialsPane(Pane):
             return self.selected is not None
         if action == "continue_run":  # not on a completed run (early stop: the hint says s)
             return self._can_continue()
-        if action == "enqueue":
-            return self.space is not None
+        if action == "enqueue":  # (a queued config waits for a run: none can start)
+            return self.space is not None and not self.store_error
         if action in ("merge_pick", "open_trial"):  # enter with no trial: nothing to open
             return self.selected is not None
         if action == "reload":
@@ -670,6 +670,10 @@ class TrialsPane(Pane):
 
     def action_start(self) -> None:
         if self.running or self.store is None:
+            return
+        if self.store_error:  # optimize.db cannot be read: a run could not be stored (W3 11)
+            self._status("not started: move optimize.db away (s then starts a new run) or "
+                         "restore it")  # fmt: skip
             return
         if self.space is None and self.space_error:  # one message: why, and what to do
             self.notify(one_line(f"Cannot start a run: {self.space_error}. "
