@@ -142,3 +142,23 @@ async def test_the_lost_version_stays_after_the_next_write(home: Path, capsys) -
         at = next(i for i, ln in enumerate(lines) if "lost" in ln and "overwritten" in ln)
         assert " 60 " in lines[at] and "external" in lines[at - 1] and " 2 " in lines[at + 1]
         assert " 60 " in lines[at + 1]  # v2 keeps its own 60 traces, not v3's too
+
+
+async def test_a_long_wide_agent_name_is_cut_with_an_ellipsis(tmp_path: Path) -> None:
+    """W3 44: at 80x24 'ünï🤖-very-long-agent-name…' showed as 'ünï🤖-very-l', cut with no …
+    (the cut counted characters, the emoji takes two cells)."""
+    from jarvis_tui.traces import TraceStore
+
+    home = tmp_path / "ws"
+    TraceStore(home / "traces.db").close()
+    name = "ünï🤖-very-long-agent-name-that-goes-on"
+    VersionStore(Workspace(home).agents_dir).write_version(
+        name, lambda _c: (b"[agent]\nmax_turns = 3\n", "x"), cause="manual"
+    )
+    app = JarvisApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("C")
+        await settle(app, pilot)
+        rows = [ln for ln in screen(app).splitlines() if ln.lstrip("▌ ").startswith("ünï")]
+        assert rows and "…" in rows[0].split("▕")[0], screen(app)

@@ -536,7 +536,9 @@ class ConfigsPane(Pane):
         table.clear()
         _narrow, width, ver = self._layout or self._agent_layout()
         for a in agents:
-            name = Text(one_line(a["name"], width - (2 if not a["readable"] else 0)))
+            name = Text(one_line(a["name"], 200))
+            # cut by cells, not characters: a wide letter (🤖) takes two
+            name.truncate(width - (2 if not a["readable"] else 0), overflow="ellipsis")
             if not a["readable"]:
                 name.append(" ⚠", style="bold red")
             cells = [name, Text(str(a["versions"]))] if ver else [name]
