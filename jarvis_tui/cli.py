@@ -353,7 +353,7 @@ def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
         help="list every binding id, its default keys and what it does (for a [keymap])",
         description=(
             "Every key binding of the app: its id (what a [keymap] table in the settings "
-            "file rebinds: \"trials.start\" = \"S\"), its default keys and what it does. "
+            'file rebinds: "trials.start" = "S"), its default keys and what it does. '
             "The ids read <pane or screen>.<verb>; ? in the app lists the keys of the pane "
             "it is in."
         ),
