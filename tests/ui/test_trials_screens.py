@@ -370,6 +370,11 @@ async def test_an_empty_list_field_does_not_read_as_every_choice(demo: Path) -> 
         assert row and "(empty: none of them)" in row[0], row
         assert "web_search, calculator, code_exec" not in row[0]
         assert "comma list (empty for none) from: web_search, calculator," in screen(app)
+        # W3 29: the selected trial has no agent.tools: its value is the default, said so
+        tools = " ".join(screen(app).split("agent.tools", 1)[1].split("intelligence", 1)[0].split())
+        assert "· default: (empty)" in tools and "from t-" not in tools, tools
+        model = " ".join(screen(app).split("intelligence.model", 1)[1].split())
+        assert " · from t-" in model  # what the trial has is still said to come from it
 
 
 async def test_every_form_fits_at_80x24(demo: Path) -> None:

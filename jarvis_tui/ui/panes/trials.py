@@ -1062,14 +1062,19 @@ class TrialsPane(Pane):
 
         base = self._trial(self.selected) or self._trial(self.view.best)
         initial = default_config(self.space)  # what a trial does not say (a newer dimension)
+        said: dict[str, Any] = {}
         if self.pending is not None:
-            initial.update(self.pending[0].params)
+            said = dict(self.pending[0].params)
             origin = f"from {one_line(self.pending[0].trial_id, 16)}"
         elif base is not None:
-            initial.update(base.config.params)
+            said = dict(base.config.params)
             origin = f"from {one_line(base.trial_id, 16)}"
         else:
             origin = "default"
+        initial.update(said)
+        # A field the trial has no value for shows the space's default, said so (W3 29:
+        # "from t00: orchestrator" for a param t00 never had).
+        labels = {name: "default" for name in initial if origin != "default" and name not in said}
 
         def queued(params: dict | None) -> None:
             if params is None:
@@ -1103,6 +1108,7 @@ class TrialsPane(Pane):
                 initial,
                 intro=intro,
                 initial_label=origin,
+                initial_labels=labels,
                 submit="queue",
                 done="queued",
             ),  # fmt: skip

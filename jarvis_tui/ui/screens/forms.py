@@ -196,8 +196,12 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
         done: str = "submitted",
         hints: Optional[dict[str, str]] = None,
         checks: Optional[dict[str, Callable[[Any], Optional[str]]]] = None,
+        initial_labels: Optional[dict[str, str]] = None,
     ) -> None:
         super().__init__()
+        self._initial_labels = dict(initial_labels or {})
+        """Where one field's value comes from, where it differs from *initial_label*
+        (a trial without that param: "default")."""
         self._hints = dict(hints or {})
         self._checks = dict(checks or {})
         self._title = title
@@ -241,7 +245,8 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
         if dim.name in self._initial:
             shown = show_value(self._initial[dim.name]) or "(empty)"
             lead = " · " if out.cell_len else ""  # no stray ' · ' first (walkthrough 40)
-            out.append(f"{lead}{self._initial_label}: {one_line(shown, 60)}", style="italic")
+            label = self._initial_labels.get(dim.name, self._initial_label)
+            out.append(f"{lead}{label}: {one_line(shown, 60)}", style="italic")
         if len(dim.name) > NAME_WIDTH - 2:
             out.append(f"{' · ' if out.cell_len else ''}{one_line(dim.name, 80)}", style="dim")
         return out
