@@ -34,12 +34,16 @@ async def test_promote_into_a_broken_agent_file_is_refused_beside_the_field(oj08
     """Finding 40: the prompt stays open with the name typed and says why below it."""
     (oj08 / "agents").mkdir()
     (oj08 / "agents" / "broken.toml").write_text('[agent\nname = "broken\n')
+    (oj08 / "agents" / "[b]weird[b].toml").write_text('[agent]\nname = "w"\n')
     app = JarvisApp(oj08)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await open_trials(app, pilot)
         seen = record_notices(app)
-        await press(app, pilot, "plus")
+        shown = await press(app, pilot, "plus")
         assert isinstance(app.screen, PromptScreen)
+        # W 38: the list is the Configs pane's: the unusable one says why, the file
+        # that names no agent is not offered
+        assert "existing: broken (invalid TOML)" in shown and "weird" not in shown, shown
         app.screen.query_one(Input).value = "broken"
         shown = await press(app, pilot, "enter")
         assert isinstance(app.screen, PromptScreen), "the prompt closed on a refusal"

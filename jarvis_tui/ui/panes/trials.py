@@ -1614,9 +1614,11 @@ class TrialsPane(Pane):
         self.app.push_screen(prompt)
 
     def _agent_names(self) -> list[str]:
+        """The agents as the Configs pane lists them (VersionStore.agents: a file that
+        names no agent is left out, an unusable one says why: 'broken (invalid TOML)')."""
         try:
-            return sorted(p.stem for p in Path(self.session.agents_dir).glob("*.toml"))
-        except OSError:
+            return [a.label for a in self.session.evolver.agents()]
+        except Exception:  # an agents/ that cannot be read: the prompt lists none
             return []
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="trials.promote",
