@@ -1046,7 +1046,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         _say(
             console,
             f"search space: {session.space_origin} ({len(session.space.dimensions)} dimensions)"
-            f" · proposer: {session.proposer_name} · trials: {scoring}",
+            f" · proposer: {session.proposer_name} · trials: {scoring}"
+            " · *: on the Pareto frontier as it finished",
         )
         control = RunControl(bounds=bounds)
 

@@ -69,6 +69,8 @@ def test_optimize_prints_progress_and_bounds(home: Path, capsys) -> None:
     # every trial is outside the bound: no best trial, so no export advice (issue 10)
     assert "export-best" not in cap.out
     assert "nothing to export: none of the 5 trials can be the best" in cap.out
+    # W3 17: the * before a trial line is said once, on the run's first line
+    assert "· *: on the Pareto frontier as it finished" in cap.out.splitlines()[0]
 
 
 @pytest.mark.parametrize(

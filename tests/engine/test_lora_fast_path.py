@@ -301,3 +301,12 @@ def test_an_unknown_matmul_kernel_is_refused(
     monkeypatch.setenv(lora.MATMUL_ENV, "fastest")
     with pytest.raises(ValueError, match=lora.MATMUL_ENV):
         LoRATrainer(config(), model_name=tiny_lm, device="cpu").train(pairs(4), run_dir=tmp_path)
+
+
+def test_the_summary_says_one_thread_in_the_singular() -> None:
+    """W3 35: `fast_path: fp32 · no checkpointing · sdpa · 1 threads`."""
+    from jarvis_tui.learning.training.lora import FastPath
+
+    one, two = FastPath(), FastPath()
+    one.threads, two.threads = 1, 2
+    assert one.summary().endswith("· 1 thread") and two.summary().endswith("· 2 threads")

@@ -349,7 +349,7 @@ class FastPath:
         if self.attention:
             parts.append(self.attention)
         if self.threads:
-            parts.append(f"{self.threads} threads")
+            parts.append(f"{self.threads} thread{'s' if self.threads != 1 else ''}")
         if self.world_size > 1:
             parts.append(f"{self.world_size} ranks")
         return " · ".join(parts)
