@@ -263,6 +263,11 @@ async def test_configs_s_proposes_y_writes_and_n_skips(home: Path) -> None:
         assert app.query_one("#configs-diff").region.width >= 70  # the diff has the room
         await pilot.press("y")
         await settle(app, pilot)
+        # react v1 was written by hand (manual) and has no ratings yet: y asks once more
+        # (the learning cycle's rule: a person's choice is kept until 30 ratings)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot)
         assert "simple: evolver proposal" in diff_text(app)
         await pilot.press("n")
         await settle(app, pilot)
