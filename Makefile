@@ -1,6 +1,7 @@
 # Development entry points; .ci/run runs the same commands (without needing make).
 #   make check        ruff check, ruff format --check, mypy, lint-imports
-#   make test         the whole suite (PYTEST_ARGS="-n 2" by default; ARGS=... adds more)
+#   make test         the whole suite (PYTEST_ARGS="-n 3" by default: three workers on two
+#                     cores overlap the Pilot tests' waits; ARGS=... adds more)
 #   make snapshots    the SVG snapshot tests only (ARGS=--snapshot-update to refresh them)
 #   make bench        every benchmark (BENCH="bench_store bench_search" for some)
 #   make screenshots  regenerate screenshots/*.svg
@@ -10,7 +11,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 LINT_PATHS := jarvis_tui tests bench scripts
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 3
 ARGS ?=
 BENCH ?=
 SNAPSHOT_TESTS := $(sort $(wildcard tests/ui/test_snapshots*.py))
