@@ -87,6 +87,7 @@ BINDINGS: dict[str, tuple[str, str]] = {
     "text.page": ("space", "page_down"),
     "text.top": ("g", "scroll_home"),
     "text.up": ("k", "scroll_up"),
+    "trace.accept_judge": ("Y", "accept_judge"),
     "trace.clear": ("backspace,delete", "clear_label"),
     "trace.close": ("escape,q", "close"),
     "trace.failure": ("n", "outcome('failure')"),

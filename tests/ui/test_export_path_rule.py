@@ -95,6 +95,18 @@ async def test_both_export_forms_make_a_missing_folder_inside_the_workspace_only
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: any("exported" in n or "failed" in n for n in notices))
         assert any(n.startswith("exported ") for n in notices), notices  # not "nothing exported"
+        # W3 36: the same path again asks first, as Trials w does; n keeps the file
+        written = demo / "exports" / "new" / "labels.jsonl"
+        written.write_text("kept\n")
+        app.query_one(TracesPane).export_labels()
+        await settle(app, pilot)
+        app.screen.query_one("#field-2", Input).value = "exports/new/labels.jsonl"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "Replace the existing file?" in screen(app) and "This file exists:" in screen(app)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert written.read_text() == "kept\n" and "nothing exported" in notices
         app.query_one(TracesPane).export_labels()
         await settle(app, pilot)
         app.screen.query_one("#field-2", Input).value = str(outside)

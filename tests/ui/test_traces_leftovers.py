@@ -153,13 +153,22 @@ async def test_the_judges_score_and_reason_are_on_the_trace(
             assert "== JUDGE" in full or "== JUDGE" in "\n".join(
                 app.screen.query_one("#trace-full").lines  # type: ignore[attr-defined]
             )
+            # W3 28: Y takes the judge's score as the label here too (it did nothing)
+            assert "Y judge's score" in full
+            await pilot.press("Y")
+            await settle(app, pilot)
+            await app.workers.wait_for_complete()
+            await settle(app, pilot)
+            assert "score 0.80" in screen_text(app)
     store = TraceStore(home / "traces.db")
     try:
         with JudgeStore.for_store(store) as js:  # the engine's record: the reason is kept
             kept = js.get(trace_id)
+        labelled = store.get(trace_id)
     finally:
         store.close()
     assert kept is not None and kept.reason == "because [bold red]good[/] \x1b]0;x\x07"
+    assert labelled is not None and labelled.feedback == 0.8
 
 
 # ---------------------------------------------------------------- finding 4

@@ -2365,14 +2365,21 @@ class TracesPane(Pane):
                                 severity="error", markup=False)  # fmt: skip
                 return
             with_judge = values["with judge"] == "yes"
-            if inside:
+            exists = path.exists()
+            if inside and not exists:
                 self._export(str(path), fmt, with_judge)
                 return
             from jarvis_tui.ui.screens.confirm import ConfirmScreen
 
-            body = Text("The export is outside the workspace:\n\n  ")
+            # One rule with the Trials w export (W3 36: this one replaced a file silently):
+            # a file that exists, or a path outside the workspace, is asked about first.
+            where = "" if inside else ", outside the workspace"
+            lead = f"This file exists{where}:" if exists else "The export is outside the workspace:"
+            body = Text(f"{lead}\n\n  ")
             body.append(visible(str(path)), style="bold")
-            body.append("\n\ny writes it there; n or escape writes nothing.", style="dim")
+            act = "replaces it" if exists else "writes it there"
+            body.append(f"\n\ny {act}; n or escape writes nothing.", style="dim")
+            title = "Replace the existing file?" if exists else "Export outside the workspace?"
 
             def answer(yes: bool | None) -> None:
                 if yes:
@@ -2380,7 +2387,7 @@ class TracesPane(Pane):
                 else:
                     self.app.notify("nothing exported", markup=False)
 
-            self.app.push_screen(ConfirmScreen("Export outside the workspace?", body), answer)
+            self.app.push_screen(ConfirmScreen(title, body), answer)
 
         self.app.push_screen(
             ExportLabelsForm(  # the path follows the format; a refused one is said beside it

@@ -446,6 +446,7 @@ class TraceScreen(ModalScreen[None]):
         Binding("backspace,delete", "clear_label", "Clear label", priority=True, id="trace.clear"),
         Binding("e", "note", "Note", id="trace.note"),
         Binding("u", "undo", "Undo", id="trace.undo"),
+        Binding("Y", "accept_judge", "Accept judge score", id="trace.accept_judge"),
     ]
 
     def __init__(
@@ -492,9 +493,10 @@ class TraceScreen(ModalScreen[None]):
         with Vertical(id="trace-view"):
             yield Static(self._summary(), id="trace-labels")
             yield FoldedText(visible(body), id="trace-full")
+            judge_key = " · Y judge's score" if self._judge is not None else ""
             yield Static(
                 Text(
-                    "0–9 = score · y/n outcome · ⌫ clear · e note · u undo · esc close",
+                    f"0–9 = score · y/n outcome{judge_key} · ⌫ clear · e note · u undo · esc close",
                     style="dim",
                 ),
                 id="trace-hint",
@@ -545,6 +547,18 @@ class TraceScreen(ModalScreen[None]):
 
     def action_undo(self) -> None:
         self._pane.action_undo()
+
+    def action_accept_judge(self) -> None:
+        """Y: the judge's score becomes this trace's label, as Y does in the list (W3 28:
+        it did nothing here, though the view shows the judge's line)."""
+        from jarvis_tui.evals.judge import JUDGE_SOURCE
+
+        if self._judge is None:
+            self.app.notify("no judge score for this trace: J in the list runs the judge",
+                            severity="warning", markup=False)  # fmt: skip
+            return
+        self._pane.label_trace(self.trace.trace_id, feedback=round(float(self._judge[1]), 4),
+                               source=JUDGE_SOURCE)  # fmt: skip
 
     def action_note(self) -> None:
         self._pane.edit_note(self.trace.trace_id, self._note or "", self.trace)
