@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 BINDINGS: dict[str, tuple[str, str]] = {
     # BEGIN GENERATED
@@ -197,9 +199,10 @@ BINDINGS: dict[str, tuple[str, str]] = {
 """Binding id → (its default keys, its action)."""
 
 
-def collect() -> dict[str, tuple[str, str]]:
-    """Binding id → (default keys, action) of every ``BINDINGS`` in ``jarvis_tui.ui``
-    (importing every module of it: for the test and the generator only)."""
+def _declared() -> Iterator[Any]:
+    """Every ``Binding`` with an id that a class of ``jarvis_tui.ui`` declares, in the
+    classes' order (importing every module of it: for the test, the generator and
+    ``jarvis-tui keys`` only)."""
     import importlib
     import pkgutil
 
@@ -210,7 +213,6 @@ def collect() -> dict[str, tuple[str, str]]:
 
     for info in pkgutil.walk_packages(ui.__path__, "jarvis_tui.ui."):
         importlib.import_module(info.name)
-    out: dict[str, tuple[str, str]] = {}
     stack: list[type] = [DOMNode]
     seen: set[type] = set()
     while stack:
@@ -223,37 +225,24 @@ def collect() -> dict[str, tuple[str, str]]:
             continue  # Textual's own widgets (and a test's classes) are not ours to list
         for b in cls.__dict__.get("BINDINGS", ()):
             if isinstance(b, Binding) and b.id:
-                out.setdefault(b.id, (b.key, b.action))
+                yield b
+
+
+def collect() -> dict[str, tuple[str, str]]:
+    """Binding id → (default keys, action) of every ``BINDINGS`` in ``jarvis_tui.ui``."""
+    out: dict[str, tuple[str, str]] = {}
+    for b in _declared():
+        out.setdefault(b.id, (b.key, b.action))
     return dict(sorted(out.items()))
 
 
 def describe() -> list[tuple[str, str, str]]:
     """(binding id, default keys as typed in a keymap, what it does) of every binding the
     app declares, sorted by id: what ``jarvis-tui keys`` lists (imports every pane)."""
-    import importlib
-    import pkgutil
-
-    from textual.binding import Binding
-    from textual.dom import DOMNode
-
-    import jarvis_tui.ui as ui
-
-    for info in pkgutil.walk_packages(ui.__path__, "jarvis_tui.ui."):
-        importlib.import_module(info.name)
     words: dict[str, str] = {}
-    stack: list[type] = [DOMNode]
-    seen: set[type] = set()
-    while stack:
-        cls = stack.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        stack.extend(cls.__subclasses__())
-        if not cls.__module__.startswith("jarvis_tui."):
-            continue
-        for b in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(b, Binding) and b.id and not words.get(b.id):
-                words[b.id] = b.description
+    for b in _declared():
+        if not words.get(b.id):
+            words[b.id] = b.description
     return [(bid, keys, words.get(bid) or _action_words(action))
             for bid, (keys, action) in BINDINGS.items()]  # fmt: skip
 
