@@ -58,3 +58,19 @@ def record_notices(app: App[Any]) -> list[str]:
 
     app.notify = recording  # type: ignore[method-assign]
     return seen
+
+
+def screen_words(app: App[Any], width: int = 120) -> str:
+    """Every Static's text on the current screen, scrolled into view or not (a whole
+    help screen, say), joined with single spaces."""
+    import io
+
+    from rich.console import Console
+    from textual.widgets import Static
+
+    texts = []
+    for widget in app.screen.query(Static):
+        console = Console(width=width, record=True, file=io.StringIO())
+        console.print(widget.content)
+        texts.append(console.export_text())
+    return " ".join(" ".join(texts).split())

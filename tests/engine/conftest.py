@@ -31,6 +31,21 @@ def _fixture_dir() -> Path:
 OJ_FIXTURES = _fixture_dir()
 
 
+def sft_pairs_home(home: Path) -> Path:
+    """*home* with 12 rated arithmetic traces (0.9): the smallest workspace ``train``
+    finds SFT pairs in."""
+    from jarvis_tui.traces import TraceStore
+
+    store = TraceStore(home / "traces.db")
+    store.save_many(
+        Trace(trace_id=f"p{i}", query=f"what is {i} plus {i}?", result=f"It is {2 * i}.",
+              feedback=0.9, started_at=float(i))
+        for i in range(12)
+    )  # fmt: skip
+    store.close()
+    return home
+
+
 def build_trace(i: int = 0, *, n_steps: int = 2, **overrides: Any) -> Trace:
     """A complete trace numbered *i*; keyword arguments override any field."""
     t0 = 1_700_000_000.0 + i

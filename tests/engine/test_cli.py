@@ -163,17 +163,9 @@ def test_train_runs_headless_and_writes_a_run_folder(tmp_path: Path, capsys) -> 
     pytest.importorskip("torch")
     import json as _json
 
-    from jarvis_tui.core.types import Trace
-    from jarvis_tui.traces import TraceStore
+    from tests.engine.conftest import sft_pairs_home
 
-    home = tmp_path / "ws"
-    store = TraceStore(home / "traces.db")
-    store.save_many(
-        Trace(trace_id=f"p{i}", query=f"what is {i} plus {i}?", result=f"It is {2 * i}.",
-              feedback=0.9, started_at=float(i))
-        for i in range(12)
-    )  # fmt: skip
-    store.close()
+    home = sft_pairs_home(tmp_path / "ws")
     assert main(["train", "--home", str(home), "--epochs", "1", "--max-pairs", "8",
                  "--max-length", "64", "--eval-split", "0", "--json"]) == 0  # fmt: skip
     summary = _json.loads(capsys.readouterr().out)

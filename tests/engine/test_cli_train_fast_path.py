@@ -11,17 +11,9 @@ from jarvis_tui.cli import main
 
 def test_train_summary_gives_the_precision_and_its_reason(tmp_path: Path, capsys) -> None:
     pytest.importorskip("torch")
-    from jarvis_tui.core.types import Trace
-    from jarvis_tui.traces import TraceStore
+    from tests.engine.conftest import sft_pairs_home
 
-    home = tmp_path / "ws"
-    store = TraceStore(home / "traces.db")
-    store.save_many(
-        Trace(trace_id=f"p{i}", query=f"what is {i} plus {i}?", result=f"It is {2 * i}.",
-              feedback=0.9, started_at=float(i))
-        for i in range(12)
-    )  # fmt: skip
-    store.close()
+    home = sft_pairs_home(tmp_path / "ws")
     assert main(["train", "--home", str(home), "--epochs", "1", "--max-pairs", "8",
                  "--max-length", "64", "--eval-split", "0", "--precision", "fp32"]) == 0  # fmt: skip
     lines = capsys.readouterr().out.splitlines()

@@ -13,26 +13,13 @@ from pathlib import Path
 import pytest
 
 from jarvis_tui.cli import main
-
-
-def labelled(home: Path) -> Path:
-    from jarvis_tui.core.types import Trace
-    from jarvis_tui.traces import TraceStore
-
-    store = TraceStore(home / "traces.db")
-    store.save_many(
-        Trace(trace_id=f"p{i}", query=f"what is {i} plus {i}?", result=f"It is {2 * i}.",
-              feedback=0.9, started_at=float(i))
-        for i in range(12)
-    )  # fmt: skip
-    store.close()
-    return home
+from tests.engine.conftest import sft_pairs_home
 
 
 def test_stdin_closed_before_the_start_stops_the_child_before_the_model_and_torch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    home = labelled(tmp_path / "ws")
+    home = sft_pairs_home(tmp_path / "ws")
     with open(os.devnull) as closed:  # at its end at once, as after the pane's x
         monkeypatch.setattr(sys, "stdin", closed)
         code = main(["train", "--home", str(home), "--run-id", "r1", "--json",
@@ -55,7 +42,7 @@ def test_without_the_flag_a_closed_stdin_does_not_stop_the_run(
 ) -> None:
     # (`jarvis-tui train` from a script with no stdin trains as asked; here it is refused
     # for its settings just after the point where the flag would have stopped it.)
-    home = labelled(tmp_path / "ws")
+    home = sft_pairs_home(tmp_path / "ws")
     with open(os.devnull) as closed:
         monkeypatch.setattr(sys, "stdin", closed)
         code = main(["train", "--home", str(home), "--json", "--phases", "--min-quality",

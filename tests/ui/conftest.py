@@ -72,10 +72,8 @@ def make_traces(n: int, *, seed: int = 1, start: float = BASE) -> list[Trace]:
     return out
 
 
-@pytest.fixture
-def labelled_home(tmp_path: Path) -> Path:
-    """A workspace of 120 traces, every one labelled 0.9 (enough SFT pairs to train on)."""
-    home = tmp_path / "ws"
+def build_labelled(home: Path) -> Path:
+    """*home* with 120 traces, every one labelled 0.9 (enough SFT pairs to train on)."""
     store = TraceStore(home / "traces.db")
     traces = make_traces(120)
     for t in traces:
@@ -83,6 +81,12 @@ def labelled_home(tmp_path: Path) -> Path:
     store.save_many(traces)
     store.close()
     return home
+
+
+@pytest.fixture
+def labelled_home(tmp_path: Path) -> Path:
+    """A workspace of 120 traces, every one labelled 0.9 (:func:`build_labelled`)."""
+    return build_labelled(tmp_path / "ws")
 
 
 @pytest.fixture

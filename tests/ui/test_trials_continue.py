@@ -140,21 +140,13 @@ async def test_the_tiny_model_notice_goes_when_the_measurement_ends(
 
 
 async def test_the_help_says_what_c_continues_and_how(demo_copy) -> None:
-    import io
-
-    from rich.console import Console
-    from textual.widgets import Static
+    from jarvis_tui.ui.testing import screen_words
 
     app = JarvisApp(demo_copy())
     async with app.run_test(size=(120, 40)) as pilot:
         await open_trials(app, pilot)
         await press(app, pilot, "question_mark")
-        texts = []
-        for widget in app.screen.query(Static):  # the whole help, scrolled or not
-            console = Console(width=120, record=True, file=io.StringIO())
-            console.print(widget.content)
-            texts.append(console.export_text())
-        shown = " ".join(" ".join(texts).split())
+        shown = screen_words(app)  # the whole help, scrolled or not
         said = "c continues a stopped run, scored as it was started (a measured run stays measured"
         assert said in shown, shown
         assert "an early-stopped run does not go on: s starts a new one with more patience" in (

@@ -148,21 +148,13 @@ async def test_the_header_counts_the_samples_and_its_wall_clock_goes_on(
 
 
 async def test_the_help_says_what_x_and_ctrl_q_do_to_a_measured_trial(demo_copy) -> None:
-    import io
-
-    from rich.console import Console
-    from textual.widgets import Static
+    from jarvis_tui.ui.testing import screen_words
 
     app = JarvisApp(demo_copy())
     async with app.run_test(size=(120, 40)) as pilot:
         await open_trials(app, pilot)
         await press(app, pilot, "question_mark")
-        texts = []
-        for widget in app.screen.query(Static):  # the whole help, scrolled or not
-            console = Console(width=120, record=True, file=io.StringIO())
-            console.print(widget.content)
-            texts.append(console.export_text())
-        shown = " ".join(" ".join(texts).split())
+        shown = screen_words(app)  # the whole help, scrolled or not
         assert "x stops (a trial being measured is abandoned, an estimate finishes)" in shown
         assert "ctrl+q stops a run or a measurement first (a second ctrl+q quits at once)" in (
             shown

@@ -19,22 +19,12 @@ from pathlib import Path
 
 from textual.widgets import Input
 
-from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.training import TrainingPane
 from jarvis_tui.ui.testing import settle, wait_until
-from tests.ui.conftest import make_traces
+from tests.ui.conftest import build_labelled
 
 HEAVY = ("torch", "transformers", "peft")
-
-
-def build(home: Path) -> None:
-    store = TraceStore(home / "traces.db")
-    traces = make_traces(120)
-    for t in traces:
-        t.feedback = 0.9
-    store.save_many(traces)
-    store.close()
 
 
 async def drive(mode: str, home: Path) -> dict:
@@ -72,7 +62,7 @@ async def drive(mode: str, home: Path) -> dict:
 
 def main() -> None:
     mode, home = sys.argv[1], Path(sys.argv[2])
-    build(home)
+    build_labelled(home)
     print(json.dumps(asyncio.run(drive(mode, home))), flush=True)
 
 
