@@ -486,12 +486,14 @@ def response_loss_plan(model: Any) -> tuple[bool, str]:
     return True, "logits at the response tokens only (prompt and padding positions skipped)"
 
 
-def _response_loss_module(model: Any) -> Any:
+def _response_loss_module(model: Any, *, drop_mask: bool = False) -> Any:
     """A module whose forward is the loss of *model* (a peft causal LM) computed from the
     hidden states of the positions that have a label: the lm_head matmul, the fp32
     logits and their log-softmax are skipped for prompt and padding tokens (half the
     tokens of a typical SFT pair). Same sum-over-tokens / *num_items_in_batch* as
-    transformers' ``ForCausalLMLoss``; wrapping it in DDP syncs the adapter as before."""
+    transformers' ``ForCausalLMLoss``; wrapping it in DDP syncs the adapter as before.
+    *drop_mask*: the batches are right-padded and the attention is causal, so the padding
+    mask is not passed (a real token never attends to the padding after it)."""
     import torch
 
     class ResponseLoss(torch.nn.Module):
@@ -504,7 +506,9 @@ def _response_loss_module(model: Any) -> Any:
         ) -> Any:
             base = self.inner.get_base_model()
             hidden = base.get_decoder()(
-                input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+                input_ids=input_ids,
+                attention_mask=None if drop_mask else attention_mask,
+                use_cache=False,
             ).last_hidden_state
             target = labels[:, 1:]
             keep = target != IGNORE_INDEX
@@ -1418,12 +1422,27 @@ class LoRATrainer:
             self._cast_frozen_linears()
         elif self.device == "cpu" and fast.matmul.startswith("oneDNN fp32"):
             route_frozen_linears_to_onednn(model)
+        causal_cpu = False
+        if self.device == "cpu":
+            from jarvis_tui.learning.training import cpu_fast
+
+            if cpu_fast.keep_freed_memory():
+                fast.notes.append("allocator: freed memory kept for reuse (glibc mallopt)")
+            if cfg.lora_dropout > 0 and cpu_fast.swap_lora_dropout(model):
+                fast.lora_dropout += " (numpy PCG64 mask)"
+            if cpu_fast.install(model):
+                causal_cpu = True
+                fast.attention = (
+                    f"causal bmm up to {cpu_fast.MAX_TOKENS} tokens, sdpa above"
+                )
         model.train()
         groups = self._param_groups()
         trainable = [p for g in groups for p in g["params"]]
         optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         response_only, fast.loss = response_loss_plan(model)
-        net = _response_loss_module(model) if response_only else model
+        # Right-padded batches under a causal mask: no real token sees the padding after
+        # it, so the hand-written causal attention needs no mask (cpu_fast).
+        net = _response_loss_module(model, drop_mask=causal_cpu) if response_only else model
         if dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
 

@@ -1,0 +1,139 @@
+"""The CPU fast path's pieces (jarvis_tui.learning.training.cpu_fast): the hand-written
+causal attention gives transformers' SDPA results (outputs and gradients, with and without
+grouped-query heads, with a right-padded batch whose mask it drops), falls back to SDPA for
+what it does not cover, and the numpy dropout keeps 1 − p of the elements, scaled, repeats
+under a seed and is the identity in eval mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from jarvis_tui.learning.training import cpu_fast  # noqa: E402
+from jarvis_tui.learning.training.tinylm import build_tiny_lm  # noqa: E402
+
+
+class _Module(torch.nn.Module):
+    is_causal = True
+    num_key_value_groups = 1
+
+
+def _sdpa(q, k, v, mask=None, scaling=None):
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    scale = q.shape[-1] ** -0.5 if scaling is None else scaling
+    module = _Module()
+    module.num_key_value_groups = q.shape[1] // k.shape[1]
+    return sdpa_attention_forward(module, q, k, v, mask, scaling=scale)[0]
+
+
+@pytest.mark.parametrize("kv_heads", [4, 2])
+def test_causal_attention_matches_sdpa_outputs_and_gradients(kv_heads: int) -> None:
+    torch.manual_seed(0)
+    b, h, s, d = 2, 4, 37, 16
+    q = torch.randn(b, h, s, d, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(b, kv_heads, s, d, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(b, kv_heads, s, d, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(b, s, h, d, dtype=torch.float64)
+    ours = cpu_fast.causal_attention(_Module(), q, k, v, None, scaling=d**-0.5)[0]
+    (ours * g).sum().backward()
+    grads = [t.grad.clone() for t in (q, k, v)]
+    for t in (q, k, v):
+        t.grad = None
+    ref = _sdpa(q, k, v)
+    (ref * g).sum().backward()
+    assert ours.shape == ref.shape == (b, s, h, d)
+    assert torch.allclose(ours, ref, atol=1e-10)
+    for mine, theirs in zip(grads, (q.grad, k.grad, v.grad), strict=True):
+        assert torch.allclose(mine, theirs, atol=1e-10)
+
+
+def test_what_it_does_not_cover_goes_to_sdpa() -> None:
+    torch.manual_seed(1)
+    q, k, v = (torch.randn(1, 2, 8, 4) for _ in range(3))
+    mask = torch.ones(1, 1, 8, 8, dtype=torch.bool).tril()
+    mask[..., 6:] = False  # a padding mask: not what the hand-written path takes
+    out = cpu_fast.causal_attention(_Module(), q, k, v, mask, scaling=0.5)[0]
+    assert torch.equal(out, _sdpa(q, k, v, mask, scaling=0.5))
+    long = [torch.randn(1, 1, cpu_fast.MAX_TOKENS + 1, 4) for _ in range(3)]
+    out = cpu_fast.causal_attention(_Module(), *long, None, scaling=0.5)[0]
+    assert out.shape == (1, cpu_fast.MAX_TOKENS + 1, 1, 4)
+
+
+def test_a_right_padded_batch_gives_the_same_loss_and_gradients_without_its_mask(
+    tmp_path: Path,
+) -> None:
+    """What the training loop relies on: with the causal attention installed and the mask
+    dropped, the response loss and the adapter's gradients equal SDPA's with the mask."""
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from jarvis_tui.learning.training.lora import _response_loss_module
+
+    path = build_tiny_lm(tmp_path / "tiny", seed=0)
+    torch.manual_seed(0)
+    ids = torch.randint(3, 200, (3, 24))
+    mask = torch.ones(3, 24, dtype=torch.long)
+    mask[1, 15:] = 0
+    mask[2, 9:] = 0
+    ids[mask == 0] = 0
+    labels = ids.clone()
+    labels[:, :5] = -100
+    labels[mask == 0] = -100
+
+    def run(install: bool):
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=torch.float64, attn_implementation="sdpa", local_files_only=True
+        )
+        lcfg = LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, lora_alpha=8, lora_dropout=0.0,
+                          target_modules=["q_proj", "v_proj"], init_lora_weights=False)  # fmt: skip
+        torch.manual_seed(3)
+        model = get_peft_model(model, lcfg)
+        if install:
+            assert cpu_fast.install(model)
+        net = _response_loss_module(model, drop_mask=install)
+        loss = net(ids, mask, labels, int((labels[:, 1:] != -100).sum()))
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        return float(loss), grads
+
+    base_loss, base_grads = run(False)
+    fast_loss, fast_grads = run(True)
+    assert fast_loss == pytest.approx(base_loss, rel=1e-9)
+    assert base_grads.keys() == fast_grads.keys() and base_grads
+    for name, grad in base_grads.items():
+        assert torch.allclose(fast_grads[name], grad, rtol=1e-7, atol=1e-10), name
+
+
+def test_fast_dropout_keeps_one_minus_p_scaled_and_repeats_under_a_seed() -> None:
+    cls = cpu_fast._fast_dropout_cls()
+    x = torch.ones(400, 500)
+    torch.manual_seed(7)
+    drop = cls(0.05)
+    out = drop(x)
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 0.95) < 0.003
+    assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / 0.95))
+    torch.manual_seed(7)
+    assert torch.equal(cls(0.05)(x), out)  # same seed, same mask
+    assert not torch.equal(drop(x), out)  # the next call draws a new mask
+    drop.eval()
+    assert drop(x) is x
+
+
+def test_swap_lora_dropout_replaces_peft_dropout_layers(tmp_path: Path) -> None:
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    path = build_tiny_lm(tmp_path / "tiny", seed=0)
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+    model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, lora_alpha=8,
+                                             lora_dropout=0.1, target_modules=["q_proj"]))  # fmt: skip
+    before = sum(1 for m in model.modules() if type(m) is torch.nn.Dropout and m.p == 0.1)
+    assert before and cpu_fast.swap_lora_dropout(model) == before
+    assert not [m for m in model.modules() if type(m) is torch.nn.Dropout and m.p == 0.1]
