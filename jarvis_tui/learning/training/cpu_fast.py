@@ -69,6 +69,14 @@ def keep_freed_memory() -> bool:
     return _kept
 
 
+_CHUNK_BYTES = 8 << 20
+"""fp32 scores per chunk of heads: small enough to stay in the allocator's reused blocks."""
+
+
+def _chunk(heads: int, s: int) -> int:
+    return max(1, min(heads, _CHUNK_BYTES // (4 * s * s)))
+
+
 def _causal_fn() -> Any:
     import torch
 
@@ -77,13 +85,17 @@ def _causal_fn() -> Any:
 
         @staticmethod
         def forward(ctx: Any, q: Any, k: Any, v: Any, scale: float) -> Any:
-            s = q.shape[1]
+            bh, s, _ = q.shape
             acc = torch.promote_types(q.dtype, torch.float32)  # the softmax's dtype
-            scores = torch.bmm(q, k.transpose(1, 2)).to(acc).mul_(scale)
-            scores.add_(torch.full((s, s), float("-inf"), device=q.device).triu_(1))
-            probs = torch.softmax(scores, dim=-1).to(q.dtype)
-            del scores
-            out = torch.bmm(probs, v)
+            bias = torch.full((s, s), float("-inf"), dtype=acc, device=q.device).triu_(1)
+            probs = torch.empty((bh, s, s), dtype=q.dtype, device=q.device)
+            out = torch.empty_like(q)
+            step = _chunk(bh, s)
+            for i in range(0, bh, step):
+                j = min(bh, i + step)
+                scores = torch.bmm(q[i:j], k[i:j].transpose(1, 2)).to(acc).mul_(scale)
+                probs[i:j] = torch.softmax(scores.add_(bias), dim=-1)
+                torch.bmm(probs[i:j], v[i:j], out=out[i:j])
             ctx.save_for_backward(q, k, v, probs, out)
             ctx.scale = scale
             return out
@@ -92,14 +104,19 @@ def _causal_fn() -> Any:
         def backward(ctx: Any, grad: Any) -> Any:
             q, k, v, probs, out = ctx.saved_tensors
             grad = grad.to(q.dtype).contiguous()
-            dv = torch.bmm(probs.transpose(1, 2), grad)
+            bh, s, _ = q.shape
             acc = torch.promote_types(q.dtype, torch.float32)
-            dp = torch.bmm(grad, v.transpose(1, 2)).to(acc)
-            delta = (grad.to(acc) * out.to(acc)).sum(-1, keepdim=True)
-            ds = dp.sub_(delta).mul_(probs).mul_(ctx.scale).to(q.dtype)
-            del dp
-            dq = torch.bmm(ds, k)
-            dk = torch.bmm(ds.transpose(1, 2), q)
+            dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+            step = _chunk(bh, s)
+            for i in range(0, bh, step):
+                j = min(bh, i + step)
+                g, p = grad[i:j], probs[i:j]
+                torch.bmm(p.transpose(1, 2), g, out=dv[i:j])
+                dp = torch.bmm(g, v[i:j].transpose(1, 2)).to(acc)
+                delta = (g.to(acc) * out[i:j].to(acc)).sum(-1, keepdim=True)
+                ds = dp.sub_(delta).mul_(p).mul_(ctx.scale).to(q.dtype)
+                torch.bmm(ds, k[i:j], out=dq[i:j])
+                torch.bmm(ds.transpose(1, 2), q[i:j], out=dk[i:j])
             return dq, dk, dv, None
 
     return CausalAttention
