@@ -1432,9 +1432,7 @@ class LoRATrainer:
                 fast.lora_dropout += " (numpy PCG64 mask)"
             if cpu_fast.install(model):
                 causal_cpu = True
-                fast.attention = (
-                    f"causal bmm up to {cpu_fast.MAX_TOKENS} tokens, sdpa above"
-                )
+                fast.attention = f"causal bmm up to {cpu_fast.MAX_TOKENS} tokens, sdpa above"
         model.train()
         groups = self._param_groups()
         trainable = [p for g in groups for p in g["params"]]
