@@ -127,3 +127,20 @@ async def test_unusable_agents_are_marked_with_why_and_every_agent_can_be_reache
         text = screen_text(app)
         rows = [ln for ln in text.splitlines() if ln.lstrip("▌▎ ").startswith("r ")]
         assert rows, text
+
+
+async def test_widening_the_terminal_names_the_unusable_agents(home: Path) -> None:
+    """The status line is said again in the new width's words: at 80 columns the list's ⚠
+    marks them, at 120 the status names each (and back)."""
+    app = JarvisApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("C")
+        await wait_until(pilot, lambda: "agents in agents/" in screen_text(app))
+        assert "3 unusable (⚠)" in screen_text(app)
+        await pilot.resize_terminal(120, 40)
+        await wait_until(pilot, lambda: "3 unusable: big (too large)" in screen_text(app),
+                         what="the status in the wide words")  # fmt: skip
+        await pilot.resize_terminal(80, 24)
+        await wait_until(pilot, lambda: "3 unusable (⚠)" in screen_text(app),
+                         what="the status in the narrow words")  # fmt: skip

@@ -15,7 +15,7 @@ from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
 from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
-from jarvis_tui.ui.testing import settle
+from jarvis_tui.ui.testing import settle, wait_until
 from tests.ui.conftest import make_traces
 
 from .test_trials_screens import screen, screen_lines
@@ -36,8 +36,14 @@ def home(tmp_path: Path) -> Path:
 
 
 async def keys(app: JarvisApp, pilot, *pressed: str) -> str:
-    await pilot.press(*pressed)
-    await settle(app, pilot)
+    """Each key once the one before it is handled: the lists are filled by workers, and a
+    j before its list is filled moves nothing."""
+    for key in pressed:
+        await pilot.press(key)
+        await settle(app, pilot)
+        if key == "C":  # the pane is built when first shown: its list comes after
+            await wait_until(pilot, lambda: "agents in agents/" in screen(app),
+                             what="the agents listed")  # fmt: skip
     return screen(app)
 
 

@@ -365,6 +365,8 @@ class ConfigsPane(Pane):
         self._agents: list[dict[str, Any]] = []
         self._skipped: list[tuple[str, str]] = []
         self._narrow: Optional[bool] = None
+        self._agents_said: Optional[tuple[str, Optional[bool]]] = None
+        """The status line is the agents' line (what came before it, the width's words)."""
         self._layout: tuple[bool, int, bool] | None = None
         """The agents list's (narrow, name width, Ver column) its columns were built for."""
         self._after_write: tuple[str, str] | None = None
@@ -473,6 +475,9 @@ class ConfigsPane(Pane):
             self._agents_columns()  # clearing the columns puts the cursor on row 0
             if self._agents:
                 self._fill_agents(self._agents, row=row)
+            said = self._agents_said
+            if said is not None and said[1] != self._narrow:
+                self._agents_status(said[0])
         if self._version_columns() != getattr(self, "_cols", None):
             keep = self.selected_version() if getattr(self, "_cols", None) else None
             self._versions_columns()  # clearing the columns puts the cursor on row 0
@@ -579,6 +584,9 @@ class ConfigsPane(Pane):
         head = f"{said} · " if said else ""
         self._status(f"{head}{n} agent{'' if n == 1 else 's'} in agents/" + self._unusable_words()
                      + self._skipped_words())  # fmt: skip
+        # Said again in the words of another width when the pane's width changes (the
+        # agents may be listed before the pane is first laid out, at no width).
+        self._agents_said = (said, self._narrow)
 
     def _unusable_words(self) -> str:
         """' · 2 unusable: broken (invalid TOML), link (symlink)': the agents marked ⚠."""
@@ -603,6 +611,7 @@ class ConfigsPane(Pane):
                 f"{one_line(why, 160)}{more}")  # fmt: skip
 
     def _status(self, text: str) -> None:
+        self._agents_said = None  # another message: a resize leaves it as it is
         self.query_one("#configs-status", Static).update(Text(text))
 
     def _show(self, body: Any) -> None:
