@@ -1430,16 +1430,21 @@ class LoRATrainer:
                 fast.notes.append("allocator: freed memory kept for reuse (glibc mallopt)")
             if cfg.lora_dropout > 0 and cpu_fast.swap_lora_dropout(model):
                 fast.lora_dropout += " (numpy PCG64 mask)"
-            if cpu_fast.install(model):
+            if cpu_fast.mask_free(model):
                 causal_cpu = True
-                fast.attention = f"causal bmm up to {cpu_fast.MAX_TOKENS} tokens, sdpa above"
+                # The hand-written attention beats the flash kernel in bf16 only.
+                if fast.precision == "bf16" and cpu_fast.install(model):
+                    fast.attention = (f"causal bmm up to {cpu_fast.MAX_TOKENS} tokens,"
+                                      " sdpa above")  # fmt: skip
+                else:
+                    fast.attention = "sdpa (causal, no padding mask)"
         model.train()
         groups = self._param_groups()
         trainable = [p for g in groups for p in g["params"]]
         optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         response_only, fast.loss = response_loss_plan(model)
         # Right-padded batches under a causal mask: no real token sees the padding after
-        # it, so the hand-written causal attention needs no mask (cpu_fast).
+        # it, so the attention needs no padding mask (cpu_fast.mask_free).
         net = _response_loss_module(model, drop_mask=causal_cpu) if response_only else model
         if dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
