@@ -4,7 +4,7 @@ pane's ``J``).
 
 Judge scores live in their own table (``JUDGE_TABLE``, written only by a judge run
 through ``JudgeStore``); everything here reads over a read-only connection
-(:func:`jarvis_tui.learning.outcomes.read_connection`), so a read-only trace store is
+(:func:`jarvis_tui.traces.read_conn.read_connection`), so a read-only trace store is
 never written to, and a workspace without the table reads as "no judge scores".
 """
 
@@ -20,7 +20,7 @@ JUDGE_MAX = 2_000
 def judge_scores(store: Any, trace_ids: Iterable[str]) -> dict[str, float]:
     """The newest judge score of each of *trace_ids* (any judge), read-only."""
     from jarvis_tui.evals.judge import JUDGE_TABLE
-    from jarvis_tui.learning.outcomes import read_connection
+    from jarvis_tui.traces.read_conn import read_connection
 
     ids = list(trace_ids)
     out: dict[str, float] = {}
@@ -44,7 +44,7 @@ def judge_verdict(store: Any, trace_id: str) -> Optional[tuple[str, float, str]]
     """The newest judge score of *trace_id* (any judge) as (judge model, score, reason),
     read-only; None when no judge scored it."""
     from jarvis_tui.evals.judge import JUDGE_TABLE
-    from jarvis_tui.learning.outcomes import read_connection
+    from jarvis_tui.traces.read_conn import read_connection
 
     if store is None:
         return None
@@ -61,7 +61,7 @@ def judge_verdict(store: Any, trace_id: str) -> Optional[tuple[str, float, str]]
 
 def has_judge_scores(store: Any) -> bool:
     from jarvis_tui.evals.judge import JUDGE_TABLE
-    from jarvis_tui.learning.outcomes import read_connection
+    from jarvis_tui.traces.read_conn import read_connection
 
     with read_connection(store) as c:
         if not _has_judge_table(c.conn):
@@ -99,7 +99,7 @@ def judge_coverage(store: Any, *, agent: Optional[str] = None) -> tuple[int, int
     """(judged traces without a human score, judged traces with one) among the traces the
     routing matrix counts: what ``J`` adds as ratings, and where the human label wins."""
     from jarvis_tui.evals.judge import JUDGE_TABLE
-    from jarvis_tui.learning.outcomes import read_connection
+    from jarvis_tui.traces.read_conn import read_connection
 
     with read_connection(store) as c:
         if not _has_judge_table(c.conn):
@@ -119,9 +119,9 @@ def matrix_with_judge(store: Any, matrix: Any, *, agent: Optional[str] = None) -
     """*matrix* with each cell's unrated traces that the judge scored counted as ratings
     (the newest judge score per trace); returns (matrix, cells it changed)."""
     from jarvis_tui.evals.judge import JUDGE_TABLE
-    from jarvis_tui.learning.outcomes import read_connection
     from jarvis_tui.learning.stats import mean_ci
     from jarvis_tui.learning.training.data import RoutingMatrix, TrainingDataMiner
+    from jarvis_tui.traces.read_conn import read_connection
 
     sums: dict[tuple[str, str], list[float]] = {}
     with read_connection(store) as c:
