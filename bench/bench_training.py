@@ -48,6 +48,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# As `jarvis-tui train` does before torch is imported (HF's run, in this process too,
+# gets the same allocator: the ratio is the conservative one).
+from jarvis_tui.learning.training.cpu_fast import prefer_huge_pages  # noqa: E402
+
+prefer_huge_pages()
 
 from bench.common import OUT, Figure, report  # noqa: E402
 

@@ -774,6 +774,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import itertools
     import json
 
+    from jarvis_tui.learning.training.cpu_fast import prefer_huge_pages
+
+    prefer_huge_pages()  # before torch is imported: torch reads it once
+
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from jarvis_tui.core.fmt import sig

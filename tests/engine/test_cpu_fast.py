@@ -139,3 +139,112 @@ def test_swap_lora_dropout_replaces_peft_dropout_layers(tmp_path: Path) -> None:
     before = sum(1 for m in model.modules() if type(m) is torch.nn.Dropout and m.p == 0.1)
     assert before and cpu_fast.swap_lora_dropout(model) == before
     assert not [m for m in model.modules() if type(m) is torch.nn.Dropout and m.p == 0.1]
+
+
+def test_in_bf16_the_attention_stays_close_to_fp64_sdpa() -> None:
+    """Scores and probabilities in bf16 (as transformers' eager attention has them), the
+    softmax and its backward accumulated in fp32: within bf16's own error of fp64."""
+    torch.manual_seed(2)
+    b, h, s, d = 2, 4, 200, 32
+    q64, k64, v64 = (torch.randn(b, h, s, d, dtype=torch.float64) * 2 for _ in range(3))
+    g = torch.randn(b, s, h, d, dtype=torch.float64)
+    leaves = [t.clone().requires_grad_() for t in (q64, k64, v64)]
+    ref = _sdpa(*leaves)
+    (ref * g).sum().backward()
+    low = [t.to(torch.bfloat16).requires_grad_() for t in (q64, k64, v64)]
+    ours = cpu_fast.causal_attention(_Module(), *low, None, scaling=d**-0.5)[0]
+    (ours * g.to(torch.bfloat16)).sum().backward()
+    assert ours.dtype == torch.bfloat16
+
+    def rel(a, b):
+        return float((a.double() - b).norm() / b.norm())
+
+    assert rel(ours, ref) < 1e-2
+    for mine, theirs in zip(low, leaves, strict=True):
+        assert rel(mine.grad, theirs.grad) < 2e-2
+
+
+def _peft_tiny(tmp_path: Path):
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    path = build_tiny_lm(tmp_path / "tiny", seed=0)
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+    torch.manual_seed(4)
+    lcfg = LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, lora_alpha=8, lora_dropout=0.0,
+                      target_modules=["q_proj", "v_proj"], init_lora_weights=False)  # fmt: skip
+    return get_peft_model(model, lcfg)
+
+
+def test_cast_once_feeds_the_linears_bf16_and_keeps_the_loss(tmp_path: Path) -> None:
+    """Under autocast the norm outputs reach q/k/v, the adapters and gate/up already in
+    bf16 (one cast, not one per linear); the residual stream stays fp32; the loss and
+    the adapter's gradients stay within bf16 error of the run without it."""
+    ids = torch.randint(3, 200, (2, 20))
+
+    def run(cast: bool):
+        model = _peft_tiny(tmp_path)
+        seen: dict[str, torch.dtype] = {}
+        if cast:
+            assert cpu_fast.cast_once(model) > 0
+        for name, module in model.named_modules():
+            if name.endswith(("self_attn.q_proj", "mlp.gate_proj", "q_proj.lora_A.default")):
+                module.register_forward_pre_hook(
+                    lambda m, a, name=name: seen.__setitem__(name.rsplit(".", 3)[-1], a[0].dtype)
+                )
+        layer = model.get_base_model().model.layers[0]
+        layer.register_forward_hook(lambda m, a, out: seen.__setitem__(
+            "residual", (out[0] if isinstance(out, tuple) else out).dtype))  # fmt: skip
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        grads = {n: p.grad.float() for n, p in model.named_parameters() if p.requires_grad}
+        return float(loss.detach()), grads, seen
+
+    base_loss, base_grads, base_seen = run(False)
+    loss, grads, seen = run(True)
+    assert base_seen["q_proj"] == torch.float32  # autocast casts it at each linear
+    assert seen["q_proj"] == seen["gate_proj"] == torch.bfloat16
+    assert seen["default"] == torch.bfloat16  # peft no longer casts it back to fp32
+    assert seen["residual"] == base_seen["residual"] == torch.float32
+    assert loss == pytest.approx(base_loss, rel=1e-2)
+    for name, grad in base_grads.items():
+        assert float((grads[name] - grad).norm() / grad.norm()) < 5e-2, name
+
+
+def test_cast_once_leaves_other_architectures_alone(tmp_path: Path) -> None:
+    model = _peft_tiny(tmp_path)
+    # Gemma 2's post-attention norm feeds the residual, not a linear
+    model.get_base_model().config.model_type = "gemma2"
+    assert cpu_fast.cast_once(model) == 0
+
+
+def test_huge_pages_are_asked_for_before_torch_only(tmp_path: Path) -> None:
+    """prefer_huge_pages sets torch's switch where the kernel offers huge pages and torch
+    is not imported yet; a user's own setting wins; after torch it only reports."""
+    import os
+    import subprocess
+    import sys
+
+    mode = tmp_path / "enabled"
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from jarvis_tui.learning.training import cpu_fast\n"
+        f"cpu_fast._THP_MODE = Path({str(mode)!r})\n"
+        "if sys.argv[1] == 'torch': import torch\n"
+        "print(cpu_fast.prefer_huge_pages(), os.environ.get(cpu_fast.THP_ENV))\n"
+    )
+
+    def run(first: str, **env: str) -> str:
+        clean = {k: v for k, v in os.environ.items() if k != cpu_fast.THP_ENV}
+        out = subprocess.run([sys.executable, "-c", code, first], env={**clean, **env},
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        return out.stdout.strip()
+
+    mode.write_text("always [madvise] never\n")
+    assert run("-") == "True 1"
+    assert run("-", THP_MEM_ALLOC_ENABLE="0") == "False 0"  # the user's choice
+    assert run("torch") == "False None"  # too late: torch reads it once
+    mode.write_text("always madvise [never]\n")
+    assert run("-") == "False None"

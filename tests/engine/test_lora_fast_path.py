@@ -99,6 +99,9 @@ def test_bf16_autocast_where_the_cpu_has_it_tracks_the_fp32_loss_curve(
     assert bf16["status"] == fp32["status"] == "completed"
     assert fast_path(bf16)["precision"] == "bf16" and "natively" in fast_path(bf16)["precision_why"]
     assert fast_path(fp32)["precision"] == "fp32"
+    # bf16: the norm outputs and rotary table cast once (cpu_fast.cast_once), said
+    assert "bf16: norm outputs and rotary cast once, not per linear" in fast_path(bf16)["notes"]
+    assert not [n for n in fast_path(fp32)["notes"] if n.startswith("bf16")]
     # fp32 master weights: the adapter the optimizer updates stays fp32.
     trainable = [p for p in bf16_trainer.model.parameters() if p.requires_grad]
     assert trainable and all(p.dtype == torch.float32 for p in trainable)

@@ -4,9 +4,9 @@ cheaper dropout mask, and an allocator setting.
 **Attention.** PyTorch's CPU flash-attention kernel is slow backward at the lengths of SFT
 pairs (measured on a 2-core AVX-512 machine, batch 4 × 8 heads × 64, bf16, forward +
 backward: 13–17 ms at 256 tokens and 43–47 ms at 512, against 5–8 ms and 26–34 ms here).
-Here the scores are two batched matmuls in the compute dtype, the softmax in fp32, and a
-backward written out by hand (dV = PᵀdO, dP = dO·Vᵀ, dS = P∘(dP − rowsum(dO∘O)), dQ = dS·K,
-dK = dSᵀ·Q). It keeps the probabilities of a layer (batch × heads × s² in the compute
+Here the scores are two batched matmuls in the compute dtype, the softmax accumulated in
+fp32 inside its kernel, and a backward written out by hand (dV = PᵀdO, dP = dO·Vᵀ,
+dS = P∘(dP − rowsum(dP∘P)), dQ = dS·K, dK = dSᵀ·Q); no s × s tensor is cast. It keeps the probabilities of a layer (batch × heads × s² in the compute
 dtype), so it is used only up to :data:`MAX_TOKENS` and only where no mask is needed: the
 training loop's batches are right-padded, and under a causal mask a real token never sees
 a padding token after it, so the padding mask changes nothing a loss reads. Any call it
@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
+from pathlib import Path
 from typing import Any, Optional
 
 NAME = "jarvis_tui_causal_cpu"
@@ -42,8 +44,35 @@ NAME = "jarvis_tui_causal_cpu"
 MAX_TOKENS = 768
 """Longest sequence the hand-written attention takes (its saved probabilities grow as s²)."""
 
+THP_ENV = "THP_MEM_ALLOC_ENABLE"
+"""torch's switch for 2 MB-aligned, huge-page-advised CPU tensors of 2 MB and more (read
+once, at torch's first allocation)."""
+_THP_MODE = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 _kept: Optional[bool] = None
+
+
+def huge_pages_available() -> bool:
+    """Whether the kernel gives transparent huge pages to memory that asks (Linux)."""
+    try:
+        mode = _THP_MODE.read_text()
+    except OSError:
+        return False
+    return "[always]" in mode or "[madvise]" in mode
+
+
+def prefer_huge_pages() -> bool:
+    """Ask torch (:data:`THP_ENV`) to put large CPU tensors on transparent huge pages, in a
+    process that is about to train and has not imported torch yet; whether it is on.
+
+    A training step's activations are many MB each; on 4 KB pages every first touch of
+    fresh memory is a page fault, and in a virtual machine a fault costs ~20 µs (measured
+    here: a 30M-model run spent 20–40% of its CPU time in the kernel). A user's own
+    setting of the variable wins."""
+    if "torch" not in sys.modules and huge_pages_available():
+        os.environ.setdefault(THP_ENV, "1")
+    return os.environ.get(THP_ENV) == "1" and huge_pages_available()
 
 
 def keep_freed_memory() -> bool:
@@ -73,7 +102,8 @@ def keep_freed_memory() -> bool:
 
 
 _CHUNK_BYTES = 8 << 20
-"""fp32 scores per chunk of heads: small enough to stay in the allocator's reused blocks."""
+"""Scores per chunk of heads, at 4 bytes an element (4 MB in bf16): small enough to stay
+in the allocator's reused blocks."""
 
 
 def _chunk(heads: int, s: int) -> int:
@@ -84,43 +114,47 @@ def _causal_fn() -> Any:
     import torch
 
     class CausalAttention(torch.autograd.Function):
-        """softmax(Q·Kᵀ·scale + causal) · V over [batch·heads, s, d]; backward by hand."""
+        """softmax(Q·Kᵀ·scale + causal) · V over [batch·heads, s, d]; backward by hand.
+
+        The scores are in the inputs' dtype (bf16 under autocast, as transformers' eager
+        attention has them); the softmax and its backward accumulate in fp32 inside
+        their kernels (torch's CPU softmax does for bf16), so no s × s tensor is ever cast.
+        The scale is applied to Q (s × d) forward and to dQ, dK backward, not to scores."""
 
         @staticmethod
         def forward(ctx: Any, q: Any, k: Any, v: Any, scale: float) -> Any:
             bh, s, _ = q.shape
-            acc = torch.promote_types(q.dtype, torch.float32)  # the softmax's dtype
-            bias = torch.full((s, s), float("-inf"), dtype=acc, device=q.device).triu_(1)
+            bias = torch.full((s, s), float("-inf"), dtype=q.dtype, device=q.device).triu_(1)
             probs = torch.empty((bh, s, s), dtype=q.dtype, device=q.device)
             out = torch.empty_like(q)
+            qs = q * scale
             step = _chunk(bh, s)
             for i in range(0, bh, step):
                 j = min(bh, i + step)
-                scores = torch.bmm(q[i:j], k[i:j].transpose(1, 2)).to(acc).mul_(scale)
-                probs[i:j] = torch.softmax(scores.add_(bias), dim=-1)
+                scores = torch.baddbmm(bias, qs[i:j], k[i:j].transpose(1, 2))
+                probs[i:j] = torch.softmax(scores, dim=-1)
                 torch.bmm(probs[i:j], v[i:j], out=out[i:j])
-            ctx.save_for_backward(q, k, v, probs, out)
+            ctx.save_for_backward(q, k, v, probs)
             ctx.scale = scale
             return out
 
         @staticmethod
         def backward(ctx: Any, grad: Any) -> Any:
-            q, k, v, probs, out = ctx.saved_tensors
+            q, k, v, probs = ctx.saved_tensors
             grad = grad.to(q.dtype).contiguous()
             bh, s, _ = q.shape
-            acc = torch.promote_types(q.dtype, torch.float32)
             dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
             step = _chunk(bh, s)
             for i in range(0, bh, step):
                 j = min(bh, i + step)
                 g, p = grad[i:j], probs[i:j]
                 torch.bmm(p.transpose(1, 2), g, out=dv[i:j])
-                dp = torch.bmm(g, v[i:j].transpose(1, 2)).to(acc)
-                delta = (g.to(acc) * out[i:j].to(acc)).sum(-1, keepdim=True)
-                ds = dp.sub_(delta).mul_(p).mul_(ctx.scale).to(q.dtype)
+                dp = torch.bmm(g, v[i:j].transpose(1, 2))
+                # dS = P∘(dP − rowsum(dP∘P)): one fused kernel, fp32 inside
+                ds = torch._softmax_backward_data(dp, p, -1, q.dtype)
                 torch.bmm(ds, k[i:j], out=dq[i:j])
                 torch.bmm(ds.transpose(1, 2), q[i:j], out=dk[i:j])
-            return dq, dk, dv, None
+            return dq.mul_(ctx.scale), dk.mul_(ctx.scale), dv, None
 
     return CausalAttention
 
@@ -262,4 +296,54 @@ def swap_lora_dropout(model: Any) -> int:
             if type(drop) is torch.nn.Dropout and drop.p > 0:
                 drops[key] = cls(drop.p)
                 n += 1
+    return n
+
+
+CAST_ONCE_TYPES = ("llama", "mistral", "qwen2", "qwen3")
+"""Architectures whose ``input_layernorm`` / ``post_attention_layernorm`` feed only the
+layer's linears (pre-norm; Gemma's post-attention norm feeds the residual instead)."""
+_NORMS = ("input_layernorm", "post_attention_layernorm")
+
+
+def _autocast_output(module: Any, args: Any, output: Any) -> Any:
+    import torch
+
+    if not torch.is_autocast_enabled("cpu"):
+        return output
+    dtype = torch.get_autocast_dtype("cpu")
+    if isinstance(output, torch.Tensor):
+        return output.to(dtype) if output.is_floating_point() else output
+    if isinstance(output, tuple):  # rotary: (cos, sin)
+        return tuple(
+            t.to(dtype) if isinstance(t, torch.Tensor) and t.is_floating_point() else t
+            for t in output
+        )
+    return output
+
+
+def cast_once(model: Any) -> int:
+    """Under CPU autocast, cast each decoder layer's norm outputs and the rotary table to
+    the autocast dtype once, where autocast would cast the same fp32 tensor for every
+    linear it feeds (q, k, v and the q, v adapters; gate and up) and rotary would leave
+    Q and K in fp32. The residual stream stays fp32. Forward numbers are the same as
+    autocast's casts, except rotary, which runs in bf16 as in a bf16 model; the
+    gradients of a norm output's users are summed in bf16 (three or five terms).
+
+    Also turns off peft's cast of an adapter's input back to its fp32 weights' dtype
+    (autocast runs the adapter's matmul in bf16 either way). A no-op outside
+    :data:`CAST_ONCE_TYPES`; returns the hooks installed."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cfg = getattr(base, "config", None)
+    if getattr(cfg, "model_type", None) not in CAST_ONCE_TYPES:
+        return 0
+    n = 0
+    for name, module in base.named_modules():
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf in _NORMS or type(module).__name__.endswith("RotaryEmbedding"):
+            module.register_forward_hook(_autocast_output)
+            n += 1
+    if n:
+        for module in base.modules():
+            if hasattr(module, "cast_input_dtype_enabled") and hasattr(module, "lora_A"):
+                module.cast_input_dtype_enabled = False
     return n

@@ -1428,8 +1428,12 @@ class LoRATrainer:
 
             if cpu_fast.keep_freed_memory():
                 fast.notes.append("allocator: freed memory kept for reuse (glibc mallopt)")
+            if os.environ.get(cpu_fast.THP_ENV) == "1" and cpu_fast.huge_pages_available():
+                fast.notes.append("allocator: tensors of 2 MB and more on huge pages")
             if cfg.lora_dropout > 0 and cpu_fast.swap_lora_dropout(model):
                 fast.lora_dropout += " (numpy PCG64 mask)"
+            if fast.precision == "bf16" and cpu_fast.cast_once(model):
+                fast.notes.append("bf16: norm outputs and rotary cast once, not per linear")
             if cpu_fast.mask_free(model):
                 causal_cpu = True
                 # The hand-written attention beats the flash kernel in bf16 only.
