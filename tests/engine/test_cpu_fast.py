@@ -248,3 +248,69 @@ def test_huge_pages_are_asked_for_before_torch_only(tmp_path: Path) -> None:
     assert run("torch") == "False None"  # too late: torch reads it once
     mode.write_text("always madvise [never]\n")
     assert run("-") == "False None"
+
+
+def test_the_response_loss_under_autocast_gives_autocasts_numbers(tmp_path: Path) -> None:
+    """The tied fp32 lm_head is cast to bf16 once and kept, not at each forward: the loss
+    and the adapter's gradients are exactly what autocast's own cast gives, step after
+    step, and a changed head weight is cast again."""
+    from jarvis_tui.learning.training.lora import IGNORE_INDEX, _response_loss_module
+
+    model = _peft_tiny(tmp_path)
+    net = _response_loss_module(model)
+    base = model.get_base_model()
+    ids = torch.randint(3, 200, (2, 16))
+    labels = ids.clone()
+    labels[:, :6] = IGNORE_INDEX
+    n = int((labels[:, 1:] != IGNORE_INDEX).sum())
+
+    def autocast_loss():
+        hidden = base.get_decoder()(input_ids=ids, use_cache=False).last_hidden_state
+        target = labels[:, 1:]
+        keep = target != IGNORE_INDEX
+        logits = base.get_output_embeddings()(hidden[:, :-1][keep])
+        return torch.nn.functional.cross_entropy(logits.float(), target[keep], reduction="sum") / n
+
+    for step in range(3):
+        if step == 2:  # the (frozen) head changes: its cached cast must follow
+            with torch.no_grad():
+                base.get_output_embeddings().weight.mul_(1.5)
+        results = []
+        for fn in (lambda: net(ids, None, labels, n), autocast_loss):
+            model.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = fn()
+            loss.backward()
+            grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
+            results.append((loss.detach(), grads))
+        (mine, my_grads), (theirs, their_grads) = results
+        assert torch.equal(mine, theirs), step
+        assert all(torch.equal(a, b) for a, b in zip(my_grads, their_grads, strict=True))
+
+
+def test_fused_rms_norm_gives_the_layers_numbers(tmp_path: Path) -> None:
+    """fp32 input: torch's fused rms_norm, the layer's output and gradients to fp32
+    rounding; a bf16 input goes to the layer's own forward (its dtype rules)."""
+    model = _peft_tiny(tmp_path)
+    norms = [m for m in model.modules() if type(m).__name__.endswith("RMSNorm")]
+    x = torch.randn(3, 11, norms[0].weight.shape[0], dtype=torch.float32)
+    with torch.no_grad():
+        norms[0].weight.uniform_(0.5, 1.5)
+    before = [norms[0](t) for t in (x, x.to(torch.bfloat16))]
+    leaf = x.clone().requires_grad_()
+    norms[0](leaf).pow(2).sum().backward()
+    grad_before = leaf.grad
+    assert cpu_fast.fuse_rms_norms(model) == len(norms) > 0
+
+    def ops(t):
+        with torch.profiler.profile() as prof:
+            out = norms[0](t)
+        return out, {e.key for e in prof.key_averages()}
+
+    (fp32, fp32_ops), (bf16, bf16_ops) = ops(x), ops(x.to(torch.bfloat16))
+    leaf = x.clone().requires_grad_()
+    norms[0](leaf).pow(2).sum().backward()
+    assert "aten::rms_norm" in fp32_ops and "aten::rms_norm" not in bf16_ops
+    assert torch.allclose(fp32, before[0], rtol=1e-5, atol=1e-6)
+    assert torch.allclose(leaf.grad, grad_before, rtol=1e-4, atol=1e-5)
+    assert bf16.dtype == before[1].dtype and torch.equal(bf16, before[1])

@@ -500,6 +500,30 @@ def _response_loss_module(model: Any, *, drop_mask: bool = False) -> Any:
         def __init__(self, inner: Any) -> None:
             super().__init__()
             self.inner = inner
+            self._head_low: Optional[tuple[Any, int, Any]] = None
+
+        def head(self, hidden: Any) -> Any:
+            """The lm_head on *hidden*. A frozen fp32 head under autocast (a tied one:
+            the embedding matrix stays fp32) is cast to the autocast dtype once and kept
+            (vocab × hidden in bf16: 8 MB for the 30M model's 8k vocab), not at every
+            forward; kept while the weight is unchanged (the same tensor, version)."""
+            head = self.inner.get_base_model().get_output_embeddings()
+            w = getattr(head, "weight", None)
+            kind = hidden.device.type
+            if (
+                type(head) is not torch.nn.Linear
+                or w is None
+                or w.requires_grad
+                or w.dtype != torch.float32
+                or not torch.is_autocast_enabled(kind)
+            ):
+                return head(hidden)
+            dtype = torch.get_autocast_dtype(kind)
+            low = self._head_low
+            if low is None or low[0] is not w or low[1] != w._version or low[2].dtype != dtype:
+                low = self._head_low = (w, w._version, w.detach().to(dtype))
+            bias = None if head.bias is None else head.bias.to(dtype)
+            return torch.nn.functional.linear(hidden.to(dtype), low[2], bias)
 
         def forward(
             self, input_ids: Any, attention_mask: Any, labels: Any, num_items_in_batch: int
@@ -512,7 +536,7 @@ def _response_loss_module(model: Any, *, drop_mask: bool = False) -> Any:
             ).last_hidden_state
             target = labels[:, 1:]
             keep = target != IGNORE_INDEX
-            logits = base.get_output_embeddings()(hidden[:, :-1][keep])
+            logits = self.head(hidden[:, :-1][keep])
             loss = torch.nn.functional.cross_entropy(
                 logits.float(), target[keep], ignore_index=IGNORE_INDEX, reduction="sum"
             )
@@ -1432,6 +1456,8 @@ class LoRATrainer:
                 fast.notes.append("allocator: tensors of 2 MB and more on huge pages")
             if cfg.lora_dropout > 0 and cpu_fast.swap_lora_dropout(model):
                 fast.lora_dropout += " (numpy PCG64 mask)"
+            if cpu_fast.fuse_rms_norms(model):
+                fast.notes.append("RMSNorm: torch's fused rms_norm kernel")
             if fast.precision == "bf16" and cpu_fast.cast_once(model):
                 fast.notes.append("bf16: norm outputs and rotary cast once, not per linear")
             if cpu_fast.mask_free(model):
