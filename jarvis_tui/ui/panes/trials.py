@@ -33,6 +33,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
@@ -336,6 +337,13 @@ class TrialsPane(Pane):
         """The version number the promotion would be recorded as."""
         via: Any = None
         """The agent-name prompt that asked for it (closed once the preview is read)."""
+
+    @dataclass(eq=False)
+    class AgentsListed(Message):
+        """The agents in agents/ (VersionStore.agents' labels), for promoting *trial*."""
+
+        trial: TrialResult
+        agents: list[str]
 
     @dataclass(eq=False)
     class PromoteRefused(Message):
@@ -1598,7 +1606,19 @@ class TrialsPane(Pane):
             self._preview_promote(self.workspace, trial, str(agent))
             return
 
-        agents = self._agent_names()
+        self._list_agents_for(trial)  # agents/ is read off the UI thread
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="trials.promote",
+          description="list agents to promote into")  # fmt: skip
+    def _list_agents_for(self, trial: TrialResult) -> None:
+        self.post_message(self.AgentsListed(trial, self._agent_names()))
+
+    @on(AgentsListed)
+    def _ask_promote_agent(self, msg: TrialsPane.AgentsListed) -> None:
+        """The prompt for the agent to promote into, naming the agents there are."""
+        if isinstance(self.app.screen, ModalScreen) or self.workspace is None:
+            return  # another form opened meanwhile: the key is not acted on twice
+        trial, agents = msg.trial, msg.agents
         prompt = PromotePrompt(
             f"Promote {one_line(trial.trial_id, 40)} into an agent's config",
             label="agent",
