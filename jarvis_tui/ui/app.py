@@ -38,6 +38,7 @@ from textual.worker_manager import WorkerManager
 from jarvis_tui.paths import atomic_write_text
 from jarvis_tui.traces import StoreError, TraceStore
 from jarvis_tui.ui.binding_table import BINDINGS as BINDING_TABLE
+from jarvis_tui.ui.css_cache import CssCache
 from jarvis_tui.ui.errorlog import ErrorLog
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.screens.help import HelpScreen
@@ -178,8 +179,12 @@ class JarvisApp(App[int]):
         Binding("escape", "navigate", "Back to navigation", show=False, id="app.escape"),
     ]
 
-    def __init__(self, home: Path | str, *, theme: str | None = None) -> None:
+    def __init__(
+        self, home: Path | str, *, theme: str | None = None, css_cache: CssCache | None = None
+    ) -> None:
         super().__init__()
+        if css_cache is not None:  # parsed rules kept between starts (run_app's)
+            css_cache.install(self.stylesheet)
         self._workers = ObservedWorkers(self)  # reports every failed worker (see the class)
         self.workspace = WorkspaceSession(home)
         """The workspace and its stores, handed to every pane (``Pane.workspace_ready``)."""
@@ -779,11 +784,13 @@ def run_app(home: Path | str, *, theme: str | None = None) -> int:
 
         print(f"jarvis-tui: error: {plain(problem, 2000)}", file=sys.stderr)
         return 1
-    app = JarvisApp(Workspace.at(home).root, theme=theme)
+    css_cache = CssCache()
+    app = JarvisApp(Workspace.at(home).root, theme=theme, css_cache=css_cache)
     loop = asyncio.new_event_loop()  # its own: closed here, not waiting on busy threads
     workers = WorkerThreads()
     loop.set_default_executor(workers)  # where Textual runs thread workers
     result = app.run(loop=loop)
+    css_cache.save()  # what this start parsed, for the next (only if it added any)
     note = getattr(app, "exit_note", None)  # what ctrl+q did to a run (TrainingPane)
     if note:
         print(note)
