@@ -94,20 +94,40 @@ def store(tmp_path: Path) -> Iterator[TraceStore]:
     s.close()
 
 
+class _CountingJudge(QueryJudge):
+    """Sets :attr:`answered` once *n* scores have come back to the run: requests run four
+    at a time, so a fast answer can still be on its way when a later request is held."""
+
+    def __init__(self, backend: Any, model: str, n: int) -> None:
+        super().__init__(backend, model)
+        self.n, self.count, self.answered = n, 0, threading.Event()
+        self._lock = threading.Lock()
+
+    def score(self, *args: Any, **kwargs: Any) -> Any:
+        out = super().score(*args, **kwargs)
+        if out.value is not None:
+            with self._lock:
+                self.count += 1
+                if self.count >= self.n:
+                    self.answered.set()
+        return out
+
+
 def _run_and_stop(store: TraceStore, endpoint: SlowEndpoint) -> tuple[JudgeRun, bool]:
-    """Start a run, stop it once the endpoint holds a request; (the run, whether the
-    endpoint was still holding when the run returned)."""
+    """Start a run, stop it once the endpoint holds a request and the fast answers are
+    back; (the run, whether the endpoint was still holding when the run returned)."""
     backend = OpenAICompatibleBackend(endpoint.url, role="judge", retries=0, timeout=120)
     cancel = threading.Event()
     result: list[JudgeRun] = []
+    judge = _CountingJudge(backend, "j1", endpoint.fast)
     worker = threading.Thread(
-        target=lambda: result.append(
-            judge_traces(store, QueryJudge(backend, "j1"), labelled=False, cancel=cancel)
-        ),
+        target=lambda: result.append(judge_traces(store, judge, labelled=False, cancel=cancel)),
         daemon=True,
     )
     worker.start()
     assert endpoint.held.wait(HANG_GUARD)
+    if endpoint.fast:
+        assert judge.answered.wait(HANG_GUARD)
     cancel.set()
     worker.join(HANG_GUARD)
     still_holding = not endpoint.release.is_set()

@@ -12,7 +12,8 @@ from textual.widgets import Input, Select, Static
 from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import HelpScreen, JarvisApp
 from jarvis_tui.ui.panes.traces import TraceDetail, TracesPane, TraceTable
-from jarvis_tui.ui.testing import record_notices, settle
+from jarvis_tui.ui.screens.trace_screens import NoteScreen
+from jarvis_tui.ui.testing import record_notices, settle, wait_until
 from tests.ui.conftest import make_traces, pick_filters
 
 
@@ -636,16 +637,24 @@ async def test_full_view_shows_a_saved_note_and_its_history_at_once(workspace: P
         await settle(app, pilot)
         assert "label history (1, newest first)" in labels()
         await pilot.press("e")
-        await settle(app, pilot)
+        # a chain of messages and workers (the editor's mount, the write, the history):
+        # each step waits for what the screen shows
+        await wait_until(pilot, lambda: isinstance(app.screen, NoteScreen)
+                         and app.focused is app.screen.query_one("#note-input"),
+                         what="the note editor, focused")  # fmt: skip
         await pilot.press(*"checked by hand")
+        await wait_until(pilot, lambda: "checked by hand" in str(
+            app.screen.query_one("#note-input").text), what="the typed note")  # fmt: skip
         await pilot.press("ctrl+s")
-        await settle(app, pilot)
+        await wait_until(pilot, lambda: "note checked by hand" in labels(), what="the saved note")
         assert app.screen is view
-        assert "note checked by hand" in labels()
-        assert "label history (2, newest first)" in labels()
+        await wait_until(pilot, lambda: "label history (2, newest first)" in labels(),
+                         what="the note's history entry")  # fmt: skip
         await pilot.press("y")  # the view still labels its trace
+        await wait_until(pilot, lambda: "outcome success" in labels()
+                         and "label history (3, newest first)" in labels(),
+                         what="the outcome and its history entry")  # fmt: skip
         await settle(app, pilot)
-        assert "outcome success" in labels() and "label history (3, newest first)" in labels()
     trace, note = _store_row(workspace, tid)
     assert (trace.feedback, trace.outcome, note) == (0.8, "success", "checked by hand")
 
