@@ -101,7 +101,7 @@ def labelled_rows(store: Any, *, with_judge: bool = False) -> Iterator[Dict[str,
     """Every labelled trace (a score or an outcome), oldest first, with history, note and
     ``split`` (``test`` when the held-out split keeps its query out of training)."""
     from jarvis_tui.evals.sets import EvalSplit
-    from jarvis_tui.learning.outcomes import read_connection
+    from jarvis_tui.traces.read_conn import read_connection
 
     split = EvalSplit()
 

@@ -577,7 +577,7 @@ class LabelQueue:
         no score is offered too: offering only traces with neither left the plan asking
         for labels the queue could not give (the demo's queue never cleared). The Traces
         pane's queue view filters and counts by this rule (``TraceFilter.rated``)."""
-        from jarvis_tui.learning.outcomes import read_connection
+        from jarvis_tui.traces.read_conn import read_connection
 
         where = ["r.model = ?", "r.feedback IS NULL"]
         params: List[Any] = [model]

@@ -47,7 +47,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from jarvis_tui.core.fmt import signed
 from jarvis_tui.learning.stats import Z95, MeanCI, mean_ci
-from jarvis_tui.traces.read_conn import _Conn, read_connection  # re-exported (issue 15)
+from jarvis_tui.traces.read_conn import read_connection  # re-exported (issue 15)
 
 MIN_RATED = 30
 """Ratings each version needs before a comparison gives a verdict (the Routing matrix's
@@ -644,7 +644,7 @@ def outcomes_for_spans(
     boundary cuts (see :func:`_rows_by_hours`); one grouped query over every row of
     the agent where the store has no hour totals."""
     starts, owners = _starts_for(spans)
-    with _Conn(store) as c:
+    with read_connection(store) as c:
         conn, s = c.conn, c.schema
         lo, hi = conn.execute(
             # Two subqueries: each one index probe (min and max in one SELECT scan).

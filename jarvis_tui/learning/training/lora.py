@@ -1452,7 +1452,7 @@ class LoRATrainer:
 
             if cpu_fast.keep_freed_memory():
                 fast.notes.append("allocator: freed memory kept for reuse (glibc mallopt)")
-            if os.environ.get(cpu_fast.THP_ENV) == "1" and cpu_fast.huge_pages_available():
+            if cpu_fast.huge_pages_on():
                 fast.notes.append("allocator: tensors of 2 MB and more on huge pages")
             if cfg.lora_dropout > 0 and cpu_fast.swap_lora_dropout(model):
                 fast.lora_dropout += " (numpy PCG64 mask)"
