@@ -9,9 +9,11 @@ tiny LM, a few seconds each.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -305,6 +307,53 @@ def test_frozen_linears_through_onednn_train_as_through_blas(
     monkeypatch.delenv(lora.MATMUL_ENV)
     auto = LoRATrainer(cfg, model_name=tiny_lm, device="cpu").train(pairs(4), run_dir=tmp_path)
     assert "probe" in fast_path(auto)["matmul"]  # the figures it chose by are recorded
+
+
+@pytest.mark.skipif(not lora.onednn_linear_available(), reason="this torch has no oneDNN linear")
+@pytest.mark.parametrize("free", [1 << 40, 0], ids=["transposed-kept", "no-memory-for-it"])
+def test_a_frozen_linear_through_onednn_gives_blas_gradients(free: int) -> None:
+    """The input gradient of a routed frozen linear is BLAS's, whether the layer keeps a
+    transposed copy of its weight (memory allows) or BLAS reads the weight in place; a
+    weight changed in place after the copy was made is read again, not the stale copy."""
+    import torch
+
+    torch.manual_seed(0)
+    plain = torch.nn.Sequential(torch.nn.Linear(24, 40), torch.nn.Linear(40, 16, bias=False))
+    for p in plain.parameters():
+        p.requires_grad_(False)
+    routed = copy.deepcopy(plain)
+    assert lora.route_frozen_linears_to_onednn(routed, free_bytes=free) == 2
+
+    def grad_of(model: Any, x: Any) -> Any:
+        x = x.clone().requires_grad_(True)
+        (model(x) ** 2).sum().backward()
+        return x.grad
+
+    x = torch.randn(3, 7, 24)
+    assert torch.allclose(grad_of(routed, x), grad_of(plain, x), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # e.g. an adapter merged into the base weight
+        plain[1].weight.mul_(-2.0)
+        routed[1].weight.mul_(-2.0)
+    assert torch.allclose(grad_of(routed, x), grad_of(plain, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not lora.onednn_linear_available(), reason="this torch has no oneDNN linear")
+def test_a_second_run_in_a_process_keeps_the_kernel_the_first_picked(
+    tiny_lm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the probe's two kernels are within noise (oneDNN and MKL on AMD Zen 3), a
+    rerun of the same shape must not flip kernels: its losses must repeat exactly."""
+    monkeypatch.setattr(lora, "cpu_bf16_supported", lambda: False)
+    monkeypatch.delenv(lora.MATMUL_ENV, raising=False)
+    monkeypatch.setattr(lora, "_MATMUL_PICKS", {})
+    figures = iter([(100.0, 120.0), (120.0, 100.0)])  # (BLAS, oneDNN): the second disagrees
+    monkeypatch.setattr(lora, "probe_matmul", lambda *a, **k: next(figures))
+    trainer = LoRATrainer(config(), model_name=tiny_lm, device="cpu")
+    first = trainer.train(pairs(8), run_dir=tmp_path)
+    second = trainer.train(pairs(8), run_dir=tmp_path)
+    assert fast_path(first)["matmul"].startswith("oneDNN fp32")
+    assert fast_path(second)["matmul"] == fast_path(first)["matmul"]
+    assert losses(second) == losses(first)
 
 
 def test_an_unknown_matmul_kernel_is_refused(

@@ -146,7 +146,8 @@ def probe_matmul(rows: int, inner: int, outer: int, *, rounds: int = 3) -> tuple
 
     import torch
 
-    x, w = torch.randn(rows, inner), torch.randn(outer, inner)
+    gen = torch.Generator().manual_seed(0)  # not torch's global one: a seeded run's draws
+    x, w = torch.randn(rows, inner, generator=gen), torch.randn(outer, inner, generator=gen)
     flops = 2.0 * rows * inner * outer
     kernels: tuple[Callable[..., Any], ...] = (torch.nn.functional.linear, _onednn_mm)
     times: List[List[float]] = [[], []]
@@ -172,23 +173,31 @@ def _onednn_linear_fn() -> Any:
         import torch
 
         class OneDNNFrozenLinear(torch.autograd.Function):
-            """y = x Wᵀ + b with W (and b) frozen: only x gets a gradient, g W, also oneDNN."""
+            """y = x Wᵀ + b with W (and b) frozen: only x gets a gradient, g·W. With *wt*
+            (W transposed, contiguous, kept by the layer) that is oneDNN too; without it,
+            BLAS's matmul, which reads W transposed in place (oneDNN would need the copy:
+            0.2–2 ms per layer and step on the 30M model, 10 ms for its tied lm_head)."""
 
             @staticmethod
-            def forward(ctx: Any, x: Any, weight: Any, bias: Any) -> Any:
-                ctx.save_for_backward(weight)
+            def forward(ctx: Any, x: Any, weight: Any, bias: Any, wt: Any) -> Any:
+                ctx.save_for_backward(weight if wt is None else wt)
+                ctx.transposed = wt is not None
                 return _onednn_mm(x, weight, bias)
 
             @staticmethod
             def backward(ctx: Any, grad: Any) -> Any:
-                (weight,) = ctx.saved_tensors
+                (w,) = ctx.saved_tensors
                 gx = None
                 if ctx.needs_input_grad[0]:
-                    gx = _onednn_mm(grad.contiguous(), weight.t().contiguous())
-                return gx, None, None
+                    gx = _onednn_mm(grad.contiguous(), w) if ctx.transposed else grad @ w
+                return gx, None, None, None
 
         _ONEDNN_LINEAR = OneDNNFrozenLinear
     return _ONEDNN_LINEAR
+
+
+_WT = "_jarvis_weight_t"
+"""Attribute of a routed layer holding (weight, its version, weight transposed)."""
 
 
 def _onednn_forward(self: Any, x: Any) -> Any:
@@ -196,17 +205,37 @@ def _onednn_forward(self: Any, x: Any) -> Any:
         import torch
 
         return torch.nn.functional.linear(x, self.weight, self.bias)
-    return _onednn_linear_fn().apply(x, self.weight, self.bias)
+    w, wt = self.weight, None
+    kept = getattr(self, _WT, None)
+    if kept is not None:  # None: no memory for a copy, BLAS reads W in place
+        if not kept or kept[0] is not w or kept[1] != w._version:
+            kept = (w, w._version, w.detach().t().contiguous())
+            setattr(self, _WT, kept)
+        wt = kept[2]
+    return _onednn_linear_fn().apply(x, w, self.bias, wt)
 
 
-def route_frozen_linears_to_onednn(model: Any) -> int:
+_MATMUL_PICKS: Dict[tuple[int, int, int, int], str] = {}
+"""The fp32 kernel picked per (rows, hidden, intermediate, threads) in this process."""
+
+_TRANSPOSED_SHARE = 0.25
+"""Transposed copies of the frozen weights are kept when they fit in this share of the
+memory free at the start of a run."""
+
+
+def route_frozen_linears_to_onednn(model: Any, *, free_bytes: Optional[int] = None) -> int:
     """Frozen fp32 CPU ``nn.Linear`` layers of *model* compute through oneDNN (forward and
-    input gradient); trainable ones and the adapter's are left alone. Returns the count."""
+    input gradient); trainable ones and the adapter's are left alone. Returns the count.
+
+    The input gradient needs W transposed: each layer keeps a contiguous transposed copy
+    (made at its first forward, remade if the weight changes) when all of them fit in
+    :data:`_TRANSPOSED_SHARE` of *free_bytes* (free memory now, when not given); else the
+    input gradient goes through BLAS, which reads W transposed without a copy."""
     import types
 
     import torch
 
-    n = 0
+    layers = []
     for module in model.modules():
         if type(module) is not torch.nn.Linear:
             continue
@@ -215,9 +244,15 @@ def route_frozen_linears_to_onednn(model: Any) -> int:
             continue
         if b is not None and (b.requires_grad or b.dtype != torch.float32):
             continue
+        layers.append(module)
+    # A weight shared by two layers (a tied lm_head is the embedding) is counted once.
+    size = sum({id(m.weight): m.weight.numel() * 4 for m in layers}.values())
+    free = _available_memory("cpu") if free_bytes is None else free_bytes
+    keep = free is not None and size <= _TRANSPOSED_SHARE * free
+    for module in layers:
+        setattr(module, _WT, () if keep else None)
         module.forward = types.MethodType(_onednn_forward, module)  # type: ignore[method-assign]
-        n += 1
-    return n
+    return len(layers)
 
 
 # Activations may use this share of the memory that is free when the run starts;
@@ -1357,14 +1392,21 @@ class LoRATrainer:
         h = int(getattr(cfg, "hidden_size", 0) or 512)
         inter = int(getattr(cfg, "intermediate_size", 0) or 4 * h)
         rows = max(64, min(2048, per_rank_batch * max(1, longest)))
-        try:
-            mkl, dnn = probe_matmul(rows, h, inter)
-        except Exception as exc:  # the op exists but refuses this build's tensors
-            return f"{blas} fp32 (oneDNN linear failed: {type(exc).__name__})"
-        probe = f"probe {rows}×{h}×{inter}: oneDNN {dnn:.0f}, {blas} {mkl:.0f} GFLOP/s"
-        if dnn >= _ONEDNN_MARGIN * mkl:
-            return f"oneDNN fp32 (frozen linears; {probe})"
-        return f"{blas} fp32 ({probe})"
+        # One probe per shape and thread count in a process: where the two kernels are
+        # within noise of each other, a second run must not pick the other one (their
+        # sums are rounded differently, and a rerun must repeat its losses exactly).
+        key = (rows, h, inter, torch.get_num_threads())
+        if key not in _MATMUL_PICKS:
+            try:
+                mkl, dnn = probe_matmul(rows, h, inter)
+            except Exception as exc:  # the op exists but refuses this build's tensors
+                return f"{blas} fp32 (oneDNN linear failed: {type(exc).__name__})"
+            probe = f"probe {rows}×{h}×{inter}: oneDNN {dnn:.0f}, {blas} {mkl:.0f} GFLOP/s"
+            if dnn >= _ONEDNN_MARGIN * mkl:
+                _MATMUL_PICKS[key] = f"oneDNN fp32 (frozen linears; {probe})"
+            else:
+                _MATMUL_PICKS[key] = f"{blas} fp32 ({probe})"
+        return _MATMUL_PICKS[key]
 
     def _train(
         self,
