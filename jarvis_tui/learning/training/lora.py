@@ -208,11 +208,15 @@ def _onednn_forward(self: Any, x: Any) -> Any:
     w, wt = self.weight, None
     kept = getattr(self, _WT, None)
     if kept is not None:  # None: no memory for a copy, BLAS reads W in place
-        if not kept or kept[0] is not w or kept[1] != w._version:
-            kept = (w, w._version, w.detach().t().contiguous())
+        if kept[0] is not w or kept[1] != w._version:  # the weight changed since
+            kept = _transposed(w)
             setattr(self, _WT, kept)
         wt = kept[2]
     return _onednn_linear_fn().apply(x, w, self.bias, wt)
+
+
+def _transposed(w: Any) -> tuple[Any, int, Any]:
+    return (w, w._version, w.detach().t().contiguous())
 
 
 _MATMUL_PICKS: Dict[tuple[int, int, int, int], str] = {}
@@ -228,7 +232,7 @@ def route_frozen_linears_to_onednn(model: Any, *, free_bytes: Optional[int] = No
     input gradient); trainable ones and the adapter's are left alone. Returns the count.
 
     The input gradient needs W transposed: each layer keeps a contiguous transposed copy
-    (made at its first forward, remade if the weight changes) when all of them fit in
+    (made here, remade if the weight changes) when all of them fit in
     :data:`_TRANSPOSED_SHARE` of *free_bytes* (free memory now, when not given); else the
     input gradient goes through BLAS, which reads W transposed without a copy."""
     import types
@@ -250,7 +254,7 @@ def route_frozen_linears_to_onednn(model: Any, *, free_bytes: Optional[int] = No
     free = _available_memory("cpu") if free_bytes is None else free_bytes
     keep = free is not None and size <= _TRANSPOSED_SHARE * free
     for module in layers:
-        setattr(module, _WT, () if keep else None)
+        setattr(module, _WT, _transposed(module.weight) if keep else None)
         module.forward = types.MethodType(_onednn_forward, module)  # type: ignore[method-assign]
     return len(layers)
 
