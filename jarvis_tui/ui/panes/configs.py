@@ -625,6 +625,11 @@ class ConfigsPane(Pane):
 
     @on(DataTable.RowHighlighted, "#configs-agents")
     def _agent_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # Only the row the cursor is on now: a refill posts a highlight of row 0 (its
+        # first row added) before the one of the row the cursor is put back on, and a
+        # stale one must not select the first agent between them (or after a key).
+        if event.cursor_row != event.data_table.cursor_row:
+            return
         if event.row_key.value and event.row_key.value != self.agent:
             self.select_agent(str(event.row_key.value))
 
