@@ -54,7 +54,7 @@ from jarvis_tui.learning.training.cpu_fast import prefer_huge_pages  # noqa: E40
 
 prefer_huge_pages()
 
-from bench.common import OUT, Figure, report  # noqa: E402
+from bench.common import OUT, Figure, parser, report  # noqa: E402
 
 N_PAIRS = 200
 N_PAIRS_BIG = 2_000
@@ -424,7 +424,9 @@ def model_flops(model_dir: str, examples: list[dict]) -> float:
     - the LoRA adapters (A and B on q and v): 2(h·rank + rank·out) forward per token,
       3× that with the backward (both weight gradients and the input gradient);
     - the lm_head (tied or not, frozen): 4·h·V per *labelled* token, forward and input
-      gradient: the loss needs no logits at prompt or padding positions.
+      gradient: the loss needs no logits at prompt or padding positions; for the same
+      reason the last layer's o_proj and MLP count at the labelled positions only (at
+      the others their output reaches nothing the loss reads).
     Not counted: norms, rotary, softmax and other elementwise work, the optimizer, and
     recomputation under gradient checkpointing (not model FLOPs). HF Trainer's figure
     uses the same count, so its extra work (padding, logits at every position) is
@@ -442,6 +444,7 @@ def model_flops(model_dir: str, examples: list[dict]) -> float:
         s = e["length"]
         r = sum(1 for x in e["labels"][1:] if x != -100)
         total += 4 * layers * per_layer * s - 2 * qkv * s
+        total -= 4 * (h * h + 3 * h * inter) * (s - r)
         total += 6 * layers * h * s * s
         total += 3 * layers * lora * s
         total += 4 * h * cfg["vocab_size"] * r
@@ -578,12 +581,26 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--rss-child"]:
         _rss_child(*argv[1:4])
         return 0
-    if argv[:1] == ["--tiny"]:
+    ap = parser(__doc__, __name__)
+    ap.add_argument("--tiny", action="store_true",
+                    help="the first training issue's figures, on the demo tiny LM")  # fmt: skip
+    ap.add_argument("--pairs", type=int, default=BIG_PAIRS, metavar=f"1..{N_PAIRS}",
+                    help=f"train on N of the {N_PAIRS} mined pairs (default {BIG_PAIRS})")  # fmt: skip
+    ap.add_argument("--threads", type=int, default=None, metavar="N",
+                    help="torch threads of every contender and the peak (default: torch's)")  # fmt: skip
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="rates per CPU-second of this process (one thread unless --threads)")  # fmt: skip
+    args = ap.parse_args(argv)
+    if args.tiny:
         return tiny_main()
-    n_pairs = int(argv[argv.index("--pairs") + 1]) if "--pairs" in argv else BIG_PAIRS
+    n_pairs = args.pairs
     global CPU_TIME
-    CPU_TIME = "--cpu-time" in argv
-    threads = int(argv[argv.index("--threads") + 1]) if "--threads" in argv else None
+    CPU_TIME = args.cpu_time
+    threads = args.threads
+    if threads is not None and threads < 1:
+        ap.error("--threads must be 1 or more")
+    if not 1 <= n_pairs <= N_PAIRS:
+        ap.error(f"--pairs must be 1 to {N_PAIRS} (the mined pairs)")
     if threads is None and CPU_TIME:
         threads = 1
 

@@ -314,3 +314,52 @@ def test_fused_rms_norm_gives_the_layers_numbers(tmp_path: Path) -> None:
     assert torch.allclose(fp32, before[0], rtol=1e-5, atol=1e-6)
     assert torch.allclose(leaf.grad, grad_before, rtol=1e-4, atol=1e-5)
     assert bf16.dtype == before[1].dtype and torch.equal(bf16, before[1])
+
+
+@pytest.mark.parametrize("targets", [["q_proj", "v_proj"], ["q_proj", "o_proj", "gate_proj"]])
+def test_the_last_layer_at_the_response_only_gives_the_same_loss_and_gradients(
+    tmp_path: Path, targets: list[str]
+) -> None:
+    """trim_last (on in training without checkpointing): the last layer's o_proj and
+    MLP run at the labelled positions only; the loss and every adapter gradient are
+    the full computation's (fp64), with adapters on those very layers too. Outside the
+    loss (a plain forward, as generation does) the layer computes every position."""
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from jarvis_tui.learning.training.lora import IGNORE_INDEX, _response_loss_module
+
+    path = build_tiny_lm(tmp_path / "tiny", seed=0)
+    torch.manual_seed(0)
+    ids = torch.randint(3, 200, (3, 20))
+    labels = ids.clone()
+    labels[:, :7] = IGNORE_INDEX
+    labels[1, 15:] = IGNORE_INDEX  # right padding
+    labels[2, 1:] = IGNORE_INDEX  # an example with no labelled token at all
+    n = int((labels[:, 1:] != IGNORE_INDEX).sum())
+
+    def run(trim: bool):
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=torch.float64, local_files_only=True
+        )
+        lcfg = LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, lora_alpha=8, lora_dropout=0.0,
+                          target_modules=targets, init_lora_weights=False)  # fmt: skip
+        torch.manual_seed(3)
+        model = get_peft_model(model, lcfg)
+        net = _response_loss_module(model, trim_last=trim)
+        assert net.trim_last is trim
+        loss = net(ids, None, labels, n)
+        loss.backward()
+        grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.requires_grad}
+        with torch.no_grad():  # outside the loss: every position, as before
+            plain = model.get_base_model().get_decoder()(input_ids=ids).last_hidden_state
+        return float(loss), grads, plain
+
+    full_loss, full_grads, full_plain = run(False)
+    loss, grads, plain = run(True)
+    assert loss == pytest.approx(full_loss, rel=1e-12)
+    assert grads.keys() == full_grads.keys()
+    assert any(".layers.1." in k for k in grads)  # the tiny LM's last layer has adapters
+    for name, grad in full_grads.items():
+        assert torch.allclose(grads[name], grad, rtol=1e-9, atol=1e-12), name
+    assert torch.equal(plain, full_plain)

@@ -135,6 +135,7 @@ def test_checkpointing_turns_on_when_memory_needs_it(
     assert s["status"] == "completed"
     fast = fast_path(s)
     assert fast["checkpointing"] is True and fast["checkpointing_why"].startswith("on: activations")
+    assert not [n for n in fast["notes"] if n.startswith("last layer")]
     assert any(getattr(m, "gradient_checkpointing", False) for m in trainer.model.modules())
 
 
@@ -161,6 +162,8 @@ def test_an_out_of_memory_turns_checkpointing_on_and_retries_once(
     fast = fast_path(s)
     assert fast["checkpointing"] is True
     assert "out of memory at step 2" in fast["checkpointing_why"]
+    # the retried and later steps run the last layer whole (a recompute must match)
+    assert not [n for n in fast["notes"] if n.startswith("last layer")]
     assert any(getattr(m, "gradient_checkpointing", False) for m in trainer.model.modules())
 
 
@@ -260,6 +263,8 @@ def test_logits_only_at_response_tokens_give_the_model_losses(
         pairs(12), run_dir=tmp_path / "fast"
     )
     assert fast_path(fast)["loss"].startswith("logits at the response tokens only")
+    trimmed = "last layer: o_proj and MLP at the response tokens only"
+    assert trimmed in fast_path(fast)["notes"]  # no checkpointing here: the loss is unchanged
     monkeypatch.setattr(lora, "response_loss_plan", lambda model: (False, "every token"))
     full = LoRATrainer(cfg, model_name=tiny_lm, precision="fp32").train(
         pairs(12), run_dir=tmp_path / "full"

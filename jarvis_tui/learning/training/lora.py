@@ -525,14 +525,56 @@ def response_loss_plan(model: Any) -> tuple[bool, str]:
     return True, "logits at the response tokens only (prompt and padding positions skipped)"
 
 
-def _response_loss_module(model: Any, *, drop_mask: bool = False) -> Any:
+def _rows_only(plain: Any, rows: List[Any]) -> Any:
+    """*plain* (a module's forward on ``[batch, seq, features]``) computed at the flat
+    positions ``rows[0]`` only, while one is set and the input has ``rows[1]`` positions;
+    the other positions' outputs are zeros. Any other call goes to *plain* unchanged."""
+
+    def forward(x: Any, *args: Any, **kwargs: Any) -> Any:
+        idx = rows[0]
+        if idx is None or x.dim() != 3 or x.shape[0] * x.shape[1] != rows[1]:
+            return plain(x, *args, **kwargs)
+        flat = x.reshape(-1, x.shape[-1])
+        y = plain(flat.index_select(0, idx), *args, **kwargs)
+        out = y.new_zeros(flat.shape[0], y.shape[-1]).index_copy(0, idx, y)
+        return out.view(x.shape[0], x.shape[1], y.shape[-1])
+
+    return forward
+
+
+def _trim_last_layer(base: Any, rows: List[Any]) -> bool:
+    """Route the last decoder layer's attention output projection and MLP through
+    :func:`_rows_only`; whether the layer has them (Llama-style ``self_attn.o_proj`` and
+    ``mlp``)."""
+    layers = getattr(base.get_decoder(), "layers", None)
+    if not layers:
+        return False
+    last = layers[-1]
+    o_proj = getattr(getattr(last, "self_attn", None), "o_proj", None)
+    mlp = getattr(last, "mlp", None)
+    if o_proj is None or mlp is None:
+        return False
+    for module in (o_proj, mlp):
+        module.forward = _rows_only(module.forward, rows)
+    return True
+
+
+_TRIMMED_NOTE = "last layer: o_proj and MLP at the response tokens only"
+
+
+def _response_loss_module(model: Any, *, drop_mask: bool = False, trim_last: bool = False) -> Any:
     """A module whose forward is the loss of *model* (a peft causal LM) computed from the
     hidden states of the positions that have a label: the lm_head matmul, the fp32
     logits and their log-softmax are skipped for prompt and padding tokens (half the
     tokens of a typical SFT pair). Same sum-over-tokens / *num_items_in_batch* as
     transformers' ``ForCausalLMLoss``; wrapping it in DDP syncs the adapter as before.
     *drop_mask*: the batches are right-padded and the attention is causal, so the padding
-    mask is not passed (a real token never attends to the padding after it)."""
+    mask is not passed (a real token never attends to the padding after it).
+    *trim_last*: the last decoder layer's o_proj and MLP run at those positions only (at
+    any other position its output reaches nothing the loss reads; its keys and values,
+    which later queries do read, are computed everywhere as before). The module's
+    ``trim_last`` says whether that is on; it must be turned off before gradient
+    checkpointing is (the recomputed layer would not match the saved one)."""
     import torch
 
     class ResponseLoss(torch.nn.Module):
@@ -540,6 +582,8 @@ def _response_loss_module(model: Any, *, drop_mask: bool = False) -> Any:
             super().__init__()
             self.inner = inner
             self._head_low: Optional[tuple[Any, int, Any]] = None
+            self._rows: List[Any] = [None, 0]
+            self.trim_last = trim_last and _trim_last_layer(inner.get_base_model(), self._rows)
 
         def head(self, hidden: Any) -> Any:
             """The lm_head on *hidden*. A frozen fp32 head under autocast (a tied one:
@@ -568,13 +612,19 @@ def _response_loss_module(model: Any, *, drop_mask: bool = False) -> Any:
             self, input_ids: Any, attention_mask: Any, labels: Any, num_items_in_batch: int
         ) -> Any:
             base = self.inner.get_base_model()
-            hidden = base.get_decoder()(
-                input_ids=input_ids,
-                attention_mask=None if drop_mask else attention_mask,
-                use_cache=False,
-            ).last_hidden_state
             target = labels[:, 1:]
             keep = target != IGNORE_INDEX
+            if self.trim_last:
+                at = torch.nn.functional.pad(keep, (0, 1))  # the last position has no target
+                self._rows[:] = [at.reshape(-1).nonzero().squeeze(1), at.numel()]
+            try:
+                hidden = base.get_decoder()(
+                    input_ids=input_ids,
+                    attention_mask=None if drop_mask else attention_mask,
+                    use_cache=False,
+                ).last_hidden_state
+            finally:
+                self._rows[:] = [None, 0]
             logits = self.head(hidden[:, :-1][keep])
             loss = torch.nn.functional.cross_entropy(
                 logits.float(), target[keep], ignore_index=IGNORE_INDEX, reduction="sum"
@@ -1521,7 +1571,14 @@ class LoRATrainer:
         response_only, fast.loss = response_loss_plan(model)
         # Right-padded batches under a causal mask: no real token sees the padding after
         # it, so the attention needs no padding mask (cpu_fast.mask_free).
-        net = _response_loss_module(model, drop_mask=causal_cpu) if response_only else model
+        loss_module = None
+        if response_only:
+            loss_module = _response_loss_module(
+                model, drop_mask=causal_cpu, trim_last=not fast.checkpointing
+            )
+            if loss_module.trim_last:
+                fast.notes.append(_TRIMMED_NOTE)
+        net = model if loss_module is None else loss_module
         if dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -1690,6 +1747,9 @@ class LoRATrainer:
                                     )
                                     + "; lower batch_size or max_seq_length"
                                 ) from exc
+                            if loss_module is not None and loss_module.trim_last:
+                                loss_module.trim_last = False  # a recompute must match
+                                fast.notes.remove(_TRIMMED_NOTE)
                             _enable_checkpointing(model)
                             fast.checkpointing = True
                             fast.checkpointing_why = (
