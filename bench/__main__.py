@@ -4,6 +4,7 @@ one after the other, then one table of every figure; exit 1 if any target is mis
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from bench import (
     bench_analyze,
@@ -35,9 +36,18 @@ ALL = (bench_store, bench_first_paint, bench_forms, bench_search, bench_store_ne
 def main(argv: list[str] | None = None) -> int:
     names = list(sys.argv[1:] if argv is None else argv)
     known = {m.__name__.rsplit(".", 1)[-1]: m for m in ALL}
+    if names in (["-h"], ["--help"]):
+        print("usage: python -m bench [NAME ...]\n\n" + (__doc__ or "").strip())
+        print("\nbenchmarks: " + ", ".join(known))
+        alone = sorted({p.stem for p in Path(__file__).parent.glob("bench_*.py")} - set(known))
+        if alone:  # against another revision of the code, or a machine of their own
+            print("run on their own only: " + ", ".join(alone))
+        print("each one's own options: python -m bench.NAME --help")
+        return 0
     unknown = [n for n in names if n not in known]
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(known)}")
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(known)}",
+              file=sys.stderr)  # fmt: skip
         return 2
     failed = []
     for mod in [known[n] for n in names] or ALL:

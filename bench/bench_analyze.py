@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Figure, large_store, report, timed
+from bench.common import Figure, large_store, parse_options, report, timed
 from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
 from jarvis_tui.traces import TraceStore
 
@@ -39,6 +39,7 @@ def same(a: list[dict], b: list[dict]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parse_options(argv, __doc__, __name__)
     n = 1_000_000
     store = TraceStore(large_store(n) / "traces.db")
     with tempfile.TemporaryDirectory() as tmp:

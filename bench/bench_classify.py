@@ -15,7 +15,7 @@ import re
 import sys
 import time
 
-from bench.common import Figure, report
+from bench.common import Figure, parse_options, report
 from jarvis_tui import demo
 from jarvis_tui.learning.classify import classify_query
 
@@ -45,6 +45,7 @@ def _best(fn, queries: list[str], passes: int = 5) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parse_options(argv, __doc__, __name__)
     rng = random.Random(7)
     makers = list(demo._QUERY_MAKERS.values())
     queries = [rng.choice(makers)(rng) for _ in range(50_000)]

@@ -10,7 +10,6 @@ when a target is missed.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -20,7 +19,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
-from bench.common import OUT, Figure, report, timed
+from bench.common import OUT, Figure, parser, report, timed
 from jarvis_tui.learning.agent_evolver import AgentConfigEvolver
 
 AGENT = "bench"
@@ -144,7 +143,7 @@ def _race(make: Callable[[], Any]) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = parser(__doc__, __name__)
     ap.add_argument("--versions", type=int, default=1_000)
     ap.add_argument("--repeat", type=int, default=21)
     args = ap.parse_args(argv)

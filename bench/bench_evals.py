@@ -19,7 +19,7 @@ import random
 import sys
 import time
 
-from bench.common import OUT, Figure, report
+from bench.common import OUT, Figure, parse_options, report
 
 LOCAL_SAMPLES = 32
 LOCAL_NEW_TOKENS = 16
@@ -136,6 +136,7 @@ def bench_scoring() -> Figure:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parse_options(argv, __doc__, __name__)
     figures = [bench_scoring(), bench_endpoint(), bench_local()]
     return 0 if report(figures, "Measured evaluation") else 1
 

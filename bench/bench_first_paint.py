@@ -21,7 +21,6 @@ written by the untimed first run. What was imported by the first rows is checked
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import json
 import os
@@ -37,7 +36,7 @@ import time
 from pathlib import Path
 
 from bench._startup import HEAVY
-from bench.common import OUT, Figure, large_store, report
+from bench.common import OUT, Figure, large_store, parser, report
 
 TARGET_S = 0.5
 SIZE = (120, 40)
@@ -171,7 +170,7 @@ def _median(runs: list[dict[str, float]], key: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = parser(__doc__, __name__)
     ap.add_argument("--traces", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--before", type=Path, help="another checkout to time alongside")

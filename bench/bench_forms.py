@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import OUT, Figure, large_store, report
+from bench.common import OUT, Figure, large_store, parser, report
 
 TARGET_RATIO = 1.5
 """Each form within 1.5× the bare modal with as many fields (issue 10)."""
@@ -272,7 +272,7 @@ def _warm(xs: list[float]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = parser(__doc__, __name__)
     ap.add_argument("--traces", type=int, default=2_000)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--before", type=Path, help="another checkout to time alongside")

@@ -33,7 +33,8 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 
-from bench.common import OUT, Figure, report
+from bench.common import OUT, Figure, parse_options, report
+from bench.common import count_arg as _count
 from jarvis_tui import demo
 from jarvis_tui.learning.label_queue import LabelQueue
 from jarvis_tui.learning.training.data import RoutingMatrix
@@ -145,9 +146,9 @@ def wrong_picks(matrix: RoutingMatrix) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    n = int(args[0].replace("_", "")) if args else 5_000
-    runs = int(args[1]) if len(args) > 1 else 5
+    n, runs = parse_options(argv, __doc__, __name__,
+                            ("traces", _count, 5_000, "traces in the demo store (default 5,000)"),
+                            ("runs", _count, 5, "labelling runs (default 5)"))  # fmt: skip
     src = demo_db(n)
     work = OUT / f"label-queue-{n}-work"
     work.mkdir(parents=True, exist_ok=True)

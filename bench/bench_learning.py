@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 
-from bench.common import Figure, large_store, report, timed
+from bench.common import Figure, large_store, parse_options, report, timed
 from jarvis_tui.learning.classify import classify_query
 from jarvis_tui.learning.training import TrainingDataMiner
 from jarvis_tui.traces import TraceStore
@@ -41,6 +41,7 @@ def reference_miner(store: TraceStore) -> tuple[int, int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parse_options(argv, __doc__, __name__)
     n = 1_000_000
     store = TraceStore(large_store(n) / "traces.db")
     ref = reference_miner(store)

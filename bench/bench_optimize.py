@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Figure, report, timed
+from bench.common import Figure, parse_options, report, timed
 from jarvis_tui.learning.optimize import (
     DEFAULT_OBJECTIVES,
     OptimizationStore,
@@ -122,6 +122,7 @@ def bench_get_trials(tmp: Path) -> list[Figure]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parse_options(argv, __doc__, __name__)
     with tempfile.TemporaryDirectory() as d:
         figs = bench_frontier() + bench_get_trials(Path(d))
     ok = report(figs, "Optimization — Pareto frontier and trial store")

@@ -16,7 +16,8 @@ import sys
 import time
 from bisect import bisect_right
 
-from bench.common import Figure, large_store, report, timed
+from bench.common import Figure, large_store, parse_options, report, timed
+from bench.common import count_arg as _count
 from jarvis_tui.learning.outcomes import VersionSpan, outcomes_for_spans
 from jarvis_tui.traces.store import TraceStore
 
@@ -54,8 +55,8 @@ def python_loop(db: str, agent: str, starts: list[float]) -> list[list[float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    n = int(args[0].replace("_", "")) if args else 1_000_000
+    (n,) = parse_options(argv, __doc__, __name__,
+                         ("traces", _count, 1_000_000, "traces in the store (default 1,000,000)"))  # fmt: skip
     root = large_store(n)
     store = TraceStore(root / "traces.db")
     try:

@@ -13,14 +13,13 @@ the same run:
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import statistics
 import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from bench.common import Figure, large_store, report, timed
+from bench.common import Figure, large_store, parser, report, timed
 from jarvis_tui.traces import TraceStore
 from jarvis_tui.traces import store as store_mod
 from jarvis_tui.traces.store import to_fts_query
@@ -135,7 +134,7 @@ def set_triggers(store: TraceStore, on: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = parser(__doc__, __name__)
     ap.add_argument("--traces", type=int, default=1_000_000)
     args = ap.parse_args(argv)
     n = args.traces

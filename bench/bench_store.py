@@ -7,7 +7,6 @@ a LIKE scan, one commit per trace. Exits 1 when a target is missed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -18,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import OUT, Figure, large_store, openjarvis_copy, report, timed
+from bench.common import OUT, Figure, large_store, openjarvis_copy, parser, report, timed
 from jarvis_tui.core.types import StepType, Trace, TraceStep
 from jarvis_tui.traces import TraceFilter, TraceStore
 
@@ -118,7 +117,7 @@ def startup(home: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = parser(__doc__, __name__)
     ap.add_argument("--traces", type=int, default=1_000_000)
     args = ap.parse_args(argv)
     n = args.traces

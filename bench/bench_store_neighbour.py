@@ -11,7 +11,6 @@ migration). Every failed OpenJarvis save is counted; the target is 0.
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os
@@ -22,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import OUT, Figure, report
+from bench.common import OUT, Figure, parser, report
 
 # OpenJarvis's own DDL (src/openjarvis/traces/store.py), so the file is theirs.
 OJ_DDL = (
@@ -236,7 +235,7 @@ def beside_first_open(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="bench_store_neighbour")
+    ap = parser(__doc__, __name__)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--traces", type=int, default=600_000)
     args = ap.parse_args(argv)

@@ -15,7 +15,6 @@ presses. Exits 1 when a median is more than 20 % slower than the baseline's.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -25,7 +24,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from bench.common import OUT, Figure, large_store, report
+from bench.common import OUT, Figure, large_store, parser, report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,13 +104,13 @@ def export_rev(rev: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--traces", type=int, default=1_000_000)
-    parser.add_argument("--keys", type=int, default=60, help="presses of each paging key")
-    parser.add_argument("--rounds", type=int, default=2,
+    ap = parser(__doc__, __name__)
+    ap.add_argument("--traces", type=int, default=1_000_000)
+    ap.add_argument("--keys", type=int, default=60, help="presses of each paging key")
+    ap.add_argument("--rounds", type=int, default=2,
                         help="alternations of baseline and now (the presses split among them)")  # fmt: skip
-    parser.add_argument("--baseline-rev", default=BASELINE_REV, help="git revision to compare with")
-    args = parser.parse_args(argv)
+    ap.add_argument("--baseline-rev", default=BASELINE_REV, help="git revision to compare with")
+    args = ap.parse_args(argv)
     home = large_store(args.traces)
     base_tree = export_rev(args.baseline_rev)
     rounds = max(1, args.rounds)

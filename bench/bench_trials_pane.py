@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Figure, report
+from bench.common import Figure, parse_options, report
 
 N = 10_000
 OPEN_TARGET_S = 1.5
@@ -127,6 +127,7 @@ def p95(xs: list[float]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parse_options(argv, __doc__, __name__)
     from jarvis_tui.demo import build_demo
 
     with tempfile.TemporaryDirectory() as tmp:

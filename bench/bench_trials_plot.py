@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import Figure, report, timed
+from bench.common import Figure, parse_options, report, timed
 
 N = 10_000
 SIZE = (120, 40)
@@ -166,6 +166,7 @@ def p95(xs: list[float]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parse_options(argv, __doc__, __name__)
     data = make_trials(N, seed=11)
     render = asyncio.run(measure_render(data))
     naive = plotext_baseline(data)

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Figure, report
+from bench.common import Figure, parse_options, report
 
 RUNS = 3
 PROBE_S = 0.02
@@ -91,6 +91,7 @@ def p95(xs: list[float]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parse_options(argv, __doc__, __name__)
     from jarvis_tui.demo import build_demo
 
     figs: list[Figure] = []

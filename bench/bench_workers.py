@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.common import OUT, Figure, report
+from bench.common import OUT, Figure, parse_options, report
 
 DELAY_S = 0.2
 SAMPLES = 4
@@ -98,6 +98,7 @@ def _run(template: Path, workers: int, trials: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parse_options(argv, __doc__, __name__)
     template = _workspace()
     one = _run(template, 1, TRIALS[1])
     four = _run(template, 4, TRIALS[4])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import os
 import shutil
@@ -57,6 +58,47 @@ class Figure:
         if self.higher_is_better:
             return self.measured / self.baseline
         return self.baseline / self.measured
+
+
+def count_arg(text: str) -> int:
+    """A positive whole number from the command line (``1_000_000`` allowed)."""
+    try:
+        n = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return n
+
+
+def parser(doc: str | None, module: str) -> argparse.ArgumentParser:
+    """An argument parser for the benchmark *module* (``__name__``): its usage names the
+    command that runs it, its description is the first paragraph of *doc*."""
+    import sys
+
+    if module == "__main__":  # run as python -m bench.bench_x: the name it was run by
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        module = spec.name if spec is not None else Path(sys.argv[0]).stem
+    first = (doc or "").strip().split("\n\n", 1)[0]
+    return argparse.ArgumentParser(
+        prog=f"python -m {module}", description=first,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+
+
+def parse_options(
+    argv: list[str] | None, doc: str | None, module: str, *positional: tuple[str, type, object, str]
+) -> list:
+    """The benchmark *module*'s command line: ``--help`` prints the first paragraph of
+    its *doc*, anything it does not take is refused (exit 2, one line), and each
+    *positional* ``(name, type, default, help)`` is optional; their values, in order."""
+    import sys
+
+    ap = parser(doc, module)
+    for name, kind, default, text in positional:
+        ap.add_argument(name, type=kind, nargs="?", default=default, help=text)
+    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    return [getattr(args, name) for name, *_ in positional]
 
 
 def timed(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> float:
