@@ -15,6 +15,7 @@ import pytest
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes import training
 from tests.ui.test_snapshots_panes import fake_run, keys
+from tests.ui.test_training_run_summary_words import REAL_FAST_PATH
 
 SIZES = pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
 
@@ -37,7 +38,7 @@ def home(
     info["config"] = {"lora_rank": 8, "lora_alpha": 16, "lora_dropout": 0.05,
                       "learning_rate": 0.0005, "num_epochs": 2, "batch_size": 4,
                       "max_seq_length": 256, "eval_fraction": 0.1,
-                      "fast_path": {"precision": "fp32", "checkpointing": False}}  # fmt: skip
+                      "fast_path": REAL_FAST_PATH}  # fmt: skip
     info["data"] = {"pairs": 400, "train_examples": 360, "eval_examples": 40,
                     "truncated": 3, "dropped": 0}  # fmt: skip
     info["summary"] = {"eval_loss": 0.56, "tokens_per_s": 21000.0, "device": "cpu"}
@@ -54,4 +55,11 @@ def home(
 @SIZES
 def test_training_run_summary(home: Path, snap_compare, size) -> None:
     steps = keys("L", "enter")
+    assert snap_compare(JarvisApp(home), terminal_size=size, run_before=steps)
+
+
+@SIZES
+def test_training_run_summary_scrolled_to_the_end(home: Path, snap_compare, size) -> None:
+    """j to the end: the fast path's last note and the folders, nothing cut."""
+    steps = keys("L", "enter", *["j"] * 30)
     assert snap_compare(JarvisApp(home), terminal_size=size, run_before=steps)

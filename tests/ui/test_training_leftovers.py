@@ -4,6 +4,7 @@ on a run (74), the runs list without torch (61). On the fakes: no torch runs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,38 @@ async def test_enter_on_a_run_opens_its_summary_and_escape_closes_it(home: Path)
         await settle(app, pilot)
         assert not isinstance(app.screen, RunDetailScreen)
         assert "following r1" in shown(app.query_one("#training-status", Static))
+
+
+async def test_at_80x24_j_scrolls_the_summary_to_its_end_and_k_back(home: Path) -> None:
+    """The summary is taller than an 80x24 terminal: j reaches its last rows (the
+    adapter's folder), k comes back to the top; the title and the hint stay."""
+    from tests.ui.test_training_run_summary_words import REAL_FAST_PATH
+
+    folder = detailed_run(home, "r1", model="m")
+    info = json.loads((folder / "run.json").read_text())
+    info["config"]["fast_path"] = REAL_FAST_PATH
+    (folder / "run.json").write_text(json.dumps(info))
+    (folder / "final").mkdir()
+    (folder / "final" / "adapter_config.json").write_text("{}")
+    app = JarvisApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_training(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        top = screen_text(app)
+        assert "LoRA settings" in top and "On disk" not in top, top
+        for _ in range(40):
+            await pilot.press("j")
+        await settle(app, pilot)
+        end = screen_text(app)
+        for words in ("On disk", "r1/final", "last layer: o_proj", "Training run r1",
+                      "j / k: scroll"):  # fmt: skip
+            assert words in end, (words, end)
+        assert "LoRA settings" not in end
+        for _ in range(40):
+            await pilot.press("k")
+        await settle(app, pilot)
+        assert screen_text(app) == top
 
 
 async def test_help_offers_enter_on_a_run_as_available(home: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from jarvis_tui.learning.training.runs import RunInfo
-from jarvis_tui.ui.screens.run_detail import PathText, run_summary
+from jarvis_tui.ui.screens.run_detail import PathText, fast_path_rows, run_summary
 from tests.ui.test_training_leftovers import detailed_run
 
 LONG = "/home/someone/work/projects/jarvis-tui-demo-workspace/models/tiny-lm"
@@ -64,3 +64,66 @@ def test_a_name_wider_than_the_column_folds() -> None:
     path = PathText("/a/" + "x" * 30 + "/b")
     assert path.lines(10) == ["/a/", "x" * 10, "x" * 10, "x" * 10, "/b"]
     assert path.lines(100) == ["/a/" + "x" * 30 + "/b"]
+
+
+REAL_FAST_PATH = {  # what a CPU run without bf16 wrote (bench_training, 2026-12-03)
+    "precision": "fp32",
+    "precision_why": "this CPU has no native bf16 (no AVX512-BF16 or AMX): fp32",
+    "checkpointing": False,
+    "checkpointing_why": "off: activations ~3,913 MB fit in 21,295 MB free",
+    "attention": "sdpa (causal, no padding mask)",
+    "matmul": "MKL fp32 (probe 2048×512×1536: oneDNN 124, MKL 134 GFLOP/s)",
+    "lora_dropout": "p=0.05 (numpy PCG64 mask)",
+    "loss": "logits at the response tokens only (prompt and padding positions skipped)",
+    "threads": 2,
+    "world_size": 1,
+    "notes": ["allocator: freed memory kept for reuse (glibc mallopt)",
+              "last layer: o_proj and MLP at the response tokens only"],
+}  # fmt: skip
+
+
+def _with_fast_path(run: RunInfo, fast: object) -> RunInfo:
+    info = json.loads((run.path / "run.json").read_text())
+    info["config"]["fast_path"] = fast
+    (run.path / "run.json").write_text(json.dumps(info))
+    return RunInfo.load(run.path)
+
+
+def test_the_fast_path_says_what_was_picked_and_why(run: RunInfo) -> None:
+    """What the run picked to go fast, each choice with its reason, and its notes, in the
+    summary's right column (one line each where the 120-column box has room)."""
+    lines = rendered(_with_fast_path(run, REAL_FAST_PATH), 108)  # the box's inside at 120
+    at = next(i for i, line in enumerate(lines) if line.endswith("Fast path"))
+    col = lines[at].index("Fast path")
+    part = [line[col:] for line in lines[at + 1 : lines.index("On disk")]]
+    flat = " ".join(" ".join(part).split())
+    for words in ("precision fp32 — this CPU has no native bf16 (no AVX512-BF16 or AMX)",
+                  "checkpointing off: activations ~3,913 MB fit in 21,295 MB free",
+                  "attention sdpa (causal, no padding mask)",
+                  "matmuls MKL fp32 (probe 2048×512×1536: oneDNN 124, MKL 134 GFLOP/s)",
+                  "dropout p=0.05 (numpy PCG64 mask)", "loss logits at the response tokens",
+                  "threads 2", "also allocator: freed memory kept for reuse (glibc mallopt)",
+                  "last layer: o_proj and MLP at the response tokens only"):  # fmt: skip
+        assert words in flat, (words, part)
+    assert "AMX): fp32" not in flat  # the reason's own ": fp32" is not said twice
+    assert "ranks" not in flat  # one process: nothing to say
+
+
+def test_a_hostile_fast_path_is_shown_as_text_and_bounded(run: RunInfo) -> None:
+    """run.json is anyone's file: markup and escapes stay literal, odd types are skipped,
+    a flood of notes is cut with a count."""
+    fast = {"precision": "[bold red]bf16[/]", "checkpointing": "yes please",
+            "attention": "\x1b[2Jsdpa", "threads": True, "world_size": 3,
+            "notes": [f"note {i}" for i in range(40)]}  # fmt: skip
+    rows = fast_path_rows(fast)
+    part = "\n".join(f"{label:10} {value}" for label, value in rows)
+    assert "Fast path" in "\n".join(rendered(_with_fast_path(run, fast), 120))
+    assert "[bold red]bf16[/]" in part
+    assert "\x1b" not in part and "sdpa" in part
+    assert "threads" not in part and "checkpointing" not in part
+    assert "ranks      3" in part
+    assert "note 11" in part and "note 12" not in part
+    assert "… and 28 more in run.json" in part
+    for odd in ("not a dict", ["a", "list"], {}):
+        text = "\n".join(rendered(_with_fast_path(run, odd), 120))
+        assert "Fast path" not in text and "On disk" in text

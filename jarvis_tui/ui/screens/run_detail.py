@@ -1,5 +1,5 @@
 """The Training pane's ``enter`` on a run: its run.json as a summary (model, data, LoRA
-settings, figures, its comparison with the base, its folder).
+settings, figures, its comparison with the base, what it picked to go fast, its folder).
 
 A run.json is written by any process (another machine sharing checkpoints/): every
 value is shown as literal text, never markup, with control characters made visible.
@@ -125,10 +125,7 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
         elif value is not None:
             figures.append((label, _value(value)))
     fast = config.get("fast_path")
-    if isinstance(fast, dict):
-        words = [str(fast.get("precision", "?")),
-                 "ckpt" if fast.get("checkpointing") else "no ckpt"]  # fmt: skip
-        figures.append(("fast path", one_line(visible(" · ".join(words)), 80)))
+    fast = fast if isinstance(fast, dict) else {}
     sizes = [(label, _value(data[key])) for key, label in DATA_FIELDS if key in data]
     settings = [(s.label or s.name.replace("_", " "), _value(config[s.name])) for s in SETTINGS
                 if s.name in config and s.name != "model"]  # fmt: skip
@@ -142,6 +139,7 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
         if comparison.get("partial"):
             rows = [("verdict", "cancelled: not saved, no verdict")]
         right += section("Against its base (E)", rows)
+    right += section("Fast path", fast_path_rows(fast))
     columns = Table.grid(padding=(0, 3, 0, 0), expand=False)
     columns.add_column(no_wrap=False)
     columns.add_column(no_wrap=False)
@@ -156,6 +154,46 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
     return Group(columns, *section("On disk", where)[:-1])
 
 
+FAST_NOTES = 12
+"""Notes of a run's fast path shown at most (run.json is anyone's file)."""
+
+
+def fast_path_rows(fast: dict[str, Any]) -> list[tuple[str, str]]:
+    """run.json's ``config.fast_path`` (what the run picked to go fast, and why) as
+    labelled rows; none for a run that does not say."""
+    if not fast:
+        return []
+
+    def text(key: str) -> str:
+        value = fast.get(key)
+        return _value(value) if value not in (None, "") else ""
+
+    rows: list[tuple[str, str]] = []
+    precision, why = text("precision") or "?", text("precision_why")
+    why = why.removesuffix(f": {precision}")  # "… (no AVX512-BF16 or AMX): fp32"
+    rows.append(("precision", f"{precision} — {why}" if why else precision))
+    ckpt = fast.get("checkpointing")
+    if isinstance(ckpt, bool) or text("checkpointing_why"):
+        said = text("checkpointing_why")
+        rows.append(("checkpointing", said or ("on" if ckpt else "off")))
+    for key, label in (("attention", "attention"), ("matmul", "matmuls"),
+                       ("lora_dropout", "dropout"), ("loss", "loss")):  # fmt: skip
+        if text(key):
+            rows.append((label, text(key)))
+    threads, world = fast.get("threads"), fast.get("world_size")
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:
+        rows.append(("threads", f"{threads:,}"))
+    if isinstance(world, int) and not isinstance(world, bool) and world > 1:
+        rows.append(("ranks", f"{world:,}"))
+    notes = fast.get("notes")
+    if isinstance(notes, list):
+        shown = [one_line(visible(str(n)), 200) for n in notes[:FAST_NOTES]]
+        if len(notes) > FAST_NOTES:
+            shown.append(f"… and {len(notes) - FAST_NOTES:,} more in run.json")
+        rows.extend(("also" if i == 0 else "", n) for i, n in enumerate(shown))
+    return rows
+
+
 class RunDetailScreen(ModalScreen[None]):
     """One training run's summary; escape (or enter, q) closes it."""
 
@@ -164,7 +202,7 @@ class RunDetailScreen(ModalScreen[None]):
         align: center middle;
     }
     #run-detail-box {
-        width: 84;
+        width: 112;
         max-width: 96%;
         height: auto;
         max-height: 90%;
@@ -195,6 +233,20 @@ class RunDetailScreen(ModalScreen[None]):
             with VerticalScroll(id="run-detail-body"):
                 yield Static(run_summary(self._run, self._comparison), id="run-detail-text")
             yield Label(Text("escape: close · j / k: scroll"), id="run-detail-hint")
+
+    def on_mount(self) -> None:
+        self._fit_body()
+
+    def on_resize(self) -> None:
+        self._fit_body()
+
+    def _fit_body(self) -> None:
+        """The summary scrolls inside the box: its height is at most what the box's
+        max-height (90%) leaves after the border, the title and the hint. (An auto-height
+        scroll area in an auto-height box grows to its content and is clipped by the box
+        instead, where j / k cannot reach what is below.)"""
+        rows = max(3, int(self.size.height * 0.9) - 4)
+        self.query_one("#run-detail-body", VerticalScroll).styles.max_height = rows
 
     def action_scroll(self, rows: int) -> None:
         self.query_one("#run-detail-body", VerticalScroll).scroll_relative(y=rows, animate=False)
