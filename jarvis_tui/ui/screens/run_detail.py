@@ -205,7 +205,7 @@ class RunDetailScreen(ModalScreen[None]):
         width: 112;
         max-width: 96%;
         height: auto;
-        max-height: 90%;
+        max-height: 96%;
         border: round $primary;
         background: $surface;
         padding: 0 1;
@@ -242,10 +242,10 @@ class RunDetailScreen(ModalScreen[None]):
 
     def _fit_body(self) -> None:
         """The summary scrolls inside the box: its height is at most what the box's
-        max-height (90%) leaves after the border, the title and the hint. (An auto-height
+        max-height (96%) leaves after the border, the title and the hint. (An auto-height
         scroll area in an auto-height box grows to its content and is clipped by the box
         instead, where j / k cannot reach what is below.)"""
-        rows = max(3, int(self.size.height * 0.9) - 4)
+        rows = max(3, int(self.size.height * 0.96) - 4)
         self.query_one("#run-detail-body", VerticalScroll).styles.max_height = rows
 
     def action_scroll(self, rows: int) -> None:
