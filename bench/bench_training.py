@@ -54,7 +54,7 @@ from jarvis_tui.learning.training.cpu_fast import prefer_huge_pages  # noqa: E40
 
 prefer_huge_pages()
 
-from bench.common import OUT, Figure, parser, report  # noqa: E402
+from bench.common import OUT, Figure, count_arg, parser, report  # noqa: E402
 
 N_PAIRS = 200
 N_PAIRS_BIG = 2_000
@@ -586,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the first training issue's figures, on the demo tiny LM")  # fmt: skip
     ap.add_argument("--pairs", type=int, default=BIG_PAIRS, metavar=f"1..{N_PAIRS}",
                     help=f"train on N of the {N_PAIRS} mined pairs (default {BIG_PAIRS})")  # fmt: skip
-    ap.add_argument("--threads", type=int, default=None, metavar="N",
+    ap.add_argument("--threads", type=count_arg, default=None, metavar="N",
                     help="torch threads of every contender and the peak (default: torch's)")  # fmt: skip
     ap.add_argument("--cpu-time", action="store_true",
                     help="rates per CPU-second of this process (one thread unless --threads)")  # fmt: skip
@@ -597,8 +597,6 @@ def main(argv: list[str] | None = None) -> int:
     global CPU_TIME
     CPU_TIME = args.cpu_time
     threads = args.threads
-    if threads is not None and threads < 1:
-        ap.error("--threads must be 1 or more")
     if not 1 <= n_pairs <= N_PAIRS:
         ap.error(f"--pairs must be 1 to {N_PAIRS} (the mined pairs)")
     if threads is None and CPU_TIME:

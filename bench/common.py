@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -74,8 +75,6 @@ def count_arg(text: str) -> int:
 def parser(doc: str | None, module: str) -> argparse.ArgumentParser:
     """An argument parser for the benchmark *module* (``__name__``): its usage names the
     command that runs it, its description is the first paragraph of *doc*."""
-    import sys
-
     if module == "__main__":  # run as python -m bench.bench_x: the name it was run by
         spec = getattr(sys.modules["__main__"], "__spec__", None)
         module = spec.name if spec is not None else Path(sys.argv[0]).stem
@@ -92,12 +91,10 @@ def parse_options(
     """The benchmark *module*'s command line: ``--help`` prints the first paragraph of
     its *doc*, anything it does not take is refused (exit 2, one line), and each
     *positional* ``(name, type, default, help)`` is optional; their values, in order."""
-    import sys
-
     ap = parser(doc, module)
     for name, kind, default, text in positional:
         ap.add_argument(name, type=kind, nargs="?", default=default, help=text)
-    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    args = ap.parse_args(argv)  # None: sys.argv[1:]
     return [getattr(args, name) for name, *_ in positional]
 
 

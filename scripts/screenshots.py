@@ -112,6 +112,13 @@ async def _training(app: JarvisApp, pilot, written: list[Path]) -> None:
     written.append(Path(app.save_screenshot("training.svg", str(OUT))))
     await pilot.press("x")
     await settle(app, pilot, rounds=4)
+    # The cancelled run's summary (enter on it): its settings, fast path and folders.
+    app.query_one("#training-runs").focus()
+    await pilot.press("enter")
+    await settle(app, pilot)
+    written.append(Path(app.save_screenshot("training-run.svg", str(OUT))))
+    await pilot.press("escape")
+    await settle(app, pilot)
 
 
 async def _trials(app: JarvisApp, pilot, written: list[Path]) -> None:

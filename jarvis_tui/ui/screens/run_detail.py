@@ -124,8 +124,6 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
             figures.append((label, f"{value:,.0f}"))
         elif value is not None:
             figures.append((label, _value(value)))
-    fast = config.get("fast_path")
-    fast = fast if isinstance(fast, dict) else {}
     sizes = [(label, _value(data[key])) for key, label in DATA_FIELDS if key in data]
     settings = [(s.label or s.name.replace("_", " "), _value(config[s.name])) for s in SETTINGS
                 if s.name in config and s.name != "model"]  # fmt: skip
@@ -139,7 +137,8 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
         if comparison.get("partial"):
             rows = [("verdict", "cancelled: not saved, no verdict")]
         right += section("Against its base (E)", rows)
-    right += section("Fast path", fast_path_rows(fast))
+    fast = config.get("fast_path")
+    right += section("Fast path", fast_path_rows(fast if isinstance(fast, dict) else {}))
     columns = Table.grid(padding=(0, 3, 0, 0), expand=False)
     columns.add_column(no_wrap=False)
     columns.add_column(no_wrap=False)
