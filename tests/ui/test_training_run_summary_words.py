@@ -18,9 +18,9 @@ from tests.ui.test_training_leftovers import detailed_run
 LONG = "/home/someone/work/projects/jarvis-tui-demo-workspace/models/tiny-lm"
 
 
-def rendered(run: RunInfo, width: int) -> list[str]:
+def rendered(run: RunInfo, width: int, comparison: dict | None = None) -> list[str]:
     console = Console(width=width, record=True, color_system=None)
-    console.print(run_summary(run))
+    console.print(run_summary(run, comparison))
     return [line.rstrip() for line in console.export_text().splitlines()]
 
 
@@ -127,3 +127,25 @@ def test_a_hostile_fast_path_is_shown_as_text_and_bounded(run: RunInfo) -> None:
     for odd in ("not a dict", ["a", "list"], {}):
         text = "\n".join(rendered(_with_fast_path(run, odd), 120))
         assert "Fast path" not in text and "On disk" in text
+
+
+def test_narrower_than_two_columns_the_sections_stack_and_values_keep_their_lines(
+    run: RunInfo,
+) -> None:
+    """Inside the 80-column box (70 cells) the sections are one above the other, each
+    from the left edge; the fast path's values then fold far less than in a right column
+    of ~30 cells (which left the left column empty beside them)."""
+    run = _with_fast_path(run, REAL_FAST_PATH)
+    narrow = rendered(run, 70, comparison={"verdict": "adapter better: score +0.174"})
+    heads = ("Run", "Against its base (E)", "Data", "LoRA settings", "Fast path", "On disk")
+    assert all(h in narrow for h in heads), narrow  # each alone on its line, at column 0
+    at = [narrow.index(h) for h in heads]
+    assert at == sorted(at)  # in reading order, the verdict right after the run
+    part = narrow[at[4] + 1 : at[5]]
+    assert any(
+        line.startswith("precision") and "fp32 — this CPU has no native bf16" in line
+        for line in part
+    ), part
+    assert len(part) <= len(fast_path_rows(REAL_FAST_PATH)) + 4, part  # ≤ 4 folded lines
+    wide = rendered(run, 108)
+    assert "Fast path" not in wide and any(line.endswith("Fast path") for line in wide)

@@ -71,6 +71,31 @@ class PathText:
         return Measurement(min(longest, options.max_width), cell_len(self.path))
 
 
+class Columns:
+    """Two stacks of sections side by side where they are at least :data:`TWO_COLUMNS`
+    cells wide; the sections of *stacked* one above the other where they are not: at 80
+    columns a right column of ~30 cells folded every fast-path value into three lines
+    beside an empty left one."""
+
+    def __init__(self, left: list[Any], right: list[Any], *, stacked: list[Any]) -> None:
+        self.left, self.right, self.stacked = left, right, stacked
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if options.max_width < TWO_COLUMNS:
+            yield Group(*self.stacked)
+            return
+        grid = Table.grid(padding=(0, 3, 0, 0), expand=False)
+        grid.add_column(no_wrap=False)
+        grid.add_column(no_wrap=False)
+        grid.add_row(Group(*self.left), Group(*self.right))
+        yield grid
+
+
+TWO_COLUMNS = 90
+"""Cells the summary needs for two columns (the box is 106 inside at 120 columns, 70 at
+80)."""
+
+
 def _value(value: Any) -> str:
     """A run.json value as text: numbers for people, anything else one line."""
     if isinstance(value, bool):
@@ -127,22 +152,23 @@ def run_summary(run: Any, comparison: Optional[dict[str, Any]] = None) -> Group:
     sizes = [(label, _value(data[key])) for key, label in DATA_FIELDS if key in data]
     settings = [(s.label or s.name.replace("_", " "), _value(config[s.name])) for s in SETTINGS
                 if s.name in config and s.name != "model"]  # fmt: skip
-    # Two columns (the run and its data | its settings and verdict), then where it is:
-    # the whole summary in one screen at 120x40, and folded paths stay whole.
-    left = section("Run", figures) + section("Data", sizes)
-    right = section("LoRA settings", settings)
+    # Two columns where there is room (the run and its data | its settings, verdict and
+    # fast path), then where it is: the whole summary in one screen at 120x40; one
+    # column where there is not, and folded paths stay whole.
+    run_, data_ = section("Run", figures), section("Data", sizes)
+    settings_, against = section("LoRA settings", settings), []
     if comparison:
         verdict = comparison.get("verdict")
         rows = [("verdict", _value(verdict))] if verdict else []
         if comparison.get("partial"):
             rows = [("verdict", "cancelled: not saved, no verdict")]
-        right += section("Against its base (E)", rows)
+        against = section("Against its base (E)", rows)
     fast = config.get("fast_path")
-    right += section("Fast path", fast_path_rows(fast if isinstance(fast, dict) else {}))
-    columns = Table.grid(padding=(0, 3, 0, 0), expand=False)
-    columns.add_column(no_wrap=False)
-    columns.add_column(no_wrap=False)
-    columns.add_row(Group(*left), Group(*right))
+    fast_ = section("Fast path", fast_path_rows(fast if isinstance(fast, dict) else {}))
+    columns = Columns(
+        run_ + data_, settings_ + against + fast_,
+        stacked=run_ + against + data_ + settings_ + fast_,  # the verdict near the top
+    )  # fmt: skip
     where: list[tuple[str, Any]] = []
     if model_path:
         where.append(("model", PathText(visible(str(run.model)))))
