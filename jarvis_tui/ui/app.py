@@ -776,14 +776,48 @@ def precheck(home: Path | str) -> str | None:
     return None
 
 
+def terminal_problem() -> str | None:
+    """Why the app cannot draw here (one line for the user), or None when it can.
+
+    Textual's terminal driver reads keys from standard input and draws on standard error
+    (standard output on Windows). Without a terminal there, the app is invisible, and
+    with standard input at its end (a pipe, ``/dev/null``, a script or a CI job) its
+    input thread spins on the closed input at 100% CPU until it is killed. A driver set
+    in ``TEXTUAL_DRIVER`` (textual-serve's web driver, say) brings its own input and
+    output and is not asked."""
+    from textual import constants
+
+    if constants.DRIVER:
+        return None
+    draws = ("standard output", sys.__stdout__) if sys.platform == "win32" else (
+        "standard error", sys.__stderr__)  # fmt: skip
+    for name, stream in (("standard input", sys.__stdin__), draws):
+        try:
+            tty = stream is not None and stream.isatty()
+        except (ValueError, OSError):  # closed
+            tty = False
+        if not tty:
+            return f"the app needs a terminal, and {name} is not one"
+    return None
+
+
 def run_app(home: Path | str, *, theme: str | None = None) -> int:
-    """Open the app on *home*; refuse up front (one line on stderr) if the store is bad."""
+    """Open the app on *home*; refuse up front (one line on stderr) if the store is bad
+    or there is no terminal to draw on."""
     problem = precheck(home)
     if problem is not None:
         from jarvis_tui.ui.text import plain  # a foreign store's table names are data
 
         print(f"jarvis-tui: error: {plain(problem, 2000)}", file=sys.stderr)
         return 1
+    no_terminal = terminal_problem()
+    if no_terminal is not None:
+        import shlex
+
+        where = shlex.quote(str(Workspace.at(home).root.absolute()))
+        print(f"jarvis-tui: error: {no_terminal}: run jarvis-tui --home {where} in one "
+              "(the headless commands are in jarvis-tui --help)", file=sys.stderr)  # fmt: skip
+        return 1  # the status of every error (tests/test_cli_leftovers.py)
     css_cache = CssCache()
     app = JarvisApp(Workspace.at(home).root, theme=theme, css_cache=css_cache)
     loop = asyncio.new_event_loop()  # its own: closed here, not waiting on busy threads

@@ -423,6 +423,7 @@ async def test_ctrl_q_during_a_run_says_it_stops_the_run_then_quits(
             return 0
 
     monkeypatch.setattr(app_module, "JarvisApp", Ran)
+    monkeypatch.setattr(app_module, "terminal_problem", lambda: None)  # pytest has none
     capsys.readouterr()
     assert app_module.run_app(home) == 0
     assert capsys.readouterr().out == note + "\n"
