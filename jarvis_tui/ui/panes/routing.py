@@ -28,6 +28,7 @@ from jarvis_tui.learning.training.data import RoutingMatrix, TrainingDataMiner
 from jarvis_tui.learning.training.settings import defaults as training_defaults
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.panes.base import Pane
+from jarvis_tui.ui.scrolling import KeyScroll
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
@@ -255,7 +256,7 @@ def _router_basis(router: Any, qc: str, model: str, why: str) -> str:
     return why.removesuffix(" " + model) if model else why
 
 
-class ReportScroll(VerticalScroll):
+class ReportScroll(KeyScroll, VerticalScroll):
     """The side panel / whole-pane cycle report: j k g G scroll it, as in a text view."""
 
     BINDINGS = [

@@ -12,6 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from jarvis_tui.ui.scrolling import scroll_rows
+
 KEYS_EVERYWHERE: tuple[tuple[str, str], ...] = (
     ("j k ↑ ↓ g G PgUp PgDn h l", "move (navigation keys never change anything)"),
     ("enter / escape", "open / back to the pane's navigation, close a dialog"),
@@ -100,9 +102,7 @@ class HelpScreen(ModalScreen[None]):
 
     def action_scroll(self, where: str) -> None:
         body = self.query_one("#help-body", VerticalScroll)
-        {
-            "down": body.scroll_down,
-            "up": body.scroll_up,
-            "home": body.scroll_home,
-            "end": body.scroll_end,
-        }[where](animate=False)
+        if where in ("down", "up"):
+            scroll_rows(body, 1 if where == "down" else -1)
+        else:
+            (body.scroll_home if where == "home" else body.scroll_end)(animate=False)

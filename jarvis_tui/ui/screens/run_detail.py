@@ -24,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from jarvis_tui.core.fmt import duration
+from jarvis_tui.ui.scrolling import scroll_rows
 from jarvis_tui.ui.text import one_line, visible
 
 DATA_FIELDS = (
@@ -274,7 +275,7 @@ class RunDetailScreen(ModalScreen[None]):
         self.query_one("#run-detail-body", VerticalScroll).styles.max_height = rows
 
     def action_scroll(self, rows: int) -> None:
-        self.query_one("#run-detail-body", VerticalScroll).scroll_relative(y=rows, animate=False)
+        scroll_rows(self.query_one("#run-detail-body", VerticalScroll), rows)
 
     def action_close(self) -> None:
         self.dismiss(None)

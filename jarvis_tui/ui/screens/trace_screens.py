@@ -29,6 +29,7 @@ from textual.widgets import Button, Static
 
 from jarvis_tui.core.types import Trace
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
+from jarvis_tui.ui.scrolling import KeyScroll
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 
@@ -69,7 +70,7 @@ def fold_lines(text: str, width: int, console: Optional[Console] = None) -> list
     return out
 
 
-class FoldedText(ScrollView, can_focus=True):
+class FoldedText(KeyScroll, ScrollView, can_focus=True):
     """A read-only text of any size, folded to the view's width (no horizontal
     scrolling). Only the lines on screen are drawn (Textual's Line API, as its ``Log``
     and toolong do), so a 5 MB trace opens without a pause; a resize folds it again.

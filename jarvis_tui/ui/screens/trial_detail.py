@@ -15,6 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from jarvis_tui.ui.scrolling import scroll_pages, scroll_rows
 from jarvis_tui.ui.text import one_line
 
 
@@ -65,11 +66,10 @@ class TrialDetailScreen(ModalScreen[None]):
         return self.query_one("#trial-detail-body", VerticalScroll)
 
     def action_scroll(self, rows: int) -> None:
-        self._scroll().scroll_relative(y=rows, animate=False)
+        scroll_rows(self._scroll(), rows)
 
     def action_page(self, pages: int) -> None:
-        scroll = self._scroll()
-        scroll.scroll_relative(y=pages * max(1, scroll.size.height - 1), animate=False)
+        scroll_pages(self._scroll(), pages, keep=1)
 
     def action_edge(self, end: int) -> None:
         scroll = self._scroll()

@@ -1,0 +1,108 @@
+"""Keys that arrive together each count. Over ssh the network batches key repeat (a
+held `j`), and tmux sends a burst in one write: Textual's own scroll actions run after
+the next refresh and count from the row shown then, so ten `j` in one read scrolled a
+text one row (seen in tmux on the run summary at 80x24: 30 `j`, 10 rows). Here a burst
+of keys, all queued before the app draws again, scrolls as far as the same keys pressed
+one at a time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual import events
+
+from jarvis_tui.ui.app import JarvisApp
+from jarvis_tui.ui.testing import settle
+from tests.ui.test_training_leftovers import detailed_run, screen_text
+
+
+async def _burst(app: JarvisApp, pilot, key: str, times: int) -> str:
+    """*times* key presses queued at once, as one read of the terminal brings them."""
+    for _ in range(times):
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+    await settle(app, pilot)
+    return screen_text(app)
+
+
+async def _one_by_one(app: JarvisApp, pilot, key: str, times: int) -> str:
+    for _ in range(times):
+        await pilot.press(key)
+    await settle(app, pilot)
+    return screen_text(app)
+
+
+async def _same_either_way(app: JarvisApp, pilot, key: str, back: str, times: int) -> None:
+    top = screen_text(app)
+    apart = await _one_by_one(app, pilot, key, times)
+    assert apart != top, "the view did not scroll at all: nothing to compare"
+    assert await _one_by_one(app, pilot, back, times) == top
+    together = await _burst(app, pilot, key, times)
+    assert together == apart, together
+    assert await _burst(app, pilot, back, times) == top
+
+
+async def test_the_run_summary_scrolls_as_far_for_a_burst(labelled_home: Path) -> None:
+    from tests.ui.test_training_run_summary_words import REAL_FAST_PATH
+
+    folder = detailed_run(labelled_home, "r1", model="m")
+    info = json.loads((folder / "run.json").read_text())
+    info["config"]["fast_path"] = REAL_FAST_PATH
+    (folder / "run.json").write_text(json.dumps(info))
+    app = JarvisApp(labelled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("L")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Training run r1" in screen_text(app)
+        await _same_either_way(app, pilot, "j", "k", 8)
+
+
+async def test_the_help_scrolls_as_far_for_a_burst(labelled_home: Path) -> None:
+    app = JarvisApp(labelled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert "Keys everywhere" in screen_text(app)
+        await _same_either_way(app, pilot, "j", "k", 6)
+
+
+# j / k already counted there (a ScrollView scrolls at once); space, a page, did not
+@pytest.mark.parametrize(("key", "back"), [("j", "k"), ("space", "k")])
+async def test_a_whole_trace_scrolls_as_far_for_a_burst(
+    labelled_home: Path, key: str, back: str
+) -> None:
+    from jarvis_tui.ui.screens.trace_screens import TraceScreen
+
+    app = JarvisApp(labelled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TraceScreen)
+        if key == "space":  # a page a key: two pages there, as many rows back
+            top = screen_text(app)
+            apart = await _one_by_one(app, pilot, key, 2)
+            assert apart != top
+            await _one_by_one(app, pilot, "g", 1)
+            assert await _burst(app, pilot, key, 2) == apart
+            return
+        await _same_either_way(app, pilot, key, back, 5)
+
+
+async def test_a_trial_scrolls_as_far_for_a_burst(demo_copy) -> None:
+    from jarvis_tui.ui.screens.trial_detail import TrialDetailScreen
+    from tests.ui.test_trials_screens import open_trials
+
+    work = demo_copy(traces=1500, seed=3)
+    app = JarvisApp(work)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_trials(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TrialDetailScreen)
+        await _same_either_way(app, pilot, "j", "k", 6)
