@@ -106,3 +106,15 @@ async def test_a_trial_scrolls_as_far_for_a_burst(demo_copy) -> None:
         await settle(app, pilot)
         assert isinstance(app.screen, TrialDetailScreen)
         await _same_either_way(app, pilot, "j", "k", 6)
+
+
+async def test_the_routing_report_scrolls_as_far_for_a_burst(demo_copy) -> None:
+    """d gives the side report (replay, agent picks, the last cycle) the whole pane."""
+    app = JarvisApp(demo_copy(traces=1500, seed=3))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        await _same_either_way(app, pilot, "j", "k", 4)
