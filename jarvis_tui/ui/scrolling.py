@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.actions import SkipAction
+from textual.containers import VerticalScroll
 from textual.widget import Widget
 
 
@@ -49,3 +50,8 @@ class KeyScroll:
 
     def action_page_up(self) -> None:
         scroll_pages(self._vertical(), -1)
+
+
+class KeyedScroll(KeyScroll, VerticalScroll):
+    """Textual's ``VerticalScroll`` whose keys (↑ ↓ PgUp PgDn, and any j / k bound to its
+    scroll actions) each count (:class:`KeyScroll`); the app's scroll areas are these."""

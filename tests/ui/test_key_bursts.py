@@ -118,3 +118,47 @@ async def test_the_routing_report_scrolls_as_far_for_a_burst(demo_copy) -> None:
         await pilot.press("d")
         await settle(app, pilot)
         await _same_either_way(app, pilot, "j", "k", 4)
+
+
+@pytest.mark.parametrize(("key", "back"), [("down", "up"), ("pagedown", "pageup")])
+async def test_any_scroll_area_of_the_app_counts_every_arrow_and_page_key(
+    key: str, back: str
+) -> None:
+    """The app's scroll areas (the Traces side panel, the Configs diff, the Training
+    form, forms and dialogs) are KeyedScroll: a focused one moves as far for a burst of
+    ↓ or PgDn as for the keys one at a time (Textual's own VerticalScroll does not)."""
+    from rich.text import Text
+    from textual.app import App, ComposeResult
+    from textual.containers import VerticalScroll
+    from textual.widgets import Static
+
+    from jarvis_tui.ui.scrolling import KeyedScroll
+
+    for cls, counts in ((KeyedScroll, True), (VerticalScroll, False)):
+
+        class One(App[None]):
+            AREA = cls
+
+            def compose(self) -> ComposeResult:
+                with self.AREA(id="area"):
+                    yield Static(Text("\n".join(f"line {i}" for i in range(200))))
+
+        app = One()
+        async with app.run_test(size=(40, 10)) as pilot:
+            app.query_one("#area").focus()
+            await pilot.pause()
+            top = screen_text(app)
+            for _ in range(3):
+                await pilot.press(key)
+            await pilot.pause()
+            apart = screen_text(app)
+            for _ in range(3):
+                await pilot.press(back)
+            await pilot.pause()
+            assert screen_text(app) == top
+            for _ in range(3):
+                app.post_message(events.Key(key, None))
+            await pilot.pause()
+            await pilot.pause()
+            assert apart != top
+            assert (screen_text(app) == apart) is counts, cls

@@ -30,6 +30,7 @@ from textual.worker import get_current_worker
 from jarvis_tui.core.fmt import plural
 from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
+from jarvis_tui.ui.scrolling import KeyedScroll
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
@@ -383,7 +384,7 @@ class ConfigsPane(Pane):
                 yield ListTable(id="configs-agents", cursor_type="row", right="configs-versions")
                 yield ListTable(id="configs-versions", cursor_type="row", zebra_stripes=True,
                                 left="configs-agents")  # fmt: skip
-            with VerticalScroll(id="configs-diff"):
+            with KeyedScroll(id="configs-diff"):
                 yield Static(id="configs-diff-body")
 
     def on_mount(self) -> None:

@@ -28,7 +28,7 @@ from jarvis_tui.learning.training.data import RoutingMatrix, TrainingDataMiner
 from jarvis_tui.learning.training.settings import defaults as training_defaults
 from jarvis_tui.traces import TraceFilter, TraceStore
 from jarvis_tui.ui.panes.base import Pane
-from jarvis_tui.ui.scrolling import KeyScroll
+from jarvis_tui.ui.scrolling import KeyedScroll
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.nav_table import NavTable
@@ -256,7 +256,7 @@ def _router_basis(router: Any, qc: str, model: str, why: str) -> str:
     return why.removesuffix(" " + model) if model else why
 
 
-class ReportScroll(KeyScroll, VerticalScroll):
+class ReportScroll(KeyedScroll):
     """The side panel / whole-pane cycle report: j k g G scroll it, as in a text view."""
 
     BINDINGS = [
@@ -413,7 +413,7 @@ class RoutingPane(Pane):
             with Vertical(id="routing-ask"):
                 yield Input(placeholder="/ ask: how would each router route a query?",
                             id="routing-query")  # fmt: skip
-                with VerticalScroll(id="routing-decisions-scroll"):
+                with KeyedScroll(id="routing-decisions-scroll"):
                     yield Static(id="routing-decisions")
             with ReportScroll(id="routing-side"):
                 yield Static(id="routing-replay")

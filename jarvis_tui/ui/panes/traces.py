@@ -24,7 +24,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Select, Static
@@ -54,6 +54,7 @@ from jarvis_tui.ui.screens.trace_screens import (
     judge_line,
     score_style,
 )
+from jarvis_tui.ui.scrolling import KeyedScroll
 from jarvis_tui.ui.text import one_line, safe_text, visible
 from jarvis_tui.ui.widgets.big_table import BigTable, Column, RowSource
 from jarvis_tui.ui.widgets.filter_bar import FilterBar, Picker
@@ -430,7 +431,7 @@ class TraceWindow:
         return None if i is None else self.held[i]
 
 
-class TraceDetail(VerticalScroll):
+class TraceDetail(KeyedScroll):
     """Side panel: the highlighted trace in full, rendered as literal text."""
 
     def compose(self) -> ComposeResult:

@@ -48,6 +48,7 @@ from jarvis_tui.core.fmt import plural
 from jarvis_tui.learning.training.settings import CLI_SETTINGS, FORM_SETTINGS, config_kwargs
 from jarvis_tui.ui.gc_pacing import PACER
 from jarvis_tui.ui.panes.base import Pane
+from jarvis_tui.ui.scrolling import KeyedScroll
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.chart import Chart, ChartSpec, Picture, Series, draw
 from jarvis_tui.ui.widgets.focus import focus_now
@@ -762,7 +763,7 @@ class TrainingPane(Pane):
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the workspace…", style="dim"), id="training-status")
         with Horizontal(id="training-main"):
-            with VerticalScroll(id="training-left"):
+            with KeyedScroll(id="training-left"):
                 yield Static(id="training-data")
                 # The runs list first: it is the pane's navigation (escape lands there).
                 yield NavTable(id="training-runs", cursor_type="row")

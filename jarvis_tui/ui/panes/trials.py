@@ -82,6 +82,7 @@ from jarvis_tui.ui.panes.trials_view import (
 )
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
+from jarvis_tui.ui.scrolling import KeyedScroll
 from jarvis_tui.ui.text import one_line, visible
 from jarvis_tui.ui.widgets.focus import focus_now
 from jarvis_tui.ui.widgets.forms import check_field, describe
@@ -146,7 +147,7 @@ class DetailResized(Message):
     fitted again, so the screen never shows text fitted to an older layout."""
 
 
-class DetailScroll(VerticalScroll):
+class DetailScroll(KeyedScroll):
     """The detail panel's scrolling frame (a new height re-fits the detail)."""
 
     def on_resize(self, event: events.Resize) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
+
+from jarvis_tui.ui.scrolling import KeyedScroll
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -38,7 +40,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label(Text(self._title), id="confirm-title")
-            with VerticalScroll(id="confirm-scroll"):
+            with KeyedScroll(id="confirm-scroll"):
                 yield Static(self._body, id="confirm-body")
             hint = self._hint or (
                 "y: write it   n / escape: cancel"

@@ -15,11 +15,12 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
 from jarvis_tui.core.fmt import plural
+from jarvis_tui.ui.scrolling import KeyedScroll
 from jarvis_tui.ui.text import one_line
 from jarvis_tui.ui.widgets.forms import FORM_CSS, NAME_WIDTH, check_field, describe, show_value
 
@@ -219,7 +220,7 @@ class ConfigFormScreen(FormScreen[Optional[dict]]):
             yield Label(Text(self._title), id="cf-title")
             if self._intro:
                 yield Static(Text(self._intro), id="cf-intro")
-            with VerticalScroll(id="cf-scroll"):
+            with KeyedScroll(id="cf-scroll"):
                 for i, dim in enumerate(self._space.dimensions):
                     with Vertical(classes="cf-field", id=f"row-{i}"):
                         with Horizontal(classes="cf-line"):

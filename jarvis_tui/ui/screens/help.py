@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from jarvis_tui.ui.scrolling import scroll_rows
+from jarvis_tui.ui.scrolling import KeyedScroll, scroll_rows
 
 KEYS_EVERYWHERE: tuple[tuple[str, str], ...] = (
     ("j k ↑ ↓ g G PgUp PgDn h l", "move (navigation keys never change anything)"),
@@ -69,7 +69,7 @@ class HelpScreen(ModalScreen[None]):
         return table
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-body"):
+        with KeyedScroll(id="help-body"):
             yield Static(
                 Text.assemble(
                     (f"Help · {self._title} pane", "bold"),

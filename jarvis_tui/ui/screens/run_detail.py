@@ -24,7 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from jarvis_tui.core.fmt import duration
-from jarvis_tui.ui.scrolling import scroll_rows
+from jarvis_tui.ui.scrolling import KeyedScroll, scroll_rows
 from jarvis_tui.ui.text import one_line, visible
 
 DATA_FIELDS = (
@@ -256,7 +256,7 @@ class RunDetailScreen(ModalScreen[None]):
         with Vertical(id="run-detail-box"):
             yield Label(Text("Training run " + one_line(str(self._run.run_id), 60)),
                         id="run-detail-title")  # fmt: skip
-            with VerticalScroll(id="run-detail-body"):
+            with KeyedScroll(id="run-detail-body"):
                 yield Static(run_summary(self._run, self._comparison), id="run-detail-text")
             yield Label(Text("escape: close · j / k: scroll"), id="run-detail-hint")
 

@@ -15,7 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from jarvis_tui.ui.scrolling import scroll_pages, scroll_rows
+from jarvis_tui.ui.scrolling import KeyedScroll, scroll_pages, scroll_rows
 from jarvis_tui.ui.text import one_line
 
 
@@ -57,7 +57,7 @@ class TrialDetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="trial-detail-box"):
             yield Label(Text("Trial " + one_line(self._trial_id, 60)), id="trial-detail-title")
-            with VerticalScroll(id="trial-detail-body"):
+            with KeyedScroll(id="trial-detail-body"):
                 yield Static(self._body, id="trial-detail-text")
             yield Label(Text("escape: close · j / k, PgUp / PgDn, g / G: scroll"),
                         id="trial-detail-hint")  # fmt: skip
