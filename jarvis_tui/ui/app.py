@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import events, on, work
+from textual import constants, events, on, work
 from textual._files import generate_datetime_filename  # Textual's own screenshot names
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -785,12 +785,10 @@ def terminal_problem() -> str | None:
     input thread spins on the closed input at 100% CPU until it is killed. A driver set
     in ``TEXTUAL_DRIVER`` (textual-serve's web driver, say) brings its own input and
     output and is not asked."""
-    from textual import constants
-
     if constants.DRIVER:
         return None
-    draws = ("standard output", sys.__stdout__) if sys.platform == "win32" else (
-        "standard error", sys.__stderr__)  # fmt: skip
+    windows = sys.platform == "win32"
+    draws = ("standard output", sys.__stdout__) if windows else ("standard error", sys.__stderr__)
     for name, stream in (("standard input", sys.__stdin__), draws):
         try:
             tty = stream is not None and stream.isatty()
@@ -805,18 +803,17 @@ def run_app(home: Path | str, *, theme: str | None = None) -> int:
     """Open the app on *home*; refuse up front (one line on stderr) if the store is bad
     or there is no terminal to draw on."""
     problem = precheck(home)
-    if problem is not None:
-        from jarvis_tui.ui.text import plain  # a foreign store's table names are data
-
-        print(f"jarvis-tui: error: {plain(problem, 2000)}", file=sys.stderr)
-        return 1
-    no_terminal = terminal_problem()
+    no_terminal = terminal_problem() if problem is None else None
     if no_terminal is not None:
         import shlex
 
         where = shlex.quote(str(Workspace.at(home).root.absolute()))
-        print(f"jarvis-tui: error: {no_terminal}: run jarvis-tui --home {where} in one "
-              "(the headless commands are in jarvis-tui --help)", file=sys.stderr)  # fmt: skip
+        problem = (f"{no_terminal}: run jarvis-tui --home {where} in one (the headless "
+                   "commands are in jarvis-tui --help)")  # fmt: skip
+    if problem is not None:
+        from jarvis_tui.ui.text import plain  # a foreign store's table names are data
+
+        print(f"jarvis-tui: error: {plain(problem, 2000)}", file=sys.stderr)
         return 1  # the status of every error (tests/test_cli_leftovers.py)
     css_cache = CssCache()
     app = JarvisApp(Workspace.at(home).root, theme=theme, css_cache=css_cache)

@@ -22,10 +22,9 @@ def scroll_rows(widget: Widget, rows: float) -> None:
     widget.scroll_to(y=widget.scroll_y + rows, animate=False, immediate=True)
 
 
-def scroll_pages(widget: Widget, pages: int, *, keep: int = 0) -> None:
-    """Scroll *widget* by *pages* of its height now, *keep* rows of the last page kept
-    in view (Textual's own page keys keep none)."""
-    scroll_rows(widget, pages * max(1, widget.scrollable_content_region.height - keep))
+def scroll_pages(widget: Widget, pages: int) -> None:
+    """Scroll *widget* by *pages* of its height now (a page as Textual's page keys)."""
+    scroll_rows(widget, pages * max(1, widget.scrollable_content_region.height))
 
 
 class KeyScroll:

@@ -7,7 +7,6 @@ one at a time."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -33,6 +32,15 @@ async def _one_by_one(app: JarvisApp, pilot, key: str, times: int) -> str:
     return screen_text(app)
 
 
+async def _keys(app: JarvisApp, pilot, *keys: str) -> str:
+    """Once the app has settled, *keys* one at a time, each let settle."""
+    await settle(app, pilot)
+    for key in keys:
+        await pilot.press(key)
+        await settle(app, pilot)
+    return screen_text(app)
+
+
 async def _same_either_way(app: JarvisApp, pilot, key: str, back: str, times: int) -> None:
     top = screen_text(app)
     apart = await _one_by_one(app, pilot, key, times)
@@ -46,52 +54,43 @@ async def _same_either_way(app: JarvisApp, pilot, key: str, back: str, times: in
 async def test_the_run_summary_scrolls_as_far_for_a_burst(labelled_home: Path) -> None:
     from tests.ui.test_training_run_summary_words import REAL_FAST_PATH
 
-    folder = detailed_run(labelled_home, "r1", model="m")
-    info = json.loads((folder / "run.json").read_text())
-    info["config"]["fast_path"] = REAL_FAST_PATH
-    (folder / "run.json").write_text(json.dumps(info))
+    detailed_run(labelled_home, "r1", model="m", fast_path=REAL_FAST_PATH)
     app = JarvisApp(labelled_home)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("L")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
-        assert "Training run r1" in screen_text(app)
+        assert "Training run r1" in await _keys(app, pilot, "L", "enter")
         await _same_either_way(app, pilot, "j", "k", 8)
 
 
 async def test_the_help_scrolls_as_far_for_a_burst(labelled_home: Path) -> None:
     app = JarvisApp(labelled_home)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("question_mark")
-        await settle(app, pilot)
-        assert "Keys everywhere" in screen_text(app)
+        assert "Keys everywhere" in await _keys(app, pilot, "question_mark")
         await _same_either_way(app, pilot, "j", "k", 6)
 
 
-# j / k already counted there (a ScrollView scrolls at once); space, a page, did not
-@pytest.mark.parametrize(("key", "back"), [("j", "k"), ("space", "k")])
-async def test_a_whole_trace_scrolls_as_far_for_a_burst(
-    labelled_home: Path, key: str, back: str
-) -> None:
+async def test_a_whole_trace_scrolls_as_far_for_a_burst(labelled_home: Path) -> None:
+    """Its j / k already counted (a ScrollView scrolls at once)."""
     from jarvis_tui.ui.screens.trace_screens import TraceScreen
 
     app = JarvisApp(labelled_home)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await _keys(app, pilot, "enter")
         assert isinstance(app.screen, TraceScreen)
-        if key == "space":  # a page a key: two pages there, as many rows back
-            top = screen_text(app)
-            apart = await _one_by_one(app, pilot, key, 2)
-            assert apart != top
-            await _one_by_one(app, pilot, "g", 1)
-            assert await _burst(app, pilot, key, 2) == apart
-            return
-        await _same_either_way(app, pilot, key, back, 5)
+        await _same_either_way(app, pilot, "j", "k", 5)
+
+
+async def test_a_whole_trace_pages_as_far_for_a_burst_of_space(labelled_home: Path) -> None:
+    """Its page key (space) did not count: two pages there, then back to the top (g)."""
+    from jarvis_tui.ui.screens.trace_screens import TraceScreen
+
+    app = JarvisApp(labelled_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        top = await _keys(app, pilot, "enter")
+        assert isinstance(app.screen, TraceScreen)
+        apart = await _one_by_one(app, pilot, "space", 2)
+        assert apart != top
+        await _one_by_one(app, pilot, "g", 1)
+        assert await _burst(app, pilot, "space", 2) == apart
 
 
 async def test_a_trial_scrolls_as_far_for_a_burst(demo_copy) -> None:
@@ -102,8 +101,7 @@ async def test_a_trial_scrolls_as_far_for_a_burst(demo_copy) -> None:
     app = JarvisApp(work)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_trials(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await _keys(app, pilot, "enter")
         assert isinstance(app.screen, TrialDetailScreen)
         await _same_either_way(app, pilot, "j", "k", 6)
 
@@ -112,11 +110,7 @@ async def test_the_routing_report_scrolls_as_far_for_a_burst(demo_copy) -> None:
     """d gives the side report (replay, agent picks, the last cycle) the whole pane."""
     app = JarvisApp(demo_copy(traces=1500, seed=3))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("R")
-        await settle(app, pilot)
-        await pilot.press("d")
-        await settle(app, pilot)
+        await _keys(app, pilot, "R", "d")
         await _same_either_way(app, pilot, "j", "k", 4)
 
 
@@ -148,17 +142,8 @@ async def test_any_scroll_area_of_the_app_counts_every_arrow_and_page_key(
             app.query_one("#area").focus()
             await pilot.pause()
             top = screen_text(app)
-            for _ in range(3):
-                await pilot.press(key)
-            await pilot.pause()
-            apart = screen_text(app)
-            for _ in range(3):
-                await pilot.press(back)
-            await pilot.pause()
-            assert screen_text(app) == top
-            for _ in range(3):
-                app.post_message(events.Key(key, None))
-            await pilot.pause()
-            await pilot.pause()
+            apart = await _one_by_one(app, pilot, key, 3)
+            assert await _one_by_one(app, pilot, back, 3) == top
+            await _burst(app, pilot, key, 3)
             assert apart != top
             assert (screen_text(app) == apart) is counts, cls

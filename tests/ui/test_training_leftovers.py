@@ -4,7 +4,6 @@ on a run (74), the runs list without torch (61). On the fakes: no torch runs."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -107,14 +106,16 @@ async def test_at_80x24_the_whole_form_is_reachable_and_fields_below_the_fold_ar
         assert "more field" not in screen and not more.display, screen
 
 
-def detailed_run(home: Path, run_id: str, model: str) -> Path:
-    """A finished run with what ``jarvis-tui train`` records: settings, sizes, a verdict."""
+def detailed_run(home: Path, run_id: str, model: str, fast_path: dict | None = None) -> Path:
+    """A finished run with what ``jarvis-tui train`` records: settings, sizes, a verdict
+    (and *fast_path* as its ``config.fast_path``, where given)."""
     import json
 
     d = fake_run(home, run_id, model=model)
     info = json.loads((d / "run.json").read_text())
+    fast = fast_path if fast_path is not None else {"precision": "fp32", "checkpointing": False}
     info["config"] = {"lora_rank": 16, "learning_rate": 0.0005, "num_epochs": 2,
-                      "fast_path": {"precision": "fp32", "checkpointing": False}}  # fmt: skip
+                      "fast_path": fast}  # fmt: skip
     info["data"] = {"pairs": 400, "train_examples": 360, "eval_examples": 40}
     info["summary"] = {"eval_loss": 1.25, "device": "cpu"}
     (d / "run.json").write_text(json.dumps(info))
@@ -149,10 +150,7 @@ async def test_at_80x24_j_scrolls_the_summary_to_its_end_and_k_back(home: Path) 
     adapter's folder), k comes back to the top; the title and the hint stay."""
     from tests.ui.test_training_run_summary_words import REAL_FAST_PATH
 
-    folder = detailed_run(home, "r1", model="m")
-    info = json.loads((folder / "run.json").read_text())
-    info["config"]["fast_path"] = REAL_FAST_PATH
-    (folder / "run.json").write_text(json.dumps(info))
+    folder = detailed_run(home, "r1", model="m", fast_path=REAL_FAST_PATH)
     (folder / "final").mkdir()
     (folder / "final" / "adapter_config.json").write_text("{}")
     app = JarvisApp(home)

@@ -69,7 +69,9 @@ class TrialDetailScreen(ModalScreen[None]):
         scroll_rows(self._scroll(), rows)
 
     def action_page(self, pages: int) -> None:
-        scroll_pages(self._scroll(), pages, keep=1)
+        # The focused body's own PgUp / PgDn (KeyedScroll) answer first; this is for
+        # keys a keymap gives trial.pagedown / trial.pageup: the same page.
+        scroll_pages(self._scroll(), pages)
 
     def action_edge(self, end: int) -> None:
         scroll = self._scroll()
