@@ -44,6 +44,7 @@ from jarvis_tui.ui.panes.base import Pane
 from jarvis_tui.ui.screens.help import HelpScreen
 from jarvis_tui.ui.settings import load_settings, save_theme
 from jarvis_tui.ui.text import one_line
+from jarvis_tui.ui.textual_fixes import apply as apply_textual_fixes
 from jarvis_tui.ui.widgets.footer import KeyFooter
 from jarvis_tui.workspace import Workspace, WorkspaceError, WorkspaceSession
 
@@ -61,6 +62,8 @@ def _styles_dir() -> Path:
 
 
 STYLES_DIR = _styles_dir()
+
+apply_textual_fixes()  # before any widget is rendered (jarvis_tui.ui.textual_fixes)
 
 FIRST_FREEZE_S = 5.0
 """The latest the first collect-and-freeze waits for the first rows (see on_mount)."""
