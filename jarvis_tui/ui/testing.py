@@ -74,3 +74,15 @@ def screen_words(app: App[Any], width: int = 120) -> str:
         console.print(widget.content)
         texts.append(console.export_text())
     return " ".join(" ".join(texts).split())
+
+
+async def run_command(app: App[Any], pilot: Any, title: str, ignore: Container[str] = ()) -> None:
+    """Run the command palette's entry *title* as choosing it there does (the palette
+    closes, then the entry's callback runs on the screen beneath), without opening the
+    palette: a walk over every entry checks what each does, and tests/ui/test_palette_*
+    the palette itself. Raises when the current screen's palette offers no *title*."""
+    commands = {command.title: command for command in app.get_system_commands(app.screen)}
+    if title not in commands:
+        raise AssertionError(f"the palette offers no {title!r}: {sorted(commands)}")
+    app.call_later(commands[title].callback)
+    await settle(app, pilot, ignore=ignore)

@@ -13,8 +13,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from textual.command import CommandPalette
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable
 
 from jarvis_tui.configs.versions import VersionStore
 from jarvis_tui.core.types import Trace
@@ -23,7 +22,7 @@ from jarvis_tui.traces import TraceStore
 from jarvis_tui.ui.app import JarvisApp
 from jarvis_tui.ui.panes.configs import ConfigsPane
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
-from jarvis_tui.ui.testing import settle, wait_until
+from jarvis_tui.ui.testing import run_command, settle, wait_until
 
 AGENT = "helper"
 T0 = 1_780_000_000.0
@@ -243,12 +242,7 @@ async def test_evolver_proposal_names_the_version_it_writes(home: Path) -> None:
 
 
 async def run_palette(app: JarvisApp, pilot, title: str) -> str:
-    await pilot.press("ctrl+p")
-    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
-    app.screen.query_one(Input).value = title
-    await wait_until(pilot, lambda: title in screen(app), what=f"palette entry {title}")
-    await pilot.press("enter")
-    await settle(app, pilot)
+    await run_command(app, pilot, title)  # as the palette runs it (tests/ui/test_palette_*)
     return screen(app)
 
 

@@ -27,7 +27,7 @@ from jarvis_tui.ui.panes.routing import RoutingPane
 from jarvis_tui.ui.panes.traces import TracesPane, TraceTable
 from jarvis_tui.ui.screens.evidence import AgreementScreen, CopyScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen
-from jarvis_tui.ui.testing import record_notices, settle
+from jarvis_tui.ui.testing import record_notices, run_command, settle
 
 from .test_traces_pane import screen_text
 
@@ -90,12 +90,7 @@ def no_judge_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def palette(app: JarvisApp, pilot, name: str) -> None:
-    await pilot.press("ctrl+p")
-    await pilot.pause()
-    await pilot.press(*name)
-    await settle(app, pilot)
-    await pilot.press("enter")
-    await settle(app, pilot)
+    await run_command(app, pilot, name)  # as the palette runs it (tests/ui/test_palette_*)
 
 
 # --------------------------------------------------------------------------- queue

@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from textual.command import CommandPalette
 from textual.widgets import Input
 
 from jarvis_tui.ui.app import JarvisApp
@@ -22,7 +21,7 @@ from jarvis_tui.ui.panes.trials import TrialsPane, add_notices
 from jarvis_tui.ui.screens.confirm import ConfirmScreen
 from jarvis_tui.ui.screens.forms import ConfigFormScreen, PromptScreen
 from jarvis_tui.ui.screens.trial_detail import TrialDetailScreen
-from jarvis_tui.ui.testing import record_notices, settle, wait_until
+from jarvis_tui.ui.testing import record_notices, run_command, settle, wait_until
 
 RUN = ("trials.run",)
 _TEXT = re.compile(
@@ -408,12 +407,7 @@ PALETTE_IDLE = (
 
 
 async def run_palette(app: JarvisApp, pilot, title: str) -> str:
-    await pilot.press("ctrl+p")
-    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
-    app.screen.query_one(Input).value = title
-    await wait_until(pilot, lambda: title in screen(app), what=f"palette entry {title}")
-    await pilot.press("enter")
-    await settle(app, pilot, ignore=RUN)
+    await run_command(app, pilot, title, ignore=RUN)  # as the palette runs it
     return screen(app)
 
 
